@@ -1,0 +1,52 @@
+# Every target creates .venv on first use: stdlib venv + pip, nothing else assumed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-slow test-all bench lint format clean wheelhouse
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# Reinstall when pyproject.toml changes; the stamp names the extras installed.
+$(VENV)/.stamp-run: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e .
+	@touch $@
+
+$(VENV)/.stamp-test: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e '.[test,dev]'
+	@touch $@ $(VENV)/.stamp-run
+
+demo: $(VENV)/.stamp-run
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m plurictl.demo
+
+test: $(VENV)/.stamp-test
+	$(BIN)/python -m pytest -m "not slow and not bench" $(PYTEST_ARGS)
+
+test-slow: $(VENV)/.stamp-test
+	$(BIN)/python -m pytest -m "slow" $(PYTEST_ARGS)
+
+test-all: $(VENV)/.stamp-test
+	$(BIN)/python -m pytest -m "not bench" $(PYTEST_ARGS)
+
+bench: $(VENV)/.stamp-test
+	$(BIN)/python -m pytest tests/benchmarks -m bench -s -q $(PYTEST_ARGS)
+
+lint: $(VENV)/.stamp-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.stamp-test
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# For laptops with no network: build a folder of wheels on a connected machine.
+wheelhouse: | $(BIN)/python
+	$(PIP) download --dest wheelhouse '.[test]'
+	$(PIP) wheel --no-deps --wheel-dir wheelhouse .
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,87 @@
+"""Errors raised by the ledger, and the root of the project's error tree.
+
+Every error a user can cause carries an ``exit_code``; ``plurictl`` prints the
+message and exits with it, never with a traceback. Driver errors (sqlite3,
+nacl, msgpack, OS) are re-raised as one of these with ``raise ... from e``.
+
+::
+
+    PluriError                     exit 1  root of everything plurictl reports
+    ├── NotInitialised             exit 3  no home / no identity / no mesh yet
+    ├── LedgerError                exit 1  ledger package root
+    │   ├── KeyFileError           exit 4  key file missing, insecure, corrupt
+    │   │   └── PassphraseError    exit 4  wrong or missing passphrase
+    │   ├── InvalidInput           exit 5  bad body, bad kind, oversized entry
+    │   │   └── EncodingError      exit 5  bytes are not a canonical entry
+    │   ├── VerificationFailed     exit 6  signatures, chains or forks failed a check
+    │   ├── TrustError             exit 7  not a member, wrong role, wrong mesh
+    │   │   └── WrongMesh          exit 7  entry or bundle of another mesh
+    │   ├── StoreError             exit 8  database locked, damaged, disk full, read-only
+    │   └── BundleError            exit 5  courier bundle unreadable or refused
+    ├── MeshError (mesh.errors)    exit 9  node not running, peer unreachable
+    └── (planner.errors.PlannerError, exit 10/11, is a separate root because the
+        planner imports no sibling; plurictl handles both trees the same way)
+"""
+
+from __future__ import annotations
+
+
+class PluriError(Exception):
+    """Root of every error plurictl reports to a user."""
+
+    exit_code: int = 1
+    #: Optional hint printed under the message: what to do next.
+    hint: str | None = None
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class NotInitialised(PluriError):
+    exit_code = 3
+
+
+class LedgerError(PluriError):
+    exit_code = 1
+
+
+class KeyFileError(LedgerError):
+    exit_code = 4
+
+
+class PassphraseError(KeyFileError):
+    exit_code = 4
+
+
+class InvalidInput(LedgerError):
+    exit_code = 5
+
+
+class EncodingError(InvalidInput):
+    exit_code = 5
+
+
+class VerificationFailed(LedgerError):
+    exit_code = 6
+
+
+class TrustError(LedgerError):
+    exit_code = 7
+
+
+class WrongMesh(TrustError):
+    exit_code = 7
+
+
+class StoreError(LedgerError):
+    exit_code = 8
+
+
+class BundleError(LedgerError):
+    exit_code = 5

@@ -1,0 +1,261 @@
+"""Writing trust entries: founding a mesh and changing its roster.
+
+These functions check a change against the current roster *before* signing it,
+so an operator gets a clear refusal instead of an entry the roster view would
+ignore. The view (``ledger.views.roster``) stays the authority: what it says
+holds on every laptop, whatever these pre-checks said on one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.entry import Entry
+from ledger.errors import InvalidInput, TrustError, WrongMesh
+from ledger.identity import Identity, validate_name
+from ledger.kinds import GENESIS, ROSTER_APPROVE, ROSTER_CHANGE
+from ledger.store import Store
+from ledger.views.roster import ACTIVE, ROLES, Roster
+
+DEFAULT_FOUNDER_ROLES = ("admin", "coordinator", "operator")
+
+
+def mesh_fingerprint(mesh_id: bytes) -> str:
+    """The mesh id as 4 groups of 4 base32 characters, for reading aloud."""
+    text = base64.b32encode(hashlib.blake2b(mesh_id, digest_size=10).digest()).decode()
+    return "-".join(text[i : i + 4] for i in range(0, 16, 4))
+
+
+def parse_mesh_id(text: str) -> bytes:
+    text = text.strip().lower()
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        value = b""
+    if len(value) != 32:
+        raise InvalidInput(
+            "a mesh id is 64 hex characters (see `plurictl mesh show` on a member's laptop)"
+        )
+    return value
+
+
+def create_mesh(
+    store: Store,
+    identity: Identity,
+    name: str,
+    *,
+    admin_threshold: int = 1,
+    roles: tuple[str, ...] = DEFAULT_FOUNDER_ROLES,
+    cofounders: list[tuple[str, bytes]] | None = None,
+) -> Entry:
+    """Write the genesis entry; its id is the mesh id.
+
+    ``cofounders`` (name, key) are admins from the start, so that a threshold
+    K > 1 can hold from the first roster change on.
+    """
+    name = validate_name(name)
+    cofounders = cofounders or []
+    keys = [identity.public] + [k for _, k in cofounders]
+    if len(set(keys)) != len(keys):
+        raise InvalidInput("each founding admin needs a different key")
+    if admin_threshold < 1:
+        raise InvalidInput("--admin-threshold must be at least 1")
+    if admin_threshold > len(keys):
+        # With fewer admins than K no roster change could ever take effect.
+        raise InvalidInput(
+            f"--admin-threshold {admin_threshold} needs at least {admin_threshold} founding "
+            f"admins; this mesh would have {len(keys)}",
+            hint="name co-founders with --admin NAME=PUBLIC_KEY, or raise the threshold "
+            "later with `plurictl roster threshold K`",
+        )
+    bad = [r for r in roles if r not in ROLES]
+    if bad:
+        raise InvalidInput(f"unknown role(s) {', '.join(bad)}; roles are {', '.join(ROLES)}")
+    if store.mesh_id is not None:
+        raise WrongMesh(
+            f"this laptop already belongs to mesh {store.mesh_id.hex()[:16]}",
+            hint="a laptop belongs to exactly one mesh; use another --home to found another",
+        )
+    roles_list = [r for r in ROLES if r in set(roles) | {"admin"}]
+    return store.append(
+        identity,
+        GENESIS,
+        {
+            "name": name,
+            "admin_threshold": admin_threshold,
+            "creator": identity.name,
+            "roles": roles_list,
+            "admins": [{"name": validate_name(n), "key": k.hex()} for n, k in cofounders],
+            "protocol": 1,
+        },
+    )
+
+
+def parse_key(text: str) -> bytes:
+    text = text.strip().lower()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise InvalidInput(
+            f"{text[:20]!r} is not a public key (64 hex characters)",
+            hint="the newcomer sees it with `plurictl key show`",
+        )
+    return key
+
+
+@dataclass
+class ChangeResult:
+    entry: Entry
+    applied: bool  # False: waiting for more admin approvals
+    approvals: int
+    needed: int
+
+
+def _require_admin(roster: Roster, identity: Identity, store: Store) -> None:
+    if roster.mesh_id is None:
+        raise TrustError(
+            "this laptop is not in a mesh yet", hint="`plurictl mesh create` or join one"
+        )
+    head = store.stored_heads().get(identity.public)
+    next_seq = (head.seq if head else 0) + 1
+    why = roster.authority(identity.public, next_seq, "admin")
+    if why is not None:
+        raise TrustError(f"only an admin can change the roster ({why})")
+
+
+def _target(roster: Roster, key: bytes, *, active: bool = True) -> None:
+    info = roster.keys.get(key)
+    if info is None:
+        raise TrustError(
+            f"{key.hex()[:16]} is not in the roster", hint="see `plurictl roster list`"
+        )
+    if active and info.status != ACTIVE:
+        raise TrustError(f"{info.name} ({key.hex()[:16]}) is {info.status}")
+
+
+def propose(store: Store, identity: Identity, body: dict[str, Any]) -> ChangeResult:
+    """Sign a roster change after checking it against the current roster."""
+    roster = store.roster()
+    _require_admin(roster, identity, store)
+    op = body["op"]
+    if op == "add":
+        key = bytes.fromhex(body["key"])
+        if key in roster.keys:
+            raise TrustError(
+                f"{key.hex()[:16]} is already in the roster as {roster.keys[key].name}"
+            )
+        bad = [r for r in body["roles"] if r not in ROLES]
+        if bad or not body["roles"]:
+            raise InvalidInput(f"roles must be some of {', '.join(ROLES)}")
+    elif op == "threshold":
+        k = body["k"]
+        admins = len(roster.admins())
+        if not 1 <= k <= admins:
+            raise InvalidInput(
+                f"the threshold must be between 1 and the number of admins ({admins})"
+            )
+    else:
+        key = bytes.fromhex(body["key"])
+        _target(roster, key)
+        info = roster.keys[key]
+        if op == "grant" and body["role"] in info.current_roles:
+            raise TrustError(f"{info.name} already has role {body['role']}")
+        if op == "remove_role" and body["role"] not in info.current_roles:
+            raise TrustError(f"{info.name} does not have role {body['role']}")
+        drops_admin = op == "revoke" or (op == "remove_role" and body["role"] == "admin")
+        remaining = len(roster.admins() - {info.member})
+        if drops_admin and "admin" in info.current_roles and remaining < roster.threshold:
+            raise TrustError("that would leave fewer admins than the admin threshold")
+        if op == "rotate":
+            successor = bytes.fromhex(body["successor"])
+            if successor in roster.keys:
+                raise TrustError("the new key is already in the roster")
+        # The target's last seq this laptop has seen: the revocation/rotation point.
+        head = store.stored_heads().get(key)
+        body = {**body, "at": body.get("at", head.seq if head else 0)}
+    body = {**body, "after": [h.hex() for h in roster.heads]}
+    entry = store.append(identity, ROSTER_CHANGE, body)
+    after = store.roster()
+    pending = after.pending.get(entry.id)
+    return ChangeResult(
+        entry=entry,
+        applied=pending is None,
+        approvals=len(pending.approvals) if pending else after.threshold,
+        needed=after.threshold,
+    )
+
+
+def add_member(
+    store: Store, identity: Identity, key: bytes, name: str, roles: list[str]
+) -> ChangeResult:
+    return propose(
+        store,
+        identity,
+        {"op": "add", "key": key.hex(), "name": validate_name(name), "roles": roles},
+    )
+
+
+def grant(store: Store, identity: Identity, key: bytes, role: str) -> ChangeResult:
+    return propose(store, identity, {"op": "grant", "key": key.hex(), "role": role})
+
+
+def remove_role(store: Store, identity: Identity, key: bytes, role: str) -> ChangeResult:
+    return propose(store, identity, {"op": "remove_role", "key": key.hex(), "role": role})
+
+
+def revoke(
+    store: Store, identity: Identity, key: bytes, reason: str = "", at: int | None = None
+) -> ChangeResult:
+    body: dict[str, Any] = {"op": "revoke", "key": key.hex(), "reason": reason}
+    if at is not None:
+        body["at"] = at
+    return propose(store, identity, body)
+
+
+def rotate(
+    store: Store, identity: Identity, old: bytes, new: bytes, at: int | None = None
+) -> ChangeResult:
+    body: dict[str, Any] = {"op": "rotate", "key": old.hex(), "successor": new.hex()}
+    if at is not None:
+        body["at"] = at
+    return propose(store, identity, body)
+
+
+def set_threshold(store: Store, identity: Identity, k: int) -> ChangeResult:
+    return propose(store, identity, {"op": "threshold", "k": k})
+
+
+def approve(store: Store, identity: Identity, change_prefix: str) -> ChangeResult:
+    """Approve a pending roster change (threshold K > 1)."""
+    roster = store.roster()
+    _require_admin(roster, identity, store)
+    matches = [
+        c for cid, c in roster.pending.items() if cid.hex().startswith(change_prefix.lower())
+    ]
+    if len(matches) != 1:
+        listed = ", ".join(cid.hex()[:12] for cid in roster.pending) or "none"
+        raise InvalidInput(
+            f"no single pending change matches {change_prefix!r} (pending: {listed})"
+        )
+    change = matches[0]
+    member = roster.keys[identity.public].member
+    if member in change.approvals:
+        raise TrustError("you already approved this change")
+    entry = store.append(
+        identity,
+        ROSTER_APPROVE,
+        {"change": change.id.hex(), "after": [h.hex() for h in roster.heads]},
+    )
+    after = store.roster()
+    pending = after.pending.get(change.id)
+    return ChangeResult(
+        entry=entry,
+        applied=pending is None,
+        approvals=len(pending.approvals) if pending else after.threshold,
+        needed=after.threshold,
+    )

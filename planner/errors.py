@@ -1,0 +1,29 @@
+"""Errors of the planner.
+
+The planner imports no sibling package, so ``PlannerError`` is its own root
+(plurictl handles it exactly like ``ledger.errors.PluriError``)::
+
+    PlannerError            exit 10
+    ├── ScenarioError       exit 10  scenario file invalid (names the field)
+    └── SolverError         exit 11  solver missing or crashed (infeasible is a result, not this)
+"""
+
+from __future__ import annotations
+
+
+class PlannerError(Exception):
+    exit_code: int = 10
+    hint: str | None = None
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+
+class ScenarioError(PlannerError):
+    exit_code = 10
+
+
+class SolverError(PlannerError):
+    exit_code = 11

@@ -1,0 +1,3 @@
+from plurictl.cli import main
+
+main()

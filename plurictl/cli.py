@@ -1,0 +1,133 @@
+"""The ``plurictl`` root group: global options, lazy sub-commands, one error handler."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from plurictl import __version__
+from plurictl.context import AppContext
+
+# name -> (module, attribute, short help). Sub-command modules are imported only
+# when used, so ``plurictl --help`` never pays for zmq, pandapower or nacl.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("plurictl.commands.identity", "init", "Create this laptop's identity (signing key)."),
+    "whoami": (
+        "plurictl.commands.identity",
+        "whoami",
+        "Show this laptop's name, key and fingerprint.",
+    ),
+    "key": (
+        "plurictl.commands.identity",
+        "key",
+        "Show the key to read aloud; seal it with a passphrase.",
+    ),
+    "log": ("plurictl.commands.log", "log", "Append to, show and verify the signed ledger."),
+    "mesh": ("plurictl.commands.mesh", "mesh", "Found a mesh, join one, show this laptop's mesh."),
+    "roster": ("plurictl.commands.roster", "roster", "Members, roles, revocation, key rotation."),
+    "forks": ("plurictl.commands.forks", "forks", "Proofs that a key signed two histories."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose sub-commands are imported on first use."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module, attr, _ = self.lazy[cmd_name]
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Short help comes from the table above: listing commands imports nothing.
+        rows = [(name, self.lazy[name][2]) for name in sorted(self.lazy)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from plurictl.errors import handled_errors
+
+        obj = ctx.find_object(AppContext)
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except handled_errors() as err:  # type: ignore[misc]
+            report_error(err, debug=bool(obj and obj.debug))
+            ctx.exit(int(getattr(err, "exit_code", 1)))
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+        except Exception as err:  # a bug: say so plainly, details with --debug
+            report_error(
+                RuntimeError(f"unexpected {type(err).__name__}: {err} (re-run with --debug)"),
+                debug=False,
+            )
+            if obj and obj.debug:
+                raise
+            ctx.exit(1)
+
+
+def report_error(err: BaseException, *, debug: bool) -> None:
+    """Print one error for a human: message, hint, and the traceback only with --debug."""
+    from plurictl.render import error_console
+
+    console = error_console()
+    message = str(err.args[0]) if err.args else err.__class__.__name__
+    if message:
+        console.print(f"[bold red]Error:[/] {message}", highlight=False, markup=True)
+    hint = getattr(err, "hint", None)
+    if hint:
+        console.print(f"[yellow]Hint:[/] {hint}", highlight=False)
+    if debug:
+        console.print_exception(show_locals=False)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=str),
+    envvar="PLURI_HOME",
+    default=None,
+    help="Folder holding this laptop's key and ledger (env PLURI_HOME, default ~/.plurigrid).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors (for bug reports).")
+@click.version_option(__version__, prog_name="plurictl")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None, debug: bool) -> None:
+    """Plurigrid field toolkit: coordinate when central infrastructure is down.
+
+    Every laptop keeps a signed ledger; laptops that can reach each other
+    replicate it over a mesh, and a USB stick carries it across a gap.
+    Field guides: see the field_guides/ folder (start with README.md).
+    Exit codes: 0 ok, 1 error, 2 usage, 3 not initialised, 4 key problem,
+    5 invalid input, 6 verification failed, 7 refused by trust rules,
+    8 store problem, 9 mesh problem, 10-11 planner, 12 drill failed.
+    """
+    ctx.obj = AppContext(home=home, debug=debug)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    # Windows consoles and odd locales: never die on an unencodable character.
+    if hasattr(sys.stdout, "reconfigure"):
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.reconfigure(errors="replace")  # type: ignore[union-attr]
+    cli.main(args=argv, prog_name="plurictl")

@@ -1,0 +1,109 @@
+"""Rendering helpers: rich consoles, JSON output, small formatting functions.
+
+Commands build plain data, then either print it as JSON (``--json``) or render
+it with rich. Nothing here touches the store or the network.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from rich.console import Console
+
+_STDOUT: Console | None = None
+_STDERR: Console | None = None
+
+
+def console() -> Console:
+    """The console for normal output (stdout); recreated if click swapped the stream."""
+    global _STDOUT
+    if _STDOUT is None or _STDOUT.file is not sys.stdout:
+        _STDOUT = Console(file=sys.stdout, highlight=False, soft_wrap=False)
+    return _STDOUT
+
+
+def error_console() -> Console:
+    """The console for errors and progress (stderr), so --json output stays clean."""
+    global _STDERR
+    if _STDERR is None or _STDERR.file is not sys.stderr:
+        _STDERR = Console(file=sys.stderr, highlight=False, stderr=True)
+    return _STDERR
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, default=_default, indent=2, sort_keys=False, ensure_ascii=False)
+
+
+def emit_json(data: Any) -> None:
+    """Print machine-readable output: one JSON document on stdout."""
+    click.echo(dumps(data))
+
+
+def short(key_hex: str, n: int = 12) -> str:
+    """A public key or id shortened for tables; full values are in --json."""
+    return key_hex[:n]
+
+
+def hlc_time(hlc: int) -> str:
+    """The wall-clock part of a packed hybrid logical clock, as UTC text."""
+    ms = hlc >> 16
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of tables."
+)
+
+
+class _NullAdvance:
+    def __call__(self, n: int = 1) -> None:
+        return None
+
+
+def progress_bar(description: str, total: int | None, *, enabled: bool = True):  # type: ignore[no-untyped-def]
+    """Context manager yielding ``advance(n)``: a rich progress bar on stderr.
+
+    Disabled (a no-op) for --json output or when stderr is not a terminal.
+    """
+    import contextlib
+
+    @contextlib.contextmanager
+    def manager():  # type: ignore[no-untyped-def]
+        con = error_console()
+        if not enabled or not con.is_terminal:
+            yield _NullAdvance()
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=con,
+            transient=False,
+        ) as progress:
+            task = progress.add_task(description, total=total)
+            yield lambda n=1: progress.advance(task, n)
+
+    return manager()
