@@ -790,6 +790,9 @@ class _IngestState:
                 f"belongs to another mesh (its feed starts from {e.prev.hex()[:16] if e.prev else 'nil'}, "
                 f"this mesh is {self.mesh.hex()[:16]})"
             )
+        info = self.roster.keys.get(e.author)
+        if info is None:
+            return _DEFER, f"unknown author {e.author.hex()[:16]}: not in this mesh's roster (yet)"
         head = self.heads.get(e.author)
         if head is not None and e.seq <= head.seq:
             row = self.db.execute(
@@ -817,9 +820,6 @@ class _IngestState:
             return _REJECT, f"gap: this laptop has this author up to seq {expected - 1}"
         if e.seq > 1 and e.prev != head.id:  # type: ignore[union-attr]
             return _REJECT, "broken chain: prev does not match the entry before it"
-        info = self.roster.keys.get(e.author)
-        if info is None:
-            return _DEFER, f"unknown author {e.author.hex()[:16]}: not in this mesh's roster (yet)"
         if not info.valid_at(e.seq):
             return _REJECT, f"author's key is {info.status}: last valid seq {info.limit}"
         return _ACCEPT, None

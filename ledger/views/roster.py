@@ -266,9 +266,10 @@ def fold(
             by_id[e.id] = e
     genesis = _pick_genesis(by_id.values(), mesh_id)
     order, waiting, deps = _linearize(by_id, genesis)
+    past = _causal_past(order, by_id, deps)
     excluded: set[bytes] = {e.id for e in by_id.values() if e.seq >= forks.get(e.author, 1 << 62)}
     while True:
-        roster = _apply(order, by_id, genesis, excluded, forks)
+        roster = _apply(order, by_id, genesis, excluded, forks, past)
         invalid = {
             eid for eid in roster.applied if not roster.valid(by_id[eid].author, by_id[eid].seq)
         }
@@ -281,6 +282,31 @@ def fold(
     if genesis is None:
         roster.heads = []
     return roster
+
+
+def _causal_past(
+    order: list[bytes], by_id: dict[bytes, Entry], deps: dict[bytes, list[bytes]]
+) -> dict[bytes, dict[bytes, int]]:
+    """For each roster entry: the highest seq of every author among its ancestors.
+
+    A revocation can never invalidate what its own author had already seen: an
+    admin who revokes a key after reading that key's roster change cannot cut
+    that change off with a lower ``at``.
+    """
+    past: dict[bytes, dict[bytes, int]] = {}
+    for eid in order:
+        mine: dict[bytes, int] = {}
+        for d in deps.get(eid, ()):
+            if d not in past:
+                continue
+            for author, seq in past[d].items():
+                if mine.get(author, 0) < seq:
+                    mine[author] = seq
+            parent = by_id[d]
+            if mine.get(parent.author, 0) < parent.seq:
+                mine[parent.author] = parent.seq
+        past[eid] = mine
+    return past
 
 
 def _pick_genesis(candidates: Iterable[Entry], mesh_id: bytes | None) -> Entry | None:
@@ -376,8 +402,11 @@ def _linearize(
 class _Fold:
     """Mutable state of one pass of the fold."""
 
-    def __init__(self, genesis: Entry, forks: Mapping[bytes, int]) -> None:
+    def __init__(
+        self, genesis: Entry, forks: Mapping[bytes, int], past: dict[bytes, dict[bytes, int]]
+    ) -> None:
         self.forks = forks
+        self.past = past
         body = genesis.body
         self.roster = Roster(
             mesh_id=genesis.id,
@@ -498,7 +527,8 @@ class _Fold:
             return "key is not in the roster"
         if info.status in (REVOKED, ROTATED):
             return f"key is already {info.status}"
-        at = b.get("at", 0)
+        # Never cut below what the change's author had seen of that key.
+        at = max(b.get("at", 0), self.past.get(change.id, {}).get(key, 0))
         if op == "grant":
             if info.open_span(b["role"]):
                 return f"already has role {b['role']}"
@@ -597,10 +627,11 @@ def _apply(
     genesis: Entry | None,
     excluded: set[bytes],
     forks: Mapping[bytes, int],
+    past: dict[bytes, dict[bytes, int]],
 ) -> Roster:
     if genesis is None:
         return Roster()
-    state = _Fold(genesis, forks)
+    state = _Fold(genesis, forks, past)
     founder = state.roster.keys[genesis.author]
     founder.fork_seq = forks.get(genesis.author)
     for eid in order:
