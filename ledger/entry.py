@@ -219,14 +219,53 @@ def decode(raw: bytes) -> Entry:
         raise EncodingError("body must be a map")
     if not isinstance(sig, bytes) or len(sig) != SIG_BYTES:
         raise EncodingError("sig must be 64 bytes")
-    try:
-        body = canonical(body)
-    except InvalidInput as e:
-        raise EncodingError(f"body not canonical: {e}") from e
+    problem = _decoded_problem(body, 0)
+    if problem:
+        raise EncodingError(f"body not canonical: {problem}")
     unsigned = encode_unsigned(author, seq, prev, hlc, kind, body)
     if signed_encoding(unsigned, sig) != raw:
         raise EncodingError("entry bytes are not in canonical form")
     return Entry(VERSION, author, seq, prev, hlc, kind, body, sig, raw, entry_id(raw))
+
+
+_PLAIN = (str, int, bytes, bool, type(None))
+
+
+def _decoded_problem(value: Any, depth: int) -> str | None:
+    """Why a freshly decoded value is not canonical (None if it is).
+
+    Cheaper than :func:`canonical` on the ingest hot path: it checks in place
+    (sorted string keys, finite floats, no ext types, depth); byte-level
+    details (shortest ints, float64) are caught by re-encoding and comparing.
+    """
+    kind = type(value)
+    if kind in _PLAIN:
+        return None
+    if kind is float:
+        return None if math.isfinite(value) else "NaN or infinity"
+    if depth >= MAX_DEPTH:
+        return "nested too deep"
+    if kind is list:
+        for item in value:
+            if type(item) not in _PLAIN:
+                problem = _decoded_problem(item, depth + 1)
+                if problem:
+                    return problem
+        return None
+    if kind is dict:
+        keys = list(value)
+        for k in keys:
+            if type(k) is not str:
+                return "map keys must be strings"
+        if keys != sorted(keys):
+            return "map keys not sorted"
+        for item in value.values():
+            if type(item) not in _PLAIN:
+                problem = _decoded_problem(item, depth + 1)
+                if problem:
+                    return problem
+        return None
+    return f"unsupported type {kind.__name__}"
 
 
 def unsigned_part(entry: Entry) -> bytes:

@@ -22,8 +22,17 @@ def console() -> Console:
     """The console for normal output (stdout); recreated if click swapped the stream."""
     global _STDOUT
     if _STDOUT is None or _STDOUT.file is not sys.stdout:
-        _STDOUT = Console(file=sys.stdout, highlight=False, soft_wrap=False)
+        _STDOUT = Console(file=sys.stdout, highlight=False, soft_wrap=False, width=_width())
     return _STDOUT
+
+
+def _width() -> int | None:
+    """Terminals report their width; pipes and files get wide lines, not wrapped tables."""
+    import os
+
+    if os.environ.get("COLUMNS") or sys.stdout.isatty():
+        return None
+    return 160
 
 
 def error_console() -> Console:

@@ -50,7 +50,7 @@ def list_(app: AppContext, show_all: bool, as_json: bool) -> None:
         return
     table = Table(title=f"Roster of {r.name} (admin threshold {r.threshold})")
     for col in ("name", "key", "fingerprint", "roles", "status", "valid seqs"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("key", "fingerprint", "status"))
     for info in sorted(r.keys.values(), key=lambda i: (i.name, i.key)):
         if not show_all and info.status in ("revoked", "rotated"):
             continue

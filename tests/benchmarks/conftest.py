@@ -1,0 +1,82 @@
+"""Benchmark plumbing: every bench records rows; one table is printed at the end.
+
+Run with `make bench`. Rates are measured, never asserted in unit tests; a
+missed target is shown as MISS in the table (and in bench-results.json).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pytest
+
+
+@dataclass
+class Row:
+    group: str
+    metric: str
+    value: float
+    unit: str
+    target: str = ""
+    ok: bool | None = None
+
+
+ROWS: list[Row] = []
+
+
+@pytest.fixture(scope="session")
+def record() -> Callable[..., None]:
+    def add(
+        group: str, metric: str, value: float, unit: str, target: str = "", ok: bool | None = None
+    ) -> None:
+        ROWS.append(Row(group, metric, float(value), unit, target, ok))
+
+    return add
+
+
+def measure_raw_verify_rate(n: int = 4000) -> float:
+    """Single-core pynacl verify rate (entries/s) on this machine, right now."""
+    import nacl.bindings
+    import nacl.signing
+
+    sk = nacl.signing.SigningKey(bytes(range(32)))
+    pk = bytes(sk.verify_key)
+    msgs = [os.urandom(180) for _ in range(n)]
+    signed = [sk.sign(m).signature + m for m in msgs]
+    best = 0.0
+    for _ in range(3):
+        t = time.perf_counter()
+        for s in signed:
+            nacl.bindings.crypto_sign_open(s, pk)
+        best = max(best, n / (time.perf_counter() - t))
+    return best
+
+
+@pytest.fixture(scope="session")
+def raw_verify_rate(record: Callable[..., None]) -> float:
+    rate = measure_raw_verify_rate()
+    record("baseline", "raw pynacl verify (1 core)", rate, "entries/s")
+    return rate
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
+    if not ROWS:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="plurictl benchmarks (this machine, this run)")
+    for col in ("group", "metric", "value", "unit", "target", "result"):
+        table.add_column(col, justify="right" if col == "value" else "left")
+    for r in ROWS:
+        result = "" if r.ok is None else ("ok" if r.ok else "MISS")
+        value = f"{r.value:,.0f}" if abs(r.value) >= 100 else f"{r.value:,.3g}"
+        table.add_row(r.group, r.metric, value, r.unit, r.target, result)
+    Console(width=140).print(table)
+    out = Path(config.rootpath) / "bench-results.json"
+    out.write_text(json.dumps([asdict(r) for r in ROWS], indent=2))
