@@ -219,6 +219,7 @@ class Store:
         self._lock = threading.RLock()
         self._roster_cache: tuple[int, roster_view.Roster] | None = None
         self._heads_cache: tuple[int, dict[bytes, Head]] | None = None
+        self._digest_cache: tuple[int, bytes] | None = None
         with _sqlite_errors():
             self.db = sqlite3.connect(
                 self.path, timeout=timeout, isolation_level=None, check_same_thread=False
@@ -275,9 +276,11 @@ class Store:
                 self.db.execute("ROLLBACK")
                 self._roster_cache = None
                 self._heads_cache = None
+                self._digest_cache = None
                 raise
             self.db.execute("COMMIT")
             self._heads_cache = None  # data_version only sees other connections' commits
+            self._digest_cache = None
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -393,13 +396,18 @@ class Store:
 
     def digest(self) -> bytes:
         """32-byte digest of the effective heads and fork proofs: equal digests, equal ledgers."""
+        version = self.data_version()
+        if self._digest_cache is not None and self._digest_cache[0] == version:
+            return self._digest_cache[1]
         h = hashlib.blake2b(digest_size=32, person=b"plurigrid-heads")
         for author, head in sorted(self.heads().items()):
             h.update(author + head.seq.to_bytes(8, "big") + head.id)
         h.update(b"forks")
         for proof in self.fork_proofs():
             h.update(proof.author + proof.seq.to_bytes(8, "big") + proof.a.id + proof.b.id)
-        return h.digest()
+        digest = h.digest()
+        self._digest_cache = (version, digest)
+        return digest
 
     # --- reads ------------------------------------------------------------------
 
@@ -439,6 +447,13 @@ class Store:
                 "SELECT raw, id FROM entries WHERE author=? AND seq=?", (author, seq)
             ).fetchone()
         return decode_trusted(*row) if row else None
+
+    def id_at(self, author: bytes, seq: int) -> bytes | None:
+        with self._read() as db:
+            row = db.execute(
+                "SELECT id FROM entries WHERE author=? AND seq=?", (author, seq)
+            ).fetchone()
+        return row[0] if row else None
 
     def range_raw(
         self, author: bytes, start: int, end: int | None = None, limit: int = 1000

@@ -30,6 +30,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "mesh": ("plurictl.commands.mesh", "mesh", "Found a mesh, join one, show this laptop's mesh."),
     "roster": ("plurictl.commands.roster", "roster", "Members, roles, revocation, key rotation."),
     "forks": ("plurictl.commands.forks", "forks", "Proofs that a key signed two histories."),
+    "node": ("plurictl.commands.node", "node", "Run the mesh node; status; simulate link faults."),
+    "peers": ("plurictl.commands.node", "peers", "Peers of the running node: state, lag, traffic."),
+    "sync": ("plurictl.commands.node", "sync", "Catch up with one peer now."),
 }
 
 

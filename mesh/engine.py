@@ -1,0 +1,334 @@
+"""The sync engine: anti-entropy, catch-up transfers and eager push, without sockets.
+
+It reads and writes the store and returns messages to send; the node (or the
+in-memory network in ``mesh.testing``) moves them. Decisions come from the
+pure functions in :mod:`mesh.sync`.
+
+Flow control: each outgoing transfer keeps at most ``window`` batches in
+flight; the receiver acknowledges each batch after ingesting it. A batch that
+is not acknowledged in time (lost to a partition) aborts the transfer; the
+next anti-entropy round starts a fresh one from the peer's real heads.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.forks import ForkProof
+from ledger.kinds import ROSTER_KINDS
+from ledger.store import Store
+from mesh import sync
+from mesh.protocol import BATCH_BYTES
+
+#: (peer key, message type, fields)
+Out = tuple[bytes, str, dict[str, Any]]
+
+
+@dataclass
+class Transfer:
+    """An outgoing catch-up stream to one peer."""
+
+    id: bytes
+    ranges: deque[sync.Range]
+    cursor: int = 0  # next seq within ranges[0]
+    next_batch: int = 0
+    inflight: dict[int, float] = field(default_factory=dict)
+    sent: int = 0
+
+    @property
+    def exhausted(self) -> bool:
+        return not self.ranges
+
+
+@dataclass
+class PeerSync:
+    """What the engine knows about one peer's ledger."""
+
+    key: bytes
+    remote_heads: dict[bytes, tuple[int, bytes]] | None = None
+    in_sync: bool = False
+    transfer: Transfer | None = None
+    promised: dict[bytes, int] = field(default_factory=dict)
+    #: entries the peer has that we lack / we have that it lacks (at the last heads exchange)
+    behind: int = 0
+    ahead: int = 0
+    accepted: int = 0  # entries we took from this peer
+    refused: int = 0  # entries from this peer the store refused
+    sent_entries: int = 0
+    last_sync: float | None = None
+    rounds: int = 0
+
+
+@dataclass
+class EngineStats:
+    accepted: int = 0
+    refused: int = 0
+    duplicates: int = 0
+    forks: int = 0
+    transfers_aborted: int = 0
+
+
+class SyncEngine:
+    """Anti-entropy and eager push for one store."""
+
+    def __init__(
+        self,
+        store: Store,
+        me: bytes,
+        *,
+        batch_entries: int = 500,
+        window: int = 3,
+        transfer_timeout: float = 8.0,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.me = me
+        self.batch_entries = batch_entries
+        self.window = window
+        self.transfer_timeout = transfer_timeout
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.peers: dict[bytes, PeerSync] = {}
+        self.stats = EngineStats()
+        self._pushed_seq = self._own_head()
+        #: called with the ingest report of every batch (the node logs / counts)
+        self.on_ingest: Callable[[bytes, Any], None] | None = None
+
+    # --- helpers ----------------------------------------------------------------
+
+    def peer(self, key: bytes) -> PeerSync:
+        if key not in self.peers:
+            self.peers[key] = PeerSync(key)
+        return self.peers[key]
+
+    def forget(self, key: bytes) -> None:
+        self.peers.pop(key, None)
+
+    def _own_head(self) -> int:
+        head = self.store.stored_heads().get(self.me)
+        return head.seq if head else 0
+
+    def _heads(self) -> dict[bytes, tuple[int, bytes]]:
+        return {a: (h.seq, h.id) for a, h in self.store.heads().items()}
+
+    def _fork_index(self) -> dict[bytes, tuple[int, bytes, bytes]]:
+        return {p.author: (p.seq, p.a.id, p.b.id) for p in self.store.fork_proofs()}
+
+    def _id_at(self, author: bytes, seq: int) -> bytes | None:
+        return self.store.id_at(author, seq)
+
+    # --- anti-entropy -------------------------------------------------------------
+
+    def start_round(self, key: bytes) -> list[Out]:
+        """Open an anti-entropy round with ``key``: send our digest."""
+        self.peer(key).rounds += 1
+        return [(key, "digest", {"d": self.store.digest()})]
+
+    def handle(self, key: bytes, msg_type: str, msg: dict[str, Any]) -> list[Out]:
+        """React to one sync message from an authenticated peer."""
+        handler = getattr(self, f"_on_{msg_type}", None)
+        if handler is None:
+            return []
+        return handler(key, msg)  # type: ignore[no-any-return]
+
+    def _on_digest(self, key: bytes, msg: dict[str, Any]) -> list[Out]:
+        mine = self.store.digest()
+        p = self.peer(key)
+        if msg["d"] == mine:
+            self._mark_in_sync(p)
+            return [(key, "in_sync", {"d": mine})]
+        p.in_sync = False
+        return [(key, "heads", self._heads_message(reply=True))]
+
+    def _on_in_sync(self, key: bytes, msg: dict[str, Any]) -> list[Out]:
+        if msg["d"] == self.store.digest():
+            self._mark_in_sync(self.peer(key))
+        return []
+
+    def _mark_in_sync(self, p: PeerSync) -> None:
+        p.in_sync = True
+        p.behind = p.ahead = 0
+        p.last_sync = self.clock()
+        if p.transfer is None:
+            p.promised.clear()
+
+    def _heads_message(self, *, reply: bool) -> dict[str, Any]:
+        forks = [[a, s, x, y] for a, (s, x, y) in sorted(self._fork_index().items())]
+        return {
+            "h": sync.heads_to_wire(self._heads()),
+            "f": forks,
+            "d": self.store.digest(),
+            "reply": reply,
+        }
+
+    def _on_heads(self, key: bytes, msg: dict[str, Any]) -> list[Out]:
+        p = self.peer(key)
+        remote = sync.heads_from_wire(msg["h"])
+        p.remote_heads = remote
+        local = self._heads()
+        out: list[Out] = []
+        # Fork proofs first.
+        mine = self._fork_index()
+        theirs = {bytes(f[0]): (int(f[1]), bytes(f[2]), bytes(f[3])) for f in msg.get("f", [])}
+        send = sync.forks_to_send(mine, theirs)
+        if send:
+            proofs = [p_ for p_ in self.store.fork_proofs() if p_.author in set(send)]
+            out.append((key, "forks", {"p": [[x.a.raw, x.b.raw] for x in proofs]}))
+        if p.transfer is None:
+            p.promised.clear()  # start from what the peer really has
+        ranges = sync.missing_ranges(local, remote, self._id_at, p.promised)
+        p.behind = sync.count_missing(local, remote)
+        p.ahead = sum(r.count for r in sync.missing_ranges(local, remote, self._id_at))
+        p.in_sync = msg["d"] == self.store.digest()
+        if ranges:
+            ordered = sync.order_for_transfer(
+                ranges, self._last_roster_seq({r.author for r in ranges})
+            )
+            for r in ranges:
+                p.promised[r.author] = max(p.promised.get(r.author, 0), r.end)
+            if p.transfer is None:
+                p.transfer = Transfer(id=os.urandom(8), ranges=deque(ordered))
+            else:
+                p.transfer.ranges.extend(ordered)
+        if msg.get("reply"):
+            out.append((key, "heads", self._heads_message(reply=False)))
+        out.extend(self._pump_peer(p))
+        return out
+
+    def _last_roster_seq(self, authors: set[bytes]) -> dict[bytes, int]:
+        out: dict[bytes, int] = {}
+        for e in self.store.entries(kinds=sorted(ROSTER_KINDS)):
+            if e.author in authors and e.seq > out.get(e.author, 0):
+                out[e.author] = e.seq
+        return out
+
+    def _on_forks(self, key: bytes, msg: dict[str, Any]) -> list[Out]:
+        proofs = []
+        for raw_a, raw_b in msg["p"]:
+            try:
+                proofs.append(ForkProof.from_raw(raw_a, raw_b))
+            except Exception:
+                self.stats.refused += 1
+        added = self.store.add_fork_proofs(proofs)
+        self.stats.forks += len(added)
+        return []
+
+    # --- transfers ------------------------------------------------------------------
+
+    def pump(self) -> list[Out]:
+        """Fill every transfer's window; abort transfers whose batches were lost."""
+        out: list[Out] = []
+        now = self.clock()
+        for p in list(self.peers.values()):
+            t = p.transfer
+            if t is None:
+                continue
+            if t.inflight and now - min(t.inflight.values()) > self.transfer_timeout:
+                p.transfer = None
+                p.promised.clear()
+                self.stats.transfers_aborted += 1
+                continue
+            out.extend(self._pump_peer(p))
+        return out
+
+    def _pump_peer(self, p: PeerSync) -> list[Out]:
+        t = p.transfer
+        out: list[Out] = []
+        if t is None:
+            return out
+        while len(t.inflight) < self.window and not t.exhausted:
+            batch, size = [], 0
+            while t.ranges and len(batch) < self.batch_entries and size < BATCH_BYTES:
+                r = t.ranges[0]
+                start = max(r.start, t.cursor or r.start)
+                raws = self.store.range_raw(
+                    r.author, start, r.end, limit=self.batch_entries - len(batch)
+                )
+                for raw in raws:
+                    batch.append(raw)
+                    size += len(raw)
+                    start += 1
+                    if size >= BATCH_BYTES:
+                        break
+                if start > r.end or not raws:
+                    t.ranges.popleft()
+                    t.cursor = 0
+                else:
+                    t.cursor = start
+            if not batch:
+                break
+            n = t.next_batch
+            t.next_batch += 1
+            t.inflight[n] = self.clock()
+            t.sent += len(batch)
+            p.sent_entries += len(batch)
+            out.append((p.key, "entries", {"x": t.id, "n": n, "b": batch, "last": t.exhausted}))
+        if t.exhausted and not t.inflight:
+            p.transfer = None
+        return out
+
+    def _on_entries(self, key: bytes, msg: dict[str, Any]) -> list[Out]:
+        report = self._ingest(key, msg["b"])
+        return [
+            (
+                key,
+                "ack",
+                {
+                    "x": msg["x"],
+                    "n": msg["n"],
+                    "ok": len(report.accepted),
+                    "bad": len(report.rejected),
+                },
+            )
+        ]
+
+    def _on_ack(self, key: bytes, msg: dict[str, Any]) -> list[Out]:
+        p = self.peer(key)
+        t = p.transfer
+        if t is None or t.id != msg["x"]:
+            return []  # a stale or replayed ack
+        t.inflight.pop(msg["n"], None)
+        return self._pump_peer(p)
+
+    # --- eager push -------------------------------------------------------------------
+
+    def local_push(self, live: list[bytes]) -> list[Out]:
+        """New entries written on this laptop since the last call, to every live peer."""
+        head = self._own_head()
+        if head <= self._pushed_seq:
+            return []
+        raws = self.store.range_raw(self.me, self._pushed_seq + 1, head, limit=256)
+        if not raws:
+            return []
+        self._pushed_seq += len(raws)
+        out: list[Out] = []
+        for key in sorted(live):
+            out.append((key, "push", {"b": raws}))
+            self.peer(key).sent_entries += len(raws)
+        return out
+
+    def _on_push(self, key: bytes, msg: dict[str, Any]) -> list[Out]:
+        report = self._ingest(key, msg["b"])
+        if any("gap" in r.reason for r in report.rejected):
+            return self.start_round(key)  # we missed something: catch up now
+        return []
+
+    def _ingest(self, key: bytes, raws: list[bytes]) -> Any:
+        report = self.store.ingest(raws)
+        p = self.peer(key)
+        p.accepted += len(report.accepted)
+        p.refused += len(report.rejected)
+        self.stats.accepted += len(report.accepted)
+        self.stats.refused += len(report.rejected)
+        self.stats.duplicates += report.duplicates
+        self.stats.forks += len(report.forks)
+        if self.on_ingest is not None:
+            self.on_ingest(key, report)
+        return report
