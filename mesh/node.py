@@ -266,11 +266,23 @@ class Node:
         self.poller.register(router, zmq.POLLIN)
 
     def _rebind_router(self) -> None:
-        """Drop every inbound connection (ZeroMQ cannot drop just one); members reconnect."""
+        """Drop every inbound connection (ZeroMQ cannot drop just one); members reconnect.
+
+        Closing a ZeroMQ socket is asynchronous: the port is free a moment later,
+        so binding again is retried briefly.
+        """
         self.poller.unregister(self.router)
         self.router.close(linger=0)
         self.inbound.clear()
-        self._bind_router(self.listen_endpoint)
+        deadline = time.monotonic() + 3.0
+        while True:
+            try:
+                self._bind_router(self.listen_endpoint)
+                break
+            except AddressInUse:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
         self.counters.router_rebinds += 1
 
     def _write_node_file(self) -> None:
@@ -873,6 +885,7 @@ class Node:
             "feeds": len(self.store.heads()),
             "digest": self.store.digest().hex(),
             "peers_live": len(live),
+            "connections": {"outbound": len(self.dealers), "inbound": len(self.inbound)},
             "peers_known": len([r for r in self.book.records if r.key]),
             "faults": self.policy.to_json(),
             "traffic": {

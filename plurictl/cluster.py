@@ -70,16 +70,22 @@ class LocalCluster:
             h.close()
             self.nodes[name] = ClusterNode(name, home, free_port(), ident.public)
 
-    def found_mesh(self, founder: str, roles: dict[str, list[str]], mesh_name: str = "drill") -> bytes:
+    def found_mesh(
+        self, founder: str, roles: dict[str, list[str]], mesh_name: str = "drill"
+    ) -> bytes:
         """The founder creates the mesh and adds everyone; the others only pin the mesh id.
 
         The others learn the roster over the mesh, as they would in the field.
         """
         with Home(self.nodes[founder].home) as h:
-            genesis = trust.create_mesh(h.store, h.identity, mesh_name, roles=tuple(roles.get(founder, ["admin"])))
+            genesis = trust.create_mesh(
+                h.store, h.identity, mesh_name, roles=tuple(roles.get(founder, ["admin"]))
+            )
             for name, node in self.nodes.items():
                 if name != founder:
-                    trust.add_member(h.store, h.identity, node.key, name, roles.get(name, ["operator"]))
+                    trust.add_member(
+                        h.store, h.identity, node.key, name, roles.get(name, ["operator"])
+                    )
         self.mesh_id = genesis.id
         for name, node in self.nodes.items():
             if name != founder:
@@ -92,19 +98,35 @@ class LocalCluster:
 
     # --- processes -------------------------------------------------------------------
 
-    def start(self, name: str, *, peers: list[str] | None = None, extra: list[str] | None = None) -> None:
+    def start(
+        self, name: str, *, peers: list[str] | None = None, extra: list[str] | None = None
+    ) -> None:
         node = self.nodes[name]
         if node.proc is not None and node.proc.poll() is None:
             return
         if peers is None:
             peers = [f"{n.key.hex()}@{n.addr}" for other, n in self.nodes.items() if other != name]
-        args = [sys.executable, "-m", "plurictl", "--home", str(node.home), "node", "up", "--quiet",
-                "--listen", node.addr, "--interval", str(self.interval)]
+        args = [
+            sys.executable,
+            "-m",
+            "plurictl",
+            "--home",
+            str(node.home),
+            "node",
+            "up",
+            "--quiet",
+            "--listen",
+            node.addr,
+            "--interval",
+            str(self.interval),
+        ]
         for p in peers:
             args += ["--peer", p]
         args += extra or []
         node.log = open(node.home / "node.log", "ab")  # noqa: SIM115 - closed in stop()
-        node.proc = subprocess.Popen(args, stdout=node.log, stderr=node.log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        node.proc = subprocess.Popen(
+            args, stdout=node.log, stderr=node.log, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
         node.starts += 1
         self.wait_running(name)
 
@@ -116,7 +138,9 @@ class LocalCluster:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if node.proc is not None and node.proc.poll() is not None:
-                raise RuntimeError(f"node {name} exited with {node.proc.returncode}: {self.tail(name)}")
+                raise RuntimeError(
+                    f"node {name} exited with {node.proc.returncode}: {self.tail(name)}"
+                )
             try:
                 with ControlClient(node.home, timeout=1.0) as c:
                     c.call("status")
@@ -127,7 +151,11 @@ class LocalCluster:
 
     def tail(self, name: str, lines: int = 15) -> str:
         try:
-            return "\n".join((self.nodes[name].home / "node.log").read_text(errors="replace").splitlines()[-lines:])
+            return "\n".join(
+                (self.nodes[name].home / "node.log")
+                .read_text(errors="replace")
+                .splitlines()[-lines:]
+            )
         except OSError:
             return ""
 
