@@ -309,10 +309,8 @@ class _Parser:
             steps.append(self._step(index, raw, roles, seen))
         ids = list(seen)
         valid = [s for s in steps if s is not None]
-        for index, step in enumerate(steps):
-            if step is None:
-                continue
-            self._references(index, step, ids)
+        for index, raw in enumerate(value):
+            self._references(index, raw, ids)
         self._cycles(valid)
         return valid
 
@@ -464,27 +462,37 @@ class _Parser:
                 out.append(Check(type=kind, required=required, **args))
         return out
 
-    def _references(self, index: int, step: Step, ids: list[str]) -> None:
-        label = f"'{step.id}'"
-        for p in step.prerequisites:
-            if p not in ids:
-                self.problem(
-                    f"unknown step {p!r}{_suggest(p, ids)}; steps are {', '.join(ids)}",
-                    line=self.lines.of_step(index, "prerequisites"),
-                    step=label,
-                    fld="prerequisites",
-                )
-            elif p == step.id:
+    def _references(self, index: int, raw: dict[str, Any], ids: list[str]) -> None:
+        """Unknown step ids in prerequisites and step_done checks (even if the step has other problems)."""
+        sid = raw.get("id")
+        label = f"'{sid}'" if isinstance(sid, str) and sid in ids else f"steps[{index}]"
+        prereqs = raw.get("prerequisites", [])
+        line = self.lines.of_step(index, "prerequisites")
+        for p in prereqs if isinstance(prereqs, list) else []:
+            if not isinstance(p, str):
+                continue
+            if p == sid:
                 self.problem(
                     "a step cannot be its own prerequisite",
-                    line=self.lines.of_step(index, "prerequisites"),
+                    line=line,
                     step=label,
                     fld="prerequisites",
                 )
-        for j, check in enumerate(step.checks):
-            if check.type == "step_done" and check.step not in ids:
+            elif p not in ids:
                 self.problem(
-                    f"unknown step {check.step!r}{_suggest(str(check.step), ids)}",
+                    f"unknown step {p!r}{_suggest(p, ids)}; steps are {', '.join(ids)}",
+                    line=line,
+                    step=label,
+                    fld="prerequisites",
+                )
+        checks = raw.get("checks", [])
+        for j, check in enumerate(checks if isinstance(checks, list) else []):
+            if not isinstance(check, dict) or check.get("type") != "step_done":
+                continue
+            ref = check.get("step")
+            if isinstance(ref, str) and ref.strip() and ref.strip() not in ids:
+                self.problem(
+                    f"unknown step {ref!r}{_suggest(ref, ids)}",
                     line=self.lines.of_check(index, j),
                     step=label,
                     fld=f"checks[{j}]",
