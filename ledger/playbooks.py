@@ -23,7 +23,14 @@ from ledger.entry import Entry
 from ledger.errors import InvalidInput, TrustError
 from ledger.identity import Identity
 from ledger.playbook_facts import facts_for
-from ledger.playbook_format import FACT_CHECKS, Playbook, format_duration, parse
+from ledger.playbook_format import (
+    FACT_CHECKS,
+    Playbook,
+    PlaybookInvalid,
+    Problem,
+    format_duration,
+    parse,
+)
 from ledger.store import Store
 from ledger.views import playbooks as view
 from ledger.views.playbook_checks import PASS, Facts
@@ -64,6 +71,54 @@ def read_text(path: str | Path) -> str:
 def load(path: str | Path) -> Playbook:
     """Read and validate a playbook file (PlaybookInvalid lists every problem)."""
     return parse(read_text(path), str(path))
+
+
+@dataclass
+class CatalogueItem:
+    """A playbook file in a folder, parsed (or the problems that stop it from parsing)."""
+
+    path: Path
+    playbook: Playbook | None
+    problems: list[Problem] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        pb = self.playbook
+        return {
+            "file": str(self.path),
+            "valid": pb is not None,
+            "id": pb.id if pb else None,
+            "title": pb.title if pb else None,
+            "version": pb.version if pb else None,
+            "steps": len(pb.steps) if pb else None,
+            "hash": pb.hash if pb else None,
+            "problems": [p.to_json() for p in self.problems],
+        }
+
+
+def catalogue(directory: Path) -> list[CatalogueItem]:
+    """Every ``*.toml`` playbook in ``directory`` (sorted by file name)."""
+    items = []
+    for path in sorted(directory.glob("*.toml")) if directory.is_dir() else []:
+        try:
+            items.append(CatalogueItem(path, load(path)))
+        except PlaybookInvalid as e:
+            items.append(CatalogueItem(path, None, e.problems))
+        except InvalidInput as e:
+            items.append(CatalogueItem(path, None, [Problem(e.message)]))
+    return items
+
+
+def resolve_file(target: str, directory: Path) -> Path | None:
+    """A playbook file: a path, or the id (or file stem) of a playbook in ``directory``."""
+    path = Path(target)
+    if path.is_file():
+        return path
+    if path.suffix or "/" in target:
+        return None
+    for item in catalogue(directory):
+        if item.path.stem == target or (item.playbook and item.playbook.id == target):
+            return item.path
+    return None
 
 
 def load_state(store: Store, facts: Facts | None = None) -> view.PlaybooksState:
@@ -148,14 +203,18 @@ def prepare_start(
             "this playbook's fuel checks use the run's site: pass --site NAME",
             hint="the site is the name fuel reports use for that place",
         )
-    warnings = []
+    short: dict[tuple[str, int], list[str]] = {}
     for step in playbook.steps:
         members = {roster.member_of(k) for k in roster.keys_with_role(step.role)}
         if len(members) < step.signoffs:
-            warnings.append(
-                f"step '{step.id}' needs {step.signoffs} different {step.role}s; the roster "
-                f"has {len(members)} (add members before that step)"
-            )
+            short.setdefault((step.role, len(members)), []).append(step.id)
+    warnings = []
+    for (role, have), ids in sorted(short.items()):
+        need = max(playbook.by_id[i].signoffs for i in ids)
+        warnings.append(
+            f"step{'s' if len(ids) > 1 else ''} {', '.join(ids)} need{'' if len(ids) > 1 else 's'} "
+            f"up to {need} different {role}s; the roster has {have}: add members before then"
+        )
     body: dict[str, Any] = {
         "playbook": playbook.text,
         "hash": playbook.hash,
