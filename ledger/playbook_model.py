@@ -151,8 +151,12 @@ class Playbook:
         return self.by_id.get(step_id)
 
     def needs_site(self) -> bool:
-        """True if some fuel check names no site and so uses the run's ``--site``."""
-        return any(c.type == "fuel_at_least" and not c.site for s in self.steps for c in s.checks)
+        """True if a required fuel check names no site and so needs the run's ``--site``."""
+        return any(
+            c.type == "fuel_at_least" and c.required and not c.site
+            for s in self.steps
+            for c in s.checks
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

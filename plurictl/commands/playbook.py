@@ -191,7 +191,7 @@ def list_(app: AppContext, as_json: bool) -> None:
 @pass_app
 def show(app: AppContext, target: str, as_json: bool) -> None:
     """Show a playbook: a FILE, a shipped playbook id, or the version a RUN executes."""
-    from ledger.errors import InvalidInput
+    from ledger.errors import InvalidInput, NotInitialised
     from ledger.playbooks import load, resolve_file
     from plurictl.playbook_render import playbook_renderable
 
@@ -203,7 +203,7 @@ def show(app: AppContext, target: str, as_json: bool) -> None:
     else:
         try:
             run = _run(app, target)
-        except InvalidInput as e:
+        except (InvalidInput, NotInitialised) as e:
             raise InvalidInput(
                 f"{target!r} is neither a playbook file, a shipped playbook id, nor a run here",
                 hint=e.hint,
@@ -272,9 +272,12 @@ def validate(files: tuple[str, ...], as_json: bool) -> None:
                 out.print(f"   sha256 {r['hash']}")
             else:
                 n = len(r["problems"])
-                out.print(f"[red]INVALID[/] {r['file']}: {n} problem{'s' if n != 1 else ''}")
+                out.print(
+                    f"[red]INVALID[/] {r['file']}: {n} problem{'s' if n != 1 else ''}",
+                    soft_wrap=True,
+                )
                 for line in r["text"]:
-                    out.print(f"  {r['file']}: {line}", markup=False)
+                    out.print(f"  {r['file']}: {line}", markup=False, soft_wrap=True)
     if not all(r["valid"] for r in results):
         raise Failed(5)
 
