@@ -490,7 +490,14 @@ class _Parser:
             if not isinstance(check, dict) or check.get("type") != "step_done":
                 continue
             ref = check.get("step")
-            if isinstance(ref, str) and ref.strip() and ref.strip() not in ids:
+            if isinstance(ref, str) and ref.strip() == sid:
+                self.problem(
+                    "a step_done check cannot name its own step",
+                    line=self.lines.of_check(index, j),
+                    step=label,
+                    fld=f"checks[{j}]",
+                )
+            elif isinstance(ref, str) and ref.strip() and ref.strip() not in ids:
                 self.problem(
                     f"unknown step {ref!r}{_suggest(ref, ids)}",
                     line=self.lines.of_check(index, j),
@@ -500,7 +507,8 @@ class _Parser:
 
     def _cycles(self, steps: list[Step]) -> None:
         """Prerequisites (and required step_done checks) must not loop: it could never start."""
-        edges = {s.id: dependencies(s) for s in steps}
+        # Self-references are reported on their own; here only real loops.
+        edges = {s.id: [d for d in dependencies(s) if d != s.id] for s in steps}
         index_of = {s.id: i for i, s in enumerate(steps)}
         color: dict[str, int] = {}
         reported: set[frozenset[str]] = set()

@@ -48,7 +48,7 @@ def stable(status: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture
 def small(tmp_path: Path) -> Path:
     path = tmp_path / "small.toml"
-    path.write_text(SMALL.replace("litres = 500}", 'litres = 500, required = false}'))
+    path.write_text(SMALL.replace("litres = 500}", "litres = 500, required = false}"))
     return path
 
 
@@ -145,7 +145,11 @@ def test_start_sign_status_log(invoke: Invoke, home: Path, small: Path, tmp_path
     assert "1 of 1 sign-offs" in signed.output and "DONE" in signed.output
     status = json_out(invoke(home, "playbook", "status", run[:6], "--json"))
     b = status["steps"][1]
-    assert b["state"] == "done" and b["signed_by"][0]["name"] == "alice" and b["signed_by"][0]["note"] == "oil ok"
+    assert (
+        b["state"] == "done"
+        and b["signed_by"][0]["name"] == "alice"
+        and b["signed_by"][0]["note"] == "oil ok"
+    )
     assert status["steps"][2]["state"] == "blocked"
     table = invoke(home, "playbook", "status", run[:6])
     assert table.exit_code == 0 and "DONE" not in table.output and "done" in table.output
@@ -162,7 +166,9 @@ def test_start_sign_status_log(invoke: Invoke, home: Path, small: Path, tmp_path
     assert shown["run"] == run and shown["hash"] == hashlib.sha256(small.read_bytes()).hexdigest()
 
 
-def test_bad_input_leaves_the_store_unchanged(invoke: Invoke, home: Path, small: Path, tmp_path: Path) -> None:
+def test_bad_input_leaves_the_store_unchanged(
+    invoke: Invoke, home: Path, small: Path, tmp_path: Path
+) -> None:
     run = start(invoke, home, small)
     assert invoke(home, "playbook", "sign", run[:8], "b").exit_code == 0
     before = count(home)
@@ -177,7 +183,11 @@ def test_bad_input_leaves_the_store_unchanged(invoke: Invoke, home: Path, small:
         (5, ["playbook", "waive", run[:8], "c", "1", "--reason", "x"], "only fuel and plan"),
         (5, ["playbook", "skip", run[:8], "b", "--reason", "x"], "already done"),
         (5, ["playbook", "skip", run[:8], "a", "--reason", "  "], "reason is required"),
-        (5, ["playbook", "log", run[:8], "-o", str(tmp_path / "no" / "dir" / "x.md")], "cannot write"),
+        (
+            5,
+            ["playbook", "log", run[:8], "-o", str(tmp_path / "no" / "dir" / "x.md")],
+            "cannot write",
+        ),
         (2, ["playbook", "skip", run[:8], "a"], "--reason"),
         (2, ["playbook", "waive", run[:8], "c", "-1", "--reason", "x"], ""),
         (2, ["playbook", "sign", run[:8]], "STEP"),
@@ -192,7 +202,9 @@ def test_bad_input_leaves_the_store_unchanged(invoke: Invoke, home: Path, small:
     result = invoke(home, "playbook", "start", str(strict))
     assert result.exit_code == 5 and "--site" in result.output
     bad = tmp_path / "bad.toml"
-    bad.write_text(SMALL.replace('role = "operator"\nsignoffs = 2', 'role = "opertor"\nsignoffs = 2'))
+    bad.write_text(
+        SMALL.replace('role = "operator"\nsignoffs = 2', 'role = "opertor"\nsignoffs = 2')
+    )
     result = invoke(home, "playbook", "start", str(bad))
     assert result.exit_code == 5 and "did you mean 'operator'" in result.output
     assert count(home) == before
@@ -219,7 +231,9 @@ def test_roles_are_enforced(invoke: Invoke, crew: dict[str, Path], small: Path) 
     assert count(crew["bob"]) == before + 1  # only alice's run arrived
 
 
-def test_two_person_rule_and_identical_status_everywhere(invoke: Invoke, crew: dict[str, Path], small: Path) -> None:
+def test_two_person_rule_and_identical_status_everywhere(
+    invoke: Invoke, crew: dict[str, Path], small: Path
+) -> None:
     run = start(invoke, crew["alice"], small)
     sync(*crew.values())
     first = invoke(crew["bob"], "playbook", "sign", run[:8], "a")
@@ -229,13 +243,17 @@ def test_two_person_rule_and_identical_status_everywhere(invoke: Invoke, crew: d
     assert status["steps"][0]["have"] == 1 and status["steps"][0]["state"] == "ready"
     assert invoke(crew["carol"], "playbook", "sign", run[:8], "a").exit_code == 0
     sync(*crew.values())
-    views = [stable(json_out(invoke(h, "playbook", "status", run[:8], "--json"))) for h in crew.values()]
+    views = [
+        stable(json_out(invoke(h, "playbook", "status", run[:8], "--json"))) for h in crew.values()
+    ]
     assert all(v == views[0] for v in views)
     a = views[0]["steps"][0]
     assert a["state"] == "done" and {s["name"] for s in a["signed_by"]} == {"bob", "carol"}
 
 
-def test_partition_heal_converges(invoke: Invoke, crew: dict[str, Path], small: Path, tmp_path: Path) -> None:
+def test_partition_heal_converges(
+    invoke: Invoke, crew: dict[str, Path], small: Path, tmp_path: Path
+) -> None:
     run = start(invoke, crew["alice"], small)
     sync(*crew.values())
     # Partition: bob and carol cannot reach each other; each signs what they can.
@@ -258,7 +276,10 @@ def test_partition_heal_converges(invoke: Invoke, crew: dict[str, Path], small: 
             dst.ingest([raw])
         dst.ingest(everything)
     sync(*crew.values())
-    views = [stable(json_out(invoke(h, "playbook", "status", run[:8], "--json"))) for h in [*crew.values(), late]]
+    views = [
+        stable(json_out(invoke(h, "playbook", "status", run[:8], "--json")))
+        for h in [*crew.values(), late]
+    ]
     assert all(v == views[0] for v in views)
     assert [s["state"] for s in views[0]["steps"]][:2] == ["done", "done"]
     assert views[0]["steps"][2]["state"] in ("ready", "holding")
@@ -273,7 +294,10 @@ def test_abort_resume_fail_retry(invoke: Invoke, crew: dict[str, Path], small: P
     refused = invoke(crew["carol"], "playbook", "sign", run[:8], "a")
     assert refused.exit_code == 5 and "aborted" in refused.output
     assert invoke(crew["bob"], "playbook", "resume", run[:8], "--reason", "ok").exit_code == 7
-    assert invoke(crew["alice"], "playbook", "resume", run[:8], "--reason", "false alarm").exit_code == 0
+    assert (
+        invoke(crew["alice"], "playbook", "resume", run[:8], "--reason", "false alarm").exit_code
+        == 0
+    )
     sync(*crew.values())
     assert invoke(crew["carol"], "playbook", "sign", run[:8], "a").exit_code == 0
     failed = invoke(crew["carol"], "playbook", "fail", run[:8], "a", "--reason", "breaker 3 stuck")
@@ -281,7 +305,9 @@ def test_abort_resume_fail_retry(invoke: Invoke, crew: dict[str, Path], small: P
     sync(*crew.values())
     status = json_out(invoke(crew["bob"], "playbook", "status", run[:8], "--json"))
     assert status["steps"][0]["state"] == "failed" and status["steps"][0]["have"] == 0
-    retry = invoke(crew["alice"], "playbook", "resume", run[:8], "--step", "a", "--reason", "racked out")
+    retry = invoke(
+        crew["alice"], "playbook", "resume", run[:8], "--step", "a", "--reason", "racked out"
+    )
     assert retry.exit_code == 0
     sync(*crew.values())
     assert invoke(crew["bob"], "playbook", "log", run[:8]).exit_code == 0
@@ -306,3 +332,12 @@ def test_every_command_has_help_and_is_in_the_field_guide(invoke: Invoke) -> Non
         assert invoke(None, "playbook", name, "--help").exit_code == 0
     for path in SHIPPED_FILES:
         assert path.name in guide
+
+
+def test_field_guide_example_is_a_valid_playbook() -> None:
+    from ledger.playbook_format import parse
+
+    text = GUIDE.read_text()
+    block = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    pb = parse(block, "field guide example")
+    assert pb.steps[1].signoffs == 2 and len(pb.steps[1].checks) == 5

@@ -144,6 +144,10 @@ def test_self_prerequisite_and_step_done_cycle() -> None:
     assert any("loop" in p.message for p in validate(looped))
     advisory = looped.replace('step = "start"}', 'step = "start", required = false}')
     assert validate(advisory) == []
+    own = GOOD.replace(
+        'hold = "10m"', 'hold = "10m"\nchecks = [{type = "step_done", step = "isolate"}]'
+    )
+    assert "its own step" in only(own).message
 
 
 @pytest.mark.parametrize(
