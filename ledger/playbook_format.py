@@ -56,6 +56,7 @@ __all__ = [
 ]
 
 _TOML_POS = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+_TOML_END = re.compile(r"\s*\(at end of document\)\s*$")
 
 
 # --- where things are in the file ----------------------------------------------------------
@@ -168,6 +169,9 @@ class _Parser:
             message = str(e)
             pos = _TOML_POS.search(message)
             line = int(pos.group(1)) if pos else getattr(e, "lineno", None)
+            if pos is None and _TOML_END.search(message):
+                line = max(1, len(self.text.splitlines()))
+                message = _TOML_END.sub(" (at the end of the file)", message)
             message = _TOML_POS.sub("", message)
             if pos:
                 message += f" (column {pos.group(2)})"
