@@ -182,6 +182,8 @@ class RunJudge:
                     heapq.heappush(ready, child)
         placed = {r.id for r in order}
         self.run.waiting = sorted(rid for rid in self.records if rid not in placed)
+        for rid in self.run.waiting:
+            self.records[rid].waiting = True
         return order
 
     # --- judging each entry in its own causal view ------------------------------------------

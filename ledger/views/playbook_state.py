@@ -76,6 +76,8 @@ class Record:
     flags: list[Note] = field(default_factory=list)
     #: sign-offs: counts toward the step in the final view
     counted: bool = False
+    #: names entries this laptop has not received: not judged yet
+    waiting: bool = False
 
     @property
     def id(self) -> bytes:
@@ -115,8 +117,9 @@ class Record:
             "hlc": self.entry.hlc,
             "step": self.step,
             "text": self.text,
-            "seen": [d.hex() for d in self.deps],
-            "took_effect": not self.problems,
+            "seen": self.body["seen"] if isinstance(self.body.get("seen"), list) else [],
+            "waiting": self.waiting,
+            "took_effect": not self.problems and not self.waiting,
             "counted": self.counted,
             "problems": [p.to_json() for p in self.problems],
             "flags": [f.to_json() for f in self.flags],

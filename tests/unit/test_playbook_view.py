@@ -294,6 +294,8 @@ def test_reference_to_an_entry_not_yet_arrived_waits() -> None:
     without_first = [e for e in r.mesh.entries if e.id != first.id]
     run = r.run(without_first)
     assert run.waiting == [second.id]
+    waiting = run.to_json()["records"][0]
+    assert waiting["waiting"] and not waiting["took_effect"] and waiting["seen"] == [first.id.hex()]
     assert run.steps["a"].signers == []
     assert len(r.run().steps["a"].signers) == 2
 
