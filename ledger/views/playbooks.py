@@ -20,6 +20,9 @@ past only, so it never changes with arrival order, and never with clocks:
 * a ``fail`` voids every sign-off of that step that did not see the fail *and*
   a later retry (``resume`` naming the step): the attempt failed, so the step is
   signed again after the retry.
+* a sign-off that counted keeps counting if an earlier step is reported failed
+  later (the work was done when its signer saw the prerequisites complete);
+  sign-offs made after the fail wait for the retried step again.
 * a step is done when enough distinct **members** (``roster.member_of``: a
   rotated key is the same person) holding the step's role at that seq have
   counted sign-offs. A member signing twice counts once.
