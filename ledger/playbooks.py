@@ -95,17 +95,20 @@ class CatalogueItem:
         }
 
 
+def check_file(path: Path) -> CatalogueItem:
+    """Parse one file; problems (or why it cannot be read) instead of an exception."""
+    try:
+        return CatalogueItem(path, load(path))
+    except PlaybookInvalid as e:
+        return CatalogueItem(path, None, e.problems)
+    except InvalidInput as e:
+        return CatalogueItem(path, None, [Problem(e.message)])
+
+
 def catalogue(directory: Path) -> list[CatalogueItem]:
     """Every ``*.toml`` playbook in ``directory`` (sorted by file name)."""
-    items = []
-    for path in sorted(directory.glob("*.toml")) if directory.is_dir() else []:
-        try:
-            items.append(CatalogueItem(path, load(path)))
-        except PlaybookInvalid as e:
-            items.append(CatalogueItem(path, None, e.problems))
-        except InvalidInput as e:
-            items.append(CatalogueItem(path, None, [Problem(e.message)]))
-    return items
+    paths = sorted(directory.glob("*.toml")) if directory.is_dir() else []
+    return [check_file(path) for path in paths]
 
 
 def resolve_file(target: str, directory: Path) -> Path | None:

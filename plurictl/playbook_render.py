@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ledger.playbook_format import Playbook, format_duration
+from ledger.playbooks import CatalogueItem
 from ledger.views import playbooks as view
 from plurictl.render import hlc_time
 
@@ -259,6 +260,66 @@ def markdown_log(run: view.Run, now_ms: int | None, exported_at: str) -> str:
     return "\n".join(out)
 
 
-def print_to(console: Console, *renderables: Any) -> None:
-    for r in renderables:
-        console.print(r)
+def catalogue_table(items: list[CatalogueItem], directory: Any) -> Table:
+    table = Table(title=f"Shipped playbooks ({directory})")
+    for col in ("id", "title", "version", "steps", "sha256"):
+        table.add_column(col, overflow="fold")
+    for item in items:
+        pb = item.playbook
+        if pb is None:
+            table.add_row(item.path.name, f"[red]INVALID: {item.problems[0]}[/]", "", "", "")
+        else:
+            table.add_row(pb.id, pb.title, pb.version, str(len(pb.steps)), pb.hash[:12])
+    return table
+
+
+def runs_table(runs: list[view.Run]) -> Table:
+    table = Table(title="Runs in this ledger")
+    for col in ("run", "playbook", "site", "state", "done", "started by", "started (UTC)"):
+        table.add_column(col, overflow="fold")
+    for r in runs:
+        done, total = r.progress()
+        table.add_row(
+            run_label(r),
+            f"{r.playbook.title} v{r.playbook.version}",
+            r.site or "-",
+            Text(r.state, style=RUN_STYLE[r.state]),
+            f"{done}/{total}",
+            r.starter,
+            hlc_time(r.entry.hlc),
+        )
+    return table
+
+
+def print_validation(console: Console, items: list[CatalogueItem]) -> None:
+    """OK or every problem, one per line (never wrapped mid-line, so it can be grepped)."""
+    for item in items:
+        pb = item.playbook
+        if pb is not None:
+            console.print(
+                f"[green]OK[/] {item.path}: {pb.id} v{pb.version}, {len(pb.steps)} steps",
+                soft_wrap=True,
+            )
+            console.print(f"   sha256 {pb.hash}")
+            continue
+        n = len(item.problems)
+        console.print(
+            f"[red]INVALID[/] {item.path}: {n} problem{'s' if n != 1 else ''}", soft_wrap=True
+        )
+        for p in item.problems:
+            console.print(f"  {item.path}: {p}", markup=False, soft_wrap=True)
+
+
+def print_progress(console: Console, run: view.Run, now_ms: int) -> None:
+    """After a write: where the run stands, and what can be done next."""
+    done, total = run.progress()
+    console.print(f"Run {run_label(run)} is [bold]{run.state}[/]: {done} of {total} steps done.")
+    if run.state != view.RUNNING:
+        return
+    shown = {sid: run.display(sid, now_ms) for sid in run.steps}
+    ready = [sid for sid, (state, _) in shown.items() if state == view.READY]
+    if ready:
+        console.print(f"Ready now: {', '.join(ready)}")
+    for sid, (state, left) in shown.items():
+        if state == view.HOLDING:
+            console.print(f"Holding: {sid} (wait {format_duration(left or 0)})")

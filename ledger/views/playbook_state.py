@@ -218,6 +218,22 @@ class Run:
             return HOLDING, -(-max(left) // 1000)
         return READY, None
 
+    def summary(self) -> dict[str, Any]:
+        """One line of `playbook list`."""
+        done, total = self.progress()
+        return {
+            "id": self.id.hex(),
+            "playbook": self.playbook.id,
+            "title": self.playbook.title,
+            "version": self.playbook.version,
+            "site": self.site,
+            "state": self.state,
+            "done": done,
+            "steps": total,
+            "started_by": self.starter,
+            "started_hlc": self.entry.hlc,
+        }
+
     def to_json(self, now_ms: int | None = None) -> dict[str, Any]:
         steps = []
         for sid, st in self.steps.items():

@@ -15,8 +15,6 @@ if TYPE_CHECKING:
     from ledger.playbooks import Written
     from ledger.views.playbooks import Run
 
-RUN_HELP = "RUN is a run id or its first characters (at least 4), as `playbook list` shows."
-
 
 def shipped_dir() -> Path:
     """Where shipped playbooks live: $PLURI_PLAYBOOKS, else field_guides/playbooks/."""
@@ -79,23 +77,9 @@ def _after_write(
     out.print(first + entry + (f"\n{rest}" if rest else ""))
     for w in written.warnings:
         out.print(f"[yellow]Warning:[/] {w}")
-    run = written.run
-    done, total = run.progress()
-    now = _now_ms()
-    ready = [sid for sid in run.steps if run.display(sid, now)[0] == "ready"]
-    holding = [
-        (sid, run.display(sid, now)[1])
-        for sid in run.steps
-        if run.display(sid, now)[0] == "holding"
-    ]
-    out.print(f"Run {run.id.hex()[:12]} is [bold]{run.state}[/]: {done} of {total} steps done.")
-    if run.state == "running":
-        if ready:
-            out.print(f"Ready now: {', '.join(ready)}")
-        from ledger.playbook_format import format_duration
+    from plurictl.playbook_render import print_progress
 
-        for sid, left in holding:
-            out.print(f"Holding: {sid} (wait {format_duration(left or 0)})")
+    print_progress(out, written.run, _now_ms())
 
 
 @click.group()
@@ -104,8 +88,9 @@ def playbook() -> None:
 
     Every sign-off is a signed ledger entry; every laptop shows the same progress,
     also after a network partition heals. Shipped playbooks live in
-    field_guides/playbooks/ (or $PLURI_PLAYBOOKS). Exit codes: 5 bad input or a
-    step that cannot be signed now, 7 missing role.
+    field_guides/playbooks/ (or $PLURI_PLAYBOOKS). RUN is a run id or its first
+    characters (at least 4), as `playbook list` shows them. Exit codes: 5 bad
+    input or a step that cannot be signed now (nothing signed), 7 missing role.
     """
 
 
@@ -116,10 +101,13 @@ def list_(app: AppContext, as_json: bool) -> None:
     """List shipped playbooks and the runs in this laptop's ledger."""
     from ledger.errors import NotInitialised
     from ledger.playbooks import catalogue
+    from plurictl.playbook_render import catalogue_table, runs_table
 
     items = catalogue(shipped_dir())
     try:
-        runs: list[Run] | None = list(_state(app).runs.values())
+        runs: list[Run] | None = sorted(
+            _state(app).runs.values(), key=lambda r: (r.entry.hlc, r.id)
+        )
     except NotInitialised:
         runs = None
     if as_json:
@@ -127,62 +115,18 @@ def list_(app: AppContext, as_json: bool) -> None:
             {
                 "shipped_dir": str(shipped_dir()),
                 "shipped": [i.to_json() for i in items],
-                "runs": None
-                if runs is None
-                else [
-                    {
-                        "id": r.id.hex(),
-                        "playbook": r.playbook.id,
-                        "title": r.playbook.title,
-                        "version": r.playbook.version,
-                        "site": r.site,
-                        "state": r.state,
-                        "done": r.progress()[0],
-                        "steps": r.progress()[1],
-                        "started_by": r.starter,
-                        "started_hlc": r.entry.hlc,
-                    }
-                    for r in sorted(runs, key=lambda r: (r.entry.hlc, r.id))
-                ],
+                "runs": None if runs is None else [r.summary() for r in runs],
             }
         )
         return
-    from rich.table import Table
-
-    from plurictl.render import hlc_time
-
     out = console()
-    table = Table(title=f"Shipped playbooks ({shipped_dir()})")
-    for col in ("id", "title", "version", "steps", "sha256"):
-        table.add_column(col, overflow="fold")
-    for item in items:
-        pb = item.playbook
-        if pb is None:
-            table.add_row(item.path.name, f"[red]INVALID: {item.problems[0]}[/]", "", "", "")
-        else:
-            table.add_row(pb.id, pb.title, pb.version, str(len(pb.steps)), pb.hash[:12])
-    out.print(table)
+    out.print(catalogue_table(items, shipped_dir()))
     if runs is None:
         out.print("No ledger on this laptop yet, so no runs (`plurictl init`).")
-        return
-    if not runs:
+    elif not runs:
         out.print("No runs yet. Start one: plurictl playbook start PLAYBOOK [--site SITE]")
-        return
-    table = Table(title="Runs in this ledger")
-    for col in ("run", "playbook", "site", "state", "done", "started by", "started (UTC)"):
-        table.add_column(col, overflow="fold")
-    for r in sorted(runs, key=lambda r: (r.entry.hlc, r.id)):
-        done, total = r.progress()
-        table.add_row(
-            r.id.hex()[:12],
-            f"{r.playbook.title} v{r.playbook.version}",
-            r.site or "-",
-            r.state,
-            f"{done}/{total}",
-            r.starter,
-            hlc_time(r.entry.hlc),
-        )
-    out.print(table)
+    else:
+        out.print(runs_table(runs))
 
 
 @playbook.command("show")
@@ -222,63 +166,16 @@ def show(app: AppContext, target: str, as_json: bool) -> None:
 @json_option
 def validate(files: tuple[str, ...], as_json: bool) -> None:
     """Check playbook FILES: every problem with its line, step and field. Exit 5 if any is invalid."""
-    from ledger.errors import InvalidInput
-    from ledger.playbook_format import PlaybookInvalid
-    from ledger.playbooks import load
+    from ledger.playbooks import check_file, resolve_file
     from plurictl.errors import Failed
+    from plurictl.playbook_render import print_validation
 
-    results = []
-    for name in files:
-        try:
-            pb = load(_file(name) if not Path(name).exists() else name)
-            results.append(
-                {
-                    "file": name,
-                    "valid": True,
-                    "id": pb.id,
-                    "version": pb.version,
-                    "steps": len(pb.steps),
-                    "hash": pb.hash,
-                    "problems": [],
-                }
-            )
-        except PlaybookInvalid as e:
-            results.append(
-                {
-                    "file": name,
-                    "valid": False,
-                    "problems": [p.to_json() for p in e.problems],
-                    "text": [str(p) for p in e.problems],
-                }
-            )
-        except InvalidInput as e:
-            results.append(
-                {
-                    "file": name,
-                    "valid": False,
-                    "problems": [{"line": None, "step": None, "field": None, "message": e.message}],
-                    "text": [e.message],
-                }
-            )
+    items = [check_file(resolve_file(name, shipped_dir()) or Path(name)) for name in files]
     if as_json:
-        emit_json(results)
+        emit_json([i.to_json() for i in items])
     else:
-        out = console()
-        for r in results:
-            if r["valid"]:
-                out.print(
-                    f"[green]OK[/] {r['file']}: {r['id']} v{r['version']}, {r['steps']} steps"
-                )
-                out.print(f"   sha256 {r['hash']}")
-            else:
-                n = len(r["problems"])
-                out.print(
-                    f"[red]INVALID[/] {r['file']}: {n} problem{'s' if n != 1 else ''}",
-                    soft_wrap=True,
-                )
-                for line in r["text"]:
-                    out.print(f"  {r['file']}: {line}", markup=False, soft_wrap=True)
-    if not all(r["valid"] for r in results):
+        print_validation(console(), items)
+    if not all(i.playbook is not None for i in items):
         raise Failed(5)
 
 

@@ -112,7 +112,7 @@ def test_validate_malformed_files_names_line_step_and_field(tmp_path: Path, invo
         "message": "must be a whole number from 1 to 9, got 0",
     }
     missing = invoke(None, "playbook", "validate", str(tmp_path / "nope.toml"))
-    assert missing.exit_code == 5 and "no playbook file" in missing.output
+    assert missing.exit_code == 5 and "cannot read" in missing.output
 
 
 def test_show_file_and_shipped_id(invoke: Invoke, small: Path) -> None:
