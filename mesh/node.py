@@ -116,6 +116,8 @@ class Counters:
     bytes_out: int = 0
     router_rebinds: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    #: message type -> [messages, bytes] sent, for traffic accounting
+    sent_by_type: dict[str, list[int]] = field(default_factory=dict)
 
     def bad(self, reason: str) -> None:
         self.bad_messages += 1
@@ -759,6 +761,9 @@ class Node:
             self.counters.dropped_by_faults += 1
             return
         data = protocol.encode(msg_type, **fields)
+        tally = self.counters.sent_by_type.setdefault(msg_type, [0, 0])
+        tally[0] += 1
+        tally[1] += len(data)
         if delay > 0:
             self._delay_seq += 1
             heapq.heappush(
@@ -897,6 +902,7 @@ class Node:
                 "zap_refused": self.counters.zap_refused,
                 "dropped_by_faults": self.counters.dropped_by_faults,
                 "router_rebinds": self.counters.router_rebinds,
+                "sent_by_type": {k: list(v) for k, v in sorted(self.counters.sent_by_type.items())},
             },
             "sync": {
                 "accepted": self.engine.stats.accepted,
