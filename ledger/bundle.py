@@ -470,3 +470,11 @@ def fork_proof(payload: bytes) -> ForkProof:
 
         raise VerificationFailed(f"unreadable fork proof: {e}") from e
     return ForkProof.from_raw(raw_a, raw_b)
+
+
+def size_of(path: str | os.PathLike[str]) -> int:
+    """A bundle's size in bytes (for progress bars); BundleError if it cannot be read."""
+    try:
+        return os.stat(path).st_size
+    except OSError as e:
+        raise BundleError(f"cannot read {path}: {e.strerror}") from e

@@ -117,14 +117,11 @@ def export_bundle(
     since: Frontier | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
-    on_total: Callable[[int], None] | None = None,
 ) -> ExportResult:
     """Write a signed bundle of what ``since``'s laptop lacks (everything if None) to ``path``."""
     mesh = _require_mesh(store)
     heads = store.heads()
     ranges = plan_export(store, since)
-    if on_total is not None:
-        on_total(sum(r.count for r in ranges))
     advance = progress or _noop
     header = Header(
         mesh=mesh,
@@ -216,6 +213,20 @@ def load_since(store: Store, path: str | os.PathLike[str]) -> Frontier:
     return found
 
 
+def note_frontier_file(store: Store, path: str | os.PathLike[str]) -> tuple[Frontier, bool]:
+    """Remember a frontier file someone carried here (``bundle import FRONTIER``).
+
+    Returns the frontier and whether it was newer than what this laptop knew.
+    """
+    found = frontiers.read_file(path)
+    ours = store.mesh_id or store.expected_mesh
+    if ours is None or found.mesh != ours:
+        raise WrongMesh(
+            f"{path} is a frontier of mesh {found.mesh.hex()[:16]}, not of this laptop's mesh"
+        )
+    return found, frontiers.record(store, found, "frontier file")
+
+
 def _require_mesh(store: Store) -> bytes:
     mesh = store.mesh_id
     if mesh is None:
@@ -299,6 +310,8 @@ def _signer_status(store: Store | None, header: Header | None) -> str:
         return "unknown"
     if store is None:
         return "unknown (no ledger on this laptop)"
+    if store.mesh_id is None:
+        return "unknown (this laptop has no roster yet)"
     info = store.roster().keys.get(header.creator)
     if info is None:
         return "not a member"

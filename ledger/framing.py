@@ -264,10 +264,14 @@ class AtomicFile:
                 hint="pick another name, or add --force to replace it",
             )
         try:
-            fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            self._f: BinaryIO | None = os.fdopen(fd, "wb", buffering=1 << 20)
+            self._f: BinaryIO | None = self._create()
         except OSError as e:
             raise BundleError(describe_os_error(e, self.path)) from e
+
+    def _create(self) -> BinaryIO:
+        """Open the temporary file (the seam tests use to simulate full or read-only media)."""
+        fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        return os.fdopen(fd, "wb", buffering=1 << 20)
 
     def write(self, data: bytes) -> None:
         assert self._f is not None, "file already committed or discarded"
