@@ -253,6 +253,7 @@ class ReadState:
     trailer: Trailer | None = None
     signature: str = MISSING
     truncated: bool = False
+    cut_at: int | None = None  # where the partial frame at the end of a cut copy starts
     damage: list[framing.Damage] = field(default_factory=list)
     damaged_frames: int = 0
     damaged_bytes: int = 0
@@ -291,6 +292,7 @@ class ReadState:
             "header_problem": self.header_problem,
             "signature": self.signature,
             "truncated": self.truncated,
+            "cut_at": self.cut_at,
             "trailer": None
             if self.trailer is None
             else {"entries": self.trailer.entries, "forks": self.trailer.forks},
@@ -397,10 +399,16 @@ class BundleReader:
         if self._pending is not None:
             pending, self._pending = self._pending, None
             frames = _chain(pending, frames)
+        last_damaged = False
         try:
             for item in frames:
+                last_damaged = isinstance(item, framing.Damage)
                 if isinstance(item, framing.Damage):
-                    state.add_damage(item)
+                    if self._reader.truncated:  # the partial frame at the very end
+                        state.truncated = True
+                        state.cut_at = item.offset
+                    else:
+                        state.add_damage(item)
                     continue
                 if state.trailer is not None:
                     state.notes.append(f"{item.size} bytes after the trailer were ignored")
@@ -417,7 +425,9 @@ class BundleReader:
                     state.notes.append(f"an unexpected extra header at byte {item.offset}")
         except OSError as e:
             raise BundleError(f"cannot read {self.name}: {e.strerror}") from e
-        state.truncated = state.truncated or self._reader.truncated
+        # No trailer after a clean last frame: the copy stopped at a frame boundary.
+        ended_early = state.trailer is None and not last_damaged
+        state.truncated = state.truncated or self._reader.truncated or ended_early
         state.size = max(state.size, self._reader.end)
         state.complete = True
         if state.trailer is None and state.header is not None:

@@ -289,9 +289,10 @@ def _state_lines(read: Any, signer: str, store: Store | None) -> list[str]:
         lines.append("[green]status:   complete and undamaged[/]")
     else:
         if read.truncated or (read.trailer is None and read.header is not None):
+            where = f"inside an entry at byte {read.cut_at:,}" if read.cut_at else "before its end"
             lines.append(
-                f"[red]status:   CUT SHORT[/] after {read.size:,} bytes (the copy is incomplete); "
-                "every complete entry before the cut can still be imported"
+                f"[red]status:   CUT SHORT[/]: the copy stops {where} ({read.size:,} bytes); "
+                "every complete entry before that is readable"
             )
         if read.damaged_frames:
             lines.append(
