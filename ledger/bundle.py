@@ -328,6 +328,9 @@ class BundleReader:
             raise BundleError(f"cannot read {self.name}: {e.strerror}") from e
         try:
             self._open()
+        except OSError as e:
+            self.close()
+            raise BundleError(f"cannot read {self.name}: {e.strerror}") from e
         except BaseException:
             self.close()
             raise
@@ -335,11 +338,14 @@ class BundleReader:
     def _open(self) -> None:
         state = self.state
         pre = self._read_preamble()
+        magic_ok = pre[: len(MAGIC)] == MAGIC or (len(pre) < len(MAGIC) and MAGIC.startswith(pre))
+        if not magic_ok and not self._peek_sync(len(pre)):
+            # Not even a frame where the header belongs: do not scan a large foreign file.
+            raise BundleError(f"{self.name} is not a courier bundle", hint=_foreign_hint(pre))
         self._reader = framing.FrameReader(self._f, LIMITS, start=len(pre))
         self._reader.feed_prefix(pre)
         self._frames = iter(self._reader)
         self._pending: framing.Frame | framing.Damage | None = None
-        magic_ok = pre[: len(MAGIC)] == MAGIC or (len(pre) < len(MAGIC) and MAGIC.startswith(pre))
         first = next(self._frames, None)
         if isinstance(first, framing.Frame) and first.type == T_HEADER:
             try:
@@ -360,12 +366,7 @@ class BundleReader:
                 hint="upgrade plurictl on this laptop (or the bytes are damaged: get a new copy)",
             )
         if state.header is None and not magic_ok:
-            from ledger.frontier import MAGIC as FRONTIER_MAGIC
-
-            hint = None
-            if pre.startswith(FRONTIER_MAGIC):
-                hint = "this is a frontier file: use it with `plurictl bundle export --since FILE`"
-            raise BundleError(f"{self.name} is not a courier bundle", hint=hint)
+            raise BundleError(f"{self.name} is not a courier bundle", hint=_foreign_hint(pre))
         if state.header is None and state.header_problem is None:
             state.header_problem = (
                 "the file ends before its header" if first is None else "the header is damaged"
@@ -376,6 +377,12 @@ class BundleReader:
             state.notes.append("the file's first bytes (its magic) are damaged")
         elif not version_ok:
             state.notes.append("the file's format version bytes are damaged")
+
+    def _peek_sync(self, offset: int) -> bool:
+        """Whether a frame's sync marker sits at ``offset`` (the file position is restored)."""
+        data = self._f.read(len(framing.SYNC))
+        self._f.seek(offset)
+        return data == framing.SYNC
 
     def _read_preamble(self) -> bytes:
         try:
@@ -460,6 +467,14 @@ class BundleReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _foreign_hint(pre: bytes) -> str | None:
+    from ledger.frontier import MAGIC as FRONTIER_MAGIC
+
+    if pre.startswith(FRONTIER_MAGIC):
+        return "this is a frontier file: use it with `plurictl bundle export --since FILE`"
+    return None
 
 
 def _chain(

@@ -215,6 +215,8 @@ def sniff(path: str | os.PathLike[str]) -> str | None:
 def read_file(path: str | os.PathLike[str]) -> Frontier:
     """Read and verify a frontier file; BundleError (or VerificationFailed) if it is not good."""
     try:
+        if Path(path).stat().st_size > MAX_HEADS_BYTES + 64:
+            raise BundleError(f"{path} is too large to be a frontier file")
         data = Path(path).read_bytes()
     except OSError as e:
         raise BundleError(f"cannot read frontier file {path}: {e.strerror}") from e

@@ -56,18 +56,19 @@ def build_store(directory: Path, n: int) -> Path:
     return home
 
 
-def raw_verify_rate(home: Path) -> float:
-    """ed25519 verifications per second over the same entries (pynacl, nothing else)."""
+def raw_verify_rate(bundle: str) -> float:
+    """ed25519 verifications per second over the bundle's entries (pynacl, nothing else)."""
     import nacl.bindings
 
+    from ledger.bundle import T_ENTRY, BundleReader
     from ledger.entry import DOMAIN, decode, unsigned_part
-    from ledger.store import Store
 
-    with Store.open(home) as store:
-        jobs = []
-        for raw, _ in store.iter_raw():
-            e = decode(raw)
-            jobs.append((e.sig + DOMAIN + unsigned_part(e), e.author))
+    jobs = []
+    with BundleReader(bundle) as reader:
+        for item in reader.items():
+            if item.type == T_ENTRY:
+                e = decode(item.payload)
+                jobs.append((e.sig + DOMAIN + unsigned_part(e), e.author))
     start = time.perf_counter()
     for message, key in jobs:
         nacl.bindings.crypto_sign_open(message, key)
@@ -134,7 +135,10 @@ def worker(mode: str, home: str, bundle: str, traced: bool) -> dict[str, float]:
     peak = tracemalloc.get_traced_memory()[1] if traced else 0
     store.close()
     rss = _status_mib("VmHWM")
+    # Same process, right after the import: the ratio compares like with like.
+    verify = raw_verify_rate(bundle) if mode == "import" and not traced else 0.0
     return {
+        "verify_rate": verify,
         "entries": n,
         "seconds": seconds,
         "rss_growth_mib": rss - base_rss,
@@ -149,7 +153,6 @@ def test_bundle_export_import_speed_and_memory() -> None:
     with tempfile.TemporaryDirectory() as d:
         directory = Path(d)
         results: dict[tuple[str, int], dict[str, float]] = {}
-        verify = 0.0
         for n in SIZES:
             src = build_store(directory, n)
             bundle = str(directory / f"b-{n}.plb")
@@ -163,8 +166,6 @@ def test_bundle_export_import_speed_and_memory() -> None:
                 if mode == "export":
                     os.replace(bundle + ".keep", bundle)
                 results[(mode, n)] = {**timed, "traced_peak_mib": memory["traced_peak_mib"]}
-            if n == max(SIZES):
-                verify = raw_verify_rate(src)
         size = os.path.getsize(directory / f"b-{max(SIZES)}.plb")
     for (mode, n), r in sorted(results.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         rows.append(
@@ -178,9 +179,11 @@ def test_bundle_export_import_speed_and_memory() -> None:
                 f"{r['traced_peak_mib']:.1f}",
             )
         )
-    rows.append(("raw ed25519 verify", f"{max(SIZES):,}", "", f"{verify:,.0f}", "", "", ""))
+    for n in SIZES:
+        rate = results[("import", n)]["verify_rate"]
+        rows.append(("raw ed25519 verify", f"{n:,}", "", f"{rate:,.0f}", "", "", ""))
     big_import = results[("import", max(SIZES))]
-    ratio = big_import["entries"] / big_import["seconds"] / verify
+    ratio = big_import["entries"] / big_import["seconds"] / big_import["verify_rate"]
     header = (
         "operation",
         "entries",
@@ -198,7 +201,10 @@ def test_bundle_export_import_speed_and_memory() -> None:
     for row in (header, *rows):
         print("  ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=True)))
     verdict = "meets" if ratio >= TARGET_RATIO else "BELOW"
-    print(f"import / raw verify = {ratio:.2f} ({verdict} the {TARGET_RATIO} target)")
+    print(
+        f"import / raw verify at {max(SIZES):,} = {ratio:.2f} ({verdict} the {TARGET_RATIO} "
+        "target; verify rate measured in the import's own process, right after it)"
+    )
     for mode in ("export", "import"):
         small, big = results[(mode, SIZES[0])], results[(mode, SIZES[1])]
         print(

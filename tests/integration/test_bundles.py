@@ -17,7 +17,7 @@ from ledger import bundle as bf
 from ledger import courier, framing
 from ledger import frontier as fr
 from ledger.entry import Entry, decode
-from ledger.errors import NotInitialised, StoreError, VerificationFailed, WrongMesh
+from ledger.errors import BundleError, NotInitialised, StoreError, VerificationFailed, WrongMesh
 from ledger.store import MIGRATIONS, SCHEMA_VERSION, Store
 from ledger.testing import Feed, MeshFixture, identity_from_seed
 
@@ -525,3 +525,18 @@ def test_fork_proofs_travel_first_in_their_own_frames(tmp_path: Path, mesh: Mesh
     fresh = new_store(tmp_path, "fresh", pin=mesh.mesh_id)
     report = courier.import_bundle(tmp_path / "f.plb", fresh)
     assert len(report.forks_added) == 1 and fresh.digest() == store.digest()
+
+
+def test_a_large_foreign_file_is_refused_without_reading_it_all() -> None:
+    class Counting(io.BytesIO):
+        read_bytes = 0
+
+        def read(self, n: int | None = -1) -> bytes:  # type: ignore[override]
+            data = super().read(n)
+            Counting.read_bytes += len(data)
+            return data
+
+    blob = Counting(b"\x00" * (8 * 1024 * 1024))
+    with pytest.raises(BundleError, match="not a courier bundle"):
+        bf.BundleReader(blob)  # type: ignore[arg-type]
+    assert Counting.read_bytes < 1024
