@@ -187,6 +187,8 @@ def test_since_frontier_with_a_fork_sends_our_entry_so_the_other_side_sees_it(
     since = courier.load_since(here, tmp_path / "there.plf")
     result = courier.export_bundle(here, mesh.person("alice"), tmp_path / "b.plb", since=since)
     assert result.forked_authors == [mesh.key("bob")]
+    seen = courier.inspect_bundle(tmp_path / "b.plb", there)
+    assert seen.authors[mesh.key("bob")].conflicts == 1 and seen.ok
     report = courier.import_bundle(tmp_path / "b.plb", there)
     assert [(p.author, p.seq) for p in report.forks_added] == [(mesh.key("bob"), mine.seq)]
     assert there.heads()[mesh.key("bob")].seq == mine.seq - 1  # frozen at the fork
@@ -540,3 +542,26 @@ def test_a_large_foreign_file_is_refused_without_reading_it_all() -> None:
     with pytest.raises(BundleError, match="not a courier bundle"):
         bf.BundleReader(blob)  # type: ignore[arg-type]
     assert Counting.read_bytes < 1024
+
+
+def test_export_onto_a_full_stick_leaves_nothing(
+    tmp_path: Path, mesh: MeshFixture, alice_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    class Full(io.FileIO):
+        """The temporary file really exists; the stick fills up after 1,000 bytes."""
+
+        def write(self, data: bytes) -> int:  # type: ignore[override]
+            if self.tell() + len(data) > 1000:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return super().write(data)
+
+    monkeypatch.setattr(
+        framing.AtomicFile, "_create", lambda self: io.BufferedWriter(Full(self.tmp, "w"), 64)
+    )
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    with pytest.raises(BundleError, match="no space left"):
+        courier.export_bundle(alice_store, mesh.person("alice"), stick / "b.plb")
+    assert list(stick.iterdir()) == []
