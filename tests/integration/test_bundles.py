@@ -565,3 +565,17 @@ def test_export_onto_a_full_stick_leaves_nothing(
     with pytest.raises(BundleError, match="no space left"):
         courier.export_bundle(alice_store, mesh.person("alice"), stick / "b.plb")
     assert list(stick.iterdir()) == []
+
+
+def test_store_transaction_spans_batches_all_or_nothing(tmp_path: Path, mesh: MeshFixture) -> None:
+    """Store.transaction(): the hook the import uses so a failure leaves the store unchanged."""
+    store = new_store(tmp_path, "s", pin=mesh.mesh_id)
+    with pytest.raises(RuntimeError), store.transaction():
+        assert store.ingest([e.raw for e in mesh.entries[:3]]).accepted
+        assert store.ingest([e.raw for e in mesh.entries[3:]]).accepted
+        raise RuntimeError("the disk went away")
+    assert store.count() == 0 and store.mesh_id is None
+    with store.transaction():
+        store.ingest([e.raw for e in mesh.entries[:3]])
+        store.ingest([e.raw for e in mesh.entries[3:]])
+    assert store.count() == len(mesh.entries)
