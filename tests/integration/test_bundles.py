@@ -307,7 +307,7 @@ def test_truncated_copy_imports_every_complete_entry_and_says_so(data: st.DataOb
         assert not report.read.damaged_frames
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.data())
 def test_bit_flip_never_imports_a_bad_entry_and_keeps_the_rest(data: st.DataObject) -> None:
     mesh, blob, _ = SMALL
