@@ -20,9 +20,9 @@ import hashlib
 import os
 import sqlite3
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from ledger.forks import ForkProof
 from ledger.kinds import GENESIS, ROSTER_KINDS
 from ledger.views import roster as roster_view
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_FILE = "ledger.db"
 
 _SCHEMA_V1 = [
@@ -72,8 +72,21 @@ _SCHEMA_V1 = [
     ) WITHOUT ROWID""",
 ]
 
+#: v2: frontiers (heads vectors) other laptops showed us, for `bundle export --for`
+#: (read and written by ``ledger.frontier``).
+_SCHEMA_V2 = [
+    """CREATE TABLE known_frontiers(
+        key BLOB PRIMARY KEY,
+        mesh BLOB NOT NULL,
+        hlc INTEGER NOT NULL,
+        heads BLOB NOT NULL,
+        source TEXT NOT NULL,
+        recorded INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+]
+
 #: schema version -> statements that bring the previous version up to it.
-MIGRATIONS: dict[int, list[str]] = {1: _SCHEMA_V1}
+MIGRATIONS: dict[int, list[str]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 
 
 @dataclass(frozen=True)
@@ -259,6 +272,7 @@ class Store:
         self._roster_cache: tuple[int, roster_view.Roster] | None = None
         self._heads_cache: tuple[int, dict[bytes, Head]] | None = None
         self._digest_cache: tuple[int, bytes] | None = None
+        self._writing = False
         with _sqlite_errors():
             self.db = sqlite3.connect(
                 self.path, timeout=timeout, isolation_level=None, check_same_thread=False
@@ -306,20 +320,41 @@ class Store:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE): all of it lands, or none of it."""
+        """One write transaction (BEGIN IMMEDIATE): all of it lands, or none of it.
+
+        Inside :meth:`transaction` it joins the outer transaction instead.
+        """
         with self._lock, _sqlite_errors():
+            if self._writing:
+                yield self.db
+                return
             self.db.execute("BEGIN IMMEDIATE")
+            self._writing = True
             try:
                 yield self.db
             except BaseException:
-                self.db.execute("ROLLBACK")
+                self._writing = False
+                if self.db.in_transaction:  # SQLite may already have rolled back (disk full)
+                    self.db.execute("ROLLBACK")
                 self._roster_cache = None
                 self._heads_cache = None
                 self._digest_cache = None
                 raise
-            self.db.execute("COMMIT")
-            self._heads_cache = None  # data_version only sees other connections' commits
-            self._digest_cache = None
+            self._writing = False
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.Error:
+                if self.db.in_transaction:  # a failed COMMIT leaves the transaction open
+                    self.db.execute("ROLLBACK")
+                self._roster_cache = None
+                raise
+            finally:
+                self._heads_cache = None  # data_version only sees other connections' commits
+                self._digest_cache = None
+
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One write transaction around several calls (a bundle's batches): all or nothing."""
+        return self._write()
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:

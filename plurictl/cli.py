@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "peers": ("plurictl.commands.node", "peers", "Peers of the running node: state, lag, traffic."),
     "sync": ("plurictl.commands.node", "sync", "Catch up with one peer now."),
     "playbook": ("plurictl.commands.playbook", "playbook", "Restart playbooks, sign-offs, logs."),
+    "bundle": ("plurictl.commands.bundle", "bundle", "Carry the ledger on a USB stick."),
 }
 
 
