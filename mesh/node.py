@@ -198,6 +198,25 @@ class Node:
                 hint="use `plurictl node status`, or stop that node first",
             )
         remove_stale(self.home.path)
+        try:
+            self._open_sockets()
+        except BaseException:
+            if self.ctx is not None:
+                self.ctx.destroy(linger=0)
+                self.ctx = None
+            raise
+        self._refresh_roster(force=True)
+        for text in self.config.peers:
+            self.add_peer(text)
+        for rec in self.book.records:
+            if rec.key and rec.addr:
+                self._maybe_dial(rec.key, rec.addr)
+        self._write_node_file()
+        self.events(f"listening on {self.listen_endpoint} as {self.name} ({self.me.hex()[:12]})")
+
+    def _open_sockets(self) -> None:
+        self.udp: socket.socket | None = None
+        self.beacon: socket.socket | None = None
         self.ctx = zmq.Context()
         self.poller = zmq.Poller()
         self.curve_public, self.curve_secret = self.identity.curve_keypair()
@@ -218,13 +237,11 @@ class Node:
             os.chmod(ipc_path, 0o600)
         self.poller.register(self.control, zmq.POLLIN)
         host, port = host_port(self.listen_endpoint)
-        self.udp: socket.socket | None = None
         try:
             self.udp = discovery.udp_socket(host, port)
             self.poller.register(self.udp.fileno(), zmq.POLLIN)
         except OSError as e:
             self.events(f"key service not available on UDP {port}: {e.strerror}")
-        self.beacon: socket.socket | None = None
         if self.config.discover:
             try:
                 self.beacon = discovery.udp_socket(
