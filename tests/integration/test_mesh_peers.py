@@ -110,7 +110,7 @@ def test_bad_config_file_is_a_clear_error(tmp_path: Path) -> None:
     from mesh.errors import MeshError
 
     (tmp_path / "config.toml").write_text("[node\nlisten=")
-    with pytest.raises(MeshError, match="config.toml"):
+    with pytest.raises(MeshError, match=r"config\.toml"):
         NodeConfig.from_home(tmp_path)
     (tmp_path / "config.toml").write_text('[node]\npeers = "tcp://x:1"\n')
     with pytest.raises(MeshError, match="list"):
