@@ -62,6 +62,9 @@ class NodeConfig:
     window: int = 3
     #: tell peers our listen address (off for one-shot syncs on an ephemeral port)
     advertise: bool = True
+    #: testing only: member names whose entries this node silently drops (a broken node
+    #: that drills use to prove their checker can fail)
+    drop_feeds: list[str] = field(default_factory=list)
 
     @classmethod
     def from_home(cls, home: Path) -> NodeConfig:
@@ -173,6 +176,7 @@ class Node:
         self._ticks = 0
         self.ctx: zmq.Context | None = None
         self._name = self.identity.name
+        self._dropped: set[bytes] = set()
 
     # --- life cycle ---------------------------------------------------------------
 
@@ -429,6 +433,9 @@ class Node:
         if self.me in roster.keys:
             self._name = roster.name_of(self.me)
         self.active = roster.active_keys()
+        self._dropped = {
+            k for k, info in roster.keys.items() if info.name in self.config.drop_feeds
+        }
         self.allowed = {
             _z85_raw(curve_public_from_ed25519(k)): k for k in self.active if k != self.me
         }
@@ -714,6 +721,9 @@ class Node:
                 "ack",
             ):
                 return
+            if self._dropped and msg_type in ("entries", "push"):
+                # raw = 0x98 0x01 0xc4 0x20 author...: drop by author without decoding
+                msg["b"] = [raw for raw in msg["b"] if raw[4:36] not in self._dropped]
             self._send_all(self.engine.handle(key, msg_type, msg))
 
     def _on_hello(

@@ -43,6 +43,13 @@ def node() -> None:
 @click.option(
     "--quiet", is_flag=True, help="No live view: one line per event (for scripts and drills)."
 )
+@click.option(
+    "--debug-drop-feed",
+    "drop_feeds",
+    multiple=True,
+    hidden=True,
+    help="Testing only: drop every entry of this member (a deliberately broken node).",
+)
 @pass_app
 def up(
     app: AppContext,
@@ -51,6 +58,7 @@ def up(
     discover: bool,
     interval: float | None,
     quiet: bool,
+    drop_feeds: tuple[str, ...],
 ) -> None:
     """Run the node in the foreground until Ctrl-C (or SIGTERM).
 
@@ -66,6 +74,7 @@ def up(
     config.discover = config.discover or discover
     if interval:
         config.interval = interval
+    config.drop_feeds = list(drop_feeds)
     live_view = not quiet and sys.stdout.isatty()
     err = error_console()
 

@@ -1,0 +1,195 @@
+"""What each drill step does. ``do_<action>(runner, args) -> short result text``.
+
+Writes go through the same library functions the CLI commands call, on the
+node's own home, followed by a nudge to its running node (exactly what the
+CLI does); faults go through the nodes' control sockets.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from ledger import trust
+from ledger.entry import create
+
+if TYPE_CHECKING:
+    from plurictl.drills.runner import DrillRunner
+
+
+def _nodes(r: DrillRunner, args: dict[str, Any]) -> list[str]:
+    return list(args.get("nodes") or r.drill.names)
+
+
+def do_found(r: DrillRunner, args: dict[str, Any]) -> str:
+    founder = args.get("founder") or r.drill.names[0]
+    r.cluster.init_homes(r.drill.names)
+    roles = {n.name: n.roles for n in r.drill.nodes}
+    if "admin" not in roles[founder]:
+        roles[founder] = ["admin", *roles[founder]]
+    mesh_id = r.cluster.found_mesh(founder, roles, args.get("mesh", r.drill.name))
+    with r.home(founder) as h:
+        r.ack(founder, h.store.entries(author=h.identity.public))
+    return f"mesh {mesh_id.hex()[:12]} founded by {founder}, {len(r.drill.names)} members"
+
+
+def do_start(r: DrillRunner, args: dict[str, Any]) -> str:
+    names = _nodes(r, args)
+    for n in names:
+        r.cluster.start(n, extra=r.node_extra(n))
+    return f"{len(names)} node(s) running"
+
+
+def do_stop(r: DrillRunner, args: dict[str, Any]) -> str:
+    r.collect_traffic(args["node"])
+    r.cluster.stop(args["node"])
+    return "stopped cleanly"
+
+
+def do_kill(r: DrillRunner, args: dict[str, Any]) -> str:
+    r.collect_traffic(args["node"])
+    r.cluster.kill(args["node"])
+    return "killed (SIGKILL)"
+
+
+def do_restart(r: DrillRunner, args: dict[str, Any]) -> str:
+    name = args["node"]
+    if r.cluster.running(name):
+        r.collect_traffic(name)
+        r.cluster.stop(name)
+    r.cluster.start(name, extra=r.node_extra(name))
+    return "running again"
+
+
+def do_partition(r: DrillRunner, args: dict[str, Any]) -> str:
+    groups = [list(g) for g in args["groups"]]
+    r.cluster.partition(groups)
+    return " | ".join(",".join(g) for g in groups)
+
+
+def do_heal(r: DrillRunner, args: dict[str, Any]) -> str:
+    r.cluster.heal()
+    return "all links restored"
+
+
+def do_loss(r: DrillRunner, args: dict[str, Any]) -> str:
+    for n in _nodes(r, args):
+        if r.cluster.running(n):
+            r.cluster.control(n, "faults.set", loss=float(args["percent"]) / 100)
+    return f"{args['percent']}% loss"
+
+
+def do_delay(r: DrillRunner, args: dict[str, Any]) -> str:
+    for n in _nodes(r, args):
+        if r.cluster.running(n):
+            r.cluster.control(n, "faults.set", delay_ms=int(args["ms"]))
+    return f"{args['ms']} ms delay"
+
+
+def do_write(r: DrillRunner, args: dict[str, Any]) -> str:
+    name = args["node"]
+    count = int(args.get("count", 1))
+    kind = str(args.get("kind", "note"))
+    body = dict(args.get("body", {"text": f"drill note from {name}"}))
+    with r.home(name) as h:
+        entries = h.store.append_many(h.identity, [(kind, {**body, "n": i}) for i in range(count)])
+    r.ack(name, entries)
+    return f"{count} {kind} entr{'y' if count == 1 else 'ies'}"
+
+
+def do_wait_converged(r: DrillRunner, args: dict[str, Any]) -> str:
+    timeout = r.duration(args.get("timeout", "30s"), "timeout")
+    nodes = args.get("nodes")
+    label = str(args.get("label") or ("converge " + ",".join(nodes) if nodes else "converge all"))
+    took = r.wait_converged(nodes, timeout, label)
+    return f"{took:.2f} s"
+
+
+def do_sleep(r: DrillRunner, args: dict[str, Any]) -> str:
+    time.sleep(r.duration(args["seconds"], "seconds"))
+    return ""
+
+
+def do_check(r: DrillRunner, args: dict[str, Any]) -> str:
+    from plurictl.drills.checker import check_all
+
+    results = check_all(r, final=False)
+    failed = [i.name for i in results if not i.ok]
+    return "FAILED: " + ", ".join(failed) if failed else "ok"
+
+
+def do_courier(r: DrillRunner, args: dict[str, Any]) -> str:
+    """A courier walks the gap: frontier from `to` to `from`, bundle from `from` to `to`."""
+    from ledger import courier, frontier
+
+    src, dst = args["from"], args["to"]
+    stick = r.root / "usb-stick"
+    stick.mkdir(exist_ok=True)
+    fpath, bpath = stick / f"frontier-{dst}.plf", stick / f"{src}-to-{dst}.plb"
+    with r.home(dst) as h:
+        frontier.write_file(fpath, h.store, h.identity, overwrite=True)
+    with r.home(src) as h:
+        since = courier.load_since(h.store, fpath)
+        result = courier.export_bundle(h.store, h.identity, bpath, since=since, overwrite=True)
+    with r.home(dst) as h:
+        report = courier.import_bundle(bpath, h.store)
+    r.cluster.nudge(dst)
+    return f"{result.entries} entries carried, {report.new_entries} new on {dst}"
+
+
+def do_revoke(r: DrillRunner, args: dict[str, Any]) -> str:
+    by = args.get("by") or r.drill.names[0]
+    with r.home(by) as h:
+        res = trust.revoke(
+            h.store, h.identity, r.member_key(args["node"]), str(args.get("reason", "drill"))
+        )
+        r.ack(by, res.entry)
+    return f"{args['node']} revoked by {by}"
+
+
+def do_rotate(r: DrillRunner, args: dict[str, Any]) -> str:
+    """Lost laptop: the old one disappears; the member gets a new key on a new laptop."""
+    name = args["node"]
+    by = args.get("by") or r.drill.names[0]
+    old_key = r.member_key(name)
+    r.lose_laptop(name)
+    with r.home(by) as h:
+        res = trust.rotate(h.store, h.identity, old_key, r.member_key(name))
+        r.ack(by, res.entry)
+    r.pin(name)
+    r.cluster.start(name, extra=r.node_extra(name))
+    return f"{name} moved to a new key {r.member_key(name).hex()[:12]}"
+
+
+def do_equivocate(r: DrillRunner, args: dict[str, Any]) -> str:
+    """A copied laptop: `node`'s key signs a second, different entry at its next seq; the copy
+    shows up at `via`. Every node must end up with the fork proof."""
+    name = args["node"]
+    via = args.get("via") or next(n for n in r.drill.names if n != name)
+    with r.home(name) as h:
+        head = h.store.stored_heads().get(h.identity.public)
+        seq, prev = (head.seq, head.id) if head else (0, h.store.mesh_id)
+        twin = create(
+            h.identity,
+            seq=seq + 1,
+            prev=prev,
+            hlc=(int(time.time() * 1000) << 16),
+            kind="note",
+            body={"text": "written on a copied laptop"},
+        )
+        honest = h.append("note", {"text": "written on the real laptop"})
+        history = h.store.range_raw(h.identity.public, 1, seq, limit=10**9)
+    r.ack(name, honest)
+    with r.home(via) as h:
+        # the copy carries the whole feed up to the fork, then its own entry
+        report = h.store.ingest([*history, twin.raw])
+    r.cluster.nudge(via)
+    r.expect_forks.add(name)
+    found = f", {len(report.forks)} proof found at once" if report.forks else ""
+    return f"copy of {name}'s key signed seq {seq + 1} differently; the copy reached {via}{found}"
+
+
+def do_nemesis(r: DrillRunner, args: dict[str, Any]) -> str:
+    from plurictl.drills.nemesis import run_nemesis
+
+    return run_nemesis(r, args)

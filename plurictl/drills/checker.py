@@ -1,0 +1,160 @@
+"""The drill checker: Jepsen-style invariants over every node's final ledger.
+
+* every acknowledged entry is on every node (unless the final roster says its
+  author's key was revoked before it, or frozen by a fork);
+* heads vectors and ledger digests are identical;
+* every view (roster, fuel, plans, votes, playbooks) is identical on every node;
+* no vote ever has two sealed close sheets;
+* injected forks are known everywhere, and there are no others.
+
+The checker reads the nodes' ledgers directly: it must be able to fail, and a
+deliberately broken node makes it fail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ledger.store import Store
+
+if TYPE_CHECKING:
+    from plurictl.drills.runner import DrillRunner
+
+#: fixed "now" for views that show countdowns, so snapshots compare equal
+SNAPSHOT_NOW_MS = 0
+
+
+@dataclass
+class Invariant:
+    name: str
+    ok: bool
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"invariant": self.name, "ok": self.ok, "detail": self.detail}
+
+
+def view_snapshots(store: Store) -> dict[str, Any]:
+    """Every view's state as plain JSON (the same on every node after convergence)."""
+    from plurictl.views import all_views
+
+    return {name: fn(store) for name, fn in all_views().items()}
+
+
+def _hash(value: Any) -> str:
+    return hashlib.blake2b(
+        json.dumps(value, sort_keys=True, default=str).encode(), digest_size=16
+    ).hexdigest()
+
+
+def check_all(r: DrillRunner, *, final: bool = True) -> list[Invariant]:
+    stores = {name: Store.open(node.home) for name, node in r.cluster.nodes.items()}
+    try:
+        return [check(stores) for check in _checks(r)]
+    finally:
+        for s in stores.values():
+            s.close()
+
+
+def _checks(r: DrillRunner) -> list[Callable[[dict[str, Store]], Invariant]]:
+    return [
+        lambda s: converged(s),
+        lambda s: acknowledged_everywhere(r, s),
+        lambda s: identical_heads(s),
+        lambda s: identical_views(s),
+        lambda s: single_sealed_sheet(s),
+        lambda s: forks_everywhere(r, s),
+    ]
+
+
+def converged(stores: dict[str, Store]) -> Invariant:
+    digests = {n: s.digest().hex()[:12] for n, s in stores.items()}
+    ok = len(set(digests.values())) == 1
+    return Invariant(
+        "ledgers converged (same digest)", ok, "all equal" if ok else json.dumps(digests)
+    )
+
+
+def acknowledged_everywhere(r: DrillRunner, stores: dict[str, Store]) -> Invariant:
+    missing: list[str] = []
+    excused = 0
+    for name, store in stores.items():
+        roster = store.roster()
+        for ack in r.acks:
+            if store.get(ack.entry_id) is not None:
+                continue
+            if not roster.valid(ack.author, ack.seq):
+                excused += 1  # revoked or frozen before it: correctly not replicated
+                continue
+            missing.append(
+                f"{name} lacks {ack.kind} {ack.author.hex()[:8]}#{ack.seq} (written on {ack.node})"
+            )
+    detail = f"{len(r.acks)} acknowledged entries"
+    if excused:
+        detail += f"; {excused} copies excused (author revoked or frozen before them)"
+    if missing:
+        detail += f"; {len(missing)} missing: " + "; ".join(missing[:5])
+    return Invariant("every acknowledged entry on every node", not missing, detail)
+
+
+def identical_heads(stores: dict[str, Store]) -> Invariant:
+    vectors = {
+        n: {a.hex(): (h.seq, h.id.hex()) for a, h in s.heads().items()} for n, s in stores.items()
+    }
+    hashes = {n: _hash(v) for n, v in vectors.items()}
+    ok = len(set(hashes.values())) == 1
+    feeds = len(next(iter(vectors.values()))) if vectors else 0
+    return Invariant("identical heads vectors", ok, f"{feeds} feeds" if ok else json.dumps(hashes))
+
+
+def identical_views(stores: dict[str, Store]) -> Invariant:
+    snaps = {n: view_snapshots(s) for n, s in stores.items()}
+    names = sorted(next(iter(snaps.values())).keys()) if snaps else []
+    differing = []
+    for view in names:
+        if len({_hash(snap[view]) for snap in snaps.values()}) != 1:
+            differing.append(view)
+    ok = not differing
+    return Invariant(
+        "identical views on every node",
+        ok,
+        f"{', '.join(names)} equal" if ok else f"differ: {', '.join(differing)}",
+    )
+
+
+def single_sealed_sheet(stores: dict[str, Store]) -> Invariant:
+    from plurictl.views import sealed_sheets
+
+    problems = []
+    sealed_any: dict[str, set[str]] = {}
+    for name, store in stores.items():
+        for vote, sheets in sealed_sheets(store).items():
+            if len(sheets) > 1:
+                problems.append(f"{name}: vote {vote[:8]} has {len(sheets)} sealed sheets")
+            sealed_any.setdefault(vote, set()).update(sheets)
+    for vote, sheets in sealed_any.items():
+        if len(sheets) > 1:
+            problems.append(f"vote {vote[:8]}: nodes sealed different sheets")
+    detail = f"{len(sealed_any)} sealed vote(s)" if not problems else "; ".join(problems)
+    return Invariant("never two sealed sheets for one vote", not problems, detail)
+
+
+def forks_everywhere(r: DrillRunner, stores: dict[str, Store]) -> Invariant:
+    expected = {r.member_key(n) for n in r.expect_forks}
+    problems = []
+    for name, store in stores.items():
+        have = {p.author for p in store.fork_proofs()}
+        for key in expected - have:
+            problems.append(f"{name} lacks the fork proof of {store.roster().name_of(key)}")
+        for key in have - expected:
+            problems.append(f"{name} has an unexpected fork proof of {store.roster().name_of(key)}")
+    detail = (
+        f"{len(expected)} injected fork(s) known everywhere"
+        if not problems
+        else "; ".join(problems)
+    )
+    return Invariant("fork proofs everywhere (and only where injected)", not problems, detail)

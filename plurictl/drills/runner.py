@@ -1,0 +1,249 @@
+"""Run a drill: real node processes, scripted faults and writes, then the checker.
+
+Every write the drill makes on a node's ledger (through the same library calls
+the CLI commands use) is recorded as *acknowledged*: the checker later demands
+it on every node. Nodes are real `plurictl node up` processes on loopback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ledger import trust
+from ledger.entry import Entry
+from ledger.home import Home
+from plurictl.cluster import LocalCluster
+from plurictl.drills import actions
+from plurictl.drills.checker import Invariant, check_all
+from plurictl.drills.model import Drill, Step, seconds
+
+Events = Callable[[str], None]
+
+
+@dataclass
+class Ack:
+    node: str
+    entry_id: bytes
+    author: bytes
+    seq: int
+    kind: str
+
+
+@dataclass
+class TimelineRow:
+    t: float
+    step: int
+    action: str
+    detail: str
+    seconds: float
+    result: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "t": round(self.t, 3),
+            "step": self.step,
+            "action": self.action,
+            "detail": self.detail,
+            "seconds": round(self.seconds, 3),
+            "result": self.result,
+        }
+
+
+@dataclass
+class DrillReport:
+    name: str
+    seed: int
+    nodes: list[str]
+    timeline: list[TimelineRow] = field(default_factory=list)
+    convergence: list[tuple[str, float]] = field(default_factory=list)
+    invariants: list[Invariant] = field(default_factory=list)
+    acknowledged: int = 0
+    bytes_exchanged: int = 0
+    duration: float = 0.0
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and bool(self.invariants) and all(i.ok for i in self.invariants)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "drill": self.name,
+            "seed": self.seed,
+            "nodes": self.nodes,
+            "passed": self.passed,
+            "error": self.error,
+            "duration_s": round(self.duration, 2),
+            "acknowledged_entries": self.acknowledged,
+            "bytes_exchanged": self.bytes_exchanged,
+            "convergence_s": [{"phase": p, "seconds": round(s, 3)} for p, s in self.convergence],
+            "invariants": [i.to_json() for i in self.invariants],
+            "timeline": [r.to_json() for r in self.timeline],
+        }
+
+
+class DrillRunner:
+    def __init__(
+        self,
+        drill: Drill,
+        root: Path,
+        *,
+        seed: int | None = None,
+        events: Events | None = None,
+        nemesis: float | None = None,
+        broken_node: tuple[str, str] | None = None,
+        final_timeout: float | None = None,
+    ) -> None:
+        self.drill = drill
+        self.root = root
+        self.seed = drill.seed if seed is None else seed
+        self.rng = random.Random(self.seed)
+        self.events = events or (lambda _m: None)
+        self.extra_nemesis = nemesis
+        self.cluster = LocalCluster(root / "nodes", interval=drill.interval)
+        self.acks: list[Ack] = []
+        self.report = DrillReport(drill.name, self.seed, drill.names)
+        self.start_time = 0.0
+        self.expect_forks: set[str] = set()
+        self.lost_homes: list[Path] = []
+        self.bytes_from_stopped = 0
+        self.named: dict[str, Any] = {}  # ids that later steps refer to (votes, runs, plans)
+        self.broken_node = broken_node
+        self.final_timeout = final_timeout or max(60.0, 100 * drill.interval)
+
+    # --- bookkeeping ---------------------------------------------------------------
+
+    def ack(self, node: str, entries: list[Entry] | Entry) -> None:
+        for e in entries if isinstance(entries, list) else [entries]:
+            self.acks.append(Ack(node, e.id, e.author, e.seq, e.kind))
+        self.cluster.nudge(node)
+
+    def home(self, node: str) -> Home:
+        return self.cluster.home(node)
+
+    def _log(self, step: Step | None, detail: str, took: float, result: str = "") -> None:
+        row = TimelineRow(
+            time.monotonic() - self.start_time,
+            step.index if step else 0,
+            step.action if step else "final",
+            detail,
+            took,
+            result,
+        )
+        self.report.timeline.append(row)
+        self.events(
+            f"[{row.t:6.1f}s] {row.action:<15} {detail} {('— ' + result) if result else ''}"
+        )
+
+    def collect_traffic(self, name: str) -> None:
+        if self.cluster.running(name):
+            with contextlib.suppress(Exception):
+                status = self.cluster.control(name, "status")
+                self.bytes_from_stopped += status["traffic"]["bytes_out"]
+
+    # --- running ---------------------------------------------------------------------
+
+    def run(self) -> DrillReport:
+        self.start_time = time.monotonic()
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            steps = list(self.drill.steps)
+            if not steps or steps[0].action != "found":
+                steps.insert(0, Step(0, "found", {}))
+                steps.insert(1, Step(0, "start", {}))
+            if self.extra_nemesis:
+                steps.append(Step(len(steps) + 1, "nemesis", {"duration": self.extra_nemesis}))
+            for step in steps:
+                t0 = time.monotonic()
+                result = self.do(step)
+                self._log(step, step.describe(), time.monotonic() - t0, result or "")
+            self.final_phase()
+        except Exception as e:
+            self.report.error = f"{type(e).__name__}: {e}"
+            self.events(f"drill aborted: {self.report.error}")
+        finally:
+            for name in self.cluster.nodes:
+                self.collect_traffic(name)
+            self.cluster.stop_all()
+            self.report.bytes_exchanged = self.bytes_from_stopped
+            self.report.acknowledged = len(self.acks)
+            self.report.duration = time.monotonic() - self.start_time
+        return self.report
+
+    def do(self, step: Step) -> str:
+        handler = getattr(actions, "do_" + step.action.replace("-", "_"))
+        return str(handler(self, step.args) or "")
+
+    def final_phase(self) -> None:
+        t0 = time.monotonic()
+        for name in self.cluster.nodes:
+            if not self.cluster.running(name):
+                self.cluster.start(name, extra=self.node_extra(name))
+        self.cluster.heal()
+        timeout = self.final_timeout
+        try:
+            took = self.cluster.wait_converged(timeout=timeout)
+            self.report.convergence.append(("final heal", took))
+            result = f"{took:.2f} s"
+        except TimeoutError:
+            self.report.convergence.append(("final heal (not converged)", timeout))
+            result = f"NOT converged within {timeout:.0f} s"
+        self._log(
+            None, "restart stopped nodes, heal, wait for convergence", time.monotonic() - t0, result
+        )
+        t0 = time.monotonic()
+        self.report.invariants = check_all(self)
+        failed = [i.name for i in self.report.invariants if not i.ok]
+        self._log(
+            None,
+            "check invariants",
+            time.monotonic() - t0,
+            "FAILED: " + ", ".join(failed) if failed else "all hold",
+        )
+
+    def node_extra(self, name: str) -> list[str]:
+        """A deliberately broken node (tests prove the checker can fail) drops one member's feed."""
+        if self.broken_node is not None and name == self.broken_node[0]:
+            return ["--debug-drop-feed", self.broken_node[1]]
+        return []
+
+    # --- helpers used by actions ---------------------------------------------------------
+
+    def wait_converged(self, nodes: list[str] | None, timeout: float, label: str) -> float:
+        took = self.cluster.wait_converged(nodes, timeout=timeout)
+        self.report.convergence.append((label, took))
+        return took
+
+    def lose_laptop(self, name: str) -> Path:
+        """The node's laptop is gone: kill its process, keep its home aside, make a new one."""
+        self.collect_traffic(name)
+        self.cluster.kill(name)
+        node = self.cluster.nodes[name]
+        lost = node.home.with_name(node.home.name + f"-lost{len(self.lost_homes) + 1}")
+        shutil.move(str(node.home), str(lost))
+        self.lost_homes.append(lost)
+        with Home(node.home) as h:
+            ident = h.init(name)
+        node.key = ident.public
+        return lost
+
+    def pin(self, name: str) -> None:
+        assert self.cluster.mesh_id is not None
+        with self.home(name) as h:
+            h.store.pin_mesh(self.cluster.mesh_id)
+
+    def member_key(self, name: str) -> bytes:
+        return self.cluster.nodes[name].key
+
+    def duration(self, value: Any, where: str) -> float:
+        return seconds(value, where)
+
+
+__all__ = ["Ack", "DrillReport", "DrillRunner", "trust"]
