@@ -33,6 +33,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "node": ("plurictl.commands.node", "node", "Run the mesh node; status; simulate link faults."),
     "peers": ("plurictl.commands.node", "peers", "Peers of the running node: state, lag, traffic."),
     "sync": ("plurictl.commands.node", "sync", "Catch up with one peer now."),
+    "drill": (
+        "plurictl.commands.drill",
+        "drill",
+        "Rehearse partitions on local nodes; check invariants.",
+    ),
     "playbook": ("plurictl.commands.playbook", "playbook", "Restart playbooks, sign-offs, logs."),
     "bundle": ("plurictl.commands.bundle", "bundle", "Carry the ledger on a USB stick."),
 }

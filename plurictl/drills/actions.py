@@ -144,7 +144,8 @@ def do_revoke(r: DrillRunner, args: dict[str, Any]) -> str:
             h.store, h.identity, r.member_key(args["node"]), str(args.get("reason", "drill"))
         )
         r.ack(by, res.entry)
-    return f"{args['node']} revoked by {by}"
+    r.expelled.add(args["node"])
+    return f"{args['node']} revoked by {by} (its laptop is cut off from now on)"
 
 
 def do_rotate(r: DrillRunner, args: dict[str, Any]) -> str:

@@ -52,7 +52,11 @@ def _hash(value: Any) -> str:
 
 
 def check_all(r: DrillRunner, *, final: bool = True) -> list[Invariant]:
-    stores = {name: Store.open(node.home) for name, node in r.cluster.nodes.items()}
+    stores = {
+        name: Store.open(node.home)
+        for name, node in r.cluster.nodes.items()
+        if name not in r.expelled
+    }
     try:
         return [check(stores) for check in _checks(r)]
     finally:

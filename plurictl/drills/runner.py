@@ -112,6 +112,9 @@ class DrillRunner:
         self.report = DrillReport(drill.name, self.seed, drill.names)
         self.start_time = 0.0
         self.expect_forks: set[str] = set()
+        #: members revoked during the drill: nobody talks to their laptops any more,
+        #: so those laptops are left out of convergence and the checks
+        self.expelled: set[str] = set()
         self.lost_homes: list[Path] = []
         self.bytes_from_stopped = 0
         self.named: dict[str, Any] = {}  # ids that later steps refer to (votes, runs, plans)
@@ -189,7 +192,7 @@ class DrillRunner:
         self.cluster.heal()
         timeout = self.final_timeout
         try:
-            took = self.cluster.wait_converged(timeout=timeout)
+            took = self.cluster.wait_converged(self.active(), timeout=timeout)
             self.report.convergence.append(("final heal", took))
             result = f"{took:.2f} s"
         except TimeoutError:
@@ -216,8 +219,11 @@ class DrillRunner:
 
     # --- helpers used by actions ---------------------------------------------------------
 
+    def active(self) -> list[str]:
+        return [n for n in self.cluster.nodes if n not in self.expelled]
+
     def wait_converged(self, nodes: list[str] | None, timeout: float, label: str) -> float:
-        took = self.cluster.wait_converged(nodes, timeout=timeout)
+        took = self.cluster.wait_converged(nodes or self.active(), timeout=timeout)
         self.report.convergence.append((label, took))
         return took
 
