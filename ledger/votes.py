@@ -394,7 +394,11 @@ def close(store: Store, identity: Identity, vote_text: str, *, force: bool = Fal
 
 
 def pick_sheet(vote: Vote, text: str | None) -> Sheet:
-    """The sheet named by ``text``, else the one with most seals (then most ballots, then id)."""
+    """The sheet named by ``text``; else the sealed one; else the best one to seal here.
+
+    Best: leaves out none of the ballots this laptop holds, then most seals,
+    then most ballots, then smallest id (so tellers who agree pick the same).
+    """
     if not vote.sheets:
         raise InvalidInput(
             "there is no close sheet for this vote yet",
@@ -407,7 +411,13 @@ def pick_sheet(vote: Vote, text: str | None) -> Sheet:
         return found[0]
     if vote.sealed_sheet in vote.sheets:
         return vote.sheets[vote.sealed_sheet]  # type: ignore[index]
-    return sorted(vote.sheets.values(), key=lambda s: (-len(s.sealers), -s.count, s.id))[0]
+
+    def rank(s: Sheet) -> tuple[bool, int, int, bytes]:
+        listed = set(s.ballots or ())
+        omits = s.ballots is None or any(b not in listed for b in vote.ballots)
+        return (omits, -len(s.sealers), -s.count, s.id)
+
+    return sorted(vote.sheets.values(), key=rank)[0]
 
 
 @dataclass
@@ -426,7 +436,6 @@ def seal(
     *,
     sheet_text: str | None = None,
     accept_late: bool = False,
-    force: bool = False,
 ) -> SealResult:
     """Countersign one close sheet, after checking every ballot it lists."""
     votes, roster = load(store)
@@ -464,14 +473,13 @@ def seal(
             hint="ask the coordinator to close again so a new sheet includes them, "
             "or seal with --accept-late",
         )
-    rival = [
-        s for s in vote.sheets.values() if s.id != sheet.id and len(s.sealers) > len(sheet.sealers)
-    ]
-    if rival and not force:
+    unsealed = [t for t in vote.charter.tellers if t not in vote.seals and t != member]
+    reach = len(sheet.sealers) + 1 + len(unsealed)
+    if reach < vote.charter.k:
         raise InvalidInput(
-            f"sheet {rival[0].id.hex()[:12]} already has {len(rival[0].sealers)} seal(s), this one "
-            f"{len(sheet.sealers)}: sealing different sheets can leave the vote stuck",
-            hint="seal that sheet instead (--sheet), or --force",
+            f"sheet {sheet.id.hex()[:12]} can no longer reach {vote.charter.k} seals: too many "
+            "tellers already sealed other sheets",
+            hint="this vote is stuck; the coordinator opens a new one (field_guides/voting.md)",
         )
     body = {"vote": vote.id.hex(), "sheet": sheet.id.hex(), "root": sheet.root.hex()}
     entry = store.append(identity, SEAL, body)
