@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import sqlite3
 from pathlib import Path
 
 import click
 import pytest
+from click.testing import CliRunner
 
 from ledger.entry import entry_id
 from ledger.store import Store
-from tests.conftest import Invoke, json_out, new_home
+from plurictl.cli import cli
+from tests.conftest import Invoke, json_out
 
 TELLERS = ("bob", "carol", "dave")
 
@@ -24,17 +28,39 @@ def sync(*homes: Path) -> None:
                     sb.ingest([raw for raw, _ in sa.iter_raw()])
 
 
-@pytest.fixture
-def council(home: Path, tmp_path: Path, invoke: Invoke) -> dict[str, Path]:
-    homes = {"alice": home}
-    for name in (*TELLERS, "erin"):
-        h, key = new_home(tmp_path, invoke, name)
-        roles = ["--role", "operator"] + (["--role", "teller"] if name in TELLERS else [])
-        r = invoke(home, "roster", "add", key, "--name", name, *roles)
+@pytest.fixture(scope="module")
+def council_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """alice founds the mesh; bob, carol, dave (tellers) and erin are operators. Built once."""
+    runner = CliRunner()
+    root = tmp_path_factory.mktemp("council")
+
+    def run(h: Path, *args: str) -> str:
+        r = runner.invoke(cli, ["--home", str(h), *args], catch_exceptions=False)
         assert r.exit_code == 0, r.output
+        return r.stdout
+
+    homes = {"alice": root / "alice"}
+    run(homes["alice"], "init", "--name", "alice")
+    run(homes["alice"], "mesh", "create", "relief")
+    for name in (*TELLERS, "erin"):
+        h = root / name
+        run(h, "init", "--name", name)
+        key = json.loads(run(h, "whoami", "--json"))["public_key"]
+        roles = ["--role", "operator"] + (["--role", "teller"] if name in TELLERS else [])
+        run(homes["alice"], "roster", "add", key, "--name", name, *roles)
         homes[name] = h
     sync(*homes.values())
     return homes
+
+
+@pytest.fixture
+def council(council_template: dict[str, Path], tmp_path: Path) -> dict[str, Path]:
+    """A fresh copy of the council's homes for each test."""
+    out = {}
+    for name, h in council_template.items():
+        out[name] = tmp_path / name
+        shutil.copytree(h, out[name])
+    return out
 
 
 def entries(h: Path) -> int:
