@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -233,7 +234,23 @@ def check_choice(
     plurality: [id] or []; approval: [ids]; ranked-choice: [ids, most preferred first];
     quadratic: {id: votes} (votes may be negative, cost = votes², total ≤ credits).
     """
-    known = {o.id for o in options}
+    known = frozenset(o.id for o in options)
+    return _check(method, known, credits, choice)
+
+
+def choice_checker(
+    method: str, options: tuple[Option, ...], credits: int | None
+) -> Callable[[Any], tuple[Any, str | None]]:
+    """``check_choice`` for one charter, with its option set computed once (for big folds)."""
+    known = frozenset(o.id for o in options)
+    return lambda choice: _check(method, known, credits, choice)
+
+
+def _check(
+    method: str, known: frozenset[str], credits: int | None, choice: Any
+) -> tuple[Any, str | None]:
+    if method != QUADRATIC and type(choice) is list and len(choice) == 1 and choice[0] in known:
+        return choice, None  # the common case: one known option
     if method == QUADRATIC:
         if not isinstance(choice, dict):
             return {}, "a quadratic ballot maps option ids to numbers of votes"

@@ -62,11 +62,10 @@ from ledger.views.vote_bodies import (
     CharterFields,
     Malformed,
     Option,
-    check_choice,
+    choice_checker,
     merge_roll,
     parse_charter,
     parse_hex,
-    parse_ids,
     quadratic_swing,
 )
 
@@ -160,7 +159,7 @@ class Charter:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class Ballot:
     id: bytes
     author: bytes
@@ -190,7 +189,7 @@ class Ballot:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class Slot:
     """One roll member's place: the ballot that counts, or why none does."""
 
@@ -453,6 +452,10 @@ def resolve_slot(member: bytes, weight: int, ballots: list[Ballot]) -> Slot:
     """One voter's slot from their ballots (rule 2): one head counts, several are void."""
     if not ballots:
         return Slot(member, weight, NOT_HEARD)
+    if len(ballots) == 1:
+        head = ballots[0]
+        status = SPOILED if head.spoiled else BLANK if head.blank else VOTED
+        return Slot(member, weight, status, ballot=head)
     mine = {b.id: b for b in ballots}
     replaced: set[bytes] = set()
     frontier = [r for b in ballots for r in b.replaces]
@@ -497,6 +500,40 @@ class _VoteFold:
         self.vote, self.roster, self.out, self.by_id, self.parts = vote, roster, out, by_id, parts
         self.charter = vote.charter
         self.rejected: dict[bytes, str] = {}  # ballot id -> why it does not count
+        self.always: dict[tuple[bytes, tuple[str, ...]], bool] = {}
+        self.hexes: dict[str, bytes] = {}
+        f = vote.charter.fields
+        self.check = choice_checker(f.method, f.options, f.credits)
+
+    def authority(self, author: bytes, seq: int, roles: tuple[str, ...]) -> str | None:
+        """``roster.authority``, answered once per key when it holds a role for its whole feed."""
+        key = (author, roles)
+        always = self.always.get(key)
+        if always is None:
+            info = self.roster.keys.get(author)
+            always = (
+                info is not None
+                and info.last_seq is None
+                and info.fork_seq is None
+                and any(
+                    s.role in roles and s.from_seq <= 1 and s.to_seq is None for s in info.roles
+                )
+            )
+            self.always[key] = always
+        return None if always else self.roster.authority(author, seq, *roles)
+
+    def ids(self, value: Any, what: str) -> list[bytes]:
+        """``parse_ids`` with a cache: revote chains name the same ids again and again."""
+        if not isinstance(value, list):
+            raise Malformed(f"{what} must be a list of ids")
+        cache, out = self.hexes, []
+        for v in value:
+            b = cache.get(v) if isinstance(v, str) else None
+            if b is None:
+                b = parse_hex(v, what)
+                cache[v] = b
+            out.append(b)
+        return out
 
     def ignore(self, e: Entry, reason: str) -> None:
         self.out.ignored.append(Ignored(e.id, e.author, e.seq, e.kind, reason, self.charter.id))
@@ -526,7 +563,7 @@ class _VoteFold:
     # --- entries -------------------------------------------------------------------
 
     def ballot(self, e: Entry) -> None:
-        why = self.roster.authority(e.author, e.seq, *VOTER_ROLES)
+        why = self.authority(e.author, e.seq, VOTER_ROLES)
         if why is not None:
             self.ignore(e, f"ballot not counted: {why}")
             return
@@ -535,12 +572,11 @@ class _VoteFold:
             self.ignore(e, "ballot not counted: the voter is not on this vote's roll")
             return
         try:
-            replaces = tuple(parse_ids(e.body.get("replaces", []), "replaces"))
+            replaces = tuple(self.ids(e.body.get("replaces", []), "replaces"))
         except Malformed as err:
             self.ignore(e, f"malformed ballot: {err}")
             return
-        f = self.charter.fields
-        choice, spoiled = check_choice(f.method, f.options, f.credits, e.body.get("choice"))
+        choice, spoiled = self.check(e.body.get("choice"))
         self.vote.ballots[e.id] = Ballot(
             e.id, e.author, member, e.seq, e.hlc, e.sig, choice, replaces, spoiled
         )
@@ -560,7 +596,7 @@ class _VoteFold:
         self.vote.stops.append(Stop(e.id, e.author, member, e.seq, e.hlc, count, root))
 
     def close(self, e: Entry) -> None:
-        why = self.roster.authority(e.author, e.seq, "coordinator")
+        why = self.authority(e.author, e.seq, ("coordinator",))
         if why is not None:
             self.ignore(e, f"close sheet not applied: {why}")
             return
@@ -570,8 +606,8 @@ class _VoteFold:
             if not isinstance(count, int) or isinstance(count, bool) or count < 0:
                 raise Malformed("count must be a whole number")
             root = parse_hex(b.get("root"), "root")
-            inline = parse_ids(b.get("ballots", []), "ballots")
-            part_ids = parse_ids(b.get("parts", []), "parts")
+            inline = self.ids(b.get("ballots", []), "ballots")
+            part_ids = self.ids(b.get("parts", []), "parts")
         except Malformed as err:
             self.ignore(e, f"malformed close sheet: {err}")
             return
@@ -583,7 +619,7 @@ class _VoteFold:
         try:
             listed = list(inline)
             for p in part_ids:
-                listed.extend(parse_ids(self.parts[p].body.get("items"), "sheet part"))
+                listed.extend(self.ids(self.parts[p].body.get("items"), "sheet part"))
         except Malformed as err:
             sheet.problem = f"unreadable part: {err}"
         else:
@@ -593,7 +629,7 @@ class _VoteFold:
             self.ignore(e, f"close sheet cannot be sealed: {sheet.problem}")
 
     def teller(self, e: Entry) -> bytes | None:
-        why = self.roster.authority(e.author, e.seq, "teller")
+        why = self.authority(e.author, e.seq, ("teller",))
         if why is not None:
             self.ignore(e, f"{e.kind.split('.')[-1]} not applied: {why}")
             return None
@@ -682,16 +718,23 @@ class _VoteFold:
         if vote.missing_ballots:
             return
         vote.state = FINAL
-        vote.result = self.result(set(listed))
+        vote.result = self.result(listed)
 
-    def result(self, listed: set[bytes]) -> Result:
+    def result(self, ordered: list[bytes]) -> Result:
         vote, charter = self.vote, self.charter
         f = charter.fields
+        listed = set(ordered)
         per_member: dict[bytes, list[Ballot]] = {}
+        changed: set[bytes] = set()  # members with a ballot outside the sealed set
         for bid, b in vote.ballots.items():
             if bid in listed:
                 per_member.setdefault(b.member, []).append(b)
-        slots = {m: resolve_slot(m, w, per_member.get(m, [])) for m, w in charter.roll.items()}
+            else:
+                changed.add(b.member)
+        slots = {
+            m: resolve_slot(m, w, per_member.get(m, [])) if m in changed else vote.slots[m]
+            for m, w in charter.roll.items()
+        }
         tally = self.tally(slots)
         turnout = sum(s.weight for s in slots.values() if s.participated)
         missing = f.roll_weight - turnout
@@ -708,7 +751,7 @@ class _VoteFold:
                 regardless = tally.margin > missing
         counted: list[Ballot] = []
         uncounted: list[tuple[bytes, str]] = []
-        for bid, b in sorted(vote.ballots.items()):
+        for bid, b in vote.ballots.items():  # in id order: entries are folded sorted by id
             slot = slots[b.member]
             if bid not in listed:
                 uncounted.append((bid, f"{LATE}: not in the sealed set"))
@@ -722,7 +765,7 @@ class _VoteFold:
                 uncounted.append((bid, f"spoiled: {b.spoiled}"))
             else:
                 counted.append(b)
-        for bid in sorted(listed):
+        for bid in ordered:
             if bid in self.rejected:
                 uncounted.append((bid, f"listed but not counted: {self.rejected[bid]}"))
             elif bid not in vote.ballots:
