@@ -249,8 +249,13 @@ def choice_checker(
 def _check(
     method: str, known: frozenset[str], credits: int | None, choice: Any
 ) -> tuple[Any, str | None]:
-    if method != QUADRATIC and type(choice) is list and len(choice) == 1 and choice[0] in known:
-        return choice, None  # the common case: one known option
+    if method != QUADRATIC and type(choice) is list:
+        try:  # the common case, checked in C: known options, no repeats
+            fine = known.issuperset(choice) and len(set(choice)) == len(choice)
+        except TypeError:  # unhashable items: the slow path says why
+            fine = False
+        if fine and (method != PLURALITY or len(choice) <= 1):
+            return choice, None
     if method == QUADRATIC:
         if not isinstance(choice, dict):
             return {}, "a quadratic ballot maps option ids to numbers of votes"

@@ -41,7 +41,6 @@ Rules (DESIGN.md "Votes" 1-6):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from ledger import merkle
@@ -59,297 +58,36 @@ from ledger.views.vote_bodies import (
     STOP,
     VOTE_KINDS,
     VOTER_ROLES,
-    CharterFields,
     Malformed,
-    Option,
     choice_checker,
     merge_roll,
     parse_charter,
     parse_hex,
     quadratic_swing,
 )
-
-PROVISIONAL, SEALED, FINAL = "PROVISIONAL", "SEALED", "FINAL"
-VOTED, BLANK, SPOILED, VOID, NOT_HEARD = "voted", "blank", "spoiled", "void", "not heard"
-NO_QUORUM = "no quorum"
-LATE = "uncounted (late)"
-
-
-def _hex(b: bytes | None) -> str | None:
-    return b.hex() if b is not None else None
-
-
-@dataclass(frozen=True)
-class Ignored:
-    """A vote entry with no effect (or not yet: ``waiting``), and why."""
-
-    id: bytes
-    author: bytes
-    seq: int
-    kind: str
-    reason: str
-    vote: bytes | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id.hex(),
-            "author": self.author.hex(),
-            "seq": self.seq,
-            "kind": self.kind,
-            "vote": _hex(self.vote),
-            "reason": self.reason,
-        }
-
-
-@dataclass
-class Charter:
-    id: bytes
-    author: bytes
-    seq: int
-    hlc: int
-    fields: CharterFields
-    roll: dict[bytes, int]  # member id -> weight
-
-    @property
-    def title(self) -> str:
-        return self.fields.title
-
-    @property
-    def method(self) -> str:
-        return self.fields.method
-
-    @property
-    def options(self) -> tuple[Option, ...]:
-        return self.fields.options
-
-    @property
-    def tellers(self) -> tuple[bytes, ...]:
-        return self.fields.tellers
-
-    @property
-    def k(self) -> int:
-        return self.fields.k
-
-    @property
-    def roll_weight(self) -> int:
-        return self.fields.roll_weight
-
-    def option(self, oid: str | None) -> Option | None:
-        return next((o for o in self.options if o.id == oid), None)
-
-    def to_json(self, roster: Roster) -> dict[str, Any]:
-        f = self.fields
-        return {
-            "id": self.id.hex(),
-            "opened_by": self.author.hex(),
-            "opened_by_name": roster.name_of(self.author),
-            "opened_hlc": self.hlc,
-            "title": f.title,
-            "text": f.text,
-            "method": f.method,
-            "options": [o.to_json() for o in f.options],
-            "credits": f.credits,
-            "roll_source": f.roll_source,
-            "roll_size": f.roll_size,
-            "roll_weight": f.roll_weight,
-            "tellers": [{"member": t.hex(), "name": roster.name_of(t)} for t in f.tellers],
-            "k": f.k,
-            "quorum_pct": f.quorum_pct,
-            "window_minutes": f.window_minutes,
-        }
-
-
-@dataclass(slots=True)
-class Ballot:
-    id: bytes
-    author: bytes
-    member: bytes
-    seq: int
-    hlc: int
-    sig: bytes
-    choice: Any
-    replaces: tuple[bytes, ...]
-    spoiled: str | None = None
-
-    @property
-    def blank(self) -> bool:
-        return not self.choice
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id.hex(),
-            "author": self.author.hex(),
-            "member": self.member.hex(),
-            "seq": self.seq,
-            "hlc": self.hlc,
-            "choice": self.choice,
-            "replaces": [r.hex() for r in self.replaces],
-            "spoiled": self.spoiled,
-            "sig": self.sig.hex(),
-        }
-
-
-@dataclass(slots=True)
-class Slot:
-    """One roll member's place: the ballot that counts, or why none does."""
-
-    member: bytes
-    weight: int
-    status: str
-    ballot: Ballot | None = None
-    conflict: list[Ballot] = field(default_factory=list)  # the heads of a double vote
-    replaced: list[Ballot] = field(default_factory=list)
-
-    @property
-    def participated(self) -> bool:
-        return self.status in (VOTED, BLANK, SPOILED)
-
-
-@dataclass
-class Stop:
-    id: bytes
-    author: bytes
-    member: bytes
-    seq: int
-    hlc: int
-    count: int
-    root: bytes
-
-
-@dataclass
-class Seal:
-    id: bytes
-    author: bytes
-    member: bytes
-    seq: int
-    hlc: int
-    sheet: bytes
-    root: bytes
-    sig: bytes
-    generation: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id.hex(),
-            "author": self.author.hex(),
-            "member": self.member.hex(),
-            "seq": self.seq,
-            "sheet": self.sheet.hex(),
-            "root": self.root.hex(),
-            "sig": self.sig.hex(),
-        }
-
-
-@dataclass
-class Sheet:
-    """A close sheet: the ballot set (sorted ids) and its Merkle root."""
-
-    id: bytes
-    author: bytes
-    seq: int
-    hlc: int
-    count: int
-    root: bytes
-    ballots: list[bytes] | None  # None until every part has arrived
-    missing_parts: list[bytes] = field(default_factory=list)
-    problem: str | None = None
-    sealers: list[Seal] = field(default_factory=list)
-
-    @property
-    def complete(self) -> bool:
-        return self.ballots is not None and self.problem is None
-
-
-@dataclass
-class TellerEquivocation:
-    """A teller member sealed two different sheets of one vote: only the first counts."""
-
-    member: bytes
-    counted: Seal
-    others: list[Seal]
-
-
-@dataclass
-class Result:
-    """The tally of the sealed set (FINAL only)."""
-
-    tally: vote_tally.Tally
-    outcome: str
-    winner: Option | None
-    quorum_pct: int
-    quorum_met: bool
-    turnout_weight: int
-    roll_weight: int
-    missing_weight: int
-    decided_regardless: bool
-    slots: dict[bytes, Slot]
-    counted: list[Ballot]
-    uncounted: list[tuple[bytes, str]]  # (ballot id, reason)
-
-
-@dataclass
-class Vote:
-    charter: Charter
-    state: str = PROVISIONAL
-    ballots: dict[bytes, Ballot] = field(default_factory=dict)
-    slots: dict[bytes, Slot] = field(default_factory=dict)
-    stops: list[Stop] = field(default_factory=list)
-    sheets: dict[bytes, Sheet] = field(default_factory=dict)
-    seals: dict[bytes, Seal] = field(default_factory=dict)  # teller member -> counting seal
-    equivocations: list[TellerEquivocation] = field(default_factory=list)
-    sealed_sheet: bytes | None = None
-    sealed_root: bytes | None = None
-    missing_ballots: list[bytes] = field(default_factory=list)
-    provisional: vote_tally.Tally | None = None
-    result: Result | None = None
-    last_heard: dict[bytes, int] = field(default_factory=dict)  # member -> hlc
-
-    @property
-    def id(self) -> bytes:
-        return self.charter.id
-
-    @property
-    def winning_option(self) -> Option | None:
-        """The adopted option (with its ``ref``), only once FINAL with a winner."""
-        if self.state == FINAL and self.result is not None:
-            return self.result.winner
-        return None
-
-    @property
-    def turnout_weight(self) -> int:
-        return sum(s.weight for s in self.slots.values() if s.participated)
-
-    @property
-    def double_votes(self) -> list[Slot]:
-        return [s for _, s in sorted(self.slots.items()) if s.status == VOID]
-
-    def seal_counts(self) -> dict[bytes, int]:
-        return {sid: len(s.sealers) for sid, s in sorted(self.sheets.items())}
-
-
-@dataclass
-class Votes:
-    votes: dict[bytes, Vote] = field(default_factory=dict)
-    ignored: list[Ignored] = field(default_factory=list)
-    waiting: list[Ignored] = field(default_factory=list)
-
-    def find(self, prefix: str) -> list[Vote]:
-        """Votes whose id starts with ``prefix`` (hex)."""
-        p = prefix.strip().lower()
-        return [v for vid, v in sorted(self.votes.items()) if vid.hex().startswith(p)]
-
-    def final_winners(self) -> list[tuple[Vote, Option]]:
-        """Every FINAL vote with a winner, and its winning option (``ref`` included)."""
-        out = []
-        for _, v in sorted(self.votes.items()):
-            option = v.winning_option
-            if option is not None:
-                out.append((v, option))
-        return out
-
-    def ignored_for(self, vote_id: bytes) -> list[Ignored]:
-        return [i for i in self.ignored + self.waiting if i.vote == vote_id]
-
+from ledger.views.vote_state import (
+    BLANK,
+    FINAL,
+    LATE,
+    NO_QUORUM,
+    NOT_HEARD,
+    PROVISIONAL,
+    SEALED,
+    SPOILED,
+    VOID,
+    VOTED,
+    Ballot,
+    Charter,
+    Ignored,
+    Result,
+    Seal,
+    Sheet,
+    Slot,
+    Stop,
+    TellerEquivocation,
+    Vote,
+    Votes,
+)
 
 # --- the fold ----------------------------------------------------------------------
 
@@ -368,7 +106,7 @@ def fold(
         if e.kind in VOTE_KINDS:
             by_id[e.id] = e
         if heard is None and seen_hlc.get(e.author, -1) < e.hlc:
-            seen_hlc[e.author] = e.hlc
+            seen_hlc[e.author] = e.hlc  # "last heard" (display only)
     out = Votes()
     ordered = sorted(by_id.values(), key=lambda e: e.id)
     parts = {e.id: e for e in ordered if e.kind == PART}
@@ -456,18 +194,13 @@ def resolve_slot(member: bytes, weight: int, ballots: list[Ballot]) -> Slot:
         head = ballots[0]
         status = SPOILED if head.spoiled else BLANK if head.blank else VOTED
         return Slot(member, weight, status, ballot=head)
-    mine = {b.id: b for b in ballots}
-    replaced: set[bytes] = set()
-    frontier = [r for b in ballots for r in b.replaces]
-    while frontier:
-        rid = frontier.pop()
-        if rid in replaced:
-            continue
-        replaced.add(rid)
-        if rid in mine:
-            frontier.extend(mine[rid].replaces)
-    heads = sorted((b for b in ballots if b.id not in replaced), key=lambda b: b.id)
-    older = sorted((b for b in ballots if b.id in replaced), key=lambda b: b.id)
+    # Replacement is transitive, but only through ballots that are here, and a ballot
+    # that is here already lists what it names: the union of the names is the closure.
+    replaced: set[Any] = set()
+    for b in ballots:
+        replaced.update(r for r in b.replaces if type(r) is str)
+    heads = sorted((b for b in ballots if b.key not in replaced), key=lambda b: b.id)
+    older = sorted((b for b in ballots if b.key in replaced), key=lambda b: b.id)
     if len(heads) > 1:
         return Slot(member, weight, VOID, conflict=heads, replaced=older)
     head = heads[0]
@@ -501,7 +234,7 @@ class _VoteFold:
         self.charter = vote.charter
         self.rejected: dict[bytes, str] = {}  # ballot id -> why it does not count
         self.always: dict[tuple[bytes, tuple[str, ...]], bool] = {}
-        self.hexes: dict[str, bytes] = {}
+        self.voters: dict[bytes, bytes] = {}
         f = vote.charter.fields
         self.check = choice_checker(f.method, f.options, f.credits)
 
@@ -522,18 +255,19 @@ class _VoteFold:
             self.always[key] = always
         return None if always else self.roster.authority(author, seq, *roles)
 
-    def ids(self, value: Any, what: str) -> list[bytes]:
-        """``parse_ids`` with a cache: revote chains name the same ids again and again."""
-        if not isinstance(value, list):
-            raise Malformed(f"{what} must be a list of ids")
-        cache, out = self.hexes, []
-        for v in value:
-            b = cache.get(v) if isinstance(v, str) else None
-            if b is None:
-                b = parse_hex(v, what)
-                cache[v] = b
-            out.append(b)
-        return out
+    @staticmethod
+    def ids(value: Any, what: str) -> list[bytes]:
+        """A list of hex ids as bytes, parsed in one go (sheets list up to 100,000)."""
+        if type(value) is not list or not all(type(v) is str and len(v) == 64 for v in value):
+            raise Malformed(f"{what} must be a list of ids (64 lowercase hex characters)")
+        joined = "".join(value)
+        if joined != joined.lower():
+            raise Malformed(f"{what}: ids are lowercase hex")
+        try:
+            raw = bytes.fromhex(joined)
+        except ValueError:
+            raise Malformed(f"{what} must be a list of ids (64 lowercase hex characters)") from None
+        return [raw[i : i + 32] for i in range(0, len(raw), 32)]
 
     def ignore(self, e: Entry, reason: str) -> None:
         self.out.ignored.append(Ignored(e.id, e.author, e.seq, e.kind, reason, self.charter.id))
@@ -563,22 +297,34 @@ class _VoteFold:
     # --- entries -------------------------------------------------------------------
 
     def ballot(self, e: Entry) -> None:
-        why = self.authority(e.author, e.seq, VOTER_ROLES)
-        if why is not None:
-            self.ignore(e, f"ballot not counted: {why}")
-            return
-        member = self.roster.member_of(e.author)
-        if member not in self.charter.roll:
-            self.ignore(e, "ballot not counted: the voter is not on this vote's roll")
-            return
-        try:
-            replaces = tuple(self.ids(e.body.get("replaces", []), "replaces"))
-        except Malformed as err:
-            self.ignore(e, f"malformed ballot: {err}")
+        member = self.voters.get(e.author)  # keys that may vote at every seq, already checked
+        if member is None:
+            why = self.authority(e.author, e.seq, VOTER_ROLES)
+            if why is not None:
+                self.ignore(e, f"ballot not counted: {why}")
+                return
+            member = self.roster.member_of(e.author)
+            if member not in self.charter.roll:
+                self.ignore(e, "ballot not counted: the voter is not on this vote's roll")
+                return
+            if self.always[(e.author, VOTER_ROLES)]:
+                self.voters[e.author] = member  # type: ignore[assignment]
+        replaces = e.body.get("replaces", [])
+        if type(replaces) is not list:  # items that are not ids of this voter's ballots do nothing
+            self.ignore(e, "malformed ballot: replaces must be a list of ballot ids")
             return
         choice, spoiled = self.check(e.body.get("choice"))
         self.vote.ballots[e.id] = Ballot(
-            e.id, e.author, member, e.seq, e.hlc, e.sig, choice, replaces, spoiled
+            e.id,
+            e.author,
+            member,
+            e.seq,
+            e.hlc,
+            e.sig,
+            choice,
+            tuple(replaces),
+            spoiled,
+            e.id.hex(),
         )
 
     def stop(self, e: Entry) -> None:
@@ -794,3 +540,30 @@ def _sheet_problem(listed: list[bytes], count: int, root: bytes) -> str | None:
     if merkle.root(listed) != root:
         return "the Merkle root does not match the listed ballots"
     return None
+
+
+__all__ = [
+    "BLANK",
+    "FINAL",
+    "LATE",
+    "NOT_HEARD",
+    "NO_QUORUM",
+    "PROVISIONAL",
+    "SEALED",
+    "SPOILED",
+    "VOID",
+    "VOTED",
+    "Ballot",
+    "Charter",
+    "Ignored",
+    "Result",
+    "Seal",
+    "Sheet",
+    "Slot",
+    "Stop",
+    "TellerEquivocation",
+    "Vote",
+    "Votes",
+    "fold",
+    "resolve_slot",
+]
