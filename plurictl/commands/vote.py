@@ -189,13 +189,19 @@ def cast_(
 
 @vote.command("stop")
 @click.argument("vote_id")
+@json_option
 @pass_app
-def stop_(app: AppContext, vote_id: str) -> None:
+def stop_(app: AppContext, vote_id: str, as_json: bool) -> None:
     """Teller: stop taking ballots, announcing how many this laptop holds."""
     from ledger.votes import stop
 
     entry, v = stop(app.home.store, app.home.identity, vote_id)
     _nudge(app)
+    if as_json:
+        emit_json(
+            {"stop": entry.id.hex(), "count": entry.body["count"], "root": entry.body["root"]}
+        )
+        return
     console().print(
         f"[green]Stopped[/] {v.charter.title}: this laptop holds {entry.body['count']} ballot(s) "
         f"(root {entry.body['root'][:16]}). A coordinator can now close: "
