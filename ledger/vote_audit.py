@@ -22,7 +22,7 @@ from ledger.store import Store
 from ledger.views import roster as roster_view
 from ledger.views import vote_json
 from ledger.views.vote_bodies import BALLOT, VOTE_KINDS
-from ledger.views.votes import FINAL, PROVISIONAL, VOID, Ballot, Vote, fold
+from ledger.views.votes import FINAL, PROVISIONAL, VOID, Ballot, Vote, fold, resolve_slot
 from ledger.votes import find_vote, load
 
 # --- receipt -----------------------------------------------------------------------
@@ -91,14 +91,12 @@ def receipt(store: Store, identity: Identity, vote_text: str) -> Receipt:
         return r
     listed = sheet.ballots
     index = {bid: i for i, bid in enumerate(listed)}
-    candidates = [b for b in mine if b.id in index]
     if vote.state == FINAL and vote.result is not None:
         fslot = vote.result.slots[member]
         r.slot_status = fslot.status
-        chosen = fslot.ballot or (fslot.conflict[0] if fslot.conflict else None)
-    else:
-        chosen = current if current is not None and current.id in index else None
-        chosen = chosen or (candidates[-1] if candidates else None)
+    else:  # sealed, some listed ballots still missing here: the slot over what is listed
+        fslot = resolve_slot(member, 0, [b for b in mine if b.id in index])
+    chosen = fslot.ballot or (fslot.conflict[0] if fslot.conflict else None)
     if chosen is None:
         r.status = "late"
         r.message = "none of your ballots is in the sealed set: uncounted (late)"
