@@ -174,6 +174,7 @@ class Seal:
     root: bytes
     sig: bytes
     generation: int = 0
+    problem: str | None = None  # why it cannot count (the key did not hold teller then)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -184,6 +185,7 @@ class Seal:
             "sheet": self.sheet.hex(),
             "root": self.root.hex(),
             "sig": self.sig.hex(),
+            "problem": self.problem,
         }
 
 

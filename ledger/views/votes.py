@@ -21,9 +21,12 @@ Rules (DESIGN.md "Votes" 1-6):
   budget ...) is *spoiled*: it was the voter's word, so it keeps its place in
   the chain, but a spoiled head counts for turnout only.
 * **Seals: one per teller, the first one.** A teller member's seals on a
-  vote are ordered by (key generation along rotations, seq, id); only the
-  first counts, for the sheet it names. Any later seal naming a different sheet
-  is *teller equivocation*: flagged with both signed seals, never counted.
+  vote are ordered by (key generation along rotations, seq, id); the first
+  one names the only sheet that teller can ever count for (whether or not the
+  key held ``teller`` then: a roster change can cancel a seal, never move it to
+  another sheet). The teller counts once for that sheet, through its first seal
+  on it made while holding ``teller``. A seal naming a different sheet is
+  *teller equivocation*: flagged with both signed seals, never counted.
   Because an author's feed arrives in order (seq n is never stored without
   1..n-1), every laptop that has any seal of a teller counts that teller for the
   same sheet, so sealer sets of different sheets are disjoint everywhere and,
@@ -386,8 +389,15 @@ class _VoteFold:
         return member
 
     def seal(self, e: Entry) -> Seal | None:
-        member = self.teller(e)
-        if member is None:
+        """A seal by a teller member of this vote; whether it counts is decided in count_seals.
+
+        Authority is checked later on purpose: a teller's *first* seal is chosen among
+        all its seals, valid or not, so that a roster change can only cancel a seal,
+        never promote a later one.
+        """
+        member = self.roster.member_of(e.author)
+        if member is None or member not in self.charter.tellers:
+            self.ignore(e, "seal not applied: not a teller of this vote")
             return None
         try:
             sheet = parse_hex(e.body.get("sheet"), "sheet")
@@ -396,7 +406,9 @@ class _VoteFold:
             self.ignore(e, f"malformed seal: {err}")
             return None
         gen = _generation(self.roster, e.author)
-        return Seal(e.id, e.author, member, e.seq, e.hlc, sheet, root, e.sig, gen)
+        seal = Seal(e.id, e.author, member, e.seq, e.hlc, sheet, root, e.sig, gen)
+        seal.problem = self.authority(e.author, e.seq, ("teller",))
+        return seal
 
     # --- seals ---------------------------------------------------------------------
 
@@ -409,28 +421,35 @@ class _VoteFold:
         pending: dict[tuple[bytes, bytes], list[Seal]] = {}
         for member, mine in sorted(by_member.items()):
             mine.sort(key=lambda s: (s.generation, s.seq, s.id))
-            first, rest = mine[0], mine[1:]
-            vote.seals[member] = first
-            others = [s for s in rest if s.sheet != first.sheet]
-            for s in rest:
-                e = self.by_id[s.id]
-                if s.sheet == first.sheet:
-                    self.ignore(e, "this teller already sealed that sheet (counted once)")
-                else:
+            first = mine[0]  # names the one sheet this teller can ever count for
+            same = [s for s in mine if s.sheet == first.sheet]
+            others = [s for s in mine if s.sheet != first.sheet]
+            counting = next((s for s in same if s.problem is None), None)
+            vote.seals[member] = counting or first
+            for s in same:
+                if s is not counting:
+                    why = s.problem and f"seal not counted: {s.problem}"
                     self.ignore(
-                        e,
-                        f"teller equivocation: already sealed sheet {first.sheet.hex()[:12]}; "
-                        "a second seal never counts",
+                        self.by_id[s.id],
+                        why or "this teller already sealed that sheet (counted once)",
                     )
+            for s in others:
+                self.ignore(
+                    self.by_id[s.id],
+                    f"teller equivocation: already sealed sheet {first.sheet.hex()[:12]}; "
+                    "a seal on another sheet never counts",
+                )
             if others:
                 vote.equivocations.append(TellerEquivocation(member, first, others))
+            if counting is None:
+                continue
             sheet = vote.sheets.get(first.sheet)
             if sheet is None:
-                pending.setdefault((first.sheet, first.root), []).append(first)
-            elif first.root != sheet.root:
-                self.ignore(self.by_id[first.id], "seal's root does not match the sheet")
+                pending.setdefault((first.sheet, counting.root), []).append(counting)
+            elif counting.root != sheet.root:
+                self.ignore(self.by_id[counting.id], "seal's root does not match the sheet")
             else:
-                sheet.sealers.append(first)
+                sheet.sealers.append(counting)
         k = self.charter.k
         sealed = [s for s in vote.sheets.values() if s.problem is None and len(s.sealers) >= k]
         sealed_unknown = [key for key, ss in pending.items() if len(ss) >= k]

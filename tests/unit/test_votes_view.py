@@ -413,3 +413,26 @@ def test_void_slot_in_the_sealed_set_is_missing_weight() -> None:
     assert r is not None and r.slots[m.key("bob")].status == "void"
     assert r.turnout_weight == 2 and not r.quorum_met and r.outcome == "no quorum"
     assert sum(1 for _, why in r.uncounted if why.startswith("void")) == 2
+
+
+def test_a_roster_change_can_cancel_a_seal_but_never_move_it() -> None:
+    """erin is named a teller but holds no teller role yet: her seal on s1 is spent. Once
+    granted the role she can still count for s1, never for s2."""
+    m, vb = council()
+    v = vb.open("alice", roll=VOTERS, tellers=["bob", "carol", "erin"])
+    s1 = vb.close("alice", v, [vb.cast("frank", v, ["a"])])
+    s2 = vb.close("cody", v, [vb.cast("dave", v, ["b"])])
+    early = vb.seal("erin", v, s1)
+    vote = one(m, v)
+    assert vote.seals[m.key("erin")].id == early.id and not vote.sheets[s1.id].sealers
+    assert any("seal not counted: needs role teller" in i.reason for i in fold(m).ignored)
+    m.grant("erin", "teller")
+    vb.seal("erin", v, s2)  # another sheet: equivocation, never counts
+    vb.seal("bob", v, s2)
+    assert one(m, v).state == "PROVISIONAL"
+    vb.seal("erin", v, s1)  # the same sheet, now with the role: counts
+    vb.seal("carol", v, s1)
+    vote = one(m, v)
+    assert vote.state == "FINAL" and vote.sealed_sheet == s1.id
+    assert {s.member for s in vote.sheets[s1.id].sealers} == {m.key("erin"), m.key("carol")}
+    assert len(vote.equivocations) == 1
