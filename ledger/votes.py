@@ -286,10 +286,23 @@ class CastResult:
     warnings: list[str]
 
 
-def cast(store: Store, identity: Identity, vote_text: str, choice: Any) -> CastResult:
-    """Sign a ballot naming every earlier ballot of this member (so it replaces them)."""
+def cast(
+    store: Store,
+    identity: Identity,
+    vote_text: str,
+    choice: Any = None,
+    *,
+    words: Sequence[str] | None = None,
+) -> CastResult:
+    """Sign a ballot naming every earlier ballot of this member (so it replaces them).
+
+    Give ``choice`` in the body's format, or command-line ``words`` (parsed for the
+    vote's method; no words is a blank ballot).
+    """
     votes, roster = load(store)
     vote = find_vote(votes, vote_text)
+    if words is not None:
+        choice = parse_choice(vote.charter.method, words)
     _still_open(vote, "vote")
     if roster.mesh_id is None:
         raise TrustError("this laptop is not in a mesh yet")

@@ -150,15 +150,14 @@ def cast_(
     Casting again replaces your earlier ballot.
     """
     from ledger.errors import InvalidInput
-    from ledger.votes import cast, find_vote, load, parse_choice
+    from ledger.votes import cast
 
     if blank and choice:
         raise InvalidInput("give either CHOICE or --blank, not both")
     if not blank and not choice:
         raise InvalidInput("say what you vote for", hint="or cast a blank ballot with --blank")
-    votes, _ = load(app.home.store)
-    method = find_vote(votes, vote_id).charter.method
-    result = cast(app.home.store, app.home.identity, vote_id, parse_choice(method, choice))
+    result = cast(app.home.store, app.home.identity, vote_id, words=choice)
+    method = result.vote.charter.method
     _nudge(app)
     if as_json:
         emit_json(

@@ -65,6 +65,17 @@ def _weight(text: str, where: str) -> int:
         raise InvalidInput(f"{where}: weight {text!r} is not a whole number") from None
 
 
+def _whole(value: Any, name: str) -> int | None:
+    """A whole number from a flag or the file, or None when not given."""
+    from ledger.errors import InvalidInput
+
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidInput(f"{name} must be a whole number, not {value!r}")
+    return value
+
+
 def read_roll_file(app: AppContext, path: Path) -> dict[bytes, int]:
     """Roll file: one member per line, `NAME_OR_KEY [WEIGHT]`; `#` starts a comment."""
     from ledger.errors import InvalidInput
@@ -125,11 +136,16 @@ def build_spec(app: AppContext, file: str | None, flags: dict[str, Any]) -> Any:
         raise InvalidInput("a vote needs a title", hint='--title "Which plant restarts first?"')
     refs = _pairs(flags.get("refs", ()), "--ref")
     options = parse_options(list(pick("options", [])), refs)
-    tellers = [resolve_author(app, str(t)) for t in pick("tellers", [])]
+    tellers_in = pick("tellers", [])
+    if isinstance(tellers_in, str):
+        tellers_in = [tellers_in]
+    tellers = [resolve_author(app, str(t)) for t in tellers_in]
     roll_text, roll_file = pick("roll"), pick("roll_file")
     weights_in = pick("weights", {})
     if isinstance(weights_in, tuple | list):
-        weights_in = _pairs(tuple(weights_in), "--weight")
+        weights_in = _pairs(tuple(str(w) for w in weights_in), "--weight")
+    if not isinstance(weights_in, dict):
+        raise InvalidInput("weights: write NAME=W pairs (or a [weights] table in the file)")
     weights = {resolve_author(app, n): _weight(str(w), "--weight") for n, w in weights_in.items()}
     roll_role, roll, source = None, None, ""
     if roll_file:
@@ -159,9 +175,9 @@ def build_spec(app: AppContext, file: str | None, flags: dict[str, Any]) -> Any:
         roll_role=roll_role,
         roll=roll,
         weights=weights,
-        k=pick("seal_threshold"),
-        quorum_pct=int(pick("quorum", 0) or 0),
-        credits=pick("credits"),
-        window_minutes=pick("window"),
+        k=_whole(pick("seal_threshold"), "seal_threshold"),
+        quorum_pct=_whole(pick("quorum", 0), "quorum") or 0,
+        credits=_whole(pick("credits"), "credits"),
+        window_minutes=_whole(pick("window"), "window"),
         roll_source=source,
     )

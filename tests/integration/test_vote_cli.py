@@ -203,6 +203,7 @@ def test_quadratic_and_blank_ballots(council: dict[str, Path], invoke: Invoke) -
         ("erin", ["vote", "stop", "@VID"], 7, "teller"),
         ("alice", ["vote", "open", "@BADTOML"], 5, "cannot read vote file"),
         ("alice", ["vote", "open", "@UNKNOWNKEY"], 5, "unknown key"),
+        ("alice", ["vote", "open", "@BADTYPE"], 5, "quorum must be a whole number"),
     ],
 )  # fmt: skip
 def test_bad_input_exits_non_zero_and_changes_nothing(
@@ -220,7 +221,18 @@ def test_bad_input_exits_non_zero_and_changes_nothing(
     bad.write_text("title = [unclosed", encoding="utf-8")
     unknown = tmp_path / "unknown.toml"
     unknown.write_text('title = "x"\ncolour = "red"\n', encoding="utf-8")
-    subst = {"@VID": vid[:10], "@BADTOML": str(bad), "@UNKNOWNKEY": str(unknown)}
+    badtype = tmp_path / "badtype.toml"
+    badtype.write_text(
+        'title = "x"\noptions = ["a", "b"]\nroll = "role:operator"\ntellers = ["bob"]\n'
+        'quorum = "half"\n',
+        encoding="utf-8",
+    )
+    subst = {
+        "@VID": vid[:10],
+        "@BADTOML": str(bad),
+        "@UNKNOWNKEY": str(unknown),
+        "@BADTYPE": str(badtype),
+    }
     args = [subst.get(a, a) for a in args]
     h = council[who]
     before = entries(h)
