@@ -158,7 +158,7 @@ def partition_run(
     return side_entries, list(m.entries), v.id, m
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(
     n=st.integers(1, 7),
     k_extra=st.integers(0, 3),
@@ -187,7 +187,7 @@ def test_two_sides_of_a_partition_never_both_seal(
     assert len(sealed) <= 1, "two different sheets sealed on different laptops"
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(
     n=st.integers(1, 7),
     k_extra=st.integers(0, 3),
@@ -292,3 +292,58 @@ def test_revote_chain_vs_double_vote_across_a_partition() -> None:
     fixed = vb.cast("bob2", v, ["b"], replaces=[second, rogue])
     slot = vv.fold(m.entries, m.roster()).votes[v.id].slots[m.key("bob")]
     assert slot.status == "voted" and slot.ballot.id == fixed.id  # type: ignore[union-attr]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.text(max_size=70),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    kind=st.sampled_from(
+        ["vote.charter", "vote.ballot", "vote.stop", "vote.close", "vote.seal", "vote.part"]
+    ),
+    body=st.dictionaries(
+        st.sampled_from(
+            [
+                "vote",
+                "choice",
+                "replaces",
+                "sheet",
+                "root",
+                "count",
+                "ballots",
+                "parts",
+                "items",
+                "title",
+                "options",
+                "method",
+                "tellers",
+                "k",
+                "roll",
+                "roll_size",
+                "roll_weight",
+            ]
+        ),
+        json_values,
+        max_size=6,
+    ),
+    point_at_vote=st.booleans(),
+)
+def test_hostile_bodies_never_crash_the_fold(kind: str, body: dict, point_at_vote: bool) -> None:
+    m, entries = BUSY
+    (vote_id,) = [e.id for e in entries if e.kind == "vote.charter" and e.author == m.key("alice")]
+    if point_at_vote:
+        body = {**body, "vote": vote_id.hex()}
+    hostile = MeshFixture.create("alice", {"bob": ["operator", "teller"]})
+    entry = hostile.write("bob", kind, body)
+    # test keys derive from the name: this is bob's key, so the roster admits the entry
+    votes = vv.fold([*entries, entry], m.roster())
+    before = vv.fold(entries, m.roster())
+    assert set(votes.votes) >= set(before.votes)  # a bad entry never removes a vote
+    assert all(v.state in ("PROVISIONAL", "SEALED", "FINAL") for v in votes.votes.values())
