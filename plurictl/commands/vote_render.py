@@ -84,11 +84,20 @@ def render_status(data: dict[str, Any]) -> None:
     )
     tellers = []
     for x in data["tellers_detail"]:
-        mark = "sealed" if x["sealed_sheet"] else "stopped" if x["stopped"] else "open"
+        mark = "stopped" if x["stopped"] else "open"
+        if x["sealed_sheet"]:
+            mark = f"sealed {x['sealed_sheet'][:8]}"
         if x["equivocated"]:
             mark = "[red]EQUIVOCATED[/]"
         tellers.append(f"{x['name']} ({mark})")
     out.print(f"  tellers: {', '.join(tellers)} — sealing needs {c['k']}")
+    result = data["result"]
+    if result is not None:
+        outcome = result["winner"]["label"] if result["winner"] else result["outcome"].upper()
+        sure = " (decided regardless)" if result["decided_regardless"] else ""
+        out.print(
+            f"  [bold]result: {outcome}[/]{sure} — details: plurictl vote result {data['id'][:12]}"
+        )
     if data["state"] == "PROVISIONAL":
         counts = ", ".join(f"{k} {v}" for k, v in data["provisional_counts"].items())
         label = "first preferences" if c["method"] == "ranked-choice" else "counts"

@@ -112,6 +112,12 @@ def test_a_council_vote_from_open_to_receipt(council: dict[str, Path], invoke: I
     }
     assert res["quorum_met"] and res["turnout_weight"] == 3 and not res["decided_regardless"]
 
+    human = " ".join(invoke(council["erin"], "vote", "status", short).output.split())
+    assert "FINAL" in human and "result: North plant" in human
+    human = " ".join(invoke(council["erin"], "vote", "result", short).output.split())
+    assert "WINNER: North plant" in human and "ref plan:n1" in human
+    human = " ".join(invoke(council["carol"], "vote", "receipt", short).output.split())
+    assert "is in the sealed set" in human
     receipt = json_out(invoke(council["carol"], "vote", "receipt", short, "--json"))
     assert receipt["status"] == "in sealed set" and receipt["proof_ok"] is True
     assert (
