@@ -146,11 +146,11 @@ def render_status(data: dict[str, Any]) -> None:
         )
 
 
-def render_result(data: dict[str, Any], state: str, title: str) -> None:
+def render_result(data: dict[str, Any], vote_state: str, title: str) -> None:
     from rich.table import Table
 
     out = console()
-    out.print(f"[bold]{title}[/]  {state(state)}")
+    out.print(f"[bold]{title}[/]  {state(vote_state)}")
     outcome = data["outcome"]
     if data["winner"]:
         w = data["winner"]
