@@ -311,3 +311,17 @@ def test_seal_refuses_a_sheet_that_can_no_longer_reach_k(world) -> None:  # type
         "can no longer reach 3",
     )
     assert s1.entry.id  # bob's seal on the first sheet stands; the vote needs a re-run
+
+
+def test_long_sheet_is_written_in_parts(world, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    m, store = world
+    monkeypatch.setattr(votes, "IDS_PER_PART", 2)
+    vid = opened(m, store)
+    for name in ("bob", "carol", "dave", "erin", "frank"):
+        votes.cast(store, m.person(name), vid, ["north"])
+    sheet = votes.close(store, m.person("alice"), vid)
+    assert sheet.parts == 3 and len(sheet.entry.body["parts"]) == 3
+    votes.seal(store, m.person("bob"), vid)
+    assert votes.seal(store, m.person("dave"), vid).state == "FINAL"
+    vs, _ = votes.load(store)
+    assert vs.votes[bytes.fromhex(vid)].result.turnout_weight == 5  # type: ignore[union-attr]
