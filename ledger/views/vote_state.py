@@ -249,6 +249,8 @@ class Vote:
     sealed_sheet: bytes | None = None
     sealed_root: bytes | None = None
     missing_ballots: list[bytes] = field(default_factory=list)
+    #: once sealed (sheet list known): ballots held here but not on it, "uncounted (late)"
+    late: list[bytes] = field(default_factory=list)
     provisional: vote_tally.Tally | None = None
     result: Result | None = None
     last_heard: dict[bytes, int] = field(default_factory=dict)  # member -> hlc

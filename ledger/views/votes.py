@@ -480,6 +480,8 @@ class _VoteFold:
         # Listed ids this laptop has never seen (a listed entry that is not a valid
         # ballot is reported as uncounted instead).
         vote.missing_ballots = [b for b in listed if b not in self.by_id]
+        on_sheet = set(listed)
+        vote.late = [b for b in vote.ballots if b not in on_sheet]
         if vote.missing_ballots:
             return
         vote.state = FINAL

@@ -115,6 +115,10 @@ def render_status(data: dict[str, Any]) -> None:
                 ", ".join(s["sealers"]), note,
             )  # fmt: skip
         out.print(table)
+    if data["late_ballots"]:
+        out.print(
+            f"  {len(data['late_ballots'])} ballot(s) here are not on the sealed sheet: uncounted (late)"
+        )
     if data["missing_ballots"]:
         out.print(
             f"[yellow]Sealed, but {len(data['missing_ballots'])} listed ballot(s) are not here yet: sync.[/]"

@@ -207,10 +207,12 @@ def test_sealed_vote_is_final_with_winner_and_late_ballots_listed() -> None:
 
 
 def test_sealed_but_incomplete_is_sealed_not_final() -> None:
-    m, _vb, v, sheet, ballots = sealed_vote()
+    m, vb, v, sheet, ballots = sealed_vote()
+    late = vb.cast("erin", v, ["b"])
     without_ballot = [e for e in m.entries if e.id != ballots[0].id]
     vote = one(m, v, without_ballot)
     assert vote.state == "SEALED" and vote.missing_ballots == [ballots[0].id]
+    assert vote.late == [late.id]  # known to be late even before the result can be counted
     assert vote.result is None and vote.winning_option is None
     without_sheet = [e for e in m.entries if e.id != sheet.id]
     vote = one(m, v, without_sheet)
