@@ -1,0 +1,263 @@
+"""Checking a vote from the signed bytes: ``vote verify`` and ``vote receipt``.
+
+``verify`` trusts nothing the store computed: it re-reads every roster and
+vote entry as raw bytes, checks each signature and id, rebuilds the roster and
+the votes view from what verified, and explains each ballot (counted, or why
+not). ``receipt`` answers a voter's question "is my ballot in the sealed set?"
+with a Merkle inclusion proof anyone can check against the sealed root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger import merkle
+from ledger.entry import Entry, decode, signature_valid
+from ledger.errors import EncodingError, TrustError
+from ledger.identity import Identity
+from ledger.kinds import ROSTER_KINDS
+from ledger.store import Store
+from ledger.views import roster as roster_view
+from ledger.views import vote_json
+from ledger.views.vote_bodies import BALLOT, VOTE_KINDS
+from ledger.views.votes import FINAL, PROVISIONAL, VOID, Ballot, Vote, fold, resolve_slot
+from ledger.votes import find_vote, load
+
+# --- receipt -----------------------------------------------------------------------
+
+
+@dataclass
+class Receipt:
+    vote: Vote
+    status: str  # not on roll | no ballot | provisional | in sealed set | late | waiting
+    message: str
+    ballots: list[Ballot] = field(default_factory=list)
+    current: Ballot | None = None  # the ballot this laptop sees as yours now
+    in_set: Ballot | None = None  # your ballot that is in the sealed set (and counts, if FINAL)
+    proof: list[tuple[str, bytes]] | None = None
+    root: bytes | None = None
+    proof_ok: bool | None = None
+    slot_status: str | None = None  # FINAL: voted / blank / spoiled / void
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "vote": self.vote.id.hex(),
+            "state": self.vote.state,
+            "status": self.status,
+            "message": self.message,
+            "ballots": [b.to_json() for b in self.ballots],
+            "current": self.current.id.hex() if self.current else None,
+            "in_sealed_set": self.in_set.id.hex() if self.in_set else None,
+            "sealed_root": self.root.hex() if self.root else None,
+            "proof": [{"side": s, "hash": h.hex()} for s, h in self.proof or []],
+            "proof_ok": self.proof_ok,
+            "final_slot": self.slot_status,
+        }
+
+
+def receipt(store: Store, identity: Identity, vote_text: str) -> Receipt:
+    """Where this laptop's member stands in a vote, with an inclusion proof once sealed."""
+    votes, roster = load(store)
+    vote = find_vote(votes, vote_text)
+    member = roster.member_of(identity.public)
+    if member is None or member not in vote.charter.roll:
+        return Receipt(vote, "not on roll", "you are not on this vote's roll")
+    mine = sorted(
+        (b for b in vote.ballots.values() if b.member == member), key=lambda b: (b.hlc, b.id)
+    )
+    slot = vote.slots[member]
+    current = slot.ballot
+    if not mine:
+        return Receipt(vote, "no ballot", "this laptop holds no ballot of yours for this vote")
+    r = Receipt(vote, "provisional", "", ballots=mine, current=current)
+    if slot.status == VOID:
+        r.message = (
+            "your slot is VOID: two of your ballots do not name each other (double vote). "
+            "Cast again: a new ballot names both and restores your slot."
+        )
+    if vote.state == PROVISIONAL:
+        r.message = r.message or (
+            f"not sealed yet: your ballot {current.id.hex()[:12]} is in this laptop's "  # type: ignore[union-attr]
+            f"provisional count. Ask again once {vote.charter.k} tellers have sealed."
+        )
+        return r
+    sheet = vote.sheets.get(vote.sealed_sheet)  # type: ignore[arg-type]
+    r.root = vote.sealed_root
+    if sheet is None or sheet.ballots is None:
+        r.status = "waiting"
+        r.message = "sealed, but this laptop does not have the whole sealed sheet yet: sync"
+        return r
+    listed = sheet.ballots
+    index = {bid: i for i, bid in enumerate(listed)}
+    if vote.state == FINAL and vote.result is not None:
+        fslot = vote.result.slots[member]
+        r.slot_status = fslot.status
+    else:  # sealed, some listed ballots still missing here: the slot over what is listed
+        fslot = resolve_slot(member, 0, [b for b in mine if b.id in index])
+    chosen = fslot.ballot or (fslot.conflict[0] if fslot.conflict else None)
+    if chosen is None:
+        r.status = "late"
+        r.message = "none of your ballots is in the sealed set: uncounted (late)"
+        return r
+    r.in_set = chosen
+    r.proof = merkle.proof(listed, index[chosen.id])
+    r.proof_ok = merkle.verify(chosen.id, r.proof, sheet.root)
+    r.status = "in sealed set"
+    late = [b for b in mine if b.id not in index]
+    text = f"your ballot {chosen.id.hex()[:12]} is in the sealed set (Merkle proof checked)"
+    if r.slot_status == VOID:
+        text += " but your slot is void: a double vote was sealed"
+    elif r.slot_status and r.slot_status != "voted":
+        text += f"; it counts as {r.slot_status}"
+    if late:
+        text += f"; {len(late)} later ballot(s) of yours arrived too late and are uncounted"
+    r.message = text
+    return r
+
+
+# --- verify ------------------------------------------------------------------------
+
+
+@dataclass
+class BadEntry:
+    id: bytes
+    author: bytes | None
+    seq: int | None
+    kind: str | None
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id.hex(),
+            "author": self.author.hex() if self.author else None,
+            "seq": self.seq,
+            "kind": self.kind,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class Audit:
+    vote: Vote
+    checked: int
+    bad: list[BadEntry]
+    same_as_store: bool
+    ballots: list[dict[str, Any]]
+    sealed_root_ok: bool | None
+    status: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return not self.bad and self.same_as_store and self.sealed_root_ok is not False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "vote": self.vote.id.hex(),
+            "state": self.vote.state,
+            "entries_checked": self.checked,
+            "bad_entries": [b.to_json() for b in self.bad],
+            "same_as_store": self.same_as_store,
+            "sealed_root_ok": self.sealed_root_ok,
+            "ballots": self.ballots,
+            "status": self.status,
+        }
+
+
+def _explain(vote: Vote, roster: roster_view.Roster, ignored: list[Any]) -> list[dict[str, Any]]:
+    rows = []
+    final = vote.result if vote.state == FINAL else None
+    reasons = dict(final.uncounted) if final else {}
+    counted = {b.id for b in final.counted} if final else set()
+    for bid, b in sorted(vote.ballots.items()):
+        if final:
+            ok = bid in counted
+            why = "counted" if ok else reasons.get(bid, "not counted")
+        else:
+            slot = vote.slots[b.member]
+            ok = slot.ballot is b and slot.status == "voted"
+            why = {
+                "voted": "counts provisionally (not sealed yet)",
+                "blank": "blank ballot (turnout only)",
+                "spoiled": f"spoiled: {b.spoiled}",
+                "void": "void: double vote",
+            }.get(slot.status, "")
+            if slot.ballot is not None and slot.ballot is not b:
+                ok, why = False, "replaced by a later ballot"
+        rows.append(
+            {
+                "ballot": bid.hex(),
+                "name": roster.name_of(b.member),
+                "author": b.author.hex(),
+                "seq": b.seq,
+                "choice": b.choice,
+                "counted": ok,
+                "reason": why,
+            }
+        )
+    for i in ignored:
+        if i.kind == BALLOT:
+            rows.append(
+                {
+                    "ballot": i.id.hex(),
+                    "name": roster.name_of(i.author),
+                    "author": i.author.hex(),
+                    "seq": i.seq,
+                    "choice": None,
+                    "counted": False,
+                    "reason": i.reason,
+                }
+            )
+    return rows
+
+
+def verify(store: Store, vote_text: str, progress: Callable[[int], None] | None = None) -> Audit:
+    """Recompute one vote from raw signed entries and explain every ballot."""
+    quick, _ = load(store)
+    target = find_vote(quick, vote_text)
+    bad: list[BadEntry] = []
+    roster_entries: list[Entry] = []
+    vote_entries: list[Entry] = []
+    checked = 0
+    for raw, stored_id in store.iter_raw():
+        checked += 1
+        if progress is not None and checked % 1000 == 0:
+            progress(1000)
+        try:
+            e = decode(raw)
+        except EncodingError as err:
+            bad.append(BadEntry(stored_id, None, None, None, f"unreadable: {err}"))
+            continue
+        if e.kind not in ROSTER_KINDS and e.kind not in VOTE_KINDS:
+            continue
+        if e.id != stored_id:
+            bad.append(BadEntry(stored_id, e.author, e.seq, e.kind, "id does not match bytes"))
+        elif not signature_valid(e):
+            bad.append(BadEntry(e.id, e.author, e.seq, e.kind, "bad signature"))
+        else:
+            (roster_entries if e.kind in ROSTER_KINDS else vote_entries).append(e)
+    if progress is not None:
+        progress(checked % 1000)
+    forks = {p.author: p.seq for p in store.fork_proofs()}
+    roster = roster_view.fold(roster_entries, forks, mesh_id=store.mesh_id)
+    votes = fold(vote_entries, roster)
+    vote = votes.votes.get(target.id)
+    if vote is None:
+        raise TrustError("the vote's charter does not verify from the signed entries")
+    status = vote_json.status(vote, votes, roster)
+    same = status == vote_json.status(target, quick, store.roster())
+    root_ok = None
+    sheet = vote.sheets.get(vote.sealed_sheet) if vote.sealed_sheet else None
+    if sheet is not None and sheet.ballots is not None:
+        root_ok = merkle.root(sheet.ballots) == sheet.root
+    return Audit(
+        vote,
+        checked,
+        bad,
+        same,
+        _explain(vote, roster, votes.ignored_for(vote.id)),
+        root_ok,
+        status,
+    )

@@ -1,0 +1,380 @@
+"""`plurictl vote ...`: open, cast, stop, close, seal; list, status, result, verify, receipt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from plurictl.commands import vote_render as show
+from plurictl.commands.vote_render import state
+from plurictl.context import AppContext, pass_app
+from plurictl.render import console, emit_json, json_option
+
+METHOD_CHOICE = click.Choice(["plurality", "approval", "ranked-choice", "quadratic"])
+
+
+def _nudge(app: AppContext) -> None:
+    from plurictl.nudge import nudge_node
+
+    nudge_node(app.home.path)
+
+
+# --- the group ---------------------------------------------------------------------
+
+
+@click.group()
+def vote() -> None:
+    """Resilient votes: decide safely even while the mesh is split.
+
+    A coordinator opens a vote, members on its roll cast ballots, a
+    coordinator closes it (a sheet listing the ballot set) and tellers seal
+    it; more than half of the tellers must seal the same sheet, so two sides
+    of a partition can never both decide. See field_guides/voting.md.
+    """
+
+
+@vote.command("open")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, exists=True))
+@click.option("--title", help="The question, e.g. 'Which plant restarts first?'.")
+@click.option("--text", help="Longer explanation shown with the vote.")
+@click.option(
+    "--option",
+    "options",
+    multiple=True,
+    metavar="ID=LABEL",
+    help="A choice (repeatable). 'north=North plant', or just a label.",
+)
+@click.option(
+    "--ref",
+    "refs",
+    multiple=True,
+    metavar="ID=REF",
+    help="Attach a reference (e.g. a plan id) to an option.",
+)
+@click.option("--method", type=METHOD_CHOICE, help="How ballots are counted (default plurality).")
+@click.option("--roll", "roll", metavar="role:ROLE", help="Who may vote: members holding ROLE now.")
+@click.option(
+    "--roll-file",
+    type=click.Path(dir_okay=False),
+    help="Who may vote: a file of 'NAME [WEIGHT]' lines.",
+)
+@click.option(
+    "--weight",
+    "weights",
+    multiple=True,
+    metavar="NAME=W",
+    help="Give a voter weight W (repeatable).",
+)
+@click.option("--teller", "tellers", multiple=True, help="A teller (name or key; repeatable).")
+@click.option(
+    "--seal-threshold",
+    type=click.IntRange(min=1),
+    help="Seals needed (default: more than half the tellers).",
+)
+@click.option(
+    "--quorum",
+    type=click.IntRange(0, 100),
+    help="Percent of the roll's weight that must vote (default 0).",
+)
+@click.option(
+    "--credits",
+    type=click.IntRange(1, 1_000_000),
+    help="Quadratic only: each voter's credit budget (default 100).",
+)
+@click.option(
+    "--window",
+    type=click.IntRange(min=0),
+    help="Advisory: minutes until tellers should stop (clocks never decide).",
+)
+@json_option
+@pass_app
+def open_(app: AppContext, file: str | None, as_json: bool, **flags: Any) -> None:
+    """Open a vote (coordinator). Give flags, or a FILE.toml with the same keys.
+
+    Example: plurictl vote open --title "Restart order" --option north="North plant"
+    --option south="South plant" --method plurality --roll role:operator
+    --teller bob --teller carol --teller dave --quorum 50
+    """
+    from ledger.votes import open_vote
+    from plurictl.commands.vote_spec import build_spec
+
+    spec = build_spec(app, file, flags)
+    entry = open_vote(app.home.store, app.home.identity, spec)
+    _nudge(app)
+    body = entry.body
+    if as_json:
+        emit_json({"vote": entry.id.hex(), "charter": entry.to_json()})
+        return
+    show.render_opened(entry.id.hex(), body, app.home.store.roster())
+
+
+@vote.command("list")
+@json_option
+@pass_app
+def list_(app: AppContext, as_json: bool) -> None:
+    """List the votes this laptop knows, with state and turnout."""
+    from ledger.views import vote_json
+    from ledger.votes import load
+
+    votes, roster = load(app.home.store)
+    rows = [
+        vote_json.summary(v, roster)
+        for _, v in sorted(votes.votes.items(), key=lambda kv: (kv[1].charter.hlc, kv[0]))
+    ]
+    if as_json:
+        emit_json({"votes": rows, "waiting": [w.to_json() for w in votes.waiting]})
+        return
+    show.render_list(rows, len(votes.waiting))
+
+
+@vote.command("cast")
+@click.argument("vote_id")
+@click.argument("choice", nargs=-1)
+@click.option(
+    "--blank", is_flag=True, help="Cast a blank ballot (counts for quorum, for no option)."
+)
+@json_option
+@pass_app
+def cast_(
+    app: AppContext, vote_id: str, choice: tuple[str, ...], blank: bool, as_json: bool
+) -> None:
+    """Cast (or change) your ballot. CHOICE depends on the method:
+
+    \b
+    plurality:      one option id            plurictl vote cast 3fa2 north
+    approval:       every option you accept  plurictl vote cast 3fa2 north east
+    ranked-choice:  options, favourite first plurictl vote cast 3fa2 east north
+    quadratic:      OPTION=VOTES (cost votes²) plurictl vote cast 3fa2 north=3 east=-1
+
+    Casting again replaces your earlier ballot.
+    """
+    from ledger.errors import InvalidInput
+    from ledger.votes import cast
+
+    if blank and choice:
+        raise InvalidInput("give either CHOICE or --blank, not both")
+    if not blank and not choice:
+        raise InvalidInput("say what you vote for", hint="or cast a blank ballot with --blank")
+    result = cast(app.home.store, app.home.identity, vote_id, words=choice)
+    method = result.vote.charter.method
+    _nudge(app)
+    if as_json:
+        emit_json(
+            {
+                "ballot": result.entry.to_json(),
+                "replaced": result.replaced,
+                "warnings": result.warnings,
+            }
+        )
+        return
+    out = console()
+    shown = result.entry.body["choice"]
+    if isinstance(shown, dict):
+        text = ", ".join(f"{k}={v}" for k, v in shown.items()) or "blank"
+    else:
+        text = (" > " if method == "ranked-choice" else ", ").join(shown) or "blank"
+    out.print(f"[green]Ballot cast[/] on [bold]{result.vote.charter.title}[/]: {text}")
+    out.print(f"  ballot id: {result.entry.id.hex()}")
+    if result.replaced:
+        out.print(f"  replaces your {result.replaced} earlier ballot(s)")
+    if result.restored:
+        out.print(
+            "  [green]your slot was void (double vote); this ballot names both and restores it[/]"
+        )
+    for w in result.warnings:
+        out.print(f"[yellow]Note:[/] {w}")
+
+
+@vote.command("stop")
+@click.argument("vote_id")
+@json_option
+@pass_app
+def stop_(app: AppContext, vote_id: str, as_json: bool) -> None:
+    """Teller: stop taking ballots, announcing how many this laptop holds."""
+    from ledger.votes import stop
+
+    entry, v = stop(app.home.store, app.home.identity, vote_id)
+    _nudge(app)
+    if as_json:
+        emit_json(
+            {"stop": entry.id.hex(), "count": entry.body["count"], "root": entry.body["root"]}
+        )
+        return
+    console().print(
+        f"[green]Stopped[/] {v.charter.title}: this laptop holds {entry.body['count']} ballot(s) "
+        f"(root {entry.body['root'][:16]}). A coordinator can now close: "
+        f"plurictl vote close {v.id.hex()[:12]}"
+    )
+
+
+@vote.command("close")
+@click.argument("vote_id")
+@click.option("--force", is_flag=True, help="Close even if a teller stopped holding more ballots.")
+@json_option
+@pass_app
+def close_(app: AppContext, vote_id: str, force: bool, as_json: bool) -> None:
+    """Coordinator: write the close sheet (every ballot this laptop holds, with its Merkle root)."""
+    from ledger.votes import close
+
+    r = close(app.home.store, app.home.identity, vote_id, force=force)
+    _nudge(app)
+    if as_json:
+        emit_json(
+            {
+                "sheet": r.entry.id.hex(),
+                "count": r.count,
+                "root": r.entry.body["root"],
+                "warnings": r.warnings,
+            }
+        )
+        return
+    out = console()
+    out.print(f"[green]Close sheet written[/] for {r.vote.charter.title}: {r.count} ballot(s)")
+    out.print(f"  sheet id: {r.entry.id.hex()}")
+    out.print(f"  root:     {r.entry.body['root']}")
+    for w in r.warnings:
+        out.print(f"[yellow]Note:[/] {w}")
+    c = r.vote.charter
+    out.print(
+        f"Tellers ({c.k} of {len(c.tellers)} needed) run: plurictl vote seal {c.id.hex()[:12]}"
+    )
+
+
+@vote.command("seal")
+@click.argument("vote_id")
+@click.option(
+    "--sheet", "sheet_id", help="Seal this close sheet (default: the one with most seals)."
+)
+@click.option(
+    "--accept-late", is_flag=True, help="Seal even though the sheet leaves out ballots you hold."
+)
+@json_option
+@pass_app
+def seal_(
+    app: AppContext,
+    vote_id: str,
+    sheet_id: str | None,
+    accept_late: bool,
+    as_json: bool,
+) -> None:
+    """Teller: countersign a close sheet. A teller seals at most ONE sheet per vote."""
+    from ledger.votes import seal
+
+    r = seal(
+        app.home.store,
+        app.home.identity,
+        vote_id,
+        sheet_text=sheet_id,
+        accept_late=accept_late,
+    )
+    _nudge(app)
+    if as_json:
+        emit_json(
+            {
+                "seal": r.entry.id.hex(),
+                "sheet": r.sheet.id.hex(),
+                "seals": r.seals,
+                "k": r.k,
+                "state": r.state,
+            }
+        )
+        return
+    out = console()
+    out.print(
+        f"[green]Sealed[/] sheet {r.sheet.id.hex()[:12]} ({r.sheet.count} ballots): {r.seals} of {r.k} seals"
+    )
+    if r.state == "PROVISIONAL":
+        out.print(
+            f"Waiting for {r.k - r.seals} more teller(s). The vote stays {state('PROVISIONAL')}."
+        )
+    else:
+        out.print(f"The vote is now {state(r.state)}. See: plurictl vote result {vote_id}")
+
+
+@vote.command("status")
+@click.argument("vote_id")
+@json_option
+@pass_app
+def status_(app: AppContext, vote_id: str, as_json: bool) -> None:
+    """Where a vote stands on this laptop: state, turnout, tellers, sheets, voters."""
+    from ledger.views import vote_json
+    from ledger.votes import find_vote, load
+
+    votes, roster = load(app.home.store, heard=True)
+    data = vote_json.status(find_vote(votes, vote_id), votes, roster)
+    if as_json:
+        emit_json(data)
+        return
+    show.render_status(data)
+
+
+@vote.command("result")
+@click.argument("vote_id")
+@json_option
+@pass_app
+def result_(app: AppContext, vote_id: str, as_json: bool) -> None:
+    """The result of a sealed vote. No winner is ever shown before it is sealed."""
+    from ledger.views import vote_json
+    from ledger.votes import find_vote, load
+
+    votes, roster = load(app.home.store)
+    v = find_vote(votes, vote_id)
+    data = vote_json.result(v, roster)
+    if as_json:
+        emit_json({"vote": v.id.hex(), "state": v.state, "result": data})
+        return
+    if data is None:
+        best = max((len(s.sealers) for s in v.sheets.values()), default=0)
+        out = console()
+        out.print(f"[bold]{v.charter.title}[/]  {state(v.state)}")
+        if v.state == "SEALED":
+            out.print(
+                "  Sealed, but this laptop lacks part of the sealed set: sync, then ask again."
+            )
+        else:
+            out.print(
+                f"  No result yet: {best} of {v.charter.k} seals on any sheet. "
+                "No winner is shown before the vote is sealed."
+            )
+        return
+    show.render_result(data, v.state, v.charter.title)
+
+
+@vote.command("verify")
+@click.argument("vote_id")
+@click.option(
+    "--all", "show_all", is_flag=True, help="Explain every ballot, not only the first 40."
+)
+@json_option
+@pass_app
+def verify_(app: AppContext, vote_id: str, show_all: bool, as_json: bool) -> None:
+    """Recompute a vote from the raw signed entries and explain every ballot. Exit 6 if anything fails."""
+    from ledger.vote_audit import verify
+    from plurictl.errors import Failed
+    from plurictl.render import progress_bar
+
+    store = app.home.store
+    with progress_bar("Checking signatures", store.count(), enabled=not as_json) as advance:
+        audit = verify(store, vote_id, progress=advance)
+    if as_json:
+        emit_json(audit.to_json())
+    else:
+        show.render_audit(audit, show_all)
+    if not audit.ok:
+        raise Failed(6)
+
+
+@vote.command("receipt")
+@click.argument("vote_id")
+@json_option
+@pass_app
+def receipt_(app: AppContext, vote_id: str, as_json: bool) -> None:
+    """Is my ballot in the sealed set? Shows a Merkle proof anyone can check."""
+    from ledger.vote_audit import receipt
+
+    r = receipt(app.home.store, app.home.identity, vote_id)
+    if as_json:
+        emit_json(r.to_json())
+        return
+    show.render_receipt(r)

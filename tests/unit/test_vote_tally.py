@@ -1,0 +1,152 @@
+"""Counting methods against hand-worked examples (weights, ties, IRV rounds, quadratic)."""
+
+from __future__ import annotations
+
+from ledger.views import vote_tally
+from ledger.views.vote_bodies import Option, check_choice, quadratic_swing
+
+CID = bytes(range(32))
+
+
+def many(n: int, choice: object, weight: int = 1) -> list[tuple[int, object]]:
+    return [(weight, choice)] * n
+
+
+def test_plurality_weights_decide() -> None:
+    ballots = many(3, ["a"]) + many(1, ["b"], weight=5)
+    t = vote_tally.count("plurality", ["a", "b"], ballots, CID)
+    assert t.counts == {"a": 3, "b": 5}
+    assert (t.outcome, t.winner, t.margin) == ("winner", "b", 2)
+
+
+def test_plurality_tie_has_no_winner() -> None:
+    t = vote_tally.count("plurality", ["a", "b", "c"], [(1, ["a"]), (1, ["b"])], CID)
+    assert t.outcome == "tie" and t.winner is None and t.tied == ["a", "b"]
+
+
+def test_blank_only_is_no_votes() -> None:
+    t = vote_tally.count("plurality", ["a", "b"], [], CID)
+    assert t.outcome == "no votes" and t.winner is None
+
+
+def test_approval_counts_every_approved_option() -> None:
+    t = vote_tally.count(
+        "approval", ["a", "b", "c"], [(1, ["a", "b"]), (1, ["b"]), (1, ["b", "c"])], CID
+    )
+    assert t.counts == {"a": 1, "b": 3, "c": 1}
+    assert t.winner == "b" and t.margin == 2
+    tie = vote_tally.count(
+        "approval", ["a", "b", "c"], [(1, ["a", "b"]), (1, ["b"]), (1, ["a", "c"])], CID
+    )
+    assert tie.outcome == "tie" and tie.tied == ["a", "b"]
+
+
+def test_irv_with_elimination_rounds() -> None:
+    """15 voters, 4 options. Worked by hand:
+
+    round 1: a 5, b 4, c 4, d 2  -> nobody above 7.5, d out (its 2 go to c)
+    round 2: a 5, b 4, c 6       -> b out (its 4 go to c, their next choice)
+    round 3: a 5, c 10           -> c wins with 10 of 15
+    """
+    ballots = (
+        many(5, ["a", "b", "c"])
+        + many(4, ["b", "c", "a"])
+        + many(3, ["c", "b", "a"])
+        + many(2, ["d", "c", "b"])
+        + many(1, ["c"])
+    )
+    t = vote_tally.count("ranked-choice", ["a", "b", "c", "d"], ballots, CID)
+    assert [r.counts for r in t.rounds] == [
+        {"a": 5, "b": 4, "c": 4, "d": 2},
+        {"a": 5, "b": 4, "c": 6},
+        {"a": 5, "c": 10},
+    ]
+    assert [r.eliminated for r in t.rounds] == ["d", "b", None]
+    assert t.winner == "c" and t.margin == 5
+    assert t.first_preferences == 4  # c's first-round count
+    assert t.counts == {"a": 5, "b": 4, "c": 4, "d": 2}  # first preferences
+
+
+def test_irv_exhausted_ballots_leave_the_count() -> None:
+    """a 4, b 3, c 2 (c voters ranked only c). c out: 2 exhausted; a 4 of 7 wins."""
+    ballots = many(4, ["a"]) + many(3, ["b", "a"]) + many(2, ["c"])
+    t = vote_tally.count("ranked-choice", ["a", "b", "c"], ballots, CID)
+    assert t.rounds[1].counts == {"a": 4, "b": 3} and t.rounds[1].exhausted == 2
+    assert t.winner == "a"
+
+
+def test_irv_elimination_tie_broken_backwards() -> None:
+    """round 1: a 7, b 5, c 4, d 1 -> d out (to c)
+    round 2: a 7, b 5, c 5 -> b and c tie for last; in round 1 c had fewer: c out
+    round 3: a 8, b 9 -> b wins (9 of 17)."""
+    ballots = many(7, ["a"]) + many(5, ["b"]) + many(4, ["c", "b"]) + many(1, ["d", "c", "a"])
+    t = vote_tally.count("ranked-choice", ["a", "b", "c", "d"], ballots, CID)
+    assert [r.eliminated for r in t.rounds] == ["d", "c", None]
+    assert "fewer votes in round 1" in (t.rounds[1].tie_break or "")
+    assert t.rounds[2].counts == {"a": 8, "b": 9}
+    assert t.winner == "b"
+
+
+def test_irv_unbreakable_tie_uses_the_charters_lot() -> None:
+    ballots = many(2, ["a"]) + many(1, ["b"]) + many(1, ["c"])
+    t = vote_tally.count("ranked-choice", ["a", "b", "c"], ballots, CID)
+    expected = min(["b", "c"], key=lambda o: vote_tally.lot(CID, o))
+    assert t.rounds[0].eliminated == expected
+    assert "lot" in (t.rounds[0].tie_break or "")
+    assert t.winner == "a"
+    other = bytes(32)  # another charter draws its own lot, the same on every laptop
+    t2 = vote_tally.count("ranked-choice", ["a", "b", "c"], ballots, other)
+    assert t2.rounds[0].eliminated == min(["b", "c"], key=lambda o: vote_tally.lot(other, o))
+
+
+def test_irv_final_tie_and_all_tied() -> None:
+    t = vote_tally.count("ranked-choice", ["a", "b"], many(2, ["a"]) + many(2, ["b"]), CID)
+    assert t.outcome == "tie" and t.tied == ["a", "b"]
+    t3 = vote_tally.count(
+        "ranked-choice", ["a", "b", "c"], [(1, ["a"]), (1, ["b"]), (1, ["c"])], CID
+    )
+    assert t3.outcome == "tie" and t3.tied == ["a", "b", "c"] and len(t3.rounds) == 1
+
+
+def test_irv_weighted() -> None:
+    """Weights move first preferences: a (w3) beats b+c (w1 each) in round 1."""
+    t = vote_tally.count(
+        "ranked-choice", ["a", "b", "c"], [(3, ["a"]), (1, ["b", "c"]), (1, ["c", "b"])], CID
+    )
+    assert t.winner == "a" and len(t.rounds) == 1 and t.first_preferences == 3
+
+
+def test_quadratic_counts_votes_not_credits() -> None:
+    """Budget 9: {a:3} costs 9; {b:2, a:-2} costs 8; {b:1} costs 1. a = 3-2, b = 2+1."""
+    ballots = [(1, {"a": 3}), (1, {"b": 2, "a": -2}), (1, {"b": 1})]
+    t = vote_tally.count("quadratic", ["a", "b"], ballots, CID)
+    assert t.counts == {"a": 1, "b": 3} and t.winner == "b" and t.margin == 2
+    weighted = vote_tally.count("quadratic", ["a", "b"], [(4, {"a": 1}), (1, {"b": 3})], CID)
+    assert weighted.counts == {"a": 4, "b": 3}
+
+
+def test_quadratic_budget_and_validity() -> None:
+    opts = (Option("a", "A"), Option("b", "B"))
+    assert check_choice("quadratic", opts, 9, {"a": 3})[1] is None
+    _normal, why = check_choice("quadratic", opts, 9, {"a": 3, "b": 1})
+    assert why is not None and "over budget" in why and "10" in why
+    assert check_choice("quadratic", opts, 9, {"z": 1})[1] == "unknown option 'z'"
+    assert check_choice("quadratic", opts, 9, ["a"])[1] is not None
+    assert check_choice("quadratic", opts, 9, {"a": 0, "b": -3})[0] == {"b": -3}
+
+
+def test_quadratic_swing_by_hand() -> None:
+    # 9 credits: 2 for the runner-up and 2 against the winner (4+4=8) move the margin by 4
+    assert quadratic_swing(9) == 4
+    assert quadratic_swing(100) == 14  # 7 and 7 (98 credits)
+    assert quadratic_swing(1) == 1
+
+
+def test_choice_rules_per_method() -> None:
+    opts = (Option("a", "A"), Option("b", "B"), Option("c", "C"))
+    assert check_choice("plurality", opts, None, ["a", "b"])[1] == "plurality: choose one option"
+    assert check_choice("plurality", opts, None, [])[1] is None  # blank
+    assert check_choice("approval", opts, None, ["a", "a"])[1] == "an option is named twice"
+    assert check_choice("ranked-choice", opts, None, ["c", "a"]) == (["c", "a"], None)
+    assert check_choice("ranked-choice", opts, None, "a")[1] is not None
+    assert check_choice("approval", opts, None, ["x"])[1] == "unknown option 'x'"
