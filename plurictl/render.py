@@ -39,7 +39,10 @@ def error_console() -> Console:
     """The console for errors and progress (stderr), so --json output stays clean."""
     global _STDERR
     if _STDERR is None or _STDERR.file is not sys.stderr:
-        _STDERR = Console(file=sys.stderr, highlight=False, stderr=True)
+        import os
+
+        wide = None if os.environ.get("COLUMNS") or sys.stderr.isatty() else 160
+        _STDERR = Console(file=sys.stderr, highlight=False, stderr=True, width=wide)
     return _STDERR
 
 

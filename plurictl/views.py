@@ -24,10 +24,36 @@ def _playbooks(store: Store) -> Any:
     return load_state(store).to_json(0)
 
 
+def _votes(store: Store) -> Any:
+    from ledger.views.vote_json import everything
+    from ledger.votes import load
+
+    votes, roster = load(store)
+    return everything(votes, roster)
+
+
 def all_views() -> dict[str, ViewFn]:
-    return {"roster": _roster, "playbooks": _playbooks}
+    return {"roster": _roster, "votes": _votes, "playbooks": _playbooks}
 
 
 def sealed_sheets(store: Store) -> dict[str, set[str]]:
-    """vote id -> ids of close sheets that reached the seal threshold (must be at most one)."""
-    return {}
+    """vote id -> ids of close sheets with at least k counting teller seals.
+
+    Counted here from the seals themselves (not from the view's verdict), so the
+    drill checker is an independent check of the "never two sealed sheets" rule.
+    """
+    from ledger.votes import load
+
+    votes, _ = load(store)
+    out: dict[str, set[str]] = {}
+    for vote_id, vote in votes.votes.items():
+        counts: dict[bytes, int] = {}
+        for seal in vote.seals.values():
+            if seal.problem is None:
+                counts[seal.sheet] = counts.get(seal.sheet, 0) + 1
+        sealed = {sheet.hex() for sheet, n in counts.items() if n >= vote.charter.k}
+        if sealed or vote.sealed_sheet is not None:
+            if vote.sealed_sheet is not None:
+                sealed.add(vote.sealed_sheet.hex())
+            out[vote_id.hex()] = sealed
+    return out

@@ -194,3 +194,137 @@ def do_nemesis(r: DrillRunner, args: dict[str, Any]) -> str:
     from plurictl.drills.nemesis import run_nemesis
 
     return run_nemesis(r, args)
+
+
+# --- votes -----------------------------------------------------------------------------
+
+
+def _named(r: DrillRunner, kind: str, name: str) -> str:
+    key = f"{kind}:{name}"
+    if key not in r.named:
+        raise ValueError(f"no {kind} named {name!r} was created earlier in this drill")
+    return str(r.named[key])
+
+
+def do_vote_open(r: DrillRunner, args: dict[str, Any]) -> str:
+    from ledger.votes import VoteSpec, open_vote
+    from plurictl.commands.vote_spec import parse_options
+
+    node = args["node"]
+    options = list(args["options"])
+    if args.get("plans"):  # options are the plans proposed so far, by drill name
+        options = [{"id": p, "label": f"plan {p}", "ref": _named(r, "plan", p)} for p in options]
+    roll = str(args.get("roll", "role:operator"))
+    tellers = [r.member_key(t) for t in args.get("tellers", [])]
+    spec = VoteSpec(
+        title=str(args["title"]),
+        options=parse_options(options, {}),
+        method=str(args.get("method", "plurality")),
+        tellers=tellers,
+        roll_role=roll.removeprefix("role:") if roll.startswith("role:") else None,
+        quorum_pct=int(args.get("quorum", 0)),
+    )
+    with r.home(node) as h:
+        entry = open_vote(h.store, h.identity, spec)
+        r.ack(
+            node,
+            h.store.entries(
+                author=h.identity.public, newest_first=True, limit=1 + len(spec.options)
+            ),
+        )
+    r.named[f"vote:{args.get('id', args['title'])}"] = entry.id.hex()
+    return f"vote {entry.id.hex()[:12]} opened with {len(tellers)} tellers"
+
+
+def do_vote_cast(r: DrillRunner, args: dict[str, Any]) -> str:
+    from ledger.votes import cast
+
+    node = args["node"]
+    choice = args["choice"]
+    words = [str(c) for c in choice] if isinstance(choice, list) else [str(choice)]
+    with r.home(node) as h:
+        res = cast(h.store, h.identity, _named(r, "vote", args["vote"]), words=words)
+    r.ack(node, res.entry)
+    return f"{node} voted {' '.join(words)}" + (
+        f" (replaces {res.replaced})" if res.replaced else ""
+    )
+
+
+def do_vote_close(r: DrillRunner, args: dict[str, Any]) -> str:
+    from ledger.votes import close
+
+    node = args["node"]
+    with r.home(node) as h:
+        res = close(h.store, h.identity, _named(r, "vote", args["vote"]), force=True)
+    r.ack(node, res.entry)
+    return f"close sheet {res.entry.id.hex()[:12]} lists {res.count} ballots"
+
+
+def do_vote_seal(r: DrillRunner, args: dict[str, Any]) -> str:
+    from ledger.votes import seal
+
+    node = args["node"]
+    try:
+        with r.home(node) as h:
+            res = seal(h.store, h.identity, _named(r, "vote", args["vote"]), accept_late=True)
+    except Exception as e:
+        return f"seal refused: {e}"
+    r.ack(node, res.entry)
+    return f"{res.seals}/{res.k} seals on sheet {res.sheet.id.hex()[:12]} ({res.state})"
+
+
+# --- playbooks ----------------------------------------------------------------------------
+
+
+def do_playbook_start(r: DrillRunner, args: dict[str, Any]) -> str:
+    from pathlib import Path
+
+    from ledger import playbooks
+
+    shipped = Path(__file__).resolve().parents[2] / "field_guides" / "playbooks"
+    path = playbooks.resolve_file(str(args["playbook"]), shipped)
+    if path is None:
+        raise ValueError(f"no playbook {args['playbook']!r}")
+    node = args["node"]
+    with r.home(node) as h:
+        written = playbooks.start(
+            h.store, h.identity, path.read_text(), source=path.name, site=args.get("site")
+        )
+    r.ack(node, written.entry)
+    r.named[f"run:{args.get('id', args['playbook'])}"] = written.entry.id.hex()
+    return f"run {written.entry.id.hex()[:12]} of {path.stem}"
+
+
+def do_playbook_sign(r: DrillRunner, args: dict[str, Any]) -> str:
+    from ledger import playbooks
+
+    node = args["node"]
+    with r.home(node) as h:
+        written = playbooks.sign(
+            h.store,
+            h.identity,
+            _named(r, "run", args["run"]),
+            str(args["step"]),
+            early=bool(args.get("early")),
+        )
+    r.ack(node, written.entry)
+    return f"{node} signed {args['step']}" + (
+        f" ({'; '.join(written.warnings)})" if written.warnings else ""
+    )
+
+
+def do_playbook_waive(r: DrillRunner, args: dict[str, Any]) -> str:
+    from ledger import playbooks
+
+    node = args["node"]
+    with r.home(node) as h:
+        written = playbooks.waive(
+            h.store,
+            h.identity,
+            _named(r, "run", args["run"]),
+            str(args["step"]),
+            int(args.get("check", 0)),
+            str(args.get("reason", "drill")),
+        )
+    r.ack(node, written.entry)
+    return f"check {args.get('check', 0)} of {args['step']} waived"

@@ -1,0 +1,132 @@
+"""Drills end to end: shipped drills pass, a broken node makes the checker fail, bad files are
+refused with the step and field named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ledger.errors import InvalidInput
+from plurictl.commands.drill import SHIPPED
+from plurictl.drills.model import load, parse
+from plurictl.drills.runner import DrillRunner
+
+pytestmark = pytest.mark.timeout(300)
+
+SMALL = {
+    "drill": {"name": "small", "interval": 0.2},
+    "nodes": [
+        {"name": "a", "roles": ["admin", "coordinator", "operator"]},
+        {"name": "b", "roles": ["operator"]},
+        {"name": "c", "roles": ["operator"]},
+    ],
+    "step": [
+        {"do": "found"},
+        {"do": "start"},
+        {"do": "wait-converged"},
+        {"do": "partition", "groups": [["a", "b"], ["c"]]},
+        {"do": "write", "node": "a", "count": 3},
+        {"do": "write", "node": "c", "count": 2},
+        {"do": "courier", "from": "a", "to": "c"},
+        {"do": "kill", "node": "b"},
+        {"do": "write", "node": "b"},
+        {"do": "equivocate", "node": "c", "via": "a"},
+        {"do": "heal"},
+    ],
+}
+
+
+def test_small_drill_passes(tmp_path: Path) -> None:
+    report = DrillRunner(parse(SMALL), tmp_path).run()
+    assert report.passed, report.to_json()
+    names = {i.name: i for i in report.invariants}
+    assert "1 injected fork" in names["fork proofs everywhere (and only where injected)"].detail
+    assert report.acknowledged >= 9
+    actions = [row.action for row in report.timeline]
+    assert actions[:3] == ["found", "start", "wait-converged"] and actions[-1] == "final"
+
+
+def test_a_broken_node_makes_the_checker_fail(tmp_path: Path) -> None:
+    report = DrillRunner(parse(SMALL), tmp_path, broken_node=("b", "a"), final_timeout=3).run()
+    assert not report.passed
+    failed = {i.name for i in report.invariants if not i.ok}
+    assert "every acknowledged entry on every node" in failed
+    assert "identical heads vectors" in failed
+    missing = next(
+        i for i in report.invariants if i.name == "every acknowledged entry on every node"
+    )
+    assert "b lacks" in missing.detail
+
+
+@pytest.mark.parametrize("name", ["partition-vote", "lost-laptop"])
+def test_shipped_drills_pass(tmp_path: Path, name: str) -> None:
+    report = DrillRunner(load(SHIPPED / f"{name}.toml"), tmp_path).run()
+    assert report.passed, json.dumps(report.to_json(), indent=1)[:3000]
+
+
+def test_short_nemesis_loses_nothing(tmp_path: Path) -> None:
+    spec = parse(
+        {
+            **SMALL,
+            "step": [
+                {"do": "found"},
+                {"do": "start"},
+                {"do": "nemesis", "duration": "6s", "seed": 3},
+            ],
+        }
+    )
+    report = DrillRunner(spec, tmp_path, seed=3).run()
+    assert report.passed, report.to_json()
+    assert report.acknowledged > 20
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["step"].append({"do": "explode"}), "unknown action 'explode'"),
+        (lambda d: d["step"].append({"do": "write"}), "step 12 (write): missing node"),
+        (lambda d: d["step"].append({"do": "write", "node": "zed"}), "node 'zed' is not a node"),
+        (
+            lambda d: d["step"].append({"do": "partition", "groups": [["a"], ["a", "b"]]}),
+            "a is in two groups",
+        ),
+        (lambda d: d["step"].append({"do": "sleep", "seconds": "soon"}), "not a duration"),
+        (lambda d: d["nodes"].append({"name": "a"}), "names must be different"),
+        (lambda d: d["nodes"].append({"name": "x", "roles": ["king"]}), "roles must be"),
+        (
+            lambda d: d["step"].append({"do": "write", "node": "a", "colour": "red"}),
+            "unknown field(s) colour",
+        ),
+    ],
+)
+def test_bad_drill_files_name_the_step_and_field(change, message: str) -> None:  # type: ignore[no-untyped-def]
+    data = json.loads(json.dumps(SMALL))
+    change(data)
+    with pytest.raises(InvalidInput, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse(data)
+
+
+def test_drill_cli(tmp_path: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    r = invoke(None, "drill", "list", "--json")
+    assert r.exit_code == 0
+    names = {d["name"] for d in json.loads(r.stdout)}
+    assert {"partition-vote", "lost-laptop", "nemesis"} <= names
+    for name in names:
+        assert invoke(None, "drill", "validate", name).exit_code == 0
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[drill\n")
+    r = invoke(None, "drill", "validate", str(bad))
+    assert r.exit_code == 5 and "not valid TOML" in r.stderr
+    r = invoke(None, "drill", "run", "no-such-drill")
+    assert r.exit_code == 5 and "shipped drills" in r.stderr
+    small = tmp_path / "small.toml"
+    small.write_text(
+        '[drill]\nname = "cli"\ninterval = 0.2\n[[nodes]]\nname = "a"\nroles = ["admin", "operator"]\n'
+        '[[nodes]]\nname = "b"\n[[step]]\ndo = "write"\nnode = "b"\n'
+    )
+    r = invoke(None, "drill", "run", str(small), "--json")
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    assert report["passed"] and report["acknowledged_entries"] >= 2
