@@ -48,6 +48,7 @@ __all__ = [
     "load_since",
     "note_frontier_file",
     "plan_export",
+    "roster_first",
 ]
 
 
@@ -122,7 +123,7 @@ def export_bundle(
     with BundleWriter(path, signer, header, overwrite=overwrite) as writer:
         for proof in store.fork_proofs():
             writer.add_fork(proof)
-        for author, start, end in _ordered_spans(store, ranges):
+        for author, start, end in roster_first(store, ranges):
             seq = start
             while seq <= end:
                 batch = store.range_raw(author, seq, end, limit=BATCH)
@@ -145,7 +146,7 @@ def export_bundle(
         )
 
 
-def _ordered_spans(store: Store, ranges: list[Range]) -> Iterator[tuple[bytes, int, int]]:
+def roster_first(store: Store, ranges: list[Range]) -> Iterator[tuple[bytes, int, int]]:
     """(author, start, end) spans: roster entries (with their feed prefixes) first.
 
     Roster entries come in the order the roster view applied them (genesis,

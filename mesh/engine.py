@@ -20,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ledger.courier import roster_first
 from ledger.forks import ForkProof
-from ledger.kinds import ROSTER_KINDS
-from ledger.store import Store
+from ledger.store import Head, Store
 from mesh import sync
 from mesh.protocol import BATCH_BYTES
 
@@ -51,7 +51,7 @@ class PeerSync:
     """What the engine knows about one peer's ledger."""
 
     key: bytes
-    remote_heads: dict[bytes, tuple[int, bytes]] | None = None
+    remote_heads: dict[bytes, Head] | None = None
     in_sync: bool = False
     transfer: Transfer | None = None
     promised: dict[bytes, int] = field(default_factory=dict)
@@ -115,8 +115,8 @@ class SyncEngine:
         head = self.store.stored_heads().get(self.me)
         return head.seq if head else 0
 
-    def _heads(self) -> dict[bytes, tuple[int, bytes]]:
-        return {a: (h.seq, h.id) for a, h in self.store.heads().items()}
+    def _heads(self) -> dict[bytes, Head]:
+        return self.store.heads()
 
     def _fork_index(self) -> dict[bytes, tuple[int, bytes, bytes]]:
         return {p.author: (p.seq, p.a.id, p.b.id) for p in self.store.fork_proofs()}
@@ -188,9 +188,9 @@ class SyncEngine:
         p.ahead = sum(r.count for r in sync.missing_ranges(local, remote, self._id_at))
         p.in_sync = msg["d"] == self.store.digest()
         if ranges:
-            ordered = sync.order_for_transfer(
-                ranges, self._last_roster_seq({r.author for r in ranges})
-            )
+            ordered = [
+                sync.Range(a, start, end) for a, start, end in roster_first(self.store, ranges)
+            ]
             for r in ranges:
                 p.promised[r.author] = max(p.promised.get(r.author, 0), r.end)
             if p.transfer is None:
@@ -200,13 +200,6 @@ class SyncEngine:
         if msg.get("reply"):
             out.append((key, "heads", self._heads_message(reply=False)))
         out.extend(self._pump_peer(p))
-        return out
-
-    def _last_roster_seq(self, authors: set[bytes]) -> dict[bytes, int]:
-        out: dict[bytes, int] = {}
-        for e in self.store.entries(kinds=sorted(ROSTER_KINDS)):
-            if e.author in authors and e.seq > out.get(e.author, 0):
-                out[e.author] = e.seq
         return out
 
     def _on_forks(self, key: bytes, msg: dict[str, Any]) -> list[Out]:

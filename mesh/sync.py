@@ -2,100 +2,70 @@
 
 The node compares a 32-byte digest every gossip interval; only when digests
 differ do the peers exchange heads vectors, and each side computes with
-:func:`missing_ranges` what the other lacks and streams it in batches. Fork
-proofs go first, then the parts of feeds that carry roster entries (so the
-receiver knows every author before their entries arrive), then the rest.
+:func:`missing_ranges` what the other lacks and streams it in batches. The
+decision itself is the same one a courier bundle makes
+(:func:`ledger.frontier.plan`); this module adds what only a live link needs:
+not re-sending what is already queued, and progress counts.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 
-#: author -> (seq, id)
-Heads = Mapping[bytes, tuple[int, bytes]]
+from ledger.frontier import Range
+from ledger.frontier import plan as frontier_plan
+from ledger.store import Head
 
-
-@dataclass(frozen=True, order=True)
-class Range:
-    """Entries ``start..end`` (inclusive) of one author's feed."""
-
-    author: bytes
-    start: int
-    end: int
-
-    @property
-    def count(self) -> int:
-        return max(0, self.end - self.start + 1)
+__all__ = [
+    "Range",
+    "choose_peer",
+    "count_missing",
+    "forks_to_send",
+    "heads_from_wire",
+    "heads_to_wire",
+    "missing_ranges",
+]
 
 
-def heads_to_wire(heads: Mapping[bytes, tuple[int, bytes]]) -> list[list[object]]:
-    return [[a, s, i] for a, (s, i) in sorted(heads.items())]
+def heads_to_wire(heads: Mapping[bytes, Head]) -> list[list[object]]:
+    return [[a, h.seq, h.id] for a, h in sorted(heads.items())]
 
 
-def heads_from_wire(rows: Iterable[list[object]]) -> dict[bytes, tuple[int, bytes]]:
-    return {bytes(r[0]): (int(r[1]), bytes(r[2])) for r in rows}  # type: ignore[arg-type, call-overload]
+def heads_from_wire(rows: Iterable[list[object]]) -> dict[bytes, Head]:
+    return {bytes(r[0]): Head(int(r[1]), bytes(r[2])) for r in rows}  # type: ignore[arg-type, call-overload]
 
 
 def missing_ranges(
-    local: Heads,
-    remote: Heads,
+    local: Mapping[bytes, Head],
+    remote: Mapping[bytes, Head],
     id_at: Callable[[bytes, int], bytes | None],
     promised: Mapping[bytes, int] | None = None,
 ) -> list[Range]:
-    """What ``remote`` lacks of ``local``, author by author.
+    """What ``remote`` lacks of ``local``, minus what is already queued to it.
 
-    ``promised`` holds, per author, the highest seq already queued to this peer
-    (not re-sent). If the remote's entry at its head seq differs from ours, the
-    feeds forked: our entry at that seq is included so the remote detects it.
+    ``promised`` holds, per author, the highest seq already queued to this peer.
+    Fork evidence (our entry where the remote holds a different one) is always sent.
     """
     promised = promised or {}
     out = []
-    for author, (seq, head_id) in sorted(local.items()):
-        theirs = remote.get(author)
-        already = promised.get(author, 0)
-        if theirs is None:
-            start = 1
-        else:
-            their_seq, their_id = theirs
-            if their_seq > seq:
-                continue  # they are ahead; a fork below their head is found on their side
-            ours_there = head_id if their_seq == seq else id_at(author, their_seq)
-            if ours_there is not None and ours_there != their_id:
-                out.append(Range(author, their_seq, their_seq))  # evidence of the fork
-                continue
-            start = their_seq + 1
-        start = max(start, already + 1)
-        if start <= seq:
-            out.append(Range(author, start, seq))
+    for r in frontier_plan(local, remote, id_at):
+        if r.fork:
+            out.append(r)
+            continue
+        start = max(r.start, promised.get(r.author, 0) + 1)
+        if start <= r.end:
+            out.append(Range(r.author, start, r.end))
     return out
 
 
-def count_missing(local: Heads, remote: Heads) -> int:
+def count_missing(local: Mapping[bytes, Head], remote: Mapping[bytes, Head]) -> int:
     """How many entries ``local`` lacks from ``remote`` (for progress bars)."""
     total = 0
-    for author, (seq, _) in remote.items():
+    for author, head in remote.items():
         mine = local.get(author)
-        total += max(0, seq - (mine[0] if mine else 0))
+        total += max(0, head.seq - (mine.seq if mine else 0))
     return total
-
-
-def order_for_transfer(
-    ranges: Iterable[Range], last_roster_seq: Mapping[bytes, int]
-) -> list[Range]:
-    """Roster-carrying prefixes of feeds first, then the rest, each in a stable order."""
-    first, rest = [], []
-    for r in sorted(ranges):
-        cut = last_roster_seq.get(r.author, 0)
-        if cut >= r.start:
-            head = Range(r.author, r.start, min(cut, r.end))
-            first.append(head)
-            if head.end < r.end:
-                rest.append(Range(r.author, head.end + 1, r.end))
-        else:
-            rest.append(r)
-    return first + rest
 
 
 def forks_to_send(
