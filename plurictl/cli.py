@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "node": ("plurictl.commands.node", "node", "Run the mesh node; status; simulate link faults."),
     "peers": ("plurictl.commands.node", "peers", "Peers of the running node: state, lag, traffic."),
     "sync": ("plurictl.commands.node", "sync", "Catch up with one peer now."),
+    "fuel": ("plurictl.commands.fuel", "fuel", "Tank readings, transfers, fuel by site."),
     "drill": (
         "plurictl.commands.drill",
         "drill",

@@ -1,0 +1,135 @@
+"""Writing fuel entries: tank readings, transfers and burn rates (pre-checked, then signed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.entry import Entry
+from ledger.errors import InvalidInput, TrustError
+from ledger.identity import Identity
+from ledger.store import Store
+from ledger.views import fuel as view
+
+
+def load(store: Store) -> view.FuelState:
+    return view.fold(store.entries(kinds=list(view.KINDS)), store.roster())
+
+
+def _require(store: Store, identity: Identity, *roles: str) -> None:
+    head = store.stored_heads().get(identity.public)
+    why = store.roster().authority(identity.public, (head.seq if head else 0) + 1, *roles)
+    if why is not None:
+        raise TrustError(f"not allowed: {why}")
+
+
+def _checked(problem: str | None) -> None:
+    if problem:
+        raise InvalidInput(problem)
+
+
+def report(
+    store: Store,
+    identity: Identity,
+    site: str,
+    litres: float,
+    *,
+    tank: str = "main",
+    fuel: str = "diesel",
+    note: str = "",
+) -> Entry:
+    """Sign a tank reading; it supersedes the readings of that tank this laptop holds."""
+    _require(store, identity, *view.WRITERS)
+    state = load(store)
+    current = state.sites.get(site.strip())
+    known = current.tanks.get(tank.strip()) if current else None
+    body: dict[str, Any] = {
+        "site": site.strip(),
+        "tank": tank.strip(),
+        "fuel": fuel,
+        "litres": litres,
+        "supersedes": [r.id.hex() for r in known.current] if known else [],
+    }
+    if note:
+        body["note"] = note
+    _checked(view.check_report(body))
+    return store.append(identity, view.REPORT, body)
+
+
+def plan_transfer(
+    store: Store,
+    identity: Identity,
+    source: str,
+    target: str,
+    litres: float,
+    *,
+    fuel: str = "diesel",
+    tank: str | None = None,
+    order: str | None = None,
+    note: str = "",
+) -> Entry:
+    _require(store, identity, "coordinator")
+    body: dict[str, Any] = {
+        "op": "plan",
+        "from": source.strip(),
+        "to": target.strip(),
+        "litres": litres,
+        "fuel": fuel,
+    }
+    for key, value in (("tank", tank), ("order", order), ("note", note)):
+        if value:
+            body[key] = value
+    _checked(view.check_transfer(body))
+    return store.append(identity, view.TRANSFER, body)
+
+
+def find_transfer(state: view.FuelState, prefix: str) -> view.Transfer:
+    prefix = prefix.strip().lower()
+    matches = (
+        [t for tid, t in state.transfers.items() if tid.hex().startswith(prefix)]
+        if len(prefix) >= 4
+        else []
+    )
+    if len(matches) != 1:
+        listed = ", ".join(tid.hex()[:8] for tid in sorted(state.transfers)) or "none"
+        raise InvalidInput(
+            f"no single transfer matches {prefix!r} (transfers: {listed})",
+            hint="`plurictl fuel status` lists transfers with their ids",
+        )
+    return matches[0]
+
+
+def transfer_step(
+    store: Store,
+    identity: Identity,
+    transfer: str,
+    op: str,
+    *,
+    litres: float | None = None,
+    reason: str = "",
+) -> Entry:
+    """dispatch / receive / cancel a planned transfer."""
+    _require(store, identity, "coordinator" if op == "cancel" else "operator", "coordinator")
+    t = find_transfer(load(store), transfer)
+    allowed = {
+        "dispatch": (view.PLANNED,),
+        "receive": (view.PLANNED, view.DISPATCHED),
+        "cancel": (view.PLANNED,),
+    }
+    if t.state not in allowed[op]:
+        raise InvalidInput(f"transfer {t.id.hex()[:8]} is {t.state}: it cannot be {op}ed now")
+    body: dict[str, Any] = {"op": op, "transfer": t.id.hex()}
+    if litres is not None:
+        body["litres"] = litres
+    if reason:
+        body["reason"] = reason
+    _checked(view.check_transfer(body))
+    return store.append(identity, view.TRANSFER, body)
+
+
+def consumption(store: Store, identity: Identity, site: str, litres_per_hour: float) -> Entry:
+    _require(store, identity, *view.WRITERS)
+    if not 0 <= litres_per_hour <= view.MAX_LITRES:
+        raise InvalidInput("the burn rate must be between 0 and 10,000,000 litres per hour")
+    return store.append(
+        identity, view.CONSUMPTION, {"site": site.strip(), "litres_per_hour": litres_per_hour}
+    )
