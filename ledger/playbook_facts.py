@@ -1,43 +1,55 @@
-"""Facts for playbook checks, read from this laptop's ledger: the seam for fuel and plans.
+"""Facts for playbook checks, read from this laptop's ledger (fuel and plan views).
 
 The playbook view evaluates ``fuel_at_least`` and ``plan_adopted_covers_tier``
-checks through the :class:`ledger.views.playbook_checks.Facts` protocol. Today
-the ledger has no fuel or plan view, so :class:`LedgerFacts` answers ``None``
-(unknown) for both: such a check shows as *unknown* and blocks its step while
-it is required, until a coordinator waives it (``plurictl playbook waive``).
+checks through the :class:`ledger.views.playbook_checks.Facts` protocol:
 
-When the fuel and plan views exist, wire them in **here and only here**:
+* ``fuel_litres(site)``: the fuel view's inventory at ``site`` (current tank
+  readings plus received, minus dispatched transfers); None when the ledger has
+  no reading for that site;
+* ``plan_covers_tier(tier)``: whether an adopted plan serves all load of that
+  priority tier (served 100 %, to the plan's rounding); None when no plan is
+  adopted.
 
-* ``LedgerFacts.fuel_litres(site)``: fold the fuel entries of ``self.store``
-  with the fuel view and return the litres on hand at ``site`` (None if no
-  report for that site);
-* ``LedgerFacts.plan_covers_tier(tier)``: take the currently adopted plan from
-  the plan view and return whether it serves all load of that priority tier
-  (None if no plan is adopted).
-
-Nothing else changes: the writer (``ledger.playbooks``) and every command
-already build their facts with :func:`facts_for`.
+A check whose fact is unknown blocks its step while it is required, until a
+coordinator waives it (``plurictl playbook waive``).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from ledger.store import Store
 from ledger.views.playbook_checks import ChainFacts, Facts
 
 
 class LedgerFacts:
-    """What this store knows. Fuel and plan views do not exist yet: both unknown."""
+    """What this store's fuel and plan views say (folded once, on first use)."""
+
+    #: a tier counts as covered when the plan serves at least this share of it
+    COVERED_PCT = 99.95
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._fuel: Any = None
+        self._plans: Any = None
 
     def fuel_litres(self, site: str) -> float | None:
-        # SEAM: return the fuel view's litres on hand at ``site`` once it exists.
-        return None
+        if self._fuel is None:
+            from ledger import fuel
+
+            self._fuel = fuel.load(self.store)
+        found = self._fuel.sites.get(site)
+        return None if found is None or not found.tanks else float(found.inventory)
 
     def plan_covers_tier(self, tier: int) -> bool | None:
-        # SEAM: return the adopted plan's coverage of ``tier`` once the plan view exists.
-        return None
+        if self._plans is None:
+            from ledger import plans
+
+            self._plans = plans.load(self.store)
+        adopted = self._plans.adopted()
+        if not adopted:
+            return None
+        return any(p.tier_served[tier - 1] >= self.COVERED_PCT for p in adopted if 1 <= tier <= 3)
 
 
 def facts_for(store: Store, *extra: Facts) -> Facts:

@@ -32,8 +32,26 @@ def _votes(store: Store) -> Any:
     return everything(votes, roster)
 
 
+def _fuel(store: Store) -> Any:
+    from ledger import fuel
+
+    return fuel.load(store).to_json()
+
+
+def _plans(store: Store) -> Any:
+    from ledger import plans
+
+    return plans.load(store).to_json()
+
+
 def all_views() -> dict[str, ViewFn]:
-    return {"roster": _roster, "votes": _votes, "playbooks": _playbooks}
+    return {
+        "roster": _roster,
+        "fuel": _fuel,
+        "plans": _plans,
+        "votes": _votes,
+        "playbooks": _playbooks,
+    }
 
 
 def sealed_sheets(store: Store) -> dict[str, set[str]]:

@@ -91,7 +91,7 @@ def do_write(r: DrillRunner, args: dict[str, Any]) -> str:
     count = int(args.get("count", 1))
     kind = str(args.get("kind", "note"))
     body = dict(args.get("body", {"text": f"drill note from {name}"}))
-    with r.home(name) as h:
+    with r.member_home(name) as h:
         entries = h.store.append_many(h.identity, [(kind, {**body, "n": i}) for i in range(count)])
     r.ack(name, entries)
     return f"{count} {kind} entr{'y' if count == 1 else 'ies'}"
@@ -128,7 +128,7 @@ def do_courier(r: DrillRunner, args: dict[str, Any]) -> str:
     fpath, bpath = stick / f"frontier-{dst}.plf", stick / f"{src}-to-{dst}.plb"
     with r.home(dst) as h:
         frontier.write_file(fpath, h.store, h.identity, overwrite=True)
-    with r.home(src) as h:
+    with r.member_home(src) as h:
         since = courier.load_since(h.store, fpath)
         result = courier.export_bundle(h.store, h.identity, bpath, since=since, overwrite=True)
     with r.home(dst) as h:
@@ -139,7 +139,7 @@ def do_courier(r: DrillRunner, args: dict[str, Any]) -> str:
 
 def do_revoke(r: DrillRunner, args: dict[str, Any]) -> str:
     by = args.get("by") or r.drill.names[0]
-    with r.home(by) as h:
+    with r.member_home(by) as h:
         res = trust.revoke(
             h.store, h.identity, r.member_key(args["node"]), str(args.get("reason", "drill"))
         )
@@ -154,7 +154,7 @@ def do_rotate(r: DrillRunner, args: dict[str, Any]) -> str:
     by = args.get("by") or r.drill.names[0]
     old_key = r.member_key(name)
     r.lose_laptop(name)
-    with r.home(by) as h:
+    with r.member_home(by) as h:
         res = trust.rotate(h.store, h.identity, old_key, r.member_key(name))
         r.ack(by, res.entry)
     r.pin(name)
@@ -167,7 +167,7 @@ def do_equivocate(r: DrillRunner, args: dict[str, Any]) -> str:
     shows up at `via`. Every node must end up with the fork proof."""
     name = args["node"]
     via = args.get("via") or next(n for n in r.drill.names if n != name)
-    with r.home(name) as h:
+    with r.member_home(name) as h:
         head = h.store.stored_heads().get(h.identity.public)
         seq, prev = (head.seq, head.id) if head else (0, h.store.mesh_id)
         twin = create(
@@ -224,7 +224,7 @@ def do_vote_open(r: DrillRunner, args: dict[str, Any]) -> str:
         roll_role=roll.removeprefix("role:") if roll.startswith("role:") else None,
         quorum_pct=int(args.get("quorum", 0)),
     )
-    with r.home(node) as h:
+    with r.member_home(node) as h:
         entry = open_vote(h.store, h.identity, spec)
         r.ack(
             node,
@@ -242,7 +242,7 @@ def do_vote_cast(r: DrillRunner, args: dict[str, Any]) -> str:
     node = args["node"]
     choice = args["choice"]
     words = [str(c) for c in choice] if isinstance(choice, list) else [str(choice)]
-    with r.home(node) as h:
+    with r.member_home(node) as h:
         res = cast(h.store, h.identity, _named(r, "vote", args["vote"]), words=words)
     r.ack(node, res.entry)
     return f"{node} voted {' '.join(words)}" + (
@@ -254,7 +254,7 @@ def do_vote_close(r: DrillRunner, args: dict[str, Any]) -> str:
     from ledger.votes import close
 
     node = args["node"]
-    with r.home(node) as h:
+    with r.member_home(node) as h:
         res = close(h.store, h.identity, _named(r, "vote", args["vote"]), force=True)
     r.ack(node, res.entry)
     return f"close sheet {res.entry.id.hex()[:12]} lists {res.count} ballots"
@@ -265,7 +265,7 @@ def do_vote_seal(r: DrillRunner, args: dict[str, Any]) -> str:
 
     node = args["node"]
     try:
-        with r.home(node) as h:
+        with r.member_home(node) as h:
             res = seal(h.store, h.identity, _named(r, "vote", args["vote"]), accept_late=True)
     except Exception as e:
         return f"seal refused: {e}"
@@ -286,7 +286,7 @@ def do_playbook_start(r: DrillRunner, args: dict[str, Any]) -> str:
     if path is None:
         raise ValueError(f"no playbook {args['playbook']!r}")
     node = args["node"]
-    with r.home(node) as h:
+    with r.member_home(node) as h:
         written = playbooks.start(
             h.store, h.identity, path.read_text(), source=path.name, site=args.get("site")
         )
@@ -299,7 +299,7 @@ def do_playbook_sign(r: DrillRunner, args: dict[str, Any]) -> str:
     from ledger import playbooks
 
     node = args["node"]
-    with r.home(node) as h:
+    with r.member_home(node) as h:
         written = playbooks.sign(
             h.store,
             h.identity,
@@ -317,7 +317,7 @@ def do_playbook_waive(r: DrillRunner, args: dict[str, Any]) -> str:
     from ledger import playbooks
 
     node = args["node"]
-    with r.home(node) as h:
+    with r.member_home(node) as h:
         written = playbooks.waive(
             h.store,
             h.identity,

@@ -39,7 +39,7 @@ def run_nemesis(r: DrillRunner, args: dict[str, Any]) -> str:
             _fault(r, rng, names, killed, counts, allow_kills)
             next_fault = now + rng.uniform(1.0, 3.0)
         who = rng.choice(names)
-        with r.home(who) as h:
+        with r.member_home(who) as h:
             e = h.append("note", {"nemesis": counts["writes"], "by": who})
         r.ack(who, e)
         counts["writes"] += 1

@@ -131,6 +131,20 @@ class DrillRunner:
     def home(self, node: str) -> Home:
         return self.cluster.home(node)
 
+    def member_home(self, node: str, timeout: float = 30.0) -> Home:
+        """The node's home once it holds the roster with its own key (a newly started
+        laptop first has to sync): what an operator waits for before writing."""
+        deadline = time.monotonic() + timeout
+        while True:
+            h = self.cluster.home(node)
+            roster = h.store.roster()
+            if h.store.mesh_id is not None and self.cluster.nodes[node].key in roster.keys:
+                return h
+            h.close()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{node} has not received the roster after {timeout:.0f} s")
+            time.sleep(0.05)
+
     def _log(self, step: Step | None, detail: str, took: float, result: str = "") -> None:
         row = TimelineRow(
             time.monotonic() - self.start_time,
