@@ -80,6 +80,9 @@ class VoteBook:
             "roll_weight": sum(rows.values()),
             "roll_source": "test",
             "tellers": [t.hex() for t in teller_ids],
+            "teller_keys": {
+                t.hex(): (self.mesh.roster().current_key(t) or t).hex() for t in teller_ids
+            },
             "k": k if k is not None else len(teller_ids) // 2 + 1,
             "quorum_pct": quorum_pct,
             "window_minutes": None,

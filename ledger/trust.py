@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.entry import Entry
@@ -114,6 +114,19 @@ class ChangeResult:
     applied: bool  # False: waiting for more admin approvals
     approvals: int
     needed: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def open_votes_with_teller(store: Store, member: bytes) -> list[str]:
+    """Titles of votes not yet FINAL where ``member`` holds a teller seat."""
+    from ledger.votes import load as load_votes
+
+    votes, _ = load_votes(store)
+    return [
+        v.charter.fields.title
+        for _, v in sorted(votes.votes.items())
+        if v.state != "FINAL" and member in v.charter.tellers
+    ]
 
 
 def _require_admin(roster: Roster, identity: Identity, store: Store) -> None:
@@ -178,6 +191,16 @@ def propose(store: Store, identity: Identity, body: dict[str, Any]) -> ChangeRes
         # The target's last seq this laptop has seen: the revocation/rotation point.
         head = store.stored_heads().get(key)
         body = {**body, "at": body.get("at", head.seq if head else 0)}
+    warnings = []
+    if op in ("rotate", "revoke") or (op == "remove_role" and body.get("role") == "teller"):
+        member = roster.member_of(bytes.fromhex(body["key"]))
+        titles = open_votes_with_teller(store, member) if member else []
+        if titles:
+            warnings.append(
+                f"{roster.name_of(bytes.fromhex(body['key']))} is a teller of {len(titles)} vote(s) not yet "
+                f"final ({'; '.join(titles[:3])}): their seat on those votes stays empty, and a seal "
+                "they made after the point you cut at stops counting (see voting.md, 'Losing a teller')"
+            )
     body = {**body, "after": [h.hex() for h in roster.heads]}
     entry = store.append(identity, ROSTER_CHANGE, body)
     after = store.roster()
@@ -187,6 +210,7 @@ def propose(store: Store, identity: Identity, body: dict[str, Any]) -> ChangeRes
         applied=pending is None,
         approvals=len(pending.approvals) if pending else after.threshold,
         needed=after.threshold,
+        warnings=warnings,
     )
 
 

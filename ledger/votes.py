@@ -103,6 +103,12 @@ def _require_teller(
     if member not in vote.charter.tellers:
         names = ", ".join(roster.name_of(t) for t in vote.charter.tellers)
         raise TrustError(f"you are not a teller of this vote (its tellers: {names})")
+    if vote.charter.fields.teller_keys.get(member, member) != identity.public:
+        raise TrustError(
+            "your teller seat on this vote belongs to the key you had when the vote opened; "
+            "this laptop's key replaced it since, so it cannot seal this vote",
+            hint="k of the other tellers can still seal; or the coordinator opens a new vote",
+        )
     return member
 
 
@@ -226,6 +232,7 @@ def charter_body(roster: Roster, spec: VoteSpec) -> tuple[dict[str, Any], list[d
         "roll_weight": sum(w for _, w in rows),
         "roll_source": source,
         "tellers": sorted(t.hex() for t in tellers),
+        "teller_keys": {t.hex(): (roster.current_key(t) or t).hex() for t in sorted(tellers)},
         "k": k,
         "quorum_pct": spec.quorum_pct,
         "window_minutes": spec.window_minutes,

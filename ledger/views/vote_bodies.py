@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 PART = "vote.part"
@@ -141,6 +141,9 @@ class CharterFields:
     k: int
     quorum_pct: int
     window_minutes: int | None
+    #: teller member -> the key that holds the seat for this vote (the member's key when
+    #: the charter was written). A successor key after a rotation does not inherit it.
+    teller_keys: dict[bytes, bytes] = field(default_factory=dict)
 
 
 def parse_charter(body: dict[str, Any]) -> CharterFields:
@@ -175,6 +178,7 @@ def parse_charter(body: dict[str, Any]) -> CharterFields:
             f"seal threshold k={k} must be more than half of the {n} tellers "
             "(otherwise two sides of a partition could both seal)"
         )
+    teller_keys = _teller_keys(body.get("teller_keys"), tellers)
     quorum = _int(body.get("quorum_pct", 0), "quorum_pct", 0, 100)
     window = body.get("window_minutes")
     if window is not None:
@@ -194,7 +198,23 @@ def parse_charter(body: dict[str, Any]) -> CharterFields:
         k,
         quorum,
         window,
+        teller_keys,
     )
+
+
+def _teller_keys(value: Any, tellers: tuple[bytes, ...]) -> dict[bytes, bytes]:
+    """Seat keys: each teller member's key at charter time (default: the member's first key)."""
+    if value is None:
+        return {t: t for t in tellers}
+    if not isinstance(value, dict):
+        raise Malformed("teller_keys must map each teller member to a key")
+    out = {}
+    for member in tellers:
+        keys = parse_ids([value.get(member.hex())], "teller_keys")
+        out[member] = keys[0]
+    if len(value) != len(tellers):
+        raise Malformed("teller_keys must name exactly the tellers")
+    return out
 
 
 def merge_roll(fields: CharterFields, parts: list[Any]) -> dict[bytes, int]:

@@ -12,10 +12,10 @@ for its highest-ranked option still in the race; exhausted ballots drop out.
 An option with more than half of the ballots still in play wins. Otherwise the
 option with the fewest votes is eliminated. Ties for elimination are broken
 *backwards*: the tied option with fewer votes in the previous round goes, then
-the round before, and so on; if they tied in every round, by lot: the option
-whose ``blake2b(charter id || option id)`` is smallest goes (the lot is fixed
-by the charter, so every laptop draws the same). If every option still in the
-race has the same count, the result is a tie between them.
+the round before, and so on. If they tied in every round, no lot decides:
+every possible elimination is followed; if all lead to the same winner, that
+is the winner, otherwise the result is a tie between the possible winners. If
+every option still in the race has the same count, the result is a tie.
 """
 
 from __future__ import annotations
@@ -117,9 +117,22 @@ def _decide(method: str, counts: dict[str, int], chose: bool) -> Tally:
 def _instant_runoff(
     option_ids: Sequence[str], ballots: Sequence[tuple[int, Any]], charter_id: bytes
 ) -> Tally:
-    continuing = list(option_ids)
-    rounds: list[Round] = []
-    first: dict[str, int] = {}
+    return _runoff_from(list(option_ids), ballots, [], {}, charter_id, [MAX_BRANCHES])
+
+
+#: How many alternative elimination orders an unbreakable tie may explore.
+MAX_BRANCHES = 256
+
+
+def _runoff_from(
+    continuing: list[str],
+    ballots: Sequence[tuple[int, Any]],
+    rounds: list[Round],
+    first: dict[str, int],
+    charter_id: bytes,
+    budget: list[int],
+) -> Tally:
+    rounds = list(rounds)
     while True:
         live = set(continuing)
         counts = {o: 0 for o in continuing}
@@ -160,8 +173,54 @@ def _instant_runoff(
         low = min(counts.values())
         losers = [o for o in continuing if counts[o] == low]
         out, why = _break_elimination_tie(losers, rounds[:-1], charter_id)
+        if why is not None and why.endswith("lot"):
+            return _lot_branches(
+                losers, out, continuing, ballots, rounds, first, charter_id, budget
+            )
         rnd.eliminated, rnd.tie_break = out, why
         continuing.remove(out)
+
+
+def _lot_branches(
+    losers: list[str],
+    drawn: str,
+    continuing: list[str],
+    ballots: Sequence[tuple[int, Any]],
+    rounds: list[Round],
+    first: dict[str, int],
+    charter_id: bytes,
+    budget: list[int],
+) -> Tally:
+    """No lot decides a council vote: follow every possible elimination of the tied
+    options; if they all lead to the same winner, that is the winner; otherwise the
+    result is a tie between the winners the lot could have produced."""
+    outcomes: dict[str, Tally] = {}
+    tied = sorted(set(losers))
+    for out in tied:
+        if budget[0] <= 0:
+            break
+        budget[0] -= 1
+        branch_rounds = [*rounds[:-1], Round(dict(rounds[-1].counts), rounds[-1].exhausted, out)]
+        outcomes[out] = _runoff_from(
+            [c for c in continuing if c != out], ballots, branch_rounds, first, charter_id, budget
+        )
+    winners = {t.winner for t in outcomes.values() if t.outcome == WINNER}
+    undecided = any(t.outcome != WINNER for t in outcomes.values()) or len(outcomes) < len(tied)
+    chosen = outcomes.get(drawn) or next(iter(outcomes.values()))
+    if len(winners) == 1 and not undecided:
+        last = chosen.rounds[len(rounds) - 1]
+        last.tie_break = (
+            f"tie between {', '.join(tied)} in every round; whichever is eliminated, "
+            f"{chosen.winner} wins (no lot needed)"
+        )
+        return chosen
+    rnd = rounds[-1]
+    rnd.tie_break = (
+        f"tie between {', '.join(tied)} in every round, and the winner depends on which goes: "
+        "reported as a tie (no lot decides a council vote)"
+    )
+    possible = sorted(winners | {o for t in outcomes.values() for o in t.tied})
+    return Tally(RANKED, first, TIE, tied=possible, rounds=rounds)
 
 
 def _break_elimination_tie(

@@ -399,6 +399,16 @@ class _VoteFold:
         if member is None or member not in self.charter.tellers:
             self.ignore(e, "seal not applied: not a teller of this vote")
             return None
+        if self.charter.fields.teller_keys.get(member, member) != e.author:
+            # A rotated teller's new key does not inherit the seat: otherwise the old
+            # laptop (on one side of a partition) and the new one (on the other) could
+            # both seal, and two sides could both reach k.
+            self.ignore(
+                e,
+                "seal not applied: made with a key that did not hold this teller's seat when "
+                "the vote opened (after a key rotation the seat stays empty for this vote)",
+            )
+            return None
         try:
             sheet = parse_hex(e.body.get("sheet"), "sheet")
             root = parse_hex(e.body.get("root"), "root")

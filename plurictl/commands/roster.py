@@ -16,6 +16,8 @@ def _report(app: AppContext, result, what: str) -> None:  # type: ignore[no-unty
 
     nudge_node(app.home.path)
     out = console()
+    for warning in result.warnings:
+        out.print(f"[yellow]Warning:[/] {warning}")
     if result.applied:
         out.print(f"[green]{what}[/] (change {result.entry.id.hex()[:12]})")
     else:

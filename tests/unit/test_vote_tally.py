@@ -150,3 +150,24 @@ def test_choice_rules_per_method() -> None:
     assert check_choice("ranked-choice", opts, None, ["c", "a"]) == (["c", "a"], None)
     assert check_choice("ranked-choice", opts, None, "a")[1] is not None
     assert check_choice("approval", opts, None, ["x"])[1] == "unknown option 'x'"
+
+
+def test_a_lot_never_picks_the_irv_winner() -> None:
+    """a and b tie for last in every round; eliminating a elects b, eliminating b elects c."""
+    from ledger.views import vote_tally
+
+    ballots = [(1, ["a", "b"])] * 3 + [(1, ["b", "c"])] * 3 + [(1, ["c"])] * 4
+    for charter in (b"\x00" * 32, b"\x01" * 32, b"\xff" * 32, b"\x42" * 32):
+        t = vote_tally.count("ranked-choice", ["a", "b", "c"], ballots, charter)
+        assert t.outcome == "tie" and t.tied == ["b", "c"]
+        assert "no lot decides" in (t.rounds[0].tie_break or "")
+
+
+def test_an_irrelevant_lot_still_gives_the_winner() -> None:
+    """x and y tie for last in every round, but c wins whichever of them goes."""
+    from ledger.views import vote_tally
+
+    ballots = [(1, ["x", "c"])] * 2 + [(1, ["y", "c"])] * 2 + [(1, ["c"])] * 3 + [(1, ["d"])] * 4
+    t = vote_tally.count("ranked-choice", ["x", "y", "c", "d"], ballots, b"\x00" * 32)
+    assert t.outcome == "winner" and t.winner == "c"
+    assert "no lot needed" in (t.rounds[0].tie_break or "")

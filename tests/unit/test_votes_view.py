@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledger.views import vote_json
+from ledger.views import votes as vv
 from tests.unit.votes_helpers import TELLERS, VOTERS, council, fold, one
 
 
@@ -127,7 +128,7 @@ def test_ballots_wait_for_their_charter() -> None:
     ].reason
 
 
-def test_rotated_key_keeps_the_members_slot_and_teller_seat() -> None:
+def test_rotated_key_keeps_the_voter_slot_but_not_the_teller_seat() -> None:
     m, vb = council()
     v = vb.open("alice", roll=VOTERS, tellers=TELLERS)
     old = vb.cast("bob", v, ["a"])
@@ -146,10 +147,55 @@ def test_rotated_key_keeps_the_members_slot_and_teller_seat() -> None:
     slot = vote.slots[m.key("bob")]
     assert slot.ballot.id == new.id and slot.ballot.author == m.key("bob2")  # type: ignore[union-attr]
     sheet = vb.close("alice", v, [old, new])
-    vb.seal("bob2", v, sheet)
+    seat = vb.seal("bob2", v, sheet)  # the seat belonged to bob's old key: it stays empty
     vb.seal("carol", v, sheet)
     vote = one(m, v)
+    assert vote.state == "PROVISIONAL"
+    assert any(i.id == seat.id and "seat" in i.reason for i in fold(m).ignored)
+    vb.seal("dave", v, sheet)  # k = 2 of 3 remaining tellers: carol and dave
+    vote = one(m, v)
     assert vote.state == "FINAL" and vote.result.winner.id == "b"  # type: ignore[union-attr]
+
+
+def test_teller_rotated_during_a_partition_cannot_make_two_results() -> None:
+    """Side A: bob's old laptop seals S1. Side B: an admin rotates bob (laptop believed lost)
+    and bob's new key seals S2. Neither the sides nor the merge may show two FINAL results."""
+    from ledger.views import roster as rv
+
+    m, vb = council()
+    v = vb.open(
+        "alice",
+        roll=["alice", "bob", "carol", "dave", "erin", "frank"],
+        tellers=["bob", "carol", "dave"],
+    )
+    base = list(m.entries)
+    n0 = len(m.entries)
+    s_a = vb.close("cody", v, [vb.cast("erin", v, ["a"])])
+    vb.seal("bob", v, s_a)
+    vb.seal("carol", v, s_a)
+    side_a = base + m.entries[n0:]
+    n1 = len(m.entries)
+    m.write(
+        "alice",
+        "roster.change",
+        {
+            "op": "rotate",
+            "key": m.key("bob").hex(),
+            "successor": m.key("bob2").hex(),
+            "at": 0,
+            "after": [h.hex() for h in rv.fold(base).heads],
+        },
+    )
+    s_b = vb.close("alice", v, [vb.cast("frank", v, ["b"])])
+    vb.seal("bob2", v, s_b)
+    vb.seal("dave", v, s_b)
+    side_b = base + m.entries[n1:]
+    finals = set()
+    for entries in (side_a, side_b, m.entries):
+        vote = vv.fold(entries, rv.fold(entries)).votes[v.id]
+        if vote.state == "FINAL":
+            finals.add(vote.sealed_sheet)
+    assert len(finals) <= 1
 
 
 def test_teller_rotation_cannot_buy_a_second_seal() -> None:
@@ -167,10 +213,11 @@ def test_teller_rotation_cannot_buy_a_second_seal() -> None:
             "at": m.feeds["bob"].seq,
         },
     )
-    vb.seal("bob2", v, s2)  # the same member, another sheet
+    second = vb.seal("bob2", v, s2)  # the same member, another sheet, with the new key
     vb.seal("carol", v, s2)
     vote = one(m, v)
-    assert len(vote.equivocations) == 1 and vote.seals[m.key("bob")].sheet == s1.id
+    assert vote.seals[m.key("bob")].sheet == s1.id  # the seat's only key sealed s1
+    assert any(i.id == second.id and "seat" in i.reason for i in fold(m).ignored)
     assert vote.state == "PROVISIONAL"  # s2 has only carol
 
 

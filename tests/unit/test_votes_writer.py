@@ -325,3 +325,30 @@ def test_long_sheet_is_written_in_parts(world, monkeypatch: pytest.MonkeyPatch) 
     assert votes.seal(store, m.person("dave"), vid).state == "FINAL"
     vs, _ = votes.load(store)
     assert vs.votes[bytes.fromhex(vid)].result.turnout_weight == 5  # type: ignore[union-attr]
+
+
+def test_rotating_a_teller_of_an_open_vote_warns(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from ledger import trust
+    from ledger.store import Store
+    from ledger.testing import identity_from_seed
+    from ledger.votes import VoteSpec, open_vote
+    from tests.unit.votes_helpers import council
+
+    m, _ = council()
+    store = Store(tmp_path / "l.db", create=True)
+    store.ingest([e.raw for e in m.entries])
+    alice = m.person("alice")
+    open_vote(
+        store,
+        alice,
+        VoteSpec(
+            title="Shelter?",
+            options=[{"id": "a", "label": "A"}, {"id": "b", "label": "B"}],
+            method="plurality",
+            tellers=[m.key("bob"), m.key("carol"), m.key("dave")],
+            roll_role="operator",
+        ),
+    )
+    result = trust.rotate(store, alice, m.key("bob"), identity_from_seed("bob-new").public)
+    assert result.warnings and "teller of 1 vote" in result.warnings[0]
+    store.close()
