@@ -268,7 +268,7 @@ def open_vote(store: Store, identity: Identity, spec: VoteSpec) -> Entry:
 def parse_choice(method: str, words: Sequence[str]) -> Any:
     """Command-line words into a ballot choice: ids, or ``id=votes`` for quadratic."""
     if method != QUADRATIC:
-        return [w.strip() for w in words]
+        return [w.strip().lower() for w in words]
     out: dict[str, int] = {}
     for w in words:
         oid, _, n = w.partition("=")
@@ -278,9 +278,10 @@ def parse_choice(method: str, words: Sequence[str]) -> Any:
             raise InvalidInput(
                 f"{w!r}: write OPTION=VOTES, e.g. north=3 (votes cost votes²)"
             ) from None
-        if oid.strip() in out:
+        oid = oid.strip().lower()
+        if oid in out:
             raise InvalidInput(f"option {oid!r} is named twice")
-        out[oid.strip()] = votes
+        out[oid] = votes
     return out
 
 
@@ -391,7 +392,7 @@ def close(store: Store, identity: Identity, vote_text: str, *, force: bool = Fal
             hint="sync with them first; or --force to close now (their extra ballots will be late)",
         )
     same = [s for s in vote.sheets.values() if s.root == root and s.problem is None]
-    if same and not force:
+    if same:  # even with --force: a duplicate sheet would only split the tellers' seals
         raise InvalidInput(
             f"sheet {same[0].id.hex()[:12]} already lists exactly these {len(ids)} ballots",
             hint=f"tellers seal it: plurictl vote seal {vote.id.hex()[:12]}",

@@ -209,8 +209,10 @@ class Run:
         st = self.steps[step_id]
         if st.state != READY or now_ms is None:
             return st.state, None
+        # Never more than the hold itself: a laptop with its clock hours ahead must
+        # not make everyone wait hours (clocks are wrong after disasters).
         left = [
-            until - now_ms
+            min(until - now_ms, self.steps[dep].step.hold_s * 1000)
             for dep in dependencies(st.step)
             if (until := self.steps[dep].hold_until_ms) is not None and now_ms < until
         ]

@@ -163,6 +163,13 @@ def build_spec(app: AppContext, file: str | None, flags: dict[str, Any]) -> Any:
         roll = {resolve_author(app, str(n)): 1 for n in roll_text}
         source = "list"
     if roll is not None and weights:
+        strangers = [k for k in weights if k not in roll]
+        if strangers:
+            raise InvalidInput(
+                "--weight names someone who is not on the roll: "
+                + ", ".join(k.hex()[:12] for k in strangers),
+                hint="add them to the roll first; --weight only changes the weight of people on it",
+            )
         for key, w in weights.items():
             roll[key] = w
         weights = {}
