@@ -47,7 +47,11 @@ def run_nemesis(r: DrillRunner, args: dict[str, Any]) -> str:
     for name in killed:
         r.cluster.start(name, extra=r.node_extra(name))
     r.cluster.heal()
-    return ", ".join(f"{k} {v}" for k, v in counts.items())
+    took = r.wait_converged(None, max(60.0, 100 * r.drill.interval), "after the nemesis (heal)")
+    return (
+        ", ".join(f"{k} {v}" for k, v in counts.items())
+        + f"; converged {took:.2f} s after the heal"
+    )
 
 
 def _fault(

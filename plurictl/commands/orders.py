@@ -1,0 +1,107 @@
+"""`plurictl orders [--site S]`, `orders ack`, `orders deviate`: dispatch orders of adopted plans."""
+
+from __future__ import annotations
+
+import click
+
+from plurictl.context import AppContext, pass_app
+from plurictl.nudge import nudge_node
+from plurictl.render import console, emit_json, json_option
+
+
+def describe(order: dict) -> str:  # type: ignore[type-arg]
+    """One order in plain words for the person who has to carry it out."""
+    kind = order.get("kind")
+    when = f"periods {order.get('from_period')}-{order.get('to_period')}"
+    if order.get("from"):
+        when = f"from {order['from']}" + (f" until {order['until']}" if order.get("until") else "")
+    if kind == "run":
+        return f"run {order.get('unit')} at {order.get('mw')} MW {when}"
+    if kind == "stop":
+        return f"keep {order.get('unit')} stopped {when}"
+    if kind == "curtail":
+        return f"limit {order.get('unit')} to {order.get('mw')} MW {when}"
+    if kind == "shed":
+        pct = order.get("served_pct")
+        what = order.get("load") or order.get("unit") or "load"
+        return f"shed {what}" + (f" (serve {pct}%)" if pct is not None else "") + f" {when}"
+    if kind in ("send", "transfer", "truck"):
+        return (
+            f"send {order.get('litres')} L from {order.get('from_site', order.get('source'))} "
+            f"to {order.get('to_site', order.get('target'))} {when}"
+        )
+    details = ", ".join(
+        f"{k}={v}" for k, v in sorted(order.items()) if k not in ("order_id", "kind", "site")
+    )
+    return f"{kind}: {details}"
+
+
+@click.group(invoke_without_command=True)
+@click.option("--site", help="Only orders for this site.")
+@json_option
+@click.pass_context
+def orders(ctx: click.Context, site: str | None, as_json: bool) -> None:
+    """Dispatch orders of the adopted plan(s): what each site must do, and who acknowledged."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from ledger import plans
+
+    app = ctx.find_object(AppContext)
+    assert app is not None
+    state = plans.load(app.home.store)
+    rows = [
+        o
+        for _, o in sorted(
+            state.orders.items(), key=lambda kv: (kv[1].order.get("from_period", 0), kv[0])
+        )
+        if site is None or o.order.get("site") == site
+    ]
+    if as_json:
+        emit_json([o.to_json() for o in rows])
+        return
+    out = console()
+    if not state.decisions:
+        out.print("No plan is adopted yet: see `plurictl plan list` and `plurictl plan adopt`.")
+        return
+    from rich.table import Table
+
+    table = Table(title="Orders" + (f" for {site}" if site else ""))
+    for col in ("order", "site", "what to do", "status", "by"):
+        table.add_column(col, overflow="fold")
+    colours = {"open": "yellow", "acknowledged": "green", "deviation": "red"}
+    for o in rows:
+        who = ", ".join(b for b, _, _ in o.acks + o.deviations)
+        table.add_row(
+            o.id[:8],
+            str(o.order.get("site") or "-"),
+            describe(o.order),
+            f"[{colours[o.status]}]{o.status}[/]",
+            who,
+        )
+    out.print(table)
+
+
+@orders.command("ack")
+@click.argument("order_id")
+@click.option("--note", default="", help="e.g. what you actually set.")
+@pass_app
+def ack(app: AppContext, order_id: str, note: str) -> None:
+    """Acknowledge an order: you are carrying it out."""
+    from ledger import plans
+
+    plans.acknowledge(app.home.store, app.home.identity, order_id, note)
+    nudge_node(app.home.path)
+    console().print(f"order {order_id[:8]} acknowledged")
+
+
+@orders.command("deviate")
+@click.argument("order_id")
+@click.option("--note", required=True, help="What you did instead, and why.")
+@pass_app
+def deviate(app: AppContext, order_id: str, note: str) -> None:
+    """Report that you could not follow an order (or did something else)."""
+    from ledger import plans
+
+    plans.acknowledge(app.home.store, app.home.identity, order_id, note, deviation=True)
+    nudge_node(app.home.path)
+    console().print(f"deviation from order {order_id[:8]} recorded")
