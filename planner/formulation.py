@@ -113,14 +113,19 @@ def build_problem(scenario: Scenario, grid: Grid, *, commitment: bool = False) -
     # ---- per-period data (vectorised over periods via profile matrices) ----------------
     load_profile = np.array(
         [
-            scenario.profile_values(loads_by_index[ld.index].profile if ld.index in loads_by_index else None)
+            scenario.profile_values(
+                loads_by_index[ld.index].profile if ld.index in loads_by_index else None
+            )
             for ld in net_loads
         ]
     ).reshape(nl, T)
     demand_mw = np.array([ld.p_mw for ld in net_loads]).reshape(nl, 1) * load_profile
     demand_pu = demand_mw / base
     tier = np.array(
-        [loads_by_index[ld.index].tier if ld.index in loads_by_index else pol.default_tier for ld in net_loads],
+        [
+            loads_by_index[ld.index].tier if ld.index in loads_by_index else pol.default_tier
+            for ld in net_loads
+        ],
         dtype=int,
     )
     comm = [
@@ -255,7 +260,9 @@ def build_problem(scenario: Scenario, grid: Grid, *, commitment: bool = False) -
     Cl = sp.csr_matrix(
         (np.full(nl, 1.0 + loss), ([ld.bus for ld in net_loads], np.arange(nl))), shape=(nb, nl)
     )
-    rhs = -(grid.pbusinj.reshape(1, nb) + (grid.fixed_demand_mw / base).reshape(1, nb)) * np.ones((T, 1))
+    rhs = -(grid.pbusinj.reshape(1, nb) + (grid.fixed_demand_mw / base).reshape(1, nb)) * np.ones(
+        (T, 1)
+    )
     if copper:
         # Bbus is a Laplacian: its columns sum to zero over an island, so the bus rows
         # of an island add up to one balance row with theta gone.
@@ -346,11 +353,17 @@ def build_problem(scenario: Scenario, grid: Grid, *, commitment: bool = False) -
             mats["u"] = _kron_periods(burn_u, T)
         if nr:
             out = sp.csr_matrix(
-                (np.ones(nr), ([tank_pos[f"{r.source}/{r.source_tank}"] for r in routes], np.arange(nr))),
+                (
+                    np.ones(nr),
+                    ([tank_pos[f"{r.source}/{r.source_tank}"] for r in routes], np.arange(nr)),
+                ),
                 shape=(nk, nr),
             )
             inn = sp.csr_matrix(
-                (np.ones(nr), ([tank_pos[f"{r.target}/{r.target_tank}"] for r in routes], np.arange(nr))),
+                (
+                    np.ones(nr),
+                    ([tank_pos[f"{r.target}/{r.target_tank}"] for r in routes], np.arange(nr)),
+                ),
                 shape=(nk, nr),
             )
             X = _kron_periods(out, T).tolil()
@@ -364,7 +377,9 @@ def build_problem(scenario: Scenario, grid: Grid, *, commitment: bool = False) -
         for s in scenario.sites:
             if s.resupply_litres:
                 k = tank_pos[s.tanks[0].key]
-                resupply[:, k] = [s.resupply_litres[t % len(s.resupply_litres)] / 1000.0 for t in range(T)]
+                resupply[:, k] = [
+                    s.resupply_litres[t % len(s.resupply_litres)] / 1000.0 for t in range(T)
+                ]
         rhs_k = resupply.copy()
         rhs_k[0, :] += np.array([t.initial_litres for t in tanks]) / 1000.0
         add("tank", place(mats, nk * T), rhs_k.ravel(), rhs_k.ravel())
@@ -372,7 +387,10 @@ def build_problem(scenario: Scenario, grid: Grid, *, commitment: bool = False) -
     # 5. reserve margin: spare running capacity >= margin * served ------------------------
     if pol.reserve_margin > 0:
         ones_u = sp.csr_matrix(np.ones((1, nu)))
-        mats = {"p": _kron_periods(-ones_u, T), "s": _kron_periods(sp.csr_matrix(-pol.reserve_margin * np.ones((1, nl))), T)}
+        mats = {
+            "p": _kron_periods(-ones_u, T),
+            "s": _kron_periods(sp.csr_matrix(-pol.reserve_margin * np.ones((1, nl))), T),
+        }
         fixed_cap = ph.copy()
         if n_on:
             fixed_cap[on_units, :] = 0.0
@@ -501,7 +519,11 @@ def _flow_bound_mw(
         return None
     fixed = grid.fixed_demand_mw
     supply = np.clip(pmax_t, 0, None).sum(axis=0) + np.clip(-fixed, 0, None).sum()
-    sink = demand_mw.sum(axis=0) + np.clip(fixed, 0, None).sum() + np.clip(-pmin_t, 0, None).sum(axis=0)
+    sink = (
+        demand_mw.sum(axis=0)
+        + np.clip(fixed, 0, None).sum()
+        + np.clip(-pmin_t, 0, None).sum(axis=0)
+    )
     per_period = np.minimum(supply, sink)
     if not np.all(np.isfinite(per_period)):
         return None

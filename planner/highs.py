@@ -26,14 +26,8 @@ _BANNER_DONE = False
 @contextlib.contextmanager
 def _no_c_stdout() -> Iterator[None]:
     """HiGHS prints a banner from C++ on first use; keep it off stdout (--json must stay clean)."""
-    try:
-        fd = sys.stdout.fileno() if hasattr(sys.stdout, "fileno") else 1
-    except (OSError, ValueError):
-        fd = 1
-    try:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
         sys.stdout.flush()
-    except (OSError, ValueError):
-        pass
     saved = os.dup(1)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
@@ -43,7 +37,6 @@ def _no_c_stdout() -> Iterator[None]:
         os.dup2(saved, 1)
         os.close(saved)
         os.close(devnull)
-        del fd
 
 
 def new_highs():  # type: ignore[no-untyped-def]
@@ -160,7 +153,9 @@ class Solver:
             set_("solver", "choose")
 
     def set_objective(self, cost: np.ndarray, *, maximize: bool = True) -> None:
-        self.h.changeColsCost(self.n_col, np.arange(self.n_col, dtype=np.int32), np.asarray(cost, float))
+        self.h.changeColsCost(
+            self.n_col, np.arange(self.n_col, dtype=np.int32), np.asarray(cost, float)
+        )
         sense = self.hs.ObjSense.kMaximize if maximize else self.hs.ObjSense.kMinimize
         self.h.changeObjectiveSense(sense)
 
@@ -202,7 +197,11 @@ class Solver:
             kinds = [self.hs.HighsVarType.kContinuous] * self.n_col
             self.h.changeColsIntegrality(self.n_col, np.arange(self.n_col, dtype=np.int32), kinds)
             self.is_mip = False
-            self._options(int(self.h.getOptionValue("threads")[1]) if isinstance(self.h.getOptionValue("threads"), tuple) else 1)
+            self._options(
+                int(self.h.getOptionValue("threads")[1])
+                if isinstance(self.h.getOptionValue("threads"), tuple)
+                else 1
+            )
 
     def set_method(self, method: str) -> None:
         self.method = method
@@ -236,14 +235,22 @@ class Solver:
             status = STATUS.get(str(ms).split(".")[-1], "error")
         dt = time.perf_counter() - t0
         info = self.h.getInfo()
-        iters = int(info.simplex_iteration_count) + int(info.ipm_iteration_count) + int(info.qp_iteration_count)
+        iters = (
+            int(info.simplex_iteration_count)
+            + int(info.ipm_iteration_count)
+            + int(info.qp_iteration_count)
+        )
         if status != "optimal":
             x = None
             if status == "time_limit" and int(info.primal_solution_status) == 2:
                 x = np.asarray(self.h.getSolution().col_value)
-            return Outcome(status, float("nan"), x, None, None, dt, iters, self.h.modelStatusToString(ms))
+            return Outcome(
+                status, float("nan"), x, None, None, dt, iters, self.h.modelStatusToString(ms)
+            )
         sol = self.h.getSolution()
         x = np.asarray(sol.col_value, dtype=float)
         rd = np.asarray(sol.row_dual, dtype=float) if sol.dual_valid else None
         cd = np.asarray(sol.col_dual, dtype=float) if sol.dual_valid else None
-        return Outcome(status, float(self.h.getInfo().objective_function_value), x, rd, cd, dt, iters)
+        return Outcome(
+            status, float(self.h.getInfo().objective_function_value), x, rd, cd, dt, iters
+        )

@@ -286,7 +286,7 @@ def _extract(scenario: Scenario, net: Any, ac_gen_index: dict[str, int]) -> Grid
     kinds = ["?"] * n_ppc_branch
     idxs = np.full(n_ppc_branch, -1)
     for kind, (f, t) in lookups.get("branch", {}).items():
-        table = work[kind] if kind in work else None
+        table = work.get(kind, None)
         ids = list(table.index) if table is not None else list(range(t - f))
         per = (t - f) // max(len(ids), 1) if ids else 1
         for j in range(f, t):
@@ -325,6 +325,7 @@ def _extract(scenario: Scenario, net: Any, ac_gen_index: dict[str, int]) -> Grid
         return i if 0 <= i < nb else -1
 
     units = _units(scenario, net, ibus)
+    declared_names = {ld.index: ld.name for ld in scenario.loads}
     loads = []
     for idx in net.load.index:
         row = net.load.loc[idx]
@@ -334,7 +335,8 @@ def _extract(scenario: Scenario, net: Any, ac_gen_index: dict[str, int]) -> Grid
         q = _num(row.q_mvar, 0.0) * _num(row.get("scaling", 1.0), 1.0)
         if p < 0:
             continue  # a negative load is a curtailable injection (see _units)
-        loads.append(NetLoad(_name(row, "load", idx), int(idx), ibus(int(row.bus)), p, q))
+        name = declared_names.get(int(idx)) or _name(row, "load", idx)
+        loads.append(NetLoad(name, int(idx), ibus(int(row.bus)), p, q))
     notes = []
     dropped = int(np.sum(limited == 0) - np.sum(rate <= 0))
     if spec.transformer_limits == "relax" or spec.branch_limits == "relax":
@@ -414,7 +416,9 @@ def _units(scenario: Scenario, net: Any, ibus: Any) -> list[Unit]:
     return units
 
 
-def _unit(g: Generator | None, element: str, idx: int, bus: int, lo: float, hi: float, row: Any) -> Unit:
+def _unit(
+    g: Generator | None, element: str, idx: int, bus: int, lo: float, hi: float, row: Any
+) -> Unit:
     if g is not None:
         if g.p_max_mw is not None:
             hi = g.p_max_mw

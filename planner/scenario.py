@@ -335,7 +335,9 @@ class _Reader:
             raise self.fail(key, f"must be <= {hi:g}, got {v!r}")
         return float(v)
 
-    def int(self, key: str, default: int | None = None, *, required: bool = False, lo: int = 0) -> Any:
+    def int(
+        self, key: str, default: int | None = None, *, required: bool = False, lo: int = 0
+    ) -> Any:
         v = self._get(key, default, required)
         if v is None:
             return None
@@ -391,7 +393,11 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def parse_scenario(
-    text: str, *, name: str = "scenario.toml", base_dir: Path | None = None, source: Path | None = None
+    text: str,
+    *,
+    name: str = "scenario.toml",
+    base_dir: Path | None = None,
+    source: Path | None = None,
 ) -> Scenario:
     """Validate scenario TOML text (``base_dir`` resolves network and CSV paths)."""
     try:
@@ -403,7 +409,7 @@ def parse_scenario(
 
     meta = root.sub("scenario", root.table("scenario", required=True))
     sc_name = meta.str("name", required=True)
-    description = meta.str("description", "") or ""
+    description = meta.str("description") or ""
     meta.finish()
 
     network = _read_network(root.sub("network", root.table("network", required=True)), base)
@@ -429,7 +435,9 @@ def parse_scenario(
     _unique(root, "loads", [ld.name for ld in loads], "load name")
     _unique(root, "loads", [str(ld.index) for ld in loads], "load index (each net load once)")
 
-    routes = [_read_route(root.sub("routes", t, i), sites) for i, t in enumerate(root.tables("routes"))]
+    routes = [
+        _read_route(root.sub("routes", t, i), sites) for i, t in enumerate(root.tables("routes"))
+    ]
     _unique(root, "routes", [r.name for r in routes], "route name")
     root.finish()
     if not any(g.fuelled for g in generators) and not routes and not sites:
@@ -461,7 +469,7 @@ def _read_network(r: _Reader, base: Path) -> NetworkSpec:
     case = r.str("case")
     file = r.str("file")
     if (case is None) == (file is None):
-        raise r.fail("case", "give exactly one of case = \"case118\" or file = \"grid.json\"")
+        raise r.fail("case", 'give exactly one of case = "case118" or file = "grid.json"')
     spec = NetworkSpec(
         case=case,
         file=(base / file) if file else None,
@@ -653,7 +661,9 @@ def _read_generator(r: _Reader, sites: list[Site], profiles: dict[str, Any]) -> 
         if kw["p_max_mw"] is None:
             raise r.fail("p_max_mw", "a new unit needs its rating in MW")
         if indices is not None:
-            raise r.fail("index", 'only existing units (element = "gen", "sgen", "ext_grid") have an index')
+            raise r.fail(
+                "index", 'only existing units (element = "gen", "sgen", "ext_grid") have an index'
+            )
     else:
         if indices is None:
             raise r.fail("index", f"which {element}? give index = N (the row in net.{element})")

@@ -34,7 +34,9 @@ from planner.scenario import Policy
 
 REL_TOL = 1e-6  # fixing tolerance of a stage's optimum, relative to max(1, |optimum|)
 FRACTION_TOL = 1e-7  # fixing tolerance of a served fraction (z, f)
-QP_LIMIT_COLS = 60_000  # above this many quadratic columns, the tie-break is an LP (see docs)
+QP_LIMIT_COLS = (
+    6_000  # above this many quadratic columns the tie-break is an LP (measured: see docs)
+)
 
 
 @dataclass
@@ -89,7 +91,6 @@ def run_stages(
         method=method,
     )
     run = StageRun(status="unsolved", reason="", x=None, method=method)
-    s_block = problem.blocks["s"]
     z_off = problem.blocks["z"].off
     f_off = problem.blocks["f"].off
     tiers = [k for k in (1, 2, 3) if np.any(problem.energy_weight[k])]
@@ -106,12 +107,17 @@ def run_stages(
             plan.append((f"tier {k} spread", _unit(problem.n_col, f_off + k - 1), "spread", k))
     if not policy.strict_tiers and tiers:
         w = policy.tier_weights
-        cost = sum(w[k - 1] * problem.energy_weight[k] for k in tiers) + fuel_weight_pu * problem.end_fuel
+        cost = (
+            sum(w[k - 1] * problem.energy_weight[k] for k in tiers)
+            + fuel_weight_pu * problem.end_fuel
+        )
         plan.append(("tiers weighted", cost, "weighted", 0))
         if policy.fairness:
             for k in tiers:
                 if len(problem.communities[k]) > 1:
-                    plan.append((f"tier {k} fairness", _unit(problem.n_col, z_off + k - 1), "fair", k))
+                    plan.append(
+                        (f"tier {k} fairness", _unit(problem.n_col, z_off + k - 1), "fair", k)
+                    )
     if np.any(problem.end_fuel):
         plan.append(("fuel kept", problem.end_fuel.copy(), "fuel", 0))
 
@@ -127,7 +133,9 @@ def run_stages(
             continue
         if kind == "tier" and k in full_tiers:
             run.tier_optimum[k] = float(problem.energy_weight[k] @ _finite(problem.col_hi))
-            run.log.append(StageLog(name, "skipped (tier fully served)", run.tier_optimum[k], 0.0, 0))
+            run.log.append(
+                StageLog(name, "skipped (tier fully served)", run.tier_optimum[k], 0.0, 0)
+            )
             continue
         if progress:
             progress(name, i / (len(plan) + 1))
@@ -140,7 +148,9 @@ def run_stages(
         run.duals[name] = {"row": out.row_dual, "col": out.col_dual}  # type: ignore[dict-item]
         if kind == "spread":
             f = out.objective
-            solver.set_col_bounds(np.array([f_off + k - 1]), np.array([max(f - FRACTION_TOL, 0.0)]), np.array([1.0]))
+            solver.set_col_bounds(
+                np.array([f_off + k - 1]), np.array([max(f - FRACTION_TOL, 0.0)]), np.array([1.0])
+            )
             run.spread[k] = f
         elif kind == "fair":
             z = out.objective
@@ -166,7 +176,9 @@ def run_stages(
     if not plan:
         solver.set_objective(np.zeros(problem.n_col))
         out = solver.solve(remaining())
-        run.log.append(StageLog("feasibility", out.status, out.objective, out.seconds, out.iterations))
+        run.log.append(
+            StageLog("feasibility", out.status, out.objective, out.seconds, out.iterations)
+        )
         if out.status != "optimal":
             return _stop(run, out, "feasibility", None, 0)
         x_last = out.x
@@ -183,14 +195,24 @@ def run_stages(
     n_quad = int(np.count_nonzero(diag))
     use_qp = tiebreak == "qp" or (tiebreak == "auto" and n_quad <= QP_LIMIT_COLS)
     run.tiebreak = "qp" if use_qp else "lp"
+    out = None
     if use_qp:
         solver.set_hessian(diag)
         solver.set_objective(lin, maximize=False)
         out = solver.solve(remaining())
         solver.clear_hessian()
-    else:
+        if out.status != "optimal":
+            run.log.append(
+                StageLog("tie-break (qp)", out.status, out.objective, out.seconds, out.iterations)
+            )
+            run.tiebreak = "lp"
+    if out is None or out.status != "optimal":
         out = _lp_tiebreak(solver, problem, remaining)
-    run.log.append(StageLog(f"tie-break ({run.tiebreak})", out.status, out.objective, out.seconds, out.iterations))
+    run.log.append(
+        StageLog(
+            f"tie-break ({run.tiebreak})", out.status, out.objective, out.seconds, out.iterations
+        )
+    )
     if out.status != "optimal" or out.x is None:
         run.status = "partial"
         run.reason = (
@@ -244,7 +266,9 @@ def tiebreak_terms(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
     return diag, lin
 
 
-def _lp_tiebreak(solver: Solver, problem: Problem, remaining: Callable[[], float | None]) -> Outcome:
+def _lp_tiebreak(
+    solver: Solver, problem: Problem, remaining: Callable[[], float | None]
+) -> Outcome:
     """Large models: maximise the smallest served fraction over every load and hour.
 
     Not strictly convex, so ties among the rest can remain; documented as the
