@@ -226,6 +226,13 @@ def _prepare(scenario: Scenario, net: Any) -> tuple[Any, dict[str, int]]:
                 ac_gen_index[g.name] = int(idx)
             elif g.element == "gen":
                 ac_gen_index[g.name] = int(g.index)  # type: ignore[arg-type]
+        # No max_loading_percent means the rating itself (100%): pandapower would
+        # otherwise treat the branch as unlimited in its DC OPF conversion.
+        for table in ("line", "trafo", "trafo3w"):
+            if len(net[table]):
+                if "max_loading_percent" not in net[table].columns:
+                    net[table]["max_loading_percent"] = 100.0
+                net[table]["max_loading_percent"] = net[table]["max_loading_percent"].fillna(100.0)
         if spec.islanded and len(net.ext_grid):
             net.ext_grid["in_service"] = False
         if "controllable" not in net.load.columns:
