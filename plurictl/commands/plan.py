@@ -266,7 +266,7 @@ def finish_run(
 
 def _bands(T: int, hours: float) -> list[tuple[int, int]]:
     """Split the horizon into at most 6 readable bands (days when it is long enough)."""
-    per_day = max(int(round(24 / hours)), 1)
+    per_day = max(round(24 / hours), 1)
     size = per_day if T / per_day >= 2 and T / per_day <= 7 else max(1, -(-T // 6))
     return [(a, min(a + size, T) - 1) for a in range(0, T, size)]
 
@@ -336,7 +336,7 @@ def render_plan(plan: dict[str, Any], result: PlanResult) -> None:
     table = Table(title="Generator schedules (average MW per band)")
     for col in ("unit", "site", "max MW", "MWh", "fuel L", "on"):
         table.add_column(col, justify="right" if col not in ("unit", "site") else "left")
-    for a, b in bands:
+    for a, _b in bands:
         table.add_column(labels[a], justify="right")
     for u in units[:40]:
         on = sum(1 for r in u["running"] if r)
