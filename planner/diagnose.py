@@ -63,7 +63,21 @@ def describe_col(problem: Problem, grid: Grid, i: int) -> tuple[str, str, int]:
 def diagnose_infeasible(problem: Problem, grid: Grid, scenario: Scenario) -> dict[str, Any]:
     """The limits HiGHS had to relax to find any plan, largest first."""
     solver = Solver(problem.A, problem.col_lo, problem.col_hi, problem.row_lo, problem.row_hi)
-    solver.h.feasibilityRelaxation(1.0, 1.0, 1.0)
+    # What may give: unit limits, tank levels, routes, branch limits (penalty 1) and, as
+    # a last resort, a bus balance (penalty 10: "power from nowhere"). Serving more than
+    # demand, angles and the stage variables may not (negative penalty = fixed).
+    n = problem.n_col
+    lower = np.full(n, -1.0)
+    upper = np.full(n, -1.0)
+    for name in ("p", "L", "x"):
+        b = problem.blocks[name]
+        lower[b.off : b.off + b.size] = 1.0
+        upper[b.off : b.off + b.size] = 1.0
+    rhs = np.ones(problem.n_row)
+    if "balance" in problem.rows:
+        start, count = problem.rows["balance"]
+        rhs[start : start + count] = 10.0
+    solver.h.feasibilityRelaxation(1.0, 1.0, 1.0, lower, upper, rhs)
     sol = solver.h.getSolution()
     x = np.asarray(sol.col_value)
     act = np.asarray(sol.row_value)

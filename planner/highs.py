@@ -242,7 +242,7 @@ class Solver:
         )
         if status != "optimal":
             x = None
-            if status == "time_limit" and int(info.primal_solution_status) == 2:
+            if status == "time_limit" and int(info.primal_solution_status) >= 1:
                 x = np.asarray(self.h.getSolution().col_value)
             return Outcome(
                 status, float("nan"), x, None, None, dt, iters, self.h.modelStatusToString(ms)

@@ -199,7 +199,21 @@ def run_stages(
     if use_qp:
         solver.set_hessian(diag)
         solver.set_objective(lin, maximize=False)
+        # HiGHS's active-set QP can cycle at a degenerate optimum (seen on 2-bus cases):
+        # cap its iterations and accept the last (always feasible) iterate if it stops there.
+        solver.h.setOptionValue("qp_iteration_limit", max(2000, 4 * n_quad))
+        # the stage fixes hold to 1e-6 relative; the QP's own check must not be stricter
+        solver.h.setOptionValue("primal_feasibility_tolerance", 1e-6)
         out = solver.solve(remaining())
+        if out.status in ("time_limit", "error"):
+            x_try = np.asarray(solver.h.getSolution().col_value)
+            if len(x_try) == problem.n_col and _feasible(problem, solver, x_try):
+                out.x = x_try
+            else:
+                out.x = None
+        if out.status in ("time_limit", "error") and out.x is not None:
+            out.status = "optimal"
+            run.tiebreak = "qp (iteration cap)"
         solver.clear_hessian()
         if out.status != "optimal":
             run.log.append(
@@ -228,6 +242,18 @@ def run_stages(
 
 def _finite(v: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(v), v, 0.0)
+
+
+def _feasible(problem: Problem, solver: Solver, x: np.ndarray) -> bool:
+    """Is x within the model's bounds and rows (including the stage fixes) to 1e-6?"""
+    lp = solver.h.getLp()
+    lo, hi = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
+    if np.any(x < lo - 1e-5) or np.any(x > hi + 1e-5):
+        return False
+    act = np.asarray(solver.h.getSolution().row_value)
+    rlo, rhi = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
+    scale = 1e-5 * np.maximum(1.0, np.abs(act))
+    return bool(np.all(act >= rlo - scale) and np.all(act <= rhi + scale))
 
 
 def _unit(n: int, i: int) -> np.ndarray:
