@@ -108,6 +108,7 @@ def solve(
 
     if objective not in ("tiers", "cost"):
         raise ScenarioError(f"objective: must be 'tiers' or 'cost', got {objective!r}")
+    original = scenario  # the recipe names the scenario as given, plus the options
     if periods is not None:
         scenario = scenario.with_periods(periods)
     if time_limit is not None and time_limit <= 0:
@@ -163,7 +164,7 @@ def solve(
     )
     timings["solve"] = time.perf_counter() - t2
     recipe = _recipe(
-        scenario,
+        original,
         periods=scenario.horizon.periods,
         commitment=commitment,
         objective="tiers",

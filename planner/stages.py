@@ -193,12 +193,17 @@ def run_stages(
         solver.set_integrality_continuous()
     diag, lin = tiebreak_terms(problem)
     n_quad = int(np.count_nonzero(diag))
-    use_qp = tiebreak == "qp" or (tiebreak == "auto" and n_quad <= QP_LIMIT_COLS)
+    if tiebreak == "auto":
+        tiebreak = "center"
+    use_qp = tiebreak == "qp"
     run.tiebreak = "qp" if use_qp else "lp"
     out = None
     if use_qp:
         solver.set_hessian(diag)
         solver.set_objective(lin, maximize=False)
+        # Start the QP cold, from HiGHS's own initial point, not from the last stage's
+        # basis: its iterates then depend on the model only, not on the LP solver path.
+        solver.h.clearSolver()
         # HiGHS's active-set QP can cycle at a degenerate optimum (seen on 2-bus cases):
         # cap its iterations and accept the last (always feasible) iterate if it stops there.
         solver.h.setOptionValue("qp_iteration_limit", max(2000, 4 * n_quad))
@@ -220,7 +225,10 @@ def run_stages(
                 StageLog("tie-break (qp)", out.status, out.objective, out.seconds, out.iterations)
             )
             run.tiebreak = "lp"
-    if out is None or out.status != "optimal":
+    if tiebreak == "center":
+        run.tiebreak = "center"
+        out = _center_tiebreak(solver, problem, remaining)
+    elif out is None or out.status != "optimal":
         out = _lp_tiebreak(solver, problem, remaining)
     run.log.append(
         StageLog(
@@ -290,6 +298,19 @@ def tiebreak_terms(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
         b = problem.blocks[name]
         diag[b.off : b.off + b.size] = 2.0 * eps
     return diag, lin
+
+
+def _center_tiebreak(
+    solver: Solver, problem: Problem, remaining: Callable[[], float | None]
+) -> Outcome:
+    """The analytic centre of the optimal face: IPM without crossover, zero objective."""
+    solver.set_objective(np.zeros(problem.n_col), maximize=False)
+    solver.h.clearSolver()
+    solver.h.setOptionValue("solver", "ipx")
+    solver.h.setOptionValue("run_crossover", "off")
+    solver.h.setOptionValue("ipm_optimality_tolerance", 1e-10)
+    solver.h.setOptionValue("presolve", "off")
+    return solver.solve(remaining())
 
 
 def _lp_tiebreak(
