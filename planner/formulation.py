@@ -369,6 +369,8 @@ def build_problem(scenario: Scenario, grid: Grid, *, commitment: bool = False) -
             X = _kron_periods(out, T).tolil()
             # arrivals: x_{r, t - lead_r} enters the target's balance at period t
             for lag in sorted(set(lead.tolist())):
+                if lag >= T:
+                    continue  # such shipments would arrive after the horizon (bounded to 0)
                 mask = (lead == lag).astype(float)
                 inn_lag = inn @ sp.diags(mask)
                 X = X - sp.kron(sp.eye(T, k=-lag, format="csr"), inn_lag, format="lil")
