@@ -163,6 +163,7 @@ def solve(
         fuel_weight_pu=fuel_weight_pu,
     )
     timings["solve"] = time.perf_counter() - t2
+    stage_seconds = {f"{s.name}": s.seconds for s in run.log}
     recipe = _recipe(
         original,
         periods=scenario.horizon.periods,
@@ -198,7 +199,7 @@ def solve(
         reason = run.reason
         if data.get("reason_detail"):
             reason = f"{reason}: {data['reason_detail']['summary']}"
-        return PlanResult(run.status, reason, data, timings, size)
+        return PlanResult(run.status, reason, data, timings, size, stage_seconds)
     t3 = time.perf_counter()
     data.update(extract(scenario, model.grid, problem, run, model.net))
     timings["extract"] = time.perf_counter() - t3
@@ -220,7 +221,7 @@ def solve(
         data["ac"] = None
     reason = run.reason or _solved_reason(data)
     say("done", run.status, 1.0)
-    return PlanResult(run.status, reason, data, timings, size)
+    return PlanResult(run.status, reason, data, timings, size, stage_seconds)
 
 
 def _r(v: float) -> float | None:

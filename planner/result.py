@@ -33,6 +33,7 @@ class PlanResult:
     data: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
     size: dict[str, int] = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # not part of the plan JSON
 
     @property
     def ok(self) -> bool:
