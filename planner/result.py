@@ -382,6 +382,7 @@ def _shed_entries(
         cap = r.trips_per_period * r.litres_per_trip
         route_full.append({t for t in range(T) if xs[r_i, t] >= cap - 0.5 and cap > 0})
     out = []
+    cache: dict[tuple[int, int], tuple[bool, bool, set[str]]] = {}
     for i, ld in enumerate(loads):
         periods = ld["shed_periods"]
         if not periods:
@@ -389,18 +390,31 @@ def _shed_entries(
         isl = islands[grid.loads[i].bus]
         causes: dict[str, dict[str, Any]] = {}
         for t in periods:
-            in_isl = unit_island == isl
-            spare_t = spare[in_isl, t]
-            fuelled_spare = [
-                j for j in np.flatnonzero(in_isl) if j in tank_of_unit and spare[j, t] > TOL_MW
-            ]
-            if not np.any(spare_t > TOL_MW):
+            key = (int(isl), t)
+            if key not in cache:
+                in_isl = unit_island == isl
+                has_spare = bool(np.any(spare[in_isl, t] > TOL_MW))
+                fuelled_spare = [
+                    int(j)
+                    for j in np.flatnonzero(in_isl & (spare[:, t] > TOL_MW))
+                    if int(j) in tank_of_unit
+                ]
+                dry = bool(fuelled_spare) and all(
+                    empty[tank_of_unit[j], t:].any() for j in fuelled_spare
+                )
+                cache[key] = (
+                    has_spare,
+                    dry,
+                    {problem.tank_keys[tank_of_unit[j]] for j in fuelled_spare},
+                )
+            has_spare, dry, tanks_here = cache[key]
+            if not has_spare:
                 c = causes.setdefault("generation capacity", {"periods": []})
                 c["periods"].append(t)
-            elif fuelled_spare and all(empty[tank_of_unit[j], t:].any() for j in fuelled_spare):
+            elif dry:
                 c = causes.setdefault("fuel", {"periods": [], "tanks": set()})
                 c["periods"].append(t)
-                c["tanks"].update(problem.tank_keys[tank_of_unit[j]] for j in fuelled_spare)
+                c["tanks"].update(tanks_here)
             lines = [b for b, ps in branch_periods.items() if t in ps]
             if lines:
                 c = causes.setdefault("line limit", {"periods": [], "branches": set()})

@@ -4,19 +4,26 @@ Why sequential solves and not weights: the exchange rate between tiers in a
 network LP (how much tier-2 load one MW of tier-1 shedding can free) is set by
 line-flow sensitivities and fuel curves, so no weight can be proven to dominate
 in advance. Each stage therefore solves its own objective and then fixes it
-(to within ``REL_TOL`` relative) before the next one runs:
+(to within ``REL_TOL`` relative, fractions to ``FRACTION_TOL``) before the next:
 
 1. for each tier 1, 2, 3 in turn:
    a. fairness (if on and the tier has more than one community): maximise the
       smallest served fraction among the tier's communities (``z_tier``), fix it;
    b. maximise the tier's served energy, fix it;
+   c. spread: maximise the smallest served fraction over every load and hour of
+      the tier (``f_tier``), fix it — shortfall rolls over everyone;
 2. fuel: maximise the fuel left in every tank and depot at the end, fix it;
-3. tie-break: a strictly convex QP that spreads each remaining shortfall in
-   proportion to demand over loads and hours, shares output between running units
-   in proportion to their ratings and spreads truck transfers. Being strictly
-   convex in served load, unit output and transfers, it has exactly one optimum,
-   so who is shed is pinned down whatever path the solver took (determinism).
+3. tie-break: the analytic centre of the remaining optimal face (interior point
+   without crossover or presolve, zero objective). It is unique and depends on
+   the model only, not on the path the earlier stages took, which is what makes
+   the plan deterministic; it lies away from every bound, so equal units share
+   and equal loads are shed alike. (HiGHS's active-set QP was tried for a
+   strictly convex tie-break and cycles on degenerate faces even on 2-bus
+   cases; ``tiebreak="qp"`` keeps it available for experiments.)
 
+Shortcut: every tier but the lowest is first pinned at full demand and the
+lowest tier's stages run directly; only if that is infeasible are all stages run.
+Tiers that turn out fully served skip their later stages.
 With ``strict_tiers = false`` step 1b is one weighted stage over all tiers.
 """
 
@@ -34,9 +41,6 @@ from planner.scenario import Policy
 
 REL_TOL = 1e-6  # fixing tolerance of a stage's optimum, relative to max(1, |optimum|)
 FRACTION_TOL = 1e-7  # fixing tolerance of a served fraction (z, f)
-QP_LIMIT_COLS = (
-    6_000  # above this many quadratic columns the tie-break is an LP (measured: see docs)
-)
 
 
 @dataclass
