@@ -4,7 +4,9 @@ The planner imports no sibling package, so ``PlannerError`` is its own root
 (plurictl handles it exactly like ``ledger.errors.PluriError``)::
 
     PlannerError            exit 10
-    ├── ScenarioError       exit 10  scenario file invalid (names the field)
+    ├── ScenarioError       exit 10  scenario file invalid (names the field, and the line when known)
+    │   └── NetworkError    exit 10  the network it names cannot be loaded or does not match
+    ├── PlanFileError       exit 10  a plan JSON file (for explain/orders) is unreadable or not a plan
     └── SolverError         exit 11  solver missing or crashed (infeasible is a result, not this)
 """
 
@@ -22,6 +24,14 @@ class PlannerError(Exception):
 
 
 class ScenarioError(PlannerError):
+    exit_code = 10
+
+
+class NetworkError(ScenarioError):
+    exit_code = 10
+
+
+class PlanFileError(PlannerError):
     exit_code = 10
 
 

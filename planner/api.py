@@ -1,0 +1,313 @@
+"""The planner's stable surface: what plurictl and the ledger side call.
+
+    load_scenario(path) -> Scenario
+    solve(scenario, *, periods, commitment, objective, time_limit, progress) -> PlanResult
+    scenario_hash(scenario) -> str        plan_hash(plan_json) -> str
+    orders(plan_json) -> list[dict]       explain(plan_json, load=..., site=...) -> dict
+    shipped_scenarios() -> list[dict]     read_plan(path) -> dict
+
+Everything returns plain data; nothing prints. Infeasible or unsolved plans are
+``PlanResult`` values with a status and a reason, never exceptions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from planner.canonical import blake_hex, canonical_bytes, plan_hash
+from planner.errors import PlanFileError, ScenarioError
+from planner.explain import explain
+from planner.orders import orders
+from planner.result import FORMAT, PlanResult
+from planner.scenario import Scenario, load_scenario, parse_scenario
+
+__all__ = [
+    "PlanResult",
+    "Scenario",
+    "explain",
+    "load_scenario",
+    "orders",
+    "parse_scenario",
+    "plan_hash",
+    "read_plan",
+    "scenario_hash",
+    "shipped_scenarios",
+    "solve",
+]
+
+PLANNER_VERSION = "1"
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "field_guides" / "scenarios"
+
+# progress(stage, message, fraction): stage is "build", "solve", "validate" or "done"
+Progress = Callable[[str, str, float], None]
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """blake2b-256 of the scenario's resolved content (not its path): same on every laptop."""
+    data = dataclasses.asdict(scenario)
+    data.pop("source", None)
+    net = data["network"]
+    f = scenario.network.file
+    if f is not None:
+        try:
+            net["file"] = {"name": f.name, "blake2b": blake_hex(f.read_bytes())}
+        except OSError as e:
+            raise ScenarioError(f"network.file: cannot read {f}: {e.strerror or e}") from e
+    data["profiles"] = {k: list(v) for k, v in sorted(scenario.profiles.items())}
+    data["planner_version"] = PLANNER_VERSION
+    return blake_hex(canonical_bytes(_plain(data)))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return value.name
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def _solver_version() -> str:
+    try:
+        import highspy
+
+        h = highspy.Highs
+        return f"HiGHS {h().version()}" if hasattr(h, "version") else "HiGHS"
+    except Exception:  # pragma: no cover
+        return "HiGHS"
+
+
+def solve(
+    scenario: Scenario,
+    *,
+    periods: int | None = None,
+    commitment: bool = False,
+    objective: str = "tiers",
+    time_limit: float | None = None,
+    progress: Progress | None = None,
+    validate: bool = True,
+    method: str = "auto",
+    tiebreak: str = "auto",
+    net: Any = None,
+) -> PlanResult:
+    """Plan a scenario: build the LP, solve the stages, extract, check with AC power flow.
+
+    ``objective="cost"`` is the cross-check against pandapower's DC OPF (one period,
+    the net's own cost data). ``net`` lets a caller pass an already loaded
+    pandapower net (benchmarks; the scenario's network section still applies).
+    """
+    from planner.highs import new_highs
+
+    if objective not in ("tiers", "cost"):
+        raise ScenarioError(f"objective: must be 'tiers' or 'cost', got {objective!r}")
+    original = scenario  # the recipe names the scenario as given, plus the options
+    if periods is not None:
+        scenario = scenario.with_periods(periods)
+    if time_limit is not None and time_limit <= 0:
+        raise ScenarioError("time_limit: must be more than 0 seconds")
+    say = progress or (lambda stage, message, fraction: None)
+    if objective == "cost":
+        from planner.costmode import solve_cost
+
+        say("solve", "economic DC OPF (cross-check)", 0.0)
+        res = solve_cost(scenario, net=net, time_limit=time_limit)
+        res.data["recipe"] = _recipe(
+            scenario,
+            periods=1,
+            commitment=False,
+            objective="cost",
+            method="simplex",
+            tiebreak="none",
+        )
+        say("done", res.status, 1.0)
+        return res
+
+    from planner.formulation import build_problem
+    from planner.network import build_network
+    from planner.result import extract
+    from planner.stages import run_stages
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    say("build", "loading the network", 0.0)
+    model = build_network(scenario, net=net)
+    timings["network"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    say("build", "building the LP", 0.5)
+    problem = build_problem(scenario, model.grid, commitment=commitment)
+    timings["build"] = time.perf_counter() - t1
+    size = {"rows": problem.n_row, "columns": problem.n_col, "nonzeros": int(problem.A.nnz)}
+    chosen = method if method != "auto" else ("simplex" if problem.n_col <= 250_000 else "ipm")
+    new_highs()  # keep HiGHS's banner off stdout before anything else prints
+
+    def stage_progress(name: str, fraction: float) -> None:
+        say("solve", name, fraction)
+
+    fuel_weight_pu = scenario.policy.fuel_conservation_weight / model.grid.base_mva
+    t2 = time.perf_counter()
+    run = run_stages(
+        problem,
+        scenario.policy,
+        method=chosen,
+        time_limit=time_limit,
+        progress=stage_progress,
+        tiebreak=tiebreak,
+        fuel_weight_pu=fuel_weight_pu,
+    )
+    timings["solve"] = time.perf_counter() - t2
+    stage_seconds = {f"{s.name}": s.seconds for s in run.log}
+    recipe = _recipe(
+        original,
+        periods=scenario.horizon.periods,
+        commitment=commitment,
+        objective="tiers",
+        method=chosen,
+        tiebreak=run.tiebreak,
+    )
+    data: dict[str, Any] = {
+        "format": FORMAT,
+        "mode": "tiers",
+        "scenario": {
+            "name": scenario.name,
+            "description": scenario.description,
+            "periods": scenario.horizon.periods,
+            "hours_per_period": scenario.horizon.hours_per_period,
+            "start": scenario.horizon.start,
+            "network": scenario.network.case
+            or (scenario.network.file.name if scenario.network.file else None),
+        },
+        "recipe": recipe,
+        "stages": [
+            {"name": s.name, "status": s.status, "objective": _r(s.objective)} for s in run.log
+        ],
+        "notes": sorted(set(model.grid.notes + problem.notes)),
+        "size": size,
+    }
+    if run.x is None:
+        data["reason_detail"] = (
+            _infeasible_detail(problem, model, scenario) if run.status == "infeasible" else None
+        )
+        say("done", run.status, 1.0)
+        reason = run.reason
+        if data.get("reason_detail"):
+            reason = f"{reason}: {data['reason_detail']['summary']}"
+        return PlanResult(run.status, reason, data, timings, size, stage_seconds)
+    t3 = time.perf_counter()
+    data.update(extract(scenario, model.grid, problem, run, model.net))
+    timings["extract"] = time.perf_counter() - t3
+    if validate:
+        t4 = time.perf_counter()
+        say("validate", "AC power flow per period", 0.0)
+        from planner.acflow import validate_ac
+
+        ac = validate_ac(
+            model,
+            data,
+            progress=lambda done, total: say(
+                "validate", f"AC power flow {done}/{total}", done / total
+            ),
+        )
+        timings["validate"] = time.perf_counter() - t4
+        data["ac"] = {"summary": ac["summary"], "periods": ac["periods"]}
+    else:
+        data["ac"] = None
+    reason = run.reason or _solved_reason(data)
+    say("done", run.status, 1.0)
+    return PlanResult(run.status, reason, data, timings, size, stage_seconds)
+
+
+def _r(v: float) -> float | None:
+    from planner.canonical import rnd
+
+    return rnd(v, "value")
+
+
+def _solved_reason(data: dict[str, Any]) -> str:
+    s = data["summary"]
+    if s["shed_mwh"] and s["shed_mwh"] > 0:
+        return f"solved: {s['served_pct']}% of demand served, {s['loads_shed']} loads shed at times"
+    return "solved: all demand served"
+
+
+def _recipe(
+    scenario: Scenario,
+    *,
+    periods: int,
+    commitment: bool,
+    objective: str,
+    method: str,
+    tiebreak: str,
+) -> dict[str, Any]:
+    """How to re-run this plan exactly (the ledger stores it next to the plan hash)."""
+    return {
+        "scenario_hash": scenario_hash(scenario),
+        "scenario_name": scenario.name,
+        "options": {"periods": periods, "commitment": commitment, "objective": objective},
+        "planner_version": PLANNER_VERSION,
+        "solver": _solver_version(),
+        "method": method,
+        "tiebreak": tiebreak,
+    }
+
+
+def _infeasible_detail(problem: Any, model: Any, scenario: Scenario) -> dict[str, Any] | None:
+    from planner.diagnose import diagnose_infeasible
+
+    try:
+        return diagnose_infeasible(problem, model.grid, scenario)
+    except Exception as e:  # the diagnosis is a courtesy; never hide the status
+        return {"summary": f"(could not diagnose: {type(e).__name__})", "items": []}
+
+
+def read_plan(path: str | Path) -> dict[str, Any]:
+    """A plan JSON written by ``plurictl plan run --out``; checked for its format and hash."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise PlanFileError(f"cannot read plan file {p}: {e.strerror or e}") from e
+    except ValueError as e:
+        raise PlanFileError(f"{p.name} is not JSON: {e}") from e
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise PlanFileError(f'{p.name} is not a plan (no "format": "{FORMAT}")')
+    if data.get("plan_hash") != plan_hash(data):
+        raise PlanFileError(
+            f"{p.name}: plan_hash does not match its content (edited or damaged)",
+            hint="re-run the scenario to get a fresh plan",
+        )
+    return data
+
+
+def shipped_scenarios() -> list[dict[str, Any]]:
+    """The scenarios in field_guides/scenarios/, each validated (errors shown, not raised)."""
+    out = []
+    for f in sorted(SCENARIO_DIR.glob("*.toml")):
+        try:
+            sc = load_scenario(f)
+            out.append(
+                {
+                    "file": str(f),
+                    "name": sc.name,
+                    "description": sc.description,
+                    "network": sc.network.case
+                    or (sc.network.file.name if sc.network.file else None),
+                    "periods": sc.horizon.periods,
+                    "hours_per_period": sc.horizon.hours_per_period,
+                    "sites": [s.name for s in sc.sites],
+                    "loads": len(sc.loads),
+                    "generators": len(sc.generators),
+                    "valid": True,
+                    "error": None,
+                }
+            )
+        except ScenarioError as e:
+            out.append({"file": str(f), "name": f.stem, "valid": False, "error": str(e)})
+    return out

@@ -1,0 +1,144 @@
+"""'Infeasible, because ...': which hard limits would have to give, and by how much.
+
+Loads can always be shed, so an infeasible plan means a hard limit cannot be met
+at all: a unit's minimum output with nowhere to send it, a branch limit that the
+must-run flows exceed, a tank that starts below its reserve, fixed demand
+(shunts, wards) beyond what can be generated. HiGHS's feasibility relaxation
+finds the smallest weighted set of violations; this module names them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from planner.canonical import rnd
+from planner.formulation import Problem
+from planner.highs import Solver
+from planner.network import Grid
+from planner.scenario import Scenario
+
+MAX_ITEMS = 20
+
+
+def describe_row(problem: Problem, grid: Grid, scenario: Scenario, i: int) -> tuple[str, str, int]:
+    """(kind, element, period) of a constraint row."""
+    for name, (start, count) in problem.rows.items():
+        if start <= i < start + count:
+            j = i - start
+            if name == "balance":
+                per = count // problem.T
+                t, b = divmod(j, per)
+                where = f"island {b}" if problem.copper else f"bus {grid.bus_names[b]}"
+                return "power balance", where, t
+            if name == "branch":
+                per = len(problem.limited_branches)
+                t, b = divmod(j, per)
+                return "branch limit", grid.branch_names[problem.limited_branches[b]], t
+            if name == "tank":
+                per = len(problem.tank_keys)
+                t, k = divmod(j, per)
+                return "fuel balance", problem.tank_keys[k], t
+            return name, f"row {j}", -1
+    return "fixing row", "an earlier stage's optimum", -1
+
+
+def describe_col(problem: Problem, grid: Grid, i: int) -> tuple[str, str, int]:
+    for name, b in problem.blocks.items():
+        if b.off <= i < b.off + b.size and b.n:
+            t, k = divmod(i - b.off, b.n)
+            if name == "p":
+                return "unit output limit", grid.units[k].name, t
+            if name == "L":
+                return "tank level limit (reserve or capacity)", problem.tank_keys[k], t
+            if name == "th":
+                return "reference angle", grid.bus_names[k], t
+            if name == "x":
+                return "route capacity", problem.route_names[k], t
+            return name, str(k), t
+    return "variable", str(i), -1
+
+
+def diagnose_infeasible(problem: Problem, grid: Grid, scenario: Scenario) -> dict[str, Any]:
+    """The limits HiGHS had to relax to find any plan, largest first."""
+    solver = Solver(problem.A, problem.col_lo, problem.col_hi, problem.row_lo, problem.row_hi)
+    # What may give: unit limits, tank levels, routes, branch limits (penalty 1) and, as
+    # a last resort, a bus balance (penalty 10: "power from nowhere"). Serving more than
+    # demand, angles and the stage variables may not (negative penalty = fixed).
+    n = problem.n_col
+    lower = np.full(n, -1.0)
+    upper = np.full(n, -1.0)
+    for name in ("p", "L", "x"):
+        b = problem.blocks[name]
+        lower[b.off : b.off + b.size] = 1.0
+        upper[b.off : b.off + b.size] = 1.0
+    rhs = np.ones(problem.n_row)
+    if "balance" in problem.rows:
+        start, count = problem.rows["balance"]
+        rhs[start : start + count] = 10.0
+    solver.h.feasibilityRelaxation(1.0, 1.0, 1.0, lower, upper, rhs)
+    sol = solver.h.getSolution()
+    x = np.asarray(sol.col_value)
+    act = np.asarray(sol.row_value)
+    items: list[tuple[float, dict[str, Any]]] = []
+    tol = 1e-6
+    row_v = np.maximum(problem.row_lo - act, 0) + np.maximum(act - problem.row_hi, 0)
+    for i in np.flatnonzero(row_v > tol):
+        kind, where, t = describe_row(problem, grid, scenario, int(i))
+        scale = 1000.0 if kind == "fuel balance" else problem.base_mva
+        unit = "litres" if kind == "fuel balance" else "MW"
+        items.append(
+            (
+                float(row_v[i] * scale),
+                {
+                    "limit": kind,
+                    "element": where,
+                    "period": t,
+                    "by": rnd(row_v[i] * scale, "mw"),
+                    "unit": unit,
+                },
+            )
+        )
+    col_v = np.maximum(problem.col_lo - x, 0) + np.maximum(x - problem.col_hi, 0)
+    col_v = np.where(np.isfinite(col_v), col_v, 0)
+    for i in np.flatnonzero(col_v > tol):
+        kind, where, t = describe_col(problem, grid, int(i))
+        litres = kind.startswith("tank") or kind.startswith("route")
+        scale = 1000.0 if litres else problem.base_mva
+        items.append(
+            (
+                float(col_v[i] * scale),
+                {
+                    "limit": kind,
+                    "element": where,
+                    "period": t,
+                    "by": rnd(col_v[i] * scale, "mw"),
+                    "unit": "litres" if litres else "MW",
+                },
+            )
+        )
+    items.sort(key=lambda it: (-it[0], it[1]["limit"], it[1]["element"], it[1]["period"]))
+    listed = [it[1] for it in items[:MAX_ITEMS]]
+    if not listed:
+        return {
+            "summary": "HiGHS reports infeasible but no single limit could be named",
+            "items": [],
+        }
+    kinds: dict[str, int] = {}
+    for _, it in items:
+        kinds[it["limit"]] = kinds.get(it["limit"], 0) + 1
+    top = listed[0]
+    when = f" in period {top['period']}" if top["period"] >= 0 else ""
+    summary = (
+        f"{top['limit']} of {top['element']}{when} would have to give by {top['by']} {top['unit']}"
+        f" ({len(items)} limits in conflict: "
+        + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        + ")"
+    )
+    return {
+        "summary": summary,
+        "items": listed,
+        "count": len(items),
+        "by_kind": dict(sorted(kinds.items())),
+    }
