@@ -36,7 +36,8 @@ from ledger.views.roster import Roster
 PROPOSE, PART, ADOPT, SUPERSEDE = "plan.propose", "plan.part", "plan.adopt", "plan.supersede"
 ACK, DEVIATION = "order.ack", "order.deviation"
 KINDS = (PROPOSE, PART, ADOPT, SUPERSEDE, ACK, DEVIATION)
-ADOPTABLE = ("optimal", "ok", "feasible", "time_limit_feasible")
+#: planner statuses a coordinator may adopt ("partial": every priority met, ties not pinned)
+ADOPTABLE = ("solved", "partial")
 PART_BYTES = 48 * 1024
 
 

@@ -195,6 +195,12 @@ def run_plan(
 @click.option(
     "--plot", "plot_file", type=click.Path(dir_okay=False, path_type=Path), help="Write a PNG here."
 )
+@click.option(
+    "--from-ledger",
+    is_flag=True,
+    help="Start from the fuel this laptop's ledger shows (fuel status), not the file's numbers.",
+)
+@click.option("--propose", is_flag=True, help="Also put the plan into the ledger (plan propose).")
 @json_option
 def run(
     file: Path,
@@ -205,6 +211,8 @@ def run(
     no_ac: bool,
     out_file: Path | None,
     plot_file: Path | None,
+    from_ledger: bool,
+    propose: bool,
     as_json: bool,
 ) -> None:
     """Plan a scenario: who gets power and fuel, hour by hour.
@@ -213,8 +221,25 @@ def run(
     the reason is printed first. Example: plurictl plan run field_guides/scenarios/three-bases.toml
     """
     from planner.api import load_scenario
+    from plurictl.context import AppContext
 
     scenario = load_scenario(file)
+    app = click.get_current_context().find_object(AppContext)
+    if from_ledger:
+        from plurictl.coordination import ledger_inventory
+
+        assert app is not None
+        inventory = ledger_inventory(app.home.store, scenario)
+        scenario = scenario.with_inventory(inventory.litres)
+        if not as_json:
+            out = error_console()
+            used = (
+                ", ".join(f"{k} {v:,.0f} L" for k, v in sorted(inventory.litres.items()))
+                or "nothing"
+            )
+            out.print(f"fuel from the ledger: {used}")
+            for warning in inventory.warnings:
+                out.print(f"[yellow]Warning:[/] {warning}")
     result = run_plan(
         scenario,
         periods=periods,
@@ -224,6 +249,15 @@ def run(
         show_progress=not as_json,
         validate_ac=not no_ac,
     )
+    if propose and result.status in ("solved", "partial") and objective == "tiers":
+        from plurictl.coordination import propose_plan
+        from plurictl.nudge import nudge_node
+
+        assert app is not None
+        entry = propose_plan(app.home.store, app.home.identity, result.to_json())
+        nudge_node(app.home.path)
+        if not as_json:
+            error_console().print(f"plan proposed in the ledger as [bold]{entry.id.hex()[:12]}[/]")
     finish_run(result, out_file=out_file, plot_file=plot_file, as_json=as_json)
 
 
@@ -458,3 +492,9 @@ def explain_cmd(
     out = console()
     for line in result["lines"]:
         out.print(line, highlight=False, markup=False)
+
+
+# Plans in the ledger: propose, list, adopt, withdraw (plurictl/commands/plan_ledger.py).
+from plurictl.commands.plan_ledger import register  # noqa: E402
+
+register(plan)

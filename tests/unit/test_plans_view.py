@@ -16,7 +16,7 @@ def plan_json(
 ) -> dict:
     return {
         "plan_hash": f"hash-{name}",
-        "status": "optimal",
+        "status": "solved",
         "scenario": {"name": "island", "start": start, "periods": 4, "hours_per_period": 1},
         "tiers": [
             {"tier": 1, "served_pct": tier1},
@@ -66,7 +66,7 @@ def propose(m: MeshFixture, who: str, name: str, tier1: float, **kw):  # type: i
             "plan_hash": p["plan_hash"],
             "scenario": "island",
             "horizon": {"start": p["scenario"]["start"]},
-            "status": "optimal",
+            "status": "solved",
             "summary": {"tiers": {"1": tier1, "2": p["tiers"][1]["served_pct"], "3": 10.0}},
             "blob": {"hash": digest, "size": len(blob), "count": len(chunks)},
         },

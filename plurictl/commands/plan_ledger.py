@@ -1,0 +1,116 @@
+"""`plurictl plan propose|list|adopt|withdraw`: plans in the ledger (added to the `plan` group)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from plurictl.context import AppContext, pass_app
+from plurictl.nudge import nudge_node
+from plurictl.render import console, emit_json, json_option
+
+
+def _read_plan(path: Path) -> dict:  # type: ignore[type-arg]
+    from ledger.errors import InvalidInput
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise InvalidInput(f"cannot read plan file {path}: {e}") from e
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{path} is not a plan file")
+    return data
+
+
+@click.command("propose")
+@click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_app
+def propose(app: AppContext, plan_file: Path) -> None:
+    """Put a plan (from `plan run --out FILE`) into the ledger for everyone to see and adopt."""
+    from plurictl.coordination import propose_plan
+
+    entry = propose_plan(app.home.store, app.home.identity, _read_plan(plan_file))
+    nudge_node(app.home.path)
+    console().print(
+        f"plan proposed as [bold]{entry.id.hex()[:12]}[/]; a coordinator adopts it with "
+        f"`plurictl plan adopt {entry.id.hex()[:12]}` (or a vote does)"
+    )
+
+
+@click.command("list")
+@json_option
+@pass_app
+def list_(app: AppContext, as_json: bool) -> None:
+    """Plans in the ledger, and which one is adopted for each horizon (and why)."""
+    from ledger import plans
+
+    state = plans.load(app.home.store)
+    if as_json:
+        emit_json(state.to_json())
+        return
+    out = console()
+    if not state.proposals:
+        out.print(
+            "No plans in the ledger yet: `plurictl plan run FILE --from-ledger --out plan.json`, "
+            "then `plurictl plan propose plan.json`."
+        )
+        return
+    from rich.table import Table
+
+    adopted = {d.plan for d in state.decisions.values()}
+    table = Table(title="Plans")
+    for col in ("plan", "scenario / start", "status", "tier 1", "tier 2", "tier 3", "by", "state"):
+        table.add_column(col)
+    for pid, p in sorted(state.proposals.items(), key=lambda kv: kv[1].hlc):
+        t1, t2, t3 = p.tier_served
+        st = (
+            "[green]ADOPTED[/]"
+            if pid in adopted
+            else (f"[dim]withdrawn: {p.withdrawn}[/]" if p.withdrawn else "proposed")
+        )
+        if p.content is None:
+            st += " [yellow](attachment incomplete: sync)[/]"
+        table.add_row(
+            pid.hex()[:12], p.horizon, p.status, f"{t1:.0f}%", f"{t2:.0f}%", f"{t3:.0f}%", p.by, st
+        )
+    out.print(table)
+    for d in state.decisions.values():
+        if d.competing:
+            out.print(
+                f"[yellow]{d.horizon}[/]: {len(d.competing) + 1} concurrent adoptions; {d.rule}."
+            )
+
+
+@click.command("adopt")
+@click.argument("plan_id")
+@click.option("--note", default="", help="Why (shown to everyone).")
+@pass_app
+def adopt(app: AppContext, plan_id: str, note: str) -> None:
+    """Adopt a proposed plan for its horizon (coordinator). Its orders go to every site."""
+    from ledger import plans
+
+    plans.adopt(app.home.store, app.home.identity, plan_id, note)
+    nudge_node(app.home.path)
+    console().print(
+        f"plan {plan_id[:12]} adopted; sites see their orders with `plurictl orders --site SITE`"
+    )
+
+
+@click.command("withdraw")
+@click.argument("plan_id")
+@click.option("--reason", required=True, help="Why the plan no longer holds.")
+@pass_app
+def withdraw(app: AppContext, plan_id: str, reason: str) -> None:
+    """Withdraw a plan (coordinator): its adoption and orders stop counting."""
+    from ledger import plans
+
+    plans.withdraw(app.home.store, app.home.identity, plan_id, reason)
+    nudge_node(app.home.path)
+    console().print(f"plan {plan_id[:12]} withdrawn")
+
+
+def register(group: click.Group) -> None:
+    for command in (propose, list_, adopt, withdraw):
+        group.add_command(command)

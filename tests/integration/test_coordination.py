@@ -1,0 +1,105 @@
+"""The coordination loop through the CLI: fuel reports -> plan from the ledger -> propose ->
+adopt -> orders -> acknowledgements; roles; tampered plans; transfers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ledger.store import Store
+from tests.conftest import Invoke, json_out, new_home
+
+SCENARIO = Path(__file__).resolve().parents[2] / "field_guides" / "scenarios" / "three-bases.toml"
+pytestmark = pytest.mark.timeout(300)
+
+
+def copy_ledger(src: Path, dst: Path) -> None:
+    with Store.open(src) as a, Store.open(dst) as b:
+        b.ingest(raw for raw, _ in a.iter_raw())
+
+
+@pytest.fixture
+def plan_file(home: Path, invoke: Invoke, tmp_path: Path) -> Path:
+    for site, litres in (("alpha", 15000), ("bravo", 4000), ("charlie", 2500), ("depot", 50000)):
+        r = invoke(home, "fuel", "report", site, "--litres", str(litres))
+        assert r.exit_code == 0, r.output
+    out = tmp_path / "plan.json"
+    r = invoke(home, "plan", "run", str(SCENARIO), "--from-ledger", "--periods", "8", "--no-ac", "--out", str(out))
+    assert r.exit_code == 0, r.output + r.stderr
+    assert "fuel from the ledger" in r.stderr
+    return out
+
+
+def test_plan_from_ledger_uses_exactly_the_views_inventory(home: Path, invoke: Invoke, plan_file: Path) -> None:
+    fuel = json_out(invoke(home, "fuel", "status", "--json"))
+    inventory = {s["site"]: s["inventory_litres"] for s in fuel["sites"]}
+    plan = json.loads(plan_file.read_text())
+    start = {s["name"]: s["start_litres"] for s in plan["sites"]}
+    assert start == inventory == {"alpha": 15000, "bravo": 4000, "charlie": 2500, "depot": 50000}
+
+
+def test_propose_adopt_orders_ack(home: Path, invoke: Invoke, plan_file: Path, tmp_path: Path) -> None:
+    r = invoke(home, "plan", "propose", str(plan_file))
+    assert r.exit_code == 0, r.output + r.stderr
+    plans = json_out(invoke(home, "plan", "list", "--json"))
+    assert len(plans["proposals"]) == 1 and plans["proposals"][0]["complete"]
+    pid = plans["proposals"][0]["id"]
+    r = invoke(home, "plan", "propose", str(plan_file))
+    assert r.exit_code == 5 and "already proposed" in r.stderr
+    assert "No plan is adopted" in invoke(home, "orders").output
+    assert invoke(home, "plan", "adopt", pid[:10]).exit_code == 0
+    plans = json_out(invoke(home, "plan", "list", "--json"))
+    assert [d["plan"] for d in plans["adopted"]] == [pid]
+    orders = json_out(invoke(home, "orders", "--site", "alpha", "--json"))
+    assert orders and all(o["site"] == "alpha" and o["status"] == "open" for o in orders)
+    oid = orders[0]["order_id"]
+    assert invoke(home, "orders", "ack", oid[:10], "--note", "G1 set").exit_code == 0
+    again = {o["order_id"]: o for o in json_out(invoke(home, "orders", "--json"))}
+    assert again[oid]["status"] == "acknowledged" and again[oid]["acks"][0]["note"] == "G1 set"
+    assert "acknowledged" in invoke(home, "orders", "--site", "alpha").output
+    # an operator on another laptop sees the same orders, and cannot adopt
+    bob, bkey = new_home(tmp_path, invoke, "bob")
+    invoke(home, "roster", "add", bkey, "--name", "bob", "--role", "operator")
+    mesh_id = json_out(invoke(home, "mesh", "show", "--json"))["mesh_id"]
+    invoke(bob, "mesh", "join", mesh_id)
+    copy_ledger(home, bob)
+    assert {o["order_id"] for o in json_out(invoke(bob, "orders", "--json"))} == set(again)
+    r = invoke(bob, "plan", "adopt", pid[:10])
+    assert r.exit_code == 7 and "coordinator" in r.stderr
+    assert invoke(home, "plan", "withdraw", pid[:10], "--reason", "new readings").exit_code == 0
+    assert json_out(invoke(home, "plan", "list", "--json"))["adopted"] == []
+
+
+def test_tampered_or_foreign_plan_files_are_refused(home: Path, invoke: Invoke, plan_file: Path, tmp_path: Path) -> None:
+    plan = json.loads(plan_file.read_text())
+    plan["sites"][0]["start_litres"] = 999999
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(plan))
+    r = invoke(home, "plan", "propose", str(bad))
+    assert r.exit_code == 5 and "changed after it was made" in r.stderr
+    (tmp_path / "junk.json").write_text("[1,2")
+    assert invoke(home, "plan", "propose", str(tmp_path / "junk.json")).exit_code == 5
+    with Store.open(home) as s:
+        assert not s.entries(kind_prefix="plan.")
+
+
+def test_fuel_transfers_and_conflicts_via_cli(home: Path, invoke: Invoke) -> None:
+    assert invoke(home, "fuel", "report", "depot", "--litres", "9000").exit_code == 0
+    assert invoke(home, "fuel", "report", "clinic", "--litres", "100", "--tank", "day").exit_code == 0
+    r = invoke(home, "fuel", "transfer", "plan", "--from", "depot", "--to", "clinic", "--litres", "800", "--tank", "day")
+    assert r.exit_code == 0, r.output
+    tid = json_out(invoke(home, "fuel", "status", "--json"))["transfers"][0]["id"]
+    assert invoke(home, "fuel", "transfer", "dispatch", tid[:8]).exit_code == 0
+    assert invoke(home, "fuel", "transfer", "receive", tid[:8], "--litres", "790").exit_code == 0
+    r = invoke(home, "fuel", "transfer", "cancel", tid[:8], "--reason", "late")
+    assert r.exit_code == 5 and "received" in r.stderr
+    sites = {s["site"]: s for s in json_out(invoke(home, "fuel", "status", "--json"))["sites"]}
+    assert sites["depot"]["inventory_litres"] == 8200 and sites["clinic"]["inventory_litres"] == 890
+    assert invoke(home, "fuel", "burn", "clinic", "--litres-per-hour", "12").exit_code == 0
+    r = invoke(home, "fuel", "report", "x", "--litres", "-5")
+    assert r.exit_code == 2
+    r = invoke(home, "fuel", "transfer", "receive", "ffff", "--litres", "1")
+    assert r.exit_code == 5 and "no single transfer" in r.stderr
+    assert "clinic" in invoke(home, "fuel", "status").output
