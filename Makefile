@@ -20,8 +20,9 @@ $(VENV)/.stamp-test: pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet -e '.[test,dev]'
 	@touch $@ $(VENV)/.stamp-run
 
+# The quick-start drill: 5 local nodes, a partition, a vote, a plan, a playbook, a courier.
 demo: $(VENV)/.stamp-run
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m plurictl.demo
+	$(BIN)/plurictl drill run quickstart
 
 test: $(VENV)/.stamp-test
 	$(BIN)/python -m pytest -m "not slow and not bench" $(PYTEST_ARGS)

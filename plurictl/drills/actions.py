@@ -211,9 +211,17 @@ def do_vote_open(r: DrillRunner, args: dict[str, Any]) -> str:
     from plurictl.commands.vote_spec import parse_options
 
     node = args["node"]
-    options = list(args["options"])
-    if args.get("plans"):  # options are the plans proposed so far, by drill name
-        options = [{"id": p, "label": f"plan {p}", "ref": _named(r, "plan", p)} for p in options]
+    options = []
+    for o in args["options"]:
+        if args.get("plans") and isinstance(o, str):  # every option is a plan, by drill name
+            o = {"id": o, "label": f"plan {o}", "plan": o}
+        if isinstance(o, dict) and o.get("plan"):  # an option that adopts a plan when it wins
+            o = {
+                "id": o.get("id", o["plan"]),
+                "label": o.get("label", o["plan"]),
+                "ref": _named(r, "plan", o["plan"]),
+            }
+        options.append(o)
     roll = str(args.get("roll", "role:operator"))
     tellers = [r.member_key(t) for t in args.get("tellers", [])]
     spec = VoteSpec(
@@ -328,3 +336,78 @@ def do_playbook_waive(r: DrillRunner, args: dict[str, Any]) -> str:
         )
     r.ack(node, written.entry)
     return f"check {args.get('check', 0)} of {args['step']} waived"
+
+
+# --- fuel and plans ---------------------------------------------------------------------
+
+
+def do_fuel_report(r: DrillRunner, args: dict[str, Any]) -> str:
+    from ledger import fuel
+
+    node = args["node"]
+    with r.member_home(node) as h:
+        e = fuel.report(
+            h.store,
+            h.identity,
+            str(args["site"]),
+            float(args["litres"]),
+            tank=str(args.get("tank", "main")),
+        )
+    r.ack(node, e)
+    return f"{args['site']}: {float(args['litres']):,.0f} L"
+
+
+def do_plan_run(r: DrillRunner, args: dict[str, Any]) -> str:
+    """Run the planner from the node's ledger fuel, propose the plan, optionally adopt it."""
+    from pathlib import Path
+
+    from ledger import plans
+    from planner.api import load_scenario, solve
+    from plurictl.coordination import ledger_inventory, propose_plan
+
+    node = args["node"]
+    path = Path(str(args["scenario"]))
+    if not path.exists():
+        path = (
+            Path(__file__).resolve().parents[2]
+            / "field_guides"
+            / "scenarios"
+            / f"{args['scenario']}.toml"
+        )
+    with r.member_home(node) as h:
+        scenario = load_scenario(path)
+        inventory = ledger_inventory(h.store, scenario)
+        result = solve(
+            scenario.with_inventory(inventory.litres), periods=args.get("periods"), validate=False
+        )
+        if result.status not in ("solved", "partial"):
+            raise ValueError(f"the planner could not plan: {result.reason}")
+        entry = propose_plan(h.store, h.identity, result.to_json())
+        parts = int(entry.body["blob"]["count"])
+        r.ack(
+            node,
+            [
+                e
+                for e in h.store.entries(author=h.identity.public)
+                if entry.seq - parts <= e.seq <= entry.seq
+            ],
+        )
+        name = str(args.get("id", args["scenario"]))
+        r.named[f"plan:{name}"] = entry.id.hex()
+        if args.get("adopt"):
+            r.ack(node, plans.adopt(h.store, h.identity, entry.id.hex()))
+    served = result.to_json()["summary"]["served_pct"]
+    return f"plan {entry.id.hex()[:12]} ({served}% served)" + (
+        ", adopted" if args.get("adopt") else ""
+    )
+
+
+def do_plan_adopt(r: DrillRunner, args: dict[str, Any]) -> str:
+    from ledger import plans
+
+    node = args["node"]
+    name = str(args.get("plan", ""))
+    with r.member_home(node) as h:
+        e = plans.adopt(h.store, h.identity, _named(r, "plan", name))
+    r.ack(node, e)
+    return f"plan {name} adopted by {node}"

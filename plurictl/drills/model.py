@@ -36,7 +36,7 @@ ACTIONS: dict[str, tuple[set[str], set[str]]] = {
     "equivocate": ({"node"}, {"via"}),
     "nemesis": ({"duration"}, {"seed", "writes_per_second", "kills"}),
     "fuel-report": ({"node", "site", "litres"}, {"tank", "fuel"}),
-    "plan-run": ({"node", "scenario"}, {"periods", "adopt"}),
+    "plan-run": ({"node", "scenario"}, {"periods", "adopt", "id"}),
     "plan-adopt": ({"node"}, {"plan"}),
     "vote-open": (
         {"node", "title", "options"},

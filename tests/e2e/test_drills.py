@@ -60,7 +60,7 @@ def test_a_broken_node_makes_the_checker_fail(tmp_path: Path) -> None:
     assert "b lacks" in missing.detail
 
 
-@pytest.mark.parametrize("name", ["partition-vote", "lost-laptop"])
+@pytest.mark.parametrize("name", ["quickstart", "partition-vote", "lost-laptop"])
 def test_shipped_drills_pass(tmp_path: Path, name: str) -> None:
     report = DrillRunner(load(SHIPPED / f"{name}.toml"), tmp_path).run()
     assert report.passed, json.dumps(report.to_json(), indent=1)[:3000]

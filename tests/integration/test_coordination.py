@@ -26,13 +26,26 @@ def plan_file(home: Path, invoke: Invoke, tmp_path: Path) -> Path:
         r = invoke(home, "fuel", "report", site, "--litres", str(litres))
         assert r.exit_code == 0, r.output
     out = tmp_path / "plan.json"
-    r = invoke(home, "plan", "run", str(SCENARIO), "--from-ledger", "--periods", "8", "--no-ac", "--out", str(out))
+    r = invoke(
+        home,
+        "plan",
+        "run",
+        str(SCENARIO),
+        "--from-ledger",
+        "--periods",
+        "8",
+        "--no-ac",
+        "--out",
+        str(out),
+    )
     assert r.exit_code == 0, r.output + r.stderr
     assert "fuel from the ledger" in r.stderr
     return out
 
 
-def test_plan_from_ledger_uses_exactly_the_views_inventory(home: Path, invoke: Invoke, plan_file: Path) -> None:
+def test_plan_from_ledger_uses_exactly_the_views_inventory(
+    home: Path, invoke: Invoke, plan_file: Path
+) -> None:
     fuel = json_out(invoke(home, "fuel", "status", "--json"))
     inventory = {s["site"]: s["inventory_litres"] for s in fuel["sites"]}
     plan = json.loads(plan_file.read_text())
@@ -40,7 +53,9 @@ def test_plan_from_ledger_uses_exactly_the_views_inventory(home: Path, invoke: I
     assert start == inventory == {"alpha": 15000, "bravo": 4000, "charlie": 2500, "depot": 50000}
 
 
-def test_propose_adopt_orders_ack(home: Path, invoke: Invoke, plan_file: Path, tmp_path: Path) -> None:
+def test_propose_adopt_orders_ack(
+    home: Path, invoke: Invoke, plan_file: Path, tmp_path: Path
+) -> None:
     r = invoke(home, "plan", "propose", str(plan_file))
     assert r.exit_code == 0, r.output + r.stderr
     plans = json_out(invoke(home, "plan", "list", "--json"))
@@ -72,7 +87,9 @@ def test_propose_adopt_orders_ack(home: Path, invoke: Invoke, plan_file: Path, t
     assert json_out(invoke(home, "plan", "list", "--json"))["adopted"] == []
 
 
-def test_tampered_or_foreign_plan_files_are_refused(home: Path, invoke: Invoke, plan_file: Path, tmp_path: Path) -> None:
+def test_tampered_or_foreign_plan_files_are_refused(
+    home: Path, invoke: Invoke, plan_file: Path, tmp_path: Path
+) -> None:
     plan = json.loads(plan_file.read_text())
     plan["sites"][0]["start_litres"] = 999999
     bad = tmp_path / "bad.json"
@@ -87,8 +104,23 @@ def test_tampered_or_foreign_plan_files_are_refused(home: Path, invoke: Invoke, 
 
 def test_fuel_transfers_and_conflicts_via_cli(home: Path, invoke: Invoke) -> None:
     assert invoke(home, "fuel", "report", "depot", "--litres", "9000").exit_code == 0
-    assert invoke(home, "fuel", "report", "clinic", "--litres", "100", "--tank", "day").exit_code == 0
-    r = invoke(home, "fuel", "transfer", "plan", "--from", "depot", "--to", "clinic", "--litres", "800", "--tank", "day")
+    assert (
+        invoke(home, "fuel", "report", "clinic", "--litres", "100", "--tank", "day").exit_code == 0
+    )
+    r = invoke(
+        home,
+        "fuel",
+        "transfer",
+        "plan",
+        "--from",
+        "depot",
+        "--to",
+        "clinic",
+        "--litres",
+        "800",
+        "--tank",
+        "day",
+    )
     assert r.exit_code == 0, r.output
     tid = json_out(invoke(home, "fuel", "status", "--json"))["transfers"][0]["id"]
     assert invoke(home, "fuel", "transfer", "dispatch", tid[:8]).exit_code == 0
