@@ -5,21 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.entry import Entry
-from ledger.errors import InvalidInput, TrustError
+from ledger.errors import InvalidInput
 from ledger.identity import Identity
 from ledger.store import Store
+from ledger.trust import require_role
 from ledger.views import fuel as view
 
 
 def load(store: Store) -> view.FuelState:
     return view.fold(store.entries(kinds=list(view.KINDS)), store.roster())
-
-
-def _require(store: Store, identity: Identity, *roles: str) -> None:
-    head = store.stored_heads().get(identity.public)
-    why = store.roster().authority(identity.public, (head.seq if head else 0) + 1, *roles)
-    if why is not None:
-        raise TrustError(f"not allowed: {why}")
 
 
 def _checked(problem: str | None) -> None:
@@ -38,7 +32,7 @@ def report(
     note: str = "",
 ) -> Entry:
     """Sign a tank reading; it supersedes the readings of that tank this laptop holds."""
-    _require(store, identity, *view.WRITERS)
+    require_role(store, identity, *view.WRITERS)
     state = load(store)
     current = state.sites.get(site.strip())
     known = current.tanks.get(tank.strip()) if current else None
@@ -67,7 +61,7 @@ def plan_transfer(
     order: str | None = None,
     note: str = "",
 ) -> Entry:
-    _require(store, identity, "coordinator")
+    require_role(store, identity, "coordinator")
     body: dict[str, Any] = {
         "op": "plan",
         "from": source.strip(),
@@ -108,7 +102,7 @@ def transfer_step(
     reason: str = "",
 ) -> Entry:
     """dispatch / receive / cancel a planned transfer."""
-    _require(store, identity, "coordinator" if op == "cancel" else "operator", "coordinator")
+    require_role(store, identity, "coordinator" if op == "cancel" else "operator", "coordinator")
     t = find_transfer(load(store), transfer)
     allowed = {
         "dispatch": (view.PLANNED,),
@@ -127,7 +121,7 @@ def transfer_step(
 
 
 def consumption(store: Store, identity: Identity, site: str, litres_per_hour: float) -> Entry:
-    _require(store, identity, *view.WRITERS)
+    require_role(store, identity, *view.WRITERS)
     if not 0 <= litres_per_hour <= view.MAX_LITRES:
         raise InvalidInput("the burn rate must be between 0 and 10,000,000 litres per hour")
     return store.append(

@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ledger.entry import Entry
-from ledger.errors import InvalidInput, TrustError
+from ledger.errors import InvalidInput
 from ledger.identity import Identity
 from ledger.store import Store
+from ledger.trust import require_role
 from ledger.views import plans as view
 
 
@@ -38,13 +39,6 @@ def load(store: Store) -> view.PlansState:
     return view.fold(store.entries(kinds=list(view.KINDS)), store.roster(), vote_winners(store))
 
 
-def _require(store: Store, identity: Identity, *roles: str) -> None:
-    head = store.stored_heads().get(identity.public)
-    why = store.roster().authority(identity.public, (head.seq if head else 0) + 1, *roles)
-    if why is not None:
-        raise TrustError(f"not allowed: {why}")
-
-
 def summarise(plan: Mapping[str, Any]) -> dict[str, Any]:
     """The few numbers everyone needs to compare plans (kept in the propose entry)."""
     tiers = {
@@ -66,7 +60,7 @@ def propose(
     store: Store, identity: Identity, plan: dict[str, Any], orders: list[dict[str, Any]]
 ) -> Entry:
     """Attach a plan (and its orders) to the ledger; returns the propose entry (the plan id)."""
-    _require(store, identity, "operator", "coordinator")
+    require_role(store, identity, "operator", "coordinator")
     plan_hash = plan.get("plan_hash")
     scenario = plan.get("scenario") if isinstance(plan.get("scenario"), dict) else {}
     if not isinstance(plan_hash, str) or not scenario.get("name"):
@@ -110,7 +104,7 @@ def find(state: view.PlansState, prefix: str) -> view.Proposal:
 
 
 def adopt(store: Store, identity: Identity, prefix: str, note: str = "") -> Entry:
-    _require(store, identity, "coordinator")
+    require_role(store, identity, "coordinator")
     state = load(store)
     p = find(state, prefix)
     if p.status not in view.ADOPTABLE:
@@ -126,7 +120,7 @@ def adopt(store: Store, identity: Identity, prefix: str, note: str = "") -> Entr
 
 
 def withdraw(store: Store, identity: Identity, prefix: str, reason: str) -> Entry:
-    _require(store, identity, "coordinator")
+    require_role(store, identity, "coordinator")
     p = find(load(store), prefix)
     return store.append(identity, view.SUPERSEDE, {"plan": p.id.hex(), "reason": reason})
 
@@ -144,7 +138,7 @@ def find_order(state: view.PlansState, prefix: str) -> view.OrderState:
 def acknowledge(
     store: Store, identity: Identity, prefix: str, note: str = "", *, deviation: bool = False
 ) -> Entry:
-    _require(store, identity, "operator", "coordinator")
+    require_role(store, identity, "operator", "coordinator")
     o = find_order(load(store), prefix)
     kind = view.DEVIATION if deviation else view.ACK
     return store.append(identity, kind, {"order": o.id, "plan": o.plan.hex(), "note": note})

@@ -29,17 +29,24 @@ def mesh_fingerprint(mesh_id: bytes) -> str:
     return "-".join(text[i : i + 4] for i in range(0, 16, 4))
 
 
-def parse_mesh_id(text: str) -> bytes:
+def _hex32(text: str, problem: str, hint: str) -> bytes:
+    """32 bytes written as 64 hex characters, or InvalidInput naming what was expected."""
     text = text.strip().lower()
     try:
         value = bytes.fromhex(text)
     except ValueError:
         value = b""
     if len(value) != 32:
-        raise InvalidInput(
-            "a mesh id is 64 hex characters (see `plurictl mesh show` on a member's laptop)"
-        )
+        raise InvalidInput(problem.format(text=text[:20]), hint=hint)
     return value
+
+
+def parse_mesh_id(text: str) -> bytes:
+    return _hex32(
+        text,
+        "a mesh id is 64 hex characters",
+        "see `plurictl mesh show` on a member's laptop",
+    )
 
 
 def create_mesh(
@@ -95,17 +102,19 @@ def create_mesh(
 
 
 def parse_key(text: str) -> bytes:
-    text = text.strip().lower()
-    try:
-        key = bytes.fromhex(text)
-    except ValueError:
-        key = b""
-    if len(key) != 32:
-        raise InvalidInput(
-            f"{text[:20]!r} is not a public key (64 hex characters)",
-            hint="the newcomer sees it with `plurictl key show`",
-        )
-    return key
+    return _hex32(
+        text,
+        "{text!r} is not a public key (64 hex characters)",
+        "the newcomer sees it with `plurictl key show`",
+    )
+
+
+def require_role(store: Store, identity: Identity, *roles: str) -> None:
+    """TrustError unless this laptop's next entry would carry one of ``roles``."""
+    head = store.stored_heads().get(identity.public)
+    why = store.roster().authority(identity.public, (head.seq if head else 0) + 1, *roles)
+    if why is not None:
+        raise TrustError(f"not allowed: {why}")
 
 
 @dataclass

@@ -36,7 +36,7 @@ from mesh import discovery, faults, protocol
 from mesh.control import NODE_FILE, control_endpoint, pid_alive, read_node_file, remove_stale
 from mesh.engine import Out, SyncEngine
 from mesh.errors import AddressInUse, MeshError, ProtocolError
-from mesh.peers import PeerBook, check_address, check_listen, host_port, parse_peer
+from mesh.peers import PeerBook, check_address, check_listen, host_port, parse_peer, peer_row
 
 DEFAULT_PORT = 7800
 ZAP_DOMAIN = b"plurigrid"
@@ -256,14 +256,6 @@ class Node:
                 self.events(
                     f"LAN discovery off: cannot listen on UDP {self.config.discover_port}: {e.strerror}"
                 )
-        self._refresh_roster(force=True)
-        for text in self.config.peers:
-            self.add_peer(text)
-        for rec in self.book.records:
-            if rec.key and rec.addr:
-                self._maybe_dial(rec.key, rec.addr)
-        self._write_node_file()
-        self.events(f"listening on {self.listen_endpoint} as {self.name} ({self.me.hex()[:12]})")
 
     def _bind_router(self, endpoint: str) -> None:
         assert self.ctx is not None
@@ -956,41 +948,25 @@ class Node:
             ):
                 state = "not connected"
             out.append(
-                {
-                    "key": key.hex(),
-                    "name": rt.name or (rec.name if rec else ""),
-                    "addr": rt.addr or (rec.addr if rec else None),
-                    "source": rec.source if rec else "inbound",
-                    "state": state,
-                    "note": rt.note,
-                    "last_heard_s": round(now - rt.last_heard, 1)
-                    if rt.last_heard is not None
-                    else None,
-                    "behind": sync_state.behind if sync_state else None,
-                    "ahead": sync_state.ahead if sync_state else None,
-                    "in_sync": bool(sync_state and sync_state.in_sync),
-                    "bytes_in": rt.bytes_in,
-                    "bytes_out": rt.bytes_out,
-                    "bad": rt.bad,
-                }
+                peer_row(
+                    key=key.hex(),
+                    name=rt.name or (rec.name if rec else ""),
+                    addr=rt.addr or (rec.addr if rec else None),
+                    source=rec.source if rec else "inbound",
+                    state=state,
+                    note=rt.note,
+                    last_heard_s=None if rt.last_heard is None else round(now - rt.last_heard, 1),
+                    behind=sync_state.behind if sync_state else None,
+                    ahead=sync_state.ahead if sync_state else None,
+                    in_sync=bool(sync_state and sync_state.in_sync),
+                    bytes_in=rt.bytes_in,
+                    bytes_out=rt.bytes_out,
+                    bad=rt.bad,
+                )
             )
         for addr in sorted(self.unresolved):
             out.append(
-                {
-                    "key": None,
-                    "name": "",
-                    "addr": addr,
-                    "source": "static",
-                    "state": "resolving",
-                    "note": "asking the address for its key (UDP)",
-                    "last_heard_s": None,
-                    "behind": None,
-                    "ahead": None,
-                    "in_sync": False,
-                    "bytes_in": 0,
-                    "bytes_out": 0,
-                    "bad": 0,
-                }
+                peer_row(addr=addr, state="resolving", note="asking the address for its key (UDP)")
             )
         return out
 

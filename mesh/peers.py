@@ -92,6 +92,27 @@ class PeerRecord:
         )
 
 
+def peer_row(**fields: Any) -> dict[str, Any]:
+    """One row of `plurictl peers` (the node's live view and the offline list share it)."""
+    row: dict[str, Any] = {
+        "key": None,
+        "name": "",
+        "addr": None,
+        "source": "static",
+        "state": "",
+        "note": "",
+        "last_heard_s": None,
+        "behind": None,
+        "ahead": None,
+        "in_sync": False,
+        "bytes_in": 0,
+        "bytes_out": 0,
+        "bad": 0,
+    }
+    row.update(fields)
+    return row
+
+
 class PeerBook:
     """Known peers, keyed by key when known, else by address."""
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.entry import Entry
+from ledger.views.common import Ignored, parse_id_list
 from ledger.views.roster import Roster
 
 REPORT, TRANSFER, CONSUMPTION = "fuel.report", "fuel.transfer", "fuel.consumption"
@@ -201,16 +202,6 @@ class Site:
 
 
 @dataclass
-class Ignored:
-    id: bytes
-    kind: str
-    reason: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id.hex(), "kind": self.kind, "reason": self.reason}
-
-
-@dataclass
 class FuelState:
     sites: dict[str, Site] = field(default_factory=dict)
     transfers: dict[bytes, Transfer] = field(default_factory=dict)
@@ -249,22 +240,6 @@ def _litres(value: Any) -> float | None:
     return float(value) if number and 0 <= value <= MAX_LITRES else None
 
 
-def _ids(value: Any) -> list[bytes] | None:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        return None
-    out = []
-    for v in value:
-        if not isinstance(v, str) or len(v) != 64:
-            return None
-        try:
-            out.append(bytes.fromhex(v))
-        except ValueError:
-            return None
-    return out
-
-
 def check_report(body: dict[str, Any]) -> str | None:
     if _name(body.get("site")) is None:
         return "site must be a name of 1-64 characters"
@@ -272,7 +247,7 @@ def check_report(body: dict[str, Any]) -> str | None:
         return "tank must be a name of 1-64 characters"
     if _litres(body.get("litres")) is None:
         return f"litres must be a number from 0 to {MAX_LITRES:,}"
-    if _ids(body.get("supersedes")) is None:
+    if parse_id_list(body.get("supersedes")) is None:
         return "supersedes must be a list of reading ids"
     return None
 
@@ -289,7 +264,7 @@ def check_transfer(body: dict[str, Any]) -> str | None:
             return "litres must be a positive number"
         return None
     if op in ("dispatch", "receive", "cancel"):
-        if _ids([body.get("transfer")]) is None:
+        if parse_id_list([body.get("transfer")]) is None:
             return "transfer must be the id of a planned transfer"
         if (
             op in ("dispatch", "receive")
@@ -317,12 +292,12 @@ def fold(entries: Iterable[Entry], roster: Roster) -> FuelState:
         seen.add(e.id)
         why = roster.authority(e.author, e.seq, *WRITERS)
         if why is not None:
-            state.ignored.append(Ignored(e.id, e.kind, why))
+            state.ignored.append(Ignored.of(e, why))
             continue
         if e.kind == REPORT:
             problem = check_report(e.body)
             if problem:
-                state.ignored.append(Ignored(e.id, e.kind, problem))
+                state.ignored.append(Ignored.of(e, problem))
                 continue
             r = Reading(
                 e.id,
@@ -333,26 +308,24 @@ def fold(entries: Iterable[Entry], roster: Roster) -> FuelState:
                 str(e.body.get("fuel") or "diesel"),
                 float(e.body["litres"]),
                 e.hlc,
-                _ids(e.body.get("supersedes")) or [],
+                parse_id_list(e.body.get("supersedes")) or [],
                 str(e.body.get("note") or ""),
             )
             readings[e.id] = r
         elif e.kind == CONSUMPTION:
             site, rate = _name(e.body.get("site")), _litres(e.body.get("litres_per_hour"))
             if site is None or rate is None:
-                state.ignored.append(Ignored(e.id, e.kind, "needs site and litres_per_hour >= 0"))
+                state.ignored.append(Ignored.of(e, "needs site and litres_per_hour >= 0"))
                 continue
             state.site(site).burn_rate = rate  # latest by clock: a declared rate, display only
         else:
             problem = check_transfer(e.body)
             if problem:
-                state.ignored.append(Ignored(e.id, e.kind, problem))
+                state.ignored.append(Ignored.of(e, problem))
                 continue
             if e.body["op"] == "plan":
                 if roster.authority(e.author, e.seq, "coordinator") is not None:
-                    state.ignored.append(
-                        Ignored(e.id, e.kind, "only a coordinator plans transfers")
-                    )
+                    state.ignored.append(Ignored.of(e, "only a coordinator plans transfers"))
                     continue
                 state.transfers[e.id] = Transfer(
                     e.id,
@@ -391,14 +364,15 @@ def _apply_updates(state: FuelState, updates: list[Entry], roster: Roster) -> No
     received is received, even if a coordinator cancelled it concurrently; two
     confirmations of one step count once, with the lower litres (conservative)."""
     steps: dict[bytes, dict[str, list[tuple[str, int, float | str, bytes]]]] = {}
+    by_id = {e.id: e for e in updates}
     for e in updates:
         t = state.transfers.get(bytes.fromhex(e.body["transfer"]))
         if t is None:
-            state.ignored.append(Ignored(e.id, e.kind, "names a transfer that is not (yet) here"))
+            state.ignored.append(Ignored.of(e, "names a transfer that is not (yet) here"))
             continue
         op, who = e.body["op"], roster.name_of(e.author)
         if op == "cancel" and roster.authority(e.author, e.seq, "coordinator") is not None:
-            state.ignored.append(Ignored(e.id, e.kind, "only a coordinator cancels a transfer"))
+            state.ignored.append(Ignored.of(e, "only a coordinator cancels a transfer"))
             continue
         litres = _litres(e.body.get("litres"))
         value: float | str = (
@@ -423,7 +397,7 @@ def _apply_updates(state: FuelState, updates: list[Entry], roster: Roster) -> No
                     t.received = (who, hlc, low)
             for extra in events[1:]:
                 state.ignored.append(
-                    Ignored(extra[3], TRANSFER, f"transfer already had a {op}; counted once")
+                    Ignored.of(by_id[extra[3]], f"transfer already had a {op}; counted once")
                 )
         t.state = (
             RECEIVED

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.entry import Entry
+from ledger.views.common import Ignored
 from ledger.views.roster import Roster
 
 PROPOSE, PART, ADOPT, SUPERSEDE = "plan.propose", "plan.part", "plan.adopt", "plan.supersede"
@@ -149,16 +150,6 @@ class OrderState:
 
 
 @dataclass
-class Ignored:
-    id: bytes
-    kind: str
-    reason: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id.hex(), "kind": self.kind, "reason": self.reason}
-
-
-@dataclass
 class PlansState:
     proposals: dict[bytes, Proposal] = field(default_factory=dict)
     adoptions: list[Adoption] = field(default_factory=list)
@@ -216,7 +207,7 @@ def fold(
             why = roster.authority(e.author, e.seq, "coordinator")
             target = _id(e.body.get("plan"))
             if why or target is None:
-                state.ignored.append(Ignored(e.id, e.kind, why or "plan must be a proposal id"))
+                state.ignored.append(Ignored.of(e, why or "plan must be a proposal id"))
                 continue
             withdrawn[target] = str(e.body.get("reason") or "withdrawn")
     for pid, reason in withdrawn.items():
@@ -244,7 +235,7 @@ def _propose(state: PlansState, e: Entry, roster: Roster, parts: dict[Any, Entry
     if why is None and blob is None:
         why = "needs a blob (the attached plan)"
     if why:
-        state.ignored.append(Ignored(e.id, e.kind, why))
+        state.ignored.append(Ignored.of(e, why))
         return
     assert blob is not None
     horizon = b.get("horizon") if isinstance(b.get("horizon"), dict) else {}
@@ -295,7 +286,7 @@ def _adopt(state: PlansState, e: Entry, roster: Roster) -> None:
     if why is None and state.proposals[target].status not in ADOPTABLE:  # type: ignore[index]
         why = f"that plan was not solved ({state.proposals[target].status})"  # type: ignore[index]
     if why:
-        state.ignored.append(Ignored(e.id, e.kind, why))
+        state.ignored.append(Ignored.of(e, why))
         return
     supersedes = [x for x in (_id(v) for v in e.body.get("supersedes") or []) if x is not None]
     state.adoptions.append(
@@ -342,7 +333,7 @@ def _orders(state: PlansState, ordered: list[Entry], roster: Roster) -> None:
         if why is None and o is None:
             why = "names no order of an adopted plan"
         if why:
-            state.ignored.append(Ignored(e.id, e.kind, why))
+            state.ignored.append(Ignored.of(e, why))
             continue
         assert o is not None
         row = (roster.name_of(e.author), e.hlc, str(e.body.get("note") or ""))

@@ -29,6 +29,7 @@ from typing import Any
 
 from ledger.entry import Entry
 from ledger.kinds import GENESIS, ROSTER_APPROVE, ROSTER_CHANGE, ROSTER_KINDS
+from ledger.views.common import Ignored, parse_id_list
 
 ROLES = ("admin", "coordinator", "operator", "teller", "observer")
 OPS = ("add", "grant", "remove_role", "revoke", "rotate", "threshold")
@@ -137,26 +138,6 @@ class PendingChange:
             "approvals": len(self.approvals),
             "needed": threshold,
             "approved_by": sorted(k.hex() for k in self.approvals.values()),
-        }
-
-
-@dataclass(frozen=True)
-class Ignored:
-    """A roster entry that had no effect, and why (shown by `roster list`)."""
-
-    id: bytes
-    author: bytes
-    seq: int
-    kind: str
-    reason: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id.hex(),
-            "author": self.author.hex(),
-            "seq": self.seq,
-            "kind": self.kind,
-            "reason": self.reason,
         }
 
 
@@ -319,30 +300,16 @@ def _pick_genesis(candidates: Iterable[Entry], mesh_id: bytes | None) -> Entry |
     return geneses[0] if geneses else None
 
 
-def _parse_ids(value: Any) -> list[bytes] | None:
-    if not isinstance(value, list):
-        return None
-    out = []
-    for v in value:
-        if not isinstance(v, str) or len(v) != 64:
-            return None
-        try:
-            out.append(bytes.fromhex(v))
-        except ValueError:
-            return None
-    return out
-
-
 def _dependencies(e: Entry, previous_by_author: bytes | None) -> list[bytes] | None:
     """Ids this roster entry must come after; None if its references are malformed."""
     if e.kind == GENESIS:
         return []
-    after = _parse_ids(e.body.get("after", []))
+    after = parse_id_list(e.body.get("after", []))
     if after is None:
         return None
     deps = list(after)
     if e.kind == ROSTER_APPROVE:
-        change = _parse_ids([e.body.get("change")])
+        change = parse_id_list([e.body.get("change")])
         if change is None:
             return None
         deps += change

@@ -259,21 +259,10 @@ def peers(app: AppContext, as_json: bool) -> None:
     try:
         rows = _control(app, "peers")
     except NodeNotRunning:
-        from mesh.peers import PeerBook
+        from mesh.peers import PeerBook, peer_row
 
         rows = [
-            {
-                **r.to_json(),
-                "state": "node not running",
-                "note": "",
-                "last_heard_s": None,
-                "behind": None,
-                "ahead": None,
-                "in_sync": False,
-                "bytes_in": 0,
-                "bytes_out": 0,
-                "bad": 0,
-            }
+            peer_row(**r.to_json(), state="node not running")
             for r in PeerBook(app.home.path).records
         ]
     if as_json:
