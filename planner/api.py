@@ -76,12 +76,11 @@ def _plain(value: Any) -> Any:
 
 
 def _solver_version() -> str:
-    try:
-        import highspy
+    from planner.highs import new_highs
 
-        h = highspy.Highs
-        return f"HiGHS {h().version()}" if hasattr(h, "version") else "HiGHS"
-    except Exception:  # pragma: no cover
+    try:
+        return f"HiGHS {new_highs().version()}"
+    except Exception:  # pragma: no cover - an old highspy without version()
         return "HiGHS"
 
 
