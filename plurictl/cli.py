@@ -30,7 +30,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "mesh": ("plurictl.commands.mesh", "mesh", "Found a mesh, join one, show this laptop's mesh."),
     "roster": ("plurictl.commands.roster", "roster", "Members, roles, revocation, key rotation."),
     "forks": ("plurictl.commands.forks", "forks", "Proofs that a key signed two histories."),
-    "plan": ("plurictl.commands.plan", "plan", "Plan fuel and generation: scenarios, runs, explanations."),
+    "plan": (
+        "plurictl.commands.plan",
+        "plan",
+        "Plan fuel and generation: scenarios, runs, explanations.",
+    ),
 }
 
 
