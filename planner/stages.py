@@ -368,10 +368,10 @@ def _center_tiebreak(
 def _lp_tiebreak(
     solver: Solver, problem: Problem, remaining: Callable[[], float | None]
 ) -> Outcome:
-    """Large models: maximise the smallest served fraction over every load and hour.
+    """Large models: maximise the average served fraction over every load and hour.
 
-    Not strictly convex, so ties among the rest can remain; documented as the
-    fallback for models too large for the QP.
+    Cheaper than the centring step but not unique in general: ties can remain, so
+    the plan is reproducible on the same solver path only (documented).
     """
     n = problem.n_col
     sb = problem.blocks["s"]
