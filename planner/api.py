@@ -24,7 +24,8 @@ from planner.errors import PlanFileError, ScenarioError
 from planner.explain import explain
 from planner.orders import orders
 from planner.result import FORMAT, PlanResult
-from planner.scenario import Scenario, load_scenario, parse_scenario
+from planner.scenario import Scenario
+from planner.scenario_file import load_scenario, parse_scenario
 
 __all__ = [
     "PlanResult",
