@@ -345,9 +345,9 @@ def _extract(scenario: Scenario, net: Any, ac_gen_index: dict[str, int]) -> Grid
         name = declared_names.get(int(idx)) or _name(row, "load", idx)
         loads.append(NetLoad(name, int(idx), ibus(int(row.bus)), p, q))
     notes = []
-    dropped = int(np.sum(limited == 0) - np.sum(rate <= 0))
-    if spec.transformer_limits == "relax" or spec.branch_limits == "relax":
-        notes.append(f"{max(dropped, 0)} branch limits relaxed by the scenario")
+    relaxed = int(np.sum((rate > 0) & ~limited))
+    if relaxed:
+        notes.append(f"{relaxed} branch limits relaxed by the scenario")
     return Grid(
         base_mva=base_mva,
         n_bus=nb,
@@ -364,7 +364,7 @@ def _extract(scenario: Scenario, net: Any, ac_gen_index: dict[str, int]) -> Grid
         branch_names=branch_names,
         branch_from=fb,
         branch_to=tb,
-        fixed_demand_mw=fixed * (base_mva / base_mva),
+        fixed_demand_mw=fixed,  # ppci PD and GS are in MW
         units=units,
         loads=loads,
         notes=notes,

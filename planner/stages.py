@@ -39,6 +39,7 @@ from planner.formulation import Problem
 from planner.highs import Outcome, Solver
 from planner.scenario import Policy
 
+LARGE_COLS = 30_000  # above this: no spread stage, LP tie-break (measured on case2869pegase)
 REL_TOL = 1e-6  # fixing tolerance of a stage's optimum, relative to max(1, |optimum|)
 FRACTION_TOL = 1e-7  # fixing tolerance of a served fraction (z, f)
 
@@ -96,7 +97,6 @@ def run_stages(
     )
     run = StageRun(status="unsolved", reason="", x=None, method=method)
     z_off = problem.blocks["z"].off
-    f_off = problem.blocks["f"].off
     tiers = [k for k in (1, 2, 3) if np.any(problem.energy_weight[k])]
     last_tier = tiers[-1] if tiers else None
     plan: list[tuple[str, np.ndarray, str, int]] = []  # (name, cost, kind, tier)
@@ -108,7 +108,9 @@ def run_stages(
             if k == last_tier and fuel_weight_pu > 0:
                 cost = cost + fuel_weight_pu * problem.end_fuel
             plan.append((f"tier {k} served", cost, "tier", k))
-            plan.append((f"tier {k} spread", _unit(problem.n_col, f_off + k - 1), "spread", k))
+            if k in problem.spread_cols and problem.n_col <= LARGE_COLS:
+                first = int(problem.spread_cols[k][0])
+                plan.append((f"tier {k} spread", _unit(problem.n_col, first), "spread", k))
     if not policy.strict_tiers and tiers:
         w = policy.tier_weights
         cost = (
@@ -178,8 +180,9 @@ def run_stages(
         run.duals[name] = {"row": out.row_dual, "col": out.col_dual}  # type: ignore[dict-item]
         if kind == "spread":
             f = out.objective
+            copies = problem.spread_cols[k]
             solver.set_col_bounds(
-                np.array([f_off + k - 1]), np.array([max(f - FRACTION_TOL, 0.0)]), np.array([1.0])
+                copies, np.full(len(copies), max(f - FRACTION_TOL, 0.0)), np.ones(len(copies))
             )
             run.spread[k] = f
         elif kind == "fair":
@@ -224,7 +227,7 @@ def run_stages(
     diag, lin = tiebreak_terms(problem)
     n_quad = int(np.count_nonzero(diag))
     if tiebreak == "auto":
-        tiebreak = "center"
+        tiebreak = "center" if problem.n_col <= LARGE_COLS else "lp"
     use_qp = tiebreak == "qp"
     run.tiebreak = "qp" if use_qp else "lp"
     out = None
@@ -365,10 +368,10 @@ def _center_tiebreak(
 def _lp_tiebreak(
     solver: Solver, problem: Problem, remaining: Callable[[], float | None]
 ) -> Outcome:
-    """Large models: maximise the smallest served fraction over every load and hour.
+    """Large models: maximise the average served fraction over every load and hour.
 
-    Not strictly convex, so ties among the rest can remain; documented as the
-    fallback for models too large for the QP.
+    Cheaper than the centring step but not unique in general: ties can remain, so
+    the plan is reproducible on the same solver path only (documented).
     """
     n = problem.n_col
     sb = problem.blocks["s"]

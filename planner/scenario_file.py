@@ -1,0 +1,574 @@
+"""Reading a scenario file: TOML in, a validated ``Scenario`` out, or a field-named error.
+
+Loading is pure (stdlib only): every problem is a ``ScenarioError`` naming the
+field, and the line when it can be found, so an operator can fix the file at
+night without a traceback. Checks that need the network (does load 12 exist?)
+happen when the network is loaded (``planner.network``), still before solving.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from planner.errors import ScenarioError
+from planner.scenario import (
+    ELEMENTS,
+    LIMIT_MODES,
+    TIERS,
+    Generator,
+    Horizon,
+    Load,
+    NetworkSpec,
+    Policy,
+    Route,
+    Scenario,
+    Site,
+    Tank,
+)
+
+# ---------------------------------------------------------------------------------------
+# Loading and validation
+# ---------------------------------------------------------------------------------------
+
+
+class _Locator:
+    """Finds the line of a field in the TOML text, so errors can say 'line 42'."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+
+    def line_of(self, path: str) -> int | None:
+        parts = re.findall(r"[A-Za-z_][A-Za-z0-9_]*|\[\d+\]", path)
+        table, index, key = None, None, None
+        for p in parts:
+            if p.startswith("["):
+                index = int(p[1:-1])
+            elif table is None:
+                table = p
+            else:
+                key = p
+                break
+        if table is None:
+            return None
+        start = 0
+        if index is not None:
+            header = re.compile(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]")
+            seen = -1
+            start = None
+            for i, line in enumerate(self.lines):
+                if header.match(line):
+                    seen += 1
+                    if seen == index:
+                        start = i
+                        break
+            if start is None:
+                return None
+        else:
+            header = re.compile(rf"^\s*\[\s*{re.escape(table)}\s*\]")
+            for i, line in enumerate(self.lines):
+                if header.match(line):
+                    start = i
+                    break
+            else:
+                return None
+        if key is None:
+            return start + 1
+        keyline = re.compile(rf"^\s*{re.escape(key)}\s*=")
+        for i in range(start + 1, len(self.lines)):
+            if re.match(r"^\s*\[", self.lines[i]) and not self.lines[i].strip().startswith("[["):
+                break
+            if re.match(r"^\s*\[\[", self.lines[i]) and i > start:
+                break
+            if keyline.match(self.lines[i]):
+                return i + 1
+        return start + 1
+
+
+class _Reader:
+    """Typed access to one TOML table with field-named errors."""
+
+    def __init__(self, data: dict[str, Any], path: str, loc: _Locator, file: str) -> None:
+        self.data = data
+        self.path = path
+        self.loc = loc
+        self.file = file
+        self.used: set[str] = set()
+
+    def fail(self, key: str | None, message: str) -> ScenarioError:
+        where = f"{self.path}.{key}" if key and self.path else (key or self.path or "scenario")
+        line = self.loc.line_of(where)
+        at = f" (line {line})" if line else ""
+        return ScenarioError(f"{self.file}: field {where}{at}: {message}")
+
+    def _get(self, key: str, default: Any, required: bool) -> Any:
+        self.used.add(key)
+        if key not in self.data:
+            if required:
+                raise self.fail(key, "is required")
+            return default
+        return self.data[key]
+
+    def str(self, key: str, default: str | None = None, *, required: bool = False) -> Any:
+        v = self._get(key, default, required)
+        if v is not None and (not isinstance(v, str) or not v.strip()):
+            raise self.fail(key, f"must be a non-empty string, got {v!r}")
+        return v
+
+    def choice(self, key: str, options: tuple[str, ...], default: str) -> str:
+        v = self.str(key, default)
+        if v not in options:
+            raise self.fail(key, f"must be one of {', '.join(options)}, got {v!r}")
+        return str(v)
+
+    def bool(self, key: str, default: bool) -> bool:
+        v = self._get(key, default, False)
+        if not isinstance(v, bool):
+            raise self.fail(key, f"must be true or false, got {v!r}")
+        return v
+
+    def num(
+        self,
+        key: str,
+        default: float | None = None,
+        *,
+        required: bool = False,
+        lo: float | None = None,
+        hi: float | None = None,
+        lo_open: bool = False,
+    ) -> Any:
+        v = self._get(key, default, required)
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise self.fail(key, f"must be a finite number, got {v!r}")
+        if lo is not None and (v <= lo if lo_open else v < lo):
+            raise self.fail(key, f"must be {'>' if lo_open else '>='} {lo:g}, got {v!r}")
+        if hi is not None and v > hi:
+            raise self.fail(key, f"must be <= {hi:g}, got {v!r}")
+        return float(v)
+
+    def int(
+        self, key: str, default: int | None = None, *, required: bool = False, lo: int = 0
+    ) -> Any:
+        v = self._get(key, default, required)
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise self.fail(key, f"must be a whole number, got {v!r}")
+        if v < lo:
+            raise self.fail(key, f"must be >= {lo}, got {v!r}")
+        return v
+
+    def int_or_list(self, key: str, *, required: bool = False) -> list[int] | None:
+        v = self._get(key, None, required)
+        if v is None:
+            return None
+        items = v if isinstance(v, list) else [v]
+        if not items or any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in items):
+            raise self.fail(key, f"must be a whole number >= 0 or a list of them, got {v!r}")
+        return list(items)
+
+    def tables(self, key: str) -> list[dict[str, Any]]:
+        v = self._get(key, [], False)
+        if not isinstance(v, list) or any(not isinstance(i, dict) for i in v):
+            raise self.fail(key, "must be an array of tables, written [[" + key + "]]")
+        return v
+
+    def table(self, key: str, *, required: bool = False) -> dict[str, Any]:
+        v = self._get(key, {}, required)
+        if not isinstance(v, dict):
+            raise self.fail(key, "must be a table, written [" + key + "]")
+        return v
+
+    def sub(self, key: str, data: dict[str, Any], index: int | None = None) -> _Reader:
+        path = f"{self.path}.{key}" if self.path else key
+        if index is not None:
+            path += f"[{index}]"
+        return _Reader(data, path, self.loc, self.file)
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.fail(unknown[0], f"unknown field (known: {', '.join(sorted(self.used))})")
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; ``ScenarioError`` names the field and line."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ScenarioError(f"cannot read scenario file {p}: {e.strerror or e}") from e
+    except UnicodeDecodeError as e:
+        raise ScenarioError(f"{p.name}: not UTF-8 text ({e.reason})") from e
+    return parse_scenario(text, name=p.name, base_dir=p.parent, source=p)
+
+
+def parse_scenario(
+    text: str,
+    *,
+    name: str = "scenario.toml",
+    base_dir: Path | None = None,
+    source: Path | None = None,
+) -> Scenario:
+    """Validate scenario TOML text (``base_dir`` resolves network and CSV paths)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{name}: not valid TOML: {e}") from e
+    base = base_dir or Path(".")
+    root = _Reader(data, "", _Locator(text), name)
+
+    meta = root.sub("scenario", root.table("scenario", required=True))
+    sc_name = meta.str("name", required=True)
+    description = meta.str("description") or ""
+    meta.finish()
+
+    network = _read_network(root.sub("network", root.table("network", required=True)), base)
+    horizon = _read_horizon(root.sub("horizon", root.table("horizon", required=True)))
+    policy = _read_policy(root.sub("policy", root.table("policy")))
+    profiles = _read_profiles(root.sub("profiles", root.table("profiles")), base)
+
+    sites: list[Site] = []
+    for i, t in enumerate(root.tables("sites")):
+        sites.append(_read_site(root.sub("sites", t, i)))
+    for i, t in enumerate(root.tables("depots")):
+        sites.append(_read_depot(root.sub("depots", t, i)))
+    _unique(root, "sites", [s.name for s in sites], "site/depot name")
+
+    generators: list[Generator] = []
+    for i, t in enumerate(root.tables("generators")):
+        generators.extend(_read_generator(root.sub("generators", t, i), sites, profiles))
+    _unique(root, "generators", [g.name for g in generators], "generator name")
+
+    loads: list[Load] = []
+    for i, t in enumerate(root.tables("loads")):
+        loads.extend(_read_load(root.sub("loads", t, i), policy, profiles))
+    _unique(root, "loads", [ld.name for ld in loads], "load name")
+    _unique(root, "loads", [str(ld.index) for ld in loads], "load index (each net load once)")
+
+    routes = [
+        _read_route(root.sub("routes", t, i), sites) for i, t in enumerate(root.tables("routes"))
+    ]
+    _unique(root, "routes", [r.name for r in routes], "route name")
+    root.finish()
+    if not any(g.fuelled for g in generators) and not routes and not sites:
+        pass  # a pure network scenario (no fuel) is allowed: the planner then only sheds by limits
+    return Scenario(
+        name=sc_name,
+        description=description,
+        network=network,
+        horizon=horizon,
+        policy=policy,
+        sites=tuple(sites),
+        generators=tuple(generators),
+        loads=tuple(loads),
+        routes=tuple(routes),
+        profiles=profiles,
+        source=source,
+    )
+
+
+def _unique(root: _Reader, table: str, names: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for i, n in enumerate(names):
+        if n in seen:
+            raise root.sub(table, {}, None).fail(None, f"duplicate {what} {n!r} (entry {i})")
+        seen.add(n)
+
+
+def _read_network(r: _Reader, base: Path) -> NetworkSpec:
+    case = r.str("case")
+    file = r.str("file")
+    if (case is None) == (file is None):
+        raise r.fail("case", 'give exactly one of case = "case118" or file = "grid.json"')
+    spec = NetworkSpec(
+        case=case,
+        file=(base / file) if file else None,
+        islanded=r.bool("islanded", False),
+        branch_limits=r.choice("branch_limits", LIMIT_MODES, "enforce"),
+        transformer_limits=r.choice("transformer_limits", LIMIT_MODES, "enforce"),
+        limit_factor=r.num("limit_factor", 1.0, lo=0.0, lo_open=True, hi=10.0),
+        loss_allowance=r.num("loss_allowance", 0.0, lo=0.0, hi=0.5),
+    )
+    r.finish()
+    return spec
+
+
+def _read_horizon(r: _Reader) -> Horizon:
+    h = Horizon(
+        periods=r.int("periods", required=True, lo=1),
+        hours_per_period=r.num("hours_per_period", 1.0, lo=0.0, lo_open=True, hi=168.0),
+        start=r.str("start"),
+    )
+    r.finish()
+    return h
+
+
+def _read_policy(r: _Reader) -> Policy:
+    weights = r._get("tier_weights", [100.0, 10.0, 1.0], False)
+    if (
+        not isinstance(weights, list)
+        or len(weights) != 3
+        or any(isinstance(w, bool) or not isinstance(w, int | float) or w <= 0 for w in weights)
+    ):
+        raise r.fail("tier_weights", "must be three positive numbers, e.g. [100, 10, 1]")
+    tier = r.int("default_tier", 3, lo=1)
+    if tier not in TIERS:
+        raise r.fail("default_tier", "must be 1, 2 or 3")
+    p = Policy(
+        strict_tiers=r.bool("strict_tiers", True),
+        fairness=r.bool("fairness", True),
+        fuel_conservation_weight=r.num("fuel_conservation_weight", 0.0, lo=0.0),
+        reserve_margin=r.num("reserve_margin", 0.0, lo=0.0, hi=1.0),
+        tier_weights=(float(weights[0]), float(weights[1]), float(weights[2])),
+        default_tier=tier,
+        default_community=r.str("default_community", "general"),
+    )
+    r.finish()
+    return p
+
+
+def _read_profiles(r: _Reader, base: Path) -> dict[str, tuple[float, ...]]:
+    out: dict[str, tuple[float, ...]] = {"flat": (1.0,)}
+    for key in sorted(r.data):
+        r.used.add(key)
+        v = r.data[key]
+        if isinstance(v, list):
+            values = v
+        elif isinstance(v, dict):
+            sub = r.sub(key, v)
+            csv_name = sub.str("csv", required=True)
+            column = sub.str("column", required=True)
+            sub.finish()
+            values = _read_csv_column(base / csv_name, column, sub)
+        else:
+            raise r.fail(key, "must be a list of multipliers or { csv = ..., column = ... }")
+        if not values or any(
+            isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x) or x < 0
+            for x in values
+        ):
+            raise r.fail(key, "must hold at least one multiplier, each a number >= 0")
+        out[key] = tuple(float(x) for x in values)
+    return out
+
+
+def _read_csv_column(path: Path, column: str, r: _Reader) -> list[float]:
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as e:
+        raise r.fail("csv", f"cannot read {path.name}: {e.strerror or e}") from e
+    if not rows or column not in rows[0]:
+        raise r.fail("column", f"{path.name} has no column {column!r}")
+    values: list[float] = []
+    for i, row in enumerate(rows, start=2):
+        try:
+            values.append(float(row[column]))
+        except (TypeError, ValueError) as e:
+            raise r.fail("column", f"{path.name} line {i}: {row[column]!r} is not a number") from e
+    return values
+
+
+def _read_tank(r: _Reader, site: str) -> Tank:
+    cap = r.num("capacity_litres", required=True, lo=0.0, lo_open=True)
+    init = r.num("initial_litres", required=True, lo=0.0)
+    reserve = r.num("reserve_litres", 0.0, lo=0.0)
+    if init > cap:
+        raise r.fail("initial_litres", f"{init:g} L is more than capacity_litres {cap:g} L")
+    if reserve > cap:
+        raise r.fail("reserve_litres", f"{reserve:g} L is more than capacity_litres {cap:g} L")
+    t = Tank(
+        name=r.str("name", "main"),
+        site=site,
+        fuel=r.str("fuel", "diesel"),
+        capacity_litres=cap,
+        initial_litres=init,
+        reserve_litres=reserve,
+    )
+    r.finish()
+    return t
+
+
+def _read_site(r: _Reader) -> Site:
+    name = r.str("name", required=True)
+    if "/" in name:
+        raise r.fail("name", "must not contain '/' (used in site/tank keys)")
+    buses = r.int_or_list("buses") or []
+    tanks = tuple(_read_tank(r.sub("tanks", t, i), name) for i, t in enumerate(r.tables("tanks")))
+    if len({t.name for t in tanks}) != len(tanks):
+        raise r.fail("tanks", "tank names must be unique within a site")
+    r.finish()
+    return Site(name=name, kind="site", buses=tuple(buses), tanks=tanks)
+
+
+def _read_depot(r: _Reader) -> Site:
+    name = r.str("name", required=True)
+    if "/" in name:
+        raise r.fail("name", "must not contain '/' (used in site/tank keys)")
+    init = r.num("initial_litres", required=True, lo=0.0)
+    cap = r.num("capacity_litres", max(init, 1.0), lo=0.0, lo_open=True)
+    if init > cap:
+        raise r.fail("initial_litres", f"{init:g} L is more than capacity_litres {cap:g} L")
+    resupply_raw = r._get("resupply_litres", [], False)
+    if isinstance(resupply_raw, int | float) and not isinstance(resupply_raw, bool):
+        resupply_raw = [resupply_raw]
+    if not isinstance(resupply_raw, list) or any(
+        isinstance(x, bool) or not isinstance(x, int | float) or x < 0 for x in resupply_raw
+    ):
+        raise r.fail("resupply_litres", "must be litres per period (a number or a list, >= 0)")
+    tank = Tank(
+        name="stock",
+        site=name,
+        fuel=r.str("fuel", "diesel"),
+        capacity_litres=cap,
+        initial_litres=init,
+        reserve_litres=r.num("reserve_litres", 0.0, lo=0.0),
+    )
+    r.finish()
+    return Site(
+        name=name,
+        kind="depot",
+        tanks=(tank,),
+        resupply_litres=tuple(float(x) for x in resupply_raw),
+    )
+
+
+def _resolve_tank(r: _Reader, key: str, site: Site, tank: str | None, fuel: str) -> str:
+    if tank is not None:
+        match = [t for t in site.tanks if t.name == tank]
+        if not match:
+            raise r.fail(key, f"site {site.name!r} has no tank {tank!r}")
+        if match[0].fuel != fuel:
+            raise r.fail(key, f"tank {site.name}/{tank} holds {match[0].fuel}, not {fuel}")
+        return tank
+    match = [t for t in site.tanks if t.fuel == fuel]
+    if len(match) != 1:
+        what = "no" if not match else "more than one"
+        raise r.fail(key, f"site {site.name!r} has {what} {fuel} tank; name it with {key} = ...")
+    return match[0].name
+
+
+def _read_generator(r: _Reader, sites: list[Site], profiles: dict[str, Any]) -> list[Generator]:
+    name = r.str("name", required=True)
+    element = r.choice("element", ELEMENTS, "new")
+    indices = r.int_or_list("index")
+    bus = r.int("bus")
+    site_name = r.str("site")
+    fuel = r.str("fuel")
+    tank = r.str("tank")
+    profile = r.str("profile")
+    kw = {
+        "no_load_lph": r.num("no_load_lph", 0.0, lo=0.0),
+        "lph_per_mw": r.num("lph_per_mw", 0.0, lo=0.0),
+        "min_stable_mw": r.num("min_stable_mw", 0.0, lo=0.0),
+        "p_max_mw": r.num("p_max_mw", None, lo=0.0),
+        "p_min_mw": r.num("p_min_mw", None),
+        "vm_pu": r.num("vm_pu", 1.0, lo=0.8, hi=1.2),
+    }
+    r.finish()
+    if element == "new":
+        if bus is None:
+            raise r.fail("bus", 'a new unit (element = "new") needs the bus it connects to')
+        if kw["p_max_mw"] is None:
+            raise r.fail("p_max_mw", "a new unit needs its rating in MW")
+        if indices is not None:
+            raise r.fail(
+                "index", 'only existing units (element = "gen", "sgen", "ext_grid") have an index'
+            )
+    else:
+        if indices is None:
+            raise r.fail("index", f"which {element}? give index = N (the row in net.{element})")
+        if bus is not None:
+            raise r.fail("bus", "an existing unit's bus comes from the network; drop bus =")
+    if kw["p_max_mw"] is not None and kw["min_stable_mw"] > kw["p_max_mw"]:
+        raise r.fail("min_stable_mw", "is more than p_max_mw")
+    if profile is not None and profile not in profiles:
+        raise r.fail("profile", f"no profile {profile!r} in [profiles]")
+    tank_name = None
+    if fuel is not None:
+        if site_name is None:
+            raise r.fail("site", "a fuelled unit needs the site whose tank feeds it")
+        site = next((s for s in sites if s.name == site_name and s.kind == "site"), None)
+        if site is None:
+            raise r.fail("site", f"no site named {site_name!r} in [[sites]]")
+        tank_name = _resolve_tank(r, "tank", site, tank, fuel)
+        if kw["lph_per_mw"] <= 0:
+            raise r.fail("lph_per_mw", "a fuelled unit needs its fuel use per MW (litres per MWh)")
+    else:
+        if tank is not None:
+            raise r.fail("tank", "give fuel = ... as well (a unit without fuel has no tank)")
+        if site_name is not None and not any(s.name == site_name for s in sites):
+            raise r.fail("site", f"no site named {site_name!r} in [[sites]]")
+    out: list[Generator] = []
+    for idx in indices if indices is not None else [None]:
+        out.append(
+            Generator(
+                name=name if indices is None or len(indices) == 1 else f"{name}{idx}",
+                site=site_name,
+                element=element,
+                index=idx,
+                bus=bus,
+                fuel=fuel,
+                tank=tank_name,
+                profile=profile,
+                **kw,
+            )
+        )
+    return out
+
+
+def _read_load(r: _Reader, policy: Policy, profiles: dict[str, Any]) -> list[Load]:
+    indices = r.int_or_list("index", required=True)
+    assert indices is not None
+    name = r.str("name")
+    tier = r.int("tier", policy.default_tier, lo=1)
+    if tier not in TIERS:
+        raise r.fail("tier", f"must be 1 (life safety), 2 (essential) or 3 (general), got {tier}")
+    community = r.str("community", policy.default_community)
+    profile = r.str("profile")
+    if profile is not None and profile not in profiles:
+        raise r.fail("profile", f"no profile {profile!r} in [profiles]")
+    r.finish()
+    out = []
+    for idx in indices:
+        if name is None:
+            n = f"load{idx}"
+        elif len(indices) == 1:
+            n = name
+        else:
+            n = f"{name}{idx}"
+        out.append(Load(name=n, index=idx, tier=tier, community=community, profile=profile))
+    return out
+
+
+def _read_route(r: _Reader, sites: list[Site]) -> Route:
+    name = r.str("name")
+    source = r.str("from", required=True)
+    target = r.str("to", required=True)
+    fuel = r.str("fuel", "diesel")
+    by_name = {s.name: s for s in sites}
+    if source not in by_name:
+        raise r.fail("from", f"no site or depot named {source!r}")
+    if target not in by_name:
+        raise r.fail("to", f"no site or depot named {target!r}")
+    if source == target:
+        raise r.fail("to", "a route must go to another place")
+    route = Route(
+        name=name or f"{source}->{target}",
+        source=source,
+        target=target,
+        fuel=fuel,
+        litres_per_trip=r.num("litres_per_trip", required=True, lo=0.0, lo_open=True),
+        trips_per_period=r.num("trips_per_period", 1.0, lo=0.0),
+        lead_periods=r.int("lead_periods", 1, lo=0),
+        source_tank=_resolve_tank(r, "from_tank", by_name[source], r.str("from_tank"), fuel),
+        target_tank=_resolve_tank(r, "to_tank", by_name[target], r.str("to_tank"), fuel),
+    )
+    r.finish()
+    return route
