@@ -17,7 +17,7 @@ $(VENV)/.stamp-run: pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(VENV)/.stamp-test: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e '.[test,dev]'
+	$(PIP) install --quiet -e '.[test,dev,plot]'
 	@touch $@ $(VENV)/.stamp-run
 
 # The quick-start drill: 5 local nodes, a partition, a vote, a plan, a playbook, a courier.
