@@ -123,10 +123,14 @@ def list_(as_json: bool) -> None:
 
 @drill.command("validate")
 @click.argument("file")
+@json_option
 @pass_app
-def validate(app: AppContext, file: str) -> None:
+def validate(app: AppContext, file: str, as_json: bool) -> None:
     """Check a drill file without running it (errors name the step and field)."""
     from plurictl.drills.model import load
 
     d = load(resolve_drill(file))
+    if as_json:
+        emit_json({"ok": True, "name": d.name, "nodes": d.names, "steps": len(d.steps)})
+        return
     console().print(f"[green]OK[/]: {d.name} — {len(d.nodes)} nodes, {len(d.steps)} steps")
