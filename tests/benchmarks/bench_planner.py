@@ -27,6 +27,7 @@ from .scenario_gen import DAILY, fuelled_case_toml
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "field_guides" / "scenarios"
 ROWS: list[dict[str, Any]] = []
+TIME_LIMIT = {24: 900.0, 72: 900.0}  # seconds for the whole staged solve; status says if hit
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -182,7 +183,7 @@ def test_ac_validation_case118_72_periods() -> None:
 def _pegase(periods: int) -> None:
     net = _quiet_net("case2869pegase")
     sc = parse_scenario(fuelled_case_toml(net, "case2869pegase", periods, relax_trafos=True))
-    res = solve(sc, validate=False, net=net, time_limit=1500)
+    res = solve(sc, validate=False, net=net, time_limit=TIME_LIMIT[periods])
     stages = ", ".join(f"{k} {v:.1f}" for k, v in res.stage_seconds.items() if v > 0)
     target = 20 if periods == 24 else 60
     _row(
@@ -210,11 +211,13 @@ def _pegase(periods: int) -> None:
 
 @pytest.mark.bench
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_case2869pegase_24_periods() -> None:
     _pegase(24)
 
 
 @pytest.mark.bench
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_case2869pegase_72_periods() -> None:
     _pegase(72)
