@@ -370,16 +370,18 @@ def _ingest_pass(
     proofs: list[ForkProof] = []
     last = reader.position
 
-    def flush() -> None:
+    def flush(final: bool = False) -> None:
         nonlocal progressed, last
-        if proofs:
+        if batch:
+            progressed |= _offer(store, batch, report, retry)
+            batch.clear()
+        # Fork proofs are kept only for roster keys: a fresh laptop learns the
+        # roster from this very bundle, so its proofs go in after the entries.
+        if proofs and final:
             added = store.add_fork_proofs(proofs)
             report.forks_added += added
             report.forks_known += len(proofs) - len(added)
             proofs.clear()
-        if batch:
-            progressed |= _offer(store, batch, report, retry)
-            batch.clear()
         advance(reader.position - last)
         last = reader.position
 
@@ -392,8 +394,6 @@ def _ingest_pass(
             except VerificationFailed as e:
                 report.rejected.add(Rejection(f"fork proof at byte {item.offset}: {e.message}"))
             continue
-        if proofs:
-            flush()
         if only is None:
             batch.append(item.payload)
         else:
@@ -405,7 +405,7 @@ def _ingest_pass(
                 batch.append(e)
         if len(batch) >= batch_size:
             flush()
-    flush()
+    flush(final=True)
     return progressed
 
 

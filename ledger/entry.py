@@ -39,6 +39,9 @@ KIND_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
 MAX_KIND_LEN = 64
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
+#: seq and hlc are stored as SQLite integers (signed 64-bit): larger values are refused
+#: at decode, so that no entry can make a store (and every node receiving it) fail.
+_FIELD_MAX = 2**63 - 1
 
 
 class Signer(Protocol):
@@ -169,8 +172,8 @@ def create(
     check_kind(kind)
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object (a map of names to values)")
-    if seq < 1:
-        raise InvalidInput("seq starts at 1")
+    if not 1 <= seq <= _FIELD_MAX or not 0 <= hlc <= _FIELD_MAX:
+        raise InvalidInput("seq must be 1 to 2**63-1 and hlc 0 to 2**63-1")
     body = canonical(body)
     author = signer.public
     unsigned = encode_unsigned(author, seq, prev, hlc, kind, body)
@@ -205,14 +208,14 @@ def decode(raw: bytes) -> Entry:
         )
     if not isinstance(author, bytes) or len(author) != KEY_BYTES:
         raise EncodingError("author must be a 32-byte key")
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-        raise EncodingError("seq must be an integer >= 1")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= _FIELD_MAX:
+        raise EncodingError("seq must be an integer from 1 to 2**63-1")
     if prev is not None and (not isinstance(prev, bytes) or len(prev) != ID_BYTES):
         raise EncodingError("prev must be a 32-byte id or nil")
     if seq > 1 and prev is None:
         raise EncodingError("prev is nil but seq > 1")
-    if not isinstance(hlc, int) or isinstance(hlc, bool) or not 0 <= hlc <= _INT_MAX:
-        raise EncodingError("hlc must be an unsigned 64-bit integer")
+    if not isinstance(hlc, int) or isinstance(hlc, bool) or not 0 <= hlc <= _FIELD_MAX:
+        raise EncodingError("hlc must be an integer from 0 to 2**63-1")
     if not isinstance(kind, str) or not KIND_RE.match(kind) or len(kind) > MAX_KIND_LEN:
         raise EncodingError(f"invalid kind {kind!r}")
     if not isinstance(body, dict):

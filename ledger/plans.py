@@ -113,7 +113,13 @@ def adopt(store: Store, identity: Identity, prefix: str, note: str = "") -> Entr
         )
     if p.withdrawn:
         raise InvalidInput(f"plan {p.id.hex()[:8]} was withdrawn: {p.withdrawn}")
-    current = [a.id.hex() for a in state.adoptions if state.proposals[a.plan].horizon == p.horizon]
+    # A coordinator replaces coordinators' adoptions it has seen, never a council
+    # vote's: to overrule the council, withdraw the plan (plan withdraw) and say why.
+    current = [
+        a.id.hex()
+        for a in state.adoptions
+        if a.via == "coordinator" and state.proposals[a.plan].horizon == p.horizon
+    ]
     return store.append(
         identity, view.ADOPT, {"plan": p.id.hex(), "supersedes": current, "note": note}
     )

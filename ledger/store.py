@@ -736,10 +736,20 @@ class Store:
         return report
 
     def add_fork_proofs(self, proofs: Iterable[ForkProof]) -> list[ForkProof]:
-        """Store fork proofs received from peers or bundles; returns those that were new."""
+        """Store fork proofs received from peers or bundles; returns those that were new.
+
+        Only proofs about keys of this mesh's roster are kept: anyone can make two
+        entries with a throwaway key, and such proofs would otherwise pile up and
+        replicate everywhere forever.
+        """
         added: list[ForkProof] = []
         with self._write() as db:
+            roster = self.roster()
             for proof in proofs:
+                if proof.author not in roster.keys:
+                    continue
+                if proof.seq == 1 and self._meta("mesh_id") not in (proof.a.prev, proof.b.prev):
+                    continue  # neither entry hangs off this mesh
                 if self._record_fork(db, proof):
                     added.append(proof)
             if added:

@@ -180,7 +180,10 @@ class SyncEngine:
         send = sync.forks_to_send(mine, theirs)
         if send:
             proofs = [p_ for p_ in self.store.fork_proofs() if p_.author in set(send)]
-            out.append((key, "forks", {"p": [[x.a.raw, x.b.raw] for x in proofs]}))
+            for chunk in _chunks(
+                [[x.a.raw, x.b.raw] for x in proofs], lambda p: len(p[0]) + len(p[1])
+            ):
+                out.append((key, "forks", {"p": chunk}))
         if p.transfer is None:
             p.promised.clear()  # start from what the peer really has
         ranges = sync.missing_ranges(local, remote, self._id_at, p.promised)
@@ -302,9 +305,10 @@ class SyncEngine:
             return []
         self._pushed_seq += len(raws)
         out: list[Out] = []
-        for key in sorted(live):
-            out.append((key, "push", {"b": raws}))
-            self.peer(key).sent_entries += len(raws)
+        for chunk in _chunks(raws, len):
+            for key in sorted(live):
+                out.append((key, "push", {"b": chunk}))
+                self.peer(key).sent_entries += len(chunk)
         return out
 
     def _on_push(self, key: bytes, msg: dict[str, Any]) -> list[Out]:
@@ -325,3 +329,19 @@ class SyncEngine:
         if self.on_ingest is not None:
             self.on_ingest(key, report)
         return report
+
+
+def _chunks(
+    items: list[Any], size: Callable[[Any], int], limit: int = BATCH_BYTES
+) -> list[list[Any]]:
+    """Split ``items`` into lists of at most ``limit`` bytes (an item alone may exceed it)."""
+    out: list[list[Any]] = [[]]
+    total = 0
+    for item in items:
+        n = size(item)
+        if out[-1] and total + n > limit:
+            out.append([])
+            total = 0
+        out[-1].append(item)
+        total += n
+    return out if out[-1] else []

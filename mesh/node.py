@@ -29,7 +29,7 @@ import msgpack
 import zmq
 import zmq.utils.monitor
 
-from ledger.errors import PluriError
+from ledger.errors import NotInitialised, PluriError
 from ledger.home import Home
 from ledger.identity import curve_public_from_ed25519
 from mesh import discovery, faults, protocol
@@ -102,6 +102,7 @@ class PeerRuntime:
     note: str = ""
     last_heard: float | None = None  # monotonic
     hello_sent: bool = False
+    dialled_at: float | None = None  # monotonic
     bytes_in: int = 0
     bytes_out: int = 0
     msgs_in: int = 0
@@ -202,6 +203,13 @@ class Node:
                 hint="use `plurictl node status`, or stop that node first",
             )
         remove_stale(self.home.path)
+        if self.store.mesh_id is None and self.store.expected_mesh is None:
+            # Without a mesh id to check, the first genesis offered would be taken.
+            raise NotInitialised(
+                "this laptop is not in a mesh yet",
+                hint="found one (`plurictl mesh create NAME`) or join one "
+                "(`plurictl mesh join MESH_ID`, the id read from a member's `mesh show`)",
+            )
         try:
             self._open_sockets()
         except BaseException:
@@ -213,8 +221,8 @@ class Node:
         for text in self.config.peers:
             self.add_peer(text)
         for rec in self.book.records:
-            if rec.key and rec.addr:
-                self._maybe_dial(rec.key, rec.addr)
+            if rec.key and (rec.good_addr or rec.addr):
+                self._maybe_dial(rec.key, rec.good_addr or rec.addr)  # type: ignore[arg-type]
         self._write_node_file()
         self.events(f"listening on {self.listen_endpoint} as {self.name} ({self.me.hex()[:12]})")
 
@@ -267,6 +275,7 @@ class Node:
         router.zap_domain = ZAP_DOMAIN
         router.setsockopt(zmq.ROUTER_MANDATORY, 1)
         router.setsockopt(zmq.MAXMSGSIZE, protocol.MAX_MESSAGE_BYTES)
+        router.rcvhwm = protocol.RECEIVE_QUEUE
         router.sndhwm = 10_000
         try:
             router.bind(endpoint)
@@ -353,19 +362,30 @@ class Node:
             min(max_wait, self._next_tick - now, self._next_check - now, self._next_delayed(now)),
         )
         for sock, _ in self.poller.poll(int(wait * 1000)):
-            try:
-                self._readable(sock)
-            except PluriError as e:  # a store problem: report, keep serving
-                self.events(f"error: {e}")
+            self._guarded(self._readable, sock)
         now = time.monotonic()
         self._flush_delayed(now)
         if now >= self._next_check:
             self._next_check = now + 0.1
-            self._check_store()
-            self._send_all(self.engine.pump())
+            self._guarded(self._check_store)
+            self._guarded(lambda: self._send_all(self.engine.pump()))
         if now >= self._next_tick:
             self._next_tick = now + self.config.interval
-            self._tick(now)
+            self._guarded(self._tick, now)
+
+    def _guarded(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run one piece of the loop; a failure is reported and counted, never fatal.
+
+        One bad message or a busy disk must not take a field laptop off the mesh.
+        """
+        try:
+            fn(*args)
+        except PluriError as e:  # a store problem (busy, full): report, keep serving
+            self.counters.bad(f"store: {type(e).__name__}")
+            self.events(f"error: {e}")
+        except Exception as e:
+            self.counters.bad(f"internal: {type(e).__name__}")
+            self.events(f"internal error (kept running): {type(e).__name__}: {e}")
 
     def _readable(self, sock: Any) -> None:
         if sock is self.router:
@@ -395,6 +415,7 @@ class Node:
         if peer is not None:
             self._send_all(self.engine.start_round(peer))
         self._resolve_static(now)
+        self._fall_back(now)
         if self._ticks % 10 == 1:
             self._exchange_peers(live)
         if self.beacon is not None and self._ticks % 2 == 1:
@@ -408,10 +429,12 @@ class Node:
             self.book.save()
 
     def _check_store(self) -> None:
+        # The generation changes with every roster entry or fork proof, from any
+        # source (this process's ingest included): cheap to read, so read it always.
+        self._refresh_roster()
         version = self.store.data_version()
         if version != self._data_version:
             self._data_version = version
-            self._refresh_roster()
             self._send_all(self.engine.local_push(self.live_peers()))
 
     # --- roster and admission -----------------------------------------------------------
@@ -424,7 +447,7 @@ class Node:
         roster = self.store.roster()
         if self.me in roster.keys:
             self._name = roster.name_of(self.me)
-        self.active = roster.active_keys()
+        self.active = roster.connectable_keys()
         self._dropped = {
             k for k, info in roster.keys.items() if info.name in self.config.drop_feeds
         }
@@ -513,8 +536,8 @@ class Node:
         if ann is None or ann.key == self.me:
             return
         expected = self.mesh_id or self.store.expected_mesh
-        if expected is not None and ann.mesh and ann.mesh != discovery.mesh_tag(expected):
-            return  # another mesh on the same LAN
+        if expected is None or ann.mesh != discovery.mesh_tag(expected):
+            return  # another mesh on the same LAN (or an announcement without one)
         addr = f"tcp://{host}:{ann.port}"
         via_query = addr in self.unresolved
         self.unresolved.pop(addr, None)
@@ -522,7 +545,18 @@ class Node:
             addr=addr, key=ann.key, name=ann.name, source="static" if via_query else "discovered"
         )
         if rec.key and rec.addr:
-            self._maybe_dial(rec.key, rec.addr, trusted_by_mesh_tag=bool(ann.mesh))
+            self._maybe_dial(rec.key, rec.addr)
+
+    def _fall_back(self, now: float) -> None:
+        """A dial that has not completed a handshake in 10 s goes back to the good address."""
+        for key, addr in list(self.dealers_addr.items()):
+            rt = self.peers.get(key)
+            rec = self.book.by_key(key)
+            if rt is None or rec is None or not rec.good_addr or rec.good_addr == addr:
+                continue
+            if rt.state != "live" and rt.dialled_at is not None and now - rt.dialled_at > 10:
+                self._close_dealer(key)
+                self._maybe_dial(key, rec.good_addr)
 
     def _send_beacon(self) -> None:
         if self.udp is None:
@@ -534,18 +568,25 @@ class Node:
             with contextlib.suppress(OSError):
                 self.udp.sendto(data, (host, int(beacon_port or self.config.discover_port)))
 
-    def _maybe_dial(self, key: bytes, addr: str, trusted_by_mesh_tag: bool = False) -> None:
+    def _maybe_dial(self, key: bytes, addr: str) -> None:
+        """Dial ``key`` at ``addr``, unless a working link to it exists.
+
+        Addresses from beacons and peer exchange are hints nobody signed: they
+        never replace a live link, and a wrong one is abandoned for the last
+        address where a handshake succeeded (see :meth:`_fall_back`).
+        """
         if key == self.me:
             return
         rt = self.peers.setdefault(key, PeerRuntime(key))
-        rt.addr = addr
         if self.mesh_id is not None and key not in self.active:
             rt.state = "not a member"
             return
         if key in self.dealers:
-            if self.dealers_addr.get(key) == addr:
+            if self.dealers_addr.get(key) == addr or rt.state == "live":
                 return
             self._close_dealer(key)
+        rt.addr = addr
+        rt.dialled_at = time.monotonic()
         assert self.ctx is not None
         dealer = self.ctx.socket(zmq.DEALER)
         dealer.linger = 0
@@ -556,6 +597,7 @@ class Node:
         dealer.setsockopt(zmq.RECONNECT_IVL, 100)
         dealer.setsockopt(zmq.RECONNECT_IVL_MAX, 5000)  # capped exponential back-off
         dealer.setsockopt(zmq.MAXMSGSIZE, protocol.MAX_MESSAGE_BYTES)
+        dealer.rcvhwm = protocol.RECEIVE_QUEUE
         dealer.sndhwm = 10_000
         monitor = dealer.get_monitor_socket(_MONITOR_EVENTS)
         dealer.connect(addr)
@@ -592,6 +634,8 @@ class Node:
         kind = event["event"]
         if kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
             rt.note = ""
+            if key in self.dealers_addr:
+                self.book.confirm(key, self.dealers_addr[key])
             self._send(key, "hello", self._hello())
             rt.hello_sent = True
         elif kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
@@ -729,7 +773,10 @@ class Node:
             self._send(key, "refuse", {"reason": "this node belongs to another mesh"})
             self._close_dealer(key)
             return
-        rt.name = msg.get("name") or rt.name
+        roster = self.store.roster()
+        # The roster's name is the truth; a name a peer announces is only a fallback
+        # (partition groups and the peer list must not be spoofable).
+        rt.name = roster.name_of(key) if key in roster.keys else (msg.get("name") or rt.name)
         listen = msg.get("listen")
         if listen and listen.startswith("tcp://*:"):
             listen = f"tcp://{peer_address}:{listen.rsplit(':', 1)[1]}" if peer_address else None

@@ -71,6 +71,9 @@ class PeerRecord:
     name: str = ""
     source: str = "static"  # static | discovered | exchange | inbound
     last_heard: float | None = None  # wall-clock seconds
+    #: the address where a CURVE handshake with this key last succeeded: the one to
+    #: fall back to when an unauthenticated hint (beacon, peer exchange) was wrong
+    good_addr: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -79,6 +82,7 @@ class PeerRecord:
             "name": self.name,
             "source": self.source,
             "last_heard": self.last_heard,
+            "good_addr": self.good_addr,
         }
 
     @classmethod
@@ -89,6 +93,7 @@ class PeerRecord:
             name=str(d.get("name") or ""),
             source=str(d.get("source") or "static"),
             last_heard=d.get("last_heard"),
+            good_addr=d.get("good_addr"),
         )
 
 
@@ -156,6 +161,14 @@ class PeerBook:
             rec.name = name
             self.dirty = True
         return rec
+
+    def confirm(self, key: bytes, addr: str) -> None:
+        """A handshake with ``key`` at ``addr`` succeeded: remember it as good."""
+        rec = self.by_key(key)
+        if rec is not None and rec.good_addr != addr:
+            rec.good_addr = addr
+            rec.addr = addr
+            self.dirty = True
 
     def save(self) -> None:
         if not self.dirty:

@@ -32,7 +32,10 @@ from mesh.errors import ProtocolError
 
 VERSION = 1
 #: Hard cap on one message; libzmq also enforces it (ZMQ_MAXMSGSIZE) before we see it.
-MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+#: Messages a socket queues per connection before libzmq stops reading from it:
+#: bounds what one member can make a node hold in memory (about 64 MiB).
+RECEIVE_QUEUE = 32
 #: Soft cap used when filling a batch of entries.
 BATCH_BYTES = 512 * 1024
 

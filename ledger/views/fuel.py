@@ -15,7 +15,9 @@ A pure fold. Rules (also in ``field_guides/fuel-and-plans.md``):
   tank counts if received after that tank's current reading; one naming no tank
   counts if received after the site's latest reading (it may undercount, it
   never counts fuel twice).
-* Inventory = current readings + received deliveries - dispatched loads since.
+* Inventory = current readings + received deliveries - dispatched loads since
+  (a load counts as gone unless every tank at its source was read after it left;
+  a delivery received without a dispatch entry left its source too).
   ``fuel.consumption`` declares a burn rate; the estimate "now" subtracts it
   for the hours since the readings (display only: clocks never decide).
 
@@ -348,7 +350,14 @@ def fold(entries: Iterable[Entry], roster: Roster) -> FuelState:
 
 
 def _tanks(state: FuelState, readings: dict[bytes, Reading]) -> None:
-    superseded = {old for r in readings.values() for old in r.supersedes}
+    # A reading only replaces readings of the same tank: an id of another tank's
+    # reading in ``supersedes`` has no effect (it could otherwise zero any tank).
+    superseded = {
+        old
+        for r in readings.values()
+        for old in r.supersedes
+        if old in readings and (readings[old].site, readings[old].tank) == (r.site, r.tank)
+    }
     for r in sorted(readings.values(), key=lambda r: (r.hlc, r.id)):
         tank = state.site(r.site).tanks.setdefault(r.tank, Tank(r.site, r.tank))
         tank.readings.append(r)
@@ -418,7 +427,12 @@ def _inventory(state: FuelState) -> None:
             after = tank.read_hlc if tank is not None else site.read_hlc
             if t.received[1] > after:
                 site.received += t.received[2]
-        if t.dispatched is not None:
+        # A delivery received without a dispatch entry still left its source.
+        left = t.dispatched or t.received
+        if left is not None:
             site = state.site(t.source)
-            if t.dispatched[1] > site.read_hlc:
-                site.dispatched += t.dispatched[2]
+            # Which source tank it came from is unknown: it is deducted unless every
+            # tank there was read after it left (never count fuel that has gone).
+            oldest = min((tk.read_hlc for tk in site.tanks.values()), default=0)
+            if left[1] > oldest:
+                site.dispatched += left[2]

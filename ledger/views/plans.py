@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -73,8 +74,10 @@ class Proposal:
 
     @property
     def tier_served(self) -> tuple[float, float, float]:
-        tiers = self.summary.get("tiers") or {}
-        return tuple(float(tiers.get(str(k), 0.0) or 0.0) for k in (1, 2, 3))  # type: ignore[return-value]
+        """Served % of tiers 1-3 as the proposer summarised them (0 when missing or not a number)."""
+        tiers = self.summary.get("tiers")
+        tiers = tiers if isinstance(tiers, dict) else {}
+        return (_pct(tiers.get("1")), _pct(tiers.get("2")), _pct(tiers.get("3")))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -171,6 +174,13 @@ class PlansState:
             "orders": [o.to_json() for _, o in sorted(self.orders.items())],
             "ignored": [i.to_json() for i in sorted(self.ignored, key=lambda i: i.id)],
         }
+
+
+def _pct(value: Any) -> float:
+    """A percentage from someone else's entry: anything but a finite number counts as 0."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return max(0.0, min(100.0, float(value)))
+    return 0.0
 
 
 def horizon_key(scenario: str, horizon: Mapping[str, Any]) -> str:

@@ -16,8 +16,8 @@ Validity windows are in terms of the key's own feed: a revocation or rotation
 names the last valid seq (``at``) of the key; a grant takes effect after
 ``at``. An entry applied early in the order whose author turns out to be
 revoked before its seq (concurrent revocation) is excluded and the fold re-run
-until nothing changes, so the result never keeps an entry that the final
-roster says is invalid.
+until nothing changes (an entry whose exclusion no longer holds comes back), so
+the result never keeps an entry that the final roster says is invalid.
 """
 
 from __future__ import annotations
@@ -198,8 +198,14 @@ class Roster:
         return info.key if info else None
 
     def active_keys(self) -> set[bytes]:
-        """Keys that may still write and connect (not revoked, rotated or frozen)."""
+        """Keys that may still write (not revoked, rotated or frozen by a fork)."""
         return {k for k, info in self.keys.items() if info.status == ACTIVE}
+
+    def connectable_keys(self) -> set[bytes]:
+        """Keys admitted to the mesh: active ones, and equivocated ones (frozen, not
+        revoked), so that the laptop holding that key learns of the fork and its
+        member can be moved to a new key; nothing it writes counts any more."""
+        return {k for k, info in self.keys.items() if info.status in (ACTIVE, EQUIVOCATED)}
 
     def admins(self) -> set[bytes]:
         """Members currently holding the admin role (by member id)."""
@@ -248,21 +254,43 @@ def fold(
     genesis = _pick_genesis(by_id.values(), mesh_id)
     order, waiting, deps = _linearize(by_id, genesis)
     past = _causal_past(order, by_id, deps)
-    excluded: set[bytes] = {e.id for e in by_id.values() if e.seq >= forks.get(e.author, 1 << 62)}
-    while True:
+    frozen = {e.id for e in by_id.values() if e.seq >= forks.get(e.author, 1 << 62)}
+    excluded: set[bytes] = set(frozen)
+    seen: list[frozenset[bytes]] = []
+    for _ in range(MAX_PASSES):
         roster = _apply(order, by_id, genesis, excluded, forks, past)
+        # Recomputed from scratch each pass: an entry excluded only because of a
+        # revocation that itself turned out invalid comes back.
         invalid = {
             eid for eid in roster.applied if not roster.valid(by_id[eid].author, by_id[eid].seq)
         }
-        if invalid <= excluded:
+        nxt = frozenset(frozen | (excluded & _still_invalid(roster, by_id, excluded)) | invalid)
+        if nxt == excluded:
             break
-        excluded |= invalid
+        if nxt in seen:  # an oscillation: settle on the union, deterministically
+            excluded = set(nxt.union(*seen))
+            roster = _apply(order, by_id, genesis, excluded, forks, past)
+            break
+        seen.append(frozenset(excluded))
+        excluded = set(nxt)
     roster.waiting = sorted(waiting)
-    referenced = {d for eid, ds in deps.items() for d in ds if eid in by_id}
-    roster.heads = sorted(eid for eid in by_id if eid not in referenced)
+    # Heads for new roster entries to build on: only entries the fold could order. An
+    # entry waiting for a reference that never comes must not hold back everything after.
+    ordered = set(order)
+    referenced = {d for eid, ds in deps.items() if eid in ordered for d in ds}
+    roster.heads = sorted(eid for eid in ordered if eid not in referenced)
     if genesis is None:
         roster.heads = []
     return roster
+
+
+#: Bound on the fold's re-runs (revocations cutting revocations); real rosters need 1-3.
+MAX_PASSES = 16
+
+
+def _still_invalid(roster: Roster, by_id: dict[bytes, Entry], excluded: set[bytes]) -> set[bytes]:
+    """Excluded entries whose author is still not valid at their seq under ``roster``."""
+    return {eid for eid in excluded if not roster.valid(by_id[eid].author, by_id[eid].seq)}
 
 
 def _causal_past(

@@ -114,6 +114,7 @@ def do_check(r: DrillRunner, args: dict[str, Any]) -> str:
     from plurictl.drills.checker import check_all
 
     results = check_all(r, final=False)
+    r.report.midway.extend(results)
     failed = [i.name for i in results if not i.ok]
     return "FAILED: " + ", ".join(failed) if failed else "ok"
 

@@ -64,6 +64,8 @@ class DrillReport:
     timeline: list[TimelineRow] = field(default_factory=list)
     convergence: list[tuple[str, float]] = field(default_factory=list)
     invariants: list[Invariant] = field(default_factory=list)
+    #: results of `check` steps during the drill (invariants that hold at any moment)
+    midway: list[Invariant] = field(default_factory=list)
     acknowledged: int = 0
     bytes_exchanged: int = 0
     duration: float = 0.0
@@ -71,7 +73,12 @@ class DrillReport:
 
     @property
     def passed(self) -> bool:
-        return self.error is None and bool(self.invariants) and all(i.ok for i in self.invariants)
+        return (
+            self.error is None
+            and bool(self.invariants)
+            and all(i.ok for i in self.invariants)
+            and all(i.ok for i in self.midway)
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,6 +92,7 @@ class DrillReport:
             "bytes_exchanged": self.bytes_exchanged,
             "convergence_s": [{"phase": p, "seconds": round(s, 3)} for p, s in self.convergence],
             "invariants": [i.to_json() for i in self.invariants],
+            "midway_checks": [i.to_json() for i in self.midway],
             "timeline": [r.to_json() for r in self.timeline],
         }
 

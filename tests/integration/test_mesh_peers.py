@@ -152,3 +152,52 @@ def test_listen_address_in_use(homes: tuple[Home, Home]) -> None:
             nb.start()
     finally:
         na.close()
+
+
+def test_forged_announcements_cannot_cut_a_live_link(homes: tuple[Home, Home]) -> None:
+    """Anyone on the LAN can send UDP: an announcement naming a's key at a bogus address
+    (with no mesh tag, or with the right one) must not make b drop its working link."""
+    import socket
+
+    from mesh import discovery
+
+    a, b = homes
+    na = Node(a, NodeConfig(listen="tcp://127.0.0.1:0", interval=0.2))
+    na.start()
+    nb = Node(b, NodeConfig(listen="tcp://127.0.0.1:0", peers=[na.listen_endpoint], interval=0.2))
+    nb.start()
+    try:
+        run_until(
+            [na, nb], lambda: b.store.mesh_id is not None and a.store.digest() == b.store.digest()
+        )
+        run_until([na, nb], lambda: nb.peers[a.identity.public].state == "live")
+        real = nb.dealers_addr[a.identity.public]
+        _, b_port = nb.listen_endpoint.rsplit(":", 1)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for tag in (b"", discovery.mesh_tag(a.store.mesh_id)):
+                forged = discovery.encode_announcement(a.identity.public, None, 9, "a")
+                if tag:
+                    forged = discovery.encode_announcement(
+                        a.identity.public, a.store.mesh_id, 9, "a"
+                    )
+                s.sendto(forged, ("127.0.0.1", int(b_port)))
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            na.step(0.01)
+            nb.step(0.01)
+        assert nb.dealers_addr[a.identity.public] == real
+        a.append("note", {"still": "in sync"})
+        run_until([na, nb], lambda: a.store.digest() == b.store.digest())
+    finally:
+        na.close()
+        nb.close()
+
+
+def test_a_laptop_not_in_any_mesh_cannot_start_a_node(tmp_path: Path) -> None:
+    from ledger.errors import NotInitialised
+
+    h = Home(tmp_path / "lost")
+    h.init("lost")
+    with pytest.raises(NotInitialised, match="not in a mesh"):
+        Node(h, NodeConfig(listen="tcp://127.0.0.1:0")).start()
+    h.close()

@@ -121,7 +121,7 @@ bodies = st.dictionaries(
 
 
 @settings(max_examples=150, deadline=None)
-@given(body=bodies, seq=st.integers(1, 2**40), hlc=st.integers(0, 2**64 - 1))
+@given(body=bodies, seq=st.integers(1, 2**40), hlc=st.integers(0, 2**63 - 1))
 def test_roundtrip_any_body(body: dict, seq: int, hlc: int) -> None:
     signer = Identity("h", nacl.signing.SigningKey(SEED))
     prev = None if seq == 1 else bytes(32)
@@ -223,3 +223,19 @@ def test_wrong_key_and_structure_errors(signer: Identity) -> None:
         decode(msgpack.packb([9, *fields[1:]], use_bin_type=True))
     with pytest.raises(EncodingError):
         decode(b"\xc1garbage")
+
+
+def test_out_of_range_hlc_and_seq_are_refused_at_decode(signer: Identity) -> None:
+    """SQLite stores signed 64-bit integers: a bigger value must never reach a store."""
+    fields = msgpack.unpackb(
+        create(signer, seq=1, prev=None, hlc=1, kind="note", body={}).raw, raw=False
+    )
+    for index, value in ((4, 2**63), (2, 2**63)):
+        bad = list(fields)
+        bad[index] = value
+        unsigned = msgpack.packb(bad[:7], use_bin_type=True)
+        sig = signer.sign(DOMAIN + unsigned)
+        with pytest.raises(EncodingError, match="2\\*\\*63"):
+            decode(codec.signed_encoding(unsigned, sig))
+    with pytest.raises(InvalidInput):
+        create(signer, seq=1, prev=None, hlc=2**63, kind="note", body={})

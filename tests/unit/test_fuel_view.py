@@ -143,3 +143,38 @@ def test_any_order_and_duplication_same_state(seed: int, dup: int) -> None:
     shuffled = list(m.entries) + rng.sample(m.entries, dup)
     rng.shuffle(shuffled)
     assert fuel.fold(shuffled, m.roster()).to_json() == expected
+
+
+def test_a_reading_only_supersedes_its_own_tank() -> None:
+    m = mesh()
+    hospital = report(m, "bob", "hospital", 5000)
+    report(m, "carol", "depot", 1, supersedes=[hospital])  # names another site's reading
+    state = fuel.fold(m.entries, m.roster())
+    assert state.sites["hospital"].inventory == 5000
+
+
+def test_a_delivery_received_without_dispatch_leaves_its_source() -> None:
+    m = mesh()
+    report(m, "bob", "a", 1000)
+    report(m, "bob", "b", 100)
+    t = m.write("alice", "fuel.transfer", {"op": "plan", "from": "a", "to": "b", "litres": 100})
+    m.write("carol", "fuel.transfer", {"op": "receive", "transfer": t.id.hex(), "litres": 100})
+    state = fuel.fold(m.entries, m.roster())
+    assert state.sites["a"].inventory == 900 and state.sites["b"].inventory == 200
+
+
+def test_reading_another_tank_does_not_cancel_a_dispatch() -> None:
+    m = mesh()
+    report(m, "bob", "a", 1000, tank="t1")
+    report(m, "bob", "a", 50, tank="t2")
+    t = m.write("alice", "fuel.transfer", {"op": "plan", "from": "a", "to": "b", "litres": 100})
+    m.write("bob", "fuel.transfer", {"op": "dispatch", "transfer": t.id.hex()})
+    report(
+        m,
+        "bob",
+        "a",
+        50,
+        tank="t2",
+        supersedes=list(fuel.fold(m.entries, m.roster()).sites["a"].tanks["t2"].current),
+    )
+    assert fuel.fold(m.entries, m.roster()).sites["a"].inventory == 950

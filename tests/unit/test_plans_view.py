@@ -172,3 +172,25 @@ def test_same_decision_for_any_arrival_order(seed: int, dup: int) -> None:
     got = plans.fold(shuffled, m.roster()).to_json()
     assert got == expected
     assert len(got["adopted"]) == 1
+
+
+def test_a_malformed_summary_cannot_break_the_view() -> None:
+    m = mesh()
+    pa, _ = propose(m, "alice", "a", 80.0)
+    junk = m.write(
+        "bob",
+        "plan.propose",
+        {
+            "plan_hash": "x",
+            "scenario": "island",
+            "horizon": {"start": "2026-11-27T00:00"},
+            "status": "solved",
+            "summary": {"tiers": {"1": "lots", "2": [1]}},
+            "blob": {"hash": "00", "count": 1},
+        },
+    )
+    m.write("alice", "plan.adopt", {"plan": pa.id.hex(), "supersedes": []})
+    m.write("bob", "plan.adopt", {"plan": junk.id.hex(), "supersedes": []})
+    state = plans.fold(m.entries, m.roster())
+    assert state.proposals[junk.id].tier_served == (0.0, 0.0, 0.0)
+    assert next(iter(state.decisions.values())).plan == pa.id

@@ -251,3 +251,60 @@ def test_cannot_revoke_the_last_admins() -> None:
     r = m.roster()
     assert r.keys[m.key("alice")].status == "active"
     assert any(i.id == ch.id and "fewer admins" in i.reason for i in r.ignored)
+
+
+def test_a_dangling_reference_cannot_freeze_the_roster() -> None:
+    """An admin's change naming a roster entry that never arrives waits alone; later
+    changes (including revoking that admin) do not inherit the wait."""
+    m = MeshFixture.create("alice", {"mallory": ["admin"], "bob": ["operator"]})
+    stuck = m.write(
+        "mallory",
+        "roster.change",
+        {"op": "grant", "key": m.key("bob").hex(), "role": "teller", "at": 0, "after": ["00" * 32]},
+    )
+    r = m.roster()
+    assert stuck.id in r.waiting and stuck.id not in r.heads
+    m.revoke("mallory")
+    m.add("carol", ["operator"])
+    r = m.roster()
+    assert r.keys[m.key("mallory")].status == "revoked"
+    assert m.key("carol") in r.keys
+
+
+def test_an_exclusion_that_no_longer_holds_is_undone() -> None:
+    """bob revokes erin (at 0) while erin adds zed; carol cuts bob before that revocation.
+    erin stays valid, so her change must count, in any order."""
+    import random
+
+    for trial in range(40):
+        m = MeshFixture.create("alice", {"bob": ["admin"], "carol": ["admin"], "erin": ["admin"]})
+        base = m._after()
+        add = m.write(
+            "erin",
+            "roster.change",
+            {
+                "op": "add",
+                "key": m.key(f"zed{trial}").hex(),
+                "name": "zed",
+                "roles": ["operator"],
+                "after": base,
+            },
+        )
+        m.write("bob", "note", {"pad": trial})
+        m.write(
+            "bob",
+            "roster.change",
+            {"op": "revoke", "key": m.key("erin").hex(), "at": 0, "after": base},
+        )
+        m.write(
+            "carol",
+            "roster.change",
+            {"op": "revoke", "key": m.key("bob").hex(), "at": 1, "after": base},
+        )
+        r = m.roster()
+        erin = r.keys[m.key("erin")]
+        if erin.status == "active":
+            assert m.key(f"zed{trial}") in r.keys, [i.reason for i in r.ignored if i.id == add.id]
+        shuffled = list(m.entries)
+        random.Random(trial).shuffle(shuffled)
+        assert snapshot(roster_view.fold(shuffled)) == snapshot(r)

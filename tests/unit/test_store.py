@@ -256,3 +256,12 @@ def test_digest_equal_iff_heads_equal(tmp_path: Path, mesh: MeshFixture) -> None
     assert a.digest() == b.digest()
     a.close()
     b.close()
+
+
+def test_fork_proofs_are_kept_only_for_roster_keys(store: Store, mesh: MeshFixture) -> None:
+    store.ingest([e.raw for e in mesh.entries])
+    stranger = identity_from_seed("throwaway")
+    a = Feed(stranger, seq=0, prev=mesh.mesh_id).write("note", {"n": 1}, 1)
+    b = Feed(stranger, seq=0, prev=mesh.mesh_id).write("note", {"n": 2}, 1)
+    assert store.add_fork_proofs([ForkProof.of(a, b)]) == []
+    assert store.fork_proofs() == []

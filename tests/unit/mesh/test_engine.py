@@ -164,3 +164,14 @@ def test_random_partitions_and_loss_converge(tmp_path: Path, seed: int) -> None:
         net.round()
     net.heal()
     net.run_until_converged(40)
+
+
+def test_big_messages_are_split_under_the_limit() -> None:
+    from mesh.engine import _chunks
+    from mesh.protocol import BATCH_BYTES
+
+    items = [b"x" * 60_000] * 40  # 2.4 MB in all
+    chunks = _chunks(items, len)
+    assert sum(len(c) for c in chunks) == 40
+    assert all(sum(map(len, c)) <= BATCH_BYTES for c in chunks)
+    assert _chunks([], len) == []
