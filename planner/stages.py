@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from planner.formulation import Problem
 from planner.highs import Outcome, Solver
@@ -86,12 +87,20 @@ def run_stages(
 ) -> StageRun:
     """Solve the lexicographic sequence on one HiGHS instance."""
     t_start = time.perf_counter()
+    # The spread rows (one per load-hour) join the model only for their own stage: the
+    # other stages never need them, and once a spread optimum is fixed they become plain
+    # lower bounds on served load (measured: the centring step 7x faster without them).
+    keep = np.ones(problem.n_row, dtype=bool)
+    for name in _spread_row_names(problem):
+        start, count = problem.rows[name]
+        keep[start : start + count] = False
+    A = problem.A if keep.all() else sp.csc_matrix(problem.A.tocsr()[keep])
     solver = Solver(
-        problem.A,
+        A,
         problem.col_lo,
         problem.col_hi,
-        problem.row_lo,
-        problem.row_hi,
+        problem.row_lo[keep],
+        problem.row_hi[keep],
         problem.integrality,
         method=method,
     )
@@ -162,6 +171,7 @@ def run_stages(
             continue
         if progress:
             progress(name, i / (len(plan) + 1))
+        spread_rows = _add_spread_rows(solver, problem, k) if kind == "spread" else None
         solver.set_objective(cost, maximize=True)
         out = solver.solve(remaining())
         run.log.append(StageLog(name, out.status, out.objective, out.seconds, out.iterations))
@@ -179,11 +189,9 @@ def run_stages(
         x_last = out.x
         run.duals[name] = {"row": out.row_dual, "col": out.col_dual}  # type: ignore[dict-item]
         if kind == "spread":
+            assert spread_rows is not None
             f = out.objective
-            copies = problem.spread_cols[k]
-            solver.set_col_bounds(
-                copies, np.full(len(copies), max(f - FRACTION_TOL, 0.0)), np.ones(len(copies))
-            )
+            _fix_spread(solver, problem, k, max(f - FRACTION_TOL, 0.0), spread_rows)
             run.spread[k] = f
         elif kind == "fair":
             z = out.objective
@@ -288,6 +296,44 @@ def run_stages(
     run.x = out.x
     run.status = "solved"
     return run
+
+
+def _spread_row_names(problem: Problem) -> list[str]:
+    return [name for name in problem.rows if name.startswith("spread")]
+
+
+def _spread_live_cols(problem: Problem, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The served-load columns of tier k with demand, and their demand (as in the rows)."""
+    d = problem.demand_pu.T.ravel()
+    live = np.flatnonzero((d > 1e-12) & (np.tile(problem.load_tier, problem.T) == k))
+    return problem.blocks["s"].off + live, d[live]
+
+
+def _add_spread_rows(solver: Solver, problem: Problem, k: int) -> np.ndarray:
+    """Put tier k's spread rows (and their chain links) into the model for its stage."""
+    csr = problem.A.tocsr()
+    added = []
+    for name in (f"spread{k}", f"spread{k}_link"):
+        if name in problem.rows:
+            start, count = problem.rows[name]
+            sl = slice(start, start + count)
+            added.append(solver.add_rows(csr[sl], problem.row_lo[sl], problem.row_hi[sl]))
+    return np.concatenate(added) if added else np.zeros(0, dtype=int)
+
+
+def _fix_spread(solver: Solver, problem: Problem, k: int, floor: float, rows: np.ndarray) -> None:
+    """Fix a spread optimum as bounds: every load-hour of tier k served >= floor x demand.
+
+    Exactly the projection of ``s >= f d, f >= floor`` onto the served loads, so the
+    feasible plans are unchanged; the rows and the f copies then leave the model.
+    """
+    cols, d = _spread_live_cols(problem, k)
+    hi = problem.col_hi[cols]
+    lo = np.minimum(np.maximum(problem.col_lo[cols], floor * d), hi)
+    solver.set_col_bounds(cols, lo, hi)
+    solver.delete_rows(rows)
+    copies = problem.spread_cols[k]
+    solver.set_col_bounds(copies, np.zeros(len(copies)), np.zeros(len(copies)))
 
 
 def _pin_tiers(solver: Solver, problem: Problem, tiers: set[int], *, full: bool) -> None:
