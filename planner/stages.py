@@ -38,6 +38,7 @@ import scipy.sparse as sp
 
 from planner.formulation import Problem
 from planner.highs import Outcome, Solver
+from planner.lazyrows import LazyBranches, solve_lazily
 from planner.scenario import Policy
 
 LARGE_COLS = 30_000  # above this: no spread stage, LP tie-break (measured on case2869pegase)
@@ -66,6 +67,12 @@ class StageRun:
     spread: dict[int, float] = field(default_factory=dict)
     method: str = "simplex"
     tiebreak: str = "qp"
+    lazy: LazyBranches | None = None  # branch limits added lazily (None: all in from the start)
+
+    @property
+    def lazy_rows(self) -> int | None:
+        """How many branch rows the lazy stages needed (None: the full model was used)."""
+        return None if self.lazy is None else self.lazy.n_added
 
 
 Progress = Callable[[str, float], None]
@@ -84,15 +91,26 @@ def run_stages(
     progress: Progress | None = None,
     tiebreak: str = "auto",
     fuel_weight_pu: float = 0.0,
+    lazy_branches: bool | None = None,
 ) -> StageRun:
-    """Solve the lexicographic sequence on one HiGHS instance."""
+    """Solve the lexicographic sequence on one HiGHS instance.
+
+    ``lazy_branches`` (default: models above ``LARGE_COLS`` columns) starts without
+    branch limits and adds the ones a stage breaks (``planner.lazyrows``).
+    """
     t_start = time.perf_counter()
+    if lazy_branches is None:
+        lazy_branches = problem.n_col > LARGE_COLS
+    lazy = LazyBranches(problem) if lazy_branches and "branch" in problem.rows else None
     # The spread rows (one per load-hour) join the model only for their own stage: the
     # other stages never need them, and once a spread optimum is fixed they become plain
     # lower bounds on served load (measured: the centring step 7x faster without them).
     keep = np.ones(problem.n_row, dtype=bool)
     for name in _spread_row_names(problem):
         start, count = problem.rows[name]
+        keep[start : start + count] = False
+    if lazy is not None:
+        start, count = problem.rows["branch"]
         keep[start : start + count] = False
     A = problem.A if keep.all() else sp.csc_matrix(problem.A.tocsr()[keep])
     solver = Solver(
@@ -104,7 +122,11 @@ def run_stages(
         problem.integrality,
         method=method,
     )
-    run = StageRun(status="unsolved", reason="", x=None, method=method)
+    run = StageRun(status="unsolved", reason="", x=None, method=method, lazy=lazy)
+    if lazy is not None and method == "simplex":
+        # Devex pricing: dual steepest-edge weights are recomputed from scratch after
+        # rows are added, one solve per row (measured: 10 s per round on case2869pegase)
+        solver.h.setOptionValue("simplex_dual_edge_weight_strategy", 1)
     z_off = problem.blocks["z"].off
     tiers = [k for k in (1, 2, 3) if np.any(problem.energy_weight[k])]
     last_tier = tiers[-1] if tiers else None
@@ -173,7 +195,10 @@ def run_stages(
             progress(name, i / (len(plan) + 1))
         spread_rows = _add_spread_rows(solver, problem, k) if kind == "spread" else None
         solver.set_objective(cost, maximize=True)
-        out = solver.solve(remaining())
+        if lazy is not None:
+            # cold start each stage: measured faster than warm for a new objective there
+            solver.h.clearSolver()
+        out = solve_lazily(solver, lazy, remaining())
         run.log.append(StageLog(name, out.status, out.objective, out.seconds, out.iterations))
         if out.status == "infeasible" and optimistic:
             run.log[-1].status = "infeasible with higher tiers in full: staging every tier"
@@ -216,7 +241,7 @@ def run_stages(
                     run.tier_optimum[kk] = float(problem.energy_weight[kk] @ out.x)
     if not plan:
         solver.set_objective(np.zeros(problem.n_col))
-        out = solver.solve(remaining())
+        out = solve_lazily(solver, lazy, remaining())
         run.log.append(
             StageLog("feasibility", out.status, out.objective, out.seconds, out.iterations)
         )
@@ -236,6 +261,8 @@ def run_stages(
     n_quad = int(np.count_nonzero(diag))
     if tiebreak == "auto":
         tiebreak = "center" if problem.n_col <= LARGE_COLS else "lp"
+    if lazy is not None and tiebreak in ("qp", "center"):
+        lazy.add_all(solver)  # the centre depends on every row, binding or not
     use_qp = tiebreak == "qp"
     run.tiebreak = "qp" if use_qp else "lp"
     out = None
@@ -279,7 +306,9 @@ def run_stages(
             solver.set_method(method)
             solver.h.setOptionValue("presolve", "choose")
     if out is None or out.status != "optimal":
-        out = _lp_tiebreak(solver, problem, remaining)
+        if lazy is not None:
+            solver.h.clearSolver()
+        out = _lp_tiebreak(solver, problem, remaining, lazy)
     run.log.append(
         StageLog(
             f"tie-break ({run.tiebreak})", out.status, out.objective, out.seconds, out.iterations
@@ -412,7 +441,10 @@ def _center_tiebreak(
 
 
 def _lp_tiebreak(
-    solver: Solver, problem: Problem, remaining: Callable[[], float | None]
+    solver: Solver,
+    problem: Problem,
+    remaining: Callable[[], float | None],
+    lazy: LazyBranches | None = None,
 ) -> Outcome:
     """Large models: maximise the average served fraction over every load and hour.
 
@@ -426,7 +458,7 @@ def _lp_tiebreak(
     cost = np.zeros(n)
     cost[sb.off + pos] = 1.0 / d[pos]
     solver.set_objective(cost / max(len(pos), 1), maximize=True)
-    return solver.solve(remaining())
+    return solve_lazily(solver, lazy, remaining())
 
 
 def _stop(run: StageRun, out: Outcome, name: str, x_last: np.ndarray | None, i: int) -> StageRun:
