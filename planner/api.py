@@ -145,11 +145,15 @@ def solve(
     problem = build_problem(scenario, model.grid, commitment=commitment)
     timings["build"] = time.perf_counter() - t1
     size = {"rows": problem.n_row, "columns": problem.n_col, "nonzeros": int(problem.A.nnz)}
-    # Dual simplex everywhere: on small models it warm-starts stage after stage; on large
-    # ones the branch limits join lazily (planner.lazyrows), which suits simplex (rows
-    # added to a solved model) and not interior point (measured on case2869pegase, 24 h:
-    # 41 s against 89 s for interior point on the full model, 136 s lazily)
-    chosen = method if method != "auto" else "simplex"
+    # Dual simplex on small models (warm-started stage after stage) and on large ones up to
+    # LAZY_MAX_COLS, where branch limits join lazily (planner.lazyrows: rows added to a
+    # solved model suit simplex, not interior point); interior point on the full model
+    # above that, where simplex grows too slow (measured on case2869pegase, see stages)
+    from planner.stages import LAZY_MAX_COLS
+
+    chosen = method
+    if method == "auto":
+        chosen = "simplex" if problem.n_col <= LAZY_MAX_COLS else "ipm"
     new_highs()  # keep HiGHS's banner off stdout before anything else prints
 
     def stage_progress(name: str, fraction: float) -> None:
