@@ -145,9 +145,15 @@ def solve(
     problem = build_problem(scenario, model.grid, commitment=commitment)
     timings["build"] = time.perf_counter() - t1
     size = {"rows": problem.n_row, "columns": problem.n_col, "nonzeros": int(problem.A.nnz)}
-    # dual simplex warm-starts stage after stage and wins on small models; interior
-    # point wins once models reach tens of thousands of columns (case2869pegase)
-    chosen = method if method != "auto" else ("simplex" if problem.n_col <= 30_000 else "ipm")
+    # Dual simplex on small models (warm-started stage after stage) and on large ones up to
+    # LAZY_MAX_COLS, where branch limits join lazily (planner.lazyrows: rows added to a
+    # solved model suit simplex, not interior point); interior point on the full model
+    # above that, where simplex grows too slow (measured on case2869pegase, see stages)
+    from planner.stages import LAZY_MAX_COLS
+
+    chosen = method
+    if method == "auto":
+        chosen = "simplex" if problem.n_col <= LAZY_MAX_COLS else "ipm"
     new_highs()  # keep HiGHS's banner off stdout before anything else prints
 
     def stage_progress(name: str, fraction: float) -> None:
@@ -190,7 +196,7 @@ def solve(
         "stages": [
             {"name": s.name, "status": s.status, "objective": _r(s.objective)} for s in run.log
         ],
-        "notes": sorted(set(model.grid.notes + problem.notes)),
+        "notes": sorted(set(model.grid.notes + problem.notes + _lazy_note(run, problem))),
         "size": size,
     }
     if run.x is None:
@@ -224,6 +230,16 @@ def solve(
     reason = run.reason or _solved_reason(data)
     say("done", run.status, 1.0)
     return PlanResult(run.status, reason, data, timings, size, stage_seconds)
+
+
+def _lazy_note(run: Any, problem: Any) -> list[str]:
+    if run.lazy_rows is None:
+        return []
+    total = problem.rows["branch"][1]
+    return [
+        f"branch limits were added when broken: {run.lazy_rows} of {total} rows were needed "
+        "(the others never bind in any stage)"
+    ]
 
 
 def _r(v: float) -> float | None:

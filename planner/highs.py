@@ -185,6 +185,34 @@ class Solver:
         nz = np.flatnonzero(cost)
         self.h.addRow(lo, hi, len(nz), nz.astype(np.int32), np.asarray(cost[nz], float))
 
+    @property
+    def n_row(self) -> int:
+        return int(self.h.getNumRow())
+
+    def add_rows(self, rows: sp.spmatrix, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Append rows (any sparse matrix over all columns); returns their indices."""
+        first = self.n_row
+        m = sp.csr_matrix(rows)
+        m.sort_indices()
+        if m.shape[0]:
+            self.h.addRows(
+                m.shape[0],
+                np.asarray(lo, float),
+                np.asarray(hi, float),
+                m.nnz,
+                m.indptr.astype(np.int32),
+                m.indices.astype(np.int32),
+                m.data.astype(float),
+            )
+        return np.arange(first, first + m.shape[0])
+
+    def delete_rows(self, rows: np.ndarray) -> None:
+        """Remove rows by index (later rows move up)."""
+        rows = np.asarray(rows, dtype=np.int32)
+        if len(rows):
+            self.modified = True
+            self.h.deleteRows(len(rows), rows)
+
     def set_col_bounds(self, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
         cols = np.asarray(cols, dtype=np.int32)
         self.modified = True
