@@ -12,6 +12,7 @@ from typing import Any
 
 from ledger.entry import Entry
 from ledger.playbook_model import Playbook, Step, dependencies
+from ledger.views.common import Ignored
 from ledger.views.playbook_checks import CheckResult
 
 RUN = "playbook.run"
@@ -155,26 +156,6 @@ class StepState:
         if self.completed_hlc is None or not self.step.hold_s:
             return None
         return (self.completed_hlc >> 16) + self.step.hold_s * 1000
-
-
-@dataclass(frozen=True)
-class Ignored:
-    """A playbook entry that belongs to no valid run, and why."""
-
-    id: bytes
-    author: bytes
-    seq: int
-    kind: str
-    reason: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id.hex(),
-            "author": self.author.hex(),
-            "seq": self.seq,
-            "kind": self.kind,
-            "reason": self.reason,
-        }
 
 
 @dataclass

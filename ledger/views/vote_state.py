@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.views import vote_tally
+from ledger.views import common, vote_tally
 from ledger.views.roster import Roster
 from ledger.views.vote_bodies import CharterFields, Option
 
@@ -24,25 +24,13 @@ def _hex(b: bytes | None) -> str | None:
 
 
 @dataclass(frozen=True)
-class Ignored:
+class Ignored(common.Ignored):
     """A vote entry with no effect (or not yet: ``waiting``), and why."""
 
-    id: bytes
-    author: bytes
-    seq: int
-    kind: str
-    reason: str
     vote: bytes | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id.hex(),
-            "author": self.author.hex(),
-            "seq": self.seq,
-            "kind": self.kind,
-            "vote": _hex(self.vote),
-            "reason": self.reason,
-        }
+        return {**super().to_json(), "vote": _hex(self.vote)}
 
 
 @dataclass
