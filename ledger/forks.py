@@ -35,6 +35,12 @@ class ForkProof:
         return cls(a.author, a.seq, a, b)
 
     @classmethod
+    def stored(cls, a: Entry, b: Entry) -> ForkProof:
+        """A proof read back from our own store: verified when it was recorded."""
+        a, b = sorted((a, b), key=lambda e: e.id)
+        return cls(a.author, a.seq, a, b)
+
+    @classmethod
     def from_raw(cls, raw_a: bytes, raw_b: bytes) -> ForkProof:
         try:
             return cls.of(decode(raw_a), decode(raw_b))

@@ -598,7 +598,9 @@ class Store:
     def fork_proofs(self) -> list[ForkProof]:
         with self._read() as db:
             rows = db.execute("SELECT raw_a, raw_b FROM forks ORDER BY author").fetchall()
-        return [ForkProof.of(decode(a), decode(b)) for a, b in rows]
+        # Verified when recorded: the digest and every sync round read these, so no
+        # signature checks here (`log verify` re-checks everything).
+        return [ForkProof.stored(decode(a), decode(b)) for a, b in rows]
 
     # --- writes -----------------------------------------------------------------
 
@@ -761,7 +763,7 @@ class Store:
             "SELECT seq, raw_a, raw_b FROM forks WHERE author=?", (proof.author,)
         ).fetchone()
         if row is not None:
-            existing = ForkProof.of(decode(row[1]), decode(row[2]))
+            existing = ForkProof.stored(decode(row[1]), decode(row[2]))
             if existing.key() <= proof.key():
                 return False
         db.execute(

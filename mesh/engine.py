@@ -186,9 +186,10 @@ class SyncEngine:
                 out.append((key, "forks", {"p": chunk}))
         if p.transfer is None:
             p.promised.clear()  # start from what the peer really has
-        ranges = sync.missing_ranges(local, remote, self._id_at, p.promised)
+        lacking = sync.missing_ranges(local, remote, self._id_at)
+        ranges = sync.not_yet_queued(lacking, p.promised)
         p.behind = sync.count_missing(local, remote)
-        p.ahead = sum(r.count for r in sync.missing_ranges(local, remote, self._id_at))
+        p.ahead = sum(r.count for r in lacking)
         p.in_sync = msg["d"] == self.store.digest()
         if ranges:
             ordered = [

@@ -42,14 +42,17 @@ def missing_ranges(
     id_at: Callable[[bytes, int], bytes | None],
     promised: Mapping[bytes, int] | None = None,
 ) -> list[Range]:
-    """What ``remote`` lacks of ``local``, minus what is already queued to it.
+    """What ``remote`` lacks of ``local``, minus what is already queued to it."""
+    return not_yet_queued(frontier_plan(local, remote, id_at), promised or {})
 
-    ``promised`` holds, per author, the highest seq already queued to this peer.
+
+def not_yet_queued(ranges: list[Range], promised: Mapping[bytes, int]) -> list[Range]:
+    """``ranges`` without what ``promised`` (author -> highest seq queued) already covers.
+
     Fork evidence (our entry where the remote holds a different one) is always sent.
     """
-    promised = promised or {}
     out = []
-    for r in frontier_plan(local, remote, id_at):
+    for r in ranges:
         if r.fork:
             out.append(r)
             continue

@@ -160,27 +160,23 @@ class LocalCluster:
             return ""
 
     def stop(self, name: str, timeout: float = 10.0) -> None:
-        node = self.nodes[name]
-        if node.proc is None:
-            return
-        if node.proc.poll() is None:
-            node.proc.send_signal(signal.SIGTERM)
-            try:
-                node.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                node.proc.kill()
-                node.proc.wait()
-        node.proc = None
-        if node.log:
-            node.log.close()
-            node.log = None
+        """SIGTERM: a clean shutdown (killed if it does not stop in ``timeout``)."""
+        self._end(name, signal.SIGTERM, timeout)
 
     def kill(self, name: str) -> None:
         """SIGKILL: no clean shutdown (the node file stays behind, as after a crash)."""
+        self._end(name, signal.SIGKILL, 10.0)
+
+    def _end(self, name: str, sig: int, timeout: float) -> None:
         node = self.nodes[name]
         if node.proc is not None:
-            node.proc.kill()
-            node.proc.wait()
+            if node.proc.poll() is None:
+                node.proc.send_signal(sig)
+                try:
+                    node.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    node.proc.kill()
+                    node.proc.wait()
             node.proc = None
         if node.log:
             node.log.close()

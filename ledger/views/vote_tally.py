@@ -172,8 +172,8 @@ def _runoff_from(
             return Tally(RANKED, first, TIE, tied=sorted(leaders), rounds=rounds)
         low = min(counts.values())
         losers = [o for o in continuing if counts[o] == low]
-        out, why = _break_elimination_tie(losers, rounds[:-1], charter_id)
-        if why is not None and why.endswith("lot"):
+        out, why, by_lot = _break_elimination_tie(losers, rounds[:-1], charter_id)
+        if by_lot:
             return _lot_branches(
                 losers, out, continuing, ballots, rounds, first, charter_id, budget
             )
@@ -225,22 +225,25 @@ def _lot_branches(
 
 def _break_elimination_tie(
     losers: list[str], earlier: list[Round], charter_id: bytes
-) -> tuple[str, str | None]:
+) -> tuple[str, str | None, bool]:
+    """(eliminated option, why, whether only a lot could choose it)."""
     if len(losers) == 1:
-        return losers[0], None
+        return losers[0], None, False
     tied = list(losers)
     for back, rnd in enumerate(reversed(earlier)):
         low = min(rnd.counts.get(o, 0) for o in tied)
         fewer = [o for o in tied if rnd.counts.get(o, 0) == low]
         if len(fewer) == 1:
             which = len(earlier) - back
-            return fewer[0], (
+            why = (
                 f"tie between {', '.join(sorted(losers))}: {fewer[0]} had fewer votes "
                 f"in round {which}"
             )
+            return fewer[0], why, False
         tied = fewer
     loser = min(tied, key=lambda o: lot(charter_id, o))
-    return loser, (
+    why = (
         f"tie between {', '.join(sorted(losers))} in every round: {loser} eliminated by the "
         "charter's lot"
     )
+    return loser, why, True

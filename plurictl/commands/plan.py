@@ -126,18 +126,22 @@ def run_plan(
     validate_ac: bool = True,
 ) -> PlanResult:
     """The core of ``plan run``: one solve with a progress display (``--from-ledger`` reuses it)."""
+    from functools import partial
+
     from planner.api import solve
 
+    run = partial(
+        solve,
+        scenario,
+        periods=periods,
+        commitment=commitment,
+        objective=objective,
+        time_limit=time_limit,
+        validate=validate_ac,
+    )
     con = error_console()
     if not show_progress or not con.is_terminal:
-        return solve(
-            scenario,
-            periods=periods,
-            commitment=commitment,
-            objective=objective,
-            time_limit=time_limit,
-            validate=validate_ac,
-        )
+        return run()
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     spans = {"build": (0, 10), "solve": (10, 60), "validate": (60, 100), "done": (100, 100)}
@@ -158,15 +162,7 @@ def run_plan(
                 description=f"{stage}: {message}",
             )
 
-        return solve(
-            scenario,
-            periods=periods,
-            commitment=commitment,
-            objective=objective,
-            time_limit=time_limit,
-            progress=cb,
-            validate=validate_ac,
-        )
+        return run(progress=cb)
 
 
 @plan.command("run")

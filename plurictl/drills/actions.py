@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ledger import trust
 from ledger.entry import create
+from ledger.errors import PluriError
 
 if TYPE_CHECKING:
     from plurictl.drills.runner import DrillRunner
@@ -276,7 +277,7 @@ def do_vote_seal(r: DrillRunner, args: dict[str, Any]) -> str:
     try:
         with r.member_home(node) as h:
             res = seal(h.store, h.identity, _named(r, "vote", args["vote"]), accept_late=True)
-    except Exception as e:
+    except PluriError as e:  # a refused seal is a legitimate drill outcome
         return f"seal refused: {e}"
     r.ack(node, res.entry)
     return f"{res.seals}/{res.k} seals on sheet {res.sheet.id.hex()[:12]} ({res.state})"
