@@ -41,7 +41,10 @@ __all__ = [
     "solve",
 ]
 
-PLANNER_VERSION = "1"
+PLANNER_VERSION = "2"  # 2: large networks through shift factors
+# "infeasible, because": a courtesy, never longer than this (case2869pegase: 4 hours
+# diagnose in 20 s, 24 hours did not finish in 120 s)
+DIAGNOSE_SECONDS = 60.0
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "field_guides" / "scenarios"
 
 # progress(stage, message, fraction): stage is "build", "solve", "validate" or "done"
@@ -142,18 +145,20 @@ def solve(
     timings["network"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     say("build", "building the LP", 0.5)
-    problem = build_problem(scenario, model.grid, commitment=commitment)
+    # the centring and QP tie-breaks need every branch row, so they keep the angles
+    form = "angles" if tiebreak in ("qp", "center") else "auto"
+    problem = build_problem(scenario, model.grid, commitment=commitment, form=form)
     timings["build"] = time.perf_counter() - t1
     size = {"rows": problem.n_row, "columns": problem.n_col, "nonzeros": int(problem.A.nnz)}
-    # Dual simplex on small models (warm-started stage after stage) and on large ones up to
-    # LAZY_MAX_COLS, where branch limits join lazily (planner.lazyrows: rows added to a
-    # solved model suit simplex, not interior point); interior point on the full model
-    # above that, where simplex grows too slow (measured on case2869pegase, see stages)
+    # Dual simplex on small models (warm-started stage after stage) and on large ones, whose
+    # branch limits join lazily as shift factors (planner.lazyrows: rows added to a solved
+    # model suit simplex, not interior point). Interior point only for a large angle model
+    # above LAZY_MAX_COLS (shift factors unavailable), where simplex grows too slow.
     from planner.stages import LAZY_MAX_COLS
 
     chosen = method
     if method == "auto":
-        chosen = "simplex" if problem.n_col <= LAZY_MAX_COLS else "ipm"
+        chosen = "simplex" if problem.shift is not None or problem.n_col <= LAZY_MAX_COLS else "ipm"
     new_highs()  # keep HiGHS's banner off stdout before anything else prints
 
     def stage_progress(name: str, fraction: float) -> None:
@@ -179,6 +184,7 @@ def solve(
         objective="tiers",
         method=chosen,
         tiebreak=run.tiebreak,
+        network=_network_form(problem),
     )
     data: dict[str, Any] = {
         "format": FORMAT,
@@ -235,7 +241,7 @@ def solve(
 def _lazy_note(run: Any, problem: Any) -> list[str]:
     if run.lazy_rows is None:
         return []
-    total = problem.rows["branch"][1]
+    total = run.lazy.total
     return [
         f"branch limits were added when broken: {run.lazy_rows} of {total} rows were needed "
         "(the others never bind in any stage)"
@@ -263,6 +269,7 @@ def _recipe(
     objective: str,
     method: str,
     tiebreak: str,
+    network: str | None = None,
 ) -> dict[str, Any]:
     """How to re-run this plan exactly (the ledger stores it next to the plan hash)."""
     return {
@@ -273,14 +280,21 @@ def _recipe(
         "solver": _solver_version(),
         "method": method,
         "tiebreak": tiebreak,
+        "network": network,
     }
+
+
+def _network_form(problem: Any) -> str:
+    if problem.copper:
+        return "copper plate"
+    return "shift factors" if problem.shift is not None else "angles"
 
 
 def _infeasible_detail(problem: Any, model: Any, scenario: Scenario) -> dict[str, Any] | None:
     from planner.diagnose import diagnose_infeasible
 
     try:
-        return diagnose_infeasible(problem, model.grid, scenario)
+        return diagnose_infeasible(problem, model.grid, scenario, time_limit=DIAGNOSE_SECONDS)
     except Exception as e:  # the diagnosis is a courtesy; never hide the status
         return {"summary": f"(could not diagnose: {type(e).__name__})", "items": []}
 

@@ -16,14 +16,21 @@ import numpy as np
 from planner.canonical import rnd
 from planner.formulation import Problem
 from planner.highs import Solver
+from planner.lazyrows import LazyBranches
 from planner.network import Grid
 from planner.scenario import Scenario
 
 MAX_ITEMS = 20
 
 
-def describe_row(problem: Problem, grid: Grid, scenario: Scenario, i: int) -> tuple[str, str, int]:
-    """(kind, element, period) of a constraint row."""
+def describe_row(
+    problem: Problem, grid: Grid, scenario: Scenario, i: int, lazy_order: list[int] | None = None
+) -> tuple[str, str, int]:
+    """(kind, element, period) of a constraint row (``lazy_order``: shift-factor limit
+    rows appended after the model's own, in the order they were added)."""
+    if lazy_order and i >= problem.n_row and i - problem.n_row < len(lazy_order):
+        t, b = divmod(lazy_order[i - problem.n_row], len(problem.limited_branches))
+        return "branch limit", grid.branch_names[problem.limited_branches[b]], t
     for name, (start, count) in problem.rows.items():
         if start <= i < start + count:
             j = i - start
@@ -60,9 +67,18 @@ def describe_col(problem: Problem, grid: Grid, i: int) -> tuple[str, str, int]:
     return "variable", str(i), -1
 
 
-def diagnose_infeasible(problem: Problem, grid: Grid, scenario: Scenario) -> dict[str, Any]:
-    """The limits HiGHS had to relax to find any plan, largest first."""
+def diagnose_infeasible(
+    problem: Problem, grid: Grid, scenario: Scenario, *, time_limit: float | None = None
+) -> dict[str, Any]:
+    """The limits HiGHS had to relax to find any plan, largest first.
+
+    With shift factors the branch limits are not rows of the model: the relaxation is
+    solved without them, the limits its answer breaks are added, and it is solved again
+    until none is broken (as the stages do).
+    """
     solver = Solver(problem.A, problem.col_lo, problem.col_hi, problem.row_lo, problem.row_hi)
+    if time_limit is not None:
+        solver.h.setOptionValue("time_limit", float(time_limit))
     # What may give: unit limits, tank levels, routes, branch limits (penalty 1) and, as
     # a last resort, a bus balance (penalty 10: "power from nowhere"). Serving more than
     # demand, angles and the stage variables may not (negative penalty = fixed).
@@ -73,19 +89,35 @@ def diagnose_infeasible(problem: Problem, grid: Grid, scenario: Scenario) -> dic
         b = problem.blocks[name]
         lower[b.off : b.off + b.size] = 1.0
         upper[b.off : b.off + b.size] = 1.0
-    rhs = np.ones(problem.n_row)
-    if "balance" in problem.rows:
-        start, count = problem.rows["balance"]
-        rhs[start : start + count] = 10.0
-    solver.h.feasibilityRelaxation(1.0, 1.0, 1.0, lower, upper, rhs)
-    sol = solver.h.getSolution()
-    x = np.asarray(sol.col_value)
+    lazy = LazyBranches(problem) if problem.shift is not None else None
+    order: list[int] = []
+    while True:
+        rhs = np.ones(solver.n_row)
+        if "balance" in problem.rows:
+            start, count = problem.rows["balance"]
+            rhs[start : start + count] = 10.0
+        status = solver.h.feasibilityRelaxation(1.0, 1.0, 1.0, lower, upper, rhs)
+        sol = solver.h.getSolution()
+        if status != solver.hs.HighsStatus.kOk or len(sol.col_value) != n:
+            within = f" within {time_limit:.0f} s" if time_limit is not None else ""
+            return {
+                "summary": f"(could not diagnose{within}: try a shorter horizon with --periods)",
+                "items": [],
+            }
+        x = np.asarray(sol.col_value)
+        bad = lazy.broken(x) if lazy is not None and len(x) == n else np.zeros(0, dtype=int)
+        if not len(bad):
+            break
+        lazy.add(solver, bad)  # type: ignore[union-attr]
+        order.extend(int(j) for j in np.sort(bad))
     act = np.asarray(sol.row_value)
+    lp = solver.h.getLp()
+    row_lo, row_hi = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
     items: list[tuple[float, dict[str, Any]]] = []
     tol = 1e-6
-    row_v = np.maximum(problem.row_lo - act, 0) + np.maximum(act - problem.row_hi, 0)
+    row_v = np.maximum(row_lo - act, 0) + np.maximum(act - row_hi, 0)
     for i in np.flatnonzero(row_v > tol):
-        kind, where, t = describe_row(problem, grid, scenario, int(i))
+        kind, where, t = describe_row(problem, grid, scenario, int(i), order)
         scale = 1000.0 if kind == "fuel balance" else problem.base_mva
         unit = "litres" if kind == "fuel balance" else "MW"
         items.append(

@@ -18,20 +18,38 @@ from planner.formulation import Problem
 from planner.highs import Outcome, Solver
 
 VIOLATION_TOL = 1e-7  # pu, HiGHS's own primal feasibility tolerance
-MAX_ROUNDS = 50  # a safety net: then every remaining limit is added at once
+MAX_ROUNDS = 50  # a safety net: then every remaining limit is added at once (angle rows;
+# shift-factor rows are too dense for that, and every round adds at least one new row of
+# a finite set, so the loop ends anyway)
 
 
 class LazyBranches:
-    """The full model's branch rows, and which of them the solver holds."""
+    """The full model's branch rows, and which of them the solver holds.
+
+    Two sources: the angle formulation's explicit rows (``Bf th``), or, when the angles
+    have left the model, rows built on demand from shift factors
+    (``planner.shiftfactors``), which are dense and never built all at once.
+    """
 
     def __init__(self, problem: Problem) -> None:
-        start, count = problem.rows["branch"]
-        sl = slice(start, start + count)
-        self.rows = sp.csr_matrix(problem.A.tocsr()[sl])
-        self.lo = problem.row_lo[sl]
-        self.hi = problem.row_hi[sl]
+        self.shift = problem.shift
+        self.n_col = problem.n_col
+        if self.shift is not None:
+            self.rows = None
+            self.lo, self.hi = self.shift.lo, self.shift.hi
+            count = self.shift.n_rows
+        else:
+            start, count = problem.rows["branch"]
+            sl = slice(start, start + count)
+            self.rows = sp.csr_matrix(problem.A.tocsr()[sl])
+            self.lo = problem.row_lo[sl]
+            self.hi = problem.row_hi[sl]
         self.added = np.zeros(count, dtype=bool)
         self.rounds = 0
+
+    @property
+    def total(self) -> int:
+        return len(self.added)
 
     @property
     def n_added(self) -> int:
@@ -39,18 +57,21 @@ class LazyBranches:
 
     def broken(self, x: np.ndarray) -> np.ndarray:
         """Indices of branch rows not yet in the model that x breaks."""
-        flow = self.rows @ x
+        flow = self.shift.values(x) if self.shift is not None else self.rows @ x
         bad = (flow > self.hi + VIOLATION_TOL) | (flow < self.lo - VIOLATION_TOL)
         return np.flatnonzero(bad & ~self.added)
 
     def add(self, solver: Solver, idx: np.ndarray) -> None:
         idx = np.sort(idx)
-        solver.add_rows(self.rows[idx], self.lo[idx], self.hi[idx])
+        mat = self.shift.rows(idx, self.n_col) if self.shift is not None else self.rows[idx]
+        solver.add_rows(mat, self.lo[idx], self.hi[idx])
         solver.modified = True
         self.added[idx] = True
 
     def add_all(self, solver: Solver) -> None:
         """Every remaining limit (before a step whose answer depends on all rows)."""
+        if self.shift is not None:
+            raise ValueError("shift-factor limit rows are dense: they are never all added")
         self.add(solver, np.flatnonzero(~self.added))
 
 
@@ -67,7 +88,9 @@ def solve_lazily(solver: Solver, lazy: LazyBranches | None, time_left: float | N
         if not len(bad):
             break
         rounds += 1
-        lazy.add(solver, bad if rounds < MAX_ROUNDS else np.flatnonzero(~lazy.added))
+        if rounds >= MAX_ROUNDS and lazy.shift is None:
+            bad = np.flatnonzero(~lazy.added)
+        lazy.add(solver, bad)
         out = solver.solve(None if budget is None else max(budget - seconds, 0.01))
         seconds += out.seconds
         iterations += out.iterations

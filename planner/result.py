@@ -328,11 +328,14 @@ def _binding_branches(
     """Branches at their limit, per period (for explain and the AC comparison)."""
     if problem.copper or not len(problem.limited_branches):
         return []
-    th = x[problem.blocks["th"].off : problem.blocks["th"].off + problem.blocks["th"].size]
-    th = th.reshape(problem.T, grid.n_bus)
-    Bf = grid.Bf[problem.limited_branches]
-    flows = (Bf @ th.T).T + grid.pfinj[problem.limited_branches]  # T x n_lim (pu)
-    flows *= problem.base_mva
+    if problem.shift is not None:
+        flows = problem.shift.flows_mw(x, problem.base_mva)  # T x n_lim
+    else:
+        th = x[problem.blocks["th"].off : problem.blocks["th"].off + problem.blocks["th"].size]
+        th = th.reshape(problem.T, grid.n_bus)
+        Bf = grid.Bf[problem.limited_branches]
+        flows = (Bf @ th.T).T + grid.pfinj[problem.limited_branches]  # T x n_lim (pu)
+        flows *= problem.base_mva
     rate = grid.branch_rate_mw[problem.limited_branches]
     out = []
     for j, br in enumerate(problem.limited_branches):

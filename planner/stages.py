@@ -41,10 +41,11 @@ from planner.highs import Outcome, Solver
 from planner.lazyrows import LazyBranches, solve_lazily
 from planner.scenario import Policy
 
-LARGE_COLS = 30_000  # above this: no spread stage, LP tie-break (measured on case2869pegase)
-# Up to this size, large models use dual simplex with lazy branch limits; above it, interior
-# point on the full model (case2869pegase: 24 h, 117,590 columns, 41 s lazy vs 89 s IPM;
-# 72 h, 352,761 columns, simplex grows too fast: over 900 s lazy vs 339 s IPM)
+# Large models normally plan through shift factors (no angles; dual simplex, limits added
+# when broken). Only a large model that keeps its angles (an island with more than one
+# fixed angle) uses this: up to this size dual simplex with lazy angle rows, above it
+# interior point on the full model (case2869pegase with angles: 24 h, 117,590 columns,
+# 41 s lazy vs 89 s IPM; 72 h, 352,761 columns: over 900 s lazy vs 339 s IPM)
 LAZY_MAX_COLS = 200_000
 REL_TOL = 1e-6  # fixing tolerance of a stage's optimum, relative to max(1, |optimum|)
 FRACTION_TOL = 1e-7  # fixing tolerance of a served fraction (z, f)
@@ -99,24 +100,27 @@ def run_stages(
 ) -> StageRun:
     """Solve the lexicographic sequence on one HiGHS instance.
 
-    ``lazy_branches`` (default: simplex on models above ``LARGE_COLS`` columns) starts without
-    branch limits and adds the ones a stage breaks (``planner.lazyrows``).
+    ``lazy_branches`` (default: simplex on large models) starts without branch limits
+    and adds the ones a stage breaks (``planner.lazyrows``). Shift-factor limits
+    (``problem.shift``) are always added that way.
     """
     t_start = time.perf_counter()
     if lazy_branches is None:
-        lazy_branches = problem.n_col > LARGE_COLS and method == "simplex"
-    lazy = LazyBranches(problem) if lazy_branches and "branch" in problem.rows else None
+        lazy_branches = problem.large and method == "simplex"
+    lazy = None
+    if problem.shift is not None or (lazy_branches and "branch" in problem.rows):
+        lazy = LazyBranches(problem)
     # The spread rows (one per load-hour) join the model only for their own stage: the
     # other stages never need them, and once a spread optimum is fixed they become plain
     # lower bounds on served load (measured: the centring step 7x faster without them).
     # Not for interior point on the full large model: without them its stages were measured
     # slower there (case2869pegase 72 h: 403 s and 1.4 GB against 339 s and 0.93 GB).
     keep = np.ones(problem.n_row, dtype=bool)
-    strip_spread = lazy is not None or problem.n_col <= LARGE_COLS
+    strip_spread = lazy is not None or not problem.large
     for name in _spread_row_names(problem) if strip_spread else []:
         start, count = problem.rows[name]
         keep[start : start + count] = False
-    if lazy is not None:
+    if lazy is not None and "branch" in problem.rows:
         start, count = problem.rows["branch"]
         keep[start : start + count] = False
     A = problem.A if keep.all() else sp.csc_matrix(problem.A.tocsr()[keep])
@@ -132,7 +136,8 @@ def run_stages(
     run = StageRun(status="unsolved", reason="", x=None, method=method, lazy=lazy)
     if lazy is not None and method == "simplex":
         # Devex pricing: dual steepest-edge weights are recomputed from scratch after
-        # rows are added, one solve per row (measured: 10 s per round on case2869pegase)
+        # rows are added, one solve per row (measured: 10 s per round on case2869pegase;
+        # with shift factors over 72 h the tie-break took 180 s instead of 4 s)
         solver.h.setOptionValue("simplex_dual_edge_weight_strategy", 1)
     z_off = problem.blocks["z"].off
     tiers = [k for k in (1, 2, 3) if np.any(problem.energy_weight[k])]
@@ -146,7 +151,7 @@ def run_stages(
             if k == last_tier and fuel_weight_pu > 0:
                 cost = cost + fuel_weight_pu * problem.end_fuel
             plan.append((f"tier {k} served", cost, "tier", k))
-            if k in problem.spread_cols and problem.n_col <= LARGE_COLS:
+            if k in problem.spread_cols and not problem.large:
                 first = int(problem.spread_cols[k][0])
                 plan.append((f"tier {k} spread", _unit(problem.n_col, first), "spread", k))
     if not policy.strict_tiers and tiers:
@@ -202,14 +207,18 @@ def run_stages(
             progress(name, i / (len(plan) + 1))
         spread_rows = _add_spread_rows(solver, problem, k) if kind == "spread" else None
         solver.set_objective(cost, maximize=True)
-        if lazy is not None:
-            # cold start each stage: measured faster than warm for a new objective there
+        if lazy is not None and problem.shift is None:
+            # angle rows: a cold start each stage was measured faster than warm for a new
+            # objective; with shift factors warm is faster (case2869pegase 72 h: 22 s vs 49 s)
             solver.h.clearSolver()
         out = solve_lazily(solver, lazy, remaining())
         run.log.append(StageLog(name, out.status, out.objective, out.seconds, out.iterations))
         if out.status == "infeasible" and optimistic:
             run.log[-1].status = "infeasible with higher tiers in full: staging every tier"
             _pin_tiers(solver, problem, optimistic, full=False)
+            # start over from scratch: a warm start from the infeasible model was seen to
+            # report the relaxed model infeasible at once (case2869pegase, shift factors)
+            solver.h.clearSolver()
             for kk in optimistic:
                 run.tier_optimum.pop(kk, None)
                 run.fairness.pop(kk, None)
@@ -267,7 +276,9 @@ def run_stages(
     diag, lin = tiebreak_terms(problem)
     n_quad = int(np.count_nonzero(diag))
     if tiebreak == "auto":
-        tiebreak = "center" if problem.n_col <= LARGE_COLS else "lp"
+        tiebreak = "center" if not problem.large else "lp"
+    if problem.shift is not None and tiebreak in ("qp", "center"):
+        raise ValueError("the centring and QP tie-breaks need every branch row: use angles")
     if lazy is not None and tiebreak in ("qp", "center"):
         lazy.add_all(solver)  # the centre depends on every row, binding or not
     use_qp = tiebreak == "qp"
@@ -313,7 +324,7 @@ def run_stages(
             solver.set_method(method)
             solver.h.setOptionValue("presolve", "choose")
     if out is None or out.status != "optimal":
-        if lazy is not None:
+        if lazy is not None and problem.shift is None:
             solver.h.clearSolver()
         out = _lp_tiebreak(solver, problem, remaining, lazy)
     run.log.append(

@@ -4,8 +4,9 @@
   ``pandapower.rundcopp`` calls on the same net (loads scaled per period the same way);
 * AC validation of 72 periods on case118, with and without numba when it is installed;
 * case2869pegase (transformer limits relaxed as pandapower's own OPF needs) for 24 and
-  72 periods: size (rows, columns, non-zeros; the full model, before branch limits are
-  left out until broken), time split, peak memory (also ``slow``).
+  72 periods: size (rows, columns, non-zeros of the shift-factor model; the limit rows
+  it needed are in the note), time split, peak memory (also ``slow``); and, for
+  comparison, 24 periods with bus angles (the formulation before shift factors).
 
 Targets from issue 10 are printed next to the numbers; they are reported, not asserted,
 because speed depends on the machine (2 shared cores here).
@@ -218,6 +219,40 @@ def _pegase(periods: int) -> None:
 @pytest.mark.timeout(1800)
 def test_case2869pegase_24_periods() -> None:
     _pegase(24)
+
+
+@pytest.mark.bench
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_case2869pegase_24_periods_with_angles() -> None:
+    """The same plan through bus angles and lazy angle rows: what shift factors replaced."""
+    from planner.formulation import build_problem
+    from planner.network import build_network
+    from planner.stages import run_stages
+
+    net = _quiet_net("case2869pegase")
+    sc = parse_scenario(fuelled_case_toml(net, "case2869pegase", 24, relax_trafos=True))
+    t0 = time.perf_counter()
+    grid = build_network(sc, net=net).grid
+    problem = build_problem(sc, grid, form="angles")
+    t1 = time.perf_counter()
+    run = run_stages(problem, sc.policy, method="simplex", tiebreak="lp", time_limit=900.0)
+    t2 = time.perf_counter()
+    stages = ", ".join(f"{s.name} {s.seconds:.1f}" for s in run.log if s.seconds > 0)
+    ROWS.append(
+        {
+            "case": "case2869pegase 24h with angles",
+            "rows": problem.n_row,
+            "cols": problem.n_col,
+            "nnz": problem.A.nnz,
+            "build": t1 - t0,
+            "solve": t2 - t1,
+            "total": t2 - t0,
+            "peak_mb": _peak_mb(),
+            "note": f"{run.status}; for comparison; lazy angle rows {run.lazy_rows}; {stages}",
+        }
+    )
+    assert run.status == "solved", run.reason
 
 
 @pytest.mark.bench

@@ -1,0 +1,259 @@
+"""Shift factors: large networks plan without bus angles, with the same guarantees.
+
+The flows the shift factors give must be the DC power flow's (checked against
+pandapower's own ``rundcpp``), and a plan built on them must reach the optima of the
+angle formulation stage by stage and respect every branch limit.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import warnings
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import planner.formulation as formulation
+from planner.api import Scenario, parse_scenario, solve
+from planner.formulation import build_problem
+from planner.network import build_network
+from planner.stages import run_stages
+
+from .conftest import find, make_net
+from .test_plan_small import horizon, load
+from .test_stage_reductions import _meshed
+
+Case = Callable[..., Scenario]
+
+
+def _angle_flows_ok(problem: Any, x_angles: np.ndarray) -> bool:
+    start, count = problem.rows["branch"]
+    act = problem.A.tocsr()[start : start + count] @ x_angles
+    lo, hi = problem.row_lo[start : start + count], problem.row_hi[start : start + count]
+    return bool(np.all(act <= hi + 1e-6) and np.all(act >= lo - 1e-6))
+
+
+@pytest.mark.parametrize("init", [9000, 2500])
+def test_shift_factor_stages_reach_the_angle_models_optima(write_case: Case, init: float) -> None:
+    sc = _meshed(write_case, init=init)
+    grid = build_network(sc).grid
+    angles = build_problem(sc, grid, form="angles")
+    shift = build_problem(sc, grid, form="shift")
+    assert shift.shift is not None and "branch" not in shift.rows
+    assert shift.blocks["th"].n == 0
+    assert shift.n_col < angles.n_col  # the angles are gone
+    full = run_stages(angles, sc.policy, tiebreak="lp", lazy_branches=False)
+    run = run_stages(shift, sc.policy, tiebreak="lp")
+    assert full.status == run.status == "solved"
+    assert run.lazy_rows is not None and run.lazy_rows > 0  # some limits were needed
+    assert [s.name for s in full.log] == [s.name for s in run.log]
+    for a, b in zip(full.log, run.log, strict=True):
+        assert a.objective == pytest.approx(b.objective, rel=1e-6, abs=1e-7), a.name
+    # the shift plan's dispatch, put into the angle model (angles from a DC power flow),
+    # respects every branch limit there too
+    assert run.x is not None
+    flows = shift.shift.flows_mw(run.x, shift.base_mva)  # type: ignore[union-attr]
+    rate = grid.branch_rate_mw[shift.limited_branches]
+    assert np.all(np.abs(flows) <= rate * (1 + 1e-6) + 1e-6)
+    if init == 9000:  # with fuel to spare, the lines are what limits the plan
+        assert np.any(np.abs(flows) >= rate * (1 - 1e-5))
+
+
+def test_large_models_use_shift_factors_and_say_so(
+    write_case: Case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sc = _meshed(write_case)
+    small = solve(sc, validate=False).to_json()
+    assert small["recipe"]["network"] == "angles"
+    monkeypatch.setattr(formulation, "LARGE_COLS", 10)  # this tiny case counts as large
+    res = solve(sc, validate=False)
+    assert res.status == "solved", res.reason
+    plan = res.to_json()
+    assert plan["recipe"]["network"] == "shift factors"
+    assert plan["recipe"]["method"] == "simplex" and plan["recipe"]["tiebreak"] == "lp"
+    assert any("shift factors" in n for n in plan["notes"])
+    assert any("were needed" in n for n in plan["notes"])
+    # binding branches are read off the shift factors
+    grid = build_network(sc).grid
+    limited = {grid.branch_names[b] for b in np.flatnonzero(np.isfinite(grid.branch_rate_mw))}
+    assert plan["binding_branches"]
+    assert {b["branch"] for b in plan["binding_branches"]} <= limited
+    # priorities reach the same optimum as the angle plan
+    for tier in (1, 2, 3):
+        a = find(small["tiers"], "tier", tier)
+        b = find(plan["tiers"], "tier", tier)
+        assert a["served_mwh"] == pytest.approx(b["served_mwh"], abs=2e-3)
+
+
+def test_shift_factor_infeasibility_names_the_branch(
+    write_case: Case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A must-run unit has to push 5 MW through a 3 MW line: no plan exists, and the
+    # diagnosis (run on the angle model, which has every limit as a row) says which line.
+    net = make_net(3, [(0, 1, None), (1, 2, 3.0)], [(2, 6.0, 0.0, "far")])
+    body = horizon(1) + load(0, "far", 3)
+    body += (
+        '\n[[generators]]\nname = "big"\nelement = "new"\nbus = 0\np_max_mw = 10\np_min_mw = 5\n'
+    )
+    monkeypatch.setattr(formulation, "LARGE_COLS", 1)
+    res = solve(write_case(net, body), validate=False)
+    assert res.status == "infeasible"
+    plan = res.to_json()
+    assert plan["recipe"]["network"] == "shift factors"
+    limits = {item["limit"] for item in plan["reason_detail"]["items"]}
+    assert "branch limit" in limits or "unit output limit" in limits, plan["reason_detail"]
+
+
+def test_diagnosis_names_lazily_added_limit_rows_and_gives_up_in_time(write_case: Case) -> None:
+    from planner.diagnose import describe_row, diagnose_infeasible
+
+    net = make_net(3, [(0, 1, None), (1, 2, 3.0)], [(2, 6.0, 0.0, "far")])
+    body = horizon(2) + load(0, "far", 3)
+    body += (
+        '\n[[generators]]\nname = "big"\nelement = "new"\nbus = 0\np_max_mw = 10\np_min_mw = 5\n'
+    )
+    sc = write_case(net, body)
+    grid = build_network(sc).grid
+    problem = build_problem(sc, grid, form="shift")
+    assert problem.shift is not None
+    # the second limit row added (period 1 of the only limited branch) sits after the
+    # model's own rows; it is named as a branch limit in its period
+    n_lim = len(problem.limited_branches)
+    kind, element, t = describe_row(problem, grid, sc, problem.n_row + 1, [0, n_lim])
+    assert (kind, t) == ("branch limit", 1)
+    assert element == grid.branch_names[problem.limited_branches[0]]
+    # a relaxation that cannot finish in time says so and what to try
+    out = diagnose_infeasible(problem, grid, sc, time_limit=1e-9)
+    assert not out["items"]
+    assert "could not diagnose within" in out["summary"] and "--periods" in out["summary"]
+
+
+def test_one_reference_per_island_or_the_angles_stay(write_case: Case) -> None:
+    sc = _meshed(write_case)
+    grid = build_network(sc).grid
+    assert build_problem(sc, grid, form="shift").shift is not None
+    other = int(np.setdiff1d(np.arange(grid.n_bus), grid.ref_buses)[0])
+    two_refs = replace(
+        grid,
+        ref_buses=np.append(grid.ref_buses, other),
+        ref_angles=np.append(grid.ref_angles, 0.0),
+    )
+    problem = build_problem(sc, two_refs, form="shift")
+    assert problem.shift is None and "branch" in problem.rows
+    with pytest.raises(ValueError, match="form"):
+        build_problem(sc, grid, form="ptdf")
+
+
+def test_shift_factors_refuse_the_centring_tie_break(
+    write_case: Case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sc = _meshed(write_case)
+    shift = build_problem(sc, build_network(sc).grid, form="shift")
+    with pytest.raises(ValueError, match="angles"):
+        run_stages(shift, sc.policy, tiebreak="center")
+    # through the API the centring tie-break keeps the angles instead
+    monkeypatch.setattr(formulation, "LARGE_COLS", 10)
+    plan = solve(sc, validate=False, tiebreak="center").to_json()
+    assert plan["recipe"]["network"] == "angles" and plan["recipe"]["tiebreak"] == "center"
+
+
+# ---- the flows themselves, against pandapower's DC power flow ------------------------
+
+
+def _case_scenario(case: str) -> Scenario:
+    return parse_scenario(
+        f'[scenario]\nname = "{case}"\n[network]\ncase = "{case}"\n[horizon]\nperiods = 2\n'
+    )
+
+
+@functools.cache
+def _case(case: str) -> tuple[Any, Any]:
+    import pandapower.networks as pn
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = getattr(pn, case)()
+    sc = _case_scenario(case)
+    return build_network(sc, net=net), sc
+
+
+def test_case89pegase_has_what_the_flow_check_needs() -> None:
+    # phase shifters (Pfinj, Pbusinj), shunts (fixed demand) and static generators: the
+    # constant part of every flow and the curtailable injections are covered below
+    grid = _case("case89pegase")[0].grid
+    assert np.any(grid.pfinj) and np.any(grid.pbusinj) and np.any(grid.fixed_demand_mw)
+    assert {u.element for u in grid.units} >= {"gen", "sgen", "ext_grid"}
+
+
+@pytest.mark.parametrize("case", ["case118", "case89pegase"])
+@settings(max_examples=10, deadline=None)
+@given(
+    scale=st.lists(st.floats(0.0, 1.5), min_size=2, max_size=2),
+    seed=st.integers(0, 2**16),
+)
+def test_shift_flows_equal_pandapower_rundcpp(case: str, scale: list[float], seed: int) -> None:
+    import pandapower as pp
+
+    model, sc = _case(case)
+    grid = model.grid
+    # every branch limited (1 MW) so every flow has a shift-factor row to compare
+    limited_grid = replace(grid, branch_rate_mw=np.ones_like(grid.branch_rate_mw))
+    problem = build_problem(sc, limited_grid, form="shift")
+    sf = problem.shift
+    assert sf is not None and sf.n_lim == grid.Bf.shape[0]
+    rng = np.random.default_rng(seed)
+    T = problem.T
+    nu, nl = len(grid.units), len(grid.loads)
+    p = np.array([u.p_max_mw for u in grid.units])
+    p = np.where(np.isfinite(p), p, 0.0) * rng.uniform(0, 1, (T, nu)) * scale[0]
+    s = np.array([ld.p_mw for ld in grid.loads]) * rng.uniform(0, 1, (T, nl)) * scale[1]
+    x = np.zeros(problem.n_col)
+    x[problem.blocks["p"].cols()] = (p / grid.base_mva).ravel()
+    x[problem.blocks["s"].cols()] = (s / grid.base_mva).ravel()
+    flows = sf.flows_mw(x, grid.base_mva)
+    for t in range(T):
+        net = copy.deepcopy(model.net)
+        for i, u in enumerate(grid.units):
+            if u.element in ("gen", "sgen"):
+                net[u.element].at[u.index, "p_mw"] = p[t, i]
+            elif u.element == "load":  # a negative load is a unit
+                net.load.at[u.index, "p_mw"] = -p[t, i]
+        for j, ld in enumerate(grid.loads):
+            net.load.at[ld.index, "p_mw"] = s[t, j]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pp.rundcpp(net)
+        expect = np.array(
+            [
+                net[f"res_{kind}"].at[int(idx), "p_from_mw" if kind == "line" else "p_hv_mw"]
+                for kind, idx in zip(grid.branch_kind, grid.branch_index, strict=True)
+            ]
+        )
+        assert np.allclose(flows[t], expect, atol=1e-6 * max(1.0, float(np.abs(expect).max())))
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**16), picks=st.lists(st.integers(0, 10**6), min_size=1, max_size=8))
+def test_limit_rows_agree_with_the_flows_they_bound(seed: int, picks: list[int]) -> None:
+    # the rows the solver gets (built per branch and period on demand) measure the same
+    # flow the violation check computes, and their bounds carry the constant part
+    model, sc = _case("case89pegase")
+    grid = model.grid
+    limited_grid = replace(grid, branch_rate_mw=np.full_like(grid.branch_rate_mw, 50.0))
+    problem = build_problem(sc, limited_grid, form="shift")
+    sf = problem.shift
+    assert sf is not None
+    x = np.random.default_rng(seed).uniform(-1, 1, problem.n_col)
+    idx = np.unique(np.array(picks) % sf.n_rows)
+    rows = sf.rows(idx, problem.n_col)
+    assert rows.shape == (len(idx), problem.n_col)
+    assert np.allclose(rows @ x, sf.values(x)[idx], atol=1e-9)
+    const = np.tile(sf.const, problem.T)[idx]
+    assert np.allclose(sf.hi[idx] + const, 50.0 / grid.base_mva)
+    assert np.allclose(sf.lo[idx] + const, -50.0 / grid.base_mva)
