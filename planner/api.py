@@ -145,8 +145,10 @@ def solve(
     timings["network"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     say("build", "building the LP", 0.5)
-    # the centring and QP tie-breaks need every branch row, so they keep the angles
-    form = "angles" if tiebreak in ("qp", "center") else "auto"
+    # the centring and QP tie-breaks need every branch row, and interior point restarts
+    # cold after every batch of added rows, so those keep the angles
+    keep_angles = tiebreak in ("qp", "center") or method not in ("auto", "simplex")
+    form = "angles" if keep_angles else "auto"
     problem = build_problem(scenario, model.grid, commitment=commitment, form=form)
     timings["build"] = time.perf_counter() - t1
     size = {"rows": problem.n_row, "columns": problem.n_col, "nonzeros": int(problem.A.nnz)}

@@ -37,7 +37,8 @@ def describe_row(
             if name == "balance":
                 per = count // problem.T
                 t, b = divmod(j, per)
-                where = f"island {b}" if problem.copper else f"bus {grid.bus_names[b]}"
+                per_island = problem.copper or problem.shift is not None
+                where = f"island {b}" if per_island else f"bus {grid.bus_names[b]}"
                 return "power balance", where, t
             if name == "branch":
                 per = len(problem.limited_branches)
@@ -77,7 +78,7 @@ def diagnose_infeasible(
     until none is broken (as the stages do).
     """
     solver = Solver(problem.A, problem.col_lo, problem.col_hi, problem.row_lo, problem.row_hi)
-    if time_limit is not None:
+    if time_limit is not None:  # (HiGHS's run clock adds up over the rounds below)
         solver.h.setOptionValue("time_limit", float(time_limit))
     # What may give: unit limits, tank levels, routes, branch limits (penalty 1) and, as
     # a last resort, a bus balance (penalty 10: "power from nowhere"). Serving more than

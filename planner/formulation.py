@@ -218,13 +218,13 @@ def build_problem(
     # columns without shift factors: what decides "large" (the same for every form)
     angle_cols = (0 if copper else nb * T) + (nu + nl + n_on + nk + nr) * T + 3 + n_f
     large = angle_cols > LARGE_COLS
-    if large:  # large models have no spread stage (see planner.stages): no rows for it
-        spread_chunks, n_f = {}, 0
     use_shift = (
         not copper
         and (form == "shift" or (form == "auto" and large))
         and _one_reference_per_island(grid, islands)
     )
+    if large and use_shift:  # no spread stage on large models (see planner.stages): no rows
+        spread_chunks, n_f = {}, 0
     n_th = 0 if copper or use_shift else nb
 
     # ---- blocks -------------------------------------------------------------------------

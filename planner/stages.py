@@ -105,6 +105,10 @@ def run_stages(
     (``problem.shift``) are always added that way.
     """
     t_start = time.perf_counter()
+    if tiebreak == "auto":
+        tiebreak = "lp" if problem.large or problem.shift is not None else "center"
+    if problem.shift is not None and tiebreak in ("qp", "center"):
+        raise ValueError("the centring and QP tie-breaks need every branch row: use angles")
     if lazy_branches is None:
         lazy_branches = problem.large and method == "simplex"
     lazy = None
@@ -275,10 +279,6 @@ def run_stages(
         solver.set_integrality_continuous()
     diag, lin = tiebreak_terms(problem)
     n_quad = int(np.count_nonzero(diag))
-    if tiebreak == "auto":
-        tiebreak = "center" if not problem.large else "lp"
-    if problem.shift is not None and tiebreak in ("qp", "center"):
-        raise ValueError("the centring and QP tie-breaks need every branch row: use angles")
     if lazy is not None and tiebreak in ("qp", "center"):
         lazy.add_all(solver)  # the centre depends on every row, binding or not
     use_qp = tiebreak == "qp"

@@ -78,6 +78,9 @@ def test_large_models_use_shift_factors_and_say_so(
     assert plan["recipe"]["network"] == "shift factors"
     assert plan["recipe"]["method"] == "simplex" and plan["recipe"]["tiebreak"] == "lp"
     assert any("shift factors" in n for n in plan["notes"])
+    # interior point restarts cold after every batch of added rows: it keeps the angles
+    ipm = solve(sc, validate=False, method="ipm").to_json()
+    assert ipm["recipe"]["network"] == "angles" and ipm["recipe"]["method"] == "ipm"
     assert any("were needed" in n for n in plan["notes"])
     # binding branches are read off the shift factors
     grid = build_network(sc).grid
@@ -94,20 +97,27 @@ def test_large_models_use_shift_factors_and_say_so(
 def test_shift_factor_infeasibility_names_the_branch(
     write_case: Case, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A must-run unit has to push 5 MW through a 3 MW line: no plan exists, and the
-    # diagnosis (run on the angle model, which has every limit as a row) says which line.
-    net = make_net(3, [(0, 1, None), (1, 2, 3.0)], [(2, 6.0, 0.0, "far")])
-    body = horizon(1) + load(0, "far", 3)
+    # A must-run unit pushes 6 MW from bus 0 to bus 2; two thirds of it take the direct,
+    # 3 MW line. Breaking that limit by 1 MW is cheaper than the unit's minimum by 1.5 MW,
+    # so the diagnosis (on the shift model, limits added as its relaxation breaks them)
+    # names the line, exactly as the angle model's diagnosis does.
+    net = make_net(3, [(0, 1, None), (1, 2, None), (0, 2, 3.0)], [(2, 6.0, 0.0, "far")])
+    body = horizon(2) + load(0, "far", 3)
     body += (
-        '\n[[generators]]\nname = "big"\nelement = "new"\nbus = 0\np_max_mw = 10\np_min_mw = 5\n'
+        '\n[[generators]]\nname = "big"\nelement = "new"\nbus = 0\np_max_mw = 10\np_min_mw = 6\n'
     )
+    sc = write_case(net, body)
+    angles = solve(sc, validate=False).to_json()
     monkeypatch.setattr(formulation, "LARGE_COLS", 1)
-    res = solve(write_case(net, body), validate=False)
+    res = solve(sc, validate=False)
     assert res.status == "infeasible"
     plan = res.to_json()
     assert plan["recipe"]["network"] == "shift factors"
-    limits = {item["limit"] for item in plan["reason_detail"]["items"]}
-    assert "branch limit" in limits or "unit output limit" in limits, plan["reason_detail"]
+    items = plan["reason_detail"]["items"]
+    assert {(i["limit"], i["period"]) for i in items} == {("branch limit", 0), ("branch limit", 1)}
+    assert items == angles["reason_detail"]["items"]
+    assert items[0]["by"] == pytest.approx(1.0, abs=1e-3)
+    assert "branch limit" in res.reason
 
 
 def test_diagnosis_names_lazily_added_limit_rows_and_gives_up_in_time(write_case: Case) -> None:
@@ -166,20 +176,21 @@ def test_shift_factors_refuse_the_centring_tie_break(
 # ---- the flows themselves, against pandapower's DC power flow ------------------------
 
 
-def _case_scenario(case: str) -> Scenario:
+def _case_scenario(case: str, loss: float = 0.0) -> Scenario:
     return parse_scenario(
-        f'[scenario]\nname = "{case}"\n[network]\ncase = "{case}"\n[horizon]\nperiods = 2\n'
+        f'[scenario]\nname = "{case}"\n[network]\ncase = "{case}"\nloss_allowance = {loss}\n'
+        "[horizon]\nperiods = 2\n"
     )
 
 
 @functools.cache
-def _case(case: str) -> tuple[Any, Any]:
+def _case(case: str, loss: float = 0.0) -> tuple[Any, Any]:
     import pandapower.networks as pn
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         net = getattr(pn, case)()
-    sc = _case_scenario(case)
+    sc = _case_scenario(case, loss)
     return build_network(sc, net=net), sc
 
 
@@ -191,16 +202,19 @@ def test_case89pegase_has_what_the_flow_check_needs() -> None:
     assert {u.element for u in grid.units} >= {"gen", "sgen", "ext_grid"}
 
 
-@pytest.mark.parametrize("case", ["case118", "case89pegase"])
+@pytest.mark.parametrize(("case", "loss"), [("case118", 0.0), ("case89pegase", 0.05)])
 @settings(max_examples=10, deadline=None)
 @given(
     scale=st.lists(st.floats(0.0, 1.5), min_size=2, max_size=2),
     seed=st.integers(0, 2**16),
 )
-def test_shift_flows_equal_pandapower_rundcpp(case: str, scale: list[float], seed: int) -> None:
+def test_shift_flows_equal_pandapower_rundcpp(
+    case: str, loss: float, scale: list[float], seed: int
+) -> None:
+    # (a loss allowance serves s but draws s x (1 + loss) from the network)
     import pandapower as pp
 
-    model, sc = _case(case)
+    model, sc = _case(case, loss)
     grid = model.grid
     # every branch limited (1 MW) so every flow has a shift-factor row to compare
     limited_grid = replace(grid, branch_rate_mw=np.ones_like(grid.branch_rate_mw))
@@ -225,7 +239,7 @@ def test_shift_flows_equal_pandapower_rundcpp(case: str, scale: list[float], see
             elif u.element == "load":  # a negative load is a unit
                 net.load.at[u.index, "p_mw"] = -p[t, i]
         for j, ld in enumerate(grid.loads):
-            net.load.at[ld.index, "p_mw"] = s[t, j]
+            net.load.at[ld.index, "p_mw"] = s[t, j] * (1 + loss)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             pp.rundcpp(net)
@@ -254,6 +268,89 @@ def test_limit_rows_agree_with_the_flows_they_bound(seed: int, picks: list[int])
     rows = sf.rows(idx, problem.n_col)
     assert rows.shape == (len(idx), problem.n_col)
     assert np.allclose(rows @ x, sf.values(x)[idx], atol=1e-9)
-    const = np.tile(sf.const, problem.T)[idx]
-    assert np.allclose(sf.hi[idx] + const, 50.0 / grid.base_mva)
-    assert np.allclose(sf.lo[idx] + const, -50.0 / grid.base_mva)
+
+
+def test_shift_factor_plans_are_reproducible(
+    write_case: Case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the ledger stores a plan by hash and recipe: the same recipe, the same plan
+    monkeypatch.setattr(formulation, "LARGE_COLS", 10)
+    sc = _meshed(write_case, init=2500)
+    a = solve(sc, validate=False).to_json()
+    b = solve(sc, validate=False).to_json()
+    assert a["recipe"]["network"] == "shift factors"
+    assert a["plan_hash"] == b["plan_hash"] and a == b
+
+
+def _two_islands() -> Any:
+    """case14 cut in two islands, each with its own slack at a non-zero angle, plus phase
+    shifters, shunts (fixed demand), a static generator, a negative load and a gen at a
+    reference bus: every constant and every kind of unit the shift factors must carry."""
+    import pandapower as pp
+    import pandapower.networks as pn
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = pn.case14()
+        net.ext_grid.at[0, "va_degree"] = -7.0
+        first = set(range(5))
+        for i, row in net.line.iterrows():
+            if (row.from_bus in first) != (row.to_bus in first):
+                net.line.at[i, "in_service"] = False
+        for i, row in net.trafo.iterrows():
+            if (row.hv_bus in first) != (row.lv_bus in first):
+                net.trafo.at[i, "in_service"] = False
+            else:
+                net.trafo.at[i, "shift_degree"] = 5.0
+        pp.create_ext_grid(net, 8, va_degree=13.0, max_p_mw=40.0, min_p_mw=-40.0)
+        pp.create_shunt(net, 10, q_mvar=0, p_mw=3.0)
+        pp.create_shunt(net, 2, q_mvar=0, p_mw=2.0)
+        pp.create_sgen(net, 12, p_mw=6.0)
+        pp.create_load(net, 3, p_mw=-4.0)
+        pp.create_gen(net, 8, p_mw=5, max_p_mw=20, min_p_mw=0, vm_pu=1.0)
+        net.ext_grid.at[0, "max_p_mw"] = 150.0
+        net.ext_grid.at[0, "min_p_mw"] = -10.0
+    return net
+
+
+@pytest.mark.parametrize("loss", [0.0, 0.08])
+def test_two_islands_with_every_constant_plan_alike(loss: float) -> None:
+    from planner.formulation import island_labels
+
+    net = _two_islands()
+    sc = parse_scenario(
+        '[scenario]\nname = "split"\n[network]\ncase = "case14"\n'
+        f"loss_allowance = {loss}\n"
+        "[horizon]\nperiods = 3\n[profiles]\nday = [0.6, 1.0, 0.8]\n[policy]\ndefault_tier = 2\n"
+    )
+    grid = build_network(sc, net=net).grid
+    assert int(island_labels(grid).max()) == 1 and len(grid.ref_buses) == 2
+    assert np.any(grid.pfinj) and np.any(grid.fixed_demand_mw) and np.any(grid.ref_angles)
+    # ratings at 60% of the flows a plan takes without them, so that they bind
+    free = build_problem(sc, grid, form="angles")
+    x0 = run_stages(free, sc.policy, tiebreak="lp", lazy_branches=False).x
+    assert x0 is not None
+    th0 = x0[free.blocks["th"].cols()].reshape(free.T, grid.n_bus)
+    f0 = np.abs((grid.Bf @ th0.T).T + grid.pfinj).max(axis=0) * grid.base_mva
+    grid = replace(grid, branch_rate_mw=np.maximum(0.6 * f0, 0.5))
+    angles = build_problem(sc, grid, form="angles")
+    shift = build_problem(sc, grid, form="shift")
+    assert shift.shift is not None
+    full = run_stages(angles, sc.policy, tiebreak="lp", lazy_branches=False)
+    run = run_stages(shift, sc.policy)  # "auto" tie-break: lp with shift factors
+    assert full.status == run.status == "solved"
+    assert run.tiebreak == "lp" and run.lazy_rows
+    assert [s.name for s in full.log] == [s.name for s in run.log]
+    for a, b in zip(full.log, run.log, strict=True):
+        assert a.objective == pytest.approx(b.objective, rel=1e-6, abs=1e-7), a.name
+    assert run.x is not None and full.x is not None
+    rate = grid.branch_rate_mw[shift.limited_branches]
+    flows = shift.shift.flows_mw(run.x, shift.base_mva)  # type: ignore[union-attr]
+    assert np.all(np.abs(flows) <= rate + 1e-5)
+    # the angle plan's own flows, recomputed through the shift factors, agree
+    th = full.x[angles.blocks["th"].cols()].reshape(angles.T, grid.n_bus)
+    own = (grid.Bf[angles.limited_branches] @ th.T).T + grid.pfinj[angles.limited_branches]
+    x = np.zeros(shift.n_col)
+    x[shift.blocks["p"].cols()] = full.x[angles.blocks["p"].cols()]
+    x[shift.blocks["s"].cols()] = full.x[angles.blocks["s"].cols()]
+    assert np.allclose(shift.shift.flows_mw(x, shift.base_mva), own * grid.base_mva, atol=1e-6)  # type: ignore[union-attr]

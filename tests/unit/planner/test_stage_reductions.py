@@ -107,3 +107,20 @@ def test_spread_floor_holds_for_every_load_hour(write_case: Case) -> None:
             assert mw >= floor / 100 * demand - 1e-3
     names = [s["name"] for s in plan["stages"]]
     assert "tier 3 spread" in names and names.index("tier 3 spread") < names.index("fuel kept")
+
+
+def test_each_solve_gets_its_own_time_budget(write_case: Case) -> None:
+    # HiGHS's run clock adds up over every run of one instance; a stage's time limit
+    # must count from its own start, or later stages would stop at once
+    from planner.highs import Solver
+
+    sc = _meshed(write_case)
+    problem = build_problem(sc, build_network(sc).grid)
+    solver = Solver(problem.A, problem.col_lo, problem.col_hi, problem.row_lo, problem.row_hi)
+    solver.set_objective(problem.energy_weight[3])
+    while solver.h.getRunTime() < 0.3:
+        solver.h.clearSolver()
+        assert solver.solve().status == "optimal"
+    solver.h.clearSolver()
+    out = solver.solve(0.2)
+    assert out.status == "optimal", out.detail
