@@ -201,7 +201,6 @@ def test_line_limit_caps_what_reaches_a_load(write_case: Case) -> None:
 def test_relaxed_branch_limits_lift_the_cap(write_case: Case) -> None:
     net = make_net(3, [(0, 1, None), (1, 2, 3.0)], [(2, 5.0, 0.0, "far")])
     body = horizon(1) + genset(init=9000) + load(0, "far", 3)
-    body = body.replace("[horizon]", "[network.x]\n[horizon]") if False else body
     sc = write_case(net, body)
     from dataclasses import replace
 
