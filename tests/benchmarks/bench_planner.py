@@ -136,9 +136,28 @@ def test_case118_72h_single_fuel_coupled_lp() -> None:
     out = solver.solve()
     t2 = time.perf_counter()
     assert out.status == "optimal"
+    _model_row(
+        "case118 72h (one LP, weighted)",
+        problem,
+        (t0, t1, t2),
+        baseline=baseline,
+        note="a single fuel-coupled solve, for scale",
+    )
+
+
+def _model_row(
+    case: str,
+    problem: Any,
+    marks: tuple[float, float, float],
+    *,
+    note: str,
+    baseline: float | None = None,
+) -> None:
+    """A row for a model built and solved here directly (marks: start, built, solved)."""
+    t0, t1, t2 = marks
     ROWS.append(
         {
-            "case": "case118 72h (one LP, weighted)",
+            "case": case,
             "rows": problem.n_row,
             "cols": problem.n_col,
             "nnz": problem.A.nnz,
@@ -146,9 +165,9 @@ def test_case118_72h_single_fuel_coupled_lp() -> None:
             "solve": t2 - t1,
             "total": t2 - t0,
             "baseline": baseline,
-            "ratio": (t2 - t0) / baseline,
+            "ratio": (t2 - t0) / baseline if baseline else None,
             "peak_mb": _peak_mb(),
-            "note": "a single fuel-coupled solve, for scale",
+            "note": note,
         }
     )
 
@@ -239,18 +258,11 @@ def test_case2869pegase_24_periods_with_angles() -> None:
     run = run_stages(problem, sc.policy, method="simplex", tiebreak="lp", time_limit=900.0)
     t2 = time.perf_counter()
     stages = ", ".join(f"{s.name} {s.seconds:.1f}" for s in run.log if s.seconds > 0)
-    ROWS.append(
-        {
-            "case": "case2869pegase 24h with angles",
-            "rows": problem.n_row,
-            "cols": problem.n_col,
-            "nnz": problem.A.nnz,
-            "build": t1 - t0,
-            "solve": t2 - t1,
-            "total": t2 - t0,
-            "peak_mb": _peak_mb(),
-            "note": f"{run.status}; for comparison; lazy angle rows {run.lazy_rows}; {stages}",
-        }
+    _model_row(
+        "case2869pegase 24h with angles",
+        problem,
+        (t0, t1, t2),
+        note=f"{run.status}; for comparison; lazy angle rows {run.lazy_rows}; {stages}",
     )
     assert run.status == "solved", run.reason
 
