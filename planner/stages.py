@@ -223,6 +223,11 @@ def run_stages(
             # start over from scratch: a warm start from the infeasible model was seen to
             # report the relaxed model infeasible at once (case2869pegase, shift factors)
             solver.h.clearSolver()
+            if problem.shift is not None:
+                # and without presolve: on the unpinned model it peaks far above the rest
+                # (case2869pegase, tiers 1-2 short: 72 h 2.4 GB -> 0.8 GB; 24 h 1.3 -> 0.36
+                # GB, 18 s -> 25 s)
+                solver.h.setOptionValue("presolve", "off")
             for kk in optimistic:
                 run.tier_optimum.pop(kk, None)
                 run.fairness.pop(kk, None)
@@ -483,14 +488,19 @@ def _stop(run: StageRun, out: Outcome, name: str, x_last: np.ndarray | None, i: 
     if out.status == "infeasible":
         run.status = "infeasible"
         run.reason = f"no plan satisfies the hard limits (found at stage '{name}')"
+    elif out.status in ("time_limit", "error") and x_last is not None:
+        # every stage before this one holds: a plan that meets those priorities
+        run.status = "partial"
+        run.x = x_last
+        why = (
+            "time limit reached during"
+            if out.status == "time_limit"
+            else f"the solver failed ({out.detail or 'no answer'}) at"
+        )
+        run.reason = f"{why} stage '{name}'; the plan is the one from the stage before"
     elif out.status == "time_limit":
-        if x_last is not None:
-            run.status = "partial"
-            run.reason = f"time limit reached during stage '{name}'; the plan is the one from the stage before"
-            run.x = x_last
-        else:
-            run.status = "unsolved"
-            run.reason = f"time limit reached during stage '{name}' before any plan was found"
+        run.status = "unsolved"
+        run.reason = f"time limit reached during stage '{name}' before any plan was found"
     else:
         run.status = "unsolved"
         run.reason = f"the solver stopped with '{out.detail or out.status}' at stage '{name}'"

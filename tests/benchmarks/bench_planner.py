@@ -270,5 +270,27 @@ def test_case2869pegase_24_periods_with_angles() -> None:
 @pytest.mark.bench
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
+def test_case2869pegase_24_periods_tiers_short() -> None:
+    """Fuel for 30% of demand and no must-run units: tiers 1-2 cannot all be served, so
+    the optimistic pin fails and every tier's stages run (the slow path)."""
+    net = _quiet_net("case2869pegase")
+    net.gen["min_p_mw"] = 0.0
+    toml = fuelled_case_toml(net, "case2869pegase", 24, relax_trafos=True, fuel_share=0.3)
+    res = solve(parse_scenario(toml), validate=False, net=net, time_limit=900.0)
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in res.stage_seconds.items() if v > 0)
+    tiers = ", ".join(
+        f"tier {t['tier']} {t['served_pct']}%" for t in res.to_json().get("tiers", [])
+    )
+    _row(
+        "case2869pegase 24h, tiers 1-2 short",
+        res,
+        note=f"{res.status}; {tiers}; {stages}",
+    )
+    assert res.status in ("solved", "partial"), res.reason
+
+
+@pytest.mark.bench
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_case2869pegase_72_periods() -> None:
     _pegase(72)

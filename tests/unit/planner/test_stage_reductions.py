@@ -124,3 +124,19 @@ def test_each_solve_gets_its_own_time_budget(write_case: Case) -> None:
     solver.h.clearSolver()
     out = solver.solve(0.2)
     assert out.status == "optimal", out.detail
+
+
+def test_a_solver_failure_after_some_stages_keeps_the_plan_so_far() -> None:
+    # e.g. HiGHS ending 'Unknown' in the fuel stage: every priority before it holds, so
+    # the operator gets that plan, marked partial, with the reason - not nothing
+    from planner.highs import Outcome
+    from planner.stages import StageRun, _stop
+
+    failed = Outcome("error", float("nan"), None, None, None, 1.0, 10, "Unknown")
+    x_last = np.arange(3.0)
+    run = _stop(StageRun("unsolved", "", None), failed, "fuel kept", x_last, 4)
+    assert run.status == "partial" and run.x is x_last
+    assert "Unknown" in run.reason and "fuel kept" in run.reason
+    assert "stage before" in run.reason
+    first = _stop(StageRun("unsolved", "", None), failed, "tier 1 fairness", None, 0)
+    assert first.status == "unsolved" and first.x is None and "Unknown" in first.reason
