@@ -139,26 +139,19 @@ def _period_report(net: Any, vmin_lim: np.ndarray, vmax_lim: np.ndarray) -> dict
     vm = net.res_bus.vm_pu.to_numpy(dtype=float)
     live = ~np.isnan(vm)
     bus_ids = net.bus.index.to_numpy()
-    lo = np.flatnonzero(live & (vm < vmin_lim - 1e-6))
-    hi = np.flatnonzero(live & (vm > vmax_lim + 1e-6))
     violations: list[dict[str, Any]] = []
-    for i in lo:
-        violations.append(
+    for kind, broken, lim in (
+        ("undervoltage", live & (vm < vmin_lim - 1e-6), vmin_lim),
+        ("overvoltage", live & (vm > vmax_lim + 1e-6), vmax_lim),
+    ):
+        violations.extend(
             {
-                "kind": "undervoltage",
+                "kind": kind,
                 "element": f"bus {bus_ids[i]}",
                 "value": rnd(vm[i], "pu"),
-                "limit": rnd(vmin_lim[i], "pu"),
+                "limit": rnd(lim[i], "pu"),
             }
-        )
-    for i in hi:
-        violations.append(
-            {
-                "kind": "overvoltage",
-                "element": f"bus {bus_ids[i]}",
-                "value": rnd(vm[i], "pu"),
-                "limit": rnd(vmax_lim[i], "pu"),
-            }
+            for i in np.flatnonzero(broken)
         )
     worst: dict[str, Any] = {}
     for table, res, label in (

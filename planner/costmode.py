@@ -18,9 +18,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from planner.canonical import rnd
-from planner.errors import NetworkError, ScenarioError
+from planner.errors import ScenarioError
 from planner.highs import Solver
-from planner.network import _quiet, load_net
+from planner.network import dc_ppc, load_net
 from planner.result import PlanResult
 from planner.scenario import Scenario
 
@@ -29,13 +29,10 @@ def solve_cost(
     scenario: Scenario, *, net: Any = None, time_limit: float | None = None
 ) -> PlanResult:
     """Economic dispatch of the scenario's network at its own loads, one period."""
-    from pandapower.auxiliary import _init_rundcopp_options
-    from pandapower.pd2ppc import _pd2ppc
     from pandapower.pypower.idx_brch import RATE_A
     from pandapower.pypower.idx_bus import BUS_TYPE, GS, PD, REF, VA
     from pandapower.pypower.idx_cost import MODEL, NCOST, PW_LINEAR
     from pandapower.pypower.idx_gen import GEN_BUS, PMAX, PMIN
-    from pandapower.pypower.makeBdc import makeBdc
 
     t0 = time.perf_counter()
     spec = scenario.network
@@ -45,15 +42,7 @@ def solve_cost(
             "objective cost: the network has no cost data (poly_cost or pwl_cost)",
             hint="cost mode cross-checks pandapower's DC OPF; use a case with costs, e.g. case9",
         )
-    with _quiet():
-        try:
-            _init_rundcopp_options(
-                work, check_connectivity=True, switch_rx_ratio=0.5, delta=1e-10, trafo3w_losses="hv"
-            )
-            _, ppci = _pd2ppc(work)
-        except Exception as e:
-            raise NetworkError(f"pandapower could not convert the network: {e}") from e
-        Bbus, Bf, pbusinj, pfinj = makeBdc(ppci["bus"], ppci["branch"])[:4]
+    _, ppci, (Bbus, Bf, pbusinj, pfinj) = dc_ppc(work)
     base = float(ppci["baseMVA"])
     bus, branch, gen = ppci["bus"], ppci["branch"], ppci["gen"]
     gencost = ppci["gencost"]

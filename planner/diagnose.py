@@ -117,40 +117,20 @@ def diagnose_infeasible(
     items: list[tuple[float, dict[str, Any]]] = []
     tol = 1e-6
     row_v = np.maximum(row_lo - act, 0) + np.maximum(act - row_hi, 0)
+
+    def item(by: float, kind: str, where: str, t: int, litres: bool) -> None:
+        scale = 1000.0 if litres else problem.base_mva  # kL -> litres, pu -> MW
+        entry = {"limit": kind, "element": where, "period": t, "by": rnd(by * scale, "mw")}
+        items.append((float(by * scale), entry | {"unit": "litres" if litres else "MW"}))
+
     for i in np.flatnonzero(row_v > tol):
         kind, where, t = describe_row(problem, grid, scenario, int(i), order)
-        scale = 1000.0 if kind == "fuel balance" else problem.base_mva
-        unit = "litres" if kind == "fuel balance" else "MW"
-        items.append(
-            (
-                float(row_v[i] * scale),
-                {
-                    "limit": kind,
-                    "element": where,
-                    "period": t,
-                    "by": rnd(row_v[i] * scale, "mw"),
-                    "unit": unit,
-                },
-            )
-        )
+        item(row_v[i], kind, where, t, kind == "fuel balance")
     col_v = np.maximum(problem.col_lo - x, 0) + np.maximum(x - problem.col_hi, 0)
     col_v = np.where(np.isfinite(col_v), col_v, 0)
     for i in np.flatnonzero(col_v > tol):
         kind, where, t = describe_col(problem, grid, int(i))
-        litres = kind.startswith("tank") or kind.startswith("route")
-        scale = 1000.0 if litres else problem.base_mva
-        items.append(
-            (
-                float(col_v[i] * scale),
-                {
-                    "limit": kind,
-                    "element": where,
-                    "period": t,
-                    "by": rnd(col_v[i] * scale, "mw"),
-                    "unit": "litres" if litres else "MW",
-                },
-            )
-        )
+        item(col_v[i], kind, where, t, kind.startswith(("tank", "route")))
     items.sort(key=lambda it: (-it[0], it[1]["limit"], it[1]["element"], it[1]["period"]))
     listed = [it[1] for it in items[:MAX_ITEMS]]
     if not listed:

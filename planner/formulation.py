@@ -34,7 +34,7 @@ import scipy.sparse as sp
 
 from planner.network import Grid
 from planner.scenario import Scenario
-from planner.shiftfactors import ShiftFactors
+from planner.shiftfactors import ShiftFactors, injection_maps
 
 INF = np.inf
 # Above this many columns (in the angle formulation) a model is "large": no spread stage,
@@ -306,10 +306,7 @@ def build_problem(
         return sp.hstack(cols, format="csr")
 
     # 1. bus balance ------------------------------------------------------------------
-    Cu = sp.csr_matrix((np.ones(nu), ([u.bus for u in units], np.arange(nu))), shape=(nb, nu))
-    Cl = sp.csr_matrix(
-        (np.full(nl, 1.0 + loss), ([ld.bus for ld in net_loads], np.arange(nl))), shape=(nb, nl)
-    )
+    Cu, Cl = injection_maps(grid, loss)
     rhs = -(grid.pbusinj.reshape(1, nb) + (grid.fixed_demand_mw / base).reshape(1, nb)) * np.ones(
         (T, 1)
     )

@@ -257,20 +257,13 @@ def _prepare(scenario: Scenario, net: Any) -> tuple[Any, dict[str, int]]:
     return net, ac_gen_index
 
 
-def _extract(scenario: Scenario, net: Any, ac_gen_index: dict[str, int]) -> Grid:
-    """Run pandapower's own DC conversion and read the arrays the LP needs."""
+def dc_ppc(work: Any) -> tuple[Any, Any, tuple[Any, Any, Any, Any]]:
+    """pandapower's own DC conversion with ``rundcopp``'s options, as the planner and the
+    cost cross-check both need it: ``(ppc, ppci, (Bbus, Bf, Pbusinj, Pfinj))``."""
     from pandapower.auxiliary import _init_rundcopp_options
     from pandapower.pd2ppc import _pd2ppc
-    from pandapower.pypower.idx_brch import F_BUS, RATE_A, T_BUS
-    from pandapower.pypower.idx_bus import BUS_TYPE, GS, PD, REF, VA
     from pandapower.pypower.makeBdc import makeBdc
 
-    work = copy.deepcopy(net)
-    # Loads and static generators are modelled by the LP itself: keep them out of PD.
-    work.load["p_mw"] = 0.0
-    work.load["q_mvar"] = 0.0
-    if len(work.sgen):
-        work.sgen["p_mw"] = 0.0
     with _quiet():
         try:
             _init_rundcopp_options(
@@ -279,12 +272,26 @@ def _extract(scenario: Scenario, net: Any, ac_gen_index: dict[str, int]) -> Grid
             ppc, ppci = _pd2ppc(work)
         except Exception as e:
             raise NetworkError(f"pandapower could not convert the network: {e}") from e
+        Bbus, Bf, pbusinj, pfinj = makeBdc(ppci["bus"], ppci["branch"])[:4]
+    return ppc, ppci, (Bbus, Bf, pbusinj, pfinj)
+
+
+def _extract(scenario: Scenario, net: Any, ac_gen_index: dict[str, int]) -> Grid:
+    """Run pandapower's own DC conversion and read the arrays the LP needs."""
+    from pandapower.pypower.idx_brch import F_BUS, RATE_A, T_BUS
+    from pandapower.pypower.idx_bus import BUS_TYPE, GS, PD, REF, VA
+
+    work = copy.deepcopy(net)
+    # Loads and static generators are modelled by the LP itself: keep them out of PD.
+    work.load["p_mw"] = 0.0
+    work.load["q_mvar"] = 0.0
+    if len(work.sgen):
+        work.sgen["p_mw"] = 0.0
+    ppc, ppci, (Bbus, Bf, pbusinj, pfinj) = dc_ppc(work)
     base_mva = float(ppci["baseMVA"])
     bus = ppci["bus"]
     branch = ppci["branch"]
     nb = bus.shape[0]
-    with _quiet():
-        Bbus, Bf, pbusinj, pfinj = makeBdc(bus, branch)[:4]
     lookups = work._pd2ppc_lookups
     bus_lookup = np.asarray(lookups["bus"])
 

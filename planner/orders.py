@@ -16,6 +16,16 @@ SETPOINT_STEP_MW = 0.001  # setpoints within 1 kW are the same instruction
 SERVED_STEP_PCT = 1.0  # served fractions within 1 point are the same instruction
 
 
+def _span(t0: int, t1: int, labels: list[str]) -> dict[str, Any]:
+    """Periods t0..t1 of an order, with the labels of its start and of when it ends."""
+    return {
+        "from_period": t0,
+        "to_period": t1,
+        "from": labels[t0] if labels else None,
+        "until": labels[t1 + 1] if labels and t1 + 1 < len(labels) else "end of horizon",
+    }
+
+
 def _runs(values: list[Any]) -> list[tuple[int, int, Any]]:
     """Consecutive equal values -> (first period, last period, value)."""
     out: list[tuple[int, int, Any]] = []
@@ -73,12 +83,7 @@ def orders(plan_json: dict[str, Any]) -> list[dict[str, Any]]:
                     "site": un.get("site"),
                     "unit": un["name"],
                     "mw": rnd(mw, "mw"),
-                    "from_period": t0,
-                    "to_period": t1,
-                    "from": labels[t0] if labels else None,
-                    "until": labels[t1 + 1]
-                    if labels and t1 + 1 < len(labels)
-                    else "end of horizon",
+                    **_span(t0, t1, labels),
                 }
             )
     for ld in plan_json.get("loads", []):
@@ -106,12 +111,7 @@ def orders(plan_json: dict[str, Any]) -> list[dict[str, Any]]:
                     "community": ld["community"],
                     "served_pct": rnd(pct, "pct"),
                     "shed_mw_max": rnd(max(shed), "mw"),
-                    "from_period": t0,
-                    "to_period": t1,
-                    "from": labels[t0] if labels else None,
-                    "until": labels[t1 + 1]
-                    if labels and t1 + 1 < len(labels)
-                    else "end of horizon",
+                    **_span(t0, t1, labels),
                 }
             )
     for tr in plan_json.get("transfers", []):

@@ -24,6 +24,19 @@ from scipy.sparse.linalg import splu
 from planner.network import Grid
 
 
+def injection_maps(grid: Grid, loss: float) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Bus x unit and bus x load incidence: injections (pu) = Cu p - Cl s (+ constants).
+
+    A load with a loss allowance draws ``(1 + loss)`` times what it is served.
+    """
+    nb, nu, nl = grid.n_bus, len(grid.units), len(grid.loads)
+    Cu = sp.csr_matrix((np.ones(nu), ([u.bus for u in grid.units], np.arange(nu))), shape=(nb, nu))
+    Cl = sp.csr_matrix(
+        (np.full(nl, 1.0 + loss), ([ld.bus for ld in grid.loads], np.arange(nl))), shape=(nb, nl)
+    )
+    return Cu, Cl
+
+
 class ShiftFactors:
     """The limited branches' flows and limit rows over the LP's ``p`` and ``s`` columns.
 
@@ -58,14 +71,7 @@ class ShiftFactors:
         th_r[grid.ref_buses] = grid.ref_angles
         # injections (pu, per bus) = Cu p - Cl s + c0; the constant part: fixed demand and
         # the phase shifters' bus injections, moved to the injection side
-        self.Cu = sp.csr_matrix(
-            (np.ones(self.nu), ([u.bus for u in grid.units], np.arange(self.nu))),
-            shape=(nb, self.nu),
-        )
-        self.Cl = sp.csr_matrix(
-            (np.full(self.nl, 1.0 + loss), ([ld.bus for ld in grid.loads], np.arange(self.nl))),
-            shape=(nb, self.nl),
-        )
+        self.Cu, self.Cl = injection_maps(grid, loss)
         c0 = -(grid.fixed_demand_mw / grid.base_mva) - grid.pbusinj
         # the reference angles enter the non-reference rows as B_nr th_r
         ref_push = (B @ th_r)[self.nonref]
@@ -117,8 +123,8 @@ class ShiftFactors:
         idx = np.asarray(idx, dtype=int)
         t, j = np.divmod(idx, self.n_lim)
         H = self._factors(j)  # k x n_bus
-        on_p = np.asarray((sp.csr_matrix(H) @ self.Cu).todense())  # k x nu
-        on_s = -np.asarray((sp.csr_matrix(H) @ self.Cl).todense())  # k x nl
+        on_p = np.asarray(self.Cu.T @ H.T).T  # k x nu
+        on_s = -np.asarray(self.Cl.T @ H.T).T  # k x nl
         k = len(idx)
         r = np.repeat(np.arange(k), self.nu)
         c = (self.p_off + t * self.nu).repeat(self.nu) + np.tile(np.arange(self.nu), k)
