@@ -141,13 +141,17 @@ def do_courier(r: DrillRunner, args: dict[str, Any]) -> str:
 
 def do_revoke(r: DrillRunner, args: dict[str, Any]) -> str:
     by = args.get("by") or r.drill.names[0]
+    key = r.member_key(args["node"])
     with r.member_home(by) as h:
-        res = trust.revoke(
-            h.store, h.identity, r.member_key(args["node"]), str(args.get("reason", "drill"))
-        )
+        at = args.get("at")
+        if at is None and h.store.stored_heads().get(key) is None:
+            at = 0  # the admin has seen nothing of that laptop: cut everything, explicitly
+        res = trust.revoke(h.store, h.identity, key, str(args.get("reason", "drill")), at)
         r.ack(by, res.entry)
     r.expelled.add(args["node"])
-    return f"{args['node']} revoked by {by} (its laptop is cut off from now on)"
+    return (
+        f"{args['node']} revoked by {by} at seq {res.cut_at} (its laptop is cut off from now on)"
+    )
 
 
 def do_rotate(r: DrillRunner, args: dict[str, Any]) -> str:

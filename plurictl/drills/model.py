@@ -31,7 +31,7 @@ ACTIONS: dict[str, tuple[set[str], set[str]]] = {
     "sleep": ({"seconds"}, set()),
     "check": (set(), set()),
     "courier": ({"from", "to"}, set()),
-    "revoke": ({"node"}, {"by", "reason"}),
+    "revoke": ({"node"}, {"by", "reason", "at"}),
     "rotate": ({"node"}, {"by"}),
     "equivocate": ({"node"}, {"via"}),
     "nemesis": ({"duration"}, {"seed", "writes_per_second", "kills"}),

@@ -138,7 +138,7 @@ def test_revoked_member_is_cut_off(cluster: LocalCluster) -> None:
         cluster.start(n)
     cluster.wait_converged(timeout=20)
     with cluster.home("a") as h:
-        revoke(h.store, h.identity, cluster.nodes["b"].key, "stolen laptop")
+        revoke(h.store, h.identity, cluster.nodes["b"].key, "stolen laptop", at=0)
     cluster.nudge("a")
     wait_for(
         lambda: any(
