@@ -100,6 +100,8 @@ class SyncEngine:
         self._pushed_seq = self._own_head()
         #: called with the ingest report of every batch (the node logs / counts)
         self.on_ingest: Callable[[bytes, Any], None] | None = None
+        #: called with (peer, category, count) for invalid items that are not entries
+        self.on_invalid: Callable[[bytes, str, int], None] | None = None
 
     # --- helpers ----------------------------------------------------------------
 
@@ -208,11 +210,15 @@ class SyncEngine:
 
     def _on_forks(self, key: bytes, msg: dict[str, Any]) -> list[Out]:
         proofs = []
+        bad = 0
         for raw_a, raw_b in msg["p"]:
             try:
                 proofs.append(ForkProof.from_raw(raw_a, raw_b))
             except Exception:
-                self.stats.refused += 1
+                bad += 1
+        self.stats.refused += bad
+        if bad and self.on_invalid is not None:
+            self.on_invalid(key, "bad fork proof", bad)
         added = self.store.add_fork_proofs(proofs)
         self.stats.forks += len(added)
         return []

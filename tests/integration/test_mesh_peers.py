@@ -170,7 +170,7 @@ def test_forged_announcements_cannot_cut_a_live_link(homes: tuple[Home, Home]) -
         run_until(
             [na, nb], lambda: b.store.mesh_id is not None and a.store.digest() == b.store.digest()
         )
-        run_until([na, nb], lambda: nb.peers[a.identity.public].state == "live")
+        run_until([na, nb], lambda: nb.peer_state(a.identity.public) == "live")
         real = nb.dealers_addr[a.identity.public]
         _, b_port = nb.listen_endpoint.rsplit(":", 1)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
