@@ -48,6 +48,7 @@ from mesh.peers import PeerBook, check_listen, host_port, parse_peer
 from mesh.receive import Receiver
 from mesh.status import Counters
 from mesh.transport import CurveKeys, bind_router
+from mesh.upkeep import keep_links
 
 __all__ = ["DEFAULT_PORT", "Node", "NodeConfig"]
 
@@ -322,7 +323,7 @@ class Node:
         self._ticks += 1
         for sock in self.keys.tick(now):
             self.poller.register(sock.fileno(), zmq.POLLIN)
-        self._keep_links(now)
+        keep_links(self, now)
         if now >= self._next_round:
             self._gossip_round(now)
         self.exchange.tick(now)
@@ -430,7 +431,7 @@ class Node:
 
         Addresses from beacons and peer exchange are hints nobody signed: they
         never replace a link that is up, and a wrong one is abandoned for the
-        last address where a handshake succeeded (see :meth:`_keep_links`). A
+        last address where a handshake succeeded (see :mod:`mesh.upkeep`). A
         peer that refused us is dialled again after its back-off, or at once
         when ``urgent`` (it just contacted us, or the operator asked).
         """
@@ -449,54 +450,6 @@ class Node:
             return
         self.dialer.dial(key, addr)
         link.addr, link.dialled_at, link.out, link.hello_sent = addr, now, "connecting", False
-
-    def redial(self, key: bytes, reason: str) -> None:
-        link = self.link(key)
-        addr = self.dialer.addr.get(key) or link.addr
-        if addr is None:
-            return
-        self.events(f"re-dialling {link.name or key.hex()[:12]}: {reason}")
-        self.dialer.close(key)
-        link.out = "none"
-        link.unanswered_since, link.probed = None, False
-        self.dial(key, addr, urgent=True)
-
-    def _keep_links(self, now: float) -> None:
-        """Re-dial refused and silent peers; fall back from hints that lead nowhere."""
-        silence = self.config.silence
-        for key, link in list(self.links.items()):
-            if link.fixed or link.conduct.banned(now):
-                continue
-            if link.out == "refused" and link.retry_at is not None and now >= link.retry_at:
-                rec = self.book.by_key(key)
-                addr = link.addr or (rec.good_addr or rec.addr if rec else None)
-                if addr:
-                    self.dial(key, addr, urgent=True)
-                continue
-            waiting = None if link.unanswered_since is None else now - link.unanswered_since
-            if waiting is None or not faults.same_side(self.policy, self.name, link.name):
-                self._fall_back(key, link, now)
-                continue
-            if waiting > silence and key in self.dialer.dealers:
-                self.redial(key, f"no answer for {waiting:.0f} s")
-            elif waiting > silence / 2 and not link.probed:
-                link.probed = True
-                self.send(key, "ping", {})
-
-    def _fall_back(self, key: bytes, link: PeerLink, now: float) -> None:
-        """A dial that has not completed a handshake in 10 s goes back to the good address,
-        and a good address dead for 30 s gives a suggested one a try."""
-        rec = self.book.by_key(key)
-        addr = self.dialer.addr.get(key)
-        if rec is None or addr is None or link.out == "up" or link.dialled_at is None:
-            return
-        stuck = now - link.dialled_at
-        if rec.good_addr and rec.good_addr != addr and stuck > 10:
-            self.dialer.close(key)
-            self.dial(key, rec.good_addr)
-        elif rec.hint and rec.hint != addr and stuck > 30:
-            self.dialer.close(key)
-            self.dial(key, rec.hint)
 
     # --- roster and admission -----------------------------------------------------------
 
@@ -608,22 +561,10 @@ class Node:
             self.transmit(key, data)
 
     def reach_me(self) -> str:
-        """How another laptop names this node: ``KEY@tcp://HOST:PORT`` (skips the UDP key query)."""
-        host, port = host_port(self.listen_endpoint)
-        if host in ("0.0.0.0", "::", "*"):
-            host = "<this laptop's address>"
-        return f"{self.me.hex()}@tcp://{host}:{port}"
+        return self.exchange.reach_me()
 
     def hello(self) -> dict[str, Any]:
-        return {"mesh": self.mesh_id, "name": self.name, "listen": self._advertised_listen()}
-
-    def _advertised_listen(self) -> str | None:
-        if not self.config.advertise:
-            return None
-        host, port = host_port(self.listen_endpoint)
-        if host in ("0.0.0.0", "::", "*"):
-            return f"tcp://*:{port}"  # the peer fills in the address it reached us from
-        return self.listen_endpoint
+        return self.exchange.hello()
 
     # --- status (see mesh.status and mesh.control_server) ----------------------------------------
 

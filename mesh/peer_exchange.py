@@ -27,7 +27,7 @@ import zmq
 from mesh import discovery
 from mesh.errors import MeshError
 from mesh.links import PeerLink
-from mesh.peers import check_address
+from mesh.peers import check_address, host_port
 from mesh.protocol import MAX_PEER_SUGGESTIONS
 
 if TYPE_CHECKING:
@@ -121,6 +121,27 @@ class PeerExchange:
         if known != self._sent_list or now - self._sent_at > EXCHANGE_EVERY_S:
             self._sent_list, self._sent_at = known, now
             self.send_list(self.node.live_peers())
+
+    def reach_me(self) -> str:
+        """How another laptop names this node: ``KEY@tcp://HOST:PORT`` (skips the UDP key query)."""
+        n = self.node
+        host, port = host_port(n.listen_endpoint)
+        if host in ("0.0.0.0", "::", "*"):
+            host = "<this laptop's address>"
+        return f"{n.me.hex()}@tcp://{host}:{port}"
+
+    def hello(self) -> dict[str, Any]:
+        n = self.node
+        return {"mesh": n.mesh_id, "name": n.name, "listen": self._advertised_listen()}
+
+    def _advertised_listen(self) -> str | None:
+        n = self.node
+        if not n.config.advertise:
+            return None
+        host, port = host_port(n.listen_endpoint)
+        if host in ("0.0.0.0", "::", "*"):
+            return f"tcp://*:{port}"  # the peer fills in the address it reached us from
+        return n.listen_endpoint
 
     # --- outbound link events --------------------------------------------------------------
 
