@@ -63,3 +63,9 @@ class Failed(PluriError):
     def __init__(self, exit_code: int, message: str = "") -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class NetworkLabError(PluriError):
+    """A drill's network lab (namespaces, bridge, shaper) could not be built or changed."""
+
+    exit_code = 1
