@@ -1,0 +1,267 @@
+"""One member cannot deny service (real node processes on 127.0.0.1, a hostile member's client
+speaking the wire protocol): floods of forged entries, pre-queued backlogs of expensive messages,
+peer-exchange bombs. The node keeps answering handshakes and `node status`, an honest `sync`
+completes, the flooder is cut off and shown in `peers`, memory stays bounded, SIGTERM works.
+
+Written against the wire protocol and the control socket only, so they also run (and fail)
+against the old code.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgpack
+import pytest
+import zmq
+
+from ledger.entry import create
+from ledger.identity import curve_public_from_ed25519
+from ledger.testing import identity_from_seed
+from ledger.trust import add_member
+from mesh.control import ControlClient
+from mesh.errors import NodeNotRunning
+from plurictl.cluster import LocalCluster
+from tests.conftest import Invoke
+
+pytestmark = pytest.mark.timeout(180)
+
+ROLES = {"a": ["admin", "coordinator", "operator"], "b": ["operator"]}
+#: Node memory under any flood (issue 23); a node starts at about 50 MB.
+MEMORY_LIMIT_MB = 150
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    c = LocalCluster(tmp_path, interval=0.3)
+    c.init_homes(["a", "b"])
+    c.found_mesh("a", ROLES)
+    try:
+        yield c
+    finally:
+        c.stop_all()
+
+
+class Member:
+    """A member's laptop turned hostile: a CURVE client sending whatever it likes to node a."""
+
+    def __init__(self, cluster: LocalCluster, name: str = "mallet") -> None:
+        self.ident = identity_from_seed(name)
+        with cluster.home("a") as h:
+            add_member(h.store, h.identity, self.ident.public, name, ["operator"])
+            self.mesh_id = h.store.mesh_id
+        cluster.nudge("a")
+        self.server = cluster.nodes["a"]
+        self.ctx = zmq.Context()
+        self.sockets: list[zmq.Socket] = []
+        self.sent = 0
+
+    def connect(self) -> zmq.Socket:
+        pub, sec = self.ident.curve_keypair()
+        s = self.ctx.socket(zmq.DEALER)
+        s.linger = 0
+        s.sndhwm = 100_000
+        s.curve_serverkey = curve_public_from_ed25519(self.server.key)
+        s.curve_publickey = pub
+        s.curve_secretkey = sec
+        s.connect(self.server.addr)
+        self.sockets.append(s)
+        return s
+
+    def forged_entries(self, n: int) -> list[bytes]:
+        good = create(self.ident, seq=1, prev=self.mesh_id, hlc=1, kind="note", body={"x": 1})
+        out = []
+        for i in range(n):
+            raw = bytearray(good.raw)
+            raw[-1 - i % 60] ^= 0x55  # a damaged signature: verification fails
+            out.append(bytes(raw))
+        return out
+
+    def flood(self, messages: list[bytes], seconds: float, stop: threading.Event) -> None:
+        s = self.connect()
+        end = time.monotonic() + seconds
+        i = 0
+        while time.monotonic() < end and not stop.is_set():
+            try:
+                s.send(messages[i % len(messages)], zmq.NOBLOCK)
+                self.sent += 1
+                i += 1
+            except zmq.Again:
+                time.sleep(0.005)
+
+    def close(self) -> None:
+        self.ctx.destroy(linger=0)
+
+
+def push(raws: list[bytes]) -> bytes:
+    return msgpack.packb({"v": 1, "t": "push", "b": raws}, use_bin_type=True)
+
+
+def status_latency(cluster: LocalCluster, name: str = "a", timeout: float = 10.0) -> float:
+    t = time.monotonic()
+    with ControlClient(cluster.nodes[name].home, timeout=timeout) as c:
+        c.call("status")
+    return time.monotonic() - t
+
+
+def rss_mb(cluster: LocalCluster, name: str = "a") -> float:
+    """The node's peak resident memory (VmHWM) in MB."""
+    proc = cluster.nodes[name].proc
+    assert proc is not None
+    for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def wait_member_known(cluster: LocalCluster, atk: Member) -> None:
+    key = atk.ident.public.hex()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with cluster.home("a") as h:
+            if atk.ident.public in h.store.roster().keys:
+                break
+        time.sleep(0.05)
+    # the node reads its roster at its next check (0.1 s)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        s = atk.connect()
+        s.send(msgpack.packb({"v": 1, "t": "ping"}))
+        if s.poll(500):
+            s.recv()
+            s.close(linger=0)
+            atk.sockets.remove(s)
+            return
+        s.close(linger=0)
+        atk.sockets.remove(s)
+    raise TimeoutError(f"node a never admitted {key[:12]}")
+
+
+def test_a_flood_of_forged_entries_cannot_deny_service(
+    cluster: LocalCluster, invoke: Invoke
+) -> None:
+    cluster.start("a")
+    atk = Member(cluster)
+    stop = threading.Event()
+    try:
+        wait_member_known(cluster, atk)
+        bad = [push(atk.forged_entries(1000))]
+        floods = [threading.Thread(target=atk.flood, args=(bad, 12.0, stop)) for _ in range(3)]
+        for t in floods:
+            t.start()
+        time.sleep(1.0)
+        worst = max(status_latency(cluster) for _ in range(5))
+        assert worst < 2.0, f"node status took {worst:.1f} s during the flood"
+        # an honest newcomer joins during the flood
+        t0 = time.monotonic()
+        r = invoke(cluster.nodes["b"].home, "sync", "--peer", cluster.nodes["a"].addr, "--json")
+        took = time.monotonic() - t0
+        assert r.exit_code == 0, r.output + r.stderr
+        assert took < 10, f"honest sync took {took:.1f} s during the flood"
+        stop.set()
+        for t in floods:
+            t.join()
+        peers = {p["name"]: p for p in cluster.control("a", "peers")}
+        assert peers["mallet"]["penalties"] >= 1 and peers["mallet"]["invalid"] >= 1000
+        assert peers["mallet"]["state"] in ("penalised", "silent", "not connected")
+        assert cluster.control("a", "status")["traffic"]["penalties"] >= 1
+        assert rss_mb(cluster) < MEMORY_LIMIT_MB
+    finally:
+        stop.set()
+        atk.close()
+
+
+def test_a_backlog_of_expensive_messages_does_not_make_the_node_deaf(
+    cluster: LocalCluster,
+) -> None:
+    """Valid entries a member resends over and over (duplicates cost verification, not
+    penalties): fair turns keep the node answering while it works through them."""
+    with cluster.home("a") as h:
+        h.store.append_many(h.identity, [("note", {"i": i, "pad": "x" * 200}) for i in range(999)])
+        raws = h.store.range_raw(h.identity.public, 1, 1000, limit=1000)
+    cluster.start("a")
+    atk = Member(cluster)
+    stop = threading.Event()
+    try:
+        wait_member_known(cluster, atk)
+        heavy = [push(raws)]
+        # queue a backlog on several connections before looking
+        floods = [threading.Thread(target=atk.flood, args=(heavy, 10.0, stop)) for _ in range(3)]
+        for t in floods:
+            t.start()
+        time.sleep(2.0)
+        latencies = []
+        for _ in range(8):
+            latencies.append(status_latency(cluster))
+            time.sleep(0.2)
+        assert max(latencies) < 2.0, f"status latencies during the backlog: {latencies}"
+        # a garbage message inside the flood is charged, the node keeps serving
+        s = atk.connect()
+        s.send(push([b"\x01"] * 300_000))  # 900 KB of one-byte "entries"
+        assert status_latency(cluster) < 2.0
+        stop.set()
+        for t in floods:
+            t.join()
+        assert rss_mb(cluster) < MEMORY_LIMIT_MB
+    finally:
+        stop.set()
+        atk.close()
+
+
+def test_one_peer_exchange_message_cannot_stall_the_node(cluster: LocalCluster) -> None:
+    cluster.start("a")
+    atk = Member(cluster)
+    try:
+        wait_member_known(cluster, atk)
+        s = atk.connect()
+        bomb = [
+            [os.urandom(32), f"tcp://10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}:7800", ""]
+            for i in range(12_000)
+        ]
+        s.send(msgpack.packb({"v": 1, "t": "peers", "p": bomb}, use_bin_type=True))
+        for start in range(0, 12_000, 60):  # and the same in messages of a legal size
+            s.send(
+                msgpack.packb(
+                    {"v": 1, "t": "peers", "p": bomb[start : start + 60]}, use_bin_type=True
+                )
+            )
+        time.sleep(0.5)
+        assert status_latency(cluster) < 2.0
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            known = cluster.control("a", "status")["peers_known"]
+            assert known <= 200, f"{known} peers remembered from one member's gossip"
+            time.sleep(0.5)
+        peers = {p["name"]: p for p in cluster.control("a", "peers")}
+        assert peers["mallet"]["invalid"] >= 1  # the oversized list was charged
+    finally:
+        atk.close()
+
+
+def test_sigterm_is_honoured_in_the_middle_of_heavy_work(cluster: LocalCluster) -> None:
+    with cluster.home("a") as h:
+        h.store.append_many(h.identity, [("note", {"i": i, "pad": "x" * 200}) for i in range(999)])
+        raws = h.store.range_raw(h.identity.public, 1, 1000, limit=1000)
+    cluster.start("a")
+    atk = Member(cluster, "trudy")
+    try:
+        wait_member_known(cluster, atk)
+        s = atk.connect()
+        for _ in range(60):  # about 60,000 signature checks queued
+            s.send(push(raws), zmq.NOBLOCK)
+        time.sleep(0.5)
+        proc = cluster.nodes["a"].proc
+        assert proc is not None
+        t = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+        assert time.monotonic() - t < 3.0
+        with pytest.raises(NodeNotRunning):
+            ControlClient(cluster.nodes["a"].home)
+    finally:
+        atk.close()
