@@ -383,7 +383,9 @@ class Node:
     def link(self, key: bytes) -> PeerLink:
         link = self.links.get(key)
         if link is None:
-            link = self.links[key] = PeerLink(key)
+            roster = self.store.roster()
+            name = roster.name_of(key) if key in roster.keys else ""
+            link = self.links[key] = PeerLink(key, name=name)
         return link
 
     def _banned(self, key: bytes, now: float) -> bool:
