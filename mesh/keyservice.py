@@ -111,13 +111,15 @@ class KeyService:
         self.limiter = SourceLimiter()
         self.hints = HintCache()
         self.unresolved: dict[str, Resolving] = {}
+        self.beacon_errors: dict[str, str] = {}
         self.answered = 0
 
     # --- sockets -----------------------------------------------------------------
 
     def open(self, host: str, port: int, *, discover_port: int | None) -> None:
         try:
-            self.service = discovery.udp_socket(host, port)
+            # broadcast allowed: beacons leave from this socket (to 255.255.255.255 by default)
+            self.service = discovery.udp_socket(host, port, broadcast=True)
         except OSError as e:
             self.events(f"key service not available on UDP {port}: {describe(e)}")
         if discover_port is not None:
@@ -236,5 +238,10 @@ class KeyService:
             return
         for target in targets:
             host, _, beacon_port = target.partition(":")
-            with contextlib.suppress(OSError, ValueError):
+            try:
                 self.service.sendto(data, (host, int(beacon_port or default_port)))
+            except (OSError, ValueError) as e:
+                text = describe(e) if isinstance(e, OSError) else str(e)
+                if self.beacon_errors.get(target) != text:
+                    self.events(f"cannot send a LAN beacon to {target}: {text}")
+                self.beacon_errors[target] = text

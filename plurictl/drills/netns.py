@@ -152,6 +152,8 @@ class NetLab:
         _ip(*inside, "addr", "add", f"{node.ip}/24", "dev", node.node_if)
         _ip(*inside, "link", "set", node.node_if, "up")
         _ip(*inside, "link", "set", "lo", "up")
+        # like a LAN with a router: broadcasts (LAN beacons) go out on the node's interface
+        _ip(*inside, "route", "add", "default", "via", self.bridge_ip)
         _offload_off(self.wrap_ns(node.netns), node.node_if)
         self.nodes[name] = node
         return node
