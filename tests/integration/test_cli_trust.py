@@ -239,7 +239,9 @@ def test_revoke_without_seeing_any_entry_needs_at(
     assert invoke(bob, "mesh", "join", mesh_id).exit_code == 0
     copy_ledger(home, bob)
     for i in range(4):
-        assert invoke(bob, "log", "append", "--kind", "note", "--body", f'{{"i": {i}}}').exit_code == 0
+        assert (
+            invoke(bob, "log", "append", "--kind", "note", "--body", f'{{"i": {i}}}').exit_code == 0
+        )
     copy_ledger(bob, home)
     r = invoke(home, "roster", "revoke", "bob", "--at", "1")
     assert r.exit_code == 0, r.stderr

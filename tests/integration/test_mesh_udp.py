@@ -4,6 +4,7 @@ gossip never replaces another peer's verified address."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -64,7 +65,9 @@ def spin(nodes: list[Node], seconds: float) -> None:
             n.step(0.01)
 
 
-def test_key_service_answers_only_padded_queries_at_a_limited_rate(homes: tuple[Home, Home]) -> None:
+def test_key_service_answers_only_padded_queries_at_a_limited_rate(
+    homes: tuple[Home, Home],
+) -> None:
     a, _ = homes
     port = free_port()
     na = Node(a, NodeConfig(listen=f"tcp://127.0.0.1:{port}", interval=0.2))
@@ -79,10 +82,8 @@ def test_key_service_answers_only_padded_queries_at_a_limited_rate(homes: tuple[
             end = time.monotonic() + 1.0
             while time.monotonic() < end:
                 na.step(0.01)
-                try:
+                with contextlib.suppress(OSError):
                     replies.append(s.recv(2048))
-                except OSError:
-                    pass
         assert 1 <= len(replies) <= PER_SOURCE_BURST + 3  # a burst, then 2 per second
         assert all(len(r) <= len(PADDED_QUERY) for r in replies)  # no amplification
         ann = discovery.decode_announcement(replies[0])
@@ -111,7 +112,9 @@ def test_forged_beacons_never_reach_the_peer_book(homes: tuple[Home, Home]) -> N
         records_before = len(na.book.records)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             for i in range(5000):
-                forged = discovery.encode_announcement(os.urandom(32), a.store.mesh_id, 7000 + i % 1000, "x")
+                forged = discovery.encode_announcement(
+                    os.urandom(32), a.store.mesh_id, 7000 + i % 1000, "x"
+                )
                 s.sendto(forged, ("127.0.0.1", beacon_port))
                 if i % 500 == 0:
                     spin([na], 0.02)

@@ -51,7 +51,11 @@ def test_unverified_suggestions_are_capped_oldest_first(tmp_path: Path) -> None:
 def test_lookups_are_indexed(tmp_path: Path) -> None:
     """20,000 records: a lookup must not scan them (the old book took minutes here)."""
     records = [
-        {"addr": f"tcp://10.{i // 60000}.{i // 250 % 240}.{i % 250}:7800", "key": key(i).hex(), "source": "static"}
+        {
+            "addr": f"tcp://10.{i // 60000}.{i // 250 % 240}.{i % 250}:7800",
+            "key": key(i).hex(),
+            "source": "static",
+        }
         for i in range(4000)
     ]
     (tmp_path / "peers.json").write_text(json.dumps({"peers": records}))
@@ -67,7 +71,9 @@ def test_lookups_are_indexed(tmp_path: Path) -> None:
 def test_a_damaged_or_huge_peers_file_is_bounded(tmp_path: Path) -> None:
     (tmp_path / "peers.json").write_text('{"peers": [{"addr": 5, "key": "zz"}]')
     assert len(PeerBook(tmp_path)) == 0
-    many = [{"addr": f"tcp://h{i}:1", "key": key(i).hex(), "source": "exchange"} for i in range(20_000)]
+    many = [
+        {"addr": f"tcp://h{i}:1", "key": key(i).hex(), "source": "exchange"} for i in range(20_000)
+    ]
     (tmp_path / "peers.json").write_text(json.dumps({"peers": many}))
     assert len(PeerBook(tmp_path)) <= MAX_UNVERIFIED
     os.chmod(tmp_path, 0o500)

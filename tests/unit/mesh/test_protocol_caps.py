@@ -23,7 +23,9 @@ def test_a_push_of_600000_one_byte_entries_is_refused_at_once() -> None:
 
 
 def test_a_peers_message_carries_at_most_64_suggestions() -> None:
-    ok = [[os.urandom(32), "tcp://10.0.0.1:7800", "x"] for _ in range(protocol.MAX_PEER_SUGGESTIONS)]
+    ok = [
+        [os.urandom(32), "tcp://10.0.0.1:7800", "x"] for _ in range(protocol.MAX_PEER_SUGGESTIONS)
+    ]
     assert protocol.decode(protocol.encode("peers", p=ok))["p"] == ok
     bomb = [[os.urandom(32), "tcp://10.0.0.1:7800", ""] for _ in range(20_000)]
     data = protocol.encode("peers", p=bomb)
