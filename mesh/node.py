@@ -98,6 +98,7 @@ class Node:
         self.stopping = False
         self.started = time.time()
         self.round_every = config.interval
+        self._round_peer: bytes | None = None
         self._generation = -1
         self._data_version = -1
         self._next_tick = self._next_check = self._next_round = 0.0
@@ -336,6 +337,7 @@ class Node:
         live = self.live_peers()
         peer = self.rng.choice(live) if live else None
         if peer is not None:
+            self._round_peer = peer
             self.send_all(self.engine.start_round(peer))
             self._next_round = now + self.round_every
         else:
@@ -347,9 +349,12 @@ class Node:
             self.round_every = self.config.interval
             self._next_round = min(self._next_round, time.monotonic() + self.round_every)
 
-    def idle(self) -> None:
-        """A round found both ledgers equal: the next one can wait longer."""
-        self.round_every = min(self.round_every * 2, self.config.idle_interval)
+    def round_answered(self, key: bytes, digest: bytes) -> None:
+        """The peer of our last round says both ledgers are equal: the next round can wait
+        longer. (An ``in_sync`` nobody asked for changes nothing.)"""
+        if key == self._round_peer and digest == self.store.digest():
+            self._round_peer = None
+            self.round_every = min(self.round_every * 2, self.config.idle_interval)
 
     def sync_now(self) -> int:
         """Start a round with every live peer now (`plurictl sync` with a running node, heal)."""

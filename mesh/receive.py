@@ -24,8 +24,8 @@ from mesh.links import MAX_INBOUND, PeerLink
 if TYPE_CHECKING:
     from mesh.node import Node
 
-#: Requests that make this node work or answer: rate-limited per peer.
-_REQUESTS = frozenset({"digest", "ping", "peers"})
+#: Messages that make this node work or answer: rate-limited per peer.
+_REQUESTS = frozenset({"hello", "digest", "heads", "ping", "peers"})
 #: What a node still joining (no genesis yet) accepts: only what brings it the ledger.
 _JOINING = frozenset({"digest", "heads", "entries", "forks", "in_sync", "ack"})
 
@@ -136,8 +136,7 @@ class Receiver:
             return
         link.heard(now)
         msg_type = msg["t"]
-        request = msg_type in _REQUESTS or (msg_type == "heads" and msg.get("reply"))
-        if request and not link.requests.take(now):
+        if msg_type in _REQUESTS and not link.requests.take(now):
             n.counters.dropped_over_limit += 1
             self.charge(link, "over rate limit")
             return
@@ -180,7 +179,7 @@ class Receiver:
                 msg["b"] = [raw for raw in msg["b"] if raw[4:36] not in n._dropped]
             n.send_all(n.engine.handle(key, msg_type, msg))
             if msg_type == "in_sync":
-                n.idle()
+                n.round_answered(key, msg["d"])
             elif msg_type == "heads":
                 n.busy()
 

@@ -167,3 +167,29 @@ def test_sigterm_is_honoured_in_the_middle_of_heavy_work(cluster: LocalCluster) 
             ControlClient(cluster.nodes["a"].home)
     finally:
         atk.close()
+
+
+def test_requests_are_rate_limited_and_cannot_slow_gossip(cluster: LocalCluster) -> None:
+    """Found attacking the node: hellos (each starts a round and a peer list) were not
+    rate-limited, and an `in_sync` nobody asked for made the node gossip less often."""
+    cluster.start("a")
+    atk = Member(cluster)
+    try:
+        wait_member_known(cluster, atk)
+        digest = bytes.fromhex(cluster.control("a", "heads")["digest"])
+        s = atk.connect()
+        for _ in range(300):
+            s.send(msgpack.packb({"v": 1, "t": "in_sync", "d": digest}), zmq.NOBLOCK)
+        time.sleep(1.0)
+        assert cluster.control("a", "status")["round_interval_s"] == cluster.interval
+        hello = {"v": 1, "t": "hello", "mesh": None, "name": "a", "listen": None}
+        for _ in range(500):
+            s.send(msgpack.packb(hello), zmq.NOBLOCK)
+        time.sleep(1.0)
+        assert status_latency(cluster) < 2.0
+        peers = {p["name"]: p for p in cluster.control("a", "peers")}
+        assert peers["mallet"]["penalties"] >= 1
+        sent = cluster.control("a", "status")["traffic"]["sent_by_type"]
+        assert sent.get("digest", [0])[0] < 100  # not one round per hello
+    finally:
+        atk.close()
