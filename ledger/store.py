@@ -689,17 +689,26 @@ class Store:
             [(e.author, e.seq, e.id, e.prev, e.hlc, e.kind, e.raw, now) for e in entries],
         )
 
-    def ingest(self, items: Iterable[bytes | Entry]) -> IngestReport:
+    def ingest(
+        self,
+        items: Iterable[bytes | Entry],
+        *,
+        checked: list[tuple[Entry | None, Rejection | None]] | None = None,
+    ) -> IngestReport:
         """Verify and store entries from elsewhere (peer, bundle). Never raises for bad entries.
 
         Signatures are checked before the write lock is taken. Then, in one
         transaction: mesh binding, duplicates and forks, chain (seq contiguity
         and ``prev``), and membership at that seq. Roster entries go first, so
         a batch that adds a member and carries that member's entries lands whole.
+
+        ``checked``: what :func:`verify_many` returned for these items, computed
+        earlier (the mesh verifies the next batch on other threads while this
+        one is written); ``items`` is then ignored.
         """
         report = IngestReport()
         batch: dict[bytes, Entry] = {}
-        for e, problem in verify_many(list(items)):
+        for e, problem in checked if checked is not None else verify_many(list(items)):
             if problem is not None:
                 report.rejected.append(problem)
             else:

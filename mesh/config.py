@@ -46,7 +46,8 @@ class NodeConfig:
     idle_interval: float = 30.0
     #: ZMTP heartbeat interval on outbound links (seconds)
     heartbeat: float = 10.0
-    batch_entries: int = 500
+    #: entries per catch-up batch (fewer, larger batches: fewer commits and round trips)
+    batch_entries: int = 1000
     window: int = 3
     #: tell peers our listen address (off for one-shot syncs on an ephemeral port)
     advertise: bool = True

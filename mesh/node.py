@@ -86,6 +86,7 @@ class Node:
             window=config.window,
             transfer_timeout=max(4.0, 8 * config.interval),
             rng=random.Random(self.rng.random()),
+            background_verify=True,
         )
         self.book = PeerBook(home.path)
         self.keys = KeyService(self.events)
@@ -255,6 +256,7 @@ class Node:
 
     def close(self) -> None:
         self.book.save()
+        self.engine.close()
         if self.ctx is None:
             return
         self.dialer.close_all()
@@ -284,9 +286,12 @@ class Node:
             0.0,
             min(max_wait, self._next_tick - now, self._next_check - now, self._next_delayed(now)),
         )
+        if self.engine.backlog:
+            wait = min(wait, 0.002)  # batches being checked: write them as soon as they are
         ready = self.poller.poll(int(wait * 1000))
         self._serve_priority(force=True)
         self._guarded(self.receiver.serve, [sock for sock, _ in ready], TURN_BUDGET_S)
+        self._guarded(lambda: self.send_all(self.engine.finish()))
         now = time.monotonic()
         self._flush_delayed(now)
         if now >= self._next_check:
