@@ -100,6 +100,7 @@ class Node:
         self.started = time.time()
         self.round_every = config.interval
         self._round_peer: bytes | None = None
+        self._unanswered_rounds: set[bytes] = set()
         self._generation = -1
         self._data_version = -1
         self._next_tick = self._next_check = self._next_round = 0.0
@@ -340,9 +341,11 @@ class Node:
 
     def _gossip_round(self, now: float) -> None:
         live = self.live_peers()
+        self._unanswered_rounds &= set(live)
         peer = self.rng.choice(live) if live else None
         if peer is not None:
             self._round_peer = peer
+            self._unanswered_rounds.add(peer)
             self.send_all(self.engine.start_round(peer))
             self._next_round = now + self.round_every
         else:
@@ -354,11 +357,16 @@ class Node:
             self.round_every = self.config.interval
             self._next_round = min(self._next_round, time.monotonic() + self.round_every)
 
-    def round_answered(self, key: bytes, digest: bytes) -> None:
-        """The peer of our last round says both ledgers are equal: the next round can wait
-        longer. (An ``in_sync`` nobody asked for changes nothing.)"""
-        if key == self._round_peer and digest == self.store.digest():
-            self._round_peer = None
+    def round_answered(self, key: bytes, digest: bytes | None) -> None:
+        """A peer answered a round of ours. When the peer of our last round says both
+        ledgers are equal and no live peer left a round unanswered, the next round can wait
+        longer. (An ``in_sync`` nobody asked for changes nothing; a peer that never answers,
+        e.g. across a simulated partition, keeps the pace up.)"""
+        self._unanswered_rounds.discard(key)
+        if digest is None or key != self._round_peer or digest != self.store.digest():
+            return
+        self._round_peer = None
+        if not self._unanswered_rounds:
             self.round_every = min(self.round_every * 2, self.config.idle_interval)
 
     def sync_now(self) -> int:
@@ -460,6 +468,7 @@ class Node:
             return
         if key in self.dialer.dealers and (self.dialer.addr[key] == addr or link.out == "up"):
             return
+        self.counters.dials += 1
         self.dialer.dial(key, addr)
         link.addr, link.dialled_at, link.out, link.hello_sent = addr, now, "connecting", False
 

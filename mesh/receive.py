@@ -188,6 +188,7 @@ class Receiver:
             if msg_type == "in_sync":
                 n.round_answered(key, msg["d"])
             elif msg_type == "heads":
+                n.round_answered(key, None)
                 n.busy()
 
     # --- what the engine reports ------------------------------------------------------------

@@ -30,6 +30,7 @@ class Counters:
     bytes_out: int = 0
     router_rebinds: int = 0
     penalties: int = 0
+    dials: int = 0  # outbound connections opened (first dials and re-dials)
     reasons: dict[str, int] = field(default_factory=dict)
     #: message type -> [messages, bytes] sent, for traffic accounting
     sent_by_type: dict[str, list[int]] = field(default_factory=dict)
@@ -77,6 +78,7 @@ def status(node: Node) -> dict[str, Any]:
             "dropped_over_limit": c.dropped_over_limit,
             "router_rebinds": c.router_rebinds,
             "penalties": c.penalties,
+            "dials": c.dials,
             "udp_answered": node.keys.answered,
             "udp_rate_limited": node.keys.limiter.dropped,
             "sent_by_type": {k: list(v) for k, v in sorted(c.sent_by_type.items())},
