@@ -45,6 +45,8 @@ class PeerLink:
     refusals: int = 0
     retry_at: float | None = None
     refused_why: str = ""
+    #: the last refusal was the peer's explicit "no" (ZAP), not a handshake cut short
+    refused_by_peer: bool = False
     routing_id: bytes | None = None  # the inbound connection we answer on
     inbound_seen: dict[bytes, float] = field(default_factory=dict)  # routing id -> last message
     last_heard: float | None = None  # monotonic
@@ -73,12 +75,13 @@ class PeerLink:
         self.unanswered_since = None
         self.probed = False
 
-    def refused(self, now: float, why: str) -> None:
+    def refused(self, now: float, why: str, *, by_peer: bool) -> None:
         self.out = "refused"
         self.up_since = None
         self.refusals += 1
         self.refused_why = why
-        self.retry_at = now + min(MAX_RETRY_S, 2.0 ** (self.refusals - 1))
+        self.refused_by_peer = by_peer
+        self.retry_at = now + min(MAX_RETRY_S, 2.0 ** (self.refusals - 2))
 
     def note_inbound(self, routing_id: bytes, now: float) -> int:
         """Record a message on inbound connection ``routing_id``; returns connections in use."""

@@ -581,12 +581,6 @@ class Node:
             _, _, key, data = heapq.heappop(self.delayed)
             self.transmit(key, data)
 
-    def reach_me(self) -> str:
-        return self.exchange.reach_me()
-
-    def hello(self) -> dict[str, Any]:
-        return self.exchange.hello()
-
     # --- status (see mesh.status and mesh.control_server) ----------------------------------------
 
     def command(self, cmd: str, args: dict[str, Any]) -> Any:

@@ -16,11 +16,14 @@ from typing import Any
 
 from ledger.home import Home
 from mesh.errors import PeerUnreachable
+from mesh.links import PeerLink
 from mesh.node import Node, NodeConfig
 from mesh.peers import parse_peer
 
 #: UDP key queries that failed to leave this laptop before giving up early.
 _QUERY_FAILURES = 4
+#: Handshakes that failed without the peer's explicit refusal before giving up early.
+_HANDSHAKE_FAILURES = 3
 
 
 @dataclass
@@ -92,7 +95,7 @@ def _run(
             _check_query(node, peer, addr)
             continue
         link = node.links.get(key)
-        if link is not None and (link.fixed or link.out == "refused"):
+        if link is not None and _gave_up(link):
             why = link.note if link.fixed else link.refused_why
             raise PeerUnreachable(f"{peer}: {why or link.fixed}", hint=_HINTS.get(link.fixed))
         state = node.engine.peers.get(key)
@@ -118,6 +121,16 @@ _HINTS = {
     "another mesh": "check `plurictl mesh show` on both laptops: the mesh ids must match",
     "": "ask an admin to `plurictl roster add` you, and let that change reach this peer",
 }
+
+
+def _gave_up(link: PeerLink) -> bool:
+    """The peer said no (its roster lacks us, another mesh), or handshakes keep failing
+    (a wrong key for that address). One handshake cut short is retried."""
+    if link.fixed:
+        return True
+    if link.out != "refused":
+        return False
+    return link.refused_by_peer or link.refusals >= _HANDSHAKE_FAILURES
 
 
 def _check_query(node: Node, peer: str, addr: str) -> None:

@@ -77,7 +77,7 @@ class PeerExchange:
                 n.dial(key, addr, urgent=True)
         if not link.hello_sent:
             link.hello_sent = True
-            n.send(key, "hello", n.hello())
+            n.send(key, "hello", self.hello())
         n.events(f"connected to {link.name or key.hex()[:12]}")
         n.busy()
         n.send_all(n.engine.start_round(key))  # first sync right away
@@ -159,19 +159,22 @@ class PeerExchange:
             if key in n.dialer.addr:
                 n.book.confirm(key, n.dialer.addr[key], link.name)
             link.hello_sent = True
-            n.send(key, "hello", n.hello())
+            n.send(key, "hello", self.hello())
         elif kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
-            self._refused(link, now, "the peer refused us (is this laptop in its roster yet?)")
+            why = "the peer refused us (is this laptop in its roster yet?)"
+            self._refused(link, now, why, by_peer=True)
         elif kind in (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL):
-            self._refused(link, now, "handshake failed (wrong key for that address?)")
+            # a wrong key for that address, or a handshake cut short (the peer re-bound)
+            why = "handshake failed (wrong key for that address?)"
+            self._refused(link, now, why, by_peer=False)
         elif kind == zmq.EVENT_DISCONNECTED and link.out == "up":
             link.out = "connecting"  # ZeroMQ re-dials by itself
             link.up_since = None
 
-    def _refused(self, link: PeerLink, now: float, why: str) -> None:
+    def _refused(self, link: PeerLink, now: float, why: str, *, by_peer: bool) -> None:
         # ZeroMQ gives up on a link after a failed handshake: we retry, backing off.
         self.node.dialer.close(link.key)
-        link.refused(now, why)
+        link.refused(now, why, by_peer=by_peer)
 
     # --- UDP ---------------------------------------------------------------------------------
 

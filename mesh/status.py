@@ -50,7 +50,7 @@ def status(node: Node) -> dict[str, Any]:
         "mesh_id": node.mesh_id.hex() if node.mesh_id else None,
         "mesh_name": roster.name,
         "listen": node.listen_endpoint,
-        "reach_me": node.reach_me(),
+        "reach_me": node.exchange.reach_me(),
         "pid": os.getpid(),
         "uptime_s": round(time.time() - node.started, 1),
         "interval_s": node.config.interval,

@@ -29,7 +29,7 @@ Events = Callable[[str], None]
 
 #: steps that cut or kill links: before the first one, every running node must hold the
 #: roster (a laptop cut off before it learnt the roster cannot write anything)
-FAULTS = frozenset({"partition", "loss", "delay", "kill", "stop", "nemesis"})
+FAULTS = frozenset({"partition", "loss", "delay", "kill", "stop", "nemesis", "link-down", "unplug"})
 
 
 @dataclass
