@@ -373,6 +373,7 @@ class Node:
         """Start a round with every live peer now (`plurictl sync` with a running node, heal)."""
         self.busy()
         targets = self.live_peers()
+        self._unanswered_rounds.update(targets)  # full pace until each has answered
         for key in targets:
             self.send_all(self.engine.start_round(key))
         return len(targets)
