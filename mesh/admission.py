@@ -25,9 +25,16 @@ ZAP_BATCH = 64
 
 
 class Admission:
-    def __init__(self, zap: zmq.Socket, banned: Callable[[bytes, float], bool]) -> None:
+    def __init__(
+        self,
+        zap: zmq.Socket,
+        banned: Callable[[bytes, float], bool],
+        events: Callable[[str], None] | None = None,
+    ) -> None:
         self.zap = zap
         self.banned = banned
+        self.events = events or (lambda _msg: None)
+        self._told: dict[bytes, float] = {}  # member key -> when we last reported refusing it
         self.allowed: dict[bytes, bytes] = {}  # raw curve public key -> ed25519 key
         self.rates: dict[bytes, TokenBucket] = {}
         self.refused = 0
@@ -63,9 +70,13 @@ class Admission:
             key, reason = None, b"too many connections; retry later"
         if key is not None:
             self.zap.send_multipart([version, request_id, b"200", b"OK", key.hex().encode(), b""])
-        else:
-            self.refused += 1
-            self.zap.send_multipart([version, request_id, b"400", reason, b"", b""])
+            return
+        self.refused += 1
+        self.zap.send_multipart([version, request_id, b"400", reason, b"", b""])
+        member = self.allowed.get(credentials[0]) if credentials else None
+        if member is not None and now - self._told.get(member, -60.0) >= 60.0:
+            self._told[member] = now  # a member refused: say why, once a minute
+            self.events(f"refused a connection from {member.hex()[:12]}: {reason.decode()}")
 
     def _rate(self, key: bytes) -> TokenBucket:
         if key not in self.rates:

@@ -10,10 +10,14 @@ is not acknowledged in time (lost to a partition) aborts the transfer; the
 next anti-entropy round starts a fresh one from the peer's real heads.
 
 Pipelining (``background_verify``): signatures of an incoming batch are
-checked on other threads while the previous batch is written to the store;
-batches are written, and acknowledged, in the order they arrived
+checked on another thread while the previous batch is written to the store
 (:meth:`SyncEngine.finish`). A catch-up then keeps both cores busy instead of
-alternating between checking and writing.
+alternating between checking and writing. Batches wait for the checker in one
+queue per peer, served round-robin, so a member sending batch after batch gets
+its share and no more; each peer's batches are written, and acknowledged, in
+the order they arrived, and a peer's queue is bounded (:data:`PEER_QUEUE`):
+what is over is dropped (and counted), which bounds the memory one member can
+make the node hold.
 """
 
 from __future__ import annotations
@@ -37,6 +41,14 @@ from mesh.protocol import BATCH_BYTES
 Out = tuple[bytes, str, dict[str, Any]]
 #: what ledger.store.verify_many returns: (entry, None) or (None, why not), per item
 Checked = list[tuple[Any, Rejection | None]]
+#: Batches handed to the signature checker at once (one being written meanwhile).
+CHECKING = 2
+#: Batches, entries and bytes one peer may have waiting for the checker: an honest sender
+#: has at most its window (3 batches of up to 1,000 entries and ~0.5 MiB) and some small
+#: pushes in flight. Bounds the memory one member can make this node hold.
+PEER_QUEUE = 64
+PEER_QUEUE_ENTRIES = 4000
+PEER_QUEUE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -81,6 +93,7 @@ class EngineStats:
     duplicates: int = 0
     forks: int = 0
     transfers_aborted: int = 0
+    overflow: int = 0  # batches dropped because their sender's queue was full
 
 
 class SyncEngine:
@@ -117,7 +130,10 @@ class SyncEngine:
             if background_verify
             else None
         )
+        #: batches being checked, in the order they were handed to the checker
         self._pending: deque[tuple[bytes, str, dict[str, Any], Future[Checked]]] = deque()
+        #: batches waiting for the checker, per peer (served round-robin between peers)
+        self._queued: dict[bytes, deque[tuple[str, dict[str, Any]]]] = {}
 
     # --- helpers ----------------------------------------------------------------
 
@@ -128,6 +144,7 @@ class SyncEngine:
 
     def forget(self, key: bytes) -> None:
         self.peers.pop(key, None)
+        self._queued.pop(key, None)  # a peer cut off: its unchecked batches go too
 
     def _own_head(self) -> int:
         head = self.store.stored_heads().get(self.me)
@@ -297,15 +314,17 @@ class SyncEngine:
 
     @property
     def backlog(self) -> int:
-        """Batches received whose signatures are being checked."""
-        return len(self._pending)
+        """Batches received and not yet written (being checked, or waiting their turn)."""
+        return len(self._pending) + sum(len(q) for q in self._queued.values())
 
     def finish(self) -> list[Out]:
-        """Write the batches whose check is done, in arrival order; returns the replies."""
+        """Write the batches whose check is done, in the order they were checked; hand the
+        checker the next batches, one peer after another; returns the replies."""
         out: list[Out] = []
         while self._pending and self._pending[0][3].done():
             key, msg_type, msg, checked = self._pending.popleft()
             out.extend(self._received(key, msg_type, msg, checked.result()))
+        self._feed_checker()
         return out
 
     def close(self) -> None:
@@ -315,9 +334,31 @@ class SyncEngine:
     def _receive(self, key: bytes, msg_type: str, msg: dict[str, Any]) -> list[Out]:
         if self._verifier is None:
             return self._received(key, msg_type, msg, None)
-        job = self._verifier.submit(verify_many, list(msg["b"]))
-        self._pending.append((key, msg_type, msg, job))
+        queue = self._queued.setdefault(key, deque())
+        waiting = sum(len(m["b"]) for _, m in queue) + len(msg["b"])
+        size = sum(len(raw) for _, m in queue for raw in m["b"]) + sum(map(len, msg["b"]))
+        if len(queue) >= PEER_QUEUE or waiting > PEER_QUEUE_ENTRIES or size > PEER_QUEUE_BYTES:
+            # More than any honest sender has in flight: dropped, not charged (valid entries
+            # resent cost checking, not a penalty). A transfer's sender retries after its
+            # timeout; a push's gap starts a round.
+            self.stats.overflow += 1
+            return []
+        queue.append((msg_type, msg))
+        self._feed_checker()
         return []
+
+    def _feed_checker(self) -> None:
+        """Keep CHECKING batches with the checker, taking one from each peer in turn: a
+        member sending batch after batch gets its share, not the checker."""
+        assert self._verifier is not None or not self._queued
+        while len(self._pending) < CHECKING and self._queued:
+            key = next(iter(self._queued))
+            queue = self._queued.pop(key)
+            msg_type, msg = queue.popleft()
+            if queue:
+                self._queued[key] = queue  # back of the line
+            job = self._verifier.submit(verify_many, list(msg["b"]))  # type: ignore[union-attr]
+            self._pending.append((key, msg_type, msg, job))
 
     def _received(
         self, key: bytes, msg_type: str, msg: dict[str, Any], checked: Checked | None

@@ -196,7 +196,7 @@ class Node:
         zap = self.ctx.socket(zmq.REP)
         zap.linger = 0
         zap.bind("inproc://zeromq.zap.01")
-        self.admission = Admission(zap, self._banned)
+        self.admission = Admission(zap, self._banned, self.events)
         self.poller.register(zap, zmq.POLLIN)
         self.router, self.listen_endpoint = bind_router(self.ctx, self.config.listen, self.curve)
         self.poller.register(self.router, zmq.POLLIN)

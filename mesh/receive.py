@@ -28,9 +28,6 @@ if TYPE_CHECKING:
 _REQUESTS = frozenset({"hello", "digest", "heads", "ping", "peers"})
 #: What a node still joining (no genesis yet) accepts: only what brings it the ledger.
 _JOINING = frozenset({"digest", "heads", "entries", "forks", "in_sync", "ack"})
-#: Batches of entries waiting for their signature check before the node reads more
-#: peer messages (the rest wait in ZeroMQ's bounded queues): bounds memory.
-MAX_BACKLOG = 3
 
 
 class Receiver:
@@ -65,10 +62,6 @@ class Receiver:
             n._rr += 1
             progress = False
             for key, sock in sources[start:] + sources[:start]:
-                if n.engine.backlog >= MAX_BACKLOG:
-                    n.send_all(n.engine.finish())
-                    if n.engine.backlog >= MAX_BACKLOG:
-                        return
                 if key is not None and n.dialer.dealers.get(key) is not sock:
                     continue  # closed while we were serving another peer
                 if key is None and sock is not n.router:

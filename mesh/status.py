@@ -89,6 +89,7 @@ def status(node: Node) -> dict[str, Any]:
             "duplicates": node.engine.stats.duplicates,
             "forks": node.engine.stats.forks,
             "transfers_aborted": node.engine.stats.transfers_aborted,
+            "batches_dropped_queue_full": node.engine.stats.overflow,
         },
     }
 

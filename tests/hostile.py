@@ -37,6 +37,8 @@ class Member:
         s = self.ctx.socket(zmq.DEALER)
         s.linger = 0
         s.sndhwm = 100_000
+        # a blocking send fails after 10 s instead of hanging once the node has cut us off
+        s.sndtimeo = 10_000
         s.curve_serverkey = curve_public_from_ed25519(self.server.key)
         s.curve_publickey = pub
         s.curve_secretkey = sec

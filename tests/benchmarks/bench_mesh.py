@@ -284,8 +284,9 @@ def test_honest_sync_during_a_flood(tmp_path: Path, record: Callable, flood: str
         atk = Member(c)
         stop = threading.Event()
         wait_member_known(c, atk)
+        # two connections: as many as a member may flood on without being cut off for it
         threads = [
-            threading.Thread(target=atk.flood, args=(messages, 60.0, stop)) for _ in range(3)
+            threading.Thread(target=atk.flood, args=(messages, 60.0, stop)) for _ in range(2)
         ]
         for t in threads:
             t.start()

@@ -9,6 +9,7 @@ against the old code.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -104,7 +105,8 @@ def test_a_backlog_of_expensive_messages_does_not_make_the_node_deaf(
         assert max(latencies) < 2.0, f"status latencies during the backlog: {latencies}"
         # a garbage message inside the flood is charged, the node keeps serving
         s = atk.connect()
-        s.send(push([b"\x01"] * 300_000))  # 900 KB of one-byte "entries"
+        with contextlib.suppress(zmq.Again):  # the node may already have cut mallet off
+            s.send(push([b"\x01"] * 300_000))  # 900 KB of one-byte "entries"
         assert status_latency(cluster) < 2.0
         stop.set()
         for t in floods:
