@@ -161,7 +161,7 @@ def seal_threshold(n: int, f: int) -> int:
 
 def check_threshold(n: int, k: int, f: int | None) -> str | None:
     """Why ``k`` of ``n`` tellers cannot be a safe seal threshold with ``f``, or None."""
-    if f is None:
+    if f is None or f == 0:
         if 2 * k <= n:
             return (
                 f"seal threshold k={k} must be more than half of the {n} tellers "

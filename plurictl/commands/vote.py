@@ -68,9 +68,15 @@ def vote() -> None:
 )
 @click.option("--teller", "tellers", multiple=True, help="A teller (name or key; repeatable).")
 @click.option(
+    "--tolerate",
+    type=click.IntRange(min=0),
+    metavar="F",
+    help="Equivocating tellers (copied keys) the vote survives (default 1 with 4+ tellers, else 0).",
+)
+@click.option(
     "--seal-threshold",
     type=click.IntRange(min=1),
-    help="Seals needed (default: more than half the tellers).",
+    help="Seals needed (default: the smallest k with 2k - tellers >= F + 1).",
 )
 @click.option(
     "--quorum",
@@ -94,19 +100,27 @@ def open_(app: AppContext, file: str | None, as_json: bool, **flags: Any) -> Non
 
     Example: plurictl vote open --title "Restart order" --option north="North plant"
     --option south="South plant" --method plurality --roll role:operator
-    --teller bob --teller carol --teller dave --quorum 50
+    --teller bob --teller carol --teller dave --teller erin --quorum 50
+
+    With 4 tellers the vote tolerates one copied teller key and needs 3 seals;
+    see field_guides/voting.md for the table.
     """
     from ledger.votes import open_vote
     from plurictl.commands.vote_spec import build_spec
+
+    from ledger.votes import threshold_warnings
 
     spec = build_spec(app, file, flags)
     entry = open_vote(app.home.store, app.home.identity, spec)
     _nudge(app)
     body = entry.body
+    warnings = threshold_warnings(body["k"], body["f"], len(body["tellers"]))
     if as_json:
-        emit_json({"vote": entry.id.hex(), "charter": entry.to_json()})
+        emit_json({"vote": entry.id.hex(), "charter": entry.to_json(), "warnings": warnings})
         return
     show.render_opened(entry.id.hex(), body, app.home.store.roster())
+    for w in warnings:
+        console().print(f"[yellow]Warning:[/] {w}")
 
 
 @vote.command("list")

@@ -34,7 +34,10 @@ def render_opened(vote_id: str, body: dict[str, Any], roster: Any) -> None:
         f"({body['roll_source']}) · {quorum}"
     )
     tellers = ", ".join(roster.name_of(bytes.fromhex(t)) for t in body["tellers"])
-    out.print(f"  tellers:  {tellers} — sealing needs {body['k']} of {len(body['tellers'])}")
+    out.print(
+        f"  tellers:  {tellers} — sealing needs {body['k']} of {len(body['tellers'])}, "
+        f"tolerates {body['f']} equivocating teller(s)"
+    )
     out.print(f"Voters run: plurictl vote cast {short} CHOICE...")
 
 

@@ -233,6 +233,7 @@ def do_vote_open(r: DrillRunner, args: dict[str, Any]) -> str:
         tellers=tellers,
         roll_role=roll.removeprefix("role:") if roll.startswith("role:") else None,
         quorum_pct=int(args.get("quorum", 0)),
+        tolerate=int(args["tolerate"]) if "tolerate" in args else None,
     )
     with r.member_home(node) as h:
         entry = open_vote(h.store, h.identity, spec)

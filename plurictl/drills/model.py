@@ -40,7 +40,7 @@ ACTIONS: dict[str, tuple[set[str], set[str]]] = {
     "plan-adopt": ({"node"}, {"plan"}),
     "vote-open": (
         {"node", "title", "options"},
-        {"id", "method", "roll", "tellers", "quorum", "plans"},
+        {"id", "method", "roll", "tellers", "quorum", "plans", "tolerate"},
     ),
     "vote-cast": ({"node", "vote", "choice"}, set()),
     "vote-close": ({"node", "vote"}, set()),

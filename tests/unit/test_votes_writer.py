@@ -71,7 +71,9 @@ def test_open_resolves_the_roll_into_members(world) -> None:  # type: ignore[no-
     ("kw", "error", "match"),
     [
         ({"k": 1}, InvalidInput, "more than half"),
-        ({"k": 4}, InvalidInput, "more than half"),
+        ({"k": 4}, InvalidInput, "more than the 3 tellers"),
+        ({"k": 2, "tolerate": 1}, InvalidInput, "so k >= 3"),  # 2 of 3 cannot survive a copy
+        ({"tolerate": 3}, InvalidInput, "0 to 2"),
         ({"tellers": []}, InvalidInput, "needs tellers"),
         ({"method": "borda"}, InvalidInput, "method must be"),
         ({"credits": 10}, InvalidInput, "only applies to quadratic"),
