@@ -105,10 +105,8 @@ def open_(app: AppContext, file: str | None, as_json: bool, **flags: Any) -> Non
     With 4 tellers the vote tolerates one copied teller key and needs 3 seals;
     see field_guides/voting.md for the table.
     """
-    from ledger.votes import open_vote
+    from ledger.votes import open_vote, threshold_warnings
     from plurictl.commands.vote_spec import build_spec
-
-    from ledger.votes import threshold_warnings
 
     spec = build_spec(app, file, flags)
     entry = open_vote(app.home.store, app.home.identity, spec)
