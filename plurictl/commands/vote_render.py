@@ -262,6 +262,10 @@ def render_audit(audit: Any, show_all: bool) -> None:
     if audit.sealed_root_ok is not None:
         ok = "matches" if audit.sealed_root_ok else "[red]DOES NOT MATCH[/]"
         out.print(f"  sealed sheet's Merkle root recomputed: {ok}")
+    for t in audit.status["equivocated_tellers"]:
+        out.print(f"  [red]{t['message']}[/]")
+    if audit.status["failure"]:
+        out.print(f"  [red]{audit.status['failure']}[/]")
     for b in audit.bad:
         out.print(f"[red]BAD[/] {b.kind} seq {b.seq} ({b.id.hex()[:12]}): {b.reason}")
     rows = audit.ballots if show_all else audit.ballots[:MAX_ROWS]
