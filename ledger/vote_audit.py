@@ -240,9 +240,16 @@ def verify(store: Store, vote_text: str, progress: Callable[[int], None] | None 
             (roster_entries if e.kind in ROSTER_KINDS else vote_entries).append(e)
     if progress is not None:
         progress(checked % 1000)
-    forks = {p.author: p.seq for p in store.fork_proofs()}
+    forks: dict[bytes, int] = {}
+    proofs: list[Entry] = []
+    for p in store.fork_proofs():
+        if all(signature_valid(x) for x in (p.a, p.b)) and p.a.seq == p.b.seq == p.seq:
+            forks[p.author] = p.seq
+            proofs += [x for x in (p.a, p.b) if x.kind in VOTE_KINDS]
+        else:
+            bad.append(BadEntry(p.a.id, p.author, p.seq, p.a.kind, "fork proof does not verify"))
     roster = roster_view.fold(roster_entries, forks, mesh_id=store.mesh_id)
-    votes = fold(vote_entries, roster)
+    votes = fold(vote_entries, roster, None, proofs)
     vote = votes.votes.get(target.id)
     if vote is None:
         raise TrustError("the vote's charter does not verify from the signed entries")

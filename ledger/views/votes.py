@@ -125,6 +125,7 @@ def fold(
     """
     by_id: dict[bytes, Entry] = {}
     seen_hlc: dict[bytes, int] = {}
+    proofs = list(proofs)
     for e in entries:
         if e.kind in VOTE_KINDS:
             by_id[e.id] = e
@@ -134,6 +135,8 @@ def fold(
     for e in proofs:
         if e.id in from_proofs:
             by_id[e.id] = e
+        if heard is None and seen_hlc.get(e.author, -1) < e.hlc:
+            seen_hlc[e.author] = e.hlc  # both copies' entries, on every laptop alike
     out = Votes()
     ordered = sorted(by_id.values(), key=lambda e: e.id)
     parts = {e.id: e for e in ordered if e.kind == PART}
