@@ -294,7 +294,21 @@ def choice_checker(
 ) -> Callable[[Any], tuple[Any, str | None]]:
     """``check_choice`` for one charter, with its option set computed once (for big folds)."""
     known = frozenset(o.id for o in options)
-    return lambda choice: _check(method, known, credits, choice)
+    seen: dict[tuple[Any, ...], tuple[Any, str | None]] = {}  # most ballots repeat a choice
+
+    def check(choice: Any) -> tuple[Any, str | None]:
+        if type(choice) is not list or method == QUADRATIC:
+            return _check(method, known, credits, choice)
+        try:
+            key = tuple(choice)
+            return seen[key]
+        except KeyError:
+            out = seen[key] = _check(method, known, credits, choice)
+            return out
+        except TypeError:  # unhashable items: never cached
+            return _check(method, known, credits, choice)
+
+    return check
 
 
 def _check(

@@ -192,11 +192,14 @@ def status(vote: Vote, votes: Votes, roster: Roster) -> dict[str, Any]:
     }
 
 
-def result(vote: Vote, roster: Roster) -> dict[str, Any] | None:
-    """The FINAL result, or None before it."""
+def result(vote: Vote, roster: Roster, *, ballots: bool = True) -> dict[str, Any] | None:
+    """The FINAL result, or None before it. ``ballots=False``: ballots and voters are
+    summarised (counts per reason) instead of listed, for big votes (`--ballots` lists)."""
     r: Result | None = vote.result
     if vote.state != FINAL or r is None:
         return None
+    if not ballots:
+        return _summary_result(vote, r, roster)
     names = {b.id: b for b in vote.ballots.values()}
     return {
         "vote": vote.id.hex(),
@@ -235,6 +238,38 @@ def result(vote: Vote, roster: Roster) -> dict[str, Any] | None:
             if s.status == "void"
         ],
         "voters": [_voter(s, vote, roster) for _, s in sorted(r.slots.items())],
+    }
+
+
+def _summary_result(vote: Vote, r: Result, roster: Roster) -> dict[str, Any]:
+    reasons: dict[str, int] = {}
+    for _, why in r.uncounted:
+        head = why.split(":")[0]
+        reasons[head] = reasons.get(head, 0) + 1
+    return {
+        "vote": vote.id.hex(),
+        "sheet": vote.sealed_sheet.hex() if vote.sealed_sheet else None,
+        "root": vote.sealed_root.hex() if vote.sealed_root else None,
+        "method": r.tally.method,
+        "outcome": r.outcome,
+        "winner": r.winner.to_json() if r.winner else None,
+        "tied": r.tally.tied if r.outcome == "tie" else [],
+        "counts": r.tally.counts,
+        "rounds": [x.to_json() for x in r.tally.rounds],
+        "margin": r.tally.margin,
+        "quorum_pct": r.quorum_pct,
+        "quorum_met": r.quorum_met,
+        "turnout_weight": r.turnout_weight,
+        "roll_weight": r.roll_weight,
+        "missing_weight": r.missing_weight,
+        "decided_regardless": r.decided_regardless,
+        "equivocated_tellers": equivocated(vote, roster),
+        "ballots": {
+            "counted": len(r.counted),
+            "uncounted": dict(sorted(reasons.items())),
+            "void_slots": sum(1 for s in r.slots.values() if s.status == "void"),
+            "listed": "use --ballots for every ballot, voter and reason",
+        },
     }
 
 

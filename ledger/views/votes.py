@@ -52,6 +52,7 @@ Rules (DESIGN.md "Votes" 1-6):
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -114,6 +115,24 @@ def fold(
     roster: Roster,
     heard: Mapping[bytes, int] | None = None,
     proofs: Iterable[Entry] = (),
+) -> Votes:
+    """Fold vote entries into per-vote state (see :func:`_fold`)."""
+    # A fold of 100,000 ballots allocates a few hundred thousand objects and no cycles:
+    # the cyclic collector would only rescan them, again and again (about 20% slower).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _fold(entries, roster, heard, proofs)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _fold(
+    entries: Iterable[Entry],
+    roster: Roster,
+    heard: Mapping[bytes, int] | None,
+    proofs: Iterable[Entry],
 ) -> Votes:
     """Fold vote entries into per-vote state.
 
@@ -268,7 +287,10 @@ def resolve_slot(member: bytes, weight: int, ballots: list[Ballot]) -> Slot:
     # that is here already lists what it names: the union of the names is the closure.
     replaced: set[Any] = set()
     for b in ballots:
-        replaced.update(r for r in b.replaces if type(r) is str)
+        try:
+            replaced.update(b.replaces)
+        except TypeError:  # an unhashable item names nothing
+            replaced.update(r for r in b.replaces if type(r) is str)
     heads = sorted((b for b in ballots if b.key not in replaced), key=lambda b: b.id)
     older = sorted((b for b in ballots if b.key in replaced), key=lambda b: b.id)
     if len(heads) > 1:

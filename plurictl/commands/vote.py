@@ -323,19 +323,26 @@ def status_(app: AppContext, vote_id: str, as_json: bool) -> None:
 
 @vote.command("result")
 @click.argument("vote_id")
+@click.option(
+    "--ballots", is_flag=True, help="With --json: list every ballot and voter (default: counts)."
+)
 @json_option
 @pass_app
-def result_(app: AppContext, vote_id: str, as_json: bool) -> None:
-    """The result of a sealed vote. No winner is ever shown before it is sealed."""
+def result_(app: AppContext, vote_id: str, ballots: bool, as_json: bool) -> None:
+    """The result of a sealed vote. No winner is ever shown before it is sealed.
+
+    Example: plurictl vote result 3fa2c1d0 --json --ballots
+    """
     from ledger.views import vote_json
     from ledger.votes import find_vote, load
 
     votes, roster = load(app.home.store)
     v = find_vote(votes, vote_id)
-    data = vote_json.result(v, roster)
     if as_json:
-        emit_json({"vote": v.id.hex(), "state": v.state, "result": data})
+        data = vote_json.result(v, roster, ballots=ballots)
+        emit_json({"vote": v.id.hex(), "state": v.state, "failure": v.failure, "result": data})
         return
+    data = vote_json.result(v, roster)
     if data is None:
         best = max((len(s.sealers) for s in v.sheets.values()), default=0)
         out = console()
