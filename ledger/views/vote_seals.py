@@ -39,6 +39,17 @@ from ledger.views.vote_state import (
 Ignore = Callable[[Entry, str], None]
 
 
+def generation(roster: Roster, key: bytes) -> int:
+    """How many rotations lie behind this key (a member's older keys come first)."""
+    n, seen = 0, {key}
+    info = roster.keys.get(key)
+    while info is not None and info.predecessor is not None and info.predecessor not in seen:
+        seen.add(info.predecessor)
+        n += 1
+        info = roster.keys.get(info.predecessor)
+    return n
+
+
 def granted(roster: Roster, key: bytes, seq: int, roles: tuple[str, ...]) -> bool:
     """Had ``key`` been granted one of ``roles`` at or before entry ``seq``, whatever cuts
     came later? (What a sealed sheet's entries are judged by under rules 2.)"""

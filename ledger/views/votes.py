@@ -20,21 +20,10 @@ Rules (DESIGN.md "Votes" 1-6):
   A ballot that breaks the method's rules (unknown option, over the quadratic
   budget ...) is *spoiled*: it was the voter's word, so it keeps its place in
   the chain, but a spoiled head counts for turnout only.
-* **Seals** (:mod:`ledger.views.vote_seals`; charters with ``f`` follow rules 2,
-  older ones the rules below, unchanged). Rules 1, **one per teller, the first
-  one.** A teller member's seals on a
-  vote are ordered by (key generation along rotations, seq, id); the first
-  one names the only sheet that teller can ever count for (whether or not the
-  key held ``teller`` then: a roster change can cancel a seal, never move it to
-  another sheet). The teller counts once for that sheet, through its first seal
-  on it made while holding ``teller``. A seal naming a different sheet is
-  *teller equivocation*: flagged with both signed seals, never counted.
-  Because an author's feed arrives in order (seq n is never stored without
-  1..n-1), every laptop that has any seal of a teller counts that teller for the
-  same sheet, so sealer sets of different sheets are disjoint everywhere and,
-  with k > n/2, at most one sheet per vote can ever reach k seals. (Even on
-  any arbitrary subset of entries, one teller counts for at most one sheet, so
-  one laptop never sees two sealed sheets.) A later equivocation cannot unseal.
+* **Seals**: one teller counts once per sheet, never cancelled once counted
+  (charters with ``f``) or by the old rules (charters without ``f``): see
+  :mod:`ledger.views.vote_seals`, which also says why at most one sheet per
+  vote can ever reach k seals.
 * **A sealed sheet is final** (rules 2). Once a sheet has k seals, what it
   depends on (charter, sheet, seals, the ballots it lists) is judged by
   :func:`ledger.views.vote_seals.granted`: roles granted at or before the
@@ -56,7 +45,6 @@ import gc
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ledger import merkle
 from ledger.entry import Entry
 from ledger.views import vote_seals, vote_tally
 from ledger.views.roster import Roster
@@ -65,7 +53,6 @@ from ledger.views.vote_bodies import (
     CHARTER,
     CLOSE,
     PART,
-    QUADRATIC,
     RANKED,
     SEAL,
     STOP,
@@ -76,8 +63,8 @@ from ledger.views.vote_bodies import (
     merge_roll,
     parse_charter,
     parse_hex,
-    quadratic_swing,
 )
+from ledger.views.vote_result import final_result, resolve_slot, sheet_problem
 from ledger.views.vote_seals import granted
 from ledger.views.vote_state import (
     BLANK,
@@ -275,42 +262,6 @@ def _charter(
     out.votes[e.id] = Vote(Charter(e.id, e.author, e.seq, e.hlc, fields, roll))
 
 
-def resolve_slot(member: bytes, weight: int, ballots: list[Ballot]) -> Slot:
-    """One voter's slot from their ballots (rule 2): one head counts, several are void."""
-    if not ballots:
-        return Slot(member, weight, NOT_HEARD)
-    if len(ballots) == 1:
-        head = ballots[0]
-        status = SPOILED if head.spoiled else BLANK if head.blank else VOTED
-        return Slot(member, weight, status, ballot=head)
-    # Replacement is transitive, but only through ballots that are here, and a ballot
-    # that is here already lists what it names: the union of the names is the closure.
-    replaced: set[Any] = set()
-    for b in ballots:
-        try:
-            replaced.update(b.replaces)
-        except TypeError:  # an unhashable item names nothing
-            replaced.update(r for r in b.replaces if type(r) is str)
-    heads = sorted((b for b in ballots if b.key not in replaced), key=lambda b: b.id)
-    older = sorted((b for b in ballots if b.key in replaced), key=lambda b: b.id)
-    if len(heads) > 1:
-        return Slot(member, weight, VOID, conflict=heads, replaced=older)
-    head = heads[0]
-    status = SPOILED if head.spoiled else BLANK if head.blank else VOTED
-    return Slot(member, weight, status, ballot=head, replaced=older)
-
-
-def _generation(roster: Roster, key: bytes) -> int:
-    """How many rotations lie behind this key (a member's older keys come first)."""
-    n, seen = 0, {key}
-    info = roster.keys.get(key)
-    while info is not None and info.predecessor is not None and info.predecessor not in seen:
-        seen.add(info.predecessor)
-        n += 1
-        info = roster.keys.get(info.predecessor)
-    return n
-
-
 class _VoteFold:
     """Folds the entries of one vote (already sorted by id)."""
 
@@ -482,7 +433,7 @@ class _VoteFold:
             sheet.problem = f"unreadable part: {err}"
         else:
             sheet.ballots = listed
-            sheet.problem = _sheet_problem(listed, count, root)
+            sheet.problem = sheet_problem(listed, count, root)
         if sheet.problem:
             self.ignore(e, f"close sheet cannot be sealed: {sheet.problem}")
 
@@ -526,7 +477,7 @@ class _VoteFold:
         except Malformed as err:
             self.ignore(e, f"malformed seal: {err}")
             return None
-        gen = _generation(self.roster, e.author)
+        gen = vote_seals.generation(self.roster, e.author)
         seal = Seal(e.id, e.author, member, e.seq, e.hlc, sheet, root, e.sig, gen)
         if self.rules == 1:
             seal.problem = self.authority(e.author, e.seq, ("teller",))
@@ -613,82 +564,7 @@ class _VoteFold:
         if vote.missing_ballots:
             return
         vote.state = FINAL
-        vote.result = self.result(listed)
-
-    def result(self, ordered: list[bytes]) -> Result:
-        vote, charter = self.vote, self.charter
-        f = charter.fields
-        listed = set(ordered)
-        per_member: dict[bytes, list[Ballot]] = {}
-        changed: set[bytes] = set()  # members with a ballot outside the sealed set
-        for bid, b in vote.ballots.items():
-            if bid in listed:
-                per_member.setdefault(b.member, []).append(b)
-            else:
-                changed.add(b.member)
-        slots = {
-            m: resolve_slot(m, w, per_member.get(m, [])) if m in changed else vote.slots[m]
-            for m, w in charter.roll.items()
-        }
-        tally = self.tally(slots)
-        turnout = sum(s.weight for s in slots.values() if s.participated)
-        missing = f.roll_weight - turnout
-        quorum_met = turnout * 100 >= f.quorum_pct * f.roll_weight
-        outcome = tally.outcome if quorum_met else NO_QUORUM
-        winner = charter.option(tally.winner) if outcome == vote_tally.WINNER else None
-        regardless = False
-        if winner is not None:
-            if f.method == RANKED:
-                regardless = 2 * tally.first_preferences > f.roll_weight
-            elif f.method == QUADRATIC:
-                regardless = tally.margin > missing * quadratic_swing(f.credits or 0)
-            else:
-                regardless = tally.margin > missing
-        counted: list[Ballot] = []
-        uncounted: list[tuple[bytes, str]] = []
-        for bid, b in vote.ballots.items():  # in id order: entries are folded sorted by id
-            slot = slots[b.member]
-            if bid not in listed:
-                uncounted.append((bid, f"{LATE}: not in the sealed set"))
-            elif slot.status == VOID:
-                uncounted.append(
-                    (bid, "void: double vote (two ballots that do not name each other)")
-                )
-            elif slot.ballot is not b:
-                uncounted.append((bid, "replaced by a later ballot in the sealed set"))
-            elif b.spoiled:
-                uncounted.append((bid, f"spoiled: {b.spoiled}"))
-            else:
-                counted.append(b)
-        for bid in ordered:
-            if bid in self.rejected:
-                uncounted.append((bid, f"listed but not counted: {self.rejected[bid]}"))
-            elif bid not in vote.ballots:
-                uncounted.append((bid, "listed but not a ballot of this vote"))
-        return Result(
-            tally,
-            outcome,
-            winner,
-            f.quorum_pct,
-            quorum_met,
-            turnout,
-            f.roll_weight,
-            missing,
-            regardless,
-            slots,
-            counted,
-            uncounted,
-        )
-
-
-def _sheet_problem(listed: list[bytes], count: int, root: bytes) -> str | None:
-    if len(listed) != count:
-        return f"lists {len(listed)} ballots but says {count}"
-    if any(listed[i] >= listed[i + 1] for i in range(len(listed) - 1)):
-        return "ballot ids are not in ascending order without repeats"
-    if merkle.root(listed) != root:
-        return "the Merkle root does not match the listed ballots"
-    return None
+        vote.result = final_result(vote, listed, self.rejected, self.tally)
 
 
 __all__ = [
