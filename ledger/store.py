@@ -512,7 +512,10 @@ class Store:
         key = (votes_held, self.generation(), len(incoming), hash(tuple(e.id for e in past)))
         if self._kept_cache is not None and self._kept_cache[0] == key:
             return self._kept_cache[1]
-        limits = kept_limits(self, incoming)
+        try:
+            limits = kept_limits(self, incoming)
+        except Exception:  # pragma: no cover - the votes fold never raises; sync must not
+            limits = {}
         self._kept_cache = (key, limits)
         return limits
 

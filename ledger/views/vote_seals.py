@@ -84,17 +84,17 @@ def count_v2(
         info = roster.keys.get(keys.get(member, member))
         forked = info is not None and info.fork_seq is not None
         counting: dict[bytes, Seal] = {}
+        named = mine[0].sheet  # a teller's first seal names its only sheet (unless copied)
         for s in mine:
             if s.problem is not None:
                 ignore(by_id[s.id], f"seal not counted: {s.problem}")
             elif s.sheet in counting:
                 ignore(by_id[s.id], "this teller already sealed that sheet (counted once)")
-            elif forked or not counting:
+            elif forked or s.sheet == named:
                 counting[s.sheet] = s
         first = mine[0]
         vote.seals[member] = next(iter(counting.values()), first)
         if not forked:
-            named = next(iter(counting), first.sheet)
             others = [s for s in mine if s.sheet != named]
             for s in others:
                 if s.problem is None:

@@ -347,7 +347,14 @@ def result_(app: AppContext, vote_id: str, ballots: bool, as_json: bool) -> None
         best = max((len(s.sealers) for s in v.sheets.values()), default=0)
         out = console()
         out.print(f"[bold]{v.charter.title}[/]  {state(v.state)}")
-        if v.state == "SEALED":
+        if v.failure:
+            out.print(f"  {v.failure}: only this vote is affected. Run `plurictl vote verify`.")
+        elif v.state == "CONFLICT":
+            out.print(
+                f"  {len(v.conflict)} sheets each have {v.charter.k} seals: more tellers "
+                "equivocated than this vote tolerates. No result: open a new vote."
+            )
+        elif v.state == "SEALED":
             out.print(
                 "  Sealed, but this laptop lacks part of the sealed set: sync, then ask again."
             )
