@@ -311,3 +311,37 @@ def test_two_sheets_sealed_by_more_than_f_copies_is_a_conflict_never_a_crash() -
     assert vote.state == "CONFLICT" and sorted(vote.conflict) == sorted([s1.id, s2.id])
     assert vote.result is None and vote.winning_option is None
     assert CLOSE  # the sheets are ordinary close sheets
+
+
+# --- defect 5: a vote that can no longer be sealed says so ----------------------------
+
+
+def test_a_stuck_vote_says_so_and_what_would_unblock_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """3 tellers, k = 2: t1 seals sheet A, t2 seals sheet B, t3 is revoked. No sheet can
+    ever reach 2 seals; `vote status` used to show PROVISIONAL without a word."""
+    from ledger.views import votes as vv
+    from plurictl.commands import vote_render
+
+    m = council(["t1", "t2", "t3"])
+    vb = VoteBook(m)
+    charter = open_default(m, ["t1", "t2", "t3"])
+    a = vb.close("alice", charter, [vb.cast("vera", charter, ["north"])])
+    b = vb.close("cody", charter, [vb.cast("walt", charter, ["south"])])
+    vb.seal("t1", charter, a)
+    votes_now = vv.fold(m.entries, m.roster())
+    assert votes_now.votes[charter.id].stuck is None  # t2 or t3 can still complete A
+    vb.seal("t2", charter, b)
+    m.revoke("t3")
+    roster = m.roster()
+    votes_now = vv.fold(m.entries, roster)
+    vote = votes_now.votes[charter.id]
+    assert vote.state == "PROVISIONAL" and vote.stuck is not None
+    data = vote_json.status(vote, votes_now, roster)
+    detail = data["stuck_detail"]
+    assert detail["best_seals"] == 1 and detail["k"] == 2 and not detail["can_still_seal"]
+    assert sorted(detail["sealed_another_sheet"]) == ["t1", "t2"]
+    assert detail["cannot_seal"] == [{"name": "t3", "why": "seat key revoked"}]
+    assert data["stuck"] is True  # `vote list` marks it too
+    vote_render.render_status(data)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Stuck" in out and "Open a new vote" in out
