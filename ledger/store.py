@@ -272,7 +272,7 @@ class Store:
         self._roster_cache: tuple[int, roster_view.Roster] | None = None
         self._heads_cache: tuple[int, dict[bytes, Head]] | None = None
         self._digest_cache: tuple[int, bytes] | None = None
-        self._kept_cache: tuple[tuple[int, int, int, int], dict[bytes, int]] | None = None
+        self._kept_cache: tuple[tuple[int, int, int], dict[bytes, int]] | None = None
         self._writing = False
         with _sqlite_errors():
             self.db = sqlite3.connect(
@@ -496,9 +496,12 @@ class Store:
         roster = self.roster()
         incoming = list(incoming)
         past = [e for e in incoming if (i := roster.keys.get(e.author)) and not i.valid_at(e.seq)]
-        if not past:
+        if any(e.kind.startswith("vote.") for e in past):
+            incoming = [e for e in incoming if e.kind.startswith("vote.")]
+        else:  # no new pin can come from this batch: only what the store holds counts
+            incoming = []
             stored = self.stored_heads()
-            if not any(
+            if not past and not any(
                 (i := roster.keys.get(a)) and i.limit is not None and h.seq > i.limit
                 for a, h in stored.items()
             ):
@@ -509,7 +512,7 @@ class Store:
             votes_held = db.execute(
                 "SELECT count(*) FROM entries WHERE kind >= 'vote.' AND kind < 'vote/'"
             ).fetchone()[0]
-        key = (votes_held, self.generation(), len(incoming), hash(tuple(e.id for e in past)))
+        key = (votes_held, self.generation(), hash(tuple(e.id for e in incoming)))
         if self._kept_cache is not None and self._kept_cache[0] == key:
             return self._kept_cache[1]
         try:

@@ -170,6 +170,11 @@ def test_the_side_with_k_tellers_finishes_and_stays_final_after_the_copy_is_caug
     result = vote_json.result(vs.votes[charter.id], roster)
     assert result is not None
     assert "teller t1 equivocated" in result["equivocated_tellers"][0]["message"]
+    from ledger import vote_audit
+
+    audit = vote_audit.verify(side_b, charter.id.hex())  # status, result and verify say it
+    assert audit.ok and audit.vote.state == "FINAL", audit.to_json()["bad_entries"]
+    assert "teller t1 equivocated" in audit.status["equivocated_tellers"][0]["message"]
 
 
 # --- defect 2: a late revocation, and a copied voter key ------------------------------
