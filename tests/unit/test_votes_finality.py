@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from ledger import votes
 from ledger.entry import Entry
@@ -350,3 +352,69 @@ def test_a_stuck_vote_says_so_and_what_would_unblock_it(capsys: pytest.CaptureFi
     vote_render.render_status(data)
     out = " ".join(capsys.readouterr().out.split())
     assert "Stuck" in out and "Open a new vote" in out
+
+
+# --- the threshold, as a property -----------------------------------------------------
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    n=st.integers(3, 7),
+    f=st.integers(0, 2),
+    sides=st.lists(st.integers(0, 2), min_size=7, max_size=7),
+    copied=st.integers(0, 2),
+    seed=st.integers(0, 2**32),
+)
+def test_up_to_f_copied_teller_keys_never_seal_two_sheets(
+    n: int, f: int, sides: list[int], copied: int, seed: int
+) -> None:
+    """n tellers, charter tolerating f, up to f of them copied: each copy seals the other
+    side's sheet at the same place in the key's feed. Whatever each laptop holds (either
+    side, or both with the fork proofs), at most one sheet is ever sealed, and a laptop
+    that saw a sheet sealed still sees it sealed once the proofs arrive."""
+    from ledger.views import roster as rv
+    from ledger.views import votes as vv
+    from ledger.views.vote_bodies import seal_threshold
+
+    assume(seal_threshold(n, f) <= n)
+    copied = min(copied, f)
+    tellers = [f"t{i}" for i in range(n)]
+    m = council(tellers)
+    vb = VoteBook(m)
+    charter = vb.open("alice", roll=["vera", "walt"], tellers=tellers, k=seal_threshold(n, f), f=f)
+    rng = random.Random(seed)
+    copies = {t: twin(m, t) for t in rng.sample(tellers, copied)}
+    a = vb.close("alice", charter, [vb.cast("vera", charter, ["north"])])
+    b = vb.close("cody", charter, [vb.cast("walt", charter, ["south"])])
+    side: list[list[Entry]] = [[], []]
+    proofs: list[Entry] = []
+    for i, t in enumerate(tellers):
+        where = sides[i]
+        if t in copies:  # the real key on side 0, its copy on side 1
+            side[0].append(vb.seal(t, charter, a))
+            body = {"vote": charter.id.hex(), "sheet": b.id.hex(), "root": b.body["root"]}
+            copy_seal = copies[t].write(SEAL, body, m.tick())
+            side[1].append(copy_seal)
+            proofs += [side[0][-1], copy_seal]
+        elif where < 2:
+            side[where].append(vb.seal(t, charter, [a, b][where]))
+    base = [e for e in m.entries if e.kind != SEAL]
+    forked = {m.key(t): m.feeds[t].seq for t in copies}
+    plain = rv.fold(base)
+    sealed: set[bytes] = set()
+    for laptop in (base + side[0], base + side[1]):
+        vote = vv.fold(laptop, plain).votes[charter.id]
+        if vote.sealed_sheet is not None:
+            sealed.add(vote.sealed_sheet)
+    merged = vv.fold(
+        base + side[0] + [e for e in side[1] if e not in proofs],
+        rv.fold(base, forked),
+        proofs=proofs,
+    )
+    vote = merged.votes[charter.id]
+    assert vote.state != "CONFLICT"
+    if vote.sealed_sheet is not None:
+        sealed.add(vote.sealed_sheet)
+    assert len(sealed) <= 1, "two sheets sealed with at most f copied teller keys"
+    for s in sealed:  # once sealed on a side, still sealed with everything together
+        assert vote.sealed_sheet == s
