@@ -85,7 +85,9 @@ class VoteBook:
             "teller_keys": {
                 t.hex(): (self.mesh.roster().current_key(t) or t).hex() for t in teller_ids
             },
-            "k": k if k is not None else len(teller_ids) // 2 + 1,
+            "k": k
+            if k is not None
+            else (len(teller_ids) + (f or 0) + 2) // 2,  # smallest with 2k - n >= f + 1
             "quorum_pct": quorum_pct,
             "window_minutes": None,
         }
