@@ -241,17 +241,20 @@ def _step(s: _State) -> tuple[str, Any]:
 
 
 def _can_win(race: _Race, s: _State, candidates: set[int]) -> set[int]:
-    """The candidates not yet ruled out in ``s``: ``o`` cannot win while another option
-    already has more votes than every ballot that could still reach ``o`` (counts only
-    grow, so that option can never be eliminated before ``o`` nor lose to it)."""
+    """The candidates not yet ruled out in ``s``. Take the leader L: while L is in the race,
+    a ballot can count for ``o`` only if ``o`` comes before L on what is left of it; if all
+    such ballots weigh less than L has now, L can never become the fewest while ``o`` is in
+    (counts only grow), nor can ``o`` pass L: ``o`` cannot win."""
+    top = max(s.counts.values())
+    leader = min(o for o in s.live if s.counts[o] == top)
     reach = dict.fromkeys(candidates, 0)
     for g, ranking in enumerate(race.rankings):
-        p = s.pos[g]
-        for o in ranking[p:]:
+        for o in ranking[s.pos[g] :]:
+            if o == leader:
+                break
             if o in reach:
                 reach[o] += race.weights[g]
-    top = max(s.counts.values())
-    return {o for o in candidates if reach[o] >= top}
+    return {o for o in candidates if o == leader or reach[o] >= top}
 
 
 def _walk(race: _Race, s: _State, keep: int | None) -> int:
