@@ -418,3 +418,18 @@ def test_up_to_f_copied_teller_keys_never_seal_two_sheets(
     assert len(sealed) <= 1, "two sheets sealed with at most f copied teller keys"
     for s in sealed:  # once sealed on a side, still sealed with everything together
         assert vote.sealed_sheet == s
+
+
+def test_the_view_refuses_a_charter_that_cannot_meet_its_f() -> None:
+    """Another tool's charter: 3 tellers, k = 2, f = 1 (2k - n = 1 < f + 1). Ignored, with
+    the reason, on every laptop; k = 3 would do."""
+    from ledger.views import votes as vv
+
+    m = council(["t1", "t2", "t3"])
+    vb = VoteBook(m)
+    bad = vb.open("alice", roll=["vera"], tellers=["t1", "t2", "t3"], k=2, f=1)
+    good = vb.open("alice", roll=["vera"], tellers=["t1", "t2", "t3"], f=1)
+    votes_now = vv.fold(m.entries, m.roster())
+    assert set(votes_now.votes) == {good.id} and votes_now.votes[good.id].charter.k == 3
+    (why,) = [i.reason for i in votes_now.ignored if i.id == bad.id]
+    assert "cannot tolerate f=1" in why and "k >= 3" in why
