@@ -36,7 +36,7 @@ from ledger.entry import Entry, decode, signature_valid
 from ledger.forks import ForkProof
 from ledger.ingest import Rejection
 from ledger.kinds import GENESIS
-from ledger.store import Store
+from ledger.store import Store, forks_seal
 from ledger.stored import Damage, column_drift, entry_hash, fast_decode
 
 Progress = Callable[[int], None]
@@ -91,6 +91,8 @@ def verify(store: Store, *, quick: bool = False, progress: Progress | None = Non
         author, seq = row[0], row[1]
         if isinstance(author, bytes) and isinstance(seq, int):
             last[author] = (seq, e.id if e is not None else None)
+        if e is None and isinstance(author, bytes) and isinstance(seq, int):
+            chain.skip(author, seq, row[2] if isinstance(row[2], bytes) else None)
         problem = damage or (chain.problem(e) if e is not None else None)
         if problem is not None:
             report.bad.append(problem)
@@ -103,7 +105,19 @@ def verify(store: Store, *, quick: bool = False, progress: Progress | None = Non
         progress(report.checked % 1000)
     report.heads = _heads_problems(store, last)
     report.forks, report.bad_forks = _check_forks(store, quick)
+    report.database += _seal_problems(store)
     return report
+
+
+def _seal_problems(store: Store) -> list[str]:
+    with store._read() as db:
+        recorded = store._meta("forks_seal")
+        if recorded is None or recorded == forks_seal(db):
+            return []
+    return [
+        "the fork proofs table changed outside plurictl (a proof was deleted or edited); "
+        "peers send their proofs again at the next sync"
+    ]
 
 
 def _check_entry(row: Any, quick: bool) -> tuple[Entry | None, Damage | None]:
@@ -143,6 +157,10 @@ class _Chain:
         self.author: bytes | None = None
         self.seq = 0
         self.prev: bytes | None = mesh
+
+    def skip(self, author: bytes, seq: int, expected: bytes | None) -> None:
+        """A damaged row (reported already): the chain goes on from it."""
+        self.author, self.seq, self.prev = author, seq, expected
 
     def problem(self, e: Entry) -> Damage | None:
         if e.author != self.author:
@@ -246,8 +264,16 @@ def repair(store: Store, report: VerifyReport) -> RepairReport:
         with store.transaction() as db:
             for d in report.bad_forks:
                 db.execute("DELETE FROM forks WHERE author=?", (d.author,))
+            store.seal_forks(db)
             store._bump_generation()
         out.fixed += [f"dropped a damaged fork proof: {d.describe()}" for d in report.bad_forks]
+    if any("fork proofs table changed" in p for p in report.database):
+        with store.transaction() as db:
+            store.seal_forks(db)
+        out.fixed.append(
+            "accepted the fork proofs table as it is now; a deleted proof comes back "
+            "from peers at the next sync"
+        )
     broken = [d for d in report.bad if not d.columns_only]
     if report.heads or broken:
         _rebuild_heads(store)

@@ -65,11 +65,11 @@ _SCHEMA_V2 = [
     ) WITHOUT ROWID""",
 ]
 
-#: v3: the signed kind as a generated column (replacing the index on the copied
-#: ``kind`` column), and the quarantine of damaged entries.
+#: v3: the signed kind as a generated column, and the quarantine of damaged entries.
+#: Reads select by either kind: the signed one decides, the copied column only
+#: finds rows whose signed kind bytes were damaged (so they are reported, not missed).
 _SCHEMA_V3 = [
     f"ALTER TABLE entries ADD COLUMN kind_signed TEXT GENERATED ALWAYS AS {KIND_SIGNED_SQL} VIRTUAL",
-    "DROP INDEX IF EXISTS entries_by_kind",
     "CREATE INDEX entries_by_signed_kind ON entries(kind_signed, hlc)",
     """CREATE TABLE quarantine(
         author BLOB NOT NULL,

@@ -32,6 +32,7 @@ from ledger.errors import NotInitialised, StoreError, TrustError, WrongMesh
 from ledger.forks import ForkProof
 from ledger.ingest import IngestReport, Rejection, verify_many
 from ledger.kinds import GENESIS, ROSTER_KINDS
+from ledger.quarantine import QuarantineMixin
 from ledger.schema import MIGRATIONS, SCHEMA_VERSION, connect
 from ledger.stored import ROW_COLUMNS, Damage, check_row, fast_decode
 from ledger.views import roster as roster_view
@@ -73,6 +74,18 @@ def _sqlite_errors() -> Iterator[None]:
         raise StoreError(describe_sqlite_error(e)) from e
 
 
+def forks_seal(db: sqlite3.Connection) -> bytes:
+    """Digest of every fork proof row (author, seq, both signed encodings)."""
+    h = hashlib.blake2b(digest_size=32, person=b"plurigrid-forks")
+    for author, seq, raw_a, raw_b in db.execute(
+        "SELECT author, seq, raw_a, raw_b FROM forks ORDER BY author"
+    ):
+        for part in (author, str(seq).encode(), raw_a, raw_b):
+            part = part if isinstance(part, bytes) else str(part).encode()
+            h.update(len(part).to_bytes(4, "big") + part)
+    return h.digest()
+
+
 def decode_trusted(raw: bytes, entry_id: bytes) -> Entry:
     """Decode an entry read back from a store, without the signature check.
 
@@ -85,7 +98,7 @@ def decode_trusted(raw: bytes, entry_id: bytes) -> Entry:
     return e
 
 
-class Store:
+class Store(QuarantineMixin):
     """One laptop's ledger. Open with :meth:`open`; use as a context manager."""
 
     def __init__(self, path: Path, *, create: bool = False, timeout: float = 10.0) -> None:
@@ -269,13 +282,16 @@ class Store:
             gen = int(self._meta("generation", 0))
             if self._roster_cache is not None and self._roster_cache[0] == gen:
                 return self._roster_cache[1]
+            kinds = tuple(sorted(ROSTER_KINDS))
             rows = db.execute(
-                f"SELECT {ROW_COLUMNS} FROM entries WHERE kind_signed IN (?, ?, ?)",
-                tuple(sorted(ROSTER_KINDS)),
+                f"SELECT {ROW_COLUMNS} FROM entries "
+                "WHERE kind_signed IN (?, ?, ?) OR kind IN (?, ?, ?)",
+                kinds + kinds,
             ).fetchall()
             forks = self.forks_by_author()
             mesh = self._meta("mesh_id")
-            result = roster_view.fold(self._checked(rows), forks, mesh_id=mesh)
+            found = [e for e in self._checked(rows) if e.kind in ROSTER_KINDS]
+            result = roster_view.fold(found, forks, mesh_id=mesh)
             self._roster_cache = (gen, result)
             return result
 
@@ -445,11 +461,13 @@ class Store:
             where.append("author=?")
             args.append(author)
         if kinds:
-            where.append(f"kind_signed IN ({','.join('?' * len(kinds))})")
-            args.extend(kinds)
+            marks = ",".join("?" * len(kinds))
+            where.append(f"(kind_signed IN ({marks}) OR kind IN ({marks}))")
+            args.extend([*kinds, *kinds])
         if kind_prefix:
-            where.append("kind_signed >= ? AND kind_signed < ?")
-            args.extend([kind_prefix, kind_prefix + "\U0010ffff"])
+            end = kind_prefix + "\U0010ffff"
+            where.append("((kind_signed >= ? AND kind_signed < ?) OR (kind >= ? AND kind < ?))")
+            args.extend([kind_prefix, end, kind_prefix, end])
         sql = f"SELECT {ROW_COLUMNS} FROM entries"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -462,7 +480,12 @@ class Store:
             cursor = db.execute(sql, args)
             rows = cursor.fetchmany(batch)
             while rows:
-                yield from self._checked(rows)
+                for e in self._checked(rows):
+                    # a row found by its copied kind column counts only if its signed kind matches
+                    if (not kinds or e.kind in kinds) and (
+                        not kind_prefix or e.kind.startswith(kind_prefix)
+                    ):
+                        yield e
                 rows = cursor.fetchmany(batch)
 
     def iter_raw(self, batch: int = 2000) -> Iterator[tuple[bytes, bytes]]:
@@ -601,75 +624,6 @@ class Store:
         self.damaged.pop((e.author, e.seq), None)
         self._roster_cache = None
 
-    def expected_id(self, author: bytes, seq: int, stored_id: Any = None) -> bytes | None:
-        """The id entry ``seq`` of ``author`` must have, from the best evidence this laptop holds.
-
-        The next entry's ``prev`` (signed) first, then the stored id, then the heads table.
-        """
-        with self._read() as db:
-            row = db.execute(
-                f"SELECT {ROW_COLUMNS} FROM entries WHERE author=? AND seq=?", (author, seq + 1)
-            ).fetchone()
-            if row is not None:
-                nxt = check_row(row)
-                if isinstance(nxt, Entry) and nxt.prev is not None:
-                    return nxt.prev
-            if isinstance(stored_id, bytes) and len(stored_id) == 32:
-                return stored_id
-            head = db.execute("SELECT seq, id FROM heads WHERE author=?", (author,)).fetchone()
-        if head is not None and head[0] == seq and isinstance(head[1], bytes):
-            return bytes(head[1])
-        return None
-
-    # --- quarantine: damaged entries waiting for an intact copy ------------------------
-
-    def quarantine(self, found: Iterable[Damage]) -> None:
-        """Record damaged entries (from ``log verify``) so the node asks peers for copies."""
-        rows = [d for d in found if d.author is not None and d.seq is not None]
-        if self.read_only:
-            for d in rows:
-                self.damaged.setdefault(d.key(), d)
-            return
-        with self._write() as db:
-            for d in rows:
-                expected = d.id if d.columns_only else self.expected_id(d.author, d.seq, d.id)  # type: ignore[arg-type]
-                db.execute(
-                    "INSERT INTO quarantine(author, seq, id, reason, found) VALUES(?,?,?,?,?) "
-                    "ON CONFLICT(author, seq) DO UPDATE SET id=excluded.id, reason=excluded.reason",
-                    (d.author, d.seq, expected, d.reason, _wall_ms()),
-                )
-
-    def quarantined(self) -> list[Damage]:
-        """Damaged entries this laptop knows of: recorded by ``log verify`` or met by reads."""
-        with self._read() as db:
-            rows = db.execute("SELECT author, seq, id, reason FROM quarantine").fetchall()
-        found = {(a, s): Damage(a, s, i, r) for a, s, i, r in rows}
-        for key, d in self.damaged.items():
-            found.setdefault(key, d)
-        return [found[k] for k in sorted(found)]
-
-    def wanted_ids(self, limit: int = 256) -> list[bytes]:
-        """Ids of damaged entries to ask peers for (those whose id is known)."""
-        out = []
-        for d in self.quarantined():
-            if d.columns_only:
-                continue
-            expected = self.expected_id(d.author, d.seq, d.id) if d.author and d.seq else d.id  # type: ignore[arg-type]
-            if expected is not None and expected not in out:
-                out.append(expected)
-            if len(out) >= limit:
-                break
-        return out
-
-    def intact_raw(self, ids: Iterable[bytes]) -> list[bytes]:
-        """Signed encodings of those of ``ids`` this laptop holds intact (answers a peer's want)."""
-        out = []
-        for eid in ids:
-            e = self.get(eid)
-            if e is not None and e.id == eid:
-                out.append(e.raw)
-        return out
-
     def ingest(self, items: Iterable[bytes | Entry]) -> IngestReport:
         """Verify and store entries from elsewhere (peer, bundle). Never raises for bad entries.
 
@@ -722,7 +676,12 @@ class Store:
             "raw_b=excluded.raw_b, found=excluded.found",
             (proof.author, proof.seq, proof.a.raw, proof.b.raw, _wall_ms()),
         )
+        self.seal_forks(db)
         return True
+
+    def seal_forks(self, db: sqlite3.Connection) -> None:
+        """Record a digest of the fork proofs table: ``log verify`` notices a deleted proof."""
+        self._set_meta("forks_seal", forks_seal(db))
 
 
 __all__ = [

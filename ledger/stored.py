@@ -53,7 +53,8 @@ class Damage:
         """One line for people: 'id 3f2a0c1b9e77, author bob (5c1e…), seq 5: reason'."""
         who = "?"
         if self.author is not None:
-            who = f"{name} ({self.author.hex()[:12]})" if name else self.author.hex()[:12]
+            short = self.author.hex()[:12]
+            who = f"{name} ({short})" if name and name != short else short
         ident = self.id.hex()[:16] if self.id else "unknown"
         seq = self.seq if self.seq is not None else "?"
         return f"id {ident}, author {who}, seq {seq}: {self.reason}"

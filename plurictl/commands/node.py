@@ -319,5 +319,7 @@ def sync(app: AppContext, peer: str, once: bool, timeout: float, as_json: bool) 
     state = "[green]in sync[/]" if summary.in_sync else "[yellow]partly synced (run again)[/]"
     console().print(
         f"{state} with {summary.name or summary.peer}: received {summary.received}, sent {summary.sent}, "
-        f"refused {summary.refused} in {summary.seconds:.1f} s"
+        f"refused {summary.refused}"
+        + (f", repaired {summary.repaired} damaged" if summary.repaired else "")
+        + f" in {summary.seconds:.1f} s"
     )
