@@ -236,7 +236,9 @@ class IngestState:
         self.heads[e.author] = Head(e.seq, e.id)
         self.touched.add(e.author)
         self.max_hlc = max(self.max_hlc, e.hlc)
-        if e.kind == GENESIS:
+        if e.kind == GENESIS and e.seq == 1 and e.prev is None:
+            # Only a feed's first entry can found a mesh; a member's later entry
+            # of kind mesh.genesis is just an entry (the roster view ignores it).
             self.mesh = e.id
             self.store._set_meta("mesh_id", e.id)
         if e.kind in ROSTER_KINDS:

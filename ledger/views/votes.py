@@ -46,7 +46,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ledger import merkle
+from ledger import merkle, schemas
 from ledger.entry import Entry
 from ledger.views import vote_tally
 from ledger.views.roster import Roster
@@ -105,12 +105,16 @@ def fold(
     """
     by_id: dict[bytes, Entry] = {}
     seen_hlc: dict[bytes, int] = {}
+    out = Votes()
     for e in entries:
         if e.kind in VOTE_KINDS:
-            by_id[e.id] = e
+            malformed = schemas.problem(e)  # the generic body schema (ledger.schemas)
+            if malformed:
+                out.ignored.append(Ignored(e.id, e.author, e.seq, e.kind, malformed))
+            else:
+                by_id[e.id] = e
         if heard is None and seen_hlc.get(e.author, -1) < e.hlc:
             seen_hlc[e.author] = e.hlc  # "last heard" (display only)
-    out = Votes()
     ordered = sorted(by_id.values(), key=lambda e: e.id)
     parts = {e.id: e for e in ordered if e.kind == PART}
     invalid: set[bytes] = set()
