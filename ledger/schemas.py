@@ -274,8 +274,8 @@ for _follow in ("sign", "fail", "skip", "abort", "resume", "waive"):
         run=ID,
         step=text(200),
         check=whole(-BIG, BIG),
-        checks=list_of(anything(), 1000),
-        seen=IDS,
+        checks=anything(),  # the judge reports malformed checks and seen lists in the run
+        seen=anything(),
         note=NOTE,
         reason=NOTE,
     )

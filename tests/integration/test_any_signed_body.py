@@ -264,8 +264,8 @@ def reads_by_id(runner: CliRunner, home: Path) -> list[list[str]]:
     ],
 )
 @given(items=batch)
-@example(items=(ATTACHED + [("plan.part", {"blob": "zz", "index": 0, "data": "text"}, False)], []))
-@example(items=(ATTACHED + [("plan.part", {"blob": "zz", "index": 0, "data": 2**40}, False)], []))
+@example(items=([*ATTACHED, ("plan.part", {"blob": "zz", "index": 0, "data": "text"}, False)], []))
+@example(items=([*ATTACHED, ("plan.part", {"blob": "zz", "index": 0, "data": 2**40}, False)], []))
 @example(items=([], [(PART_INDEX, [(2, "forty-eight kilobytes")], False)]))
 def test_every_read_command_survives_any_signed_body(tmp_path_factory, items) -> None:  # type: ignore[no-untyped-def]
     home = tmp_path_factory.mktemp("any") / "reader"
