@@ -13,22 +13,18 @@ from plurictl.render import console, emit_json, hlc_time, json_option, short
 
 
 def parse_json_body(text: str) -> dict[str, Any]:
-    """The body of an entry from JSON text; a clear error for anything else."""
+    """The body of an entry from JSON text; a clear error (exit 5) for anything else."""
     from ledger.errors import InvalidInput
+    from plurictl.params import parse_json_text
 
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
-    except ValueError as e:
-        raise InvalidInput(
-            f"--body is not valid JSON: {e}", hint='example: --body \'{"text": "gen 2 started"}\''
-        ) from e
+        value = parse_json_text(text, "--body")
+    except InvalidInput as e:
+        e.hint = 'example: --body \'{"text": "gen 2 started"}\''
+        raise
     if not isinstance(value, dict):
         raise InvalidInput('--body must be a JSON object, e.g. \'{"text": "..."}\'')
     return value
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed (use a number or a string)")
 
 
 def resolve_author(app: AppContext, text: str) -> bytes:
