@@ -28,7 +28,7 @@ from typing import Any
 from ledger import clock as hlc
 from ledger import ingest as ingest_mod
 from ledger.entry import Entry, Signer, create, decode
-from ledger.errors import NotInitialised, StoreError, TrustError, WrongMesh
+from ledger.errors import NotInitialised, NotInMesh, StoreError, TrustError, WrongMesh
 from ledger.forks import ForkProof
 from ledger.ingest import IngestReport, Rejection, verify_many
 from ledger.kinds import GENESIS, ROSTER_KINDS
@@ -549,11 +549,7 @@ class Store(QuarantineMixin):
             for kind, body in items:
                 genesis = kind == GENESIS
                 if mesh is None and not genesis:
-                    raise NotInitialised(
-                        "this laptop is not in a mesh yet",
-                        hint="found one with `plurictl mesh create NAME`, or join one "
-                        "(`plurictl mesh join MESH_ID`, then sync or import a bundle)",
-                    )
+                    raise NotInMesh()
                 if genesis and (mesh is not None or seq != 0):
                     raise WrongMesh(
                         "this laptop already belongs to a mesh"
