@@ -314,3 +314,37 @@ def test_verify_repair_fetches_copies_from_a_peer(tmp_path: Path) -> None:
         assert "replaced from a peer" in r.output
     finally:
         c.stop_all()
+
+
+# --- 5. log show --json is complete -----------------------------------------------------------------
+
+
+def test_log_show_json_is_complete_typed_and_has_fork_proofs(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    mesh = MeshFixture.create("alice", {"bob": ["operator"]})
+    for i in range(70):
+        mesh.write("bob", "note", {"i": i, "blob": b"\x00\x01", "ratio": 1.0, "$weird": True})
+    first = mesh.write("bob", "note", {"v": 1})
+    mesh.feeds["bob"].seq -= 1
+    mesh.feeds["bob"].prev = first.prev
+    twin = mesh.write("bob", "note", {"v": 2})
+    home = tmp_path / "reader"
+    with Home(home) as h:
+        h.init("reader")
+        h.store.ingest([e.raw for e in mesh.entries if e.id != twin.id])
+        assert h.store.ingest([twin.raw]).forks
+    doc = json_out(invoke(home, "log", "show", "--json"))
+    assert len(doc["entries"]) == len(mesh.entries) - 1  # all of them, not the newest 50
+    assert doc["mesh"] == mesh.mesh_id.hex()
+    proof = doc["forks"][0]
+    assert proof["seq"] == first.seq and {e["id"] for e in proof["entries"]} == {
+        first.id.hex(),
+        twin.id.hex(),
+    }
+    note = next(e for e in doc["entries"] if e["kind"] == "note")
+    assert note["body"] == {
+        "$map": {"$weird": True, "blob": {"$bin": "0001"}, "i": 0, "ratio": 1.0}
+    }
+    assert '"ratio": 1.0' in invoke(home, "log", "show", "--json").stdout
+    assert len(json_out(invoke(home, "log", "show", "--json", "--limit", "5"))["entries"]) == 5
