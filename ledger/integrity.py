@@ -80,6 +80,13 @@ def verify(store: Store, *, quick: bool = False, progress: Progress | None = Non
     report = VerifyReport(quick=quick)
     report.database = _sqlite_check(store, quick)
     mesh = store.mesh_id
+    genesis = _genesis_id(store)
+    if genesis is not None and genesis != mesh:
+        report.database.append(
+            f"the mesh id recorded in the store ({mesh.hex()[:16] if mesh else 'none'}) "
+            f"is not the genesis entry's ({genesis.hex()[:16]})"
+        )
+        mesh = genesis  # the chains are checked against the signed genesis
     roster = store.roster()
     chain = _Chain(mesh)
     last: dict[bytes, tuple[int, bytes | None]] = {}
@@ -107,6 +114,22 @@ def verify(store: Store, *, quick: bool = False, progress: Progress | None = Non
     report.forks, report.bad_forks = _check_forks(store, quick)
     report.database += _seal_problems(store)
     return report
+
+
+def _genesis_id(store: Store) -> bytes | None:
+    """The id of this store's intact genesis entry (seq 1, prev nil), from its signed bytes."""
+    with store._read() as db:
+        rows = db.execute(
+            "SELECT author, seq, id, prev, hlc, kind, raw FROM entries "
+            "WHERE seq=1 AND (kind_signed=? OR kind=?)",
+            (GENESIS, GENESIS),
+        ).fetchall()
+    found = sorted(
+        e.id
+        for e in (fast_decode(r[6], r[2]) if isinstance(r[6], bytes) else None for r in rows)
+        if e is not None and e.kind == GENESIS and e.prev is None and signature_valid(e)
+    )
+    return found[0] if len(found) == 1 else None
 
 
 def _seal_problems(store: Store) -> list[str]:
@@ -267,6 +290,14 @@ def repair(store: Store, report: VerifyReport) -> RepairReport:
             store.seal_forks(db)
             store._bump_generation()
         out.fixed += [f"dropped a damaged fork proof: {d.describe()}" for d in report.bad_forks]
+    genesis = _genesis_id(store)
+    if any("is not the genesis entry's" in p for p in report.database) and genesis:
+        with store.transaction():
+            store._set_meta("mesh_id", genesis)
+            store._bump_generation()
+        out.fixed.append(
+            f"set the store's mesh id back to its genesis entry's ({genesis.hex()[:16]})"
+        )
     if any("fork proofs table changed" in p for p in report.database):
         with store.transaction() as db:
             store.seal_forks(db)
