@@ -353,3 +353,14 @@ def test_log_show_json_is_complete_typed_and_has_fork_proofs(
     }
     assert '"ratio": 1.0' in invoke(home, "log", "show", "--json").stdout
     assert len(json_out(invoke(home, "log", "show", "--json", "--limit", "5"))["entries"]) == 5
+
+
+def test_export_names_a_damaged_entry_instead_of_copying_it(
+    tmp_path: Path, invoke: Invoke, mesh_home
+) -> None:
+    home = mesh_home["home"]
+    seq = seq_of(home, "fuel.report")
+    damage_raw(home, seq, "trailing")
+    r = invoke(home, "bundle", "export", "-o", str(tmp_path / "b.plb"))
+    assert r.exit_code == 5, r.output
+    assert f"seq {seq}" in r.output and "verify --repair" in r.output
