@@ -1,0 +1,89 @@
+"""A drill's ledger for the dashboard's tests: run the 5-node quickstart drill once, keep
+alice's home, and (for the benchmarks) grow it to a large ledger of realistic entries."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+SITES = [f"site-{i:02d}" for i in range(20)]
+
+
+def run_quickstart(into: Path) -> Path:
+    """Run the shipped quickstart drill (5 real nodes) keeping homes under ``into``.
+
+    Returns the folder holding the nodes' homes (``nodes/alice`` ... ``nodes/erin``).
+    """
+    from plurictl.commands.drill import SHIPPED
+    from plurictl.drills.model import load
+    from plurictl.drills.runner import DrillRunner
+
+    report = DrillRunner(load(SHIPPED / "quickstart.toml"), into).run()
+    assert report.passed, report.to_json()
+    return into / "nodes"
+
+
+def copy_home(nodes: Path, name: str, into: Path) -> Path:
+    """A private copy of one node's home (the drill's homes stay untouched)."""
+    target = into / name
+    shutil.copytree(nodes / name, target, ignore=shutil.ignore_patterns("node.*", "*.sock"))
+    return target
+
+
+def grow(home: Path, nodes: Path, total: int, *, seed: int = 7) -> int:
+    """Append entries signed by the drill's five members until the ledger holds ``total``.
+
+    A mix a long emergency produces: tank readings at 20 sites (each superseding the
+    last one its author saw), late ballots on the drill's vote, playbook notes, and
+    plain notes. Returns the number of entries added.
+    """
+    from ledger.identity import load as load_identity
+    from ledger.store import Store
+
+    rng = random.Random(seed)
+    people = {p.name: load_identity(p) for p in sorted(nodes.iterdir()) if p.is_dir()}
+    with Store.open(home) as store:
+        missing = total - store.count()
+        vote_id = _first(store, "vote.charter")
+        last_reading: dict[tuple[str, str], str] = {}
+        added = 0
+        while added < missing:
+            batch = min(1000, missing - added)
+            name = rng.choice(sorted(people))
+            items = [_item(rng, vote_id, last_reading, name, i) for i in range(batch)]
+            written = store.append_many(people[name], items)
+            for (kind, body), e in zip(items, written, strict=True):
+                if kind == "fuel.report":
+                    last_reading[(body["site"], body["tank"])] = e.id.hex()
+            added += batch
+    return added
+
+
+def _first(store: Any, kind: str) -> str | None:
+    found = store.entries(kinds=[kind], limit=1)
+    return found[0].id.hex() if found else None
+
+
+def _item(
+    rng: random.Random,
+    vote_id: str | None,
+    last: dict[tuple[str, str], str],
+    name: str,
+    i: int,
+) -> tuple[str, dict[str, Any]]:
+    roll = rng.random()
+    if roll < 0.3:
+        site, tank = rng.choice(SITES), rng.choice(["main", "day"])
+        prev = last.get((site, tank))
+        return "fuel.report", {
+            "site": site,
+            "tank": tank,
+            "fuel": "diesel",
+            "litres": float(rng.randint(200, 40_000)),
+            "supersedes": [prev] if prev else [],
+        }
+    if roll < 0.35 and vote_id is not None:
+        return "vote.ballot", {"vote": vote_id, "choice": [rng.choice(["yes", "no"])]}
+    return "note", {"text": f"{name}: generator check {i}, all normal", "i": i}
