@@ -71,8 +71,7 @@ class Snapshot:
 def _peer_signature(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """What of the peers a page shows and is worth an update (not the ticking seconds)."""
     return [
-        (r.get("key"), r.get("addr"), r.get("state"), r.get("ahead"), r.get("behind"))
-        for r in rows
+        (r.get("key"), r.get("addr"), r.get("state"), r.get("ahead"), r.get("behind")) for r in rows
     ]
 
 
@@ -98,6 +97,7 @@ class LiveViews:
         #: entries that arrived since the last fold (None: unknown, refold from the store)
         self._new: list[Any] | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         #: (monotonic time, version) of each published change, for tests and /api/health
         self.changed_at = time.monotonic()
@@ -111,14 +111,23 @@ class LiveViews:
         self._thread = threading.Thread(target=self._watch, name="dashboard-watch", daemon=True)
         self._thread.start()
 
+    def poke(self) -> None:
+        """Look at the ledger now (this process just wrote to it)."""
+        self._wake.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.store.close()
 
     def _watch(self) -> None:
-        while not self._stop.wait(self.poll_s):
+        while not self._stop.is_set():
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.refresh()
             except Exception as e:  # keep serving the last good snapshot; say why on /api/health
