@@ -87,3 +87,23 @@ def _item(
     if roll < 0.35 and vote_id is not None:
         return "vote.ballot", {"vote": vote_id, "choice": [rng.choice(["yes", "no"])]}
     return "note", {"text": f"{name}: generator check {i}, all normal", "i": i}
+
+
+def dashboard_app(
+    home: Path, *, view_token: str | None = None, intake: bool = False, watch: bool = False
+) -> Any:
+    """(app, dashboard) over ``home``: views folded now (and watched if ``watch``)."""
+    from ledger.home import Home
+    from plurictl.dashboard.app import Dashboard, create_app
+    from plurictl.dashboard.devices import DeviceBook
+    from plurictl.dashboard.guard import Access
+    from plurictl.dashboard.live import LiveViews
+
+    live = LiveViews(home)
+    if watch:
+        live.start()
+    else:
+        live.refresh()
+    access = Access(DeviceBook(home), view_token=view_token, intake=intake)
+    dash = Dashboard(live, access, writer=Home(home) if intake else None)
+    return create_app(dash, allowed_hosts=["127.0.0.1", "localhost"]), dash
