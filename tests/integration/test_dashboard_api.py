@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 pytest.importorskip("starlette")
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-from tests.conftest import Invoke, json_out  # noqa: E402
-from tests.dashboard_ledger import copy_home, dashboard_app  # noqa: E402
+from tests.conftest import Invoke, json_out
+from tests.dashboard_ledger import copy_home, dashboard_app
 
 BASE = "http://127.0.0.1"
 
@@ -80,8 +80,9 @@ def test_api_documents_equal_the_cli_json(client: TestClient, alice: Path, invok
     }
     for path, args in pairs.items():
         assert api(client, path) == cli_json(invoke, alice, *args), path
-    mine, theirs = api(client, f"/api/playbooks/{run[:8]}"), cli_json(
-        invoke, alice, "playbook", "status", run[:8]
+    mine, theirs = (
+        api(client, f"/api/playbooks/{run[:8]}"),
+        cli_json(invoke, alice, "playbook", "status", run[:8]),
     )
     assert {**mine, "now_ms": 0} == {**theirs, "now_ms": 0}  # holds counted at each one's now
 
@@ -218,4 +219,3 @@ def test_write_routes_need_intake_and_a_device(alice: Path) -> None:
         for path in ("/", "/fuel", "/api/fuel", "/api/votes"):
             assert c.post(path).status_code == 405, path
     dash.live.stop()
-
