@@ -4,8 +4,8 @@ fold (equal to the full fold in any arrival order), rate limits, tokens, time, c
 from __future__ import annotations
 
 import hmac
-import itertools
 import io
+import itertools
 from pathlib import Path
 from typing import Any
 
