@@ -21,10 +21,15 @@ if TYPE_CHECKING:
     from ledger.views.vote_state import Votes
 
 
-def fuel_status(state: FuelState, now_ms: int, site: str | None = None) -> dict[str, Any]:
-    """`plurictl fuel status --json`: every site (or one), with the estimate now."""
+def fuel_status(
+    state: FuelState, now_ms: int, site: str | None = None, *, whole: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """`plurictl fuel status --json`: every site (or one), with the estimate now.
+
+    ``whole``: ``state.to_json()`` if the caller keeps it (the dashboard does, per ledger state).
+    """
     sites = [s for name, s in sorted(state.sites.items()) if site is None or name == site]
-    data = state.to_json()
+    data = dict(whole) if whole is not None else state.to_json()
     data["sites"] = [
         {**s.to_json(), "estimate_now_litres": round(s.estimate(now_ms), 3)} for s in sites
     ]

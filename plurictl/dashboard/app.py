@@ -188,7 +188,7 @@ def _fuel(d: Dashboard, snap: Any, now: int) -> dict[str, Any]:
     from plurictl.dashboard.page_charts import fuel_charts
 
     data = model.fuel_page(snap, now)
-    return {**data, "charts": fuel_charts(data["sites"], now)}
+    return {**data, "charts": snap.cached("fuel-charts", lambda: fuel_charts(data["sites"], now))}
 
 
 def _plan(d: Dashboard, snap: Any, now: int) -> dict[str, Any]:
@@ -271,7 +271,7 @@ API: dict[str, Callable[[Dashboard, Any, int, dict[str, Any]], Any]] = {
     "api_overview": lambda d, s, n, p: _overview(d, s, n),
     "api_mesh": lambda d, s, n, p: s.mesh,
     "api_peers": lambda d, s, n, p: s.peers,
-    "api_fuel": lambda d, s, n, p: readouts.fuel_status(s.fuel, n),
+    "api_fuel": lambda d, s, n, p: model.fuel_status(s, n),
     "api_fuel_history": lambda d, s, n, p: s.cached(
         "fuel-history", lambda: model.reading_history(s.fuel)
     ),

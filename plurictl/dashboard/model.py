@@ -46,8 +46,9 @@ def reading_history(state: Any) -> dict[str, dict[str, list[dict[str, Any]]]]:
 
 
 def burn_from_readings(points: list[dict[str, Any]], now_ms: int) -> float | None:
-    """Litres per hour one tank burned between its recent readings (rises are deliveries)."""
-    recent = [p for p in points if now_ms - p["time_ms"] <= BURN_WINDOW_MS]
+    """Litres per hour one tank burned between its readings of the 48 hours before
+    ``now_ms`` (a rise between two readings is a delivery, not burn)."""
+    recent = [p for p in points if 0 <= now_ms - p["time_ms"] <= BURN_WINDOW_MS]
     burned, hours = 0.0, 0.0
     for a, b in itertools.pairwise(recent):
         dt = (b["time_ms"] - a["time_ms"]) / 3_600_000
@@ -57,8 +58,22 @@ def burn_from_readings(points: list[dict[str, Any]], now_ms: int) -> float | Non
     return burned / hours if hours >= 0.25 and burned > 0 else None
 
 
+def burn_by_site(history: dict[str, Any]) -> dict[str, float]:
+    """site -> litres per hour from its readings (up to its newest reading; time-free)."""
+    out = {}
+    for site, tanks in history.items():
+        newest = max((p[-1]["time_ms"] for p in tanks.values() if p), default=0)
+        known = [r for r in (burn_from_readings(p, newest) for p in tanks.values()) if r]
+        if known:
+            out[site] = sum(known)
+    return out
+
+
 def site_rows(
-    doc: dict[str, Any], history: dict[str, Any], plan_burn: dict[str, float], now_ms: int
+    doc: dict[str, Any],
+    history: dict[str, Any],
+    plan_burn: dict[str, float],
+    read_burn: dict[str, float],
 ) -> list[dict[str, Any]]:
     """One row per site: fuel now, the burn estimate (and where it comes from), hours left."""
     rows = []
@@ -66,9 +81,7 @@ def site_rows(
         name = s["site"]
         burn, source = s.get("burn_rate_lph"), "declared"
         if not burn:
-            rates = [burn_from_readings(p, now_ms) for p in history.get(name, {}).values()]
-            known = [r for r in rates if r]
-            burn, source = (sum(known), "from readings") if known else (None, "")
+            burn, source = read_burn.get(name), "from readings"
         if not burn and plan_burn.get(name):
             burn, source = plan_burn[name], "adopted plan"
         litres = float(s.get("estimate_now_litres", s["inventory_litres"]))
@@ -79,7 +92,7 @@ def site_rows(
                 "litres": litres,
                 "inventory": s["inventory_litres"],
                 "burn_lph": burn,
-                "burn_source": source,
+                "burn_source": source if burn else "",
                 "hours_left": hours,
                 "low": hours is not None and hours < LOW_FUEL_HOURS,
                 "conflicts": s["conflicts"],
@@ -91,11 +104,18 @@ def site_rows(
     return rows
 
 
+def fuel_status(snap: Any, now_ms: int) -> dict[str, Any]:
+    """`fuel status --json` for now (the time-free part built once per ledger state)."""
+    whole = snap.cached("fuel-json", snap.fuel.to_json)
+    return readouts.fuel_status(snap.fuel, now_ms, whole=whole)
+
+
 def fuel_page(snap: Any, now_ms: int) -> dict[str, Any]:
-    doc = readouts.fuel_status(snap.fuel, now_ms)
+    doc = fuel_status(snap, now_ms)
     history = snap.cached("fuel-history", lambda: reading_history(snap.fuel))
     plans = snap.cached("adopted", lambda: adopted_plans(snap.plans))
-    rows = site_rows(doc, history, planned_burn(plans), now_ms)
+    read_burn = snap.cached("burn", lambda: burn_by_site(history))
+    rows = site_rows(doc, history, planned_burn(plans), read_burn)
     moving = [t for t in doc["transfers"] if t["state"] in ("planned", "dispatched")]
     return {"doc": doc, "sites": rows, "in_flight": moving, "now_ms": now_ms}
 

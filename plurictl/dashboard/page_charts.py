@@ -9,7 +9,7 @@ from markupsafe import Markup
 from plurictl.dashboard import charts, timefmt
 
 #: readings drawn per tank (the newest)
-MAX_POINTS = 200
+MAX_POINTS = 120
 
 
 def fuel_charts(sites: list[dict[str, Any]], now_ms: int) -> dict[str, Markup]:

@@ -28,7 +28,9 @@ def asset(name: str) -> tuple[bytes, str] | None:
     media = ASSETS.get(name)
     if media is None:
         return None
-    return resources.files("plurictl.dashboard").joinpath("static").joinpath(name).read_bytes(), media
+    return resources.files("plurictl.dashboard").joinpath("static").joinpath(
+        name
+    ).read_bytes(), media
 
 
 def litres(value: Any) -> str:
