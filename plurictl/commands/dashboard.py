@@ -123,9 +123,7 @@ def _announce(addresses: list[str], port: int, token: str | None, intake: bool, 
 
     out = console()
     if not lan:
-        out.print(
-            f"Dashboard on [bold]http://127.0.0.1:{port}/[/] (this laptop only). Ctrl-C stops it."
-        )
+        out.print(f"Dashboard on [bold]http://127.0.0.1:{port}/[/] (this laptop only).")
     else:
         url = f"http://{addresses[0]}:{port}/?t={token}"
         out.print(f"Dashboard for phones on the hotspot: [bold]{url}[/]")
@@ -133,9 +131,9 @@ def _announce(addresses: list[str], port: int, token: str | None, intake: bool, 
             out.print(f"  also: http://{other}:{port}/?t={token}")
         out.print("Scan with a phone (the link holds the access token; it changes at every start):")
         out.print(qr_text(url), markup=False, highlight=False)
-        out.print("Ctrl-C stops it.")
     if intake:
         out.print("Phone intake is on: pair a phone with `plurictl dashboard devices add LABEL`.")
+    out.print("Ctrl-C stops it.")
 
 
 # --- devices ---------------------------------------------------------------------------

@@ -26,7 +26,8 @@ def sheet_html(home: Path) -> str:
 
 def write_sheet(home: Path, target: Path) -> int:
     """Write the sheet to ``target``; returns the number of pages."""
-    html = sheet_html(home)
+    # The page links its stylesheet by URL; here the styles are handed over directly.
+    html = sheet_html(home).replace('<link rel="stylesheet" href="/static/dashboard.css">', "")
     try:
         import weasyprint
     except (ImportError, OSError) as e:  # OSError: the Pango library is missing
