@@ -47,6 +47,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "playbook": ("plurictl.commands.playbook", "playbook", "Restart playbooks, sign-offs, logs."),
     "bundle": ("plurictl.commands.bundle", "bundle", "Carry the ledger on a USB stick."),
     "vote": ("plurictl.commands.vote", "vote", "Resilient votes: open, cast, close, seal, result."),
+    "radio": (
+        "plurictl.commands.radio",
+        "radio",
+        "Sync over LoRa, packet radio or serial links; link checks.",
+    ),
     "plan": (
         "plurictl.commands.plan",
         "plan",

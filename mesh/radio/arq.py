@@ -68,6 +68,7 @@ class InFlight:
     segments: list[tuple[int, int, int]]  # (message id, start, end)
     urgent: bool
     asked: bool  # this frame asked for an ACK
+    ends: float = 0.0  # when its transmission ends (handed over + airtime)
     deadline: float | None = None  # set once a frame at or after it asked for an ACK
     polled: bool = False
 
@@ -75,17 +76,22 @@ class InFlight:
 class Outbox:
     """Messages to one peer, the frames in flight, and what their acknowledgements mean."""
 
-    def __init__(self, initial_rto: float = 10.0) -> None:
+    def __init__(self, initial_turn: float = 3.0) -> None:
         self.messages: dict[int, OutMessage] = {}
         self._heap: list[tuple[int, int, int]] = []  # (class, order, message id)
         self._ids = itertools.count()
         self._order = itertools.count()
         self.inflight: dict[int, InFlight] = {}
-        self.initial_rto = initial_rto
+        self.initial_turn = initial_turn
+        #: smoothed turnaround: from the end of our frame to the peer's ACK arriving
         self.srtt: float | None = None
         self.frames_since_ack_request = 0
         self.lost_frames = 0
         self.resent_bytes = 0
+        #: when we last asked for an ACK that has not come yet, and in which frame
+        #: (half duplex: give the peer the channel to answer before sending more)
+        self.awaiting_since: float | None = None
+        self.awaiting_counter = -1
 
     # --- queueing ----------------------------------------------------------------------
 
@@ -179,29 +185,47 @@ class Outbox:
         *,
         urgent: bool,
         asked: bool,
+        airtime: float = 0.0,
     ) -> None:
         """Remember a frame carrying segments (``spans``) until it is acknowledged."""
+        ends = now + airtime
         if spans:
-            self.inflight[counter] = InFlight(counter, now, spans, urgent, asked)
+            self.inflight[counter] = InFlight(counter, now, spans, urgent, asked, ends)
             self.frames_since_ack_request += 1
         if asked:
             self.frames_since_ack_request = 0
-            self.asked_now(now)
+            self.awaiting_since, self.awaiting_counter = ends, counter
+            self.asked_now(ends)
 
-    def asked_now(self, now: float) -> None:
-        """A frame asking for an ACK went out: every earlier frame now waits for that answer."""
+    def asked_now(self, ends: float) -> None:
+        """A frame asking for an ACK left the air at ``ends``: earlier frames wait for the answer."""
         for f in self.inflight.values():
             if f.deadline is None:
-                f.deadline = now + self.rto()
+                f.deadline = ends + self.rto()
 
     # --- acknowledgements and losses ---------------------------------------------------
 
+    def turn(self) -> float:
+        """Expected time from the end of our frame to the peer's ACK, with a margin."""
+        return (self.srtt if self.srtt is not None else self.initial_turn) + 0.25
+
+    def pause_until(self) -> float | None:
+        return None if self.awaiting_since is None else self.awaiting_since + self.turn()
+
+    def paused(self, now: float) -> bool:
+        """Waiting for the answer to our last ACK request (at most a turnaround)."""
+        until = self.pause_until()
+        return until is not None and now < until
+
     def rto(self) -> float:
-        base = 2 * self.srtt if self.srtt is not None else self.initial_rto
-        return min(60.0, max(1.0, base))
+        """How long after a question left the air to wait before polling (then giving up):
+        as soon as the answer is late; a poll is a 25-byte frame."""
+        return min(60.0, max(1.0, self.turn()))
 
     def on_ack(self, ack: wire.Ack, now: float) -> list[Any]:
         """Apply an ACK; returns the tags of messages now fully delivered."""
+        if ack.high >= self.awaiting_counter:
+            self.awaiting_since = None  # the answer to our last question
         done: list[Any] = []
         for counter in sorted(self.inflight):
             verdict = ack.covers(counter)
@@ -210,7 +234,7 @@ class Outbox:
             frame = self.inflight.pop(counter)
             if verdict:
                 if counter == ack.high and frame.asked and not frame.polled:
-                    sample = now - frame.sent_at
+                    sample = max(0.0, now - frame.ends)
                     self.srtt = sample if self.srtt is None else 0.75 * self.srtt + 0.25 * sample
                 done += self._delivered(frame)
             else:

@@ -68,7 +68,7 @@ class PeerSession:
     key: bytes
     ledger: LocalLedger
     config: SessionConfig
-    initial_rto: float = 10.0
+    initial_turn: float = 3.0  # expected time from the end of a frame to its ACK
     name: str = ""
     outbox: Outbox = field(init=False)
     inbox: Inbox = field(default_factory=Inbox)
@@ -92,7 +92,7 @@ class PeerSession:
     on_event: Callable[[str], None] = field(default=lambda _m: None)
 
     def __post_init__(self) -> None:
-        self.outbox = Outbox(self.initial_rto)
+        self.outbox = Outbox(self.initial_turn)
 
     # --- what we send ------------------------------------------------------------------
 
@@ -102,10 +102,22 @@ class PeerSession:
             return -3
         if now >= self.next_summary:
             return -2
+        cls = self._sendable(now)
+        return cls
+
+    def _sendable(self, now: float) -> int | None:
+        """The class of the next message we may send now, if any.
+
+        After asking for an ACK we leave the channel to the peer for a turnaround
+        (half duplex: otherwise its ACK could never get a word in); revocations,
+        roster entries, fork proofs and votes do not wait.
+        """
         cls = self.outbox.most_urgent()
-        if cls is not None and self.outbox.can_send(cls):
-            return cls
-        return None
+        if cls is None or not self.outbox.can_send(cls):
+            return None
+        if cls > priority.VOTES and self.outbox.paused(now):
+            return None
+        return cls
 
     def wakeup(self, now: float) -> float:
         times = [self.next_summary]
@@ -114,6 +126,9 @@ class PeerSession:
         expiry = self.outbox.next_expiry()
         if expiry is not None:
             times.append(expiry)
+        pause = self.outbox.pause_until()
+        if pause is not None and self.outbox.waiting():
+            times.append(pause)
         return min(times)
 
     def compose(
@@ -126,17 +141,21 @@ class PeerSession:
             if ack is not None:
                 records.append(ack)
         digest = summary.digest(self.ledger.digest)
-        if now >= self.next_summary or self.told_digest != digest:
+        if now >= self.next_summary:
             records.append(self._summary(now, digest))
+        elif self.told_digest != digest:  # our ledger moved: say so in passing (7 bytes)
+            self.told_digest = digest
+            records.append(wire.Summary(digest))
         room -= len(wire.encode_records(records))
         spans: list[tuple[int, int, int]] = []
         urgent = False
-        cls = self.outbox.most_urgent()
-        if not control_only and cls is not None and self.outbox.can_send(cls):
+        cls = None if control_only else self._sendable(now)
+        if cls is not None:
             segments, spans = self.outbox.fill(room)
             records.extend(segments)
             urgent = cls <= priority.VOTES
-        ask = self.poll_due or (bool(spans) and self.outbox.want_ack())
+        last_urgent = urgent and (self.outbox.most_urgent() or 99) > priority.VOTES
+        ask = self.poll_due or (bool(spans) and (self.outbox.want_ack() or last_urgent))
         self.poll_due = False
         return records, spans, ask, urgent
 
@@ -163,8 +182,9 @@ class PeerSession:
         *,
         urgent: bool,
         ask: bool,
+        airtime: float,
     ) -> None:
-        self.outbox.sent(counter, now, spans, urgent=urgent, asked=ask)
+        self.outbox.sent(counter, now, spans, urgent=urgent, asked=ask, airtime=airtime)
 
     # --- what we receive -----------------------------------------------------------------
 
@@ -179,15 +199,16 @@ class PeerSession:
         elif header.ack_requested and self.acks.high is not None:
             self.acks.owed_at = now  # a poll: say again what we have
         for r in records:
-            if isinstance(r, wire.Summary):
-                self._on_summary(r, now)
-            elif isinstance(r, wire.Ack):
+            if isinstance(r, wire.Ack):
                 for tag in self.outbox.on_ack(r, now):
                     self._delivered(tag)
-            else:
+            elif isinstance(r, wire.Segment):
                 data = self.inbox.add(r, now)
                 if data:
                     self._on_message(data, now)
+        for r in records:  # after the entries: the digest describes the ledger with them
+            if isinstance(r, wire.Summary):
+                self._on_summary(r, now)
 
     def _on_summary(self, s: wire.Summary, now: float) -> None:
         self.peer_digest = s.digest
@@ -202,10 +223,11 @@ class PeerSession:
             return
         self.in_sync = False
         busy = self.outbox.waiting() or bool(self.outbox.inflight)
+        if busy:
+            return  # a transfer is under way: compare again when it is done
         if s.buckets is None:
-            if not busy:
-                self.long_summary_due = True
-                self.next_summary = min(self.next_summary, now + 0.2)
+            self.long_summary_due = True
+            self.next_summary = min(self.next_summary, now + 0.2)
             return
         if now - self.last_heads < self.config.min_gap:
             return

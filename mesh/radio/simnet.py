@@ -45,6 +45,7 @@ class SimNet:
     nodes: dict[str, SimNode] = field(default_factory=dict)
     air: SimAir = field(init=False)
     _next_poll: float = 0.0
+    _turn: int = 0
 
     def __post_init__(self) -> None:
         self.air = SimAir(self.params, self.clock, self.fate)
@@ -95,7 +96,11 @@ class SimNet:
                 node.endpoint.send(frame)
 
     def _up(self) -> list[SimNode]:
-        return [n for n in self.nodes.values() if n.up]
+        """Stations that are on, in turns (no station always gets the channel first)."""
+        nodes = [n for n in self.nodes.values() if n.up]
+        self._turn += 1
+        k = self._turn % max(1, len(nodes))
+        return nodes[k:] + nodes[:k]
 
     def next_time(self) -> float:
         now = self.clock.now

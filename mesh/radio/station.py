@@ -95,8 +95,8 @@ class Station:
         self.next_hello = 0.0
         self._booted = False
         self._rr = 0
-        rto = 2 * (airtime(mtu) * 4 + airtime(48) + 1.0)
-        self.initial_rto = max(3.0, rto)
+        #: until measured: a second each way and a short ACK
+        self.initial_turn = 2.0 + airtime(48)
 
     # --- counters ----------------------------------------------------------------------
 
@@ -116,7 +116,7 @@ class Station:
                 key,
                 self.ledger,
                 self.config.session,
-                initial_rto=self.initial_rto,
+                initial_turn=self.initial_turn,
                 name=self.names(key),
                 next_summary=now,
                 on_event=self.events,
@@ -266,15 +266,15 @@ class Station:
     def _frame_for(self, s: PeerSession, now: float, *, control_only: bool) -> bytes | None:
         room = self.mtu - wire.OVERHEAD
         records, spans, ask, urgent = s.compose(now, room, control_only=control_only)
-        if not records:
-            return None
+        if not records and not ask:
+            return None  # an empty frame that asks for an ACK is a poll: it goes out
         counter = self._next_counter()
         plaintext = wire.encode_records(records)
         frame = self.keyring.seal(
             s.key, counter, plaintext, cleartext=self.config.cleartext, ack_requested=ask
         )
         assert len(frame) <= self.mtu, "a frame larger than the link's MTU"
-        s.sent(counter, now, spans, urgent=urgent, ask=ask)
+        s.sent(counter, now, spans, urgent=urgent, ask=ask, airtime=self.airtime(len(frame)))
         s.counters.frames_out += 1
         s.counters.bytes_out += len(frame)
         self._account(now, frame)

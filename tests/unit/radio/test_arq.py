@@ -13,7 +13,7 @@ from mesh.radio.arq import AckState, Inbox, Outbox
 
 
 def _run(messages: list[bytes], drops: list[bool], ack_drops: list[bool], mtu_room: int) -> None:
-    out = Outbox(initial_rto=5.0)
+    out = Outbox(initial_turn=3.6)
     delivered_tags: list[int] = []
     for i, m in enumerate(messages):
         out.add(i % 9, i, lambda m=m: m)
@@ -91,14 +91,26 @@ def test_fill_never_exceeds_the_room() -> None:
 
 
 def test_a_lost_ack_costs_a_poll_not_the_burst() -> None:
-    out = Outbox(initial_rto=5.0)
+    out = Outbox(initial_turn=3.0)
     out.add(6, "m", lambda: b"x" * 300)
     _segs, spans = out.fill(180)
-    out.sent(1, 0.0, spans, urgent=False, asked=False)
+    out.sent(1, 0.0, spans, urgent=False, asked=False, airtime=1.0)
     _segs, spans = out.fill(180)
-    out.sent(2, 1.0, spans, urgent=False, asked=True)
+    out.sent(2, 1.0, spans, urgent=False, asked=True, airtime=1.0)  # leaves the air at 2.0
+    assert out.paused(4.0) and not out.paused(5.3)  # the channel is left to the peer's answer
     assert out.expire(5.0) == (False, 0)
-    assert out.expire(6.5) == (True, 0)  # late: poll first
-    out.asked_now(6.5)  # the poll went out
-    assert out.on_ack(wire.Ack(2, 0b1), 7.0) == ["m"]  # the answer: both arrived
+    assert out.expire(5.3) == (True, 0)  # the answer is late: poll first
+    out.sent(3, 5.3, [], urgent=False, asked=True, airtime=0.2)  # the poll
+    assert out.on_ack(wire.Ack(3, 0b11), 7.0) == ["m"]  # the answer: both arrived
     assert out.lost_frames == 0
+
+
+def test_an_unanswered_poll_means_lost() -> None:
+    out = Outbox(initial_turn=3.0)
+    out.add(6, "m", lambda: b"x" * 100)
+    _segs, spans = out.fill(180)
+    out.sent(1, 0.0, spans, urgent=False, asked=True, airtime=1.0)
+    assert out.expire(4.3) == (True, 0)
+    out.sent(2, 4.3, [], urgent=False, asked=True, airtime=0.2)
+    assert out.expire(7.8) == (False, 1)
+    assert out.waiting()  # its bytes go out again
