@@ -246,14 +246,16 @@ class Outbox:
 
         The first time a frame's answer is late the peer is polled (a frame asking
         for an ACK); only if that goes unanswered too is the frame lost, so a lost
-        ACK costs one small poll, not the whole burst again.
+        ACK costs one small poll, not the whole burst again. Frames carrying urgent
+        messages (revocations, roster, votes) are sent again at once instead: a
+        duplicate costs less than the wait.
         """
         poll, lost = False, 0
         for c in sorted(self.inflight):
             f = self.inflight[c]
             if f.deadline is None or now < f.deadline:
                 continue
-            if not f.polled:
+            if not f.polled and not f.urgent:
                 f.polled = True
                 f.deadline = None
                 poll = True
@@ -319,8 +321,10 @@ class AckState:
             self.high = counter
         elif counter < self.high and self.high - 1 - counter < wire.ACK_WINDOW:
             self.bits |= 1 << (self.high - 1 - counter)
-        due = now if urgent else now + delay
-        self.owed_at = due if self.owed_at is None else min(self.owed_at, due)
+        if urgent:
+            self.owed_at = now
+        elif self.owed_at is None or self.owed_at > now:
+            self.owed_at = now + delay  # unasked: wait until the burst is over
 
     def due(self, now: float) -> bool:
         return self.owed_at is not None and now >= self.owed_at

@@ -4,10 +4,11 @@ A signed entry is the msgpack array ``[v, author, seq, prev, hlc, kind, body,
 sig]``. Two of its fields are known to the receiver already: the author (a
 key in its roster) and ``prev`` (the id of the author's entry before this one,
 which the receiver holds once it has that entry; for seq 1 it is the mesh id).
-The compact form leaves them out and deflates the rest with a fixed dictionary
-of the toolkit's kinds and field names::
+The compact form leaves them out, carries hex strings (ids, keys) as their
+bytes, and deflates the rest with a fixed dictionary of the toolkit's kinds
+and field names::
 
-    flags(1) | author (4-byte prefix, or 32) | seq | [prev] | hlc kind body (maybe deflated) | sig(64)
+    flags(1) | author (4-byte prefix, or 32) | seq | [prev] | hlc kind body | sig(64)
 
 The receiver splices the original bytes back together; the store then checks
 signature, chain and membership as for any entry. A wrong guess (two roster
@@ -25,7 +26,9 @@ import msgpack
 
 from ledger.entry import MAX_ENTRY_BYTES, SIG_BYTES
 
-F_AUTHOR_PREFIX, F_PREV_ELIDED, F_DEFLATED = 0x01, 0x02, 0x04
+F_AUTHOR_PREFIX, F_PREV_ELIDED, F_DEFLATED, F_HEX = 0x01, 0x02, 0x04, 0x08
+_HEX_EXT = 1  # transport only: a lowercase hex string carried as its bytes
+_HEX_MIN = 16
 AUTHOR_PREFIX = 4
 _HEAD = b"\x98\x01"  # fixarray(8), version 1
 _BIN32, _BIN64, _NIL = b"\xc4\x20", b"\xc4\x40", b"\xc0"
@@ -98,6 +101,10 @@ def compact(raw: bytes, *, author_prefix: bool, elide_prev: bool) -> bytes:
     else:
         out += prev
     middle = hlc + kind + body
+    packed_hex = _hex_pack(middle)
+    if packed_hex is not None and len(packed_hex) < len(middle):
+        flags |= F_HEX
+        middle = packed_hex
     deflater = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, ZDICT)
     packed = deflater.compress(middle) + deflater.flush()
     if len(packed) < len(middle):
@@ -113,7 +120,7 @@ def parse(data: bytes) -> Compact:
     if len(data) < 1 + AUTHOR_PREFIX + 1 + SIG_BYTES:
         raise CompactError("compact entry too short")
     flags = data[0]
-    if flags & ~(F_AUTHOR_PREFIX | F_PREV_ELIDED | F_DEFLATED):
+    if flags & ~(F_AUTHOR_PREFIX | F_PREV_ELIDED | F_DEFLATED | F_HEX):
         raise CompactError("unknown compact-entry flags")
     pos = 1
     n = AUTHOR_PREFIX if flags & F_AUTHOR_PREFIX else 32
@@ -133,6 +140,8 @@ def parse(data: bytes) -> Compact:
     middle = data[pos:body_end]
     if flags & F_DEFLATED:
         middle = _inflate(middle)
+    if flags & F_HEX:
+        middle = _hex_unpack(middle)
     return Compact(author_ref, seq, seq_raw, prev_raw, middle, data[body_end:])
 
 
@@ -146,6 +155,54 @@ def _read_int(data: bytes, pos: int, end: int) -> tuple[int, int]:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise CompactError("bad seq field")
     return value, pos + unpacker.tell()
+
+
+def _hexify(value: object) -> object:
+    """Lowercase hex strings (ids, keys) as ext values holding their bytes: half the size."""
+    if isinstance(value, str):
+        if len(value) >= _HEX_MIN and len(value) % 2 == 0 and value == value.lower():
+            try:
+                return msgpack.ExtType(_HEX_EXT, bytes.fromhex(value))
+            except ValueError:
+                return value
+        return value
+    if isinstance(value, list):
+        return [_hexify(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _hexify(v) for k, v in value.items()}
+    return value
+
+
+def _unhex(code: int, data: bytes) -> object:
+    if code != _HEX_EXT:
+        raise CompactError("unknown extension in a compact entry")
+    return data.hex()
+
+
+def _hex_pack(middle: bytes) -> bytes | None:
+    """hlc, kind, body re-packed with hex strings as bytes, if that unpacks to the same bytes."""
+    try:
+        unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+        unpacker.feed(middle)
+        hlc, kind, body = (unpacker.unpack() for _ in range(3))
+        packed = b"".join(msgpack.packb(_hexify(x), use_bin_type=True) for x in (hlc, kind, body))
+    except Exception:  # anything odd: send the bytes as they are
+        return None
+    return packed if _hex_unpack(packed) == middle else None
+
+
+def _hex_unpack(data: bytes) -> bytes:
+    unpacker = msgpack.Unpacker(raw=False, ext_hook=_unhex, max_buffer_size=MAX_ENTRY_BYTES * 2)
+    try:
+        unpacker.feed(data)
+        values = [unpacker.unpack() for _ in range(3)]
+        if unpacker.tell() != len(data):
+            raise CompactError("trailing bytes in a compact entry")
+        return b"".join(msgpack.packb(v, use_bin_type=True) for v in values)
+    except CompactError:
+        raise
+    except Exception as e:  # msgpack raises many types for garbage
+        raise CompactError("compact entry fields are damaged") from e
 
 
 def _inflate(data: bytes) -> bytes:

@@ -39,7 +39,7 @@ class SessionConfig:
     summary_interval: float = 60.0  # in sync: one short summary per peer this often
     retry_interval: float = 10.0  # out of sync and idle: a long summary this often
     min_gap: float = 3.0  # at least this long between long summaries / heads to one peer
-    ack_delay: float = 1.0  # an ACK nobody asked for waits this long for more frames
+    ack_delay: float = 3.0  # an ACK nobody asked for waits this long after the last frame
     max_entry_bytes: int = 64 * 1024  # larger entries (and what follows them) stay here
     plan_limit: int = 2000  # entries per feed queued at a time
     max_waiting: int = 4000  # received entries waiting for the one before them
@@ -82,6 +82,7 @@ class PeerSession:
     told_digest: bytes | None = None
     in_sync: bool = False
     last_heard: float | None = None
+    last_segment_in: float | None = None
     cleartext_peer: bool = False
     next_summary: float = 0.0
     long_summary_due: bool = True
@@ -101,9 +102,18 @@ class PeerSession:
         if self.acks.due(now) or self.poll_due:
             return -3
         if now >= self.next_summary:
-            return -2
-        cls = self._sendable(now)
-        return cls
+            if not self._busy(now):
+                return -2
+            # a transfer is under way: it is the conversation (ACKs carry our digest)
+            self.next_summary = now + self.config.retry_interval
+        return self._sendable(now)
+
+    def _busy(self, now: float) -> bool:
+        """Sending to this peer, or receiving from it lately."""
+        receiving = self.last_segment_in is not None and (
+            now - self.last_segment_in < self.config.retry_interval
+        )
+        return receiving or self.outbox.waiting() or bool(self.outbox.inflight)
 
     def _sendable(self, now: float) -> int | None:
         """The class of the next message we may send now, if any.
@@ -143,17 +153,19 @@ class PeerSession:
         digest = summary.digest(self.ledger.digest)
         if now >= self.next_summary:
             records.append(self._summary(now, digest))
-        elif self.told_digest != digest:  # our ledger moved: say so in passing (7 bytes)
-            self.told_digest = digest
-            records.append(wire.Summary(digest))
         room -= len(wire.encode_records(records))
         spans: list[tuple[int, int, int]] = []
+        segments: list[wire.Segment] = []
         urgent = False
         cls = None if control_only else self._sendable(now)
         if cls is not None:
             segments, spans = self.outbox.fill(room)
-            records.extend(segments)
             urgent = cls <= priority.VOTES
+        used = len(wire.encode_records(list(segments)))
+        if self.told_digest != digest and room - used >= wire.DIGEST_BYTES + 3:
+            self.told_digest = digest  # our ledger moved: say so in passing, if it fits
+            records.append(wire.Summary(digest))
+        records.extend(segments)
         last_urgent = urgent and (self.outbox.most_urgent() or 99) > priority.VOTES
         ask = self.poll_due or (bool(spans) and (self.outbox.want_ack() or last_urgent))
         self.poll_due = False
@@ -193,6 +205,7 @@ class PeerSession:
         self.cleartext_peer = header.kind == wire.CLEAR
         reliable = any(isinstance(r, wire.Segment) for r in records)
         if reliable:
+            self.last_segment_in = now
             self.acks.record(
                 header.counter, now, urgent=header.ack_requested, delay=self.config.ack_delay
             )

@@ -35,15 +35,15 @@ from mesh.radio.sim import SimAir, SimEndpoint, SimParams, Transmission
 ENV_DIR = "PLURI_RADIO_SIM_DIR"
 
 
-def sim_dir() -> Path:
-    folder = os.environ.get(ENV_DIR)
+def sim_dir(directory: Path | None = None) -> Path:
+    folder = directory or os.environ.get(ENV_DIR)
     path = Path(folder) if folder else Path(tempfile.gettempdir()) / f"plurictl-radio-{os.getuid()}"
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 
-def sim_socket(name: str) -> Path:
-    return sim_dir() / f"{name}.sock"
+def sim_socket(name: str, directory: Path | None = None) -> Path:
+    return sim_dir(directory) / f"{name}.sock"
 
 
 def _msg(kind: bytes, data: bytes = b"") -> bytes:
@@ -80,12 +80,12 @@ class _Client:
 class SimHub:
     """One simulated channel, served on a Unix socket until :meth:`stop`."""
 
-    def __init__(self, name: str, params: SimParams) -> None:
+    def __init__(self, name: str, params: SimParams, directory: Path | None = None) -> None:
         self.name = name
         self.params = params.check()
         self.start = time.monotonic()
         self.air = SimAir(self.params, self._clock)
-        self.path = sim_socket(name)
+        self.path = sim_socket(name, directory)
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         if self.path.exists():
             with contextlib.suppress(OSError):

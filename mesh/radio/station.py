@@ -281,10 +281,15 @@ class Station:
         return frame
 
     def _hello(self, now: float) -> bytes | None:
+        """Say who we are: at start, every 30 s while nobody answers, and every 10 minutes
+        when no station has been heard for that long (peers in touch need no hellos)."""
+        heard = [s.last_heard for s in self.peers.values() if s.last_heard is not None]
+        if self._booted and heard and now - max(heard) < HELLO_INTERVAL:
+            self.next_hello = max(heard) + HELLO_INTERVAL
+            return None
         if not self.budget.allows(now, wire.HELLO_BYTES):
             return None
-        alone = not any(s.last_heard is not None for s in self.peers.values())
-        self.next_hello = now + (HELLO_ALONE if alone else HELLO_INTERVAL)
+        self.next_hello = now + (HELLO_INTERVAL if heard else HELLO_ALONE)
         frame = self.keyring.hello(
             self._next_counter(), cleartext=self.config.cleartext, boot=not self._booted
         )

@@ -1,4 +1,4 @@
-"""A town and a valley on the simulator, with real entries to carry (tests, benchmark, drills).
+"""A town and a valley on the simulator, with real entries to carry (tests and benchmark).
 
 :class:`Valley` founds a mesh with deterministic keys, gives both laptops the
 roster (as a courier bundle would before the valley was cut off) and writes
@@ -14,6 +14,7 @@ from textwrap import dedent
 
 from ledger import fuel, playbooks, trust, votes
 from ledger.entry import Entry
+from ledger.home import Home
 from ledger.identity import Identity
 from ledger.store import Store
 from ledger.testing import identity_from_seed
@@ -102,7 +103,6 @@ class Valley:
                     f"pump-station-{i % 9}",
                     1000.0 + 7.5 * i,
                     tank="day-tank",
-                    note="dip reading after the morning run",
                 )
             )
         return out
@@ -145,3 +145,15 @@ class Valley:
     def close(self) -> None:
         for store in self.stores.values():
             store.close()
+
+
+def founded_pair(root: Path) -> tuple[Home, Home]:
+    """Two laptop homes of one mesh that both hold the roster (as after a courier bundle):
+    alice (admin) in ``root/town``, bob (operator) in ``root/valley``."""
+    a, b = Home(root / "town"), Home(root / "valley")
+    ida, idb = a.init("alice"), b.init("bob")
+    trust.create_mesh(a.store, ida, "relief", roles=("admin", "coordinator", "operator"))
+    trust.add_member(a.store, ida, idb.public, "bob", ["operator"])
+    b.store.pin_mesh(a.store.mesh_id)  # type: ignore[arg-type]
+    b.store.ingest([e.raw for e in a.store.entries()])
+    return a, b

@@ -246,11 +246,21 @@ def check(app: AppContext, link_text: str, seconds: float, cleartext: bool, as_j
 
 @radio.command("sim")
 @click.argument("name")
-@click.option("--bitrate", type=click.FloatRange(min=1), default=1200, show_default=True)
-@click.option("--mtu", type=click.IntRange(16, 65535), default=200, show_default=True)
-@click.option("--loss", type=click.FloatRange(0, 99), default=0, show_default=True, help="Percent.")
 @click.option(
-    "--latency", type=click.FloatRange(0, 60_000), default=500, show_default=True, help="ms."
+    "--bitrate", type=click.FloatRange(min=1), default=1200, show_default=True, help="Bit/s."
+)
+@click.option(
+    "--mtu", type=click.IntRange(16, 65535), default=200, show_default=True, help="Largest frame."
+)
+@click.option(
+    "--loss", type=click.FloatRange(0, 99), default=0, show_default=True, help="Percent lost."
+)
+@click.option(
+    "--latency",
+    type=click.FloatRange(0, 60_000),
+    default=500,
+    show_default=True,
+    help="Delay after a frame's end, in ms.",
 )
 @click.option(
     "--duplicate", type=click.FloatRange(0, 99), default=0, help="Percent of frames twice."

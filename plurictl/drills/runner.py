@@ -128,6 +128,8 @@ class DrillRunner:
         self.named: dict[str, Any] = {}  # ids that later steps refer to (votes, runs, plans)
         self.broken_node = broken_node
         self.final_timeout = final_timeout or max(60.0, 100 * drill.interval)
+        #: called when the drill ends, before the nodes stop (e.g. radio bridges)
+        self.cleanups: list[Callable[[], None]] = []
 
     # --- bookkeeping ---------------------------------------------------------------
 
@@ -194,6 +196,9 @@ class DrillRunner:
             self.report.error = f"{type(e).__name__}: {e}"
             self.events(f"drill aborted: {self.report.error}")
         finally:
+            for cleanup in reversed(self.cleanups):
+                with contextlib.suppress(Exception):
+                    cleanup()
             for name in self.cluster.nodes:
                 self.collect_traffic(name)
             self.cluster.stop_all()
