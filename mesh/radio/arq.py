@@ -189,6 +189,9 @@ class Outbox:
     ) -> None:
         """Remember a frame carrying segments (``spans``) until it is acknowledged."""
         ends = now + airtime
+        for f in self.inflight.values():  # half duplex: no answer can come while we talk
+            if f.deadline is not None:
+                f.deadline = max(f.deadline, ends + self.rto())
         if spans:
             self.inflight[counter] = InFlight(counter, now, spans, urgent, asked, ends)
             self.frames_since_ack_request += 1

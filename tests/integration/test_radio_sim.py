@@ -221,3 +221,66 @@ def test_three_stations_share_one_channel(valley: Valley, tmp_path: Path) -> Non
 def test_priority_classes_have_names() -> None:
     assert priority.name(priority.REVOCATIONS) == "revocations"
     assert priority.name(priority.CONTROL) == "control"
+
+
+def test_a_recorded_frame_replayed_later_is_dropped(valley: Valley) -> None:
+    net = valley.net(CLEAN_LINK)
+    settle(net)
+    recorder = net.air.attach("recorder")
+    (report,) = valley.fuel_reports(1)
+    net.run_until(lambda: valley.valley.get(report.id) is not None, 120)
+    recorded = recorder.receive()
+    assert recorded
+    for frame in recorded:
+        recorder.send(frame)
+        net.run_for(2)
+    drops = net.nodes["valley"].station.drops
+    assert drops.replayed >= len([f for f in recorded if f[0] & 0x03 != 2]) - 1
+
+
+def test_replay_after_a_restart_is_dropped_too(valley: Valley) -> None:
+    from mesh.radio.ledger_port import LocalLedger
+    from mesh.radio.station import Station
+
+    net = valley.net(CLEAN_LINK)
+    settle(net)
+    recorder = net.air.attach("recorder")
+    net.run_for(130)
+    to_valley = valley.people["bob"].public[:2]
+    recorded = [f for f in recorder.receive() if f[0] & 0x03 == 0 and f[3:5] == to_valley]
+    old = net.nodes["valley"].station
+    floors = old.rx_floors()  # what the bridge saves in radio-state.json
+    restarted = Station(
+        LocalLedger(valley.valley),
+        valley.people["bob"].signing_key,
+        StationConfig(),
+        mtu=200,
+        airtime=CLEAN_LINK.airtime,
+        floors=floors,
+    )
+    for frame in recorded:
+        restarted.receive(frame, 0.0)
+    assert restarted.drops.replayed == len(recorded)
+
+
+def test_fork_proofs_cross_the_radio(valley: Valley) -> None:
+    import time
+
+    from ledger.entry import create
+
+    net = valley.net(SLOW_LINK)
+    settle(net)
+    carol = valley.people["carol"]
+    honest = valley.town.append(carol, "note", {"text": "the real laptop"})
+    twin = create(
+        carol,
+        seq=honest.seq,
+        prev=honest.prev,
+        hlc=int(time.time() * 1000) << 16,
+        kind="note",
+        body={"text": "a copied laptop"},
+    )
+    assert valley.town.ingest([twin.raw]).forks  # the town holds the proof
+    net.run_until(lambda: bool(valley.valley.fork_proofs()), 300)
+    net.run_until(net.in_sync, 300)
+    assert {p.author for p in valley.valley.fork_proofs()} == {carol.public}

@@ -114,3 +114,18 @@ def test_an_unanswered_poll_means_lost() -> None:
     out.sent(2, 4.3, [], urgent=False, asked=True, airtime=0.2)
     assert out.expire(7.8) == (False, 1)
     assert out.waiting()  # its bytes go out again
+
+
+def test_our_own_next_frame_does_not_make_the_answer_late() -> None:
+    """Half duplex: while we transmit the peer cannot answer, so a frame's deadline moves
+    past every frame we send after it (else an urgent message two frames long is resent
+    forever: each copy blocks the answer to the one before)."""
+    out = Outbox(initial_turn=1.0)
+    out.add(0, "revocation", lambda: b"r" * 300)
+    _segs, spans = out.fill(180)
+    out.sent(1, 0.0, spans, urgent=True, asked=True, airtime=1.33)  # answer due ~2.6
+    _segs, spans = out.fill(180)
+    out.sent(2, 1.33, spans, urgent=True, asked=True, airtime=1.33)  # we talk until 2.66
+    assert out.expire(3.0) == (False, 0)
+    assert out.on_ack(wire.Ack(2, 0b1), 3.5) == ["revocation"]
+    assert out.lost_frames == 0

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.store import Store
-from ledger.testing import MeshFixture
+from ledger import trust
+from ledger.testing import MeshFixture, identity_from_seed
 from mesh.radio.sim import SimParams
 from mesh.radio.simnet import SimNet
 
@@ -37,9 +38,10 @@ def _stores(root: Path) -> dict[str, Store]:
     st.integers(0, 12),
     st.integers(0, 12),
     st.integers(0, 6),
+    st.integers(0, 3),
 )
 def test_any_loss_and_reorder_pattern_ends_identical(
-    script: list[str], from_alice: int, from_bob: int, from_carol: int
+    script: list[str], from_alice: int, from_bob: int, from_carol: int, roster: int
 ) -> None:
     def fate(n: int, sender: str, receiver: str) -> list[float]:
         return FATES[script[n]] if n < len(script) else [0.0]
@@ -52,6 +54,11 @@ def test_any_loss_and_reorder_pattern_ends_identical(
             stores["bob"].append(MESH.person("bob"), "fuel.report", {"site": "s", "litres": i})
         for i in range(from_carol):  # carol's laptop reached alice over the mesh
             stores["alice"].append(MESH.person("carol"), "note", {"c": i})
+        for i in range(roster):  # urgent entries (roster changes) take the urgent paths
+            newcomer = identity_from_seed(f"newcomer-{i}")
+            trust.add_member(
+                stores["alice"], MESH.person("alice"), newcomer.public, f"n{i}", ["operator"]
+            )
         net = SimNet(SimParams(bitrate=1200, mtu=200, latency=0.5), fate=fate)
         for name, store in stores.items():
             net.add(name, store, MESH.person(name).signing_key)
