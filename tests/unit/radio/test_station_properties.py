@@ -13,8 +13,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.store import Store
 from ledger import trust
+from ledger.store import Store
 from ledger.testing import MeshFixture, identity_from_seed
 from mesh.radio.sim import SimParams
 from mesh.radio.simnet import SimNet
