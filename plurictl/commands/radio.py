@@ -162,6 +162,11 @@ def _view(data: dict[str, Any]) -> Any:
         f"on air: sent {sent['frames']} frames / {sent['bytes']:,} B ({sent['seconds']:.0f} s), "
         f"heard {heard['frames']} frames / {heard['bytes']:,} B",
     ]
+    age = time.time() - float(data.get("updated", time.time()))
+    if age > 10:
+        lines.append(
+            f"[red]this status is {age:.0f} s old[/]: the bridge may be stuck (see its terminal)"
+        )
     bad = {k: v for k, v in dropped.items() if v and k != "for_others"}
     if bad:
         lines.append(

@@ -29,7 +29,7 @@ from mesh.radio.testing import Valley
 pytestmark = [pytest.mark.bench, pytest.mark.timeout(1800)]
 
 BITRATE, MTU, LOSS, LATENCY = 1200, 200, 0.1, 0.5
-SEEDS = range(1, 13)
+SEEDS = range(1, 21)
 
 
 def link(seed: int) -> SimParams:
