@@ -82,6 +82,7 @@ def do_radio(r: DrillRunner, args: dict[str, Any]) -> str:
     from mesh.radio.simhub import SimHub
 
     nodes = list(args["nodes"])
+    r.wait_roster_spread()  # a bridge needs the roster to know who may talk on the air
     if len(nodes) < 2:
         raise InvalidInput("a radio step needs at least two nodes on the channel")
     name = str(args.get("name") or f"radio{len(_rig(r).hubs) + 1}")
