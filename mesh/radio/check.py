@@ -16,6 +16,7 @@ from typing import Any
 
 from ledger.errors import NotInitialised
 from ledger.home import Home
+from mesh.control import pid_alive
 from mesh.radio import wire
 from mesh.radio.crypto import AuthFailed, Keyring, key_prefix, read_hello
 from mesh.radio.links import Link, LinkSpec, open_link
@@ -75,6 +76,15 @@ def check_link(
     link: Link | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> CheckReport:
+    from mesh.radio.bridge import read_status
+    from mesh.radio.errors import BridgeRunning
+
+    running = read_status(home.path)
+    if running is not None and not running.get("stopped") and pid_alive(int(running["pid"])):
+        raise BridgeRunning(
+            f"the radio bridge runs on this home (pid {running['pid']}): it is using the link",
+            hint="`plurictl radio status` shows what it hears; stop it to run a check",
+        )
     store = home.store
     mesh = store.mesh_id
     if mesh is None:

@@ -14,9 +14,11 @@ at exit), so frames recorded before a restart cannot be replayed after it.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 STATE_FILE = "radio-state.json"
@@ -41,16 +43,38 @@ class RadioState:
 
     def reserve(self, n: int) -> int:
         """The first counter of a fresh block of ``n`` (saved before it is returned)."""
-        start = self.next_counter
-        if start + n > COUNTER_LIMIT:  # 4 billion frames: wrap to a random low block
-            start = secrets.randbelow(2**31)
-        self.next_counter = start + n
-        self.save()
+        with self._locked():
+            on_disk, _ = self._load()
+            start = max(self.next_counter, on_disk) if self.path.exists() else self.next_counter
+            if start + n > COUNTER_LIMIT:  # 4 billion frames: wrap to a random low block
+                start = secrets.randbelow(2**31)
+            self.next_counter = start + n
+            self._write()
         return start
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One process at a time reads and writes the file (a bridge and a link check)."""
+        fd = os.open(self.path.with_name(STATE_FILE + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
     def save(self, rx: dict[bytes, int] | None = None) -> None:
-        if rx is not None:
-            self.rx.update({k: max(v, self.rx.get(k, 0)) for k, v in rx.items()})
+        """Write the state; what another process (a link check) saved meanwhile is kept."""
+        with self._locked():
+            on_disk, disk_rx = self._load()
+            if self.path.exists():
+                self.next_counter = max(self.next_counter, on_disk)
+            for k, v in disk_rx.items():
+                self.rx[k] = max(v, self.rx.get(k, 0))
+            if rx is not None:
+                self.rx.update({k: max(v, self.rx.get(k, 0)) for k, v in rx.items()})
+            self._write()
+
+    def _write(self) -> None:
         data = {
             "version": 1,
             "counter_next": self.next_counter,

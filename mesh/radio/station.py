@@ -205,8 +205,8 @@ class Station:
         s.cleartext_peer = hello.cleartext
         if known and hello.boot:
             s.restarted(now)
-        elif not known:
-            s.next_summary = now
+        else:  # answer at once: whoever says hello (a new bridge, a link check) hears us
+            s.next_summary = min(s.next_summary, now)
 
     def _after_ingest(self, now: float) -> None:
         if self.ledger.refresh():

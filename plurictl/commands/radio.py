@@ -109,12 +109,18 @@ def up(
         if live_view:
             from rich.live import Live
 
-            with Live(_view(bridge.status()), console=console(), refresh_per_second=2) as live:
+            def view() -> Any:
+                from rich.console import Group
+                from rich.text import Text
+
+                return Group(_view(bridge.status()), Text("Ctrl-C to stop.", style="dim"))
+
+            with Live(view(), console=console(), refresh_per_second=2) as live:
                 last = 0.0
                 while not bridge.stopping:
                     bridge.step()
                     if time.monotonic() - last > 0.5:
-                        live.update(_view(bridge.status()))
+                        live.update(view())
                         last = time.monotonic()
         else:
             bridge.run()
@@ -192,6 +198,12 @@ def _view(data: dict[str, Any]) -> Any:
         parts.append(table)
     else:
         parts.append(Text("No station heard yet (hellos go out every 30 s until one answers)."))
+    recent = [
+        f"{time.strftime('%H:%M:%S', time.localtime(e['t']))} {e['event']}"
+        for e in data.get("events", [])[-4:]
+    ]
+    if recent:
+        parts.append(Text("\n".join(recent), style="dim"))
     return Group(*parts)
 
 

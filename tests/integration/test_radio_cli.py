@@ -176,3 +176,19 @@ def test_every_radio_command_and_option_is_in_the_guide() -> None:
                     name,
                     param.opts,
                 )
+
+
+def test_the_install_hint_survives_the_terminal(tmp_path: Path, invoke: Invoke) -> None:
+    """Square brackets in a message or hint are text, not rich markup."""
+    pytest.importorskip("serial")
+    try:
+        import meshtastic  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("meshtastic is installed here")
+    a, _ = two_homes(tmp_path)
+    a.close()
+    r = invoke(a.path, "radio", "up", "--link", "meshtastic:/dev/ttyACM0")
+    assert r.exit_code == 9
+    assert "pip install 'plurigrid[meshtastic]'" in " ".join(r.output.split())

@@ -33,3 +33,12 @@ def test_a_damaged_file_starts_somewhere_random(tmp_path: Path) -> None:
     assert len(starts) > 1 and all(0 <= s < 2**31 for s in starts)
     (tmp_path / STATE_FILE).write_text(json.dumps({"counter_next": -4}))
     assert 0 <= RadioState(tmp_path).next_counter < 2**31
+
+
+def test_a_save_never_rolls_back_another_process_reservation(tmp_path: Path) -> None:
+    bridge = RadioState(tmp_path)
+    bridge.reserve(4096)
+    check = RadioState(tmp_path)  # `radio check` on the same home, meanwhile
+    taken = check.reserve(64)
+    bridge.save({b"\x01" * 32: 9})  # the bridge saves its receive floors later
+    assert RadioState(tmp_path).reserve(1) >= taken + 64
