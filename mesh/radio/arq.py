@@ -104,6 +104,13 @@ class Outbox:
         heapq.heappush(self._heap, (cls, msg.order, mid))
         return msg
 
+    def discard_unstarted(self, wanted: Callable[[Any], bool]) -> list[Any]:
+        """Forget queued messages nothing of which has gone out yet; returns their tags."""
+        gone = [m for m in self.messages.values() if not m.started and wanted(m.tag)]
+        for m in gone:
+            del self.messages[m.id]
+        return [m.tag for m in gone]
+
     def waiting(self) -> bool:
         return any(not m.dropped and (m.data is None or m.pending) for m in self.messages.values())
 
@@ -172,6 +179,8 @@ class Outbox:
             msg = self.messages[self._heap[0][2]]
             if msg.materialise() and msg.pending:
                 return msg
+            if msg.dropped:
+                del self.messages[msg.id]
 
     def want_ack(self) -> bool:
         """Ask for an ACK on this frame: every few frames, and on the last of a burst."""

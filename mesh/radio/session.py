@@ -232,6 +232,8 @@ class PeerSession:
             self.in_sync = True
             self.believed = dict(self.ledger.heads)
             self.remote_forks = dict(self.ledger.forks)
+            for tag in self.outbox.discard_unstarted(lambda t: t[0] == "entry"):
+                self._forget_queued(tag[1])  # it got them another way (the mesh, a bundle)
             self.next_summary = max(self.next_summary, now + self.config.retry_interval)
             return
         self.in_sync = False
@@ -408,6 +410,10 @@ class PeerSession:
         eid = self.ledger.id_at(author, seq)
         if eid is not None:
             self._learned(author, seq, eid)
+        self._forget_queued(author)
+
+    def _forget_queued(self, author: bytes) -> None:
+        """One queued entry of ``author`` is done with (delivered or no longer needed)."""
         left = self.outstanding.get(author, 1) - 1
         if left <= 0:
             self.outstanding.pop(author, None)

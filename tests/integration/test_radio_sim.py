@@ -284,3 +284,18 @@ def test_fork_proofs_cross_the_radio(valley: Valley) -> None:
     net.run_until(lambda: bool(valley.valley.fork_proofs()), 300)
     net.run_until(net.in_sync, 300)
     assert {p.author for p in valley.valley.fork_proofs()} == {carol.public}
+
+
+def test_entries_that_arrive_another_way_are_not_sent_again(valley: Valley) -> None:
+    net = valley.net(CLEAN_LINK)
+    settle(net)
+    reports = valley.fuel_reports(30)
+    net.run_for(8)  # a few are on the air
+    valley.valley.ingest([e.raw for e in reports])  # the mesh brought the rest meanwhile
+    before = len(net.air.log)
+    net.run_until(net.in_sync, 300)
+    net.run_for(90)
+    later = sum(t.nbytes for t in net.air.log[before:] if t.sender == "town")
+    assert later < 10 * 200  # not the ~25 remaining reports (about 5,000 bytes)
+    town_view = net.nodes["town"].station.peers[valley.people["bob"].public]
+    assert town_view.in_sync and not town_view.outbox.waiting()
