@@ -136,6 +136,8 @@ class Bridge:
     def step(self, max_wait: float = 0.1) -> None:
         now = time.monotonic()
         wait = max(0.0, min(max_wait, self.station.wakeup(now) - now, self._next_poll - now))
+        if self.link is not None and not self.link.ready():
+            wait = max(wait, min(max_wait, 0.02))  # the radio is busy: do not spin
         if self.link is None:
             self._reopen(now)
             time.sleep(min(wait, 0.2))

@@ -59,7 +59,7 @@ class MeshtasticLink:
     @classmethod
     def open(cls, spec: LinkSpec) -> MeshtasticLink:
         try:
-            from meshtastic.protobuf import mesh_pb2  # noqa: F401 - checks the install
+            import meshtastic  # noqa: F401 - checks the install
             from pubsub import pub
         except ImportError as e:
             raise LinkUnavailable(
@@ -159,8 +159,13 @@ class MeshtasticLink:
 
 def _payload_limit() -> int:
     try:
-        from meshtastic.protobuf import mesh_pb2
-
+        from meshtastic.protobuf import mesh_pb2  # meshtastic >= 2.3 keeps protobufs here
+    except ImportError:
+        try:
+            from meshtastic import mesh_pb2  # type: ignore[no-redef]
+        except ImportError:
+            return PAYLOAD_LIMIT
+    try:
         return int(mesh_pb2.Constants.DATA_PAYLOAD_LEN)
-    except (ImportError, AttributeError):
+    except AttributeError:
         return PAYLOAD_LIMIT
