@@ -135,6 +135,6 @@ def test_discard_unstarted_keeps_what_is_on_its_way() -> None:
     out = Outbox()
     out.add(6, ("entry", 1), lambda: b"a" * 300)
     out.add(6, ("entry", 2), lambda: b"b" * 50)
-    _segs, spans = out.fill(100)  # the first message has started
+    out.fill(100)  # the first message has started
     assert out.discard_unstarted(lambda t: t[0] == "entry") == [("entry", 2)]
     assert {m.tag for m in out.messages.values()} == {("entry", 1)}

@@ -67,3 +67,53 @@ def test_any_loss_and_reorder_pattern_ends_identical(
         for store in stores.values():
             assert store.verify_all().ok
             store.close()
+
+
+_SHARED: list[Store] = []
+
+
+def _shared_store() -> Store:
+    """One store for every example (nothing is written to it: garbage never gets in)."""
+    if not _SHARED:
+        import atexit
+
+        folder = Path(tempfile.mkdtemp(prefix="radio-garbage-"))
+        stores = _stores(folder)
+        stores["alice"].close()
+        _SHARED.append(stores["bob"])
+        atexit.register(stores["bob"].close)
+    return _SHARED[0]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.binary(max_size=240), min_size=1, max_size=8),
+    st.integers(0, 239),
+    st.integers(1, 255),
+)
+def test_garbage_and_damaged_frames_are_dropped_never_raised(
+    junk: list[bytes], where: int, flip: int
+) -> None:
+    from mesh.radio.crypto import Keyring
+    from mesh.radio.ledger_port import LocalLedger
+    from mesh.radio.station import Station, StationConfig
+
+    store = _shared_store()
+    station = Station(
+        LocalLedger(store),
+        MESH.person("bob").signing_key,
+        StationConfig(),
+        mtu=240,
+        airtime=lambda n: n / 150,
+    )
+    ring = Keyring(MESH.person("alice").signing_key, MESH.mesh_id)
+    good = ring.seal(MESH.key("bob"), 5, b"\x01" + bytes(6))
+    damaged = bytearray(good)
+    damaged[where % len(damaged)] ^= flip
+    before = store.count()
+    for frame in [*junk, bytes(damaged), good, good]:
+        station.receive(frame, 1.0)  # must not raise
+    d = station.drops
+    assert d.replayed >= 1  # the second copy of the good frame
+    assert store.count() == before
+    assert station.heard.frames == len(junk) + 3
