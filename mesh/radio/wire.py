@@ -171,13 +171,6 @@ class Segment:
 Record = Summary | Ack | Segment
 
 
-def segment_overhead(offset: int, total: int | None, *, last: bool, length: int = 200) -> int:
-    """Bytes a SEG record adds around ``length`` bytes of data."""
-    return Segment(0, offset, b"", total).size(last=last) + (
-        0 if last else varint_size(length) - varint_size(0)
-    )
-
-
 def encode_records(records: list[Record]) -> bytes:
     out = bytearray()
     for i, r in enumerate(records):
