@@ -52,6 +52,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "playbook": ("plurictl.commands.playbook", "playbook", "Restart playbooks, sign-offs, logs."),
     "bundle": ("plurictl.commands.bundle", "bundle", "Carry the ledger on a USB stick."),
     "vote": ("plurictl.commands.vote", "vote", "Resilient votes: open, cast, close, seal, result."),
+    "radio": (
+        "plurictl.commands.radio",
+        "radio",
+        "Sync over LoRa, packet radio or serial links; link checks.",
+    ),
     "plan": (
         "plurictl.commands.plan",
         "plan",
@@ -130,17 +135,19 @@ MAX_MESSAGE = 1000
 
 def report_error(err: BaseException, *, debug: bool) -> None:
     """Print one error for a human: message, hint, and the traceback only with --debug."""
+    from rich.markup import escape
+
     from plurictl.render import error_console
 
     console = error_console()
     message = str(err.args[0]) if err.args else err.__class__.__name__
     if len(message) > MAX_MESSAGE:
         message = f"{message[: MAX_MESSAGE - 1]}… ({len(message):,} characters)"
-    if message:
-        console.print(f"[bold red]Error:[/] {message}", highlight=False, markup=True)
+    if message:  # text, not markup: "[meshtastic]" in a message must stay as typed
+        console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, markup=True)
     hint = getattr(err, "hint", None)
     if hint:
-        console.print(f"[yellow]Hint:[/] {hint}", highlight=False)
+        console.print(f"[yellow]Hint:[/] {escape(hint)}", highlight=False)
     if debug:
         console.print_exception(show_locals=False)
 
