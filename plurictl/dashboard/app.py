@@ -188,7 +188,7 @@ def _fuel(d: Dashboard, snap: Any, now: int) -> dict[str, Any]:
     from plurictl.dashboard.page_charts import fuel_charts
 
     data = model.fuel_page(snap, now)
-    return {**data, "charts": snap.cached("fuel-charts", lambda: fuel_charts(data["sites"], now))}
+    return {**data, "charts": snap.cached("fuel:charts", lambda: fuel_charts(data["sites"], now))}
 
 
 def _plan(d: Dashboard, snap: Any, now: int) -> dict[str, Any]:
@@ -200,7 +200,7 @@ def _plan(d: Dashboard, snap: Any, now: int) -> dict[str, Any]:
 
 
 def _votes(d: Dashboard, snap: Any, now: int) -> dict[str, Any]:
-    return {"votes": snap.cached("vote-rows", lambda: model.vote_rows(snap, d.live.me))}
+    return {"votes": snap.cached("votes:rows", lambda: model.vote_rows(snap, d.live.me))}
 
 
 def _playbooks(d: Dashboard, snap: Any, now: int) -> dict[str, Any]:
@@ -238,7 +238,7 @@ def _vote_status(d: Dashboard, snap: Any, now: int, params: dict[str, Any]) -> A
         with Store.open(d.home) as store:
             return votes_writer.load(store, heard=True)
 
-    votes, roster = snap.cached("votes-heard", fold)
+    votes, roster = snap.cached("any:votes-heard", fold)
     return vote_json.status(_find_vote(votes, params["vote"]), votes, roster)
 
 
@@ -273,7 +273,7 @@ API: dict[str, Callable[[Dashboard, Any, int, dict[str, Any]], Any]] = {
     "api_peers": lambda d, s, n, p: s.peers,
     "api_fuel": lambda d, s, n, p: model.fuel_status(s, n),
     "api_fuel_history": lambda d, s, n, p: s.cached(
-        "fuel-history", lambda: model.reading_history(s.fuel)
+        "fuel:history", lambda: model.reading_history(s.fuel)
     ),
     "api_plans": lambda d, s, n, p: readouts.plan_list(s.plans),
     "api_orders": lambda d, s, n, p: readouts.orders_list(s.plans),

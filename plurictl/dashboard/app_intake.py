@@ -33,7 +33,7 @@ def known_sites(snap: Any) -> tuple[list[str], list[str]]:
     tanks: set[str] = {"main"}
     if snap.fuel is not None:
         tanks |= {t for s in snap.fuel.sites.values() for t in s.tanks}
-    for plan in snap.cached("adopted", lambda: adopted_plans(snap.plans)):
+    for plan in snap.cached("plans:adopted", lambda: adopted_plans(snap.plans)):
         for t in plan["tanks"]:
             if t["site"]:
                 sites.add(str(t["site"]))

@@ -58,7 +58,8 @@ class Snapshot:
     peers: list[dict[str, Any]] = field(default_factory=list)
     #: seconds the latest fold of each view took (shown in /api/health)
     fold_seconds: dict[str, float] = field(default_factory=dict)
-    #: JSON documents built from this snapshot, memoised by name
+    #: documents built from this snapshot, memoised by name; a name starts with the view
+    #: it is built from ("fuel:charts"), so a new snapshot keeps those of views not refolded
     memo: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def cached(self, name: str, build: Callable[[], Any]) -> Any:
@@ -143,7 +144,8 @@ class LiveViews:
             if not stale and not ledger_moved and peers is None:
                 return False
             snap = self.snapshot
-            changes: dict[str, Any] = {"version": snap.version + 1, "memo": {}}
+            kept = {k: v for k, v in snap.memo.items() if k.split(":")[0] in set(VIEWS) - stale}
+            changes: dict[str, Any] = {"version": snap.version + 1, "memo": kept}
             if peers is not None:
                 changes["peers"] = peers
             if ledger_moved:

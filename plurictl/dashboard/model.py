@@ -13,6 +13,7 @@ from typing import Any
 
 from plurictl import readouts
 from plurictl.dashboard import timefmt
+from plurictl.dashboard.memo import ByIdentity
 from plurictl.dashboard.plan_model import adopted_plans, planned_burn, timed_plans
 
 #: a site with less fuel than this many hours of burn gets a banner
@@ -26,23 +27,32 @@ BURN_WINDOW_MS = 48 * 3600 * 1000
 # --- fuel ---------------------------------------------------------------------------
 
 
+_SITE_HISTORY = ByIdentity()
+
+
 def reading_history(state: Any) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """site -> tank -> every reading in time order (for the charts and burn estimates)."""
-    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for name, site in sorted(state.sites.items()):
-        current_ids = {r.id for t in site.tanks.values() for r in t.current}
-        for tank_name, tank in sorted(site.tanks.items()):
-            out.setdefault(name, {})[tank_name] = [
-                {
-                    "time_ms": r.hlc >> 16,
-                    "litres": r.litres,
-                    "by": r.name,
-                    "current": r.id in current_ids,
-                    "conflict": tank.conflict and r.id in current_ids,
-                }
-                for r in tank.readings
-            ]
-    return out
+    return {
+        name: _SITE_HISTORY.get(site, lambda site=site: _site_history(site))
+        for name, site in sorted(state.sites.items())
+    }
+
+
+def _site_history(site: Any) -> dict[str, list[dict[str, Any]]]:
+    current_ids = {r.id for t in site.tanks.values() for r in t.current}
+    return {
+        tank_name: [
+            {
+                "time_ms": r.hlc >> 16,
+                "litres": r.litres,
+                "by": r.name,
+                "current": r.id in current_ids,
+                "conflict": tank.conflict and r.id in current_ids,
+            }
+            for r in tank.readings
+        ]
+        for tank_name, tank in sorted(site.tanks.items())
+    }
 
 
 def burn_from_readings(points: list[dict[str, Any]], now_ms: int) -> float | None:
@@ -58,15 +68,23 @@ def burn_from_readings(points: list[dict[str, Any]], now_ms: int) -> float | Non
     return burned / hours if hours >= 0.25 and burned > 0 else None
 
 
+_SITE_BURN = ByIdentity()
+
+
 def burn_by_site(history: dict[str, Any]) -> dict[str, float]:
     """site -> litres per hour from its readings (up to its newest reading; time-free)."""
     out = {}
     for site, tanks in history.items():
-        newest = max((p[-1]["time_ms"] for p in tanks.values() if p), default=0)
-        known = [r for r in (burn_from_readings(p, newest) for p in tanks.values()) if r]
-        if known:
-            out[site] = sum(known)
+        rate = _SITE_BURN.get(tanks, lambda tanks=tanks: _site_burn(tanks))
+        if rate:
+            out[site] = rate
     return out
+
+
+def _site_burn(tanks: dict[str, list[dict[str, Any]]]) -> float | None:
+    newest = max((p[-1]["time_ms"] for p in tanks.values() if p), default=0)
+    known = [r for r in (burn_from_readings(p, newest) for p in tanks.values()) if r]
+    return sum(known) if known else None
 
 
 def site_rows(
@@ -106,15 +124,15 @@ def site_rows(
 
 def fuel_status(snap: Any, now_ms: int) -> dict[str, Any]:
     """`fuel status --json` for now (the time-free part built once per ledger state)."""
-    whole = snap.cached("fuel-json", snap.fuel.to_json)
+    whole = snap.cached("fuel:json", snap.fuel.to_json)
     return readouts.fuel_status(snap.fuel, now_ms, whole=whole)
 
 
 def fuel_page(snap: Any, now_ms: int) -> dict[str, Any]:
     doc = fuel_status(snap, now_ms)
-    history = snap.cached("fuel-history", lambda: reading_history(snap.fuel))
-    plans = snap.cached("adopted", lambda: adopted_plans(snap.plans))
-    read_burn = snap.cached("burn", lambda: burn_by_site(history))
+    history = snap.cached("fuel:history", lambda: reading_history(snap.fuel))
+    plans = snap.cached("plans:adopted", lambda: adopted_plans(snap.plans))
+    read_burn = snap.cached("fuel:burn", lambda: burn_by_site(history))
     rows = site_rows(doc, history, planned_burn(plans), read_burn)
     moving = [t for t in doc["transfers"] if t["state"] in ("planned", "dispatched")]
     return {"doc": doc, "sites": rows, "in_flight": moving, "now_ms": now_ms}
@@ -198,7 +216,7 @@ def banners(snap: Any, me: bytes, now_ms: int) -> list[dict[str, str]]:
             )
     for plan in timed_plans(snap, now_ms):
         out.extend(_plan_banners(plan, now_ms))
-    for v in snap.cached("vote-rows", lambda: vote_rows(snap, me)):
+    for v in snap.cached("votes:rows", lambda: vote_rows(snap, me)):
         if v["my_seal_wanted"]:
             out.append(
                 _banner(
@@ -260,7 +278,7 @@ def _plan_banners(plan: dict[str, Any], now_ms: int) -> list[dict[str, str]]:
 def overview(snap: Any, me: bytes, now_ms: int) -> dict[str, Any]:
     """The overview page (and `/api/overview`)."""
     peers = snap.peers
-    votes = snap.cached("vote-rows", lambda: vote_rows(snap, me))
+    votes = snap.cached("votes:rows", lambda: vote_rows(snap, me))
     return {
         "now_ms": now_ms,
         "mesh": snap.mesh,
@@ -292,6 +310,6 @@ def sheet(snap: Any, me: bytes, now_ms: int) -> dict[str, Any]:
         "fuel": fuel_page(snap, now_ms)["sites"],
         "orders": [o for p in plans for o in p["orders"] if o["due_soon"]],
         "plans": plans,
-        "votes": snap.cached("vote-rows", lambda: vote_rows(snap, me)),
+        "votes": snap.cached("votes:rows", lambda: vote_rows(snap, me)),
         "runs": run_rows(snap, now_ms),
     }

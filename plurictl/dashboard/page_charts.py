@@ -7,34 +7,39 @@ from typing import Any
 from markupsafe import Markup
 
 from plurictl.dashboard import charts, timefmt
+from plurictl.dashboard.memo import ByIdentity
 
 #: readings drawn per tank (the newest)
 MAX_POINTS = 120
 
 
+_CHARTS = ByIdentity()
+
+
 def fuel_charts(sites: list[dict[str, Any]], now_ms: int) -> dict[str, Markup]:
-    """site -> tank levels over time from the readings (conflicting ones ringed red)."""
-    out = {}
-    for s in sites:
-        series = []
-        first, last = None, None
-        for tank, points in sorted(s["history"].items()):
-            recent = points[-MAX_POINTS:]
-            if not recent:
-                continue
-            series.append(
-                {
-                    "label": tank,
-                    "points": [(p["time_ms"], p["litres"], p["conflict"]) for p in recent],
-                }
-            )
-            first = min(first or recent[0]["time_ms"], recent[0]["time_ms"])
-            last = max(last or recent[-1]["time_ms"], recent[-1]["time_ms"])
-        labels = (timefmt.local(first, now_ms=now_ms), timefmt.local(last, now_ms=now_ms))
-        out[s["site"]] = charts.level_chart(
-            series, title=f"Tank levels at {s['site']}", x_labels=labels if first else None
+    """site -> tank levels over time from the readings (conflicting ones ringed red).
+
+    A site's chart is redrawn only when its readings changed (same history object).
+    """
+    return {s["site"]: _CHARTS.get(s["history"], lambda s=s: _site_chart(s, now_ms)) for s in sites}
+
+
+def _site_chart(s: dict[str, Any], now_ms: int) -> Markup:
+    series = []
+    first, last = None, None
+    for tank, points in sorted(s["history"].items()):
+        recent = points[-MAX_POINTS:]
+        if not recent:
+            continue
+        series.append(
+            {"label": tank, "points": [(p["time_ms"], p["litres"], p["conflict"]) for p in recent]}
         )
-    return out
+        first = min(first or recent[0]["time_ms"], recent[0]["time_ms"])
+        last = max(last or recent[-1]["time_ms"], recent[-1]["time_ms"])
+    labels = (timefmt.local(first, now_ms=now_ms), timefmt.local(last, now_ms=now_ms))
+    return charts.level_chart(
+        series, title=f"Tank levels at {s['site']}", x_labels=labels if first else None
+    )
 
 
 def plan_charts(plans: list[dict[str, Any]]) -> dict[str, dict[str, Markup]]:

@@ -177,4 +177,7 @@ def with_time(plan: dict[str, Any], now_ms: int) -> dict[str, Any]:
 
 def timed_plans(snap: Any, now_ms: int) -> list[dict[str, Any]]:
     """The adopted plans of a snapshot (memoised), with the clock-dependent parts for now."""
-    return [with_time(p, now_ms) for p in snap.cached("adopted", lambda: adopted_plans(snap.plans))]
+    return [
+        with_time(p, now_ms)
+        for p in snap.cached("plans:adopted", lambda: adopted_plans(snap.plans))
+    ]
