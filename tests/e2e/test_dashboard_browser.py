@@ -144,6 +144,20 @@ def test_phone_viewport(site: Any, browser: Any) -> None:
     context.close()
 
 
+def test_pages_work_with_javascript_off(site: Any, browser: Any) -> None:
+    context = browser.new_context(
+        java_script_enabled=False, viewport={"width": 1280, "height": 900}
+    )
+    page = context.new_page()
+    for path, text in (("/", "14,800"), ("/plan", "charlie-hangar"), ("/votes", "FINAL")):
+        page.goto(site.url + path)
+        assert text in page.inner_text("main"), path
+    assert page.locator("main svg.chart").count() == 0  # the votes page has none; plan had
+    page.goto(site.url + "/plan")
+    assert page.locator("main svg.chart").count() >= 2  # charts are drawn on the laptop
+    context.close()
+
+
 def test_print_sheet_is_one_a4_page(site: Any, page: Any) -> None:
     page.goto(site.url + "/sheet")
     page.emulate_media(media="print")
