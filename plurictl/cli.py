@@ -39,6 +39,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "orders",
         "Dispatch orders of adopted plans; acknowledge them.",
     ),
+    "dashboard": (
+        "plurictl.commands.dashboard",
+        "dashboard",
+        "Web dashboard for the coordinator and phones; print sheet.",
+    ),
     "drill": (
         "plurictl.commands.drill",
         "drill",
