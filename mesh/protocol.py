@@ -23,6 +23,8 @@ entries    x (transfer id), n (batch number), b [raw...], last (bool)
 ack        x, n, ok (entries accepted), bad (entries refused)
 push       b [raw...]  eager push of new entries
 peers      p [[key, addr, name]...]  peer exchange (at most 64 per message)
+want       i [id...] (at most 256)  entries this node holds damaged; answered by a push
+           of those the peer holds intact (possibly none)
 =========  ==========================================================
 """
 
@@ -71,8 +73,11 @@ TYPES = frozenset(
         "ack",
         "push",
         "peers",
+        "want",
     }
 )
+#: Most ids one ``want`` may name.
+MAX_WANT = 256
 
 
 def encode(msg_type: str, **fields: Any) -> bytes:
@@ -209,6 +214,11 @@ _CHECKS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "push": _batch_ok,
     "ack": lambda m: _is_bytes(m.get("x"), 8) and _int(m.get("n")),
     "peers": _peers_ok,
+    "want": lambda m: (
+        isinstance(m.get("i"), list)
+        and len(m["i"]) <= MAX_WANT
+        and all(_is_bytes(x, 32) for x in m["i"])
+    ),
 }
 
 

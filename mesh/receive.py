@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from mesh.node import Node
 
 #: Messages that make this node work or answer: rate-limited per peer.
-_REQUESTS = frozenset({"hello", "digest", "heads", "ping", "peers"})
+_REQUESTS = frozenset({"hello", "digest", "heads", "ping", "peers", "want"})
 #: What a node still joining (no genesis yet) accepts: only what brings it the ledger.
 _JOINING = frozenset({"digest", "heads", "entries", "forks", "in_sync", "ack"})
 

@@ -23,6 +23,8 @@ code  meaning
 
 from __future__ import annotations
 
+import click
+
 from ledger.errors import PluriError
 
 EXIT_CODES: dict[int, str] = {
@@ -69,3 +71,13 @@ class NetworkLabError(PluriError):
     """A drill's network lab (namespaces, bridge, shaper) could not be built or changed."""
 
     exit_code = 1
+
+
+class BadArgument(click.ClickException):
+    """A command-line argument that is not UTF-8 text (found before any command runs).
+
+    A click exception (not a PluriError) because it is raised while the root
+    group parses its arguments, before plurictl's own handler is in place.
+    """
+
+    exit_code = 5
