@@ -401,6 +401,10 @@ class SyncEngine:
     ) -> list[Out]:
         report = self._ingest(key, msg["b"], checked)
         if msg_type == "push":
+            p = self.peer(key)
+            if p.want_sent is not None:  # the answer to our want, now written
+                p.want_sent = None
+                p.want_answered = True
             if any("gap" in r.reason for r in report.rejected):
                 return self.start_round(key)  # we missed something: catch up now
             return []
@@ -447,10 +451,6 @@ class SyncEngine:
         return out
 
     def _on_push(self, key: bytes, msg: dict[str, Any]) -> list[Out]:
-        p = self.peer(key)
-        if p.want_sent is not None:
-            p.want_sent = None
-            p.want_answered = True
         return self._receive(key, "push", msg)
 
     def _ingest(self, key: bytes, raws: list[bytes], checked: Checked | None = None) -> Any:
