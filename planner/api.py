@@ -45,7 +45,6 @@ PLANNER_VERSION = "2"  # 2: large networks through shift factors
 # "infeasible, because": a courtesy, never longer than this (case2869pegase: 4 hours
 # diagnose in 20 s, 24 hours did not finish in 120 s)
 DIAGNOSE_SECONDS = 60.0
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "field_guides" / "scenarios"
 
 # progress(stage, message, fraction): stage is "build", "solve", "validate" or "done"
 Progress = Callable[[str, str, float], None]
@@ -320,10 +319,11 @@ def read_plan(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def shipped_scenarios() -> list[dict[str, Any]]:
-    """The scenarios in field_guides/scenarios/, each validated (errors shown, not raised)."""
+def shipped_scenarios(folder: Path) -> list[dict[str, Any]]:
+    """The scenarios in ``folder`` (plurictl passes the shipped ones), each validated
+    (errors shown, not raised)."""
     out = []
-    for f in sorted(SCENARIO_DIR.glob("*.toml")):
+    for f in sorted(folder.glob("*.toml")):
         try:
             sc = load_scenario(f)
             out.append(

@@ -9,21 +9,11 @@ import click
 from plurictl.context import AppContext, pass_app
 from plurictl.render import console, emit_json, error_console, json_option
 
-SHIPPED = Path(__file__).resolve().parents[2] / "field_guides" / "drills"
-
-
 def resolve_drill(text: str) -> Path:
     """A drill file path, or the name of a shipped drill (e.g. `quickstart`)."""
-    from ledger.errors import InvalidInput
+    from plurictl import shipped
 
-    p = Path(text)
-    if p.exists():
-        return p
-    for candidate in (SHIPPED / text, SHIPPED / f"{text}.toml"):
-        if candidate.exists():
-            return candidate
-    known = ", ".join(sorted(x.stem for x in SHIPPED.glob("*.toml"))) or "none found"
-    raise InvalidInput(f"no drill file {text!r} (shipped drills: {known})")
+    return shipped.resolve("drills", text)
 
 
 @click.group()
@@ -95,8 +85,10 @@ def list_(as_json: bool) -> None:
     """The drills shipped in field_guides/drills/."""
     from plurictl.drills.model import load
 
+    from plurictl import shipped
+
     rows = []
-    for path in sorted(SHIPPED.glob("*.toml")):
+    for path in shipped.files("drills"):
         d = load(path)
         rows.append(
             {

@@ -37,8 +37,9 @@ def plan() -> None:
 def scenarios(as_json: bool) -> None:
     """List the scenarios shipped in field_guides/scenarios/."""
     from planner.api import shipped_scenarios
+    from plurictl import shipped
 
-    rows = shipped_scenarios()
+    rows = shipped_scenarios(shipped.folder("scenarios"))
     if as_json:
         emit_json(rows)
         return
@@ -60,19 +61,21 @@ def scenarios(as_json: bool) -> None:
 
 
 @plan.command("validate")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file")
 @json_option
-def validate(file: Path, as_json: bool) -> None:
-    """Check a scenario file and its network without solving (exit 10 if invalid)."""
+def validate(file: str, as_json: bool) -> None:
+    """Check a scenario FILE (or a shipped scenario's name) and its network without solving
+    (exit 10 if invalid)."""
     from planner.api import load_scenario, scenario_hash
     from planner.network import build_network
 
-    sc = load_scenario(file)
+    path = resolve_scenario(file)
+    sc = load_scenario(path)
     model = build_network(sc)
     grid = model.grid
     tiers = {k: sum(1 for ld in sc.loads if ld.tier == k) for k in (1, 2, 3)}
     report = {
-        "file": str(file),
+        "file": str(path),
         "valid": True,
         "name": sc.name,
         "scenario_hash": scenario_hash(sc),
@@ -97,7 +100,7 @@ def validate(file: Path, as_json: bool) -> None:
         emit_json(report)
         return
     out = console()
-    out.print(f"[green]OK[/]: {sc.name} ({file})")
+    out.print(f"[green]OK[/]: {sc.name} ({path})")
     out.print(
         f"  network {report['network']}: {grid.n_bus} buses, {report['branches']} branches "
         f"({report['limited_branches']} with limits)"
@@ -165,8 +168,21 @@ def run_plan(
         return run(progress=cb)
 
 
+def resolve_scenario(text: str) -> Path:
+    """A scenario file path, or the name of a shipped scenario (`plan scenarios`).
+
+    Something that looks like a path is left to the scenario reader, whose errors
+    (exit 10) name the file.
+    """
+    from plurictl import shipped
+
+    if Path(text).suffix or "/" in text:
+        return Path(text)
+    return shipped.resolve("scenarios", text)
+
+
 @plan.command("run")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file")
 @click.option("--periods", type=click.IntRange(min=1), help="Plan only the first N periods.")
 @click.option(
     "--commitment", is_flag=True, help="On/off decisions with minimum stable load (MILP, slower)."
@@ -199,7 +215,7 @@ def run_plan(
 @click.option("--propose", is_flag=True, help="Also put the plan into the ledger (plan propose).")
 @json_option
 def run(
-    file: Path,
+    file: str,
     periods: int | None,
     commitment: bool,
     objective: str,
@@ -219,7 +235,7 @@ def run(
     from planner.api import load_scenario
     from plurictl.context import AppContext
 
-    scenario = load_scenario(file)
+    scenario = load_scenario(resolve_scenario(file))
     app = click.get_current_context().find_object(AppContext)
     if from_ledger:
         from plurictl.coordination import ledger_inventory
@@ -227,15 +243,16 @@ def run(
         assert app is not None
         inventory = ledger_inventory(app.home.store, scenario)
         scenario = scenario.with_inventory(inventory.litres)
-        if not as_json:
-            out = error_console()
-            used = (
-                ", ".join(f"{k} {v:,.0f} L" for k, v in sorted(inventory.litres.items()))
-                or "nothing"
-            )
-            out.print(f"fuel from the ledger: {used}")
-            for warning in inventory.warnings:
-                out.print(f"[yellow]Warning:[/] {warning}")
+        out = error_console()  # stderr, so also with --json (stdout stays one JSON document)
+        used = (
+            ", ".join(f"{k} {v:,.0f} L" for k, v in sorted(inventory.litres.items()))
+            or "nothing"
+        )
+        out.print(f"fuel from the ledger: {used}")
+        if inventory.alarm:
+            out.print(f"[bold red]WARNING:[/] {inventory.alarm}", highlight=False)
+        for warning in inventory.warnings:
+            out.print(f"[yellow]Warning:[/] {warning}", highlight=False)
     result = run_plan(
         scenario,
         periods=periods,

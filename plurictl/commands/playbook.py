@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,11 +16,10 @@ if TYPE_CHECKING:
 
 
 def shipped_dir() -> Path:
-    """Where shipped playbooks live: $PLURI_PLAYBOOKS, else field_guides/playbooks/."""
-    env = os.environ.get("PLURI_PLAYBOOKS")
-    if env:
-        return Path(env).expanduser()
-    return Path(__file__).resolve().parents[2] / "field_guides" / "playbooks"
+    """Where shipped playbooks live: $PLURI_PLAYBOOKS, else the shipped playbooks."""
+    from plurictl import shipped
+
+    return shipped.folder("playbooks")
 
 
 def _now_ms() -> int:
@@ -36,8 +34,12 @@ def _file(target: str) -> Path:
 
     path = resolve_file(target, shipped_dir())
     if path is None:
+        from ledger.names import did_you_mean
+        from ledger.playbooks import catalogue
+
+        known = [i.playbook.id for i in catalogue(shipped_dir()) if i.playbook]
         raise InvalidInput(
-            f"no playbook file {target!r}",
+            f"no playbook file {target!r}{did_you_mean(target, known)}",
             hint=f"give a path to a .toml file, or a shipped playbook id (see `plurictl playbook list`; "
             f"shipped ones are in {shipped_dir()})",
         )

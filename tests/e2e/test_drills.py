@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ledger.errors import InvalidInput
-from plurictl.commands.drill import SHIPPED
+from plurictl import shipped
 from plurictl.drills.model import load, parse
 from plurictl.drills.runner import DrillRunner
 
@@ -62,7 +62,7 @@ def test_a_broken_node_makes_the_checker_fail(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["quickstart", "partition-vote", "lost-laptop"])
 def test_shipped_drills_pass(tmp_path: Path, name: str) -> None:
-    report = DrillRunner(load(SHIPPED / f"{name}.toml"), tmp_path).run()
+    report = DrillRunner(load(shipped.folder("drills") / f"{name}.toml"), tmp_path).run()
     assert report.passed, json.dumps(report.to_json(), indent=1)[:3000]
 
 
