@@ -71,3 +71,20 @@ def require_known(name: str, known: Iterable[str], what: str, *, listing: str = 
         f"unknown {what} {name!r}{did_you_mean(name, known)} (known: {shown or 'none yet'})",
         hint=f"see `{listing}`" if listing else None,
     )
+
+
+def refuse_near_miss(name: str, known: Iterable[str], what: str, *, override: str) -> None:
+    """Refuse a *new* name that is a typo's distance from a known one.
+
+    A name far from every known one is fine (a genuinely new site); ``override`` is
+    the flag that says "yes, this is a new one" (e.g. ``--new-site``).
+    """
+    known = set(known)
+    if name in known:
+        return
+    close = close_matches(name, known)
+    if close:
+        raise InvalidInput(
+            f"no {what} {name!r} yet{did_you_mean(name, close)} Nothing was written.",
+            hint=f"if {name!r} really is a new {what}, add {override}",
+        )

@@ -9,6 +9,7 @@ import click
 from plurictl.context import AppContext, pass_app
 from plurictl.render import console, emit_json, error_console, json_option
 
+
 def resolve_drill(text: str) -> Path:
     """A drill file path, or the name of a shipped drill (e.g. `quickstart`)."""
     from plurictl import shipped
@@ -83,9 +84,8 @@ def run(
 @json_option
 def list_(as_json: bool) -> None:
     """The drills shipped in field_guides/drills/."""
-    from plurictl.drills.model import load
-
     from plurictl import shipped
+    from plurictl.drills.model import load
 
     rows = []
     for path in shipped.files("drills"):

@@ -49,8 +49,13 @@ def resolve_author(app: AppContext, text: str) -> bytes:
         matches = [k for k in roster.keys if k.hex().startswith(low)]
         if len(matches) == 1:
             return matches[0]
-    names = ", ".join(sorted({i.name for i in roster.keys.values()})) or "none yet"
-    raise InvalidInput(f"no single member matches {text!r} (members: {names})")
+    from ledger.names import did_you_mean
+
+    known = sorted({i.name for i in roster.keys.values()})
+    raise InvalidInput(
+        f"no single member matches {text!r}{did_you_mean(text, known)} "
+        f"(members: {', '.join(known) or 'none yet'})"
+    )
 
 
 @click.group()

@@ -208,10 +208,15 @@ def partition(app: AppContext, groups: tuple[str, ...]) -> None:
     from ledger.errors import InvalidInput
     from mesh.faults import parse_groups
 
+    from ledger.names import require_known
+
     try:
         parsed = parse_groups(groups)
     except ValueError as e:
         raise InvalidInput(str(e)) from e
+    members = {info.name for info in app.home.store.roster().keys.values()}
+    for name in (n for group in parsed for n in group):
+        require_known(name, members, "member", listing="plurictl roster list")
     result = _control(app, "faults.set", groups=parsed)
     console().print(f"partition set: {' | '.join(','.join(g) for g in result['groups'])}")
 

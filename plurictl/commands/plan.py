@@ -245,8 +245,7 @@ def run(
         scenario = scenario.with_inventory(inventory.litres)
         out = error_console()  # stderr, so also with --json (stdout stays one JSON document)
         used = (
-            ", ".join(f"{k} {v:,.0f} L" for k, v in sorted(inventory.litres.items()))
-            or "nothing"
+            ", ".join(f"{k} {v:,.0f} L" for k, v in sorted(inventory.litres.items())) or "nothing"
         )
         out.print(f"fuel from the ledger: {used}")
         if inventory.alarm:

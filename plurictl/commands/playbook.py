@@ -185,17 +185,26 @@ def validate(files: tuple[str, ...], as_json: bool) -> None:
 @click.argument("file")
 @click.option("--site", help="Where this run happens; fuel checks without a site use it.")
 @click.option("--note", help="A line for the log, e.g. 'storm Ida, feeder 12 black'.")
+@click.option(
+    "--new-site", is_flag=True, help="SITE is new, although its name is close to a known site."
+)
 @json_option
 @pass_app
-def start(app: AppContext, file: str, site: str | None, note: str | None, as_json: bool) -> None:
+def start(
+    app: AppContext, file: str, site: str | None, note: str | None, new_site: bool, as_json: bool
+) -> None:
     """Start a run of FILE (a path or a shipped playbook id). Coordinators only.
 
     The run embeds the playbook text and its SHA-256: every laptop executes
     exactly this version, whatever its own copy of the file says.
+
+    Example: plurictl playbook start microgrid-black-start --site north
     """
-    from ledger import playbooks
+    from ledger import fuel, playbooks
 
     path = _file(file)
+    if site is not None:
+        fuel.check_site(fuel.load(app.home.store), site, new_site=new_site)
     written = playbooks.start(
         app.home.store,
         app.home.identity,
