@@ -206,9 +206,8 @@ def partition(app: AppContext, groups: tuple[str, ...]) -> None:
     on every node of a drill (the drill runner does). Undo with `node heal`.
     """
     from ledger.errors import InvalidInput
-    from mesh.faults import parse_groups
-
     from ledger.names import require_known
+    from mesh.faults import parse_groups
 
     try:
         parsed = parse_groups(groups)
