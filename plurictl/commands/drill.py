@@ -54,6 +54,7 @@ def run(
     """
     import tempfile
 
+    from plurictl import lifeline
     from plurictl.drills.model import load
     from plurictl.drills.report import render
     from plurictl.drills.runner import DrillRunner
@@ -66,12 +67,21 @@ def run(
         if not as_json:
             err.print(msg, highlight=False, markup=False)
 
-    if keep is not None:
-        keep.mkdir(parents=True, exist_ok=True)
-        report = DrillRunner(spec, keep, seed=seed, events=event, nemesis=nemesis).run()
-    else:
-        with tempfile.TemporaryDirectory(prefix="plurigrid-drill-") as tmp:
-            report = DrillRunner(spec, Path(tmp), seed=seed, events=event, nemesis=nemesis).run()
+    try:
+        # SIGTERM/SIGHUP (a timeout, CI, cron, a closed terminal) end the drill like Ctrl-C:
+        # its nodes are stopped and its temporary homes removed (plurictl.lifeline)
+        with lifeline.exits_on_signals():
+            if keep is not None:
+                keep.mkdir(parents=True, exist_ok=True)
+                report = DrillRunner(spec, keep, seed=seed, events=event, nemesis=nemesis).run()
+            else:
+                with tempfile.TemporaryDirectory(prefix="plurigrid-drill-") as tmp:
+                    report = DrillRunner(
+                        spec, Path(tmp), seed=seed, events=event, nemesis=nemesis
+                    ).run()
+    except lifeline.Terminated:
+        err.print("drill stopped by a signal: its nodes are stopped", highlight=False)
+        raise
     if as_json:
         emit_json(report.to_json())
     else:
