@@ -82,14 +82,16 @@ json_option = click.option(
 
 
 class _NullAdvance:
-    def __call__(self, n: int = 1) -> None:
+    def __call__(self, n: int = 1, *, total: int | None = None) -> None:
         return None
 
 
 def progress_bar(description: str, total: int | None, *, enabled: bool = True):  # type: ignore[no-untyped-def]
-    """Context manager yielding ``advance(n)``: a rich progress bar on stderr.
+    """Context manager yielding ``advance(n, total=None)``: a rich progress bar on stderr.
 
-    Disabled (a no-op) for --json output or when stderr is not a terminal.
+    ``total`` may be unknown at first (``None``) and given later, when the work
+    announces its size (a peer's heads, say). Disabled (a no-op) for --json output
+    or when stderr is not a terminal.
     """
     import contextlib
 
@@ -116,6 +118,12 @@ def progress_bar(description: str, total: int | None, *, enabled: bool = True): 
             transient=False,
         ) as progress:
             task = progress.add_task(description, total=total)
-            yield lambda n=1: progress.advance(task, n)
+
+            def advance(n: int = 1, *, total: int | None = None) -> None:
+                if total is not None:
+                    progress.update(task, total=total)
+                progress.advance(task, n)
+
+            yield advance
 
     return manager()

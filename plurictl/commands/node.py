@@ -306,12 +306,12 @@ def sync(app: AppContext, peer: str, once: bool, timeout: float, as_json: bool) 
     except NodeNotRunning:
         pass
     with progress_bar("Receiving entries", None, enabled=not as_json) as advance:
-        seen = [0]
+        seen = [0, -1]  # received, expected (the peer's announced total, once it is known)
 
         def progress(received: int, expected: int) -> None:
-            if received > seen[0]:
-                advance(received - seen[0])
-                seen[0] = received
+            if received != seen[0] or expected != seen[1]:
+                advance(received - seen[0], total=expected)
+                seen[:] = [received, expected]
 
         summary = sync_once(app.home, peer, once=once, timeout=timeout, progress=progress)
     from plurictl.nudge import nudge_node
