@@ -22,7 +22,6 @@ import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -224,7 +223,7 @@ def _verify_chunk(chunk: list[bytes | Entry]) -> list[tuple[Entry | None, Reject
     return [_verify_one(item) for item in chunk]
 
 
-_POOL: ThreadPoolExecutor | None = None
+_POOL: Any = None  # a ThreadPoolExecutor, made (and imported) on the first big ingest
 _PARALLEL_MIN = 128
 
 
@@ -239,6 +238,8 @@ def verify_many(items: list[bytes | Entry]) -> list[tuple[Entry | None, Rejectio
     if len(items) < _PARALLEL_MIN or workers < 2:
         return _verify_chunk(items)
     if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
         _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify")
     size = (len(items) + workers - 1) // workers
     chunks = [items[i : i + size] for i in range(0, len(items), size)]

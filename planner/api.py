@@ -25,7 +25,7 @@ from planner.explain import explain
 from planner.orders import orders
 from planner.result import FORMAT, PlanResult
 from planner.scenario import Scenario
-from planner.scenario_file import load_scenario, parse_scenario
+from planner.scenario_file import load_scenario, parse_scenario, shipped_scenarios
 
 __all__ = [
     "PlanResult",
@@ -317,31 +317,3 @@ def read_plan(path: str | Path) -> dict[str, Any]:
             hint="re-run the scenario to get a fresh plan",
         )
     return data
-
-
-def shipped_scenarios(folder: Path) -> list[dict[str, Any]]:
-    """The scenarios in ``folder`` (plurictl passes the shipped ones), each validated
-    (errors shown, not raised)."""
-    out = []
-    for f in sorted(folder.glob("*.toml")):
-        try:
-            sc = load_scenario(f)
-            out.append(
-                {
-                    "file": str(f),
-                    "name": sc.name,
-                    "description": sc.description,
-                    "network": sc.network.case
-                    or (sc.network.file.name if sc.network.file else None),
-                    "periods": sc.horizon.periods,
-                    "hours_per_period": sc.horizon.hours_per_period,
-                    "sites": [s.name for s in sc.sites],
-                    "loads": len(sc.loads),
-                    "generators": len(sc.generators),
-                    "valid": True,
-                    "error": None,
-                }
-            )
-        except ScenarioError as e:
-            out.append({"file": str(f), "name": f.stem, "valid": False, "error": str(e)})
-    return out

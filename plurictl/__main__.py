@@ -1,7 +1,10 @@
-from plurictl.lifeline import honour_parent
+import os
 
-honour_parent()  # a drill's node: die with the drill, however it ends
+if os.environ.get("PLURI_DIE_WITH_PARENT"):  # a drill's node: die with the drill, however it ends
+    from plurictl.lifeline import honour_parent
 
-from plurictl.cli import main  # noqa: E402 - after the parent-death signal is set
+    honour_parent()
+
+from plurictl.cli import main  # after the parent-death signal is set
 
 main()

@@ -67,8 +67,14 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy:
+            from plurictl.complete import attach
+            from plurictl.examples import attach_examples
+
             module, attr, _ = self.lazy[cmd_name]
-            return getattr(importlib.import_module(module), attr)
+            command: click.Command = getattr(importlib.import_module(module), attr)
+            attach(command, cmd_name)  # shell completion of ids and names
+            attach_examples(command, cmd_name)
+            return command
         return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -78,7 +84,18 @@ class LazyGroup(click.Group):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Made from the exception classes only when help is shown (plurictl.exit_codes).
+        from plurictl.exit_codes import table
+
+        with formatter.section("Exit codes (field_guides/exit-codes.md)"):
+            formatter.write_dl([(str(row.code), row.meaning) for row in table()])
+        super().format_epilog(ctx, formatter)
+
     def invoke(self, ctx: click.Context) -> Any:
+        import signal
+
+        from ledger.errors import PluriError
         from plurictl.errors import handled_errors
 
         obj = ctx.find_object(AppContext)
@@ -88,10 +105,10 @@ class LazyGroup(click.Group):
             raise
         except handled_errors() as err:  # type: ignore[misc]
             report_error(err, debug=bool(obj and obj.debug))
-            ctx.exit(int(getattr(err, "exit_code", 1)))
+            ctx.exit(int(getattr(err, "exit_code", PluriError.exit_code)))
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
-            ctx.exit(130)
+            ctx.exit(128 + signal.SIGINT)  # what a shell reports for Ctrl-C
         except Exception as err:  # a bug: say so plainly, details with --debug
             report_error(
                 RuntimeError(f"unexpected {type(err).__name__}: {err} (re-run with --debug)"),
@@ -99,20 +116,23 @@ class LazyGroup(click.Group):
             )
             if obj and obj.debug:
                 raise
-            ctx.exit(1)
+            ctx.exit(PluriError.exit_code)
 
 
 def report_error(err: BaseException, *, debug: bool) -> None:
     """Print one error for a human: message, hint, and the traceback only with --debug."""
+    from rich.markup import escape
+
     from plurictl.render import error_console
 
     console = error_console()
     message = str(err.args[0]) if err.args else err.__class__.__name__
+    # escaped: names and commands in messages may hold brackets ('plurigrid[plot]')
     if message:
-        console.print(f"[bold red]Error:[/] {message}", highlight=False, markup=True)
+        console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, markup=True)
     hint = getattr(err, "hint", None)
     if hint:
-        console.print(f"[yellow]Hint:[/] {hint}", highlight=False)
+        console.print(f"[yellow]Hint:[/] {escape(str(hint))}", highlight=False)
     if debug:
         console.print_exception(show_locals=False)
 
@@ -138,9 +158,8 @@ def cli(ctx: click.Context, home: str | None, debug: bool) -> None:
     Every laptop keeps a signed ledger; laptops that can reach each other
     replicate it over a mesh, and a USB stick carries it across a gap.
     Field guides: see the field_guides/ folder (start with README.md).
-    Exit codes: 0 ok, 1 error, 2 usage, 3 not initialised, 4 key problem,
-    5 invalid input, 6 verification failed, 7 refused by trust rules,
-    8 store problem, 9 mesh problem, 10-11 planner, 12 drill failed.
+
+    Example: plurictl --home ~/plurigrid-alice whoami
     """
     ctx.obj = AppContext(home=home, debug=debug)
     ctx.call_on_close(ctx.obj.close)

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
+
+if TYPE_CHECKING:  # rich is imported when something is rendered, not for --json
+    from rich.console import Console
 
 _STDOUT: Console | None = None
 _STDERR: Console | None = None
@@ -22,6 +24,8 @@ def console() -> Console:
     """The console for normal output (stdout); recreated if click swapped the stream."""
     global _STDOUT
     if _STDOUT is None or _STDOUT.file is not sys.stdout:
+        from rich.console import Console
+
         _STDOUT = Console(file=sys.stdout, highlight=False, soft_wrap=False, width=_width())
     return _STDOUT
 
@@ -40,6 +44,8 @@ def error_console() -> Console:
     global _STDERR
     if _STDERR is None or _STDERR.file is not sys.stderr:
         import os
+
+        from rich.console import Console
 
         wide = None if os.environ.get("COLUMNS") or sys.stderr.isatty() else 160
         _STDERR = Console(file=sys.stderr, highlight=False, stderr=True, width=wide)

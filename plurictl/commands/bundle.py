@@ -130,6 +130,7 @@ def inspect(app: AppContext, file: Path, as_json: bool) -> None:
     """
     from ledger.bundle import size_of
     from ledger.courier import inspect_bundle
+    from ledger.errors import VerificationFailed
     from plurictl.errors import Failed
 
     store = _store_or_none(app)
@@ -140,7 +141,7 @@ def inspect(app: AppContext, file: Path, as_json: bool) -> None:
     else:
         _render_inspect(report, store)
     if not report.ok:
-        raise Failed(6)
+        raise Failed(VerificationFailed)
 
 
 @bundle.command("import")
@@ -157,6 +158,7 @@ def import_(app: AppContext, file: Path, as_json: bool) -> None:
     """
     from ledger.bundle import size_of
     from ledger.courier import import_bundle, note_frontier_file
+    from ledger.errors import VerificationFailed
     from ledger.frontier import sniff
     from plurictl.errors import Failed
     from plurictl.nudge import nudge_node
@@ -183,7 +185,7 @@ def import_(app: AppContext, file: Path, as_json: bool) -> None:
     else:
         _render_import(report, store)
     if not report.read.intact:
-        raise Failed(6)
+        raise Failed(VerificationFailed)
 
 
 @bundle.command("frontier")

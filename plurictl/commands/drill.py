@@ -50,7 +50,10 @@ def run(
 
     Starts real `plurictl node` processes on 127.0.0.1, each with its own home
     (no root needed, nothing leaves this laptop). Exit code 12 if any invariant
-    fails.
+    fails, 13 if a step failed before the checks could run. However the drill ends
+    (Ctrl-C, kill, a timeout), its nodes end with it.
+
+    Example: plurictl drill run quickstart
     """
     import tempfile
 
@@ -58,7 +61,7 @@ def run(
     from plurictl.drills.model import load
     from plurictl.drills.report import render
     from plurictl.drills.runner import DrillRunner
-    from plurictl.errors import Failed
+    from plurictl.errors import DrillFailed, DrillNotRun, Failed
 
     spec = load(resolve_drill(file))
     err = error_console()
@@ -86,8 +89,10 @@ def run(
         emit_json(report.to_json())
     else:
         console().print(render(report))
+    if report.error is not None:  # a step failed before the checks: not an invariant
+        raise Failed(DrillNotRun)
     if not report.passed:
-        raise Failed(12)
+        raise Failed(DrillFailed)
 
 
 @drill.command("list")

@@ -143,6 +143,7 @@ def verify(app: AppContext, as_json: bool) -> None:
     Exits with 6 if any entry is bad or any fork proof exists. Entries that are
     valid but written after their key was revoked are listed, not counted as bad.
     """
+    from ledger.errors import VerificationFailed
     from plurictl.errors import Failed
     from plurictl.render import progress_bar
 
@@ -169,4 +170,4 @@ def verify(app: AppContext, as_json: bool) -> None:
                 f"[yellow]ignored[/] {roster.name_of(i.author) if i.author else '?'} seq {i.seq}: {i.reason}"
             )
     if not report.ok:
-        raise Failed(6)
+        raise Failed(VerificationFailed)

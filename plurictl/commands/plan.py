@@ -19,8 +19,6 @@ if TYPE_CHECKING:
     from planner.result import PlanResult
     from planner.scenario import Scenario
 
-PLAN_NOT_SOLVED = 11
-
 
 @click.group()
 def plan() -> None:
@@ -36,7 +34,7 @@ def plan() -> None:
 @json_option
 def scenarios(as_json: bool) -> None:
     """List the scenarios shipped in field_guides/scenarios/."""
-    from planner.api import shipped_scenarios
+    from planner.scenario_file import shipped_scenarios
     from plurictl import shipped
 
     rows = shipped_scenarios(shipped.folder("scenarios"))
@@ -168,6 +166,20 @@ def run_plan(
         return run(progress=cb)
 
 
+def require_plotting() -> None:
+    """``--plot`` needs the optional ``plot`` extra (matplotlib): say so plainly."""
+    from plurictl.errors import MissingExtra
+
+    try:
+        import matplotlib  # noqa: F401 - only whether it is there
+    except ImportError as e:
+        raise MissingExtra(
+            "--plot needs matplotlib, which is not installed on this laptop (nothing was planned)",
+            hint="install the plot extra: pip install 'plurigrid[plot]' (offline: "
+            "pip install --no-index --find-links WHEELHOUSE 'plurigrid[plot]'), or leave out --plot",
+        ) from e
+
+
 def resolve_scenario(text: str) -> Path:
     """A scenario file path, or the name of a shipped scenario (`plan scenarios`).
 
@@ -230,11 +242,14 @@ def run(
     """Plan a scenario: who gets power and fuel, hour by hour.
 
     Exit 11 when no plan could be made (infeasible, time limit, solver failure);
-    the reason is printed first. Example: plurictl plan run field_guides/scenarios/three-bases.toml
+    the reason is printed first. FILE is a scenario file or a shipped scenario's name
+    (`plan scenarios`). Example: plurictl plan run three-bases --from-ledger
     """
     from planner.api import load_scenario
     from plurictl.context import AppContext
 
+    if plot_file is not None:
+        require_plotting()  # before a long solve, not after it
     scenario = load_scenario(resolve_scenario(file))
     app = click.get_current_context().find_object(AppContext)
     if from_ledger:
@@ -277,6 +292,7 @@ def finish_run(
     result: PlanResult, *, out_file: Path | None, plot_file: Path | None, as_json: bool
 ) -> None:
     """Write, render and exit for a plan result (shared with future ``--from-ledger``)."""
+    from planner.errors import SolverError
     from plurictl.errors import Failed
 
     plan_json = result.to_json()
@@ -302,7 +318,7 @@ def finish_run(
         if plot_file is not None and plot_file.exists():
             console().print(f"plot written to {plot_file}")
     if result.status != "solved":
-        raise Failed(PLAN_NOT_SOLVED)
+        raise Failed(SolverError)
 
 
 # ---------------------------------------------------------------------------------------

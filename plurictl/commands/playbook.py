@@ -103,7 +103,6 @@ def list_(app: AppContext, as_json: bool) -> None:
     """List shipped playbooks and the runs in this laptop's ledger."""
     from ledger.errors import NotInitialised
     from ledger.playbooks import catalogue
-    from plurictl.playbook_render import catalogue_table, runs_table
 
     items = catalogue(shipped_dir())
     try:
@@ -121,6 +120,8 @@ def list_(app: AppContext, as_json: bool) -> None:
             }
         )
         return
+    from plurictl.playbook_render import catalogue_table, runs_table
+
     out = console()
     out.print(catalogue_table(items, shipped_dir()))
     if runs is None:
@@ -168,6 +169,7 @@ def show(app: AppContext, target: str, as_json: bool) -> None:
 @json_option
 def validate(files: tuple[str, ...], as_json: bool) -> None:
     """Check playbook FILES: every problem with its line, step and field. Exit 5 if any is invalid."""
+    from ledger.errors import InvalidInput
     from ledger.playbooks import check_file, resolve_file
     from plurictl.errors import Failed
     from plurictl.playbook_render import print_validation
@@ -178,7 +180,7 @@ def validate(files: tuple[str, ...], as_json: bool) -> None:
     else:
         print_validation(console(), items)
     if not all(i.playbook is not None for i in items):
-        raise Failed(5)
+        raise Failed(InvalidInput)
 
 
 @playbook.command("start")
@@ -236,13 +238,13 @@ def status(app: AppContext, run: str, as_json: bool) -> None:
 
     Holds are counted with this laptop's clock, for display only.
     """
-    from plurictl.playbook_render import status_renderable
-
     r = _run(app, run)
     now = _now_ms()
     if as_json:
         emit_json({"now_ms": now, **r.to_json(now)})
         return
+    from plurictl.playbook_render import status_renderable
+
     console().print(status_renderable(r, now))
 
 

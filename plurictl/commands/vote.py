@@ -350,6 +350,7 @@ def result_(app: AppContext, vote_id: str, as_json: bool) -> None:
 @pass_app
 def verify_(app: AppContext, vote_id: str, show_all: bool, as_json: bool) -> None:
     """Recompute a vote from the raw signed entries and explain every ballot. Exit 6 if anything fails."""
+    from ledger.errors import VerificationFailed
     from ledger.vote_audit import verify
     from plurictl.errors import Failed
     from plurictl.render import progress_bar
@@ -362,7 +363,7 @@ def verify_(app: AppContext, vote_id: str, show_all: bool, as_json: bool) -> Non
     else:
         show.render_audit(audit, show_all)
     if not audit.ok:
-        raise Failed(6)
+        raise Failed(VerificationFailed)
 
 
 @vote.command("receipt")
