@@ -104,6 +104,18 @@ def test_drill_waits_for_the_roster_before_the_first_fault(tmp_path: Path) -> No
     assert phase == "roster on every laptop"
 
 
+def test_the_guides_example_drill_runs(tmp_path: Path) -> None:
+    """drills.md's "Writing a drill" example partitions right after `start`."""
+    import re
+    import tomllib
+
+    guide = (Path(__file__).resolve().parents[2] / "field_guides" / "drills.md").read_text()
+    section = guide.split("## Writing a drill", 1)[1]
+    example = re.findall(r"```toml\n(.*?)```", section, flags=re.S)[0]
+    report = DrillRunner(parse(tomllib.loads(example)), tmp_path).run()
+    assert report.passed, report.to_json()
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
