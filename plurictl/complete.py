@@ -122,8 +122,9 @@ def _shipped(kind: str) -> Completer:
             names = []
         from click.shell_completion import CompletionItem
 
-        # and the shell's own file completion, for a file of one's own
-        return [*_items(names, incomplete), CompletionItem(incomplete, type="file")]
+        # the shipped names that fit, else the shell's own file completion (a file of
+        # one's own): bash cannot offer both, a "file" answer clears the others
+        return _items(names, incomplete) or [CompletionItem(incomplete, type="file")]
 
     return complete
 
