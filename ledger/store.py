@@ -273,6 +273,7 @@ class Store:
         self._roster_cache: tuple[int, roster_view.Roster] | None = None
         self._heads_cache: tuple[int, dict[bytes, Head]] | None = None
         self._digest_cache: tuple[int, bytes] | None = None
+        self._kept_cache: tuple[tuple[int, int, int], dict[bytes, int]] | None = None
         self._writing = False
         with _sqlite_errors():
             self.db = sqlite3.connect(
@@ -452,9 +453,14 @@ class Store:
                 return dict(self._heads_cache[1])
             stored = self.stored_heads()
             roster = self.roster()
+            kept: dict[bytes, int] | None = None
             for author, head in list(stored.items()):
                 info = roster.keys.get(author)
                 limit = info.limit if info else None
+                if limit is not None and head.seq > limit:
+                    if kept is None:
+                        kept = self._kept_past_cut(())
+                    limit = max(limit, min(kept.get(author, 0), head.seq))
                 if limit is not None and head.seq > limit:
                     if limit <= 0:
                         del stored[author]
@@ -483,6 +489,39 @@ class Store:
         digest = h.digest()
         self._digest_cache = (version, digest)
         return digest
+
+    def _kept_past_cut(self, incoming: Iterable[Entry]) -> dict[bytes, int]:
+        """author -> seq up to which entries past the author's revocation or rotation cut
+        are kept, because a sealed vote depends on them (:mod:`ledger.vote_pins`).
+        Computed only when such an entry is stored or arriving."""
+        roster = self.roster()
+        incoming = list(incoming)
+        past = [e for e in incoming if (i := roster.keys.get(e.author)) and not i.valid_at(e.seq)]
+        if any(e.kind.startswith("vote.") for e in past):
+            incoming = [e for e in incoming if e.kind.startswith("vote.")]
+        else:  # no new pin can come from this batch: only what the store holds counts
+            incoming = []
+            stored = self.stored_heads()
+            if not past and not any(
+                (i := roster.keys.get(a)) and i.limit is not None and h.seq > i.limit
+                for a, h in stored.items()
+            ):
+                return {}
+        from ledger.vote_pins import kept_limits
+
+        with self._read() as db:  # pins change only with vote entries, roster or forks
+            votes_held = db.execute(
+                "SELECT count(*) FROM entries WHERE kind >= 'vote.' AND kind < 'vote/'"
+            ).fetchone()[0]
+        key = (votes_held, self.generation(), hash(tuple(e.id for e in incoming)))
+        if self._kept_cache is not None and self._kept_cache[0] == key:
+            return self._kept_cache[1]
+        try:
+            limits = kept_limits(self, incoming)
+        except Exception:  # pragma: no cover - the votes fold never raises; sync must not
+            limits = {}
+        self._kept_cache = (key, limits)
+        return limits
 
     # --- reads ------------------------------------------------------------------
 
@@ -707,11 +746,13 @@ class Store:
                 batch[e.id] = e  # type: ignore[union-attr]
         if not batch:
             return report
+        kept = self._kept_past_cut(batch.values())
         queues: dict[bytes, deque[Entry]] = {}
         for e in sorted(batch.values(), key=lambda e: (e.author, e.seq, e.id)):
             queues.setdefault(e.author, deque()).append(e)
         with self._write() as db:
             state = _IngestState(self, db)
+            state.kept = kept
             # Feeds in seq order, in passes: an author refused as unknown is retried
             # after another feed's roster entry (or the genesis) admitted it.
             authors = sorted(
@@ -842,6 +883,8 @@ class _IngestState:
         self.roster_changed = False
         self.forks_changed = False
         self.roster = store.roster() if self.mesh is not None else roster_view.Roster()
+        #: author -> seq up to which entries past its cut are kept (a sealed vote lists them)
+        self.kept: dict[bytes, int] = {}
 
     def flush(self) -> None:
         if self.unwritten:
@@ -939,7 +982,7 @@ class _IngestState:
             return _REJECT, f"gap: this laptop has this author up to seq {expected - 1}"
         if e.seq > 1 and e.prev != head.id:  # type: ignore[union-attr]
             return _REJECT, "broken chain: prev does not match the entry before it"
-        if not info.valid_at(e.seq):
+        if not info.valid_at(e.seq) and e.seq > self.kept.get(e.author, 0):
             return _REJECT, f"author's key is {info.status}: last valid seq {info.limit}"
         return _ACCEPT, None
 

@@ -138,6 +138,18 @@ def open_votes_with_teller(store: Store, member: bytes) -> list[str]:
     ]
 
 
+def open_votes_with_ballot(store: Store, member: bytes) -> list[str]:
+    """Titles of votes not yet FINAL in which ``member`` has a ballot on this laptop."""
+    from ledger.votes import load as load_votes
+
+    votes, _ = load_votes(store)
+    return [
+        v.charter.fields.title
+        for _, v in sorted(votes.votes.items())
+        if v.state != "FINAL" and any(b.member == member for b in v.ballots.values())
+    ]
+
+
 def _require_admin(roster: Roster, identity: Identity, store: Store) -> None:
     if roster.mesh_id is None:
         raise TrustError(
@@ -207,8 +219,18 @@ def propose(store: Store, identity: Identity, body: dict[str, Any]) -> ChangeRes
         if titles:
             warnings.append(
                 f"{roster.name_of(bytes.fromhex(body['key']))} is a teller of {len(titles)} vote(s) not yet "
-                f"final ({'; '.join(titles[:3])}): their seat on those votes stays empty, and a seal "
-                "they made after the point you cut at stops counting (see voting.md, 'Losing a teller')"
+                f"final ({'; '.join(titles[:3])}): their seat on those votes stays empty; a seal "
+                "they already made still counts (on votes opened before f existed, one made "
+                "after the point you cut at stops counting; see voting.md, 'Losing a teller')"
+            )
+        ballots = open_votes_with_ballot(store, member) if member and op != "remove_role" else []
+        if ballots:
+            warnings.append(
+                f"{roster.name_of(bytes.fromhex(body['key']))} has a ballot in {len(ballots)} vote(s) "
+                f"not yet final ({'; '.join(ballots[:3])}): a ballot that a sealed sheet lists "
+                "still counts, whatever this change says; one cast after the point you cut at "
+                f"(seq {body.get('at')}) counts only if a sealed sheet lists it "
+                "(see voting.md, 'What is guaranteed')"
             )
     body = {**body, "after": [h.hex() for h in roster.heads]}
     entry = store.append(identity, ROSTER_CHANGE, body)

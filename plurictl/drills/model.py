@@ -40,11 +40,12 @@ ACTIONS: dict[str, tuple[set[str], set[str]]] = {
     "plan-adopt": ({"node"}, {"plan"}),
     "vote-open": (
         {"node", "title", "options"},
-        {"id", "method", "roll", "tellers", "quorum", "plans"},
+        {"id", "method", "roll", "tellers", "quorum", "plans", "tolerate"},
     ),
     "vote-cast": ({"node", "vote", "choice"}, set()),
     "vote-close": ({"node", "vote"}, set()),
-    "vote-seal": ({"node", "vote"}, set()),
+    "vote-seal": ({"node", "vote"}, {"copy"}),
+    "clone": ({"node"}, set()),
     "playbook-start": ({"node", "playbook"}, {"id", "site"}),
     "playbook-sign": ({"node", "run", "step"}, {"early"}),
     "playbook-waive": ({"node", "run", "step"}, {"check", "reason"}),
@@ -180,7 +181,7 @@ def _check_names(args: dict[str, Any], names: list[str], where: str, action: str
                 f"{where} ({action}): {field_name} {value!r} is not a node of this drill"
             )
 
-    for key in ("node", "from", "to", "by", "founder", "via"):
+    for key in ("node", "from", "to", "by", "founder", "via", "copy"):
         if key in args:
             check(args[key], key)
     for key in ("nodes",):

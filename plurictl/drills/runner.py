@@ -21,7 +21,7 @@ from ledger.entry import Entry
 from ledger.home import Home
 from plurictl.cluster import LocalCluster
 from plurictl.drills import actions
-from plurictl.drills.checker import Invariant, check_all
+from plurictl.drills.checker import FinalWatch, Invariant, check_all
 from plurictl.drills.model import Drill, Step, seconds
 
 Events = Callable[[str], None]
@@ -132,6 +132,8 @@ class DrillRunner:
         self.named: dict[str, Any] = {}  # ids that later steps refer to (votes, runs, plans)
         self.broken_node = broken_node
         self.final_timeout = final_timeout or max(60.0, 100 * drill.interval)
+        #: FINAL results seen on every node after every step (checked at the end)
+        self.finals = FinalWatch()
         self.roster_spread = False
 
     # --- bookkeeping ---------------------------------------------------------------
@@ -220,6 +222,8 @@ class DrillRunner:
                 t0 = time.monotonic()
                 result = self.do(step)
                 self._log(step, step.describe(), time.monotonic() - t0, result or "")
+                if step.action != "found":
+                    self.finals.observe(self, f"after step {step.index} ({step.action})")
             self.final_phase()
         except Exception as e:
             self.report.error = f"{type(e).__name__}: {e}"
@@ -256,6 +260,7 @@ class DrillRunner:
         self._log(
             None, "restart stopped nodes, heal, wait for convergence", time.monotonic() - t0, result
         )
+        self.finals.observe(self, "after the final heal")
         t0 = time.monotonic()
         self.report.invariants = check_all(self)
         failed = [i.name for i in self.report.invariants if not i.ok]
