@@ -74,7 +74,7 @@ def test_cloned_teller_drill_keeps_one_result_with_the_revoked_voters_ballot(
     from ledger.store import Store
     from ledger.votes import load as load_votes
 
-    report = DrillRunner(load(SHIPPED / "cloned-teller.toml"), tmp_path).run()
+    report = DrillRunner(load(shipped.folder("drills") / "cloned-teller.toml"), tmp_path).run()
     assert report.passed, json.dumps(report.to_json(), indent=1)[:3000]
     with Store.open(tmp_path / "nodes" / "alice") as store:
         votes, roster = load_votes(store)
