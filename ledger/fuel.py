@@ -133,7 +133,8 @@ def transfer_step(
         "cancel": (view.PLANNED,),
     }
     if t.state not in allowed[op]:
-        raise InvalidInput(f"transfer {t.id.hex()[:8]} is {t.state}: it cannot be {op}ed now")
+        done = {"dispatch": "dispatched", "receive": "received", "cancel": "cancelled"}[op]
+        raise InvalidInput(f"transfer {t.id.hex()[:8]} is {t.state}: it cannot be {done} now")
     body: dict[str, Any] = {"op": op, "transfer": t.id.hex()}
     if litres is not None:
         body["litres"] = litres

@@ -66,16 +66,25 @@ class LazyGroup(click.Group):
         return sorted(set(super().list_commands(ctx)) | set(self.lazy))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from plurictl.params import guard_commands
+
         if cmd_name in self.lazy:
             from plurictl.complete import attach
             from plurictl.examples import attach_examples
 
             module, attr, _ = self.lazy[cmd_name]
-            command: click.Command = getattr(importlib.import_module(module), attr)
+            command = guard_commands(getattr(importlib.import_module(module), attr))
             attach(command, cmd_name)  # shell completion of ids and names
             attach_examples(command, cmd_name)
             return command
-        return super().get_command(ctx, cmd_name)
+        command = super().get_command(ctx, cmd_name)
+        return guard_commands(command) if command is not None else None
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        from plurictl.params import check_argv
+
+        check_argv(args)
+        return super().parse_args(ctx, args)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Short help comes from the table above: listing commands imports nothing.
@@ -98,25 +107,37 @@ class LazyGroup(click.Group):
         from ledger.errors import PluriError
         from plurictl.errors import handled_errors
 
-        obj = ctx.find_object(AppContext)
+        # The AppContext is made by the root callback, inside super().invoke():
+        # look it up only once an error is caught.
         try:
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except handled_errors() as err:  # type: ignore[misc]
-            report_error(err, debug=bool(obj and obj.debug))
+            report_error(err, debug=_debug(ctx))
             ctx.exit(int(getattr(err, "exit_code", PluriError.exit_code)))
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(128 + signal.SIGINT)  # what a shell reports for Ctrl-C
         except Exception as err:  # a bug: say so plainly, details with --debug
+            debug = _debug(ctx)
             report_error(
-                RuntimeError(f"unexpected {type(err).__name__}: {err} (re-run with --debug)"),
-                debug=False,
+                RuntimeError(
+                    f"unexpected {type(err).__name__}: {err}"
+                    + ("" if debug else " (re-run with --debug)")
+                ),
+                debug=debug,
             )
-            if obj and obj.debug:
-                raise
             ctx.exit(PluriError.exit_code)
+
+
+def _debug(ctx: click.Context) -> bool:
+    obj = ctx.find_object(AppContext)
+    return bool(obj and obj.debug)
+
+
+#: Longest error message printed (a bad value echoed back is cut, not printed whole).
+MAX_MESSAGE = 1000
 
 
 def report_error(err: BaseException, *, debug: bool) -> None:
@@ -127,6 +148,8 @@ def report_error(err: BaseException, *, debug: bool) -> None:
 
     console = error_console()
     message = str(err.args[0]) if err.args else err.__class__.__name__
+    if len(message) > MAX_MESSAGE:
+        message = f"{message[: MAX_MESSAGE - 1]}… ({len(message):,} characters)"
     # escaped: names and commands in messages may hold brackets ('plurigrid[plot]')
     if message:
         console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, markup=True)

@@ -14,11 +14,16 @@ collects them into the one table shown by ``plurictl --help`` and in
     ├── DrillNotRun         exit 13  a drill step failed before the checks
     ├── MissingExtra        exit 14  an optional extra is not installed
     └── NotShipped (plurictl.shipped)  exit 1  a broken install without its files
+
+    click.ClickException
+    └── BadArgument         exit 5  an argument that is not UTF-8 text (before any command)
 """
 
 from __future__ import annotations
 
-from ledger.errors import PluriError
+import click
+
+from ledger.errors import InvalidInput, PluriError
 
 
 def handled_errors() -> tuple[type[BaseException], ...]:
@@ -68,3 +73,13 @@ class MissingExtra(PluriError):
     exit_code = 14
     exit_meaning = "an optional extra is not installed (plot: matplotlib)"
     exit_fix = "install it: `pip install 'plurigrid[plot]'` (offline: from the wheelhouse)"
+
+
+class BadArgument(click.ClickException):
+    """A command-line argument that is not UTF-8 text (found before any command runs).
+
+    A click exception (not a PluriError) because it is raised while the root
+    group parses its arguments, before plurictl's own handler is in place.
+    """
+
+    exit_code = InvalidInput.exit_code

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.entry import Entry
-from ledger.views.common import Ignored, parse_id_list
+from ledger.views.common import Ignored, parse_id_list, well_formed
 from ledger.views.roster import Roster
 
 REPORT, TRANSFER, CONSUMPTION = "fuel.report", "fuel.transfer", "fuel.consumption"
@@ -283,9 +283,11 @@ def check_transfer(body: dict[str, Any]) -> str | None:
 
 def fold(entries: Iterable[Entry], roster: Roster) -> FuelState:
     """Fuel state from any iterable of entries (other kinds are skipped)."""
-    mine = sorted((e for e in entries if e.kind in KINDS), key=lambda e: (e.hlc, e.author, e.seq))
+    fitting, malformed = well_formed(entries, KINDS)
+    mine = sorted(fitting, key=lambda e: (e.hlc, e.author, e.seq))
     seen: set[bytes] = set()
     state = FuelState()
+    state.ignored.extend(malformed)
     readings: dict[bytes, Reading] = {}
     updates: list[Entry] = []
     for e in mine:

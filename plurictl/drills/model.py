@@ -102,9 +102,13 @@ class Drill:
 def load(path: str | Path) -> Drill:
     p = Path(path)
     try:
-        text = p.read_text()
+        data_bytes = p.read_bytes()
     except OSError as e:
         raise InvalidInput(f"cannot read drill file {p}: {e.strerror}") from e
+    try:
+        text = data_bytes.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InvalidInput(f"{p.name}: not UTF-8 text (byte {e.start:,})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

@@ -15,6 +15,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from ledger.errors import InvalidInput
 from plurictl.cli import cli
 from plurictl.complete import completions
 from tests.conftest import Invoke, json_out, new_home
@@ -38,6 +39,8 @@ def test_every_command_shows_an_example_of_itself(name: str, command: click.Comm
             command.make_context(name.split()[-1], args)
         except click.BadParameter as e:
             assert "does not exist" in e.format_message(), e.format_message()
+        except InvalidInput as e:  # checked while parsing: a folder of the example's
+            assert "does not exist" in str(e), e
 
 
 @pytest.fixture
