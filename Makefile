@@ -13,11 +13,11 @@ $(BIN)/python:
 
 # Reinstall when pyproject.toml changes; the stamp names the extras installed.
 $(VENV)/.stamp-run: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e .
+	$(PIP) install --quiet -e '.[dashboard]'
 	@touch $@
 
 $(VENV)/.stamp-test: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e '.[test,dev,plot]'
+	$(PIP) install --quiet -e '.[test,dev,plot,dashboard]'
 	@touch $@ $(VENV)/.stamp-run
 
 # The quick-start drill: 5 local nodes, a partition, a vote, a plan, a playbook, a courier.
@@ -49,7 +49,7 @@ format: $(VENV)/.stamp-test
 # drills and scenarios.
 WHEELHOUSE ?= wheelhouse
 wheelhouse: | $(BIN)/python
-	$(PIP) download --quiet --dest $(WHEELHOUSE) '.[plot,test]'
+	$(PIP) download --quiet --dest $(WHEELHOUSE) '.[plot,dashboard,test]'
 	$(PIP) wheel --quiet --no-deps --wheel-dir $(WHEELHOUSE) .
 	@rm -rf build
 	@echo "wheelhouse ready: $$(ls $(WHEELHOUSE) | wc -l) files in $(WHEELHOUSE)/"

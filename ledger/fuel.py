@@ -40,11 +40,15 @@ def report(
     note: str = "",
     new_site: bool = False,
     new_tank: bool = False,
+    via: str = "",
+    photo: str = "",
 ) -> Entry:
     """Sign a tank reading; it supersedes the readings of that tank this laptop holds.
 
     A site or tank name a typo away from a known one is refused unless ``new_site`` /
-    ``new_tank`` says it really is new.
+    ``new_tank`` says it really is new. ``via`` names the device that sent the reading
+    (a phone through the dashboard): this laptop signs it and so vouches for it.
+    ``photo`` is the content hash of a gauge photo stored beside this laptop's ledger.
     """
     require_role(store, identity, *view.WRITERS)
     state = load(store)
@@ -62,8 +66,9 @@ def report(
         "litres": litres,
         "supersedes": [r.id.hex() for r in known.current] if known else [],
     }
-    if note:
-        body["note"] = note
+    for key, value in (("note", note), ("via", via), ("photo", photo)):
+        if value:
+            body[key] = value
     _checked(view.check_report(body))
     return store.append(identity, view.REPORT, body)
 

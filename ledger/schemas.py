@@ -208,7 +208,14 @@ _KINDS: dict[str, Check] = {
     ),
     "roster.approve": schema(["change"], change=ID, after=IDS),
     "fuel.report": schema(
-        site=NAME, tank=NAME, fuel=NAME, litres=LITRES, supersedes=IDS, note=NOTE
+        site=NAME,
+        tank=NAME,
+        fuel=NAME,
+        litres=LITRES,
+        supersedes=IDS,
+        note=NOTE,
+        via=NAME,  # the phone (dashboard device) that sent the reading; the author vouches
+        photo=ID,  # content hash of a gauge photo kept beside the author's ledger
     ),
     "fuel.transfer": schema(
         ["op"],

@@ -39,6 +39,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "orders",
         "Dispatch orders of adopted plans; acknowledge them.",
     ),
+    "dashboard": (
+        "plurictl.commands.dashboard",
+        "dashboard",
+        "Web dashboard for the coordinator and phones; print sheet.",
+    ),
     "drill": (
         "plurictl.commands.drill",
         "drill",
@@ -47,6 +52,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "playbook": ("plurictl.commands.playbook", "playbook", "Restart playbooks, sign-offs, logs."),
     "bundle": ("plurictl.commands.bundle", "bundle", "Carry the ledger on a USB stick."),
     "vote": ("plurictl.commands.vote", "vote", "Resilient votes: open, cast, close, seal, result."),
+    "radio": (
+        "plurictl.commands.radio",
+        "radio",
+        "Sync over LoRa, packet radio or serial links; link checks.",
+    ),
     "plan": (
         "plurictl.commands.plan",
         "plan",

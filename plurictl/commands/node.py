@@ -259,17 +259,9 @@ def peers(app: AppContext, as_json: bool) -> None:
 
     Without a running node, lists the peers this laptop remembers.
     """
-    from mesh.errors import NodeNotRunning
+    from plurictl.readouts import peers as peer_rows
 
-    try:
-        rows = _control(app, "peers")
-    except NodeNotRunning:
-        from mesh.peers import PeerBook, peer_row
-
-        rows = [
-            peer_row(**r.to_json(), state="node not running")
-            for r in PeerBook(app.home.path).records
-        ]
+    rows = peer_rows(app.home.path)
     if as_json:
         emit_json(rows)
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from plurictl import readouts
 from plurictl.context import AppContext, pass_app
 from plurictl.nudge import nudge_node
 from plurictl.render import console, emit_json, json_option
@@ -56,6 +57,9 @@ def orders(ctx: click.Context, site: str | None, as_json: bool) -> None:
         known = {str(o.order.get("site")) for o in state.orders.values() if o.order.get("site")}
         known |= set(fuel.load(app.home.store).sites)
         require_known(site, known, "site", listing="plurictl orders")
+    if as_json:
+        emit_json(readouts.orders_list(state, site))
+        return
     rows = [
         o
         for _, o in sorted(
@@ -63,9 +67,6 @@ def orders(ctx: click.Context, site: str | None, as_json: bool) -> None:
         )
         if site is None or o.order.get("site") == site
     ]
-    if as_json:
-        emit_json([o.to_json() for o in rows])
-        return
     out = console()
     if not state.decisions:
         out.print("No plan is adopted yet: see `plurictl plan list` and `plurictl plan adopt`.")

@@ -45,7 +45,9 @@ def list_(app: AppContext, as_json: bool) -> None:
 
     state = plans.load(app.home.store)
     if as_json:
-        emit_json(state.to_json())
+        from plurictl.readouts import plan_list
+
+        emit_json(plan_list(state))
         return
     out = console()
     if not state.proposals:

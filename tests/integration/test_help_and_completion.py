@@ -27,9 +27,11 @@ COMMANDS = [(name, cmd) for name, cmd in all_commands() if name]
 @pytest.mark.parametrize(("name", "command"), COMMANDS, ids=[n for n, _ in COMMANDS])
 def test_every_command_shows_an_example_of_itself(name: str, command: click.Command) -> None:
     out = CliRunner().invoke(cli, [*name.split(), "--help"]).output
-    examples = re.findall(r"Example:\s*(plurictl.*?)(?:\n\s*\n|\Z)", out, flags=re.S)
+    examples = re.findall(
+        r"Examples?:\s*(plurictl.*?)(?=\n\s*\n|\n\s*(?:Example|plurictl )|\Z)", out, flags=re.S
+    )
     assert examples, f"`plurictl {name} --help` shows no example"
-    words = shlex.split(" ".join(examples[0].split()))
+    words = shlex.split(" ".join(examples[0].split()), comments=True)
     assert " ".join(words[1:]).startswith(name.split()[0]), examples[0]
     # the example parses: its options exist and its arguments fit (files need not exist)
     leaf = " ".join(w for w in words[1 : 1 + len(name.split())])
