@@ -274,6 +274,9 @@ class Vote:
     sealed_sheet: bytes | None = None
     sealed_root: bytes | None = None
     missing_ballots: list[bytes] = field(default_factory=list)
+    #: sealed, all listed ballots here, but some by a voter this laptop's roster does not
+    #: (yet) show with a voter role: SEALED until the roster entries arrive
+    unproven_ballots: list[bytes] = field(default_factory=list)
     #: once sealed (sheet list known): ballots held here but not on it, "uncounted (late)"
     late: list[bytes] = field(default_factory=list)
     provisional: vote_tally.Tally | None = None

@@ -280,6 +280,9 @@ class _VoteFold:
         #: rules 2: ballots refused by the roster as it is now, kept in case a sealed
         #: sheet lists them (then they count as listed)
         self.held: dict[bytes, Ballot] = {}
+        #: rules 2: ballots whose voter this laptop's roster does not show with a voter
+        #: role (yet): a sealed sheet listing one is not counted here until it does
+        self.unproven: set[bytes] = set()
         self.always: dict[tuple[bytes, tuple[str, ...]], bool] = {}
         self.voters: dict[bytes, bytes] = {}
         f = vote.charter.fields
@@ -358,6 +361,10 @@ class _VoteFold:
                 lenient = self.rules == 2 and member in self.charter.roll
                 if lenient and granted(self.roster, e.author, e.seq, VOTER_ROLES):
                     self.held[e.id] = self.make_ballot(e, member)  # type: ignore[arg-type]
+                elif self.rules == 2 and (member is None or lenient):
+                    # Tellers sealed it as a valid ballot: the roster entries that give its
+                    # voter a vote have not reached this laptop yet (or were undone)
+                    self.unproven.add(e.id)
                 self.ignore(e, f"ballot not counted: {why}")
                 return
             if member not in self.charter.roll:
@@ -562,6 +569,10 @@ class _VoteFold:
         on_sheet = set(listed)
         vote.late = [b for b in vote.ballots if b not in on_sheet]
         if vote.missing_ballots:
+            return
+        # Counting without them now and with them later would change a FINAL result
+        vote.unproven_ballots = [b for b in listed if b in self.unproven]
+        if vote.unproven_ballots:
             return
         vote.state = FINAL
         vote.result = final_result(vote, listed, self.rejected, self.tally)

@@ -356,7 +356,8 @@ def result_(app: AppContext, vote_id: str, ballots: bool, as_json: bool) -> None
             )
         elif v.state == "SEALED":
             out.print(
-                "  Sealed, but this laptop lacks part of the sealed set: sync, then ask again."
+                "  Sealed, but this laptop lacks part of the sealed set (or the roster changes "
+                "behind it): sync, then ask again."
             )
         else:
             out.print(

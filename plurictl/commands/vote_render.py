@@ -152,6 +152,12 @@ def render_status(data: dict[str, Any]) -> None:
         out.print(
             f"[yellow]Sealed, but {len(data['missing_ballots'])} listed ballot(s) are not here yet: sync.[/]"
         )
+    elif data["unproven_ballots"]:
+        out.print(
+            f"[yellow]Sealed, but this laptop's roster does not show a voter role for "
+            f"{len(data['unproven_ballots'])} listed ballot(s) yet: sync (the roster changes "
+            "that gave them a vote have not arrived).[/]"
+        )
     for d in data["double_votes"]:
         ids = " and ".join(b["id"][:12] for b in d["ballots"])
         out.print(
