@@ -288,6 +288,7 @@ class _VoteFold:
         f = vote.charter.fields
         self.check = choice_checker(f.method, f.options, f.credits)
         self.seat_of = {key: member for member, key in f.teller_keys.items()}
+        self.best_seals = 0
 
     def authority(self, author: bytes, seq: int, roles: tuple[str, ...]) -> str | None:
         """``roster.authority``, answered once per key when it holds a role for its whole feed."""
@@ -348,7 +349,7 @@ class _VoteFold:
         vote.provisional = self.first_count(vote.slots)
         self.finish()
         if vote.state == PROVISIONAL:
-            vote.stuck = vote_seals.stuck(vote, self.roster)
+            vote.stuck = vote_seals.stuck(vote, self.roster, self.best_seals)
 
     # --- entries -------------------------------------------------------------------
 
@@ -506,6 +507,9 @@ class _VoteFold:
         else:
             pending = vote_seals.count_v2(vote, seals, self.roster, self.by_id, self.ignore)
         done = vote_seals.sealed(vote, pending)
+        # the most counted seals on one sheet, before seals only some laptops hold and
+        # sheets that hold only if sealed are set aside: any of them may still get to k
+        self.best_seals = vote_seals.most_seals(vote, pending)
         if len(done) > 1:
             if self.rules == 1:  # disjoint sealer sets of size >= k > n/2: never both
                 raise AssertionError("two sealed sheets: safety violated")

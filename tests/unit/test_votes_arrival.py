@@ -130,3 +130,42 @@ def test_a_final_result_never_changes_as_entries_arrive(seed: int, order: int) -
             first = now
         else:
             assert now == first, (seed, order, first, now)
+
+
+# --- "Stuck" only when no sheet can get k seals any more ----------------------------------
+
+
+def stuck_council() -> tuple[MeshFixture, VoteBook, Entry, Entry]:
+    m = MeshFixture.create("alice", {t: ["operator", "teller"] for t in TELLERS})
+    vb = VoteBook(m)
+    v = vb.open("alice", roll=TELLERS, tellers=TELLERS, f=1)  # k = 3 of 4
+    ballot = vb.cast("t1", v, ["a"])
+    return m, vb, v, vb.close("alice", v, [ballot])
+
+
+def test_seals_on_a_sheet_that_has_not_arrived_are_not_stuck() -> None:
+    """Two tellers sealed a sheet this laptop has not received yet; two more can seal.
+    It said "Stuck: open a new vote" (it counted only sheets it held)."""
+    m, vb, v, sheet = stuck_council()
+    vb.seal("t1", v, sheet)
+    vb.seal("t2", v, sheet)
+    here = [e for e in m.entries if e.id != sheet.id]
+    vote = fold(here).votes[v.id]
+    assert vote.state == "PROVISIONAL" and vote.stuck is None
+    vb.seal("t3", v, sheet)
+    assert fold(m.entries).votes[v.id].state == "FINAL"
+
+
+def test_a_seal_past_its_keys_cut_still_counts_towards_unblocking() -> None:
+    """t1 sealed, then an admin who had not seen it revoked t1's key below the seal. Such a
+    seal counts if it completes a sealed sheet, so t1, t2 and t4 can still seal it."""
+    m, vb, v, sheet = stuck_council()
+    other = vb.close("alice", v, [])
+    vb.seal("t1", v, sheet)
+    m.revoke("t1", at=m.feeds["t1"].seq - 1)  # the admin had not seen the seal
+    vb.seal("t2", v, sheet)
+    vb.seal("t3", v, other)  # t3's seal is spent on another sheet
+    vote = fold(m.entries).votes[v.id]
+    assert vote.state == "PROVISIONAL" and vote.stuck is None
+    vb.seal("t4", v, sheet)
+    assert fold(m.entries).votes[v.id].state == "FINAL"
