@@ -104,15 +104,17 @@ class LazyGroup(click.Group):
 
 def report_error(err: BaseException, *, debug: bool) -> None:
     """Print one error for a human: message, hint, and the traceback only with --debug."""
+    from rich.markup import escape
+
     from plurictl.render import error_console
 
     console = error_console()
     message = str(err.args[0]) if err.args else err.__class__.__name__
-    if message:
-        console.print(f"[bold red]Error:[/] {message}", highlight=False, markup=True)
+    if message:  # messages quote signed data (titles, names, choices): never markup
+        console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, markup=True)
     hint = getattr(err, "hint", None)
     if hint:
-        console.print(f"[yellow]Hint:[/] {hint}", highlight=False)
+        console.print(f"[yellow]Hint:[/] {escape(str(hint))}", highlight=False)
     if debug:
         console.print_exception(show_locals=False)
 
