@@ -279,6 +279,8 @@ def render_audit(audit: Any, show_all: bool) -> None:
     out = console()
     verdict = "[green]OK[/]" if audit.ok else "[red]PROBLEM[/]"
     out.print(f"{verdict}: {audit.checked} entries read; roster and vote signatures checked")
+    for p in audit.problems:
+        out.print(f"  [red]{escape(p)}[/]: do not announce a result from this laptop")
     out.print(
         f"  recomputed state: {state(audit.vote.state)}; "
         f"same as this laptop's view: {'yes' if audit.same_as_store else '[red]NO[/]'}"
