@@ -102,14 +102,18 @@ def fold(
     roster: Roster,
     heard: Mapping[bytes, int] | None = None,
     proofs: Iterable[Entry] = (),
+    *,
+    count: bool = True,
 ) -> Votes:
-    """Fold vote entries into per-vote state (see :func:`_fold`)."""
+    """Fold vote entries into per-vote state (see :func:`_fold`). ``count=False``: states,
+    sheets, seals and ballots only, no tally (a FINAL vote then has no result): what the
+    store's pins and the roster's warnings need, quickly, and whatever a count would do."""
     # A fold of 100,000 ballots allocates a few hundred thousand objects and no cycles:
     # the cyclic collector would only rescan them, again and again (about 20% slower).
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _fold(entries, roster, heard, proofs)
+        return _fold(entries, roster, heard, proofs, count)
     finally:
         if enabled:
             gc.enable()
@@ -120,6 +124,7 @@ def _fold(
     roster: Roster,
     heard: Mapping[bytes, int] | None,
     proofs: Iterable[Entry],
+    count: bool = True,
 ) -> Votes:
     """Fold vote entries into per-vote state.
 
@@ -183,7 +188,7 @@ def _fold(
         mine = grouped.get(vid, [])
         if vote.charter.fields.rules == 1:  # older charters never read fork proofs
             mine = [e for e in mine if e.id not in from_proofs]
-        _fold_one(vote, roster, out, by_id, parts, mine)
+        _fold_one(vote, roster, out, by_id, parts, mine, count)
         if vid in conditional and vote.sealed_sheet is None and vote.state != CONFLICT:
             _drop(out, vote, mine, conditional[vid])
             continue
@@ -204,11 +209,12 @@ def _fold_one(
     by_id: dict[bytes, Entry],
     parts: dict[bytes, Entry],
     entries: list[Entry],
+    count: bool = True,
 ) -> None:
     """Fold one vote; an error becomes that vote's state, never the whole fold's."""
     mark = len(out.ignored)
     try:
-        _VoteFold(vote, roster, out, by_id, parts).run(entries)
+        _VoteFold(vote, roster, out, by_id, parts, count).run(entries)
     except Exception as err:  # a view fold must never raise on signed data
         vote.state, vote.result = FAILED, None
         vote.failure = f"count failed: {type(err).__name__}: {err}"
@@ -272,8 +278,10 @@ class _VoteFold:
         out: Votes,
         by_id: dict[bytes, Entry],
         parts: dict[bytes, Entry],
+        count: bool = True,
     ) -> None:
         self.vote, self.roster, self.out, self.by_id, self.parts = vote, roster, out, by_id, parts
+        self.count = count
         self.charter = vote.charter
         self.rules = vote.charter.fields.rules
         self.rejected: dict[bytes, str] = {}  # ballot id -> why it does not count
@@ -346,7 +354,8 @@ class _VoteFold:
             per_member.setdefault(b.member, []).append(b)
         for member, weight in self.charter.roll.items():
             vote.slots[member] = resolve_slot(member, weight, per_member.get(member, []))
-        vote.provisional = self.first_count(vote.slots)
+        if self.count:
+            vote.provisional = self.first_count(vote.slots)
         self.finish()
         if vote.state == PROVISIONAL:
             vote.stuck = vote_seals.stuck(vote, self.roster, self.best_seals)
@@ -579,7 +588,8 @@ class _VoteFold:
         if vote.unproven_ballots:
             return
         vote.state = FINAL
-        vote.result = final_result(vote, listed, self.rejected, self.tally)
+        if self.count:
+            vote.result = final_result(vote, listed, self.rejected, self.tally)
 
 
 __all__ = [

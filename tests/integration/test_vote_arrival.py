@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ledger.store import Store
 from ledger.testing import MeshFixture
 from ledger.testing_votes import VoteBook
@@ -44,3 +46,52 @@ def test_a_laptop_without_a_voters_grant_waits_instead_of_showing_a_wrong_final(
     late = json_out(invoke(laptop, "vote", "result", vid, "--json"))
     assert late["state"] == "FINAL"
     assert late["result"]["winner"]["id"] == "b" and late["result"]["counts"] == {"a": 1, "b": 2}
+
+
+def test_a_vote_whose_count_fails_still_keeps_the_ballots_it_sealed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store keeps a revoked voter's ballot that a sealed sheet lists. It decided that
+    with a full count: a vote whose count failed (FAILED) lost that, and the laptop
+    refused the ballot. Which entries a sealed vote needs never depends on its count."""
+    from ledger.views import vote_irv
+
+    monkeypatch.setattr(vote_irv, "MAX_STEPS", 0)  # this election's count fails here
+    m = MeshFixture.create("alice", {t: ["operator", "teller"] for t in TELLERS})
+    m.add("vic", ["operator"])
+    m.write("vic", "note", {"text": "seen by alice"})
+    vb = VoteBook(m)
+    v = vb.open("alice", roll=[*TELLERS, "vic"], tellers=TELLERS, f=1,
+                method="ranked-choice", options=["a", "b", "c"])  # fmt: skip
+    ballots = [vb.cast("t1", v, ["a"]), vb.cast("t2", v, ["a"]), vb.cast("t3", v, ["c", "a"])]
+    ballots.append(vb.cast("vic", v, ["b", "a"]))  # b and c tie in every round
+    m.revoke("vic", at=1)  # alice had not seen vic's ballot
+    sheet = vb.close("alice", v, ballots)
+    for t in TELLERS[:3]:
+        vb.seal(t, v, sheet)
+    with Store.open(tmp_path / "laptop", create=True) as store:
+        report = store.ingest([e.raw for e in m.entries])
+        assert not report.rejected, [r.reason for r in report.rejected]
+        assert store.get(ballots[3].id) is not None
+
+
+def test_a_fresh_laptop_keeps_a_sealed_ballot_past_a_cut_on_its_first_import(
+    tmp_path: Path,
+) -> None:
+    """Everything in one batch (a courier bundle to a new laptop): the revocation and the
+    ballot it cuts, listed on a sealed sheet. What is kept past a cut was worked out with
+    the roster from before the batch (empty), so the ballot was refused and the vote stayed
+    SEALED until the same bundle was imported a second time."""
+    m = MeshFixture.create("alice", {t: ["operator", "teller"] for t in TELLERS})
+    m.add("vic", ["operator"])
+    m.write("vic", "note", {"text": "seen by alice"})
+    vb = VoteBook(m)
+    v = vb.open("alice", roll=[*TELLERS, "vic"], tellers=TELLERS, f=1)
+    ballots = [vb.cast("t1", v, ["a"]), vb.cast("vic", v, ["b"]), vb.cast("t2", v, ["b"])]
+    m.revoke("vic", at=1)
+    sheet = vb.close("alice", v, ballots)
+    for t in TELLERS[:3]:
+        vb.seal(t, v, sheet)
+    with Store.open(tmp_path / "new", create=True) as store:
+        assert not store.ingest([e.raw for e in m.entries]).rejected
+        assert store.get(ballots[1].id) is not None
