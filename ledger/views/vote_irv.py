@@ -49,6 +49,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from ledger.views.vote_bodies import RANKED
@@ -124,7 +125,8 @@ class _Race:
         for weight, ranking in ballots:
             key = tuple(ranking)
             groups[key] = groups.get(key, 0) + weight
-        self.rankings = [tuple(index[o] for o in key) for key in groups]
+        at = index.__getitem__
+        self.rankings = [tuple(map(at, key)) for key in groups]  # map: C speed, 6.4M items
         self.weights = list(groups.values())
         self.first = dict.fromkeys(range(len(self.names)), 0)  # round 1's counts
         for ranking, w in zip(self.rankings, self.weights, strict=True):
@@ -151,10 +153,8 @@ class _Race:
     def after(self, g: int, o: int, live: frozenset[int]) -> int | None:
         """The option ballot group ``g`` moves to when ``o`` (its current one) goes."""
         ranking = self.rankings[g]
-        for x in ranking[ranking.index(o) + 1 :]:
-            if x in live:
-                return x
-        return None
+        # (filter and islice run in C: this is the count's inner loop)
+        return next(filter(live.__contains__, islice(ranking, ranking.index(o) + 1, None)), None)
 
     def without(
         self, s: _State, out: frozenset[int], rnd: Round | None, *, ranked: bool = True
