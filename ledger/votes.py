@@ -534,7 +534,7 @@ def seal(
             "or seal with --accept-late",
         )
     unsealed = [t for t in vote.charter.tellers if t not in vote.seals and t != member]
-    reach = len(sheet.sealers) + 1 + len(unsealed)
+    reach = len(sheet.sealers) + len(sheet.set_aside) + 1 + len(unsealed)
     if reach < vote.charter.k:
         raise InvalidInput(
             f"sheet {sheet.id.hex()[:12]} can no longer reach {vote.charter.k} seals: too many "

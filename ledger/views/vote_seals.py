@@ -228,4 +228,5 @@ def sheets_in_view(
             ignore_sheet(sheet)
             del vote.sheets[sid]
             continue
+        sheet.set_aside = [s for s in sheet.sealers if s.surplus]
         sheet.sealers = [s for s in sheet.sealers if not s.surplus]

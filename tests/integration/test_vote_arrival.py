@@ -95,3 +95,26 @@ def test_a_fresh_laptop_keeps_a_sealed_ballot_past_a_cut_on_its_first_import(
     with Store.open(tmp_path / "new", create=True) as store:
         assert not store.ingest([e.raw for e in m.entries]).rejected
         assert store.get(ballots[1].id) is not None
+
+
+def test_a_teller_may_seal_the_sheet_a_seal_past_a_cut_will_complete(tmp_path: Path) -> None:
+    """t1 sealed; an admin who had not seen it revoked t1 below the seal; t2 sealed the same
+    sheet, t3 another. t4's seal makes 3 (t1's seal counts once the sheet is sealed), but
+    `vote seal` refused: "can no longer reach 3 seals" (it left t1's seal out)."""
+    from ledger import votes
+
+    m = MeshFixture.create("alice", {t: ["operator", "teller"] for t in TELLERS})
+    vb = VoteBook(m)
+    v = vb.open("alice", roll=TELLERS, tellers=TELLERS, f=1)
+    ballot = vb.cast("t1", v, ["a"])
+    sheet = vb.close("alice", v, [ballot])
+    other = vb.close("alice", v, [])
+    vb.seal("t1", v, sheet)
+    vb.seal("t2", v, sheet)
+    vb.seal("t3", v, other)
+    with Store.open(tmp_path / "t4", create=True) as store:
+        assert not store.ingest([e.raw for e in m.entries]).rejected  # t1's seal is here
+        revocation = m.revoke("t1", at=m.feeds["t1"].seq - 1)  # made without seeing it
+        assert not store.ingest([revocation.raw]).rejected
+        done = votes.seal(store, m.person("t4"), v.id.hex(), sheet_text=sheet.id.hex())
+        assert done.state == "FINAL"
