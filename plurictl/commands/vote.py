@@ -338,17 +338,32 @@ def result_(app: AppContext, vote_id: str, ballots: bool, as_json: bool) -> None
 
     votes, roster = load(app.home.store)
     v = find_vote(votes, vote_id)
+    equivocated = vote_json.equivocated(v, roster)  # shown in every state, not only FINAL
     if as_json:
         data = vote_json.result(v, roster, ballots=ballots)
-        emit_json({"vote": v.id.hex(), "state": v.state, "failure": v.failure, "result": data})
+        emit_json(
+            {
+                "vote": v.id.hex(),
+                "state": v.state,
+                "failure": v.failure,
+                "equivocated_tellers": equivocated,
+                "result": data,
+            }
+        )
         return
     data = vote_json.result(v, roster)
     if data is None:
+        from rich.markup import escape
+
         best = max((len(s.sealers) for s in v.sheets.values()), default=0)
         out = console()
-        out.print(f"[bold]{v.charter.title}[/]  {state(v.state)}")
+        out.print(f"[bold]{escape(v.charter.title)}[/]  {state(v.state)}")
+        for t in equivocated:
+            out.print(f"  [red]{escape(t['message'])}[/]")
         if v.failure:
-            out.print(f"  {v.failure}: only this vote is affected. Run `plurictl vote verify`.")
+            out.print(
+                f"  {escape(v.failure)}: only this vote is affected. Run `plurictl vote verify`."
+            )
         elif v.state == "CONFLICT":
             out.print(
                 f"  {len(v.conflict)} sheets each have {v.charter.k} seals: more tellers "

@@ -184,3 +184,28 @@ def test_verify_fails_when_more_tellers_were_copied_than_the_vote_tolerates(
     r = invoke(h, "vote", "verify", vid)
     assert r.exit_code == 6, r.output
     assert "2 tellers equivocated" in " ".join(r.output.split())
+
+
+def test_vote_result_names_an_equivocated_teller_before_the_vote_is_final(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    """voting.md: a fork proof against a teller shows in `vote result` as "teller X
+    equivocated". It did only once the vote was FINAL."""
+    from ledger.entry import create
+
+    m = MeshFixture.create("alice", {t: ["operator", "teller"] for t in TELLERS})
+    vb = VoteBook(m)
+    v = vb.open("alice", roll=TELLERS, tellers=TELLERS, f=1)
+    vb.seal("t1", v, vb.close("alice", v, [vb.cast("t1", v, ["a"])]))
+    feed = m.feeds["t3"]
+    m.write("t3", "note", {"text": "the real laptop"})
+    copy = create(m.person("t3"), seq=feed.seq, prev=m.entries[-1].prev, hlc=m.tick(),
+                  kind="note", body={"text": "a restored backup"})  # fmt: skip
+    h = laptop(tmp_path, m, "alice")
+    with Store.open(h) as store:
+        store.ingest([copy.raw])
+    vid = v.id.hex()[:12]
+    data = json_out(invoke(h, "vote", "result", vid, "--json"))
+    assert data["state"] == "PROVISIONAL" and data["result"] is None
+    assert "teller t3 equivocated" in data["equivocated_tellers"][0]["message"]
+    assert "teller t3 equivocated" in " ".join(invoke(h, "vote", "result", vid).output.split())
