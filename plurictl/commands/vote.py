@@ -386,12 +386,19 @@ def result_(app: AppContext, vote_id: str, ballots: bool, as_json: bool) -> None
 @vote.command("verify")
 @click.argument("vote_id")
 @click.option(
-    "--all", "show_all", is_flag=True, help="Explain every ballot, not only the first 40."
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Explain every ballot, not only the first 40 (with --json: every ballot and the "
+    "whole status; without, counts per reason).",
 )
 @json_option
 @pass_app
 def verify_(app: AppContext, vote_id: str, show_all: bool, as_json: bool) -> None:
-    """Recompute a vote from the raw signed entries and explain every ballot. Exit 6 if anything fails."""
+    """Recompute a vote from the raw signed entries and explain every ballot. Exit 6 if anything fails.
+
+    Example: plurictl vote verify 3fa2c1d0 --json --all
+    """
     from ledger.vote_audit import verify
     from plurictl.errors import Failed
     from plurictl.render import progress_bar
@@ -400,7 +407,7 @@ def verify_(app: AppContext, vote_id: str, show_all: bool, as_json: bool) -> Non
     with progress_bar("Checking signatures", store.count(), enabled=not as_json) as advance:
         audit = verify(store, vote_id, progress=advance)
     if as_json:
-        emit_json(audit.to_json())
+        emit_json(audit.to_json(every_ballot=show_all))
     else:
         show.render_audit(audit, show_all)
     if not audit.ok:

@@ -288,11 +288,12 @@ def render_audit(audit: Any, show_all: bool) -> None:
     if audit.sealed_root_ok is not None:
         ok = "matches" if audit.sealed_root_ok else "[red]DOES NOT MATCH[/]"
         out.print(f"  sealed sheet's Merkle root recomputed: {ok}")
-    status = safe(audit.status)
-    for t in status["equivocated_tellers"]:
+    from ledger.views import vote_json
+
+    for t in safe(vote_json.equivocated(audit.vote, audit.roster)):
         out.print(f"  [red]{t['message']}[/]")
-    if status["failure"]:
-        out.print(f"  [red]{status['failure']}[/]")
+    if audit.vote.failure:
+        out.print(f"  [red]{escape(audit.vote.failure)}[/]")
     for b in audit.bad:
         out.print(
             f"[red]BAD[/] {escape(str(b.kind))} seq {b.seq} ({b.id.hex()[:12]}): {escape(b.reason)}"
@@ -308,7 +309,7 @@ def render_audit(audit: Any, show_all: bool) -> None:
         )  # fmt: skip
     out.print(table)
     if len(rows) < len(audit.ballots):
-        out.print(f"[dim]... {len(audit.ballots) - len(rows)} more (use --all or --json).[/]")
+        out.print(f"[dim]... {len(audit.ballots) - len(rows)} more (use --all).[/]")
 
 
 def render_receipt(r: Any) -> None:

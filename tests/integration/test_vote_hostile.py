@@ -209,3 +209,32 @@ def test_vote_result_names_an_equivocated_teller_before_the_vote_is_final(
     assert data["state"] == "PROVISIONAL" and data["result"] is None
     assert "teller t3 equivocated" in data["equivocated_tellers"][0]["message"]
     assert "teller t3 equivocated" in " ".join(invoke(h, "vote", "result", vid).output.split())
+
+
+def test_verify_json_summarises_ballots_unless_asked_for_all(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    """`vote verify --json` printed every ballot and the vote's whole status (40 MB for
+    100,000 ballots): now counts per reason and the summary; `--all` lists everything."""
+    m = MeshFixture.create("alice", {t: ["operator", "teller"] for t in TELLERS})
+    vb = VoteBook(m)
+    v = vb.open("alice", roll=TELLERS, tellers=TELLERS, f=1)
+    ballots = [vb.cast("t1", v, ["a"]), vb.cast("t2", v, ["b"]), vb.cast("t3", v, ["a"])]
+    sheet = vb.close("alice", v, ballots[:2])  # t3's ballot is late
+    for t in TELLERS[:3]:
+        vb.seal(t, v, sheet)
+    h = laptop(tmp_path, m, "alice")
+    vid = v.id.hex()[:12]
+    r = invoke(h, "vote", "verify", vid, "--json")
+    assert r.exit_code == 0, r.output
+    short = json_out(r)
+    assert short["ok"] is True and short["same_as_store"] is True
+    assert short["ballots"]["explained"] == 3 and short["ballots"]["counted"] == 2
+    assert sum(short["ballots"]["by_reason"].values()) == 3
+    assert short["status"]["state"] == "FINAL" and "voters" not in short["status"]
+    assert short["status"]["result"]["ballots"]["counted"] == 2
+    assert "counted" not in short["status"]["result"]  # no list of 100,000 ids
+    full = json_out(invoke(h, "vote", "verify", vid, "--json", "--all"))
+    assert len(full["ballots"]) == 3 and sum(b["counted"] for b in full["ballots"]) == 2
+    assert len(full["status"]["voters"]) == len(TELLERS)
+    assert full["status"]["result"]["winner"] == short["status"]["result"]["winner"]
