@@ -14,7 +14,7 @@ from typing import Any
 
 from ledger import merkle
 from ledger.entry import Entry
-from ledger.errors import InvalidInput, TrustError, VerificationFailed
+from ledger.errors import InvalidInput, NotInMesh, TrustError, VerificationFailed
 from ledger.identity import Identity
 from ledger.store import Store
 from ledger.views.roster import ACTIVE, Roster
@@ -92,9 +92,7 @@ def _next_seq(store: Store, identity: Identity) -> int:
 def _require(store: Store, roster: Roster, identity: Identity, role: str, doing: str) -> bytes:
     """This laptop's member id, if its key holds ``role`` for its next entry."""
     if roster.mesh_id is None:
-        raise TrustError(
-            "this laptop is not in a mesh yet", hint="`plurictl mesh create` or join one"
-        )
+        raise NotInMesh()
     why = roster.authority(identity.public, _next_seq(store, identity), role)
     if why is not None:
         raise TrustError(f"only a {role} can {doing} ({why})")
@@ -352,7 +350,7 @@ def cast(
         choice = parse_choice(vote.charter.method, words)
     _still_open(vote, "vote")
     if roster.mesh_id is None:
-        raise TrustError("this laptop is not in a mesh yet")
+        raise NotInMesh()
     why = roster.authority(identity.public, _next_seq(store, identity), *VOTER_ROLES)
     if why is not None:
         raise TrustError(f"this key cannot vote ({why})")

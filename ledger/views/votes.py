@@ -45,6 +45,7 @@ import gc
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ledger import schemas
 from ledger.entry import Entry
 from ledger.views import vote_seals, vote_tally
 from ledger.views.roster import Roster
@@ -137,18 +138,26 @@ def _fold(
     by_id: dict[bytes, Entry] = {}
     seen_hlc: dict[bytes, int] = {}
     proofs = list(proofs)
+    out = Votes()
     for e in entries:
         if e.kind in VOTE_KINDS:
-            by_id[e.id] = e
+            malformed = schemas.problem(e)  # the generic body schema (ledger.schemas)
+            if malformed:
+                out.ignored.append(Ignored(e.id, e.author, e.seq, e.kind, malformed))
+            else:
+                by_id[e.id] = e
         if heard is None and seen_hlc.get(e.author, -1) < e.hlc:
             seen_hlc[e.author] = e.hlc  # "last heard" (display only)
-    from_proofs = {e.id for e in proofs if e.kind in VOTE_KINDS and e.id not in by_id}
+    from_proofs = {
+        e.id
+        for e in proofs
+        if e.kind in VOTE_KINDS and e.id not in by_id and not schemas.problem(e)
+    }
     for e in proofs:
         if e.id in from_proofs:
             by_id[e.id] = e
         if heard is None and seen_hlc.get(e.author, -1) < e.hlc:
             seen_hlc[e.author] = e.hlc  # both copies' entries, on every laptop alike
-    out = Votes()
     ordered = sorted(by_id.values(), key=lambda e: e.id)
     parts = {e.id: e for e in ordered if e.kind == PART}
     invalid: set[bytes] = set()

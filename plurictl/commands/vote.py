@@ -126,18 +126,15 @@ def open_(app: AppContext, file: str | None, as_json: bool, **flags: Any) -> Non
 @pass_app
 def list_(app: AppContext, as_json: bool) -> None:
     """List the votes this laptop knows, with state and turnout."""
-    from ledger.views import vote_json
     from ledger.votes import load
+    from plurictl.readouts import vote_list
 
     votes, roster = load(app.home.store)
-    rows = [
-        vote_json.summary(v, roster)
-        for _, v in sorted(votes.votes.items(), key=lambda kv: (kv[1].charter.hlc, kv[0]))
-    ]
+    data = vote_list(votes, roster)
     if as_json:
-        emit_json({"votes": rows, "waiting": [w.to_json() for w in votes.waiting]})
+        emit_json(data)
         return
-    show.render_list(rows, len(votes.waiting))
+    show.render_list(data["votes"], len(votes.waiting))
 
 
 @vote.command("cast")
@@ -340,16 +337,9 @@ def result_(app: AppContext, vote_id: str, ballots: bool, as_json: bool) -> None
     v = find_vote(votes, vote_id)
     equivocated = vote_json.equivocated(v, roster)  # shown in every state, not only FINAL
     if as_json:
-        data = vote_json.result(v, roster, ballots=ballots)
-        emit_json(
-            {
-                "vote": v.id.hex(),
-                "state": v.state,
-                "failure": v.failure,
-                "equivocated_tellers": equivocated,
-                "result": data,
-            }
-        )
+        from plurictl.readouts import vote_result
+
+        emit_json(vote_result(v, roster, ballots=ballots))
         return
     data = vote_json.result(v, roster)
     if data is None:

@@ -454,3 +454,9 @@ def do_plan_adopt(r: DrillRunner, args: dict[str, Any]) -> str:
         e = plans.adopt(h.store, h.identity, _named(r, "plan", name))
     r.ack(node, e)
     return f"plan {name} adopted by {node}"
+
+
+def do_radio(r: DrillRunner, args: dict[str, Any]) -> str:
+    from plurictl.drills.radio import do_radio as start_radio
+
+    return start_radio(r, args)

@@ -14,6 +14,7 @@ from typing import Any
 
 from ledger.errors import InvalidInput
 from ledger.views.roster import ROLES
+from plurictl.drills.radio import FIELDS as RADIO_FIELDS
 
 #: step name -> (required fields, optional fields)
 ACTIONS: dict[str, tuple[set[str], set[str]]] = {
@@ -49,6 +50,7 @@ ACTIONS: dict[str, tuple[set[str], set[str]]] = {
     "playbook-start": ({"node", "playbook"}, {"id", "site"}),
     "playbook-sign": ({"node", "run", "step"}, {"early"}),
     "playbook-waive": ({"node", "run", "step"}, {"check", "reason"}),
+    "radio": ({"nodes"}, set(RADIO_FIELDS)),  # a simulated radio link (drills/radio.py)
 }
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
@@ -102,9 +104,13 @@ class Drill:
 def load(path: str | Path) -> Drill:
     p = Path(path)
     try:
-        text = p.read_text()
+        data_bytes = p.read_bytes()
     except OSError as e:
         raise InvalidInput(f"cannot read drill file {p}: {e.strerror}") from e
+    try:
+        text = data_bytes.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InvalidInput(f"{p.name}: not UTF-8 text (byte {e.start:,})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

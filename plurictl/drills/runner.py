@@ -135,6 +135,8 @@ class DrillRunner:
         #: FINAL results seen on every node after every step (checked at the end)
         self.finals = FinalWatch()
         self.roster_spread = False
+        #: called when the drill ends, before the nodes stop (e.g. radio bridges)
+        self.cleanups: list[Callable[[], None]] = []
 
     # --- bookkeeping ---------------------------------------------------------------
 
@@ -229,6 +231,9 @@ class DrillRunner:
             self.report.error = f"{type(e).__name__}: {e}"
             self.events(f"drill aborted: {self.report.error}")
         finally:
+            for cleanup in reversed(self.cleanups):
+                with contextlib.suppress(Exception):
+                    cleanup()
             for name in self.cluster.nodes:
                 self.collect_traffic(name)
             self.cluster.stop_all()
