@@ -20,7 +20,8 @@ import scipy.sparse as sp
 from planner.canonical import rnd
 from planner.errors import ScenarioError
 from planner.highs import Solver
-from planner.network import dc_ppc, load_net
+from planner.network import bus_islands, dc_ppc, load_net, one_slack_per_island
+from planner.network_arrays import branch_identities, branch_limits_mw
 from planner.result import PlanResult
 from planner.scenario import Scenario
 
@@ -42,14 +43,19 @@ def solve_cost(
             "objective cost: the network has no cost data (poly_cost or pwl_cost)",
             hint="cost mode cross-checks pandapower's DC OPF; use a case with costs, e.g. case9",
         )
-    _, ppci, (Bbus, Bf, pbusinj, pfinj) = dc_ppc(work)
+    if spec.islanded and len(work.ext_grid):
+        work.ext_grid["in_service"] = False
+        one_slack_per_island(work, bus_islands(work))
+    ppc, ppci, (Bbus, Bf, pbusinj, pfinj) = dc_ppc(work)
     base = float(ppci["baseMVA"])
     bus, branch, gen = ppci["bus"], ppci["branch"], ppci["gen"]
     gencost = ppci["gencost"]
     nb, ng = bus.shape[0], gen.shape[0]
     refs = np.flatnonzero(bus[:, BUS_TYPE] == REF)
-    rate = np.real(branch[:, RATE_A])
-    lim = np.flatnonzero(rate > 0)
+    # the scenario's [network] options, exactly as the planner applies them
+    kinds, _ = branch_identities(work, ppc, ppci)
+    rate, _ = branch_limits_mw(np.real(branch[:, RATE_A]).astype(float), kinds, spec)
+    lim = np.flatnonzero(np.isfinite(rate))
 
     # columns: theta (nb), Pg (ng, pu), y (n_pwl epigraph vars)
     gbus = np.real(gen[:, GEN_BUS]).astype(int)
