@@ -109,8 +109,6 @@ def solve(
     pandapower net (benchmarks; the scenario's network section still applies).
     ``start`` dates the plan from another first period (ISO time; labels and orders).
     """
-    from planner.highs import new_highs
-
     if objective not in ("tiers", "cost"):
         raise ScenarioError(f"objective: must be 'tiers' or 'cost', got {objective!r}")
     original = scenario  # the recipe names the scenario as given, plus the options
@@ -122,47 +120,53 @@ def solve(
         raise ScenarioError("time_limit: must be more than 0 seconds")
     say = progress or (lambda stage, message, fraction: None)
     if objective == "cost":
-        from planner.costmode import solve_cost
+        return _solve_cost(scenario, net, time_limit, say)
+    return _solve_tiers(
+        original,
+        scenario,
+        net,
+        say,
+        commitment=commitment,
+        time_limit=time_limit,
+        validate=validate,
+        method=method,
+        tiebreak=tiebreak,
+    )
 
-        say("solve", "economic DC OPF (cross-check)", 0.0)
-        res = solve_cost(scenario, net=net, time_limit=time_limit)
-        res.data["recipe"] = _recipe(
-            scenario,
-            periods=1,
-            commitment=False,
-            objective="cost",
-            method="simplex",
-            tiebreak="none",
-        )
-        say("done", res.status, 1.0)
-        return res
 
-    from planner.formulation import build_problem
-    from planner.network import build_network
-    from planner.result import extract
-    from planner.stages import LAZY_MAX_COLS, run_stages
+def _solve_cost(
+    scenario: Scenario, net: Any, time_limit: float | None, say: Progress
+) -> PlanResult:
+    from planner.costmode import solve_cost
+
+    say("solve", "economic DC OPF (cross-check)", 0.0)
+    res = solve_cost(scenario, net=net, time_limit=time_limit)
+    res.data["recipe"] = _recipe(
+        scenario, periods=1, commitment=False, objective="cost", method="simplex", tiebreak="none"
+    )
+    say("done", res.status, 1.0)
+    return res
+
+
+def _solve_tiers(
+    original: Scenario,
+    scenario: Scenario,
+    net: Any,
+    say: Progress,
+    *,
+    commitment: bool,
+    time_limit: float | None,
+    validate: bool,
+    method: str,
+    tiebreak: str,
+) -> PlanResult:
+    """The planner proper: network, LP, stages, trips, extraction, AC check."""
+    from planner.stages import run_stages
     from planner.trips import consolidate
 
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    say("build", "loading the network", 0.0)
-    model = build_network(scenario, net=net)
-    timings["network"] = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    say("build", "building the LP", 0.5)
-    # interior point restarts cold after every batch of added rows: it keeps the angles
-    form = "angles" if method not in ("auto", "simplex") else "auto"
-    problem = build_problem(scenario, model.grid, commitment=commitment, form=form)
-    timings["build"] = time.perf_counter() - t1
+    model, problem, chosen = _build(scenario, net, say, commitment, method, timings)
     size = {"rows": problem.n_row, "columns": problem.n_col, "nonzeros": int(problem.A.nnz)}
-    # Dual simplex on small models (warm-started stage after stage) and on large ones, whose
-    # branch limits join lazily as shift factors (planner.lazyrows: rows added to a solved
-    # model suit simplex, not interior point). Interior point only for a large angle model
-    # above LAZY_MAX_COLS (shift factors unavailable), where simplex grows too slow.
-    chosen = method
-    if method == "auto":
-        chosen = "simplex" if problem.shift is not None or problem.n_col <= LAZY_MAX_COLS else "ipm"
-    new_highs()  # keep HiGHS's banner off stdout before anything else prints
     t2 = time.perf_counter()
     run = run_stages(
         problem,
@@ -189,15 +193,66 @@ def solve(
         if data.get("reason_detail"):
             reason = f"{reason}: {data['reason_detail']['summary']}"
         return PlanResult(run.status, reason, data, timings, size, _stage_seconds(run))
+    return _planned(scenario, model, problem, run, data, timings, size, validate, say)
+
+
+def _build(
+    scenario: Scenario,
+    net: Any,
+    say: Progress,
+    commitment: bool,
+    method: str,
+    timings: dict[str, float],
+) -> tuple[Any, Any, str]:
+    """(network model, LP, solver method): the network and the LP, timed."""
+    from planner.formulation import build_problem
+    from planner.highs import new_highs
+    from planner.network import build_network
+    from planner.stages import LAZY_MAX_COLS
+
+    t0 = time.perf_counter()
+    say("build", "loading the network", 0.0)
+    model = build_network(scenario, net=net)
+    timings["network"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    say("build", "building the LP", 0.5)
+    # interior point restarts cold after every batch of added rows: it keeps the angles
+    form = "angles" if method not in ("auto", "simplex") else "auto"
+    problem = build_problem(scenario, model.grid, commitment=commitment, form=form)
+    timings["build"] = time.perf_counter() - t1
+    # Dual simplex on small models (warm-started stage after stage) and on large ones, whose
+    # branch limits join lazily as shift factors (planner.lazyrows: rows added to a solved
+    # model suit simplex, not interior point). Interior point only for a large angle model
+    # above LAZY_MAX_COLS (shift factors unavailable), where simplex grows too slow.
+    chosen = method
+    if method == "auto":
+        chosen = "simplex" if problem.shift is not None or problem.n_col <= LAZY_MAX_COLS else "ipm"
+    new_highs()  # keep HiGHS's banner off stdout before anything else prints
+    return model, problem, chosen
+
+
+def _planned(
+    scenario: Scenario,
+    model: Any,
+    problem: Any,
+    run: Any,
+    data: dict[str, Any],
+    timings: dict[str, float],
+    size: dict[str, int],
+    validate: bool,
+    say: Progress,
+) -> PlanResult:
+    """A plan: extracted, checked with AC power flow (unless told not to)."""
+    from planner.result import extract
+
     t3 = time.perf_counter()
     data.update(extract(scenario, model.grid, problem, run))
     timings["extract"] = time.perf_counter() - t3
+    data["ac"] = None
     if validate:
         t4 = time.perf_counter()
         data["ac"] = _validate(model, data, say)
         timings["validate"] = time.perf_counter() - t4
-    else:
-        data["ac"] = None
     reason = run.reason or _solved_reason(data)
     say("done", run.status, 1.0)
     return PlanResult(run.status, reason, data, timings, size, _stage_seconds(run))

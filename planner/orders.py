@@ -242,7 +242,7 @@ def _unit_sentence(order: dict[str, Any], when: str) -> str:
 
 
 def _load_sentence(order: dict[str, Any], when: str) -> str:
-    who = f"{order.get('load')} (tier {order.get('tier')}, {order.get('community')})"
+    who = f"{order.get('load')} (tier {order.get('tier')}, community {order.get('community')})"
     if order.get("reachable") is False:
         return f"{who} stays dark {when}: no generation can reach it."
     if order.get("kind") == "shed":

@@ -320,39 +320,12 @@ def _read_generator(r: _Reader, sites: list[Site], profiles: dict[str, Any]) -> 
         "vm_pu": r.num("vm_pu", 1.0, lo=0.8, hi=1.2),
     }
     r.finish()
-    if element == "new":
-        if bus is None:
-            raise r.fail("bus", 'a new unit (element = "new") needs the bus it connects to')
-        if kw["p_max_mw"] is None:
-            raise r.fail("p_max_mw", "a new unit needs its rating in MW")
-        if indices is not None:
-            raise r.fail(
-                "index", 'only existing units (element = "gen", "sgen", "ext_grid") have an index'
-            )
-    else:
-        if indices is None:
-            raise r.fail("index", f"which {element}? give index = N (the row in net.{element})")
-        if bus is not None:
-            raise r.fail("bus", "an existing unit's bus comes from the network; drop bus =")
+    _check_placement(r, element, indices, bus, kw["p_max_mw"])
     if kw["p_max_mw"] is not None and kw["min_stable_mw"] > kw["p_max_mw"]:
         raise r.fail("min_stable_mw", "is more than p_max_mw")
     if profile is not None and profile not in profiles:
         raise r.fail("profile", f"no profile {profile!r} in [profiles]")
-    tank_name = None
-    if fuel is not None:
-        if site_name is None:
-            raise r.fail("site", "a fuelled unit needs the site whose tank feeds it")
-        site = next((s for s in sites if s.name == site_name and s.kind == "site"), None)
-        if site is None:
-            raise r.fail("site", f"no site named {site_name!r} in [[sites]]")
-        tank_name = _resolve_tank(r, "tank", site, tank, fuel)
-        if kw["lph_per_mw"] <= 0:
-            raise r.fail("lph_per_mw", "a fuelled unit needs its fuel use per MW (litres per MWh)")
-    else:
-        if tank is not None:
-            raise r.fail("tank", "give fuel = ... as well (a unit without fuel has no tank)")
-        if site_name is not None and not any(s.name == site_name for s in sites):
-            raise r.fail("site", f"no site named {site_name!r} in [[sites]]")
+    tank_name = _fuel_tank(r, sites, site_name, fuel, tank, kw["lph_per_mw"])
     out: list[Generator] = []
     for idx in indices if indices is not None else [None]:
         out.append(
@@ -369,6 +342,51 @@ def _read_generator(r: _Reader, sites: list[Site], profiles: dict[str, Any]) -> 
             )
         )
     return out
+
+
+def _check_placement(
+    r: _Reader, element: str, indices: list[int] | None, bus: int | None, p_max: float | None
+) -> None:
+    """A new unit has a bus and a rating; an existing one an index (and no bus)."""
+    if element == "new":
+        if bus is None:
+            raise r.fail("bus", 'a new unit (element = "new") needs the bus it connects to')
+        if p_max is None:
+            raise r.fail("p_max_mw", "a new unit needs its rating in MW")
+        if indices is not None:
+            raise r.fail(
+                "index", 'only existing units (element = "gen", "sgen", "ext_grid") have an index'
+            )
+        return
+    if indices is None:
+        raise r.fail("index", f"which {element}? give index = N (the row in net.{element})")
+    if bus is not None:
+        raise r.fail("bus", "an existing unit's bus comes from the network; drop bus =")
+
+
+def _fuel_tank(
+    r: _Reader,
+    sites: list[Site],
+    site_name: str | None,
+    fuel: str | None,
+    tank: str | None,
+    lph_per_mw: float,
+) -> str | None:
+    """The tank a fuelled unit burns from (None for a unit without fuel)."""
+    if fuel is None:
+        if tank is not None:
+            raise r.fail("tank", "give fuel = ... as well (a unit without fuel has no tank)")
+        if site_name is not None and not any(s.name == site_name for s in sites):
+            raise r.fail("site", f"no site named {site_name!r} in [[sites]]")
+        return None
+    if site_name is None:
+        raise r.fail("site", "a fuelled unit needs the site whose tank feeds it")
+    site = next((s for s in sites if s.name == site_name and s.kind == "site"), None)
+    if site is None:
+        raise r.fail("site", f"no site named {site_name!r} in [[sites]]")
+    if lph_per_mw <= 0:
+        raise r.fail("lph_per_mw", "a fuelled unit needs its fuel use per MW (litres per MWh)")
+    return _resolve_tank(r, "tank", site, tank, fuel)
 
 
 def _read_load(r: _Reader, policy: Policy, profiles: dict[str, Any]) -> list[Load]:

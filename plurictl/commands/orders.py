@@ -10,30 +10,15 @@ from plurictl.render import console, emit_json, json_option
 
 
 def describe(order: dict) -> str:  # type: ignore[type-arg]
-    """One order in plain words for the person who has to carry it out."""
-    kind = order.get("kind")
-    when = f"periods {order.get('from_period')}-{order.get('to_period')}"
-    if order.get("from"):
-        when = f"from {order['from']}" + (f" until {order['until']}" if order.get("until") else "")
-    if kind == "run":
-        return f"run {order.get('unit')} at {order.get('mw')} MW {when}"
-    if kind == "stop":
-        return f"keep {order.get('unit')} stopped {when}"
-    if kind == "curtail":
-        return f"limit {order.get('unit')} to {order.get('mw')} MW {when}"
-    if kind == "shed":
-        pct = order.get("served_pct")
-        what = order.get("load") or order.get("unit") or "load"
-        return f"shed {what}" + (f" (serve {pct}%)" if pct is not None else "") + f" {when}"
-    if kind in ("send", "transfer", "truck"):
-        return (
-            f"send {order.get('litres')} L from {order.get('from_site', order.get('source'))} "
-            f"to {order.get('to_site', order.get('target'))} {when}"
-        )
-    details = ", ".join(
-        f"{k}={v}" for k, v in sorted(order.items()) if k not in ("order_id", "kind", "site")
-    )
-    return f"{kind}: {details}"
+    """One order in plain words for the person who has to carry it out: the sentence the
+    planner wrote (what, from where, to where, how much, by when), or one composed from
+    its fields for orders from older plans."""
+    text = order.get("text")
+    if isinstance(text, str) and text.strip():
+        return text
+    from planner.orders import sentence
+
+    return sentence(order)
 
 
 @click.group(invoke_without_command=True)
