@@ -53,14 +53,15 @@ def validate_ac(
         _apply_loads(net, plan, t, base)
         _apply_storage(net, plan, t)
         running = _apply_units(net, plan, t)
+        running += _idle_references(net, plan, t, model.bus_island, running)
         row: dict[str, Any] = {"period": t, "label": plan["periods"][t]["label"]}
         if not running:
             row.update(converged=None, note="no unit runs in this period: the network is dark")
         elif not branches:
             row.update(converged=True, **_no_branch_report(net, running, limits))
         else:
-            _island_slacks(net, model.bus_island, running)
-            row.update(_run(net, numba, limits))
+            several = _island_slacks(net, model.bus_island, running)
+            row.update(_run(net, numba, limits, distributed=not several))
         periods.append(row)
         if progress:
             progress(t + 1, T)
@@ -134,13 +135,48 @@ def _apply_units(net: Any, plan: dict[str, Any], t: int) -> list[tuple[str, int,
     return running
 
 
+def _idle_references(
+    net: Any,
+    plan: dict[str, Any],
+    t: int,
+    bus_island: dict[int, int],
+    running: list[tuple[str, int, float]],
+) -> list[tuple[str, int, float]]:
+    """Islands fed only by solar or a battery this period keep their largest genset
+    connected at 0 MW as the voltage reference (an inverter alone cannot hold pandapower's
+    island up); the plan has it off, so it burns nothing there."""
+    powered = {bus_island.get(int(net[el].at[idx, "bus"])) for el, idx, _ in running}
+    fed: set[int | None] = set()
+    for un in plan["units"]:
+        if un["element"] in ("sgen", "load") and (un["schedule_mw"][t] or 0.0) > 0:
+            fed.add(bus_island.get(int(net[un["element"]].at[un["index"], "bus"])))
+    for b in plan.get("storage", []):
+        if abs(b["net_mw"][t] or 0.0) > 0:
+            fed.add(bus_island.get(int(net.storage.at[b["index"], "bus"])))
+    extra = []
+    for un in sorted(plan["units"], key=lambda u: (-(u["p_max_mw"] or 0.0), u["index"])):
+        if un["element"] != "gen" or not un.get("in_service", True):
+            continue
+        isl = bus_island.get(int(net.gen.at[un["index"], "bus"]))
+        if isl in fed and isl not in powered:
+            net.gen.at[un["index"], "in_service"] = True
+            net.gen.at[un["index"], "p_mw"] = 0.0
+            net.gen.at[un["index"], "slack_weight"] = 1.0
+            extra.append(("gen", un["index"], float(un["p_max_mw"] or 0.0)))
+            powered.add(isl)
+    return extra
+
+
 def _island_slacks(
     net: Any, bus_island: dict[int, int], running: list[tuple[str, int, float]]
-) -> None:
+) -> bool:
     """In every island without a running grid connection, its largest running genset
-    is the reference (pandapower drops an island that has none)."""
+    is the reference (pandapower drops an island that has none). True when more than one
+    island runs: pandapower distributes the slack within one island only, so each
+    island's reference then takes its own losses."""
+    live = {bus_island.get(int(net[el].at[idx, "bus"])) for el, idx, _ in running}
     if not len(net.gen):
-        return
+        return len(live) > 1
     net.gen["slack"] = False
     grid_islands = {
         bus_island.get(int(net.ext_grid.at[idx, "bus"]))
@@ -158,9 +194,12 @@ def _island_slacks(
             best[isl] = (rating, idx)
     for _, idx in best.values():
         net.gen.at[idx, "slack"] = True
+    return len(live) > 1
 
 
-def _run(net: Any, numba: bool, limits: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+def _run(
+    net: Any, numba: bool, limits: tuple[np.ndarray, np.ndarray], *, distributed: bool
+) -> dict[str, Any]:
     import pandapower as pp
 
     row: dict[str, Any] = {}
@@ -172,7 +211,7 @@ def _run(net: Any, numba: bool, limits: tuple[np.ndarray, np.ndarray]) -> dict[s
                 init="dc",
                 max_iteration=30,
                 calculate_voltage_angles=True,
-                distributed_slack=True,
+                distributed_slack=distributed,
                 numba=numba,
             )
         converged = bool(net.converged)

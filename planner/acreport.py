@@ -70,6 +70,8 @@ def period_report(net: Any, vmin_lim: np.ndarray, vmax_lim: np.ndarray) -> dict[
     gen_p += float(net.res_ext_grid.p_mw.sum()) if len(net.ext_grid) else 0.0
     gen_p += float(net.res_sgen.p_mw.sum()) if len(net.sgen) else 0.0
     load_p = float(net.res_load.p_mw.sum()) if len(net.load) else 0.0
+    if "storage" in net and len(net.storage) and "res_storage" in net:
+        load_p += float(net.res_storage.p_mw.sum())  # charging draws power like a load
     return {
         "v_min_pu": rnd(float(np.nanmin(vm)), "pu"),
         "v_max_pu": rnd(float(np.nanmax(vm)), "pu"),

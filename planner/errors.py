@@ -7,7 +7,8 @@ The planner imports no sibling package, so ``PlannerError`` is its own root
     ├── ScenarioError       exit 10  scenario file invalid (names the field, and the line when known)
     │   └── NetworkError    exit 10  the network it names cannot be loaded or does not match
     ├── PlanFileError       exit 10  a plan JSON file (for explain/orders) is unreadable or not a plan
-    └── SolverError         exit 11  solver missing or crashed (infeasible is a result, not this)
+    ├── SolverError         exit 11  solver missing or crashed (infeasible is a result, not this)
+    └── PartialPlanError    exit 11  a partial plan offered where a finished one is needed
 """
 
 from __future__ import annotations
@@ -36,4 +37,8 @@ class PlanFileError(PlannerError):
 
 
 class SolverError(PlannerError):
+    exit_code = 11
+
+
+class PartialPlanError(PlannerError):
     exit_code = 11

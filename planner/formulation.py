@@ -37,6 +37,7 @@ from planner.model_data import (
     LARGE_COLS,
     NetworkForm,
     PeriodData,
+    energy_bound_mwh,
     island_labels,
     network_form,
     period_data,
@@ -95,6 +96,9 @@ class Problem:
     large: bool = False  # above LARGE_COLS columns in the angle formulation
     fair_rows: dict[int, list[tuple[str, int]]] = field(default_factory=dict)  # tier -> rows
     servable: np.ndarray | None = None  # n_load: some generation can reach it
+    energy_bound_mwh: float = np.inf  # the most all units can deliver over the horizon
+    fixed_energy_mwh: float = 0.0  # shunts and wards over the horizon (never shed)
+    loss: float = 0.0  # the scenario's loss allowance
 
     @property
     def n_col(self) -> int:
@@ -176,6 +180,9 @@ def build_problem(
         large=netform.large,
         fair_rows=fair_rows,
         servable=data.servable,
+        energy_bound_mwh=energy_bound_mwh(scenario, grid, data),
+        fixed_energy_mwh=float(np.clip(grid.fixed_demand_mw, 0.0, None).sum()) * T * data.hours,
+        loss=data.loss,
     )
 
 

@@ -30,7 +30,7 @@ from planner.highs import Outcome
 from planner.model_data import SERVABLE_PU
 from planner.stage_context import StageContext
 
-DUAL_TOL = 1e-9  # a fairness row with a dual above this is blocked
+DUAL_TOL = 1e-6  # a row with a dual above this is blocked (the duals sum to 1)
 FULL = 1.0 - 1e-9  # a level this close to 1 is "served in full"
 SPREAD_ROUNDS = 4
 SPREAD_LOW = 0.05  # a spread floor below this (5%) is raised again for the rest
@@ -46,6 +46,7 @@ class Levels:
     objective: float = 0.0  # the first (worst-off) level
     seconds: float = 0.0  # in the solver, every round
     iterations: int = 0
+    complete: bool = False  # every community (load-hour) fixed at its level
 
     def count(self, out: Outcome) -> None:
         self.outcome, self.rounds = out, self.rounds + 1
@@ -78,13 +79,18 @@ def communities(ctx: StageContext, k: int) -> Levels:
             found.objective = z
         blocked = free if z >= FULL else _blocked(ctx, out, free, rows, z_col, z)
         floor = floor_fraction(z)
-        for c in blocked:
+        found.levels.update(dict.fromkeys(blocked, z))
+        if len(blocked) == len(free):
+            # the rest end together: z stays in their rows, held at their level
+            solver.set_col_bounds(np.array([z_col]), np.array([floor]), np.array([1.0]))
+            found.complete = True
+            return found
+        for c in blocked:  # fixed on their own: z leaves their rows
             solver.h.changeCoeff(rows[c], z_col, 0.0)
             solver.h.changeRowBounds(rows[c], floor, np.inf)
             solver.modified = True
-            found.levels[c] = z
         free = [c for c in free if c not in blocked]
-    solver.set_col_bounds(np.array([z_col]), np.array([0.0]), np.array([0.0]))
+    found.complete = True
     return found
 
 

@@ -238,3 +238,31 @@ def flow_bound_mw(
     if not np.all(np.isfinite(per_period)):
         return None
     return float(per_period.max())
+
+
+def energy_bound_mwh(scenario: Scenario, grid: Grid, data: PeriodData) -> float:
+    """The most energy all units together can deliver over the horizon (MWh): a cheap
+    upper bound (every fuelled unit at its best fuel rate on all the fuel there is;
+    batteries give back at most what they start with). Used to skip a plan attempt that
+    cannot succeed (the stages' optimistic pin of the higher tiers)."""
+    h = data.hours
+    fuel_litres = sum(max(t.initial_litres - t.reserve_litres, 0.0) for t in data.tanks)
+    for site in scenario.sites:
+        if site.resupply_litres:
+            fuel_litres += sum(
+                site.resupply_litres[t % len(site.resupply_litres)] for t in range(data.T)
+            )
+    free = fuelled = 0.0
+    best_rate = np.inf
+    for i, u in enumerate(grid.units):
+        if not u.reachable or u.role:
+            continue
+        cap = float(np.clip(data.pmax_t[i], 0.0, None).sum()) * h
+        if u.spec is not None and u.spec.fuelled:
+            fuelled += cap
+            best_rate = min(best_rate, u.spec.lph_per_mw)
+        else:
+            free += cap
+    from_fuel = min(fuelled, fuel_litres / best_rate) if best_rate > 0 else fuelled
+    stored = sum(max(b.e_start_mwh - b.e_min_mwh, 0.0) for b in grid.batteries if b.bus >= 0)
+    return free + from_fuel + stored

@@ -22,7 +22,7 @@ import copy
 import logging
 import math
 import warnings
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,14 +55,32 @@ BUILTIN_CASES = (
 )
 
 
-@dataclass
 class NetworkModel:
-    """The prepared pandapower net (for AC validation) and its DC arrays."""
+    """The prepared pandapower net (for AC validation) and its DC arrays.
 
-    net: Any
-    grid: Grid
-    ac_gen_index: dict[str, int]  # unit name -> net.gen row, for units that became gens
-    bus_island: dict[int, int] = field(default_factory=dict)  # pandapower bus -> island
+    From the cache (``planner.netcache``) only the arrays are read; the net itself is
+    loaded and prepared the first time something needs it (the AC check).
+    """
+
+    def __init__(
+        self,
+        net: Any,
+        grid: Grid,
+        ac_gen_index: dict[str, int],
+        bus_island: dict[int, int] | None = None,
+        loader: Callable[[], Any] | None = None,
+    ) -> None:
+        self._net = net
+        self.grid = grid
+        self.ac_gen_index = ac_gen_index  # unit name -> net.gen row, for units that became gens
+        self.bus_island = bus_island or {}  # pandapower bus -> island
+        self._loader = loader
+
+    @property
+    def net(self) -> Any:
+        if self._net is None and self._loader is not None:
+            self._net = self._loader()
+        return self._net
 
 
 def load_net(case: str | None, file: Any = None) -> Any:
@@ -73,6 +91,8 @@ def load_net(case: str | None, file: Any = None) -> Any:
     with _quiet():
         if file is not None:
             path = Path(file)
+            if path.is_dir():
+                raise NetworkError(f"network file {path} is a folder, not a pandapower JSON file")
             if not path.is_file():
                 raise NetworkError(
                     f"network file {path} not found",
@@ -119,9 +139,33 @@ def num(value: Any, default: float) -> float:
 
 
 def build_network(scenario: Scenario, net: Any | None = None) -> NetworkModel:
-    """Prepare the scenario's net and extract its DC model; errors name the field."""
+    """Prepare the scenario's net and extract its DC model; errors name the field.
+
+    Without a ``net`` given, the arrays come from the local cache when it has them
+    (``planner.netcache``), and go into it when it does not.
+    """
+    from planner import netcache
     from planner.network_arrays import extract_grid
 
+    key = netcache.cache_key(scenario) if net is None else None
+    hit = netcache.load(key) if key else None
+    if hit is not None:
+        grid, islands, ac_gen_index = hit
+        netcache.attach_specs(grid, scenario)
+        return NetworkModel(None, grid, ac_gen_index, islands, lambda: prepared_net(scenario)[0])
+    prepared, ac_gen_index, islands, notes = prepared_net(scenario, net)
+    grid = extract_grid(scenario, prepared)
+    grid.notes = sorted(set(grid.notes + notes))
+    if key:
+        netcache.store(key, grid, islands, ac_gen_index)
+    return NetworkModel(prepared, grid, ac_gen_index, islands)
+
+
+def prepared_net(
+    scenario: Scenario, net: Any | None = None
+) -> tuple[Any, dict[str, int], list[str]]:
+    """The scenario's net, checked against the scenario, with its units added and one
+    reference per powered island: (net, AC gen rows, notes)."""
     spec = scenario.network
     base = load_net(spec.case, spec.file) if net is None else copy.deepcopy(net)
     what = spec.case or (spec.file.name if spec.file else "network")
@@ -129,9 +173,7 @@ def build_network(scenario: Scenario, net: Any | None = None) -> NetworkModel:
     prepared, ac_gen_index = prepare(scenario, base)
     islands = bus_islands(prepared)
     notes = one_slack_per_island(prepared, islands)
-    grid = extract_grid(scenario, prepared)
-    grid.notes = sorted(set(grid.notes + notes))
-    return NetworkModel(net=prepared, grid=grid, ac_gen_index=ac_gen_index, bus_island=islands)
+    return prepared, ac_gen_index, islands, notes
 
 
 def check_references(scenario: Scenario, net: Any, what: str) -> None:

@@ -231,8 +231,11 @@ def _read_tank(r: _Reader, site: str) -> Tank:
         raise r.fail("initial_litres", f"{init:g} L is more than capacity_litres {cap:g} L")
     if reserve > cap:
         raise r.fail("reserve_litres", f"{reserve:g} L is more than capacity_litres {cap:g} L")
+    name = r.str("name", "main")
+    if "/" in name:
+        raise r.fail("name", "must not contain '/' (tanks are named site/tank)")
     t = Tank(
-        name=r.str("name", "main"),
+        name=name,
         site=site,
         fuel=r.str("fuel", "diesel"),
         capacity_litres=cap,

@@ -96,6 +96,7 @@ class _Island:
 def shed_entries(sol: Solution, run: Any, loads: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every shed load with the reasons read off the plan's binding limits."""
     islands = _Island(sol)
+    present = {int(k) for k in np.unique(sol.problem.load_tier)}
     branch_periods = {b["branch"]: set(b["periods"]) for b in binding_branches(sol)}
     out = []
     for i, ld in enumerate(loads):
@@ -106,7 +107,7 @@ def shed_entries(sol: Solution, run: Any, loads: list[dict[str, Any]]) -> list[d
             causes = {UNREACHABLE_CAUSE: {"periods": periods}}
         else:
             causes = _limit_causes(sol, islands, i, periods, branch_periods)
-            causes.update(_policy_causes(run, ld["tier"]))
+            causes.update(_policy_causes(run, ld["tier"], present))
         out.append(
             {
                 "load": ld["name"],
@@ -163,9 +164,9 @@ def _full_routes(sol: Solution, tanks_hit: set[str]) -> list[str]:
     return sorted(names)
 
 
-def _policy_causes(run: Any, tier: int) -> dict[str, dict[str, Any]]:
+def _policy_causes(run: Any, tier: int, present: set[int]) -> dict[str, dict[str, Any]]:
     causes: dict[str, dict[str, Any]] = {}
-    higher = [k for k in (1, 2, 3) if k < tier]
+    higher = [k for k in (1, 2, 3) if k < tier and k in present]
     if higher:
         causes["priority"] = {"note": f"tiers {', '.join(map(str, higher))} were served first"}
     if tier in run.fairness and run.fairness[tier] < 1.0:

@@ -32,6 +32,7 @@ class StageContext:
     lazy: LazyBranches | None
     row_map: np.ndarray  # problem row -> solver row (-1: not in the solver from the start)
     deadline: float | None
+    primal_stages: bool = False  # a new objective starts with primal simplex (see run_stages)
 
     def remaining(self) -> float | None:
         if self.deadline is None:
@@ -45,7 +46,18 @@ class StageContext:
             # angle rows: a cold start each stage was measured faster than warm for a new
             # objective; with shift factors warm is faster (case2869pegase 72 h: 22 s vs 49 s)
             self.solver.h.clearSolver()
-        return solve_lazily(self.solver, self.lazy, self.remaining())
+        if not self.primal_stages:
+            return solve_lazily(self.solver, self.lazy, self.remaining())
+        # the last plan is still feasible for a new objective: primal simplex goes on from
+        # it; the limits added after a solve break it, which dual simplex repairs
+        self.solver.h.setOptionValue("simplex_strategy", 4)
+        try:
+            return solve_lazily(self.solver, self.lazy, self.remaining(), self._dual_again)
+        finally:
+            self.solver.h.setOptionValue("simplex_strategy", 1)
+
+    def _dual_again(self) -> None:
+        self.solver.h.setOptionValue("simplex_strategy", 1)
 
 
 def spread_row_names(problem: Problem) -> list[str]:

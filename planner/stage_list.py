@@ -16,7 +16,7 @@ class Stage:
     kind: str  # fair | tier | spread | weighted | fuel
     tier: int  # 0 for stages over every tier
     cost: np.ndarray  # maximised (fair and spread stages set their own)
-    fuel_weighted: bool = False  # the lowest tier's stage also values fuel kept
+    fuel_weighted: bool = False  # the lowest tier's stages also value fuel kept
 
 
 def stage_list(problem: Problem, policy: Policy, fuel_weight_pu: float) -> list[Stage]:
@@ -28,13 +28,16 @@ def stage_list(problem: Problem, policy: Policy, fuel_weight_pu: float) -> list[
     out: list[Stage] = []
     if policy.strict_tiers:
         for k in tiers:
-            if k in fair:
-                out.append(Stage(f"tier {k} fairness", "fair", k, none))
             cost = problem.energy_weight[k].copy()
             weighted = k == tiers[-1] and fuel_weight_pu > 0
+            fairness = [Stage(f"tier {k} fairness", "fair", k, none, weighted)] if k in fair else []
             if weighted:
+                # how much of the lowest tier is worth its fuel is decided first, then
+                # shared fairly (leximin alone would leave nothing to trade)
                 cost = cost + fuel_weight_pu * problem.end_fuel
-            out.append(Stage(f"tier {k} served", "tier", k, cost, weighted))
+                out += [Stage(f"tier {k} served", "tier", k, cost, weighted), *fairness]
+            else:
+                out += [*fairness, Stage(f"tier {k} served", "tier", k, cost)]
             if k in problem.spread_cols and not problem.large:
                 out.append(Stage(f"tier {k} spread", "spread", k, none))
     elif tiers:

@@ -82,6 +82,7 @@ class _Pass:
 
     optimistic: set[int]
     full_tiers: set[int] = field(default_factory=set)
+    fixed_by_fairness: set[int] = field(default_factory=set)  # leximin fixed every community
     x_last: np.ndarray | None = None
 
 
@@ -107,12 +108,15 @@ def run_stages(
     if tiebreak not in ("auto", "lp", "vertex"):
         raise ValueError(f"tiebreak: must be auto, lp or vertex, got {tiebreak!r}")
     if tiebreak == "auto":
-        tiebreak = "lp" if problem.large or problem.shift is not None else "vertex"
+        tiebreak = "vertex"
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     ctx = open_context(problem, method=method, lazy_branches=lazy_branches, deadline=deadline)
     stages = stage_list(problem, policy, fuel_weight_pu)
     tiers = sorted({s.tier for s in stages if s.kind == "tier"})
     optimistic = set(tiers[:-1]) if policy.strict_tiers and len(tiers) > 1 else set()
+    if optimistic and not _can_serve(problem, optimistic):
+        optimistic = set()  # not even all the energy there is would do: stage every tier
+        _every_tier_settings(ctx, method)
     run = StageRun(status="unsolved", reason="", x=None, method=method, lazy=ctx.lazy)
     state = _Pass(optimistic)
     _pin_tiers(ctx, optimistic, full=True)
@@ -126,15 +130,24 @@ def run_stages(
             deadline=deadline,
             preload=None if ctx.lazy is None else ctx.lazy.added,
         )
-        if problem.shift is not None:
-            # without presolve: on the unpinned model it peaks far above the rest
-            # (case2869pegase, tiers 1-2 short: 72 h 2.4 GB -> 0.8 GB)
-            ctx.solver.h.setOptionValue("presolve", "off")
+        _every_tier_settings(ctx, method)
         run.lazy, state = ctx.lazy, _Pass(set())
         stopped = _priority_stages(ctx, run, stages, state, progress)
     if isinstance(stopped, StageRun):
         return stopped
     return _finish(ctx, run, state, tiebreak, units, progress)
+
+
+def _every_tier_settings(ctx: StageContext, method: str) -> None:
+    """The slow path (higher tiers short, every stage runs) on a shift-factor model:
+    without presolve, which on the unpinned model peaks far above the rest
+    (case2869pegase, tiers 1-2 short: 72 h 2.4 GB -> 0.8 GB); and primal simplex for a
+    new objective, going on from the last plan, which dual simplex from the last basis
+    was measured far slower at there (24 h: 197 s against 60 s, on a loaded machine)."""
+    if ctx.problem.shift is None:
+        return
+    ctx.solver.h.setOptionValue("presolve", "off")
+    ctx.primal_stages = method == "simplex"
 
 
 def _priority_stages(
@@ -188,7 +201,21 @@ def _skip(ctx: StageContext, run: StageRun, stage: Stage, state: _Pass) -> bool:
             StageLog(stage.name, "skipped (tier fully served)", run.tier_optimum[k], 0.0, 0)
         )
         return True
+    if stage.kind == "tier" and k in state.fixed_by_fairness and state.x_last is not None:
+        # leximin is Pareto optimal between communities: with every community fixed at
+        # its level, the tier's served energy is fixed too (to the fractions' tolerance)
+        served = exact_dot(ctx.problem.energy_weight[k], state.x_last)
+        run.tier_optimum[k] = served
+        run.log.append(StageLog(stage.name, "skipped (fixed by fairness)", served, 0.0, 0))
+        return True
     return False
+
+
+def _can_serve(problem: Problem, tiers: set[int]) -> bool:
+    """Could these tiers be served in full, as far as total energy goes? (A necessary
+    condition only: False means the optimistic pin is sure to fail, so it is not tried.)"""
+    need = sum(_full(problem, k) for k in tiers) * problem.base_mva * (1.0 + problem.loss)
+    return need + problem.fixed_energy_mwh <= problem.energy_bound_mwh * (1.0 + 1e-9)
 
 
 def _full(problem: Problem, k: int) -> float:
@@ -211,6 +238,8 @@ def _solve_stage(
             run.fairness[k], run.levels[k] = found.objective, found.levels
             if found.levels and min(found.levels.values()) >= leximin.FULL:
                 state.full_tiers.add(k)  # every community is at ~100%
+            if found.complete and not stage.fuel_weighted:
+                state.fixed_by_fairness.add(k)
         return found.outcome, found.objective, found.seconds, found.iterations
     out = ctx.solve(stage.cost)
     if out.status != "optimal" or out.x is None:

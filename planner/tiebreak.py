@@ -1,12 +1,13 @@
 """The last stages: among plans that are equally good for every priority, pick one.
 
-``lp`` (large models, which have no spread stage): serve the largest average fraction
-over every load and hour. ``vertex`` (every model, last): minimise a fixed generic cost
-over what is left. A generic cost has a single optimal vertex, so the plan does not
-depend on the path the solver took to get there: two laptops that reach the same
-optimal face land on the same point. The cost also says what is preferred among ties:
-serve more, run less, send fewer litres and send them earlier, keep batteries idle
-rather than charging and discharging at once, use PV before a genset.
+``vertex`` (the default, every model): minimise a fixed generic cost over what is
+left. A generic cost has a single optimal vertex, so the plan does not depend on the
+path the solver took to get there: two laptops that reach the same optimal face land
+on the same point. The cost also says what is preferred among ties: serve the largest
+fractions of demand (1 / demand per MW served), run less, send fewer litres and send
+them earlier, keep batteries idle rather than charging and discharging at once, use PV
+before a genset. ``lp`` (on request) first maximises the average served fraction over
+every load and hour as a stage of its own, then the vertex.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def vertex_costs(problem: Problem, units: list[tuple[bool, str]]) -> np.ndarray:
     b = problem.blocks
     per_unit = np.array([_unit_cost(c, role) for c, role in units], dtype=float)
     cost[b["p"].cols()] = np.tile(per_unit, T)
-    cost[b["s"].cols()] = -1.0
+    cost[b["s"].cols()] = -_served_weights(problem)
     cost[b["u"].cols()] = 1.0
     x = b["x"]
     if x.n:
@@ -54,6 +55,17 @@ def vertex_costs(problem: Problem, units: list[tuple[bool, str]]) -> np.ndarray:
         cols = b[name].cols()
         cost[cols] += np.sign(cost[cols]) * GENERIC_WEIGHT * generic(len(cols), salt)
     return cost
+
+
+def _served_weights(problem: Problem) -> np.ndarray:
+    """Per load-hour: 1 / demand, scaled to a mean of 1 (serve the largest fractions)."""
+    d = problem.demand_pu.T.ravel()
+    pos = d > 1e-12
+    w = np.ones(len(d))
+    if pos.any():
+        inv = 1.0 / d[pos]
+        w[pos] = inv / float(np.mean(inv))
+    return w
 
 
 def _unit_cost(curtailable: bool, role: str) -> float:

@@ -26,7 +26,11 @@ def describe(order: dict) -> str:  # type: ignore[type-arg]
 @json_option
 @click.pass_context
 def orders(ctx: click.Context, site: str | None, as_json: bool) -> None:
-    """Dispatch orders of the adopted plan(s): what each site must do, and who acknowledged."""
+    """Dispatch orders of the adopted plan(s): what each site must do, and who acknowledged.
+
+    Each order is one sentence: what, from where, to where, how much, by when
+    (--json adds the same as fields). Example: plurictl orders --site alpha
+    """
     if ctx.invoked_subcommand is not None:
         return
     from ledger import plans
@@ -71,7 +75,10 @@ def orders(ctx: click.Context, site: str | None, as_json: bool) -> None:
 @click.option("--note", default="", help="e.g. what you actually set.")
 @pass_app
 def ack(app: AppContext, order_id: str, note: str) -> None:
-    """Acknowledge an order: you are carrying it out."""
+    """Acknowledge an order: you are carrying it out.
+
+    Example: plurictl orders ack 3f9c2a1b --note "G1 set to 2 MW"
+    """
     from ledger import plans
 
     plans.acknowledge(app.home.store, app.home.identity, order_id, note)
@@ -84,7 +91,10 @@ def ack(app: AppContext, order_id: str, note: str) -> None:
 @click.option("--note", required=True, help="What you did instead, and why.")
 @pass_app
 def deviate(app: AppContext, order_id: str, note: str) -> None:
-    """Report that you could not follow an order (or did something else)."""
+    """Report that you could not follow an order (or did something else).
+
+    Example: plurictl orders deviate 3f9c2a1b --note "road flooded, truck left at 09:00"
+    """
     from ledger import plans
 
     plans.acknowledge(app.home.store, app.home.identity, order_id, note, deviation=True)

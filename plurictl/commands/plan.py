@@ -36,7 +36,10 @@ def plan() -> None:
 @plan.command("scenarios")
 @json_option
 def scenarios(as_json: bool) -> None:
-    """List the scenarios shipped in field_guides/scenarios/."""
+    """List the scenarios shipped in field_guides/scenarios/.
+
+    Example: plurictl plan scenarios --json
+    """
     from planner.api import shipped_scenarios
 
     rows = shipped_scenarios()
@@ -64,7 +67,10 @@ def scenarios(as_json: bool) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @json_option
 def validate(file: Path, as_json: bool) -> None:
-    """Check a scenario file and its network without solving (exit 10 if invalid)."""
+    """Check a scenario file and its network without solving (exit 10 if invalid).
+
+    Lists loads no generation can reach. Example: plurictl plan validate field_guides/scenarios/three-bases.toml
+    """
     from planner.api import load_scenario
     from planner.network import build_network
 
@@ -362,7 +368,10 @@ def finish_run(
 def explain_cmd(
     plan_file: Path, load_name: str | None, site_name: str | None, as_json: bool
 ) -> None:
-    """Explain a plan written by 'plan run --out': why loads are shed, what a site does."""
+    """Explain a plan written by 'plan run --out': why loads are shed, what a site does.
+
+    Example: plurictl plan explain plan.json --load alpha-housing
+    """
     from planner.api import explain, read_plan
 
     if load_name and site_name:
