@@ -32,12 +32,14 @@ from planner.scenario import (
 )
 from planner.scenario_reader import _Locator, _Reader
 
+MAX_PERIODS = 10_000  # a year of hours is 8,784: more is a typo, and would not fit in memory
+
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; ``ScenarioError`` names the field and line."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # a byte-order mark from Windows editors
     except OSError as e:
         raise ScenarioError(f"cannot read scenario file {p}: {e.strerror or e}") from e
     except UnicodeDecodeError as e:
@@ -141,7 +143,7 @@ def _read_network(r: _Reader, base: Path) -> NetworkSpec:
 
 def _read_horizon(r: _Reader) -> Horizon:
     h = Horizon(
-        periods=r.int("periods", required=True, lo=1),
+        periods=r.int("periods", required=True, lo=1, hi=MAX_PERIODS),
         hours_per_period=r.num("hours_per_period", 1.0, lo=0.0, lo_open=True, hi=168.0),
         start=r.str("start"),
     )
@@ -208,7 +210,7 @@ def _read_profiles(r: _Reader, base: Path) -> dict[str, tuple[float, ...]]:
 
 def _read_csv_column(path: Path, column: str, r: _Reader) -> list[float]:
     try:
-        with path.open(newline="", encoding="utf-8") as f:
+        with path.open(newline="", encoding="utf-8-sig") as f:
             rows = list(csv.DictReader(f))
     except OSError as e:
         raise r.fail("csv", f"cannot read {path.name}: {e.strerror or e}") from e

@@ -141,7 +141,13 @@ class _Reader:
         return float(v)
 
     def int(
-        self, key: str, default: int | None = None, *, required: bool = False, lo: int = 0
+        self,
+        key: str,
+        default: int | None = None,
+        *,
+        required: bool = False,
+        lo: int = 0,
+        hi: int | None = None,
     ) -> Any:
         v = self._get(key, default, required)
         if v is None:
@@ -150,6 +156,8 @@ class _Reader:
             raise self.fail(key, f"must be a whole number, got {v!r}")
         if v < lo:
             raise self.fail(key, f"must be >= {lo}, got {v!r}")
+        if hi is not None and v > hi:
+            raise self.fail(key, f"must be <= {hi}, got {v!r}")
         return v
 
     def int_or_list(self, key: str, *, required: bool = False) -> list[int] | None:

@@ -2,8 +2,9 @@
 
 The LP moves fuel in any amount. After the stages, each departure below its route's
 ``min_litres_per_trip`` is, in this order: merged into the route's previous departure
-(the same fuel, earlier, in fewer trips), raised to the minimum (more fuel moved from
-the source to the target), or dropped. A change is made only where every tank it
+(the same fuel, earlier, in fewer trips) or into its next one (later), raised to the
+minimum (more fuel moved from the source to the target), moved to the nearest period
+where it can be raised, or dropped. A change is made only where every tank it
 touches stays between its reserve and its capacity in every period, so burns, served
 load and the fuel left in all tanks together are unchanged: every priority still holds.
 What cannot be changed that way is left, and the plan's notes say how many.
@@ -70,6 +71,7 @@ def consolidate(
             if not (
                 _merge(fuel, route, r, t, src, dst, T)
                 or _change(fuel, route, r, t, src, dst, T, m - v)
+                or _relocate(fuel, route, r, t, src, dst, T, m)
                 or _change(fuel, route, r, t, src, dst, T, -v)
             ):
                 left += 1
@@ -82,22 +84,50 @@ def consolidate(
     return x, notes
 
 
-def _merge(fuel: _Fuel, route: Route, r: int, t: int, src: int, dst: int, T: int) -> bool:
-    """Send this departure's fuel with the route's previous departure instead."""
-    earlier = [t0 for t0 in range(t) if fuel.X[t0, r] > ZERO_KL]
-    if not earlier:
+def _move(fuel: _Fuel, route: Route, r: int, t: int, t1: int, src: int, dst: int, T: int) -> bool:
+    """Send departure t's fuel at t1 instead (added to what leaves then), if tanks allow."""
+    v, lead = float(fuel.X[t, r]), route.lead_periods
+    if fuel.X[t1, r] + v > fuel.cap[t1, r] + 1e-9:
         return False
-    t0, v = earlier[-1], float(fuel.X[t, r])
-    lead = route.lead_periods
-    if fuel.X[t0, r] + v > fuel.cap[t0, r] + 1e-9:
+    a, b = min(t, t1), max(t, t1)
+    sign = 1.0 if t1 > t else -1.0  # later: the source keeps it longer, the target waits
+    if not (
+        fuel.shift(src, a, b, sign * v)
+        and fuel.shift(dst, min(a + lead, T), min(b + lead, T), -sign * v)
+    ):
         return False
-    if not (fuel.shift(src, t0, t, -v) and fuel.shift(dst, t0 + lead, min(t + lead, T), v)):
-        return False
-    fuel.move(src, t0, t, -v)
-    fuel.move(dst, t0 + lead, min(t + lead, T), v)
-    fuel.X[t0, r] += v
+    fuel.move(src, a, b, sign * v)
+    fuel.move(dst, min(a + lead, T), min(b + lead, T), -sign * v)
+    fuel.X[t1, r] += v
     fuel.X[t, r] = 0.0
     return True
+
+
+def _merge(fuel: _Fuel, route: Route, r: int, t: int, src: int, dst: int, T: int) -> bool:
+    """Send this departure's fuel with the route's previous or else its next departure."""
+    earlier = [t0 for t0 in range(t) if fuel.X[t0, r] > ZERO_KL]
+    later = [t1 for t1 in range(t + 1, T) if fuel.X[t1, r] > ZERO_KL]
+    return bool(
+        (earlier and _move(fuel, route, r, t, earlier[-1], src, dst, T))
+        or (later and _move(fuel, route, r, t, later[0], src, dst, T))
+    )
+
+
+def _relocate(
+    fuel: _Fuel, route: Route, r: int, t: int, src: int, dst: int, T: int, m: float
+) -> bool:
+    """Move the departure to the nearest period where it can then be raised to ``m``."""
+    for t1 in sorted(range(T), key=lambda k: (abs(k - t), k < t)):
+        if t1 == t or fuel.X[t1, r] > ZERO_KL or fuel.cap[t1, r] < m - 1e-9:
+            continue
+        v = float(fuel.X[t, r])
+        if not _move(fuel, route, r, t, t1, src, dst, T):
+            continue
+        if _change(fuel, route, r, t1, src, dst, T, m - v):
+            return True
+        if not _move(fuel, route, r, t1, t, src, dst, T):  # pragma: no cover - undo
+            raise AssertionError("undoing a trip move failed")
+    return False
 
 
 def _change(

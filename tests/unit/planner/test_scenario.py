@@ -237,3 +237,14 @@ def test_shipped_scenarios_are_valid() -> None:
     rows = shipped_scenarios()
     assert {r["name"] for r in rows} >= {"island-microgrid", "three-bases", "case118-72h"}
     assert all(r["valid"] for r in rows), [r["error"] for r in rows if not r["valid"]]
+
+
+def test_a_byte_order_mark_and_windows_line_ends_are_fine(tmp_path: Path) -> None:
+    f = tmp_path / "win.toml"
+    f.write_bytes(b"\xef\xbb\xbf" + BASE.replace("\n", "\r\n").encode("utf-8"))
+    assert load_scenario(f).name == "t"
+
+
+def test_a_horizon_too_long_to_be_meant_is_refused() -> None:
+    with pytest.raises(ScenarioError, match=r"horizon.periods \(line 9\): must be <= 10000"):
+        parse_scenario(BASE.replace("periods = 4", "periods = 1000000"))
