@@ -13,11 +13,11 @@ $(BIN)/python:
 
 # Reinstall when pyproject.toml changes; the stamp names the extras installed.
 $(VENV)/.stamp-run: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e .
+	$(PIP) install --quiet -e '.[dashboard]'
 	@touch $@
 
 $(VENV)/.stamp-test: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e '.[test,dev,plot]'
+	$(PIP) install --quiet -e '.[test,dev,plot,dashboard]'
 	@touch $@ $(VENV)/.stamp-run
 
 # The quick-start drill: 5 local nodes, a partition, a vote, a plan, a playbook, a courier.
@@ -46,7 +46,7 @@ format: $(VENV)/.stamp-test
 
 # For laptops with no network: build a folder of wheels on a connected machine.
 wheelhouse: | $(BIN)/python
-	$(PIP) download --dest wheelhouse '.[test]'
+	$(PIP) download --dest wheelhouse '.[test,dashboard]'
 	$(PIP) wheel --no-deps --wheel-dir wheelhouse .
 
 clean:

@@ -8,6 +8,7 @@ nacl, msgpack, OS) are re-raised as one of these with ``raise ... from e``.
 
     PluriError                     exit 1  root of everything plurictl reports
     ├── NotInitialised             exit 3  no home / no identity / no mesh yet
+    │   └── NotInMesh              exit 3  no mesh yet (every command that needs one)
     ├── LedgerError                exit 1  ledger package root
     │   ├── KeyFileError           exit 4  key file missing, insecure, corrupt
     │   │   └── PassphraseError    exit 4  wrong or missing passphrase
@@ -45,6 +46,20 @@ class PluriError(Exception):
 
 class NotInitialised(PluriError):
     exit_code = 3
+
+
+class NotInMesh(NotInitialised):
+    """This laptop has no mesh yet: every command that needs one exits 3 with this."""
+
+    exit_code = 3
+
+    def __init__(self, message: str = "this laptop is not in a mesh yet", **kw: str) -> None:
+        kw.setdefault(
+            "hint",
+            "found one (`plurictl mesh create NAME`) or join one "
+            "(`plurictl mesh join MESH_ID`, then sync or import a bundle)",
+        )
+        super().__init__(message, **kw)
 
 
 class LedgerError(PluriError):

@@ -30,8 +30,15 @@ def report(
     tank: str = "main",
     fuel: str = "diesel",
     note: str = "",
+    via: str = "",
+    photo: str = "",
 ) -> Entry:
-    """Sign a tank reading; it supersedes the readings of that tank this laptop holds."""
+    """Sign a tank reading; it supersedes the readings of that tank this laptop holds.
+
+    ``via`` names the device that sent the reading (a phone through the dashboard):
+    this laptop signs it and so vouches for it. ``photo`` is the content hash of a
+    gauge photo stored beside this laptop's ledger.
+    """
     require_role(store, identity, *view.WRITERS)
     state = load(store)
     current = state.sites.get(site.strip())
@@ -43,8 +50,9 @@ def report(
         "litres": litres,
         "supersedes": [r.id.hex() for r in known.current] if known else [],
     }
-    if note:
-        body["note"] = note
+    for key, value in (("note", note), ("via", via), ("photo", photo)):
+        if value:
+            body[key] = value
     _checked(view.check_report(body))
     return store.append(identity, view.REPORT, body)
 
@@ -110,7 +118,8 @@ def transfer_step(
         "cancel": (view.PLANNED,),
     }
     if t.state not in allowed[op]:
-        raise InvalidInput(f"transfer {t.id.hex()[:8]} is {t.state}: it cannot be {op}ed now")
+        done = {"dispatch": "dispatched", "receive": "received", "cancel": "cancelled"}[op]
+        raise InvalidInput(f"transfer {t.id.hex()[:8]} is {t.state}: it cannot be {done} now")
     body: dict[str, Any] = {"op": op, "transfer": t.id.hex()}
     if litres is not None:
         body["litres"] = litres

@@ -137,10 +137,12 @@ def create(home: Path, name: str, passphrase: str | None = None) -> Identity:
 
 def validate_name(name: str) -> str:
     name = name.strip()
-    if not name or len(name) > 64 or any(ord(c) < 32 for c in name):
+    if not name or len(name) > 64 or not name.isprintable():
         from ledger.errors import InvalidInput
 
-        raise InvalidInput("a name must be 1-64 printable characters")
+        raise InvalidInput(
+            "a name must be 1-64 printable characters (letters, digits, spaces, punctuation)"
+        )
     return name
 
 

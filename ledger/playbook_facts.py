@@ -30,10 +30,11 @@ class LedgerFacts:
     #: a tier counts as covered when the plan serves at least this share of it
     COVERED_PCT = 99.95
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, fuel: Any = None, plans: Any = None) -> None:
+        """``fuel`` and ``plans``: views the caller already folded (else folded on first use)."""
         self.store = store
-        self._fuel: Any = None
-        self._plans: Any = None
+        self._fuel: Any = fuel
+        self._plans: Any = plans
 
     def fuel_litres(self, site: str) -> float | None:
         if self._fuel is None:

@@ -26,6 +26,7 @@ class SyncSummary:
     refused: int
     in_sync: bool
     seconds: float
+    repaired: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -65,7 +66,8 @@ def sync_once(
             if progress is not None:
                 progress(state.accepted, max(state.behind, state.accepted))
             exchanged = exchanged or state.remote_heads is not None or state.in_sync
-            idle = state.transfer is None
+            # idle: no transfer running, and our request for damaged entries answered
+            idle = state.transfer is None and not node.engine.repair_pending(key)
             if state.in_sync and idle:
                 break
             if once and exchanged and idle and state.accepted >= state.behind:
@@ -84,6 +86,7 @@ def sync_once(
             refused=state.refused,
             in_sync=state.in_sync,
             seconds=round(time.monotonic() - start, 2),
+            repaired=state.repaired,
         )
     finally:
         # Let the last acks and our final in_sync leave before closing.

@@ -39,6 +39,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "orders",
         "Dispatch orders of adopted plans; acknowledge them.",
     ),
+    "dashboard": (
+        "plurictl.commands.dashboard",
+        "dashboard",
+        "Web dashboard for the coordinator and phones; print sheet.",
+    ),
     "drill": (
         "plurictl.commands.drill",
         "drill",
@@ -47,6 +52,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "playbook": ("plurictl.commands.playbook", "playbook", "Restart playbooks, sign-offs, logs."),
     "bundle": ("plurictl.commands.bundle", "bundle", "Carry the ledger on a USB stick."),
     "vote": ("plurictl.commands.vote", "vote", "Resilient votes: open, cast, close, seal, result."),
+    "radio": (
+        "plurictl.commands.radio",
+        "radio",
+        "Sync over LoRa, packet radio or serial links; link checks.",
+    ),
     "plan": (
         "plurictl.commands.plan",
         "plan",
@@ -66,10 +76,19 @@ class LazyGroup(click.Group):
         return sorted(set(super().list_commands(ctx)) | set(self.lazy))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from plurictl.params import guard_commands
+
         if cmd_name in self.lazy:
             module, attr, _ = self.lazy[cmd_name]
-            return getattr(importlib.import_module(module), attr)
-        return super().get_command(ctx, cmd_name)
+            return guard_commands(getattr(importlib.import_module(module), attr))
+        command = super().get_command(ctx, cmd_name)
+        return guard_commands(command) if command is not None else None
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        from plurictl.params import check_argv
+
+        check_argv(args)
+        return super().parse_args(ctx, args)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Short help comes from the table above: listing commands imports nothing.
@@ -81,38 +100,54 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         from plurictl.errors import handled_errors
 
-        obj = ctx.find_object(AppContext)
+        # The AppContext is made by the root callback, inside super().invoke():
+        # look it up only once an error is caught.
         try:
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except handled_errors() as err:  # type: ignore[misc]
-            report_error(err, debug=bool(obj and obj.debug))
+            report_error(err, debug=_debug(ctx))
             ctx.exit(int(getattr(err, "exit_code", 1)))
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(130)
         except Exception as err:  # a bug: say so plainly, details with --debug
+            debug = _debug(ctx)
             report_error(
-                RuntimeError(f"unexpected {type(err).__name__}: {err} (re-run with --debug)"),
-                debug=False,
+                RuntimeError(
+                    f"unexpected {type(err).__name__}: {err}"
+                    + ("" if debug else " (re-run with --debug)")
+                ),
+                debug=debug,
             )
-            if obj and obj.debug:
-                raise
             ctx.exit(1)
+
+
+def _debug(ctx: click.Context) -> bool:
+    obj = ctx.find_object(AppContext)
+    return bool(obj and obj.debug)
+
+
+#: Longest error message printed (a bad value echoed back is cut, not printed whole).
+MAX_MESSAGE = 1000
 
 
 def report_error(err: BaseException, *, debug: bool) -> None:
     """Print one error for a human: message, hint, and the traceback only with --debug."""
+    from rich.markup import escape
+
     from plurictl.render import error_console
 
     console = error_console()
     message = str(err.args[0]) if err.args else err.__class__.__name__
-    if message:
-        console.print(f"[bold red]Error:[/] {message}", highlight=False, markup=True)
+    if len(message) > MAX_MESSAGE:
+        message = f"{message[: MAX_MESSAGE - 1]}… ({len(message):,} characters)"
+    if message:  # text, not markup: "[meshtastic]" in a message must stay as typed
+        console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, markup=True)
     hint = getattr(err, "hint", None)
     if hint:
-        console.print(f"[yellow]Hint:[/] {hint}", highlight=False)
+        console.print(f"[yellow]Hint:[/] {escape(hint)}", highlight=False)
     if debug:
         console.print_exception(show_locals=False)
 

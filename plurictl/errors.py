@@ -23,6 +23,8 @@ code  meaning
 
 from __future__ import annotations
 
+import click
+
 from ledger.errors import PluriError
 
 EXIT_CODES: dict[int, str] = {
@@ -63,3 +65,13 @@ class Failed(PluriError):
     def __init__(self, exit_code: int, message: str = "") -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class BadArgument(click.ClickException):
+    """A command-line argument that is not UTF-8 text (found before any command runs).
+
+    A click exception (not a PluriError) because it is raised while the root
+    group parses its arguments, before plurictl's own handler is in place.
+    """
+
+    exit_code = 5

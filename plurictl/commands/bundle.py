@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from plurictl.context import AppContext, pass_app
+from plurictl.params import output_path
 from plurictl.render import console, emit_json, hlc_time, json_option, progress_bar, short
 
 if TYPE_CHECKING:
@@ -29,7 +30,9 @@ def bundle() -> None:
 
 
 @bundle.command("export")
-@click.option("-o", "--output", "output", type=FILE, required=True, help="Bundle file to write.")
+@click.option(
+    "-o", "--output", "output", type=output_path(), required=True, help="Bundle file to write."
+)
 @click.option("--all", "everything", is_flag=True, help="Everything this laptop has (default).")
 @click.option(
     "--since",
@@ -171,7 +174,9 @@ def import_(app: AppContext, file: Path, as_json: bool) -> None:
 
 
 @bundle.command("frontier")
-@click.option("-o", "--output", "output", type=FILE, required=True, help="Frontier file to write.")
+@click.option(
+    "-o", "--output", "output", type=output_path(), required=True, help="Frontier file to write."
+)
 @click.option("--force", is_flag=True, help="Replace FILE if it already exists.")
 @json_option
 @pass_app

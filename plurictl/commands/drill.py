@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from plurictl.context import AppContext, pass_app
+from plurictl.params import seconds_type
 from plurictl.render import console, emit_json, error_console, json_option
 
 SHIPPED = Path(__file__).resolve().parents[2] / "field_guides" / "drills"
@@ -36,7 +37,7 @@ def drill() -> None:
 @click.option("--seed", type=int, help="Seed for random choices (nemesis); default from the file.")
 @click.option(
     "--nemesis",
-    type=float,
+    type=seconds_type(max_seconds=86_400),
     metavar="SECONDS",
     help="After the scripted steps, random partitions, loss and kills for this long.",
 )

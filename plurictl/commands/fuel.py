@@ -6,6 +6,7 @@ import time
 
 import click
 
+from plurictl import readouts
 from plurictl.context import AppContext, pass_app
 from plurictl.nudge import nudge_node
 from plurictl.render import console, emit_json, hlc_time, json_option
@@ -142,14 +143,10 @@ def status(app: AppContext, site: str | None, as_json: bool) -> None:
 
     state = writer.load(app.home.store)
     now = int(time.time() * 1000)
-    sites = [s for name, s in sorted(state.sites.items()) if site is None or name == site]
     if as_json:
-        data = state.to_json()
-        data["sites"] = [
-            {**s.to_json(), "estimate_now_litres": round(s.estimate(now), 3)} for s in sites
-        ]
-        emit_json(data)
+        emit_json(readouts.fuel_status(state, now, site))
         return
+    sites = [s for name, s in sorted(state.sites.items()) if site is None or name == site]
     from rich.table import Table
 
     out = console()

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from plurictl.context import AppContext, pass_app
+from plurictl.params import seconds_type
 from plurictl.render import console, emit_json, error_console, json_option
 
 
@@ -254,17 +255,9 @@ def peers(app: AppContext, as_json: bool) -> None:
 
     Without a running node, lists the peers this laptop remembers.
     """
-    from mesh.errors import NodeNotRunning
+    from plurictl.readouts import peers as peer_rows
 
-    try:
-        rows = _control(app, "peers")
-    except NodeNotRunning:
-        from mesh.peers import PeerBook, peer_row
-
-        rows = [
-            peer_row(**r.to_json(), state="node not running")
-            for r in PeerBook(app.home.path).records
-        ]
+    rows = peer_rows(app.home.path)
     if as_json:
         emit_json(rows)
         return
@@ -280,7 +273,11 @@ def peers(app: AppContext, as_json: bool) -> None:
     "--once", is_flag=True, help="One exchange only, even if the ledgers still differ after it."
 )
 @click.option(
-    "--timeout", type=float, default=60, show_default=True, help="Give up after this many seconds."
+    "--timeout",
+    type=seconds_type(max_seconds=86_400),
+    default=60,
+    show_default=True,
+    help="Give up after this many seconds.",
 )
 @json_option
 @pass_app
@@ -319,5 +316,7 @@ def sync(app: AppContext, peer: str, once: bool, timeout: float, as_json: bool) 
     state = "[green]in sync[/]" if summary.in_sync else "[yellow]partly synced (run again)[/]"
     console().print(
         f"{state} with {summary.name or summary.peer}: received {summary.received}, sent {summary.sent}, "
-        f"refused {summary.refused} in {summary.seconds:.1f} s"
+        f"refused {summary.refused}"
+        + (f", repaired {summary.repaired} damaged" if summary.repaired else "")
+        + f" in {summary.seconds:.1f} s"
     )

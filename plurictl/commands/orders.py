@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from plurictl import readouts
 from plurictl.context import AppContext, pass_app
 from plurictl.nudge import nudge_node
 from plurictl.render import console, emit_json, json_option
@@ -38,6 +39,9 @@ def orders(ctx: click.Context, site: str | None, as_json: bool) -> None:
     app = ctx.find_object(AppContext)
     assert app is not None
     state = plans.load(app.home.store)
+    if as_json:
+        emit_json(readouts.orders_list(state, site))
+        return
     rows = [
         o
         for _, o in sorted(
@@ -45,9 +49,6 @@ def orders(ctx: click.Context, site: str | None, as_json: bool) -> None:
         )
         if site is None or o.order.get("site") == site
     ]
-    if as_json:
-        emit_json([o.to_json() for o in rows])
-        return
     out = console()
     if not state.decisions:
         out.print("No plan is adopted yet: see `plurictl plan list` and `plurictl plan adopt`.")

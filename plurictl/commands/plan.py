@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from plurictl.commands.plan_render import render_plan
+from plurictl.params import count_type, output_path, read_json_file, seconds_type
 from plurictl.render import console, emit_json, error_console, json_option
 
 if TYPE_CHECKING:
@@ -191,7 +192,7 @@ def run_plan(
 
 @plan.command("run")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--periods", type=click.IntRange(min=1), help="Plan only the first N periods.")
+@click.option("--periods", type=count_type(maximum=100_000), help="Plan only the first N periods.")
 @click.option(
     "--commitment", is_flag=True, help="On/off decisions with minimum stable load (MILP, slower)."
 )
@@ -203,18 +204,18 @@ def run_plan(
     help="tiers: the planner; cost: pandapower-style economic DC OPF, as a cross-check.",
 )
 @click.option(
-    "--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds before giving up."
+    "--time-limit",
+    type=seconds_type(max_seconds=7 * 86_400, min_seconds=0.001),
+    help="Seconds before giving up.",
 )
 @click.option("--no-ac", is_flag=True, help="Skip the AC power-flow check of every period.")
 @click.option(
     "--out",
     "out_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=output_path(),
     help="Write the plan JSON here.",
 )
-@click.option(
-    "--plot", "plot_file", type=click.Path(dir_okay=False, path_type=Path), help="Write a PNG here."
-)
+@click.option("--plot", "plot_file", type=output_path(), help="Write a PNG here.")
 @click.option(
     "--from-ledger",
     is_flag=True,
@@ -376,6 +377,7 @@ def explain_cmd(
 
     if load_name and site_name:
         raise click.UsageError("give --load or --site, not both")
+    read_json_file(plan_file, "plan file")  # UTF-8, not nested too deep (exit 5)
     data = read_plan(plan_file)
     result = explain(data, load=load_name, site=site_name)
     if as_json:

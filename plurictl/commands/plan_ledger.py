@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from plurictl.context import AppContext, pass_app
 from plurictl.nudge import nudge_node
+from plurictl.params import read_json_file
 from plurictl.render import console, emit_json, json_option
 
 
 def _read_plan(path: Path) -> dict:  # type: ignore[type-arg]
     from ledger.errors import InvalidInput
 
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise InvalidInput(f"cannot read plan file {path}: {e}") from e
+    data = read_json_file(path, "plan file")
     if not isinstance(data, dict):
         raise InvalidInput(f"{path} is not a plan file")
     return data
@@ -61,7 +58,9 @@ def list_(app: AppContext, as_json: bool) -> None:
 
     state = plans.load(app.home.store)
     if as_json:
-        emit_json(state.to_json())
+        from plurictl.readouts import plan_list
+
+        emit_json(plan_list(state))
         return
     out = console()
     if not state.proposals:

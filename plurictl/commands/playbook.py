@@ -104,20 +104,14 @@ def list_(app: AppContext, as_json: bool) -> None:
     from plurictl.playbook_render import catalogue_table, runs_table
 
     items = catalogue(shipped_dir())
+    from plurictl import readouts
+
     try:
-        runs: list[Run] | None = sorted(
-            _state(app).runs.values(), key=lambda r: (r.entry.hlc, r.id)
-        )
+        runs: list[Run] | None = readouts.playbook_runs(_state(app))
     except NotInitialised:
         runs = None
     if as_json:
-        emit_json(
-            {
-                "shipped_dir": str(shipped_dir()),
-                "shipped": [i.to_json() for i in items],
-                "runs": None if runs is None else [r.summary() for r in runs],
-            }
-        )
+        emit_json(readouts.playbook_list(items, shipped_dir(), runs))
         return
     out = console()
     out.print(catalogue_table(items, shipped_dir()))
@@ -230,7 +224,9 @@ def status(app: AppContext, run: str, as_json: bool) -> None:
     r = _run(app, run)
     now = _now_ms()
     if as_json:
-        emit_json({"now_ms": now, **r.to_json(now)})
+        from plurictl.readouts import run_status
+
+        emit_json(run_status(r, now))
         return
     console().print(status_renderable(r, now))
 

@@ -6,7 +6,13 @@ from typing import Any
 
 from plurictl.render import console, hlc_time
 
-STATE_STYLE = {"PROVISIONAL": "yellow", "SEALED": "cyan", "FINAL": "bold green"}
+STATE_STYLE = {
+    "PROVISIONAL": "yellow",
+    "SEALED": "cyan",
+    "FINAL": "bold green",
+    "CONFLICT": "bold red",
+    "FAILED": "bold red",
+}
 MAX_ROWS = 40
 
 
@@ -28,7 +34,10 @@ def render_opened(vote_id: str, body: dict[str, Any], roster: Any) -> None:
         f"({body['roll_source']}) · {quorum}"
     )
     tellers = ", ".join(roster.name_of(bytes.fromhex(t)) for t in body["tellers"])
-    out.print(f"  tellers:  {tellers} — sealing needs {body['k']} of {len(body['tellers'])}")
+    out.print(
+        f"  tellers:  {tellers} — sealing needs {body['k']} of {len(body['tellers'])}, "
+        f"tolerates {body['f']} equivocating teller(s)"
+    )
     out.print(f"Voters run: plurictl vote cast {short} CHOICE...")
 
 
@@ -47,6 +56,10 @@ def render_list(rows: list[dict[str, Any]], waiting: int) -> None:
         result = "-"
         if r["state"] == "FINAL":
             result = r["winner"]["label"] if r["winner"] else r["outcome"]
+        elif r["state"] == "FAILED":
+            result = "count failed"
+        elif r["stuck"]:
+            result = "stuck: re-vote"
         table.add_row(
             r["id"][:12],
             r["title"],
@@ -67,6 +80,17 @@ def render_status(data: dict[str, Any]) -> None:
     out = console()
     c = data["charter"]
     out.print(f"[bold]{c['title']}[/]  ({data['id'][:12]})  {state(data['state'])}")
+    if data["failure"]:
+        out.print(
+            f"[red]{data['failure']}[/]: this vote only; other votes and commands are fine. "
+            "Run `plurictl vote verify` and report it (with the vote id)."
+        )
+    if data["conflict_sheets"]:
+        out.print(
+            f"[red]{len(data['conflict_sheets'])} sheets each have {c['k']} seals[/]: more "
+            f"tellers equivocated than this vote tolerates (f={c['f']}). No result can be "
+            "trusted: open a new vote with other tellers."
+        )
     if c["text"]:
         out.print(f"  {c['text']}")
     opts = ", ".join(f"{o['id']} ({o['label']})" for o in c["options"])
@@ -90,7 +114,12 @@ def render_status(data: dict[str, Any]) -> None:
         if x["equivocated"]:
             mark = "[red]EQUIVOCATED[/]"
         tellers.append(f"{x['name']} ({mark})")
-    out.print(f"  tellers: {', '.join(tellers)} — sealing needs {c['k']}")
+    tolerates = f" (tolerates {c['f']} equivocating)" if c["f"] is not None else ""
+    out.print(f"  tellers: {', '.join(tellers)} — sealing needs {c['k']}{tolerates}")
+    for t in data["equivocated_tellers"]:
+        out.print(f"[red]{t['message']}[/]")
+    if data["stuck_detail"]:
+        out.print(f"[red]Stuck[/]: {data['stuck_detail']['advice']}.")
     result = data["result"]
     if result is not None:
         outcome = result["winner"]["label"] if result["winner"] else result["outcome"].upper()
@@ -155,6 +184,8 @@ def render_result(data: dict[str, Any], vote_state: str, title: str) -> None:
 
     out = console()
     out.print(f"[bold]{title}[/]  {state(vote_state)}")
+    for t in data["equivocated_tellers"]:
+        out.print(f"  [red]{t['message']}[/]")
     outcome = data["outcome"]
     if data["winner"]:
         w = data["winner"]
@@ -179,7 +210,7 @@ def render_result(data: dict[str, Any], vote_state: str, title: str) -> None:
         table.add_column("eliminated")
         for i, r in enumerate(data["rounds"], 1):
             cells = [str(r["counts"].get(o, "-")) for o in data["rounds"][0]["counts"]]
-            note = r["eliminated"] or ""
+            note = ", ".join(r["eliminated"])
             if r["tie_break"]:
                 note += f" ({r['tie_break']})"
             table.add_row(str(i), *cells, str(r["exhausted"]), note)
@@ -231,6 +262,10 @@ def render_audit(audit: Any, show_all: bool) -> None:
     if audit.sealed_root_ok is not None:
         ok = "matches" if audit.sealed_root_ok else "[red]DOES NOT MATCH[/]"
         out.print(f"  sealed sheet's Merkle root recomputed: {ok}")
+    for t in audit.status["equivocated_tellers"]:
+        out.print(f"  [red]{t['message']}[/]")
+    if audit.status["failure"]:
+        out.print(f"  [red]{audit.status['failure']}[/]")
     for b in audit.bad:
         out.print(f"[red]BAD[/] {b.kind} seq {b.seq} ({b.id.hex()[:12]}): {b.reason}")
     rows = audit.ballots if show_all else audit.ballots[:MAX_ROWS]

@@ -21,10 +21,14 @@ from ledger.entry import Entry
 from ledger.home import Home
 from plurictl.cluster import LocalCluster
 from plurictl.drills import actions
-from plurictl.drills.checker import Invariant, check_all
+from plurictl.drills.checker import FinalWatch, Invariant, check_all
 from plurictl.drills.model import Drill, Step, seconds
 
 Events = Callable[[str], None]
+
+#: steps that cut or kill links: before the first one, every running node must hold the
+#: roster (a laptop cut off before it learnt the roster cannot write anything)
+FAULTS = frozenset({"partition", "loss", "delay", "kill", "stop", "nemesis"})
 
 
 @dataclass
@@ -128,6 +132,11 @@ class DrillRunner:
         self.named: dict[str, Any] = {}  # ids that later steps refer to (votes, runs, plans)
         self.broken_node = broken_node
         self.final_timeout = final_timeout or max(60.0, 100 * drill.interval)
+        #: FINAL results seen on every node after every step (checked at the end)
+        self.finals = FinalWatch()
+        self.roster_spread = False
+        #: called when the drill ends, before the nodes stop (e.g. radio bridges)
+        self.cleanups: list[Callable[[], None]] = []
 
     # --- bookkeeping ---------------------------------------------------------------
 
@@ -139,19 +148,45 @@ class DrillRunner:
     def home(self, node: str) -> Home:
         return self.cluster.home(node)
 
-    def member_home(self, node: str, timeout: float = 30.0) -> Home:
+    def holds_roster(self, node: str) -> bool:
+        """The node's ledger holds the mesh and the roster naming its own key."""
+        with self.cluster.home(node) as h:
+            return (
+                h.store.mesh_id is not None
+                and self.cluster.nodes[node].key in h.store.roster().keys
+            )
+
+    def member_home(self, node: str, timeout: float = 60.0) -> Home:
         """The node's home once it holds the roster with its own key (a newly started
         laptop first has to sync): what an operator waits for before writing."""
         deadline = time.monotonic() + timeout
-        while True:
-            h = self.cluster.home(node)
-            roster = h.store.roster()
-            if h.store.mesh_id is not None and self.cluster.nodes[node].key in roster.keys:
-                return h
-            h.close()
+        while not self.holds_roster(node):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{node} has not received the roster after {timeout:.0f} s")
             time.sleep(0.05)
+        return self.cluster.home(node)
+
+    def wait_roster_spread(self, timeout: float = 60.0) -> None:
+        """Before the first fault: every running node holds the roster (once per drill).
+
+        Founding writes the roster on the founder only; the others learn it over the
+        mesh a moment after they start. A partition in that moment would cut a laptop
+        off before it knows it is a member, and nothing it writes could ever count.
+        """
+        if self.roster_spread:
+            return
+        t0 = time.monotonic()
+        waiting = [n for n in self.active() if self.cluster.running(n)]
+        while waiting:
+            waiting = [n for n in waiting if not self.holds_roster(n)]
+            if waiting and time.monotonic() - t0 > timeout:
+                raise TimeoutError(
+                    f"{', '.join(waiting)} did not receive the roster within {timeout:.0f} s"
+                )
+            if waiting:
+                time.sleep(0.05)
+        self.roster_spread = True
+        self.report.convergence.append(("roster on every laptop", time.monotonic() - t0))
 
     def _log(self, step: Step | None, detail: str, took: float, result: str = "") -> None:
         row = TimelineRow(
@@ -189,11 +224,16 @@ class DrillRunner:
                 t0 = time.monotonic()
                 result = self.do(step)
                 self._log(step, step.describe(), time.monotonic() - t0, result or "")
+                if step.action != "found":
+                    self.finals.observe(self, f"after step {step.index} ({step.action})")
             self.final_phase()
         except Exception as e:
             self.report.error = f"{type(e).__name__}: {e}"
             self.events(f"drill aborted: {self.report.error}")
         finally:
+            for cleanup in reversed(self.cleanups):
+                with contextlib.suppress(Exception):
+                    cleanup()
             for name in self.cluster.nodes:
                 self.collect_traffic(name)
             self.cluster.stop_all()
@@ -203,6 +243,8 @@ class DrillRunner:
         return self.report
 
     def do(self, step: Step) -> str:
+        if step.action in FAULTS:
+            self.wait_roster_spread()
         handler = getattr(actions, "do_" + step.action.replace("-", "_"))
         return str(handler(self, step.args) or "")
 
@@ -223,6 +265,7 @@ class DrillRunner:
         self._log(
             None, "restart stopped nodes, heal, wait for convergence", time.monotonic() - t0, result
         )
+        self.finals.observe(self, "after the final heal")
         t0 = time.monotonic()
         self.report.invariants = check_all(self)
         failed = [i.name for i in self.report.invariants if not i.ok]

@@ -60,10 +60,46 @@ def test_a_broken_node_makes_the_checker_fail(tmp_path: Path) -> None:
     assert "b lacks" in missing.detail
 
 
-@pytest.mark.parametrize("name", ["quickstart", "partition-vote", "lost-laptop"])
+@pytest.mark.parametrize("name", ["quickstart", "partition-vote", "lost-laptop", "cloned-teller"])
 def test_shipped_drills_pass(tmp_path: Path, name: str) -> None:
     report = DrillRunner(load(SHIPPED / f"{name}.toml"), tmp_path).run()
     assert report.passed, json.dumps(report.to_json(), indent=1)[:3000]
+
+
+def test_cloned_teller_drill_keeps_one_result_with_the_revoked_voters_ballot(
+    tmp_path: Path,
+) -> None:
+    """After the drill, alice (who revoked frank before seeing his ballot, and whose side
+    held the copy of dave's laptop) shows the same FINAL result, with frank's ballot."""
+    from ledger.store import Store
+    from ledger.votes import load as load_votes
+
+    report = DrillRunner(load(SHIPPED / "cloned-teller.toml"), tmp_path).run()
+    assert report.passed, json.dumps(report.to_json(), indent=1)[:3000]
+    with Store.open(tmp_path / "nodes" / "alice") as store:
+        votes, roster = load_votes(store)
+        (vote,) = votes.votes.values()
+        assert vote.state == "FINAL" and vote.result is not None
+        frank = next(k for k, i in roster.keys.items() if i.name == "frank")
+        assert roster.keys[frank].status == "revoked"
+        assert any(b.author == frank for b in vote.result.counted)
+        assert [roster.name_of(t.member) for t in vote.forked_tellers] == ["dave"]
+
+
+def test_the_final_watch_can_fail() -> None:
+    """Two results for one vote, a changed result, a FINAL that goes away: each caught."""
+    from plurictl.drills.checker import FinalWatch
+
+    w = FinalWatch()
+    w.record("a", "v1", "FINAL", ("s1", "winner", "north"), "step 1")
+    w.record("b", "v1", "PROVISIONAL", None, "step 1")
+    assert w.invariant().ok
+    w.record("b", "v1", "FINAL", ("s2", "winner", "south"), "step 2")
+    w.record("a", "v1", "SEALED", None, "step 3")
+    w.record("c", "v2", "CONFLICT", None, "step 3")
+    inv = w.invariant()
+    assert not inv.ok
+    assert len(w.violations) == 3, w.violations
 
 
 def test_short_nemesis_loses_nothing(tmp_path: Path) -> None:
@@ -80,6 +116,28 @@ def test_short_nemesis_loses_nothing(tmp_path: Path) -> None:
     report = DrillRunner(spec, tmp_path, seed=3).run()
     assert report.passed, report.to_json()
     assert report.acknowledged > 20
+
+
+def test_drill_waits_for_the_roster_before_the_first_fault(tmp_path: Path) -> None:
+    """A partition right after `start` (the drills.md example does this) must not cut a laptop
+    off before it learnt the roster: the runner waits for the roster first."""
+    spec = parse(
+        {
+            **SMALL,
+            "step": [
+                {"do": "found"},
+                {"do": "start"},
+                {"do": "partition", "groups": [["a"], ["b", "c"]]},
+                {"do": "write", "node": "c", "count": 2},
+                {"do": "write", "node": "b"},
+                {"do": "heal"},
+            ],
+        }
+    )
+    report = DrillRunner(spec, tmp_path).run()
+    assert report.passed, report.to_json()
+    phase, _ = report.convergence[0]
+    assert phase == "roster on every laptop"
 
 
 @pytest.mark.parametrize(
