@@ -173,3 +173,23 @@ def test_guide_and_exit_code_table_agree_on_partial_plans() -> None:
     assert "**11**" in exits and "partial" in exits.split("**11**")[1]
     assert "partial" not in exits.split("**11**")[0]  # not listed under 0
     assert "--allow-partial" in guide
+
+
+def test_the_guides_quick_start_runs_as_written(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Every command of planner.md's quick start, literally, from a folder with field_guides/."""
+    import re
+    import shlex
+
+    pytest.importorskip("matplotlib")  # --plot is the `plot` extra
+    block = re.search(r"## Quick start.*?```\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
+    assert block
+    lines = [ln for ln in block.group(1).splitlines() if ln.startswith("plurictl ")]
+    assert len(lines) >= 5
+    (tmp_path / "field_guides").symlink_to(ROOT / "field_guides")
+    monkeypatch.chdir(tmp_path)
+    for line in lines:
+        r = run(*shlex.split(line.split("  #")[0])[1:])
+        assert r.exit_code == 0, (line, r.output)
+    assert (tmp_path / "plan.json").exists() and (tmp_path / "plan.png").stat().st_size > 0
