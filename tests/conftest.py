@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from plurictl.cli import cli
 
 # Sealing keys is deliberately slow (argon2id MODERATE); tests use the interactive cost.
 os.environ.setdefault("PLURI_TEST", "1")
+# The planner's network cache: a throw-away folder for this test session, never ~/.cache.
+os.environ.setdefault("PLURI_CACHE_DIR", tempfile.mkdtemp(prefix="pluri-cache-"))
 
 
 @pytest.fixture(autouse=True)

@@ -219,3 +219,17 @@ def test_write_routes_need_intake_and_a_device(alice: Path) -> None:
         for path in ("/", "/fuel", "/api/fuel", "/api/votes"):
             assert c.post(path).status_code == 405, path
     dash.live.stop()
+
+
+def test_orders_read_as_the_planners_sentences(client: TestClient) -> None:
+    """The Plan page and the sheet word an order as `plurictl orders` does: the planner's
+    one sentence (what, from where, to where, how much, by when), never a raw field."""
+    from plurictl.dashboard.render import order_text
+
+    orders = api(client, "/api/orders")
+    assert orders
+    for o in orders:
+        assert o["text"] and order_text(o) == o["text"], o
+        assert "None" not in o["text"] and "limit:" not in o["text"], o["text"]
+    sends = [o for o in orders if o["kind"] == "send"]
+    assert all(o["route"] in o["text"] and o["to_tank"] in o["text"] for o in sends), sends
