@@ -135,11 +135,16 @@ def verify_many(items: list[bytes | Entry]) -> list[tuple[Entry | None, Rejectio
 # --- the transaction ---------------------------------------------------------------------
 
 
-def ingest(store: Store, items: Iterable[bytes | Entry]) -> IngestReport:
+def ingest(
+    store: Store,
+    items: Iterable[bytes | Entry],
+    *,
+    checked: list[tuple[Entry | None, Rejection | None]] | None = None,
+) -> IngestReport:
     """See :meth:`ledger.store.Store.ingest`."""
     report = IngestReport()
     batch: dict[bytes, Entry] = {}
-    for e, problem in verify_many(list(items)):
+    for e, problem in checked if checked is not None else verify_many(list(items)):
         if problem is not None:
             report.rejected.append(problem)
         else:

@@ -667,7 +667,12 @@ class Store(QuarantineMixin):
         self.damaged.pop((e.author, e.seq), None)
         self._roster_cache = None
 
-    def ingest(self, items: Iterable[bytes | Entry]) -> IngestReport:
+    def ingest(
+        self,
+        items: Iterable[bytes | Entry],
+        *,
+        checked: list[tuple[Entry | None, Rejection | None]] | None = None,
+    ) -> IngestReport:
         """Verify and store entries from elsewhere (peer, bundle). Never raises for bad entries.
 
         Signatures are checked before the write lock is taken. Then, in one
@@ -675,8 +680,12 @@ class Store(QuarantineMixin):
         and ``prev``), and membership at that seq. Roster entries go first, so
         a batch that adds a member and carries that member's entries lands whole.
         An entry whose stored copy here is damaged replaces it (see ``ledger.ingest``).
+
+        ``checked``: what :func:`verify_many` returned for these items, computed
+        earlier (the mesh verifies the next batch on another thread while this
+        one is written); ``items`` is then ignored.
         """
-        return ingest_mod.ingest(self, items)
+        return ingest_mod.ingest(self, items, checked=checked)
 
     def verify_all(self, progress: Any = None, *, quick: bool = False) -> Any:
         """Check every stored byte and column (see :func:`ledger.integrity.verify`)."""

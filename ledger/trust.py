@@ -18,7 +18,7 @@ from ledger.errors import InvalidInput, NotInMesh, TrustError, WrongMesh
 from ledger.identity import Identity, validate_name
 from ledger.kinds import GENESIS, ROSTER_APPROVE, ROSTER_CHANGE
 from ledger.store import Store
-from ledger.views.roster import ACTIVE, REVOKED, ROLES, Roster
+from ledger.views.roster import ACTIVE, EQUIVOCATED, REVOKED, ROLES, KeyInfo, Roster
 
 DEFAULT_FOUNDER_ROLES = ("admin", "coordinator", "operator")
 
@@ -126,6 +126,10 @@ class ChangeResult:
     approvals: int
     needed: int
     warnings: list[str] = field(default_factory=list)
+    #: revoke/rotate: entries of that key this laptop holds that the cut makes stop counting
+    cut_entries: int = 0
+    #: revoke/rotate: the key's last valid seq named by the change
+    cut_at: int | None = None
 
 
 def open_votes_with_teller(store: Store, member: bytes) -> list[str]:
@@ -162,14 +166,50 @@ def _require_admin(roster: Roster, identity: Identity, store: Store) -> None:
         raise TrustError(f"only an admin can change the roster ({why})")
 
 
-def _target(roster: Roster, key: bytes, *, active: bool = True) -> None:
+def _target(roster: Roster, key: bytes, op: str) -> KeyInfo:
     info = roster.keys.get(key)
     if info is None:
         raise TrustError(
             f"{key.hex()[:16]} is not in the roster", hint="see `plurictl roster list`"
         )
-    if active and info.status != ACTIVE:
+    # A forked key (the laptop was copied or stolen) must still be revocable and rotatable:
+    # it is the first thing an admin does about a fork (trust.md, "Forks").
+    allowed = (ACTIVE, EQUIVOCATED) if op in ("revoke", "rotate") else (ACTIVE,)
+    if info.status not in allowed:
         raise TrustError(f"{info.name} ({key.hex()[:16]}) is {info.status}")
+    return info
+
+
+def _counting_after(store: Store, info: KeyInfo, at: int) -> int:
+    """Entries of the key this laptop holds that count today and would not after a cut at ``at``."""
+    head = store.stored_heads().get(info.key)
+    last = head.seq if head else 0
+    if info.limit is not None:
+        last = min(last, info.limit)
+    return max(0, last - at)
+
+
+def _cut_point(store: Store, info: KeyInfo, op: str, at: int | None) -> int:
+    """The last valid seq of the key for a revoke or rotate: ``at``, or what this laptop has seen.
+
+    An admin who has seen none of the member's entries would cut at 0, so every
+    entry the member ever signed stops counting: a revocation then needs an
+    explicit ``at`` (``--at 0`` included).
+    """
+    head = store.stored_heads().get(info.key)
+    seen = head.seq if head else 0
+    if info.fork_seq is not None:
+        seen = min(seen, info.fork_seq - 1)  # the fork point: nothing after it counts anyway
+    if at is not None:
+        return at
+    if head is None and op == "revoke":
+        raise InvalidInput(
+            f"this laptop has seen none of {info.name}'s entries: revoking now would make every "
+            "entry they ever signed stop counting, on every laptop",
+            hint=f"sync first, or give the last valid seq with --at N (see `plurictl log show "
+            f"--author {info.name}` on a laptop that has their entries); --at 0 cuts everything",
+        )
+    return seen
 
 
 def propose(store: Store, identity: Identity, body: dict[str, Any]) -> ChangeResult:
@@ -195,8 +235,7 @@ def propose(store: Store, identity: Identity, body: dict[str, Any]) -> ChangeRes
             )
     else:
         key = bytes.fromhex(body["key"])
-        _target(roster, key)
-        info = roster.keys[key]
+        info = _target(roster, key, op)
         if op == "grant" and body["role"] in info.current_roles:
             raise TrustError(f"{info.name} already has role {body['role']}")
         if op == "remove_role" and body["role"] not in info.current_roles:
@@ -211,7 +250,10 @@ def propose(store: Store, identity: Identity, body: dict[str, Any]) -> ChangeRes
                 raise TrustError("the new key is already in the roster")
         # The target's last seq this laptop has seen: the revocation/rotation point.
         head = store.stored_heads().get(key)
-        body = {**body, "at": body.get("at", head.seq if head else 0)}
+        if op in ("revoke", "rotate"):
+            body = {**body, "at": _cut_point(store, info, op, body.get("at"))}
+        else:
+            body = {**body, "at": body.get("at", head.seq if head else 0)}
     warnings = []
     if op in ("rotate", "revoke") or (op == "remove_role" and body.get("role") == "teller"):
         member = roster.member_of(bytes.fromhex(body["key"]))
@@ -233,6 +275,10 @@ def propose(store: Store, identity: Identity, body: dict[str, Any]) -> ChangeRes
                 "(see voting.md, 'What is guaranteed')"
             )
     body = {**body, "after": [h.hex() for h in roster.heads]}
+    cut_entries, cut_at = 0, None
+    if op in ("revoke", "rotate"):
+        cut_at = int(body["at"])
+        cut_entries = _counting_after(store, roster.keys[bytes.fromhex(body["key"])], cut_at)
     entry = store.append(identity, ROSTER_CHANGE, body)
     after = store.roster()
     pending = after.pending.get(entry.id)
@@ -242,6 +288,8 @@ def propose(store: Store, identity: Identity, body: dict[str, Any]) -> ChangeRes
         approvals=len(pending.approvals) if pending else after.threshold,
         needed=after.threshold,
         warnings=warnings,
+        cut_entries=cut_entries,
+        cut_at=cut_at,
     )
 
 

@@ -6,6 +6,10 @@ key and a hash of its mesh id; beacons (opt-in, ``--discover``) carry the
 same three things and nothing else. The key learned this way is only used if
 the roster says it is a member (or, for a laptop still joining, if the mesh
 hash matches the mesh it pinned) — the CURVE handshake then proves it.
+
+Anyone can send UDP. The key service (:mod:`mesh.keyservice`) answers only
+padded queries (no amplification) and at a limited rate; addresses from
+beacons stay in a small in-memory cache until a handshake confirms them.
 """
 
 from __future__ import annotations
@@ -17,8 +21,22 @@ from dataclasses import dataclass
 
 import msgpack
 
-QUERY = b"PLURI?1"
+#: A key query: this prefix, padded with zeros to QUERY_SIZE bytes. The padding makes
+#: a query as large as any answer, so the key service cannot amplify a spoofed query.
+QUERY = b"PLURI?2"
+QUERY_SIZE = 128
 BEACON_PORT = 47800
+#: Largest announcement we send (names are cut to 64 characters) or accept.
+MAX_ANNOUNCEMENT = 127
+
+
+def query() -> bytes:
+    return QUERY.ljust(QUERY_SIZE, b"\0")
+
+
+def is_query(data: bytes) -> bool:
+    """A well-formed, padded key query (an unpadded one is not answered)."""
+    return len(data) == QUERY_SIZE and data.startswith(QUERY)
 
 
 def mesh_tag(mesh_id: bytes | None) -> bytes:
@@ -37,17 +55,22 @@ class Announcement:
 
 
 def encode_announcement(key: bytes, mesh_id: bytes | None, port: int, name: str) -> bytes:
-    return msgpack.packb(
-        {"v": 1, "k": key, "m": mesh_tag(mesh_id), "p": port, "n": name[:64]}, use_bin_type=True
-    )
+    while True:  # names are cut to fit (a long name of multi-byte characters too)
+        data = msgpack.packb(
+            {"v": 1, "k": key, "m": mesh_tag(mesh_id), "p": port, "n": name[:64]},
+            use_bin_type=True,
+        )
+        if len(data) <= MAX_ANNOUNCEMENT or not name:
+            return bytes(data)
+        name = name[: max(0, min(64, len(name)) - 8)]
 
 
 def decode_announcement(data: bytes) -> Announcement | None:
     """None for anything that is not a well-formed announcement (never raises)."""
-    if len(data) > 512:
+    if len(data) > MAX_ANNOUNCEMENT:
         return None
     try:
-        d = msgpack.unpackb(data, raw=False)
+        d = msgpack.unpackb(data, raw=False, max_array_len=8, max_map_len=8)
     except Exception:
         return None
     if not isinstance(d, dict) or d.get("v") != 1:

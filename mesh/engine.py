@@ -8,6 +8,16 @@ Flow control: each outgoing transfer keeps at most ``window`` batches in
 flight; the receiver acknowledges each batch after ingesting it. A batch that
 is not acknowledged in time (lost to a partition) aborts the transfer; the
 next anti-entropy round starts a fresh one from the peer's real heads.
+
+Pipelining (``background_verify``): signatures of an incoming batch are
+checked on another thread while the previous batch is written to the store
+(:meth:`SyncEngine.finish`). A catch-up then keeps both cores busy instead of
+alternating between checking and writing. Batches wait for the checker in one
+queue per peer, served round-robin, so a member sending batch after batch gets
+its share and no more; each peer's batches are written, and acknowledged, in
+the order they arrived, and a peer's queue is bounded (:data:`PEER_QUEUE`):
+what is over is dropped (and counted), which bounds the memory one member can
+make the node hold.
 """
 
 from __future__ import annotations
@@ -17,17 +27,28 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.courier import roster_first
 from ledger.forks import ForkProof
-from ledger.store import Head, Store
+from ledger.store import Head, Rejection, Store, verify_many
 from mesh import sync
 from mesh.protocol import BATCH_BYTES, MAX_WANT
 
 #: (peer key, message type, fields)
 Out = tuple[bytes, str, dict[str, Any]]
+#: what ledger.store.verify_many returns: (entry, None) or (None, why not), per item
+Checked = list[tuple[Any, Rejection | None]]
+#: Batches handed to the signature checker at once (one being written meanwhile).
+CHECKING = 2
+#: Batches, entries and bytes one peer may have waiting for the checker: an honest sender
+#: has at most its window (3 batches of up to 1,000 entries and ~0.5 MiB) and some small
+#: pushes in flight. Bounds the memory one member can make this node hold.
+PEER_QUEUE = 64
+PEER_QUEUE_ENTRIES = 4000
+PEER_QUEUE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -79,6 +100,7 @@ class EngineStats:
     duplicates: int = 0
     forks: int = 0
     transfers_aborted: int = 0
+    overflow: int = 0  # batches dropped because their sender's queue was full
     repaired: int = 0
 
 
@@ -90,11 +112,12 @@ class SyncEngine:
         store: Store,
         me: bytes,
         *,
-        batch_entries: int = 500,
+        batch_entries: int = 1000,
         window: int = 3,
         transfer_timeout: float = 8.0,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        background_verify: bool = False,
     ) -> None:
         self.store = store
         self.me = me
@@ -109,6 +132,17 @@ class SyncEngine:
         self._pushed_seq = self._own_head()
         #: called with the ingest report of every batch (the node logs / counts)
         self.on_ingest: Callable[[bytes, Any], None] | None = None
+        #: called with (peer, category, count) for invalid items that are not entries
+        self.on_invalid: Callable[[bytes, str, int], None] | None = None
+        self._verifier = (
+            ThreadPoolExecutor(1, thread_name_prefix="verify-batches")
+            if background_verify
+            else None
+        )
+        #: batches being checked, in the order they were handed to the checker
+        self._pending: deque[tuple[bytes, str, dict[str, Any], Future[Checked]]] = deque()
+        #: batches waiting for the checker, per peer (served round-robin between peers)
+        self._queued: dict[bytes, deque[tuple[str, dict[str, Any]]]] = {}
 
     # --- helpers ----------------------------------------------------------------
 
@@ -119,6 +153,7 @@ class SyncEngine:
 
     def forget(self, key: bytes) -> None:
         self.peers.pop(key, None)
+        self._queued.pop(key, None)  # a peer cut off: its unchecked batches go too
 
     def _own_head(self) -> int:
         head = self.store.stored_heads().get(self.me)
@@ -248,11 +283,15 @@ class SyncEngine:
 
     def _on_forks(self, key: bytes, msg: dict[str, Any]) -> list[Out]:
         proofs = []
+        bad = 0
         for raw_a, raw_b in msg["p"]:
             try:
                 proofs.append(ForkProof.from_raw(raw_a, raw_b))
             except Exception:
-                self.stats.refused += 1
+                bad += 1
+        self.stats.refused += bad
+        if bad and self.on_invalid is not None:
+            self.on_invalid(key, "bad fork proof", bad)
         added = self.store.add_fork_proofs(proofs)
         self.stats.forks += len(added)
         return []
@@ -311,8 +350,68 @@ class SyncEngine:
             p.transfer = None
         return out
 
-    def _on_entries(self, key: bytes, msg: dict[str, Any]) -> list[Out]:
-        report = self._ingest(key, msg["b"])
+    # --- receiving entries (verified in the background when pipelining) -----------------
+
+    @property
+    def backlog(self) -> int:
+        """Batches received and not yet written (being checked, or waiting their turn)."""
+        return len(self._pending) + sum(len(q) for q in self._queued.values())
+
+    def finish(self) -> list[Out]:
+        """Write the batches whose check is done, in the order they were checked; hand the
+        checker the next batches, one peer after another; returns the replies."""
+        out: list[Out] = []
+        while self._pending and self._pending[0][3].done():
+            key, msg_type, msg, checked = self._pending.popleft()
+            out.extend(self._received(key, msg_type, msg, checked.result()))
+        self._feed_checker()
+        return out
+
+    def close(self) -> None:
+        if self._verifier is not None:
+            self._verifier.shutdown(wait=True, cancel_futures=True)
+
+    def _receive(self, key: bytes, msg_type: str, msg: dict[str, Any]) -> list[Out]:
+        if self._verifier is None:
+            return self._received(key, msg_type, msg, None)
+        queue = self._queued.setdefault(key, deque())
+        waiting = sum(len(m["b"]) for _, m in queue) + len(msg["b"])
+        size = sum(len(raw) for _, m in queue for raw in m["b"]) + sum(map(len, msg["b"]))
+        if len(queue) >= PEER_QUEUE or waiting > PEER_QUEUE_ENTRIES or size > PEER_QUEUE_BYTES:
+            # More than any honest sender has in flight: dropped, not charged (valid entries
+            # resent cost checking, not a penalty). A transfer's sender retries after its
+            # timeout; a push's gap starts a round.
+            self.stats.overflow += 1
+            return []
+        queue.append((msg_type, msg))
+        self._feed_checker()
+        return []
+
+    def _feed_checker(self) -> None:
+        """Keep CHECKING batches with the checker, taking one from each peer in turn: a
+        member sending batch after batch gets its share, not the checker."""
+        assert self._verifier is not None or not self._queued
+        while len(self._pending) < CHECKING and self._queued:
+            key = next(iter(self._queued))
+            queue = self._queued.pop(key)
+            msg_type, msg = queue.popleft()
+            if queue:
+                self._queued[key] = queue  # back of the line
+            job = self._verifier.submit(verify_many, list(msg["b"]))  # type: ignore[union-attr]
+            self._pending.append((key, msg_type, msg, job))
+
+    def _received(
+        self, key: bytes, msg_type: str, msg: dict[str, Any], checked: Checked | None
+    ) -> list[Out]:
+        report = self._ingest(key, msg["b"], checked)
+        if msg_type == "push":
+            p = self.peer(key)
+            if p.want_sent is not None:  # the answer to our want, now written
+                p.want_sent = None
+                p.want_answered = True
+            if any("gap" in r.reason for r in report.rejected):
+                return self.start_round(key)  # we missed something: catch up now
+            return []
         return [
             (
                 key,
@@ -325,6 +424,9 @@ class SyncEngine:
                 },
             )
         ]
+
+    def _on_entries(self, key: bytes, msg: dict[str, Any]) -> list[Out]:
+        return self._receive(key, "entries", msg)
 
     def _on_ack(self, key: bytes, msg: dict[str, Any]) -> list[Out]:
         p = self.peer(key)
@@ -353,17 +455,10 @@ class SyncEngine:
         return out
 
     def _on_push(self, key: bytes, msg: dict[str, Any]) -> list[Out]:
-        p = self.peer(key)
-        if p.want_sent is not None:
-            p.want_sent = None
-            p.want_answered = True
-        report = self._ingest(key, msg["b"])
-        if any("gap" in r.reason for r in report.rejected):
-            return self.start_round(key)  # we missed something: catch up now
-        return []
+        return self._receive(key, "push", msg)
 
-    def _ingest(self, key: bytes, raws: list[bytes]) -> Any:
-        report = self.store.ingest(raws)
+    def _ingest(self, key: bytes, raws: list[bytes], checked: Checked | None = None) -> Any:
+        report = self.store.ingest(raws, checked=checked)
         p = self.peer(key)
         p.accepted += len(report.accepted)
         p.refused += len(report.rejected)

@@ -2,8 +2,12 @@
 
 Every message is ``{"v": 1, "t": TYPE, ...}``. A message with another version
 gets one ``refuse`` reply and is dropped; anything that is not a well-formed
-message of a known type raises :class:`ProtocolError` (the node counts it and
-keeps serving).
+message of a known type raises :class:`ProtocolError` (the node counts it,
+charges the peer for it, and keeps serving).
+
+Every list a message carries has a cap, checked while decoding (msgpack
+refuses an over-long array from its header, before building anything): the
+work one message can cause is bounded, whatever its sender claims.
 
 =========  ==========================================================
 type       fields
@@ -18,7 +22,7 @@ forks      p [[raw_a, raw_b]...]
 entries    x (transfer id), n (batch number), b [raw...], last (bool)
 ack        x, n, ok (entries accepted), bad (entries refused)
 push       b [raw...]  eager push of new entries
-peers      p [[key, addr, name]...]  peer exchange
+peers      p [[key, addr, name]...]  peer exchange (at most 64 per message)
 want       i [id...] (at most 256)  entries this node holds damaged; answered by a push
            of those the peer holds intact (possibly none)
 =========  ==========================================================
@@ -26,6 +30,7 @@ want       i [id...] (at most 256)  entries this node holds damaged; answered by
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
@@ -34,12 +39,25 @@ from mesh.errors import ProtocolError
 
 VERSION = 1
 #: Hard cap on one message; libzmq also enforces it (ZMQ_MAXMSGSIZE) before we see it.
-MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+#: A batch is at most BATCH_BYTES plus one entry (64 KiB), so 1 MiB leaves room.
+MAX_MESSAGE_BYTES = 1024 * 1024
 #: Messages a socket queues per connection before libzmq stops reading from it:
-#: bounds what one member can make a node hold in memory (about 64 MiB).
-RECEIVE_QUEUE = 32
+#: bounds what one connection can make a node hold in memory (4 MiB).
+RECEIVE_QUEUE = 4
+#: Messages queued for sending per connection; beyond it a message is dropped
+#: (anti-entropy recovers) instead of piling up for a peer that does not read.
+SEND_QUEUE = 32
 #: Soft cap used when filling a batch of entries.
 BATCH_BYTES = 512 * 1024
+#: Entries in one ``entries`` or ``push`` message.
+MAX_BATCH_ENTRIES = 1000
+#: Addresses in one ``peers`` message.
+MAX_PEER_SUGGESTIONS = 64
+#: Fork proofs in one ``forks`` message.
+MAX_FORK_PROOFS = 64
+#: Feeds in one ``heads`` message (and any other list).
+MAX_LIST = 20_000
+
 
 TYPES = frozenset(
     {
@@ -66,30 +84,53 @@ def encode(msg_type: str, **fields: Any) -> bytes:
     return msgpack.packb({"v": VERSION, "t": msg_type, **fields}, use_bin_type=True)
 
 
-class VersionMismatch(ProtocolError):
+class Malformed(ProtocolError):
+    """A message that is not our protocol. ``category`` is one of a fixed set of words
+    (never text the sender chose), so counting them cannot grow without bound."""
+
+    def __init__(self, category: str, detail: str = "") -> None:
+        super().__init__(f"{category}: {detail}" if detail else category)
+        self.category = category
+
+
+class VersionMismatch(Malformed):
     """A peer speaking another protocol version: refuse clearly, once."""
 
     def __init__(self, version: object) -> None:
-        super().__init__(f"unsupported protocol version {version!r} (this node speaks {VERSION})")
+        shown = repr(version)[:40]
+        super().__init__(
+            "protocol version", f"unsupported protocol version {shown} (this node speaks {VERSION})"
+        )
         self.version = version
 
 
 def decode(data: bytes) -> dict[str, Any]:
-    """Parse one message; raises ProtocolError for anything malformed."""
+    """Parse one message; raises :class:`Malformed` for anything that is not our protocol."""
     if len(data) > MAX_MESSAGE_BYTES:
-        raise ProtocolError(f"message of {len(data)} bytes exceeds {MAX_MESSAGE_BYTES}")
+        raise Malformed("too large", f"{len(data)} bytes, the limit is {MAX_MESSAGE_BYTES}")
     try:
-        msg = msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True, timestamp=0)
+        msg = msgpack.unpackb(
+            data,
+            raw=False,
+            strict_map_key=True,
+            use_list=True,
+            timestamp=0,
+            max_array_len=MAX_LIST,
+            max_map_len=64,
+            max_str_len=4096,
+            max_bin_len=MAX_MESSAGE_BYTES,
+            max_ext_len=0,
+        )
     except Exception as e:  # msgpack raises many types for garbage
-        raise ProtocolError(f"not msgpack: {type(e).__name__}") from e
+        raise Malformed("not msgpack", type(e).__name__) from e
     if not isinstance(msg, dict):
-        raise ProtocolError("message is not a map")
+        raise Malformed("not a map")
     version = msg.get("v")
     if version != VERSION:
         raise VersionMismatch(version)
     msg_type = msg.get("t")
     if msg_type not in TYPES:
-        raise ProtocolError(f"unknown message type {msg_type!r}")
+        raise Malformed("unknown type", repr(msg_type)[:40])
     _check_fields(msg_type, msg)
     return msg
 
@@ -102,52 +143,85 @@ def _int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _check_fields(msg_type: str, msg: dict[str, Any]) -> None:
-    ok = True
-    if msg_type == "hello":
-        ok = (msg.get("mesh") is None or _is_bytes(msg.get("mesh"), 32)) and isinstance(
-            msg.get("name", ""), str
+def _hello_ok(m: dict[str, Any]) -> bool:
+    name, listen = m.get("name", ""), m.get("listen")
+    return (
+        (m.get("mesh") is None or _is_bytes(m.get("mesh"), 32))
+        and isinstance(name, str)
+        and len(name) <= 200
+        and (listen is None or (isinstance(listen, str) and len(listen) <= 300))
+    )
+
+
+def _heads_ok(m: dict[str, Any]) -> bool:
+    heads, forks = m.get("h"), m.get("f", [])
+    if not (isinstance(heads, list) and isinstance(forks, list) and _is_bytes(m.get("d"), 32)):
+        return False
+    return all(
+        isinstance(x, list) and len(x) == 3 and _is_bytes(x[0], 32) and _int(x[1])
+        and _is_bytes(x[2], 32)
+        for x in heads
+    ) and all(
+        isinstance(x, list) and len(x) == 4 and _is_bytes(x[0], 32) and _int(x[1])
+        and _is_bytes(x[2], 32) and _is_bytes(x[3], 32)
+        for x in forks
+    )  # fmt: skip
+
+
+def _forks_ok(m: dict[str, Any]) -> bool:
+    p = m.get("p")
+    return (
+        isinstance(p, list)
+        and len(p) <= MAX_FORK_PROOFS
+        and all(
+            isinstance(x, list) and len(x) == 2 and _is_bytes(x[0]) and _is_bytes(x[1]) for x in p
         )
-        ok = ok and (msg.get("listen") is None or isinstance(msg.get("listen"), str))
-    elif msg_type == "refuse":
-        ok = isinstance(msg.get("reason"), str)
-    elif msg_type in ("digest", "in_sync"):
-        ok = _is_bytes(msg.get("d"), 32)
-    elif msg_type == "heads":
-        heads, forks = msg.get("h"), msg.get("f", [])
-        ok = isinstance(heads, list) and isinstance(forks, list) and _is_bytes(msg.get("d"), 32)
-        ok = ok and all(
+    )
+
+
+def _batch_ok(m: dict[str, Any]) -> bool:
+    b = m.get("b")
+    return isinstance(b, list) and len(b) <= MAX_BATCH_ENTRIES and all(_is_bytes(x) for x in b)
+
+
+def _peers_ok(m: dict[str, Any]) -> bool:
+    p = m.get("p")
+    return (
+        isinstance(p, list)
+        and len(p) <= MAX_PEER_SUGGESTIONS
+        and all(
             isinstance(x, list)
             and len(x) == 3
             and _is_bytes(x[0], 32)
-            and _int(x[1])
-            and _is_bytes(x[2], 32)
-            for x in heads
-        )
-        ok = ok and all(
-            isinstance(x, list) and len(x) == 4 and _is_bytes(x[0], 32) and _int(x[1])
-            for x in forks
-        )
-    elif msg_type == "forks":
-        p = msg.get("p")
-        ok = isinstance(p, list) and all(
-            isinstance(x, list) and len(x) == 2 and _is_bytes(x[0]) and _is_bytes(x[1]) for x in p
-        )
-    elif msg_type in ("entries", "push"):
-        b = msg.get("b")
-        ok = isinstance(b, list) and all(_is_bytes(x) for x in b)
-        if msg_type == "entries":
-            ok = ok and _is_bytes(msg.get("x"), 8) and _int(msg.get("n"))
-    elif msg_type == "ack":
-        ok = _is_bytes(msg.get("x"), 8) and _int(msg.get("n"))
-    elif msg_type == "want":
-        ids = msg.get("i")
-        ok = isinstance(ids, list) and len(ids) <= MAX_WANT and all(_is_bytes(x, 32) for x in ids)
-    elif msg_type == "peers":
-        p = msg.get("p")
-        ok = isinstance(p, list) and all(
-            isinstance(x, list) and len(x) == 3 and _is_bytes(x[0], 32) and isinstance(x[1], str)
+            and isinstance(x[1], str)
+            and len(x[1]) <= 300
+            and (x[2] is None or (isinstance(x[2], str) and len(x[2]) <= 200))
             for x in p
         )
-    if not ok:
-        raise ProtocolError(f"malformed {msg_type} message")
+    )
+
+
+_CHECKS: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "hello": _hello_ok,
+    "refuse": lambda m: isinstance(m.get("reason"), str),
+    "ping": lambda m: True,
+    "pong": lambda m: True,
+    "digest": lambda m: _is_bytes(m.get("d"), 32),
+    "in_sync": lambda m: _is_bytes(m.get("d"), 32),
+    "heads": _heads_ok,
+    "forks": _forks_ok,
+    "entries": lambda m: _batch_ok(m) and _is_bytes(m.get("x"), 8) and _int(m.get("n")),
+    "push": _batch_ok,
+    "ack": lambda m: _is_bytes(m.get("x"), 8) and _int(m.get("n")),
+    "peers": _peers_ok,
+    "want": lambda m: (
+        isinstance(m.get("i"), list)
+        and len(m["i"]) <= MAX_WANT
+        and all(_is_bytes(x, 32) for x in m["i"])
+    ),
+}
+
+
+def _check_fields(msg_type: str, msg: dict[str, Any]) -> None:
+    if not _CHECKS[msg_type](msg):
+        raise Malformed(f"malformed {msg_type}")

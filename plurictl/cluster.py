@@ -1,8 +1,13 @@
-"""A cluster of real `plurictl node` processes on loopback, each with its own home.
+"""A cluster of real `plurictl node` processes, each with its own home.
 
 Used by drills and by the mesh integration tests. Nodes are separate OS
 processes started exactly as an operator would (`plurictl --home H node up`),
-driven through their control sockets; nothing here needs root.
+driven through their control sockets (files in their homes).
+
+Two networks: by default every node listens on 127.0.0.1 and faults are
+simulated inside the nodes (no root needed); with a :class:`NetLab`
+(``network="netns"``) every node runs in its own network namespace and
+partitions, loss and delay happen on real links.
 """
 
 from __future__ import annotations
@@ -17,11 +22,15 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger import trust
 from ledger.home import Home
+from mesh.config import DEFAULT_PORT
 from plurictl import lifeline
+
+if TYPE_CHECKING:
+    from plurictl.drills.netns import NetLab
 
 
 def free_port() -> int:
@@ -48,10 +57,12 @@ class ClusterNode:
     proc: subprocess.Popen[bytes] | None = None
     log: Any = None
     starts: int = 0
+    host: str = "127.0.0.1"
+    wrap: list[str] = field(default_factory=list)  # e.g. ["ip", "netns", "exec", NS]
 
     @property
     def addr(self) -> str:
-        return f"tcp://127.0.0.1:{self.port}"
+        return f"tcp://{self.host}:{self.port}"
 
 
 @dataclass
@@ -60,16 +71,29 @@ class LocalCluster:
     interval: float = 0.3
     nodes: dict[str, ClusterNode] = field(default_factory=dict)
     mesh_id: bytes | None = None
+    #: real links: every node in its own network namespace (None: loopback, simulated faults)
+    net: NetLab | None = None
+    #: simulated loss/delay per node while ``net`` shapes real links
+    shaping: dict[str, dict[str, float]] = field(default_factory=dict)
 
     # --- homes and mesh ----------------------------------------------------------
 
     def init_homes(self, names: Iterable[str]) -> None:
+        names = list(names)
+        if self.net is not None and not self.net.nodes:
+            self.net.create(names)
         for name in names:
             home = self.root / name
             h = Home(home)
             ident = h.init(name)
             h.close()
-            self.nodes[name] = ClusterNode(name, home, free_port(), ident.public)
+            if self.net is not None:
+                lab = self.net.nodes.get(name) or self.net.add_node(name)
+                self.nodes[name] = ClusterNode(
+                    name, home, DEFAULT_PORT, ident.public, host=lab.ip, wrap=self.net.wrap(name)
+                )
+            else:
+                self.nodes[name] = ClusterNode(name, home, free_port(), ident.public)
 
     def found_mesh(
         self, founder: str, roles: dict[str, list[str]], mesh_name: str = "drill"
@@ -108,6 +132,7 @@ class LocalCluster:
         if peers is None:
             peers = [f"{n.key.hex()}@{n.addr}" for other, n in self.nodes.items() if other != name]
         args = [
+            *node.wrap,
             sys.executable,
             "-m",
             "plurictl",
@@ -204,11 +229,17 @@ class LocalCluster:
             with contextlib.suppress(Exception):
                 self.stop(name, timeout)
 
+    def close(self) -> None:
+        """Stop every node and take the network lab (if any) down."""
+        self.stop_all()
+        if self.net is not None:
+            self.net.close()
+
     def __enter__(self) -> LocalCluster:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop_all()
+        self.close()
 
     # --- driving -------------------------------------------------------------------------
 
@@ -224,14 +255,41 @@ class LocalCluster:
                 self.control(name, "nudge")
 
     def partition(self, groups: list[list[str]]) -> None:
+        if self.net is not None:
+            self.net.partition(groups)
+            return
         for name in self.nodes:
             if self.running(name):
                 self.control(name, "faults.set", groups=groups)
 
     def heal(self) -> None:
+        if self.net is not None:
+            self.net.heal()
+            self.shaping.clear()
         for name in self.nodes:
             if self.running(name):
                 self.control(name, "faults.clear")
+
+    def degrade(
+        self, names: Iterable[str], *, loss: float | None = None, delay_ms: int | None = None
+    ) -> None:
+        """Loss (0-1) and delay on the named nodes' outgoing traffic: shaped on real links with
+        a network lab, simulated in the nodes otherwise."""
+        for name in names:
+            if self.net is not None:
+                current = self.shaping.setdefault(name, {"loss": 0.0, "delay_ms": 0})
+                if loss is not None:
+                    current["loss"] = loss
+                if delay_ms is not None:
+                    current["delay_ms"] = delay_ms
+                self.net.shape(name, delay_ms=int(current["delay_ms"]), loss=current["loss"])
+            elif self.running(name):
+                args: dict[str, Any] = {}
+                if loss is not None:
+                    args["loss"] = loss
+                if delay_ms is not None:
+                    args["delay_ms"] = delay_ms
+                self.control(name, "faults.set", **args)
 
     def digests(self, names: Iterable[str] | None = None) -> dict[str, str]:
         out = {}

@@ -75,6 +75,11 @@ class MissingExtra(PluriError):
     exit_fix = "install it: `pip install 'plurigrid[plot]'` (offline: from the wheelhouse)"
 
 
+class NetworkLabError(DrillNotRun):
+    """A drill's network lab (namespaces, bridge, shaper) could not be built or changed:
+    the drill could not run (exit 13)."""
+
+
 class BadArgument(click.ClickException):
     """A command-line argument that is not UTF-8 text (found before any command runs).
 

@@ -109,8 +109,9 @@ class Valley:
         return out
 
     def revoke(self, who: str = "frank") -> Entry:
+        # the town has seen none of their entries: the cut point must be said (issue 23)
         return trust.revoke(
-            self.town, self.people["alice"], self.people[who].public, "laptop lost"
+            self.town, self.people["alice"], self.people[who].public, "laptop lost", at=0
         ).entry
 
     def open_vote(self) -> Entry:

@@ -33,6 +33,14 @@ def drill() -> None:
     help="After the scripted steps, random partitions, loss and kills for this long.",
 )
 @click.option(
+    "--network",
+    type=click.Choice(["loopback", "netns"]),
+    default="loopback",
+    show_default=True,
+    help="loopback: nodes on 127.0.0.1, faults simulated in the nodes (no root). "
+    "netns: each node in its own network namespace, links cut for real (needs root).",
+)
+@click.option(
     "--keep",
     type=click.Path(file_okay=False, path_type=Path),
     help="Keep the nodes' homes in this folder (default: a temporary folder, deleted).",
@@ -44,17 +52,23 @@ def run(
     file: str,
     seed: int | None,
     nemesis: float | None,
+    network: str,
     keep: Path | None,
     as_json: bool,
 ) -> None:
     """Run a drill FILE (or a shipped drill by name) and check its invariants.
 
     Starts real `plurictl node` processes on 127.0.0.1, each with its own home
-    (no root needed, nothing leaves this laptop). Exit code 12 if any invariant
-    fails, 13 if a step failed before the checks could run. However the drill ends
-    (Ctrl-C, kill, a timeout), its nodes end with it.
+    (no root needed, nothing leaves this laptop); with `--network netns` each
+    node runs in its own network namespace and partitions, loss and delay
+    happen on real links. Exit code 12 if any invariant fails, 13 if a step
+    failed before the checks could run. However the drill ends (Ctrl-C, kill,
+    a timeout), its nodes end with it.
 
-    Example: plurictl drill run quickstart
+    \b
+    Examples:
+      plurictl drill run quickstart
+      plurictl drill run nemesis --network netns
     """
     import tempfile
 
@@ -65,6 +79,13 @@ def run(
     from plurictl.errors import DrillFailed, DrillNotRun, Failed
 
     spec = load(resolve_drill(file))
+    if network == "netns":
+        from plurictl.drills.netns import unavailable
+        from plurictl.errors import NetworkLabError
+
+        why = unavailable()
+        if why is not None:
+            raise NetworkLabError(f"--network netns: {why}", hint="or run with --network loopback")
     err = error_console()
 
     def event(msg: str) -> None:
@@ -77,11 +98,13 @@ def run(
         with lifeline.exits_on_signals():
             if keep is not None:
                 keep.mkdir(parents=True, exist_ok=True)
-                report = DrillRunner(spec, keep, seed=seed, events=event, nemesis=nemesis).run()
+                report = DrillRunner(
+                    spec, keep, seed=seed, events=event, nemesis=nemesis, network=network
+                ).run()
             else:
                 with tempfile.TemporaryDirectory(prefix="plurigrid-drill-") as tmp:
                     report = DrillRunner(
-                        spec, Path(tmp), seed=seed, events=event, nemesis=nemesis
+                        spec, Path(tmp), seed=seed, events=event, nemesis=nemesis, network=network
                     ).run()
     except lifeline.Terminated:
         err.print("drill stopped by a signal: its nodes are stopped", highlight=False)

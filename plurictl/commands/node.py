@@ -33,7 +33,8 @@ def node() -> None:
     "peers",
     multiple=True,
     metavar="tcp://HOST:PORT",
-    help="A peer to dial (repeatable; also node.peers in config.toml).",
+    help="A peer to dial (repeatable; also node.peers in config.toml); KEY@tcp://HOST:PORT "
+    "skips the UDP key query.",
 )
 @click.option("--discover", is_flag=True, help="Find peers on the LAN by UDP beacon (opt-in).")
 @click.option(
@@ -128,6 +129,13 @@ def _live_view(n: Any) -> Any:
     return Group(head, peers_table(n.peers_status()))
 
 
+def _invalid(row: dict[str, Any]) -> str:
+    invalid, penalties = row.get("invalid", 0), row.get("penalties", 0)
+    if not invalid:
+        return "-"
+    return f"{invalid:,}" + (f" (cut off ×{penalties})" if penalties else "")
+
+
 def peers_table(rows: list[dict[str, Any]]) -> Any:
     from rich.table import Table
 
@@ -136,10 +144,12 @@ def peers_table(rows: list[dict[str, Any]]) -> Any:
         "name",
         "address",
         "state",
+        "links",
         "last heard",
         "they lack",
         "we lack",
         "in / out",
+        "invalid",
         "note",
     ):
         table.add_column(col)
@@ -147,6 +157,7 @@ def peers_table(rows: list[dict[str, Any]]) -> Any:
         "live": "green",
         "silent": "yellow",
         "refused": "red",
+        "penalised": "red",
         "revoked": "red",
         "another mesh": "red",
     }
@@ -157,10 +168,12 @@ def peers_table(rows: list[dict[str, Any]]) -> Any:
             r["name"] or (r["key"] or "?")[:12],
             r["addr"] or "-",
             f"[{colours.get(r['state'], 'white')}]{state}[/]",
+            r.get("links") or "-",
             heard,
             "-" if r["ahead"] is None else str(r["ahead"]),
             "-" if r["behind"] is None else str(r["behind"]),
             f"{r['bytes_in']:,} / {r['bytes_out']:,}",
+            _invalid(r),
             r["note"],
         )
     return table
@@ -184,11 +197,14 @@ def status(app: AppContext, as_json: bool) -> None:
     )
     out.print(
         f"peers: {s['peers_live']} live of {s['peers_known']} known — gossip every {s['interval_s']} s"
+        f" (now every {s['round_interval_s']} s: slower while in sync)"
     )
+    out.print(f"others reach this laptop as: {s['reach_me']}")
     t = s["traffic"]
     out.print(
         f"traffic: in {t['bytes_in']:,} B, out {t['bytes_out']:,} B; bad messages {t['bad_messages']}, "
-        f"refused connections {t['zap_refused']}, unauthorised {t['unauthorised']}"
+        f"refused connections {t['zap_refused']}, unauthorised {t['unauthorised']}, "
+        f"members cut off for invalid data {t['penalties']}"
     )
     f = s["faults"]
     if f["groups"] or f["loss"] or f["delay_ms"]:
@@ -272,7 +288,12 @@ def peers(app: AppContext, as_json: bool) -> None:
 
 
 @click.command("sync")
-@click.option("--peer", required=True, metavar="tcp://HOST:PORT", help="The peer to catch up with.")
+@click.option(
+    "--peer",
+    required=True,
+    metavar="tcp://HOST:PORT",
+    help="The peer to catch up with; KEY@tcp://HOST:PORT skips the UDP key query.",
+)
 @click.option(
     "--once", is_flag=True, help="One exchange only, even if the ledgers still differ after it."
 )
@@ -289,6 +310,10 @@ def sync(app: AppContext, peer: str, once: bool, timeout: float, as_json: bool) 
     """Catch up with one peer now: progress bar, then a summary.
 
     If a node runs on this home, it does the work; otherwise a temporary one does.
+    Works between machines: the peer's key is asked over UDP (same port as TCP),
+    or given as KEY@tcp://HOST:PORT when UDP is blocked.
+
+    Example: plurictl sync --peer tcp://192.168.4.2:7800
     """
     from mesh.errors import NodeNotRunning
     from mesh.oneshot import sync_once

@@ -18,6 +18,11 @@ def _report(app: AppContext, result, what: str) -> None:  # type: ignore[no-unty
     out = console()
     for warning in result.warnings:
         out.print(f"[yellow]Warning:[/] {warning}")
+    if result.cut_at is not None:
+        out.print(
+            f"Last valid seq of that key: {result.cut_at}; entries this laptop holds that stop "
+            f"counting: {result.cut_entries}"
+        )
     if result.applied:
         out.print(f"[green]{what}[/] (change {result.entry.id.hex()[:12]})")
     else:
@@ -149,7 +154,8 @@ def remove_role_(app: AppContext, member: str, role: str) -> None:
     "--at",
     "at",
     type=click.IntRange(min=0),
-    help="Last valid seq of that key (default: the last one this laptop has seen).",
+    help="Last valid seq of that key (default: the last one this laptop has seen; "
+    "needed when it has seen none; 0 cuts everything).",
 )
 @pass_app
 def revoke_(app: AppContext, member: str, reason: str, at: int | None) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ledger import trust
 from ledger.entry import create
-from ledger.errors import PluriError
+from ledger.errors import InvalidInput, PluriError
 
 if TYPE_CHECKING:
     from plurictl.drills.runner import DrillRunner
@@ -74,17 +74,41 @@ def do_heal(r: DrillRunner, args: dict[str, Any]) -> str:
 
 
 def do_loss(r: DrillRunner, args: dict[str, Any]) -> str:
-    for n in _nodes(r, args):
-        if r.cluster.running(n):
-            r.cluster.control(n, "faults.set", loss=float(args["percent"]) / 100)
+    r.cluster.degrade(_nodes(r, args), loss=float(args["percent"]) / 100)
     return f"{args['percent']}% loss"
 
 
 def do_delay(r: DrillRunner, args: dict[str, Any]) -> str:
-    for n in _nodes(r, args):
-        if r.cluster.running(n):
-            r.cluster.control(n, "faults.set", delay_ms=int(args["ms"]))
+    r.cluster.degrade(_nodes(r, args), delay_ms=int(args["ms"]))
     return f"{args['ms']} ms delay"
+
+
+def _lab(r: DrillRunner, action: str) -> Any:
+    if r.cluster.net is None:
+        raise InvalidInput(
+            f"`{action}` cuts a real link: run the drill with --network netns (needs root)"
+        )
+    return r.cluster.net
+
+
+def do_link_down(r: DrillRunner, args: dict[str, Any]) -> str:
+    _lab(r, "link-down").link_down(args["node"])
+    return f"{args['node']}'s network interface is down"
+
+
+def do_link_up(r: DrillRunner, args: dict[str, Any]) -> str:
+    _lab(r, "link-up").link_up(args["node"])
+    return f"{args['node']}'s network interface is up"
+
+
+def do_unplug(r: DrillRunner, args: dict[str, Any]) -> str:
+    _lab(r, "unplug").detach(args["node"])
+    return f"{args['node']}'s port is detached from the bridge"
+
+
+def do_plug(r: DrillRunner, args: dict[str, Any]) -> str:
+    _lab(r, "plug").attach(args["node"])
+    return f"{args['node']}'s port is back on the bridge"
 
 
 def do_write(r: DrillRunner, args: dict[str, Any]) -> str:
@@ -141,13 +165,15 @@ def do_courier(r: DrillRunner, args: dict[str, Any]) -> str:
 
 def do_revoke(r: DrillRunner, args: dict[str, Any]) -> str:
     by = args.get("by") or r.drill.names[0]
+    key = r.member_key(args["node"])
     with r.member_home(by) as h:
-        res = trust.revoke(
-            h.store, h.identity, r.member_key(args["node"]), str(args.get("reason", "drill"))
-        )
+        at = args.get("at")
+        if at is None and h.store.stored_heads().get(key) is None:
+            at = 0  # the admin has seen nothing of that laptop: cut everything, explicitly
+        res = trust.revoke(h.store, h.identity, key, str(args.get("reason", "drill")), at)
         r.ack(by, res.entry)
     r.expelled.add(args["node"])
-    return f"{args['node']} revoked by {by} (its laptop is cut off from now on)"
+    return f"{args['node']} revoked by {by} at seq {res.cut_at} (its laptop is cut off from now on)"
 
 
 def do_rotate(r: DrillRunner, args: dict[str, Any]) -> str:

@@ -82,13 +82,11 @@ def _fault(
         counts["partitions"] += 1
     elif choice == "loss":
         pct = rng.choice([5, 10, 20, 30])
-        for n in running:
-            r.cluster.control(n, "faults.set", loss=pct / 100)
+        r.cluster.degrade(running, loss=pct / 100)
         counts["loss"] += 1
     elif choice == "delay":
         ms = rng.choice([50, 100, 200, 300])
-        for n in running:
-            r.cluster.control(n, "faults.set", delay_ms=ms)
+        r.cluster.degrade(running, delay_ms=ms)
         counts["delay"] += 1
     else:
         r.cluster.heal()

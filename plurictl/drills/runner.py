@@ -18,6 +18,7 @@ from typing import Any
 
 from ledger import trust
 from ledger.entry import Entry
+from ledger.errors import InvalidInput
 from ledger.home import Home
 from plurictl.cluster import LocalCluster
 from plurictl.drills import actions
@@ -28,7 +29,7 @@ Events = Callable[[str], None]
 
 #: steps that cut or kill links: before the first one, every running node must hold the
 #: roster (a laptop cut off before it learnt the roster cannot write anything)
-FAULTS = frozenset({"partition", "loss", "delay", "kill", "stop", "nemesis"})
+FAULTS = frozenset({"partition", "loss", "delay", "kill", "stop", "nemesis", "link-down", "unplug"})
 
 
 @dataclass
@@ -71,6 +72,7 @@ class DrillReport:
     #: results of `check` steps during the drill (invariants that hold at any moment)
     midway: list[Invariant] = field(default_factory=list)
     acknowledged: int = 0
+    network: str = "loopback"
     bytes_exchanged: int = 0
     duration: float = 0.0
     error: str | None = None
@@ -90,6 +92,7 @@ class DrillReport:
             "seed": self.seed,
             "nodes": self.nodes,
             "passed": self.passed,
+            "network": self.network,
             "error": self.error,
             "duration_s": round(self.duration, 2),
             "acknowledged_entries": self.acknowledged,
@@ -112,6 +115,7 @@ class DrillRunner:
         nemesis: float | None = None,
         broken_node: tuple[str, str] | None = None,
         final_timeout: float | None = None,
+        network: str = "loopback",
     ) -> None:
         self.drill = drill
         self.root = root
@@ -119,9 +123,10 @@ class DrillRunner:
         self.rng = random.Random(self.seed)
         self.events = events or (lambda _m: None)
         self.extra_nemesis = nemesis
-        self.cluster = LocalCluster(root / "nodes", interval=drill.interval)
+        self.network = network
+        self.cluster = LocalCluster(root / "nodes", interval=drill.interval, net=_lab(network))
         self.acks: list[Ack] = []
-        self.report = DrillReport(drill.name, self.seed, drill.names)
+        self.report = DrillReport(drill.name, self.seed, drill.names, network=network)
         self.start_time = 0.0
         self.expect_forks: set[str] = set()
         #: members revoked during the drill: nobody talks to their laptops any more,
@@ -236,7 +241,7 @@ class DrillRunner:
                     cleanup()
             for name in self.cluster.nodes:
                 self.collect_traffic(name)
-            self.cluster.stop_all()
+            self.cluster.close()
             self.report.bytes_exchanged = self.bytes_from_stopped
             self.report.acknowledged = len(self.acks)
             self.report.duration = time.monotonic() - self.start_time
@@ -315,6 +320,17 @@ class DrillRunner:
 
     def duration(self, value: Any, where: str) -> float:
         return seconds(value, where)
+
+
+def _lab(network: str) -> Any:
+    """None for loopback (faults simulated in the nodes), a NetLab for real namespaces."""
+    if network == "loopback":
+        return None
+    if network == "netns":
+        from plurictl.drills.netns import NetLab
+
+        return NetLab()
+    raise InvalidInput(f"unknown drill network {network!r} (use loopback or netns)")
 
 
 __all__ = ["Ack", "DrillReport", "DrillRunner", "trust"]

@@ -1,9 +1,13 @@
-"""Mesh benchmarks on real node processes over loopback with CURVE.
+"""Mesh benchmarks on real node processes with CURVE (loopback, and network namespaces as root).
 
-- catch-up of 100,000 entries to a fresh node, as a ratio of the raw verify rate;
+- catch-up of 100,000 entries to a fresh node, as a ratio of the raw verify rate on the same
+  number of cores (two threads);
 - bytes per anti-entropy round when in sync, with 1,000 vs 100,000 entries;
-- convergence of 10 nodes after a heal (default 1 s gossip interval);
-- eager push latency between two connected nodes.
+- convergence of 10 nodes after a simulated heal (default 1 s gossip interval);
+- eager push latency between two connected nodes;
+- back in sync after a real 60 s cut (link down, bridge port detached), 3 and 10 nodes;
+- an honest sync while a hostile member floods the node; node memory under floods;
+- idle traffic of a pair in sync, counted on the wire (veth byte counters).
 """
 
 from __future__ import annotations
@@ -46,7 +50,11 @@ def _signer(cluster: LocalCluster, who: str):  # type: ignore[no-untyped-def]
         return h.identity
 
 
-def test_catch_up_100k(tmp_path: Path, raw_verify_rate: float, record: Callable) -> None:  # type: ignore[no-untyped-def]
+def test_catch_up_100k(tmp_path: Path, raw_verify_rate_2: float, record: Callable) -> None:  # type: ignore[no-untyped-def]
+    """The baseline is measured right before and right after (other work on the machine
+    changes both alike), and the ratio taken against their mean."""
+    from tests.benchmarks.conftest import measure_raw_verify_rate
+
     names = ["src", "fresh"]
     with LocalCluster(tmp_path, interval=1.0) as c:
         c.init_homes(names)
@@ -62,17 +70,19 @@ def test_catch_up_100k(tmp_path: Path, raw_verify_rate: float, record: Callable)
                 time.sleep(0.05)
                 assert time.perf_counter() - t < 300
         elapsed = time.perf_counter() - t
+    after = measure_raw_verify_rate(threads=2)
+    record("baseline", "raw pynacl verify (2 threads), after the catch-up", after, "entries/s")
     rate = target / elapsed
-    ratio = rate / raw_verify_rate
+    ratio = rate / ((raw_verify_rate_2 + after) / 2)
     record(
         "mesh",
         "catch-up 100k entries to a fresh node (CURVE, loopback)",
         rate,
         "entries/s",
-        ">= 0.6 x raw verify",
-        ratio >= 0.6,
+        ">= 0.8 x raw verify (2 threads)",
+        ratio >= 0.8,
     )
-    record("mesh", "catch-up / raw verify", ratio, "ratio", ">= 0.6", ratio >= 0.6)
+    record("mesh", "catch-up / raw verify, 2 threads each", ratio, "ratio", ">= 0.8", ratio >= 0.8)
 
 
 def in_sync_round_bytes(cluster: LocalCluster, rounds: float) -> tuple[float, float]:
@@ -203,3 +213,171 @@ def test_eager_push_latency(tmp_path: Path, record: Callable) -> None:  # type: 
         "mesh", "eager push latency p50 (write, nudge, arrive)", p50, "ms", "<= 50 ms", p50 <= 50
     )
     record("mesh", "eager push latency p95", p95, "ms")
+
+
+# --- real networks, hostile members, idle traffic (issue 23) -------------------------------------
+
+
+@pytest.mark.parametrize(("n", "mode"), [(3, "link"), (3, "detach"), (10, "link"), (10, "detach")])
+def test_back_in_sync_after_a_real_60_s_cut(
+    tmp_path: Path, record: Callable, n: int, mode: str
+) -> None:  # type: ignore[no-untyped-def]
+    from plurictl.drills.netns import unavailable
+    from tests.mesh_heal import cut_and_heal, start_lan
+
+    if unavailable():
+        pytest.skip(unavailable())
+    victims = ["n2"] if n == 3 else ["n3", "n6", "n9"]
+    with start_lan(tmp_path, n) as c:
+        took = cut_and_heal(c, victims, mode, 60)
+    what = "link down" if mode == "link" else "bridge port detached"
+    record(
+        "mesh",
+        f"{n} nodes: back in sync after a real 60 s cut ({what})",
+        took,
+        "s",
+        "<= 5 s",
+        took <= 5,
+    )
+
+
+def _flood_cluster(tmp_path: Path) -> LocalCluster:
+    c = LocalCluster(tmp_path, interval=1.0)
+    c.init_homes(["a", "b"])
+    c.found_mesh("a", {"a": ["admin", "operator"], "b": ["operator"]})
+    with c.home("a") as h:
+        h.store.append_many(h.identity, [("note", {"i": i, "pad": "x" * 200}) for i in range(999)])
+    return c
+
+
+def _floods(c: LocalCluster) -> dict[str, list[bytes]]:
+    """What a hostile member sends: forged entries, valid entries over and over, garbage."""
+    import msgpack
+
+    from tests.hostile import Member, push
+
+    member = Member(c, "probe")
+    with c.home("a") as h:
+        raws = h.store.range_raw(h.identity.public, 1, 1000, limit=1000)
+    floods = {
+        "forged entries": [push(member.forged_entries(1000))],
+        "valid entries resent": [push(raws)],
+        "one-byte entries": [push([b"\x01"] * 300_000)],
+        "garbage": [b"\x00" * 500_000],
+        "requests": [msgpack.packb({"v": 1, "t": "digest", "d": b"\x00" * 32})],
+    }
+    member.close()
+    return floods
+
+
+@pytest.mark.parametrize("flood", ["forged entries", "valid entries resent"])
+def test_honest_sync_during_a_flood(tmp_path: Path, record: Callable, flood: str) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from ledger.home import Home
+    from mesh.oneshot import sync_once
+    from tests.hostile import Member, wait_member_known
+
+    with _flood_cluster(tmp_path) as c:
+        messages = _floods(c)[flood]
+        c.start("a", peers=[])
+        atk = Member(c)
+        stop = threading.Event()
+        wait_member_known(c, atk)
+        # two connections: as many as a member may flood on without being cut off for it
+        threads = [
+            threading.Thread(target=atk.flood, args=(messages, 60.0, stop)) for _ in range(2)
+        ]
+        for t in threads:
+            t.start()
+        time.sleep(2.0)
+        try:
+            with Home(c.nodes["b"].home) as h:
+                t0 = time.perf_counter()
+                summary = sync_once(h, c.nodes["a"].addr, timeout=60)
+                took = time.perf_counter() - t0
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+            atk.close()
+    assert summary.in_sync and summary.received >= 1000
+    record(
+        "mesh",
+        f"honest sync of 1,000 entries during a flood ({flood})",
+        took,
+        "s",
+        "<= 2 s",
+        took <= 2,
+    )
+
+
+def test_node_memory_under_floods(tmp_path: Path, record: Callable) -> None:  # type: ignore[no-untyped-def]
+    import socket
+    import threading
+
+    from tests.hostile import Member, rss_mb, wait_member_known
+
+    worst = 0.0
+    with _flood_cluster(tmp_path) as c:
+        floods = _floods(c)
+        c.start("a", peers=[])
+        baseline = rss_mb(c)
+        for i, messages in enumerate(floods.values()):
+            atk = Member(c, f"m{i}")
+            wait_member_known(c, atk)
+            stop = threading.Event()
+            threads = [
+                threading.Thread(target=atk.flood, args=(messages, 15.0, stop)) for _ in range(6)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            atk.close()
+            worst = max(worst, rss_mb(c))
+        # unauthenticated UDP: key queries and forged beacons
+        port = c.nodes["a"].port
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for _ in range(50_000):
+                s.sendto(b"PLURI?2".ljust(128, b"\0"), ("127.0.0.1", port))
+        worst = max(worst, rss_mb(c))
+        assert c.control("a", "status")["entries"] >= 1000
+    record("mesh", "node memory at rest (peak)", baseline, "MB")
+    record(
+        "mesh",
+        "node memory under floods (peak of 5 kinds + UDP)",
+        worst,
+        "MB",
+        "<= 150 MB",
+        worst <= 150,
+    )
+
+
+def test_idle_gossip_on_the_wire(tmp_path: Path, record: Callable) -> None:  # type: ignore[no-untyped-def]
+    """Two laptops in sync, default settings: bytes on the wire (Ethernet frames) per second."""
+    from plurictl.drills.netns import unavailable
+    from tests.mesh_heal import start_lan
+
+    if unavailable():
+        pytest.skip(unavailable())
+    with start_lan(tmp_path, 2) as c:
+        assert c.net is not None
+        time.sleep(60)  # let the rounds back off to their idle pace
+        port = c.net.nodes["n1"].host_if
+        stats = Path(f"/sys/class/net/{port}/statistics")
+
+        def counted() -> int:
+            return int((stats / "rx_bytes").read_text()) + int((stats / "tx_bytes").read_text())
+
+        before, t0 = counted(), time.monotonic()
+        time.sleep(120)
+        wire = (counted() - before) * 8 / (time.monotonic() - t0)
+    record(
+        "mesh",
+        "idle pair in sync, on the wire (heartbeats + rounds)",
+        wire,
+        "bit/s",
+        "<= 1000",
+        wire <= 1000,
+    )

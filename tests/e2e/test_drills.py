@@ -200,3 +200,16 @@ def test_drill_cli(tmp_path: Path, invoke) -> None:  # type: ignore[no-untyped-d
     assert r.exit_code == 0, r.output
     report = json.loads(r.stdout)
     assert report["passed"] and report["acknowledged_entries"] >= 2
+
+
+def test_real_link_faults_need_the_namespace_network(tmp_path: Path) -> None:
+    spec = parse(
+        {
+            "drill": {"name": "cut", "interval": 0.2},
+            "nodes": [{"name": "a", "roles": ["admin"]}, {"name": "b", "roles": ["operator"]}],
+            "step": [{"do": "found"}, {"do": "start"}, {"do": "link-down", "node": "b"}],
+        }
+    )
+    report = DrillRunner(spec, tmp_path).run()
+    assert not report.passed and report.error is not None
+    assert "--network netns" in report.error

@@ -101,7 +101,8 @@ def test_roster_lifecycle(home: Path, tmp_path: Path, invoke: Invoke) -> None:
     by_key = {m["key"]: m for m in roster["members"]}
     assert by_key[bkey]["status"] == "rotated" and by_key[b2]["roles"] == ["operator"]
     assert by_key[b2]["member"] == bkey
-    assert invoke(home, "roster", "revoke", b2[:12], "--reason", "laptop stolen").exit_code == 0
+    r = invoke(home, "roster", "revoke", b2[:12], "--reason", "laptop stolen", "--at", "0")
+    assert r.exit_code == 0, r.output
     roster = json_out(invoke(home, "roster", "list", "--json"))
     assert {m["key"]: m for m in roster["members"]}[b2]["status"] == "revoked"
     assert "bob" not in invoke(home, "roster", "list").output  # revoked and rotated keys hidden
@@ -174,3 +175,84 @@ def test_forks_list_plain_words(home: Path, tmp_path: Path, invoke: Invoke) -> N
     r = invoke(home, "log", "verify")
     assert r.exit_code == 6 and "FORK" in r.output
     assert json_out(invoke(home, "mesh", "show", "--json"))["forks"] == 1
+
+
+def _forked_member(home: Path, tmp_path: Path, invoke: Invoke, name: str) -> tuple[Path, str]:
+    """A member whose key signed two different entries at seq 2 (a copied laptop), seen by home."""
+    import shutil
+
+    member, key = new_home(tmp_path, invoke, name)
+    mesh_id = json_out(invoke(home, "mesh", "show", "--json"))["mesh_id"]
+    assert invoke(home, "roster", "add", key, "--name", name, "--role", "operator").exit_code == 0
+    assert invoke(member, "mesh", "join", mesh_id).exit_code == 0
+    copy_ledger(home, member)
+    assert invoke(member, "log", "append", "--kind", "note", "--body", '{"n": 1}').exit_code == 0
+    twin = tmp_path / f"{name}-twin"
+    shutil.copytree(member, twin)
+    assert invoke(member, "log", "append", "--kind", "note", "--body", '{"side": 1}').exit_code == 0
+    assert invoke(twin, "log", "append", "--kind", "note", "--body", '{"side": 2}').exit_code == 0
+    copy_ledger(member, home)
+    copy_ledger(twin, home)
+    members = {m["name"]: m for m in json_out(invoke(home, "roster", "list", "--json"))["members"]}
+    assert members[name]["status"] == "equivocated"
+    return member, key
+
+
+def test_a_forked_key_can_be_revoked(home: Path, tmp_path: Path, invoke: Invoke) -> None:
+    """trust.md's fork procedure: revoke the forked key; it is no longer admitted anywhere."""
+    from ledger.home import Home
+
+    _, key = _forked_member(home, tmp_path, invoke, "mallory")
+    r = invoke(home, "roster", "revoke", "mallory", "--reason", "key copied")
+    assert r.exit_code == 0, r.stderr
+    assert "Last valid seq of that key: 1" in r.output  # the fork point, not the forked seq
+    members = {m["name"]: m for m in json_out(invoke(home, "roster", "list", "--json"))["members"]}
+    assert members["mallory"]["status"] == "revoked"
+    assert members["mallory"]["last_valid_seq"] == 1
+    with Home(home) as h:
+        assert bytes.fromhex(key) not in h.store.roster().connectable_keys()
+
+
+def test_a_forked_key_can_be_rotated(home: Path, tmp_path: Path, invoke: Invoke) -> None:
+    _, key = _forked_member(home, tmp_path, invoke, "mallory")
+    _, fresh = new_home(tmp_path, invoke, "mallory-new")
+    r = invoke(home, "roster", "rotate", "mallory", fresh)
+    assert r.exit_code == 0, r.stderr
+    by_key = {m["key"]: m for m in json_out(invoke(home, "roster", "list", "--json"))["members"]}
+    assert by_key[key]["status"] == "rotated" and by_key[fresh]["status"] == "active"
+    assert by_key[fresh]["roles"] == ["operator"] and by_key[fresh]["member"] == key
+
+
+def test_revoke_without_seeing_any_entry_needs_at(
+    home: Path, tmp_path: Path, invoke: Invoke
+) -> None:
+    """An admin who has not synced would cut at seq 0: every entry of the member would stop
+    counting. That needs an explicit --at; the output says how many entries the cut removes."""
+    bob, bkey = new_home(tmp_path, invoke, "bob")
+    assert invoke(home, "roster", "add", bkey, "--name", "bob", "--role", "operator").exit_code == 0
+    before = snapshot(home)
+    r = invoke(home, "roster", "revoke", "bob", "--reason", "stolen")
+    assert r.exit_code == 5 and "seen none of bob's entries" in r.stderr and "--at" in r.stderr
+    assert snapshot(home) == before
+    # once the admin holds some of bob's entries, the default cut keeps them and says so
+    mesh_id = json_out(invoke(home, "mesh", "show", "--json"))["mesh_id"]
+    assert invoke(bob, "mesh", "join", mesh_id).exit_code == 0
+    copy_ledger(home, bob)
+    for i in range(4):
+        assert (
+            invoke(bob, "log", "append", "--kind", "note", "--body", f'{{"i": {i}}}').exit_code == 0
+        )
+    copy_ledger(bob, home)
+    r = invoke(home, "roster", "revoke", "bob", "--at", "1")
+    assert r.exit_code == 0, r.stderr
+    assert "Last valid seq of that key: 1; entries this laptop holds that stop counting: 3" in (
+        r.output.replace("\n", " ")
+    )
+
+
+def test_revoke_at_zero_is_explicit(home: Path, tmp_path: Path, invoke: Invoke) -> None:
+    _, bkey = new_home(tmp_path, invoke, "bob")
+    assert invoke(home, "roster", "add", bkey, "--name", "bob", "--role", "operator").exit_code == 0
+    r = invoke(home, "roster", "revoke", "bob", "--at", "0")
+    assert r.exit_code == 0, r.stderr
+    assert "stop counting: 0" in r.output

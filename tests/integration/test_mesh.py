@@ -109,8 +109,8 @@ def test_partition_then_heal(cluster: LocalCluster) -> None:
     left = [write(cluster, "a", {"i": i}) for i in range(3)]
     right = [write(cluster, "c", {"i": i}) for i in range(3)]
     wait_for(lambda: all(has(cluster, "b", i) for i in left))
-    # every node pings its peers across the cut each gossip interval (and drops what comes
-    # in): ten dropped messages on each node are several intervals of trying
+    # the nodes keep gossiping across the cut (a peer that never answers keeps the pace up)
+    # and drop what comes in: ten dropped messages on each node are several rounds of trying
     stays_absent(
         cluster,
         lambda: (
@@ -177,7 +177,7 @@ def test_revoked_member_is_cut_off(cluster: LocalCluster) -> None:
         cluster.start(n)
     cluster.wait_converged(timeout=20)
     with cluster.home("a") as h:
-        revoke(h.store, h.identity, cluster.nodes["b"].key, "stolen laptop")
+        revoke(h.store, h.identity, cluster.nodes["b"].key, "stolen laptop", at=0)
     cluster.nudge("a")
     wait_for(
         lambda: any(
@@ -197,12 +197,12 @@ def test_revoked_member_is_cut_off(cluster: LocalCluster) -> None:
     # b's laptop never hears of its revocation (nobody talks to it any more): what it writes
     # now stays on it
     late = write(cluster, "b", {"after": "revocation"})
-    # b does not know it was revoked and keeps pinging a and c every interval: ten pings
-    # are five intervals of trying, and a and c still lack what b wrote
+    # b does not know it was revoked and keeps dialling a and c (refused each time, with
+    # growing pauses): four more dials are several attempts, and a and c still lack what b wrote
     stays_absent(
         cluster,
         lambda: not has(cluster, "a", late) and not has(cluster, "c", late),
-        {"b": ("sent_by_type.ping", 10)},
+        {"b": ("dials", 4)},
     )
 
 
@@ -280,8 +280,8 @@ def test_hostile_input_is_counted_and_dropped(cluster: LocalCluster) -> None:
             if atk.sock.poll(100):
                 replies.append(protocol.decode(atk.sock.recv()))
         assert any(r["t"] == "refuse" and "version" in r["reason"] for r in replies)
-        status = cluster.control("a", "status")
-        assert status["sync"]["refused"] >= 2  # forged and re-signed entries
+        # forged and re-signed entries (checked off the loop's thread: wait for them)
+        wait_for(lambda: cluster.control("a", "status")["sync"]["refused"] >= 2, timeout=10)
         # oversized: libzmq drops the connection; the node keeps serving others
         atk.send(b"x" * (protocol.MAX_MESSAGE_BYTES + 10))
         fresh = write(cluster, "a", {"still": "serving"})
@@ -323,7 +323,9 @@ def test_random_frames_never_stop_the_node(
 ) -> None:
     cluster, atk = hostile_cluster
     for f in frames:
-        atk.send(f)
+        # garbage gets a member cut off for a while: its sends then go nowhere
+        with contextlib.suppress(zmq.Again):
+            atk.sock.send(f, zmq.NOBLOCK)
     status = cluster.control("a", "status")  # still answering
     assert status["entries"] >= 1
 

@@ -163,7 +163,8 @@ def test_a_revoked_member_is_cut_off_at_once(valley: Valley) -> None:
 
     net = valley.net(SLOW_LINK)
     settle(net)
-    trust.revoke(valley.town, valley.people["alice"], valley.people["bob"].public, "radio stolen")
+    bob = valley.people["bob"].public
+    trust.revoke(valley.town, valley.people["alice"], bob, "radio stolen", at=0)
     net.run_for(5)
     assert net.nodes["town"].station.peers == {}  # the valley's key no longer gets a word in
     (report,) = valley.fuel_reports(1)

@@ -175,3 +175,38 @@ def test_big_messages_are_split_under_the_limit() -> None:
     assert sum(len(c) for c in chunks) == 40
     assert all(sum(map(len, c)) <= BATCH_BYTES for c in chunks)
     assert _chunks([], len) == []
+
+
+def test_a_flooding_peer_gets_its_share_of_the_checker_and_a_bounded_queue(tmp_path: Path) -> None:
+    """Pipelined receiving: batches wait for the signature checker in one queue per peer,
+    served in turn, so an honest peer's batch is written after at most a few of a flooder's,
+    and the flooder's queue is bounded (what is over is dropped and counted)."""
+    import time
+
+    from mesh.engine import PEER_QUEUE, SyncEngine
+
+    mesh = MeshFixture.create("alice", {"bob": ["operator"]})
+    store = Store(tmp_path / "bob.db", create=True)
+    store.ingest([e.raw for e in mesh.entries])
+    engine = SyncEngine(store, mesh.key("bob"), background_verify=True)
+    written: list[bytes] = []
+    engine.on_ingest = lambda key, _report: written.append(key)
+    flooder, honest = b"F" * 32, mesh.key("alice")
+    try:
+        for _ in range(PEER_QUEUE + 40):
+            engine.handle(flooder, "push", {"b": [b"\x98\x01" + bytes(60)] * 10})
+        assert engine.backlog <= PEER_QUEUE + 2  # the queue, and the batches being checked
+        assert engine.stats.overflow >= 40 - 2
+        note = mesh.write("alice", "note", {"x": 1})
+        engine.handle(honest, "push", {"b": [note.raw]})
+        deadline = time.monotonic() + 30
+        while honest not in written:
+            engine.finish()
+            assert time.monotonic() < deadline, "the honest batch was never written"
+            time.sleep(0.001)
+        assert written.index(honest) <= 3, written[:6]
+        assert store.heads()[honest].seq == note.seq
+        engine.forget(flooder)  # cut off: its waiting batches are dropped
+        assert engine.backlog <= 2
+    finally:
+        engine.close()
