@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import msgpack
-import nacl.bindings
-import nacl.exceptions
 
 from ledger.errors import EncodingError, InvalidInput, VerificationFailed
 
@@ -299,6 +297,10 @@ def unsigned_part(entry: Entry) -> bytes:
 
 
 def signature_valid(entry: Entry) -> bool:
+    # imported here: reading a ledger (every read command) needs no crypto library
+    import nacl.bindings
+    import nacl.exceptions
+
     try:
         nacl.bindings.crypto_sign_open(entry.sig + DOMAIN + unsigned_part(entry), entry.author)
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError):

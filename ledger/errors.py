@@ -4,6 +4,12 @@ Every error a user can cause carries an ``exit_code``; ``plurictl`` prints the
 message and exits with it, never with a traceback. Driver errors (sqlite3,
 nacl, msgpack, OS) are re-raised as one of these with ``raise ... from e``.
 
+The class that introduces a code also says what it means (``exit_meaning``) and
+what usually fixes it (``exit_fix``): those attributes are the one table of exit
+codes (``plurictl.exit_codes``), from which ``plurictl --help`` and
+``field_guides/exit-codes.md`` are made, and against which the codes drawn in
+the trees below are tested.
+
 ::
 
     PluriError                     exit 1  root of everything plurictl reports
@@ -31,6 +37,8 @@ class PluriError(Exception):
     """Root of every error plurictl reports to a user."""
 
     exit_code: int = 1
+    exit_meaning = "error (unexpected or general)"
+    exit_fix = "re-run with `--debug`, report it"
     #: Optional hint printed under the message: what to do next.
     hint: str | None = None
 
@@ -46,6 +54,8 @@ class PluriError(Exception):
 
 class NotInitialised(PluriError):
     exit_code = 3
+    exit_meaning = "not initialised: no home, no identity, not in a mesh yet"
+    exit_fix = "`plurictl init`, `mesh create` or `mesh join`; check `--home` / `PLURI_HOME`"
 
 
 class NotInMesh(NotInitialised):
@@ -68,6 +78,8 @@ class LedgerError(PluriError):
 
 class KeyFileError(LedgerError):
     exit_code = 4
+    exit_meaning = "key problem: key file missing, readable by others, damaged, wrong passphrase"
+    exit_fix = "`chmod 600 ~/.plurigrid/identity.json`; set `PLURI_PASSPHRASE`; restore from backup"
 
 
 class PassphraseError(KeyFileError):
@@ -76,6 +88,10 @@ class PassphraseError(KeyFileError):
 
 class InvalidInput(LedgerError):
     exit_code = 5
+    exit_meaning = (
+        "invalid input: bad JSON, bad kind, oversized entry, unreadable file, unknown name"
+    )
+    exit_fix = "fix the input; the message names the field (and the closest known name)"
 
 
 class EncodingError(InvalidInput):
@@ -84,10 +100,14 @@ class EncodingError(InvalidInput):
 
 class VerificationFailed(LedgerError):
     exit_code = 6
+    exit_meaning = "verification failed: bad signatures, broken chains, forks, damaged bundle"
+    exit_fix = "see `plurictl log verify`, `plurictl forks list`"
 
 
 class TrustError(LedgerError):
     exit_code = 7
+    exit_meaning = "refused by trust rules: not a member, missing role, another mesh"
+    exit_fix = "ask an admin (`plurictl roster list`)"
 
 
 class WrongMesh(TrustError):
@@ -96,6 +116,8 @@ class WrongMesh(TrustError):
 
 class StoreError(LedgerError):
     exit_code = 8
+    exit_meaning = "store problem: database busy, damaged, disk full, read-only"
+    exit_fix = "free disk space; retry; restore the home from backup"
 
 
 class BundleError(LedgerError):

@@ -152,7 +152,7 @@ def ingest(store: Store, items: Iterable[bytes | Entry]) -> IngestReport:
         queues.setdefault(e.author, deque()).append(e)
     with store.transaction() as db:
         state = IngestState(store, db)
-        state.kept = kept
+        state.kept, state.batch = kept, list(batch.values())
         # Feeds in seq order, in passes: an author refused as unknown is retried
         # after another feed's roster entry (or the genesis) admitted it.
         authors = sorted(
@@ -205,6 +205,7 @@ class IngestState:
         self.roster = store.roster() if self.mesh is not None else roster_view.Roster()
         #: author -> seq up to which entries past its cut are kept (a sealed vote lists them)
         self.kept: dict[bytes, int] = {}
+        self.batch: list[Entry] = []  # the entries being ingested
 
     def flush(self) -> None:
         if self.unwritten:
@@ -217,6 +218,9 @@ class IngestState:
         self.store._bump_generation()
         self.roster_changed = False
         self.roster = self.store.roster()
+        # the cuts this batch brought may reach entries a sealed vote needs (a fresh laptop
+        # importing everything at once): what is kept past them, under the new roster
+        self.kept = self.store._kept_past_cut(self.batch)
 
     def offer(self, e: Entry, report: IngestReport, *, final: bool) -> int:
         outcome, reason = self._check(e, report)

@@ -527,6 +527,14 @@ class Store(QuarantineMixin):
                         yield e
                 rows = cursor.fetchmany(batch)
 
+    def ids(self, *, kinds: Sequence[str]) -> list[bytes]:
+        """Ids of the stored entries of these kinds (by the stored kind; nothing decoded)."""
+        with self._read() as db:
+            rows = db.execute(
+                f"SELECT id FROM entries WHERE kind IN ({','.join('?' * len(kinds))})", list(kinds)
+            ).fetchall()
+        return [r[0] for r in rows]
+
     def iter_raw(self, batch: int = 2000) -> Iterator[tuple[bytes, bytes]]:
         """Every (raw, id) in (author, seq) order, read in batches (constant memory)."""
         for row in self.iter_rows(batch):

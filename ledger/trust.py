@@ -132,7 +132,7 @@ def open_votes_with_teller(store: Store, member: bytes) -> list[str]:
     """Titles of votes not yet FINAL where ``member`` holds a teller seat."""
     from ledger.votes import load as load_votes
 
-    votes, _ = load_votes(store)
+    votes, _ = load_votes(store, count=False)  # states and ballots: no tally needed
     return [
         v.charter.fields.title
         for _, v in sorted(votes.votes.items())
@@ -144,7 +144,7 @@ def open_votes_with_ballot(store: Store, member: bytes) -> list[str]:
     """Titles of votes not yet FINAL in which ``member`` has a ballot on this laptop."""
     from ledger.votes import load as load_votes
 
-    votes, _ = load_votes(store)
+    votes, _ = load_votes(store, count=False)  # states and ballots: no tally needed
     return [
         v.charter.fields.title
         for _, v in sorted(votes.votes.items())

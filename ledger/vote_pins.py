@@ -52,7 +52,7 @@ def kept_limits(store: object, extra: Iterable[Entry] = ()) -> dict[bytes, int]:
         if e.kind in VOTE_KINDS:
             entries.setdefault(e.id, e)
     proofs = [e for p in store.fork_proofs() for e in (p.a, p.b) if e.kind in VOTE_KINDS]
-    votes = fold(list(entries.values()), roster, {}, proofs)
+    votes = fold(list(entries.values()), roster, {}, proofs, count=False)  # no tally needed
     limits: dict[bytes, int] = {}
     for vote in votes.votes.values():
         if vote.charter.fields.rules != 2 or vote.state not in (SEALED, FINAL):

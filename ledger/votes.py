@@ -59,12 +59,14 @@ def heard_map(store: Store) -> dict[bytes, int]:
     return out
 
 
-def load(store: Store, *, heard: bool = False) -> tuple[Votes, Roster]:
-    """The votes view over this laptop's ledger (``heard``: also per-voter last-heard)."""
+def load(store: Store, *, heard: bool = False, count: bool = True) -> tuple[Votes, Roster]:
+    """The votes view over this laptop's ledger (``heard``: also per-voter last-heard;
+    ``count=False``: no tallies, see :func:`ledger.views.votes.fold`)."""
     roster = store.roster()
     entries = store.entries(kind_prefix="vote.")
     proofs = [e for p in store.fork_proofs() for e in (p.a, p.b) if e.kind.startswith("vote.")]
-    return fold(entries, roster, heard_map(store) if heard else None, proofs), roster
+    heard_at = heard_map(store) if heard else None
+    return fold(entries, roster, heard_at, proofs, count=count), roster
 
 
 def find_vote(votes: Votes, text: str) -> Vote:
@@ -530,7 +532,7 @@ def seal(
             "or seal with --accept-late",
         )
     unsealed = [t for t in vote.charter.tellers if t not in vote.seals and t != member]
-    reach = len(sheet.sealers) + 1 + len(unsealed)
+    reach = len(sheet.sealers) + len(sheet.set_aside) + 1 + len(unsealed)
     if reach < vote.charter.k:
         raise InvalidInput(
             f"sheet {sheet.id.hex()[:12]} can no longer reach {vote.charter.k} seals: too many "

@@ -59,6 +59,9 @@ class PeerSync:
     behind: int = 0
     ahead: int = 0
     accepted: int = 0  # entries we took from this peer
+    #: what we will have taken from this peer once we hold everything its last heads
+    #: announced (accepted so far + behind): the total a progress bar counts towards
+    expected: int = 0
     refused: int = 0  # entries from this peer the store refused
     sent_entries: int = 0
     last_sync: float | None = None
@@ -225,6 +228,7 @@ class SyncEngine:
         lacking = sync.missing_ranges(local, remote, self._id_at)
         ranges = sync.not_yet_queued(lacking, p.promised)
         p.behind = sync.count_missing(local, remote)
+        p.expected = p.accepted + p.behind
         p.ahead = sum(r.count for r in lacking)
         p.in_sync = msg["d"] == self.store.digest()
         if ranges:

@@ -25,7 +25,7 @@ from planner.explain import explain
 from planner.orders import orders
 from planner.result import FORMAT, PlanResult
 from planner.scenario import Scenario
-from planner.scenario_file import load_scenario, parse_scenario
+from planner.scenario_file import load_scenario, parse_scenario, shipped_scenarios
 
 __all__ = [
     "PlanResult",
@@ -45,7 +45,6 @@ PLANNER_VERSION = "2"  # 2: large networks through shift factors
 # "infeasible, because": a courtesy, never longer than this (case2869pegase: 4 hours
 # diagnose in 20 s, 24 hours did not finish in 120 s)
 DIAGNOSE_SECONDS = 60.0
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "field_guides" / "scenarios"
 
 # progress(stage, message, fraction): stage is "build", "solve", "validate" or "done"
 Progress = Callable[[str, str, float], None]
@@ -318,30 +317,3 @@ def read_plan(path: str | Path) -> dict[str, Any]:
             hint="re-run the scenario to get a fresh plan",
         )
     return data
-
-
-def shipped_scenarios() -> list[dict[str, Any]]:
-    """The scenarios in field_guides/scenarios/, each validated (errors shown, not raised)."""
-    out = []
-    for f in sorted(SCENARIO_DIR.glob("*.toml")):
-        try:
-            sc = load_scenario(f)
-            out.append(
-                {
-                    "file": str(f),
-                    "name": sc.name,
-                    "description": sc.description,
-                    "network": sc.network.case
-                    or (sc.network.file.name if sc.network.file else None),
-                    "periods": sc.horizon.periods,
-                    "hours_per_period": sc.horizon.hours_per_period,
-                    "sites": [s.name for s in sc.sites],
-                    "loads": len(sc.loads),
-                    "generators": len(sc.generators),
-                    "valid": True,
-                    "error": None,
-                }
-            )
-        except ScenarioError as e:
-            out.append({"file": str(f), "name": f.stem, "valid": False, "error": str(e)})
-    return out

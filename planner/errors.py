@@ -15,6 +15,8 @@ from __future__ import annotations
 
 class PlannerError(Exception):
     exit_code: int = 10
+    exit_meaning = "planner input invalid: scenario file or network"
+    exit_fix = "the message names the field"
     hint: str | None = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
@@ -37,3 +39,5 @@ class PlanFileError(PlannerError):
 
 class SolverError(PlannerError):
     exit_code = 11
+    exit_meaning = "plan not solved: infeasible, time limit, solver failure"
+    exit_fix = "read the reason printed with the result"

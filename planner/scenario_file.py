@@ -572,3 +572,32 @@ def _read_route(r: _Reader, sites: list[Site]) -> Route:
     )
     r.finish()
     return route
+
+
+def shipped_scenarios(folder: Path) -> list[dict[str, Any]]:
+    """The scenarios in ``folder`` (plurictl passes the shipped ones), each validated
+    (errors shown, not raised). Here, not in ``planner.api``, so that listing them
+    imports no numpy."""
+    out = []
+    for f in sorted(folder.glob("*.toml")):
+        try:
+            sc = load_scenario(f)
+            out.append(
+                {
+                    "file": str(f),
+                    "name": sc.name,
+                    "description": sc.description,
+                    "network": sc.network.case
+                    or (sc.network.file.name if sc.network.file else None),
+                    "periods": sc.horizon.periods,
+                    "hours_per_period": sc.horizon.hours_per_period,
+                    "sites": [s.name for s in sc.sites],
+                    "loads": len(sc.loads),
+                    "generators": len(sc.generators),
+                    "valid": True,
+                    "error": None,
+                }
+            )
+        except ScenarioError as e:
+            out.append({"file": str(f), "name": f.stem, "valid": False, "error": str(e)})
+    return out

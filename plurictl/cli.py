@@ -79,8 +79,14 @@ class LazyGroup(click.Group):
         from plurictl.params import guard_commands
 
         if cmd_name in self.lazy:
+            from plurictl.complete import attach
+            from plurictl.examples import attach_examples
+
             module, attr, _ = self.lazy[cmd_name]
-            return guard_commands(getattr(importlib.import_module(module), attr))
+            command = guard_commands(getattr(importlib.import_module(module), attr))
+            attach(command, cmd_name)  # shell completion of ids and names
+            attach_examples(command, cmd_name)
+            return command
         command = super().get_command(ctx, cmd_name)
         return guard_commands(command) if command is not None else None
 
@@ -97,7 +103,18 @@ class LazyGroup(click.Group):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Made from the exception classes only when help is shown (plurictl.exit_codes).
+        from plurictl.exit_codes import table
+
+        with formatter.section("Exit codes (field_guides/exit-codes.md)"):
+            formatter.write_dl([(str(row.code), row.meaning) for row in table()])
+        super().format_epilog(ctx, formatter)
+
     def invoke(self, ctx: click.Context) -> Any:
+        import signal
+
+        from ledger.errors import PluriError
         from plurictl.errors import handled_errors
 
         # The AppContext is made by the root callback, inside super().invoke():
@@ -108,10 +125,10 @@ class LazyGroup(click.Group):
             raise
         except handled_errors() as err:  # type: ignore[misc]
             report_error(err, debug=_debug(ctx))
-            ctx.exit(int(getattr(err, "exit_code", 1)))
+            ctx.exit(int(getattr(err, "exit_code", PluriError.exit_code)))
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
-            ctx.exit(130)
+            ctx.exit(128 + signal.SIGINT)  # what a shell reports for Ctrl-C
         except Exception as err:  # a bug: say so plainly, details with --debug
             debug = _debug(ctx)
             report_error(
@@ -121,7 +138,7 @@ class LazyGroup(click.Group):
                 ),
                 debug=debug,
             )
-            ctx.exit(1)
+            ctx.exit(PluriError.exit_code)
 
 
 def _debug(ctx: click.Context) -> bool:
@@ -143,11 +160,12 @@ def report_error(err: BaseException, *, debug: bool) -> None:
     message = str(err.args[0]) if err.args else err.__class__.__name__
     if len(message) > MAX_MESSAGE:
         message = f"{message[: MAX_MESSAGE - 1]}… ({len(message):,} characters)"
-    if message:  # text, not markup: "[meshtastic]" in a message must stay as typed
+    # escaped: names and commands in messages may hold brackets ('plurigrid[plot]')
+    if message:
         console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, markup=True)
     hint = getattr(err, "hint", None)
     if hint:
-        console.print(f"[yellow]Hint:[/] {escape(hint)}", highlight=False)
+        console.print(f"[yellow]Hint:[/] {escape(str(hint))}", highlight=False)
     if debug:
         console.print_exception(show_locals=False)
 
@@ -173,9 +191,8 @@ def cli(ctx: click.Context, home: str | None, debug: bool) -> None:
     Every laptop keeps a signed ledger; laptops that can reach each other
     replicate it over a mesh, and a USB stick carries it across a gap.
     Field guides: see the field_guides/ folder (start with README.md).
-    Exit codes: 0 ok, 1 error, 2 usage, 3 not initialised, 4 key problem,
-    5 invalid input, 6 verification failed, 7 refused by trust rules,
-    8 store problem, 9 mesh problem, 10-11 planner, 12 drill failed.
+
+    Example: plurictl --home ~/plurigrid-alice whoami
     """
     ctx.obj = AppContext(home=home, debug=debug)
     ctx.call_on_close(ctx.obj.close)

@@ -63,7 +63,13 @@ def vote_result(vote: Any, roster: Roster, *, ballots: bool = False) -> dict[str
     from ledger.views import vote_json
 
     data = vote_json.result(vote, roster, ballots=ballots)
-    return {"vote": vote.id.hex(), "state": vote.state, "failure": vote.failure, "result": data}
+    return {
+        "vote": vote.id.hex(),
+        "state": vote.state,
+        "failure": vote.failure,
+        "equivocated_tellers": vote_json.equivocated(vote, roster),  # in every state
+        "result": data,
+    }
 
 
 def playbook_runs(state: PlaybooksState) -> list[Run]:

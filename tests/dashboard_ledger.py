@@ -16,11 +16,11 @@ def run_quickstart(into: Path) -> Path:
 
     Returns the folder holding the nodes' homes (``nodes/alice`` ... ``nodes/erin``).
     """
-    from plurictl.commands.drill import SHIPPED
     from plurictl.drills.model import load
     from plurictl.drills.runner import DrillRunner
+    from plurictl.shipped import folder
 
-    report = DrillRunner(load(SHIPPED / "quickstart.toml"), into).run()
+    report = DrillRunner(load(folder("drills") / "quickstart.toml"), into).run()
     assert report.passed, report.to_json()
     return into / "nodes"
 

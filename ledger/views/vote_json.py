@@ -186,6 +186,7 @@ def status(vote: Vote, votes: Votes, roster: Roster) -> dict[str, Any]:
         "sealed_sheet": vote.sealed_sheet.hex() if vote.sealed_sheet else None,
         "sealed_root": vote.sealed_root.hex() if vote.sealed_root else None,
         "missing_ballots": [b.hex() for b in vote.missing_ballots],
+        "unproven_ballots": [b.hex() for b in vote.unproven_ballots],
         "late_ballots": [b.hex() for b in vote.late],
         "result": result(vote, roster),
         "ignored": [i.to_json() for i in votes.ignored_for(vote.id)],

@@ -177,15 +177,19 @@ def sealed(vote: Vote, pending: dict[tuple[bytes, bytes], list[Seal]]) -> list[t
     return sorted(out)
 
 
-def stuck(vote: Vote, roster: Roster) -> Stuck | None:
+def most_seals(vote: Vote, pending: dict[tuple[bytes, bytes], list[Seal]]) -> int:
+    """The most counted seals on one sheet that can still be sealed: sheets this laptop
+    holds (without a problem) and sheets it has only seen seals of."""
+    known = (len(s.sealers) for s in vote.sheets.values() if s.problem is None)
+    return max([*known, *(len(ss) for ss in pending.values())], default=0)
+
+
+def stuck(vote: Vote, roster: Roster, best: int) -> Stuck | None:
     """None while some sheet (or a new one) can still get k seals; else why not, and what
-    would unblock the vote."""
+    would unblock the vote. ``best``: :func:`most_seals`, before any seal was set aside
+    (a sheet this laptop lacks, or one that holds only if sealed, may still get there)."""
     f = vote.charter.fields
     keys = f.teller_keys
-    best = max(
-        (len(s.sealers) for s in vote.sheets.values() if s.problem is None and not s.conditional),
-        default=0,
-    )
     able: list[bytes] = []
     spent: list[bytes] = []
     gone: list[tuple[bytes, str]] = []
@@ -224,4 +228,5 @@ def sheets_in_view(
             ignore_sheet(sheet)
             del vote.sheets[sid]
             continue
+        sheet.set_aside = [s for s in sheet.sealers if s.surplus]
         sheet.sealers = [s for s in sheet.sealers if not s.surplus]

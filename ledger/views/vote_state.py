@@ -203,6 +203,10 @@ class Sheet:
     #: rules 2: why its author's authority holds only once the sheet is sealed (a roster
     #: cut made after it); such a sheet is shown and counted only when sealed
     conditional: str | None = None
+    #: rules 2, unsealed sheets: counted seals made past their key's cut or fork point.
+    #: Not every laptop holds them, so they are not shown among ``sealers``; they still
+    #: count if the sheet gets sealed
+    set_aside: list[Seal] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -274,6 +278,9 @@ class Vote:
     sealed_sheet: bytes | None = None
     sealed_root: bytes | None = None
     missing_ballots: list[bytes] = field(default_factory=list)
+    #: sealed, all listed ballots here, but some by a voter this laptop's roster does not
+    #: (yet) show with a voter role: SEALED until the roster entries arrive
+    unproven_ballots: list[bytes] = field(default_factory=list)
     #: once sealed (sheet list known): ballots held here but not on it, "uncounted (late)"
     late: list[bytes] = field(default_factory=list)
     provisional: vote_tally.Tally | None = None

@@ -103,14 +103,18 @@ def fold(
     roster: Roster,
     heard: Mapping[bytes, int] | None = None,
     proofs: Iterable[Entry] = (),
+    *,
+    count: bool = True,
 ) -> Votes:
-    """Fold vote entries into per-vote state (see :func:`_fold`)."""
+    """Fold vote entries into per-vote state (see :func:`_fold`). ``count=False``: states,
+    sheets, seals and ballots only, no tally (a FINAL vote then has no result): what the
+    store's pins and the roster's warnings need, quickly, and whatever a count would do."""
     # A fold of 100,000 ballots allocates a few hundred thousand objects and no cycles:
     # the cyclic collector would only rescan them, again and again (about 20% slower).
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _fold(entries, roster, heard, proofs)
+        return _fold(entries, roster, heard, proofs, count)
     finally:
         if enabled:
             gc.enable()
@@ -121,6 +125,7 @@ def _fold(
     roster: Roster,
     heard: Mapping[bytes, int] | None,
     proofs: Iterable[Entry],
+    count: bool = True,
 ) -> Votes:
     """Fold vote entries into per-vote state.
 
@@ -192,7 +197,7 @@ def _fold(
         mine = grouped.get(vid, [])
         if vote.charter.fields.rules == 1:  # older charters never read fork proofs
             mine = [e for e in mine if e.id not in from_proofs]
-        _fold_one(vote, roster, out, by_id, parts, mine)
+        _fold_one(vote, roster, out, by_id, parts, mine, count)
         if vid in conditional and vote.sealed_sheet is None and vote.state != CONFLICT:
             _drop(out, vote, mine, conditional[vid])
             continue
@@ -213,11 +218,12 @@ def _fold_one(
     by_id: dict[bytes, Entry],
     parts: dict[bytes, Entry],
     entries: list[Entry],
+    count: bool = True,
 ) -> None:
     """Fold one vote; an error becomes that vote's state, never the whole fold's."""
     mark = len(out.ignored)
     try:
-        _VoteFold(vote, roster, out, by_id, parts).run(entries)
+        _VoteFold(vote, roster, out, by_id, parts, count).run(entries)
     except Exception as err:  # a view fold must never raise on signed data
         vote.state, vote.result = FAILED, None
         vote.failure = f"count failed: {type(err).__name__}: {err}"
@@ -281,19 +287,25 @@ class _VoteFold:
         out: Votes,
         by_id: dict[bytes, Entry],
         parts: dict[bytes, Entry],
+        count: bool = True,
     ) -> None:
         self.vote, self.roster, self.out, self.by_id, self.parts = vote, roster, out, by_id, parts
+        self.count = count
         self.charter = vote.charter
         self.rules = vote.charter.fields.rules
         self.rejected: dict[bytes, str] = {}  # ballot id -> why it does not count
         #: rules 2: ballots refused by the roster as it is now, kept in case a sealed
         #: sheet lists them (then they count as listed)
         self.held: dict[bytes, Ballot] = {}
+        #: rules 2: ballots whose voter this laptop's roster does not show with a voter
+        #: role (yet): a sealed sheet listing one is not counted here until it does
+        self.unproven: set[bytes] = set()
         self.always: dict[tuple[bytes, tuple[str, ...]], bool] = {}
         self.voters: dict[bytes, bytes] = {}
         f = vote.charter.fields
         self.check = choice_checker(f.method, f.options, f.credits)
         self.seat_of = {key: member for member, key in f.teller_keys.items()}
+        self.best_seals = 0
 
     def authority(self, author: bytes, seq: int, roles: tuple[str, ...]) -> str | None:
         """``roster.authority``, answered once per key when it holds a role for its whole feed."""
@@ -351,10 +363,11 @@ class _VoteFold:
             per_member.setdefault(b.member, []).append(b)
         for member, weight in self.charter.roll.items():
             vote.slots[member] = resolve_slot(member, weight, per_member.get(member, []))
-        vote.provisional = self.first_count(vote.slots)
+        if self.count:
+            vote.provisional = self.first_count(vote.slots)
         self.finish()
         if vote.state == PROVISIONAL:
-            vote.stuck = vote_seals.stuck(vote, self.roster)
+            vote.stuck = vote_seals.stuck(vote, self.roster, self.best_seals)
 
     # --- entries -------------------------------------------------------------------
 
@@ -367,6 +380,10 @@ class _VoteFold:
                 lenient = self.rules == 2 and member in self.charter.roll
                 if lenient and granted(self.roster, e.author, e.seq, VOTER_ROLES):
                     self.held[e.id] = self.make_ballot(e, member)  # type: ignore[arg-type]
+                elif self.rules == 2 and (member is None or lenient):
+                    # Tellers sealed it as a valid ballot: the roster entries that give its
+                    # voter a vote have not reached this laptop yet (or were undone)
+                    self.unproven.add(e.id)
                 self.ignore(e, f"ballot not counted: {why}")
                 return
             if member not in self.charter.roll:
@@ -508,6 +525,9 @@ class _VoteFold:
         else:
             pending = vote_seals.count_v2(vote, seals, self.roster, self.by_id, self.ignore)
         done = vote_seals.sealed(vote, pending)
+        # the most counted seals on one sheet, before seals only some laptops hold and
+        # sheets that hold only if sealed are set aside: any of them may still get to k
+        self.best_seals = vote_seals.most_seals(vote, pending)
         if len(done) > 1:
             if self.rules == 1:  # disjoint sealer sets of size >= k > n/2: never both
                 raise AssertionError("two sealed sheets: safety violated")
@@ -572,8 +592,13 @@ class _VoteFold:
         vote.late = [b for b in vote.ballots if b not in on_sheet]
         if vote.missing_ballots:
             return
+        # Counting without them now and with them later would change a FINAL result
+        vote.unproven_ballots = [b for b in listed if b in self.unproven]
+        if vote.unproven_ballots:
+            return
         vote.state = FINAL
-        vote.result = final_result(vote, listed, self.rejected, self.tally)
+        if self.count:
+            vote.result = final_result(vote, listed, self.rejected, self.tally)
 
 
 __all__ = [

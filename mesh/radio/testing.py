@@ -103,6 +103,7 @@ class Valley:
                     f"pump-station-{i % 9}",
                     1000.0 + 7.5 * i,
                     tank="day-tank",
+                    new_site=True,  # pump-station-1 is new, not a typo of -0
                 )
             )
         return out

@@ -46,8 +46,13 @@ def resolve_author(app: AppContext, text: str) -> bytes:
         matches = [k for k in roster.keys if k.hex().startswith(low)]
         if len(matches) == 1:
             return matches[0]
-    names = ", ".join(sorted({i.name for i in roster.keys.values()})) or "none yet"
-    raise InvalidInput(f"no single member matches {text!r} (members: {names})")
+    from ledger.names import did_you_mean
+
+    known = sorted({i.name for i in roster.keys.values()})
+    raise InvalidInput(
+        f"no single member matches {text!r}{did_you_mean(text, known)} "
+        f"(members: {', '.join(known) or 'none yet'})"
+    )
 
 
 @click.group()
@@ -214,6 +219,7 @@ def verify(
 
     Example: plurictl log verify --repair --peer tcp://10.0.0.7:7800
     """
+    from ledger.errors import VerificationFailed
     from ledger.integrity import repair as repair_store
     from plurictl.errors import Failed
 
@@ -234,7 +240,7 @@ def verify(
     else:
         _print_report(app, report, fixed)
     if not report.ok:
-        raise Failed(6)
+        raise Failed(VerificationFailed)
 
 
 def _verify(app: AppContext, *, quick: bool, as_json: bool) -> Any:

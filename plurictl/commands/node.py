@@ -207,12 +207,16 @@ def partition(app: AppContext, groups: tuple[str, ...]) -> None:
     on every node of a drill (the drill runner does). Undo with `node heal`.
     """
     from ledger.errors import InvalidInput
+    from ledger.names import require_known
     from mesh.faults import parse_groups
 
     try:
         parsed = parse_groups(groups)
     except ValueError as e:
         raise InvalidInput(str(e)) from e
+    members = {info.name for info in app.home.store.roster().keys.values()}
+    for name in (n for group in parsed for n in group):
+        require_known(name, members, "member", listing="plurictl roster list")
     result = _control(app, "faults.set", groups=parsed)
     console().print(f"partition set: {' | '.join(','.join(g) for g in result['groups'])}")
 
@@ -299,12 +303,12 @@ def sync(app: AppContext, peer: str, once: bool, timeout: float, as_json: bool) 
     except NodeNotRunning:
         pass
     with progress_bar("Receiving entries", None, enabled=not as_json) as advance:
-        seen = [0]
+        seen = [0, -1]  # received, expected (the peer's announced total, once it is known)
 
         def progress(received: int, expected: int) -> None:
-            if received > seen[0]:
-                advance(received - seen[0])
-                seen[0] = received
+            if received != seen[0] or expected != seen[1]:
+                advance(received - seen[0], total=expected)
+                seen[:] = [received, expected]
 
         summary = sync_once(app.home, peer, once=once, timeout=timeout, progress=progress)
     from plurictl.nudge import nudge_node

@@ -50,6 +50,13 @@ def orders(ctx: click.Context, site: str | None, as_json: bool) -> None:
     app = ctx.find_object(AppContext)
     assert app is not None
     state = plans.load(app.home.store)
+    if site is not None and state.decisions:
+        from ledger import fuel
+        from ledger.names import require_known
+
+        known = {str(o.order.get("site")) for o in state.orders.values() if o.order.get("site")}
+        known |= set(fuel.load(app.home.store).sites)
+        require_known(site, known, "site", listing="plurictl orders")
     if as_json:
         emit_json(readouts.orders_list(state, site))
         return

@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     from planner.result import PlanResult
     from planner.scenario import Scenario
 
-PLAN_NOT_SOLVED = 11
-
 
 @click.group()
 def plan() -> None:
@@ -37,9 +35,10 @@ def plan() -> None:
 @json_option
 def scenarios(as_json: bool) -> None:
     """List the scenarios shipped in field_guides/scenarios/."""
-    from planner.api import shipped_scenarios
+    from planner.scenario_file import shipped_scenarios
+    from plurictl import shipped
 
-    rows = shipped_scenarios()
+    rows = shipped_scenarios(shipped.folder("scenarios"))
     if as_json:
         emit_json(rows)
         return
@@ -61,19 +60,21 @@ def scenarios(as_json: bool) -> None:
 
 
 @plan.command("validate")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file")
 @json_option
-def validate(file: Path, as_json: bool) -> None:
-    """Check a scenario file and its network without solving (exit 10 if invalid)."""
+def validate(file: str, as_json: bool) -> None:
+    """Check a scenario FILE (or a shipped scenario's name) and its network without solving
+    (exit 10 if invalid)."""
     from planner.api import load_scenario, scenario_hash
     from planner.network import build_network
 
-    sc = load_scenario(file)
+    path = resolve_scenario(file)
+    sc = load_scenario(path)
     model = build_network(sc)
     grid = model.grid
     tiers = {k: sum(1 for ld in sc.loads if ld.tier == k) for k in (1, 2, 3)}
     report = {
-        "file": str(file),
+        "file": str(path),
         "valid": True,
         "name": sc.name,
         "scenario_hash": scenario_hash(sc),
@@ -98,7 +99,7 @@ def validate(file: Path, as_json: bool) -> None:
         emit_json(report)
         return
     out = console()
-    out.print(f"[green]OK[/]: {sc.name} ({file})")
+    out.print(f"[green]OK[/]: {sc.name} ({path})")
     out.print(
         f"  network {report['network']}: {grid.n_bus} buses, {report['branches']} branches "
         f"({report['limited_branches']} with limits)"
@@ -166,8 +167,35 @@ def run_plan(
         return run(progress=cb)
 
 
+def require_plotting() -> None:
+    """``--plot`` needs the optional ``plot`` extra (matplotlib): say so plainly."""
+    from plurictl.errors import MissingExtra
+
+    try:
+        import matplotlib  # noqa: F401 - only whether it is there
+    except ImportError as e:
+        raise MissingExtra(
+            "--plot needs matplotlib, which is not installed on this laptop (nothing was planned)",
+            hint="install the plot extra: pip install 'plurigrid[plot]' (offline: "
+            "pip install --no-index --find-links WHEELHOUSE 'plurigrid[plot]'), or leave out --plot",
+        ) from e
+
+
+def resolve_scenario(text: str) -> Path:
+    """A scenario file path, or the name of a shipped scenario (`plan scenarios`).
+
+    Something that looks like a path is left to the scenario reader, whose errors
+    (exit 10) name the file.
+    """
+    from plurictl import shipped
+
+    if Path(text).suffix or "/" in text:
+        return Path(text)
+    return shipped.resolve("scenarios", text)
+
+
 @plan.command("run")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file")
 @click.option("--periods", type=count_type(maximum=100_000), help="Plan only the first N periods.")
 @click.option(
     "--commitment", is_flag=True, help="On/off decisions with minimum stable load (MILP, slower)."
@@ -200,7 +228,7 @@ def run_plan(
 @click.option("--propose", is_flag=True, help="Also put the plan into the ledger (plan propose).")
 @json_option
 def run(
-    file: Path,
+    file: str,
     periods: int | None,
     commitment: bool,
     objective: str,
@@ -215,12 +243,15 @@ def run(
     """Plan a scenario: who gets power and fuel, hour by hour.
 
     Exit 11 when no plan could be made (infeasible, time limit, solver failure);
-    the reason is printed first. Example: plurictl plan run field_guides/scenarios/three-bases.toml
+    the reason is printed first. FILE is a scenario file or a shipped scenario's name
+    (`plan scenarios`). Example: plurictl plan run three-bases --from-ledger
     """
     from planner.api import load_scenario
     from plurictl.context import AppContext
 
-    scenario = load_scenario(file)
+    if plot_file is not None:
+        require_plotting()  # before a long solve, not after it
+    scenario = load_scenario(resolve_scenario(file))
     app = click.get_current_context().find_object(AppContext)
     if from_ledger:
         from plurictl.coordination import ledger_inventory
@@ -228,15 +259,15 @@ def run(
         assert app is not None
         inventory = ledger_inventory(app.home.store, scenario)
         scenario = scenario.with_inventory(inventory.litres)
-        if not as_json:
-            out = error_console()
-            used = (
-                ", ".join(f"{k} {v:,.0f} L" for k, v in sorted(inventory.litres.items()))
-                or "nothing"
-            )
-            out.print(f"fuel from the ledger: {used}")
-            for warning in inventory.warnings:
-                out.print(f"[yellow]Warning:[/] {warning}")
+        out = error_console()  # stderr, so also with --json (stdout stays one JSON document)
+        used = (
+            ", ".join(f"{k} {v:,.0f} L" for k, v in sorted(inventory.litres.items())) or "nothing"
+        )
+        out.print(f"fuel from the ledger: {used}")
+        if inventory.alarm:
+            out.print(f"[bold red]WARNING:[/] {inventory.alarm}", highlight=False)
+        for warning in inventory.warnings:
+            out.print(f"[yellow]Warning:[/] {warning}", highlight=False)
     result = run_plan(
         scenario,
         periods=periods,
@@ -262,6 +293,7 @@ def finish_run(
     result: PlanResult, *, out_file: Path | None, plot_file: Path | None, as_json: bool
 ) -> None:
     """Write, render and exit for a plan result (shared with future ``--from-ledger``)."""
+    from planner.errors import SolverError
     from plurictl.errors import Failed
 
     plan_json = result.to_json()
@@ -287,7 +319,7 @@ def finish_run(
         if plot_file is not None and plot_file.exists():
             console().print(f"plot written to {plot_file}")
     if result.status != "solved":
-        raise Failed(PLAN_NOT_SOLVED)
+        raise Failed(SolverError)
 
 
 # ---------------------------------------------------------------------------------------

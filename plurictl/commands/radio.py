@@ -26,6 +26,9 @@ def radio() -> None:
     mesh brings in goes out on the air, whatever the air brings in reaches the
     mesh. Revocations first, then votes, orders, sign-offs, fuel, the rest.
     See field_guides/radio.md.
+
+    \b
+    Example: plurictl radio status
     """
 
 
@@ -258,7 +261,7 @@ def check(app: AppContext, link_text: str, seconds: float, cleartext: bool, as_j
         if not report.works:
             out.print("[red]no member heard[/]: see 'The link does not work' in radio.md")
     if not report.works:
-        raise Failed(RadioError.exit_code)
+        raise Failed(RadioError)
 
 
 @radio.command("sim")

@@ -335,6 +335,7 @@ def result_(app: AppContext, vote_id: str, ballots: bool, as_json: bool) -> None
 
     votes, roster = load(app.home.store)
     v = find_vote(votes, vote_id)
+    equivocated = vote_json.equivocated(v, roster)  # shown in every state, not only FINAL
     if as_json:
         from plurictl.readouts import vote_result
 
@@ -342,11 +343,17 @@ def result_(app: AppContext, vote_id: str, ballots: bool, as_json: bool) -> None
         return
     data = vote_json.result(v, roster)
     if data is None:
+        from rich.markup import escape
+
         best = max((len(s.sealers) for s in v.sheets.values()), default=0)
         out = console()
-        out.print(f"[bold]{v.charter.title}[/]  {state(v.state)}")
+        out.print(f"[bold]{escape(v.charter.title)}[/]  {state(v.state)}")
+        for t in equivocated:
+            out.print(f"  [red]{escape(t['message'])}[/]")
         if v.failure:
-            out.print(f"  {v.failure}: only this vote is affected. Run `plurictl vote verify`.")
+            out.print(
+                f"  {escape(v.failure)}: only this vote is affected. Run `plurictl vote verify`."
+            )
         elif v.state == "CONFLICT":
             out.print(
                 f"  {len(v.conflict)} sheets each have {v.charter.k} seals: more tellers "
@@ -354,7 +361,8 @@ def result_(app: AppContext, vote_id: str, ballots: bool, as_json: bool) -> None
             )
         elif v.state == "SEALED":
             out.print(
-                "  Sealed, but this laptop lacks part of the sealed set: sync, then ask again."
+                "  Sealed, but this laptop lacks part of the sealed set (or the roster changes "
+                "behind it): sync, then ask again."
             )
         else:
             out.print(
@@ -368,12 +376,20 @@ def result_(app: AppContext, vote_id: str, ballots: bool, as_json: bool) -> None
 @vote.command("verify")
 @click.argument("vote_id")
 @click.option(
-    "--all", "show_all", is_flag=True, help="Explain every ballot, not only the first 40."
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Explain every ballot, not only the first 40 (with --json: every ballot and the "
+    "whole status; without, counts per reason).",
 )
 @json_option
 @pass_app
 def verify_(app: AppContext, vote_id: str, show_all: bool, as_json: bool) -> None:
-    """Recompute a vote from the raw signed entries and explain every ballot. Exit 6 if anything fails."""
+    """Recompute a vote from the raw signed entries and explain every ballot. Exit 6 if anything fails.
+
+    Example: plurictl vote verify 3fa2c1d0 --json --all
+    """
+    from ledger.errors import VerificationFailed
     from ledger.vote_audit import verify
     from plurictl.errors import Failed
     from plurictl.render import progress_bar
@@ -382,11 +398,11 @@ def verify_(app: AppContext, vote_id: str, show_all: bool, as_json: bool) -> Non
     with progress_bar("Checking signatures", store.count(), enabled=not as_json) as advance:
         audit = verify(store, vote_id, progress=advance)
     if as_json:
-        emit_json(audit.to_json())
+        emit_json(audit.to_json(every_ballot=show_all))
     else:
         show.render_audit(audit, show_all)
     if not audit.ok:
-        raise Failed(6)
+        raise Failed(VerificationFailed)
 
 
 @vote.command("receipt")

@@ -328,12 +328,10 @@ def do_vote_seal(r: DrillRunner, args: dict[str, Any]) -> str:
 
 
 def do_playbook_start(r: DrillRunner, args: dict[str, Any]) -> str:
-    from pathlib import Path
-
     from ledger import playbooks
+    from plurictl import shipped
 
-    shipped = Path(__file__).resolve().parents[2] / "field_guides" / "playbooks"
-    path = playbooks.resolve_file(str(args["playbook"]), shipped)
+    path = playbooks.resolve_file(str(args["playbook"]), shipped.folder("playbooks"))
     if path is None:
         raise ValueError(f"no playbook {args['playbook']!r}")
     node = args["node"]
@@ -402,21 +400,13 @@ def do_fuel_report(r: DrillRunner, args: dict[str, Any]) -> str:
 
 def do_plan_run(r: DrillRunner, args: dict[str, Any]) -> str:
     """Run the planner from the node's ledger fuel, propose the plan, optionally adopt it."""
-    from pathlib import Path
-
     from ledger import plans
     from planner.api import load_scenario, solve
+    from plurictl import shipped
     from plurictl.coordination import ledger_inventory, propose_plan
 
     node = args["node"]
-    path = Path(str(args["scenario"]))
-    if not path.exists():
-        path = (
-            Path(__file__).resolve().parents[2]
-            / "field_guides"
-            / "scenarios"
-            / f"{args['scenario']}.toml"
-        )
+    path = shipped.resolve("scenarios", str(args["scenario"]))
     with r.member_home(node) as h:
         scenario = load_scenario(path)
         inventory = ledger_inventory(h.store, scenario)

@@ -50,8 +50,8 @@ class FinalWatch:
     """
 
     def __init__(self) -> None:
-        self.results: dict[str, tuple[str, str, str | None]] = {}
-        self.shown: dict[tuple[str, str], tuple[str, str, str | None]] = {}
+        self.results: dict[str, tuple[str, ...]] = {}
+        self.shown: dict[tuple[str, str], tuple[str, ...]] = {}
         self.violations: list[str] = []
         self.observations = 0
 
@@ -70,10 +70,17 @@ class FinalWatch:
                 result = None
                 if vote.state == "FINAL" and vote.result is not None and vote.sealed_sheet:
                     w = vote.result.winner
+                    # the counts and the counted ballots too: a result that kept its
+                    # winner but changed its numbers changed all the same
+                    counted = hashlib.blake2b(digest_size=6)
+                    for b in sorted(x.id for x in vote.result.counted):
+                        counted.update(b)
                     result = (
                         vote.sealed_sheet.hex()[:12],
                         vote.result.outcome,
                         w.id if w else None,
+                        json.dumps(vote.result.tally.counts, sort_keys=True),
+                        counted.hexdigest(),
                     )
                 self.record(name, vid.hex()[:12], vote.state, result, when)
 
@@ -82,7 +89,7 @@ class FinalWatch:
         node: str,
         vote: str,
         state: str,
-        result: tuple[str, str, str | None] | None,
+        result: tuple[str, ...] | None,
         when: str,
     ) -> None:
         """One node's view of one vote at one moment."""

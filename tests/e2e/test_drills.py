@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ledger.errors import InvalidInput
-from plurictl.commands.drill import SHIPPED
+from plurictl import shipped
 from plurictl.drills.model import load, parse
 from plurictl.drills.runner import DrillRunner
 
@@ -62,7 +62,7 @@ def test_a_broken_node_makes_the_checker_fail(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["quickstart", "partition-vote", "lost-laptop", "cloned-teller"])
 def test_shipped_drills_pass(tmp_path: Path, name: str) -> None:
-    report = DrillRunner(load(SHIPPED / f"{name}.toml"), tmp_path).run()
+    report = DrillRunner(load(shipped.folder("drills") / f"{name}.toml"), tmp_path).run()
     assert report.passed, json.dumps(report.to_json(), indent=1)[:3000]
 
 
@@ -74,7 +74,7 @@ def test_cloned_teller_drill_keeps_one_result_with_the_revoked_voters_ballot(
     from ledger.store import Store
     from ledger.votes import load as load_votes
 
-    report = DrillRunner(load(SHIPPED / "cloned-teller.toml"), tmp_path).run()
+    report = DrillRunner(load(shipped.folder("drills") / "cloned-teller.toml"), tmp_path).run()
     assert report.passed, json.dumps(report.to_json(), indent=1)[:3000]
     with Store.open(tmp_path / "nodes" / "alice") as store:
         votes, roster = load_votes(store)
@@ -138,6 +138,18 @@ def test_drill_waits_for_the_roster_before_the_first_fault(tmp_path: Path) -> No
     assert report.passed, report.to_json()
     phase, _ = report.convergence[0]
     assert phase == "roster on every laptop"
+
+
+def test_the_guides_example_drill_runs(tmp_path: Path) -> None:
+    """drills.md's "Writing a drill" example partitions right after `start`."""
+    import re
+    import tomllib
+
+    guide = (Path(__file__).resolve().parents[2] / "field_guides" / "drills.md").read_text()
+    section = guide.split("## Writing a drill", 1)[1]
+    example = re.findall(r"```toml\n(.*?)```", section, flags=re.S)[0]
+    report = DrillRunner(parse(tomllib.loads(example)), tmp_path).run()
+    assert report.passed, report.to_json()
 
 
 @pytest.mark.parametrize(

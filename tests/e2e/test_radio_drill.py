@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from ledger.errors import InvalidInput
-from plurictl.commands.drill import SHIPPED
 from plurictl.drills.model import load, parse
 from plurictl.drills.runner import DrillRunner
+from plurictl.shipped import folder
+
+SHIPPED = folder("drills")
 
 pytestmark = pytest.mark.timeout(600)
 
