@@ -217,3 +217,15 @@ def test_all_ciphertexts_derives_the_last_option() -> None:
         m = group.sub(bb, group.mul(secret, a))
         plain.append(next(v for v in range(3) if group.small(v) == m))
     assert plain == [0, 0, 1]
+
+
+@pytest.mark.parametrize(
+    ("spec", "selection", "size"),
+    [
+        (BallotSpec.plurality(2), [1, 0], 196),
+        (BallotSpec.plurality(3), [1, 0, 0], 516),
+        (BallotSpec.approval(4, 2), [1, 1, 0, 0], 964),
+    ],
+)
+def test_sizes_stated_in_the_guide(spec: BallotSpec, selection: list[int], size: int) -> None:
+    assert len(encrypt(ctx_for(spec), VOTER, selection).to_bytes()) == size
