@@ -130,7 +130,7 @@ class LocalCluster:
         node.starts += 1
         self.wait_running(name)
 
-    def wait_running(self, name: str, timeout: float = 15.0) -> None:
+    def wait_running(self, name: str, timeout: float = 30.0) -> None:
         from mesh.control import ControlClient
         from mesh.errors import NodeNotRunning
 

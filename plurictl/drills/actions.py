@@ -99,7 +99,7 @@ def do_write(r: DrillRunner, args: dict[str, Any]) -> str:
 
 
 def do_wait_converged(r: DrillRunner, args: dict[str, Any]) -> str:
-    timeout = r.duration(args.get("timeout", "30s"), "timeout")
+    timeout = r.duration(args.get("timeout", "60s"), "timeout")
     nodes = args.get("nodes")
     label = str(args.get("label") or ("converge " + ",".join(nodes) if nodes else "converge all"))
     took = r.wait_converged(nodes, timeout, label)

@@ -26,6 +26,10 @@ from plurictl.drills.model import Drill, Step, seconds
 
 Events = Callable[[str], None]
 
+#: steps that cut or kill links: before the first one, every running node must hold the
+#: roster (a laptop cut off before it learnt the roster cannot write anything)
+FAULTS = frozenset({"partition", "loss", "delay", "kill", "stop", "nemesis"})
+
 
 @dataclass
 class Ack:
@@ -128,6 +132,7 @@ class DrillRunner:
         self.named: dict[str, Any] = {}  # ids that later steps refer to (votes, runs, plans)
         self.broken_node = broken_node
         self.final_timeout = final_timeout or max(60.0, 100 * drill.interval)
+        self.roster_spread = False
 
     # --- bookkeeping ---------------------------------------------------------------
 
@@ -139,19 +144,45 @@ class DrillRunner:
     def home(self, node: str) -> Home:
         return self.cluster.home(node)
 
-    def member_home(self, node: str, timeout: float = 30.0) -> Home:
+    def holds_roster(self, node: str) -> bool:
+        """The node's ledger holds the mesh and the roster naming its own key."""
+        with self.cluster.home(node) as h:
+            return (
+                h.store.mesh_id is not None
+                and self.cluster.nodes[node].key in h.store.roster().keys
+            )
+
+    def member_home(self, node: str, timeout: float = 60.0) -> Home:
         """The node's home once it holds the roster with its own key (a newly started
         laptop first has to sync): what an operator waits for before writing."""
         deadline = time.monotonic() + timeout
-        while True:
-            h = self.cluster.home(node)
-            roster = h.store.roster()
-            if h.store.mesh_id is not None and self.cluster.nodes[node].key in roster.keys:
-                return h
-            h.close()
+        while not self.holds_roster(node):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{node} has not received the roster after {timeout:.0f} s")
             time.sleep(0.05)
+        return self.cluster.home(node)
+
+    def wait_roster_spread(self, timeout: float = 60.0) -> None:
+        """Before the first fault: every running node holds the roster (once per drill).
+
+        Founding writes the roster on the founder only; the others learn it over the
+        mesh a moment after they start. A partition in that moment would cut a laptop
+        off before it knows it is a member, and nothing it writes could ever count.
+        """
+        if self.roster_spread:
+            return
+        t0 = time.monotonic()
+        waiting = [n for n in self.active() if self.cluster.running(n)]
+        while waiting:
+            waiting = [n for n in waiting if not self.holds_roster(n)]
+            if waiting and time.monotonic() - t0 > timeout:
+                raise TimeoutError(
+                    f"{', '.join(waiting)} did not receive the roster within {timeout:.0f} s"
+                )
+            if waiting:
+                time.sleep(0.05)
+        self.roster_spread = True
+        self.report.convergence.append(("roster on every laptop", time.monotonic() - t0))
 
     def _log(self, step: Step | None, detail: str, took: float, result: str = "") -> None:
         row = TimelineRow(
@@ -203,6 +234,8 @@ class DrillRunner:
         return self.report
 
     def do(self, step: Step) -> str:
+        if step.action in FAULTS:
+            self.wait_roster_spread()
         handler = getattr(actions, "do_" + step.action.replace("-", "_"))
         return str(handler(self, step.args) or "")
 

@@ -82,6 +82,28 @@ def test_short_nemesis_loses_nothing(tmp_path: Path) -> None:
     assert report.acknowledged > 20
 
 
+def test_drill_waits_for_the_roster_before_the_first_fault(tmp_path: Path) -> None:
+    """A partition right after `start` (the drills.md example does this) must not cut a laptop
+    off before it learnt the roster: the runner waits for the roster first."""
+    spec = parse(
+        {
+            **SMALL,
+            "step": [
+                {"do": "found"},
+                {"do": "start"},
+                {"do": "partition", "groups": [["a"], ["b", "c"]]},
+                {"do": "write", "node": "c", "count": 2},
+                {"do": "write", "node": "b"},
+                {"do": "heal"},
+            ],
+        }
+    )
+    report = DrillRunner(spec, tmp_path).run()
+    assert report.passed, report.to_json()
+    phase, _ = report.convergence[0]
+    assert phase == "roster on every laptop"
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

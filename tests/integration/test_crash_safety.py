@@ -8,7 +8,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -43,7 +42,8 @@ def run_and_kill(home: Path, rng: random.Random, batch: int) -> int:
     ) as proc:
         assert proc.stdout is not None
         first = proc.stdout.readline()  # the writer is running and has committed once
-        time.sleep(rng.uniform(0.0, 0.25))
+        for _ in range(rng.randrange(0, 40)):  # kill after a random number of commits
+            first += proc.stdout.readline()
         proc.send_signal(signal.SIGKILL)
         rest = proc.stdout.read()
         proc.wait()
