@@ -157,7 +157,9 @@ def deal(
     params: CeremonyParams, dealer: int, signing_key: nacl.signing.SigningKey, rng: Rng = os.urandom
 ) -> Dealing:
     """Teller ``dealer`` (1-based) makes its dealing: commitments, proof, sealed shares."""
-    if params.tellers[dealer - 1] != bytes(signing_key.verify_key):
+    if not 1 <= dealer <= len(params.tellers) or params.tellers[dealer - 1] != bytes(
+        signing_key.verify_key
+    ):
         raise BallotEncodingError(f"this key is not teller {dealer} of the ceremony")
     coefficients = [group.random_scalar(rng) for _ in range(params.threshold)]
     commitments = tuple(group.base(a) for a in coefficients)
@@ -204,25 +206,33 @@ def share_matches(dealing: Dealing, recipient: int, share: int) -> bool:
     return group.base(share) == expected
 
 
+def _unseal(
+    params: CeremonyParams, dealing: Dealing, recipient: int, signing_key: nacl.signing.SigningKey
+) -> tuple[int | None, int]:
+    """(share, 0) when the share sealed for ``recipient`` opens and matches, else (None, reason)."""
+    boxes = {j: (nonce, box) for j, nonce, box in dealing.boxes}
+    if recipient not in boxes or not 1 <= dealing.dealer <= len(params.tellers):
+        return None, REASON_BOX
+    nonce, box = boxes[recipient]
+    dealer_key = box_public(params.tellers[dealing.dealer - 1])
+    try:
+        plain = sodium.crypto_box_open(box, nonce, dealer_key, box_secret(signing_key))
+        share = group.decode_scalar(plain)
+    except (nacl.exceptions.CryptoError, BallotEncodingError):
+        return None, REASON_BOX
+    if not share_matches(dealing, recipient, share):
+        return None, REASON_SHARE
+    return share, 0
+
+
 def open_share(
     params: CeremonyParams, dealing: Dealing, recipient: int, signing_key: nacl.signing.SigningKey
 ) -> int:
     """Open and check the share ``dealing`` sealed for ``recipient``; ProofRejected if bad."""
-    boxes = {j: (nonce, box) for j, nonce, box in dealing.boxes}
-    if recipient not in boxes:
-        raise ProofRejected(f"teller {dealing.dealer} sealed no share for teller {recipient}")
-    nonce, box = boxes[recipient]
-    dealer_key = box_public(params.tellers[dealing.dealer - 1])
-    try:
-        share = group.decode_scalar(
-            sodium.crypto_box_open(box, nonce, dealer_key, box_secret(signing_key))
-        )
-    except (nacl.exceptions.CryptoError, BallotEncodingError) as e:
-        raise ProofRejected(f"the share from teller {dealing.dealer} does not open") from e
-    if not share_matches(dealing, recipient, share):
-        raise ProofRejected(
-            f"the share from teller {dealing.dealer} does not match its commitments"
-        )
+    share, reason = _unseal(params, dealing, recipient, signing_key)
+    if share is None:
+        what = "does not open" if reason == REASON_BOX else "does not match its commitments"
+        raise ProofRejected(f"the share from teller {dealing.dealer} {what}")
     return share
 
 
@@ -230,12 +240,8 @@ def complaint_for(
     params: CeremonyParams, dealing: Dealing, recipient: int, signing_key: nacl.signing.SigningKey
 ) -> Complaint | None:
     """The complaint ``recipient`` must publish about ``dealing``, or None if its share is good."""
-    try:
-        open_share(params, dealing, recipient, signing_key)
-    except ProofRejected as e:
-        reason = REASON_SHARE if "commitments" in str(e) else REASON_BOX
-        return Complaint(recipient, dealing.dealer, reason)
-    return None
+    share, reason = _unseal(params, dealing, recipient, signing_key)
+    return None if share is not None else Complaint(recipient, dealing.dealer, reason)
 
 
 def justify(
@@ -249,6 +255,8 @@ def justify(
     if complaint.accused != dealer or dealing.dealer != dealer:
         raise BallotEncodingError("this complaint is not about this dealer")
     boxes = {j: (nonce, box) for j, nonce, box in dealing.boxes}
+    if complaint.accuser not in boxes:
+        raise BallotEncodingError(f"this dealing sealed no share for teller {complaint.accuser}")
     nonce, box = boxes[complaint.accuser]
     accuser_key = box_public(params.tellers[complaint.accuser - 1])
     # A Box opens from either side: the dealer's secret with the recipient's public key.
@@ -357,6 +365,8 @@ def teller_secret(
     """Teller ``me``'s share x_me = Σ_QUAL f_i(me), re-derived from the ledger with its key."""
     if state.keys is None:
         raise CeremonyIncomplete(f"the key ceremony is not complete: {state.explain()}")
+    if not 1 <= me <= len(params.tellers):
+        raise BallotEncodingError(f"teller index {me} is not within 1..{len(params.tellers)}")
     published = {j.dealer: j.share for j in justifications if j.recipient == me}
     by_dealer = {d.dealer: d for d in dealings}
     total = 0

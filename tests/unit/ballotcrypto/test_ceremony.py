@@ -154,6 +154,8 @@ def test_bad_dealings_are_disqualified(ceremony: Ceremony) -> None:
 def test_teller_cannot_deal_with_another_key(ceremony: Ceremony) -> None:
     with pytest.raises(BallotEncodingError):
         cer.deal(ceremony.params, 2, ceremony.keys[0], det_rng(b"x"))
+    with pytest.raises(BallotEncodingError):
+        cer.deal(ceremony.params, 0, ceremony.keys[4], det_rng(b"x"))  # not the last teller's slot
 
 
 def test_unopenable_share_is_rejected(ceremony: Ceremony) -> None:
