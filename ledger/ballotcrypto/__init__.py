@@ -1,7 +1,6 @@
 """Secret ballots: the cryptographic core (no ledger entries, no vote folds).
 
-Exponential ElGamal over the prime-order subgroup of edwards25519 (libsodium via
-pynacl), a joint key from a threshold key ceremony among the tellers, ballots
+Exponential ElGamal over secp256k1 (libsecp256k1 via coincurve), a joint key from a threshold key ceremony among the tellers, ballots
 with zero-knowledge proofs bound to the vote and the voter, a homomorphic
 weighted tally, decryption shares with proofs, and counts from any k shares.
 Formats and equations: ``field_guides/secret-ballots.md``.

@@ -25,7 +25,7 @@ from functools import cached_property
 
 from . import codec, group, proofs
 from .errors import BallotEncodingError
-from .group import IDENTITY, Rng
+from .group import Raw, Rng
 from .proofs import Proof
 
 MAX_OPTIONS = 64
@@ -65,7 +65,7 @@ class BallotSpec:
         """Options carried in the ballot (the last is derived when the sum is exact)."""
         return self.options - 1 if self.exact else self.options
 
-    @property
+    @cached_property
     def sum_values(self) -> tuple[int, ...]:
         """Values the sum of the sent options is proven to take; () when implied."""
         if self.exact:
@@ -96,6 +96,11 @@ class VoteContext:
         """hash32("context", vote_id, H, u32 m, u32 min, u32 max)."""
         return group.hash32("context", self.vote_id, self.joint_key, *self.spec.to_hash_parts())
 
+    @cached_property
+    def loaded_key(self) -> tuple[bytes, Raw]:
+        """The joint key, encoded and parsed (parsed once per vote, not per ballot)."""
+        return self.joint_key, group.load(self.joint_key)
+
 
 Ciphertext = tuple[bytes, bytes]
 
@@ -121,8 +126,6 @@ class Ballot:
         r = codec.Reader(data, codec.KIND_BALLOT, "ballot")
         n = r.u8()
         cts = tuple((r.canonical_point(), r.canonical_point()) for _ in range(n))
-        if any(IDENTITY in ct for ct in cts):
-            raise BallotEncodingError("ballot: a ciphertext point is the identity")
         option_proofs = tuple((r.proof(), r.proof()) for _ in range(n))
         sum_proof = tuple(r.proof() for _ in range(r.u8()))
         r.done()
@@ -163,7 +166,7 @@ def encrypt(
     sent = selection[: ctx.spec.sent]
     rs = [group.random_scalar(rng) for _ in sent]
     cts = tuple(
-        (group.base(r), group.add(group.small(v), group.mul(r, key)))
+        (group.base(r), group.add(group.small(v), group.mul_secret(r, key)))
         for v, r in zip(sent, rs, strict=True)
     )
     option_proofs = tuple(
@@ -191,20 +194,36 @@ def encrypt(
 
 
 def verify(ctx: VoteContext, voter: bytes, ballot: Ballot) -> bool:
-    """True when every proof holds for this vote and voter (and every point is in the group)."""
+    """True when every point is on the curve and every proof holds for this vote and voter."""
+    return verified_points(ctx, voter, ballot) is not None
+
+
+def verified_points(ctx: VoteContext, voter: bytes, ballot: Ballot) -> list[tuple[Raw, Raw]] | None:
+    """The ballot's sent ciphertexts, parsed, when it verifies (else None).
+
+    Each received point is parsed once, here; the tally adds up these parsed
+    points rather than parsing the ballot a second time.
+    """
     spec = ctx.spec
     if len(ballot.ciphertexts) != spec.sent or len(ballot.sum_proof) != len(spec.sum_values):
-        return False
-    key = ctx.joint_key
-    for j, (ct, proof) in enumerate(zip(ballot.ciphertexts, ballot.option_proofs, strict=True)):
-        if not proofs.verify_choice("option", _option_parts(ctx, voter, j), key, ct, (0, 1), proof):
-            return False
-    if not spec.sum_values:
-        return True
-    total = _sum_ciphertext(ballot.ciphertexts)
-    return proofs.verify_choice(
-        "sum", (ctx.digest, voter), key, total, spec.sum_values, ballot.sum_proof
-    )
+        return None
+    try:
+        loaded = [(a, group.load(a), b, group.load(b)) for a, b in ballot.ciphertexts]
+    except BallotEncodingError:
+        return None
+    key = ctx.loaded_key
+    for j, (ct, proof) in enumerate(zip(loaded, ballot.option_proofs, strict=True)):
+        if not proofs.check_choice("option", _option_parts(ctx, voter, j), key, ct, (0, 1), proof):
+            return None
+    raws = [(a_raw, b_raw) for _, a_raw, _, b_raw in loaded]
+    if spec.sum_values:
+        sum_a, sum_b = group.rsum(a for a, _ in raws), group.rsum(b for _, b in raws)
+        total = (group.dump(sum_a), sum_a, group.dump(sum_b), sum_b)
+        if not proofs.check_choice(
+            "sum", (ctx.digest, voter), key, total, spec.sum_values, ballot.sum_proof
+        ):
+            return None
+    return raws
 
 
 def all_ciphertexts(spec: BallotSpec, ballot: Ballot) -> list[Ciphertext]:

@@ -30,7 +30,7 @@ import nacl.signing
 
 from . import codec, group, proofs
 from .errors import BallotEncodingError, CeremonyIncomplete, ProofRejected
-from .group import L, Rng
+from .group import N, Rng
 from .keys import KeySet
 from .proofs import Proof
 
@@ -169,7 +169,7 @@ def deal(
     secret = box_secret(signing_key)
     boxes = []
     for j, teller in enumerate(params.tellers, start=1):
-        share = sum(a * pow(j, t, L) for t, a in enumerate(coefficients)) % L
+        share = sum(a * pow(j, t, N) for t, a in enumerate(coefficients)) % N
         nonce = rng(NONCE_BYTES)
         boxes.append(
             (
@@ -189,7 +189,7 @@ def check_dealing(params: CeremonyParams, dealing: Dealing) -> str | None:
     if len(dealing.commitments) != k:
         return f"{len(dealing.commitments)} commitments, threshold {k} needs {k}"
     if not all(group.is_group_element(c) for c in dealing.commitments):
-        return "a commitment is not a prime-order point"
+        return "a commitment is not a secp256k1 point"
     if [j for j, _, _ in dealing.boxes] != list(range(1, n + 1)):
         return "not exactly one sealed share per teller, in teller order"
     parts = _pok_parts(params, dealing.dealer, dealing.commitments)
@@ -201,7 +201,7 @@ def check_dealing(params: CeremonyParams, dealing: Dealing) -> str | None:
 def share_matches(dealing: Dealing, recipient: int, share: int) -> bool:
     """Feldman check: share·G = Σ_t recipient^t · C_t."""
     expected = group.total(
-        [group.mul(pow(recipient, t, L), c) for t, c in enumerate(dealing.commitments)]
+        [group.mul(pow(recipient, t, N), c) for t, c in enumerate(dealing.commitments)]
     )
     return group.base(share) == expected
 
@@ -348,7 +348,7 @@ def key_set(params: CeremonyParams, qualified: list[Dealing]) -> KeySet:
     k = params.threshold
     summed = [group.total([d.commitments[t] for d in qualified]) for t in range(k)]
     public_shares = tuple(
-        group.total([group.mul(pow(j, t, L), c) for t, c in enumerate(summed)])
+        group.total([group.mul(pow(j, t, N), c) for t, c in enumerate(summed)])
         for j in range(1, len(params.tellers) + 1)
     )
     return KeySet(k, summed[0], public_shares)
@@ -375,7 +375,7 @@ def teller_secret(
         if share is None or not share_matches(by_dealer[i], me, share):
             share = open_share(params, by_dealer[i], me, signing_key)
         total += share
-    total %= L
+    total %= N
     if group.base(total) != state.keys.public_shares[me - 1]:
         raise ProofRejected("my secret share does not match my public share")
     return total

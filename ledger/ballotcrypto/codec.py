@@ -1,10 +1,11 @@
 """Strict byte codec shared by every object: one encoding per value, nothing else.
 
 Every object starts with a kind byte and a version byte. Counts are one byte,
-weights eight (little-endian), scalars and points 32. Decoding refuses a wrong
-kind or version, a short or long buffer, a scalar >= L and a non-canonical
-point; objects decide which points must also be subgroup elements here and
-which are checked by their verifier's multiplications (ballots, for speed).
+weights eight (big-endian), scalars 32 (big-endian), points 33 (compressed
+SEC1). Decoding refuses a wrong kind or version, a short or long buffer, a
+scalar >= n and a non-canonical point; objects decide which points are also
+checked to be on the curve here and which are checked when their verifier
+parses them (ballots: parsing costs a square root, done once, in ``verify``).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class Reader:
         return self.take(1)[0]
 
     def u64(self) -> int:
-        return int.from_bytes(self.take(8), "little")
+        return int.from_bytes(self.take(8), "big")
 
     def scalar(self) -> int:
         try:
@@ -61,17 +62,17 @@ class Reader:
         return self.scalar(), self.scalar()
 
     def point(self) -> bytes:
-        """A point that must be a subgroup element other than the identity."""
-        raw = self.take(32)
+        """A point that must be on the curve (and so is not O)."""
+        raw = self.take(group.POINT_BYTES)
         if not group.is_group_element(raw):
             raise BallotEncodingError(
-                f"{self.what}: not a prime-order point (non-canonical, small order or identity)"
+                f"{self.what}: not a secp256k1 point (non-canonical, off the curve, or O)"
             )
         return raw
 
     def canonical_point(self) -> bytes:
-        """A point whose encoding is canonical (y < p); membership is checked later."""
-        raw = self.take(32)
+        """A point whose encoding is canonical (02/03, x < p); on-curve is checked later."""
+        raw = self.take(group.POINT_BYTES)
         if not group.is_canonical_point(raw):
             raise BallotEncodingError(f"{self.what}: non-canonical point encoding")
         return raw
@@ -94,7 +95,7 @@ def u8(n: int) -> bytes:
 def u64(n: int) -> bytes:
     if not 0 <= n < 2**64:
         raise BallotEncodingError(f"weight {n} does not fit in eight bytes")
-    return n.to_bytes(8, "little")
+    return n.to_bytes(8, "big")
 
 
 def proof_bytes(proof: tuple[int, int]) -> bytes:

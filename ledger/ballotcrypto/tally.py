@@ -21,7 +21,7 @@ from . import ballot as ballots
 from . import codec, group, proofs
 from .ballot import Ballot, Ciphertext, VoteContext
 from .errors import BallotEncodingError, ProofRejected
-from .group import IDENTITY, L, Rng
+from .group import IDENTITY, N, Raw, Rng
 from .keys import KeySet
 from .proofs import Proof
 
@@ -50,52 +50,66 @@ class EncryptedTally:
 
 
 def _group_or_identity(r: codec.Reader) -> bytes:
-    raw = r.take(32)
+    raw = r.take(group.POINT_BYTES)
     if raw != IDENTITY and not group.is_group_element(raw):
-        raise BallotEncodingError(f"{r.what}: not a point of the prime-order subgroup")
+        raise BallotEncodingError(f"{r.what}: neither a secp256k1 point nor O (33 zero bytes)")
     return raw
 
 
 def aggregate(ctx: VoteContext, weighted: Iterable[tuple[Ballot, int]]) -> EncryptedTally:
-    """Σ w·ciphertext over already-verified ballots; weight 0 ballots add nothing.
-
-    Ballots are summed per distinct weight first, so a roll with a few weight
-    classes costs one addition per point and one multiplication per class.
-    """
+    """Σ w·ciphertext over already-verified ballots; weight 0 ballots add nothing."""
     n = ctx.spec.sent
-    by_weight: dict[int, list[list[bytes]]] = defaultdict(lambda: [[] for _ in range(2 * n)])
-    total_weight = 0
+    parsed = []
     for b, w in weighted:
+        if len(b.ciphertexts) != n:
+            raise BallotEncodingError("ballot does not match the vote's options")
+        if w != 0:
+            parsed.append(([(group.load(a), group.load(bb)) for a, bb in b.ciphertexts], w))
+    return _aggregate_parsed(n, parsed)
+
+
+def _aggregate_parsed(
+    n: int, weighted: Iterable[tuple[list[tuple[Raw, Raw]], int]]
+) -> EncryptedTally:
+    """Σ w·(A, B) per option over parsed ciphertexts.
+
+    Ballots are summed per distinct weight first (one libsecp256k1 call per
+    point list), so a roll with a few weight classes costs one multiplication
+    per class and point, however many ballots there are.
+    """
+    by_weight: dict[int, list[list[Raw]]] = defaultdict(lambda: [[] for _ in range(2 * n)])
+    total_weight = 0
+    for cts, w in weighted:
         if w < 0:
             raise BallotEncodingError(f"weight {w} is negative")
         if w == 0:
             continue
-        if len(b.ciphertexts) != n:
-            raise BallotEncodingError("ballot does not match the vote's options")
         total_weight += w
         lists = by_weight[w]
-        for j, (a, bb) in enumerate(b.ciphertexts):
+        for j, (a, b) in enumerate(cts):
             lists[2 * j].append(a)
-            lists[2 * j + 1].append(bb)
-    acc = [IDENTITY] * (2 * n)
+            lists[2 * j + 1].append(b)
+    acc: list[list[Raw]] = [[] for _ in range(2 * n)]
     for w in sorted(by_weight):
         for i, points in enumerate(by_weight[w]):
-            acc[i] = group.add(acc[i], group.mul(w, group.total(points)))
-    return EncryptedTally(tuple(zip(acc[0::2], acc[1::2], strict=True)), total_weight)
+            acc[i].append(group.rmul(w, group.rsum(points)))
+    sums = [group.dump(group.rsum(points)) for points in acc]
+    return EncryptedTally(tuple(zip(sums[0::2], sums[1::2], strict=True)), total_weight)
 
 
 def verify_and_aggregate(
     ctx: VoteContext, items: Iterable[tuple[bytes, Ballot, int]]
 ) -> tuple[EncryptedTally, list[int]]:
     """Verify each (voter, ballot, weight); aggregate the valid ones; list the rejected indices."""
-    good: list[tuple[Ballot, int]] = []
+    good: list[tuple[list[tuple[Raw, Raw]], int]] = []
     rejected: list[int] = []
     for i, (voter, b, w) in enumerate(items):
-        if ballots.verify(ctx, voter, b):
-            good.append((b, w))
-        else:
+        points = ballots.verified_points(ctx, voter, b)
+        if points is None:
             rejected.append(i)
-    return aggregate(ctx, good), rejected
+        else:
+            good.append((points, w))
+    return _aggregate_parsed(ctx.spec.sent, good), rejected
 
 
 @dataclass(frozen=True)
@@ -132,7 +146,7 @@ def decryption_share(
     public = group.base(secret)
     parts = []
     for j, (a, _) in enumerate(tally.ciphertexts):
-        d = group.mul(secret, a)
+        d = group.mul_secret(secret, a)
         proof = proofs.prove_dleq(
             "decrypt", _share_parts(ctx, teller, j), a, secret, public, d, rng
         )
@@ -156,24 +170,26 @@ def verify_share(
 
 
 def lagrange_at_zero(indices: Sequence[int]) -> list[int]:
-    """λ_t = Π_{u≠t} u / (u - t) mod L for the teller indices given."""
+    """λ_t = Π_{u≠t} u / (u - t) mod n for the teller indices given."""
     out = []
     for t in indices:
         num, den = 1, 1
         for u in indices:
             if u != t:
-                num = num * u % L
-                den = den * (u - t) % L
-        out.append(num * pow(den, -1, L) % L)
+                num = num * u % N
+                den = den * (u - t) % N
+        out.append(num * pow(den, -1, N) % N)
     return out
 
 
 @lru_cache(maxsize=8)
 def _baby_steps(size: int) -> dict[bytes, int]:
-    table, point = {}, IDENTITY
+    """{encoding of j·G: j} for j in 0..size-1."""
+    table: dict[bytes, int] = {}
+    point, step = None, group.rbase(1)
     for j in range(size):
-        table[point] = j
-        point = group.add(point, group.G)
+        table[group.dump(point)] = j
+        point = group.radd(point, step)
     return table
 
 
@@ -181,13 +197,13 @@ def small_log(point: bytes, bound: int) -> int:
     """The m in 0..bound with m·G = point (baby-step giant-step), or ProofRejected."""
     size = math.isqrt(bound) + 1
     table = _baby_steps(size)
-    giant = group.base(size)
-    current = point
+    minus_giant = group.rneg(group.rbase(size))
+    current = group.load(point)
     for i in range(size + 1):
-        j = table.get(current)
+        j = table.get(group.dump(current))
         if j is not None and i * size + j <= bound:
             return i * size + j
-        current = group.sub(current, giant)
+        current = group.radd(current, minus_giant)
     raise ProofRejected(f"decrypted value is not a count in 0..{bound}")
 
 
@@ -218,10 +234,13 @@ def combine(
     lambdas = lagrange_at_zero(chosen)
     counts = []
     for j, (_, b) in enumerate(tally.ciphertexts):
-        xa = group.total(
-            [group.mul(lam, valid[t].parts[j][0]) for t, lam in zip(chosen, lambdas, strict=True)]
+        xa = group.rsum(
+            group.rmul(lam, group.load(valid[t].parts[j][0]))
+            for t, lam in zip(chosen, lambdas, strict=True)
         )
-        counts.append(small_log(group.sub(b, xa), tally.total_weight))
+        counts.append(
+            small_log(group.dump(group.radd(group.load(b), group.rneg(xa))), tally.total_weight)
+        )
     if ctx.spec.exact:
         counts.append(ctx.spec.min_total * tally.total_weight - sum(counts))
     return counts

@@ -1,9 +1,10 @@
 """An independent verifier for secret ballots, written from field_guides/secret-ballots.md alone.
 
-It shares no code with ``ledger.ballotcrypto`` (nor pynacl): edwards25519 in plain
-Python integers (RFC 8032 §5.1), blake2b from hashlib. Slow (milliseconds per
-multiplication) and fine for that: it exists to catch the implementation and
-the guide disagreeing.
+It shares no code with ``ledger.ballotcrypto`` (nor coincurve or libsecp256k1):
+secp256k1 in plain Python integers — the short Weierstrass curve y² = x³ + 7
+over F_p (SEC 2 v2 §2.4.1), affine coordinates, textbook formulas — and blake2b
+from hashlib. Slow (milliseconds per multiplication) and fine for that: it
+exists to catch the implementation and the guide disagreeing.
 """
 
 from __future__ import annotations
@@ -11,32 +12,45 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-P = 2**255 - 19
-L = 2**252 + 27742317777372353535851937790883648493
-D = -121665 * pow(121666, P - 2, P) % P
-SQRT_M1 = pow(2, (P - 1) // 4, P)
+P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F
+N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+GX = 0x79BE667EF9DCBBAC55A06295CE870B07029BFCDB2DCE28D959F2815B16F81798
+GY = 0x483ADA7726A3C4655DA4FBFC0E1108A8FD17B448A68554199C47D08FFB10D4B8
 TAG = b"plurigrid/ballotcrypto/v1/"
 
-Pt = tuple[int, int, int, int]  # extended coordinates (X, Y, Z, T), x = X/Z, y = Y/Z, xy = T/Z
-IDENT: Pt = (0, 1, 1, 0)
+Pt = tuple[int, int] | None  # affine (x, y); None is the point at infinity O
+B: Pt = (GX, GY)
+IDENT: Pt = None
+O_BYTES = bytes(33)
+
+
+def on_curve(p: Pt) -> bool:
+    return p is None or (p[1] * p[1] - p[0] ** 3 - 7) % P == 0
 
 
 def pt_add(p: Pt, q: Pt) -> Pt:
-    # RFC 8032 §5.1.4 addition formulas (complete for edwards25519).
-    a = (p[1] - p[0]) * (q[1] - q[0]) % P
-    b = (p[1] + p[0]) * (q[1] + q[0]) % P
-    c = 2 * p[3] * q[3] * D % P
-    d = 2 * p[2] * q[2] % P
-    e, f, g, h = b - a, d - c, d + c, b + a
-    return (e * f % P, g * h % P, f * g % P, e * h % P)
+    if p is None:
+        return q
+    if q is None:
+        return p
+    (x1, y1), (x2, y2) = p, q
+    if x1 == x2:
+        if (y1 + y2) % P == 0:
+            return None
+        lam = 3 * x1 * x1 * pow(2 * y1, -1, P) % P
+    else:
+        lam = (y2 - y1) * pow(x2 - x1, -1, P) % P
+    x3 = (lam * lam - x1 - x2) % P
+    return (x3, (lam * (x1 - x3) - y1) % P)
 
 
 def pt_neg(p: Pt) -> Pt:
-    return (-p[0] % P, p[1], p[2], -p[3] % P)
+    return None if p is None else (p[0], -p[1] % P)
 
 
 def pt_mul(k: int, p: Pt) -> Pt:
-    acc = IDENT
+    acc: Pt = None
+    k %= N
     while k > 0:
         if k & 1:
             acc = pt_add(acc, p)
@@ -46,58 +60,54 @@ def pt_mul(k: int, p: Pt) -> Pt:
 
 
 def pt_eq(p: Pt, q: Pt) -> bool:
-    return (p[0] * q[2] - q[0] * p[2]) % P == 0 and (p[1] * q[2] - q[1] * p[2]) % P == 0
+    return p == q
 
 
-def decode(s: bytes) -> Pt | None:
-    """RFC 8032 §5.1.3 decoding, refusing y >= p; None when not a curve point."""
-    if len(s) != 32:
+def decode(s: bytes) -> Pt:
+    """SEC1 §2.3.4 compressed decoding, refusing x >= p and x off the curve; 33 zeros is O.
+
+    Raises ValueError for anything else.
+    """
+    if s == O_BYTES:
         return None
-    y = int.from_bytes(s, "little")
-    sign = y >> 255
-    y &= (1 << 255) - 1
-    if y >= P:
-        return None
-    u, v = (y * y - 1) % P, (D * y * y + 1) % P
-    x = u * pow(v, 3, P) * pow(u * pow(v, 7, P), (P - 5) // 8, P) % P
-    if (v * x * x - u) % P != 0:
-        if (v * x * x + u) % P != 0:
-            return None
-        x = x * SQRT_M1 % P
-    if x == 0 and sign:
-        return None
-    if x & 1 != sign:
-        x = P - x
-    return (x, y, 1, x * y % P)
+    if len(s) != 33 or s[0] not in (2, 3):
+        raise ValueError("not a compressed point")
+    x = int.from_bytes(s[1:], "big")
+    if x >= P:
+        raise ValueError("x is not below p")
+    rhs = (x**3 + 7) % P
+    y = pow(rhs, (P + 1) // 4, P)  # p = 3 mod 4
+    if y * y % P != rhs:
+        raise ValueError("x is not on the curve")
+    if y & 1 != s[0] & 1:
+        y = P - y
+    return (x, y)
 
 
 def encode(p: Pt) -> bytes:
-    zi = pow(p[2], P - 2, P)
-    x, y = p[0] * zi % P, p[1] * zi % P
-    return (y | ((x & 1) << 255)).to_bytes(32, "little")
+    if p is None:
+        return O_BYTES
+    return bytes([2 | (p[1] & 1)]) + p[0].to_bytes(32, "big")
 
 
-def group_element(s: bytes, allow_identity: bool = False) -> Pt | None:
-    """A point of the prime-order subgroup: decodes, L·P = IDENT, and not IDENT unless allowed."""
-    p = decode(s)
-    if p is None or not pt_eq(pt_mul(L, p), IDENT):
-        return None
-    if pt_eq(p, IDENT) and not allow_identity:
-        return None
+def group_element(s: bytes, allow_identity: bool = False) -> Pt | bool:
+    """The point (cofactor 1: on the curve is in the group), or False; O only if allowed."""
+    try:
+        p = decode(s)
+    except ValueError:
+        return False
+    if p is None and not allow_identity:
+        return False
     return p
 
 
-GY = 4 * pow(5, P - 2, P) % P
-B: Pt = decode(GY.to_bytes(32, "little"))  # type: ignore[assignment]
-
-
 def frame(*parts: bytes) -> bytes:
-    return b"".join(len(x).to_bytes(4, "little") + x for x in parts)
+    return b"".join(len(x).to_bytes(4, "big") + x for x in parts)
 
 
 def hs(tag: str, *parts: bytes) -> int:
     h = hashlib.blake2b(frame(TAG + tag.encode(), *parts), digest_size=64).digest()
-    return int.from_bytes(h, "little") % L
+    return int.from_bytes(h, "big") % N
 
 
 def h32(tag: str, *parts: bytes) -> bytes:
@@ -105,7 +115,7 @@ def h32(tag: str, *parts: bytes) -> bytes:
 
 
 def u32(n: int) -> bytes:
-    return n.to_bytes(4, "little")
+    return n.to_bytes(4, "big")
 
 
 @dataclass
@@ -142,8 +152,8 @@ class Cursor:
         return self.take(1)[0]
 
     def scalar(self) -> int:
-        k = int.from_bytes(self.take(32), "little")
-        assert k < L, "scalar not canonical"
+        k = int.from_bytes(self.take(32), "big")
+        assert k < N, "scalar not canonical"
         return k
 
     def end(self) -> None:
@@ -161,14 +171,14 @@ def check_or_proof(
 ) -> bool:
     """Σ c_v = Hs(tag, parts, H, A, B, a_v, b_v ...) with a_v = s_v·G - c_v·A, b_v = s_v·H - c_v·(B - v·G)."""
     h_pt, a_pt, b_pt = group_element(key), group_element(a_enc, True), group_element(b_enc, True)
-    if h_pt is None or a_pt is None or b_pt is None or len(proof) != len(values):
+    if h_pt is False or a_pt is False or b_pt is False or len(proof) != len(values):
         return False
     commitments: list[bytes] = []
     for v, (c, s) in zip(values, proof, strict=True):
         shifted = pt_add(b_pt, pt_neg(pt_mul(v, B)))
         commitments.append(encode(pt_add(pt_mul(s, B), pt_neg(pt_mul(c, a_pt)))))
         commitments.append(encode(pt_add(pt_mul(s, h_pt), pt_neg(pt_mul(c, shifted)))))
-    return sum(c for c, _ in proof) % L == hs(tag, *parts, key, a_enc, b_enc, *commitments)
+    return sum(c for c, _ in proof) % N == hs(tag, *parts, key, a_enc, b_enc, *commitments)
 
 
 def verify_ballot(
@@ -178,7 +188,7 @@ def verify_ballot(
     try:
         cur = Cursor(data, "B")
         n = cur.u8()
-        cts = [(cur.take(32), cur.take(32)) for _ in range(n)]
+        cts = [(cur.take(33), cur.take(33)) for _ in range(n)]
         option_proofs = [[(cur.scalar(), cur.scalar()) for _ in range(2)] for _ in range(n)]
         sum_proof = [(cur.scalar(), cur.scalar()) for _ in range(cur.u8())]
         cur.end()
@@ -187,8 +197,7 @@ def verify_ballot(
     if n != spec.sent or len(sum_proof) != len(spec.sum_values):
         return None
     for a_enc, b_enc in cts:
-        a_pt, b_pt = group_element(a_enc), group_element(b_enc)
-        if a_pt is None or b_pt is None:
+        if group_element(a_enc) is False or group_element(b_enc) is False:
             return None
     ctx = context_digest(vote_id, joint_key, spec)
     for j, ((a_enc, b_enc), proof) in enumerate(zip(cts, option_proofs, strict=True)):
@@ -205,7 +214,7 @@ def verify_ballot(
     return cts
 
 
-def sum_points(points: list) -> Pt:  # type: ignore[type-arg]
+def sum_points(points: list[Pt]) -> Pt:
     acc = IDENT
     for p in points:
         acc = pt_add(acc, p)
@@ -227,19 +236,20 @@ def aggregate(
 def parse_tally(data: bytes) -> tuple[list[tuple[bytes, bytes]], int]:
     cur = Cursor(data, "T")
     n = cur.u8()
-    weight = int.from_bytes(cur.take(8), "little")
-    cts = [(cur.take(32), cur.take(32)) for _ in range(n)]
+    weight = int.from_bytes(cur.take(8), "big")
+    cts = [(cur.take(33), cur.take(33)) for _ in range(n)]
     cur.end()
+    assert all(group_element(p, True) is not False for ct in cts for p in ct)
     return cts, weight
 
 
 def parse_keyset(data: bytes) -> tuple[int, bytes, list[bytes]]:
     cur = Cursor(data, "K")
     k, n = cur.u8(), cur.u8()
-    joint = cur.take(32)
-    shares = [cur.take(32) for _ in range(n)]
+    joint = cur.take(33)
+    shares = [cur.take(33) for _ in range(n)]
     cur.end()
-    assert all(group_element(x) is not None for x in [joint, *shares])
+    assert all(group_element(x) is not False for x in [joint, *shares])
     return k, joint, shares
 
 
@@ -249,7 +259,7 @@ def verify_decryption_share(
     """(teller, [D_j]) when each D_j = x_t·A_j is proven: a = s·G - c·X_t, b = s·A_j - c·D_j."""
     cur = Cursor(data, "D")
     t, n = cur.u8(), cur.u8()
-    parts = [(cur.take(32), cur.scalar(), cur.scalar()) for _ in range(n)]
+    parts = [(cur.take(33), cur.scalar(), cur.scalar()) for _ in range(n)]
     cur.end()
     if not 1 <= t <= len(public_shares) or n != len(tally):
         return None
@@ -257,7 +267,7 @@ def verify_decryption_share(
     x_pt = group_element(x_enc)
     for j, ((a_enc, _), (d_enc, c, s)) in enumerate(zip(tally, parts, strict=True)):
         a_pt, d_pt = group_element(a_enc, True), group_element(d_enc, True)
-        if x_pt is None or a_pt is None or d_pt is None:
+        if x_pt is False or a_pt is False or d_pt is False:
             return None
         a = pt_add(pt_mul(s, B), pt_neg(pt_mul(c, x_pt)))
         b = pt_add(pt_mul(s, a_pt), pt_neg(pt_mul(c, d_pt)))
@@ -270,8 +280,8 @@ def lagrange(indices: list[int], t: int) -> int:
     num = den = 1
     for u in indices:
         if u != t:
-            num, den = num * u % L, den * (u - t) % L
-    return num * pow(den, L - 2, L) % L
+            num, den = num * u % N, den * (u - t) % N
+    return num * pow(den, N - 2, N) % N
 
 
 def check_counts(
@@ -302,20 +312,20 @@ def ceremony_keys(
 ) -> tuple[bytes, list[bytes]]:
     """H and X_1..X_n from the qualified dealings' commitments (each proof of knowledge checked)."""
     digest = h32("ceremony", ceremony_id, u32(k), u32(len(tellers)), *tellers)
-    summed = [IDENT] * k
+    summed: list[Pt] = [IDENT] * k
     for data in dealings:
         cur = Cursor(data, "d")
         dealer, count = cur.u8(), cur.u8()
         assert count == k
-        encs = [cur.take(32) for _ in range(k)]
+        encs = [cur.take(33) for _ in range(k)]
         pts = [group_element(e) for e in encs]
-        assert all(p is not None for p in pts)
+        assert all(p is not False for p in pts)
         c, s = cur.scalar(), cur.scalar()
         r = pt_add(pt_mul(s, B), pt_neg(pt_mul(c, pts[0])))
         assert c == hs("dealer", digest, u32(dealer), *encs, encode(r)), "proof of knowledge"
         summed = [pt_add(acc, p) for acc, p in zip(summed, pts, strict=True)]
     shares = [
-        encode(sum_points([pt_mul(pow(j, t, L), c) for t, c in enumerate(summed)]))
+        encode(sum_points([pt_mul(pow(j, t, N), c) for t, c in enumerate(summed)]))
         for j in range(1, len(tellers) + 1)
     ]
     return encode(summed[0]), shares

@@ -12,21 +12,21 @@ from ledger.ballotcrypto.errors import BallotEncodingError
 
 from . import independent as ref
 from .conftest import det_rng
-from .test_group import SMALL_ORDER
+from .test_group import off_curve_x
 
 VOTE = bytes(range(32))
 VOTER = bytes(range(32, 64))
 KEY = group.base(0x1234567890ABCDEF)
-KAT_KEY = "c4c1227d7fff941a976049ecefad7b663fa5121d769cbbd79a53d344e4773e98"
-# encrypt(plurality of 2, VOTE, VOTER, [0, 1]) with det_rng(b"kat-2"): 196 bytes.
+KAT_KEY = "03f973a0b87062c389d125d8199e803b832b6ac6bf7867a4f6cd87506060fc4c58"
+# encrypt(plurality of 2, VOTE, VOTER, [0, 1]) with det_rng(b"kat-2"): 198 bytes.
 KAT_BALLOT = (
-    "420101ce64bf38f1db840a26ab9ad035782c108acbb924eaef7f48ca3ea07c56beffab4639464604c564d31ed13f"
-    "3099da7d7ad0ce6f6b51a459911fb40d3bfe90c4d7f234c2e226602c4084865551989576e40d83ce483f3a3891a0"
-    "c7d024a5adc505caa3d600c656763575690b0692b582f5b57e0d25b97b7b7ba9f1162b288e6001ba0b1a00544549"
-    "a4f6ea5a3b27af20cfbdbe4a6eed7ec390a1bbc25a6853690dbd66d95c674c065b5080eab5523be4a3699380d8e7"
-    "8b8e73c8049b3cdba3bb0900"
+    "42010103eb2956a272605c30bf62bfc44a3a0730933e1fd5befc69b4adce2e5414fdfbe2023a52e3052bc65bcf"
+    "056f73f2c419afdb968a92b08c28cb201bcb6480cad768c72d85c68308f563161e486d29969e006260ba75b6cf"
+    "aab900955ef9c88fe48955372b9d3f44b88c629169cd67489906a7f02a9e54a053483de8fd37730b8dfd4cfb8d"
+    "ac9f63dceacee40dbf418c03e8232e9b0cab75d9d9721f9a8b293472b22ee1c85017a1b969bb39515f19b097c9"
+    "e60207e2b982d517f05509e79a7b88239800"
 )
-KAT_TRACKER = "c846ee356cc1a95c8625aac87c53adc18c76bfa5300347906584b42c3f1aa68b"
+KAT_TRACKER = "3dce406e6ed76499713a668be5e38dad23c423a0dda2afaf384ca2dc622dbca5"
 
 
 def ctx_for(spec: BallotSpec, vote: bytes = VOTE) -> VoteContext:
@@ -43,7 +43,7 @@ def test_known_answer_ballot() -> None:
     b = encrypt(ctx, VOTER, [0, 1], det_rng(b"kat-2"))
     assert b.to_bytes().hex() == KAT_BALLOT
     assert b.tracker.hex() == KAT_TRACKER
-    assert len(b.to_bytes()) == 196
+    assert len(b.to_bytes()) == 198
     decoded = Ballot.from_bytes(bytes.fromhex(KAT_BALLOT))
     assert verify(ctx, VOTER, decoded)
     assert ref.verify_ballot(VOTE, KEY, ref.Spec(2, 1, 1), VOTER, bytes.fromhex(KAT_BALLOT))
@@ -109,7 +109,7 @@ def test_round_trip_and_verify(spec: BallotSpec, data: st.DataObject) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.integers(0, 195), st.integers(1, 255))
+@given(st.integers(0, 197), st.integers(1, 255))
 def test_any_flipped_byte_is_refused(position: int, xor: int) -> None:
     raw = bytearray(bytes.fromhex(KAT_BALLOT))
     raw[position] ^= xor
@@ -149,7 +149,7 @@ def lying_ballot(
     ctx = ctx_for(spec)
     rs = [group.random_scalar() for _ in values]
     cts = tuple(
-        (group.base(r), group.add(group.small(v), group.mul(r, KEY)))
+        (group.base(r), group.add(group.small(v), group.mul_secret(r, KEY)))
         for v, r in zip(values, rs, strict=True)
     )
     option_proofs = tuple(
@@ -192,17 +192,24 @@ def test_approval_over_the_cap_is_rejected() -> None:
     assert not verify(ctx_for(spec), VOTER, lying_ballot(spec, [1, 1, 1], [1, 1, 1], 2))
 
 
-def test_points_outside_the_subgroup_are_rejected() -> None:
+def test_points_off_the_curve_are_rejected() -> None:
     spec = BallotSpec.plurality(2)
     b = encrypt(ctx_for(spec), VOTER, [1, 0])
     ((a, bb),) = b.ciphertexts
-    torsion = bytes.fromhex(SMALL_ORDER[6])
-    for bad_ct in ((group.add(a, torsion), bb), (a, group.add(bb, torsion))):
+    off = bytes([2]) + off_curve_x().to_bytes(32, "big")
+    for bad_ct in ((off, bb), (a, off)):
         tampered = Ballot((bad_ct,), b.option_proofs, ())
         decoded = Ballot.from_bytes(tampered.to_bytes())  # canonical encodings: decoding passes
-        assert not verify(ctx_for(spec), VOTER, decoded)
+        assert not verify(ctx_for(spec), VOTER, decoded)  # verify parses: not on the curve
         assert ref.verify_ballot(VOTE, KEY, ref_spec(spec), VOTER, tampered.to_bytes()) is None
-    for bad_ct in ((group.IDENTITY, bb), (a, group.IDENTITY)):
+    # x = 1 is on the curve; x = 1 + p is the same x, written non-canonically.
+    x_plus_p = bytes([2]) + (1 + group.FIELD_P).to_bytes(32, "big")
+    for bad_ct in (
+        (group.IDENTITY, bb),
+        (a, group.IDENTITY),
+        (b"\x04" + a[1:], bb),
+        (x_plus_p, bb),
+    ):
         with pytest.raises(BallotEncodingError):
             Ballot.from_bytes(Ballot((bad_ct,), b.option_proofs, ()).to_bytes())
 
@@ -222,9 +229,9 @@ def test_all_ciphertexts_derives_the_last_option() -> None:
 @pytest.mark.parametrize(
     ("spec", "selection", "size"),
     [
-        (BallotSpec.plurality(2), [1, 0], 196),
-        (BallotSpec.plurality(3), [1, 0, 0], 516),
-        (BallotSpec.approval(4, 2), [1, 1, 0, 0], 964),
+        (BallotSpec.plurality(2), [1, 0], 198),
+        (BallotSpec.plurality(3), [1, 0, 0], 520),
+        (BallotSpec.approval(4, 2), [1, 1, 0, 0], 972),
     ],
 )
 def test_sizes_stated_in_the_guide(spec: BallotSpec, selection: list[int], size: int) -> None:

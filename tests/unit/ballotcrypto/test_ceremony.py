@@ -41,12 +41,12 @@ def test_complete_ceremony_gives_consistent_keys(ceremony: Ceremony) -> None:
     # Any k secret shares interpolate to the same joint secret, whose public key is H.
     for subset in itertools.combinations(range(1, 6), 3):
         lam = lagrange_at_zero(list(subset))
-        x = sum(li * ceremony.secrets[t - 1] for li, t in zip(lam, subset, strict=True)) % group.L
+        x = sum(li * ceremony.secrets[t - 1] for li, t in zip(lam, subset, strict=True)) % group.N
         assert group.base(x) == keys.joint_key
     # Fewer than k do not (with overwhelming probability).
     lam = lagrange_at_zero([1, 2])
     assert (
-        group.base((lam[0] * ceremony.secrets[0] + lam[1] * ceremony.secrets[1]) % group.L)
+        group.base((lam[0] * ceremony.secrets[0] + lam[1] * ceremony.secrets[1]) % group.N)
         != keys.joint_key
     )
 
@@ -139,7 +139,7 @@ def test_fold_is_order_independent(ceremony: Ceremony) -> None:
 def test_bad_dealings_are_disqualified(ceremony: Ceremony) -> None:
     c = ceremony
     d = c.dealings[0]
-    forged_pok = dataclasses.replace(d, proof=(d.proof[0], (d.proof[1] + 1) % group.L))
+    forged_pok = dataclasses.replace(d, proof=(d.proof[0], (d.proof[1] + 1) % group.N))
     assert "proof of knowledge" in check_dealing(c.params, forged_pok)
     copied = dataclasses.replace(c.dealings[1], dealer=1)  # teller 1 copies teller 2's commitments
     assert "proof of knowledge" in check_dealing(c.params, copied)

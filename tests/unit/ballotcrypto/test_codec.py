@@ -18,8 +18,8 @@ from ledger.ballotcrypto import (
 )
 from ledger.ballotcrypto.errors import BallotEncodingError
 
-scalars = st.integers(0, group.L - 1)
-points = st.integers(1, group.L - 1).map(group.base)
+scalars = st.integers(0, group.N - 1)
+points = st.integers(1, group.N - 1).map(group.base)
 proofs = st.tuples(scalars, scalars)
 small = st.integers(1, 6)
 
@@ -115,3 +115,28 @@ def test_junk_is_refused_with_our_error(kind: type, junk: bytes) -> None:
 def test_wrong_version_is_refused(kind: type) -> None:
     with pytest.raises(BallotEncodingError, match=r"version|kind"):
         kind.from_bytes(b"B\x02")
+
+
+def test_identity_only_where_a_format_allows_it() -> None:
+    """O (33 zero bytes) is a valid tally or decryption-share point; never a key or commitment."""
+    o, g = group.IDENTITY, group.G
+    off = bytes([3]) + next(
+        x.to_bytes(32, "big")
+        for x in range(100)
+        if not group.is_group_element(bytes([3]) + x.to_bytes(32, "big"))
+    )
+    tally = EncryptedTally(((o, o), (g, o)), 0)
+    assert EncryptedTally.from_bytes(tally.to_bytes()) == tally
+    share = DecryptionShare(1, ((o, (0, 0)),))
+    assert DecryptionShare.from_bytes(share.to_bytes()) == share
+    refused = [
+        (EncryptedTally, EncryptedTally(((off, o),), 1).to_bytes()),
+        (DecryptionShare, DecryptionShare(1, ((off, (0, 0)),)).to_bytes()),
+        (KeySet, KeySet(1, o, (g,)).to_bytes()),
+        (KeySet, KeySet(1, g, (off,)).to_bytes()),
+        (Dealing, Dealing(1, (o,), (0, 0), ((1, bytes(24), bytes(48)),)).to_bytes()),
+        (Dealing, Dealing(1, (off,), (0, 0), ((1, bytes(24), bytes(48)),)).to_bytes()),
+    ]
+    for kind, raw in refused:
+        with pytest.raises(BallotEncodingError):
+            kind.from_bytes(raw)

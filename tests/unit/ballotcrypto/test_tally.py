@@ -101,7 +101,12 @@ def test_bad_decryption_shares_are_rejected_and_named(ceremony: Ceremony) -> Non
     stolen = DecryptionShare(3, shares[0].parts)  # teller 1's share claimed by teller 3
     other_ctx = VoteContext(bytes(32), keys.joint_key, BallotSpec.plurality(2))
     other_vote = decryption_share(other_ctx, tally, 4, ceremony.secrets[3])
-    bad = [off_by_g, wrong_secret, stolen, other_vote]
+    off_curve_x = next(
+        x for x in range(100) if not group.is_group_element(b"\x02" + bytes(31) + bytes([x]))
+    )
+    off_curve = DecryptionShare(1, ((b"\x02" + bytes(31) + bytes([off_curve_x]), proof),))
+    identity = DecryptionShare(1, ((group.IDENTITY, proof),))  # claims x_1·A = O
+    bad = [off_by_g, wrong_secret, stolen, other_vote, off_curve, identity]
     assert not any(verify_share(ctx, tally, s, keys) for s in bad)
     with pytest.raises(
         ProofRejected,
