@@ -13,11 +13,11 @@ $(BIN)/python:
 
 # Reinstall when pyproject.toml changes; the stamp names the extras installed.
 $(VENV)/.stamp-run: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e .
+	$(PIP) install --quiet -e '.[dashboard]'
 	@touch $@
 
 $(VENV)/.stamp-test: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e '.[test,dev,plot]'
+	$(PIP) install --quiet -e '.[test,dev,plot,dashboard]'
 	@touch $@ $(VENV)/.stamp-run
 
 # The quick-start drill: 5 local nodes, a partition, a vote, a plan, a playbook, a courier.
@@ -44,10 +44,15 @@ format: $(VENV)/.stamp-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# For laptops with no network: build a folder of wheels on a connected machine.
+# For laptops with no network: a folder of wheels, built on a connected machine
+# (field_guides/install.md). The plot extra is in it; the wheel carries the playbooks,
+# drills and scenarios.
+WHEELHOUSE ?= wheelhouse
 wheelhouse: | $(BIN)/python
-	$(PIP) download --dest wheelhouse '.[test]'
-	$(PIP) wheel --no-deps --wheel-dir wheelhouse .
+	$(PIP) download --quiet --dest $(WHEELHOUSE) '.[plot,dashboard,test]'
+	$(PIP) wheel --quiet --no-deps --wheel-dir $(WHEELHOUSE) .
+	@rm -rf build
+	@echo "wheelhouse ready: $$(ls $(WHEELHOUSE) | wc -l) files in $(WHEELHOUSE)/"
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis wheelhouse

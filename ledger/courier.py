@@ -127,7 +127,14 @@ def export_bundle(
             seq = start
             while seq <= end:
                 batch = store.range_raw(author, seq, end, limit=BATCH)
-                if not batch:  # pragma: no cover - feeds are contiguous up to their head
+                if not batch:
+                    damage = store.damaged.get((author, seq))
+                    if damage is not None:
+                        raise BundleError(
+                            f"this laptop's copy of {damage.describe()}",
+                            hint="run `plurictl log verify --repair` (or import a full bundle "
+                            "from a healthy laptop), then export again",
+                        )
                     raise BundleError(f"the ledger lacks entries of {author.hex()[:12]}")
                 for raw in batch:
                     writer.add_entry(raw)

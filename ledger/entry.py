@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import msgpack
-import nacl.bindings
-import nacl.exceptions
 
 from ledger.errors import EncodingError, InvalidInput, VerificationFailed
 
@@ -68,8 +66,12 @@ class Entry:
     raw: bytes
     id: bytes
 
-    def to_json(self) -> dict[str, Any]:
-        """The entry for ``--json`` output: binary fields as lowercase hex."""
+    def to_json(self, *, typed: bool = False) -> dict[str, Any]:
+        """The entry for ``--json`` output: binary fields as lowercase hex.
+
+        ``typed`` encodes the body so that byte strings stay distinguishable from
+        text (see :func:`typed_json`); ``log show --json`` uses it.
+        """
         return {
             "id": self.id.hex(),
             "author": self.author.hex(),
@@ -77,7 +79,7 @@ class Entry:
             "prev": self.prev.hex() if self.prev is not None else None,
             "hlc": self.hlc,
             "kind": self.kind,
-            "body": jsonable(self.body),
+            "body": typed_json(self.body) if typed else jsonable(self.body),
             "sig": self.sig.hex(),
             "raw": self.raw.hex(),
         }
@@ -91,6 +93,24 @@ def jsonable(value: Any) -> Any:
         return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
         return [jsonable(v) for v in value]
+    return value
+
+
+def typed_json(value: Any) -> Any:
+    """A body value as JSON without losing its msgpack type.
+
+    bin -> ``{"$bin": "<lowercase hex>"}``; a map whose keys include one starting
+    with ``$`` -> ``{"$map": {...}}`` (so no body map is ever mistaken for either);
+    float -> a JSON number with a fraction or exponent (``1.0``, never ``1``);
+    everything else as itself. Documented in ``field_guides/ledger-format.md``.
+    """
+    if isinstance(value, bytes):
+        return {"$bin": value.hex()}
+    if isinstance(value, dict):
+        inner = {k: typed_json(v) for k, v in value.items()}
+        return {"$map": inner} if any(k.startswith("$") for k in value) else inner
+    if isinstance(value, list):
+        return [typed_json(v) for v in value]
     return value
 
 
@@ -277,6 +297,10 @@ def unsigned_part(entry: Entry) -> bytes:
 
 
 def signature_valid(entry: Entry) -> bool:
+    # imported here: reading a ledger (every read command) needs no crypto library
+    import nacl.bindings
+    import nacl.exceptions
+
     try:
         nacl.bindings.crypto_sign_open(entry.sig + DOMAIN + unsigned_part(entry), entry.author)
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError):

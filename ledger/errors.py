@@ -4,10 +4,17 @@ Every error a user can cause carries an ``exit_code``; ``plurictl`` prints the
 message and exits with it, never with a traceback. Driver errors (sqlite3,
 nacl, msgpack, OS) are re-raised as one of these with ``raise ... from e``.
 
+The class that introduces a code also says what it means (``exit_meaning``) and
+what usually fixes it (``exit_fix``): those attributes are the one table of exit
+codes (``plurictl.exit_codes``), from which ``plurictl --help`` and
+``field_guides/exit-codes.md`` are made, and against which the codes drawn in
+the trees below are tested.
+
 ::
 
     PluriError                     exit 1  root of everything plurictl reports
     ├── NotInitialised             exit 3  no home / no identity / no mesh yet
+    │   └── NotInMesh              exit 3  no mesh yet (every command that needs one)
     ├── LedgerError                exit 1  ledger package root
     │   ├── KeyFileError           exit 4  key file missing, insecure, corrupt
     │   │   └── PassphraseError    exit 4  wrong or missing passphrase
@@ -30,6 +37,8 @@ class PluriError(Exception):
     """Root of every error plurictl reports to a user."""
 
     exit_code: int = 1
+    exit_meaning = "error (unexpected or general)"
+    exit_fix = "re-run with `--debug`, report it"
     #: Optional hint printed under the message: what to do next.
     hint: str | None = None
 
@@ -45,6 +54,22 @@ class PluriError(Exception):
 
 class NotInitialised(PluriError):
     exit_code = 3
+    exit_meaning = "not initialised: no home, no identity, not in a mesh yet"
+    exit_fix = "`plurictl init`, `mesh create` or `mesh join`; check `--home` / `PLURI_HOME`"
+
+
+class NotInMesh(NotInitialised):
+    """This laptop has no mesh yet: every command that needs one exits 3 with this."""
+
+    exit_code = 3
+
+    def __init__(self, message: str = "this laptop is not in a mesh yet", **kw: str) -> None:
+        kw.setdefault(
+            "hint",
+            "found one (`plurictl mesh create NAME`) or join one "
+            "(`plurictl mesh join MESH_ID`, then sync or import a bundle)",
+        )
+        super().__init__(message, **kw)
 
 
 class LedgerError(PluriError):
@@ -53,6 +78,8 @@ class LedgerError(PluriError):
 
 class KeyFileError(LedgerError):
     exit_code = 4
+    exit_meaning = "key problem: key file missing, readable by others, damaged, wrong passphrase"
+    exit_fix = "`chmod 600 ~/.plurigrid/identity.json`; set `PLURI_PASSPHRASE`; restore from backup"
 
 
 class PassphraseError(KeyFileError):
@@ -61,6 +88,10 @@ class PassphraseError(KeyFileError):
 
 class InvalidInput(LedgerError):
     exit_code = 5
+    exit_meaning = (
+        "invalid input: bad JSON, bad kind, oversized entry, unreadable file, unknown name"
+    )
+    exit_fix = "fix the input; the message names the field (and the closest known name)"
 
 
 class EncodingError(InvalidInput):
@@ -69,10 +100,14 @@ class EncodingError(InvalidInput):
 
 class VerificationFailed(LedgerError):
     exit_code = 6
+    exit_meaning = "verification failed: bad signatures, broken chains, forks, damaged bundle"
+    exit_fix = "see `plurictl log verify`, `plurictl forks list`"
 
 
 class TrustError(LedgerError):
     exit_code = 7
+    exit_meaning = "refused by trust rules: not a member, missing role, another mesh"
+    exit_fix = "ask an admin (`plurictl roster list`)"
 
 
 class WrongMesh(TrustError):
@@ -81,6 +116,8 @@ class WrongMesh(TrustError):
 
 class StoreError(LedgerError):
     exit_code = 8
+    exit_meaning = "store problem: database busy, damaged, disk full, read-only"
+    exit_fix = "free disk space; retry; restore the home from backup"
 
 
 class BundleError(LedgerError):

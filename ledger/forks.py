@@ -51,9 +51,9 @@ class ForkProof:
         """Ordering among proofs for one author: the lowest seq wins, then smallest ids."""
         return (self.seq, self.a.id, self.b.id)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, typed: bool = False) -> dict[str, Any]:
         return {
             "author": self.author.hex(),
             "seq": self.seq,
-            "entries": [self.a.to_json(), self.b.to_json()],
+            "entries": [self.a.to_json(typed=typed), self.b.to_json(typed=typed)],
         }

@@ -7,6 +7,7 @@ from typing import Any
 from ledger.entry import Entry
 from ledger.errors import InvalidInput
 from ledger.identity import Identity
+from ledger.names import refuse_near_miss
 from ledger.store import Store
 from ledger.trust import require_role
 from ledger.views import fuel as view
@@ -21,6 +22,13 @@ def _checked(problem: str | None) -> None:
         raise InvalidInput(problem)
 
 
+def check_site(state: view.FuelState, site: str, *, new_site: bool = False) -> None:
+    """A site name that is a typo's distance from a known site is refused (a typo would
+    otherwise start a new site silently), unless the caller says it is new."""
+    if not new_site:
+        refuse_near_miss(site.strip(), state.sites, "site", override="--new-site")
+
+
 def report(
     store: Store,
     identity: Identity,
@@ -30,11 +38,26 @@ def report(
     tank: str = "main",
     fuel: str = "diesel",
     note: str = "",
+    new_site: bool = False,
+    new_tank: bool = False,
+    via: str = "",
+    photo: str = "",
 ) -> Entry:
-    """Sign a tank reading; it supersedes the readings of that tank this laptop holds."""
+    """Sign a tank reading; it supersedes the readings of that tank this laptop holds.
+
+    A site or tank name a typo away from a known one is refused unless ``new_site`` /
+    ``new_tank`` says it really is new. ``via`` names the device that sent the reading
+    (a phone through the dashboard): this laptop signs it and so vouches for it.
+    ``photo`` is the content hash of a gauge photo stored beside this laptop's ledger.
+    """
     require_role(store, identity, *view.WRITERS)
     state = load(store)
+    check_site(state, site, new_site=new_site)
     current = state.sites.get(site.strip())
+    if current is not None and not new_tank:
+        refuse_near_miss(
+            tank.strip(), current.tanks, f"tank at {site.strip()}", override="--new-tank"
+        )
     known = current.tanks.get(tank.strip()) if current else None
     body: dict[str, Any] = {
         "site": site.strip(),
@@ -43,8 +66,9 @@ def report(
         "litres": litres,
         "supersedes": [r.id.hex() for r in known.current] if known else [],
     }
-    if note:
-        body["note"] = note
+    for key, value in (("note", note), ("via", via), ("photo", photo)):
+        if value:
+            body[key] = value
     _checked(view.check_report(body))
     return store.append(identity, view.REPORT, body)
 
@@ -60,8 +84,12 @@ def plan_transfer(
     tank: str | None = None,
     order: str | None = None,
     note: str = "",
+    new_site: bool = False,
 ) -> Entry:
     require_role(store, identity, "coordinator")
+    state = load(store)
+    for site in (source, target):
+        check_site(state, site, new_site=new_site)
     body: dict[str, Any] = {
         "op": "plan",
         "from": source.strip(),
@@ -110,7 +138,8 @@ def transfer_step(
         "cancel": (view.PLANNED,),
     }
     if t.state not in allowed[op]:
-        raise InvalidInput(f"transfer {t.id.hex()[:8]} is {t.state}: it cannot be {op}ed now")
+        done = {"dispatch": "dispatched", "receive": "received", "cancel": "cancelled"}[op]
+        raise InvalidInput(f"transfer {t.id.hex()[:8]} is {t.state}: it cannot be {done} now")
     body: dict[str, Any] = {"op": op, "transfer": t.id.hex()}
     if litres is not None:
         body["litres"] = litres
@@ -120,8 +149,11 @@ def transfer_step(
     return store.append(identity, view.TRANSFER, body)
 
 
-def consumption(store: Store, identity: Identity, site: str, litres_per_hour: float) -> Entry:
+def consumption(
+    store: Store, identity: Identity, site: str, litres_per_hour: float, *, new_site: bool = False
+) -> Entry:
     require_role(store, identity, *view.WRITERS)
+    check_site(load(store), site, new_site=new_site)
     if not 0 <= litres_per_hour <= view.MAX_LITRES:
         raise InvalidInput("the burn rate must be between 0 and 10,000,000 litres per hour")
     return store.append(

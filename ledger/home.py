@@ -80,6 +80,11 @@ class Home:
             self._store = Store.open(self.path, create=True)
         return self._store
 
+    @property
+    def opened_store(self) -> Store | None:
+        """The store if this home has opened it (never opens it)."""
+        return self._store
+
     def append(self, kind: str, body: dict[str, Any]) -> Entry:
         """Sign ``body`` with this laptop's key and store it at the end of its feed."""
         return self.store.append(self.identity, kind, body)

@@ -16,21 +16,21 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import nacl.bindings
-import nacl.exceptions
-import nacl.pwhash
-import nacl.secret
-import nacl.signing
-import nacl.utils
+from typing import TYPE_CHECKING
 
 from ledger.errors import KeyFileError, NotInitialised, PassphraseError
+
+if TYPE_CHECKING:
+    import nacl.signing
+
+# nacl (libsodium) is imported where keys are used, not at the top: commands that only
+# read the ledger (most of them) start faster without it.
 
 KEY_FILE = "identity.json"
 FORMAT_VERSION = 1
 #: argon2id cost for sealing: about a second and 256 MiB on a laptop.
-SEAL_OPSLIMIT = nacl.pwhash.argon2id.OPSLIMIT_MODERATE
-SEAL_MEMLIMIT = nacl.pwhash.argon2id.MEMLIMIT_MODERATE
+SEAL_OPSLIMIT = 3  # nacl.pwhash.argon2id.OPSLIMIT_MODERATE (a test keeps them equal)
+SEAL_MEMLIMIT = 268_435_456  # nacl.pwhash.argon2id.MEMLIMIT_MODERATE (256 MiB)
 
 PassphraseProvider = Callable[[], str | None]
 
@@ -56,10 +56,14 @@ class Identity:
 
     def sign(self, message: bytes) -> bytes:
         """The 64-byte detached ed25519 signature of ``message``."""
+        import nacl.bindings
+
         return nacl.bindings.crypto_sign(message, self.signing_key._signing_key)[:64]
 
     def curve_keypair(self) -> tuple[bytes, bytes]:
         """(public, secret) Curve25519 keys for CurveZMQ, Z85-encoded (40 bytes each)."""
+        import nacl.bindings
+
         pk = nacl.bindings.crypto_sign_ed25519_pk_to_curve25519(self.public)
         sk = nacl.bindings.crypto_sign_ed25519_sk_to_curve25519(self.signing_key._signing_key)
         return z85_encode(pk), z85_encode(sk)
@@ -78,6 +82,8 @@ def fingerprint(public: bytes) -> str:
 
 def curve_public_from_ed25519(public: bytes) -> bytes:
     """The Z85 CurveZMQ public key of a member, derived from their ed25519 key."""
+    import nacl.bindings
+
     return z85_encode(nacl.bindings.crypto_sign_ed25519_pk_to_curve25519(public))
 
 
@@ -130,6 +136,8 @@ def create(home: Path, name: str, passphrase: str | None = None) -> Identity:
             hint="use another --home, or keep the existing key (plurictl whoami)",
         )
     ensure_home(home)
+    import nacl.signing
+
     identity = Identity(name=name, signing_key=nacl.signing.SigningKey.generate())
     save(identity, home, passphrase, overwrite=False)
     return identity
@@ -137,10 +145,12 @@ def create(home: Path, name: str, passphrase: str | None = None) -> Identity:
 
 def validate_name(name: str) -> str:
     name = name.strip()
-    if not name or len(name) > 64 or any(ord(c) < 32 for c in name):
+    if not name or len(name) > 64 or not name.isprintable():
         from ledger.errors import InvalidInput
 
-        raise InvalidInput("a name must be 1-64 printable characters")
+        raise InvalidInput(
+            "a name must be 1-64 printable characters (letters, digits, spaces, punctuation)"
+        )
     return name
 
 
@@ -185,6 +195,10 @@ def save(identity: Identity, home: Path, passphrase: str | None, *, overwrite: b
 
 
 def _seal(seed: bytes, passphrase: str) -> dict[str, object]:
+    import nacl.pwhash
+    import nacl.secret
+    import nacl.utils
+
     salt = nacl.utils.random(nacl.pwhash.argon2id.SALTBYTES)
     key = nacl.pwhash.argon2id.kdf(
         nacl.secret.SecretBox.KEY_SIZE,
@@ -213,6 +227,9 @@ def load(home: Path, passphrase: str | PassphraseProvider | None = None) -> Iden
 
     ``passphrase`` may be a string or a callable asked only if the key is sealed.
     """
+    import nacl.exceptions
+    import nacl.signing
+
     path = key_path(home)
     if not home.exists():
         raise NotInitialised(
@@ -248,6 +265,10 @@ def load(home: Path, passphrase: str | PassphraseProvider | None = None) -> Iden
 
 
 def _unseal(secret: dict[str, object], passphrase: str) -> bytes:
+    import nacl.exceptions
+    import nacl.pwhash
+    import nacl.secret
+
     try:
         key = nacl.pwhash.argon2id.kdf(
             nacl.secret.SecretBox.KEY_SIZE,

@@ -50,9 +50,16 @@ def root(items: Sequence[bytes]) -> bytes:
     """The Merkle root of ``items`` taken in the given order (callers sort them)."""
     if not items:
         return EMPTY_ROOT
-    level = [leaf_hash(i) for i in items]
+    b2 = hashlib.blake2b  # inlined: sheets of 100,000 ballots are hashed on every fold
+    level = [b2(b"\x00" + i, digest_size=32, person=PERSON).digest() for i in items]
     while len(level) > 1:
-        level = _next_level(level)
+        odd = level[-1] if len(level) % 2 else None
+        level = [
+            b2(b"\x01" + level[i] + level[i + 1], digest_size=32, person=PERSON).digest()
+            for i in range(0, len(level) - 1, 2)
+        ]
+        if odd is not None:
+            level.append(odd)
     return level[0]
 
 

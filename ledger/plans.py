@@ -18,11 +18,15 @@ from ledger.trust import require_role
 from ledger.views import plans as view
 
 
-def vote_winners(store: Store) -> dict[bytes, bytes]:
-    """FINAL votes whose winning option refers to a plan proposal: vote id -> plan id."""
-    from ledger.votes import load as load_votes
+def vote_winners(store: Store, votes: Any = None) -> dict[bytes, bytes]:
+    """FINAL votes whose winning option refers to a plan proposal: vote id -> plan id.
 
-    votes, _ = load_votes(store)
+    ``votes``: the votes view if the caller already folded it (else folded here).
+    """
+    if votes is None:
+        from ledger.votes import load as load_votes
+
+        votes, _ = load_votes(store)
     out: dict[bytes, bytes] = {}
     for vote_id, vote in votes.votes.items():
         option = vote.winning_option
@@ -35,8 +39,10 @@ def vote_winners(store: Store) -> dict[bytes, bytes]:
     return out
 
 
-def load(store: Store) -> view.PlansState:
-    return view.fold(store.entries(kinds=list(view.KINDS)), store.roster(), vote_winners(store))
+def load(store: Store, votes: Any = None) -> view.PlansState:
+    """The plans view (``votes``: the votes view, if the caller already holds it)."""
+    winners = vote_winners(store, votes)
+    return view.fold(store.entries(kinds=list(view.KINDS)), store.roster(), winners)
 
 
 def summarise(plan: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,9 @@ checks through the :class:`ledger.views.playbook_checks.Facts` protocol:
   no reading for that site;
 * ``plan_covers_tier(tier)``: whether an adopted plan serves all load of that
   priority tier (served 100 %, to the plan's rounding); None when no plan is
-  adopted.
+  adopted;
+* ``orders_for(site)``: the adopted plans' orders at ``site``, in time order, as the
+  plain sentences the planner wrote; None when no plan is adopted.
 
 A check whose fact is unknown blocks its step while it is required, until a
 coordinator waives it (``plurictl playbook waive``).
@@ -28,10 +30,11 @@ class LedgerFacts:
     #: a tier counts as covered when the plan serves at least this share of it
     COVERED_PCT = 99.95
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, fuel: Any = None, plans: Any = None) -> None:
+        """``fuel`` and ``plans``: views the caller already folded (else folded on first use)."""
         self.store = store
-        self._fuel: Any = None
-        self._plans: Any = None
+        self._fuel: Any = fuel
+        self._plans: Any = plans
 
     def fuel_litres(self, site: str) -> float | None:
         if self._fuel is None:
@@ -50,6 +53,17 @@ class LedgerFacts:
         if not adopted:
             return None
         return any(p.tier_served[tier - 1] >= self.COVERED_PCT for p in adopted if 1 <= tier <= 3)
+
+    def orders_for(self, site: str) -> list[str] | None:
+        if self._plans is None:
+            from ledger import plans
+
+            self._plans = plans.load(self.store)
+        if not self._plans.adopted():
+            return None
+        mine = [o for o in self._plans.orders.values() if o.order.get("site") == site]
+        mine.sort(key=lambda o: (o.order.get("from_period") or 0, o.id))
+        return [str(o.order.get("text") or f"{o.order.get('kind')} order {o.id[:8]}") for o in mine]
 
 
 def facts_for(store: Store, *extra: Facts) -> Facts:

@@ -20,7 +20,7 @@ from typing import Any
 
 from ledger import clock
 from ledger.entry import Entry
-from ledger.errors import InvalidInput, TrustError
+from ledger.errors import InvalidInput, NotInMesh, TrustError
 from ledger.identity import Identity
 from ledger.playbook_facts import facts_for
 from ledger.playbook_format import (
@@ -423,9 +423,7 @@ def start(
     playbook = parse(text, source)
     roster = store.roster()
     if roster.mesh_id is None:
-        raise TrustError(
-            "this laptop is not in a mesh yet", hint="`plurictl mesh create` or join one"
-        )
+        raise NotInMesh()
     body, warnings = prepare_start(
         playbook, roster, identity.public, _next_seq(store, identity.public), site=site, note=note
     )

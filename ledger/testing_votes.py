@@ -54,8 +54,10 @@ class VoteBook:
         credits: int | None = None,
         title: str = "Which option?",
         members: dict[str, bytes] | None = None,
+        f: int | None = None,
     ) -> Entry:
-        """Write a charter (and roll parts when the roll is long)."""
+        """Write a charter (and roll parts when the roll is long); ``f``: the equivocating
+        tellers tolerated (None: a charter as written before f existed)."""
         members = members or {}
         weights = dict(roll) if isinstance(roll, dict) else dict.fromkeys(roll, 1)
         rows = dict(roll_members or {})
@@ -83,12 +85,16 @@ class VoteBook:
             "teller_keys": {
                 t.hex(): (self.mesh.roster().current_key(t) or t).hex() for t in teller_ids
             },
-            "k": k if k is not None else len(teller_ids) // 2 + 1,
+            "k": k
+            if k is not None
+            else (len(teller_ids) + (f or 0) + 2) // 2,  # smallest with 2k - n >= f + 1
             "quorum_pct": quorum_pct,
             "window_minutes": None,
         }
         if credits is not None:
             body["credits"] = credits
+        if f is not None:
+            body["f"] = f
         items = sorted((m.hex(), w) for m, w in rows.items())
         if len(items) <= ROLL_PER_PART:
             body["roll"] = dict(items)

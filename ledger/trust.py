@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.entry import Entry
-from ledger.errors import InvalidInput, TrustError, WrongMesh
+from ledger.errors import InvalidInput, NotInMesh, TrustError, WrongMesh
 from ledger.identity import Identity, validate_name
 from ledger.kinds import GENESIS, ROSTER_APPROVE, ROSTER_CHANGE
 from ledger.store import Store
-from ledger.views.roster import ACTIVE, ROLES, Roster
+from ledger.views.roster import ACTIVE, REVOKED, ROLES, Roster
 
 DEFAULT_FOUNDER_ROLES = ("admin", "coordinator", "operator")
 
@@ -110,7 +110,9 @@ def parse_key(text: str) -> bytes:
 
 
 def require_role(store: Store, identity: Identity, *roles: str) -> None:
-    """TrustError unless this laptop's next entry would carry one of ``roles``."""
+    """NotInMesh without a mesh; TrustError unless this laptop's next entry carries ``roles``."""
+    if store.mesh_id is None:
+        raise NotInMesh()
     head = store.stored_heads().get(identity.public)
     why = store.roster().authority(identity.public, (head.seq if head else 0) + 1, *roles)
     if why is not None:
@@ -130,7 +132,7 @@ def open_votes_with_teller(store: Store, member: bytes) -> list[str]:
     """Titles of votes not yet FINAL where ``member`` holds a teller seat."""
     from ledger.votes import load as load_votes
 
-    votes, _ = load_votes(store)
+    votes, _ = load_votes(store, count=False)  # states and ballots: no tally needed
     return [
         v.charter.fields.title
         for _, v in sorted(votes.votes.items())
@@ -138,11 +140,21 @@ def open_votes_with_teller(store: Store, member: bytes) -> list[str]:
     ]
 
 
+def open_votes_with_ballot(store: Store, member: bytes) -> list[str]:
+    """Titles of votes not yet FINAL in which ``member`` has a ballot on this laptop."""
+    from ledger.votes import load as load_votes
+
+    votes, _ = load_votes(store, count=False)  # states and ballots: no tally needed
+    return [
+        v.charter.fields.title
+        for _, v in sorted(votes.votes.items())
+        if v.state != "FINAL" and any(b.member == member for b in v.ballots.values())
+    ]
+
+
 def _require_admin(roster: Roster, identity: Identity, store: Store) -> None:
     if roster.mesh_id is None:
-        raise TrustError(
-            "this laptop is not in a mesh yet", hint="`plurictl mesh create` or join one"
-        )
+        raise NotInMesh()
     head = store.stored_heads().get(identity.public)
     next_seq = (head.seq if head else 0) + 1
     why = roster.authority(identity.public, next_seq, "admin")
@@ -207,8 +219,18 @@ def propose(store: Store, identity: Identity, body: dict[str, Any]) -> ChangeRes
         if titles:
             warnings.append(
                 f"{roster.name_of(bytes.fromhex(body['key']))} is a teller of {len(titles)} vote(s) not yet "
-                f"final ({'; '.join(titles[:3])}): their seat on those votes stays empty, and a seal "
-                "they made after the point you cut at stops counting (see voting.md, 'Losing a teller')"
+                f"final ({'; '.join(titles[:3])}): their seat on those votes stays empty; a seal "
+                "they already made still counts (on votes opened before f existed, one made "
+                "after the point you cut at stops counting; see voting.md, 'Losing a teller')"
+            )
+        ballots = open_votes_with_ballot(store, member) if member and op != "remove_role" else []
+        if ballots:
+            warnings.append(
+                f"{roster.name_of(bytes.fromhex(body['key']))} has a ballot in {len(ballots)} vote(s) "
+                f"not yet final ({'; '.join(ballots[:3])}): a ballot that a sealed sheet lists "
+                "still counts, whatever this change says; one cast after the point you cut at "
+                f"(seq {body.get('at')}) counts only if a sealed sheet lists it "
+                "(see voting.md, 'What is guaranteed')"
             )
     body = {**body, "after": [h.hex() for h in roster.heads]}
     entry = store.append(identity, ROSTER_CHANGE, body)
@@ -226,11 +248,35 @@ def propose(store: Store, identity: Identity, body: dict[str, Any]) -> ChangeRes
 def add_member(
     store: Store, identity: Identity, key: bytes, name: str, roles: list[str]
 ) -> ChangeResult:
-    return propose(
-        store,
-        identity,
-        {"op": "add", "key": key.hex(), "name": validate_name(name), "roles": roles},
-    )
+    name = validate_name(name)
+    check_member_key(key)
+    taken = [
+        info
+        for info in store.roster().keys.values()
+        if info.name.casefold() == name.casefold() and info.status != REVOKED
+    ]
+    if taken:
+        raise InvalidInput(
+            f"the name {name!r} is already used by {taken[0].key.hex()[:12]} in this mesh",
+            hint="names must be unique so that commands can find a member by name; "
+            "add a call sign or a number",
+        )
+    return propose(store, identity, {"op": "add", "key": key.hex(), "name": name, "roles": roles})
+
+
+def check_member_key(key: bytes) -> None:
+    """InvalidInput unless ``key`` is a usable ed25519 public key (not all zeros, not
+    a point of small order: such a key can never sign, nor connect to the mesh)."""
+    import nacl.bindings
+    import nacl.exceptions
+
+    try:
+        nacl.bindings.crypto_sign_ed25519_pk_to_curve25519(key)
+    except (nacl.exceptions.RuntimeError, nacl.exceptions.ValueError, ValueError, RuntimeError):
+        raise InvalidInput(
+            f"{key.hex()[:16]}… is not a usable public key (all zeros or a weak point)",
+            hint="the newcomer reads theirs with `plurictl key show`",
+        ) from None
 
 
 def grant(store: Store, identity: Identity, key: bytes, role: str) -> ChangeResult:
@@ -253,6 +299,7 @@ def revoke(
 def rotate(
     store: Store, identity: Identity, old: bytes, new: bytes, at: int | None = None
 ) -> ChangeResult:
+    check_member_key(new)
     body: dict[str, Any] = {"op": "rotate", "key": old.hex(), "successor": new.hex()}
     if at is not None:
         body["at"] = at

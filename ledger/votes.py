@@ -14,7 +14,7 @@ from typing import Any
 
 from ledger import merkle
 from ledger.entry import Entry
-from ledger.errors import InvalidInput, TrustError, VerificationFailed
+from ledger.errors import InvalidInput, NotInMesh, TrustError, VerificationFailed
 from ledger.identity import Identity
 from ledger.store import Store
 from ledger.views.roster import ACTIVE, Roster
@@ -32,8 +32,10 @@ from ledger.views.vote_bodies import (
     VOTER_ROLES,
     Malformed,
     check_choice,
+    check_threshold,
     parse_charter,
     parse_options,
+    seal_threshold,
 )
 from ledger.views.votes import PROVISIONAL, Sheet, Vote, Votes, fold
 
@@ -57,11 +59,14 @@ def heard_map(store: Store) -> dict[bytes, int]:
     return out
 
 
-def load(store: Store, *, heard: bool = False) -> tuple[Votes, Roster]:
-    """The votes view over this laptop's ledger (``heard``: also per-voter last-heard)."""
+def load(store: Store, *, heard: bool = False, count: bool = True) -> tuple[Votes, Roster]:
+    """The votes view over this laptop's ledger (``heard``: also per-voter last-heard;
+    ``count=False``: no tallies, see :func:`ledger.views.votes.fold`)."""
     roster = store.roster()
     entries = store.entries(kind_prefix="vote.")
-    return fold(entries, roster, heard_map(store) if heard else None), roster
+    proofs = [e for p in store.fork_proofs() for e in (p.a, p.b) if e.kind.startswith("vote.")]
+    heard_at = heard_map(store) if heard else None
+    return fold(entries, roster, heard_at, proofs, count=count), roster
 
 
 def find_vote(votes: Votes, text: str) -> Vote:
@@ -87,9 +92,7 @@ def _next_seq(store: Store, identity: Identity) -> int:
 def _require(store: Store, roster: Roster, identity: Identity, role: str, doing: str) -> bytes:
     """This laptop's member id, if its key holds ``role`` for its next entry."""
     if roster.mesh_id is None:
-        raise TrustError(
-            "this laptop is not in a mesh yet", hint="`plurictl mesh create` or join one"
-        )
+        raise NotInMesh()
     why = roster.authority(identity.public, _next_seq(store, identity), role)
     if why is not None:
         raise TrustError(f"only a {role} can {doing} ({why})")
@@ -136,6 +139,9 @@ class VoteSpec:
     roll: dict[bytes, int] | None = None  # key -> weight
     weights: dict[bytes, int] = field(default_factory=dict)  # key -> weight, with roll_role
     k: int | None = None
+    #: equivocating tellers (copied keys) tolerated; None: 1 with 4 or more tellers,
+    #: else 0 (or, with only ``k`` given, the most that k tolerates)
+    tolerate: int | None = None
     quorum_pct: int = 0
     credits: int | None = None
     window_minutes: int | None = None
@@ -187,6 +193,43 @@ def resolve_roll(roster: Roster, spec: VoteSpec) -> tuple[dict[bytes, int], str]
     return roll, source
 
 
+def threshold(n: int, k: int | None, tolerate: int | None) -> tuple[int, int]:
+    """(k, f) for ``n`` tellers: f equivocating tellers tolerated, k = the smallest with
+    2k - n >= f + 1 unless given. Refuses what cannot be safe."""
+    if tolerate is None:
+        tolerate = (1 if n >= 4 else 0) if k is None else max(0, min(2 * k - n - 1, n - 1))
+    if not 0 <= tolerate < max(n, 1):
+        raise InvalidInput(
+            f"--tolerate {tolerate}: with {n} teller(s) a vote can tolerate 0 to {n - 1} "
+            "equivocating tellers",
+            hint="name more tellers (--teller) to tolerate more",
+        )
+    need = seal_threshold(n, tolerate)
+    k = need if k is None else k
+    problem = check_threshold(n, k, tolerate) or (
+        None if k <= n else f"k={k} is more than the {n} tellers"
+    )
+    if problem or need > n:
+        raise InvalidInput(
+            f"{n} teller(s) cannot seal safely with k={k} and f={tolerate}: "
+            f"{problem or f'it needs k >= {need}, more than the tellers'}",
+            hint=f"name more tellers, or lower --tolerate (k = {need} is the smallest for f={tolerate})",
+        )
+    return k, tolerate
+
+
+def threshold_warnings(k: int, f: int, n: int) -> list[str]:
+    """What `vote open` says about a threshold that tolerates no equivocating teller."""
+    if f > 0:
+        return []
+    return [
+        f"this vote tolerates no equivocating teller (f=0, {k} of {n}): one teller key "
+        "copied to a second laptop (a restored backup) can make both sides of a split "
+        "show a different FINAL result. Name 4 or more tellers to tolerate one "
+        "(field_guides/voting.md, 'Choosing tellers')"
+    ]
+
+
 def charter_body(roster: Roster, spec: VoteSpec) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The charter body and its roll parts, validated exactly as the view will."""
     if spec.method not in METHODS:
@@ -213,14 +256,7 @@ def charter_body(roster: Roster, spec: VoteSpec) -> tuple[dict[str, Any], list[d
         raise InvalidInput(
             "a vote needs tellers", hint="name them with --teller NAME (3 or more is wise)"
         )
-    n = len(tellers)
-    k = spec.k if spec.k is not None else n // 2 + 1
-    if not (2 * k > n and k <= n):
-        raise InvalidInput(
-            f"the seal threshold must be more than half of the {n} tellers and at most {n} "
-            f"(got {k}); {n // 2 + 1} is the usual choice",
-            hint="more than half is what stops two sides of a partition from both sealing",
-        )
+    k, f = threshold(len(tellers), spec.k, spec.tolerate)
     roll, source = resolve_roll(roster, spec)
     rows = sorted((m.hex(), w) for m, w in roll.items())
     body: dict[str, Any] = {
@@ -234,6 +270,7 @@ def charter_body(roster: Roster, spec: VoteSpec) -> tuple[dict[str, Any], list[d
         "tellers": sorted(t.hex() for t in tellers),
         "teller_keys": {t.hex(): (roster.current_key(t) or t).hex() for t in sorted(tellers)},
         "k": k,
+        "f": f,
         "quorum_pct": spec.quorum_pct,
         "window_minutes": spec.window_minutes,
     }
@@ -313,7 +350,7 @@ def cast(
         choice = parse_choice(vote.charter.method, words)
     _still_open(vote, "vote")
     if roster.mesh_id is None:
-        raise TrustError("this laptop is not in a mesh yet")
+        raise NotInMesh()
     why = roster.authority(identity.public, _next_seq(store, identity), *VOTER_ROLES)
     if why is not None:
         raise TrustError(f"this key cannot vote ({why})")
@@ -495,7 +532,7 @@ def seal(
             "or seal with --accept-late",
         )
     unsealed = [t for t in vote.charter.tellers if t not in vote.seals and t != member]
-    reach = len(sheet.sealers) + 1 + len(unsealed)
+    reach = len(sheet.sealers) + len(sheet.set_aside) + 1 + len(unsealed)
     if reach < vote.charter.k:
         raise InvalidInput(
             f"sheet {sheet.id.hex()[:12]} can no longer reach {vote.charter.k} seals: too many "

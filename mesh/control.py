@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
-import zmq
 
 from mesh.errors import MeshError, NodeNotRunning
 
@@ -66,8 +65,10 @@ class ControlClient:
                 hint="start one with `plurictl node up` (in another terminal)",
             )
         self.endpoint = str(info.get("control") or control_endpoint(self.home))
+        import zmq  # only once a node is known to run: `peers` without one needs no zmq
+
         self.ctx = zmq.Context.instance()
-        self.sock: zmq.Socket | None = None
+        self.sock: Any = None
 
     def __enter__(self) -> ControlClient:
         return self
@@ -81,6 +82,8 @@ class ControlClient:
             self.sock = None
 
     def call(self, cmd: str, **args: Any) -> Any:
+        import zmq
+
         sock = self.ctx.socket(zmq.REQ)
         sock.setsockopt(zmq.LINGER, 0)
         self.sock = sock

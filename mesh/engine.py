@@ -24,7 +24,7 @@ from ledger.courier import roster_first
 from ledger.forks import ForkProof
 from ledger.store import Head, Store
 from mesh import sync
-from mesh.protocol import BATCH_BYTES
+from mesh.protocol import BATCH_BYTES, MAX_WANT
 
 #: (peer key, message type, fields)
 Out = tuple[bytes, str, dict[str, Any]]
@@ -59,10 +59,17 @@ class PeerSync:
     behind: int = 0
     ahead: int = 0
     accepted: int = 0  # entries we took from this peer
+    #: what we will have taken from this peer once we hold everything its last heads
+    #: announced (accepted so far + behind): the total a progress bar counts towards
+    expected: int = 0
     refused: int = 0  # entries from this peer the store refused
     sent_entries: int = 0
     last_sync: float | None = None
     rounds: int = 0
+    #: when we last asked this peer for copies of our damaged entries (None: not waiting)
+    want_sent: float | None = None
+    want_answered: bool = False
+    repaired: int = 0  # damaged entries of ours replaced by this peer's copies
 
 
 @dataclass
@@ -72,6 +79,7 @@ class EngineStats:
     duplicates: int = 0
     forks: int = 0
     transfers_aborted: int = 0
+    repaired: int = 0
 
 
 class SyncEngine:
@@ -97,6 +105,7 @@ class SyncEngine:
         self.rng = rng or random.Random()
         self.peers: dict[bytes, PeerSync] = {}
         self.stats = EngineStats()
+        self._scanned = False
         self._pushed_seq = self._own_head()
         #: called with the ingest report of every batch (the node logs / counts)
         self.on_ingest: Callable[[bytes, Any], None] | None = None
@@ -127,9 +136,39 @@ class SyncEngine:
     # --- anti-entropy -------------------------------------------------------------
 
     def start_round(self, key: bytes) -> list[Out]:
-        """Open an anti-entropy round with ``key``: send our digest."""
-        self.peer(key).rounds += 1
-        return [(key, "digest", {"d": self.store.digest()})]
+        """Open an anti-entropy round with ``key``: send our digest (and ask for repairs)."""
+        p = self.peer(key)
+        p.rounds += 1
+        out: list[Out] = [(key, "digest", {"d": self.store.digest()})]
+        wanted = self._wanted()
+        if wanted:
+            p.want_sent = self.clock()
+            out.append((key, "want", {"i": wanted}))
+        return out
+
+    # --- repair: damaged entries re-requested by id ----------------------------------
+
+    def _wanted(self) -> list[bytes]:
+        """Ids of our damaged entries (a full quick scan the first time: damage is
+        invisible to heads and digests, which still match)."""
+        if not self._scanned:
+            self._scanned = True
+            self.store.scan_damage()
+        return self.store.wanted_ids(limit=MAX_WANT)
+
+    def repair_pending(self, key: bytes) -> bool:
+        """True while we hold damaged entries and ``key`` has not yet answered our request."""
+        p = self.peer(key)
+        if p.want_sent is not None:
+            return True
+        return not p.want_answered and bool(self._wanted())
+
+    def _on_want(self, key: bytes, msg: dict[str, Any]) -> list[Out]:
+        raws = self.store.intact_raw(msg["i"][:MAX_WANT])
+        chunks = _chunks(raws, len) or [[]]  # an empty push still answers
+        for chunk in chunks:
+            self.peer(key).sent_entries += len(chunk)
+        return [(key, "push", {"b": chunk}) for chunk in chunks]
 
     def handle(self, key: bytes, msg_type: str, msg: dict[str, Any]) -> list[Out]:
         """React to one sync message from an authenticated peer."""
@@ -189,6 +228,7 @@ class SyncEngine:
         lacking = sync.missing_ranges(local, remote, self._id_at)
         ranges = sync.not_yet_queued(lacking, p.promised)
         p.behind = sync.count_missing(local, remote)
+        p.expected = p.accepted + p.behind
         p.ahead = sum(r.count for r in lacking)
         p.in_sync = msg["d"] == self.store.digest()
         if ranges:
@@ -313,6 +353,10 @@ class SyncEngine:
         return out
 
     def _on_push(self, key: bytes, msg: dict[str, Any]) -> list[Out]:
+        p = self.peer(key)
+        if p.want_sent is not None:
+            p.want_sent = None
+            p.want_answered = True
         report = self._ingest(key, msg["b"])
         if any("gap" in r.reason for r in report.rejected):
             return self.start_round(key)  # we missed something: catch up now
@@ -327,6 +371,8 @@ class SyncEngine:
         self.stats.refused += len(report.rejected)
         self.stats.duplicates += report.duplicates
         self.stats.forks += len(report.forks)
+        p.repaired += len(report.repaired)
+        self.stats.repaired += len(report.repaired)
         if self.on_ingest is not None:
             self.on_ingest(key, report)
         return report

@@ -17,6 +17,8 @@ from ledger.errors import PluriError
 
 class MeshError(PluriError):
     exit_code = 9
+    exit_meaning = "mesh problem: node not running, peer unreachable, address in use"
+    exit_fix = "see mesh.md troubleshooting"
 
 
 class NodeNotRunning(MeshError):

@@ -26,6 +26,7 @@ class SyncSummary:
     refused: int
     in_sync: bool
     seconds: float
+    repaired: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -40,7 +41,8 @@ def sync_once(
     progress: Callable[[int, int], None] | None = None,
     interval: float = 0.5,
 ) -> SyncSummary:
-    """Catch up with ``peer``; ``progress(received, expected)`` is called as entries arrive."""
+    """Catch up with ``peer``; ``progress(received, expected)`` is called as entries arrive
+    (``expected``: what the peer's announced heads say we will have received in the end)."""
     addr, _ = parse_peer(peer)
     node = Node(
         home,
@@ -62,10 +64,11 @@ def sync_once(
                 raise PeerUnreachable(f"{peer}: {rt.note or rt.state}")
             if state is None:
                 continue
-            if progress is not None:
-                progress(state.accepted, max(state.behind, state.accepted))
             exchanged = exchanged or state.remote_heads is not None or state.in_sync
-            idle = state.transfer is None
+            if progress is not None and exchanged:  # the peer has announced what it holds
+                progress(state.accepted, max(state.expected, state.accepted))
+            # idle: no transfer running, and our request for damaged entries answered
+            idle = state.transfer is None and not node.engine.repair_pending(key)
             if state.in_sync and idle:
                 break
             if once and exchanged and idle and state.accepted >= state.behind:
@@ -84,6 +87,7 @@ def sync_once(
             refused=state.refused,
             in_sync=state.in_sync,
             seconds=round(time.monotonic() - start, 2),
+            repaired=state.repaired,
         )
     finally:
         # Let the last acks and our final in_sync leave before closing.

@@ -19,6 +19,8 @@ entries    x (transfer id), n (batch number), b [raw...], last (bool)
 ack        x, n, ok (entries accepted), bad (entries refused)
 push       b [raw...]  eager push of new entries
 peers      p [[key, addr, name]...]  peer exchange
+want       i [id...] (at most 256)  entries this node holds damaged; answered by a push
+           of those the peer holds intact (possibly none)
 =========  ==========================================================
 """
 
@@ -53,8 +55,11 @@ TYPES = frozenset(
         "ack",
         "push",
         "peers",
+        "want",
     }
 )
+#: Most ids one ``want`` may name.
+MAX_WANT = 256
 
 
 def encode(msg_type: str, **fields: Any) -> bytes:
@@ -135,6 +140,9 @@ def _check_fields(msg_type: str, msg: dict[str, Any]) -> None:
             ok = ok and _is_bytes(msg.get("x"), 8) and _int(msg.get("n"))
     elif msg_type == "ack":
         ok = _is_bytes(msg.get("x"), 8) and _int(msg.get("n"))
+    elif msg_type == "want":
+        ids = msg.get("i")
+        ok = isinstance(ids, list) and len(ids) <= MAX_WANT and all(_is_bytes(x, 32) for x in ids)
     elif msg_type == "peers":
         p = msg.get("p")
         ok = isinstance(p, list) and all(

@@ -25,7 +25,7 @@ from planner.explain import explain
 from planner.orders import orders
 from planner.result import FORMAT, PlanResult
 from planner.scenario import Scenario
-from planner.scenario_file import load_scenario, parse_scenario
+from planner.scenario_file import load_scenario, parse_scenario, shipped_scenarios
 
 __all__ = [
     "PlanResult",
@@ -41,11 +41,10 @@ __all__ = [
     "solve",
 ]
 
-PLANNER_VERSION = "2"  # 2: large networks through shift factors
+PLANNER_VERSION = "3"  # 3: islands, leximin, vertex tie-break, batteries, trip minimum
 # "infeasible, because": a courtesy, never longer than this (case2869pegase: 4 hours
 # diagnose in 20 s, 24 hours did not finish in 120 s)
 DIAGNOSE_SECONDS = 60.0
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "field_guides" / "scenarios"
 
 # progress(stage, message, fraction): stage is "build", "solve", "validate" or "done"
 Progress = Callable[[str, str, float], None]
@@ -100,95 +99,202 @@ def solve(
     method: str = "auto",
     tiebreak: str = "auto",
     net: Any = None,
+    start: str | None = None,
 ) -> PlanResult:
     """Plan a scenario: build the LP, solve the stages, extract, check with AC power flow.
 
     ``objective="cost"`` is the cross-check against pandapower's DC OPF (one period,
     the net's own cost data). ``net`` lets a caller pass an already loaded
     pandapower net (benchmarks; the scenario's network section still applies).
+    ``start`` dates the plan from another first period (ISO time; labels and orders).
     """
-    from planner.highs import new_highs
-
     if objective not in ("tiers", "cost"):
         raise ScenarioError(f"objective: must be 'tiers' or 'cost', got {objective!r}")
     original = scenario  # the recipe names the scenario as given, plus the options
     if periods is not None:
         scenario = scenario.with_periods(periods)
+    if start is not None:
+        scenario = scenario.with_start(start)
     if time_limit is not None and time_limit <= 0:
         raise ScenarioError("time_limit: must be more than 0 seconds")
     say = progress or (lambda stage, message, fraction: None)
     if objective == "cost":
-        from planner.costmode import solve_cost
+        return _solve_cost(scenario, net, time_limit, say)
+    return _solve_tiers(
+        original,
+        scenario,
+        net,
+        say,
+        commitment=commitment,
+        time_limit=time_limit,
+        validate=validate,
+        method=method,
+        tiebreak=tiebreak,
+    )
 
-        say("solve", "economic DC OPF (cross-check)", 0.0)
-        res = solve_cost(scenario, net=net, time_limit=time_limit)
-        res.data["recipe"] = _recipe(
-            scenario,
-            periods=1,
-            commitment=False,
-            objective="cost",
-            method="simplex",
-            tiebreak="none",
-        )
-        say("done", res.status, 1.0)
-        return res
 
-    from planner.formulation import build_problem
-    from planner.network import build_network
-    from planner.result import extract
+def _solve_cost(
+    scenario: Scenario, net: Any, time_limit: float | None, say: Progress
+) -> PlanResult:
+    from planner.costmode import solve_cost
+
+    say("solve", "economic DC OPF (cross-check)", 0.0)
+    res = solve_cost(scenario, net=net, time_limit=time_limit)
+    res.data["recipe"] = _recipe(
+        scenario, periods=1, commitment=False, objective="cost", method="simplex", tiebreak="none"
+    )
+    say("done", res.status, 1.0)
+    return res
+
+
+def _solve_tiers(
+    original: Scenario,
+    scenario: Scenario,
+    net: Any,
+    say: Progress,
+    *,
+    commitment: bool,
+    time_limit: float | None,
+    validate: bool,
+    method: str,
+    tiebreak: str,
+) -> PlanResult:
+    """The planner proper: network, LP, stages, trips, extraction, AC check."""
     from planner.stages import run_stages
+    from planner.trips import consolidate
 
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    say("build", "loading the network", 0.0)
-    model = build_network(scenario, net=net)
-    timings["network"] = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    say("build", "building the LP", 0.5)
-    # the centring and QP tie-breaks need every branch row, and interior point restarts
-    # cold after every batch of added rows, so those keep the angles
-    keep_angles = tiebreak in ("qp", "center") or method not in ("auto", "simplex")
-    form = "angles" if keep_angles else "auto"
-    problem = build_problem(scenario, model.grid, commitment=commitment, form=form)
-    timings["build"] = time.perf_counter() - t1
+    model, problem, chosen = _build(scenario, net, say, commitment, method, timings)
     size = {"rows": problem.n_row, "columns": problem.n_col, "nonzeros": int(problem.A.nnz)}
-    # Dual simplex on small models (warm-started stage after stage) and on large ones, whose
-    # branch limits join lazily as shift factors (planner.lazyrows: rows added to a solved
-    # model suit simplex, not interior point). Interior point only for a large angle model
-    # above LAZY_MAX_COLS (shift factors unavailable), where simplex grows too slow.
-    from planner.stages import LAZY_MAX_COLS
-
-    chosen = method
-    if method == "auto":
-        chosen = "simplex" if problem.shift is not None or problem.n_col <= LAZY_MAX_COLS else "ipm"
-    new_highs()  # keep HiGHS's banner off stdout before anything else prints
-
-    def stage_progress(name: str, fraction: float) -> None:
-        say("solve", name, fraction)
-
-    fuel_weight_pu = scenario.policy.fuel_conservation_weight / model.grid.base_mva
     t2 = time.perf_counter()
     run = run_stages(
         problem,
         scenario.policy,
         method=chosen,
         time_limit=time_limit,
-        progress=stage_progress,
+        progress=lambda name, fraction: say("solve", name, fraction),
         tiebreak=tiebreak,
-        fuel_weight_pu=fuel_weight_pu,
+        fuel_weight_pu=scenario.policy.fuel_conservation_weight / model.grid.base_mva,
+        units=[(u.curtailable, u.role) for u in model.grid.units],
     )
     timings["solve"] = time.perf_counter() - t2
-    stage_seconds = {f"{s.name}": s.seconds for s in run.log}
+    trip_notes: list[str] = []
+    if run.x is not None:
+        run.x, trip_notes = consolidate(problem, scenario, run.x)
+    data = _plan_header(original, scenario, problem, run, model, size, commitment, chosen)
+    data["notes"] = sorted(set(data["notes"] + trip_notes))
+    if run.x is None:
+        data["reason_detail"] = (
+            _infeasible_detail(problem, model, scenario) if run.status == "infeasible" else None
+        )
+        say("done", run.status, 1.0)
+        reason = run.reason
+        if data.get("reason_detail"):
+            reason = f"{reason}: {data['reason_detail']['summary']}"
+        return PlanResult(run.status, reason, data, timings, size, _stage_seconds(run))
+    return _planned(scenario, model, problem, run, data, timings, size, validate, say)
+
+
+def _build(
+    scenario: Scenario,
+    net: Any,
+    say: Progress,
+    commitment: bool,
+    method: str,
+    timings: dict[str, float],
+) -> tuple[Any, Any, str]:
+    """(network model, LP, solver method): the network and the LP, timed."""
+    from planner.formulation import build_problem
+    from planner.highs import new_highs
+    from planner.network import build_network
+    from planner.stages import LAZY_MAX_COLS
+
+    t0 = time.perf_counter()
+    say("build", "loading the network", 0.0)
+    model = build_network(scenario, net=net)
+    timings["network"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    say("build", "building the LP", 0.5)
+    # interior point restarts cold after every batch of added rows: it keeps the angles
+    form = "angles" if method not in ("auto", "simplex") else "auto"
+    problem = build_problem(scenario, model.grid, commitment=commitment, form=form)
+    timings["build"] = time.perf_counter() - t1
+    # Dual simplex on small models (warm-started stage after stage) and on large ones, whose
+    # branch limits join lazily as shift factors (planner.lazyrows: rows added to a solved
+    # model suit simplex, not interior point). Interior point only for a large angle model
+    # above LAZY_MAX_COLS (shift factors unavailable), where simplex grows too slow.
+    chosen = method
+    if method == "auto":
+        chosen = "simplex" if problem.shift is not None or problem.n_col <= LAZY_MAX_COLS else "ipm"
+    new_highs()  # keep HiGHS's banner off stdout before anything else prints
+    return model, problem, chosen
+
+
+def _planned(
+    scenario: Scenario,
+    model: Any,
+    problem: Any,
+    run: Any,
+    data: dict[str, Any],
+    timings: dict[str, float],
+    size: dict[str, int],
+    validate: bool,
+    say: Progress,
+) -> PlanResult:
+    """A plan: extracted, checked with AC power flow (unless told not to)."""
+    from planner.result import extract
+
+    t3 = time.perf_counter()
+    data.update(extract(scenario, model.grid, problem, run))
+    timings["extract"] = time.perf_counter() - t3
+    data["ac"] = None
+    if validate:
+        t4 = time.perf_counter()
+        data["ac"] = _validate(model, data, say)
+        timings["validate"] = time.perf_counter() - t4
+    reason = run.reason or _solved_reason(data)
+    say("done", run.status, 1.0)
+    return PlanResult(run.status, reason, data, timings, size, _stage_seconds(run))
+
+
+def _stage_seconds(run: Any) -> dict[str, float]:
+    return {f"{s.name}": s.seconds for s in run.log}
+
+
+def _validate(model: Any, data: dict[str, Any], say: Progress) -> dict[str, Any]:
+    from planner.acflow import validate_ac
+
+    say("validate", "AC power flow per period", 0.0)
+    ac = validate_ac(
+        model,
+        data,
+        progress=lambda done, total: say("validate", f"AC power flow {done}/{total}", done / total),
+    )
+    return {"summary": ac["summary"], "periods": ac["periods"]}
+
+
+def _plan_header(
+    original: Scenario,
+    scenario: Scenario,
+    problem: Any,
+    run: Any,
+    model: Any,
+    size: dict[str, int],
+    commitment: bool,
+    method: str,
+) -> dict[str, Any]:
+    """Everything a plan says before its schedules: what was planned, how, and notes."""
     recipe = _recipe(
         original,
         periods=scenario.horizon.periods,
         commitment=commitment,
         objective="tiers",
-        method=chosen,
+        method=method,
         tiebreak=run.tiebreak,
         network=_network_form(problem),
+        start=scenario.horizon.start if scenario.horizon.start != original.horizon.start else None,
     )
-    data: dict[str, Any] = {
+    return {
         "format": FORMAT,
         "mode": "tiers",
         "scenario": {
@@ -207,37 +313,6 @@ def solve(
         "notes": sorted(set(model.grid.notes + problem.notes + _lazy_note(run, problem))),
         "size": size,
     }
-    if run.x is None:
-        data["reason_detail"] = (
-            _infeasible_detail(problem, model, scenario) if run.status == "infeasible" else None
-        )
-        say("done", run.status, 1.0)
-        reason = run.reason
-        if data.get("reason_detail"):
-            reason = f"{reason}: {data['reason_detail']['summary']}"
-        return PlanResult(run.status, reason, data, timings, size, stage_seconds)
-    t3 = time.perf_counter()
-    data.update(extract(scenario, model.grid, problem, run, model.net))
-    timings["extract"] = time.perf_counter() - t3
-    if validate:
-        t4 = time.perf_counter()
-        say("validate", "AC power flow per period", 0.0)
-        from planner.acflow import validate_ac
-
-        ac = validate_ac(
-            model,
-            data,
-            progress=lambda done, total: say(
-                "validate", f"AC power flow {done}/{total}", done / total
-            ),
-        )
-        timings["validate"] = time.perf_counter() - t4
-        data["ac"] = {"summary": ac["summary"], "periods": ac["periods"]}
-    else:
-        data["ac"] = None
-    reason = run.reason or _solved_reason(data)
-    say("done", run.status, 1.0)
-    return PlanResult(run.status, reason, data, timings, size, stage_seconds)
 
 
 def _lazy_note(run: Any, problem: Any) -> list[str]:
@@ -272,12 +347,16 @@ def _recipe(
     method: str,
     tiebreak: str,
     network: str | None = None,
+    start: str | None = None,
 ) -> dict[str, Any]:
     """How to re-run this plan exactly (the ledger stores it next to the plan hash)."""
+    options: dict[str, Any] = {"periods": periods, "commitment": commitment, "objective": objective}
+    if start is not None:
+        options["start"] = start
     return {
         "scenario_hash": scenario_hash(scenario),
         "scenario_name": scenario.name,
-        "options": {"periods": periods, "commitment": commitment, "objective": objective},
+        "options": options,
         "planner_version": PLANNER_VERSION,
         "solver": _solver_version(),
         "method": method,
@@ -318,30 +397,3 @@ def read_plan(path: str | Path) -> dict[str, Any]:
             hint="re-run the scenario to get a fresh plan",
         )
     return data
-
-
-def shipped_scenarios() -> list[dict[str, Any]]:
-    """The scenarios in field_guides/scenarios/, each validated (errors shown, not raised)."""
-    out = []
-    for f in sorted(SCENARIO_DIR.glob("*.toml")):
-        try:
-            sc = load_scenario(f)
-            out.append(
-                {
-                    "file": str(f),
-                    "name": sc.name,
-                    "description": sc.description,
-                    "network": sc.network.case
-                    or (sc.network.file.name if sc.network.file else None),
-                    "periods": sc.horizon.periods,
-                    "hours_per_period": sc.horizon.hours_per_period,
-                    "sites": [s.name for s in sc.sites],
-                    "loads": len(sc.loads),
-                    "generators": len(sc.generators),
-                    "valid": True,
-                    "error": None,
-                }
-            )
-        except ScenarioError as e:
-            out.append({"file": str(f), "name": f.stem, "valid": False, "error": str(e)})
-    return out

@@ -1,7 +1,8 @@
 """Why a load is shed, what a site does: read from a plan, no re-solve needed.
 
 Each shed entry in a plan carries its causes, found when the plan was made from
-the limits that bind in the shed periods: ``generation capacity`` (every unit
+the limits that bind in the shed periods: ``no generation can reach it`` (its island
+has no genset or grid connection), ``generation capacity`` (every unit
 that could serve it is at its maximum), ``fuel`` (units with spare capacity sit
 on tanks that run dry), ``transfer capacity`` (the trucks into those tanks were
 full), ``line limit`` (branches at their rating in those periods), plus the
@@ -17,6 +18,10 @@ from typing import Any
 from planner.errors import PlanFileError
 
 CAUSE_TEXT = {
+    "no generation can reach it": (
+        "no generation can reach it: its island has no genset or grid connection "
+        "(solar panels and batteries cannot run an island alone)"
+    ),
     "generation capacity": "every unit that could serve it was already at full output",
     "fuel": "the units with spare capacity draw on tanks that run down to their reserve",
     "transfer capacity": "the trucks that could refill those tanks were already full",

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -152,6 +153,11 @@ class Solver:
             set_("mip_rel_gap", 1e-6)
             set_("solver", "choose")
 
+    def option(self, name: str) -> Any:
+        """An option's value (older highspy returns (status, value))."""
+        value = self.h.getOptionValue(name)
+        return value[1] if isinstance(value, tuple) else value
+
     def set_objective(self, cost: np.ndarray, *, maximize: bool = True) -> None:
         self.h.changeColsCost(
             self.n_col, np.arange(self.n_col, dtype=np.int32), np.asarray(cost, float)
@@ -225,16 +231,11 @@ class Solver:
             kinds = [self.hs.HighsVarType.kContinuous] * self.n_col
             self.h.changeColsIntegrality(self.n_col, np.arange(self.n_col, dtype=np.int32), kinds)
             self.is_mip = False
-            self._options(
-                int(self.h.getOptionValue("threads")[1])
-                if isinstance(self.h.getOptionValue("threads"), tuple)
-                else 1
-            )
+            self._options(int(self.option("threads")))
 
     def set_method(self, method: str) -> None:
         self.method = method
-        threads = self.h.getOptionValue("threads")
-        self._options(int(threads[1]) if isinstance(threads, tuple) else int(threads))
+        self._options(int(self.option("threads")))
 
     def solve(self, time_limit: float | None = None) -> Outcome:
         # HiGHS compares its time limit with its run clock, which adds up over every run
@@ -258,10 +259,12 @@ class Solver:
             status = STATUS.get(str(ms).split(".")[-1], "error")
         if status == "infeasible" and self.modified:
             # Presolve can misjudge a model whose earlier optimum was fixed to within
-            # tolerances (measured on case118); confirm without it before saying so.
+            # tolerances (measured on case118); confirm without it before saying so
+            # (and leave it as it was: the every-tier path keeps it off for memory).
+            before = self.option("presolve")
             self.h.setOptionValue("presolve", "off")
             self.h.run()
-            self.h.setOptionValue("presolve", "choose")
+            self.h.setOptionValue("presolve", before)
             ms = self.h.getModelStatus()
             status = STATUS.get(str(ms).split(".")[-1], "error")
         dt = time.perf_counter() - t0

@@ -11,6 +11,8 @@ is a relaxation of the full one. Rows once added stay in for every later stage.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -75,9 +77,17 @@ class LazyBranches:
         self.add(solver, np.flatnonzero(~self.added))
 
 
-def solve_lazily(solver: Solver, lazy: LazyBranches | None, time_left: float | None) -> Outcome:
-    """Solve, add broken branch limits, re-solve until none is broken."""
+def solve_lazily(
+    solver: Solver,
+    lazy: LazyBranches | None,
+    time_left: float | None,
+    after_first: Callable[[], None] | None = None,
+) -> Outcome:
+    """Solve, add broken branch limits, re-solve until none is broken (``after_first``
+    runs between the first solve and the re-solves)."""
     out = solver.solve(time_left)
+    if after_first is not None:
+        after_first()
     if lazy is None:
         return out
     budget = time_left

@@ -1,10 +1,14 @@
-"""The pandapower edge: load a network and turn it into plain arrays (``Grid``).
+"""The pandapower edge: load a network, prepare it, and turn it into plain arrays (``Grid``).
 
-Everything pandapower-specific lives here and in ``acflow``: the formulation only
-sees numpy/scipy data. The DC model is pandapower's own (``_pd2ppc`` with
-``rundcopp``'s options, then ``makeBdc``), so the planner and pandapower's DC OPF
-agree on the same net. Known traps handled here, each measured on real cases:
+Everything pandapower-specific lives here, in ``planner.network_arrays`` and in
+``acflow``: the formulation only sees numpy/scipy data. The DC model is pandapower's own
+(``_pd2ppc`` with ``rundcopp``'s options, then ``makeBdc``), so the planner and
+pandapower's DC OPF agree on the same net. Known traps handled here, each measured on
+real cases:
 
+* a network in pieces is normal after a disaster: every island with a genset or a grid
+  connection gets its own reference (its largest genset when it has no slack), so no
+  island is dropped; an island without any has its loads reported shed;
 * ``ext_grid`` limits come from the net's tables, never the internal +-1e9 MW;
 * branch rating 0 means unlimited;
 * static generators and negative loads are curtailable injections, not folded
@@ -18,14 +22,15 @@ import copy
 import logging
 import math
 import warnings
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from planner.errors import NetworkError
-from planner.scenario import Generator, Scenario
+from planner.grid import Grid, NetLoad, Unit  # noqa: F401  (re-exported for callers)
+from planner.scenario import Scenario
 
 BUILTIN_CASES = (
     "case4gs",
@@ -50,61 +55,32 @@ BUILTIN_CASES = (
 )
 
 
-@dataclass
-class Unit:
-    """One dispatchable injection in the LP: a genset, an ext_grid, PV, a negative load."""
-
-    name: str
-    element: str  # gen | sgen | ext_grid | load (negative load)
-    index: int
-    bus: int  # internal (ppci) bus
-    p_min_mw: float
-    p_max_mw: float
-    spec: Generator | None = None  # the scenario's entry, None for undeclared units
-    curtailable: bool = False  # sgen / negative load: 0..available
-
-
-@dataclass
-class NetLoad:
-    name: str
-    index: int
-    bus: int
-    p_mw: float
-    q_mvar: float
-
-
-@dataclass
-class Grid:
-    """The DC network as arrays (per unit on ``base_mva``), ready for the formulation."""
-
-    base_mva: float
-    n_bus: int
-    bus_names: list[str]
-    Bbus: sp.csr_matrix
-    Bf: sp.csr_matrix
-    pbusinj: np.ndarray
-    pfinj: np.ndarray
-    ref_buses: np.ndarray
-    ref_angles: np.ndarray
-    branch_rate_mw: np.ndarray  # inf = unlimited
-    branch_kind: list[str]
-    branch_index: np.ndarray
-    branch_names: list[str]
-    branch_from: np.ndarray
-    branch_to: np.ndarray
-    fixed_demand_mw: np.ndarray  # per bus: wards, shunt conductance (never shed)
-    units: list[Unit]
-    loads: list[NetLoad]
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass
 class NetworkModel:
-    """The prepared pandapower net (for AC validation) and its DC arrays."""
+    """The prepared pandapower net (for AC validation) and its DC arrays.
 
-    net: Any
-    grid: Grid
-    ac_gen_index: dict[str, int]  # unit name -> net.gen row, for units that became gens
+    From the cache (``planner.netcache``) only the arrays are read; the net itself is
+    loaded and prepared the first time something needs it (the AC check).
+    """
+
+    def __init__(
+        self,
+        net: Any,
+        grid: Grid,
+        ac_gen_index: dict[str, int],
+        bus_island: dict[int, int] | None = None,
+        loader: Callable[[], Any] | None = None,
+    ) -> None:
+        self._net = net
+        self.grid = grid
+        self.ac_gen_index = ac_gen_index  # unit name -> net.gen row, for units that became gens
+        self.bus_island = bus_island or {}  # pandapower bus -> island
+        self._loader = loader
+
+    @property
+    def net(self) -> Any:
+        if self._net is None and self._loader is not None:
+            self._net = self._loader()
+        return self._net
 
 
 def load_net(case: str | None, file: Any = None) -> Any:
@@ -114,12 +90,18 @@ def load_net(case: str | None, file: Any = None) -> Any:
 
     with _quiet():
         if file is not None:
+            path = Path(file)
+            if path.is_dir():
+                raise NetworkError(f"network file {path} is a folder, not a pandapower JSON file")
+            if not path.is_file():
+                raise NetworkError(
+                    f"network file {path} not found",
+                    hint="network.file is relative to the scenario file",
+                )
             try:
-                return pp.from_json(str(file))
-            except FileNotFoundError as e:
-                raise NetworkError(f"network file {file} not found") from e
+                return pp.from_json(str(path))
             except Exception as e:  # pandapower raises many kinds for a bad file
-                raise NetworkError(f"network file {file} is not a pandapower JSON net: {e}") from e
+                raise NetworkError(f"network file {path} is not a pandapower JSON net: {e}") from e
         if case == "cigre_mv":
             return pn.create_cigre_network_mv(with_der="pv_wind")
         if case == "cigre_lv":
@@ -140,14 +122,15 @@ class _quiet:
         self._w.__enter__()
         warnings.simplefilter("ignore")
         self._level = logging.getLogger("pandapower").level
-        logging.getLogger("pandapower").setLevel(logging.ERROR)
+        logging.getLogger("pandapower").setLevel(logging.CRITICAL)
 
     def __exit__(self, *exc: object) -> None:
         logging.getLogger("pandapower").setLevel(self._level)
         self._w.__exit__(*exc)
 
 
-def _num(value: Any, default: float) -> float:
+def num(value: Any, default: float) -> float:
+    """A float from a table cell; ``default`` for None, NaN and text."""
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -156,17 +139,45 @@ def _num(value: Any, default: float) -> float:
 
 
 def build_network(scenario: Scenario, net: Any | None = None) -> NetworkModel:
-    """Prepare the scenario's net and extract its DC model; errors name the field."""
+    """Prepare the scenario's net and extract its DC model; errors name the field.
+
+    Without a ``net`` given, the arrays come from the local cache when it has them
+    (``planner.netcache``), and go into it when it does not.
+    """
+    from planner import netcache
+    from planner.network_arrays import extract_grid
+
+    key = netcache.cache_key(scenario) if net is None else None
+    hit = netcache.load(key) if key else None
+    if hit is not None:
+        grid, islands, ac_gen_index = hit
+        netcache.attach_specs(grid, scenario)
+        return NetworkModel(None, grid, ac_gen_index, islands, lambda: prepared_net(scenario)[0])
+    prepared, ac_gen_index, islands, notes = prepared_net(scenario, net)
+    grid = extract_grid(scenario, prepared)
+    grid.notes = sorted(set(grid.notes + notes))
+    if key:
+        netcache.store(key, grid, islands, ac_gen_index)
+    return NetworkModel(prepared, grid, ac_gen_index, islands)
+
+
+def prepared_net(
+    scenario: Scenario, net: Any | None = None
+) -> tuple[Any, dict[str, int], list[str]]:
+    """The scenario's net, checked against the scenario, with its units added and one
+    reference per powered island: (net, AC gen rows, notes)."""
     spec = scenario.network
     base = load_net(spec.case, spec.file) if net is None else copy.deepcopy(net)
     what = spec.case or (spec.file.name if spec.file else "network")
-    _check_references(scenario, base, what)
-    prepared, ac_gen_index = _prepare(scenario, base)
-    grid = _extract(scenario, prepared, ac_gen_index)
-    return NetworkModel(net=prepared, grid=grid, ac_gen_index=ac_gen_index)
+    check_references(scenario, base, what)
+    prepared, ac_gen_index = prepare(scenario, base)
+    islands = bus_islands(prepared)
+    notes = one_slack_per_island(prepared, islands)
+    return prepared, ac_gen_index, islands, notes
 
 
-def _check_references(scenario: Scenario, net: Any, what: str) -> None:
+def check_references(scenario: Scenario, net: Any, what: str) -> None:
+    """Every bus, unit, load and battery the scenario names exists in the net."""
     for i, g in enumerate(scenario.generators):
         if g.element == "new":
             if g.bus not in net.bus.index:
@@ -193,6 +204,13 @@ def _check_references(scenario: Scenario, net: Any, what: str) -> None:
         for b in s.buses:
             if b not in net.bus.index:
                 raise NetworkError(f"field sites ({s.name}).buses: {what} has no bus {b}")
+    storage = net.get("storage")
+    for i, b in enumerate(scenario.batteries):
+        if storage is None or b.index not in storage.index:
+            have = 0 if storage is None else len(storage)
+            raise NetworkError(
+                f"field storage[{i}].index: {what} has no storage {b.index} (it has {have})"
+            )
 
 
 def _span(index: Any) -> str:
@@ -202,8 +220,8 @@ def _span(index: Any) -> str:
     return f"{min(values)}..{max(values)}"
 
 
-def _prepare(scenario: Scenario, net: Any) -> tuple[Any, dict[str, int]]:
-    """A copy of the net with the scenario's units added and islanding applied."""
+def prepare(scenario: Scenario, net: Any) -> tuple[Any, dict[str, int]]:
+    """The net with the scenario's units added, ratings filled in and islanding applied."""
     import pandapower as pp
 
     spec = scenario.network
@@ -235,26 +253,84 @@ def _prepare(scenario: Scenario, net: Any) -> tuple[Any, dict[str, int]]:
                 net[table]["max_loading_percent"] = net[table]["max_loading_percent"].fillna(100.0)
         if spec.islanded and len(net.ext_grid):
             net.ext_grid["in_service"] = False
-        if "controllable" not in net.load.columns:
-            net.load["controllable"] = False
         net.load["controllable"] = False
-        if len(net.sgen):
-            net.sgen["controllable"] = False
+        for table in ("sgen", "storage"):
+            if table in net and len(net[table]):
+                net[table]["controllable"] = False
         if len(net.gen):
             net.gen["controllable"] = True
-        has_slack = bool(net.ext_grid.in_service.any()) or bool(
-            len(net.gen) and (net.gen.slack & net.gen.in_service).any()
-        )
-        if not has_slack:
-            live = net.gen[net.gen.in_service]
-            if not len(live):
-                raise NetworkError(
-                    "network.islanded: an islanded network needs at least one generator "
-                    '(add [[generators]] with element = "new")'
-                )
-            cap = live.max_p_mw.fillna(live.p_mw)
-            net.gen.loc[cap.idxmax(), "slack"] = True
     return net, ac_gen_index
+
+
+def bus_islands(net: Any) -> dict[int, int]:
+    """The island of every in-service pandapower bus, over every in-service connection.
+
+    Read from pandapower's own conversion (so switches, three-winding transformers and
+    impedances connect exactly as pandapower sees them), before any island is dropped.
+    """
+    from pandapower.auxiliary import _init_rundcopp_options
+    from pandapower.pd2ppc import _pd2ppc
+    from pandapower.pypower.idx_brch import BR_STATUS, F_BUS, T_BUS
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    work = copy.deepcopy(net)
+    if len(work.gen):  # any reference will do here: the conversion insists on one
+        work.gen["slack"] = work.gen["slack"] | work.gen["in_service"].astype(bool)
+    if not (work.ext_grid.in_service.astype(bool).any() or work.gen.slack.astype(bool).any()):
+        return {}  # no genset or grid connection anywhere: every load is unreachable
+    with _quiet():
+        try:
+            _init_rundcopp_options(
+                work,
+                check_connectivity=False,
+                switch_rx_ratio=0.5,
+                delta=1e-10,
+                trafo3w_losses="hv",
+            )
+            ppc, _ = _pd2ppc(work)
+        except Exception as e:
+            raise NetworkError(f"pandapower could not convert the network: {e}") from e
+    n = ppc["bus"].shape[0]
+    live = np.real(ppc["branch"][:, BR_STATUS]) == 1
+    f = np.real(ppc["branch"][live, F_BUS]).astype(int)
+    t = np.real(ppc["branch"][live, T_BUS]).astype(int)
+    labels = connected_components(coo_matrix((np.ones(len(f)), (f, t)), shape=(n, n)), False)[1]
+    lookup = np.asarray(work._pd2ppc_lookups["bus"])
+    out: dict[int, int] = {}
+    for b, on in zip(net.bus.index, net.bus.in_service, strict=True):
+        if bool(on) and 0 <= int(lookup[int(b)]) < n:
+            out[int(b)] = int(labels[int(lookup[int(b)])])
+    return out
+
+
+def one_slack_per_island(net: Any, islands: dict[int, int]) -> list[str]:
+    """Give every island with a genset but no slack its largest genset as the reference.
+
+    pandapower keeps only islands reachable from a slack (and demotes all but one slack
+    per island); without this, a second island with its own genset would vanish.
+    """
+    with_slack = {
+        islands[int(b)]
+        for b, on in zip(net.ext_grid.bus, net.ext_grid.in_service, strict=True)
+        if bool(on) and int(b) in islands
+    }
+    gens = net.gen[net.gen.in_service.astype(bool)]
+    with_slack |= {islands[int(b)] for b in gens.bus[gens.slack.astype(bool)] if int(b) in islands}
+    best: dict[int, tuple[float, int]] = {}
+    for idx, row in gens.iterrows():
+        isl = islands.get(int(row.bus))
+        if isl is None or isl in with_slack:
+            continue
+        cap = num(row.get("max_p_mw"), num(row.p_mw, 0.0))
+        if isl not in best or (-cap, int(idx)) < (-best[isl][0], best[isl][1]):
+            best[isl] = (cap, int(idx))
+    for _, idx in sorted(best.values(), key=lambda v: v[1]):
+        net.gen.at[idx, "slack"] = True
+    powered = len(best) + len(with_slack)
+    if powered > 1:
+        return [f"the network is in {powered} powered islands, each planned with its own balance"]
+    return []
 
 
 def dc_ppc(work: Any) -> tuple[Any, Any, tuple[Any, Any, Any, Any]]:
@@ -274,173 +350,3 @@ def dc_ppc(work: Any) -> tuple[Any, Any, tuple[Any, Any, Any, Any]]:
             raise NetworkError(f"pandapower could not convert the network: {e}") from e
         Bbus, Bf, pbusinj, pfinj = makeBdc(ppci["bus"], ppci["branch"])[:4]
     return ppc, ppci, (Bbus, Bf, pbusinj, pfinj)
-
-
-def _extract(scenario: Scenario, net: Any, ac_gen_index: dict[str, int]) -> Grid:
-    """Run pandapower's own DC conversion and read the arrays the LP needs."""
-    from pandapower.pypower.idx_brch import F_BUS, RATE_A, T_BUS
-    from pandapower.pypower.idx_bus import BUS_TYPE, GS, PD, REF, VA
-
-    work = copy.deepcopy(net)
-    # Loads and static generators are modelled by the LP itself: keep them out of PD.
-    work.load["p_mw"] = 0.0
-    work.load["q_mvar"] = 0.0
-    if len(work.sgen):
-        work.sgen["p_mw"] = 0.0
-    ppc, ppci, (Bbus, Bf, pbusinj, pfinj) = dc_ppc(work)
-    base_mva = float(ppci["baseMVA"])
-    bus = ppci["bus"]
-    branch = ppci["branch"]
-    nb = bus.shape[0]
-    lookups = work._pd2ppc_lookups
-    bus_lookup = np.asarray(lookups["bus"])
-
-    # Branch identities: ppc rows per element type, then filtered to ppci's in-service rows.
-    n_ppc_branch = ppc["branch"].shape[0]
-    kinds = ["?"] * n_ppc_branch
-    idxs = np.full(n_ppc_branch, -1)
-    for kind, (f, t) in lookups.get("branch", {}).items():
-        table = work.get(kind, None)
-        ids = list(table.index) if table is not None else list(range(t - f))
-        per = (t - f) // max(len(ids), 1) if ids else 1
-        for j in range(f, t):
-            kinds[j] = kind
-            k = (j - f) // max(per, 1)
-            idxs[j] = ids[k] if k < len(ids) else j - f
-    keep = np.asarray(ppci["internal"]["branch_is"], dtype=bool)
-    branch_kind = [k for k, m in zip(kinds, keep, strict=True) if m]
-    branch_index = idxs[keep]
-    rate = np.real(branch[:, RATE_A]).astype(float)
-    spec = scenario.network
-    limited = rate > 0
-    if spec.branch_limits == "relax":
-        limited[:] = False
-    if spec.transformer_limits == "relax":
-        limited &= np.array([not k.startswith("trafo") for k in branch_kind], dtype=bool)
-    rate_mw = np.where(limited, rate * spec.limit_factor, np.inf)
-
-    inv_bus = {}
-    for pp_bus, i in zip(work.bus.index, bus_lookup[work.bus.index], strict=True):
-        if 0 <= i < nb and i not in inv_bus:
-            inv_bus[int(i)] = str(work.bus.at[pp_bus, "name"] or pp_bus)
-    bus_names = [inv_bus.get(i, str(i)) for i in range(nb)]
-    fb = np.real(branch[:, F_BUS]).astype(int)
-    tb = np.real(branch[:, T_BUS]).astype(int)
-    branch_names = [
-        f"{k} {i} ({bus_names[a]}-{bus_names[b]})"
-        for k, i, a, b in zip(branch_kind, branch_index, fb, tb, strict=True)
-    ]
-
-    refs = np.flatnonzero(bus[:, BUS_TYPE] == REF)
-    fixed = (bus[:, PD] + bus[:, GS]).astype(float)
-
-    def ibus(pp_bus: int) -> int:
-        i = int(bus_lookup[pp_bus])
-        return i if 0 <= i < nb else -1
-
-    units = _units(scenario, net, ibus)
-    declared_names = {ld.index: ld.name for ld in scenario.loads}
-    loads = []
-    for idx in net.load.index:
-        row = net.load.loc[idx]
-        if not bool(row.in_service) or ibus(int(row.bus)) < 0:
-            continue
-        p = _num(row.p_mw, 0.0) * _num(row.get("scaling", 1.0), 1.0)
-        q = _num(row.q_mvar, 0.0) * _num(row.get("scaling", 1.0), 1.0)
-        if p < 0:
-            continue  # a negative load is a curtailable injection (see _units)
-        name = declared_names.get(int(idx)) or _name(row, "load", idx)
-        loads.append(NetLoad(name, int(idx), ibus(int(row.bus)), p, q))
-    notes = []
-    relaxed = int(np.sum((rate > 0) & ~limited))
-    if relaxed:
-        notes.append(f"{relaxed} branch limits relaxed by the scenario")
-    return Grid(
-        base_mva=base_mva,
-        n_bus=nb,
-        bus_names=bus_names,
-        Bbus=sp.csr_matrix(Bbus),
-        Bf=sp.csr_matrix(Bf),
-        pbusinj=np.asarray(pbusinj, dtype=float).ravel(),
-        pfinj=np.asarray(pfinj, dtype=float).ravel(),
-        ref_buses=refs,
-        ref_angles=np.deg2rad(bus[refs, VA].astype(float)),
-        branch_rate_mw=rate_mw,
-        branch_kind=branch_kind,
-        branch_index=branch_index,
-        branch_names=branch_names,
-        branch_from=fb,
-        branch_to=tb,
-        fixed_demand_mw=fixed,  # ppci PD and GS are in MW
-        units=units,
-        loads=loads,
-        notes=notes,
-    )
-
-
-def _name(row: Any, element: str, idx: Any) -> str:
-    name = row.get("name") if hasattr(row, "get") else None
-    if isinstance(name, str) and name.strip():
-        return name.strip()
-    return f"{element}{idx}"
-
-
-def _units(scenario: Scenario, net: Any, ibus: Any) -> list[Unit]:
-    """Every in-service injection: declared units with their specs, the rest at net limits."""
-    declared = {(g.element, g.index): g for g in scenario.generators if g.element != "new"}
-    new_units = {g.name: g for g in scenario.generators if g.element == "new"}
-    units: list[Unit] = []
-    for idx in net.ext_grid.index:
-        row = net.ext_grid.loc[idx]
-        if not bool(row.in_service) or ibus(int(row.bus)) < 0:
-            continue
-        g = declared.get(("ext_grid", int(idx)))
-        lo = _num(row.get("min_p_mw"), -math.inf)
-        hi = _num(row.get("max_p_mw"), math.inf)
-        units.append(_unit(g, "ext_grid", int(idx), ibus(int(row.bus)), lo, hi, row))
-    for idx in net.gen.index:
-        row = net.gen.loc[idx]
-        if not bool(row.in_service) or ibus(int(row.bus)) < 0:
-            continue
-        name = row.get("name")
-        g = new_units.get(name) if isinstance(name, str) else None
-        if g is None:
-            g = declared.get(("gen", int(idx)))
-        p = _num(row.p_mw, 0.0)
-        lo = _num(row.get("min_p_mw"), 0.0)
-        hi = _num(row.get("max_p_mw"), max(p, 0.0))
-        units.append(_unit(g, "gen", int(idx), ibus(int(row.bus)), lo, hi, row))
-    for idx in net.sgen.index:
-        row = net.sgen.loc[idx]
-        if not bool(row.in_service) or ibus(int(row.bus)) < 0:
-            continue
-        g = declared.get(("sgen", int(idx)))
-        avail = max(_num(row.p_mw, 0.0) * _num(row.get("scaling", 1.0), 1.0), 0.0)
-        u = _unit(g, "sgen", int(idx), ibus(int(row.bus)), 0.0, avail, row)
-        u.curtailable = True
-        units.append(u)
-    for idx in net.load.index:
-        row = net.load.loc[idx]
-        p = _num(row.p_mw, 0.0) * _num(row.get("scaling", 1.0), 1.0)
-        if p >= 0 or not bool(row.in_service) or ibus(int(row.bus)) < 0:
-            continue
-        units.append(
-            Unit(_name(row, "load", idx), "load", int(idx), ibus(int(row.bus)), 0.0, -p, None, True)
-        )
-    return units
-
-
-def _unit(
-    g: Generator | None, element: str, idx: int, bus: int, lo: float, hi: float, row: Any
-) -> Unit:
-    if g is not None:
-        if g.p_max_mw is not None:
-            hi = g.p_max_mw
-        if g.p_min_mw is not None:
-            lo = g.p_min_mw
-        if g.fuelled:
-            lo = max(lo, 0.0)  # a genset's minimum is min_stable_mw, applied when it runs
-        name = g.name
-    else:
-        name = _name(row, element, idx)
-    return Unit(name, element, idx, bus, lo, hi, g)

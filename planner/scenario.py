@@ -119,6 +119,24 @@ class Route:
     lead_periods: int
     source_tank: str | None = None
     target_tank: str | None = None
+    min_litres_per_trip: float = 0.0  # a departure is 0 or at least this (no half-empty trucks)
+
+    @property
+    def litres_per_period(self) -> float:
+        return self.trips_per_period * self.litres_per_trip
+
+
+@dataclass(frozen=True)
+class Battery:
+    """A ``net.storage`` row with what the network table lacks (efficiencies)."""
+
+    name: str
+    index: int
+    charge_efficiency: float = 0.95
+    discharge_efficiency: float = 0.95
+    initial_percent: float | None = None  # None: the table's soc_percent
+    max_charge_mw: float | None = None  # None: the table's limits (see planner.network)
+    max_discharge_mw: float | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +152,7 @@ class Scenario:
     routes: tuple[Route, ...]
     profiles: dict[str, tuple[float, ...]] = field(default_factory=dict)
     source: Path | None = None
+    batteries: tuple[Battery, ...] = ()
 
     # --- listings the ledger side needs -------------------------------------------------
     @property
@@ -195,9 +214,28 @@ class Scenario:
         return replace(self, sites=sites)
 
     def with_periods(self, periods: int) -> Scenario:
+        """The first ``periods`` periods only: a horizon can be shortened, never stretched
+        (resupply lists and profiles would repeat into periods the file never described)."""
         if periods < 1:
             raise ScenarioError("periods: must be at least 1")
+        if periods > self.horizon.periods:
+            raise ScenarioError(
+                f"periods: {periods} is more than the scenario's horizon of "
+                f"{self.horizon.periods} periods",
+                hint="--periods can only shorten a plan; to plan longer, raise "
+                "[horizon] periods in the scenario file (and extend its resupply lists)",
+            )
         return replace(self, horizon=replace(self.horizon, periods=periods))
+
+    def with_start(self, start: str) -> Scenario:
+        """The same scenario dated from another first period (labels and orders only)."""
+        from datetime import datetime
+
+        try:
+            datetime.fromisoformat(start)
+        except ValueError as e:
+            raise ScenarioError(f"start: {start!r} is not an ISO time like 2025-09-14T06:00") from e
+        return replace(self, horizon=replace(self.horizon, start=start))
 
     def profile_values(self, name: str | None, periods: int | None = None) -> list[float]:
         """Multipliers for each period; profiles shorter than the horizon repeat."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import math
-import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from planner.scenario import (
     ELEMENTS,
     LIMIT_MODES,
     TIERS,
+    Battery,
     Generator,
     Horizon,
     Load,
@@ -30,178 +30,16 @@ from planner.scenario import (
     Site,
     Tank,
 )
+from planner.scenario_reader import _Locator, _Reader
 
-# ---------------------------------------------------------------------------------------
-# Loading and validation
-# ---------------------------------------------------------------------------------------
-
-
-class _Locator:
-    """Finds the line of a field in the TOML text, so errors can say 'line 42'."""
-
-    def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
-
-    def line_of(self, path: str) -> int | None:
-        parts = re.findall(r"[A-Za-z_][A-Za-z0-9_]*|\[\d+\]", path)
-        table, index, key = None, None, None
-        for p in parts:
-            if p.startswith("["):
-                index = int(p[1:-1])
-            elif table is None:
-                table = p
-            else:
-                key = p
-                break
-        if table is None:
-            return None
-        start = 0
-        if index is not None:
-            header = re.compile(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]")
-            seen = -1
-            start = None
-            for i, line in enumerate(self.lines):
-                if header.match(line):
-                    seen += 1
-                    if seen == index:
-                        start = i
-                        break
-            if start is None:
-                return None
-        else:
-            header = re.compile(rf"^\s*\[\s*{re.escape(table)}\s*\]")
-            for i, line in enumerate(self.lines):
-                if header.match(line):
-                    start = i
-                    break
-            else:
-                return None
-        if key is None:
-            return start + 1
-        keyline = re.compile(rf"^\s*{re.escape(key)}\s*=")
-        for i in range(start + 1, len(self.lines)):
-            if re.match(r"^\s*\[", self.lines[i]) and not self.lines[i].strip().startswith("[["):
-                break
-            if re.match(r"^\s*\[\[", self.lines[i]) and i > start:
-                break
-            if keyline.match(self.lines[i]):
-                return i + 1
-        return start + 1
-
-
-class _Reader:
-    """Typed access to one TOML table with field-named errors."""
-
-    def __init__(self, data: dict[str, Any], path: str, loc: _Locator, file: str) -> None:
-        self.data = data
-        self.path = path
-        self.loc = loc
-        self.file = file
-        self.used: set[str] = set()
-
-    def fail(self, key: str | None, message: str) -> ScenarioError:
-        where = f"{self.path}.{key}" if key and self.path else (key or self.path or "scenario")
-        line = self.loc.line_of(where)
-        at = f" (line {line})" if line else ""
-        return ScenarioError(f"{self.file}: field {where}{at}: {message}")
-
-    def _get(self, key: str, default: Any, required: bool) -> Any:
-        self.used.add(key)
-        if key not in self.data:
-            if required:
-                raise self.fail(key, "is required")
-            return default
-        return self.data[key]
-
-    def str(self, key: str, default: str | None = None, *, required: bool = False) -> Any:
-        v = self._get(key, default, required)
-        if v is not None and (not isinstance(v, str) or not v.strip()):
-            raise self.fail(key, f"must be a non-empty string, got {v!r}")
-        return v
-
-    def choice(self, key: str, options: tuple[str, ...], default: str) -> str:
-        v = self.str(key, default)
-        if v not in options:
-            raise self.fail(key, f"must be one of {', '.join(options)}, got {v!r}")
-        return str(v)
-
-    def bool(self, key: str, default: bool) -> bool:
-        v = self._get(key, default, False)
-        if not isinstance(v, bool):
-            raise self.fail(key, f"must be true or false, got {v!r}")
-        return v
-
-    def num(
-        self,
-        key: str,
-        default: float | None = None,
-        *,
-        required: bool = False,
-        lo: float | None = None,
-        hi: float | None = None,
-        lo_open: bool = False,
-    ) -> Any:
-        v = self._get(key, default, required)
-        if v is None:
-            return None
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            raise self.fail(key, f"must be a finite number, got {v!r}")
-        if lo is not None and (v <= lo if lo_open else v < lo):
-            raise self.fail(key, f"must be {'>' if lo_open else '>='} {lo:g}, got {v!r}")
-        if hi is not None and v > hi:
-            raise self.fail(key, f"must be <= {hi:g}, got {v!r}")
-        return float(v)
-
-    def int(
-        self, key: str, default: int | None = None, *, required: bool = False, lo: int = 0
-    ) -> Any:
-        v = self._get(key, default, required)
-        if v is None:
-            return None
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise self.fail(key, f"must be a whole number, got {v!r}")
-        if v < lo:
-            raise self.fail(key, f"must be >= {lo}, got {v!r}")
-        return v
-
-    def int_or_list(self, key: str, *, required: bool = False) -> list[int] | None:
-        v = self._get(key, None, required)
-        if v is None:
-            return None
-        items = v if isinstance(v, list) else [v]
-        if not items or any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in items):
-            raise self.fail(key, f"must be a whole number >= 0 or a list of them, got {v!r}")
-        return list(items)
-
-    def tables(self, key: str) -> list[dict[str, Any]]:
-        v = self._get(key, [], False)
-        if not isinstance(v, list) or any(not isinstance(i, dict) for i in v):
-            raise self.fail(key, "must be an array of tables, written [[" + key + "]]")
-        return v
-
-    def table(self, key: str, *, required: bool = False) -> dict[str, Any]:
-        v = self._get(key, {}, required)
-        if not isinstance(v, dict):
-            raise self.fail(key, "must be a table, written [" + key + "]")
-        return v
-
-    def sub(self, key: str, data: dict[str, Any], index: int | None = None) -> _Reader:
-        path = f"{self.path}.{key}" if self.path else key
-        if index is not None:
-            path += f"[{index}]"
-        return _Reader(data, path, self.loc, self.file)
-
-    def finish(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise self.fail(unknown[0], f"unknown field (known: {', '.join(sorted(self.used))})")
+MAX_PERIODS = 10_000  # a year of hours is 8,784: more is a typo, and would not fit in memory
 
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; ``ScenarioError`` names the field and line."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # a byte-order mark from Windows editors
     except OSError as e:
         raise ScenarioError(f"cannot read scenario file {p}: {e.strerror or e}") from e
     except UnicodeDecodeError as e:
@@ -234,31 +72,26 @@ def parse_scenario(
     policy = _read_policy(root.sub("policy", root.table("policy")))
     profiles = _read_profiles(root.sub("profiles", root.table("profiles")), base)
 
-    sites: list[Site] = []
-    for i, t in enumerate(root.tables("sites")):
-        sites.append(_read_site(root.sub("sites", t, i)))
-    for i, t in enumerate(root.tables("depots")):
-        sites.append(_read_depot(root.sub("depots", t, i)))
-    _unique(root, "sites", [s.name for s in sites], "site/depot name")
-
+    sites = _read_places(root)
     generators: list[Generator] = []
     for i, t in enumerate(root.tables("generators")):
         generators.extend(_read_generator(root.sub("generators", t, i), sites, profiles))
     _unique(root, "generators", [g.name for g in generators], "generator name")
-
     loads: list[Load] = []
     for i, t in enumerate(root.tables("loads")):
         loads.extend(_read_load(root.sub("loads", t, i), policy, profiles))
     _unique(root, "loads", [ld.name for ld in loads], "load name")
     _unique(root, "loads", [str(ld.index) for ld in loads], "load index (each net load once)")
-
     routes = [
         _read_route(root.sub("routes", t, i), sites) for i, t in enumerate(root.tables("routes"))
     ]
     _unique(root, "routes", [r.name for r in routes], "route name")
+    batteries = [
+        _read_battery(root.sub("storage", t, i)) for i, t in enumerate(root.tables("storage"))
+    ]
+    _unique(root, "storage", [b.name for b in batteries], "storage name")
+    _unique(root, "storage", [str(b.index) for b in batteries], "storage index")
     root.finish()
-    if not any(g.fuelled for g in generators) and not routes and not sites:
-        pass  # a pure network scenario (no fuel) is allowed: the planner then only sheds by limits
     return Scenario(
         name=sc_name,
         description=description,
@@ -271,7 +104,15 @@ def parse_scenario(
         routes=tuple(routes),
         profiles=profiles,
         source=source,
+        batteries=tuple(batteries),
     )
+
+
+def _read_places(root: _Reader) -> list[Site]:
+    sites = [_read_site(root.sub("sites", t, i)) for i, t in enumerate(root.tables("sites"))]
+    sites += [_read_depot(root.sub("depots", t, i)) for i, t in enumerate(root.tables("depots"))]
+    _unique(root, "sites", [s.name for s in sites], "site/depot name")
+    return sites
 
 
 def _unique(root: _Reader, table: str, names: list[str], what: str) -> None:
@@ -302,10 +143,19 @@ def _read_network(r: _Reader, base: Path) -> NetworkSpec:
 
 def _read_horizon(r: _Reader) -> Horizon:
     h = Horizon(
-        periods=r.int("periods", required=True, lo=1),
+        periods=r.int("periods", required=True, lo=1, hi=MAX_PERIODS),
         hours_per_period=r.num("hours_per_period", 1.0, lo=0.0, lo_open=True, hi=168.0),
         start=r.str("start"),
     )
+    if h.start is not None:
+        from datetime import datetime
+
+        try:
+            datetime.fromisoformat(h.start)
+        except ValueError as e:
+            raise r.fail(
+                "start", f'must be an ISO time like "2025-09-14T06:00", got {h.start!r}'
+            ) from e
     r.finish()
     return h
 
@@ -360,7 +210,7 @@ def _read_profiles(r: _Reader, base: Path) -> dict[str, tuple[float, ...]]:
 
 def _read_csv_column(path: Path, column: str, r: _Reader) -> list[float]:
     try:
-        with path.open(newline="", encoding="utf-8") as f:
+        with path.open(newline="", encoding="utf-8-sig") as f:
             rows = list(csv.DictReader(f))
     except OSError as e:
         raise r.fail("csv", f"cannot read {path.name}: {e.strerror or e}") from e
@@ -383,8 +233,11 @@ def _read_tank(r: _Reader, site: str) -> Tank:
         raise r.fail("initial_litres", f"{init:g} L is more than capacity_litres {cap:g} L")
     if reserve > cap:
         raise r.fail("reserve_litres", f"{reserve:g} L is more than capacity_litres {cap:g} L")
+    name = r.str("name", "main")
+    if "/" in name:
+        raise r.fail("name", "must not contain '/' (tanks are named site/tank)")
     t = Tank(
-        name=r.str("name", "main"),
+        name=name,
         site=site,
         fuel=r.str("fuel", "diesel"),
         capacity_litres=cap,
@@ -472,39 +325,12 @@ def _read_generator(r: _Reader, sites: list[Site], profiles: dict[str, Any]) -> 
         "vm_pu": r.num("vm_pu", 1.0, lo=0.8, hi=1.2),
     }
     r.finish()
-    if element == "new":
-        if bus is None:
-            raise r.fail("bus", 'a new unit (element = "new") needs the bus it connects to')
-        if kw["p_max_mw"] is None:
-            raise r.fail("p_max_mw", "a new unit needs its rating in MW")
-        if indices is not None:
-            raise r.fail(
-                "index", 'only existing units (element = "gen", "sgen", "ext_grid") have an index'
-            )
-    else:
-        if indices is None:
-            raise r.fail("index", f"which {element}? give index = N (the row in net.{element})")
-        if bus is not None:
-            raise r.fail("bus", "an existing unit's bus comes from the network; drop bus =")
+    _check_placement(r, element, indices, bus, kw["p_max_mw"])
     if kw["p_max_mw"] is not None and kw["min_stable_mw"] > kw["p_max_mw"]:
         raise r.fail("min_stable_mw", "is more than p_max_mw")
     if profile is not None and profile not in profiles:
         raise r.fail("profile", f"no profile {profile!r} in [profiles]")
-    tank_name = None
-    if fuel is not None:
-        if site_name is None:
-            raise r.fail("site", "a fuelled unit needs the site whose tank feeds it")
-        site = next((s for s in sites if s.name == site_name and s.kind == "site"), None)
-        if site is None:
-            raise r.fail("site", f"no site named {site_name!r} in [[sites]]")
-        tank_name = _resolve_tank(r, "tank", site, tank, fuel)
-        if kw["lph_per_mw"] <= 0:
-            raise r.fail("lph_per_mw", "a fuelled unit needs its fuel use per MW (litres per MWh)")
-    else:
-        if tank is not None:
-            raise r.fail("tank", "give fuel = ... as well (a unit without fuel has no tank)")
-        if site_name is not None and not any(s.name == site_name for s in sites):
-            raise r.fail("site", f"no site named {site_name!r} in [[sites]]")
+    tank_name = _fuel_tank(r, sites, site_name, fuel, tank, kw["lph_per_mw"])
     out: list[Generator] = []
     for idx in indices if indices is not None else [None]:
         out.append(
@@ -521,6 +347,51 @@ def _read_generator(r: _Reader, sites: list[Site], profiles: dict[str, Any]) -> 
             )
         )
     return out
+
+
+def _check_placement(
+    r: _Reader, element: str, indices: list[int] | None, bus: int | None, p_max: float | None
+) -> None:
+    """A new unit has a bus and a rating; an existing one an index (and no bus)."""
+    if element == "new":
+        if bus is None:
+            raise r.fail("bus", 'a new unit (element = "new") needs the bus it connects to')
+        if p_max is None:
+            raise r.fail("p_max_mw", "a new unit needs its rating in MW")
+        if indices is not None:
+            raise r.fail(
+                "index", 'only existing units (element = "gen", "sgen", "ext_grid") have an index'
+            )
+        return
+    if indices is None:
+        raise r.fail("index", f"which {element}? give index = N (the row in net.{element})")
+    if bus is not None:
+        raise r.fail("bus", "an existing unit's bus comes from the network; drop bus =")
+
+
+def _fuel_tank(
+    r: _Reader,
+    sites: list[Site],
+    site_name: str | None,
+    fuel: str | None,
+    tank: str | None,
+    lph_per_mw: float,
+) -> str | None:
+    """The tank a fuelled unit burns from (None for a unit without fuel)."""
+    if fuel is None:
+        if tank is not None:
+            raise r.fail("tank", "give fuel = ... as well (a unit without fuel has no tank)")
+        if site_name is not None and not any(s.name == site_name for s in sites):
+            raise r.fail("site", f"no site named {site_name!r} in [[sites]]")
+        return None
+    if site_name is None:
+        raise r.fail("site", "a fuelled unit needs the site whose tank feeds it")
+    site = next((s for s in sites if s.name == site_name and s.kind == "site"), None)
+    if site is None:
+        raise r.fail("site", f"no site named {site_name!r} in [[sites]]")
+    if lph_per_mw <= 0:
+        raise r.fail("lph_per_mw", "a fuelled unit needs its fuel use per MW (litres per MWh)")
+    return _resolve_tank(r, "tank", site, tank, fuel)
 
 
 def _read_load(r: _Reader, policy: Policy, profiles: dict[str, Any]) -> list[Load]:
@@ -559,16 +430,74 @@ def _read_route(r: _Reader, sites: list[Site]) -> Route:
         raise r.fail("to", f"no site or depot named {target!r}")
     if source == target:
         raise r.fail("to", "a route must go to another place")
+    per_trip = r.num("litres_per_trip", required=True, lo=0.0, lo_open=True)
+    trips = r.num("trips_per_period", 1.0, lo=0.0)
+    # a departure is 0 or at least this: by default half a truck (or all a period can carry)
+    min_default = min(0.5 * per_trip, trips * per_trip)
+    min_load = r.num("min_litres_per_trip", min_default, lo=0.0)
+    if min_load > min(per_trip, trips * per_trip) + 1e-9:
+        raise r.fail(
+            "min_litres_per_trip",
+            f"{min_load:g} L is more than a period can carry "
+            f"({min(per_trip, trips * per_trip):g} L: litres_per_trip x trips_per_period)",
+        )
     route = Route(
         name=name or f"{source}->{target}",
         source=source,
         target=target,
         fuel=fuel,
-        litres_per_trip=r.num("litres_per_trip", required=True, lo=0.0, lo_open=True),
-        trips_per_period=r.num("trips_per_period", 1.0, lo=0.0),
+        litres_per_trip=per_trip,
+        trips_per_period=trips,
         lead_periods=r.int("lead_periods", 1, lo=0),
         source_tank=_resolve_tank(r, "from_tank", by_name[source], r.str("from_tank"), fuel),
         target_tank=_resolve_tank(r, "to_tank", by_name[target], r.str("to_tank"), fuel),
+        min_litres_per_trip=min_load,
     )
     r.finish()
     return route
+
+
+def shipped_scenarios(folder: Path) -> list[dict[str, Any]]:
+    """The scenarios in ``folder`` (plurictl passes the shipped ones), each validated
+    (errors shown, not raised). Here, not in ``planner.api``, so that listing them
+    imports no numpy."""
+    out = []
+    for f in sorted(folder.glob("*.toml")):
+        try:
+            sc = load_scenario(f)
+            out.append(
+                {
+                    "file": str(f),
+                    "name": sc.name,
+                    "description": sc.description,
+                    "network": sc.network.case
+                    or (sc.network.file.name if sc.network.file else None),
+                    "periods": sc.horizon.periods,
+                    "hours_per_period": sc.horizon.hours_per_period,
+                    "sites": [s.name for s in sc.sites],
+                    "loads": len(sc.loads),
+                    "generators": len(sc.generators),
+                    "valid": True,
+                    "error": None,
+                }
+            )
+        except ScenarioError as e:
+            out.append({"file": str(f), "name": f.stem, "valid": False, "error": str(e)})
+    return out
+
+
+def _read_battery(r: _Reader) -> Battery:
+    """A ``[[storage]]`` entry: a ``net.storage`` row and what its table cannot say."""
+    index = r.int("index", required=True, lo=0)
+    name = r.str("name") or f"storage{index}"
+    b = Battery(
+        name=name,
+        index=index,
+        charge_efficiency=r.num("charge_efficiency", 0.95, lo=0.0, lo_open=True, hi=1.0),
+        discharge_efficiency=r.num("discharge_efficiency", 0.95, lo=0.0, lo_open=True, hi=1.0),
+        initial_percent=r.num("initial_percent", None, lo=0.0, hi=100.0),
+        max_charge_mw=r.num("max_charge_mw", None, lo=0.0),
+        max_discharge_mw=r.num("max_discharge_mw", None, lo=0.0),
+    )
+    r.finish()
+    return b

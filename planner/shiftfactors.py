@@ -21,19 +21,22 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
-from planner.network import Grid
+from planner.grid import Grid
 
 
 def injection_maps(grid: Grid, loss: float) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Bus x unit and bus x load incidence: injections (pu) = Cu p - Cl s (+ constants).
 
-    A load with a loss allowance draws ``(1 + loss)`` times what it is served.
+    A load with a loss allowance draws ``(1 + loss)`` times what it is served. Units and
+    loads no generation can reach are at no bus (their columns are bounded to 0).
     """
     nb, nu, nl = grid.n_bus, len(grid.units), len(grid.loads)
-    Cu = sp.csr_matrix((np.ones(nu), ([u.bus for u in grid.units], np.arange(nu))), shape=(nb, nu))
-    Cl = sp.csr_matrix(
-        (np.full(nl, 1.0 + loss), ([ld.bus for ld in grid.loads], np.arange(nl))), shape=(nb, nl)
-    )
+    ui = np.array([i for i, u in enumerate(grid.units) if u.reachable], dtype=int)
+    li = np.array([i for i, ld in enumerate(grid.loads) if ld.reachable], dtype=int)
+    ub = np.array([grid.units[i].bus for i in ui], dtype=int)
+    lb = np.array([grid.loads[i].bus for i in li], dtype=int)
+    Cu = sp.csr_matrix((np.ones(len(ui)), (ub, ui)), shape=(nb, nu))
+    Cl = sp.csr_matrix((np.full(len(li), 1.0 + loss), (lb, li)), shape=(nb, nl))
     return Cu, Cl
 
 

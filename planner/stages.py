@@ -1,30 +1,28 @@
-"""Lexicographic stages: tiers first, then fairness, then fuel, then one tie-break.
+"""Lexicographic stages: tiers first, fairness within each, then fuel, then one tie-break.
 
 Why sequential solves and not weights: the exchange rate between tiers in a
 network LP (how much tier-2 load one MW of tier-1 shedding can free) is set by
 line-flow sensitivities and fuel curves, so no weight can be proven to dominate
 in advance. Each stage therefore solves its own objective and then fixes it
-(to within ``REL_TOL`` relative, fractions to ``FRACTION_TOL``) before the next:
+(``planner.fixing``: exact sums, rounded down to a stated tolerance) before the next:
 
 1. for each tier 1, 2, 3 in turn:
-   a. fairness (if on and the tier has more than one community): maximise the
-      smallest served fraction among the tier's communities (``z_tier``), fix it;
-   b. maximise the tier's served energy, fix it;
-   c. spread: maximise the smallest served fraction over every load and hour of
-      the tier (``f_tier``), fix it — shortfall rolls over everyone;
+   a. fairness (if on and the tier has more than one community): leximin between the
+      tier's communities (``planner.leximin``): the worst-off as well off as possible,
+      then the next, and so on; each community's level fixed;
+   b. maximise the tier's served energy, fix it (skipped after a complete leximin,
+      which already fixes it; for the lowest tier with a fuel weight it comes first);
+   c. spread (small models): leximin over every load and hour of the tier, so that
+      shortfall rolls over everyone instead of a blackout for a few;
 2. fuel: maximise the fuel left in every tank and depot at the end, fix it;
-3. tie-break: the analytic centre of the remaining optimal face (interior point
-   without crossover or presolve, zero objective). It is unique and depends on
-   the model only, not on the path the earlier stages took, which is what makes
-   the plan deterministic; it lies away from every bound, so equal units share
-   and equal loads are shed alike. (HiGHS's active-set QP was tried for a
-   strictly convex tie-break and cycles on degenerate faces even on 2-bus
-   cases; ``tiebreak="qp"`` keeps it available for experiments.)
+3. tie-break (``planner.tiebreak``): a generic cost whose single optimal vertex is
+   the plan (``tiebreak="lp"`` first maximises the average served fraction).
 
 Shortcut: every tier but the lowest is first pinned at full demand and the
-lowest tier's stages run directly; only if that is infeasible are all stages run.
-Tiers that turn out fully served skip their later stages.
-With ``strict_tiers = false`` step 1b is one weighted stage over all tiers.
+lowest tier's stages run directly; only if that is infeasible are all stages run
+(on a fresh model), and it is not tried when the energy cannot suffice. Tiers that
+turn out fully served skip their later stages. With ``strict_tiers = false`` step 1b
+is one weighted stage over all tiers.
 """
 
 from __future__ import annotations
@@ -34,21 +32,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 
+from planner import leximin
+from planner.fixing import exact_dot, floor_fix
 from planner.formulation import Problem
-from planner.highs import Outcome, Solver
-from planner.lazyrows import LazyBranches, solve_lazily
+from planner.highs import Outcome
+from planner.lazyrows import LazyBranches
 from planner.scenario import Policy
+from planner.stage_context import LAZY_MAX_COLS, StageContext, open_context
+from planner.stage_list import Stage, stage_list
+from planner.tiebreak import lp_tiebreak, vertex_tiebreak
 
-# Large models normally plan through shift factors (no angles; dual simplex, limits added
-# when broken). Only a large model that keeps its angles (an island with more than one
-# fixed angle) uses this: up to this size dual simplex with lazy angle rows, above it
-# interior point on the full model (case2869pegase with angles: 24 h, 117,590 columns,
-# 41 s lazy vs 89 s IPM; 72 h, 352,761 columns: over 900 s lazy vs 339 s IPM)
-LAZY_MAX_COLS = 200_000
-REL_TOL = 1e-6  # fixing tolerance of a stage's optimum, relative to max(1, |optimum|)
-FRACTION_TOL = 1e-7  # fixing tolerance of a served fraction (z, f)
+__all__ = ["LAZY_MAX_COLS", "StageLog", "StageRun", "run_stages"]
 
 
 @dataclass
@@ -66,12 +61,12 @@ class StageRun:
     reason: str
     x: np.ndarray | None
     log: list[StageLog] = field(default_factory=list)
-    duals: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # stage -> row/col duals
     tier_optimum: dict[int, float] = field(default_factory=dict)
-    fairness: dict[int, float] = field(default_factory=dict)
+    fairness: dict[int, float] = field(default_factory=dict)  # tier -> worst-off level
+    levels: dict[int, dict[str, float]] = field(default_factory=dict)  # tier -> community level
     spread: dict[int, float] = field(default_factory=dict)
     method: str = "simplex"
-    tiebreak: str = "qp"
+    tiebreak: str = "vertex"
     lazy: LazyBranches | None = None  # branch limits added lazily (None: all in from the start)
 
     @property
@@ -83,8 +78,14 @@ class StageRun:
 Progress = Callable[[str, float], None]
 
 
-def _fix_tol(value: float) -> float:
-    return REL_TOL * max(1.0, abs(value))
+@dataclass
+class _Pass:
+    """One run through the priority stages (the optimistic one, or the full one)."""
+
+    optimistic: set[int]
+    full_tiers: set[int] = field(default_factory=set)
+    fixed_by_fairness: set[int] = field(default_factory=set)  # leximin fixed every community
+    x_last: np.ndarray | None = None
 
 
 def run_stages(
@@ -97,394 +98,229 @@ def run_stages(
     tiebreak: str = "auto",
     fuel_weight_pu: float = 0.0,
     lazy_branches: bool | None = None,
+    units: list[tuple[bool, str]] | None = None,
 ) -> StageRun:
     """Solve the lexicographic sequence on one HiGHS instance.
 
     ``lazy_branches`` (default: simplex on large models) starts without branch limits
     and adds the ones a stage breaks (``planner.lazyrows``). Shift-factor limits
-    (``problem.shift``) are always added that way.
+    (``problem.shift``) are always added that way. ``units``: (curtailable, battery
+    role) per unit, for the final tie-break's preferences (default: plain units).
     """
-    t_start = time.perf_counter()
+    if tiebreak not in ("auto", "lp", "vertex"):
+        raise ValueError(f"tiebreak: must be auto, lp or vertex, got {tiebreak!r}")
     if tiebreak == "auto":
-        tiebreak = "lp" if problem.large or problem.shift is not None else "center"
-    if problem.shift is not None and tiebreak in ("qp", "center"):
-        raise ValueError("the centring and QP tie-breaks need every branch row: use angles")
-    if lazy_branches is None:
-        lazy_branches = problem.large and method == "simplex"
-    lazy = None
-    if problem.shift is not None or (lazy_branches and "branch" in problem.rows):
-        lazy = LazyBranches(problem)
-    # The spread rows (one per load-hour) join the model only for their own stage: the
-    # other stages never need them, and once a spread optimum is fixed they become plain
-    # lower bounds on served load (measured: the centring step 7x faster without them).
-    # Not for interior point on the full large model: without them its stages were measured
-    # slower there (case2869pegase 72 h: 403 s and 1.4 GB against 339 s and 0.93 GB).
-    keep = np.ones(problem.n_row, dtype=bool)
-    strip_spread = lazy is not None or not problem.large
-    for name in _spread_row_names(problem) if strip_spread else []:
-        start, count = problem.rows[name]
-        keep[start : start + count] = False
-    if lazy is not None and "branch" in problem.rows:
-        start, count = problem.rows["branch"]
-        keep[start : start + count] = False
-    A = problem.A if keep.all() else sp.csc_matrix(problem.A.tocsr()[keep])
-    solver = Solver(
-        A,
-        problem.col_lo,
-        problem.col_hi,
-        problem.row_lo[keep],
-        problem.row_hi[keep],
-        problem.integrality,
-        method=method,
-    )
-    run = StageRun(status="unsolved", reason="", x=None, method=method, lazy=lazy)
-    if lazy is not None and method == "simplex":
-        # Devex pricing: dual steepest-edge weights are recomputed from scratch after
-        # rows are added, one solve per row (measured: 10 s per round on case2869pegase;
-        # with shift factors over 72 h the tie-break took 180 s instead of 4 s)
-        solver.h.setOptionValue("simplex_dual_edge_weight_strategy", 1)
-    z_off = problem.blocks["z"].off
-    tiers = [k for k in (1, 2, 3) if np.any(problem.energy_weight[k])]
-    last_tier = tiers[-1] if tiers else None
-    plan: list[tuple[str, np.ndarray, str, int]] = []  # (name, cost, kind, tier)
-    for k in tiers:
-        if policy.strict_tiers:
-            if policy.fairness and len(problem.communities[k]) > 1:
-                plan.append((f"tier {k} fairness", _unit(problem.n_col, z_off + k - 1), "fair", k))
-            cost = problem.energy_weight[k].copy()
-            if k == last_tier and fuel_weight_pu > 0:
-                cost = cost + fuel_weight_pu * problem.end_fuel
-            plan.append((f"tier {k} served", cost, "tier", k))
-            if k in problem.spread_cols and not problem.large:
-                first = int(problem.spread_cols[k][0])
-                plan.append((f"tier {k} spread", _unit(problem.n_col, first), "spread", k))
-    if not policy.strict_tiers and tiers:
-        w = policy.tier_weights
-        cost = (
-            sum(w[k - 1] * problem.energy_weight[k] for k in tiers)
-            + fuel_weight_pu * problem.end_fuel
+        tiebreak = "vertex"
+    deadline = None if time_limit is None else time.perf_counter() + time_limit
+    ctx = open_context(problem, method=method, lazy_branches=lazy_branches, deadline=deadline)
+    stages = stage_list(problem, policy, fuel_weight_pu)
+    tiers = sorted({s.tier for s in stages if s.kind == "tier"})
+    optimistic = set(tiers[:-1]) if policy.strict_tiers and len(tiers) > 1 else set()
+    if optimistic and not _can_serve(problem, optimistic):
+        # not even all the energy there is would serve them (pinning fewer tiers was
+        # measured slower: case2869pegase 72 h, tier 1 alone pinned, over 25 minutes)
+        optimistic = set()
+        _every_tier_settings(ctx, method)
+    run = StageRun(status="unsolved", reason="", x=None, method=method, lazy=ctx.lazy)
+    state = _Pass(optimistic)
+    _pin_tiers(ctx, optimistic, full=True)
+    stopped = _priority_stages(ctx, run, stages, state, progress)
+    if stopped == "restart":
+        # a fresh model: the optimistic pass may have fixed rows; keep the limits it found
+        ctx = open_context(
+            problem,
+            method=method,
+            lazy_branches=lazy_branches,
+            deadline=deadline,
+            preload=None if ctx.lazy is None else ctx.lazy.added,
         )
-        plan.append(("tiers weighted", cost, "weighted", 0))
-        if policy.fairness:
-            for k in tiers:
-                if len(problem.communities[k]) > 1:
-                    plan.append(
-                        (f"tier {k} fairness", _unit(problem.n_col, z_off + k - 1), "fair", k)
-                    )
-    if np.any(problem.end_fuel):
-        plan.append(("fuel kept", problem.end_fuel.copy(), "fuel", 0))
+        _every_tier_settings(ctx, method)
+        run.lazy, state = ctx.lazy, _Pass(set())
+        stopped = _priority_stages(ctx, run, stages, state, progress)
+    if isinstance(stopped, StageRun):
+        return stopped
+    return _finish(ctx, run, state, tiebreak, units, progress)
 
-    def remaining() -> float | None:
-        if time_limit is None:
-            return None
-        return max(time_limit - (time.perf_counter() - t_start), 0.01)
 
-    x_last: np.ndarray | None = None
-    full_tiers: set[int] = set()
-    # Optimism: most often every tier but the lowest can be served in full. Pin those
-    # loads at their demand and go straight to the lowest tier's stages; if that is
-    # infeasible, undo and run every stage (one wasted solve instead of 2 per tier).
-    optimistic: set[int] = set(tiers[:-1]) if policy.strict_tiers and len(tiers) > 1 else set()
-    if optimistic:
-        _pin_tiers(solver, problem, optimistic, full=True)
-    i = -1
-    while i + 1 < len(plan):
-        i += 1
-        name, cost, kind, k = plan[i]
-        if k in optimistic:
-            if kind == "tier":
-                run.tier_optimum[k] = float(problem.energy_weight[k] @ _finite(problem.col_hi))
-                run.fairness[k] = 1.0
-                run.log.append(
-                    StageLog(name, "skipped (served in full)", run.tier_optimum[k], 0.0, 0)
-                )
-            continue
-        if kind == "spread" and (k in full_tiers or run.tier_optimum.get(k, 1.0) <= 1e-12):
-            continue
-        if kind == "tier" and k in full_tiers:
-            run.tier_optimum[k] = float(problem.energy_weight[k] @ _finite(problem.col_hi))
-            run.log.append(
-                StageLog(name, "skipped (tier fully served)", run.tier_optimum[k], 0.0, 0)
-            )
+def _every_tier_settings(ctx: StageContext, method: str) -> None:
+    """The slow path (higher tiers short, every stage runs) on a shift-factor model:
+    without presolve, which on the unpinned model peaks far above the rest
+    (case2869pegase, tiers 1-2 short: 72 h 2.4 GB -> 0.8 GB); and primal simplex for a
+    new objective, going on from the last plan, which dual simplex from the last basis
+    was measured far slower at there (24 h: 197 s against 60 s, on a loaded machine)."""
+    if ctx.problem.shift is None:
+        return
+    ctx.solver.h.setOptionValue("presolve", "off")
+    ctx.primal_stages = method == "simplex"
+
+
+def _priority_stages(
+    ctx: StageContext,
+    run: StageRun,
+    stages: list[Stage],
+    state: _Pass,
+    progress: Progress | None,
+) -> StageRun | str | None:
+    """Every stage before the tie-break; "restart" when the optimistic pin fails."""
+    for i, stage in enumerate(stages):
+        if _skip(ctx, run, stage, state):
             continue
         if progress:
-            progress(name, i / (len(plan) + 1))
-        spread_rows = _add_spread_rows(solver, problem, k) if kind == "spread" else None
-        solver.set_objective(cost, maximize=True)
-        if lazy is not None and problem.shift is None:
-            # angle rows: a cold start each stage was measured faster than warm for a new
-            # objective; with shift factors warm is faster (case2869pegase 72 h: 22 s vs 49 s)
-            solver.h.clearSolver()
-        out = solve_lazily(solver, lazy, remaining())
-        run.log.append(StageLog(name, out.status, out.objective, out.seconds, out.iterations))
-        if out.status == "infeasible" and optimistic:
+            progress(stage.name, i / (len(stages) + 1))
+        out, value, seconds, iterations = _solve_stage(ctx, run, stage, state)
+        run.log.append(StageLog(stage.name, out.status, value, seconds, iterations))
+        if out.status == "infeasible" and state.optimistic:
             run.log[-1].status = "infeasible with higher tiers in full: staging every tier"
-            _pin_tiers(solver, problem, optimistic, full=False)
-            # start over from scratch: a warm start from the infeasible model was seen to
-            # report the relaxed model infeasible at once (case2869pegase, shift factors)
-            solver.h.clearSolver()
-            if problem.shift is not None:
-                # and without presolve: on the unpinned model it peaks far above the rest
-                # (case2869pegase, tiers 1-2 short: 72 h 2.4 GB -> 0.8 GB; 24 h 1.3 -> 0.36
-                # GB, 18 s -> 25 s)
-                solver.h.setOptionValue("presolve", "off")
-            for kk in optimistic:
-                run.tier_optimum.pop(kk, None)
-                run.fairness.pop(kk, None)
-            optimistic = set()
-            i = -1
-            continue
+            for k in state.optimistic:
+                run.tier_optimum.pop(k, None)
+                run.fairness.pop(k, None)
+            return "restart"
+        if out.status != "optimal" or out.x is None:
+            return _stop(run, out, stage.name, state.x_last)
+        state.x_last = out.x
+    if not stages:
+        out = ctx.solve(np.zeros(ctx.problem.n_col))
+        run.log.append(StageLog("feasibility", out.status, 0.0, out.seconds, out.iterations))
         if out.status != "optimal":
-            return _stop(run, out, name, x_last, i)
-        x_last = out.x
-        run.duals[name] = {"row": out.row_dual, "col": out.col_dual}  # type: ignore[dict-item]
-        if kind == "spread":
-            assert spread_rows is not None
-            f = out.objective
-            _fix_spread(solver, problem, k, max(f - FRACTION_TOL, 0.0), spread_rows)
-            run.spread[k] = f
-        elif kind == "fair":
-            z = out.objective
-            lo = max(z - FRACTION_TOL, 0.0)
-            solver.set_col_bounds(np.array([z_off + k - 1]), np.array([lo]), np.array([1.0]))
-            run.fairness[k] = z
-            if z >= 1.0 - 1e-9:
-                full_tiers.add(k)  # the floor row already holds every community at ~100%
-        elif kind == "tier":
-            full = float(problem.energy_weight[k] @ _finite(problem.col_hi))
-            served = float(problem.energy_weight[k] @ out.x)
-            run.tier_optimum[k] = served
-            if served >= full * (1 - 1e-9):
-                full_tiers.add(k)
-            solver.add_row(problem.energy_weight[k], served - _fix_tol(served), np.inf)
-            if fuel_weight_pu > 0 and k == last_tier:
-                solver.add_row(cost, out.objective - _fix_tol(out.objective), np.inf)
-        else:
-            solver.add_row(cost, out.objective - _fix_tol(out.objective), np.inf)
-            if kind == "weighted":
-                for kk in tiers:
-                    run.tier_optimum[kk] = float(problem.energy_weight[kk] @ out.x)
-    if not plan:
-        solver.set_objective(np.zeros(problem.n_col))
-        out = solve_lazily(solver, lazy, remaining())
-        run.log.append(
-            StageLog("feasibility", out.status, out.objective, out.seconds, out.iterations)
-        )
-        if out.status != "optimal":
-            return _stop(run, out, "feasibility", None, 0)
-        x_last = out.x
+            return _stop(run, out, "feasibility", None)
+        state.x_last = out.x
+    return None
 
-    # ---- tie-break -----------------------------------------------------------------
+
+def _skip(ctx: StageContext, run: StageRun, stage: Stage, state: _Pass) -> bool:
+    """Stages with nothing to decide: pinned tiers, fully served tiers, empty spreads."""
+    k = stage.tier
+    if k in state.optimistic:
+        if stage.kind == "tier":
+            run.tier_optimum[k], run.fairness[k] = _full(ctx.problem, k), 1.0
+            run.log.append(
+                StageLog(stage.name, "skipped (served in full)", run.tier_optimum[k], 0.0, 0)
+            )
+        return True
+    if stage.kind == "spread":
+        return k in state.full_tiers or run.tier_optimum.get(k, 1.0) <= 1e-12
+    if stage.kind == "tier" and k in state.full_tiers:
+        run.tier_optimum[k] = _full(ctx.problem, k)
+        run.log.append(
+            StageLog(stage.name, "skipped (tier fully served)", run.tier_optimum[k], 0.0, 0)
+        )
+        return True
+    if stage.kind == "tier" and k in state.fixed_by_fairness and state.x_last is not None:
+        # leximin is Pareto optimal between communities: with every community fixed at
+        # its level, the tier's served energy is fixed too (to the fractions' tolerance)
+        served = exact_dot(ctx.problem.energy_weight[k], state.x_last)
+        run.tier_optimum[k] = served
+        run.log.append(StageLog(stage.name, "skipped (fixed by fairness)", served, 0.0, 0))
+        return True
+    return False
+
+
+def _can_serve(problem: Problem, tiers: set[int]) -> bool:
+    """Could these tiers be served in full, as far as total energy goes? (A necessary
+    condition only: False means the optimistic pin is sure to fail, so it is not tried.)"""
+    need = sum(_full(problem, k) for k in tiers) * problem.base_mva * (1.0 + problem.loss)
+    return need + problem.fixed_energy_mwh <= problem.energy_bound_mwh * (1.0 + 1e-9)
+
+
+def _full(problem: Problem, k: int) -> float:
+    """Tier k's energy when every load it can reach is served in full."""
+    return exact_dot(problem.energy_weight[k], _finite(problem.col_hi))
+
+
+def _solve_stage(
+    ctx: StageContext, run: StageRun, stage: Stage, state: _Pass
+) -> tuple[Outcome, float, float, int]:
+    """Solve one stage and fix its optimum: (last outcome, the optimum as logged, solver
+    seconds, iterations)."""
+    k, problem = stage.tier, ctx.problem
+    if stage.kind in ("fair", "spread"):
+        found = leximin.communities(ctx, k) if stage.kind == "fair" else leximin.spread(ctx, k)
+        assert found.outcome is not None
+        if stage.kind == "spread":
+            run.spread[k] = found.objective
+        elif found.outcome.status == "optimal":
+            run.fairness[k], run.levels[k] = found.objective, found.levels
+            if found.levels and min(found.levels.values()) >= leximin.FULL:
+                state.full_tiers.add(k)  # every community is at ~100%
+            if found.complete and not stage.fuel_weighted:
+                state.fixed_by_fairness.add(k)
+        return found.outcome, found.objective, found.seconds, found.iterations
+    out = ctx.solve(stage.cost)
+    if out.status != "optimal" or out.x is None:
+        return out, 0.0, out.seconds, out.iterations
+    value = exact_dot(stage.cost, out.x)
+    if stage.kind == "tier":
+        served = exact_dot(problem.energy_weight[k], out.x)
+        run.tier_optimum[k] = served
+        if served >= _full(problem, k) * (1 - 1e-9):
+            state.full_tiers.add(k)
+        ctx.solver.add_row(problem.energy_weight[k], floor_fix(served), np.inf)
+    if stage.kind == "weighted":
+        for kk in (1, 2, 3):
+            if np.any(problem.energy_weight[kk]):
+                run.tier_optimum[kk] = exact_dot(problem.energy_weight[kk], out.x)
+    if stage.kind != "tier" or stage.fuel_weighted:
+        ctx.solver.add_row(stage.cost, floor_fix(value), np.inf)
+    return out, value, out.seconds, out.iterations
+
+
+def _finish(
+    ctx: StageContext,
+    run: StageRun,
+    state: _Pass,
+    tiebreak: str,
+    units: list[tuple[bool, str]] | None,
+    progress: Progress | None,
+) -> StageRun:
+    """The tie-break: (large models) the average served fraction, then the vertex."""
+    problem, solver = ctx.problem, ctx.solver
     if progress:
-        progress("tie-break", len(plan) / (len(plan) + 1))
-    if solver.is_mip and x_last is not None:
+        progress("tie-break", 0.95)
+    if solver.is_mip and state.x_last is not None:
         ucols = problem.blocks["u"].cols()
-        vals = np.round(x_last[ucols])
+        vals = np.round(state.x_last[ucols])
         solver.set_col_bounds(ucols, vals, vals)
         solver.set_integrality_continuous()
-    diag, lin = tiebreak_terms(problem)
-    n_quad = int(np.count_nonzero(diag))
-    if lazy is not None and tiebreak in ("qp", "center"):
-        lazy.add_all(solver)  # the centre depends on every row, binding or not
-    use_qp = tiebreak == "qp"
-    run.tiebreak = "qp" if use_qp else "lp"
-    out = None
-    if use_qp:
-        solver.set_hessian(diag)
-        solver.set_objective(lin, maximize=False)
-        # Start the QP cold, from HiGHS's own initial point, not from the last stage's
-        # basis: its iterates then depend on the model only, not on the LP solver path.
-        solver.h.clearSolver()
-        # HiGHS's active-set QP can cycle at a degenerate optimum (seen on 2-bus cases):
-        # cap its iterations and accept the last (always feasible) iterate if it stops there.
-        solver.h.setOptionValue("qp_iteration_limit", max(2000, 4 * n_quad))
-        # the stage fixes hold to 1e-6 relative; the QP's own check must not be stricter
-        solver.h.setOptionValue("primal_feasibility_tolerance", 1e-6)
-        out = solver.solve(remaining())
-        if out.status in ("time_limit", "error"):
-            x_try = np.asarray(solver.h.getSolution().col_value)
-            if len(x_try) == problem.n_col and _feasible(problem, solver, x_try):
-                out.x = x_try
-            else:
-                out.x = None
-        if out.status in ("time_limit", "error") and out.x is not None:
-            out.status = "optimal"
-            run.tiebreak = "qp (iteration cap)"
-        solver.clear_hessian()
-        if out.status != "optimal":
-            run.log.append(
-                StageLog("tie-break (qp)", out.status, out.objective, out.seconds, out.iterations)
-            )
-            run.tiebreak = "lp"
-    if tiebreak == "center":
-        run.tiebreak = "center"
-        out = _center_tiebreak(solver, problem, remaining)
-        if out.status != "optimal":
-            run.log.append(
-                StageLog(
-                    "tie-break (center)", out.status, out.objective, out.seconds, out.iterations
-                )
-            )
-            run.tiebreak = "lp"
-            solver.set_method(method)
-            solver.h.setOptionValue("presolve", "choose")
-    if out is None or out.status != "optimal":
-        if lazy is not None and problem.shift is None:
-            solver.h.clearSolver()
-        out = _lp_tiebreak(solver, problem, remaining, lazy)
-    run.log.append(
-        StageLog(
-            f"tie-break ({run.tiebreak})", out.status, out.objective, out.seconds, out.iterations
-        )
-    )
+    run.tiebreak = "lp, vertex" if tiebreak == "lp" else "vertex"
+    if tiebreak == "lp":
+        out, value = lp_tiebreak(ctx)
+        run.log.append(StageLog("tie-break (lp)", out.status, value, out.seconds, out.iterations))
+        if out.status != "optimal" or out.x is None:
+            return _partial_tiebreak(run, out, state.x_last)
+        state.x_last = out.x
+    units = units or [(False, "")] * len(problem.unit_pmax_t)
+    out, value = vertex_tiebreak(ctx, units)
+    run.log.append(StageLog("tie-break (vertex)", out.status, value, out.seconds, out.iterations))
     if out.status != "optimal" or out.x is None:
-        run.status = "partial"
-        run.reason = (
-            f"the tie-break stage ended {out.status}; the plan meets every priority "
-            "but who is shed among equals is not pinned down"
-        )
-        run.x = x_last
-        return run
+        return _partial_tiebreak(run, out, state.x_last)
     run.x = out.x
     run.status = "solved"
     return run
 
 
-def _spread_row_names(problem: Problem) -> list[str]:
-    return [name for name in problem.rows if name.startswith("spread")]
+def _partial_tiebreak(run: StageRun, out: Outcome, x_last: np.ndarray | None) -> StageRun:
+    run.status = "partial"
+    run.reason = (
+        f"the tie-break stage ended {out.status}; the plan meets every priority "
+        "but who is shed among equals is not pinned down"
+    )
+    run.x = x_last
+    return run
 
 
-def _spread_live_cols(problem: Problem, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The served-load columns of tier k with demand, and their demand (as in the rows)."""
-    d = problem.demand_pu.T.ravel()
-    live = np.flatnonzero((d > 1e-12) & (np.tile(problem.load_tier, problem.T) == k))
-    return problem.blocks["s"].off + live, d[live]
-
-
-def _add_spread_rows(solver: Solver, problem: Problem, k: int) -> np.ndarray:
-    """Put tier k's spread rows (and their chain links) into the model for its stage."""
-    csr = problem.A.tocsr()
-    added = []
-    for name in (f"spread{k}", f"spread{k}_link"):
-        if name in problem.rows:
-            start, count = problem.rows[name]
-            sl = slice(start, start + count)
-            added.append(solver.add_rows(csr[sl], problem.row_lo[sl], problem.row_hi[sl]))
-    return np.concatenate(added) if added else np.zeros(0, dtype=int)
-
-
-def _fix_spread(solver: Solver, problem: Problem, k: int, floor: float, rows: np.ndarray) -> None:
-    """Fix a spread optimum as bounds: every load-hour of tier k served >= floor x demand.
-
-    Exactly the projection of ``s >= f d, f >= floor`` onto the served loads, so the
-    feasible plans are unchanged; the rows and the f copies then leave the model.
-    """
-    cols, d = _spread_live_cols(problem, k)
-    hi = problem.col_hi[cols]
-    lo = np.minimum(np.maximum(problem.col_lo[cols], floor * d), hi)
-    solver.set_col_bounds(cols, lo, hi)
-    solver.delete_rows(rows)
-    copies = problem.spread_cols[k]
-    solver.set_col_bounds(copies, np.zeros(len(copies)), np.zeros(len(copies)))
-
-
-def _pin_tiers(solver: Solver, problem: Problem, tiers: set[int], *, full: bool) -> None:
+def _pin_tiers(ctx: StageContext, tiers: set[int], *, full: bool) -> None:
     """Served load of these tiers fixed at demand (full) or back to [0, demand]."""
     for k in tiers:
-        cols = np.flatnonzero(problem.energy_weight[k])
-        hi = problem.col_hi[cols]
-        solver.set_col_bounds(cols, hi if full else np.zeros(len(cols)), hi)
+        cols = np.flatnonzero(ctx.problem.energy_weight[k])
+        hi = ctx.problem.col_hi[cols]
+        ctx.solver.set_col_bounds(cols, hi if full else np.zeros(len(cols)), hi)
 
 
 def _finite(v: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(v), v, 0.0)
 
 
-def _feasible(problem: Problem, solver: Solver, x: np.ndarray) -> bool:
-    """Is x within the model's bounds and rows (including the stage fixes) to 1e-6?"""
-    lp = solver.h.getLp()
-    lo, hi = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
-    if np.any(x < lo - 1e-5) or np.any(x > hi + 1e-5):
-        return False
-    act = np.asarray(solver.h.getSolution().row_value)
-    rlo, rhi = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
-    scale = 1e-5 * np.maximum(1.0, np.abs(act))
-    return bool(np.all(act >= rlo - scale) and np.all(act <= rhi + scale))
-
-
-def _unit(n: int, i: int) -> np.ndarray:
-    c = np.zeros(n)
-    c[i] = 1.0
-    return c
-
-
-def tiebreak_terms(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
-    """Diagonal Q and linear c of the strictly convex tie-break (minimised).
-
-    Served load: sum (d - s)^2 / d  -> shortfall proportional to demand.
-    Unit output: eps * sum p^2 / pmax -> output shared in proportion to ratings.
-    On-fractions and transfers: eps * sum v^2 -> the least running and the
-    smoothest trucking among equal plans.
-    """
-    n = problem.n_col
-    diag = np.zeros(n)
-    lin = np.zeros(n)
-    sb = problem.blocks["s"]
-    d = problem.demand_pu.T.ravel()  # period-major like the block
-    pos = d > 1e-12
-    cols = sb.off + np.arange(sb.size)
-    diag[cols[pos]] = 2.0 / d[pos]
-    lin[cols[pos]] = -2.0
-    eps = 1e-3
-    pb = problem.blocks["p"]
-    pmax = (problem.unit_pmax_t.T.ravel()) / problem.base_mva
-    pcols = pb.off + np.arange(pb.size)
-    ok = np.isfinite(pmax) & (pmax > 1e-12)
-    diag[pcols[ok]] = 2.0 * eps / pmax[ok]
-    diag[pcols[~ok & (problem.col_hi[pcols] > problem.col_lo[pcols])]] = 2.0 * eps * 1e-3
-    for name in ("u", "x"):
-        b = problem.blocks[name]
-        diag[b.off : b.off + b.size] = 2.0 * eps
-    return diag, lin
-
-
-def _center_tiebreak(
-    solver: Solver, problem: Problem, remaining: Callable[[], float | None]
-) -> Outcome:
-    """The analytic centre of the optimal face: IPM without crossover, zero objective."""
-    solver.set_objective(np.zeros(problem.n_col), maximize=False)
-    solver.h.clearSolver()
-    solver.h.setOptionValue("solver", "ipx")
-    solver.h.setOptionValue("run_crossover", "off")
-    solver.h.setOptionValue("ipm_optimality_tolerance", 1e-10)
-    # no presolve: its reductions depend on round-off in the fixed optima, and the
-    # centre of a reduced model is not the centre of the model (measured: litres apart)
-    solver.h.setOptionValue("presolve", "off")
-    return solver.solve(remaining())
-
-
-def _lp_tiebreak(
-    solver: Solver,
-    problem: Problem,
-    remaining: Callable[[], float | None],
-    lazy: LazyBranches | None = None,
-) -> Outcome:
-    """Large models: maximise the average served fraction over every load and hour.
-
-    Cheaper than the centring step but not unique in general: ties can remain, so
-    the plan is reproducible on the same solver path only (documented).
-    """
-    n = problem.n_col
-    sb = problem.blocks["s"]
-    d = problem.demand_pu.T.ravel()
-    pos = np.flatnonzero(d > 1e-12)
-    cost = np.zeros(n)
-    cost[sb.off + pos] = 1.0 / d[pos]
-    solver.set_objective(cost / max(len(pos), 1), maximize=True)
-    return solve_lazily(solver, lazy, remaining())
-
-
-def _stop(run: StageRun, out: Outcome, name: str, x_last: np.ndarray | None, i: int) -> StageRun:
+def _stop(run: StageRun, out: Outcome, name: str, x_last: np.ndarray | None) -> StageRun:
     if out.status == "infeasible":
         run.status = "infeasible"
         run.reason = f"no plan satisfies the hard limits (found at stage '{name}')"

@@ -39,6 +39,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "orders",
         "Dispatch orders of adopted plans; acknowledge them.",
     ),
+    "dashboard": (
+        "plurictl.commands.dashboard",
+        "dashboard",
+        "Web dashboard for the coordinator and phones; print sheet.",
+    ),
     "drill": (
         "plurictl.commands.drill",
         "drill",
@@ -47,6 +52,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "playbook": ("plurictl.commands.playbook", "playbook", "Restart playbooks, sign-offs, logs."),
     "bundle": ("plurictl.commands.bundle", "bundle", "Carry the ledger on a USB stick."),
     "vote": ("plurictl.commands.vote", "vote", "Resilient votes: open, cast, close, seal, result."),
+    "radio": (
+        "plurictl.commands.radio",
+        "radio",
+        "Sync over LoRa, packet radio or serial links; link checks.",
+    ),
     "plan": (
         "plurictl.commands.plan",
         "plan",
@@ -66,10 +76,25 @@ class LazyGroup(click.Group):
         return sorted(set(super().list_commands(ctx)) | set(self.lazy))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from plurictl.params import guard_commands
+
         if cmd_name in self.lazy:
+            from plurictl.complete import attach
+            from plurictl.examples import attach_examples
+
             module, attr, _ = self.lazy[cmd_name]
-            return getattr(importlib.import_module(module), attr)
-        return super().get_command(ctx, cmd_name)
+            command = guard_commands(getattr(importlib.import_module(module), attr))
+            attach(command, cmd_name)  # shell completion of ids and names
+            attach_examples(command, cmd_name)
+            return command
+        command = super().get_command(ctx, cmd_name)
+        return guard_commands(command) if command is not None else None
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        from plurictl.params import check_argv
+
+        check_argv(args)
+        return super().parse_args(ctx, args)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Short help comes from the table above: listing commands imports nothing.
@@ -78,41 +103,69 @@ class LazyGroup(click.Group):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Made from the exception classes only when help is shown (plurictl.exit_codes).
+        from plurictl.exit_codes import table
+
+        with formatter.section("Exit codes (field_guides/exit-codes.md)"):
+            formatter.write_dl([(str(row.code), row.meaning) for row in table()])
+        super().format_epilog(ctx, formatter)
+
     def invoke(self, ctx: click.Context) -> Any:
+        import signal
+
+        from ledger.errors import PluriError
         from plurictl.errors import handled_errors
 
-        obj = ctx.find_object(AppContext)
+        # The AppContext is made by the root callback, inside super().invoke():
+        # look it up only once an error is caught.
         try:
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except handled_errors() as err:  # type: ignore[misc]
-            report_error(err, debug=bool(obj and obj.debug))
-            ctx.exit(int(getattr(err, "exit_code", 1)))
+            report_error(err, debug=_debug(ctx))
+            ctx.exit(int(getattr(err, "exit_code", PluriError.exit_code)))
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
-            ctx.exit(130)
+            ctx.exit(128 + signal.SIGINT)  # what a shell reports for Ctrl-C
         except Exception as err:  # a bug: say so plainly, details with --debug
+            debug = _debug(ctx)
             report_error(
-                RuntimeError(f"unexpected {type(err).__name__}: {err} (re-run with --debug)"),
-                debug=False,
+                RuntimeError(
+                    f"unexpected {type(err).__name__}: {err}"
+                    + ("" if debug else " (re-run with --debug)")
+                ),
+                debug=debug,
             )
-            if obj and obj.debug:
-                raise
-            ctx.exit(1)
+            ctx.exit(PluriError.exit_code)
+
+
+def _debug(ctx: click.Context) -> bool:
+    obj = ctx.find_object(AppContext)
+    return bool(obj and obj.debug)
+
+
+#: Longest error message printed (a bad value echoed back is cut, not printed whole).
+MAX_MESSAGE = 1000
 
 
 def report_error(err: BaseException, *, debug: bool) -> None:
     """Print one error for a human: message, hint, and the traceback only with --debug."""
+    from rich.markup import escape
+
     from plurictl.render import error_console
 
     console = error_console()
     message = str(err.args[0]) if err.args else err.__class__.__name__
+    if len(message) > MAX_MESSAGE:
+        message = f"{message[: MAX_MESSAGE - 1]}… ({len(message):,} characters)"
+    # escaped: names and commands in messages may hold brackets ('plurigrid[plot]')
     if message:
-        console.print(f"[bold red]Error:[/] {message}", highlight=False, markup=True)
+        console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, markup=True)
     hint = getattr(err, "hint", None)
     if hint:
-        console.print(f"[yellow]Hint:[/] {hint}", highlight=False)
+        console.print(f"[yellow]Hint:[/] {escape(str(hint))}", highlight=False)
     if debug:
         console.print_exception(show_locals=False)
 
@@ -138,9 +191,8 @@ def cli(ctx: click.Context, home: str | None, debug: bool) -> None:
     Every laptop keeps a signed ledger; laptops that can reach each other
     replicate it over a mesh, and a USB stick carries it across a gap.
     Field guides: see the field_guides/ folder (start with README.md).
-    Exit codes: 0 ok, 1 error, 2 usage, 3 not initialised, 4 key problem,
-    5 invalid input, 6 verification failed, 7 refused by trust rules,
-    8 store problem, 9 mesh problem, 10-11 planner, 12 drill failed.
+
+    Example: plurictl --home ~/plurigrid-alice whoami
     """
     ctx.obj = AppContext(home=home, debug=debug)
     ctx.call_on_close(ctx.obj.close)

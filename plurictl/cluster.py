@@ -21,6 +21,7 @@ from typing import Any
 
 from ledger import trust
 from ledger.home import Home
+from plurictl import lifeline
 
 
 def free_port() -> int:
@@ -124,8 +125,15 @@ class LocalCluster:
             args += ["--peer", p]
         args += extra or []
         node.log = open(node.home / "node.log", "ab")  # noqa: SIM115 - closed in stop()
+        # Its own process group (signals for our terminal or job reach us, and we stop the
+        # node in order) and a parent-death signal (nothing outlives us): plurictl.lifeline.
         node.proc = subprocess.Popen(
-            args, stdout=node.log, stderr=node.log, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            args,
+            stdout=node.log,
+            stderr=node.log,
+            stdin=subprocess.DEVNULL,
+            env=lifeline.child_env({**os.environ, "PYTHONUNBUFFERED": "1"}),
+            process_group=0,
         )
         node.starts += 1
         self.wait_running(name)
@@ -186,10 +194,15 @@ class LocalCluster:
         proc = self.nodes[name].proc
         return proc is not None and proc.poll() is None
 
-    def stop_all(self) -> None:
+    def stop_all(self, timeout: float = 10.0) -> None:
+        """SIGTERM every running node at once, then wait (SIGKILL after ``timeout``)."""
+        for node in self.nodes.values():
+            if node.proc is not None and node.proc.poll() is None:
+                with contextlib.suppress(OSError):
+                    node.proc.send_signal(signal.SIGTERM)
         for name in list(self.nodes):
             with contextlib.suppress(Exception):
-                self.stop(name)
+                self.stop(name, timeout)
 
     def __enter__(self) -> LocalCluster:
         return self

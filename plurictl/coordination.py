@@ -17,9 +17,15 @@ class LedgerInventory:
         default_factory=dict
     )  # scenario key (site or site/tank) -> litres
     warnings: list[str] = field(default_factory=list)
+    #: set when the ledger's fuel could not be used at all (no site in common): say it loudly
+    alarm: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"litres": dict(sorted(self.litres.items())), "warnings": self.warnings}
+        return {
+            "litres": dict(sorted(self.litres.items())),
+            "warnings": self.warnings,
+            "alarm": self.alarm,
+        }
 
 
 def ledger_inventory(store: Store, scenario: Any) -> LedgerInventory:
@@ -32,17 +38,28 @@ def ledger_inventory(store: Store, scenario: Any) -> LedgerInventory:
     warning; readings for sites the scenario does not know are listed, not used.
     """
     from ledger import fuel
+    from ledger.names import did_you_mean
 
     state = fuel.load(store)
     known_sites = {s.name for s in scenario.sites}
     tank_keys = {t.key for t in scenario.tanks}
     out = LedgerInventory()
+    reported = sorted(name for name, site in state.sites.items() if site.tanks)
+    if not set(reported) & known_sites:
+        out.alarm = (
+            f"the ledger's fuel is NOT used: no site with fuel in the ledger "
+            f"({', '.join(reported) or 'none reported'}) is a site of this scenario "
+            f"({', '.join(sorted(known_sites))}). This plan uses the scenario's own "
+            f"starting fuel. Report fuel under the scenario's site names "
+            f"(plurictl fuel report SITE --litres N)."
+        )
     for name, site in sorted(state.sites.items()):
         if not site.tanks:
             continue
         if name not in known_sites:
             out.warnings.append(
                 f"fuel is reported for {name!r}, which this scenario does not know: not used"
+                + did_you_mean(name, known_sites)
             )
             continue
         per_tank = {f"{name}/{t}": tank.litres for t, tank in site.tanks.items()}

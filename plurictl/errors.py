@@ -1,45 +1,29 @@
-"""Error handling for the command line: one handler, exit codes on the classes.
+"""Errors of the command line itself, and the handler's list of error roots.
 
-The exit codes a user can see (also in ``field_guides/exit-codes.md``):
+The exit codes live on the exception classes (``exit_code``, and ``exit_meaning``
+/ ``exit_fix`` on the class that introduces a code); ``plurictl.exit_codes``
+collects them into the one table shown by ``plurictl --help`` and in
+``field_guides/exit-codes.md``.
 
-====  =========================================================
-code  meaning
-====  =========================================================
-0     success
-1     error (unexpected or general)
-2     usage error: unknown option, missing argument
-3     not initialised: no home, no identity, not in a mesh yet
-4     key problem: key file missing, readable by others, corrupt, wrong passphrase
-5     invalid input: bad JSON, bad kind, oversized entry, unreadable file
-6     verification failed: bad signatures, broken chains, forks, damaged bundle
-7     refused by trust rules: not a member, missing role, another mesh
-8     store problem: database locked, damaged, disk full, read-only
-9     mesh problem: node not running, peer unreachable, address in use
-10    planner input invalid: scenario file or network
-11    plan not solved: infeasible, time limit, solver failure
-12    drill failed: an invariant did not hold
-====  =========================================================
+::
+
+    PluriError (ledger.errors)
+    ├── Failed              exit of the error class it names  a command that already
+    │                                                          rendered its report
+    ├── DrillFailed         exit 12  an invariant did not hold
+    ├── DrillNotRun         exit 13  a drill step failed before the checks
+    ├── MissingExtra        exit 14  an optional extra is not installed
+    └── NotShipped (plurictl.shipped)  exit 1  a broken install without its files
+
+    click.ClickException
+    └── BadArgument         exit 5  an argument that is not UTF-8 text (before any command)
 """
 
 from __future__ import annotations
 
-from ledger.errors import PluriError
+import click
 
-EXIT_CODES: dict[int, str] = {
-    0: "success",
-    1: "error (unexpected or general)",
-    2: "usage error: unknown option, missing argument",
-    3: "not initialised: no home, no identity, not in a mesh yet",
-    4: "key problem: key file missing, readable by others, corrupt, wrong passphrase",
-    5: "invalid input: bad JSON, bad kind, oversized entry, unreadable file",
-    6: "verification failed: bad signatures, broken chains, forks, damaged bundle",
-    7: "refused by trust rules: not a member, missing role, another mesh",
-    8: "store problem: database locked, damaged, disk full, read-only",
-    9: "mesh problem: node not running, peer unreachable, address in use",
-    10: "planner input invalid: scenario file or network",
-    11: "plan not solved: infeasible, time limit, solver failure",
-    12: "drill failed: an invariant did not hold",
-}
+from ledger.errors import InvalidInput, PluriError
 
 
 def handled_errors() -> tuple[type[BaseException], ...]:
@@ -58,8 +42,44 @@ class Failed(PluriError):
     """A command finished its work but must exit non-zero (e.g. verify found problems).
 
     The command has already rendered its report; the handler prints nothing more.
+    ``like`` is the error class whose exit code applies (``Failed(VerificationFailed)``):
+    commands never write exit numbers themselves.
     """
 
-    def __init__(self, exit_code: int, message: str = "") -> None:
+    def __init__(self, like: type[BaseException], message: str = "") -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        code = getattr(like, "exit_code", None)
+        if not isinstance(code, int):
+            raise TypeError(f"{like.__name__} has no exit code")
+        self.exit_code = code
+
+
+class DrillFailed(PluriError):
+    exit_code = 12
+    exit_meaning = "drill failed: an invariant did not hold"
+    exit_fix = "read the drill report"
+
+
+class DrillNotRun(PluriError):
+    exit_code = 13
+    exit_meaning = (
+        "drill could not run: a step failed before the checks "
+        "(missing file, a laptop that never received the roster)"
+    )
+    exit_fix = "the report names the step; fix the drill file or re-run with `--keep DIR`"
+
+
+class MissingExtra(PluriError):
+    exit_code = 14
+    exit_meaning = "an optional extra is not installed (plot: matplotlib)"
+    exit_fix = "install it: `pip install 'plurigrid[plot]'` (offline: from the wheelhouse)"
+
+
+class BadArgument(click.ClickException):
+    """A command-line argument that is not UTF-8 text (found before any command runs).
+
+    A click exception (not a PluriError) because it is raised while the root
+    group parses its arguments, before plurictl's own handler is in place.
+    """
+
+    exit_code = InvalidInput.exit_code

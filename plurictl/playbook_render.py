@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console, Group
-from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
@@ -132,6 +131,8 @@ def status_renderable(run: view.Run, now_ms: int | None) -> Group:
 
 def playbook_renderable(pb: Playbook, header: str | None = None) -> Group:
     """A playbook as a readable document: steps, who signs, holds, checks, abort criteria."""
+    from rich.markdown import Markdown  # only here: it pulls in a Markdown parser
+
     parts: list[Any] = []
     if header:
         parts.append(Text(header, style="bold"))

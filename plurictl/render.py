@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
+
+if TYPE_CHECKING:  # rich is imported when something is rendered, not for --json
+    from rich.console import Console
 
 _STDOUT: Console | None = None
 _STDERR: Console | None = None
@@ -22,6 +24,8 @@ def console() -> Console:
     """The console for normal output (stdout); recreated if click swapped the stream."""
     global _STDOUT
     if _STDOUT is None or _STDOUT.file is not sys.stdout:
+        from rich.console import Console
+
         _STDOUT = Console(file=sys.stdout, highlight=False, soft_wrap=False, width=_width())
     return _STDOUT
 
@@ -40,6 +44,8 @@ def error_console() -> Console:
     global _STDERR
     if _STDERR is None or _STDERR.file is not sys.stderr:
         import os
+
+        from rich.console import Console
 
         wide = None if os.environ.get("COLUMNS") or sys.stderr.isatty() else 160
         _STDERR = Console(file=sys.stderr, highlight=False, stderr=True, width=wide)
@@ -82,14 +88,16 @@ json_option = click.option(
 
 
 class _NullAdvance:
-    def __call__(self, n: int = 1) -> None:
+    def __call__(self, n: int = 1, *, total: int | None = None) -> None:
         return None
 
 
 def progress_bar(description: str, total: int | None, *, enabled: bool = True):  # type: ignore[no-untyped-def]
-    """Context manager yielding ``advance(n)``: a rich progress bar on stderr.
+    """Context manager yielding ``advance(n, total=None)``: a rich progress bar on stderr.
 
-    Disabled (a no-op) for --json output or when stderr is not a terminal.
+    ``total`` may be unknown at first (``None``) and given later, when the work
+    announces its size (a peer's heads, say). Disabled (a no-op) for --json output
+    or when stderr is not a terminal.
     """
     import contextlib
 
@@ -116,6 +124,12 @@ def progress_bar(description: str, total: int | None, *, enabled: bool = True): 
             transient=False,
         ) as progress:
             task = progress.add_task(description, total=total)
-            yield lambda n=1: progress.advance(task, n)
+
+            def advance(n: int = 1, *, total: int | None = None) -> None:
+                if total is not None:
+                    progress.update(task, total=total)
+                progress.advance(task, n)
+
+            yield advance
 
     return manager()

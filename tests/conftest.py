@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from plurictl.cli import cli
 
 # Sealing keys is deliberately slow (argon2id MODERATE); tests use the interactive cost.
 os.environ.setdefault("PLURI_TEST", "1")
+# The planner's network cache: a throw-away folder for this test session, never ~/.cache.
+os.environ.setdefault("PLURI_CACHE_DIR", tempfile.mkdtemp(prefix="pluri-cache-"))
 
 
 @pytest.fixture(autouse=True)
@@ -72,3 +75,14 @@ def new_home(tmp_path: Path, invoke: Invoke, name: str) -> tuple[Path, str]:
     assert invoke(h, "init", "--name", name).exit_code == 0
     key = json_out(invoke(h, "whoami", "--json"))["public_key"]
     return h, key
+
+
+@pytest.fixture(scope="session")
+def quickstart_nodes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The homes of the shipped 5-node quickstart drill, run once per test session.
+
+    Tests copy a home before changing it (``tests.dashboard_ledger.copy_home``).
+    """
+    from tests.dashboard_ledger import run_quickstart
+
+    return run_quickstart(tmp_path_factory.mktemp("quickstart"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,28 @@ class Ignored:
             "kind": self.kind,
             "reason": self.reason,
         }
+
+
+def well_formed(
+    entries: Iterable[Entry], kinds: Collection[str]
+) -> tuple[list[Entry], list[Ignored]]:
+    """The entries of ``kinds`` whose bodies fit their schema, and the others as Ignored.
+
+    Every fold starts here, so no fold ever reads a body of the wrong shape.
+    """
+    from ledger.schemas import problem
+
+    good: list[Entry] = []
+    bad: list[Ignored] = []
+    for e in entries:
+        if e.kind not in kinds:
+            continue
+        why = problem(e)
+        if why is None:
+            good.append(e)
+        else:
+            bad.append(Ignored.of(e, why))
+    return good, bad
 
 
 def parse_id_list(value: Any) -> list[bytes] | None:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.entry import Entry
-from ledger.views.common import Ignored, parse_id_list
+from ledger.views.common import Ignored, parse_id_list, well_formed
 from ledger.views.roster import Roster
 
 REPORT, TRANSFER, CONSUMPTION = "fuel.report", "fuel.transfer", "fuel.consumption"
@@ -60,6 +60,8 @@ class Reading:
     hlc: int
     supersedes: list[bytes]
     note: str = ""
+    via: str = ""  # the device that sent it, when a phone reported through the dashboard
+    photo: str = ""  # content hash of a gauge photo held by the author's laptop
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -72,6 +74,8 @@ class Reading:
             "litres": self.litres,
             "time_ms": hlc_ms(self.hlc),
             "note": self.note,
+            **({"via": self.via} if self.via else {}),
+            **({"photo": self.photo} if self.photo else {}),
         }
 
 
@@ -242,6 +246,13 @@ def _litres(value: Any) -> float | None:
     return float(value) if number and 0 <= value <= MAX_LITRES else None
 
 
+def _photo(value: Any) -> str:
+    """A photo hash as 64 lowercase hex characters, else nothing (never a path)."""
+    if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+        return value
+    return ""
+
+
 def check_report(body: dict[str, Any]) -> str | None:
     if _name(body.get("site")) is None:
         return "site must be a name of 1-64 characters"
@@ -283,9 +294,11 @@ def check_transfer(body: dict[str, Any]) -> str | None:
 
 def fold(entries: Iterable[Entry], roster: Roster) -> FuelState:
     """Fuel state from any iterable of entries (other kinds are skipped)."""
-    mine = sorted((e for e in entries if e.kind in KINDS), key=lambda e: (e.hlc, e.author, e.seq))
+    fitting, malformed = well_formed(entries, KINDS)
+    mine = sorted(fitting, key=lambda e: (e.hlc, e.author, e.seq))
     seen: set[bytes] = set()
     state = FuelState()
+    state.ignored.extend(malformed)
     readings: dict[bytes, Reading] = {}
     updates: list[Entry] = []
     for e in mine:
@@ -312,6 +325,8 @@ def fold(entries: Iterable[Entry], roster: Roster) -> FuelState:
                 e.hlc,
                 parse_id_list(e.body.get("supersedes")) or [],
                 str(e.body.get("note") or ""),
+                str(e.body.get("via") or ""),
+                _photo(e.body.get("photo")),
             )
             readings[e.id] = r
         elif e.kind == CONSUMPTION:

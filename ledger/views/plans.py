@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.entry import Entry
-from ledger.views.common import Ignored
+from ledger.views.common import Ignored, well_formed
 from ledger.views.roster import Roster
 
 PROPOSE, PART, ADOPT, SUPERSEDE = "plan.propose", "plan.part", "plan.adopt", "plan.supersede"
@@ -200,9 +200,11 @@ def fold(
     entries: Iterable[Entry], roster: Roster, vote_winners: Mapping[bytes, bytes] | None = None
 ) -> PlansState:
     """Plans state from entries; ``vote_winners`` maps a FINAL vote's id to the plan it chose."""
-    mine: dict[bytes, Entry] = {e.id: e for e in entries if e.kind in KINDS}
+    fitting, malformed = well_formed(entries, KINDS)
+    mine: dict[bytes, Entry] = {e.id: e for e in fitting}
     ordered = sorted(mine.values(), key=lambda e: e.id)
     state = PlansState()
+    state.ignored.extend(malformed)
     parts = {
         (e.author, str(e.body.get("blob")), e.body.get("index")): e
         for e in ordered

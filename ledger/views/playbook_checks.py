@@ -9,7 +9,9 @@ check is required, exactly like a failing check, and says so plainly.
 Check types (see ``ledger.playbook_format.CHECK_TYPES``):
 
 * ``fuel_at_least`` {site, litres}  -> ``facts.fuel_litres(site)``
-* ``plan_adopted_covers_tier`` {tier} -> ``facts.plan_covers_tier(tier)``
+* ``plan_adopted_covers_tier`` {tier} -> ``facts.plan_covers_tier(tier)``; its detail also
+  lists the adopted plan's orders at the run's site, as the sentences the planner wrote
+  (``facts.orders_for(site)``, optional: providers without it list none)
 * ``step_done`` {step}               -> the run's own state (evaluated by the view)
 * ``manual`` {text}                  -> attested by the person signing
 
@@ -58,12 +60,16 @@ class StaticFacts:
 
     fuel: Mapping[str, float] = field(default_factory=dict)
     plan_tiers: Mapping[int, bool] = field(default_factory=dict)
+    orders: Mapping[str, list[str]] = field(default_factory=dict)
 
     def fuel_litres(self, site: str) -> float | None:
         return self.fuel.get(site)
 
     def plan_covers_tier(self, tier: int) -> bool | None:
         return self.plan_tiers.get(tier)
+
+    def orders_for(self, site: str) -> list[str] | None:
+        return self.orders.get(site)
 
 
 class ChainFacts:
@@ -85,6 +91,30 @@ class ChainFacts:
             if value is not None:
                 return value
         return None
+
+    def orders_for(self, site: str) -> list[str] | None:
+        for p in self.providers:
+            value = orders_at(p, site)
+            if value is not None:
+                return value
+        return None
+
+
+def orders_at(facts: Facts, site: str) -> list[str] | None:
+    """The adopted plan's orders at ``site`` as sentences, if the provider knows them."""
+    ask = getattr(facts, "orders_for", None)
+    return ask(site) if callable(ask) else None
+
+
+def _orders_detail(facts: Facts, site: str | None) -> str:
+    if not site:
+        return ""
+    said = orders_at(facts, site)
+    if not said:
+        return ""
+    shown = " ".join(said[:3])
+    more = f" (+{len(said) - 3} more: plurictl orders --site {site})" if len(said) > 3 else ""
+    return f"; orders at {site}: {shown}{more}"
 
 
 @dataclass(frozen=True)
@@ -134,9 +164,10 @@ def evaluate_fact(check: Check, run_site: str | None, facts: Facts) -> tuple[str
         covered = facts.plan_covers_tier(int(check.tier or 0))
         if covered is None:
             return UNKNOWN, f"tier {check.tier}: unknown (no adopted plan in the ledger)"
+        orders = _orders_detail(facts, run_site)
         if covered:
-            return PASS, f"the adopted plan covers all tier {check.tier} load"
-        return FAIL, f"the adopted plan does NOT cover all tier {check.tier} load"
+            return PASS, f"the adopted plan covers all tier {check.tier} load{orders}"
+        return FAIL, f"the adopted plan does NOT cover all tier {check.tier} load{orders}"
     if check.type == "manual":
         return ATTEST, f"confirmed by whoever signs: {check.text}"
     raise ValueError(f"not a fact check: {check.type}")  # pragma: no cover

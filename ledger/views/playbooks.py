@@ -45,6 +45,7 @@ from collections.abc import Iterable
 
 from ledger.entry import Entry
 from ledger.playbook_format import PlaybookInvalid, parse, text_hash
+from ledger.views.common import well_formed
 from ledger.views.playbook_checks import Facts, NoFacts
 from ledger.views.playbook_judge import RunJudge
 from ledger.views.playbook_state import (
@@ -113,8 +114,10 @@ __all__ = [
 def fold(entries: Iterable[Entry], roster: Roster, facts: Facts | None = None) -> PlaybooksState:
     """All runs in ``entries`` (other kinds are skipped), judged against ``roster``."""
     facts = facts if facts is not None else NoFacts()
-    by_id: dict[bytes, Entry] = {e.id: e for e in entries if e.kind in KINDS}
+    fitting, malformed = well_formed(entries, KINDS)
+    by_id: dict[bytes, Entry] = {e.id: e for e in fitting}
     state = PlaybooksState()
+    state.ignored.extend(malformed)
     follow: dict[bytes, list[Entry]] = {}
     for e in sorted(by_id.values(), key=lambda e: e.id):
         if e.kind == RUN:

@@ -29,7 +29,7 @@ from typing import Any
 
 from ledger.entry import Entry
 from ledger.kinds import GENESIS, ROSTER_APPROVE, ROSTER_CHANGE, ROSTER_KINDS
-from ledger.views.common import Ignored, parse_id_list
+from ledger.views.common import Ignored, parse_id_list, well_formed
 
 ROLES = ("admin", "coordinator", "operator", "teller", "observer")
 OPS = ("add", "grant", "remove_role", "revoke", "rotate", "threshold")
@@ -248,9 +248,9 @@ def fold(
     """
     forks = dict(forks or {})
     by_id: dict[bytes, Entry] = {}
-    for e in entries:
-        if e.kind in ROSTER_KINDS:
-            by_id[e.id] = e
+    fitting, malformed = well_formed(entries, ROSTER_KINDS)
+    for e in fitting:
+        by_id[e.id] = e
     genesis = _pick_genesis(by_id.values(), mesh_id)
     order, waiting, deps = _linearize(by_id, genesis)
     past = _causal_past(order, by_id, deps)
@@ -274,6 +274,7 @@ def fold(
         seen.append(frozenset(excluded))
         excluded = set(nxt)
     roster.waiting = sorted(waiting)
+    roster.ignored.extend(malformed)
     # Heads for new roster entries to build on: only entries the fold could order. An
     # entry waiting for a reference that never comes must not hold back everything after.
     ordered = set(order)

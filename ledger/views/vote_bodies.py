@@ -6,7 +6,7 @@ Kinds (all under ``vote.``; ids and keys are lowercase hex)::
     vote.charter  {"title", "text", "options": [{"id","label","ref"?}], "method",
                    "credits"?, "roll": {member: weight}, "roll_parts": [part id],
                    "roll_size", "roll_weight", "roll_source", "tellers": [member],
-                   "k", "quorum_pct", "window_minutes"}
+                   "teller_keys": {member: key}, "k", "f"?, "quorum_pct", "window_minutes"}
     vote.ballot   {"vote": charter id, "choice": [...] | {option: votes}, "replaces": [ballot id]}
     vote.stop     {"vote", "count", "root"}           a teller stops taking ballots
     vote.close    {"vote", "count", "root", "ballots": [ballot id], "parts": [part id]}
@@ -144,10 +144,41 @@ class CharterFields:
     #: teller member -> the key that holds the seat for this vote (the member's key when
     #: the charter was written). A successor key after a rotation does not inherit it.
     teller_keys: dict[bytes, bytes] = field(default_factory=dict)
+    #: how many equivocating tellers (copied keys) the vote tolerates; None: a charter
+    #: written before f existed, folded by the old rules (``rules`` 1)
+    f: int | None = None
+
+    @property
+    def rules(self) -> int:
+        """1: the rules of charters without ``f`` (kept as they were); 2: finality rules."""
+        return 1 if self.f is None else 2
+
+
+def seal_threshold(n: int, f: int) -> int:
+    """The smallest k with 2k - n >= f + 1: two sets of k of the n tellers share f + 1."""
+    return (n + f + 2) // 2
+
+
+def check_threshold(n: int, k: int, f: int | None) -> str | None:
+    """Why ``k`` of ``n`` tellers cannot be a safe seal threshold with ``f``, or None."""
+    if f is None or f == 0:
+        if 2 * k <= n:
+            return (
+                f"seal threshold k={k} must be more than half of the {n} tellers "
+                "(otherwise two sides of a partition could both seal)"
+            )
+        return None
+    if 2 * k - n < f + 1:
+        return (
+            f"seal threshold k={k} of {n} tellers cannot tolerate f={f} equivocating "
+            f"teller(s): it needs 2k - n >= f + 1, so k >= {seal_threshold(n, f)}"
+        )
+    return None
 
 
 def parse_charter(body: dict[str, Any]) -> CharterFields:
-    """Check a charter body; the safety rule k > n/2 is enforced here, in the view itself."""
+    """Check a charter body; the safety rule (2k - n >= f + 1, or k > n/2 for a charter
+    without ``f``) is enforced here, in the view itself."""
     title = body.get("title")
     if not isinstance(title, str) or not title.strip() or len(title) > MAX_TITLE:
         raise Malformed(f"title must be 1 to {MAX_TITLE} characters")
@@ -173,11 +204,10 @@ def parse_charter(body: dict[str, Any]) -> CharterFields:
     if n == 0 or len(set(tellers)) != n:
         raise Malformed("tellers must name at least one member, each once")
     k = _int(body.get("k"), "k", 1, n)
-    if 2 * k <= n:
-        raise Malformed(
-            f"seal threshold k={k} must be more than half of the {n} tellers "
-            "(otherwise two sides of a partition could both seal)"
-        )
+    f = None if "f" not in body else _int(body.get("f"), "f", 0, max(0, n - 1))
+    problem = check_threshold(n, k, f)
+    if problem:
+        raise Malformed(problem)
     teller_keys = _teller_keys(body.get("teller_keys"), tellers)
     quorum = _int(body.get("quorum_pct", 0), "quorum_pct", 0, 100)
     window = body.get("window_minutes")
@@ -199,6 +229,7 @@ def parse_charter(body: dict[str, Any]) -> CharterFields:
         quorum,
         window,
         teller_keys,
+        f,
     )
 
 
@@ -263,7 +294,21 @@ def choice_checker(
 ) -> Callable[[Any], tuple[Any, str | None]]:
     """``check_choice`` for one charter, with its option set computed once (for big folds)."""
     known = frozenset(o.id for o in options)
-    return lambda choice: _check(method, known, credits, choice)
+    seen: dict[tuple[Any, ...], tuple[Any, str | None]] = {}  # most ballots repeat a choice
+
+    def check(choice: Any) -> tuple[Any, str | None]:
+        if type(choice) is not list or method == QUADRATIC:
+            return _check(method, known, credits, choice)
+        try:
+            key = tuple(choice)
+            return seen[key]
+        except KeyError:
+            out = seen[key] = _check(method, known, credits, choice)
+            return out
+        except TypeError:  # unhashable items: never cached
+            return _check(method, known, credits, choice)
+
+    return check
 
 
 def _check(

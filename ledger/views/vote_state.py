@@ -14,6 +14,9 @@ from ledger.views.roster import Roster
 from ledger.views.vote_bodies import CharterFields, Option
 
 PROVISIONAL, SEALED, FINAL = "PROVISIONAL", "SEALED", "FINAL"
+#: more sheets reached k seals than the charter's f allows (more than f tellers
+#: equivocated): no result can be trusted; and a count that could not be done
+CONFLICT, FAILED = "CONFLICT", "FAILED"
 VOTED, BLANK, SPOILED, VOID, NOT_HEARD = "voted", "blank", "spoiled", "void", "not heard"
 NO_QUORUM = "no quorum"
 LATE = "uncounted (late)"
@@ -86,6 +89,8 @@ class Charter:
             "roll_weight": f.roll_weight,
             "tellers": [{"member": t.hex(), "name": roster.name_of(t)} for t in f.tellers],
             "k": f.k,
+            "f": f.f,
+            "rules": f.rules,
             "quorum_pct": f.quorum_pct,
             "window_minutes": f.window_minutes,
         }
@@ -163,6 +168,9 @@ class Seal:
     sig: bytes
     generation: int = 0
     problem: str | None = None  # why it cannot count (the key did not hold teller then)
+    #: made past the point where the roster cut or froze its key: only some laptops
+    #: hold it; it counts only when it completes a sealed sheet (rules 2)
+    surplus: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -191,6 +199,14 @@ class Sheet:
     missing_parts: list[bytes] = field(default_factory=list)
     problem: str | None = None
     sealers: list[Seal] = field(default_factory=list)
+    parts: list[bytes] = field(default_factory=list)
+    #: rules 2: why its author's authority holds only once the sheet is sealed (a roster
+    #: cut made after it); such a sheet is shown and counted only when sealed
+    conditional: str | None = None
+    #: rules 2, unsealed sheets: counted seals made past their key's cut or fork point.
+    #: Not every laptop holds them, so they are not shown among ``sealers``; they still
+    #: count if the sheet gets sealed
+    set_aside: list[Seal] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -204,6 +220,31 @@ class TellerEquivocation:
     member: bytes
     counted: Seal
     others: list[Seal]
+
+
+@dataclass
+class ForkedTeller:
+    """A teller whose seat key has a fork proof (a copied key): "teller X equivocated".
+
+    Its seals count for every sheet they name (the threshold tolerates ``f`` such
+    tellers); ``sealed`` lists those sheets.
+    """
+
+    member: bytes
+    key: bytes
+    fork_seq: int
+    sealed: list[bytes]
+
+
+@dataclass
+class Stuck:
+    """Why no sheet can reach k seals any more, and what would unblock the vote."""
+
+    best: int  # most counted seals on one sheet
+    able: list[bytes]  # teller members who can still seal
+    spent: list[bytes]  # tellers who sealed another sheet
+    gone: list[tuple[bytes, str]]  # tellers whose seat key cannot write any more, and why
+    advice: str
 
 
 @dataclass
@@ -237,10 +278,20 @@ class Vote:
     sealed_sheet: bytes | None = None
     sealed_root: bytes | None = None
     missing_ballots: list[bytes] = field(default_factory=list)
+    #: sealed, all listed ballots here, but some by a voter this laptop's roster does not
+    #: (yet) show with a voter role: SEALED until the roster entries arrive
+    unproven_ballots: list[bytes] = field(default_factory=list)
     #: once sealed (sheet list known): ballots held here but not on it, "uncounted (late)"
     late: list[bytes] = field(default_factory=list)
     provisional: vote_tally.Tally | None = None
     result: Result | None = None
+    #: tellers with a fork proof against their seat key (rules 2)
+    forked_tellers: list[ForkedTeller] = field(default_factory=list)
+    #: CONFLICT: the sheets that each reached k seals
+    conflict: list[bytes] = field(default_factory=list)
+    #: FAILED: what went wrong while counting (this vote only)
+    failure: str | None = None
+    stuck: Stuck | None = None
     last_heard: dict[bytes, int] = field(default_factory=dict)  # member -> hlc
 
     @property

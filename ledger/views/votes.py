@@ -20,42 +20,40 @@ Rules (DESIGN.md "Votes" 1-6):
   A ballot that breaks the method's rules (unknown option, over the quadratic
   budget ...) is *spoiled*: it was the voter's word, so it keeps its place in
   the chain, but a spoiled head counts for turnout only.
-* **Seals: one per teller, the first one.** A teller member's seals on a
-  vote are ordered by (key generation along rotations, seq, id); the first
-  one names the only sheet that teller can ever count for (whether or not the
-  key held ``teller`` then: a roster change can cancel a seal, never move it to
-  another sheet). The teller counts once for that sheet, through its first seal
-  on it made while holding ``teller``. A seal naming a different sheet is
-  *teller equivocation*: flagged with both signed seals, never counted.
-  Because an author's feed arrives in order (seq n is never stored without
-  1..n-1), every laptop that has any seal of a teller counts that teller for the
-  same sheet, so sealer sets of different sheets are disjoint everywhere and,
-  with k > n/2, at most one sheet per vote can ever reach k seals. (Even on
-  any arbitrary subset of entries, one teller counts for at most one sheet, so
-  one laptop never sees two sealed sheets.) A later equivocation cannot unseal.
+* **Seals**: one teller counts once per sheet, never cancelled once counted
+  (charters with ``f``) or by the old rules (charters without ``f``): see
+  :mod:`ledger.views.vote_seals`, which also says why at most one sheet per
+  vote can ever reach k seals.
+* **A sealed sheet is final** (rules 2). Once a sheet has k seals, what it
+  depends on (charter, sheet, seals, the ballots it lists) is judged by
+  :func:`ledger.views.vote_seals.granted`: roles granted at or before the
+  entry, whatever later cuts or fork proofs say. A revocation never reaches
+  back below a ballot a sealed sheet lists.
 * **States.** PROVISIONAL: no sheet has k seals; counts as this laptop sees
   them, never a winner. SEALED: one sheet has k seals but this laptop lacks the
   sheet, its parts or some ballots it lists. FINAL: the sealed set is complete
-  and tallied; ballots outside it are "uncounted (late)".
+  and tallied; ballots outside it are "uncounted (late)". CONFLICT: two sheets
+  have k seals (more than f tellers equivocated): no result. FAILED: counting
+  this vote raised an error; only this vote shows it ("count failed: ...").
 * **Quorum** is measured against the roll weight. "Decided regardless": the
   margin exceeds what the roll's missing weight could have changed.
 """
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ledger import merkle
+from ledger import schemas
 from ledger.entry import Entry
-from ledger.views import vote_tally
+from ledger.views import vote_seals, vote_tally
 from ledger.views.roster import Roster
 from ledger.views.vote_bodies import (
     BALLOT,
     CHARTER,
     CLOSE,
     PART,
-    QUADRATIC,
     RANKED,
     SEAL,
     STOP,
@@ -66,10 +64,13 @@ from ledger.views.vote_bodies import (
     merge_roll,
     parse_charter,
     parse_hex,
-    quadratic_swing,
 )
+from ledger.views.vote_result import final_result, resolve_slot, sheet_problem
+from ledger.views.vote_seals import granted
 from ledger.views.vote_state import (
     BLANK,
+    CONFLICT,
+    FAILED,
     FINAL,
     LATE,
     NO_QUORUM,
@@ -81,12 +82,14 @@ from ledger.views.vote_state import (
     VOTED,
     Ballot,
     Charter,
+    ForkedTeller,
     Ignored,
     Result,
     Seal,
     Sheet,
     Slot,
     Stop,
+    Stuck,
     TellerEquivocation,
     Vote,
     Votes,
@@ -96,28 +99,73 @@ from ledger.views.vote_state import (
 
 
 def fold(
-    entries: Iterable[Entry], roster: Roster, heard: Mapping[bytes, int] | None = None
+    entries: Iterable[Entry],
+    roster: Roster,
+    heard: Mapping[bytes, int] | None = None,
+    proofs: Iterable[Entry] = (),
+    *,
+    count: bool = True,
+) -> Votes:
+    """Fold vote entries into per-vote state (see :func:`_fold`). ``count=False``: states,
+    sheets, seals and ballots only, no tally (a FINAL vote then has no result): what the
+    store's pins and the roster's warnings need, quickly, and whatever a count would do."""
+    # A fold of 100,000 ballots allocates a few hundred thousand objects and no cycles:
+    # the cyclic collector would only rescan them, again and again (about 20% slower).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _fold(entries, roster, heard, proofs, count)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _fold(
+    entries: Iterable[Entry],
+    roster: Roster,
+    heard: Mapping[bytes, int] | None,
+    proofs: Iterable[Entry],
+    count: bool = True,
 ) -> Votes:
     """Fold vote entries into per-vote state.
 
     ``heard`` maps a key to the HLC of the newest entry this laptop has from it
-    (for "last heard" only); by default it is taken from ``entries``.
+    (for "last heard" only); by default it is taken from ``entries``. ``proofs``
+    are the entries of fork proofs (two entries of one key at one seq): the votes
+    of charters with ``f`` read them too, so a copied teller key's seals count on
+    every laptop that has the proof.
     """
     by_id: dict[bytes, Entry] = {}
     seen_hlc: dict[bytes, int] = {}
+    proofs = list(proofs)
+    out = Votes()
     for e in entries:
         if e.kind in VOTE_KINDS:
-            by_id[e.id] = e
+            malformed = schemas.problem(e)  # the generic body schema (ledger.schemas)
+            if malformed:
+                out.ignored.append(Ignored(e.id, e.author, e.seq, e.kind, malformed))
+            else:
+                by_id[e.id] = e
         if heard is None and seen_hlc.get(e.author, -1) < e.hlc:
             seen_hlc[e.author] = e.hlc  # "last heard" (display only)
-    out = Votes()
+    from_proofs = {
+        e.id
+        for e in proofs
+        if e.kind in VOTE_KINDS and e.id not in by_id and not schemas.problem(e)
+    }
+    for e in proofs:
+        if e.id in from_proofs:
+            by_id[e.id] = e
+        if heard is None and seen_hlc.get(e.author, -1) < e.hlc:
+            seen_hlc[e.author] = e.hlc  # both copies' entries, on every laptop alike
     ordered = sorted(by_id.values(), key=lambda e: e.id)
     parts = {e.id: e for e in ordered if e.kind == PART}
     invalid: set[bytes] = set()
     incomplete: set[bytes] = set()
+    conditional: dict[bytes, str] = {}
     for e in ordered:
         if e.kind == CHARTER:
-            _charter(e, roster, parts, out, invalid, incomplete)
+            _charter(e, roster, parts, out, invalid, incomplete, conditional)
     grouped: dict[bytes, list[Entry]] = {}
     vote_of: dict[str, bytes] = {}  # one hex parse per vote, not per ballot
     for e in ordered:
@@ -146,7 +194,13 @@ def fold(
     for key, info in roster.keys.items():
         keys_of.setdefault(info.member, []).append(key)
     for vid, vote in sorted(out.votes.items()):
-        _VoteFold(vote, roster, out, by_id, parts).run(grouped.get(vid, []))
+        mine = grouped.get(vid, [])
+        if vote.charter.fields.rules == 1:  # older charters never read fork proofs
+            mine = [e for e in mine if e.id not in from_proofs]
+        _fold_one(vote, roster, out, by_id, parts, mine, count)
+        if vid in conditional and vote.sealed_sheet is None and vote.state != CONFLICT:
+            _drop(out, vote, mine, conditional[vid])
+            continue
         for member in vote.charter.roll:
             stamps = [heard_map[k] for k in keys_of.get(member, ()) if k in heard_map]
             if stamps:
@@ -157,6 +211,35 @@ def fold(
     return out
 
 
+def _fold_one(
+    vote: Vote,
+    roster: Roster,
+    out: Votes,
+    by_id: dict[bytes, Entry],
+    parts: dict[bytes, Entry],
+    entries: list[Entry],
+    count: bool = True,
+) -> None:
+    """Fold one vote; an error becomes that vote's state, never the whole fold's."""
+    mark = len(out.ignored)
+    try:
+        _VoteFold(vote, roster, out, by_id, parts, count).run(entries)
+    except Exception as err:  # a view fold must never raise on signed data
+        vote.state, vote.result = FAILED, None
+        vote.failure = f"count failed: {type(err).__name__}: {err}"
+        del out.ignored[mark:]
+
+
+def _drop(out: Votes, vote: Vote, entries: list[Entry], why: str) -> None:
+    """A charter valid only if its vote got sealed, and it did not: nothing of it counts."""
+    del out.votes[vote.id]
+    out.ignored = [i for i in out.ignored if i.vote != vote.id]
+    c = vote.charter
+    out.ignored.append(Ignored(c.id, c.author, c.seq, CHARTER, f"not applied: {why}", c.id))
+    for e in entries:
+        out.ignored.append(Ignored(e.id, e.author, e.seq, e.kind, "its charter is invalid", c.id))
+
+
 def _charter(
     e: Entry,
     roster: Roster,
@@ -164,9 +247,12 @@ def _charter(
     out: Votes,
     invalid: set[bytes],
     incomplete: set[bytes],
+    conditional: dict[bytes, str],
 ) -> None:
     why = roster.authority(e.author, e.seq, "coordinator")
-    if why is not None:
+    if why is not None and not (
+        "f" in e.body and granted(roster, e.author, e.seq, ("coordinator",))
+    ):
         invalid.add(e.id)
         out.ignored.append(Ignored(e.id, e.author, e.seq, e.kind, f"not applied: {why}", e.id))
         return
@@ -186,40 +272,9 @@ def _charter(
         invalid.add(e.id)
         out.ignored.append(Ignored(e.id, e.author, e.seq, e.kind, f"invalid charter: {err}", e.id))
         return
+    if why is not None:  # rules 2: a cut made after the charter holds unless it got sealed
+        conditional[e.id] = why
     out.votes[e.id] = Vote(Charter(e.id, e.author, e.seq, e.hlc, fields, roll))
-
-
-def resolve_slot(member: bytes, weight: int, ballots: list[Ballot]) -> Slot:
-    """One voter's slot from their ballots (rule 2): one head counts, several are void."""
-    if not ballots:
-        return Slot(member, weight, NOT_HEARD)
-    if len(ballots) == 1:
-        head = ballots[0]
-        status = SPOILED if head.spoiled else BLANK if head.blank else VOTED
-        return Slot(member, weight, status, ballot=head)
-    # Replacement is transitive, but only through ballots that are here, and a ballot
-    # that is here already lists what it names: the union of the names is the closure.
-    replaced: set[Any] = set()
-    for b in ballots:
-        replaced.update(r for r in b.replaces if type(r) is str)
-    heads = sorted((b for b in ballots if b.key not in replaced), key=lambda b: b.id)
-    older = sorted((b for b in ballots if b.key in replaced), key=lambda b: b.id)
-    if len(heads) > 1:
-        return Slot(member, weight, VOID, conflict=heads, replaced=older)
-    head = heads[0]
-    status = SPOILED if head.spoiled else BLANK if head.blank else VOTED
-    return Slot(member, weight, status, ballot=head, replaced=older)
-
-
-def _generation(roster: Roster, key: bytes) -> int:
-    """How many rotations lie behind this key (a member's older keys come first)."""
-    n, seen = 0, {key}
-    info = roster.keys.get(key)
-    while info is not None and info.predecessor is not None and info.predecessor not in seen:
-        seen.add(info.predecessor)
-        n += 1
-        info = roster.keys.get(info.predecessor)
-    return n
 
 
 class _VoteFold:
@@ -232,14 +287,25 @@ class _VoteFold:
         out: Votes,
         by_id: dict[bytes, Entry],
         parts: dict[bytes, Entry],
+        count: bool = True,
     ) -> None:
         self.vote, self.roster, self.out, self.by_id, self.parts = vote, roster, out, by_id, parts
+        self.count = count
         self.charter = vote.charter
+        self.rules = vote.charter.fields.rules
         self.rejected: dict[bytes, str] = {}  # ballot id -> why it does not count
+        #: rules 2: ballots refused by the roster as it is now, kept in case a sealed
+        #: sheet lists them (then they count as listed)
+        self.held: dict[bytes, Ballot] = {}
+        #: rules 2: ballots whose voter this laptop's roster does not show with a voter
+        #: role (yet): a sealed sheet listing one is not counted here until it does
+        self.unproven: set[bytes] = set()
         self.always: dict[tuple[bytes, tuple[str, ...]], bool] = {}
         self.voters: dict[bytes, bytes] = {}
         f = vote.charter.fields
         self.check = choice_checker(f.method, f.options, f.credits)
+        self.seat_of = {key: member for member, key in f.teller_keys.items()}
+        self.best_seals = 0
 
     def authority(self, author: bytes, seq: int, roles: tuple[str, ...]) -> str | None:
         """``roster.authority``, answered once per key when it holds a role for its whole feed."""
@@ -289,35 +355,51 @@ class _VoteFold:
                 handlers[e.kind](e)
         self.count_seals(seals)
         vote = self.vote
+        if vote.state == CONFLICT:
+            return
+        self.accept_listed()
         per_member: dict[bytes, list[Ballot]] = {}
         for b in vote.ballots.values():
             per_member.setdefault(b.member, []).append(b)
         for member, weight in self.charter.roll.items():
             vote.slots[member] = resolve_slot(member, weight, per_member.get(member, []))
-        vote.provisional = self.tally(vote.slots)
+        if self.count:
+            vote.provisional = self.first_count(vote.slots)
         self.finish()
+        if vote.state == PROVISIONAL:
+            vote.stuck = vote_seals.stuck(vote, self.roster, self.best_seals)
 
     # --- entries -------------------------------------------------------------------
 
     def ballot(self, e: Entry) -> None:
         member = self.voters.get(e.author)  # keys that may vote at every seq, already checked
         if member is None:
+            member = self.roster.member_of(e.author)
             why = self.authority(e.author, e.seq, VOTER_ROLES)
             if why is not None:
+                lenient = self.rules == 2 and member in self.charter.roll
+                if lenient and granted(self.roster, e.author, e.seq, VOTER_ROLES):
+                    self.held[e.id] = self.make_ballot(e, member)  # type: ignore[arg-type]
+                elif self.rules == 2 and (member is None or lenient):
+                    # Tellers sealed it as a valid ballot: the roster entries that give its
+                    # voter a vote have not reached this laptop yet (or were undone)
+                    self.unproven.add(e.id)
                 self.ignore(e, f"ballot not counted: {why}")
                 return
-            member = self.roster.member_of(e.author)
             if member not in self.charter.roll:
                 self.ignore(e, "ballot not counted: the voter is not on this vote's roll")
                 return
             if self.always[(e.author, VOTER_ROLES)]:
                 self.voters[e.author] = member  # type: ignore[assignment]
-        replaces = e.body.get("replaces", [])
-        if type(replaces) is not list:  # items that are not ids of this voter's ballots do nothing
+        if type(e.body.get("replaces", [])) is not list:
             self.ignore(e, "malformed ballot: replaces must be a list of ballot ids")
             return
+        self.vote.ballots[e.id] = self.make_ballot(e, member)
+
+    def make_ballot(self, e: Entry, member: bytes) -> Ballot:
+        replaces = e.body.get("replaces", [])
         choice, spoiled = self.check(e.body.get("choice"))
-        self.vote.ballots[e.id] = Ballot(
+        return Ballot(
             e.id,
             e.author,
             member,
@@ -325,7 +407,7 @@ class _VoteFold:
             e.hlc,
             e.sig,
             choice,
-            tuple(replaces),
+            tuple(replaces) if type(replaces) is list else (),
             spoiled,
             e.id.hex(),
         )
@@ -346,9 +428,12 @@ class _VoteFold:
 
     def close(self, e: Entry) -> None:
         why = self.authority(e.author, e.seq, ("coordinator",))
+        conditional = None
         if why is not None:
-            self.ignore(e, f"close sheet not applied: {why}")
-            return
+            if self.rules == 1 or not granted(self.roster, e.author, e.seq, ("coordinator",)):
+                self.ignore(e, f"close sheet not applied: {why}")
+                return
+            conditional = why  # counts only if this very sheet gets sealed
         b = e.body
         try:
             count = b.get("count")
@@ -361,6 +446,7 @@ class _VoteFold:
             self.ignore(e, f"malformed close sheet: {err}")
             return
         sheet = Sheet(e.id, e.author, e.seq, e.hlc, count, root, None)
+        sheet.parts, sheet.conditional = part_ids, conditional
         self.vote.sheets[e.id] = sheet
         sheet.missing_parts = [p for p in part_ids if p not in self.parts]
         if sheet.missing_parts:
@@ -373,7 +459,7 @@ class _VoteFold:
             sheet.problem = f"unreadable part: {err}"
         else:
             sheet.ballots = listed
-            sheet.problem = _sheet_problem(listed, count, root)
+            sheet.problem = sheet_problem(listed, count, root)
         if sheet.problem:
             self.ignore(e, f"close sheet cannot be sealed: {sheet.problem}")
 
@@ -396,6 +482,8 @@ class _VoteFold:
         never promote a later one.
         """
         member = self.roster.member_of(e.author)
+        if self.rules == 2 and e.author in self.seat_of:
+            member = self.seat_of[e.author]  # the charter names the seat: no roster needed
         if member is None or member not in self.charter.tellers:
             self.ignore(e, "seal not applied: not a teller of this vote")
             return None
@@ -415,67 +503,77 @@ class _VoteFold:
         except Malformed as err:
             self.ignore(e, f"malformed seal: {err}")
             return None
-        gen = _generation(self.roster, e.author)
+        gen = vote_seals.generation(self.roster, e.author)
         seal = Seal(e.id, e.author, member, e.seq, e.hlc, sheet, root, e.sig, gen)
-        seal.problem = self.authority(e.author, e.seq, ("teller",))
+        if self.rules == 1:
+            seal.problem = self.authority(e.author, e.seq, ("teller",))
+        else:
+            if not granted(self.roster, e.author, e.seq, ("teller",)):
+                seal.problem = self.roster.authority(e.author, e.seq, "teller") or (
+                    f"needs role teller; the key had not been granted it by seq {e.seq}"
+                )
+            seal.surplus = not vote_seals.held_everywhere(self.roster, seal)
         return seal
 
     # --- seals ---------------------------------------------------------------------
 
     def count_seals(self, seals: list[Seal]) -> None:
-        """Each teller member counts once, for the sheet named by their first seal."""
+        """Which seals count, and which sheet (if any) they seal."""
         vote = self.vote
-        by_member: dict[bytes, list[Seal]] = {}
-        for s in seals:
-            by_member.setdefault(s.member, []).append(s)
-        pending: dict[tuple[bytes, bytes], list[Seal]] = {}
-        for member, mine in sorted(by_member.items()):
-            mine.sort(key=lambda s: (s.generation, s.seq, s.id))
-            first = mine[0]  # names the one sheet this teller can ever count for
-            same = [s for s in mine if s.sheet == first.sheet]
-            others = [s for s in mine if s.sheet != first.sheet]
-            counting = next((s for s in same if s.problem is None), None)
-            vote.seals[member] = counting or first
-            for s in same:
-                if s is not counting:
-                    why = s.problem and f"seal not counted: {s.problem}"
-                    self.ignore(
-                        self.by_id[s.id],
-                        why or "this teller already sealed that sheet (counted once)",
-                    )
-            for s in others:
-                self.ignore(
-                    self.by_id[s.id],
-                    f"teller equivocation: already sealed sheet {first.sheet.hex()[:12]}; "
-                    "a seal on another sheet never counts",
-                )
-            if others:
-                vote.equivocations.append(TellerEquivocation(member, first, others))
-            if counting is None:
-                continue
-            sheet = vote.sheets.get(first.sheet)
-            if sheet is None:
-                pending.setdefault((first.sheet, counting.root), []).append(counting)
-            elif counting.root != sheet.root:
-                self.ignore(self.by_id[counting.id], "seal's root does not match the sheet")
-            else:
-                sheet.sealers.append(counting)
-        k = self.charter.k
-        sealed = [s for s in vote.sheets.values() if s.problem is None and len(s.sealers) >= k]
-        sealed_unknown = [key for key, ss in pending.items() if len(ss) >= k]
-        # Disjoint sealer sets of size >= k > n/2: at most one can exist.
-        assert len(sealed) + len(sealed_unknown) <= 1, "two sealed sheets: safety violated"
-        if sealed:
-            vote.sealed_sheet, vote.sealed_root = sealed[0].id, sealed[0].root
-        elif sealed_unknown:
-            vote.sealed_sheet, vote.sealed_root = sealed_unknown[0]
+        if self.rules == 1:
+            pending = vote_seals.count_v1(vote, seals, self.by_id, self.ignore)
+        else:
+            pending = vote_seals.count_v2(vote, seals, self.roster, self.by_id, self.ignore)
+        done = vote_seals.sealed(vote, pending)
+        # the most counted seals on one sheet, before seals only some laptops hold and
+        # sheets that hold only if sealed are set aside: any of them may still get to k
+        self.best_seals = vote_seals.most_seals(vote, pending)
+        if len(done) > 1:
+            if self.rules == 1:  # disjoint sealer sets of size >= k > n/2: never both
+                raise AssertionError("two sealed sheets: safety violated")
+            vote.state, vote.conflict = CONFLICT, [sid for sid, _ in done]
+            return
+        if done:
+            vote.sealed_sheet, vote.sealed_root = done[0]
+        if self.rules == 2:
+            vote_seals.sheets_in_view(vote, vote.sealed_sheet, self.drop_sheet)
+
+    def drop_sheet(self, sheet: Sheet) -> None:
+        e = self.by_id[sheet.id]
+        self.ignore(e, f"close sheet not applied: {sheet.conditional}")
+        for s in sheet.sealers:
+            self.ignore(self.by_id[s.id], "seal on a sheet that is not applied")
+
+    def accept_listed(self) -> None:
+        """Rules 2: the ballots a sealed sheet lists count as listed, whatever the roster
+        says now (a revocation never reaches back below them)."""
+        sheet = self.vote.sheets.get(self.vote.sealed_sheet or b"")
+        if self.rules == 1 or sheet is None or sheet.ballots is None:
+            return
+        for bid in sheet.ballots:
+            if bid in self.held and bid not in self.vote.ballots:
+                self.vote.ballots[bid] = self.held[bid]
+                self.rejected.pop(bid, None)
+                self.out.ignored = [
+                    i for i in self.out.ignored if not (i.id == bid and i.vote == self.vote.id)
+                ]
 
     # --- state and result ----------------------------------------------------------
+
+    def first_count(self, slots: Mapping[bytes, Slot]) -> vote_tally.Tally:
+        """What PROVISIONAL shows (ranked choice: first preferences only, never rounds)."""
+        pairs = [(s.weight, s.ballot.choice) for _, s in sorted(slots.items()) if s.status == VOTED]
+        f = self.charter.fields
+        options = [o.id for o in f.options]
+        if f.method == RANKED:
+            return vote_tally.first_preferences(options, pairs)  # type: ignore[arg-type]
+        return vote_tally.count(f.method, options, pairs, self.charter.id)  # type: ignore[arg-type]
 
     def tally(self, slots: Mapping[bytes, Slot]) -> vote_tally.Tally:
         pairs = [(s.weight, s.ballot.choice) for _, s in sorted(slots.items()) if s.status == VOTED]
         f = self.charter.fields
-        return vote_tally.count(f.method, [o.id for o in f.options], pairs, self.charter.id)  # type: ignore[union-attr]
+        options = [o.id for o in f.options]
+        return vote_tally.count(f.method, options, pairs, self.charter.id, rules=f.rules)  # type: ignore[arg-type]
 
     def finish(self) -> None:
         vote = self.vote
@@ -494,87 +592,19 @@ class _VoteFold:
         vote.late = [b for b in vote.ballots if b not in on_sheet]
         if vote.missing_ballots:
             return
+        # Counting without them now and with them later would change a FINAL result
+        vote.unproven_ballots = [b for b in listed if b in self.unproven]
+        if vote.unproven_ballots:
+            return
         vote.state = FINAL
-        vote.result = self.result(listed)
-
-    def result(self, ordered: list[bytes]) -> Result:
-        vote, charter = self.vote, self.charter
-        f = charter.fields
-        listed = set(ordered)
-        per_member: dict[bytes, list[Ballot]] = {}
-        changed: set[bytes] = set()  # members with a ballot outside the sealed set
-        for bid, b in vote.ballots.items():
-            if bid in listed:
-                per_member.setdefault(b.member, []).append(b)
-            else:
-                changed.add(b.member)
-        slots = {
-            m: resolve_slot(m, w, per_member.get(m, [])) if m in changed else vote.slots[m]
-            for m, w in charter.roll.items()
-        }
-        tally = self.tally(slots)
-        turnout = sum(s.weight for s in slots.values() if s.participated)
-        missing = f.roll_weight - turnout
-        quorum_met = turnout * 100 >= f.quorum_pct * f.roll_weight
-        outcome = tally.outcome if quorum_met else NO_QUORUM
-        winner = charter.option(tally.winner) if outcome == vote_tally.WINNER else None
-        regardless = False
-        if winner is not None:
-            if f.method == RANKED:
-                regardless = 2 * tally.first_preferences > f.roll_weight
-            elif f.method == QUADRATIC:
-                regardless = tally.margin > missing * quadratic_swing(f.credits or 0)
-            else:
-                regardless = tally.margin > missing
-        counted: list[Ballot] = []
-        uncounted: list[tuple[bytes, str]] = []
-        for bid, b in vote.ballots.items():  # in id order: entries are folded sorted by id
-            slot = slots[b.member]
-            if bid not in listed:
-                uncounted.append((bid, f"{LATE}: not in the sealed set"))
-            elif slot.status == VOID:
-                uncounted.append(
-                    (bid, "void: double vote (two ballots that do not name each other)")
-                )
-            elif slot.ballot is not b:
-                uncounted.append((bid, "replaced by a later ballot in the sealed set"))
-            elif b.spoiled:
-                uncounted.append((bid, f"spoiled: {b.spoiled}"))
-            else:
-                counted.append(b)
-        for bid in ordered:
-            if bid in self.rejected:
-                uncounted.append((bid, f"listed but not counted: {self.rejected[bid]}"))
-            elif bid not in vote.ballots:
-                uncounted.append((bid, "listed but not a ballot of this vote"))
-        return Result(
-            tally,
-            outcome,
-            winner,
-            f.quorum_pct,
-            quorum_met,
-            turnout,
-            f.roll_weight,
-            missing,
-            regardless,
-            slots,
-            counted,
-            uncounted,
-        )
-
-
-def _sheet_problem(listed: list[bytes], count: int, root: bytes) -> str | None:
-    if len(listed) != count:
-        return f"lists {len(listed)} ballots but says {count}"
-    if any(listed[i] >= listed[i + 1] for i in range(len(listed) - 1)):
-        return "ballot ids are not in ascending order without repeats"
-    if merkle.root(listed) != root:
-        return "the Merkle root does not match the listed ballots"
-    return None
+        if self.count:
+            vote.result = final_result(vote, listed, self.rejected, self.tally)
 
 
 __all__ = [
     "BLANK",
+    "CONFLICT",
+    "FAILED",
     "FINAL",
     "LATE",
     "NOT_HEARD",
@@ -586,12 +616,14 @@ __all__ = [
     "VOTED",
     "Ballot",
     "Charter",
+    "ForkedTeller",
     "Ignored",
     "Result",
     "Seal",
     "Sheet",
     "Slot",
     "Stop",
+    "Stuck",
     "TellerEquivocation",
     "Vote",
     "Votes",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from plurictl.context import AppContext, pass_app
+from plurictl.params import output_path
 from plurictl.render import console, emit_json, hlc_time, json_option, progress_bar, short
 
 if TYPE_CHECKING:
@@ -29,7 +30,9 @@ def bundle() -> None:
 
 
 @bundle.command("export")
-@click.option("-o", "--output", "output", type=FILE, required=True, help="Bundle file to write.")
+@click.option(
+    "-o", "--output", "output", type=output_path(), required=True, help="Bundle file to write."
+)
 @click.option("--all", "everything", is_flag=True, help="Everything this laptop has (default).")
 @click.option(
     "--since",
@@ -58,31 +61,47 @@ def export(
     """Write a signed bundle of entries for another laptop to import.
 
     Without --since or --for, the bundle holds everything (always safe; the
-    importer skips what it already has).
+    importer skips what it already has). With --for MEMBER and no frontier of
+    theirs known yet, it holds everything too, and says so.
+
+    Example: plurictl bundle export -o /media/usb/for-dave.plb --for dave
     """
-    from ledger.courier import export_bundle, frontier_for, load_since, plan_export
+    from ledger.courier import export_bundle, load_since, plan_export
     from ledger.errors import InvalidInput
 
     if sum(bool(x) for x in (everything, since_file, for_member)) > 1:
         raise InvalidInput("choose one of --all, --since FILE and --for MEMBER")
     store = app.home.store
     since = None
+    note = ""
     if since_file is not None:
         since = load_since(store, since_file)
     elif for_member:
+        from ledger.frontier import known_for_member
         from plurictl.commands.log import resolve_author
 
-        since = frontier_for(store, resolve_author(app, for_member))
+        key = resolve_author(app, for_member)
+        known = known_for_member(store, key)
+        if known is not None:
+            since = known.frontier
+        else:
+            note = (
+                f"no frontier of {store.roster().name_of(key)}'s yet, so the bundle holds "
+                "everything (always safe: their laptop skips what it has). Next time, carry "
+                "their `plurictl bundle frontier` file here first for a smaller bundle."
+            )
     total = sum(r.count for r in plan_export(store, since))
     with progress_bar("Writing bundle", total, enabled=not as_json) as advance:
         result = export_bundle(
             store, app.home.identity, output, since=since, overwrite=force, progress=advance
         )
     if as_json:
-        emit_json(result.to_json())
+        emit_json({**result.to_json(), "note": note or None})
         return
     roster = store.roster()
     out = console()
+    if note:
+        out.print(f"[yellow]Note:[/] {note}", highlight=False)
     what = "everything" if since is None else f"what {roster.name_of(since.key)} lacks"
     out.print(
         f"[green]Wrote {output}[/] ({result.size:,} bytes): {what} — "
@@ -114,6 +133,7 @@ def inspect(app: AppContext, file: Path, as_json: bool) -> None:
     """
     from ledger.bundle import size_of
     from ledger.courier import inspect_bundle
+    from ledger.errors import VerificationFailed
     from plurictl.errors import Failed
 
     store = _store_or_none(app)
@@ -124,7 +144,7 @@ def inspect(app: AppContext, file: Path, as_json: bool) -> None:
     else:
         _render_inspect(report, store)
     if not report.ok:
-        raise Failed(6)
+        raise Failed(VerificationFailed)
 
 
 @bundle.command("import")
@@ -141,6 +161,7 @@ def import_(app: AppContext, file: Path, as_json: bool) -> None:
     """
     from ledger.bundle import size_of
     from ledger.courier import import_bundle, note_frontier_file
+    from ledger.errors import VerificationFailed
     from ledger.frontier import sniff
     from plurictl.errors import Failed
     from plurictl.nudge import nudge_node
@@ -167,11 +188,13 @@ def import_(app: AppContext, file: Path, as_json: bool) -> None:
     else:
         _render_import(report, store)
     if not report.read.intact:
-        raise Failed(6)
+        raise Failed(VerificationFailed)
 
 
 @bundle.command("frontier")
-@click.option("-o", "--output", "output", type=FILE, required=True, help="Frontier file to write.")
+@click.option(
+    "-o", "--output", "output", type=output_path(), required=True, help="Frontier file to write."
+)
 @click.option("--force", is_flag=True, help="Replace FILE if it already exists.")
 @json_option
 @pass_app

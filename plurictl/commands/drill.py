@@ -7,23 +7,15 @@ from pathlib import Path
 import click
 
 from plurictl.context import AppContext, pass_app
+from plurictl.params import seconds_type
 from plurictl.render import console, emit_json, error_console, json_option
-
-SHIPPED = Path(__file__).resolve().parents[2] / "field_guides" / "drills"
 
 
 def resolve_drill(text: str) -> Path:
     """A drill file path, or the name of a shipped drill (e.g. `quickstart`)."""
-    from ledger.errors import InvalidInput
+    from plurictl import shipped
 
-    p = Path(text)
-    if p.exists():
-        return p
-    for candidate in (SHIPPED / text, SHIPPED / f"{text}.toml"):
-        if candidate.exists():
-            return candidate
-    known = ", ".join(sorted(x.stem for x in SHIPPED.glob("*.toml"))) or "none found"
-    raise InvalidInput(f"no drill file {text!r} (shipped drills: {known})")
+    return shipped.resolve("drills", text)
 
 
 @click.group()
@@ -36,7 +28,7 @@ def drill() -> None:
 @click.option("--seed", type=int, help="Seed for random choices (nemesis); default from the file.")
 @click.option(
     "--nemesis",
-    type=float,
+    type=seconds_type(max_seconds=86_400),
     metavar="SECONDS",
     help="After the scripted steps, random partitions, loss and kills for this long.",
 )
@@ -59,14 +51,18 @@ def run(
 
     Starts real `plurictl node` processes on 127.0.0.1, each with its own home
     (no root needed, nothing leaves this laptop). Exit code 12 if any invariant
-    fails.
+    fails, 13 if a step failed before the checks could run. However the drill ends
+    (Ctrl-C, kill, a timeout), its nodes end with it.
+
+    Example: plurictl drill run quickstart
     """
     import tempfile
 
+    from plurictl import lifeline
     from plurictl.drills.model import load
     from plurictl.drills.report import render
     from plurictl.drills.runner import DrillRunner
-    from plurictl.errors import Failed
+    from plurictl.errors import DrillFailed, DrillNotRun, Failed
 
     spec = load(resolve_drill(file))
     err = error_console()
@@ -75,28 +71,40 @@ def run(
         if not as_json:
             err.print(msg, highlight=False, markup=False)
 
-    if keep is not None:
-        keep.mkdir(parents=True, exist_ok=True)
-        report = DrillRunner(spec, keep, seed=seed, events=event, nemesis=nemesis).run()
-    else:
-        with tempfile.TemporaryDirectory(prefix="plurigrid-drill-") as tmp:
-            report = DrillRunner(spec, Path(tmp), seed=seed, events=event, nemesis=nemesis).run()
+    try:
+        # SIGTERM/SIGHUP (a timeout, CI, cron, a closed terminal) end the drill like Ctrl-C:
+        # its nodes are stopped and its temporary homes removed (plurictl.lifeline)
+        with lifeline.exits_on_signals():
+            if keep is not None:
+                keep.mkdir(parents=True, exist_ok=True)
+                report = DrillRunner(spec, keep, seed=seed, events=event, nemesis=nemesis).run()
+            else:
+                with tempfile.TemporaryDirectory(prefix="plurigrid-drill-") as tmp:
+                    report = DrillRunner(
+                        spec, Path(tmp), seed=seed, events=event, nemesis=nemesis
+                    ).run()
+    except lifeline.Terminated:
+        err.print("drill stopped by a signal: its nodes are stopped", highlight=False)
+        raise
     if as_json:
         emit_json(report.to_json())
     else:
         console().print(render(report))
+    if report.error is not None:  # a step failed before the checks: not an invariant
+        raise Failed(DrillNotRun)
     if not report.passed:
-        raise Failed(12)
+        raise Failed(DrillFailed)
 
 
 @drill.command("list")
 @json_option
 def list_(as_json: bool) -> None:
     """The drills shipped in field_guides/drills/."""
+    from plurictl import shipped
     from plurictl.drills.model import load
 
     rows = []
-    for path in sorted(SHIPPED.glob("*.toml")):
+    for path in shipped.files("drills"):
         d = load(path)
         rows.append(
             {

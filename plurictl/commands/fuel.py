@@ -6,6 +6,7 @@ import time
 
 import click
 
+from plurictl import readouts
 from plurictl.context import AppContext, pass_app
 from plurictl.nudge import nudge_node
 from plurictl.render import console, emit_json, hlc_time, json_option
@@ -24,13 +25,42 @@ def fuel() -> None:
 @click.option("--tank", default="main", show_default=True, help="Which tank at the site.")
 @click.option("--fuel", "fuel_type", default="diesel", show_default=True, help="Fuel type.")
 @click.option("--note", default="", help="Anything the next reader should know.")
+@click.option(
+    "--new-site", is_flag=True, help="SITE is new, although its name is close to a known site."
+)
+@click.option(
+    "--new-tank", is_flag=True, help="TANK is new, although its name is close to a known tank."
+)
 @pass_app
-def report(app: AppContext, site: str, litres: float, tank: str, fuel_type: str, note: str) -> None:
-    """Report a tank reading at SITE (signed; replaces the readings of that tank you have seen)."""
+def report(
+    app: AppContext,
+    site: str,
+    litres: float,
+    tank: str,
+    fuel_type: str,
+    note: str,
+    new_site: bool,
+    new_tank: bool,
+) -> None:
+    """Report a tank reading at SITE (signed; replaces the readings of that tank you have seen).
+
+    A SITE (or --tank) name a typo away from a known one is refused with a "did you
+    mean"; add --new-site (--new-tank) if it really is a new one.
+
+    Example: plurictl fuel report north --litres 1200
+    """
     from ledger import fuel as writer
 
     e = writer.report(
-        app.home.store, app.home.identity, site, litres, tank=tank, fuel=fuel_type, note=note
+        app.home.store,
+        app.home.identity,
+        site,
+        litres,
+        tank=tank,
+        fuel=fuel_type,
+        note=note,
+        new_site=new_site,
+        new_tank=new_tank,
     )
     nudge_node(app.home.path)
     console().print(f"reported {litres:,.0f} L in {site}/{tank} (entry {e.id.hex()[:12]})")
@@ -49,6 +79,9 @@ def transfer() -> None:
 @click.option("--fuel", "fuel_type", default="diesel", show_default=True)
 @click.option("--order", help="The plan order this transfer carries out.")
 @click.option("--note", default="")
+@click.option(
+    "--new-site", is_flag=True, help="A site is new, although its name is close to a known site."
+)
 @pass_app
 def plan_(
     app: AppContext,
@@ -59,8 +92,12 @@ def plan_(
     fuel_type: str,
     order: str | None,
     note: str,
+    new_site: bool,
 ) -> None:
-    """Plan a transfer (coordinator)."""
+    """Plan a transfer (coordinator).
+
+    Example: plurictl fuel transfer plan --from depot --to north --litres 2000
+    """
     from ledger import fuel as writer
 
     e = writer.plan_transfer(
@@ -73,6 +110,7 @@ def plan_(
         tank=tank,
         order=order,
         note=note,
+        new_site=new_site,
     )
     nudge_node(app.home.path)
     console().print(f"transfer {e.id.hex()[:8]} planned: {litres:,.0f} L {source} -> {target}")
@@ -122,12 +160,18 @@ def cancel(app: AppContext, transfer_id: str, reason: str) -> None:
 @click.option(
     "--litres-per-hour", "rate", type=LITRES, required=True, help="Current burn rate at the site."
 )
+@click.option(
+    "--new-site", is_flag=True, help="SITE is new, although its name is close to a known site."
+)
 @pass_app
-def burn(app: AppContext, site: str, rate: float) -> None:
-    """Declare a site's burn rate, so status can estimate what is left between readings."""
+def burn(app: AppContext, site: str, rate: float, new_site: bool) -> None:
+    """Declare a site's burn rate, so status can estimate what is left between readings.
+
+    Example: plurictl fuel burn north --litres-per-hour 35
+    """
     from ledger import fuel as writer
 
-    writer.consumption(app.home.store, app.home.identity, site, rate)
+    writer.consumption(app.home.store, app.home.identity, site, rate, new_site=new_site)
     nudge_node(app.home.path)
     console().print(f"{site}: burn rate {rate:,.1f} L/h recorded")
 
@@ -141,15 +185,15 @@ def status(app: AppContext, site: str | None, as_json: bool) -> None:
     from ledger import fuel as writer
 
     state = writer.load(app.home.store)
+    if site is not None:
+        from ledger.names import require_known
+
+        require_known(site, state.sites, "site", listing="plurictl fuel status")
     now = int(time.time() * 1000)
-    sites = [s for name, s in sorted(state.sites.items()) if site is None or name == site]
     if as_json:
-        data = state.to_json()
-        data["sites"] = [
-            {**s.to_json(), "estimate_now_litres": round(s.estimate(now), 3)} for s in sites
-        ]
-        emit_json(data)
+        emit_json(readouts.fuel_status(state, now, site))
         return
+    sites = [s for name, s in sorted(state.sites.items()) if site is None or name == site]
     from rich.table import Table
 
     out = console()

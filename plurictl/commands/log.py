@@ -8,26 +8,23 @@ from typing import Any
 import click
 
 from plurictl.context import AppContext, pass_app
+from plurictl.params import count_type, seconds_type
 from plurictl.render import console, emit_json, hlc_time, json_option, short
 
 
 def parse_json_body(text: str) -> dict[str, Any]:
-    """The body of an entry from JSON text; a clear error for anything else."""
+    """The body of an entry from JSON text; a clear error (exit 5) for anything else."""
     from ledger.errors import InvalidInput
+    from plurictl.params import parse_json_text
 
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
-    except ValueError as e:
-        raise InvalidInput(
-            f"--body is not valid JSON: {e}", hint='example: --body \'{"text": "gen 2 started"}\''
-        ) from e
+        value = parse_json_text(text, "--body")
+    except InvalidInput as e:
+        e.hint = 'example: --body \'{"text": "gen 2 started"}\''
+        raise
     if not isinstance(value, dict):
         raise InvalidInput('--body must be a JSON object, e.g. \'{"text": "..."}\'')
     return value
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed (use a number or a string)")
 
 
 def resolve_author(app: AppContext, text: str) -> bytes:
@@ -49,8 +46,13 @@ def resolve_author(app: AppContext, text: str) -> bytes:
         matches = [k for k in roster.keys if k.hex().startswith(low)]
         if len(matches) == 1:
             return matches[0]
-    names = ", ".join(sorted({i.name for i in roster.keys.values()})) or "none yet"
-    raise InvalidInput(f"no single member matches {text!r} (members: {names})")
+    from ledger.names import did_you_mean
+
+    known = sorted({i.name for i in roster.keys.values()})
+    raise InvalidInput(
+        f"no single member matches {text!r}{did_you_mean(text, known)} "
+        f"(members: {', '.join(known) or 'none yet'})"
+    )
 
 
 @click.group()
@@ -93,26 +95,33 @@ def append(app: AppContext, kind: str, body: str, as_json: bool) -> None:
 @click.option("--kind", help="Only entries of this kind (a prefix ending in '.' matches a family).")
 @click.option(
     "--limit",
-    type=click.IntRange(min=1),
-    default=50,
-    show_default=True,
-    help="Show at most this many of the newest entries.",
+    type=count_type(),
+    default=None,
+    help="Show at most this many of the newest entries (default: 50 in a table, all with --json).",
 )
 @json_option
 @pass_app
-def show(app: AppContext, author: str | None, kind: str | None, limit: int, as_json: bool) -> None:
-    """Show entries, oldest first (the newest LIMIT of them)."""
+def show(
+    app: AppContext, author: str | None, kind: str | None, limit: int | None, as_json: bool
+) -> None:
+    """Show entries, oldest first (the newest LIMIT of them).
+
+    With --json: every entry (streamed, any ledger size) and every fork proof,
+    in the format of field_guides/ledger-format.md.
+
+    Example: plurictl log show --kind fuel. --limit 20
+    """
     store = app.home.store
     author_key = resolve_author(app, author) if author else None
     kinds = [kind] if kind and not kind.endswith(".") else None
     prefix = kind if kind and kind.endswith(".") else None
+    if as_json:
+        _stream_json(app, author_key, kinds, prefix, limit)
+        return
     entries = store.entries(
-        author=author_key, kinds=kinds, kind_prefix=prefix, limit=limit, newest_first=True
+        author=author_key, kinds=kinds, kind_prefix=prefix, limit=limit or 50, newest_first=True
     )
     entries.reverse()
-    if as_json:
-        emit_json([e.to_json() for e in entries])
-        return
     from rich.table import Table
 
     roster = store.roster()
@@ -129,39 +138,152 @@ def show(app: AppContext, author: str | None, kind: str | None, limit: int, as_j
     console().print(table)
 
 
+def _stream_json(
+    app: AppContext,
+    author: bytes | None,
+    kinds: list[str] | None,
+    prefix: str | None,
+    limit: int | None,
+) -> None:
+    """One JSON document, written entry by entry (memory does not grow with the ledger)."""
+    store = app.home.store
+    mesh = store.mesh_id
+    click.echo("{")
+    click.echo(
+        f'  "format": "plurigrid-ledger/1",\n  "mesh": {json.dumps(mesh.hex() if mesh else None)},'
+    )
+    click.echo('  "entries": [')
+    if limit is None:
+        stream = store.iter_entries(author=author, kinds=kinds, kind_prefix=prefix)
+    else:  # the newest LIMIT, oldest first
+        stream = iter(
+            reversed(
+                store.entries(
+                    author=author, kinds=kinds, kind_prefix=prefix, limit=limit, newest_first=True
+                )
+            )
+        )
+    first = True
+    for e in stream:
+        text = json.dumps(e.to_json(typed=True), ensure_ascii=False)
+        click.echo(("    " if first else "   ,") + text)
+        first = False
+    forks = [f.to_json(typed=True) for f in store.fork_proofs()]
+    damaged = [d.to_json() for d in store.quarantined()]
+    click.echo("  ],")
+    click.echo(f'  "forks": {json.dumps(forks, ensure_ascii=False)},')
+    click.echo(f'  "damaged": {json.dumps(damaged)}')
+    click.echo("}")
+
+
 @log.command("verify")
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="Skip the signature checks and SQLite's full page check (seconds, not minutes).",
+)
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Fix what can be fixed here; fetch damaged entries from peers (see --peer).",
+)
+@click.option(
+    "--peer",
+    "peers",
+    multiple=True,
+    metavar="tcp://HOST:PORT",
+    help="With --repair: ask this peer for intact copies (repeatable).",
+)
+@click.option(
+    "--timeout",
+    type=seconds_type(max_seconds=3600),
+    default=20,
+    show_default=True,
+    help="With --repair: how long to wait for copies from peers.",
+)
 @json_option
 @pass_app
-def verify(app: AppContext, as_json: bool) -> None:
-    """Re-verify every stored entry: signatures, ids, chains, mesh; list forks.
+def verify(
+    app: AppContext,
+    quick: bool,
+    repair: bool,
+    peers: tuple[str, ...],
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Re-check every stored entry and the database: bytes, columns, signatures, chains, forks.
 
-    Exits with 6 if any entry is bad or any fork proof exists. Entries that are
+    Exits with 6 if anything is bad or any fork proof exists. Entries that are
     valid but written after their key was revoked are listed, not counted as bad.
+    With --repair it fixes what it can and says what it fixed.
+
+    Example: plurictl log verify --repair --peer tcp://10.0.0.7:7800
     """
+    from ledger.errors import VerificationFailed
+    from ledger.integrity import repair as repair_store
     from plurictl.errors import Failed
+
+    report = _verify(app, quick=quick and not repair, as_json=as_json)
+    fixed = None
+    if repair:
+        fixed = repair_store(app.home.store, report)
+        from plurictl.repair import fetch_copies
+
+        fixed.fixed += fetch_copies(app.home, peers, timeout)
+        report = _verify(app, quick=False, as_json=True)
+    app.damage_reported = True
+    if as_json:
+        data = report.to_json()
+        if fixed is not None:
+            data["repair"] = fixed.to_json()
+        emit_json(data)
+    else:
+        _print_report(app, report, fixed)
+    if not report.ok:
+        raise Failed(VerificationFailed)
+
+
+def _verify(app: AppContext, *, quick: bool, as_json: bool) -> Any:
     from plurictl.render import progress_bar
 
     store = app.home.store
-    total = store.count()
-    with progress_bar("Verifying entries", total, enabled=not as_json) as advance:
-        report = store.verify_all(progress=advance)
-    if as_json:
-        emit_json(report.to_json())
-    else:
-        roster = store.roster()
-        out = console()
-        if report.ok:
-            out.print(f"[green]OK[/]: {report.checked} entries verified, no forks.")
-        for b in report.bad:
-            who = roster.name_of(b.author) if b.author else "?"
-            out.print(f"[red]BAD[/] {who} seq {b.seq}: {b.reason}")
-        for f in report.forks:
-            out.print(
-                f"[red]FORK[/] {roster.name_of(f.author)} signed two different entries at seq {f.seq}"
-            )
-        for i in report.ignored:
-            out.print(
-                f"[yellow]ignored[/] {roster.name_of(i.author) if i.author else '?'} seq {i.seq}: {i.reason}"
-            )
-    if not report.ok:
-        raise Failed(6)
+    with progress_bar("Verifying entries", store.count(), enabled=not as_json) as advance:
+        return store.verify_all(progress=advance, quick=quick)
+
+
+def _print_report(app: AppContext, report: Any, fixed: Any) -> None:
+    store = app.home.store
+    roster = store.roster()
+    out = console()
+
+    def name(key: bytes | None) -> str | None:
+        return roster.name_of(key) if key else None
+
+    if fixed is not None:
+        for line in fixed.fixed:
+            out.print(f"[green]FIXED[/] {line}")
+        if store.read_only:
+            out.print("[yellow]read-only home: nothing was repaired[/]")
+    mode = "quick check: no signatures" if report.quick else "full check"
+    if report.ok:
+        out.print(f"[green]OK[/]: {report.checked} entries verified ({mode}), no forks.")
+    for b in report.bad:
+        out.print(f"[red]BAD[/] {b.describe(name(b.author))}")
+    for d in report.database:
+        out.print(f"[red]DATABASE[/] {d}")
+    for h in report.heads:
+        out.print(f"[red]HEADS[/] {h}")
+    for b in report.bad_forks:
+        out.print(f"[red]BAD FORK PROOF[/] {b.describe(name(b.author))}")
+    for f in report.forks:
+        out.print(
+            f"[red]FORK[/] {roster.name_of(f.author)} signed two different entries at seq {f.seq}"
+        )
+    for i in report.ignored:
+        who = roster.name_of(i.author) if i.author else "?"
+        ident = i.id.hex()[:16] if i.id else "?"
+        out.print(f"[yellow]ignored[/] id {ident}, author {who}, seq {i.seq}: {i.reason}")
+    if not report.ok and fixed is None and report.bad:
+        out.print(
+            "Hint: `plurictl log verify --repair` fixes what it can and fetches the rest from peers."
+        )

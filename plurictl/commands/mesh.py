@@ -98,43 +98,14 @@ def join(app: AppContext, mesh_id: str) -> None:
     )
 
 
-def mesh_info(app: AppContext) -> dict[str, object]:
-    from ledger.trust import mesh_fingerprint
-
-    store = app.home.store
-    roster = store.roster()
-    _, me = app.home.public_key()
-    mesh_id = store.mesh_id
-    info = roster.keys.get(me)
-    expected = store.expected_mesh
-    return {
-        "mesh_id": mesh_id.hex() if mesh_id else None,
-        "fingerprint": mesh_fingerprint(mesh_id) if mesh_id else None,
-        "joining": expected.hex() if expected and not mesh_id else None,
-        "name": roster.name,
-        "founder": roster.founder.hex() if roster.founder else None,
-        "admin_threshold": roster.threshold,
-        "members": sum(1 for i in roster.keys.values() if i.status == "active"),
-        "keys": len(roster.keys),
-        "pending_changes": len(roster.pending),
-        "entries": store.count(),
-        "feeds": len(store.heads()),
-        "forks": len(store.fork_proofs()),
-        "me": {
-            "key": me.hex(),
-            "name": info.name if info else None,
-            "status": info.status if info else "not in roster",
-            "roles": info.current_roles if info else [],
-        },
-    }
-
-
 @mesh.command("show")
 @json_option
 @pass_app
 def show(app: AppContext, as_json: bool) -> None:
     """Show this laptop's mesh: id, fingerprint, members, and this laptop's roles."""
-    data = mesh_info(app)
+    from plurictl.readouts import mesh_info
+
+    data = mesh_info(app.home.store, app.home.public_key()[1])
     if as_json:
         emit_json(data)
         return

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from plurictl.context import AppContext, pass_app
+from plurictl.params import seconds_type
 from plurictl.render import console, emit_json, error_console, json_option
 
 
@@ -206,12 +207,16 @@ def partition(app: AppContext, groups: tuple[str, ...]) -> None:
     on every node of a drill (the drill runner does). Undo with `node heal`.
     """
     from ledger.errors import InvalidInput
+    from ledger.names import require_known
     from mesh.faults import parse_groups
 
     try:
         parsed = parse_groups(groups)
     except ValueError as e:
         raise InvalidInput(str(e)) from e
+    members = {info.name for info in app.home.store.roster().keys.values()}
+    for name in (n for group in parsed for n in group):
+        require_known(name, members, "member", listing="plurictl roster list")
     result = _control(app, "faults.set", groups=parsed)
     console().print(f"partition set: {' | '.join(','.join(g) for g in result['groups'])}")
 
@@ -254,17 +259,9 @@ def peers(app: AppContext, as_json: bool) -> None:
 
     Without a running node, lists the peers this laptop remembers.
     """
-    from mesh.errors import NodeNotRunning
+    from plurictl.readouts import peers as peer_rows
 
-    try:
-        rows = _control(app, "peers")
-    except NodeNotRunning:
-        from mesh.peers import PeerBook, peer_row
-
-        rows = [
-            peer_row(**r.to_json(), state="node not running")
-            for r in PeerBook(app.home.path).records
-        ]
+    rows = peer_rows(app.home.path)
     if as_json:
         emit_json(rows)
         return
@@ -280,7 +277,11 @@ def peers(app: AppContext, as_json: bool) -> None:
     "--once", is_flag=True, help="One exchange only, even if the ledgers still differ after it."
 )
 @click.option(
-    "--timeout", type=float, default=60, show_default=True, help="Give up after this many seconds."
+    "--timeout",
+    type=seconds_type(max_seconds=86_400),
+    default=60,
+    show_default=True,
+    help="Give up after this many seconds.",
 )
 @json_option
 @pass_app
@@ -302,12 +303,12 @@ def sync(app: AppContext, peer: str, once: bool, timeout: float, as_json: bool) 
     except NodeNotRunning:
         pass
     with progress_bar("Receiving entries", None, enabled=not as_json) as advance:
-        seen = [0]
+        seen = [0, -1]  # received, expected (the peer's announced total, once it is known)
 
         def progress(received: int, expected: int) -> None:
-            if received > seen[0]:
-                advance(received - seen[0])
-                seen[0] = received
+            if received != seen[0] or expected != seen[1]:
+                advance(received - seen[0], total=expected)
+                seen[:] = [received, expected]
 
         summary = sync_once(app.home, peer, once=once, timeout=timeout, progress=progress)
     from plurictl.nudge import nudge_node
@@ -319,5 +320,7 @@ def sync(app: AppContext, peer: str, once: bool, timeout: float, as_json: bool) 
     state = "[green]in sync[/]" if summary.in_sync else "[yellow]partly synced (run again)[/]"
     console().print(
         f"{state} with {summary.name or summary.peer}: received {summary.received}, sent {summary.sent}, "
-        f"refused {summary.refused} in {summary.seconds:.1f} s"
+        f"refused {summary.refused}"
+        + (f", repaired {summary.repaired} damaged" if summary.repaired else "")
+        + f" in {summary.seconds:.1f} s"
     )

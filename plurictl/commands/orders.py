@@ -4,36 +4,22 @@ from __future__ import annotations
 
 import click
 
+from plurictl import readouts
 from plurictl.context import AppContext, pass_app
 from plurictl.nudge import nudge_node
 from plurictl.render import console, emit_json, json_option
 
 
 def describe(order: dict) -> str:  # type: ignore[type-arg]
-    """One order in plain words for the person who has to carry it out."""
-    kind = order.get("kind")
-    when = f"periods {order.get('from_period')}-{order.get('to_period')}"
-    if order.get("from"):
-        when = f"from {order['from']}" + (f" until {order['until']}" if order.get("until") else "")
-    if kind == "run":
-        return f"run {order.get('unit')} at {order.get('mw')} MW {when}"
-    if kind == "stop":
-        return f"keep {order.get('unit')} stopped {when}"
-    if kind == "curtail":
-        return f"limit {order.get('unit')} to {order.get('mw')} MW {when}"
-    if kind == "shed":
-        pct = order.get("served_pct")
-        what = order.get("load") or order.get("unit") or "load"
-        return f"shed {what}" + (f" (serve {pct}%)" if pct is not None else "") + f" {when}"
-    if kind in ("send", "transfer", "truck"):
-        return (
-            f"send {order.get('litres')} L from {order.get('from_site', order.get('source'))} "
-            f"to {order.get('to_site', order.get('target'))} {when}"
-        )
-    details = ", ".join(
-        f"{k}={v}" for k, v in sorted(order.items()) if k not in ("order_id", "kind", "site")
-    )
-    return f"{kind}: {details}"
+    """One order in plain words for the person who has to carry it out: the sentence the
+    planner wrote (what, from where, to where, how much, by when), or one composed from
+    its fields for orders from older plans."""
+    text = order.get("text")
+    if isinstance(text, str) and text.strip():
+        return text
+    from planner.orders import sentence
+
+    return sentence(order)
 
 
 @click.group(invoke_without_command=True)
@@ -41,7 +27,11 @@ def describe(order: dict) -> str:  # type: ignore[type-arg]
 @json_option
 @click.pass_context
 def orders(ctx: click.Context, site: str | None, as_json: bool) -> None:
-    """Dispatch orders of the adopted plan(s): what each site must do, and who acknowledged."""
+    """Dispatch orders of the adopted plan(s): what each site must do, and who acknowledged.
+
+    Each order is one sentence: what, from where, to where, how much, by when
+    (--json adds the same as fields). Example: plurictl orders --site alpha
+    """
     if ctx.invoked_subcommand is not None:
         return
     from ledger import plans
@@ -49,6 +39,16 @@ def orders(ctx: click.Context, site: str | None, as_json: bool) -> None:
     app = ctx.find_object(AppContext)
     assert app is not None
     state = plans.load(app.home.store)
+    if site is not None and state.decisions:
+        from ledger import fuel
+        from ledger.names import require_known
+
+        known = {str(o.order.get("site")) for o in state.orders.values() if o.order.get("site")}
+        known |= set(fuel.load(app.home.store).sites)
+        require_known(site, known, "site", listing="plurictl orders")
+    if as_json:
+        emit_json(readouts.orders_list(state, site))
+        return
     rows = [
         o
         for _, o in sorted(
@@ -56,9 +56,6 @@ def orders(ctx: click.Context, site: str | None, as_json: bool) -> None:
         )
         if site is None or o.order.get("site") == site
     ]
-    if as_json:
-        emit_json([o.to_json() for o in rows])
-        return
     out = console()
     if not state.decisions:
         out.print("No plan is adopted yet: see `plurictl plan list` and `plurictl plan adopt`.")
@@ -86,7 +83,10 @@ def orders(ctx: click.Context, site: str | None, as_json: bool) -> None:
 @click.option("--note", default="", help="e.g. what you actually set.")
 @pass_app
 def ack(app: AppContext, order_id: str, note: str) -> None:
-    """Acknowledge an order: you are carrying it out."""
+    """Acknowledge an order: you are carrying it out.
+
+    Example: plurictl orders ack 3f9c2a1b --note "G1 set to 2 MW"
+    """
     from ledger import plans
 
     plans.acknowledge(app.home.store, app.home.identity, order_id, note)
@@ -99,7 +99,10 @@ def ack(app: AppContext, order_id: str, note: str) -> None:
 @click.option("--note", required=True, help="What you did instead, and why.")
 @pass_app
 def deviate(app: AppContext, order_id: str, note: str) -> None:
-    """Report that you could not follow an order (or did something else)."""
+    """Report that you could not follow an order (or did something else).
+
+    Example: plurictl orders deviate 3f9c2a1b --note "road flooded, truck left at 09:00"
+    """
     from ledger import plans
 
     plans.acknowledge(app.home.store, app.home.identity, order_id, note, deviation=True)

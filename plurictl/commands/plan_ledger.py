@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from plurictl.context import AppContext, pass_app
 from plurictl.nudge import nudge_node
+from plurictl.params import read_json_file
 from plurictl.render import console, emit_json, json_option
 
 
 def _read_plan(path: Path) -> dict:  # type: ignore[type-arg]
     from ledger.errors import InvalidInput
 
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise InvalidInput(f"cannot read plan file {path}: {e}") from e
+    data = read_json_file(path, "plan file")
     if not isinstance(data, dict):
         raise InvalidInput(f"{path} is not a plan file")
     return data
@@ -26,12 +23,22 @@ def _read_plan(path: Path) -> dict:  # type: ignore[type-arg]
 
 @click.command("propose")
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="Propose a partial plan (it meets only the stages that finished).",
+)
 @pass_app
-def propose(app: AppContext, plan_file: Path) -> None:
-    """Put a plan (from `plan run --out FILE`) into the ledger for everyone to see and adopt."""
+def propose(app: AppContext, plan_file: Path, allow_partial: bool) -> None:
+    """Put a plan (from `plan run --out FILE`) into the ledger for everyone to see and adopt.
+
+    A partial plan is refused unless --allow-partial. Example: plurictl plan propose plan.json
+    """
     from plurictl.coordination import propose_plan
 
-    entry = propose_plan(app.home.store, app.home.identity, _read_plan(plan_file))
+    plan = _read_plan(plan_file)
+    refuse_partial(plan, allow_partial)
+    entry = propose_plan(app.home.store, app.home.identity, plan)
     nudge_node(app.home.path)
     console().print(
         f"plan proposed as [bold]{entry.id.hex()[:12]}[/]; a coordinator adopts it with "
@@ -43,12 +50,17 @@ def propose(app: AppContext, plan_file: Path) -> None:
 @json_option
 @pass_app
 def list_(app: AppContext, as_json: bool) -> None:
-    """Plans in the ledger, and which one is adopted for each horizon (and why)."""
+    """Plans in the ledger, and which one is adopted for each horizon (and why).
+
+    Example: plurictl plan list --json
+    """
     from ledger import plans
 
     state = plans.load(app.home.store)
     if as_json:
-        emit_json(state.to_json())
+        from plurictl.readouts import plan_list
+
+        emit_json(plan_list(state))
         return
     out = console()
     if not state.proposals:
@@ -88,7 +100,10 @@ def list_(app: AppContext, as_json: bool) -> None:
 @click.option("--note", default="", help="Why (shown to everyone).")
 @pass_app
 def adopt(app: AppContext, plan_id: str, note: str) -> None:
-    """Adopt a proposed plan for its horizon (coordinator). Its orders go to every site."""
+    """Adopt a proposed plan for its horizon (coordinator). Its orders go to every site.
+
+    Example: plurictl plan adopt 3f9c2a1b7d0e --note "council agreed at 06:00"
+    """
     from ledger import plans
 
     plans.adopt(app.home.store, app.home.identity, plan_id, note)
@@ -103,12 +118,26 @@ def adopt(app: AppContext, plan_id: str, note: str) -> None:
 @click.option("--reason", required=True, help="Why the plan no longer holds.")
 @pass_app
 def withdraw(app: AppContext, plan_id: str, reason: str) -> None:
-    """Withdraw a plan (coordinator): its adoption and orders stop counting."""
+    """Withdraw a plan (coordinator): its adoption and orders stop counting.
+
+    Example: plurictl plan withdraw 3f9c2a1b7d0e --reason "new fuel readings"
+    """
     from ledger import plans
 
     plans.withdraw(app.home.store, app.home.identity, plan_id, reason)
     nudge_node(app.home.path)
     console().print(f"plan {plan_id[:12]} withdrawn")
+
+
+def refuse_partial(plan: dict, allow_partial: bool) -> None:  # type: ignore[type-arg]
+    """A partial plan meets only the stages that finished: proposed only when asked."""
+    if plan.get("status") == "partial" and not allow_partial:
+        from planner.errors import PartialPlanError
+
+        raise PartialPlanError(
+            f"this plan is partial ({plan.get('reason')}): not proposed",
+            hint="re-run it with a longer --time-limit, or add --allow-partial to propose it anyway",
+        )
 
 
 def register(group: click.Group) -> None:

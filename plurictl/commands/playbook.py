@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,11 +16,10 @@ if TYPE_CHECKING:
 
 
 def shipped_dir() -> Path:
-    """Where shipped playbooks live: $PLURI_PLAYBOOKS, else field_guides/playbooks/."""
-    env = os.environ.get("PLURI_PLAYBOOKS")
-    if env:
-        return Path(env).expanduser()
-    return Path(__file__).resolve().parents[2] / "field_guides" / "playbooks"
+    """Where shipped playbooks live: $PLURI_PLAYBOOKS, else the shipped playbooks."""
+    from plurictl import shipped
+
+    return shipped.folder("playbooks")
 
 
 def _now_ms() -> int:
@@ -36,8 +34,12 @@ def _file(target: str) -> Path:
 
     path = resolve_file(target, shipped_dir())
     if path is None:
+        from ledger.names import did_you_mean
+        from ledger.playbooks import catalogue
+
+        known = [i.playbook.id for i in catalogue(shipped_dir()) if i.playbook]
         raise InvalidInput(
-            f"no playbook file {target!r}",
+            f"no playbook file {target!r}{did_you_mean(target, known)}",
             hint=f"give a path to a .toml file, or a shipped playbook id (see `plurictl playbook list`; "
             f"shipped ones are in {shipped_dir()})",
         )
@@ -101,24 +103,19 @@ def list_(app: AppContext, as_json: bool) -> None:
     """List shipped playbooks and the runs in this laptop's ledger."""
     from ledger.errors import NotInitialised
     from ledger.playbooks import catalogue
-    from plurictl.playbook_render import catalogue_table, runs_table
 
     items = catalogue(shipped_dir())
+    from plurictl import readouts
+
     try:
-        runs: list[Run] | None = sorted(
-            _state(app).runs.values(), key=lambda r: (r.entry.hlc, r.id)
-        )
+        runs: list[Run] | None = readouts.playbook_runs(_state(app))
     except NotInitialised:
         runs = None
     if as_json:
-        emit_json(
-            {
-                "shipped_dir": str(shipped_dir()),
-                "shipped": [i.to_json() for i in items],
-                "runs": None if runs is None else [r.summary() for r in runs],
-            }
-        )
+        emit_json(readouts.playbook_list(items, shipped_dir(), runs))
         return
+    from plurictl.playbook_render import catalogue_table, runs_table
+
     out = console()
     out.print(catalogue_table(items, shipped_dir()))
     if runs is None:
@@ -166,6 +163,7 @@ def show(app: AppContext, target: str, as_json: bool) -> None:
 @json_option
 def validate(files: tuple[str, ...], as_json: bool) -> None:
     """Check playbook FILES: every problem with its line, step and field. Exit 5 if any is invalid."""
+    from ledger.errors import InvalidInput
     from ledger.playbooks import check_file, resolve_file
     from plurictl.errors import Failed
     from plurictl.playbook_render import print_validation
@@ -176,24 +174,33 @@ def validate(files: tuple[str, ...], as_json: bool) -> None:
     else:
         print_validation(console(), items)
     if not all(i.playbook is not None for i in items):
-        raise Failed(5)
+        raise Failed(InvalidInput)
 
 
 @playbook.command("start")
 @click.argument("file")
 @click.option("--site", help="Where this run happens; fuel checks without a site use it.")
 @click.option("--note", help="A line for the log, e.g. 'storm Ida, feeder 12 black'.")
+@click.option(
+    "--new-site", is_flag=True, help="SITE is new, although its name is close to a known site."
+)
 @json_option
 @pass_app
-def start(app: AppContext, file: str, site: str | None, note: str | None, as_json: bool) -> None:
+def start(
+    app: AppContext, file: str, site: str | None, note: str | None, new_site: bool, as_json: bool
+) -> None:
     """Start a run of FILE (a path or a shipped playbook id). Coordinators only.
 
     The run embeds the playbook text and its SHA-256: every laptop executes
     exactly this version, whatever its own copy of the file says.
+
+    Example: plurictl playbook start microgrid-black-start --site north
     """
-    from ledger import playbooks
+    from ledger import fuel, playbooks
 
     path = _file(file)
+    if site is not None:
+        fuel.check_site(fuel.load(app.home.store), site, new_site=new_site)
     written = playbooks.start(
         app.home.store,
         app.home.identity,
@@ -225,13 +232,15 @@ def status(app: AppContext, run: str, as_json: bool) -> None:
 
     Holds are counted with this laptop's clock, for display only.
     """
-    from plurictl.playbook_render import status_renderable
-
     r = _run(app, run)
     now = _now_ms()
     if as_json:
-        emit_json({"now_ms": now, **r.to_json(now)})
+        from plurictl.readouts import run_status
+
+        emit_json(run_status(r, now))
         return
+    from plurictl.playbook_render import status_renderable
+
     console().print(status_renderable(r, now))
 
 

@@ -38,14 +38,14 @@ def roster() -> None:
 @pass_app
 def list_(app: AppContext, show_all: bool, as_json: bool) -> None:
     """List members with roles and status; pending changes; ignored roster entries."""
-    from rich.table import Table
-
-    from ledger.identity import fingerprint
-
     r = app.home.store.roster()
     if as_json:
         emit_json(r.to_json())
         return
+    from rich.table import Table
+
+    from ledger.identity import fingerprint
+
     out = console()
     if r.mesh_id is None:
         out.print("Not in a mesh yet.")

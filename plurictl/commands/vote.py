@@ -68,9 +68,15 @@ def vote() -> None:
 )
 @click.option("--teller", "tellers", multiple=True, help="A teller (name or key; repeatable).")
 @click.option(
+    "--tolerate",
+    type=click.IntRange(min=0),
+    metavar="F",
+    help="Equivocating tellers (copied keys) the vote survives (default 1 with 4+ tellers, else 0).",
+)
+@click.option(
     "--seal-threshold",
     type=click.IntRange(min=1),
-    help="Seals needed (default: more than half the tellers).",
+    help="Seals needed (default: the smallest k with 2k - tellers >= F + 1).",
 )
 @click.option(
     "--quorum",
@@ -94,19 +100,25 @@ def open_(app: AppContext, file: str | None, as_json: bool, **flags: Any) -> Non
 
     Example: plurictl vote open --title "Restart order" --option north="North plant"
     --option south="South plant" --method plurality --roll role:operator
-    --teller bob --teller carol --teller dave --quorum 50
+    --teller bob --teller carol --teller dave --teller erin --quorum 50
+
+    With 4 tellers the vote tolerates one copied teller key and needs 3 seals;
+    see field_guides/voting.md for the table.
     """
-    from ledger.votes import open_vote
+    from ledger.votes import open_vote, threshold_warnings
     from plurictl.commands.vote_spec import build_spec
 
     spec = build_spec(app, file, flags)
     entry = open_vote(app.home.store, app.home.identity, spec)
     _nudge(app)
     body = entry.body
+    warnings = threshold_warnings(body["k"], body["f"], len(body["tellers"]))
     if as_json:
-        emit_json({"vote": entry.id.hex(), "charter": entry.to_json()})
+        emit_json({"vote": entry.id.hex(), "charter": entry.to_json(), "warnings": warnings})
         return
     show.render_opened(entry.id.hex(), body, app.home.store.roster())
+    for w in warnings:
+        console().print(f"[yellow]Warning:[/] {w}")
 
 
 @vote.command("list")
@@ -114,18 +126,15 @@ def open_(app: AppContext, file: str | None, as_json: bool, **flags: Any) -> Non
 @pass_app
 def list_(app: AppContext, as_json: bool) -> None:
     """List the votes this laptop knows, with state and turnout."""
-    from ledger.views import vote_json
     from ledger.votes import load
+    from plurictl.readouts import vote_list
 
     votes, roster = load(app.home.store)
-    rows = [
-        vote_json.summary(v, roster)
-        for _, v in sorted(votes.votes.items(), key=lambda kv: (kv[1].charter.hlc, kv[0]))
-    ]
+    data = vote_list(votes, roster)
     if as_json:
-        emit_json({"votes": rows, "waiting": [w.to_json() for w in votes.waiting]})
+        emit_json(data)
         return
-    show.render_list(rows, len(votes.waiting))
+    show.render_list(data["votes"], len(votes.waiting))
 
 
 @vote.command("cast")
@@ -311,26 +320,49 @@ def status_(app: AppContext, vote_id: str, as_json: bool) -> None:
 
 @vote.command("result")
 @click.argument("vote_id")
+@click.option(
+    "--ballots", is_flag=True, help="With --json: list every ballot and voter (default: counts)."
+)
 @json_option
 @pass_app
-def result_(app: AppContext, vote_id: str, as_json: bool) -> None:
-    """The result of a sealed vote. No winner is ever shown before it is sealed."""
+def result_(app: AppContext, vote_id: str, ballots: bool, as_json: bool) -> None:
+    """The result of a sealed vote. No winner is ever shown before it is sealed.
+
+    Example: plurictl vote result 3fa2c1d0 --json --ballots
+    """
     from ledger.views import vote_json
     from ledger.votes import find_vote, load
 
     votes, roster = load(app.home.store)
     v = find_vote(votes, vote_id)
-    data = vote_json.result(v, roster)
+    equivocated = vote_json.equivocated(v, roster)  # shown in every state, not only FINAL
     if as_json:
-        emit_json({"vote": v.id.hex(), "state": v.state, "result": data})
+        from plurictl.readouts import vote_result
+
+        emit_json(vote_result(v, roster, ballots=ballots))
         return
+    data = vote_json.result(v, roster)
     if data is None:
+        from rich.markup import escape
+
         best = max((len(s.sealers) for s in v.sheets.values()), default=0)
         out = console()
-        out.print(f"[bold]{v.charter.title}[/]  {state(v.state)}")
-        if v.state == "SEALED":
+        out.print(f"[bold]{escape(v.charter.title)}[/]  {state(v.state)}")
+        for t in equivocated:
+            out.print(f"  [red]{escape(t['message'])}[/]")
+        if v.failure:
             out.print(
-                "  Sealed, but this laptop lacks part of the sealed set: sync, then ask again."
+                f"  {escape(v.failure)}: only this vote is affected. Run `plurictl vote verify`."
+            )
+        elif v.state == "CONFLICT":
+            out.print(
+                f"  {len(v.conflict)} sheets each have {v.charter.k} seals: more tellers "
+                "equivocated than this vote tolerates. No result: open a new vote."
+            )
+        elif v.state == "SEALED":
+            out.print(
+                "  Sealed, but this laptop lacks part of the sealed set (or the roster changes "
+                "behind it): sync, then ask again."
             )
         else:
             out.print(
@@ -344,12 +376,20 @@ def result_(app: AppContext, vote_id: str, as_json: bool) -> None:
 @vote.command("verify")
 @click.argument("vote_id")
 @click.option(
-    "--all", "show_all", is_flag=True, help="Explain every ballot, not only the first 40."
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Explain every ballot, not only the first 40 (with --json: every ballot and the "
+    "whole status; without, counts per reason).",
 )
 @json_option
 @pass_app
 def verify_(app: AppContext, vote_id: str, show_all: bool, as_json: bool) -> None:
-    """Recompute a vote from the raw signed entries and explain every ballot. Exit 6 if anything fails."""
+    """Recompute a vote from the raw signed entries and explain every ballot. Exit 6 if anything fails.
+
+    Example: plurictl vote verify 3fa2c1d0 --json --all
+    """
+    from ledger.errors import VerificationFailed
     from ledger.vote_audit import verify
     from plurictl.errors import Failed
     from plurictl.render import progress_bar
@@ -358,11 +398,11 @@ def verify_(app: AppContext, vote_id: str, show_all: bool, as_json: bool) -> Non
     with progress_bar("Checking signatures", store.count(), enabled=not as_json) as advance:
         audit = verify(store, vote_id, progress=advance)
     if as_json:
-        emit_json(audit.to_json())
+        emit_json(audit.to_json(every_ballot=show_all))
     else:
         show.render_audit(audit, show_all)
     if not audit.ok:
-        raise Failed(6)
+        raise Failed(VerificationFailed)
 
 
 @vote.command("receipt")

@@ -6,18 +6,44 @@ from typing import Any
 
 from plurictl.render import console, hlc_time
 
-STATE_STYLE = {"PROVISIONAL": "yellow", "SEALED": "cyan", "FINAL": "bold green"}
+STATE_STYLE = {
+    "PROVISIONAL": "yellow",
+    "SEALED": "cyan",
+    "FINAL": "bold green",
+    "CONFLICT": "bold red",
+    "FAILED": "bold red",
+}
 MAX_ROWS = 40
+
+
+def escape(text: str) -> str:
+    """Signed text shown as plain text, never as rich markup (rich loaded only to render)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def state(text: str) -> str:
     return f"[{STATE_STYLE.get(text, '')}]{text}[/]"
 
 
+def safe(value: Any) -> Any:
+    """``value`` with every string escaped for rich: titles, labels, names, reasons and
+    choices are signed data that anyone on the roster or roll wrote, never markup."""
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, dict):
+        return {k: safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [safe(v) for v in value]
+    return value
+
+
 def render_opened(vote_id: str, body: dict[str, Any], roster: Any) -> None:
     """What `vote open` prints: the id to read aloud and the rules of this vote."""
     out = console()
     short = vote_id[:12]
+    body = safe(body)
     out.print(f"[green]Vote opened:[/] [bold]{body['title']}[/]")
     out.print(f"  vote id:  {vote_id}  (short: [bold]{short}[/])")
     opts = ", ".join(f"{o['id']} ({o['label']})" for o in body["options"])
@@ -27,8 +53,11 @@ def render_opened(vote_id: str, body: dict[str, Any], roster: Any) -> None:
         f"  roll:     {body['roll_size']} voters, weight {body['roll_weight']} "
         f"({body['roll_source']}) · {quorum}"
     )
-    tellers = ", ".join(roster.name_of(bytes.fromhex(t)) for t in body["tellers"])
-    out.print(f"  tellers:  {tellers} — sealing needs {body['k']} of {len(body['tellers'])}")
+    tellers = ", ".join(escape(roster.name_of(bytes.fromhex(t))) for t in body["tellers"])
+    out.print(
+        f"  tellers:  {tellers} — sealing needs {body['k']} of {len(body['tellers'])}, "
+        f"tolerates {body['f']} equivocating teller(s)"
+    )
     out.print(f"Voters run: plurictl vote cast {short} CHOICE...")
 
 
@@ -39,6 +68,7 @@ def render_list(rows: list[dict[str, Any]], waiting: int) -> None:
     if not rows:
         out.print("No votes on this laptop yet. A coordinator opens one with `plurictl vote open`.")
         return
+    rows = safe(rows)
     table = Table(title=f"{len(rows)} vote(s)")
     table.add_column("vote", no_wrap=True)
     for col in ("title", "method", "state", "turnout", "seals", "result"):
@@ -47,6 +77,10 @@ def render_list(rows: list[dict[str, Any]], waiting: int) -> None:
         result = "-"
         if r["state"] == "FINAL":
             result = r["winner"]["label"] if r["winner"] else r["outcome"]
+        elif r["state"] == "FAILED":
+            result = "count failed"
+        elif r["stuck"]:
+            result = "stuck: re-vote"
         table.add_row(
             r["id"][:12],
             r["title"],
@@ -65,8 +99,20 @@ def render_status(data: dict[str, Any]) -> None:
     from rich.table import Table
 
     out = console()
+    data = safe(data)
     c = data["charter"]
     out.print(f"[bold]{c['title']}[/]  ({data['id'][:12]})  {state(data['state'])}")
+    if data["failure"]:
+        out.print(
+            f"[red]{data['failure']}[/]: this vote only; other votes and commands are fine. "
+            "Run `plurictl vote verify` and report it (with the vote id)."
+        )
+    if data["conflict_sheets"]:
+        out.print(
+            f"[red]{len(data['conflict_sheets'])} sheets each have {c['k']} seals[/]: more "
+            f"tellers equivocated than this vote tolerates (f={c['f']}). No result can be "
+            "trusted: open a new vote with other tellers."
+        )
     if c["text"]:
         out.print(f"  {c['text']}")
     opts = ", ".join(f"{o['id']} ({o['label']})" for o in c["options"])
@@ -90,7 +136,12 @@ def render_status(data: dict[str, Any]) -> None:
         if x["equivocated"]:
             mark = "[red]EQUIVOCATED[/]"
         tellers.append(f"{x['name']} ({mark})")
-    out.print(f"  tellers: {', '.join(tellers)} — sealing needs {c['k']}")
+    tolerates = f" (tolerates {c['f']} equivocating)" if c["f"] is not None else ""
+    out.print(f"  tellers: {', '.join(tellers)} — sealing needs {c['k']}{tolerates}")
+    for t in data["equivocated_tellers"]:
+        out.print(f"[red]{t['message']}[/]")
+    if data["stuck_detail"]:
+        out.print(f"[red]Stuck[/]: {data['stuck_detail']['advice']}.")
     result = data["result"]
     if result is not None:
         outcome = result["winner"]["label"] if result["winner"] else result["outcome"].upper()
@@ -123,6 +174,12 @@ def render_status(data: dict[str, Any]) -> None:
         out.print(
             f"[yellow]Sealed, but {len(data['missing_ballots'])} listed ballot(s) are not here yet: sync.[/]"
         )
+    elif data["unproven_ballots"]:
+        out.print(
+            f"[yellow]Sealed, but this laptop's roster does not show a voter role for "
+            f"{len(data['unproven_ballots'])} listed ballot(s) yet: sync (the roster changes "
+            "that gave them a vote have not arrived).[/]"
+        )
     for d in data["double_votes"]:
         ids = " and ".join(b["id"][:12] for b in d["ballots"])
         out.print(
@@ -154,7 +211,10 @@ def render_result(data: dict[str, Any], vote_state: str, title: str) -> None:
     from rich.table import Table
 
     out = console()
+    data, title = safe(data), escape(title)
     out.print(f"[bold]{title}[/]  {state(vote_state)}")
+    for t in data["equivocated_tellers"]:
+        out.print(f"  [red]{t['message']}[/]")
     outcome = data["outcome"]
     if data["winner"]:
         w = data["winner"]
@@ -179,7 +239,7 @@ def render_result(data: dict[str, Any], vote_state: str, title: str) -> None:
         table.add_column("eliminated")
         for i, r in enumerate(data["rounds"], 1):
             cells = [str(r["counts"].get(o, "-")) for o in data["rounds"][0]["counts"]]
-            note = r["eliminated"] or ""
+            note = ", ".join(r["eliminated"])
             if r["tie_break"]:
                 note += f" ({r['tie_break']})"
             table.add_row(str(i), *cells, str(r["exhausted"]), note)
@@ -224,6 +284,8 @@ def render_audit(audit: Any, show_all: bool) -> None:
     out = console()
     verdict = "[green]OK[/]" if audit.ok else "[red]PROBLEM[/]"
     out.print(f"{verdict}: {audit.checked} entries read; roster and vote signatures checked")
+    for p in audit.problems:
+        out.print(f"  [red]{escape(p)}[/]: do not announce a result from this laptop")
     out.print(
         f"  recomputed state: {state(audit.vote.state)}; "
         f"same as this laptop's view: {'yes' if audit.same_as_store else '[red]NO[/]'}"
@@ -231,28 +293,36 @@ def render_audit(audit: Any, show_all: bool) -> None:
     if audit.sealed_root_ok is not None:
         ok = "matches" if audit.sealed_root_ok else "[red]DOES NOT MATCH[/]"
         out.print(f"  sealed sheet's Merkle root recomputed: {ok}")
+    from ledger.views import vote_json
+
+    for t in safe(vote_json.equivocated(audit.vote, audit.roster)):
+        out.print(f"  [red]{t['message']}[/]")
+    if audit.vote.failure:
+        out.print(f"  [red]{escape(audit.vote.failure)}[/]")
     for b in audit.bad:
-        out.print(f"[red]BAD[/] {b.kind} seq {b.seq} ({b.id.hex()[:12]}): {b.reason}")
+        out.print(
+            f"[red]BAD[/] {escape(str(b.kind))} seq {b.seq} ({b.id.hex()[:12]}): {escape(b.reason)}"
+        )
     rows = audit.ballots if show_all else audit.ballots[:MAX_ROWS]
     table = Table(title="ballots")
     for col in ("ballot", "voter", "seq", "choice", "counted", "why"):
         table.add_column(col)
     for r in rows:
         table.add_row(
-            r["ballot"][:12], r["name"], str(r["seq"]), str(r["choice"]),
-            "yes" if r["counted"] else "no", r["reason"],
+            r["ballot"][:12], escape(r["name"]), str(r["seq"]), escape(str(r["choice"])),
+            "yes" if r["counted"] else "no", escape(r["reason"]),
         )  # fmt: skip
     out.print(table)
     if len(rows) < len(audit.ballots):
-        out.print(f"[dim]... {len(audit.ballots) - len(rows)} more (use --all or --json).[/]")
+        out.print(f"[dim]... {len(audit.ballots) - len(rows)} more (use --all).[/]")
 
 
 def render_receipt(r: Any) -> None:
     """`vote receipt`: one sentence, then the proof's anchor."""
     out = console()
     style = {"in sealed set": "green", "late": "red", "not on roll": "red"}.get(r.status, "yellow")
-    out.print(f"[bold]{r.vote.charter.title}[/]  {state(r.vote.state)}")
-    out.print(f"  [{style}]{r.message}[/]")
+    out.print(f"[bold]{escape(r.vote.charter.title)}[/]  {state(r.vote.state)}")
+    out.print(f"  [{style}]{escape(r.message)}[/]")
     if r.in_set is not None and r.root is not None:
         out.print(f"  ballot {r.in_set.id.hex()}")
         out.print(

@@ -119,7 +119,7 @@ def build_spec(app: AppContext, file: str | None, flags: dict[str, Any]) -> Any:
     data = _load_toml(Path(file)) if file else {}
     known = {
         "title", "text", "method", "options", "roll", "roll_file", "tellers", "weights",
-        "seal_threshold", "quorum", "credits", "window",
+        "seal_threshold", "tolerate", "quorum", "credits", "window",
     }  # fmt: skip
     extra = set(data) - known
     if extra:
@@ -183,6 +183,7 @@ def build_spec(app: AppContext, file: str | None, flags: dict[str, Any]) -> Any:
         roll=roll,
         weights=weights,
         k=_whole(pick("seal_threshold"), "seal_threshold"),
+        tolerate=_whole(pick("tolerate"), "tolerate"),
         quorum_pct=_whole(pick("quorum", 0), "quorum") or 0,
         credits=_whole(pick("credits"), "credits"),
         window_minutes=_whole(pick("window"), "window"),

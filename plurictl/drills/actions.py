@@ -233,6 +233,7 @@ def do_vote_open(r: DrillRunner, args: dict[str, Any]) -> str:
         tellers=tellers,
         roll_role=roll.removeprefix("role:") if roll.startswith("role:") else None,
         quorum_pct=int(args.get("quorum", 0)),
+        tolerate=int(args["tolerate"]) if "tolerate" in args else None,
     )
     with r.member_home(node) as h:
         entry = open_vote(h.store, h.identity, spec)
@@ -270,10 +271,50 @@ def do_vote_close(r: DrillRunner, args: dict[str, Any]) -> str:
     return f"close sheet {res.entry.id.hex()[:12]} lists {res.count} ballots"
 
 
+def do_clone(r: DrillRunner, args: dict[str, Any]) -> str:
+    """A backup of `node`'s laptop is taken now; a later step may restore it on another
+    machine (`vote-seal` with `copy`): the same key, signing from this point again."""
+    name = args["node"]
+    with r.member_home(name) as h:
+        head = h.store.stored_heads().get(h.identity.public)
+        seq, prev = (head.seq, head.id) if head else (0, h.store.mesh_id)
+        history = h.store.range_raw(h.identity.public, 1, seq, limit=10**9)
+    r.named[f"clone:{name}"] = (seq, prev, history)
+    return f"backup of {name}'s laptop at seq {seq}"
+
+
+def _copy_seals(r: DrillRunner, name: str, vote: str, side: str) -> str:
+    """The restored copy of `name`'s laptop, on `side`'s side of a split, seals the sheet
+    that `side`'s laptop would pick: a second entry at the seq the real laptop also uses."""
+    from ledger.views.vote_bodies import SEAL
+    from ledger.votes import find_vote, load, pick_sheet
+
+    if f"clone:{name}" not in r.named:
+        raise ValueError(f"no backup of {name} was taken (a `clone` step comes first)")
+    seq, prev, history = r.named[f"clone:{name}"]
+    with r.home(side) as h:
+        v = find_vote(load(h.store)[0], vote)
+        sheet = pick_sheet(v, None)
+    with r.member_home(name) as h:
+        body = {"vote": v.id.hex(), "sheet": sheet.id.hex(), "root": sheet.root.hex()}
+        twin = create(
+            h.identity, seq=seq + 1, prev=prev, hlc=int(time.time() * 1000) << 16,
+            kind=SEAL, body=body,
+        )  # fmt: skip
+    with r.home(side) as h:
+        h.store.ingest([*history, twin.raw])
+    r.named[f"clone:{name}"] = (seq + 1, twin.id, [*history, twin.raw])
+    r.cluster.nudge(side)
+    r.expect_forks.add(name)
+    return f"the copy of {name}'s laptop sealed sheet {sheet.id.hex()[:12]} on {side}'s side"
+
+
 def do_vote_seal(r: DrillRunner, args: dict[str, Any]) -> str:
     from ledger.votes import seal
 
     node = args["node"]
+    if args.get("copy"):
+        return _copy_seals(r, node, _named(r, "vote", args["vote"]), str(args["copy"]))
     try:
         with r.member_home(node) as h:
             res = seal(h.store, h.identity, _named(r, "vote", args["vote"]), accept_late=True)
@@ -287,12 +328,10 @@ def do_vote_seal(r: DrillRunner, args: dict[str, Any]) -> str:
 
 
 def do_playbook_start(r: DrillRunner, args: dict[str, Any]) -> str:
-    from pathlib import Path
-
     from ledger import playbooks
+    from plurictl import shipped
 
-    shipped = Path(__file__).resolve().parents[2] / "field_guides" / "playbooks"
-    path = playbooks.resolve_file(str(args["playbook"]), shipped)
+    path = playbooks.resolve_file(str(args["playbook"]), shipped.folder("playbooks"))
     if path is None:
         raise ValueError(f"no playbook {args['playbook']!r}")
     node = args["node"]
@@ -361,21 +400,13 @@ def do_fuel_report(r: DrillRunner, args: dict[str, Any]) -> str:
 
 def do_plan_run(r: DrillRunner, args: dict[str, Any]) -> str:
     """Run the planner from the node's ledger fuel, propose the plan, optionally adopt it."""
-    from pathlib import Path
-
     from ledger import plans
     from planner.api import load_scenario, solve
+    from plurictl import shipped
     from plurictl.coordination import ledger_inventory, propose_plan
 
     node = args["node"]
-    path = Path(str(args["scenario"]))
-    if not path.exists():
-        path = (
-            Path(__file__).resolve().parents[2]
-            / "field_guides"
-            / "scenarios"
-            / f"{args['scenario']}.toml"
-        )
+    path = shipped.resolve("scenarios", str(args["scenario"]))
     with r.member_home(node) as h:
         scenario = load_scenario(path)
         inventory = ledger_inventory(h.store, scenario)
@@ -413,3 +444,9 @@ def do_plan_adopt(r: DrillRunner, args: dict[str, Any]) -> str:
         e = plans.adopt(h.store, h.identity, _named(r, "plan", name))
     r.ack(node, e)
     return f"plan {name} adopted by {node}"
+
+
+def do_radio(r: DrillRunner, args: dict[str, Any]) -> str:
+    from plurictl.drills.radio import do_radio as start_radio
+
+    return start_radio(r, args)

@@ -5,6 +5,9 @@
 * heads vectors and ledger digests are identical;
 * every view (roster, fuel, plans, votes, playbooks) is identical on every node;
 * no vote ever has two sealed close sheets;
+* at most one FINAL result per vote across all nodes, after EVERY step (not only at
+  the end), and a node that showed a FINAL result shows it for ever after
+  (:class:`FinalWatch`);
 * injected forks are known everywhere, and there are no others.
 
 The checker reads the nodes' ledgers directly: it must be able to fail, and a
@@ -38,6 +41,83 @@ class Invariant:
         return {"invariant": self.name, "ok": self.ok, "detail": self.detail}
 
 
+class FinalWatch:
+    """Watches every node's FINAL results after every drill step.
+
+    A vote may show at most one FINAL result (sealed sheet, outcome, winner) over all
+    nodes and all steps, and once a node shows it, it keeps showing it. A CONFLICT
+    (two sheets sealed) is a violation too.
+    """
+
+    def __init__(self) -> None:
+        self.results: dict[str, tuple[str, ...]] = {}
+        self.shown: dict[tuple[str, str], tuple[str, ...]] = {}
+        self.violations: list[str] = []
+        self.observations = 0
+
+    def observe(self, r: DrillRunner, when: str) -> None:
+        from ledger.votes import load
+
+        for name, node in sorted(r.cluster.nodes.items()):
+            if name in r.expelled or not (node.home / "ledger.db").exists():
+                continue
+            with Store.open(node.home) as store:
+                if store.mesh_id is None:
+                    continue
+                votes, _ = load(store)
+            self.observations += 1
+            for vid, vote in votes.votes.items():
+                result = None
+                if vote.state == "FINAL" and vote.result is not None and vote.sealed_sheet:
+                    w = vote.result.winner
+                    # the counts and the counted ballots too: a result that kept its
+                    # winner but changed its numbers changed all the same
+                    counted = hashlib.blake2b(digest_size=6)
+                    for b in sorted(x.id for x in vote.result.counted):
+                        counted.update(b)
+                    result = (
+                        vote.sealed_sheet.hex()[:12],
+                        vote.result.outcome,
+                        w.id if w else None,
+                        json.dumps(vote.result.tally.counts, sort_keys=True),
+                        counted.hexdigest(),
+                    )
+                self.record(name, vid.hex()[:12], vote.state, result, when)
+
+    def record(
+        self,
+        node: str,
+        vote: str,
+        state: str,
+        result: tuple[str, ...] | None,
+        when: str,
+    ) -> None:
+        """One node's view of one vote at one moment."""
+        if state == "CONFLICT":
+            self.violations.append(f"{when}: {node} shows vote {vote} in CONFLICT")
+        if (node, vote) in self.shown and result is None:
+            self.violations.append(f"{when}: {node} no longer shows vote {vote} FINAL")
+        if result is None:
+            return
+        first = self.results.setdefault(vote, result)
+        if first != result:
+            self.violations.append(
+                f"{when}: {node} shows vote {vote} FINAL {result}, another node {first}"
+            )
+        if self.shown.setdefault((node, vote), result) != result:
+            self.violations.append(f"{when}: {node} changed vote {vote}'s FINAL result")
+
+    def invariant(self) -> Invariant:
+        ok = not self.violations
+        detail = (
+            f"{len(self.results)} FINAL vote(s), one result each, over {self.observations} "
+            "node observations after every step"
+            if ok
+            else "; ".join(self.violations[:5])
+        )
+        return Invariant("at most one FINAL result per vote, at every step", ok, detail)
+
+
 def view_snapshots(store: Store) -> dict[str, Any]:
     """Every view's state as plain JSON (the same on every node after convergence)."""
     from plurictl.views import all_views
@@ -61,7 +141,7 @@ def check_all(r: DrillRunner, *, final: bool = True) -> list[Invariant]:
     }
     try:
         checks = _checks(r) if final else [ledgers_verify, single_sealed_sheet]
-        return [check(stores) for check in checks]
+        return [*(check(stores) for check in checks), r.finals.invariant()]
     finally:
         for s in stores.values():
             s.close()

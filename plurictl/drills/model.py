@@ -14,6 +14,7 @@ from typing import Any
 
 from ledger.errors import InvalidInput
 from ledger.views.roster import ROLES
+from plurictl.drills.radio import FIELDS as RADIO_FIELDS
 
 #: step name -> (required fields, optional fields)
 ACTIONS: dict[str, tuple[set[str], set[str]]] = {
@@ -40,14 +41,16 @@ ACTIONS: dict[str, tuple[set[str], set[str]]] = {
     "plan-adopt": ({"node"}, {"plan"}),
     "vote-open": (
         {"node", "title", "options"},
-        {"id", "method", "roll", "tellers", "quorum", "plans"},
+        {"id", "method", "roll", "tellers", "quorum", "plans", "tolerate"},
     ),
     "vote-cast": ({"node", "vote", "choice"}, set()),
     "vote-close": ({"node", "vote"}, set()),
-    "vote-seal": ({"node", "vote"}, set()),
+    "vote-seal": ({"node", "vote"}, {"copy"}),
+    "clone": ({"node"}, set()),
     "playbook-start": ({"node", "playbook"}, {"id", "site"}),
     "playbook-sign": ({"node", "run", "step"}, {"early"}),
     "playbook-waive": ({"node", "run", "step"}, {"check", "reason"}),
+    "radio": ({"nodes"}, set(RADIO_FIELDS)),  # a simulated radio link (drills/radio.py)
 }
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
@@ -101,9 +104,13 @@ class Drill:
 def load(path: str | Path) -> Drill:
     p = Path(path)
     try:
-        text = p.read_text()
+        data_bytes = p.read_bytes()
     except OSError as e:
         raise InvalidInput(f"cannot read drill file {p}: {e.strerror}") from e
+    try:
+        text = data_bytes.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InvalidInput(f"{p.name}: not UTF-8 text (byte {e.start:,})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -180,7 +187,7 @@ def _check_names(args: dict[str, Any], names: list[str], where: str, action: str
                 f"{where} ({action}): {field_name} {value!r} is not a node of this drill"
             )
 
-    for key in ("node", "from", "to", "by", "founder", "via"):
+    for key in ("node", "from", "to", "by", "founder", "via", "copy"):
         if key in args:
             check(args[key], key)
     for key in ("nodes",):

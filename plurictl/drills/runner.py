@@ -21,7 +21,7 @@ from ledger.entry import Entry
 from ledger.home import Home
 from plurictl.cluster import LocalCluster
 from plurictl.drills import actions
-from plurictl.drills.checker import Invariant, check_all
+from plurictl.drills.checker import FinalWatch, Invariant, check_all
 from plurictl.drills.model import Drill, Step, seconds
 
 Events = Callable[[str], None]
@@ -132,7 +132,11 @@ class DrillRunner:
         self.named: dict[str, Any] = {}  # ids that later steps refer to (votes, runs, plans)
         self.broken_node = broken_node
         self.final_timeout = final_timeout or max(60.0, 100 * drill.interval)
+        #: FINAL results seen on every node after every step (checked at the end)
+        self.finals = FinalWatch()
         self.roster_spread = False
+        #: called when the drill ends, before the nodes stop (e.g. radio bridges)
+        self.cleanups: list[Callable[[], None]] = []
 
     # --- bookkeeping ---------------------------------------------------------------
 
@@ -220,11 +224,16 @@ class DrillRunner:
                 t0 = time.monotonic()
                 result = self.do(step)
                 self._log(step, step.describe(), time.monotonic() - t0, result or "")
+                if step.action != "found":
+                    self.finals.observe(self, f"after step {step.index} ({step.action})")
             self.final_phase()
         except Exception as e:
             self.report.error = f"{type(e).__name__}: {e}"
             self.events(f"drill aborted: {self.report.error}")
         finally:
+            for cleanup in reversed(self.cleanups):
+                with contextlib.suppress(Exception):
+                    cleanup()
             for name in self.cluster.nodes:
                 self.collect_traffic(name)
             self.cluster.stop_all()
@@ -256,6 +265,7 @@ class DrillRunner:
         self._log(
             None, "restart stopped nodes, heal, wait for convergence", time.monotonic() - t0, result
         )
+        self.finals.observe(self, "after the final heal")
         t0 = time.monotonic()
         self.report.invariants = check_all(self)
         failed = [i.name for i in self.report.invariants if not i.ok]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from plurictl.commands.drill import SHIPPED
+from plurictl import shipped
 from plurictl.drills.model import load
 from plurictl.drills.runner import DrillRunner
 
@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.bench, pytest.mark.timeout(600)]
 
 
 def test_nemesis_60s(tmp_path: Path, record: Callable) -> None:  # type: ignore[no-untyped-def]
-    report = DrillRunner(load(SHIPPED / "nemesis.toml"), tmp_path).run()
+    report = DrillRunner(load(shipped.folder("drills") / "nemesis.toml"), tmp_path).run()
     data = report.to_json()
     inv = {i["invariant"]: i for i in data["invariants"]}
     acknowledged = data["acknowledged_entries"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ledger.errors import InvalidInput
-from plurictl.commands.drill import SHIPPED
+from plurictl import shipped
 from plurictl.drills.model import load, parse
 from plurictl.drills.runner import DrillRunner
 
@@ -60,10 +60,46 @@ def test_a_broken_node_makes_the_checker_fail(tmp_path: Path) -> None:
     assert "b lacks" in missing.detail
 
 
-@pytest.mark.parametrize("name", ["quickstart", "partition-vote", "lost-laptop"])
+@pytest.mark.parametrize("name", ["quickstart", "partition-vote", "lost-laptop", "cloned-teller"])
 def test_shipped_drills_pass(tmp_path: Path, name: str) -> None:
-    report = DrillRunner(load(SHIPPED / f"{name}.toml"), tmp_path).run()
+    report = DrillRunner(load(shipped.folder("drills") / f"{name}.toml"), tmp_path).run()
     assert report.passed, json.dumps(report.to_json(), indent=1)[:3000]
+
+
+def test_cloned_teller_drill_keeps_one_result_with_the_revoked_voters_ballot(
+    tmp_path: Path,
+) -> None:
+    """After the drill, alice (who revoked frank before seeing his ballot, and whose side
+    held the copy of dave's laptop) shows the same FINAL result, with frank's ballot."""
+    from ledger.store import Store
+    from ledger.votes import load as load_votes
+
+    report = DrillRunner(load(shipped.folder("drills") / "cloned-teller.toml"), tmp_path).run()
+    assert report.passed, json.dumps(report.to_json(), indent=1)[:3000]
+    with Store.open(tmp_path / "nodes" / "alice") as store:
+        votes, roster = load_votes(store)
+        (vote,) = votes.votes.values()
+        assert vote.state == "FINAL" and vote.result is not None
+        frank = next(k for k, i in roster.keys.items() if i.name == "frank")
+        assert roster.keys[frank].status == "revoked"
+        assert any(b.author == frank for b in vote.result.counted)
+        assert [roster.name_of(t.member) for t in vote.forked_tellers] == ["dave"]
+
+
+def test_the_final_watch_can_fail() -> None:
+    """Two results for one vote, a changed result, a FINAL that goes away: each caught."""
+    from plurictl.drills.checker import FinalWatch
+
+    w = FinalWatch()
+    w.record("a", "v1", "FINAL", ("s1", "winner", "north"), "step 1")
+    w.record("b", "v1", "PROVISIONAL", None, "step 1")
+    assert w.invariant().ok
+    w.record("b", "v1", "FINAL", ("s2", "winner", "south"), "step 2")
+    w.record("a", "v1", "SEALED", None, "step 3")
+    w.record("c", "v2", "CONFLICT", None, "step 3")
+    inv = w.invariant()
+    assert not inv.ok
+    assert len(w.violations) == 3, w.violations
 
 
 def test_short_nemesis_loses_nothing(tmp_path: Path) -> None:
@@ -102,6 +138,18 @@ def test_drill_waits_for_the_roster_before_the_first_fault(tmp_path: Path) -> No
     assert report.passed, report.to_json()
     phase, _ = report.convergence[0]
     assert phase == "roster on every laptop"
+
+
+def test_the_guides_example_drill_runs(tmp_path: Path) -> None:
+    """drills.md's "Writing a drill" example partitions right after `start`."""
+    import re
+    import tomllib
+
+    guide = (Path(__file__).resolve().parents[2] / "field_guides" / "drills.md").read_text()
+    section = guide.split("## Writing a drill", 1)[1]
+    example = re.findall(r"```toml\n(.*?)```", section, flags=re.S)[0]
+    report = DrillRunner(parse(tomllib.loads(example)), tmp_path).run()
+    assert report.passed, report.to_json()
 
 
 @pytest.mark.parametrize(

@@ -90,9 +90,14 @@ def test_frontier_file_can_be_imported_and_then_export_for(
     alice, bob, _ = pair
     invoke(alice, "bundle", "export", "-o", str(tmp_path / "a.plb"))
     invoke(bob, "bundle", "import", str(tmp_path / "a.plb"))
-    r = invoke(alice, "bundle", "export", "--for", "bob", "-o", str(tmp_path / "x.plb"))
-    assert r.exit_code == 5 and "no frontier for bob" in r.output and "--all" in r.output
-    assert not (tmp_path / "x.plb").exists()
+    # no frontier of bob's yet: the bundle for bob holds everything, and says so
+    r = invoke(alice, "bundle", "export", "--for", "bob", "-o", str(tmp_path / "all.plb"))
+    assert r.exit_code == 0, r.output
+    assert "no frontier of bob's yet" in r.output and "everything" in r.output
+    everything = json_out(invoke(alice, "bundle", "inspect", str(tmp_path / "all.plb"), "--json"))
+    assert (
+        everything["entries_read"] == json_out(invoke(alice, "mesh", "show", "--json"))["entries"]
+    )
     invoke(bob, "bundle", "frontier", "-o", str(tmp_path / "bob.plf"))
     r = invoke(alice, "bundle", "import", str(tmp_path / "bob.plf"))
     assert r.exit_code == 0 and "Noted bob's frontier" in r.output

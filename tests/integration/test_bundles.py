@@ -18,7 +18,8 @@ from ledger import courier, framing
 from ledger import frontier as fr
 from ledger.entry import Entry, decode
 from ledger.errors import BundleError, NotInitialised, StoreError, VerificationFailed, WrongMesh
-from ledger.store import MIGRATIONS, SCHEMA_VERSION, Store
+from ledger.schema import MIGRATIONS, SCHEMA_VERSION
+from ledger.store import Store
 from ledger.testing import Feed, MeshFixture, identity_from_seed
 
 
@@ -241,7 +242,7 @@ def test_a_v1_ledger_is_migrated(tmp_path: Path) -> None:
     db.commit()
     db.close()
     with Store(path) as store:
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         assert store.db.execute("SELECT value FROM meta WHERE key='hlc'").fetchone()[0] == 42
         assert fr.known(store) == []
 

@@ -51,17 +51,16 @@ def test_home_from_environment(tmp_path: Path, invoke: Invoke) -> None:
 def test_log_append_show_json_fields(home: Path, invoke: Invoke) -> None:
     r = invoke(home, "log", "append", "--kind", "note", "--body", '{"text": "gen 2 on", "kw": 40}')
     assert r.exit_code == 0, r.output
-    rows = json_out(invoke(home, "log", "show", "--json"))
+    rows = json_out(invoke(home, "log", "show", "--json"))["entries"]
     assert [row["kind"] for row in rows] == ["mesh.genesis", "note"]
     note = rows[-1]
     assert set(note) == {"id", "author", "seq", "prev", "hlc", "kind", "body", "sig", "raw"}
     assert note["body"] == {"kw": 40, "text": "gen 2 on"} and note["seq"] == 2
     assert note["prev"] == rows[0]["id"]
     only = json_out(invoke(home, "log", "show", "--json", "--kind", "note", "--limit", "1"))
-    assert len(only) == 1 and only[0]["id"] == note["id"]
-    assert (
-        json_out(invoke(home, "log", "show", "--json", "--author", "alice"))[-1]["id"] == note["id"]
-    )
+    assert len(only["entries"]) == 1 and only["entries"][0]["id"] == note["id"]
+    mine = json_out(invoke(home, "log", "show", "--json", "--author", "alice"))["entries"]
+    assert mine[-1]["id"] == note["id"]
     assert "gen 2 on" in invoke(home, "log", "show").output
 
 
@@ -157,7 +156,7 @@ def test_not_in_a_mesh_yet(tmp_path: Path, invoke: Invoke) -> None:
     h, _ = new_home(tmp_path, invoke, "newbie")
     r = invoke(h, "log", "append", "--kind", "note", "--body", "{}")
     assert r.exit_code == 3 and "not in a mesh" in r.stderr
-    assert json_out(invoke(h, "log", "show", "--json")) == []
+    assert json_out(invoke(h, "log", "show", "--json"))["entries"] == []
 
 
 def test_damaged_database_is_exit_8(home: Path, invoke: Invoke) -> None:

@@ -135,3 +135,72 @@ def test_fuel_transfers_and_conflicts_via_cli(home: Path, invoke: Invoke) -> Non
     r = invoke(home, "fuel", "transfer", "receive", "ffff", "--litres", "1")
     assert r.exit_code == 5 and "no single transfer" in r.stderr
     assert "clinic" in invoke(home, "fuel", "status").output
+
+
+def test_orders_read_as_sentences_in_the_table_the_json_and_playbook_facts(
+    home: Path, invoke: Invoke, plan_file: Path
+) -> None:
+    from ledger.playbook_facts import LedgerFacts
+
+    r = invoke(home, "plan", "propose", str(plan_file))
+    assert r.exit_code == 0, r.output + r.stderr
+    pid = json_out(invoke(home, "plan", "list", "--json"))["proposals"][0]["id"]
+    assert invoke(home, "plan", "adopt", pid[:10]).exit_code == 0
+    orders = json_out(invoke(home, "orders", "--json"))
+    sends = [o for o in orders if o["kind"] == "send"]
+    assert sends, "the three-bases plan moves fuel"
+    for o in sends:  # structured: what, from where, to where, how much, by when
+        assert o["from_tank"].startswith("depot/") and "/" in o["to_tank"]
+        assert o["litres"] > 0 and o["depart_at"] and o["arrive_at"]
+        assert o["text"].startswith(f"Send {o['litres']:,.0f} L of diesel from {o['from_tank']}")
+        assert f"to {o['to_tank']}" in o["text"] and f"arrive by {o['arrive_at']}" in o["text"]
+        assert "None" not in o["text"]
+    for o in orders:
+        assert o["text"].endswith(".") and "None" not in o["text"], o["text"]
+        assert "=" not in o["text"], o["text"]  # no raw "limit: community=..." dumps
+    table = invoke(home, "orders", "--site", "depot").output
+    assert "Send" in table and "from None to None" not in table
+    # playbook plan facts list the site's orders in the same words
+    with Store.open(home) as store:
+        said = LedgerFacts(store).orders_for("alpha")
+    assert said == [
+        o["text"]
+        for o in sorted(
+            (o for o in orders if o["site"] == "alpha"),
+            key=lambda o: (o["from_period"], o["order_id"]),
+        )
+    ]
+
+
+def test_a_partial_plan_is_proposed_only_with_allow_partial(
+    home: Path, invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import plurictl.commands.plan as plan_cmd
+    from planner.api import load_scenario, solve
+    from planner.result import PlanResult
+
+    real = solve(load_scenario(SCENARIO), periods=4, validate=False)
+    partial = PlanResult(
+        "partial", "time limit reached during stage 'fuel kept'", real.data, real.timings
+    )
+    monkeypatch.setattr(plan_cmd, "run_plan", lambda *a, **k: partial)
+    r = invoke(home, "plan", "run", str(SCENARIO), "--propose", "--no-ac")
+    assert r.exit_code == 11 and "Not proposed" in r.stderr and "--allow-partial" in r.stderr
+    assert json_out(invoke(home, "plan", "list", "--json"))["proposals"] == []
+    r = invoke(home, "plan", "run", str(SCENARIO), "--propose", "--allow-partial", "--no-ac")
+    assert r.exit_code == 11 and "plan proposed" in r.stderr
+    proposals = json_out(invoke(home, "plan", "list", "--json"))["proposals"]
+    assert len(proposals) == 1 and proposals[0]["status"] == "partial"
+    # the same rule for a partial plan file proposed later
+    partial_file = tmp_path / "partial.json"
+    other = PlanResult("partial", "time limit reached during stage 'fuel kept'", real.data)
+    body = other.to_json()
+    body["scenario"] = dict(body["scenario"], name="another look")
+    from planner.api import plan_hash
+
+    body["plan_hash"] = plan_hash(body)
+    partial_file.write_text(json.dumps(body))
+    r = invoke(home, "plan", "propose", str(partial_file))
+    assert r.exit_code == 11 and "partial" in r.stderr and "--allow-partial" in r.stderr
+    r = invoke(home, "plan", "propose", str(partial_file), "--allow-partial")
+    assert r.exit_code == 0, r.output + r.stderr

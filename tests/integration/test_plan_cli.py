@@ -133,3 +133,63 @@ def test_every_plan_command_has_help_and_is_in_the_guide(run) -> None:  # type: 
         assert f"plurictl plan {name}" in guide, name
         r = run("plan", name, "--help")
         assert r.exit_code == 0
+
+
+def test_periods_beyond_the_horizon_exit_10(run) -> None:  # type: ignore[no-untyped-def]
+    r = run("plan", "run", str(SCENARIOS / "three-bases.toml"), "--periods", "80", "--no-ac")
+    assert r.exit_code == 10 and "more than the scenario's horizon of 56" in r.stderr
+    assert "Traceback" not in r.output
+
+
+def test_start_dates_the_plan_and_its_orders(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from planner.api import orders
+
+    out = tmp_path / "plan.json"
+    args = ("plan", "run", str(SCENARIOS / "three-bases.toml"), "--periods", "4", "--no-ac")
+    r = run(*args, "--start", "2026-01-05T18:00", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    plan = json.loads(out.read_text())
+    assert plan["periods"][0]["label"] == "2026-01-05 18:00"
+    assert plan["periods"][1]["label"] == "2026-01-05 21:00"  # 3-hour periods
+    assert plan["recipe"]["options"]["start"] == "2026-01-05T18:00"
+    assert all("2025-09" not in o["text"] for o in orders(plan))
+    r = run(*args, "--start", "now", "--json")
+    assert r.exit_code == 0, r.output
+    first = json.loads(r.stdout)["periods"][0]["label"]
+    from datetime import datetime
+
+    assert abs((datetime.now() - datetime.fromisoformat(first)).total_seconds()) < 3 * 3600 + 120
+    r = run(*args, "--start", "tuesday")
+    assert r.exit_code == 10 and "not an ISO time" in r.stderr
+
+
+def test_guide_and_exit_code_table_agree_on_partial_plans() -> None:
+    # a partial plan is written and shown, but it is not a finished plan: exit 11
+    guide = GUIDE.read_text(encoding="utf-8")
+    table = (ROOT / "field_guides" / "exit-codes.md").read_text(encoding="utf-8")
+    row = next(line for line in table.splitlines() if line.startswith("| 11 |"))
+    assert "partial" in row
+    exits = guide[guide.index("Exit codes:") :].split("\n\n")[0]
+    assert "**11**" in exits and "partial" in exits.split("**11**")[1]
+    assert "partial" not in exits.split("**11**")[0]  # not listed under 0
+    assert "--allow-partial" in guide
+
+
+def test_the_guides_quick_start_runs_as_written(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Every command of planner.md's quick start, literally, from a folder with field_guides/."""
+    import re
+    import shlex
+
+    pytest.importorskip("matplotlib")  # --plot is the `plot` extra
+    block = re.search(r"## Quick start.*?```\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
+    assert block
+    lines = [ln for ln in block.group(1).splitlines() if ln.startswith("plurictl ")]
+    assert len(lines) >= 5
+    (tmp_path / "field_guides").symlink_to(ROOT / "field_guides")
+    monkeypatch.chdir(tmp_path)
+    for line in lines:
+        r = run(*shlex.split(line.split("  #")[0])[1:])
+        assert r.exit_code == 0, (line, r.output)
+    assert (tmp_path / "plan.json").exists() and (tmp_path / "plan.png").stat().st_size > 0

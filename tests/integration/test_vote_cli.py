@@ -278,3 +278,108 @@ def test_every_vote_command_has_help_and_a_field_guide_mention() -> None:
         for param in command.params:
             if isinstance(param, click.Option):
                 assert param.help, f"vote {name} {param.opts} has no help"
+
+
+# --- issue 14, defect 3: a count can never take other commands down -------------------
+
+TEN = [f"--option=o{i}=Option {i}" for i in range(10)]
+
+
+def sealed_ten_option_vote(council: dict[str, Path], invoke: Invoke, *extra: str) -> str:
+    """10-option ranked choice, two ballots on different options, sealed by bob and dave."""
+    a = council["alice"]
+    r = invoke(
+        a, "vote", "open", "--title", "Which depot?", *TEN, "--method", "ranked-choice",
+        "--roll", "role:operator", "--teller", "bob", "--teller", "carol", "--teller", "dave",
+        *extra, "--json",
+    )  # fmt: skip
+    vid = json_out(r)["vote"]
+    sync(*council.values())
+    assert invoke(council["bob"], "vote", "cast", vid[:8], "o3").exit_code == 0
+    assert invoke(council["carol"], "vote", "cast", vid[:8], "o7").exit_code == 0
+    sync(*council.values())
+    assert invoke(a, "vote", "close", vid[:8]).exit_code == 0
+    sync(*council.values())
+    for teller in ("bob", "dave"):
+        assert invoke(council[teller], "vote", "seal", vid[:8]).exit_code == 0
+        sync(*council.values())
+    return vid
+
+
+def every_command_still_works(council: dict[str, Path], invoke: Invoke, vid: str) -> None:
+    a = council["alice"]
+    for args in (
+        ("vote", "list"),
+        ("vote", "list", "--json"),
+        ("vote", "status", vid[:8]),
+        ("vote", "status", vid[:8], "--json"),
+        ("vote", "result", vid[:8], "--json"),
+        ("plan", "list"),
+        ("plan", "list", "--json"),
+    ):
+        r = invoke(a, *args)
+        assert r.exit_code == 0, f"{' '.join(args)}: {r.output}"
+        assert "unexpected" not in r.output
+    with Store.open(council["erin"]) as s:
+        erin = s.roster().keys_with_role("operator")
+    key = next(
+        k
+        for k in erin
+        if k.hex() == json_out(invoke(council["erin"], "whoami", "--json"))["public_key"]
+    )
+    r = invoke(a, "roster", "revoke", key.hex(), "--reason", "test")
+    assert r.exit_code == 0, r.output
+
+
+def test_ten_option_ranked_choice_never_takes_commands_down(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    """It used to fail `vote list`, `vote status`, `plan list` and `roster revoke` with
+    "unexpected StopIteration". Now it is counted: a TIE between o3 and o7."""
+    vid = sealed_ten_option_vote(council, invoke)
+    every_command_still_works(council, invoke, vid)
+    res = json_out(invoke(council["alice"], "vote", "result", vid[:8], "--json"))["result"]
+    assert res["outcome"] == "tie" and res["tied"] == ["o3", "o7"]
+    assert res["rounds"][0]["eliminated"] == [f"o{i}" for i in range(10) if i not in (3, 7)]
+
+
+def test_a_count_that_fails_is_that_votes_state_only(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    """A vote opened by an older plurictl (no f in its charter) keeps its old count, which
+    cannot finish this election: that vote shows "count failed", everything else works."""
+    from ledger.home import Home
+    from ledger.views.vote_bodies import CHARTER
+
+    a = council["alice"]
+    with Home(a) as h:
+        roster = h.store.roster()
+        spec_keys = [k for k in roster.keys if roster.keys[k].name in ("bob", "carol", "dave")]
+        from ledger import votes as writer
+
+        body, _ = writer.charter_body(
+            roster,
+            writer.VoteSpec(
+                title="Old depot vote",
+                options=[{"id": f"o{i}", "label": f"Option {i}"} for i in range(10)],
+                method="ranked-choice",
+                tellers=spec_keys,
+                roll_role="operator",
+            ),
+        )
+        body.pop("f", None)  # as plurictl wrote charters before f existed
+        vid = h.store.append(h.identity, CHARTER, body).id.hex()
+    sync(*council.values())
+    assert invoke(council["bob"], "vote", "cast", vid[:8], "o3").exit_code == 0
+    assert invoke(council["carol"], "vote", "cast", vid[:8], "o7").exit_code == 0
+    sync(*council.values())
+    assert invoke(a, "vote", "close", vid[:8]).exit_code == 0
+    sync(*council.values())
+    for teller in ("bob", "dave"):
+        assert invoke(council[teller], "vote", "seal", vid[:8]).exit_code == 0
+        sync(*council.values())
+    every_command_still_works(council, invoke, vid)
+    status = json_out(invoke(a, "vote", "status", vid[:8], "--json"))
+    assert status["state"] == "FAILED" and status["failure"].startswith("count failed")
+    human = " ".join(invoke(a, "vote", "list").output.split())
+    assert "count failed" in human

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger import playbooks as writer
-from ledger.errors import InvalidInput, NotInitialised, TrustError
+from ledger.errors import InvalidInput, NotInitialised, NotInMesh, TrustError
 from ledger.playbook_format import PlaybookInvalid
 from ledger.store import Store
 from ledger.testing import MeshFixture, identity_from_seed
@@ -32,7 +32,7 @@ def store(tmp_path: Path) -> Store:
 
 def test_start_needs_a_mesh_and_a_coordinator(store: Store) -> None:
     alice, bob = identity_from_seed("alice"), identity_from_seed("bob")
-    with pytest.raises(TrustError, match="not in a mesh"):
+    with pytest.raises(NotInMesh, match="not in a mesh"):  # exit 3, like every command
         writer.start(store, alice, ADVISORY)
     create_mesh(store, alice, "relief")
     add_member(store, alice, bob.public, "bob", ["operator"])

@@ -34,7 +34,7 @@ def test_irv_rounds_are_shown(capsys: pytest.CaptureFixture[str]) -> None:
     vote_render.render_result(data, vote.state, vote.charter.title)  # type: ignore[arg-type]
     out = text(capsys)
     assert "instant-runoff rounds" in out and "WINNER: B" in out
-    assert [r["eliminated"] for r in data["rounds"]] == ["c", None]  # type: ignore[index]
+    assert [r["eliminated"] for r in data["rounds"]] == [["c"], []]  # type: ignore[index]
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,11 +21,11 @@ from ledger.views import votes as vv
 from tests.unit.votes_helpers import TELLERS, VOTERS, council, snapshot
 
 
-def busy_vote() -> tuple[MeshFixture, list[Entry]]:
+def busy_vote(f: int | None = None) -> tuple[MeshFixture, list[Entry]]:
     """Revotes, a double vote and its repair, spoiled and blank ballots, stops, two sheets,
     a teller equivocation, a seal, a late ballot."""
     m, vb = council()
-    v = vb.open("alice", roll=VOTERS, tellers=TELLERS, method="approval", quorum_pct=50)
+    v = vb.open("alice", roll=VOTERS, tellers=TELLERS, method="approval", quorum_pct=50, f=f)
     b = [vb.cast("bob", v, ["a"]), vb.cast("bob", v, ["a", "b"])]
     x = vb.cast("carol", v, ["a"])
     y = vb.cast("carol", v, ["b"], fresh=True)
@@ -44,10 +45,12 @@ def busy_vote() -> tuple[MeshFixture, list[Entry]]:
 
 
 BUSY = busy_vote()
+BUSY_F = busy_vote(f=0)  # the same with a charter carrying f: the finality rules
 
 
-def test_busy_vote_is_final() -> None:
-    m, entries = BUSY
+@pytest.mark.parametrize("busy", [BUSY, BUSY_F], ids=["rules1", "rules2"])
+def test_busy_vote_is_final(busy: tuple[MeshFixture, list[Entry]]) -> None:
+    m, entries = busy
     votes = vv.fold(entries, m.roster())
     (vote,) = votes.votes.values()
     assert vote.state == "FINAL" and len(vote.equivocations) == 1
@@ -55,9 +58,9 @@ def test_busy_vote_is_final() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 2**32), dup=st.integers(0, 8))
-def test_same_entries_any_order_any_duplication_same_state(seed: int, dup: int) -> None:
-    m, entries = BUSY
+@given(seed=st.integers(0, 2**32), dup=st.integers(0, 8), rules=st.sampled_from([1, 2]))
+def test_same_entries_any_order_any_duplication_same_state(seed: int, dup: int, rules: int) -> None:
+    m, entries = BUSY if rules == 1 else BUSY_F
     roster = m.roster()
     expected = snapshot(m, entries, roster)
     rng = random.Random(seed)
@@ -67,9 +70,9 @@ def test_same_entries_any_order_any_duplication_same_state(seed: int, dup: int) 
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**32))
-def test_partial_delivery_then_completion(seed: int) -> None:
-    m, entries = BUSY
+@given(seed=st.integers(0, 2**32), rules=st.sampled_from([1, 2]))
+def test_partial_delivery_then_completion(seed: int, rules: int) -> None:
+    m, entries = BUSY if rules == 1 else BUSY_F
     roster = m.roster()
     expected = snapshot(m, entries, roster)
     rng = random.Random(seed)
@@ -334,9 +337,12 @@ json_values = st.recursive(
         max_size=6,
     ),
     point_at_vote=st.booleans(),
+    rules=st.sampled_from([1, 2]),
 )
-def test_hostile_bodies_never_crash_the_fold(kind: str, body: dict, point_at_vote: bool) -> None:
-    m, entries = BUSY
+def test_hostile_bodies_never_crash_the_fold(
+    kind: str, body: dict, point_at_vote: bool, rules: int
+) -> None:
+    m, entries = BUSY if rules == 1 else BUSY_F
     (vote_id,) = [e.id for e in entries if e.kind == "vote.charter" and e.author == m.key("alice")]
     if point_at_vote:
         body = {**body, "vote": vote_id.hex()}

@@ -71,7 +71,9 @@ def test_open_resolves_the_roll_into_members(world) -> None:  # type: ignore[no-
     ("kw", "error", "match"),
     [
         ({"k": 1}, InvalidInput, "more than half"),
-        ({"k": 4}, InvalidInput, "more than half"),
+        ({"k": 4}, InvalidInput, "more than the 3 tellers"),
+        ({"k": 2, "tolerate": 1}, InvalidInput, "so k >= 3"),  # 2 of 3 cannot survive a copy
+        ({"tolerate": 3}, InvalidInput, "0 to 2"),
         ({"tellers": []}, InvalidInput, "needs tellers"),
         ({"method": "borda"}, InvalidInput, "method must be"),
         ({"credits": 10}, InvalidInput, "only applies to quadratic"),
@@ -351,4 +353,40 @@ def test_rotating_a_teller_of_an_open_vote_warns(tmp_path) -> None:  # type: ign
     )
     result = trust.rotate(store, alice, m.key("bob"), identity_from_seed("bob-new").public)
     assert result.warnings and "teller of 1 vote" in result.warnings[0]
+    store.close()
+
+
+def test_revoking_a_voter_with_a_ballot_in_an_open_vote_warns(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Not only tellers: an admin cutting a voter's key is told the voter has a ballot in an
+    open vote, and what happens to it (issue 14, defect 2)."""
+    from ledger import trust
+    from ledger.store import Store
+    from ledger.votes import VoteSpec, cast, open_vote
+    from tests.unit.votes_helpers import council
+
+    m, _ = council()
+    store = Store(tmp_path / "l.db", create=True)
+    store.ingest([e.raw for e in m.entries])
+    alice = m.person("alice")
+    vote = open_vote(
+        store,
+        alice,
+        VoteSpec(
+            title="Shelter?",
+            options=[{"id": "a", "label": "A"}, {"id": "b", "label": "B"}],
+            method="plurality",
+            tellers=[m.key("bob"), m.key("carol"), m.key("dave")],
+            roll_role="operator",
+        ),
+    )
+    cast(store, m.person("erin"), vote.id.hex(), ["a"])
+    for op in (
+        lambda: trust.revoke(store, alice, m.key("erin"), "lost"),
+        lambda: trust.rotate(store, alice, m.key("frank"), m.key("frank2")),
+    ):
+        result = op()
+        if result.entry.body["key"] == m.key("erin").hex():
+            assert any("has a ballot in 1 vote" in w for w in result.warnings), result.warnings
+        else:  # frank has no ballot: nothing to say about ballots
+            assert not any("ballot" in w for w in result.warnings)
     store.close()

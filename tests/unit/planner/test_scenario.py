@@ -131,7 +131,32 @@ def test_with_inventory_rejects_bad_input(inventory: dict[str, float], message: 
             'to = "moon"',
             "field routes[0].to (line 37): no site or depot named 'moon'",
         ),
-        ("initial_litres = 600", "initial_litres = 6000", "field sites[0].tanks[0].initial_litres"),
+        (
+            "initial_litres = 600",
+            "initial_litres = 6000",
+            "field sites[0].tanks[0].initial_litres (line 22): 6000 L is more than",
+        ),
+        # a tank's field is named by its own line, not by its site's [[sites]] header
+        (
+            "capacity_litres = 1000",
+            "capacity_litres = -5",
+            "field sites[0].tanks[0].capacity_litres (line 21): must be > 0",
+        ),
+        (
+            "initial_litres = 200",
+            "initial_litres = 900",
+            "field sites[0].tanks[1].initial_litres (line 29): 900 L is more than",
+        ),
+        (
+            "lead_periods = 2",
+            "lead_periods = 2\nmin_litres_per_trip = 900",
+            "field routes[0].min_litres_per_trip (line 41): 900 L is more than a period can carry",
+        ),
+        (
+            "[[loads]]",
+            "[[storage]]\nindex = 0\ncharge_efficiency = 1.5\n\n[[loads]]",
+            "field storage[0].charge_efficiency (line 54): must be <= 1",
+        ),
         ('case = "case9"', 'case = "case9"\nfile = "x.json"', "field network.case"),
         (
             "lead_periods = 2",
@@ -209,6 +234,17 @@ def test_network_references_are_checked_when_loading_the_network() -> None:
 def test_shipped_scenarios_are_valid() -> None:
     from planner.api import shipped_scenarios
 
-    rows = shipped_scenarios()
+    rows = shipped_scenarios(Path(__file__).resolve().parents[3] / "field_guides" / "scenarios")
     assert {r["name"] for r in rows} >= {"island-microgrid", "three-bases", "case118-72h"}
     assert all(r["valid"] for r in rows), [r["error"] for r in rows if not r["valid"]]
+
+
+def test_a_byte_order_mark_and_windows_line_ends_are_fine(tmp_path: Path) -> None:
+    f = tmp_path / "win.toml"
+    f.write_bytes(b"\xef\xbb\xbf" + BASE.replace("\n", "\r\n").encode("utf-8"))
+    assert load_scenario(f).name == "t"
+
+
+def test_a_horizon_too_long_to_be_meant_is_refused() -> None:
+    with pytest.raises(ScenarioError, match=r"horizon.periods \(line 9\): must be <= 10000"):
+        parse_scenario(BASE.replace("periods = 4", "periods = 1000000"))

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import planner.formulation as formulation
+import planner.model_data as model_data
 from planner.api import Scenario, parse_scenario, solve
 from planner.formulation import build_problem
 from planner.network import build_network
@@ -71,12 +71,12 @@ def test_large_models_use_shift_factors_and_say_so(
     sc = _meshed(write_case)
     small = solve(sc, validate=False).to_json()
     assert small["recipe"]["network"] == "angles"
-    monkeypatch.setattr(formulation, "LARGE_COLS", 10)  # this tiny case counts as large
+    monkeypatch.setattr(model_data, "LARGE_COLS", 10)  # this tiny case counts as large
     res = solve(sc, validate=False)
     assert res.status == "solved", res.reason
     plan = res.to_json()
     assert plan["recipe"]["network"] == "shift factors"
-    assert plan["recipe"]["method"] == "simplex" and plan["recipe"]["tiebreak"] == "lp"
+    assert plan["recipe"]["method"] == "simplex" and plan["recipe"]["tiebreak"] == "vertex"
     assert any("shift factors" in n for n in plan["notes"])
     # interior point restarts cold after every batch of added rows: it keeps the angles
     ipm = solve(sc, validate=False, method="ipm").to_json()
@@ -108,7 +108,7 @@ def test_shift_factor_infeasibility_names_the_branch(
     )
     sc = write_case(net, body)
     angles = solve(sc, validate=False).to_json()
-    monkeypatch.setattr(formulation, "LARGE_COLS", 1)
+    monkeypatch.setattr(model_data, "LARGE_COLS", 1)
     res = solve(sc, validate=False)
     assert res.status == "infeasible"
     plan = res.to_json()
@@ -160,17 +160,12 @@ def test_one_reference_per_island_or_the_angles_stay(write_case: Case) -> None:
         build_problem(sc, grid, form="ptdf")
 
 
-def test_shift_factors_refuse_the_centring_tie_break(
-    write_case: Case, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_tie_break_options_are_checked(write_case: Case) -> None:
     sc = _meshed(write_case)
     shift = build_problem(sc, build_network(sc).grid, form="shift")
-    with pytest.raises(ValueError, match="angles"):
+    with pytest.raises(ValueError, match="tiebreak"):
         run_stages(shift, sc.policy, tiebreak="center")
-    # through the API the centring tie-break keeps the angles instead
-    monkeypatch.setattr(formulation, "LARGE_COLS", 10)
-    plan = solve(sc, validate=False, tiebreak="center").to_json()
-    assert plan["recipe"]["network"] == "angles" and plan["recipe"]["tiebreak"] == "center"
+    assert run_stages(shift, sc.policy, tiebreak="vertex").tiebreak == "vertex"
 
 
 # ---- the flows themselves, against pandapower's DC power flow ------------------------
@@ -274,7 +269,7 @@ def test_shift_factor_plans_are_reproducible(
     write_case: Case, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the ledger stores a plan by hash and recipe: the same recipe, the same plan
-    monkeypatch.setattr(formulation, "LARGE_COLS", 10)
+    monkeypatch.setattr(model_data, "LARGE_COLS", 10)
     sc = _meshed(write_case, init=2500)
     a = solve(sc, validate=False).to_json()
     b = solve(sc, validate=False).to_json()
@@ -336,10 +331,10 @@ def test_two_islands_with_every_constant_plan_alike(loss: float) -> None:
     angles = build_problem(sc, grid, form="angles")
     shift = build_problem(sc, grid, form="shift")
     assert shift.shift is not None
-    full = run_stages(angles, sc.policy, tiebreak="lp", lazy_branches=False)
-    run = run_stages(shift, sc.policy)  # "auto" tie-break: lp with shift factors
+    full = run_stages(angles, sc.policy, lazy_branches=False)
+    run = run_stages(shift, sc.policy)  # "auto" tie-break: the vertex, either form
     assert full.status == run.status == "solved"
-    assert run.tiebreak == "lp" and run.lazy_rows
+    assert run.tiebreak == full.tiebreak == "vertex" and run.lazy_rows
     assert [s.name for s in full.log] == [s.name for s in run.log]
     for a, b in zip(full.log, run.log, strict=True):
         assert a.objective == pytest.approx(b.objective, rel=1e-6, abs=1e-7), a.name

@@ -1,0 +1,352 @@
+"""`log verify`: check every stored byte and column; `log verify --repair`: fix what can be fixed.
+
+What :func:`verify` checks (``quick`` skips the items marked *full*):
+
+1. every entry's signed bytes decode in canonical form (*full*; quick: they
+   decode) and hash to the stored id;
+2. every column beside them (author, seq, id, prev, hlc, kind) equals the
+   value in the signed bytes;
+3. the signature (*full*);
+4. each feed's chain: seq 1, 2, 3 … with no gap, ``prev`` = the id before
+   (the mesh id for seq 1), the genesis is this mesh's;
+5. the heads table names each feed's last stored entry;
+6. every fork proof: two decodable entries (*full*: validly signed) by one
+   author at one seq, with different ids, matching their row;
+7. SQLite's own ``PRAGMA integrity_check`` (quick: ``quick_check``): pages,
+   b-trees and that every index holds exactly the rows of its table.
+
+What :func:`repair` does, in order: rebuilds the indexes (``REINDEX``) when
+SQLite reports index damage; rewrites columns that disagree with intact,
+validly signed bytes; rebuilds the heads table from the entries; drops fork
+proofs that do not verify (peers send theirs again); and puts every entry
+whose signed bytes are damaged or missing in quarantine, where the node asks
+peers for an intact copy by id (and ``bundle import`` of a full bundle
+replaces it). Nothing is ever replaced by an entry whose id differs from the
+one the damaged copy is known to have had.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.entry import Entry, decode, signature_valid
+from ledger.forks import ForkProof
+from ledger.ingest import Rejection
+from ledger.kinds import GENESIS
+from ledger.store import Store, forks_seal
+from ledger.stored import Damage, column_drift, entry_hash, fast_decode
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class VerifyReport:
+    checked: int = 0
+    quick: bool = False
+    bad: list[Damage] = field(default_factory=list)
+    forks: list[ForkProof] = field(default_factory=list)
+    #: fork proof rows that fail their check, by author
+    bad_forks: list[Damage] = field(default_factory=list)
+    #: valid signatures, but after the author's revocation, rotation or fork point
+    ignored: list[Rejection] = field(default_factory=list)
+    #: problems SQLite's integrity check reported (pages, b-trees, indexes)
+    database: list[str] = field(default_factory=list)
+    #: heads-table rows that disagree with the entries
+    heads: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.bad or self.forks or self.bad_forks or self.database or self.heads)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "mode": "quick" if self.quick else "full",
+            "checked": self.checked,
+            "bad": [b.to_json() for b in self.bad],
+            "forks": [f.to_json() for f in self.forks],
+            "bad_fork_proofs": [b.to_json() for b in self.bad_forks],
+            "database": self.database,
+            "heads": self.heads,
+            "ignored": [i.to_json() for i in self.ignored],
+        }
+
+
+def verify(store: Store, *, quick: bool = False, progress: Progress | None = None) -> VerifyReport:
+    """Check the whole store (see the module docstring); never raises for damage."""
+    report = VerifyReport(quick=quick)
+    report.database = _sqlite_check(store, quick)
+    mesh = store.mesh_id
+    genesis = _genesis_id(store)
+    if genesis is not None and genesis != mesh:
+        report.database.append(
+            f"the mesh id recorded in the store ({mesh.hex()[:16] if mesh else 'none'}) "
+            f"is not the genesis entry's ({genesis.hex()[:16]})"
+        )
+        mesh = genesis  # the chains are checked against the signed genesis
+    roster = store.roster()
+    chain = _Chain(mesh)
+    last: dict[bytes, tuple[int, bytes | None]] = {}
+    for row in store.iter_rows():
+        report.checked += 1
+        if progress is not None and report.checked % 1000 == 0:
+            progress(1000)
+        e, damage = _check_entry(row, quick)
+        author, seq = row[0], row[1]
+        if isinstance(author, bytes) and isinstance(seq, int):
+            last[author] = (seq, e.id if e is not None else None)
+        if e is None and isinstance(author, bytes) and isinstance(seq, int):
+            chain.skip(author, seq, row[2] if isinstance(row[2], bytes) else None)
+        problem = damage or (chain.problem(e) if e is not None else None)
+        if problem is not None:
+            report.bad.append(problem)
+        elif e is not None and not roster.valid(e.author, e.seq):
+            why = roster.authority(e.author, e.seq) or "not valid"
+            report.ignored.append(
+                Rejection(f"ignored by views: {why}", e.author, e.seq, e.id, e.kind)
+            )
+    if progress is not None:
+        progress(report.checked % 1000)
+    report.heads = _heads_problems(store, last)
+    report.forks, report.bad_forks = _check_forks(store, quick)
+    report.database += _seal_problems(store)
+    return report
+
+
+def _genesis_id(store: Store) -> bytes | None:
+    """The id of this store's intact genesis entry (seq 1, prev nil), from its signed bytes."""
+    with store._read() as db:
+        rows = db.execute(
+            "SELECT author, seq, id, prev, hlc, kind, raw FROM entries "
+            "WHERE seq=1 AND (kind_signed=? OR kind=?)",
+            (GENESIS, GENESIS),
+        ).fetchall()
+    found = sorted(
+        e.id
+        for e in (fast_decode(r[6], r[2]) if isinstance(r[6], bytes) else None for r in rows)
+        if e is not None and e.kind == GENESIS and e.prev is None and signature_valid(e)
+    )
+    return found[0] if len(found) == 1 else None
+
+
+def _seal_problems(store: Store) -> list[str]:
+    with store._read() as db:
+        recorded = store._meta("forks_seal")
+        if recorded is None or recorded == forks_seal(db):
+            return []
+    return [
+        "the fork proofs table changed outside plurictl (a proof was deleted or edited); "
+        "peers send their proofs again at the next sync"
+    ]
+
+
+def _check_entry(row: Any, quick: bool) -> tuple[Entry | None, Damage | None]:
+    """(entry, None) when the row is intact; (entry or None, damage) otherwise."""
+    author, seq, stored_id, _prev, _hlc, _kind, raw = row
+    where = (author if isinstance(author, bytes) else None, seq if isinstance(seq, int) else None)
+    sid = stored_id if isinstance(stored_id, bytes) else None
+    if not isinstance(raw, bytes):
+        return None, Damage(*where, sid, "signed bytes missing or not a blob")
+    e = fast_decode(raw, sid) if quick else None
+    if e is None:
+        try:
+            e = decode(raw)
+        except Exception as err:
+            return None, Damage(*where, sid, f"unreadable signed bytes: {_short(err)}")
+    if e.author != author or e.seq != seq:
+        return None, Damage(
+            *where, sid, f"row holds another place's entry (seq {e.seq} of {e.author.hex()[:12]})"
+        )
+    drift = column_drift(row, e)
+    signed = quick or signature_valid(e)
+    if drift is None and signed:
+        return e, None
+    if not quick and not signed:
+        return None, Damage(*where, sid, "bad signature: the signed bytes are damaged or forged")
+    intact = (not quick) or entry_hash(raw) == sid
+    if intact:
+        return e, Damage(*where, e.id, drift or "columns disagree", columns_only=True)
+    return None, Damage(*where, sid, f"signed bytes do not hash to the stored id ({drift})")
+
+
+class _Chain:
+    """Each feed's chain, checked row by row in (author, seq) order."""
+
+    def __init__(self, mesh: bytes | None) -> None:
+        self.mesh = mesh
+        self.author: bytes | None = None
+        self.seq = 0
+        self.prev: bytes | None = mesh
+
+    def skip(self, author: bytes, seq: int, expected: bytes | None) -> None:
+        """A damaged row (reported already): the chain goes on from it."""
+        self.author, self.seq, self.prev = author, seq, expected
+
+    def problem(self, e: Entry) -> Damage | None:
+        if e.author != self.author:
+            self.author, self.seq, self.prev = e.author, 0, self.mesh
+        why = None
+        if e.seq != self.seq + 1:
+            gap = self.seq + 1, e.seq - 1
+            self.seq, self.prev = e.seq, e.id
+            span = f"seq {gap[0]}" if gap[0] == gap[1] else f"seqs {gap[0]} to {gap[1]}"
+            # The missing entry just before this one is known by id: this one's prev.
+            return Damage(e.author, e.seq - 1, e.prev, f"missing from the store ({span})")
+        if e.kind == GENESIS and e.seq == 1 and e.prev is None:
+            if e.id != self.mesh:
+                why = "genesis of another mesh"
+        elif e.prev != self.prev:
+            why = "broken chain: prev does not match the entry before it"
+        self.seq, self.prev = e.seq, e.id
+        return Damage(e.author, e.seq, e.id, why) if why else None
+
+
+def _heads_problems(store: Store, last: dict[bytes, tuple[int, bytes | None]]) -> list[str]:
+    heads = store.stored_heads()
+    out = []
+    for author, (seq, eid) in sorted(last.items()):
+        head = heads.get(author)
+        if head is None:
+            out.append(f"heads table lacks {author.hex()[:12]} (last stored seq {seq})")
+        elif head.seq != seq or (eid is not None and head.id != eid):
+            out.append(
+                f"heads table says {author.hex()[:12]} is at seq {head.seq}; "
+                f"the entries end at seq {seq}"
+            )
+    for author in sorted(set(heads) - set(last)):
+        out.append(f"heads table names {author.hex()[:12]}, which has no entries")
+    return out
+
+
+def _check_forks(store: Store, quick: bool) -> tuple[list[ForkProof], list[Damage]]:
+    good, bad = [], []
+    with store._read() as db:
+        rows = db.execute("SELECT author, seq, raw_a, raw_b FROM forks ORDER BY author").fetchall()
+    for author, seq, raw_a, raw_b in rows:
+        try:
+            a, b = decode(raw_a), decode(raw_b)
+            proof = ForkProof.stored(a, b) if quick else ForkProof.of(a, b)
+            if proof.author != author or proof.seq != seq or a.author != b.author:
+                raise ValueError("the proof does not match its row")
+            if a.seq != b.seq or a.id == b.id:
+                raise ValueError("not two different entries at one seq")
+        except Exception as err:
+            bad.append(Damage(author, seq, None, f"fork proof fails its check: {_short(err)}"))
+            continue
+        good.append(proof)
+    return good, bad
+
+
+def _sqlite_check(store: Store, quick: bool) -> list[str]:
+    pragma = "quick_check" if quick else "integrity_check"
+    try:
+        with store._read() as db:
+            rows = db.execute(f"PRAGMA {pragma}(100)").fetchall()
+    except Exception as err:  # a damaged file may fail the check itself
+        return [f"SQLite {pragma} failed: {_short(err)}"]
+    found = [str(r[0]) for r in rows]
+    return [] if found == ["ok"] else found
+
+
+def _short(err: BaseException) -> str:
+    text = str(err) or type(err).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+# --- repair ------------------------------------------------------------------------------
+
+
+@dataclass
+class RepairReport:
+    """What ``log verify --repair`` changed, in words, and what is left for peers or bundles."""
+
+    fixed: list[str] = field(default_factory=list)
+    quarantined: list[Damage] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"fixed": self.fixed, "quarantined": [d.to_json() for d in self.quarantined]}
+
+
+def repair(store: Store, report: VerifyReport) -> RepairReport:
+    """Fix locally what ``report`` found; quarantine damaged entries for a copy from peers."""
+    out = RepairReport()
+    if store.read_only:
+        return out
+    if any("index" in p.lower() for p in report.database):
+        with store.transaction() as db:
+            db.execute("REINDEX")
+        out.fixed.append("rebuilt the database indexes (SQLite reported index damage)")
+    drifted = [d for d in report.bad if d.columns_only]
+    if drifted:
+        _rewrite_columns(store, drifted)
+        out.fixed += [f"rewrote columns from the signed bytes: {d.describe()}" for d in drifted]
+    if report.bad_forks:
+        with store.transaction() as db:
+            for d in report.bad_forks:
+                db.execute("DELETE FROM forks WHERE author=?", (d.author,))
+            store.seal_forks(db)
+            store._bump_generation()
+        out.fixed += [f"dropped a damaged fork proof: {d.describe()}" for d in report.bad_forks]
+    genesis = _genesis_id(store)
+    if any("is not the genesis entry's" in p for p in report.database) and genesis:
+        with store.transaction():
+            store._set_meta("mesh_id", genesis)
+            store._bump_generation()
+        out.fixed.append(
+            f"set the store's mesh id back to its genesis entry's ({genesis.hex()[:16]})"
+        )
+    if any("fork proofs table changed" in p for p in report.database):
+        with store.transaction() as db:
+            store.seal_forks(db)
+        out.fixed.append(
+            "accepted the fork proofs table as it is now; a deleted proof comes back "
+            "from peers at the next sync"
+        )
+    broken = [d for d in report.bad if not d.columns_only]
+    if report.heads or broken:
+        _rebuild_heads(store)
+        if report.heads:
+            out.fixed.append("rebuilt the heads table from the entries")
+    if broken:
+        store.quarantine(broken)
+        out.quarantined = store.quarantined()
+    return out
+
+
+def _rewrite_columns(store: Store, drifted: list[Damage]) -> None:
+    with store.transaction() as db:
+        for d in drifted:
+            row = db.execute(
+                "SELECT raw FROM entries WHERE author=? AND seq=?", (d.author, d.seq)
+            ).fetchone()
+            if row is None:
+                continue
+            e = decode(row[0])
+            db.execute(
+                "UPDATE entries SET id=?, prev=?, hlc=?, kind=? WHERE author=? AND seq=?",
+                (e.id, e.prev, e.hlc, e.kind, e.author, e.seq),
+            )
+        store._bump_generation()
+
+
+def _rebuild_heads(store: Store) -> None:
+    with store.transaction() as db:
+        rows = db.execute("SELECT author, max(seq) FROM entries GROUP BY author").fetchall()
+        db.execute("DELETE FROM heads")
+        for author, seq in rows:
+            eid = _id_of(store, db, author, seq)
+            if eid is not None:
+                db.execute("INSERT INTO heads(author, seq, id) VALUES(?,?,?)", (author, seq, eid))
+
+
+def _id_of(store: Store, db: sqlite3.Connection, author: bytes, seq: int) -> bytes | None:
+    row = db.execute(
+        "SELECT raw, id FROM entries WHERE author=? AND seq=?", (author, seq)
+    ).fetchone()
+    if row is None:
+        return None
+    e = fast_decode(row[0], row[1]) if isinstance(row[0], bytes) else None
+    return e.id if e is not None else store.expected_id(author, seq, row[1])

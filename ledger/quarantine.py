@@ -1,0 +1,125 @@
+"""Damaged entries: where they are noted, which id each must have, and answering peers.
+
+A damaged entry is *quarantined*: left out of every read (``Store.damaged`` holds
+what this process met; the ``quarantine`` table what ``log verify`` recorded) until
+an intact copy with the id it is known to have had replaces it (``ledger.ingest``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ledger.entry import Entry
+from ledger.stored import ROW_COLUMNS, Damage, check_row
+
+
+def _wall_ms() -> int:
+    from ledger.clock import wall_ms
+
+    return wall_ms()
+
+
+class QuarantineMixin:
+    """The part of :class:`ledger.store.Store` about damaged entries."""
+
+    damaged: dict[tuple[bytes, int], Damage]
+    read_only: bool
+
+    def _read(
+        self,
+    ) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...  # pragma: no cover
+    def _write(
+        self,
+    ) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...  # pragma: no cover
+    def get(self, entry_id: bytes) -> Entry | None: ...  # pragma: no cover
+    def iter_rows(self, batch: int = 2000) -> Iterator[tuple[Any, ...]]: ...  # pragma: no cover
+
+    def expected_id(self, author: bytes, seq: int, stored_id: Any = None) -> bytes | None:
+        """The id entry ``seq`` of ``author`` must have, from the best evidence this laptop holds.
+
+        The next entry's ``prev`` (signed) first, then the stored id, then the heads table.
+        """
+        with self._read() as db:
+            row = db.execute(
+                f"SELECT {ROW_COLUMNS} FROM entries WHERE author=? AND seq=?", (author, seq + 1)
+            ).fetchone()
+            if row is not None:
+                nxt = check_row(row)
+                if isinstance(nxt, Entry) and nxt.prev is not None:
+                    return nxt.prev
+            if isinstance(stored_id, bytes) and len(stored_id) == 32:
+                return stored_id
+            head = db.execute("SELECT seq, id FROM heads WHERE author=?", (author,)).fetchone()
+        if head is not None and head[0] == seq and isinstance(head[1], bytes):
+            return bytes(head[1])
+        return None
+
+    def quarantine(self, found: Iterable[Damage]) -> None:
+        """Record damaged entries (from ``log verify``) so the node asks peers for copies."""
+        rows = [d for d in found if d.author is not None and d.seq is not None]
+        if self.read_only:
+            for d in rows:
+                self.damaged.setdefault(d.key(), d)
+            return
+        with self._write() as db:
+            for d in rows:
+                expected = d.id if d.columns_only else self.expected_id(d.author, d.seq, d.id)  # type: ignore[arg-type]
+                db.execute(
+                    "INSERT INTO quarantine(author, seq, id, reason, found) VALUES(?,?,?,?,?) "
+                    "ON CONFLICT(author, seq) DO UPDATE SET id=excluded.id, reason=excluded.reason",
+                    (d.author, d.seq, expected, d.reason, _wall_ms()),
+                )
+
+    def quarantined(self) -> list[Damage]:
+        """Damaged entries this laptop knows of: recorded by ``log verify`` or met by reads.
+
+        Damage met by this process's reads is re-checked: another process (the
+        node) may have repaired it since.
+        """
+        with self._read() as db:
+            rows = db.execute("SELECT author, seq, id, reason FROM quarantine").fetchall()
+            found = {(a, s): Damage(a, s, i, r) for a, s, i, r in rows}
+            for key, d in list(self.damaged.items()):
+                if key in found:
+                    continue
+                row = db.execute(
+                    f"SELECT {ROW_COLUMNS} FROM entries WHERE author=? AND seq=?", key
+                ).fetchone()
+                if row is not None and isinstance(check_row(row), Entry):
+                    del self.damaged[key]
+                else:
+                    found[key] = d
+        return [found[k] for k in sorted(found)]
+
+    def scan_damage(self) -> list[Damage]:
+        """Check every stored row against its signed bytes (no signatures: fast); note damage."""
+        for row in self.iter_rows():
+            e = check_row(row)
+            if isinstance(e, Damage):
+                self.damaged.setdefault(e.key(), e)
+        return self.quarantined()
+
+    def wanted_ids(self, limit: int = 256) -> list[bytes]:
+        """Ids of damaged entries to ask peers for (those whose id is known)."""
+        out = []
+        for d in self.quarantined():
+            if d.columns_only:
+                continue
+            expected = self.expected_id(d.author, d.seq, d.id) if d.author and d.seq else d.id  # type: ignore[arg-type]
+            if expected is not None and expected not in out:
+                out.append(expected)
+            if len(out) >= limit:
+                break
+        return out
+
+    def intact_raw(self, ids: Iterable[bytes]) -> list[bytes]:
+        """Signed encodings of those of ``ids`` this laptop holds intact (answers a peer's want)."""
+        out = []
+        for eid in ids:
+            e = self.get(eid)
+            if e is not None and e.id == eid:
+                out.append(e.raw)
+        return out

@@ -1,0 +1,116 @@
+"""The ledger's SQLite schema, its migrations, and opening the file (also read-only).
+
+Schema versions (``PRAGMA user_version``):
+
+1. entries (``PRIMARY KEY(author, seq) WITHOUT ROWID``), heads, fork proofs, meta.
+2. frontiers other laptops showed us (``bundle export --for``).
+3. ``kind_signed``: the kind computed by SQLite from each entry's signed bytes,
+   indexed, so that kind-filtered reads never trust an editable column; and
+   ``quarantine``: damaged entries found by ``log verify``, waiting for a copy.
+
+A home on a write-protected disk is opened read-only: first ``mode=ro`` (it
+reads the write-ahead log when one is there), else ``immutable=1`` (no locks, no
+log: the ledger as of its last checkpoint, which a cleanly closed ledger is).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from urllib.parse import quote
+
+from ledger.errors import StoreError
+from ledger.stored import KIND_SIGNED_SQL
+
+SCHEMA_VERSION = 3
+
+_SCHEMA_V1 = [
+    """CREATE TABLE meta(key TEXT PRIMARY KEY, value ANY) WITHOUT ROWID""",
+    """CREATE TABLE entries(
+        author BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        id BLOB NOT NULL,
+        prev BLOB,
+        hlc INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        raw BLOB NOT NULL,
+        received INTEGER NOT NULL,
+        PRIMARY KEY(author, seq)
+    ) WITHOUT ROWID""",
+    """CREATE UNIQUE INDEX entries_by_id ON entries(id)""",
+    """CREATE INDEX entries_by_kind ON entries(kind, hlc)""",
+    """CREATE TABLE heads(
+        author BLOB PRIMARY KEY, seq INTEGER NOT NULL, id BLOB NOT NULL
+    ) WITHOUT ROWID""",
+    """CREATE TABLE forks(
+        author BLOB PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        raw_a BLOB NOT NULL,
+        raw_b BLOB NOT NULL,
+        found INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+]
+
+#: v2: frontiers (heads vectors) other laptops showed us, for `bundle export --for`
+#: (read and written by ``ledger.frontier``).
+_SCHEMA_V2 = [
+    """CREATE TABLE known_frontiers(
+        key BLOB PRIMARY KEY,
+        mesh BLOB NOT NULL,
+        hlc INTEGER NOT NULL,
+        heads BLOB NOT NULL,
+        source TEXT NOT NULL,
+        recorded INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+]
+
+#: v3: the signed kind as a generated column, and the quarantine of damaged entries.
+#: Reads select by either kind: the signed one decides, the copied column only
+#: finds rows whose signed kind bytes were damaged (so they are reported, not missed).
+_SCHEMA_V3 = [
+    f"ALTER TABLE entries ADD COLUMN kind_signed TEXT GENERATED ALWAYS AS {KIND_SIGNED_SQL} VIRTUAL",
+    "CREATE INDEX entries_by_signed_kind ON entries(kind_signed, hlc)",
+    """CREATE TABLE quarantine(
+        author BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        id BLOB,
+        reason TEXT NOT NULL,
+        found INTEGER NOT NULL,
+        PRIMARY KEY(author, seq)
+    ) WITHOUT ROWID""",
+]
+
+#: schema version -> statements that bring the previous version up to it.
+MIGRATIONS: dict[int, list[str]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
+
+
+def writable(path: Path) -> bool:
+    """Can this process write the ledger file and create its -wal/-shm files beside it?"""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+
+
+def connect(path: Path, timeout: float) -> tuple[sqlite3.Connection, bool]:
+    """Open the ledger; returns (connection, read_only)."""
+    if writable(path):
+        db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":  # pragma: no cover - odd file systems
+            raise StoreError(f"cannot use write-ahead logging on {path} (got {mode})")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+        return db, False
+    if not os.access(path, os.R_OK):
+        raise StoreError(f"cannot read the ledger {path}: permission denied")
+    uri = "file:" + quote(str(path.absolute()))
+    for flags in ("?mode=ro", "?mode=ro&immutable=1"):
+        db = sqlite3.connect(
+            uri + flags, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return db, True
+        except sqlite3.Error:
+            db.close()
+    raise StoreError(f"cannot open the ledger {path} read-only")

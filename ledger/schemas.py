@@ -1,0 +1,294 @@
+"""Body schemas of the reserved kinds: one check per entry, before any fold reads it.
+
+A validly signed entry can carry any body its author chose. The views read
+bodies of the kinds plurictl writes (``mesh.``, ``roster.``, ``fuel.``, ``plan.``,
+``order.``, ``vote.``, ``playbook.``); each kind has a schema here giving the
+type and size bounds of every field a view reads. An entry whose body does not
+fit is ignored by the views, with the reason recorded like any other refusal
+(:class:`ledger.views.common.Ignored`), never a crash.
+
+Schemas are the *shape* (types, sizes, ranges); the views keep the *meaning*
+(roles, references, states). Registering a kind's schema is one call
+(:func:`register`); the vote kinds are registered here like the others, and a
+view module may register a stricter schema for its own kinds.
+
+Fields are optional unless listed as required; an optional field may be absent
+or null. Fields not named are allowed (newer writers may add fields).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.entry import Entry
+
+Check = Callable[[Any, str], str | None]
+
+#: The largest integer any field may hold unless its schema says otherwise.
+BIG = 2**53
+
+
+def text(max_len: int = 4000) -> Check:
+    def check(v: Any, path: str) -> str | None:
+        if not isinstance(v, str):
+            return f"{path} must be text"
+        return f"{path} is longer than {max_len:,} characters" if len(v) > max_len else None
+
+    return check
+
+
+def whole(lo: int = -BIG, hi: int = BIG) -> Check:
+    def check(v: Any, path: str) -> str | None:
+        if not isinstance(v, int) or isinstance(v, bool):
+            return f"{path} must be a whole number"
+        return None if lo <= v <= hi else f"{path} must be from {lo:,} to {hi:,}"
+
+    return check
+
+
+def number(lo: float = -1e15, hi: float = 1e15) -> Check:
+    def check(v: Any, path: str) -> str | None:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            return f"{path} must be a number"
+        if isinstance(v, float) and not math.isfinite(v):
+            return f"{path} must be a finite number"
+        return None if lo <= v <= hi else f"{path} must be from {lo:g} to {hi:g}"
+
+    return check
+
+
+def binary(max_len: int = 64 * 1024) -> Check:
+    def check(v: Any, path: str) -> str | None:
+        if not isinstance(v, bytes):
+            return f"{path} must be bytes"
+        return f"{path} is longer than {max_len:,} bytes" if len(v) > max_len else None
+
+    return check
+
+
+def boolean() -> Check:
+    def check(v: Any, path: str) -> str | None:
+        return None if isinstance(v, bool) else f"{path} must be true or false"
+
+    return check
+
+
+def anything() -> Check:
+    return lambda v, path: None
+
+
+def list_of(item: Check, max_items: int = 10_000) -> Check:
+    def check(v: Any, path: str) -> str | None:
+        if not isinstance(v, list):
+            return f"{path} must be a list"
+        if len(v) > max_items:
+            return f"{path} has more than {max_items:,} items"
+        for i, x in enumerate(v):
+            problem = item(x, f"{path}[{i}]")
+            if problem:
+                return problem
+        return None
+
+    return check
+
+
+def map_of(value: Check, max_items: int = 10_000) -> Check:
+    """A map with text keys and values of one kind."""
+
+    def check(v: Any, path: str) -> str | None:
+        if not isinstance(v, dict):
+            return f"{path} must be a map"
+        if len(v) > max_items:
+            return f"{path} has more than {max_items:,} entries"
+        for k, x in v.items():
+            problem = value(x, f"{path}.{k}")
+            if problem:
+                return problem
+        return None
+
+    return check
+
+
+def either(*checks: Check) -> Check:
+    def check(v: Any, path: str) -> str | None:
+        problems = [c(v, path) for c in checks]
+        return None if any(p is None for p in problems) else problems[0]
+
+    return check
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A body: named fields with checks; ``required`` ones must be present and not null."""
+
+    fields: dict[str, Check]
+    required: frozenset[str] = field(default_factory=frozenset)
+
+    def __call__(self, body: Any, path: str = "body") -> str | None:
+        if not isinstance(body, dict):
+            return f"{path} must be a map"
+        for name in sorted(self.required):
+            if body.get(name) is None:
+                return f"{path}.{name} is required"
+        for name, check in self.fields.items():
+            value = body.get(name)
+            if value is not None:
+                problem = check(value, f"{path}.{name}" if path != "body" else name)
+                if problem:
+                    return problem
+        return None
+
+
+def schema(required: Iterable[str] = (), **fields: Check) -> Schema:
+    return Schema(fields, frozenset(required))
+
+
+_REGISTRY: dict[str, Check] = {}
+
+
+def register(kind: str, check: Check) -> None:
+    """Give ``kind`` its schema (replacing any earlier one)."""
+    _REGISTRY[kind] = check
+
+
+def problem(e: Entry) -> str | None:
+    """Why ``e``'s body does not fit its kind's schema (None: it fits, or the kind has none)."""
+    check = _REGISTRY.get(e.kind)
+    if check is None:
+        return None
+    found = check(e.body, "body")
+    return f"malformed body: {found}" if found else None
+
+
+def split(entries: Iterable[Entry]) -> tuple[list[Entry], list[tuple[Entry, str]]]:
+    """(entries whose bodies fit, [(entry, reason) for those that do not])."""
+    good, bad = [], []
+    for e in entries:
+        why = problem(e)
+        if why is None:
+            good.append(e)
+        else:
+            bad.append((e, why))
+    return good, bad
+
+
+# --- the reserved kinds ------------------------------------------------------------------------
+
+ID = text(64)  # an entry id or key as 64 hex characters (views check the hex)
+IDS = list_of(ID, 100_000)
+NAME = text(200)
+NOTE = text(8000)
+ROLE_LIST = list_of(text(32), 16)
+LITRES = number(-1e12, 1e12)
+
+_KINDS: dict[str, Check] = {
+    "mesh.genesis": schema(
+        name=NAME,
+        admin_threshold=whole(-BIG, BIG),
+        creator=NAME,
+        roles=ROLE_LIST,
+        admins=list_of(anything(), 64),
+        protocol=whole(),
+    ),
+    "roster.change": schema(
+        ["op"],
+        op=text(32),
+        key=ID,
+        name=NAME,
+        roles=ROLE_LIST,
+        role=text(32),
+        at=whole(-BIG, 2**63 - 1),
+        k=whole(),
+        successor=ID,
+        reason=NOTE,
+        after=IDS,
+    ),
+    "roster.approve": schema(["change"], change=ID, after=IDS),
+    "fuel.report": schema(
+        site=NAME,
+        tank=NAME,
+        fuel=NAME,
+        litres=LITRES,
+        supersedes=IDS,
+        note=NOTE,
+        via=NAME,  # the phone (dashboard device) that sent the reading; the author vouches
+        photo=ID,  # content hash of a gauge photo kept beside the author's ledger
+    ),
+    "fuel.transfer": schema(
+        ["op"],
+        op=text(32),
+        transfer=ID,
+        litres=LITRES,
+        tank=NAME,
+        fuel=NAME,
+        order=text(200),
+        note=NOTE,
+        reason=NOTE,
+        **{"from": NAME, "to": NAME},
+    ),
+    "fuel.consumption": schema(site=NAME, litres_per_hour=LITRES, note=NOTE),
+    "plan.propose": schema(
+        ["plan_hash", "scenario"],
+        plan_hash=text(200),
+        scenario=text(200),
+        horizon=map_of(anything(), 64),
+        status=text(64),
+        summary=map_of(anything(), 1000),
+        blob=schema(["count", "hash"], count=whole(1, 64), hash=text(200)),
+    ),
+    "plan.part": schema(
+        ["blob", "index", "data"], blob=text(200), index=whole(0, 63), data=binary()
+    ),
+    "plan.adopt": schema(["plan"], plan=ID, supersedes=IDS),
+    "plan.supersede": schema(["plan"], plan=ID, reason=NOTE),
+    "order.ack": schema(["order"], order=text(200), note=NOTE),
+    "order.deviation": schema(["order"], order=text(200), note=NOTE),
+    "vote.part": schema(["items"], items=either(list_of(anything()), map_of(anything()))),
+    "vote.charter": schema(
+        title=text(1000),
+        text=text(16_000),
+        options=list_of(anything(), 1000),
+        method=text(32),
+        credits=whole(),
+        roll=map_of(anything()),
+        roll_parts=IDS,
+        roll_size=whole(0, 10_000_000),
+        roll_weight=whole(0, BIG),
+        roll_source=text(1000),
+        tellers=list_of(anything(), 1000),
+        k=whole(),
+        quorum_pct=number(),
+        window_minutes=number(),
+    ),
+    "vote.ballot": schema(
+        ["vote"], vote=ID, choice=either(list_of(anything()), map_of(anything())), replaces=IDS
+    ),
+    "vote.stop": schema(["vote"], vote=ID, count=whole(0, BIG), root=text(200)),
+    "vote.close": schema(
+        ["vote"], vote=ID, count=whole(0, BIG), root=text(200), ballots=IDS, parts=IDS
+    ),
+    "vote.seal": schema(["vote", "sheet"], vote=ID, sheet=ID, root=text(200)),
+    "playbook.run": schema(
+        ["playbook", "hash"], playbook=text(64 * 1024), hash=text(200), site=NAME, note=NOTE
+    ),
+}
+for _follow in ("sign", "fail", "skip", "abort", "resume", "waive"):
+    _KINDS[f"playbook.{_follow}"] = schema(
+        ["run"],
+        run=ID,
+        step=text(200),
+        check=whole(-BIG, BIG),
+        checks=anything(),  # the judge reports malformed checks and seen lists in the run
+        seen=anything(),
+        note=NOTE,
+        reason=NOTE,
+    )
+
+for _kind, _check in _KINDS.items():
+    register(_kind, _check)
+
+#: Every kind plurictl's own commands write (each has a schema).
+RESERVED_KINDS = frozenset(_KINDS)

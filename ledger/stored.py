@@ -1,0 +1,194 @@
+"""Reading entries back from the store: every row is checked against its signed bytes.
+
+The store keeps each entry's signed encoding (``raw``) next to columns copied
+from it (author, seq, id, prev, hlc, kind) for indexing. Those columns are a
+cache, never a source of truth: everything a view sees comes from ``raw``.
+
+* :func:`check_row` decodes ``raw`` (strictly: canonical form, UTF-8, no
+  trailing bytes), hashes it and compares with the columns. The fast path
+  costs a decode and a BLAKE2b hash; only a row that disagrees pays for a
+  signature check, which decides whether the bytes (signature valid: the
+  columns are wrong, repairable locally) or the entry itself is damaged.
+* :data:`KIND_SIGNED_SQL` is a generated column computing the kind from
+  ``raw`` inside SQLite, so that kind-filtered reads select rows by their
+  signed kind, not by a column anyone could edit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from ledger.entry import ID_BYTES, VERSION, Entry, decode, signature_valid
+
+
+@dataclass(frozen=True)
+class Damage:
+    """A stored entry that failed its check: named by id, author and seq."""
+
+    author: bytes | None
+    seq: int | None
+    id: bytes | None
+    reason: str
+    #: True when the signed bytes are intact and only the columns beside them are
+    #: wrong: ``log verify --repair`` rewrites the columns, no copy is needed.
+    columns_only: bool = False
+
+    def key(self) -> tuple[bytes, int]:
+        return (self.author or b"", self.seq or 0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id.hex() if self.id else None,
+            "author": self.author.hex() if self.author else None,
+            "seq": self.seq,
+            "reason": self.reason,
+            "columns_only": self.columns_only,
+        }
+
+    def describe(self, name: str | None = None) -> str:
+        """One line for people: 'id 3f2a0c1b9e77, author bob (5c1e…), seq 5: reason'."""
+        who = "?"
+        if self.author is not None:
+            short = self.author.hex()[:12]
+            who = f"{name} ({short})" if name and name != short else short
+        ident = self.id.hex()[:16] if self.id else "unknown"
+        seq = self.seq if self.seq is not None else "?"
+        return f"id {ident}, author {who}, seq {seq}: {self.reason}"
+
+
+def entry_hash(raw: bytes) -> bytes:
+    return hashlib.blake2b(raw, digest_size=ID_BYTES).digest()
+
+
+#: Columns every checked read selects, in this order.
+ROW_COLUMNS = "author, seq, id, prev, hlc, kind, raw"
+
+Row = tuple[Any, Any, Any, Any, Any, Any, Any]
+
+
+def check_row(row: Row) -> Entry | Damage:
+    """The entry in ``row`` if its signed bytes are intact; a :class:`Damage` otherwise.
+
+    An entry whose bytes are intact but whose columns disagree is returned
+    too (views follow the signed bytes); :func:`column_drift` names the drift.
+    """
+    author, seq, stored_id, _prev, _hlc, _kind, raw = row
+    key_author = author if isinstance(author, bytes) else None
+    key_seq = seq if isinstance(seq, int) else None
+    stored = stored_id if isinstance(stored_id, bytes) else None
+    if not isinstance(raw, bytes):
+        return Damage(key_author, key_seq, stored, "signed bytes missing or not a blob")
+    fast = fast_decode(raw, stored)
+    if (
+        fast is not None
+        and fast.author == author
+        and fast.seq == seq
+        and column_drift(row, fast) is None
+    ):
+        return fast
+    try:
+        e = decode(raw)
+    except Exception as err:  # EncodingError, or anything msgpack raises on damage
+        return Damage(key_author, key_seq, stored, f"unreadable signed bytes ({_short(err)})")
+    if e.author != author or e.seq != seq:
+        return Damage(
+            key_author,
+            key_seq,
+            stored,
+            f"row holds the entry of another place (author {e.author.hex()[:12]}, seq {e.seq})",
+        )
+    drift = column_drift(row, e)
+    if drift is None or signature_valid(e):
+        return e  # the bytes are authentic; at most the columns are wrong
+    return Damage(key_author, key_seq, stored, f"damaged signed bytes ({drift})")
+
+
+def fast_decode(raw: bytes, stored_id: bytes | None) -> Entry | None:
+    """Decode without the canonical re-encoding when the bytes hash to the stored id.
+
+    Those bytes are exactly what ingest verified (canonical form, signature); a
+    row that fails here takes the slow path in :func:`check_row`.
+    """
+    eid = entry_hash(raw)
+    if eid != stored_id:
+        return None
+    try:
+        obj = msgpack.unpackb(raw, raw=False, strict_map_key=True, use_list=True, timestamp=0)
+    except Exception:
+        return None
+    if type(obj) is not list or len(obj) != 8:
+        return None
+    v, author, seq, prev, hlc, kind, body, sig = obj
+    if (
+        v != VERSION
+        or type(author) is not bytes
+        or type(seq) is not int
+        or not (prev is None or type(prev) is bytes)
+        or type(hlc) is not int
+        or type(kind) is not str
+        or type(body) is not dict
+        or type(sig) is not bytes
+    ):
+        return None
+    return Entry(v, author, seq, prev, hlc, kind, body, sig, raw, eid)
+
+
+def column_drift(row: Row, e: Entry) -> str | None:
+    """Which columns of ``row`` disagree with the decoded entry ``e`` (None: all agree)."""
+    _author, _seq, stored_id, prev, hlc, kind, _raw = row
+    wrong = []
+    if stored_id != e.id:
+        wrong.append("id")
+    if prev != e.prev:
+        wrong.append("prev")
+    if hlc != e.hlc:
+        wrong.append("hlc")
+    if kind != e.kind:
+        wrong.append("kind")
+    if not wrong:
+        return None
+    return f"{', '.join(wrong)} column{'s' if len(wrong) > 1 else ''} disagree{'' if len(wrong) > 1 else 's'} with the signed bytes"
+
+
+def _short(err: BaseException) -> str:
+    text = str(err) or type(err).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+# --- the kind, computed by SQLite from the signed bytes ---------------------------------
+#
+# raw = 0x98 0x01 | c4 20 author(32) | seq | prev (c0, or c4 20 + 32 bytes) | hlc | kind | ...
+# Integers use their shortest msgpack form: a positive fixint byte, or cc/cd/ce/cf
+# followed by 1/2/4/8 bytes. The kind is a fixstr (a0-bf, length in the low 5 bits)
+# or str8 (d9, one length byte). Byte values are looked up with instr() in a constant
+# blob (SQLite before 3.41 has no unhex()); nothing here can raise on damaged bytes.
+
+
+def _int_size(pos: str) -> str:
+    return (
+        f"(CASE instr(x'cccdcecf', substr(raw, {pos}, 1)) "
+        "WHEN 0 THEN 1 WHEN 1 THEN 2 WHEN 2 THEN 3 WHEN 3 THEN 5 ELSE 9 END)"
+    )
+
+
+def _kind_expr() -> str:
+    p_prev = f"(37 + {_int_size('37')})"
+    p_hlc = f"({p_prev} + (CASE substr(raw, {p_prev}, 1) WHEN x'c0' THEN 1 ELSE 34 END))"
+    p_kind = f"({p_hlc} + {_int_size(p_hlc)})"
+    fixstr = "x'" + "".join(f"{b:02x}" for b in range(0xA0, 0xC0)) + "'"
+    byte = "x'" + "".join(f"{b:02x}" for b in range(256)) + "'"
+    return (
+        f"(CASE WHEN instr({fixstr}, substr(raw, {p_kind}, 1)) > 0 "
+        f"THEN CAST(substr(raw, {p_kind} + 1, instr({fixstr}, substr(raw, {p_kind}, 1)) - 1) AS TEXT) "
+        f"WHEN substr(raw, {p_kind}, 1) = x'd9' "
+        f"THEN CAST(substr(raw, {p_kind} + 2, instr({byte}, substr(raw, {p_kind} + 1, 1)) - 1) AS TEXT) "
+        "END)"
+    )
+
+
+#: SQL for the kind named in an entry's signed bytes (NULL when they are too damaged).
+KIND_SIGNED_SQL = _kind_expr()

@@ -1,0 +1,39 @@
+"""Errors of the radio bridge (``mesh.radio``).
+
+::
+
+    PluriError (ledger.errors)
+    └── MeshError (mesh.errors)        exit 9
+        └── RadioError                 exit 9  radio bridge root
+            ├── LinkSpecError          exit 5  a --link text that names no usable link
+            ├── LinkUnavailable        exit 9  the device, port or simulator is not there (yet)
+            ├── BridgeRunning          exit 9  a bridge already runs on this home
+            └── BridgeNotRunning       exit 9  no bridge runs on this home
+
+Frames that fail their check, come from non-members or replay old counters
+are not errors: the station drops and counts them (``radio status``).
+"""
+
+from __future__ import annotations
+
+from mesh.errors import MeshError
+
+
+class RadioError(MeshError):
+    exit_code = 9
+
+
+class LinkSpecError(RadioError):
+    exit_code = 5
+
+
+class LinkUnavailable(RadioError):
+    exit_code = 9
+
+
+class BridgeRunning(RadioError):
+    exit_code = 9
+
+
+class BridgeNotRunning(RadioError):
+    exit_code = 9

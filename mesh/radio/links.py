@@ -1,0 +1,166 @@
+"""Links: what ``--link`` names, and the small interface every radio presents to the bridge.
+
+============================================  =============================================
+``--link``                                    what it is
+============================================  =============================================
+``serial:/dev/ttyUSB0?baud=9600``             a raw serial line or transparent radio modem
+                                              (frames delimited SLIP-style)
+``kiss:tcp://127.0.0.1:8001?callsign=N0CALL``  a KISS TNC on TCP (Direwolf's default port)
+``kiss:/dev/ttyUSB0?baud=9600&callsign=...``   a hardware KISS TNC on a serial port
+``meshtastic:/dev/ttyACM0``                    a Meshtastic radio on USB (private app port)
+``meshtastic:tcp://192.168.4.1``               a Meshtastic radio over Wi-Fi/Ethernet
+``sim:NAME``                                   the link simulator (``plurictl radio sim NAME``)
+============================================  =============================================
+
+Options after ``?`` (``&`` between them): ``mtu`` (frame size), ``bitrate``
+(for airtime estimates), ``baud`` (serial), ``callsign``/``dest``/``ax25`` (KISS),
+``channel`` (Meshtastic).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import parse_qsl
+
+from mesh.radio.errors import LinkSpecError
+
+
+class Link(Protocol):
+    """A radio (or wire) that moves whole frames of at most ``mtu`` bytes."""
+
+    mtu: int
+
+    def describe(self) -> str: ...
+
+    def airtime(self, nbytes: int) -> float: ...
+
+    def ready(self) -> bool: ...
+
+    def send(self, frame: bytes) -> None: ...
+
+    def receive(self, timeout: float) -> list[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+#: scheme -> (options it takes, defaults)
+SCHEMES: dict[str, dict[str, str]] = {
+    "serial": {"baud": "9600", "mtu": "256", "bitrate": ""},
+    "kiss": {
+        "baud": "9600",
+        "mtu": "200",
+        "bitrate": "1200",
+        "callsign": "",
+        "dest": "PLURI",
+        "ax25": "on",
+        "port": "0",
+    },
+    "meshtastic": {"mtu": "", "bitrate": "1000", "channel": "0"},
+    "sim": {},
+}
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    scheme: str
+    target: str  # device path, tcp://host:port, or simulator name
+    options: dict[str, str] = field(default_factory=dict)
+    text: str = ""
+
+    def option(self, name: str) -> str:
+        return self.options.get(name, SCHEMES[self.scheme].get(name, ""))
+
+    def number(self, name: str, *, minimum: float, maximum: float) -> float:
+        raw = self.option(name)
+        try:
+            value = float(raw)
+        except ValueError as e:
+            raise LinkSpecError(f"--link {self.text}: {name}={raw!r} is not a number") from e
+        if not minimum <= value <= maximum:
+            raise LinkSpecError(
+                f"--link {self.text}: {name} must be from {minimum:g} to {maximum:g}"
+            )
+        return value
+
+    @property
+    def tcp(self) -> tuple[str, int] | None:
+        """(host, port) for ``tcp://HOST:PORT`` targets, else None."""
+        if not self.target.startswith("tcp://"):
+            return None
+        rest = self.target.removeprefix("tcp://").rstrip("/")
+        host, _, port = rest.rpartition(":") if ":" in rest else (rest, "", "")
+        if not host:
+            raise LinkSpecError(f"--link {self.text}: no host in {self.target}")
+        default = {"kiss": 8001, "meshtastic": 4403}.get(self.scheme, 0)
+        try:
+            number = int(port) if port else default
+        except ValueError as e:
+            raise LinkSpecError(f"--link {self.text}: port {port!r} is not a number") from e
+        if not 0 < number < 65536:
+            raise LinkSpecError(f"--link {self.text}: give a TCP port (tcp://HOST:PORT)")
+        return host.strip("[]"), number
+
+
+def parse_link(text: str) -> LinkSpec:
+    """Parse a ``--link`` value; LinkSpecError (exit 5) with the accepted forms if it is not one."""
+    scheme, sep, rest = text.strip().partition(":")
+    if not sep or scheme not in SCHEMES or not rest:
+        raise LinkSpecError(
+            f"--link {text!r} names no link",
+            hint="use serial:/dev/ttyUSB0?baud=9600, kiss:tcp://127.0.0.1:8001?callsign=CALL, "
+            "kiss:/dev/ttyUSB0, meshtastic:/dev/ttyACM0, meshtastic:tcp://HOST or sim:NAME",
+        )
+    target, _, query = rest.partition("?")
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError as e:
+        raise LinkSpecError(f"--link {text}: options are name=value joined by &") from e
+    options = {k.lower(): v for k, v in pairs}
+    known = SCHEMES[scheme]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        accepted = ", ".join(sorted(known)) or "none"
+        raise LinkSpecError(
+            f"--link {text}: unknown option {', '.join(unknown)} for {scheme} links "
+            f"(accepted: {accepted})"
+        )
+    if not target:
+        raise LinkSpecError(f"--link {text}: say which device, address or simulator")
+    spec = LinkSpec(scheme, target, options, text.strip())
+    if scheme == "sim" and not spec.target.replace("-", "").replace("_", "").isalnum():
+        raise LinkSpecError(f"--link {text}: a simulator name is letters, digits, - and _")
+    return spec
+
+
+def open_link(spec: LinkSpec) -> Link:
+    """Open the link a spec names (LinkUnavailable if the device or endpoint is not there)."""
+    if spec.scheme == "sim":
+        from mesh.radio.simhub import SimClientLink
+
+        return SimClientLink.connect(spec.target)
+    if spec.scheme == "meshtastic":
+        from mesh.radio.meshtastic_link import MeshtasticLink
+
+        return MeshtasticLink.open(spec)
+    from mesh.radio.kiss import open_stream_link
+
+    return open_stream_link(spec)
+
+
+class Pacer:
+    """Paces a link whose device queues frames itself: one frame's airtime before the next.
+
+    Keeps the device's queue short, so the station decides what goes next as late
+    as possible (a revocation written now overtakes the backlog).
+    """
+
+    def __init__(self) -> None:
+        self.free_at = 0.0
+
+    def ready(self) -> bool:
+        return time.monotonic() >= self.free_at
+
+    def sent(self, seconds: float) -> None:
+        self.free_at = max(time.monotonic(), self.free_at) + seconds

@@ -1,0 +1,371 @@
+"""A station on the air: frames in, frames out, for every peer it hears (sans I/O).
+
+The station owns the keys, the frame counter, the airtime budget and one
+:class:`~mesh.radio.session.PeerSession` per member heard. It never touches
+a device or a clock: the bridge (or the simulator's driver) hands it frames
+with :meth:`Station.receive`, asks for the next frame with
+:meth:`Station.next_frame` whenever the link can take one, and calls
+:meth:`Station.tick` at :meth:`Station.wakeup`.
+
+Admission: a frame is read only if its sender's key is in the roster (active,
+or frozen by a fork so that it learns of the fork) and its tag checks with the
+pair key; a hello only if its signature does. Everything else is dropped and
+counted: ``non_member``, ``bad_auth``, ``replayed``, ``garbled``,
+``other_mesh``. Frames addressed to someone else are ``for_others``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import nacl.signing
+
+from mesh.radio import summary, wire
+from mesh.radio.budget import Budget, BudgetSpec
+from mesh.radio.crypto import AuthFailed, Keyring, ReplayWindow, key_prefix, read_hello
+from mesh.radio.ledger_port import LocalLedger
+from mesh.radio.session import PeerSession, SessionConfig
+
+HELLO_INTERVAL = 600.0
+HELLO_ALONE = 30.0  # while no peer has been heard
+Reserve = Callable[[int], int]  # (frames wanted) -> first counter of a fresh block
+
+
+@dataclass
+class StationConfig:
+    cleartext: bool = False
+    budget: BudgetSpec = field(default_factory=BudgetSpec)
+    session: SessionConfig = field(default_factory=SessionConfig)
+
+
+@dataclass
+class Drops:
+    garbled: int = 0
+    non_member: int = 0
+    bad_auth: int = 0
+    replayed: int = 0
+    other_mesh: int = 0
+    for_others: int = 0
+
+
+@dataclass
+class Airtime:
+    frames: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    hellos: int = 0
+
+
+class Station:
+    def __init__(
+        self,
+        ledger: LocalLedger,
+        signing_key: nacl.signing.SigningKey,
+        config: StationConfig,
+        *,
+        mtu: int,
+        airtime: Callable[[int], float],
+        reserve: Reserve | None = None,
+        floors: dict[bytes, int] | None = None,
+        names: Callable[[bytes], str] | None = None,
+        events: Callable[[str], None] | None = None,
+    ) -> None:
+        ledger.refresh()
+        if ledger.mesh_id is None:
+            raise ValueError("the station needs a ledger in a mesh")
+        self.ledger = ledger
+        self.keyring = Keyring(signing_key, ledger.mesh_id)
+        self.me = self.keyring.me
+        self.config = config
+        self.mtu = mtu
+        self.airtime = airtime
+        self.budget = Budget(config.budget, airtime, mtu)
+        self._reserve = reserve or _memory_reserve()
+        self._counter, self._counter_end = 0, 0
+        self.floors = dict(floors or {})
+        self.replay: dict[bytes, ReplayWindow] = {}
+        self.peers: dict[bytes, PeerSession] = {}
+        self.names = names or (lambda k: k.hex()[:12])
+        self.events = events or (lambda _m: None)
+        self.drops = Drops()
+        self.sent = Airtime()
+        self.heard = Airtime()
+        self.next_hello = 0.0
+        self._booted = False
+        self._rr = 0
+        #: until measured: a second each way and a short ACK
+        self.initial_turn = 2.0 + airtime(48)
+
+    # --- counters ----------------------------------------------------------------------
+
+    def _next_counter(self) -> int:
+        if self._counter >= self._counter_end:
+            start = self._reserve(4096)
+            self._counter, self._counter_end = start, start + 4096
+        self._counter += 1
+        return self._counter
+
+    # --- peers -------------------------------------------------------------------------
+
+    def session(self, key: bytes, now: float) -> PeerSession:
+        s = self.peers.get(key)
+        if s is None:
+            s = PeerSession(
+                key,
+                self.ledger,
+                self.config.session,
+                initial_turn=self.initial_turn,
+                name=self.names(key),
+                next_summary=now,
+                on_event=self.events,
+            )
+            self.peers[key] = s
+            self.events(f"heard {s.name} on the air")
+        return s
+
+    def _window(self, key: bytes) -> ReplayWindow:
+        if key not in self.replay:
+            self.replay[key] = ReplayWindow(self.floors.get(key, 0))
+        return self.replay[key]
+
+    def _members_with_prefix(self, prefix: bytes) -> list[bytes]:
+        return sorted(k for k in self.ledger.members if k[:2] == prefix and k != self.me)
+
+    # --- receiving -----------------------------------------------------------------------
+
+    def receive(self, frame: bytes, now: float) -> None:
+        self.heard.frames += 1
+        self.heard.bytes += len(frame)
+        self.heard.seconds += self.airtime(len(frame))
+        try:
+            kind = wire.frame_kind(frame)
+            if kind == wire.HELLO:
+                self._on_hello(frame, now)
+                return
+            header = wire.parse_header(frame)
+        except wire.WireError:
+            self.drops.garbled += 1
+            return
+        if header.recipient != key_prefix(self.me):
+            self.drops.for_others += 1
+            return
+        candidates = self._members_with_prefix(header.sender)
+        if not candidates:
+            self.drops.non_member += 1
+            return
+        for key in candidates:
+            try:
+                plaintext = self.keyring.open(key, frame)
+                break
+            except AuthFailed:
+                continue
+        else:
+            self.drops.bad_auth += 1
+            return
+        if not self._window(key).accept(header.counter):
+            self.drops.replayed += 1
+            return
+        try:
+            records = wire.decode_records(plaintext)
+        except wire.WireError:
+            self.drops.garbled += 1
+            return
+        s = self.session(key, now)
+        s.counters.frames_in += 1
+        s.counters.bytes_in += len(frame)
+        s.receive(records, header, now)
+        self._after_ingest(now)
+
+    def _on_hello(self, frame: bytes, now: float) -> None:
+        try:
+            hello = read_hello(frame)
+        except AuthFailed:
+            self.drops.bad_auth += 1
+            return
+        except wire.WireError:
+            self.drops.garbled += 1
+            return
+        if hello.key == self.me:
+            return
+        if hello.mesh_prefix != self.ledger.mesh_id[: len(hello.mesh_prefix)]:  # type: ignore[index]
+            self.drops.other_mesh += 1
+            return
+        if hello.key not in self.ledger.members:
+            self.drops.non_member += 1
+            return
+        if not self._window(hello.key).accept(hello.counter):
+            self.drops.replayed += 1
+            return
+        self.heard.hellos += 1
+        known = hello.key in self.peers
+        s = self.session(hello.key, now)
+        s.last_heard = now
+        s.cleartext_peer = hello.cleartext
+        if known and hello.boot:
+            s.restarted(now)
+        else:  # answer at once: whoever says hello (a new bridge, a link check) hears us
+            s.next_summary = min(s.next_summary, now)
+
+    def _after_ingest(self, now: float) -> None:
+        if self.ledger.refresh():
+            self.ledger_changed(now)
+
+    def ledger_changed(self, now: float) -> None:
+        """Our ledger changed (radio, mesh or a command): tell every peer what it lacks."""
+        gone = [k for k in self.peers if k not in self.ledger.members]
+        for key in gone:
+            self.events(f"{self.peers[key].name} is no longer a member: dropped")
+            del self.peers[key]
+            self.keyring.forget(key)
+        for s in self.peers.values():
+            s.release()
+        for s in self.peers.values():
+            s.ledger_changed(now)
+
+    def poll_ledger(self, now: float) -> bool:
+        """Notice changes other processes made to the ledger; True if there were any."""
+        if self.ledger.refresh():
+            self.ledger_changed(now)
+            return True
+        return False
+
+    # --- sending --------------------------------------------------------------------------
+
+    def next_frame(self, now: float) -> bytes | None:
+        """The next frame to put on the air now, or None (nothing to say, or over budget)."""
+        if now >= self.next_hello:
+            frame = self._hello(now)
+            if frame is not None:
+                return frame
+        order = self._by_urgency(now)
+        for s in order:
+            urgency = s.urgency(now)
+            control_only = False
+            if not self.budget.allows(now, self.mtu):
+                small = wire.OVERHEAD + wire.Ack.size() + 8 + 2 * summary.MAX_BUCKETS
+                if urgency is None or urgency > -2 or not self.budget.allows(now, small):
+                    continue
+                control_only = True
+            frame = self._frame_for(s, now, control_only=control_only)
+            if frame is not None:
+                return frame
+        return None
+
+    def _by_urgency(self, now: float) -> list[PeerSession]:
+        ranked = []
+        for i, s in enumerate(self.peers.values()):
+            u = s.urgency(now)
+            if u is not None:
+                ranked.append((u, (i - self._rr) % max(1, len(self.peers)), s))
+        ranked.sort(key=lambda t: (t[0], t[1]))
+        self._rr += 1
+        return [s for _, _, s in ranked]
+
+    def _frame_for(self, s: PeerSession, now: float, *, control_only: bool) -> bytes | None:
+        room = self.mtu - wire.OVERHEAD
+        records, spans, ask, urgent = s.compose(now, room, control_only=control_only)
+        if not records and not ask:
+            return None  # an empty frame that asks for an ACK is a poll: it goes out
+        counter = self._next_counter()
+        plaintext = wire.encode_records(records)
+        frame = self.keyring.seal(
+            s.key, counter, plaintext, cleartext=self.config.cleartext, ack_requested=ask
+        )
+        assert len(frame) <= self.mtu, "a frame larger than the link's MTU"
+        s.sent(counter, now, spans, urgent=urgent, ask=ask, airtime=self.airtime(len(frame)))
+        s.counters.frames_out += 1
+        s.counters.bytes_out += len(frame)
+        self._account(now, frame)
+        return frame
+
+    def _hello(self, now: float) -> bytes | None:
+        """Say who we are: at start, every 30 s while nobody answers, and every 10 minutes
+        when no station has been heard for that long (peers in touch need no hellos)."""
+        heard = [s.last_heard for s in self.peers.values() if s.last_heard is not None]
+        if self._booted and heard and now - max(heard) < HELLO_INTERVAL:
+            self.next_hello = max(heard) + HELLO_INTERVAL
+            return None
+        if not self.budget.allows(now, wire.HELLO_BYTES):
+            return None
+        self.next_hello = now + (HELLO_INTERVAL if heard else HELLO_ALONE)
+        frame = self.keyring.hello(
+            self._next_counter(), cleartext=self.config.cleartext, boot=not self._booted
+        )
+        self._booted = True
+        self.sent.hellos += 1
+        self._account(now, frame)
+        return frame
+
+    def _account(self, now: float, frame: bytes) -> None:
+        self.budget.charge(now, len(frame))
+        self.sent.frames += 1
+        self.sent.bytes += len(frame)
+        self.sent.seconds += self.airtime(len(frame))
+
+    # --- timers -------------------------------------------------------------------------
+
+    def tick(self, now: float) -> None:
+        for s in self.peers.values():
+            s.tick(now)
+
+    def wakeup(self, now: float) -> float:
+        """When :meth:`tick` / :meth:`next_frame` next have something to do."""
+        times = [self.next_hello] + [s.wakeup(now) for s in self.peers.values()]
+        t = min(times)
+        if t <= now and not self.budget.allows(now, self.mtu):
+            t = self.budget.next_allowed(now, wire.OVERHEAD + 16)
+        return t
+
+    # --- status ----------------------------------------------------------------------------
+
+    def rx_floors(self) -> dict[bytes, int]:
+        return {k: w.high for k, w in self.replay.items() if w.seen_any}
+
+    def status(self, now: float) -> dict[str, Any]:
+        peers = []
+        for s in sorted(self.peers.values(), key=lambda p: p.name):
+            peers.append(
+                {
+                    "key": s.key.hex(),
+                    "name": s.name,
+                    "last_heard_s": None if s.last_heard is None else round(now - s.last_heard, 1),
+                    "in_sync": s.in_sync,
+                    "cleartext": s.cleartext_peer,
+                    "queued": s.queued(),
+                    "in_flight_frames": len(s.outbox.inflight),
+                    "waiting_entries": len(s.waiting),
+                    "rtt_s": None if s.outbox.srtt is None else round(s.outbox.srtt, 2),
+                    "lost_frames": s.outbox.lost_frames,
+                    "resent_bytes": s.outbox.resent_bytes,
+                    **asdict(s.counters),
+                }
+            )
+        return {
+            "key": self.me.hex(),
+            "digest": self.ledger.digest.hex(),
+            "cleartext": self.config.cleartext,
+            "mtu": self.mtu,
+            "budget": {
+                "spec": self.config.budget.to_json(),
+                "describe": self.config.budget.describe(),
+                "window_s": self.budget.window,
+                "used": round(self.budget.used(now), 4),
+            },
+            "sent": asdict(self.sent),
+            "heard": asdict(self.heard),
+            "dropped": asdict(self.drops),
+            "peers": peers,
+        }
+
+
+def _memory_reserve() -> Reserve:
+    state = {"next": 0}
+
+    def reserve(n: int) -> int:
+        start = state["next"]
+        state["next"] += n
+        return start
+
+    return reserve
