@@ -26,6 +26,7 @@ from planner.network import NetworkModel, _quiet
 
 V_MIN_DEFAULT = 0.9
 V_MAX_DEFAULT = 1.1
+NO_MIN_PU, NO_MAX_PU = 0.0, 2.0  # pandapower's fill for a bus created without limits
 
 
 def numba_available() -> bool:
@@ -70,9 +71,12 @@ def validate_ac(
 
 
 def _limits(net: Any, col: str, default: float) -> np.ndarray:
+    """Each bus's voltage limit, or ``default`` where it has none of its own: NaN, or the
+    0.0 / 2.0 pu pandapower stores for a bus created without limits once the column exists."""
     if col in net.bus.columns:
         v = net.bus[col].to_numpy(dtype=float, na_value=np.nan)
-        return np.where(np.isnan(v), default, v)
+        unset = np.isnan(v) | (v <= NO_MIN_PU) | (v >= NO_MAX_PU)
+        return np.where(unset, default, v)
     return np.full(len(net.bus), default)
 
 

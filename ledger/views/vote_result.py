@@ -81,7 +81,9 @@ def final_result(
     winner = charter.option(tally.winner) if outcome == vote_tally.WINNER else None
     regardless = False
     if winner is not None:
-        if f.method == RANKED:
+        if missing == 0:  # nobody left who could change it
+            regardless = True
+        elif f.method == RANKED:
             regardless = 2 * tally.first_preferences > f.roll_weight
         elif f.method == QUADRATIC:
             regardless = tally.margin > missing * quadratic_swing(f.credits or 0)

@@ -246,13 +246,6 @@ def test_decided_regardless_iff_no_completion_changes_the_winner(
         assert data["decided_regardless"] is not can_change
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: ranked choice compares first choices with the whole roll, so a vote "
-    "with nobody missing reads 'not decided regardless' (the missing voters could have "
-    "changed it) although nobody is missing; smallest fix in vote_result.final_result: "
-    "regardless = missing == 0 or 2 * tally.first_preferences > f.roll_weight",
-)
 def test_ranked_choice_with_nobody_missing_is_decided_regardless() -> None:
     choices = {
         "alice": ["a"],

@@ -277,3 +277,33 @@ def test_transformer_under_its_rating_is_not_reported(write_case: Case) -> None:
     assert period["violations"] == []
     assert period["worst_transformer"]["loading_pct"] == pytest.approx(loading, abs=0.01)
     assert plan["ac"]["summary"]["ok"] is True
+
+
+def test_a_bus_created_without_limits_is_held_to_the_defaults(write_case: Case) -> None:
+    # pandapower 3 fills the limits of a bus created without them with 0.0 / 2.0 pu once
+    # another bus has limits: those are "no limit of its own", so the defaults (0.9 / 1.1)
+    # apply. Taken at face value, that bus would never be checked at all.
+    import pandapower as pp
+
+    net = _light_cable()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pp.create_bus(net, vn_kv=20.0, name="b2")  # no limits given
+        pp.create_line_from_parameters(
+            net, 1, 2, length_km=30.0, r_ohm_per_km=0.1, x_ohm_per_km=0.4,
+            c_nf_per_km=400.0, max_i_ka=99.0,
+        )  # fmt: skip
+    net.bus.at[1, "max_vm_pu"] = 1.2  # bus 1 may rise: only bus 2 is in question
+    assert float(net.bus.at[2, "max_vm_pu"]) >= 2.0  # what pandapower really stores
+    ref = _reference(net, 1.04)
+    far = float(ref.res_bus.vm_pu.at[2])
+    assert far > 1.1 + 0.005
+    period = _ac_period(solve(write_case(net, _body(1.04))).to_json())
+    assert period["violations"] == [
+        {
+            "kind": "overvoltage",
+            "element": "bus 2",
+            "value": pytest.approx(far, abs=1e-4),
+            "limit": 1.1,
+        }
+    ]
