@@ -192,3 +192,54 @@ def _kind_expr() -> str:
 
 #: SQL for the kind named in an entry's signed bytes (NULL when they are too damaged).
 KIND_SIGNED_SQL = _kind_expr()
+
+
+# --- kind-filtered reads ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KindFilter:
+    """SQL selecting rows whose stored kind *or* signed kind matches (callers then keep
+    the rows whose decoded kind matches): ``indexed`` uses the two kind indexes,
+    ``scan`` reads the table in order and computes the signed kind only for rows whose
+    stored kind does not match. Both select exactly the same rows."""
+
+    indexed: str
+    scan: str
+    args: tuple[Any, ...]
+    scan_args: tuple[Any, ...]
+    count: str  # rows by stored kind (a covering index), to choose between the two
+    count_args: tuple[Any, ...]
+
+
+def kind_filter(kinds: tuple[str, ...] | None, prefix: str | None) -> KindFilter | None:
+    """The filter for ``kinds`` and/or a kind ``prefix`` (None: no kind filter)."""
+    if not kinds and not prefix:
+        return None
+    parts: list[tuple[str, str, tuple[Any, ...]]] = []  # (on kind, on kind_signed, args)
+    if kinds:
+        marks = ",".join("?" * len(kinds))
+        parts.append((f"kind IN ({marks})", f"kind_signed IN ({marks})", tuple(kinds)))
+    if prefix:
+        end = prefix + "\U0010ffff"
+        parts.append(
+            ("(kind >= ? AND kind < ?)", "(kind_signed >= ? AND kind_signed < ?)", (prefix, end))
+        )
+    on_kind = " AND ".join(p[0] for p in parts)
+    on_signed = " AND ".join(p[1] for p in parts)
+    plain = tuple(a for p in parts for a in p[2])
+    # CASE, not OR: SQLite evaluates both sides of an OR, and the signed kind is
+    # computed from the raw bytes (a few microseconds a row).
+    return KindFilter(
+        indexed=f"({on_signed} OR {on_kind})",
+        scan=f"(CASE WHEN {on_kind} THEN 1 ELSE {on_signed} END)",
+        args=plain + plain,
+        scan_args=plain + plain,
+        count=f"SELECT count(*) FROM entries WHERE {on_kind}",
+        count_args=plain,
+    )
+
+
+#: A kind-filtered read scans the whole table once its rows are at least this share of
+#: the table: each indexed row costs a lookup of its row by key, several times a scanned one.
+SCAN_SHARE = 8
