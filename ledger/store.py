@@ -41,7 +41,10 @@ from ledger.stored import (
     KindFilter,
     check_row,
     fast_decode,
+    gc_paused,
     kind_filter,
+    kind_ok,
+    sort_rows,
 )
 from ledger.views import roster as roster_view
 
@@ -104,29 +107,6 @@ def decode_trusted(raw: bytes, entry_id: bytes) -> Entry:
     if e is None:
         raise StoreError(f"damaged entry {entry_id.hex()[:16]}: its bytes do not match its id")
     return e
-
-
-def _kind_ok(e: Entry, kinds: Sequence[str] | None, prefix: str | None) -> bool:
-    """A row found by its copied kind column counts only if its signed kind matches."""
-    return (not kinds or e.kind in kinds) and (not prefix or e.kind.startswith(prefix))
-
-
-def _sql_rank(v: Any) -> tuple[int, Any]:
-    """SQLite's order across types: NULL, then numbers, then text, then blobs."""
-    if v is None:
-        return (0, 0)
-    return (1 if isinstance(v, int | float) else 2 if isinstance(v, str) else 3, v)
-
-
-def _sort_rows(rows: list[Any], newest_first: bool) -> None:
-    """Sort rows by (hlc, author, seq) as SQLite's ORDER BY would, damaged columns too."""
-    try:
-        rows.sort(key=lambda r: (r[4], r[0], r[1]), reverse=newest_first)
-    except TypeError:  # a damaged column holds a value of another type
-        rows.sort(
-            key=lambda r: (_sql_rank(r[4]), _sql_rank(r[0]), _sql_rank(r[1])),
-            reverse=newest_first,
-        )
 
 
 class Store(QuarantineMixin):
@@ -513,17 +493,19 @@ class Store(QuarantineMixin):
                     f"SELECT {ROW_COLUMNS} FROM entries NOT INDEXED WHERE {filt.scan}",
                     filt.scan_args,
                 ).fetchall()
-            _sort_rows(rows, newest_first)
-            return [e for e in self._checked(rows) if _kind_ok(e, kinds, kind_prefix)]
-        return list(
-            self.iter_entries(
-                author=author,
-                kinds=kinds,
-                kind_prefix=kind_prefix,
-                limit=limit,
-                newest_first=newest_first,
+            sort_rows(rows, newest_first)
+            with gc_paused():
+                return [e for e in self._checked(rows) if kind_ok(e, kinds, kind_prefix)]
+        with gc_paused():
+            return list(
+                self.iter_entries(
+                    author=author,
+                    kinds=kinds,
+                    kind_prefix=kind_prefix,
+                    limit=limit,
+                    newest_first=newest_first,
+                )
             )
-        )
 
     def _scan(self, filt: KindFilter) -> bool:
         """Whether the rows ``filt`` selects are enough of the table to read it whole."""
@@ -566,7 +548,7 @@ class Store(QuarantineMixin):
             rows = cursor.fetchmany(batch)
             while rows:
                 for e in self._checked(rows):
-                    if _kind_ok(e, kinds, kind_prefix):
+                    if kind_ok(e, kinds, kind_prefix):
                         yield e
                 rows = cursor.fetchmany(batch)
 

@@ -16,7 +16,10 @@ cache, never a source of truth: everything a view sees comes from ``raw``.
 
 from __future__ import annotations
 
+import gc
 import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -240,6 +243,42 @@ def kind_filter(kinds: tuple[str, ...] | None, prefix: str | None) -> KindFilter
     )
 
 
-#: A kind-filtered read scans the whole table once its rows are at least this share of
+#: A kind-filtered read scans the whole table once its rows are at least 1/SCAN_SHARE of
 #: the table: each indexed row costs a lookup of its row by key, several times a scanned one.
 SCAN_SHARE = 8
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic collector off while a big read builds entries (they hold no cycles: the
+    collector would only rescan them, again and again, about a third of the read's time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def kind_ok(e: Entry, kinds: Sequence[str] | None, prefix: str | None) -> bool:
+    """A row found by its copied kind column counts only if its signed kind matches."""
+    return (not kinds or e.kind in kinds) and (not prefix or e.kind.startswith(prefix))
+
+
+def _sql_rank(v: Any) -> tuple[int, Any]:
+    """SQLite's order across types: NULL, then numbers, then text, then blobs."""
+    if v is None:
+        return (0, 0)
+    return (1 if isinstance(v, int | float) else 2 if isinstance(v, str) else 3, v)
+
+
+def sort_rows(rows: list[Any], newest_first: bool) -> None:
+    """Sort rows by (hlc, author, seq) as SQLite's ORDER BY would, damaged columns too."""
+    try:
+        rows.sort(key=lambda r: (r[4], r[0], r[1]), reverse=newest_first)
+    except TypeError:  # a damaged column holds a value of another type
+        rows.sort(
+            key=lambda r: (_sql_rank(r[4]), _sql_rank(r[0]), _sql_rank(r[1])),
+            reverse=newest_first,
+        )
