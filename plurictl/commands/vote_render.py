@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
-
 from plurictl.render import console, hlc_time
 
 STATE_STYLE = {
@@ -16,6 +14,13 @@ STATE_STYLE = {
     "FAILED": "bold red",
 }
 MAX_ROWS = 40
+
+
+def escape(text: str) -> str:
+    """rich's markup escape, imported when something is drawn (`--json` loads no rich)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def state(text: str) -> str:
