@@ -17,7 +17,7 @@ MAX_ROWS = 40
 
 
 def escape(text: str) -> str:
-    """rich's markup escape, imported when something is drawn (`--json` loads no rich)."""
+    """Signed text shown as plain text, never as rich markup (rich loaded only to render)."""
     from rich.markup import escape as rich_escape
 
     return rich_escape(text)
