@@ -84,7 +84,14 @@ def test_fuel_kept_is_traded_against_the_lowest_tier_then_shared_fairly(write_ca
     assert pct["north"] == pct["south"] == pytest.approx(100.0, abs=0.01)
 
 
-@pytest.mark.parametrize("north_litres", [600.0, 1200.0, 3000.0])
+@pytest.mark.parametrize(
+    "north_litres",
+    [
+        pytest.param(600.0, marks=pytest.mark.slow),
+        1200.0,
+        pytest.param(3000.0, marks=pytest.mark.slow),
+    ],
+)
 def test_a_tier_left_at_almost_nothing_does_not_make_later_stages_infeasible(
     north_litres: float,
 ) -> None:
