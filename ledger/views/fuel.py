@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.entry import Entry
-from ledger.views.common import Ignored, parse_id_list, well_formed
+from ledger.folds import Ignored, parse_id_list, well_formed
 from ledger.views.roster import Roster
 
 REPORT, TRANSFER, CONSUMPTION = "fuel.report", "fuel.transfer", "fuel.consumption"

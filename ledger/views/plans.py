@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.entry import Entry
-from ledger.views.common import Ignored, well_formed
+from ledger.folds import Ignored, well_formed
 from ledger.views.roster import Roster
 
 PROPOSE, PART, ADOPT, SUPERSEDE = "plan.propose", "plan.part", "plan.adopt", "plan.supersede"

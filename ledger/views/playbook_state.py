@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.entry import Entry
+from ledger.folds import Ignored
 from ledger.playbook_model import Playbook, Step, dependencies
-from ledger.views.common import Ignored
 from ledger.views.playbook_checks import CheckResult
 
 RUN = "playbook.run"

@@ -44,8 +44,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ledger.entry import Entry
+from ledger.folds import well_formed
 from ledger.playbook_format import PlaybookInvalid, parse, text_hash
-from ledger.views.common import well_formed
 from ledger.views.playbook_checks import Facts, NoFacts
 from ledger.views.playbook_judge import RunJudge
 from ledger.views.playbook_state import (

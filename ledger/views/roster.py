@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.entry import Entry
+from ledger.folds import Ignored, parse_id_list, well_formed
 from ledger.kinds import GENESIS, ROSTER_APPROVE, ROSTER_CHANGE, ROSTER_KINDS
-from ledger.views.common import Ignored, parse_id_list, well_formed
 
 ROLES = ("admin", "coordinator", "operator", "teller", "observer")
 OPS = ("add", "grant", "remove_role", "revoke", "rotate", "threshold")

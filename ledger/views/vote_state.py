@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.views import common, vote_tally
+from ledger import folds as common
+from ledger.views import vote_tally
 from ledger.views.roster import Roster
 from ledger.views.vote_bodies import CharterFields, Option
 
