@@ -273,7 +273,7 @@ class ImportReport:
 
 def check_mesh(store: Store, header: Header | None, name: str) -> None:
     """Refuse, before writing anything, a bundle this laptop must not take."""
-    from ledger.trust import mesh_fingerprint
+    from ledger.roster.writer import mesh_fingerprint
 
     if header is None:
         raise VerificationFailed(

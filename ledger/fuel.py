@@ -9,7 +9,7 @@ from ledger.errors import InvalidInput
 from ledger.identity import Identity
 from ledger.names import refuse_near_miss
 from ledger.store import Store
-from ledger.trust import require_role
+from ledger.roster.writer import require_role
 from ledger.views import fuel as view
 
 

@@ -25,8 +25,8 @@ from ledger.entry import Entry, decode, signature_valid
 from ledger.errors import EncodingError
 from ledger.forks import ForkProof
 from ledger.kinds import GENESIS, ROSTER_KINDS
+from ledger.roster import view as roster_view
 from ledger.stored import ROW_COLUMNS, Damage, check_row, column_drift
-from ledger.views import roster as roster_view
 
 if TYPE_CHECKING:
     from ledger.store import Head, Store

@@ -14,7 +14,7 @@ from ledger.entry import Entry
 from ledger.errors import InvalidInput
 from ledger.identity import Identity
 from ledger.store import Store
-from ledger.trust import require_role
+from ledger.roster.writer import require_role
 from ledger.views import plans as view
 
 

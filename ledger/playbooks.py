@@ -34,7 +34,7 @@ from ledger.playbook_format import (
 from ledger.store import Store
 from ledger.views import playbooks as view
 from ledger.views.playbook_checks import PASS, Facts
-from ledger.views.roster import Roster
+from ledger.roster.view import Roster
 
 MIN_PREFIX = 4
 

@@ -33,9 +33,9 @@ from ledger.forks import ForkProof
 from ledger.ingest import IngestReport, Rejection, verify_many
 from ledger.kinds import GENESIS, ROSTER_KINDS
 from ledger.quarantine import QuarantineMixin
+from ledger.roster import view as roster_view
 from ledger.schema import MIGRATIONS, SCHEMA_VERSION, connect
 from ledger.stored import ROW_COLUMNS, Damage, check_row, fast_decode
-from ledger.views import roster as roster_view
 
 DB_FILE = "ledger.db"
 

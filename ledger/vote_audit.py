@@ -18,8 +18,8 @@ from ledger.entry import Entry, signature_valid
 from ledger.errors import InvalidInput, TrustError
 from ledger.identity import Identity
 from ledger.kinds import ROSTER_KINDS
+from ledger.roster import view as roster_view
 from ledger.store import Store, verify_many
-from ledger.views import roster as roster_view
 from ledger.views import vote_json
 from ledger.views.vote_bodies import BALLOT, VOTE_KINDS
 from ledger.views.votes import (

@@ -17,7 +17,7 @@ from ledger.entry import Entry
 from ledger.errors import InvalidInput, NotInMesh, TrustError, VerificationFailed
 from ledger.identity import Identity
 from ledger.store import Store
-from ledger.views.roster import ACTIVE, Roster
+from ledger.roster.view import ACTIVE, Roster
 from ledger.views.vote_bodies import (
     BALLOT,
     CHARTER,

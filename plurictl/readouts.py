@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ledger.views.fuel import FuelState
     from ledger.views.plans import PlansState
     from ledger.views.playbook_state import PlaybooksState, Run
-    from ledger.views.roster import Roster
+    from ledger.roster.view import Roster
     from ledger.views.vote_state import Votes
 
 
@@ -93,7 +93,7 @@ def run_status(run: Run, now_ms: int) -> dict[str, Any]:
 
 def mesh_info(store: Store, me: bytes) -> dict[str, Any]:
     """`plurictl mesh show --json`: this laptop's mesh, its ledger, and this laptop's roles."""
-    from ledger.trust import mesh_fingerprint
+    from ledger.roster.writer import mesh_fingerprint
 
     roster = store.roster()
     mesh_id = store.mesh_id

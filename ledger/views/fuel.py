@@ -34,7 +34,7 @@ from typing import Any
 
 from ledger.entry import Entry
 from ledger.folds import Ignored, parse_id_list, well_formed
-from ledger.views.roster import Roster
+from ledger.roster.view import Roster
 
 REPORT, TRANSFER, CONSUMPTION = "fuel.report", "fuel.transfer", "fuel.consumption"
 KINDS = (REPORT, TRANSFER, CONSUMPTION)

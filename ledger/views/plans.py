@@ -33,7 +33,7 @@ from typing import Any
 
 from ledger.entry import Entry
 from ledger.folds import Ignored, well_formed
-from ledger.views.roster import Roster
+from ledger.roster.view import Roster
 
 PROPOSE, PART, ADOPT, SUPERSEDE = "plan.propose", "plan.part", "plan.adopt", "plan.supersede"
 ACK, DEVIATION = "order.ack", "order.deviation"

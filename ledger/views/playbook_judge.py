@@ -43,7 +43,7 @@ from ledger.views.playbook_state import (
     hex_id,
     short,
 )
-from ledger.views.roster import Roster
+from ledger.roster.view import Roster
 
 _NEEDS_STEP = frozenset({SIGN, FAIL_KIND, SKIP, WAIVE})
 _NEEDS_REASON = frozenset({FAIL_KIND, SKIP, ABORT, RESUME, WAIVE})

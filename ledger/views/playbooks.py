@@ -76,7 +76,7 @@ from ledger.views.playbook_state import (
     hex_id,
     short,
 )
-from ledger.views.roster import Roster
+from ledger.roster.view import Roster
 
 __all__ = [
     "ABORT",

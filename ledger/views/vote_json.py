@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.views.roster import Roster
+from ledger.roster.view import Roster
 from ledger.views.votes import FINAL, Ballot, Result, Seal, Slot, Vote, Votes
 
 

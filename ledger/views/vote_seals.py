@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ledger.entry import Entry
-from ledger.views.roster import ACTIVE, Roster
+from ledger.roster.view import ACTIVE, Roster
 from ledger.views.vote_state import (
     ForkedTeller,
     Seal,

@@ -11,7 +11,7 @@ from typing import Any
 
 from ledger import folds as common
 from ledger.views import vote_tally
-from ledger.views.roster import Roster
+from ledger.roster.view import Roster
 from ledger.views.vote_bodies import CharterFields, Option
 
 PROVISIONAL, SEALED, FINAL = "PROVISIONAL", "SEALED", "FINAL"

@@ -48,7 +48,7 @@ from typing import Any
 from ledger import schemas
 from ledger.entry import Entry
 from ledger.views import vote_seals, vote_tally
-from ledger.views.roster import Roster
+from ledger.roster.view import Roster
 from ledger.views.vote_bodies import (
     BALLOT,
     CHARTER,

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from textwrap import dedent
 
-from ledger import fuel, playbooks, trust, votes
+from ledger import fuel, playbooks, votes
 from ledger.entry import Entry
 from ledger.home import Home
 from ledger.identity import Identity
+from ledger.roster import writer as trust
 from ledger.store import Store
 from ledger.testing import identity_from_seed
 from ledger.votes import VoteSpec

@@ -344,7 +344,7 @@ def _render_inspect(report: InspectReport, store: Store | None) -> None:
     read = report.read
     out.print(f"[bold]Bundle {report.name}[/] ({read.size:,} bytes)")
     if read.header is not None:
-        from ledger.trust import mesh_fingerprint
+        from ledger.roster.writer import mesh_fingerprint
 
         out.print(
             f"mesh:     {read.header.mesh.hex()[:16]} ({mesh_fingerprint(read.header.mesh)}) — "

@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from ledger import trust
 from ledger.entry import create
 from ledger.errors import InvalidInput, PluriError
+from ledger.roster import writer as trust
 
 if TYPE_CHECKING:
     from plurictl.drills.runner import DrillRunner

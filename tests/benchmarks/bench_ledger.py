@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from ledger.entry import create
+from ledger.roster import view as roster_view
 from ledger.store import Store
 from ledger.testing import MeshFixture, identity_from_seed
-from ledger.views import roster as roster_view
 
 pytestmark = pytest.mark.bench
 

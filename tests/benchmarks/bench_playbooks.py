@@ -18,7 +18,7 @@ from ledger.store import Store
 from ledger.testing import MeshFixture
 from ledger.views import playbooks as view
 from ledger.views.playbook_checks import StaticFacts
-from ledger.views.roster import Roster
+from ledger.roster.view import Roster
 from tests.playbook_helpers import Runner
 
 OPERATORS = [f"op{i}" for i in range(6)]

@@ -16,7 +16,7 @@ from ledger.errors import InvalidInput, NotInitialised, NotInMesh, TrustError
 from ledger.playbook_format import PlaybookInvalid
 from ledger.store import Store
 from ledger.testing import MeshFixture, identity_from_seed
-from ledger.trust import add_member, create_mesh
+from ledger.roster.writer import add_member, create_mesh
 from ledger.views import playbooks as view
 from tests.playbook_helpers import SMALL, Runner
 

@@ -279,7 +279,7 @@ def test_a_copied_voter_key_never_changes_a_final_result(
 def test_two_sheets_sealed_by_more_than_f_copies_is_a_conflict_never_a_crash() -> None:
     """f + 1 = 2 copied teller keys (t1 and t2) with 5 tellers, k = 4: both sheets reach 4.
     The laptop that sees both shows CONFLICT (no result), not two results, and no error."""
-    from ledger.views import roster as rv
+    from ledger.roster import view as rv
     from ledger.views import votes as vv
 
     m = council()
@@ -372,7 +372,7 @@ def test_up_to_f_copied_teller_keys_never_seal_two_sheets(
     side's sheet at the same place in the key's feed. Whatever each laptop holds (either
     side, or both with the fork proofs), at most one sheet is ever sealed, and a laptop
     that saw a sheet sealed still sees it sealed once the proofs arrive."""
-    from ledger.views import roster as rv
+    from ledger.roster import view as rv
     from ledger.views import votes as vv
     from ledger.views.vote_bodies import seal_threshold
 

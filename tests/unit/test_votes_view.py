@@ -160,7 +160,7 @@ def test_rotated_key_keeps_the_voter_slot_but_not_the_teller_seat() -> None:
 def test_teller_rotated_during_a_partition_cannot_make_two_results() -> None:
     """Side A: bob's old laptop seals S1. Side B: an admin rotates bob (laptop believed lost)
     and bob's new key seals S2. Neither the sides nor the merge may show two FINAL results."""
-    from ledger.views import roster as rv
+    from ledger.roster import view as rv
 
     m, vb = council()
     v = vb.open(

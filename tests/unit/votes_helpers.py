@@ -9,7 +9,7 @@ from ledger.testing import MeshFixture
 from ledger.testing_votes import VoteBook
 from ledger.views import vote_json
 from ledger.views import votes as votes_view
-from ledger.views.roster import Roster
+from ledger.roster.view import Roster
 
 VOTERS = ["alice", "bob", "carol", "dave", "erin", "frank"]
 TELLERS = ["bob", "carol", "dave"]

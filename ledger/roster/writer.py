@@ -2,7 +2,7 @@
 
 These functions check a change against the current roster *before* signing it,
 so an operator gets a clear refusal instead of an entry the roster view would
-ignore. The view (``ledger.views.roster``) stays the authority: what it says
+ignore. The view (``ledger.roster.view``) stays the authority: what it says
 holds on every laptop, whatever these pre-checks said on one.
 """
 
@@ -18,7 +18,7 @@ from ledger.errors import InvalidInput, NotInMesh, TrustError, WrongMesh
 from ledger.identity import Identity, validate_name
 from ledger.kinds import GENESIS, ROSTER_APPROVE, ROSTER_CHANGE
 from ledger.store import Store
-from ledger.views.roster import ACTIVE, EQUIVOCATED, REVOKED, ROLES, KeyInfo, Roster
+from ledger.roster.view import ACTIVE, EQUIVOCATED, REVOKED, ROLES, KeyInfo, Roster
 
 DEFAULT_FOUNDER_ROLES = ("admin", "coordinator", "operator")
 
