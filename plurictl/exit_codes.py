@@ -32,7 +32,7 @@ SIGNALS = (
 
 def error_classes() -> list[type[BaseException]]:
     """Every exception class plurictl reports, from every package's error tree."""
-    import ledger.bundle
+    import ledger.courier.bundle
     import ledger.errors
     import ledger.playbook_model
     import ledger.playbooks

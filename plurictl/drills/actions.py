@@ -146,7 +146,8 @@ def do_check(r: DrillRunner, args: dict[str, Any]) -> str:
 
 def do_courier(r: DrillRunner, args: dict[str, Any]) -> str:
     """A courier walks the gap: frontier from `to` to `from`, bundle from `from` to `to`."""
-    from ledger import courier, frontier
+    from ledger.courier import export as courier
+    from ledger.courier import frontier
 
     src, dst = args["from"], args["to"]
     stick = r.root / "usb-stick"

@@ -9,7 +9,7 @@
   passes, and remembers the creator's heads as its latest known frontier.
 
 Entries are trusted by their own signatures and the roster, never by who
-carried or cut the bundle. Callers use these through ``ledger.courier``.
+carried or cut the bundle. Callers use these through ``ledger.courier.export``.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from ledger import frontier as frontiers
-from ledger.bundle import T_FORK, VALID, BundleReader, Header, Item, ReadState, fork_proof
+from ledger.courier import frontier as frontiers
+from ledger.courier.bundle import T_FORK, VALID, BundleReader, Header, Item, ReadState, fork_proof
+from ledger.courier.frontier import Frontier
 from ledger.entry import decode, signature_valid
 from ledger.errors import EncodingError, NotInitialised, VerificationFailed, WrongMesh
 from ledger.forks import ForkProof
-from ledger.frontier import Frontier
 from ledger.store import IngestReport, Rejection, Store
 
 #: Entries per Store.ingest call: bounds memory whatever the bundle size.

@@ -26,7 +26,8 @@ import msgpack
 import nacl.bindings
 import nacl.exceptions
 
-from ledger import clock, framing
+from ledger import clock
+from ledger.courier import framing
 from ledger.entry import ID_BYTES, KEY_BYTES, SIG_BYTES, Signer
 from ledger.errors import BundleError, NotInitialised, VerificationFailed
 from ledger.store import Head, Store
@@ -198,7 +199,7 @@ def write_file(
 
 def sniff(path: str | os.PathLike[str]) -> str | None:
     """ "bundle", "frontier" or None, from a file's first bytes."""
-    from ledger.bundle import MAGIC as BUNDLE_MAGIC
+    from ledger.courier.bundle import MAGIC as BUNDLE_MAGIC
 
     try:
         with open(path, "rb") as f:
@@ -228,7 +229,7 @@ def parse(data: bytes, name: str = "frontier") -> Frontier:
         raise BundleError(f"{name} is too large to be a frontier file")
     if data[: len(MAGIC)] != MAGIC:
         hint = None
-        from ledger.bundle import MAGIC as BUNDLE_MAGIC
+        from ledger.courier.bundle import MAGIC as BUNDLE_MAGIC
 
         if data[: len(BUNDLE_MAGIC)] == BUNDLE_MAGIC:
             hint = "this is a courier bundle: use `plurictl bundle import` or `bundle inspect`"

@@ -5,7 +5,7 @@ Layout (every multi-byte integer big-endian; full spec in
 
     magic    8 bytes  89 50 47 42 0D 0A 1A 0A  ("\\x89PGB\\r\\n\\x1a\\n")
     version  2 bytes  1
-    frames   (ledger.framing): HEADER, then FORK*, then ENTRY*, then TRAILER
+    frames   (ledger.courier.framing): HEADER, then FORK*, then ENTRY*, then TRAILER
 
 * HEADER (type 1): msgpack map {v, mesh, creator, hlc, since, heads, for};
 * FORK (type 2): msgpack [raw_a, raw_b], a fork proof; all of them come first;
@@ -33,11 +33,11 @@ import msgpack
 import nacl.bindings
 import nacl.exceptions
 
-from ledger import framing
+from ledger.courier import framing
+from ledger.courier.frontier import MAX_HEADS_BYTES, decode_heads, encode_heads, heads_json
 from ledger.entry import ID_BYTES, KEY_BYTES, MAX_ENTRY_BYTES, SIG_BYTES, Signer
 from ledger.errors import BundleError
 from ledger.forks import ForkProof
-from ledger.frontier import MAX_HEADS_BYTES, decode_heads, encode_heads, heads_json
 from ledger.store import Head
 
 MAGIC = b"\x89PGB\r\n\x1a\n"
@@ -470,7 +470,7 @@ class BundleReader:
 
 
 def _foreign_hint(pre: bytes) -> str | None:
-    from ledger.frontier import MAGIC as FRONTIER_MAGIC
+    from ledger.courier.frontier import MAGIC as FRONTIER_MAGIC
 
     if pre.startswith(FRONTIER_MAGIC):
         return "this is a frontier file: use it with `plurictl bundle export --since FILE`"

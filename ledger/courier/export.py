@@ -7,7 +7,7 @@ The functions the CLI, the mesh and the drills call all live here:
   proofs, then roster entries with the feed prefixes they sit on, then the rest;
 * :func:`plan_export`, :func:`load_since`, :func:`frontier_for`,
   :func:`note_frontier_file`: which frontier to cut from, and what it implies;
-* :func:`inspect_bundle` and :func:`import_bundle` (from ``ledger.courier_import``).
+* :func:`inspect_bundle` and :func:`import_bundle` (from ``ledger.courier.receive``).
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ledger import frontier as frontiers
-from ledger.bundle import BundleWriter, Header
-from ledger.courier_import import (
+from ledger.courier import frontier as frontiers
+from ledger.courier.bundle import BundleWriter, Header
+from ledger.courier.frontier import Frontier, Range
+from ledger.courier.receive import (
     BATCH,
     ImportReport,
     InspectReport,
@@ -32,7 +33,6 @@ from ledger.courier_import import (
 )
 from ledger.entry import Signer
 from ledger.errors import BundleError, NotInitialised, WrongMesh
-from ledger.frontier import Frontier, Range
 from ledger.kinds import ROSTER_KINDS
 from ledger.store import Store
 
