@@ -34,13 +34,20 @@ import nacl.bindings
 import nacl.exceptions
 
 from ledger.courier import framing
-from ledger.courier.frontier import MAX_HEADS_BYTES, decode_heads, encode_heads, heads_json
+from ledger.courier.formats import (
+    BUNDLE_MAGIC,
+    FRONTIER_MAGIC,
+    MAX_HEADS_BYTES,
+    decode_heads,
+    encode_heads,
+    heads_json,
+)
 from ledger.entry import ID_BYTES, KEY_BYTES, MAX_ENTRY_BYTES, SIG_BYTES, Signer
 from ledger.errors import BundleError
 from ledger.forks import ForkProof
 from ledger.store import Head
 
-MAGIC = b"\x89PGB\r\n\x1a\n"
+MAGIC = BUNDLE_MAGIC
 FORMAT_VERSION = 1
 PREAMBLE = MAGIC + struct.pack(">H", FORMAT_VERSION)
 DOMAIN = b"plurigrid/bundle/v1\x00"
@@ -470,7 +477,6 @@ class BundleReader:
 
 
 def _foreign_hint(pre: bytes) -> str | None:
-    from ledger.courier.frontier import MAGIC as FRONTIER_MAGIC
 
     if pre.startswith(FRONTIER_MAGIC):
         return "this is a frontier file: use it with `plurictl bundle export --since FILE`"

@@ -28,17 +28,23 @@ import nacl.exceptions
 
 from ledger import clock
 from ledger.courier import framing
+from ledger.courier.formats import (
+    BUNDLE_MAGIC,
+    FRONTIER_MAGIC,
+    MAX_HEADS_BYTES,
+    decode_heads,
+    encode_heads,
+    heads_json,
+)
 from ledger.entry import ID_BYTES, KEY_BYTES, SIG_BYTES, Signer
 from ledger.errors import BundleError, NotInitialised, VerificationFailed
 from ledger.store import Head, Store
 
-MAGIC = b"\x89PGF\r\n\x1a\n"
+MAGIC = FRONTIER_MAGIC
 FORMAT_VERSION = 1
 PREAMBLE = MAGIC + struct.pack(">H", FORMAT_VERSION)
 T_FRONTIER = 0x10
 DOMAIN = b"plurigrid/frontier/v1\x00"
-#: 100,000 authors x ~75 bytes: far beyond any mesh, small enough to hold in memory.
-MAX_HEADS_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -129,38 +135,6 @@ def plan(
     return out
 
 
-# --- heads codec (shared with the bundle header) ---------------------------------------
-
-
-def encode_heads(heads: Mapping[bytes, Head]) -> list[list[Any]]:
-    return [[a, heads[a].seq, heads[a].id] for a in sorted(heads)]
-
-
-def decode_heads(value: Any) -> dict[bytes, Head]:
-    """Heads from ``[[author, seq, id], ...]``; raises ValueError on anything malformed."""
-    if not isinstance(value, list):
-        raise ValueError("heads must be a list")
-    out: dict[bytes, Head] = {}
-    for item in value:
-        if not isinstance(item, list) or len(item) != 3:
-            raise ValueError("each head is [author, seq, id]")
-        author, seq, eid = item
-        if not isinstance(author, bytes) or len(author) != KEY_BYTES:
-            raise ValueError("head author must be a 32-byte key")
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-            raise ValueError("head seq must be an integer >= 1")
-        if not isinstance(eid, bytes) or len(eid) != ID_BYTES:
-            raise ValueError("head id must be 32 bytes")
-        if author in out:
-            raise ValueError("an author appears twice")
-        out[author] = Head(seq, eid)
-    return out
-
-
-def heads_json(heads: Mapping[bytes, Head]) -> dict[str, dict[str, Any]]:
-    return {a.hex(): {"seq": h.seq, "id": h.id.hex()} for a, h in sorted(heads.items())}
-
-
 # --- cutting, files --------------------------------------------------------------------
 
 
@@ -199,8 +173,6 @@ def write_file(
 
 def sniff(path: str | os.PathLike[str]) -> str | None:
     """ "bundle", "frontier" or None, from a file's first bytes."""
-    from ledger.courier.bundle import MAGIC as BUNDLE_MAGIC
-
     try:
         with open(path, "rb") as f:
             head = f.read(len(MAGIC))
@@ -229,8 +201,6 @@ def parse(data: bytes, name: str = "frontier") -> Frontier:
         raise BundleError(f"{name} is too large to be a frontier file")
     if data[: len(MAGIC)] != MAGIC:
         hint = None
-        from ledger.courier.bundle import MAGIC as BUNDLE_MAGIC
-
         if data[: len(BUNDLE_MAGIC)] == BUNDLE_MAGIC:
             hint = "this is a courier bundle: use `plurictl bundle import` or `bundle inspect`"
         raise BundleError(f"{name} is not a frontier file", hint=hint)
