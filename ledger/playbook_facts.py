@@ -38,7 +38,7 @@ class LedgerFacts:
 
     def fuel_litres(self, site: str) -> float | None:
         if self._fuel is None:
-            from ledger import fuel
+            from ledger.fuel import writer as fuel
 
             self._fuel = fuel.load(self.store)
         found = self._fuel.sites.get(site)
@@ -46,7 +46,7 @@ class LedgerFacts:
 
     def plan_covers_tier(self, tier: int) -> bool | None:
         if self._plans is None:
-            from ledger import plans
+            from ledger.plans import writer as plans
 
             self._plans = plans.load(self.store)
         adopted = self._plans.adopted()
@@ -56,7 +56,7 @@ class LedgerFacts:
 
     def orders_for(self, site: str) -> list[str] | None:
         if self._plans is None:
-            from ledger import plans
+            from ledger.plans import writer as plans
 
             self._plans = plans.load(self.store)
         if not self._plans.adopted():

@@ -83,7 +83,7 @@ def _runs(store: Store) -> list[tuple[str, str]]:
 
 
 def _plans(store: Store) -> list[tuple[str, str]]:
-    from ledger import plans
+    from ledger.plans import writer as plans
 
     return [
         (pid.hex()[:12], f"{p.scenario} by {p.by}")
@@ -100,7 +100,8 @@ def _members(store: Store) -> list[tuple[str, str]]:
 
 
 def _sites(store: Store) -> list[tuple[str, str]]:
-    from ledger import fuel, plans
+    from ledger.fuel import writer as fuel
+    from ledger.plans import writer as plans
 
     names = {name: "fuel reported" for name in fuel.load(store).sites}
     for order in plans.load(store).orders.values():

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ledger.store import Store
-    from ledger.views.fuel import FuelState
-    from ledger.views.plans import PlansState
+    from ledger.fuel.view import FuelState
+    from ledger.plans.view import PlansState
     from ledger.views.playbook_state import PlaybooksState, Run
     from ledger.roster.view import Roster
     from ledger.views.vote_state import Votes

@@ -33,13 +33,13 @@ def _votes(store: Store) -> Any:
 
 
 def _fuel(store: Store) -> Any:
-    from ledger import fuel
+    from ledger.fuel import writer as fuel
 
     return fuel.load(store).to_json()
 
 
 def _plans(store: Store) -> Any:
-    from ledger import plans
+    from ledger.plans import writer as plans
 
     return plans.load(store).to_json()
 

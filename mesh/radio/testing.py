@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from textwrap import dedent
 
-from ledger import fuel, playbooks, votes
+from ledger import playbooks, votes
 from ledger.entry import Entry
+from ledger.fuel import writer as fuel
 from ledger.home import Home
 from ledger.identity import Identity
 from ledger.roster import writer as trust

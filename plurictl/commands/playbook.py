@@ -196,7 +196,8 @@ def start(
 
     Example: plurictl playbook start microgrid-black-start --site north
     """
-    from ledger import fuel, playbooks
+    from ledger import playbooks
+    from ledger.fuel import writer as fuel
 
     path = _file(file)
     if site is not None:

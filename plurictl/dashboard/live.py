@@ -201,7 +201,8 @@ class LiveViews:
 
     def _fold(self, stale: set[str], snap: Snapshot) -> dict[str, Any]:
         """Refold the stale views (in dependency order), reusing the fresh ones."""
-        from ledger import plans, playbooks, votes
+        from ledger import playbooks, votes
+        from ledger.plans import writer as plans
         from ledger.playbook_facts import LedgerFacts
 
         out: dict[str, Any] = {}
@@ -233,7 +234,7 @@ class LiveViews:
 
     def _fold_fuel(self) -> Any:
         """Fold the new fuel entries in site by site, or every fuel entry when unsure."""
-        from ledger.views.fuel import KINDS
+        from ledger.fuel.view import KINDS
 
         roster = self.store.roster()
         if self._new is None:

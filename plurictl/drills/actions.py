@@ -410,7 +410,7 @@ def do_playbook_waive(r: DrillRunner, args: dict[str, Any]) -> str:
 
 
 def do_fuel_report(r: DrillRunner, args: dict[str, Any]) -> str:
-    from ledger import fuel
+    from ledger.fuel import writer as fuel
 
     node = args["node"]
     with r.member_home(node) as h:
@@ -427,7 +427,7 @@ def do_fuel_report(r: DrillRunner, args: dict[str, Any]) -> str:
 
 def do_plan_run(r: DrillRunner, args: dict[str, Any]) -> str:
     """Run the planner from the node's ledger fuel, propose the plan, optionally adopt it."""
-    from ledger import plans
+    from ledger.plans import writer as plans
     from planner.api import load_scenario, solve
     from plurictl import shipped
     from plurictl.coordination import ledger_inventory, propose_plan
@@ -463,7 +463,7 @@ def do_plan_run(r: DrillRunner, args: dict[str, Any]) -> str:
 
 
 def do_plan_adopt(r: DrillRunner, args: dict[str, Any]) -> str:
-    from ledger import plans
+    from ledger.plans import writer as plans
 
     node = args["node"]
     name = str(args.get("plan", ""))

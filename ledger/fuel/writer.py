@@ -6,11 +6,11 @@ from typing import Any
 
 from ledger.entry import Entry
 from ledger.errors import InvalidInput
+from ledger.fuel import view
 from ledger.identity import Identity
 from ledger.names import refuse_near_miss
-from ledger.store import Store
 from ledger.roster.writer import require_role
-from ledger.views import fuel as view
+from ledger.store import Store
 
 
 def load(store: Store) -> view.FuelState:

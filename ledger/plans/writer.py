@@ -13,9 +13,9 @@ from typing import Any
 from ledger.entry import Entry
 from ledger.errors import InvalidInput
 from ledger.identity import Identity
-from ledger.store import Store
+from ledger.plans import view
 from ledger.roster.writer import require_role
-from ledger.views import plans as view
+from ledger.store import Store
 
 
 def vote_winners(store: Store, votes: Any = None) -> dict[bytes, bytes]:
