@@ -347,7 +347,7 @@ class Store(QuarantineMixin):
 
     def _kept_past_cut(self, incoming: Iterable[Entry]) -> dict[bytes, int]:
         """author -> seq up to which entries past the author's revocation or rotation cut
-        are kept, because a sealed vote depends on them (:mod:`ledger.vote_pins`).
+        are kept, because a sealed vote depends on them (:mod:`ledger.votes.pins`).
         Computed only when such an entry is stored or arriving."""
         roster = self.roster()
         incoming = list(incoming)
@@ -362,7 +362,7 @@ class Store(QuarantineMixin):
                 for a, h in stored.items()
             ):
                 return {}
-        from ledger.vote_pins import kept_limits
+        from ledger.votes.pins import kept_limits
 
         with self._read() as db:  # pins change only with vote entries, roster or forks
             votes_held = db.execute(

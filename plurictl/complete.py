@@ -67,7 +67,7 @@ def _from_ledger(read: Callable[[Store], list[tuple[str, str]]]) -> Completer:
 
 
 def _votes(store: Store) -> list[tuple[str, str]]:
-    from ledger.votes import load
+    from ledger.votes.writer import load
 
     votes, _ = load(store)
     return [(vid.hex()[:12], f"{v.charter.title} ({v.state})") for vid, v in votes.votes.items()]

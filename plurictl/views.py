@@ -25,8 +25,8 @@ def _playbooks(store: Store) -> Any:
 
 
 def _votes(store: Store) -> Any:
-    from ledger.views.vote_json import everything
-    from ledger.votes import load
+    from ledger.votes.as_json import everything
+    from ledger.votes.writer import load
 
     votes, roster = load(store)
     return everything(votes, roster)
@@ -60,7 +60,7 @@ def sealed_sheets(store: Store) -> dict[str, set[str]]:
     Counted here from the seals themselves (not from the view's verdict), so the
     drill checker is an independent check of the "never two sealed sheets" rule.
     """
-    from ledger.votes import load
+    from ledger.votes.writer import load
 
     votes, _ = load(store)
     out: dict[str, set[str]] = {}

@@ -24,7 +24,7 @@ def vote_winners(store: Store, votes: Any = None) -> dict[bytes, bytes]:
     ``votes``: the votes view if the caller already folded it (else folded here).
     """
     if votes is None:
-        from ledger.votes import load as load_votes
+        from ledger.votes.writer import load as load_votes
 
         votes, _ = load_votes(store)
     out: dict[bytes, bytes] = {}

@@ -134,7 +134,7 @@ class ChangeResult:
 
 def open_votes_with_teller(store: Store, member: bytes) -> list[str]:
     """Titles of votes not yet FINAL where ``member`` holds a teller seat."""
-    from ledger.votes import load as load_votes
+    from ledger.votes.writer import load as load_votes
 
     votes, _ = load_votes(store, count=False)  # states and ballots: no tally needed
     return [
@@ -146,7 +146,7 @@ def open_votes_with_teller(store: Store, member: bytes) -> list[str]:
 
 def open_votes_with_ballot(store: Store, member: bytes) -> list[str]:
     """Titles of votes not yet FINAL in which ``member`` has a ballot on this laptop."""
-    from ledger.votes import load as load_votes
+    from ledger.votes.writer import load as load_votes
 
     votes, _ = load_votes(store, count=False)  # states and ballots: no tally needed
     return [

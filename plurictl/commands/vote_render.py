@@ -293,7 +293,7 @@ def render_audit(audit: Any, show_all: bool) -> None:
     if audit.sealed_root_ok is not None:
         ok = "matches" if audit.sealed_root_ok else "[red]DOES NOT MATCH[/]"
         out.print(f"  sealed sheet's Merkle root recomputed: {ok}")
-    from ledger.views import vote_json
+    from ledger.votes import as_json as vote_json
 
     for t in safe(vote_json.equivocated(audit.vote, audit.roster)):
         out.print(f"  [red]{t['message']}[/]")

@@ -1,4 +1,4 @@
-"""Turning `vote open` flags or a FILE.toml into a :class:`ledger.votes.VoteSpec`.
+"""Turning `vote open` flags or a FILE.toml into a :class:`ledger.votes.writer.VoteSpec`.
 
 Names are resolved to keys here (as every command does, with
 ``resolve_author``); roles and the roll are resolved into member ids by the
@@ -114,7 +114,7 @@ def _load_toml(path: Path) -> dict[str, Any]:
 def build_spec(app: AppContext, file: str | None, flags: dict[str, Any]) -> Any:
     """Merge FILE.toml and flags (flags win) into a VoteSpec with keys resolved."""
     from ledger.errors import InvalidInput
-    from ledger.votes import VoteSpec
+    from ledger.votes.writer import VoteSpec
 
     data = _load_toml(Path(file)) if file else {}
     known = {

@@ -230,9 +230,9 @@ def _find_vote(votes: Any, ref: str) -> Any:
 
 def _vote_status(d: Dashboard, snap: Any, now: int, params: dict[str, Any]) -> Any:
     """`vote status VOTE --json`, with last-heard (folded at most once per ledger change)."""
-    from ledger import votes as votes_writer
     from ledger.store import Store
-    from ledger.views import vote_json
+    from ledger.votes import as_json as vote_json
+    from ledger.votes import writer as votes_writer
 
     def fold() -> Any:
         with Store.open(d.home) as store:

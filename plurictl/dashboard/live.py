@@ -201,9 +201,10 @@ class LiveViews:
 
     def _fold(self, stale: set[str], snap: Snapshot) -> dict[str, Any]:
         """Refold the stale views (in dependency order), reusing the fresh ones."""
-        from ledger import playbooks, votes
+        from ledger import playbooks
         from ledger.plans import writer as plans
         from ledger.playbook_facts import LedgerFacts
+        from ledger.votes import writer as votes
 
         out: dict[str, Any] = {}
         timing = dict(snap.fold_seconds)

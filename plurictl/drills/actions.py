@@ -236,7 +236,7 @@ def _named(r: DrillRunner, kind: str, name: str) -> str:
 
 
 def do_vote_open(r: DrillRunner, args: dict[str, Any]) -> str:
-    from ledger.votes import VoteSpec, open_vote
+    from ledger.votes.writer import VoteSpec, open_vote
     from plurictl.commands.vote_spec import parse_options
 
     node = args["node"]
@@ -275,7 +275,7 @@ def do_vote_open(r: DrillRunner, args: dict[str, Any]) -> str:
 
 
 def do_vote_cast(r: DrillRunner, args: dict[str, Any]) -> str:
-    from ledger.votes import cast
+    from ledger.votes.writer import cast
 
     node = args["node"]
     choice = args["choice"]
@@ -289,7 +289,7 @@ def do_vote_cast(r: DrillRunner, args: dict[str, Any]) -> str:
 
 
 def do_vote_close(r: DrillRunner, args: dict[str, Any]) -> str:
-    from ledger.votes import close
+    from ledger.votes.writer import close
 
     node = args["node"]
     with r.member_home(node) as h:
@@ -313,8 +313,8 @@ def do_clone(r: DrillRunner, args: dict[str, Any]) -> str:
 def _copy_seals(r: DrillRunner, name: str, vote: str, side: str) -> str:
     """The restored copy of `name`'s laptop, on `side`'s side of a split, seals the sheet
     that `side`'s laptop would pick: a second entry at the seq the real laptop also uses."""
-    from ledger.views.vote_bodies import SEAL
-    from ledger.votes import find_vote, load, pick_sheet
+    from ledger.votes.bodies import SEAL
+    from ledger.votes.writer import find_vote, load, pick_sheet
 
     if f"clone:{name}" not in r.named:
         raise ValueError(f"no backup of {name} was taken (a `clone` step comes first)")
@@ -337,7 +337,7 @@ def _copy_seals(r: DrillRunner, name: str, vote: str, side: str) -> str:
 
 
 def do_vote_seal(r: DrillRunner, args: dict[str, Any]) -> str:
-    from ledger.votes import seal
+    from ledger.votes.writer import seal
 
     node = args["node"]
     if args.get("copy"):

@@ -157,7 +157,7 @@ def base_scenario(mesh: MeshFixture) -> None:
     """Valid entries of every family, so mutated copies reach deep into the folds."""
     from ledger.plans import view as pv
     from ledger.playbook_format import parse
-    from ledger.testing_votes import VoteBook
+    from ledger.votes.testing import VoteBook
 
     book = VoteBook(mesh)
     vote = book.open("alice", options=("a", "b"), roll=["alice", "bob"], tellers=["alice", "bob"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.views import vote_json
+from ledger.votes import as_json as vote_json
 from plurictl.commands import vote_render
 from tests.unit.votes_helpers import TELLERS, VOTERS, council, fold
 

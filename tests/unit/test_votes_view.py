@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.views import vote_json
-from ledger.views import votes as vv
+from ledger.votes import as_json as vote_json
+from ledger.votes import view as vv
 from tests.unit.votes_helpers import TELLERS, VOTERS, council, fold, one
 
 
@@ -267,7 +267,7 @@ def test_sealed_but_incomplete_is_sealed_not_final() -> None:
 
 
 def test_sheet_parts(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ledger import testing_votes
+    from ledger.votes import testing as testing_votes
 
     monkeypatch.setattr(testing_votes, "IDS_PER_PART", 2)
     m, vb = council()

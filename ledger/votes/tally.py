@@ -8,7 +8,7 @@ Outcomes: ``winner``, ``tie`` (several options share the top: no lot decides a
 council vote; re-run it), ``no votes`` (nobody chose any option).
 
 Ranked choice follows field_guides/voting.md, "Ranked-choice counting",
-literally; the rule and its exact tie search are in :mod:`ledger.views.vote_irv`.
+literally; the rule and its exact tie search are in :mod:`ledger.votes.irv`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.views.vote_bodies import APPROVAL, PLURALITY, QUADRATIC, RANKED
+from ledger.votes.bodies import APPROVAL, PLURALITY, QUADRATIC, RANKED
 
 WINNER, TIE, NO_VOTES = "winner", "tie", "no votes"
 
@@ -75,11 +75,11 @@ def count(
     """Tally ``ballots`` (weight, normalised choice) with ``method``.
 
     ``rules=1``: a vote opened before charters carried ``f`` keeps its old
-    ranked-choice count (:mod:`ledger.views.vote_tally_v1`).
+    ranked-choice count (:mod:`ledger.votes.tally_v1`).
     """
     if method == RANKED:
         if rules == 1:
-            from ledger.views import vote_tally_v1
+            from ledger.votes import tally_v1 as vote_tally_v1
 
             return vote_tally_v1.instant_runoff(option_ids, ballots, charter_id)
         return instant_runoff(option_ids, ballots)
@@ -124,7 +124,7 @@ def _decide(method: str, counts: dict[str, int], chose: bool) -> Tally:
 
 
 def instant_runoff(option_ids: Sequence[str], ballots: Sequence[tuple[int, Any]]) -> Tally:
-    """Instant runoff as field_guides/voting.md states it (:mod:`ledger.views.vote_irv`)."""
-    from ledger.views import vote_irv
+    """Instant runoff as field_guides/voting.md states it (:mod:`ledger.votes.irv`)."""
+    from ledger.votes import irv as vote_irv
 
     return vote_irv.instant_runoff(option_ids, ballots)

@@ -3,7 +3,7 @@
 A pure fold (``fold(entries, roster) -> Votes``): the same entries give the
 same state on every laptop, in any arrival order, duplicated or not. Entries
 are processed sorted by id; nothing depends on clocks (HLC is shown, never
-used to decide). Body formats: :mod:`ledger.views.vote_bodies`.
+used to decide). Body formats: :mod:`ledger.votes.bodies`.
 
 Rules (DESIGN.md "Votes" 1-6):
 
@@ -22,11 +22,11 @@ Rules (DESIGN.md "Votes" 1-6):
   the chain, but a spoiled head counts for turnout only.
 * **Seals**: one teller counts once per sheet, never cancelled once counted
   (charters with ``f``) or by the old rules (charters without ``f``): see
-  :mod:`ledger.views.vote_seals`, which also says why at most one sheet per
+  :mod:`ledger.votes.seals`, which also says why at most one sheet per
   vote can ever reach k seals.
 * **A sealed sheet is final** (rules 2). Once a sheet has k seals, what it
   depends on (charter, sheet, seals, the ballots it lists) is judged by
-  :func:`ledger.views.vote_seals.granted`: roles granted at or before the
+  :func:`ledger.votes.seals.granted`: roles granted at or before the
   entry, whatever later cuts or fork proofs say. A revocation never reaches
   back below a ballot a sealed sheet lists.
 * **States.** PROVISIONAL: no sheet has k seals; counts as this laptop sees
@@ -47,9 +47,10 @@ from typing import Any
 
 from ledger import schemas
 from ledger.entry import Entry
-from ledger.views import vote_seals, vote_tally
 from ledger.roster.view import Roster
-from ledger.views.vote_bodies import (
+from ledger.votes import seals as vote_seals
+from ledger.votes import tally as vote_tally
+from ledger.votes.bodies import (
     BALLOT,
     CHARTER,
     CLOSE,
@@ -65,9 +66,9 @@ from ledger.views.vote_bodies import (
     parse_charter,
     parse_hex,
 )
-from ledger.views.vote_result import final_result, resolve_slot, sheet_problem
-from ledger.views.vote_seals import granted
-from ledger.views.vote_state import (
+from ledger.votes.result import final_result, resolve_slot, sheet_problem
+from ledger.votes.seals import granted
+from ledger.votes.state import (
     BLANK,
     CONFLICT,
     FAILED,

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.views.vote_bodies import RANKED
-from ledger.views.vote_tally import NO_VOTES, TIE, WINNER, Round, Tally
+from ledger.votes.bodies import RANKED
+from ledger.votes.tally import NO_VOTES, TIE, WINNER, Round, Tally
 
 
 @dataclass

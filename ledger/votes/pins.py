@@ -23,9 +23,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ledger.entry import Entry
-from ledger.views.vote_bodies import VOTE_KINDS
-from ledger.views.vote_state import FINAL, SEALED, Vote
-from ledger.views.votes import fold
+from ledger.votes.bodies import VOTE_KINDS
+from ledger.votes.state import FINAL, SEALED, Vote
+from ledger.votes.view import fold
 
 
 def depends_on(vote: Vote) -> set[bytes]:

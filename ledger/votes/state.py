@@ -1,7 +1,7 @@
 """The state the votes view computes: one :class:`Vote` per charter, inside :class:`Votes`.
 
-Plain data (dataclasses); :mod:`ledger.views.votes` builds it and
-:mod:`ledger.views.vote_json` turns it into JSON.
+Plain data (dataclasses); :mod:`ledger.votes.view` builds it and
+:mod:`ledger.votes.as_json` turns it into JSON.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger import folds as common
-from ledger.views import vote_tally
 from ledger.roster.view import Roster
-from ledger.views.vote_bodies import CharterFields, Option
+from ledger.votes import tally as vote_tally
+from ledger.votes.bodies import CharterFields, Option
 
 PROVISIONAL, SEALED, FINAL = "PROVISIONAL", "SEALED", "FINAL"
 #: more sheets reached k seals than the charter's f allows (more than f tellers

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.roster.view import Roster
-from ledger.views.votes import FINAL, Ballot, Result, Seal, Slot, Vote, Votes
+from ledger.votes.view import FINAL, Ballot, Result, Seal, Slot, Vote, Votes
 
 
 def equivocated(vote: Vote, roster: Roster) -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """The FINAL result of a sealed vote, and the one-slot-per-voter rule it rests on.
 
-Pure functions used by :mod:`ledger.views.votes` (split out to keep that fold short).
+Pure functions used by :mod:`ledger.votes.view` (split out to keep that fold short).
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ledger import merkle
-from ledger.views import vote_tally
-from ledger.views.vote_bodies import QUADRATIC, RANKED, quadratic_swing
-from ledger.views.vote_state import (
+from ledger.votes import tally as vote_tally
+from ledger.votes.bodies import QUADRATIC, RANKED, quadratic_swing
+from ledger.votes.state import (
     BLANK,
     LATE,
     NO_QUORUM,

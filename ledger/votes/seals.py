@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 from ledger.entry import Entry
 from ledger.roster.view import ACTIVE, Roster
-from ledger.views.vote_state import (
+from ledger.votes.state import (
     ForkedTeller,
     Seal,
     Sheet,

@@ -2,7 +2,7 @@
 
 :class:`VoteBook` writes charters, ballots, stops, sheets and seals through a
 :class:`ledger.testing.MeshFixture` with the same body formats as
-:mod:`ledger.votes`, and remembers each voter's ballots so that a revote names
+:mod:`ledger.votes.writer`, and remembers each voter's ballots so that a revote names
 what it replaces (or, on purpose, does not: a double vote).
 """
 
@@ -16,7 +16,7 @@ from ledger import merkle
 from ledger.entry import Entry
 from ledger.kinds import ROSTER_CHANGE
 from ledger.testing import MeshFixture
-from ledger.views.vote_bodies import (
+from ledger.votes.bodies import (
     BALLOT,
     CHARTER,
     CLOSE,

@@ -20,9 +20,9 @@ from ledger.identity import Identity
 from ledger.kinds import ROSTER_KINDS
 from ledger.roster import view as roster_view
 from ledger.store import Store, verify_many
-from ledger.views import vote_json
-from ledger.views.vote_bodies import BALLOT, VOTE_KINDS
-from ledger.views.votes import (
+from ledger.votes import as_json as vote_json
+from ledger.votes.bodies import BALLOT, VOTE_KINDS
+from ledger.votes.view import (
     CONFLICT,
     FAILED,
     FINAL,
@@ -34,7 +34,7 @@ from ledger.views.votes import (
     fold,
     resolve_slot,
 )
-from ledger.votes import find_vote, load
+from ledger.votes.writer import find_vote, load
 
 # --- receipt -----------------------------------------------------------------------
 

@@ -52,8 +52,8 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from ledger.views.vote_bodies import RANKED
-from ledger.views.vote_tally import NO_VOTES, TIE, WINNER, Round, Tally
+from ledger.votes.bodies import RANKED
+from ledger.votes.tally import NO_VOTES, TIE, WINNER, Round, Tally
 
 #: Most states the tie search may follow: a count, the same on every laptop, never a
 #: clock. Beyond it the count stops with :class:`TooManyWays` and the vote shows FAILED

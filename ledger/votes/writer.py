@@ -3,7 +3,7 @@
 Every function reads the votes view of this laptop first and refuses with a
 clear error (wrong role, not on the roll, bad choice, sheet not verifiable
 here ...) instead of signing an entry the view would ignore. The view
-(:mod:`ledger.views.votes`) stays the authority on every laptop.
+(:mod:`ledger.votes.view`) stays the authority on every laptop.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from ledger.errors import InvalidInput, NotInMesh, TrustError, VerificationFaile
 from ledger.identity import Identity
 from ledger.store import Store
 from ledger.roster.view import ACTIVE, Roster
-from ledger.views.vote_bodies import (
+from ledger.votes.bodies import (
     BALLOT,
     CHARTER,
     CLOSE,
@@ -37,7 +37,7 @@ from ledger.views.vote_bodies import (
     parse_options,
     seal_threshold,
 )
-from ledger.views.votes import PROVISIONAL, Sheet, Vote, Votes, fold
+from ledger.votes.view import PROVISIONAL, Sheet, Vote, Votes, fold
 
 DEFAULT_CREDITS = 100
 
@@ -61,7 +61,7 @@ def heard_map(store: Store) -> dict[bytes, int]:
 
 def load(store: Store, *, heard: bool = False, count: bool = True) -> tuple[Votes, Roster]:
     """The votes view over this laptop's ledger (``heard``: also per-voter last-heard;
-    ``count=False``: no tallies, see :func:`ledger.views.votes.fold`)."""
+    ``count=False``: no tallies, see :func:`ledger.votes.view.fold`)."""
     roster = store.roster()
     entries = store.entries(kind_prefix="vote.")
     proofs = [e for p in store.fork_proofs() for e in (p.a, p.b) if e.kind.startswith("vote.")]
