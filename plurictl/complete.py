@@ -74,7 +74,7 @@ def _votes(store: Store) -> list[tuple[str, str]]:
 
 
 def _runs(store: Store) -> list[tuple[str, str]]:
-    from ledger.playbooks import load_state
+    from ledger.playbooks.writer import load_state
 
     return [
         (rid.hex()[:12], f"{run.playbook.title}" + (f" at {run.site}" if run.site else ""))

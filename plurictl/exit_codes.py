@@ -34,8 +34,8 @@ def error_classes() -> list[type[BaseException]]:
     """Every exception class plurictl reports, from every package's error tree."""
     import ledger.courier.bundle
     import ledger.errors
-    import ledger.playbook_model
-    import ledger.playbooks
+    import ledger.playbooks.model
+    import ledger.playbooks.writer
     import mesh.errors  # noqa: F401
     import planner.errors
     import plurictl.errors

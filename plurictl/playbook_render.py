@@ -12,9 +12,9 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from ledger.playbook_format import Playbook, format_duration
-from ledger.playbooks import CatalogueItem
-from ledger.views import playbooks as view
+from ledger.playbooks import view
+from ledger.playbooks.format import Playbook, format_duration
+from ledger.playbooks.writer import CatalogueItem
 from plurictl.render import hlc_time
 
 STATE_STYLE = {

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ledger.plans.view import PlansState
     from ledger.roster.view import Roster
     from ledger.store import Store
-    from ledger.views.playbook_state import PlaybooksState, Run
+    from ledger.playbooks.state import PlaybooksState, Run
     from ledger.votes.state import Votes
 
 

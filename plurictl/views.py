@@ -19,7 +19,7 @@ def _roster(store: Store) -> Any:
 
 
 def _playbooks(store: Store) -> Any:
-    from ledger.playbooks import load_state
+    from ledger.playbooks.writer import load_state
 
     return load_state(store).to_json(0)
 

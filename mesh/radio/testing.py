@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from textwrap import dedent
 
-from ledger import playbooks
 from ledger.entry import Entry
 from ledger.fuel import writer as fuel
 from ledger.home import Home
 from ledger.identity import Identity
+from ledger.playbooks import writer as playbooks
 from ledger.roster import writer as trust
 from ledger.store import Store
 from ledger.testing import identity_from_seed

@@ -250,7 +250,7 @@ def _run_status(d: Dashboard, snap: Any, now: int, params: dict[str, Any]) -> An
 
 
 def _playbook_list(d: Dashboard, snap: Any, now: int, params: dict[str, Any]) -> Any:
-    from ledger.playbooks import catalogue
+    from ledger.playbooks.writer import catalogue
     from plurictl.commands.playbook import shipped_dir
 
     runs = readouts.playbook_runs(snap.playbooks) if snap.playbooks is not None else None

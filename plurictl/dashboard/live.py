@@ -201,9 +201,9 @@ class LiveViews:
 
     def _fold(self, stale: set[str], snap: Snapshot) -> dict[str, Any]:
         """Refold the stale views (in dependency order), reusing the fresh ones."""
-        from ledger import playbooks
         from ledger.plans import writer as plans
-        from ledger.playbook_facts import LedgerFacts
+        from ledger.playbooks import writer as playbooks
+        from ledger.playbooks.facts import LedgerFacts
         from ledger.votes import writer as votes
 
         out: dict[str, Any] = {}

@@ -355,7 +355,7 @@ def do_vote_seal(r: DrillRunner, args: dict[str, Any]) -> str:
 
 
 def do_playbook_start(r: DrillRunner, args: dict[str, Any]) -> str:
-    from ledger import playbooks
+    from ledger.playbooks import writer as playbooks
     from plurictl import shipped
 
     path = playbooks.resolve_file(str(args["playbook"]), shipped.folder("playbooks"))
@@ -372,7 +372,7 @@ def do_playbook_start(r: DrillRunner, args: dict[str, Any]) -> str:
 
 
 def do_playbook_sign(r: DrillRunner, args: dict[str, Any]) -> str:
-    from ledger import playbooks
+    from ledger.playbooks import writer as playbooks
 
     node = args["node"]
     with r.member_home(node) as h:
@@ -390,7 +390,7 @@ def do_playbook_sign(r: DrillRunner, args: dict[str, Any]) -> str:
 
 
 def do_playbook_waive(r: DrillRunner, args: dict[str, Any]) -> str:
-    from ledger import playbooks
+    from ledger.playbooks import writer as playbooks
 
     node = args["node"]
     with r.member_home(node) as h:

@@ -156,7 +156,7 @@ batch = st.tuples(st.lists(random_items, max_size=12), st.lists(mutations, min_s
 def base_scenario(mesh: MeshFixture) -> None:
     """Valid entries of every family, so mutated copies reach deep into the folds."""
     from ledger.plans import view as pv
-    from ledger.playbook_format import parse
+    from ledger.playbooks.format import parse
     from ledger.votes.testing import VoteBook
 
     book = VoteBook(mesh)

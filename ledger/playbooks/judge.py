@@ -1,9 +1,9 @@
-"""Judging a run's entries in causal order (the engine of ``ledger.views.playbooks``).
+"""Judging a run's entries in causal order (the engine of ``ledger.playbooks.view``).
 
 Each follow-up entry is judged once, against the run as seen from its own
 causal past (:class:`_View` over ``record.past``); then the final view over all
 placed entries decides what counts now. The rules are in the docstring of
-``ledger.views.playbooks``.
+``ledger.playbooks.view``.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import heapq
 
 from ledger.entry import Entry
-from ledger.playbook_model import FACT_CHECKS, Step, dependencies, format_duration
-from ledger.views.playbook_checks import (
+from ledger.playbooks.model import FACT_CHECKS, Step, dependencies, format_duration
+from ledger.playbooks.checks import (
     ATTEST,
     FAIL,
     PASS,
@@ -21,7 +21,7 @@ from ledger.views.playbook_checks import (
     Facts,
     evaluate_fact,
 )
-from ledger.views.playbook_state import (
+from ledger.playbooks.state import (
     ABORT,
     ABORTED,
     BLOCKED,

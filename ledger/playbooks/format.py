@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Iterable
 from typing import Any
 
-from ledger.playbook_model import (
+from ledger.playbooks.model import (
     CHECK_TYPES,
     FACT_CHECKS,
     FORMAT,

@@ -12,8 +12,8 @@ from typing import Any
 
 from ledger.entry import Entry
 from ledger.folds import Ignored
-from ledger.playbook_model import Playbook, Step, dependencies
-from ledger.views.playbook_checks import CheckResult
+from ledger.playbooks.model import Playbook, Step, dependencies
+from ledger.playbooks.checks import CheckResult
 
 RUN = "playbook.run"
 SIGN = "playbook.sign"

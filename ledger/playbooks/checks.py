@@ -6,7 +6,7 @@ fact is unknown (no fuel report for that site yet, no plan adopted, or no view
 that could answer): the check is then *unknown*, which blocks a step whose
 check is required, exactly like a failing check, and says so plainly.
 
-Check types (see ``ledger.playbook_format.CHECK_TYPES``):
+Check types (see ``ledger.playbooks.format.CHECK_TYPES``):
 
 * ``fuel_at_least`` {site, litres}  -> ``facts.fuel_litres(site)``
 * ``plan_adopted_covers_tier`` {tier} -> ``facts.plan_covers_tier(tier)``; its detail also
@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from ledger.playbook_format import Check
+from ledger.playbooks.format import Check
 
 PASS, FAIL, UNKNOWN, WAIVED, ATTEST = "pass", "fail", "unknown", "waived", "attest"
 SATISFIED = frozenset({PASS, WAIVED, ATTEST})

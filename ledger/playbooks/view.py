@@ -45,10 +45,10 @@ from collections.abc import Iterable
 
 from ledger.entry import Entry
 from ledger.folds import well_formed
-from ledger.playbook_format import PlaybookInvalid, parse, text_hash
-from ledger.views.playbook_checks import Facts, NoFacts
-from ledger.views.playbook_judge import RunJudge
-from ledger.views.playbook_state import (
+from ledger.playbooks.format import PlaybookInvalid, parse, text_hash
+from ledger.playbooks.checks import Facts, NoFacts
+from ledger.playbooks.judge import RunJudge
+from ledger.playbooks.state import (
     ABORT,
     ABORTED,
     BLOCKED,

@@ -1,6 +1,6 @@
 """The playbook model: steps, checks, problems and durations (no parsing here).
 
-``ledger.playbook_format`` turns TOML text into these objects and reports
+``ledger.playbooks.format`` turns TOML text into these objects and reports
 :class:`Problem` lists; views and writers work with the objects only.
 """
 

@@ -4,7 +4,7 @@ Every request is checked against the current view *before* anything is signed,
 so a tired operator gets a clear refusal instead of an entry that would not
 count. The checks are pure ``prepare_*`` functions (view + roster in, entry body
 out) so that tests can drive them on any partial view, as on one side of a
-partition. The view (``ledger.views.playbooks``) stays the authority: what it
+partition. The view (``ledger.playbooks.view``) stays the authority: what it
 says holds on every laptop, whatever these pre-checks said on one.
 
 Refusals: unknown run or step, or a state that does not allow it ->
@@ -22,8 +22,10 @@ from ledger import clock
 from ledger.entry import Entry
 from ledger.errors import InvalidInput, NotInMesh, TrustError
 from ledger.identity import Identity
-from ledger.playbook_facts import facts_for
-from ledger.playbook_format import (
+from ledger.playbooks import view
+from ledger.playbooks.checks import PASS, Facts
+from ledger.playbooks.facts import facts_for
+from ledger.playbooks.format import (
     FACT_CHECKS,
     Playbook,
     PlaybookInvalid,
@@ -31,10 +33,8 @@ from ledger.playbook_format import (
     format_duration,
     parse,
 )
-from ledger.store import Store
-from ledger.views import playbooks as view
-from ledger.views.playbook_checks import PASS, Facts
 from ledger.roster.view import Roster
+from ledger.store import Store
 
 MIN_PREFIX = 4
 

@@ -1,7 +1,7 @@
 """Facts for playbook checks, read from this laptop's ledger (fuel and plan views).
 
 The playbook view evaluates ``fuel_at_least`` and ``plan_adopted_covers_tier``
-checks through the :class:`ledger.views.playbook_checks.Facts` protocol:
+checks through the :class:`ledger.playbooks.checks.Facts` protocol:
 
 * ``fuel_litres(site)``: the fuel view's inventory at ``site`` (current tank
   readings plus received, minus dispatched transfers); None when the ledger has
@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.store import Store
-from ledger.views.playbook_checks import ChainFacts, Facts
+from ledger.playbooks.checks import ChainFacts, Facts
 
 
 class LedgerFacts:
