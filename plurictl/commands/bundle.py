@@ -9,7 +9,7 @@ import click
 
 from plurictl.context import AppContext, pass_app
 from plurictl.params import output_path
-from plurictl.render import console, emit_json, hlc_time, json_option, progress_bar, short
+from plurictl.render.common import console, emit_json, hlc_time, json_option, progress_bar, short
 
 if TYPE_CHECKING:
     from ledger.courier.export import ImportReport, InspectReport

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from plurictl.context import AppContext, pass_app
-from plurictl.render import console, emit_json, json_option
+from plurictl.render.common import console, emit_json, json_option
 
 
 @click.group(invoke_without_command=True)

@@ -9,7 +9,7 @@ import click
 from plurictl import readouts
 from plurictl.context import AppContext, pass_app
 from plurictl.nudge import nudge_node
-from plurictl.render import console, emit_json, hlc_time, json_option
+from plurictl.render.common import console, emit_json, hlc_time, json_option
 
 LITRES = click.FloatRange(min=0, max=10_000_000)
 

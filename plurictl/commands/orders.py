@@ -7,7 +7,7 @@ import click
 from plurictl import readouts
 from plurictl.context import AppContext, pass_app
 from plurictl.nudge import nudge_node
-from plurictl.render import console, emit_json, json_option
+from plurictl.render.common import console, emit_json, json_option
 
 
 def describe(order: dict) -> str:  # type: ignore[type-arg]

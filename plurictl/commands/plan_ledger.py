@@ -9,7 +9,7 @@ import click
 from plurictl.context import AppContext, pass_app
 from plurictl.nudge import nudge_node
 from plurictl.params import read_json_file
-from plurictl.render import console, emit_json, json_option
+from plurictl.render.common import console, emit_json, json_option
 
 
 def _read_plan(path: Path) -> dict:  # type: ignore[type-arg]

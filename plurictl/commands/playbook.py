@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from plurictl.context import AppContext, pass_app
-from plurictl.render import console, emit_json, json_option
+from plurictl.render.common import console, emit_json, json_option
 
 if TYPE_CHECKING:
     from ledger.playbooks.view import Run
@@ -79,7 +79,7 @@ def _after_write(
     out.print(first + entry + (f"\n{rest}" if rest else ""))
     for w in written.warnings:
         out.print(f"[yellow]Warning:[/] {w}")
-    from plurictl.playbook_render import print_progress
+    from plurictl.render.playbooks import print_progress
 
     print_progress(out, written.run, _now_ms())
 
@@ -114,7 +114,7 @@ def list_(app: AppContext, as_json: bool) -> None:
     if as_json:
         emit_json(readouts.playbook_list(items, shipped_dir(), runs))
         return
-    from plurictl.playbook_render import catalogue_table, runs_table
+    from plurictl.render.playbooks import catalogue_table, runs_table
 
     out = console()
     out.print(catalogue_table(items, shipped_dir()))
@@ -134,7 +134,7 @@ def show(app: AppContext, target: str, as_json: bool) -> None:
     """Show a playbook: a FILE, a shipped playbook id, or the version a RUN executes."""
     from ledger.errors import InvalidInput, NotInitialised
     from ledger.playbooks.writer import load, resolve_file
-    from plurictl.playbook_render import playbook_renderable
+    from plurictl.render.playbooks import playbook_renderable
 
     path = resolve_file(target, shipped_dir())
     if path is not None:
@@ -166,7 +166,7 @@ def validate(files: tuple[str, ...], as_json: bool) -> None:
     from ledger.errors import InvalidInput
     from ledger.playbooks.writer import check_file, resolve_file
     from plurictl.errors import Failed
-    from plurictl.playbook_render import print_validation
+    from plurictl.render.playbooks import print_validation
 
     items = [check_file(resolve_file(name, shipped_dir()) or Path(name)) for name in files]
     if as_json:
@@ -240,7 +240,7 @@ def status(app: AppContext, run: str, as_json: bool) -> None:
 
         emit_json(run_status(r, now))
         return
-    from plurictl.playbook_render import status_renderable
+    from plurictl.render.playbooks import status_renderable
 
     console().print(status_renderable(r, now))
 
@@ -361,8 +361,8 @@ def waive(app: AppContext, run: str, step: str, check: int, reason: str, as_json
 def log(app: AppContext, run: str, markdown: bool, output: str | None, as_json: bool) -> None:
     """The signed timeline of RUN: every sign-off, failure, skip, abort, with flags."""
     from ledger.errors import InvalidInput
-    from plurictl.playbook_render import log_table, markdown_log
-    from plurictl.render import dumps
+    from plurictl.render.playbooks import log_table, markdown_log
+    from plurictl.render.common import dumps
 
     r = _run(app, run)
     now = _now_ms()

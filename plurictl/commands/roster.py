@@ -6,7 +6,7 @@ import click
 
 from plurictl.commands.log import resolve_author
 from plurictl.context import AppContext, pass_app
-from plurictl.render import console, emit_json, json_option
+from plurictl.render.common import console, emit_json, json_option
 
 ROLE_CHOICE = click.Choice(["admin", "coordinator", "operator", "teller", "observer"])
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import click
 
-from plurictl.commands import vote_render as show
-from plurictl.commands.vote_render import state
 from plurictl.context import AppContext, pass_app
-from plurictl.render import console, emit_json, json_option
+from plurictl.render import votes as show
+from plurictl.render.common import console, emit_json, json_option
+from plurictl.render.votes import state
 
 METHOD_CHOICE = click.Choice(["plurality", "approval", "ranked-choice", "quadratic"])
 
@@ -392,7 +392,7 @@ def verify_(app: AppContext, vote_id: str, show_all: bool, as_json: bool) -> Non
     from ledger.errors import VerificationFailed
     from ledger.votes.audit import verify
     from plurictl.errors import Failed
-    from plurictl.render import progress_bar
+    from plurictl.render.common import progress_bar
 
     store = app.home.store
     with progress_bar("Checking signatures", store.count(), enabled=not as_json) as advance:

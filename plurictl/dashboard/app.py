@@ -26,7 +26,7 @@ from plurictl.dashboard import intake, model
 from plurictl.dashboard.guard import DEVICE_COOKIE, VIEW_COOKIE, Access, Who
 from plurictl.dashboard.live import LiveViews
 from plurictl.dashboard.render import Renderer, asset
-from plurictl.render import dumps
+from plurictl.render.common import dumps
 
 Handler = Callable[[Request], Awaitable[Response]]
 SECURITY_HEADERS = {

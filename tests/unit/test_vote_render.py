@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledger.votes import as_json as vote_json
-from plurictl.commands import vote_render
+from plurictl.render import votes as vote_render
 from tests.unit.votes_helpers import TELLERS, VOTERS, council, fold
 
 

@@ -327,7 +327,7 @@ def test_a_stuck_vote_says_so_and_what_would_unblock_it(capsys: pytest.CaptureFi
     """3 tellers, k = 2: t1 seals sheet A, t2 seals sheet B, t3 is revoked. No sheet can
     ever reach 2 seals; `vote status` used to show PROVISIONAL without a word."""
     from ledger.votes import view as vv
-    from plurictl.commands import vote_render
+    from plurictl.render import votes as vote_render
 
     m = council(["t1", "t2", "t3"])
     vb = VoteBook(m)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plurictl.render import console, hlc_time
+from plurictl.render.common import console, hlc_time
 
 STATE_STYLE = {
     "PROVISIONAL": "yellow",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from plurictl.render import console
+from plurictl.render.common import console
 
 if TYPE_CHECKING:
     from rich.console import Console

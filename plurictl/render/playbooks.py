@@ -15,7 +15,7 @@ from rich.text import Text
 from ledger.playbooks import view
 from ledger.playbooks.format import Playbook, format_duration
 from ledger.playbooks.writer import CatalogueItem
-from plurictl.render import hlc_time
+from plurictl.render.common import hlc_time
 
 STATE_STYLE = {
     view.DONE: "green",
