@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ledger.fuel.view import FuelState
     from ledger.plans.view import PlansState
+    from ledger.playbooks.state import PlaybooksState, Run
     from ledger.roster.view import Roster
     from ledger.store import Store
-    from ledger.playbooks.state import PlaybooksState, Run
     from ledger.votes.state import Votes
 
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.store import Store
 from ledger.playbooks.checks import ChainFacts, Facts
+from ledger.store import Store
 
 
 class LedgerFacts:

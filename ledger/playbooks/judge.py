@@ -11,7 +11,6 @@ from __future__ import annotations
 import heapq
 
 from ledger.entry import Entry
-from ledger.playbooks.model import FACT_CHECKS, Step, dependencies, format_duration
 from ledger.playbooks.checks import (
     ATTEST,
     FAIL,
@@ -21,6 +20,7 @@ from ledger.playbooks.checks import (
     Facts,
     evaluate_fact,
 )
+from ledger.playbooks.model import FACT_CHECKS, Step, dependencies, format_duration
 from ledger.playbooks.state import (
     ABORT,
     ABORTED,

@@ -12,8 +12,8 @@ from typing import Any
 
 from ledger.entry import Entry
 from ledger.folds import Ignored
-from ledger.playbooks.model import Playbook, Step, dependencies
 from ledger.playbooks.checks import CheckResult
+from ledger.playbooks.model import Playbook, Step, dependencies
 
 RUN = "playbook.run"
 SIGN = "playbook.sign"

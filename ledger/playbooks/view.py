@@ -45,8 +45,8 @@ from collections.abc import Iterable
 
 from ledger.entry import Entry
 from ledger.folds import well_formed
-from ledger.playbooks.format import PlaybookInvalid, parse, text_hash
 from ledger.playbooks.checks import Facts, NoFacts
+from ledger.playbooks.format import PlaybookInvalid, parse, text_hash
 from ledger.playbooks.judge import RunJudge
 from ledger.playbooks.state import (
     ABORT,

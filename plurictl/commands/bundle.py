@@ -161,8 +161,8 @@ def import_(app: AppContext, file: Path, as_json: bool) -> None:
     """
     from ledger.courier.bundle import size_of
     from ledger.courier.export import import_bundle, note_frontier_file
-    from ledger.errors import VerificationFailed
     from ledger.courier.frontier import sniff
+    from ledger.errors import VerificationFailed
     from plurictl.errors import Failed
     from plurictl.nudge import nudge_node
 

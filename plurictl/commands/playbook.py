@@ -361,8 +361,8 @@ def waive(app: AppContext, run: str, step: str, check: int, reason: str, as_json
 def log(app: AppContext, run: str, markdown: bool, output: str | None, as_json: bool) -> None:
     """The signed timeline of RUN: every sign-off, failure, skip, abort, with flags."""
     from ledger.errors import InvalidInput
-    from plurictl.render.playbooks import log_table, markdown_log
     from plurictl.render.common import dumps
+    from plurictl.render.playbooks import log_table, markdown_log
 
     r = _run(app, run)
     now = _now_ms()

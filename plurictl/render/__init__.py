@@ -9,4 +9,4 @@ Submodules are imported by name (``from plurictl.render import votes``); this pa
 none of them, so ``--json`` output loads no rich.
 """
 
-__all__ = ["common", "playbooks", "plans", "votes"]
+__all__ = ["common", "plans", "playbooks", "votes"]

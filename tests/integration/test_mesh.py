@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from ledger.entry import create
 from ledger.home import Home
 from ledger.identity import curve_public_from_ed25519
-from ledger.testing import identity_from_seed
 from ledger.roster.writer import revoke
+from ledger.testing import identity_from_seed
 from mesh import protocol
 from plurictl.cluster import LocalCluster
 
