@@ -7,9 +7,9 @@ from typing import Any
 from ledger.entry import Entry
 from ledger.errors import InvalidInput
 from ledger.fuel import view
+from ledger.guard import require_role
 from ledger.identity import Identity
 from ledger.names import refuse_near_miss
-from ledger.roster.writer import require_role
 from ledger.store import Store
 
 

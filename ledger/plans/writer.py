@@ -12,9 +12,9 @@ from typing import Any
 
 from ledger.entry import Entry
 from ledger.errors import InvalidInput
+from ledger.guard import require_role
 from ledger.identity import Identity
 from ledger.plans import view
-from ledger.roster.writer import require_role
 from ledger.store import Store
 
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ledger import clock
+from ledger import clock, guard
 from ledger.entry import Entry
-from ledger.errors import InvalidInput, NotInMesh, TrustError
+from ledger.errors import InvalidInput, NotInMesh
 from ledger.identity import Identity
 from ledger.playbooks import view
 from ledger.playbooks.checks import PASS, Facts
@@ -155,9 +155,8 @@ def find_run(state: view.PlaybooksState, ref: str) -> view.Run:
 
 
 def _require(roster: Roster, author: bytes, seq: int, what: str, *roles: str) -> None:
-    why = roster.authority(author, seq, *roles)
-    if why is not None:
-        raise TrustError(f"only {' or '.join(dict.fromkeys(roles))} can {what} ({why})")
+    refusal = lambda why: f"only {' or '.join(dict.fromkeys(roles))} can {what} ({why})"  # noqa: E731
+    guard.check(roster, author, seq, roles, refusal)
 
 
 def _step(run: view.Run, step_id: str) -> view.StepState:
@@ -389,11 +388,6 @@ def prepare_waive(
 # --- writing to a store --------------------------------------------------------------------
 
 
-def _next_seq(store: Store, author: bytes) -> int:
-    head = store.stored_heads().get(author)
-    return (head.seq if head else 0) + 1
-
-
 def _write(
     store: Store, identity: Identity, kind: str, body: dict[str, Any], facts: Facts | None
 ) -> Written:
@@ -407,7 +401,7 @@ def _context(
     store: Store, identity: Identity, run_ref: str, facts: Facts | None
 ) -> tuple[view.Run, Roster, int]:
     run = find_run(load_state(store, facts), run_ref)
-    return run, store.roster(), _next_seq(store, identity.public)
+    return run, store.roster(), guard.next_seq(store, identity.public)
 
 
 def start(
@@ -425,7 +419,12 @@ def start(
     if roster.mesh_id is None:
         raise NotInMesh()
     body, warnings = prepare_start(
-        playbook, roster, identity.public, _next_seq(store, identity.public), site=site, note=note
+        playbook,
+        roster,
+        identity.public,
+        guard.next_seq(store, identity.public),
+        site=site,
+        note=note,
     )
     written = _write(store, identity, view.RUN, body, None)
     written.warnings = warnings

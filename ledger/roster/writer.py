@@ -13,12 +13,19 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from ledger import guard
 from ledger.entry import Entry
-from ledger.errors import InvalidInput, NotInMesh, TrustError, WrongMesh
+from ledger.errors import InvalidInput, TrustError, WrongMesh
 from ledger.identity import Identity, validate_name
 from ledger.kinds import GENESIS, ROSTER_APPROVE, ROSTER_CHANGE
-from ledger.store import Store
+from ledger.roster import advice
 from ledger.roster.view import ACTIVE, EQUIVOCATED, REVOKED, ROLES, KeyInfo, Roster
+from ledger.store import Store
+
+
+def _admin_only(why: str) -> str:
+    return f"only an admin can change the roster ({why})"
+
 
 DEFAULT_FOUNDER_ROLES = ("admin", "coordinator", "operator")
 
@@ -109,16 +116,6 @@ def parse_key(text: str) -> bytes:
     )
 
 
-def require_role(store: Store, identity: Identity, *roles: str) -> None:
-    """NotInMesh without a mesh; TrustError unless this laptop's next entry carries ``roles``."""
-    if store.mesh_id is None:
-        raise NotInMesh()
-    head = store.stored_heads().get(identity.public)
-    why = store.roster().authority(identity.public, (head.seq if head else 0) + 1, *roles)
-    if why is not None:
-        raise TrustError(f"not allowed: {why}")
-
-
 @dataclass
 class ChangeResult:
     entry: Entry
@@ -130,40 +127,6 @@ class ChangeResult:
     cut_entries: int = 0
     #: revoke/rotate: the key's last valid seq named by the change
     cut_at: int | None = None
-
-
-def open_votes_with_teller(store: Store, member: bytes) -> list[str]:
-    """Titles of votes not yet FINAL where ``member`` holds a teller seat."""
-    from ledger.votes.writer import load as load_votes
-
-    votes, _ = load_votes(store, count=False)  # states and ballots: no tally needed
-    return [
-        v.charter.fields.title
-        for _, v in sorted(votes.votes.items())
-        if v.state != "FINAL" and member in v.charter.tellers
-    ]
-
-
-def open_votes_with_ballot(store: Store, member: bytes) -> list[str]:
-    """Titles of votes not yet FINAL in which ``member`` has a ballot on this laptop."""
-    from ledger.votes.writer import load as load_votes
-
-    votes, _ = load_votes(store, count=False)  # states and ballots: no tally needed
-    return [
-        v.charter.fields.title
-        for _, v in sorted(votes.votes.items())
-        if v.state != "FINAL" and any(b.member == member for b in v.ballots.values())
-    ]
-
-
-def _require_admin(roster: Roster, identity: Identity, store: Store) -> None:
-    if roster.mesh_id is None:
-        raise NotInMesh()
-    head = store.stored_heads().get(identity.public)
-    next_seq = (head.seq if head else 0) + 1
-    why = roster.authority(identity.public, next_seq, "admin")
-    if why is not None:
-        raise TrustError(f"only an admin can change the roster ({why})")
 
 
 def _target(roster: Roster, key: bytes, op: str) -> KeyInfo:
@@ -215,7 +178,7 @@ def _cut_point(store: Store, info: KeyInfo, op: str, at: int | None) -> int:
 def propose(store: Store, identity: Identity, body: dict[str, Any]) -> ChangeResult:
     """Sign a roster change after checking it against the current roster."""
     roster = store.roster()
-    _require_admin(roster, identity, store)
+    guard.require(store, roster, identity, "admin", refusal=_admin_only)
     op = body["op"]
     if op == "add":
         key = bytes.fromhex(body["key"])
@@ -254,26 +217,7 @@ def propose(store: Store, identity: Identity, body: dict[str, Any]) -> ChangeRes
             body = {**body, "at": _cut_point(store, info, op, body.get("at"))}
         else:
             body = {**body, "at": body.get("at", head.seq if head else 0)}
-    warnings = []
-    if op in ("rotate", "revoke") or (op == "remove_role" and body.get("role") == "teller"):
-        member = roster.member_of(bytes.fromhex(body["key"]))
-        titles = open_votes_with_teller(store, member) if member else []
-        if titles:
-            warnings.append(
-                f"{roster.name_of(bytes.fromhex(body['key']))} is a teller of {len(titles)} vote(s) not yet "
-                f"final ({'; '.join(titles[:3])}): their seat on those votes stays empty; a seal "
-                "they already made still counts (on votes opened before f existed, one made "
-                "after the point you cut at stops counting; see voting.md, 'Losing a teller')"
-            )
-        ballots = open_votes_with_ballot(store, member) if member and op != "remove_role" else []
-        if ballots:
-            warnings.append(
-                f"{roster.name_of(bytes.fromhex(body['key']))} has a ballot in {len(ballots)} vote(s) "
-                f"not yet final ({'; '.join(ballots[:3])}): a ballot that a sealed sheet lists "
-                "still counts, whatever this change says; one cast after the point you cut at "
-                f"(seq {body.get('at')}) counts only if a sealed sheet lists it "
-                "(see voting.md, 'What is guaranteed')"
-            )
+    warnings = advice.advise(store, roster, body)
     body = {**body, "after": [h.hex() for h in roster.heads]}
     cut_entries, cut_at = 0, None
     if op in ("revoke", "rotate"):
@@ -361,7 +305,7 @@ def set_threshold(store: Store, identity: Identity, k: int) -> ChangeResult:
 def approve(store: Store, identity: Identity, change_prefix: str) -> ChangeResult:
     """Approve a pending roster change (threshold K > 1)."""
     roster = store.roster()
-    _require_admin(roster, identity, store)
+    guard.require(store, roster, identity, "admin", refusal=_admin_only)
     matches = [
         c for cid, c in roster.pending.items() if cid.hex().startswith(change_prefix.lower())
     ]

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger import merkle
+from ledger import guard, merkle
 from ledger.entry import Entry
 from ledger.errors import InvalidInput, NotInMesh, TrustError, VerificationFailed
 from ledger.identity import Identity
-from ledger.store import Store
 from ledger.roster.view import ACTIVE, Roster
+from ledger.store import Store
 from ledger.votes.bodies import (
     BALLOT,
     CHARTER,
@@ -84,18 +84,11 @@ def find_vote(votes: Votes, text: str) -> Vote:
     raise InvalidInput(f"no vote matches {text!r}", hint=hint)
 
 
-def _next_seq(store: Store, identity: Identity) -> int:
-    head = store.stored_heads().get(identity.public)
-    return (head.seq if head else 0) + 1
-
-
 def _require(store: Store, roster: Roster, identity: Identity, role: str, doing: str) -> bytes:
     """This laptop's member id, if its key holds ``role`` for its next entry."""
-    if roster.mesh_id is None:
-        raise NotInMesh()
-    why = roster.authority(identity.public, _next_seq(store, identity), role)
-    if why is not None:
-        raise TrustError(f"only a {role} can {doing} ({why})")
+    guard.require(
+        store, roster, identity, role, refusal=lambda why: f"only a {role} can {doing} ({why})"
+    )
     return roster.member_of(identity.public)  # type: ignore[return-value]
 
 
@@ -351,7 +344,7 @@ def cast(
     _still_open(vote, "vote")
     if roster.mesh_id is None:
         raise NotInMesh()
-    why = roster.authority(identity.public, _next_seq(store, identity), *VOTER_ROLES)
+    why = roster.authority(identity.public, guard.next_seq(store, identity.public), *VOTER_ROLES)
     if why is not None:
         raise TrustError(f"this key cannot vote ({why})")
     member = roster.member_of(identity.public)

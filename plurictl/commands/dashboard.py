@@ -113,7 +113,7 @@ def _serve(app: AppContext, *, port: int, lan: bool, bind_to: str | None, intake
 
 
 def _check_can_report(app: AppContext) -> None:
-    from ledger.roster.writer import require_role
+    from ledger.guard import require_role
 
     require_role(app.home.store, app.home.identity, "operator", "coordinator")
 
