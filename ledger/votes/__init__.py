@@ -12,6 +12,9 @@ The fold (pure, same state on every laptop in any arrival order):
 Writing and checking:
 
 * ``writer``: opening a vote, casting, stopping, closing and sealing (pre-checked, then signed);
+* ``spec``: a vote's specification from operator input (flags or a TOML file, names resolved
+  by the caller);
+* ``roster_advice``: what a roster change would do to votes not yet final (warnings);
 * ``audit``: re-checking a vote from its signed entries alone (``vote verify``);
 * ``secret``: the secret-ballot cryptographic core (no entries, no folds);
 * ``testing``: helpers that sign vote entries for tests and benchmarks.
@@ -27,8 +30,10 @@ __all__ = [
     "irv",
     "pins",
     "result",
+    "roster_advice",
     "seals",
     "secret",
+    "spec",
     "state",
     "tally",
     "tally_v1",

@@ -105,10 +105,11 @@ def open_(app: AppContext, file: str | None, as_json: bool, **flags: Any) -> Non
     With 4 tellers the vote tolerates one copied teller key and needs 3 seals;
     see field_guides/voting.md for the table.
     """
+    from ledger.votes.spec import build_spec
     from ledger.votes.writer import open_vote, threshold_warnings
-    from plurictl.commands.vote_spec import build_spec
+    from plurictl.commands.log import resolve_author
 
-    spec = build_spec(app, file, flags)
+    spec = build_spec(lambda name: resolve_author(app, name), file, flags)
     entry = open_vote(app.home.store, app.home.identity, spec)
     _nudge(app)
     body = entry.body

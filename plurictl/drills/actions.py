@@ -236,8 +236,8 @@ def _named(r: DrillRunner, kind: str, name: str) -> str:
 
 
 def do_vote_open(r: DrillRunner, args: dict[str, Any]) -> str:
+    from ledger.votes.spec import parse_options
     from ledger.votes.writer import VoteSpec, open_vote
-    from plurictl.commands.vote_spec import parse_options
 
     node = args["node"]
     options = []

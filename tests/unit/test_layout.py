@@ -56,3 +56,8 @@ def test_the_writers_share_one_guard() -> None:
         if path.name != "guard.py":
             text = path.read_text(encoding="utf-8")
             assert "def _next_seq" not in text and "def require_role" not in text, path
+
+
+def test_drills_take_no_domain_logic_from_the_cli() -> None:
+    """Drills build vote specs with ledger.votes.spec, not from plurictl/commands/."""
+    assert offenders("plurictl/drills", ("plurictl.commands",)) == []

@@ -1,18 +1,19 @@
 """Turning `vote open` flags or a FILE.toml into a :class:`ledger.votes.writer.VoteSpec`.
 
-Names are resolved to keys here (as every command does, with
-``resolve_author``); roles and the roll are resolved into member ids by the
-writer, which checks everything before signing.
+Names are resolved to keys here, by the ``resolve`` function the caller hands in (the CLI
+passes ``resolve_author``: a name, a full key or a key prefix); roles and the roll are resolved
+into member ids by the writer, which checks everything before signing.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from plurictl.commands.log import resolve_author
-from plurictl.context import AppContext
+#: a member's name (or key, or key prefix) -> their public key; InvalidInput if none matches
+Resolve = Callable[[str], bytes]
 
 
 def _slug(label: str) -> str:
@@ -76,7 +77,7 @@ def _whole(value: Any, name: str) -> int | None:
     return value
 
 
-def read_roll_file(app: AppContext, path: Path) -> dict[bytes, int]:
+def read_roll_file(resolve: Resolve, path: Path) -> dict[bytes, int]:
     """Roll file: one member per line, `NAME_OR_KEY [WEIGHT]`; `#` starts a comment."""
     from ledger.errors import InvalidInput
 
@@ -91,7 +92,7 @@ def read_roll_file(app: AppContext, path: Path) -> dict[bytes, int]:
             continue
         if len(words) > 2:
             raise InvalidInput(f"{path}:{n}: write NAME_OR_KEY [WEIGHT]")
-        key = resolve_author(app, words[0])
+        key = resolve(words[0])
         if key in roll:
             raise InvalidInput(f"{path}:{n}: {words[0]} is listed twice")
         roll[key] = _weight(words[1], f"{path}:{n}") if len(words) == 2 else 1
@@ -111,7 +112,7 @@ def _load_toml(path: Path) -> dict[str, Any]:
         raise InvalidInput(f"cannot read vote file {path}: {e}") from e
 
 
-def build_spec(app: AppContext, file: str | None, flags: dict[str, Any]) -> Any:
+def build_spec(resolve: Resolve, file: str | None, flags: dict[str, Any]) -> Any:
     """Merge FILE.toml and flags (flags win) into a VoteSpec with keys resolved."""
     from ledger.errors import InvalidInput
     from ledger.votes.writer import VoteSpec
@@ -139,28 +140,28 @@ def build_spec(app: AppContext, file: str | None, flags: dict[str, Any]) -> Any:
     tellers_in = pick("tellers", [])
     if isinstance(tellers_in, str):
         tellers_in = [tellers_in]
-    tellers = [resolve_author(app, str(t)) for t in tellers_in]
+    tellers = [resolve(str(t)) for t in tellers_in]
     roll_text, roll_file = pick("roll"), pick("roll_file")
     weights_in = pick("weights", {})
     if isinstance(weights_in, tuple | list):
         weights_in = _pairs(tuple(str(w) for w in weights_in), "--weight")
     if not isinstance(weights_in, dict):
         raise InvalidInput("weights: write NAME=W pairs (or a [weights] table in the file)")
-    weights = {resolve_author(app, n): _weight(str(w), "--weight") for n, w in weights_in.items()}
+    weights = {resolve(n): _weight(str(w), "--weight") for n, w in weights_in.items()}
     roll_role, roll, source = None, None, ""
     if roll_file:
         base = Path(file).parent if file and not flags.get("roll_file") else Path(".")
-        roll = read_roll_file(app, base / roll_file)
+        roll = read_roll_file(resolve, base / roll_file)
         source = f"file:{Path(roll_file).name}"
     elif isinstance(roll_text, str):
         if not roll_text.startswith("role:"):
             raise InvalidInput(f"--roll {roll_text!r}: write role:ROLE, e.g. role:operator")
         roll_role = roll_text.split(":", 1)[1].strip()
     elif isinstance(roll_text, dict):  # TOML table: NAME = weight
-        roll = {resolve_author(app, n): _weight(str(w), "roll") for n, w in roll_text.items()}
+        roll = {resolve(n): _weight(str(w), "roll") for n, w in roll_text.items()}
         source = "list"
     elif isinstance(roll_text, list):
-        roll = {resolve_author(app, str(n)): 1 for n in roll_text}
+        roll = {resolve(str(n)): 1 for n in roll_text}
         source = "list"
     if roll is not None and weights:
         strangers = [k for k in weights if k not in roll]
