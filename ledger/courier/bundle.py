@@ -43,7 +43,7 @@ from ledger.courier.formats import (
     heads_json,
 )
 from ledger.entry import ID_BYTES, KEY_BYTES, MAX_ENTRY_BYTES, SIG_BYTES, Signer
-from ledger.errors import BundleError
+from ledger.errors import BundleError, UnsupportedFormat
 from ledger.forks import ForkProof
 from ledger.store import Head
 
@@ -63,10 +63,6 @@ LIMITS = {
 MAX_DAMAGE_KEPT = 1000
 
 VALID, INVALID, MISSING, UNVERIFIABLE = "valid", "invalid", "missing", "unverifiable"
-
-
-class UnsupportedFormat(BundleError):
-    """A bundle of a format version this plurictl cannot read (never treated as damage)."""
 
 
 @dataclass(frozen=True)

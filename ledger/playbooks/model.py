@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.errors import InvalidInput
+from ledger.errors import PlaybookInvalid as PlaybookInvalid
 
 FORMAT = 1
 #: Roles a step may require. Observers carry no authority, so they cannot sign.
@@ -201,19 +201,6 @@ class Problem:
 
     def to_json(self) -> dict[str, Any]:
         return {"line": self.line, "step": self.step, "field": self.field, "message": self.message}
-
-
-class PlaybookInvalid(InvalidInput):
-    """A playbook file that cannot be executed; ``problems`` lists everything wrong."""
-
-    hint = "the playbook format is described in field_guides/playbooks.md"
-
-    def __init__(self, source: str, problems: list[Problem]) -> None:
-        self.source = source
-        self.problems = problems
-        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        lines = "\n".join(f"  {source}: {p}" for p in problems)
-        super().__init__(f"{source} is not a valid playbook ({count}):\n{lines}")
 
 
 def parse_duration(text: str) -> int:

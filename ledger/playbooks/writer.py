@@ -20,7 +20,7 @@ from typing import Any
 
 from ledger import clock, guard
 from ledger.entry import Entry
-from ledger.errors import InvalidInput, NotInMesh
+from ledger.errors import InvalidInput, NotInMesh, PlaybookRefused
 from ledger.identity import Identity
 from ledger.playbooks import view
 from ledger.playbooks.checks import PASS, Facts
@@ -37,10 +37,6 @@ from ledger.roster.view import Roster
 from ledger.store import Store
 
 MIN_PREFIX = 4
-
-
-class PlaybookRefused(InvalidInput):
-    """The run's current state does not allow this request (nothing was signed)."""
 
 
 @dataclass

@@ -61,3 +61,24 @@ def test_the_writers_share_one_guard() -> None:
 def test_drills_take_no_domain_logic_from_the_cli() -> None:
     """Drills build vote specs with ledger.votes.spec, not from plurictl/commands/."""
     assert offenders("plurictl/drills", ("plurictl.commands",)) == []
+
+
+def test_every_error_class_lives_in_an_errors_module() -> None:
+    """Classes of the PluriError tree (the exit codes) are defined in errors.py files only."""
+    from plurictl.exit_codes import error_classes
+
+    tree = {cls.__name__ for cls in error_classes()}
+    found = []
+    for top in ("ledger", "mesh", "planner", "plurictl"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            if path.name == "errors.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ClassDef):
+                    bases = {
+                        b.id if isinstance(b, ast.Name) else getattr(b, "attr", "")
+                        for b in node.bases
+                    }
+                    if bases & tree:
+                        found.append(f"{path.relative_to(ROOT)}: {node.name}")
+    assert found == []
