@@ -116,8 +116,8 @@ class Store(QuarantineMixin):
                 pass
             except OSError as e:
                 raise StoreError(f"cannot create ledger {self.path}: {e.strerror}") from e
-        #: Benchmarks switch this off to measure what the membership gate costs.
-        self.membership_checks = True
+        #: Private: only a benchmark switches it off, to measure what the membership gate costs.
+        self._membership_checks = True
         self._lock = threading.RLock()
         self._roster_cache: tuple[int, roster_view.Roster] | None = None
         self._heads_cache: tuple[int, dict[bytes, Head]] | None = None
