@@ -76,8 +76,12 @@ def boolean() -> Check:
     return check
 
 
+def _anything(v: Any, path: str) -> str | None:
+    return None
+
+
 def anything() -> Check:
-    return lambda v, path: None
+    return _anything
 
 
 def list_of(item: Check, max_items: int = 10_000) -> Check:
@@ -86,10 +90,11 @@ def list_of(item: Check, max_items: int = 10_000) -> Check:
             return f"{path} must be a list"
         if len(v) > max_items:
             return f"{path} has more than {max_items:,} items"
+        if item is _anything:
+            return None
         for i, x in enumerate(v):
-            problem = item(x, f"{path}[{i}]")
-            if problem:
-                return problem
+            if item(x, path):  # the item's own path is spelled out only for a problem
+                return item(x, f"{path}[{i}]")
         return None
 
     return check
@@ -103,10 +108,11 @@ def map_of(value: Check, max_items: int = 10_000) -> Check:
             return f"{path} must be a map"
         if len(v) > max_items:
             return f"{path} has more than {max_items:,} entries"
+        if value is _anything:
+            return None
         for k, x in v.items():
-            problem = value(x, f"{path}.{k}")
-            if problem:
-                return problem
+            if value(x, path):  # the value's own path is spelled out only for a problem
+                return value(x, f"{path}.{k}")
         return None
 
     return check
@@ -114,8 +120,13 @@ def map_of(value: Check, max_items: int = 10_000) -> Check:
 
 def either(*checks: Check) -> Check:
     def check(v: Any, path: str) -> str | None:
-        problems = [c(v, path) for c in checks]
-        return None if any(p is None for p in problems) else problems[0]
+        problems = []
+        for c in checks:  # checks are pure: stopping at the first that passes changes nothing
+            problem = c(v, path)
+            if problem is None:
+                return None
+            problems.append(problem)
+        return problems[0]
 
     return check
 

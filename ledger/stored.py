@@ -16,7 +16,10 @@ cache, never a source of truth: everything a view sees comes from ``raw``.
 
 from __future__ import annotations
 
+import gc
 import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,3 +195,90 @@ def _kind_expr() -> str:
 
 #: SQL for the kind named in an entry's signed bytes (NULL when they are too damaged).
 KIND_SIGNED_SQL = _kind_expr()
+
+
+# --- kind-filtered reads ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KindFilter:
+    """SQL selecting rows whose stored kind *or* signed kind matches (callers then keep
+    the rows whose decoded kind matches): ``indexed`` uses the two kind indexes,
+    ``scan`` reads the table in order and computes the signed kind only for rows whose
+    stored kind does not match. Both select exactly the same rows."""
+
+    indexed: str
+    scan: str
+    args: tuple[Any, ...]
+    scan_args: tuple[Any, ...]
+    count: str  # rows by stored kind (a covering index), to choose between the two
+    count_args: tuple[Any, ...]
+
+
+def kind_filter(kinds: tuple[str, ...] | None, prefix: str | None) -> KindFilter | None:
+    """The filter for ``kinds`` and/or a kind ``prefix`` (None: no kind filter)."""
+    if not kinds and not prefix:
+        return None
+    parts: list[tuple[str, str, tuple[Any, ...]]] = []  # (on kind, on kind_signed, args)
+    if kinds:
+        marks = ",".join("?" * len(kinds))
+        parts.append((f"kind IN ({marks})", f"kind_signed IN ({marks})", tuple(kinds)))
+    if prefix:
+        end = prefix + "\U0010ffff"
+        parts.append(
+            ("(kind >= ? AND kind < ?)", "(kind_signed >= ? AND kind_signed < ?)", (prefix, end))
+        )
+    on_kind = " AND ".join(p[0] for p in parts)
+    on_signed = " AND ".join(p[1] for p in parts)
+    plain = tuple(a for p in parts for a in p[2])
+    # CASE, not OR: SQLite evaluates both sides of an OR, and the signed kind is
+    # computed from the raw bytes (a few microseconds a row).
+    return KindFilter(
+        indexed=f"({on_signed} OR {on_kind})",
+        scan=f"(CASE WHEN {on_kind} THEN 1 ELSE {on_signed} END)",
+        args=plain + plain,
+        scan_args=plain + plain,
+        count=f"SELECT count(*) FROM entries WHERE {on_kind}",
+        count_args=plain,
+    )
+
+
+#: A kind-filtered read scans the whole table once its rows are at least 1/SCAN_SHARE of
+#: the table: each indexed row costs a lookup of its row by key, several times a scanned one.
+SCAN_SHARE = 8
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic collector off while a big read builds entries (they hold no cycles: the
+    collector would only rescan them, again and again, about a third of the read's time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def kind_ok(e: Entry, kinds: Sequence[str] | None, prefix: str | None) -> bool:
+    """A row found by its copied kind column counts only if its signed kind matches."""
+    return (not kinds or e.kind in kinds) and (not prefix or e.kind.startswith(prefix))
+
+
+def _sql_rank(v: Any) -> tuple[int, Any]:
+    """SQLite's order across types: NULL, then numbers, then text, then blobs."""
+    if v is None:
+        return (0, 0)
+    return (1 if isinstance(v, int | float) else 2 if isinstance(v, str) else 3, v)
+
+
+def sort_rows(rows: list[Any], newest_first: bool) -> None:
+    """Sort rows by (hlc, author, seq) as SQLite's ORDER BY would, damaged columns too."""
+    try:
+        rows.sort(key=lambda r: (r[4], r[0], r[1]), reverse=newest_first)
+    except TypeError:  # a damaged column holds a value of another type
+        rows.sort(
+            key=lambda r: (_sql_rank(r[4]), _sql_rank(r[0]), _sql_rank(r[1])),
+            reverse=newest_first,
+        )

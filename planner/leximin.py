@@ -32,6 +32,7 @@ from planner.stage_context import StageContext
 
 DUAL_TOL = 1e-6  # a row with a dual above this is blocked (the duals sum to 1)
 FULL = 1.0 - 1e-9  # a level this close to 1 is "served in full"
+LOAD_SLACK = 1e-6  # per unit: a fixed load-hour floor stays this far below (10x HiGHS tolerance)
 SPREAD_ROUNDS = 4
 SPREAD_LOW = 0.05  # a spread floor below this (5%) is raised again for the rest
 
@@ -190,7 +191,12 @@ def spread(ctx: StageContext, k: int) -> Levels:
 
 
 def _fix_load_hours(ctx: StageContext, cols: np.ndarray, demand: np.ndarray, floor: float) -> None:
-    """Served load >= floor x demand, as column bounds (the projection of the rows)."""
+    """Served load >= floor x demand, as column bounds (the projection of the rows).
+
+    Less ``LOAD_SLACK`` each: the solver met each row only to its feasibility tolerance
+    (1e-7), and hundreds of load-hours each fixed a hair above what the plan found add up
+    to energy that is not there (a tier at a level of ~1e-7 made every later stage
+    infeasible: the README's island-microgrid run with 1,200 L at north)."""
     hi = ctx.problem.col_hi[cols]
-    lo = np.minimum(np.maximum(ctx.problem.col_lo[cols], floor * demand), hi)
+    lo = np.minimum(np.maximum(ctx.problem.col_lo[cols], floor * demand - LOAD_SLACK), hi)
     ctx.solver.set_col_bounds(cols, lo, hi)

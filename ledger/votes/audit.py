@@ -20,6 +20,7 @@ from ledger.identity import Identity
 from ledger.kinds import ROSTER_KINDS
 from ledger.roster import view as roster_view
 from ledger.store import Store, verify_many
+from ledger.stored import gc_paused
 from ledger.votes import as_json as vote_json
 from ledger.votes.bodies import BALLOT, VOTE_KINDS
 from ledger.votes.view import (
@@ -281,15 +282,24 @@ def _explain(vote: Vote, roster: roster_view.Roster, ignored: list[Any]) -> list
     return rows
 
 
-def _read_signed(
-    store: Store, progress: Callable[[int], None] | None
-) -> tuple[int, list[BadEntry], list[Entry], list[Entry]]:
+@dataclass
+class _Signed:
+    """What one pass over every stored row gives ``verify``."""
+
+    checked: int = 0
+    bad: list[BadEntry] = field(default_factory=list)
+    roster_entries: list[Entry] = field(default_factory=list)
+    vote_entries: list[Entry] = field(default_factory=list)
+    #: ids of the rows the store lists (by its kind column) as roster / vote entries
+    listed_roster: set[bytes] = field(default_factory=set)
+    listed_votes: set[bytes] = field(default_factory=set)
+
+
+def _read_signed(store: Store, progress: Callable[[int], None] | None) -> _Signed:
     """Every stored entry decoded from its bytes with its signature checked (in batches,
-    on every core): (entries read, bad ones, roster entries, vote entries)."""
-    bad: list[BadEntry] = []
-    roster_entries: list[Entry] = []
-    vote_entries: list[Entry] = []
-    checked = 0
+    on every core), and what the store's columns list as roster and vote entries."""
+    out = _Signed()
+    bad, roster_entries, vote_entries = out.bad, out.roster_entries, out.vote_entries
     batch: list[tuple[bytes, bytes]] = []
     mesh = store.mesh_id
     last: list[Any] = [None, 0, mesh]  # author, seq and id of the entry read before
@@ -327,13 +337,18 @@ def _read_signed(
             progress(len(batch))
         batch.clear()
 
-    for raw, stored_id in store.iter_raw():
-        checked += 1
+    for row in store.iter_rows():
+        out.checked += 1
+        stored_id, kind, raw = row[2], row[5], row[6]
+        if kind in VOTE_KINDS:
+            out.listed_votes.add(stored_id)
+        elif kind in ROSTER_KINDS:
+            out.listed_roster.add(stored_id)
         batch.append((raw, stored_id))
         if len(batch) >= 4000:
             flush()
     flush()
-    return checked, bad, roster_entries, vote_entries
+    return out
 
 
 def verify(store: Store, vote_text: str, progress: Callable[[int], None] | None = None) -> Audit:
@@ -343,7 +358,13 @@ def verify(store: Store, vote_text: str, progress: Callable[[int], None] | None 
     the entries its store lists as vote entries, its cached roster and its fork
     proofs; so the two agree exactly when those inputs equal what verified.
     """
-    checked, bad, roster_entries, vote_entries = _read_signed(store, progress)
+    with gc_paused():  # some hundred thousand entries and rows, and no cycles
+        return _verify(store, vote_text, progress)
+
+
+def _verify(store: Store, vote_text: str, progress: Callable[[int], None] | None) -> Audit:
+    signed = _read_signed(store, progress)
+    bad, roster_entries, vote_entries = signed.bad, signed.roster_entries, signed.vote_entries
     forks: dict[bytes, int] = {}
     proofs: list[Entry] = []
     for p in store.fork_proofs():
@@ -363,8 +384,8 @@ def verify(store: Store, vote_text: str, progress: Callable[[int], None] | None 
     # vote entries and over its fork table: the same inputs give the same view. (Other
     # "vote.*" kinds, from another tool, are no vote entries: the view skips them.)
     same = (
-        set(store.ids(kinds=sorted(VOTE_KINDS))) == {e.id for e in vote_entries}
-        and set(store.ids(kinds=sorted(ROSTER_KINDS))) == {e.id for e in roster_entries}
+        signed.listed_votes == {e.id for e in vote_entries}
+        and signed.listed_roster == {e.id for e in roster_entries}
         and store.forks_by_author() == forks
     )
     root_ok = None
@@ -373,7 +394,7 @@ def verify(store: Store, vote_text: str, progress: Callable[[int], None] | None 
         root_ok = merkle.root(sheet.ballots) == sheet.root
     return Audit(
         vote,
-        checked,
+        signed.checked,
         bad,
         same,
         _explain(vote, roster, votes.ignored_for(vote.id)),

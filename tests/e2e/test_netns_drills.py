@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from plurictl.commands.drill import SHIPPED
 from plurictl.drills.model import load
 from plurictl.drills.netns import unavailable
 from plurictl.drills.runner import DrillRunner
+from plurictl.shipped import folder
 from tests.mesh_heal import cut_and_heal, start_lan
 
 pytestmark = [
@@ -44,7 +44,7 @@ def test_ten_nodes_back_in_sync_within_seconds_after_a_60_s_cut(tmp_path: Path, 
 
 @pytest.mark.parametrize("drill", ["nemesis", "partition-vote"])
 def test_shipped_drills_pass_on_real_networks(tmp_path: Path, drill: str) -> None:
-    spec = load(SHIPPED / f"{drill}.toml")
+    spec = load(folder("drills") / f"{drill}.toml")
     report = DrillRunner(spec, tmp_path, network="netns").run()
     assert report.passed, report.to_json()
     assert report.network == "netns"

@@ -327,7 +327,7 @@ def every_command_still_works(council: dict[str, Path], invoke: Invoke, vid: str
         for k in erin
         if k.hex() == json_out(invoke(council["erin"], "whoami", "--json"))["public_key"]
     )
-    r = invoke(a, "roster", "revoke", key.hex(), "--reason", "test")
+    r = invoke(a, "roster", "revoke", key.hex(), "--at", "0", "--reason", "test")
     assert r.exit_code == 0, r.output
 
 

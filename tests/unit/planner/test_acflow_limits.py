@@ -230,13 +230,13 @@ def test_transformer_overloaded_in_ac_is_reported(write_case: Case) -> None:
     assert period["violations"] == [
         {
             "kind": "transformer overload",
-            "element": "trafo 0",
+            "element": "T1",  # the transformer's name in the net
             "value": pytest.approx(loading, abs=0.01),
             "limit": 100.0,
         }
     ]
     assert period["worst_transformer"] == {
-        "element": "trafo 0",
+        "element": "T1",  # the transformer's name in the net
         "loading_pct": pytest.approx(loading, abs=0.01),
     }
     summary = plan["ac"]["summary"]
@@ -258,7 +258,7 @@ def test_transformer_limit_boundary(write_case: Case, offset: float, reported: b
     expected = [
         {
             "kind": "transformer overload",
-            "element": "trafo 0",
+            "element": "T1",  # the transformer's name in the net
             "value": pytest.approx(loading, abs=0.01),
             "limit": limit,
         }

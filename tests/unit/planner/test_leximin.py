@@ -82,3 +82,24 @@ def test_fuel_kept_is_traded_against_the_lowest_tier_then_shared_fairly(write_ca
     assert names.index("tier 3 served") < names.index("tier 3 fairness")
     pct = {c["community"]: c["served_pct"] for c in spent["communities"]}
     assert pct["north"] == pct["south"] == pytest.approx(100.0, abs=0.01)
+
+
+@pytest.mark.parametrize("north_litres", [600.0, 1200.0, 3000.0])
+def test_a_tier_left_at_almost_nothing_does_not_make_later_stages_infeasible(
+    north_litres: float,
+) -> None:
+    # The README's field block reports 1,200 L at north and plans island-microgrid: tier 3
+    # ends at a level of ~1e-7, and fixing hundreds of its load-hours a hair above what
+    # the solver found made 'fuel kept' infeasible ("no single limit could be named").
+    from planner.api import load_scenario
+    from tests.unit.planner.test_determinism import SCENARIOS
+
+    sc = load_scenario(SCENARIOS / "island-microgrid.toml").with_inventory(
+        {"north/main": north_litres}
+    )
+    result = solve(sc)
+    assert result.status == "solved", result.reason
+    plan = result.to_json()
+    assert sum(ld["demand_mwh"] for ld in plan["loads"]) == pytest.approx(
+        plan["summary"]["demand_mwh"], rel=1e-9
+    )
