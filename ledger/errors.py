@@ -19,18 +19,26 @@ the trees below are tested.
     │   ├── KeyFileError           exit 4  key file missing, insecure, corrupt
     │   │   └── PassphraseError    exit 4  wrong or missing passphrase
     │   ├── InvalidInput           exit 5  bad body, bad kind, oversized entry
-    │   │   └── EncodingError      exit 5  bytes are not a canonical entry
+    │   │   ├── EncodingError      exit 5  bytes are not a canonical entry
+    │   │   ├── PlaybookInvalid    exit 5  a playbook file with problems (all listed)
+    │   │   └── PlaybookRefused    exit 5  the run's state does not allow the request
     │   ├── VerificationFailed     exit 6  signatures, chains or forks failed a check
     │   ├── TrustError             exit 7  not a member, wrong role, wrong mesh
     │   │   └── WrongMesh          exit 7  entry or bundle of another mesh
     │   ├── StoreError             exit 8  database locked, damaged, disk full, read-only
     │   └── BundleError            exit 5  courier bundle unreadable or refused
+    │       └── UnsupportedFormat  exit 5  a bundle format version this plurictl cannot read
     ├── MeshError (mesh.errors)    exit 9  node not running, peer unreachable
     └── (planner.errors.PlannerError, exit 10/11, is a separate root because the
         planner imports no sibling; plurictl handles both trees the same way)
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ledger.playbooks.model import Problem
 
 
 class PluriError(Exception):
@@ -122,3 +130,24 @@ class StoreError(LedgerError):
 
 class BundleError(LedgerError):
     exit_code = 5
+
+
+class UnsupportedFormat(BundleError):
+    """A bundle of a format version this plurictl cannot read (never treated as damage)."""
+
+
+class PlaybookInvalid(InvalidInput):
+    """A playbook file that cannot be executed; ``problems`` lists everything wrong."""
+
+    hint = "the playbook format is described in field_guides/playbooks.md"
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        lines = "\n".join(f"  {source}: {p}" for p in problems)
+        super().__init__(f"{source} is not a valid playbook ({count}):\n{lines}")
+
+
+class PlaybookRefused(InvalidInput):
+    """The run's current state does not allow this request (nothing was signed)."""

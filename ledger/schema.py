@@ -53,7 +53,7 @@ _SCHEMA_V1 = [
 ]
 
 #: v2: frontiers (heads vectors) other laptops showed us, for `bundle export --for`
-#: (read and written by ``ledger.frontier``).
+#: (read and written by ``ledger.courier.frontier``).
 _SCHEMA_V2 = [
     """CREATE TABLE known_frontiers(
         key BLOB PRIMARY KEY,

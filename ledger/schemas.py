@@ -5,7 +5,7 @@ bodies of the kinds plurictl writes (``mesh.``, ``roster.``, ``fuel.``, ``plan.`
 ``order.``, ``vote.``, ``playbook.``); each kind has a schema here giving the
 type and size bounds of every field a view reads. An entry whose body does not
 fit is ignored by the views, with the reason recorded like any other refusal
-(:class:`ledger.views.common.Ignored`), never a crash.
+(:class:`ledger.folds.Ignored`), never a crash.
 
 Schemas are the *shape* (types, sizes, ranges); the views keep the *meaning*
 (roles, references, states). Registering a kind's schema is one call

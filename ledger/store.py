@@ -33,6 +33,7 @@ from ledger.forks import ForkProof
 from ledger.ingest import IngestReport, Rejection, verify_many
 from ledger.kinds import GENESIS, ROSTER_KINDS
 from ledger.quarantine import QuarantineMixin
+from ledger.roster import view as roster_view
 from ledger.schema import MIGRATIONS, SCHEMA_VERSION, connect
 from ledger.stored import (
     ROW_COLUMNS,
@@ -46,7 +47,6 @@ from ledger.stored import (
     kind_ok,
     sort_rows,
 )
-from ledger.views import roster as roster_view
 
 DB_FILE = "ledger.db"
 
@@ -127,8 +127,8 @@ class Store(QuarantineMixin):
                 pass
             except OSError as e:
                 raise StoreError(f"cannot create ledger {self.path}: {e.strerror}") from e
-        #: Benchmarks switch this off to measure what the membership gate costs.
-        self.membership_checks = True
+        #: Private: only a benchmark switches it off, to measure what the membership gate costs.
+        self._membership_checks = True
         self._lock = threading.RLock()
         self._roster_cache: tuple[int, roster_view.Roster] | None = None
         self._heads_cache: tuple[int, dict[bytes, Head]] | None = None
@@ -358,7 +358,7 @@ class Store(QuarantineMixin):
 
     def _kept_past_cut(self, incoming: Iterable[Entry]) -> dict[bytes, int]:
         """author -> seq up to which entries past the author's revocation or rotation cut
-        are kept, because a sealed vote depends on them (:mod:`ledger.vote_pins`).
+        are kept, because a sealed vote depends on them (:mod:`ledger.votes.pins`).
         Computed only when such an entry is stored or arriving."""
         roster = self.roster()
         incoming = list(incoming)
@@ -373,7 +373,7 @@ class Store(QuarantineMixin):
                 for a, h in stored.items()
             ):
                 return {}
-        from ledger.vote_pins import kept_limits
+        from ledger.votes.pins import kept_limits
 
         with self._read() as db:  # pins change only with vote entries, roster or forks
             votes_held = db.execute(

@@ -3,7 +3,7 @@
 Views are pure functions of entries, so their tests need entries, not stores:
 :class:`MeshFixture` signs real entries (real ed25519, real encoding) with
 keys derived from fixed seeds, keeping every author's chain consistent, and
-fills the roster references (``after``) the way ``ledger.trust`` does.
+fills the roster references (``after``) the way ``ledger.roster.writer`` does.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import nacl.signing
 from ledger.entry import Entry, create
 from ledger.identity import Identity
 from ledger.kinds import GENESIS, ROSTER_APPROVE, ROSTER_CHANGE
-from ledger.views import roster as roster_view
+from ledger.roster import view as roster_view
 
 #: Fixed start of the test clock (2026-01-01T00:00:00Z), in packed HLC form.
 T0 = 1_767_225_600_000 << 16

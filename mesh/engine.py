@@ -31,7 +31,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.courier import roster_first
+from ledger.courier.export import roster_first
 from ledger.forks import ForkProof
 from ledger.store import Head, Rejection, Store, verify_many
 from mesh import sync

@@ -35,7 +35,7 @@ from typing import Any
 
 import msgpack
 
-from mesh.errors import ProtocolError
+from mesh.errors import Malformed, VersionMismatch
 
 VERSION = 1
 #: Hard cap on one message; libzmq also enforces it (ZMQ_MAXMSGSIZE) before we see it.
@@ -84,26 +84,6 @@ def encode(msg_type: str, **fields: Any) -> bytes:
     return msgpack.packb({"v": VERSION, "t": msg_type, **fields}, use_bin_type=True)
 
 
-class Malformed(ProtocolError):
-    """A message that is not our protocol. ``category`` is one of a fixed set of words
-    (never text the sender chose), so counting them cannot grow without bound."""
-
-    def __init__(self, category: str, detail: str = "") -> None:
-        super().__init__(f"{category}: {detail}" if detail else category)
-        self.category = category
-
-
-class VersionMismatch(Malformed):
-    """A peer speaking another protocol version: refuse clearly, once."""
-
-    def __init__(self, version: object) -> None:
-        shown = repr(version)[:40]
-        super().__init__(
-            "protocol version", f"unsupported protocol version {shown} (this node speaks {VERSION})"
-        )
-        self.version = version
-
-
 def decode(data: bytes) -> dict[str, Any]:
     """Parse one message; raises :class:`Malformed` for anything that is not our protocol."""
     if len(data) > MAX_MESSAGE_BYTES:
@@ -127,7 +107,7 @@ def decode(data: bytes) -> dict[str, Any]:
         raise Malformed("not a map")
     version = msg.get("v")
     if version != VERSION:
-        raise VersionMismatch(version)
+        raise VersionMismatch(version, VERSION)
     msg_type = msg.get("t")
     if msg_type not in TYPES:
         raise Malformed("unknown type", repr(msg_type)[:40])

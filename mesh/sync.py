@@ -4,7 +4,7 @@ The node compares a 32-byte digest every gossip interval; only when digests
 differ do the peers exchange heads vectors, and each side computes with
 :func:`missing_ranges` what the other lacks and streams it in batches. The
 decision itself is the same one a courier bundle makes
-(:func:`ledger.frontier.plan`); this module adds what only a live link needs:
+(:func:`ledger.courier.frontier.plan`); this module adds what only a live link needs:
 not re-sending what is already queued, and progress counts.
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable, Mapping
 
-from ledger.frontier import Range
-from ledger.frontier import plan as frontier_plan
+from ledger.courier.frontier import Range
+from ledger.courier.frontier import plan as frontier_plan
 from ledger.store import Head
 
 __all__ = [

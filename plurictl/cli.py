@@ -154,7 +154,7 @@ def report_error(err: BaseException, *, debug: bool) -> None:
     """Print one error for a human: message, hint, and the traceback only with --debug."""
     from rich.markup import escape
 
-    from plurictl.render import error_console
+    from plurictl.render.common import error_console
 
     console = error_console()
     message = str(err.args[0]) if err.args else err.__class__.__name__

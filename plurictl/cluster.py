@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ledger import trust
 from ledger.home import Home
+from ledger.roster import writer as trust
 from mesh.config import DEFAULT_PORT
 from plurictl import lifeline
 

@@ -67,14 +67,14 @@ def _from_ledger(read: Callable[[Store], list[tuple[str, str]]]) -> Completer:
 
 
 def _votes(store: Store) -> list[tuple[str, str]]:
-    from ledger.votes import load
+    from ledger.votes.writer import load
 
     votes, _ = load(store)
     return [(vid.hex()[:12], f"{v.charter.title} ({v.state})") for vid, v in votes.votes.items()]
 
 
 def _runs(store: Store) -> list[tuple[str, str]]:
-    from ledger.playbooks import load_state
+    from ledger.playbooks.writer import load_state
 
     return [
         (rid.hex()[:12], f"{run.playbook.title}" + (f" at {run.site}" if run.site else ""))
@@ -83,7 +83,7 @@ def _runs(store: Store) -> list[tuple[str, str]]:
 
 
 def _plans(store: Store) -> list[tuple[str, str]]:
-    from ledger import plans
+    from ledger.plans import writer as plans
 
     return [
         (pid.hex()[:12], f"{p.scenario} by {p.by}")
@@ -100,7 +100,8 @@ def _members(store: Store) -> list[tuple[str, str]]:
 
 
 def _sites(store: Store) -> list[tuple[str, str]]:
-    from ledger import fuel, plans
+    from ledger.fuel import writer as fuel
+    from ledger.plans import writer as plans
 
     names = {name: "fuel reported" for name in fuel.load(store).sites}
     for order in plans.load(store).orders.values():

@@ -55,7 +55,7 @@ def warn_damage(home: Home) -> None:
     store = home.opened_store
     if store is None or not (store.damaged or store.damaged_forks):
         return
-    from plurictl.render import error_console
+    from plurictl.render.common import error_console
 
     found = sorted(store.damaged.values(), key=lambda d: d.key())
     con = error_console()

@@ -37,7 +37,7 @@ def ledger_inventory(store: Store, scenario: Any) -> LedgerInventory:
     Sites of the scenario without any reading keep the scenario's numbers, with a
     warning; readings for sites the scenario does not know are listed, not used.
     """
-    from ledger import fuel
+    from ledger.fuel import writer as fuel
     from ledger.names import did_you_mean
 
     state = fuel.load(store)
@@ -82,8 +82,8 @@ def ledger_inventory(store: Store, scenario: Any) -> LedgerInventory:
 
 def propose_plan(store: Store, identity: Any, plan_json: dict[str, Any]) -> Any:
     """Check a plan file's own hash, derive its orders, and attach both to the ledger."""
-    from ledger import plans
     from ledger.errors import InvalidInput
+    from ledger.plans import writer as plans
     from planner.api import orders, plan_hash
 
     if plan_json.get("mode") != "tiers":

@@ -13,7 +13,7 @@ collects them into the one table shown by ``plurictl --help`` and in
     ├── DrillFailed         exit 12  an invariant did not hold
     ├── DrillNotRun         exit 13  a drill step failed before the checks
     ├── MissingExtra        exit 14  an optional extra is not installed
-    └── NotShipped (plurictl.shipped)  exit 1  a broken install without its files
+    └── NotShipped          exit 1  a broken install without its files
 
     click.ClickException
     └── BadArgument         exit 5  an argument that is not UTF-8 text (before any command)
@@ -88,3 +88,9 @@ class BadArgument(click.ClickException):
     """
 
     exit_code = InvalidInput.exit_code
+
+
+class NotShipped(PluriError):
+    """This installation carries no shipped files (a wheel built without its package data)."""
+
+    exit_code = 1

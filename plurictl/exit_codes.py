@@ -32,14 +32,10 @@ SIGNALS = (
 
 def error_classes() -> list[type[BaseException]]:
     """Every exception class plurictl reports, from every package's error tree."""
-    import ledger.bundle
     import ledger.errors
-    import ledger.playbook_model
-    import ledger.playbooks
     import mesh.errors  # noqa: F401
     import planner.errors
-    import plurictl.errors
-    import plurictl.shipped  # noqa: F401
+    import plurictl.errors  # noqa: F401
 
     seen: list[type[BaseException]] = []
     todo: list[type[BaseException]] = [ledger.errors.PluriError, planner.errors.PlannerError]

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ledger.fuel.view import FuelState
+    from ledger.plans.view import PlansState
+    from ledger.playbooks.state import PlaybooksState, Run
+    from ledger.roster.view import Roster
     from ledger.store import Store
-    from ledger.views.fuel import FuelState
-    from ledger.views.plans import PlansState
-    from ledger.views.playbook_state import PlaybooksState, Run
-    from ledger.views.roster import Roster
-    from ledger.views.vote_state import Votes
+    from ledger.votes.state import Votes
 
 
 def fuel_status(
@@ -49,7 +49,7 @@ def plan_list(state: PlansState) -> dict[str, Any]:
 
 def vote_list(votes: Votes, roster: Roster) -> dict[str, Any]:
     """`plurictl vote list --json`: every vote's summary, and entries waiting for a charter."""
-    from ledger.views import vote_json
+    from ledger.votes import as_json as vote_json
 
     rows = [
         vote_json.summary(v, roster)
@@ -60,7 +60,7 @@ def vote_list(votes: Votes, roster: Roster) -> dict[str, Any]:
 
 def vote_result(vote: Any, roster: Roster, *, ballots: bool = False) -> dict[str, Any]:
     """`plurictl vote result VOTE --json`: the result once sealed (``result`` None before)."""
-    from ledger.views import vote_json
+    from ledger.votes import as_json as vote_json
 
     data = vote_json.result(vote, roster, ballots=ballots)
     return {
@@ -93,7 +93,7 @@ def run_status(run: Run, now_ms: int) -> dict[str, Any]:
 
 def mesh_info(store: Store, me: bytes) -> dict[str, Any]:
     """`plurictl mesh show --json`: this laptop's mesh, its ledger, and this laptop's roles."""
-    from ledger.trust import mesh_fingerprint
+    from ledger.roster.writer import mesh_fingerprint
 
     roster = store.roster()
     mesh_id = store.mesh_id

@@ -16,18 +16,13 @@ import os
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from ledger.errors import InvalidInput, PluriError
+from ledger.errors import InvalidInput
+from plurictl.errors import NotShipped
 
 #: folder name -> what one file in it is called in messages
 KINDS: dict[str, str] = {"playbooks": "playbook", "drills": "drill", "scenarios": "scenario"}
 #: environment variables that point a kind at another folder (a site's own playbooks)
 OVERRIDES: dict[str, str] = {"playbooks": "PLURI_PLAYBOOKS"}
-
-
-class NotShipped(PluriError):
-    """This installation carries no shipped files (a wheel built without its package data)."""
-
-    exit_code = 1
 
 
 @functools.cache

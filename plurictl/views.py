@@ -19,27 +19,27 @@ def _roster(store: Store) -> Any:
 
 
 def _playbooks(store: Store) -> Any:
-    from ledger.playbooks import load_state
+    from ledger.playbooks.writer import load_state
 
     return load_state(store).to_json(0)
 
 
 def _votes(store: Store) -> Any:
-    from ledger.views.vote_json import everything
-    from ledger.votes import load
+    from ledger.votes.as_json import everything
+    from ledger.votes.writer import load
 
     votes, roster = load(store)
     return everything(votes, roster)
 
 
 def _fuel(store: Store) -> Any:
-    from ledger import fuel
+    from ledger.fuel import writer as fuel
 
     return fuel.load(store).to_json()
 
 
 def _plans(store: Store) -> Any:
-    from ledger import plans
+    from ledger.plans import writer as plans
 
     return plans.load(store).to_json()
 
@@ -60,7 +60,7 @@ def sealed_sheets(store: Store) -> dict[str, set[str]]:
     Counted here from the seals themselves (not from the view's verdict), so the
     drill checker is an independent check of the "never two sealed sheets" rule.
     """
-    from ledger.votes import load
+    from ledger.votes.writer import load
 
     votes, _ = load(store)
     out: dict[str, set[str]] = {}

@@ -12,8 +12,8 @@ import zmq
 
 from ledger.entry import create
 from ledger.identity import curve_public_from_ed25519
+from ledger.roster.writer import add_member
 from ledger.testing import identity_from_seed
-from ledger.trust import add_member
 from mesh.control import ControlClient
 from plurictl.cluster import LocalCluster
 

@@ -13,12 +13,11 @@ from pathlib import Path
 from textwrap import dedent
 from typing import Any
 
-from ledger import playbooks as writer
 from ledger.entry import Entry
-from ledger.playbook_format import parse
+from ledger.playbooks import view, writer
+from ledger.playbooks.checks import Facts, NoFacts
+from ledger.playbooks.format import parse
 from ledger.testing import MeshFixture
-from ledger.views import playbooks as view
-from ledger.views.playbook_checks import Facts, NoFacts
 
 SHIPPED = Path(__file__).resolve().parents[1] / "field_guides" / "playbooks"
 

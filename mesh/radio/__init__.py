@@ -11,7 +11,7 @@ Layers, from the air up (guide: ``field_guides/radio.md``):
   (segments, selective acknowledgement, retry);
 * :mod:`~mesh.radio.session` and :mod:`~mesh.radio.station`: the conversation
   with each station heard, sans I/O; what a peer lacks is decided by the same
-  frontier plan as the mesh and courier bundles (:func:`ledger.frontier.plan`);
+  frontier plan as the mesh and courier bundles (:func:`ledger.courier.frontier.plan`);
 * :mod:`~mesh.radio.ledger_port`: the only contact with the store; entries from
   the air go through the store's verified ingest;
 * links: :mod:`~mesh.radio.kiss` (KISS TNCs, serial), :mod:`~mesh.radio.meshtastic_link`,

@@ -8,7 +8,7 @@ The conversation with a peer, each step only when the one before shows a differe
   asks for the same back;
 * from the heads each side computes what the other lacks with the shared
   frontier decision (:func:`mesh.sync.missing_ranges` over
-  :func:`ledger.frontier.plan`) and sends those entries, most urgent first;
+  :func:`ledger.courier.frontier.plan`) and sends those entries, most urgent first;
 * once a peer's heads are known, entries written here (or arriving from the
   mesh) are pushed at once, without waiting for a summary.
 

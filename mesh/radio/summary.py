@@ -10,7 +10,7 @@ Three levels, each sent only when the one before it shows a difference:
    the seq and a 4-byte id prefix (:func:`encode_heads`).
 
 From level 3 the receiver rebuilds the other side's heads vector in the form
-:func:`ledger.frontier.plan` takes (:func:`rebuild_remote`), so the decision of
+:func:`ledger.courier.frontier.plan` takes (:func:`rebuild_remote`), so the decision of
 what the other side lacks is the same one the mesh and courier bundles make.
 A prefix that does not match our entry at that seq is reported as a
 different id, which the plan treats as a fork (our entry is sent, the other
@@ -167,7 +167,7 @@ def rebuild_remote(
     local: Mapping[bytes, Head],
     id_at: Callable[[bytes, int], bytes | None],
 ) -> dict[bytes, Head]:
-    """The other side's heads for the covered authors we hold, in :func:`ledger.frontier.plan` form.
+    """The other side's heads for the covered authors we hold, in :func:`ledger.courier.frontier.plan` form.
 
     Authors of ours in a covered bucket that the message does not list are
     absent from the result: the other side has none of their entries.

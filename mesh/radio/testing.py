@@ -12,13 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from textwrap import dedent
 
-from ledger import fuel, playbooks, trust, votes
 from ledger.entry import Entry
+from ledger.fuel import writer as fuel
 from ledger.home import Home
 from ledger.identity import Identity
+from ledger.playbooks import writer as playbooks
+from ledger.roster import writer as trust
 from ledger.store import Store
 from ledger.testing import identity_from_seed
-from ledger.votes import VoteSpec
+from ledger.votes import writer as votes
+from ledger.votes.writer import VoteSpec
 from mesh.radio.sim import Fate, SimParams
 from mesh.radio.simnet import SimNet
 from mesh.radio.station import StationConfig

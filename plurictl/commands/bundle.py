@@ -9,10 +9,10 @@ import click
 
 from plurictl.context import AppContext, pass_app
 from plurictl.params import output_path
-from plurictl.render import console, emit_json, hlc_time, json_option, progress_bar, short
+from plurictl.render.common import console, emit_json, hlc_time, json_option, progress_bar, short
 
 if TYPE_CHECKING:
-    from ledger.courier import ImportReport, InspectReport
+    from ledger.courier.export import ImportReport, InspectReport
     from ledger.store import Store
 
 FILE = click.Path(dir_okay=False, path_type=Path)
@@ -66,7 +66,7 @@ def export(
 
     Example: plurictl bundle export -o /media/usb/for-dave.plb --for dave
     """
-    from ledger.courier import export_bundle, load_since, plan_export
+    from ledger.courier.export import export_bundle, load_since, plan_export
     from ledger.errors import InvalidInput
 
     if sum(bool(x) for x in (everything, since_file, for_member)) > 1:
@@ -77,7 +77,7 @@ def export(
     if since_file is not None:
         since = load_since(store, since_file)
     elif for_member:
-        from ledger.frontier import known_for_member
+        from ledger.courier.frontier import known_for_member
         from plurictl.commands.log import resolve_author
 
         key = resolve_author(app, for_member)
@@ -131,8 +131,8 @@ def inspect(app: AppContext, file: Path, as_json: bool) -> None:
 
     Exits 6 if the bundle is damaged, cut short or badly signed.
     """
-    from ledger.bundle import size_of
-    from ledger.courier import inspect_bundle
+    from ledger.courier.bundle import size_of
+    from ledger.courier.export import inspect_bundle
     from ledger.errors import VerificationFailed
     from plurictl.errors import Failed
 
@@ -159,10 +159,10 @@ def import_(app: AppContext, file: Path, as_json: bool) -> None:
     say it was not whole). Also accepts a frontier file: it is remembered, so
     that `bundle export --for MEMBER` sends only what that member lacks.
     """
-    from ledger.bundle import size_of
-    from ledger.courier import import_bundle, note_frontier_file
+    from ledger.courier.bundle import size_of
+    from ledger.courier.export import import_bundle, note_frontier_file
+    from ledger.courier.frontier import sniff
     from ledger.errors import VerificationFailed
-    from ledger.frontier import sniff
     from plurictl.errors import Failed
     from plurictl.nudge import nudge_node
 
@@ -203,7 +203,7 @@ def frontier_cmd(app: AppContext, output: Path, force: bool, as_json: bool) -> N
 
     On the other side: plurictl bundle export --since FILE -o BUNDLE.
     """
-    from ledger.frontier import write_file
+    from ledger.courier.frontier import write_file
 
     found = write_file(output, app.home.store, app.home.identity, overwrite=force)
     if as_json:
@@ -221,7 +221,7 @@ def frontier_cmd(app: AppContext, output: Path, force: bool, as_json: bool) -> N
 @pass_app
 def frontiers_cmd(app: AppContext, as_json: bool) -> None:
     """List the frontiers this laptop knows (what `export --for MEMBER` would use)."""
-    from ledger.frontier import known
+    from ledger.courier.frontier import known
 
     store = app.home.store
     rows = known(store)
@@ -280,7 +280,7 @@ def _name(store: Store | None, key: bytes) -> str:
 
 def _state_lines(read: Any, signer: str, store: Store | None) -> list[str]:
     """Plain-words lines about the file itself, shared by inspect and import."""
-    from ledger.bundle import INVALID, MISSING, UNVERIFIABLE, VALID
+    from ledger.courier.bundle import INVALID, MISSING, UNVERIFIABLE, VALID
 
     lines = []
     h = read.header
@@ -344,7 +344,7 @@ def _render_inspect(report: InspectReport, store: Store | None) -> None:
     read = report.read
     out.print(f"[bold]Bundle {report.name}[/] ({read.size:,} bytes)")
     if read.header is not None:
-        from ledger.trust import mesh_fingerprint
+        from ledger.roster.writer import mesh_fingerprint
 
         out.print(
             f"mesh:     {read.header.mesh.hex()[:16]} ({mesh_fingerprint(read.header.mesh)}) — "

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from plurictl.context import AppContext, pass_app
-from plurictl.render import console, emit_json, json_option
+from plurictl.render.common import console, emit_json, json_option
 
 
 @click.group(invoke_without_command=True)
@@ -113,7 +113,7 @@ def _serve(app: AppContext, *, port: int, lan: bool, bind_to: str | None, intake
 
 
 def _check_can_report(app: AppContext) -> None:
-    from ledger.trust import require_role
+    from ledger.guard import require_role
 
     require_role(app.home.store, app.home.identity, "operator", "coordinator")
 

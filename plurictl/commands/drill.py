@@ -8,7 +8,7 @@ import click
 
 from plurictl.context import AppContext, pass_app
 from plurictl.params import seconds_type
-from plurictl.render import console, emit_json, error_console, json_option
+from plurictl.render.common import console, emit_json, error_console, json_option
 
 
 def resolve_drill(text: str) -> Path:

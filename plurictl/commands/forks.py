@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from plurictl.context import AppContext, pass_app
-from plurictl.render import console, emit_json, hlc_time, json_option
+from plurictl.render.common import console, emit_json, hlc_time, json_option
 
 
 @click.group()

@@ -9,7 +9,7 @@ import click
 from plurictl import readouts
 from plurictl.context import AppContext, pass_app
 from plurictl.nudge import nudge_node
-from plurictl.render import console, emit_json, hlc_time, json_option
+from plurictl.render.common import console, emit_json, hlc_time, json_option
 
 LITRES = click.FloatRange(min=0, max=10_000_000)
 
@@ -49,7 +49,7 @@ def report(
 
     Example: plurictl fuel report north --litres 1200
     """
-    from ledger import fuel as writer
+    from ledger.fuel import writer
 
     e = writer.report(
         app.home.store,
@@ -98,7 +98,7 @@ def plan_(
 
     Example: plurictl fuel transfer plan --from depot --to north --litres 2000
     """
-    from ledger import fuel as writer
+    from ledger.fuel import writer
 
     e = writer.plan_transfer(
         app.home.store,
@@ -119,7 +119,7 @@ def plan_(
 def _step(
     app: AppContext, transfer_id: str, op: str, litres: float | None = None, reason: str = ""
 ) -> None:
-    from ledger import fuel as writer
+    from ledger.fuel import writer
 
     e = writer.transfer_step(
         app.home.store, app.home.identity, transfer_id, op, litres=litres, reason=reason
@@ -169,7 +169,7 @@ def burn(app: AppContext, site: str, rate: float, new_site: bool) -> None:
 
     Example: plurictl fuel burn north --litres-per-hour 35
     """
-    from ledger import fuel as writer
+    from ledger.fuel import writer
 
     writer.consumption(app.home.store, app.home.identity, site, rate, new_site=new_site)
     nudge_node(app.home.path)
@@ -182,7 +182,7 @@ def burn(app: AppContext, site: str, rate: float, new_site: bool) -> None:
 @pass_app
 def status(app: AppContext, site: str | None, as_json: bool) -> None:
     """Fuel at every site: readings, conflicts, transfers, estimate now."""
-    from ledger import fuel as writer
+    from ledger.fuel import writer
 
     state = writer.load(app.home.store)
     if site is not None:

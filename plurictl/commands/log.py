@@ -9,7 +9,7 @@ import click
 
 from plurictl.context import AppContext, pass_app
 from plurictl.params import count_type, seconds_type
-from plurictl.render import console, emit_json, hlc_time, json_option, short
+from plurictl.render.common import console, emit_json, hlc_time, json_option, short
 
 
 def parse_json_body(text: str) -> dict[str, Any]:
@@ -244,7 +244,7 @@ def verify(
 
 
 def _verify(app: AppContext, *, quick: bool, as_json: bool) -> Any:
-    from plurictl.render import progress_bar
+    from plurictl.render.common import progress_bar
 
     store = app.home.store
     with progress_bar("Verifying entries", store.count(), enabled=not as_json) as advance:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import click
 
 from plurictl.context import AppContext, pass_app
-from plurictl.render import console, emit_json, json_option
+from plurictl.render.common import console, emit_json, json_option
 
 
 def _parse_cofounder(text: str) -> tuple[str, bytes]:
     from ledger.errors import InvalidInput
-    from ledger.trust import parse_key
+    from ledger.roster.writer import parse_key
 
     if "=" not in text:
         raise InvalidInput(f"--admin {text!r}: use NAME=PUBLIC_KEY")
@@ -58,7 +58,7 @@ def create(
 
     The genesis entry names the mesh; its id is the mesh id other laptops join.
     """
-    from ledger.trust import DEFAULT_FOUNDER_ROLES, create_mesh, mesh_fingerprint
+    from ledger.roster.writer import DEFAULT_FOUNDER_ROLES, create_mesh, mesh_fingerprint
     from plurictl.nudge import nudge_node
 
     entry = create_mesh(
@@ -88,7 +88,7 @@ def join(app: AppContext, mesh_id: str) -> None:
     Only that mesh's genesis will be accepted. Then get the roster by syncing
     with a member (`plurictl sync --peer ...`) or importing their courier bundle.
     """
-    from ledger.trust import mesh_fingerprint, parse_mesh_id
+    from ledger.roster.writer import mesh_fingerprint, parse_mesh_id
 
     value = parse_mesh_id(mesh_id)
     app.home.store.pin_mesh(value)

@@ -11,7 +11,7 @@ import click
 
 from plurictl.context import AppContext, pass_app
 from plurictl.params import seconds_type
-from plurictl.render import console, emit_json, error_console, json_option
+from plurictl.render.common import console, emit_json, error_console, json_option
 
 
 def _control(app: AppContext, cmd: str, **args: Any) -> Any:
@@ -317,7 +317,7 @@ def sync(app: AppContext, peer: str, once: bool, timeout: float, as_json: bool) 
     """
     from mesh.errors import NodeNotRunning
     from mesh.oneshot import sync_once
-    from plurictl.render import progress_bar
+    from plurictl.render.common import progress_bar
 
     try:
         result = _control(app, "sync", peer=peer)

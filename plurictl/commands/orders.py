@@ -7,7 +7,7 @@ import click
 from plurictl import readouts
 from plurictl.context import AppContext, pass_app
 from plurictl.nudge import nudge_node
-from plurictl.render import console, emit_json, json_option
+from plurictl.render.common import console, emit_json, json_option
 
 
 def describe(order: dict) -> str:  # type: ignore[type-arg]
@@ -34,13 +34,13 @@ def orders(ctx: click.Context, site: str | None, as_json: bool) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from ledger import plans
+    from ledger.plans import writer as plans
 
     app = ctx.find_object(AppContext)
     assert app is not None
     state = plans.load(app.home.store)
     if site is not None and state.decisions:
-        from ledger import fuel
+        from ledger.fuel import writer as fuel
         from ledger.names import require_known
 
         known = {str(o.order.get("site")) for o in state.orders.values() if o.order.get("site")}
@@ -87,7 +87,7 @@ def ack(app: AppContext, order_id: str, note: str) -> None:
 
     Example: plurictl orders ack 3f9c2a1b --note "G1 set to 2 MW"
     """
-    from ledger import plans
+    from ledger.plans import writer as plans
 
     plans.acknowledge(app.home.store, app.home.identity, order_id, note)
     nudge_node(app.home.path)
@@ -103,7 +103,7 @@ def deviate(app: AppContext, order_id: str, note: str) -> None:
 
     Example: plurictl orders deviate 3f9c2a1b --note "road flooded, truck left at 09:00"
     """
-    from ledger import plans
+    from ledger.plans import writer as plans
 
     plans.acknowledge(app.home.store, app.home.identity, order_id, note, deviation=True)
     nudge_node(app.home.path)

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from plurictl.commands.plan_render import render_plan
 from plurictl.params import count_type, output_path, read_json_file, seconds_type
-from plurictl.render import console, emit_json, error_console, json_option
+from plurictl.render.common import console, emit_json, error_console, json_option
+from plurictl.render.plans import render_plan
 
 if TYPE_CHECKING:
     from planner.result import PlanResult

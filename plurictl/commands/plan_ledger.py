@@ -9,7 +9,7 @@ import click
 from plurictl.context import AppContext, pass_app
 from plurictl.nudge import nudge_node
 from plurictl.params import read_json_file
-from plurictl.render import console, emit_json, json_option
+from plurictl.render.common import console, emit_json, json_option
 
 
 def _read_plan(path: Path) -> dict:  # type: ignore[type-arg]
@@ -54,7 +54,7 @@ def list_(app: AppContext, as_json: bool) -> None:
 
     Example: plurictl plan list --json
     """
-    from ledger import plans
+    from ledger.plans import writer as plans
 
     state = plans.load(app.home.store)
     if as_json:
@@ -104,7 +104,7 @@ def adopt(app: AppContext, plan_id: str, note: str) -> None:
 
     Example: plurictl plan adopt 3f9c2a1b7d0e --note "council agreed at 06:00"
     """
-    from ledger import plans
+    from ledger.plans import writer as plans
 
     plans.adopt(app.home.store, app.home.identity, plan_id, note)
     nudge_node(app.home.path)
@@ -122,7 +122,7 @@ def withdraw(app: AppContext, plan_id: str, reason: str) -> None:
 
     Example: plurictl plan withdraw 3f9c2a1b7d0e --reason "new fuel readings"
     """
-    from ledger import plans
+    from ledger.plans import writer as plans
 
     plans.withdraw(app.home.store, app.home.identity, plan_id, reason)
     nudge_node(app.home.path)

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from plurictl.context import AppContext, pass_app
-from plurictl.render import console, emit_json, json_option
+from plurictl.render.common import console, emit_json, json_option
 
 if TYPE_CHECKING:
-    from ledger.playbooks import Written
-    from ledger.views.playbooks import Run
+    from ledger.playbooks.view import Run
+    from ledger.playbooks.writer import Written
 
 
 def shipped_dir() -> Path:
@@ -30,12 +30,12 @@ def _now_ms() -> int:
 
 def _file(target: str) -> Path:
     from ledger.errors import InvalidInput
-    from ledger.playbooks import resolve_file
+    from ledger.playbooks.writer import resolve_file
 
     path = resolve_file(target, shipped_dir())
     if path is None:
         from ledger.names import did_you_mean
-        from ledger.playbooks import catalogue
+        from ledger.playbooks.writer import catalogue
 
         known = [i.playbook.id for i in catalogue(shipped_dir()) if i.playbook]
         raise InvalidInput(
@@ -47,13 +47,13 @@ def _file(target: str) -> Path:
 
 
 def _state(app: AppContext) -> Any:
-    from ledger.playbooks import load_state
+    from ledger.playbooks.writer import load_state
 
     return load_state(app.home.store)
 
 
 def _run(app: AppContext, ref: str) -> Run:
-    from ledger.playbooks import find_run
+    from ledger.playbooks.writer import find_run
 
     return find_run(_state(app), ref)
 
@@ -79,7 +79,7 @@ def _after_write(
     out.print(first + entry + (f"\n{rest}" if rest else ""))
     for w in written.warnings:
         out.print(f"[yellow]Warning:[/] {w}")
-    from plurictl.playbook_render import print_progress
+    from plurictl.render.playbooks import print_progress
 
     print_progress(out, written.run, _now_ms())
 
@@ -102,7 +102,7 @@ def playbook() -> None:
 def list_(app: AppContext, as_json: bool) -> None:
     """List shipped playbooks and the runs in this laptop's ledger."""
     from ledger.errors import NotInitialised
-    from ledger.playbooks import catalogue
+    from ledger.playbooks.writer import catalogue
 
     items = catalogue(shipped_dir())
     from plurictl import readouts
@@ -114,7 +114,7 @@ def list_(app: AppContext, as_json: bool) -> None:
     if as_json:
         emit_json(readouts.playbook_list(items, shipped_dir(), runs))
         return
-    from plurictl.playbook_render import catalogue_table, runs_table
+    from plurictl.render.playbooks import catalogue_table, runs_table
 
     out = console()
     out.print(catalogue_table(items, shipped_dir()))
@@ -133,8 +133,8 @@ def list_(app: AppContext, as_json: bool) -> None:
 def show(app: AppContext, target: str, as_json: bool) -> None:
     """Show a playbook: a FILE, a shipped playbook id, or the version a RUN executes."""
     from ledger.errors import InvalidInput, NotInitialised
-    from ledger.playbooks import load, resolve_file
-    from plurictl.playbook_render import playbook_renderable
+    from ledger.playbooks.writer import load, resolve_file
+    from plurictl.render.playbooks import playbook_renderable
 
     path = resolve_file(target, shipped_dir())
     if path is not None:
@@ -164,9 +164,9 @@ def show(app: AppContext, target: str, as_json: bool) -> None:
 def validate(files: tuple[str, ...], as_json: bool) -> None:
     """Check playbook FILES: every problem with its line, step and field. Exit 5 if any is invalid."""
     from ledger.errors import InvalidInput
-    from ledger.playbooks import check_file, resolve_file
+    from ledger.playbooks.writer import check_file, resolve_file
     from plurictl.errors import Failed
-    from plurictl.playbook_render import print_validation
+    from plurictl.render.playbooks import print_validation
 
     items = [check_file(resolve_file(name, shipped_dir()) or Path(name)) for name in files]
     if as_json:
@@ -196,7 +196,8 @@ def start(
 
     Example: plurictl playbook start microgrid-black-start --site north
     """
-    from ledger import fuel, playbooks
+    from ledger.fuel import writer as fuel
+    from ledger.playbooks import writer as playbooks
 
     path = _file(file)
     if site is not None:
@@ -239,7 +240,7 @@ def status(app: AppContext, run: str, as_json: bool) -> None:
 
         emit_json(run_status(r, now))
         return
-    from plurictl.playbook_render import status_renderable
+    from plurictl.render.playbooks import status_renderable
 
     console().print(status_renderable(r, now))
 
@@ -257,7 +258,7 @@ def sign(
     app: AppContext, run: str, step: str, note: str | None, early: bool, as_json: bool
 ) -> None:
     """Sign off STEP of RUN as done by you. Needs the step's role; one sign-off per person."""
-    from ledger import playbooks
+    from ledger.playbooks import writer as playbooks
 
     written = playbooks.sign(app.home.store, app.home.identity, run, step, note=note, early=early)
     st = written.run.steps[step]
@@ -277,7 +278,7 @@ def sign(
 @pass_app
 def fail(app: AppContext, run: str, step: str, reason: str, as_json: bool) -> None:
     """Report that STEP of RUN failed. Its sign-offs stop counting until a coordinator retries it."""
-    from ledger import playbooks
+    from ledger.playbooks import writer as playbooks
 
     written = playbooks.fail(app.home.store, app.home.identity, run, step, reason)
     _after_write(app, written, f"[red]Step '{step}' marked FAILED[/]: {reason}", as_json)
@@ -291,7 +292,7 @@ def fail(app: AppContext, run: str, step: str, reason: str, as_json: bool) -> No
 @pass_app
 def skip(app: AppContext, run: str, step: str, reason: str, as_json: bool) -> None:
     """Skip STEP of RUN (coordinators only, with a reason); later steps no longer wait for it."""
-    from ledger import playbooks
+    from ledger.playbooks import writer as playbooks
 
     written = playbooks.skip(app.home.store, app.home.identity, run, step, reason)
     _after_write(app, written, f"[magenta]Step '{step}' skipped[/]: {reason}", as_json)
@@ -306,7 +307,7 @@ def skip(app: AppContext, run: str, step: str, reason: str, as_json: bool) -> No
 @pass_app
 def abort(app: AppContext, run: str, reason: str, as_json: bool) -> None:
     """Stop RUN: no sign-off counts until a coordinator resumes. Anyone on the run may abort."""
-    from ledger import playbooks
+    from ledger.playbooks import writer as playbooks
 
     written = playbooks.abort(app.home.store, app.home.identity, run, reason)
     _after_write(app, written, f"[bold red]Run ABORTED[/]: {reason}", as_json)
@@ -320,7 +321,7 @@ def abort(app: AppContext, run: str, reason: str, as_json: bool) -> None:
 @pass_app
 def resume(app: AppContext, run: str, reason: str, step: str | None, as_json: bool) -> None:
     """Resume an aborted RUN, or retry a failed step with --step (coordinators only)."""
-    from ledger import playbooks
+    from ledger.playbooks import writer as playbooks
 
     written = playbooks.resume(app.home.store, app.home.identity, run, reason, step)
     what = f"Step '{step}' reopened for a retry" if step else "Run resumed"
@@ -338,7 +339,7 @@ def resume(app: AppContext, run: str, reason: str, step: str | None, as_json: bo
 @pass_app
 def waive(app: AppContext, run: str, step: str, check: int, reason: str, as_json: bool) -> None:
     """Waive fuel/plan CHECK (its number in `status`) of STEP when the ledger cannot know it."""
-    from ledger import playbooks
+    from ledger.playbooks import writer as playbooks
 
     written = playbooks.waive(app.home.store, app.home.identity, run, step, check, reason)
     _after_write(
@@ -360,8 +361,8 @@ def waive(app: AppContext, run: str, step: str, check: int, reason: str, as_json
 def log(app: AppContext, run: str, markdown: bool, output: str | None, as_json: bool) -> None:
     """The signed timeline of RUN: every sign-off, failure, skip, abort, with flags."""
     from ledger.errors import InvalidInput
-    from plurictl.playbook_render import log_table, markdown_log
-    from plurictl.render import dumps
+    from plurictl.render.common import dumps
+    from plurictl.render.playbooks import log_table, markdown_log
 
     r = _run(app, run)
     now = _now_ms()

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from plurictl.context import AppContext, pass_app
-from plurictl.render import console, emit_json, error_console, json_option
+from plurictl.render.common import console, emit_json, error_console, json_option
 
 LINK_HELP = (
     "The radio: serial:/dev/ttyUSB0?baud=9600, kiss:tcp://127.0.0.1:8001?callsign=CALL, "
@@ -234,7 +234,7 @@ def check(app: AppContext, link_text: str, seconds: float, cleartext: bool, as_j
     from mesh.radio.errors import RadioError
     from mesh.radio.links import parse_link
     from plurictl.errors import Failed
-    from plurictl.render import progress_bar
+    from plurictl.render.common import progress_bar
 
     spec = parse_link(link_text)
     with progress_bar("Listening", int(seconds), enabled=not as_json) as advance:

@@ -6,7 +6,7 @@ import click
 
 from plurictl.commands.log import resolve_author
 from plurictl.context import AppContext, pass_app
-from plurictl.render import console, emit_json, json_option
+from plurictl.render.common import console, emit_json, json_option
 
 ROLE_CHOICE = click.Choice(["admin", "coordinator", "operator", "teller", "observer"])
 
@@ -110,7 +110,7 @@ def add(
     """Add a member by PUBLIC_KEY (64 hex; the newcomer runs `plurictl key show`)."""
     from ledger.errors import TrustError
     from ledger.identity import fingerprint
-    from ledger.trust import add_member, parse_key
+    from ledger.roster.writer import add_member, parse_key
 
     key = parse_key(public_key)
     actual = fingerprint(key)
@@ -129,7 +129,7 @@ def add(
 @pass_app
 def grant_(app: AppContext, member: str, role: str) -> None:
     """Give MEMBER (name or key) the ROLE."""
-    from ledger.trust import grant
+    from ledger.roster.writer import grant
 
     key = resolve_author(app, member)
     _report(app, grant(app.home.store, app.home.identity, key, role), f"Granted {role}")
@@ -141,7 +141,7 @@ def grant_(app: AppContext, member: str, role: str) -> None:
 @pass_app
 def remove_role_(app: AppContext, member: str, role: str) -> None:
     """Take ROLE away from MEMBER (from their next entry on)."""
-    from ledger.trust import remove_role
+    from ledger.roster.writer import remove_role
 
     key = resolve_author(app, member)
     _report(app, remove_role(app.home.store, app.home.identity, key, role), f"Removed {role}")
@@ -160,7 +160,7 @@ def remove_role_(app: AppContext, member: str, role: str) -> None:
 @pass_app
 def revoke_(app: AppContext, member: str, reason: str, at: int | None) -> None:
     """Revoke MEMBER's key: its entries after the revocation point stop counting."""
-    from ledger.trust import revoke
+    from ledger.roster.writer import revoke
 
     key = resolve_author(app, member)
     _report(app, revoke(app.home.store, app.home.identity, key, reason, at), "Revoked")
@@ -178,7 +178,7 @@ def revoke_(app: AppContext, member: str, reason: str, at: int | None) -> None:
 @pass_app
 def rotate_(app: AppContext, member: str, new_public_key: str, at: int | None) -> None:
     """Move MEMBER to a new key (lost or replaced laptop); roles carry over."""
-    from ledger.trust import parse_key, rotate
+    from ledger.roster.writer import parse_key, rotate
 
     key = resolve_author(app, member)
     new = parse_key(new_public_key)
@@ -190,7 +190,7 @@ def rotate_(app: AppContext, member: str, new_public_key: str, at: int | None) -
 @pass_app
 def approve_(app: AppContext, change_id: str) -> None:
     """Approve a pending roster change (when the admin threshold is above 1)."""
-    from ledger.trust import approve
+    from ledger.roster.writer import approve
 
     _report(app, approve(app.home.store, app.home.identity, change_id), "Approved")
 
@@ -200,6 +200,6 @@ def approve_(app: AppContext, change_id: str) -> None:
 @pass_app
 def threshold_(app: AppContext, k: int) -> None:
     """Require K distinct admins to approve each roster change."""
-    from ledger.trust import set_threshold
+    from ledger.roster.writer import set_threshold
 
     _report(app, set_threshold(app.home.store, app.home.identity, k), f"Admin threshold set to {k}")

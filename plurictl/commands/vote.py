@@ -6,10 +6,10 @@ from typing import Any
 
 import click
 
-from plurictl.commands import vote_render as show
-from plurictl.commands.vote_render import state
 from plurictl.context import AppContext, pass_app
-from plurictl.render import console, emit_json, json_option
+from plurictl.render import votes as show
+from plurictl.render.common import console, emit_json, json_option
+from plurictl.render.votes import state
 
 METHOD_CHOICE = click.Choice(["plurality", "approval", "ranked-choice", "quadratic"])
 
@@ -105,10 +105,11 @@ def open_(app: AppContext, file: str | None, as_json: bool, **flags: Any) -> Non
     With 4 tellers the vote tolerates one copied teller key and needs 3 seals;
     see field_guides/voting.md for the table.
     """
-    from ledger.votes import open_vote, threshold_warnings
-    from plurictl.commands.vote_spec import build_spec
+    from ledger.votes.spec import build_spec
+    from ledger.votes.writer import open_vote, threshold_warnings
+    from plurictl.commands.log import resolve_author
 
-    spec = build_spec(app, file, flags)
+    spec = build_spec(lambda name: resolve_author(app, name), file, flags)
     entry = open_vote(app.home.store, app.home.identity, spec)
     _nudge(app)
     body = entry.body
@@ -126,7 +127,7 @@ def open_(app: AppContext, file: str | None, as_json: bool, **flags: Any) -> Non
 @pass_app
 def list_(app: AppContext, as_json: bool) -> None:
     """List the votes this laptop knows, with state and turnout."""
-    from ledger.votes import load
+    from ledger.votes.writer import load
     from plurictl.readouts import vote_list
 
     votes, roster = load(app.home.store)
@@ -159,7 +160,7 @@ def cast_(
     Casting again replaces your earlier ballot.
     """
     from ledger.errors import InvalidInput
-    from ledger.votes import cast
+    from ledger.votes.writer import cast
 
     if blank and choice:
         raise InvalidInput("give either CHOICE or --blank, not both")
@@ -201,7 +202,7 @@ def cast_(
 @pass_app
 def stop_(app: AppContext, vote_id: str, as_json: bool) -> None:
     """Teller: stop taking ballots, announcing how many this laptop holds."""
-    from ledger.votes import stop
+    from ledger.votes.writer import stop
 
     entry, v = stop(app.home.store, app.home.identity, vote_id)
     _nudge(app)
@@ -224,7 +225,7 @@ def stop_(app: AppContext, vote_id: str, as_json: bool) -> None:
 @pass_app
 def close_(app: AppContext, vote_id: str, force: bool, as_json: bool) -> None:
     """Coordinator: write the close sheet (every ballot this laptop holds, with its Merkle root)."""
-    from ledger.votes import close
+    from ledger.votes.writer import close
 
     r = close(app.home.store, app.home.identity, vote_id, force=force)
     _nudge(app)
@@ -268,7 +269,7 @@ def seal_(
     as_json: bool,
 ) -> None:
     """Teller: countersign a close sheet. A teller seals at most ONE sheet per vote."""
-    from ledger.votes import seal
+    from ledger.votes.writer import seal
 
     r = seal(
         app.home.store,
@@ -307,8 +308,8 @@ def seal_(
 @pass_app
 def status_(app: AppContext, vote_id: str, as_json: bool) -> None:
     """Where a vote stands on this laptop: state, turnout, tellers, sheets, voters."""
-    from ledger.views import vote_json
-    from ledger.votes import find_vote, load
+    from ledger.votes import as_json as vote_json
+    from ledger.votes.writer import find_vote, load
 
     votes, roster = load(app.home.store, heard=True)
     data = vote_json.status(find_vote(votes, vote_id), votes, roster)
@@ -330,8 +331,8 @@ def result_(app: AppContext, vote_id: str, ballots: bool, as_json: bool) -> None
 
     Example: plurictl vote result 3fa2c1d0 --json --ballots
     """
-    from ledger.views import vote_json
-    from ledger.votes import find_vote, load
+    from ledger.votes import as_json as vote_json
+    from ledger.votes.writer import find_vote, load
 
     votes, roster = load(app.home.store)
     v = find_vote(votes, vote_id)
@@ -390,9 +391,9 @@ def verify_(app: AppContext, vote_id: str, show_all: bool, as_json: bool) -> Non
     Example: plurictl vote verify 3fa2c1d0 --json --all
     """
     from ledger.errors import VerificationFailed
-    from ledger.vote_audit import verify
+    from ledger.votes.audit import verify
     from plurictl.errors import Failed
-    from plurictl.render import progress_bar
+    from plurictl.render.common import progress_bar
 
     store = app.home.store
     with progress_bar("Checking signatures", store.count(), enabled=not as_json) as advance:
@@ -411,7 +412,7 @@ def verify_(app: AppContext, vote_id: str, show_all: bool, as_json: bool) -> Non
 @pass_app
 def receipt_(app: AppContext, vote_id: str, as_json: bool) -> None:
     """Is my ballot in the sealed set? Shows a Merkle proof anyone can check."""
-    from ledger.vote_audit import receipt
+    from ledger.votes.audit import receipt
 
     r = receipt(app.home.store, app.home.identity, vote_id)
     if as_json:

@@ -26,7 +26,7 @@ from plurictl.dashboard import intake, model
 from plurictl.dashboard.guard import DEVICE_COOKIE, VIEW_COOKIE, Access, Who
 from plurictl.dashboard.live import LiveViews
 from plurictl.dashboard.render import Renderer, asset
-from plurictl.render import dumps
+from plurictl.render.common import dumps
 
 Handler = Callable[[Request], Awaitable[Response]]
 SECURITY_HEADERS = {
@@ -230,9 +230,9 @@ def _find_vote(votes: Any, ref: str) -> Any:
 
 def _vote_status(d: Dashboard, snap: Any, now: int, params: dict[str, Any]) -> Any:
     """`vote status VOTE --json`, with last-heard (folded at most once per ledger change)."""
-    from ledger import votes as votes_writer
     from ledger.store import Store
-    from ledger.views import vote_json
+    from ledger.votes import as_json as vote_json
+    from ledger.votes import writer as votes_writer
 
     def fold() -> Any:
         with Store.open(d.home) as store:
@@ -250,7 +250,7 @@ def _run_status(d: Dashboard, snap: Any, now: int, params: dict[str, Any]) -> An
 
 
 def _playbook_list(d: Dashboard, snap: Any, now: int, params: dict[str, Any]) -> Any:
-    from ledger.playbooks import catalogue
+    from ledger.playbooks.writer import catalogue
     from plurictl.commands.playbook import shipped_dir
 
     runs = readouts.playbook_runs(snap.playbooks) if snap.playbooks is not None else None

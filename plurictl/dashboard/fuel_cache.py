@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from ledger.views import fuel as view
+from ledger.fuel import view
 
 #: bucket of entries that are not about one named site (transfers, malformed bodies)
 SHARED = ""

@@ -105,7 +105,7 @@ def blob_path(home: Path, name: str) -> Path | None:
 
 def submit(home: Any, form: FuelForm, device_label: str) -> Any:
     """Sign the reading with this laptop's key (the fuel writer checks roles and values)."""
-    from ledger import fuel
+    from ledger.fuel import writer as fuel
     from plurictl.nudge import nudge_node
 
     with _write_lock:

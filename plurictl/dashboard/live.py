@@ -201,8 +201,10 @@ class LiveViews:
 
     def _fold(self, stale: set[str], snap: Snapshot) -> dict[str, Any]:
         """Refold the stale views (in dependency order), reusing the fresh ones."""
-        from ledger import plans, playbooks, votes
-        from ledger.playbook_facts import LedgerFacts
+        from ledger.plans import writer as plans
+        from ledger.playbooks import writer as playbooks
+        from ledger.playbooks.facts import LedgerFacts
+        from ledger.votes import writer as votes
 
         out: dict[str, Any] = {}
         timing = dict(snap.fold_seconds)
@@ -233,7 +235,7 @@ class LiveViews:
 
     def _fold_fuel(self) -> Any:
         """Fold the new fuel entries in site by site, or every fuel entry when unsure."""
-        from ledger.views.fuel import KINDS
+        from ledger.fuel.view import KINDS
 
         roster = self.store.roster()
         if self._new is None:

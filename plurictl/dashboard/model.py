@@ -143,7 +143,7 @@ def fuel_page(snap: Any, now_ms: int) -> dict[str, Any]:
 
 def vote_rows(snap: Any, me: bytes) -> list[dict[str, Any]]:
     """Each vote: state, seals k of n, quorum, my seal if wanted, the result once sealed."""
-    from ledger.views import vote_json
+    from ledger.votes import as_json as vote_json
 
     votes, roster = snap.votes, snap.roster
     if votes is None:

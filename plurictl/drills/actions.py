@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from ledger import trust
 from ledger.entry import create
 from ledger.errors import InvalidInput, PluriError
+from ledger.roster import writer as trust
 
 if TYPE_CHECKING:
     from plurictl.drills.runner import DrillRunner
@@ -146,7 +146,8 @@ def do_check(r: DrillRunner, args: dict[str, Any]) -> str:
 
 def do_courier(r: DrillRunner, args: dict[str, Any]) -> str:
     """A courier walks the gap: frontier from `to` to `from`, bundle from `from` to `to`."""
-    from ledger import courier, frontier
+    from ledger.courier import export as courier
+    from ledger.courier import frontier
 
     src, dst = args["from"], args["to"]
     stick = r.root / "usb-stick"
@@ -235,8 +236,8 @@ def _named(r: DrillRunner, kind: str, name: str) -> str:
 
 
 def do_vote_open(r: DrillRunner, args: dict[str, Any]) -> str:
-    from ledger.votes import VoteSpec, open_vote
-    from plurictl.commands.vote_spec import parse_options
+    from ledger.votes.spec import parse_options
+    from ledger.votes.writer import VoteSpec, open_vote
 
     node = args["node"]
     options = []
@@ -274,7 +275,7 @@ def do_vote_open(r: DrillRunner, args: dict[str, Any]) -> str:
 
 
 def do_vote_cast(r: DrillRunner, args: dict[str, Any]) -> str:
-    from ledger.votes import cast
+    from ledger.votes.writer import cast
 
     node = args["node"]
     choice = args["choice"]
@@ -288,7 +289,7 @@ def do_vote_cast(r: DrillRunner, args: dict[str, Any]) -> str:
 
 
 def do_vote_close(r: DrillRunner, args: dict[str, Any]) -> str:
-    from ledger.votes import close
+    from ledger.votes.writer import close
 
     node = args["node"]
     with r.member_home(node) as h:
@@ -312,8 +313,8 @@ def do_clone(r: DrillRunner, args: dict[str, Any]) -> str:
 def _copy_seals(r: DrillRunner, name: str, vote: str, side: str) -> str:
     """The restored copy of `name`'s laptop, on `side`'s side of a split, seals the sheet
     that `side`'s laptop would pick: a second entry at the seq the real laptop also uses."""
-    from ledger.views.vote_bodies import SEAL
-    from ledger.votes import find_vote, load, pick_sheet
+    from ledger.votes.bodies import SEAL
+    from ledger.votes.writer import find_vote, load, pick_sheet
 
     if f"clone:{name}" not in r.named:
         raise ValueError(f"no backup of {name} was taken (a `clone` step comes first)")
@@ -336,7 +337,7 @@ def _copy_seals(r: DrillRunner, name: str, vote: str, side: str) -> str:
 
 
 def do_vote_seal(r: DrillRunner, args: dict[str, Any]) -> str:
-    from ledger.votes import seal
+    from ledger.votes.writer import seal
 
     node = args["node"]
     if args.get("copy"):
@@ -354,7 +355,7 @@ def do_vote_seal(r: DrillRunner, args: dict[str, Any]) -> str:
 
 
 def do_playbook_start(r: DrillRunner, args: dict[str, Any]) -> str:
-    from ledger import playbooks
+    from ledger.playbooks import writer as playbooks
     from plurictl import shipped
 
     path = playbooks.resolve_file(str(args["playbook"]), shipped.folder("playbooks"))
@@ -371,7 +372,7 @@ def do_playbook_start(r: DrillRunner, args: dict[str, Any]) -> str:
 
 
 def do_playbook_sign(r: DrillRunner, args: dict[str, Any]) -> str:
-    from ledger import playbooks
+    from ledger.playbooks import writer as playbooks
 
     node = args["node"]
     with r.member_home(node) as h:
@@ -389,7 +390,7 @@ def do_playbook_sign(r: DrillRunner, args: dict[str, Any]) -> str:
 
 
 def do_playbook_waive(r: DrillRunner, args: dict[str, Any]) -> str:
-    from ledger import playbooks
+    from ledger.playbooks import writer as playbooks
 
     node = args["node"]
     with r.member_home(node) as h:
@@ -409,7 +410,7 @@ def do_playbook_waive(r: DrillRunner, args: dict[str, Any]) -> str:
 
 
 def do_fuel_report(r: DrillRunner, args: dict[str, Any]) -> str:
-    from ledger import fuel
+    from ledger.fuel import writer as fuel
 
     node = args["node"]
     with r.member_home(node) as h:
@@ -426,7 +427,7 @@ def do_fuel_report(r: DrillRunner, args: dict[str, Any]) -> str:
 
 def do_plan_run(r: DrillRunner, args: dict[str, Any]) -> str:
     """Run the planner from the node's ledger fuel, propose the plan, optionally adopt it."""
-    from ledger import plans
+    from ledger.plans import writer as plans
     from planner.api import load_scenario, solve
     from plurictl import shipped
     from plurictl.coordination import ledger_inventory, propose_plan
@@ -462,7 +463,7 @@ def do_plan_run(r: DrillRunner, args: dict[str, Any]) -> str:
 
 
 def do_plan_adopt(r: DrillRunner, args: dict[str, Any]) -> str:
-    from ledger import plans
+    from ledger.plans import writer as plans
 
     node = args["node"]
     name = str(args.get("plan", ""))

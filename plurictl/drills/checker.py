@@ -56,7 +56,7 @@ class FinalWatch:
         self.observations = 0
 
     def observe(self, r: DrillRunner, when: str) -> None:
-        from ledger.votes import load
+        from ledger.votes.writer import load
 
         for name, node in sorted(r.cluster.nodes.items()):
             if name in r.expelled or not (node.home / "ledger.db").exists():

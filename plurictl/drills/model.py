@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import InvalidInput
-from ledger.views.roster import ROLES
+from ledger.roster.view import ROLES
 from plurictl.drills.radio import FIELDS as RADIO_FIELDS
 
 #: step name -> (required fields, optional fields)

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ledger import trust
 from ledger.entry import Entry
 from ledger.errors import InvalidInput
 from ledger.home import Home
+from ledger.roster import writer as trust
 from plurictl.cluster import LocalCluster
 from plurictl.drills import actions
 from plurictl.drills.checker import FinalWatch, Invariant, check_all

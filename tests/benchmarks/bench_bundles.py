@@ -60,7 +60,7 @@ def raw_verify_rate(bundle: str) -> float:
     """ed25519 verifications per second over the bundle's entries (pynacl, nothing else)."""
     import nacl.bindings
 
-    from ledger.bundle import T_ENTRY, BundleReader
+    from ledger.courier.bundle import T_ENTRY, BundleReader
     from ledger.entry import DOMAIN, decode, unsigned_part
 
     jobs = []
@@ -107,8 +107,8 @@ def worker(mode: str, home: str, bundle: str, traced: bool) -> dict[str, float]:
     """One export or import in a fresh process; returns time and memory figures."""
     import tracemalloc
 
-    from ledger import courier
-    from ledger.bundle import BundleReader
+    from ledger.courier import export as courier
+    from ledger.courier.bundle import BundleReader
     from ledger.store import Store
     from ledger.testing import MeshFixture
 

@@ -91,7 +91,7 @@ def test_entry_over_the_mesh_shows_within_a_second(
 ) -> None:
     import httpx2 as httpx
 
-    from ledger import fuel
+    from ledger.fuel import writer as fuel
     from ledger.home import Home
     from plurictl.cluster import ClusterNode, LocalCluster, free_port
     from plurictl.dashboard.server import BackgroundServer

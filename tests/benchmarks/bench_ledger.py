@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from ledger.entry import create
+from ledger.roster import view as roster_view
 from ledger.store import Store
 from ledger.testing import MeshFixture, identity_from_seed
-from ledger.views import roster as roster_view
 
 pytestmark = pytest.mark.bench
 
@@ -42,7 +42,7 @@ def ingest_rate(
 ) -> float:
     store = Store(tmp / f"ingest-{gate}-{time.monotonic_ns()}.db", create=True)
     store.ingest([e.raw for e in mesh.entries[: len(mesh.entries) - len(raws)]])
-    store.membership_checks = gate
+    store._membership_checks = gate  # private switch: no laptop ever turns the gate off
     t = time.perf_counter()
     for i in range(0, len(raws), batch):
         report = store.ingest(raws[i : i + batch])

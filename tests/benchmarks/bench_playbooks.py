@@ -13,12 +13,11 @@ from textwrap import dedent
 
 import pytest
 
-from ledger import playbooks as writer
+from ledger.playbooks import view, writer
+from ledger.playbooks.checks import StaticFacts
+from ledger.roster.view import Roster
 from ledger.store import Store
 from ledger.testing import MeshFixture
-from ledger.views import playbooks as view
-from ledger.views.playbook_checks import StaticFacts
-from ledger.views.roster import Roster
 from tests.playbook_helpers import Runner
 
 OPERATORS = [f"op{i}" for i in range(6)]

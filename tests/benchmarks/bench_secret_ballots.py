@@ -30,7 +30,7 @@ import nacl.bindings
 import nacl.signing
 import pytest
 
-from ledger.ballotcrypto import (
+from ledger.votes.secret import (
     Ballot,
     BallotSpec,
     CeremonyParams,

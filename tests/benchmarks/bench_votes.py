@@ -33,8 +33,8 @@ import pytest
 from ledger.entry import Entry
 from ledger.store import decode_trusted
 from ledger.testing import MeshFixture
-from ledger.testing_votes import VoteBook, add_many
-from ledger.views import votes as votes_view
+from ledger.votes import view as votes_view
+from ledger.votes.testing import VoteBook, add_many
 
 VOTERS = int(os.environ.get("VOTES_BENCH_VOTERS", "10000"))
 BALLOTS = int(os.environ.get("VOTES_BENCH_BALLOTS", "100000"))
@@ -286,7 +286,7 @@ def test_cli_result_and_verify_100k(
 
 @pytest.mark.bench
 def test_ranked_choice_64_options_full_rankings(record: Callable[..., None]) -> None:
-    from ledger.views import vote_tally
+    from ledger.votes import tally as vote_tally
 
     rng = random.Random(64)
     options = [f"o{i}" for i in range(64)]

@@ -63,7 +63,7 @@ EVIL = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 
 
 
 def _add_injection(home: Path) -> None:
-    from ledger import fuel
+    from ledger.fuel import writer as fuel
     from ledger.home import Home
 
     with Home(home) as h:
@@ -195,7 +195,7 @@ def test_live_update_when_an_entry_arrives_over_the_mesh(
     quickstart_nodes: Path, tmp_path: Path, page: Any
 ) -> None:
     """bob reports fuel on his laptop; alice's node receives it; alice's open page shows it."""
-    from ledger import fuel
+    from ledger.fuel import writer as fuel
     from ledger.home import Home
     from ledger.store import Store
     from plurictl.cluster import ClusterNode, LocalCluster, free_port

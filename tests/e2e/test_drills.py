@@ -72,7 +72,7 @@ def test_cloned_teller_drill_keeps_one_result_with_the_revoked_voters_ballot(
     """After the drill, alice (who revoked frank before seeing his ballot, and whose side
     held the copy of dave's laptop) shows the same FINAL result, with frank's ballot."""
     from ledger.store import Store
-    from ledger.votes import load as load_votes
+    from ledger.votes.writer import load as load_votes
 
     report = DrillRunner(load(shipped.folder("drills") / "cloned-teller.toml"), tmp_path).run()
     assert report.passed, json.dumps(report.to_json(), indent=1)[:3000]

@@ -155,9 +155,9 @@ batch = st.tuples(st.lists(random_items, max_size=12), st.lists(mutations, min_s
 
 def base_scenario(mesh: MeshFixture) -> None:
     """Valid entries of every family, so mutated copies reach deep into the folds."""
-    from ledger.playbook_format import parse
-    from ledger.testing_votes import VoteBook
-    from ledger.views import plans as pv
+    from ledger.plans import view as pv
+    from ledger.playbooks.format import parse
+    from ledger.votes.testing import VoteBook
 
     book = VoteBook(mesh)
     vote = book.open("alice", options=("a", "b"), roll=["alice", "bob"], tellers=["alice", "bob"])

@@ -13,9 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger import bundle as bf
-from ledger import courier, framing
-from ledger import frontier as fr
+from ledger.courier import bundle as bf
+from ledger.courier import export as courier
+from ledger.courier import framing
+from ledger.courier import frontier as fr
 from ledger.entry import Entry, decode
 from ledger.errors import BundleError, NotInitialised, StoreError, VerificationFailed, WrongMesh
 from ledger.schema import MIGRATIONS, SCHEMA_VERSION

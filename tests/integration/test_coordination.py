@@ -140,7 +140,7 @@ def test_fuel_transfers_and_conflicts_via_cli(home: Path, invoke: Invoke) -> Non
 def test_orders_read_as_sentences_in_the_table_the_json_and_playbook_facts(
     home: Path, invoke: Invoke, plan_file: Path
 ) -> None:
-    from ledger.playbook_facts import LedgerFacts
+    from ledger.playbooks.facts import LedgerFacts
 
     r = invoke(home, "plan", "propose", str(plan_file))
     assert r.exit_code == 0, r.output + r.stderr

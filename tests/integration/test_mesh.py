@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from ledger.entry import create
 from ledger.home import Home
 from ledger.identity import curve_public_from_ed25519
+from ledger.roster.writer import revoke
 from ledger.testing import identity_from_seed
-from ledger.trust import revoke
 from mesh import protocol
 from plurictl.cluster import LocalCluster
 
@@ -212,7 +212,7 @@ class Attacker:
     def __init__(self, cluster: LocalCluster) -> None:
         self.ident = identity_from_seed("mallet")
         with cluster.home("a") as h:
-            from ledger.trust import add_member
+            from ledger.roster.writer import add_member
 
             add_member(h.store, h.identity, self.ident.public, "mallet", ["operator"])
         cluster.nudge("a")

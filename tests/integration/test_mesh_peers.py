@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger import trust
 from ledger.home import Home
+from ledger.roster import writer as trust
 from mesh.node import Node, NodeConfig
 from plurictl.cluster import free_port
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import zmq
 
-from ledger import trust
 from ledger.home import Home
 from ledger.identity import curve_public_from_ed25519
+from ledger.roster import writer as trust
 from ledger.testing import identity_from_seed
 from mesh import discovery, protocol
 from mesh.node import Node, NodeConfig

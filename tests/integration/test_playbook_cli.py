@@ -335,7 +335,7 @@ def test_every_command_has_help_and_is_in_the_field_guide(invoke: Invoke) -> Non
 
 
 def test_field_guide_example_is_a_valid_playbook() -> None:
-    from ledger.playbook_format import parse
+    from ledger.playbooks.format import parse
 
     text = GUIDE.read_text()
     block = text.split("```toml\n", 1)[1].split("```", 1)[0]

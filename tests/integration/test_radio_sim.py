@@ -159,7 +159,7 @@ def test_a_non_member_is_dropped_and_counted(valley: Valley) -> None:
 
 
 def test_a_revoked_member_is_cut_off_at_once(valley: Valley) -> None:
-    from ledger import trust
+    from ledger.roster import writer as trust
 
     net = valley.net(SLOW_LINK)
     settle(net)

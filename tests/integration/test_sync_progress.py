@@ -39,7 +39,7 @@ def test_sync_progress_counts_towards_the_announced_total(
     big_peer: LocalCluster, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import mesh.oneshot
-    from plurictl import render
+    from plurictl.render import common as render
 
     screen = io.StringIO()
     monkeypatch.setattr(

@@ -9,7 +9,7 @@ import pytest
 
 from ledger.store import Store
 from ledger.testing import MeshFixture
-from ledger.testing_votes import VoteBook
+from ledger.votes.testing import VoteBook
 from tests.conftest import Invoke, json_out
 
 TELLERS = ["t1", "t2", "t3", "t4"]
@@ -54,7 +54,7 @@ def test_a_vote_whose_count_fails_still_keeps_the_ballots_it_sealed(
     """The store keeps a revoked voter's ballot that a sealed sheet lists. It decided that
     with a full count: a vote whose count failed (FAILED) lost that, and the laptop
     refused the ballot. Which entries a sealed vote needs never depends on its count."""
-    from ledger.views import vote_irv
+    from ledger.votes import irv as vote_irv
 
     monkeypatch.setattr(vote_irv, "MAX_STEPS", 0)  # this election's count fails here
     m = MeshFixture.create("alice", {t: ["operator", "teller"] for t in TELLERS})
@@ -101,7 +101,7 @@ def test_a_teller_may_seal_the_sheet_a_seal_past_a_cut_will_complete(tmp_path: P
     """t1 sealed; an admin who had not seen it revoked t1 below the seal; t2 sealed the same
     sheet, t3 another. t4's seal makes 3 (t1's seal counts once the sheet is sealed), but
     `vote seal` refused: "can no longer reach 3 seals" (it left t1's seal out)."""
-    from ledger import votes
+    from ledger.votes import writer as votes
 
     m = MeshFixture.create("alice", {t: ["operator", "teller"] for t in TELLERS})
     vb = VoteBook(m)

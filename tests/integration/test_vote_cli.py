@@ -349,13 +349,13 @@ def test_a_count_that_fails_is_that_votes_state_only(
     """A vote opened by an older plurictl (no f in its charter) keeps its old count, which
     cannot finish this election: that vote shows "count failed", everything else works."""
     from ledger.home import Home
-    from ledger.views.vote_bodies import CHARTER
+    from ledger.votes.bodies import CHARTER
 
     a = council["alice"]
     with Home(a) as h:
         roster = h.store.roster()
         spec_keys = [k for k in roster.keys if roster.keys[k].name in ("bob", "carol", "dave")]
-        from ledger import votes as writer
+        from ledger.votes import writer
 
         body, _ = writer.charter_body(
             roster,

@@ -14,7 +14,7 @@ import pytest
 from ledger import identity
 from ledger.store import Store
 from ledger.testing import MeshFixture
-from ledger.testing_votes import VoteBook
+from ledger.votes.testing import VoteBook
 from tests.conftest import Invoke, json_out
 
 TELLERS = ["t1", "t2", "t3", "t4"]
@@ -133,7 +133,7 @@ def test_verify_fails_when_a_teller_seal_was_removed_from_the_store(
 def test_verify_fails_when_the_count_failed(
     tmp_path: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ledger.views import vote_irv
+    from ledger.votes import irv as vote_irv
 
     m = MeshFixture.create("alice", {t: ["operator", "teller"] for t in TELLERS})
     vb = VoteBook(m)

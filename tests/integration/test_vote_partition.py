@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from ledger import votes
 from ledger.errors import InvalidInput
 from ledger.store import Store
 from ledger.testing import MeshFixture
-from ledger.views import vote_json
+from ledger.votes import as_json as vote_json
+from ledger.votes import writer as votes
 
 PEOPLE = {
     "bob": ["operator", "teller"],

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ledger.store import Store
-from ledger.views.vote_bodies import seal_threshold
+from ledger.votes.bodies import seal_threshold
 from tests.conftest import Invoke, json_out
 
 GUIDE = Path(__file__).resolve().parents[2] / "field_guides" / "voting.md"

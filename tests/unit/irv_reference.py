@@ -1,7 +1,7 @@
 """Ranked choice as field_guides/voting.md states it, written from the guide's text alone.
 
 Deliberately naive (recursion over every way through the ties, no shared code
-with ledger.views.vote_tally): the property tests compare the two.
+with ledger.votes.tally): the property tests compare the two.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.fuel import view as fuel_view
 from ledger.testing import T0, MeshFixture
-from ledger.views import fuel as fuel_view
 
 pytest.importorskip("markupsafe")
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import framing
+from ledger.courier import framing
 from ledger.errors import BundleError
 
 LIMITS = {3: 4096, 7: 64}

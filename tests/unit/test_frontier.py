@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import framing
-from ledger import frontier as fr
+from ledger.courier import framing
+from ledger.courier import frontier as fr
 from ledger.errors import BundleError, VerificationFailed
 from ledger.store import Head
 from ledger.testing import identity_from_seed
@@ -116,7 +116,7 @@ def test_frontier_file_damage_and_wrong_files_are_refused() -> None:
         fr.parse(bytes(data))
     with pytest.raises(BundleError, match="not a frontier file"):
         fr.parse(b"hello world")
-    from ledger.bundle import PREAMBLE as BUNDLE_PREAMBLE
+    from ledger.courier.bundle import PREAMBLE as BUNDLE_PREAMBLE
 
     with pytest.raises(BundleError) as info:
         fr.parse(BUNDLE_PREAMBLE + b"...")

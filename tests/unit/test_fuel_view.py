@@ -7,8 +7,8 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.fuel import view as fuel
 from ledger.testing import MeshFixture
-from ledger.views import fuel
 
 
 def mesh() -> MeshFixture:

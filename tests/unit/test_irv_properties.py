@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.views import vote_tally
+from ledger.votes import tally as vote_tally
 from tests.unit.irv_reference import possible_winners
 
 OPTIONS = [f"o{i}" for i in range(8)]

@@ -13,9 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.testing import MeshFixture
-from ledger.testing_votes import VoteBook
-from ledger.views import vote_irv, vote_tally
-from ledger.views import votes as votes_view
+from ledger.votes import irv as vote_irv
+from ledger.votes import tally as vote_tally
+from ledger.votes import view as votes_view
+from ledger.votes.testing import VoteBook
 from tests.unit.irv_reference import possible_winners
 
 

@@ -7,8 +7,8 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.plans import view as plans
 from ledger.testing import MeshFixture
-from ledger.views import plans
 
 
 def plan_json(

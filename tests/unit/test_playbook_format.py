@@ -8,7 +8,7 @@ from textwrap import dedent
 import pytest
 
 from ledger.errors import InvalidInput
-from ledger.playbook_format import (
+from ledger.playbooks.format import (
     PlaybookInvalid,
     Problem,
     format_duration,

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from ledger.entry import Entry
 from ledger.errors import InvalidInput, TrustError
-from ledger.views import playbooks as view
-from ledger.views.playbook_checks import StaticFacts
+from ledger.playbooks import view
+from ledger.playbooks.checks import StaticFacts
 from tests.playbook_helpers import Runner
 
 MIN = 60_000

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ledger import playbooks as writer
 from ledger.errors import TrustError
-from ledger.views import playbooks as view
-from ledger.views.playbook_checks import StaticFacts
+from ledger.playbooks import view, writer
+from ledger.playbooks.checks import StaticFacts
 from tests.playbook_helpers import Runner
 
 MIN = 60_000

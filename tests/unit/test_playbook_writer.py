@@ -11,13 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import playbooks as writer
 from ledger.errors import InvalidInput, NotInitialised, NotInMesh, TrustError
-from ledger.playbook_format import PlaybookInvalid
+from ledger.playbooks import view, writer
+from ledger.playbooks.format import PlaybookInvalid
+from ledger.roster.writer import add_member, create_mesh
 from ledger.store import Store
 from ledger.testing import MeshFixture, identity_from_seed
-from ledger.trust import add_member, create_mesh
-from ledger.views import playbooks as view
 from tests.playbook_helpers import SMALL, Runner
 
 ADVISORY = SMALL.replace("litres = 500}", "litres = 500, required = false}")

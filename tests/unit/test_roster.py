@@ -7,8 +7,8 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.roster import view as roster_view
 from ledger.testing import MeshFixture
-from ledger.views import roster as roster_view
 
 
 def snapshot(r: roster_view.Roster) -> dict:

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from ledger import merkle, votes
+from ledger import merkle
 from ledger.store import Store
 from ledger.testing import MeshFixture
-from ledger.views.vote_bodies import BALLOT
-from ledger.vote_audit import receipt, verify
+from ledger.votes import writer as votes
+from ledger.votes.audit import receipt, verify
+from ledger.votes.bodies import BALLOT
 from tests.unit.votes_helpers import council
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.views import vote_json
-from plurictl.commands import vote_render
+from ledger.votes import as_json as vote_json
+from plurictl.render import votes as vote_render
 from tests.unit.votes_helpers import TELLERS, VOTERS, council, fold
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ledger.views import vote_tally
-from ledger.views.vote_bodies import Option, check_choice, quadratic_swing
+from ledger.votes import tally as vote_tally
+from ledger.votes.bodies import Option, check_choice, quadratic_swing
 
 CID = bytes(range(32))
 
@@ -152,7 +152,7 @@ def test_choice_rules_per_method() -> None:
 
 def test_a_lot_never_picks_the_irv_winner() -> None:
     """a and b tie for last in every round; eliminating a elects b, eliminating b elects c."""
-    from ledger.views import vote_tally
+    from ledger.votes import tally as vote_tally
 
     ballots = [(1, ["a", "b"])] * 3 + [(1, ["b", "c"])] * 3 + [(1, ["c"])] * 4
     for charter in (b"\x00" * 32, b"\x01" * 32, b"\xff" * 32, b"\x42" * 32):
@@ -164,7 +164,7 @@ def test_a_lot_never_picks_the_irv_winner() -> None:
 
 def test_an_irrelevant_lot_still_gives_the_winner() -> None:
     """x and y tie for last in every round, but c wins whichever of them goes."""
-    from ledger.views import vote_tally
+    from ledger.votes import tally as vote_tally
 
     ballots = [(1, ["x", "c"])] * 2 + [(1, ["y", "c"])] * 2 + [(1, ["c"])] * 3 + [(1, ["d"])] * 4
     t = vote_tally.count("ranked-choice", ["x", "y", "c", "d"], ballots, b"\x00" * 32)

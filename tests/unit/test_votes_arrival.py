@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.entry import Entry
+from ledger.roster import view as roster_view
 from ledger.testing import MeshFixture
-from ledger.testing_votes import VoteBook
-from ledger.views import roster as roster_view
-from ledger.views import votes as votes_view
+from ledger.votes import view as votes_view
+from ledger.votes.testing import VoteBook
 
 TELLERS = ["t1", "t2", "t3", "t4"]
 

@@ -16,13 +16,13 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from ledger import votes
 from ledger.entry import Entry
 from ledger.store import Store
 from ledger.testing import Feed, MeshFixture
-from ledger.testing_votes import VoteBook
-from ledger.views import vote_json
-from ledger.views.vote_bodies import BALLOT, CHARTER, CLOSE, SEAL
+from ledger.votes import as_json as vote_json
+from ledger.votes import writer as votes
+from ledger.votes.bodies import BALLOT, CHARTER, CLOSE, SEAL
+from ledger.votes.testing import VoteBook
 
 TELLERS = ["t1", "t2", "t3", "t4", "t5"]
 
@@ -172,7 +172,7 @@ def test_the_side_with_k_tellers_finishes_and_stays_final_after_the_copy_is_caug
     result = vote_json.result(vs.votes[charter.id], roster)
     assert result is not None
     assert "teller t1 equivocated" in result["equivocated_tellers"][0]["message"]
-    from ledger import vote_audit
+    from ledger.votes import audit as vote_audit
 
     audit = vote_audit.verify(side_b, charter.id.hex())  # status, result and verify say it
     assert audit.ok and audit.vote.state == "FINAL", audit.to_json()["bad_entries"]
@@ -230,7 +230,7 @@ def test_a_late_revocation_never_changes_a_final_result(
 def test_the_voters_receipt_finds_the_ballot_through_the_sheet(
     tmp_path: Path, stores: list[Store]
 ) -> None:
-    from ledger import vote_audit
+    from ledger.votes import audit as vote_audit
 
     m = council()
     charter, a, b, vera = split_with_a_late_revocation(m, "revoke")
@@ -279,8 +279,8 @@ def test_a_copied_voter_key_never_changes_a_final_result(
 def test_two_sheets_sealed_by_more_than_f_copies_is_a_conflict_never_a_crash() -> None:
     """f + 1 = 2 copied teller keys (t1 and t2) with 5 tellers, k = 4: both sheets reach 4.
     The laptop that sees both shows CONFLICT (no result), not two results, and no error."""
-    from ledger.views import roster as rv
-    from ledger.views import votes as vv
+    from ledger.roster import view as rv
+    from ledger.votes import view as vv
 
     m = council()
     vb = VoteBook(m)
@@ -326,8 +326,8 @@ def test_two_sheets_sealed_by_more_than_f_copies_is_a_conflict_never_a_crash() -
 def test_a_stuck_vote_says_so_and_what_would_unblock_it(capsys: pytest.CaptureFixture[str]) -> None:
     """3 tellers, k = 2: t1 seals sheet A, t2 seals sheet B, t3 is revoked. No sheet can
     ever reach 2 seals; `vote status` used to show PROVISIONAL without a word."""
-    from ledger.views import votes as vv
-    from plurictl.commands import vote_render
+    from ledger.votes import view as vv
+    from plurictl.render import votes as vote_render
 
     m = council(["t1", "t2", "t3"])
     vb = VoteBook(m)
@@ -372,9 +372,9 @@ def test_up_to_f_copied_teller_keys_never_seal_two_sheets(
     side's sheet at the same place in the key's feed. Whatever each laptop holds (either
     side, or both with the fork proofs), at most one sheet is ever sealed, and a laptop
     that saw a sheet sealed still sees it sealed once the proofs arrive."""
-    from ledger.views import roster as rv
-    from ledger.views import votes as vv
-    from ledger.views.vote_bodies import seal_threshold
+    from ledger.roster import view as rv
+    from ledger.votes import view as vv
+    from ledger.votes.bodies import seal_threshold
 
     assume(seal_threshold(n, f) <= n)
     copied = min(copied, f)
@@ -423,7 +423,7 @@ def test_up_to_f_copied_teller_keys_never_seal_two_sheets(
 def test_the_view_refuses_a_charter_that_cannot_meet_its_f() -> None:
     """Another tool's charter: 3 tellers, k = 2, f = 1 (2k - n = 1 < f + 1). Ignored, with
     the reason, on every laptop; k = 3 would do."""
-    from ledger.views import votes as vv
+    from ledger.votes import view as vv
 
     m = council(["t1", "t2", "t3"])
     vb = VoteBook(m)

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from ledger.entry import Entry
 from ledger.testing import MeshFixture
-from ledger.testing_votes import VoteBook
-from ledger.views import votes as vv
+from ledger.votes import view as vv
+from ledger.votes.testing import VoteBook
 from tests.unit.votes_helpers import TELLERS, VOTERS, council, snapshot
 
 

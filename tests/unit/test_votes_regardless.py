@@ -5,7 +5,7 @@ voters with no ballot on the sealed list could overturn (field_guides/voting.md)
 The exact boundary matters: a lead *equal* to what the missing weight can move
 is not decided, because the missing voters could force a tie.
 
-The reference here is brute force, independent of ``ledger.views.vote_tally``:
+The reference here is brute force, independent of ``ledger.votes.tally``:
 every way the missing voters could have voted (each a valid ballot, or none) is
 tallied with a naive count (ranked choice: ``tests/unit/irv_reference``), and the
 winner compared. Everything goes through the public fold and the JSON that
@@ -23,7 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.views import vote_json
+from ledger.votes import as_json as vote_json
 from tests.unit.irv_reference import possible_winners
 from tests.unit.votes_helpers import TELLERS, VOTERS, council, one
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.views import vote_json
-from ledger.views import votes as vv
+from ledger.votes import as_json as vote_json
+from ledger.votes import view as vv
 from tests.unit.votes_helpers import TELLERS, VOTERS, council, fold, one
 
 
@@ -160,7 +160,7 @@ def test_rotated_key_keeps_the_voter_slot_but_not_the_teller_seat() -> None:
 def test_teller_rotated_during_a_partition_cannot_make_two_results() -> None:
     """Side A: bob's old laptop seals S1. Side B: an admin rotates bob (laptop believed lost)
     and bob's new key seals S2. Neither the sides nor the merge may show two FINAL results."""
-    from ledger.views import roster as rv
+    from ledger.roster import view as rv
 
     m, vb = council()
     v = vb.open(
@@ -267,7 +267,7 @@ def test_sealed_but_incomplete_is_sealed_not_final() -> None:
 
 
 def test_sheet_parts(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ledger import testing_votes
+    from ledger.votes import testing as testing_votes
 
     monkeypatch.setattr(testing_votes, "IDS_PER_PART", 2)
     m, vb = council()

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from ledger import votes
 from ledger.errors import InvalidInput, PluriError, TrustError
 from ledger.store import Store
 from ledger.testing import MeshFixture
-from ledger.testing_votes import add_many
-from ledger.views.vote_bodies import BALLOT, ROLL_PER_PART
+from ledger.votes import writer as votes
+from ledger.votes.bodies import BALLOT, ROLL_PER_PART
+from ledger.votes.testing import add_many
 from tests.unit.votes_helpers import council
 
 
@@ -330,10 +330,10 @@ def test_long_sheet_is_written_in_parts(world, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_rotating_a_teller_of_an_open_vote_warns(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from ledger import trust
+    from ledger.roster import writer as trust
     from ledger.store import Store
     from ledger.testing import identity_from_seed
-    from ledger.votes import VoteSpec, open_vote
+    from ledger.votes.writer import VoteSpec, open_vote
     from tests.unit.votes_helpers import council
 
     m, _ = council()
@@ -359,9 +359,9 @@ def test_rotating_a_teller_of_an_open_vote_warns(tmp_path) -> None:  # type: ign
 def test_revoking_a_voter_with_a_ballot_in_an_open_vote_warns(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Not only tellers: an admin cutting a voter's key is told the voter has a ballot in an
     open vote, and what happens to it (issue 14, defect 2)."""
-    from ledger import trust
+    from ledger.roster import writer as trust
     from ledger.store import Store
-    from ledger.votes import VoteSpec, cast, open_vote
+    from ledger.votes.writer import VoteSpec, cast, open_vote
     from tests.unit.votes_helpers import council
 
     m, _ = council()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ledger.entry import Entry
+from ledger.roster.view import Roster
 from ledger.testing import MeshFixture
-from ledger.testing_votes import VoteBook
-from ledger.views import vote_json
-from ledger.views import votes as votes_view
-from ledger.views.roster import Roster
+from ledger.votes import as_json as vote_json
+from ledger.votes import view as votes_view
+from ledger.votes.testing import VoteBook
 
 VOTERS = ["alice", "bob", "carol", "dave", "erin", "frank"]
 TELLERS = ["bob", "carol", "dave"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import nacl.signing
 import pytest
 
-from ledger.ballotcrypto import CeremonyParams, CeremonyState, Dealing, deal, fold, teller_secret
+from ledger.votes.secret import CeremonyParams, CeremonyState, Dealing, deal, fold, teller_secret
 
 
 def det_rng(seed: bytes) -> Callable[[int], bytes]:

@@ -1,6 +1,6 @@
 """An independent verifier for secret ballots, written from field_guides/secret-ballots.md alone.
 
-It shares no code with ``ledger.ballotcrypto`` (nor coincurve or libsecp256k1):
+It shares no code with ``ledger.votes.secret`` (nor coincurve or libsecp256k1):
 secp256k1 in plain Python integers — the short Weierstrass curve y² = x³ + 7
 over F_p (SEC 2 v2 §2.4.1), affine coordinates, textbook formulas — and blake2b
 from hashlib. Slow (milliseconds per multiplication) and fine for that: it

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.ballotcrypto import Ballot, BallotSpec, VoteContext, encrypt, group, proofs, verify
-from ledger.ballotcrypto import ballot as ballots
-from ledger.ballotcrypto.errors import BallotEncodingError
+from ledger.votes.secret import Ballot, BallotSpec, VoteContext, encrypt, group, proofs, verify
+from ledger.votes.secret import ballot as ballots
+from ledger.votes.secret.errors import BallotEncodingError
 
 from . import independent as ref
 from .conftest import det_rng

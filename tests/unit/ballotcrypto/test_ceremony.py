@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.ballotcrypto import (
+from ledger.votes.secret import (
     CeremonyIncomplete,
     Complaint,
     Dealing,
@@ -25,9 +25,9 @@ from ledger.ballotcrypto import (
     justify,
     teller_secret,
 )
-from ledger.ballotcrypto import ceremony as cer
-from ledger.ballotcrypto.errors import BallotEncodingError
-from ledger.ballotcrypto.tally import lagrange_at_zero
+from ledger.votes.secret import ceremony as cer
+from ledger.votes.secret.errors import BallotEncodingError
+from ledger.votes.secret.tally import lagrange_at_zero
 
 from .conftest import Ceremony, det_rng, run_ceremony
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.ballotcrypto import (
+from ledger.votes.secret import (
     Ballot,
     Complaint,
     Dealing,
@@ -16,7 +16,7 @@ from ledger.ballotcrypto import (
     KeySet,
     group,
 )
-from ledger.ballotcrypto.errors import BallotEncodingError
+from ledger.votes.secret.errors import BallotEncodingError
 
 scalars = st.integers(0, group.N - 1)
 points = st.integers(1, group.N - 1).map(group.base)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.ballotcrypto import group
-from ledger.ballotcrypto.errors import BallotEncodingError
+from ledger.votes.secret import group
+from ledger.votes.secret.errors import BallotEncodingError
 
 from . import independent as ref
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from ledger.ballotcrypto import (
+from ledger.votes.secret import (
     BallotSpec,
     DecryptionShare,
     VoteContext,

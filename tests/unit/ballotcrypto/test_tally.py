@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.ballotcrypto import (
+from ledger.votes.secret import (
     Ballot,
     BallotSpec,
     DecryptionShare,
@@ -25,7 +25,7 @@ from ledger.ballotcrypto import (
     verify_and_aggregate,
     verify_share,
 )
-from ledger.ballotcrypto.errors import BallotEncodingError
+from ledger.votes.secret.errors import BallotEncodingError
 
 from .conftest import Ceremony
 

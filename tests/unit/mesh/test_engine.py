@@ -127,7 +127,7 @@ def test_revoked_member_entries_stop_spreading(tmp_path: Path) -> None:
     net.run_until_converged()
     write(net, mesh, "bob", {"ok": 1})
     net.run_until_converged()
-    from ledger.trust import revoke
+    from ledger.roster.writer import revoke
 
     # bob's laptop is stolen and cut off; the thief keeps writing on it
     net.partition(["alice", "carol"], ["bob"])

@@ -13,7 +13,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger import trust
+from ledger.roster import writer as trust
 from ledger.store import Store
 from ledger.testing import MeshFixture, identity_from_seed
 from mesh.radio.sim import SimParams

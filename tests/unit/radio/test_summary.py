@@ -2,7 +2,7 @@
 
 Cross-check: for random feeds (some ahead, some behind, some forked), the
 remote heads rebuilt from 4-byte prefixes of only the differing buckets give
-the same :func:`ledger.frontier.plan` as the full remote heads vector.
+the same :func:`ledger.courier.frontier.plan` as the full remote heads vector.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import hashlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.frontier import plan
+from ledger.courier.frontier import plan
 from ledger.store import Head
 from mesh.radio import summary
 

@@ -1,0 +1,156 @@
+"""Writing plan entries: propose (with the plan attached), adopt, withdraw, acknowledge orders.
+
+The planner itself lives in ``planner/`` (the ledger imports no sibling): the
+caller hands over the plan JSON and its orders; this module packs them into
+entries and checks roles and references against the current views first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ledger.entry import Entry
+from ledger.errors import InvalidInput
+from ledger.guard import require_role
+from ledger.identity import Identity
+from ledger.plans import view
+from ledger.store import Store
+
+
+def vote_winners(store: Store, votes: Any = None) -> dict[bytes, bytes]:
+    """FINAL votes whose winning option refers to a plan proposal: vote id -> plan id.
+
+    ``votes``: the votes view if the caller already folded it (else folded here).
+    """
+    if votes is None:
+        from ledger.votes.writer import load as load_votes
+
+        votes, _ = load_votes(store)
+    out: dict[bytes, bytes] = {}
+    for vote_id, vote in votes.votes.items():
+        option = vote.winning_option
+        ref = getattr(option, "ref", None) if option is not None else None
+        if isinstance(ref, str) and len(ref) == 64:
+            try:
+                out[vote_id] = bytes.fromhex(ref)
+            except ValueError:
+                continue
+    return out
+
+
+def load(store: Store, votes: Any = None) -> view.PlansState:
+    """The plans view (``votes``: the votes view, if the caller already holds it)."""
+    winners = vote_winners(store, votes)
+    return view.fold(store.entries(kinds=list(view.KINDS)), store.roster(), winners)
+
+
+def summarise(plan: Mapping[str, Any]) -> dict[str, Any]:
+    """The few numbers everyone needs to compare plans (kept in the propose entry)."""
+    tiers = {
+        str(t.get("tier")): t.get("served_pct")
+        for t in plan.get("tiers") or []
+        if isinstance(t, dict)
+    }
+    summary = plan.get("summary") if isinstance(plan.get("summary"), dict) else {}
+    ac = plan.get("ac") if isinstance(plan.get("ac"), dict) else {}
+    return {
+        "served_pct": summary.get("served_pct"),
+        "tiers": tiers,
+        "fuel": summary.get("fuel") if isinstance(summary.get("fuel"), dict | list) else None,
+        "ac": {k: ac.get(k) for k in ("converged_periods", "periods", "violations") if k in ac},
+    }
+
+
+def propose(
+    store: Store, identity: Identity, plan: dict[str, Any], orders: list[dict[str, Any]]
+) -> Entry:
+    """Attach a plan (and its orders) to the ledger; returns the propose entry (the plan id)."""
+    require_role(store, identity, "operator", "coordinator")
+    plan_hash = plan.get("plan_hash")
+    scenario = plan.get("scenario") if isinstance(plan.get("scenario"), dict) else {}
+    if not isinstance(plan_hash, str) or not scenario.get("name"):
+        raise InvalidInput(
+            "this is not a plan file (no plan_hash or scenario): run `plurictl plan run --out`"
+        )
+    existing = [p for p in load(store).proposals.values() if p.plan_hash == plan_hash]
+    if existing:
+        raise InvalidInput(f"this plan is already proposed as {existing[0].id.hex()[:12]}")
+    blob = view.pack_content(plan, orders)
+    chunks = view.split(blob)
+    if len(chunks) > 64:
+        raise InvalidInput(f"the plan is too large to attach ({len(blob):,} bytes compressed)")
+    digest = view.blob_hash(blob)
+    items: list[tuple[str, dict[str, Any]]] = [
+        (view.PART, {"blob": digest, "index": i, "count": len(chunks), "data": c})
+        for i, c in enumerate(chunks)
+    ]
+    body = {
+        "plan_hash": plan_hash,
+        "scenario_hash": (plan.get("recipe") or {}).get("scenario_hash"),
+        "scenario": str(scenario["name"]),
+        "horizon": {k: scenario.get(k) for k in ("start", "periods", "hours_per_period")},
+        "status": str(plan.get("status") or "unknown"),
+        "summary": summarise(plan),
+        "recipe": plan.get("recipe") or {},
+        "blob": {"hash": digest, "size": len(blob), "count": len(chunks)},
+    }
+    items.append((view.PROPOSE, body))
+    return store.append_many(identity, items)[-1]
+
+
+def find(state: view.PlansState, prefix: str) -> view.Proposal:
+    matches = state.find(prefix) if len(prefix.strip()) >= 4 else []
+    if len(matches) != 1:
+        listed = ", ".join(pid.hex()[:8] for pid in sorted(state.proposals)) or "none"
+        raise InvalidInput(
+            f"no single plan matches {prefix!r} (plans: {listed})", hint="see `plurictl plan list`"
+        )
+    return matches[0]
+
+
+def adopt(store: Store, identity: Identity, prefix: str, note: str = "") -> Entry:
+    require_role(store, identity, "coordinator")
+    state = load(store)
+    p = find(state, prefix)
+    if p.status not in view.ADOPTABLE:
+        raise InvalidInput(
+            f"plan {p.id.hex()[:8]} was not solved ({p.status}); it cannot be adopted"
+        )
+    if p.withdrawn:
+        raise InvalidInput(f"plan {p.id.hex()[:8]} was withdrawn: {p.withdrawn}")
+    # A coordinator replaces coordinators' adoptions it has seen, never a council
+    # vote's: to overrule the council, withdraw the plan (plan withdraw) and say why.
+    current = [
+        a.id.hex()
+        for a in state.adoptions
+        if a.via == "coordinator" and state.proposals[a.plan].horizon == p.horizon
+    ]
+    return store.append(
+        identity, view.ADOPT, {"plan": p.id.hex(), "supersedes": current, "note": note}
+    )
+
+
+def withdraw(store: Store, identity: Identity, prefix: str, reason: str) -> Entry:
+    require_role(store, identity, "coordinator")
+    p = find(load(store), prefix)
+    return store.append(identity, view.SUPERSEDE, {"plan": p.id.hex(), "reason": reason})
+
+
+def find_order(state: view.PlansState, prefix: str) -> view.OrderState:
+    p = prefix.strip().lower()
+    matches = [o for oid, o in state.orders.items() if oid.startswith(p)] if len(p) >= 4 else []
+    if len(matches) != 1:
+        raise InvalidInput(
+            f"no single order of an adopted plan matches {prefix!r}", hint="see `plurictl orders`"
+        )
+    return matches[0]
+
+
+def acknowledge(
+    store: Store, identity: Identity, prefix: str, note: str = "", *, deviation: bool = False
+) -> Entry:
+    require_role(store, identity, "operator", "coordinator")
+    o = find_order(load(store), prefix)
+    kind = view.DEVIATION if deviation else view.ACK
+    return store.append(identity, kind, {"order": o.id, "plan": o.plan.hex(), "note": note})

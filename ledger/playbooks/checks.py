@@ -1,0 +1,173 @@
+"""Playbook checks: a small typed vocabulary, evaluated against facts passed in.
+
+The playbook view is pure, so it cannot open the fuel or plan views itself. It
+asks a :class:`Facts` object instead. Each method returns ``None`` when the
+fact is unknown (no fuel report for that site yet, no plan adopted, or no view
+that could answer): the check is then *unknown*, which blocks a step whose
+check is required, exactly like a failing check, and says so plainly.
+
+Check types (see ``ledger.playbooks.format.CHECK_TYPES``):
+
+* ``fuel_at_least`` {site, litres}  -> ``facts.fuel_litres(site)``
+* ``plan_adopted_covers_tier`` {tier} -> ``facts.plan_covers_tier(tier)``; its detail also
+  lists the adopted plan's orders at the run's site, as the sentences the planner wrote
+  (``facts.orders_for(site)``, optional: providers without it list none)
+* ``step_done`` {step}               -> the run's own state (evaluated by the view)
+* ``manual`` {text}                  -> attested by the person signing
+
+Statuses: ``pass``, ``fail``, ``unknown``, ``waived`` (a coordinator signed a
+waiver for it), ``attest`` (manual: the sign-off itself is the confirmation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from ledger.playbooks.format import Check
+
+PASS, FAIL, UNKNOWN, WAIVED, ATTEST = "pass", "fail", "unknown", "waived", "attest"
+SATISFIED = frozenset({PASS, WAIVED, ATTEST})
+
+
+@runtime_checkable
+class Facts(Protocol):
+    """What the world looks like, as far as the ledger knows. ``None`` = unknown."""
+
+    def fuel_litres(self, site: str) -> float | None:
+        """Litres of fuel on hand at ``site``, or None if nobody has reported it."""
+        ...
+
+    def plan_covers_tier(self, tier: int) -> bool | None:
+        """Does the adopted plan serve all load of priority ``tier``? None: no adopted plan."""
+        ...
+
+
+class NoFacts:
+    """Knows nothing: every fact check is unknown."""
+
+    def fuel_litres(self, site: str) -> float | None:
+        return None
+
+    def plan_covers_tier(self, tier: int) -> bool | None:
+        return None
+
+
+@dataclass
+class StaticFacts:
+    """Facts from plain data (tests, drills, or a provider that already computed them)."""
+
+    fuel: Mapping[str, float] = field(default_factory=dict)
+    plan_tiers: Mapping[int, bool] = field(default_factory=dict)
+    orders: Mapping[str, list[str]] = field(default_factory=dict)
+
+    def fuel_litres(self, site: str) -> float | None:
+        return self.fuel.get(site)
+
+    def plan_covers_tier(self, tier: int) -> bool | None:
+        return self.plan_tiers.get(tier)
+
+    def orders_for(self, site: str) -> list[str] | None:
+        return self.orders.get(site)
+
+
+class ChainFacts:
+    """Ask several providers in turn; the first that knows a fact answers."""
+
+    def __init__(self, *providers: Facts) -> None:
+        self.providers = providers
+
+    def fuel_litres(self, site: str) -> float | None:
+        for p in self.providers:
+            value = p.fuel_litres(site)
+            if value is not None:
+                return value
+        return None
+
+    def plan_covers_tier(self, tier: int) -> bool | None:
+        for p in self.providers:
+            value = p.plan_covers_tier(tier)
+            if value is not None:
+                return value
+        return None
+
+    def orders_for(self, site: str) -> list[str] | None:
+        for p in self.providers:
+            value = orders_at(p, site)
+            if value is not None:
+                return value
+        return None
+
+
+def orders_at(facts: Facts, site: str) -> list[str] | None:
+    """The adopted plan's orders at ``site`` as sentences, if the provider knows them."""
+    ask = getattr(facts, "orders_for", None)
+    return ask(site) if callable(ask) else None
+
+
+def _orders_detail(facts: Facts, site: str | None) -> str:
+    if not site:
+        return ""
+    said = orders_at(facts, site)
+    if not said:
+        return ""
+    shown = " ".join(said[:3])
+    more = f" (+{len(said) - 3} more: plurictl orders --site {site})" if len(said) > 3 else ""
+    return f"; orders at {site}: {shown}{more}"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check of one step, evaluated now."""
+
+    index: int
+    check: Check
+    status: str
+    detail: str
+
+    @property
+    def satisfied(self) -> bool:
+        return self.status in SATISFIED
+
+    @property
+    def blocking(self) -> bool:
+        return self.check.required and not self.satisfied
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "check": self.check.to_json(),
+            "required": self.check.required,
+            "status": self.status,
+            "detail": self.detail,
+        }
+
+
+def _litres(value: float) -> str:
+    return f"{value:,.0f} L" if float(value).is_integer() else f"{value:,.1f} L"
+
+
+def evaluate_fact(check: Check, run_site: str | None, facts: Facts) -> tuple[str, str]:
+    """(status, detail) of a fuel or plan check against ``facts``."""
+    if check.type == "fuel_at_least":
+        site = check.site or run_site
+        need = float(check.litres or 0)
+        if not site:
+            return UNKNOWN, "no site: the check names none and the run was started without --site"
+        have = facts.fuel_litres(site)
+        if have is None:
+            return UNKNOWN, f"fuel at {site}: unknown (no fuel report in the ledger)"
+        status = PASS if have >= need else FAIL
+        return status, f"fuel at {site}: {_litres(have)} (needs >= {_litres(need)})"
+    if check.type == "plan_adopted_covers_tier":
+        covered = facts.plan_covers_tier(int(check.tier or 0))
+        if covered is None:
+            return UNKNOWN, f"tier {check.tier}: unknown (no adopted plan in the ledger)"
+        orders = _orders_detail(facts, run_site)
+        if covered:
+            return PASS, f"the adopted plan covers all tier {check.tier} load{orders}"
+        return FAIL, f"the adopted plan does NOT cover all tier {check.tier} load{orders}"
+    if check.type == "manual":
+        return ATTEST, f"confirmed by whoever signs: {check.text}"
+    raise ValueError(f"not a fact check: {check.type}")  # pragma: no cover

@@ -1,0 +1,654 @@
+"""Roster view: who is a member of the mesh, with which roles, at which point of their feed.
+
+A pure fold from entries to state. Every other view asks it one question:
+"was this key a valid member with this role at this seq of its feed?"
+(:meth:`Roster.authority`).
+
+Roster entries (``mesh.genesis``, ``roster.change``, ``roster.approve``) form a
+DAG: each one names the roster entries its author had seen (``after``), an
+approval names the change it approves, and an author's roster entries follow
+their feed order. The fold applies them in one deterministic topological
+order (ties broken by entry id, never by clock), so the same set of entries
+gives the same roster on every laptop, whatever the arrival order. Entries
+whose references have not arrived yet wait.
+
+Validity windows are in terms of the key's own feed: a revocation or rotation
+names the last valid seq (``at``) of the key; a grant takes effect after
+``at``. An entry applied early in the order whose author turns out to be
+revoked before its seq (concurrent revocation) is excluded and the fold re-run
+until nothing changes (an entry whose exclusion no longer holds comes back), so
+the result never keeps an entry that the final roster says is invalid.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.entry import Entry
+from ledger.folds import Ignored, parse_id_list, well_formed
+from ledger.kinds import GENESIS, ROSTER_APPROVE, ROSTER_CHANGE, ROSTER_KINDS
+
+ROLES = ("admin", "coordinator", "operator", "teller", "observer")
+OPS = ("add", "grant", "remove_role", "revoke", "rotate", "threshold")
+
+ACTIVE, REVOKED, ROTATED, EQUIVOCATED = "active", "revoked", "rotated", "equivocated"
+
+
+@dataclass
+class RoleSpan:
+    """A role held from ``from_seq`` to ``to_seq`` (inclusive; None = still held)."""
+
+    role: str
+    from_seq: int
+    to_seq: int | None = None
+
+    def covers(self, seq: int) -> bool:
+        return self.from_seq <= seq and (self.to_seq is None or seq <= self.to_seq)
+
+
+@dataclass
+class KeyInfo:
+    """One key of a member. A member rotating to a new laptop has several keys."""
+
+    key: bytes
+    member: bytes  # the member's first key: stays the same across rotations
+    name: str
+    status: str = ACTIVE
+    last_seq: int | None = None  # last valid seq after a revocation or rotation
+    fork_seq: int | None = None  # lowest seq with a fork proof: frozen from here
+    roles: list[RoleSpan] = field(default_factory=list)
+    successor: bytes | None = None
+    predecessor: bytes | None = None
+    added_in: bytes | None = None  # id of the entry that added this key
+    reason: str | None = None  # why revoked, when given
+
+    def valid_at(self, seq: int) -> bool:
+        if seq < 1:
+            return False
+        if self.last_seq is not None and seq > self.last_seq:
+            return False
+        return not (self.fork_seq is not None and seq >= self.fork_seq)
+
+    @property
+    def limit(self) -> int | None:
+        """Highest valid seq, or None when the feed may still grow."""
+        limits = []
+        if self.last_seq is not None:
+            limits.append(self.last_seq)
+        if self.fork_seq is not None:
+            limits.append(self.fork_seq - 1)
+        return min(limits) if limits else None
+
+    def roles_at(self, seq: int) -> set[str]:
+        if not self.valid_at(seq):
+            return set()
+        return {span.role for span in self.roles if span.covers(seq)}
+
+    @property
+    def current_roles(self) -> list[str]:
+        if self.status in (REVOKED, ROTATED):
+            return []
+        held = {span.role for span in self.roles if span.to_seq is None}
+        return [r for r in ROLES if r in held]
+
+    def open_span(self, role: str) -> RoleSpan | None:
+        for span in self.roles:
+            if span.role == role and span.to_seq is None:
+                return span
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key.hex(),
+            "member": self.member.hex(),
+            "name": self.name,
+            "status": self.status,
+            "roles": self.current_roles,
+            "role_history": [
+                {"role": s.role, "from_seq": s.from_seq, "to_seq": s.to_seq} for s in self.roles
+            ],
+            "valid_from_seq": 1,
+            "last_valid_seq": self.limit,
+            "fork_seq": self.fork_seq,
+            "successor": self.successor.hex() if self.successor else None,
+            "predecessor": self.predecessor.hex() if self.predecessor else None,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class PendingChange:
+    """A roster change waiting for more admin approvals (threshold K > 1)."""
+
+    id: bytes
+    author: bytes
+    seq: int
+    body: dict[str, Any]
+    approvals: dict[bytes, bytes] = field(default_factory=dict)  # member -> approving key
+
+    def to_json(self, threshold: int) -> dict[str, Any]:
+        return {
+            "change": self.id.hex(),
+            "proposed_by": self.author.hex(),
+            "op": self.body.get("op"),
+            "body": {k: v for k, v in self.body.items() if k != "after"},
+            "approvals": len(self.approvals),
+            "needed": threshold,
+            "approved_by": sorted(k.hex() for k in self.approvals.values()),
+        }
+
+
+@dataclass
+class Roster:
+    mesh_id: bytes | None = None
+    name: str | None = None
+    founder: bytes | None = None
+    threshold: int = 1
+    keys: dict[bytes, KeyInfo] = field(default_factory=dict)
+    pending: dict[bytes, PendingChange] = field(default_factory=dict)
+    ignored: list[Ignored] = field(default_factory=list)
+    applied: list[bytes] = field(default_factory=list)
+    waiting: list[bytes] = field(default_factory=list)
+    heads: list[bytes] = field(default_factory=list)
+
+    # --- the questions every view asks ---------------------------------------------
+
+    def valid(self, author: bytes, seq: int) -> bool:
+        """Was ``author`` a member whose entry ``seq`` counts?"""
+        info = self.keys.get(author)
+        return info is not None and info.valid_at(seq)
+
+    def has_role(self, author: bytes, seq: int, role: str) -> bool:
+        info = self.keys.get(author)
+        return info is not None and role in info.roles_at(seq)
+
+    def authority(self, author: bytes, seq: int, *roles: str) -> str | None:
+        """None if entry ``seq`` of ``author`` carries one of ``roles``; else the reason why not."""
+        info = self.keys.get(author)
+        if info is None:
+            return "author is not in the roster"
+        if not info.valid_at(seq):
+            if info.fork_seq is not None and seq >= info.fork_seq:
+                return f"author's feed is frozen at seq {info.fork_seq} (equivocation)"
+            return f"author's key is {info.status} after seq {info.last_seq}"
+        held = info.roles_at(seq)
+        if roles and not held.intersection(roles):
+            have = ", ".join(sorted(held)) or "no role"
+            return f"needs role {' or '.join(roles)}; author had {have} at seq {seq}"
+        return None
+
+    def member_of(self, key: bytes) -> bytes | None:
+        info = self.keys.get(key)
+        return info.member if info else None
+
+    def name_of(self, key: bytes) -> str:
+        info = self.keys.get(key)
+        return info.name if info else key.hex()[:12]
+
+    def current_key(self, member: bytes) -> bytes | None:
+        """The newest key of a member (following rotations)."""
+        info = self.keys.get(member)
+        seen = set()
+        while info is not None and info.successor is not None and info.key not in seen:
+            seen.add(info.key)
+            info = self.keys.get(info.successor)
+        return info.key if info else None
+
+    def active_keys(self) -> set[bytes]:
+        """Keys that may still write (not revoked, rotated or frozen by a fork)."""
+        return {k for k, info in self.keys.items() if info.status == ACTIVE}
+
+    def connectable_keys(self) -> set[bytes]:
+        """Keys admitted to the mesh: active ones, and equivocated ones (frozen, not
+        revoked), so that the laptop holding that key learns of the fork and its
+        member can be moved to a new key; nothing it writes counts any more."""
+        return {k for k, info in self.keys.items() if info.status in (ACTIVE, EQUIVOCATED)}
+
+    def admins(self) -> set[bytes]:
+        """Members currently holding the admin role (by member id)."""
+        return {
+            info.member
+            for info in self.keys.values()
+            if info.status == ACTIVE and "admin" in info.current_roles
+        }
+
+    def keys_with_role(self, role: str) -> list[bytes]:
+        return sorted(
+            k for k, i in self.keys.items() if i.status == ACTIVE and role in i.current_roles
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mesh_id": self.mesh_id.hex() if self.mesh_id else None,
+            "name": self.name,
+            "admin_threshold": self.threshold,
+            "members": [self.keys[k].to_json() for k in sorted(self.keys)],
+            "pending": [p.to_json(self.threshold) for _, p in sorted(self.pending.items())],
+            "ignored": [i.to_json() for i in self.ignored],
+            "waiting": [w.hex() for w in self.waiting],
+        }
+
+
+# --- the fold ----------------------------------------------------------------------
+
+
+def fold(
+    entries: Iterable[Entry],
+    forks: Mapping[bytes, int] | None = None,
+    mesh_id: bytes | None = None,
+) -> Roster:
+    """Compute the roster from any iterable of entries (other kinds are skipped).
+
+    ``forks`` maps an author to the lowest seq with a fork proof; ``mesh_id``
+    picks the genesis when entries of several meshes are mixed (the store never
+    mixes them; the pure view must still be deterministic).
+    """
+    forks = dict(forks or {})
+    by_id: dict[bytes, Entry] = {}
+    fitting, malformed = well_formed(entries, ROSTER_KINDS)
+    for e in fitting:
+        by_id[e.id] = e
+    genesis = _pick_genesis(by_id.values(), mesh_id)
+    order, waiting, deps = _linearize(by_id, genesis)
+    past = _causal_past(order, by_id, deps)
+    frozen = {e.id for e in by_id.values() if e.seq >= forks.get(e.author, 1 << 62)}
+    excluded: set[bytes] = set(frozen)
+    seen: list[frozenset[bytes]] = []
+    for _ in range(MAX_PASSES):
+        roster = _apply(order, by_id, genesis, excluded, forks, past)
+        # Recomputed from scratch each pass: an entry excluded only because of a
+        # revocation that itself turned out invalid comes back.
+        invalid = {
+            eid for eid in roster.applied if not roster.valid(by_id[eid].author, by_id[eid].seq)
+        }
+        nxt = frozenset(frozen | (excluded & _still_invalid(roster, by_id, excluded)) | invalid)
+        if nxt == excluded:
+            break
+        if nxt in seen:  # an oscillation: settle on the union, deterministically
+            excluded = set(nxt.union(*seen))
+            roster = _apply(order, by_id, genesis, excluded, forks, past)
+            break
+        seen.append(frozenset(excluded))
+        excluded = set(nxt)
+    roster.waiting = sorted(waiting)
+    roster.ignored.extend(malformed)
+    # Heads for new roster entries to build on: only entries the fold could order. An
+    # entry waiting for a reference that never comes must not hold back everything after.
+    ordered = set(order)
+    referenced = {d for eid, ds in deps.items() if eid in ordered for d in ds}
+    roster.heads = sorted(eid for eid in ordered if eid not in referenced)
+    if genesis is None:
+        roster.heads = []
+    return roster
+
+
+#: Bound on the fold's re-runs (revocations cutting revocations); real rosters need 1-3.
+MAX_PASSES = 16
+
+
+def _still_invalid(roster: Roster, by_id: dict[bytes, Entry], excluded: set[bytes]) -> set[bytes]:
+    """Excluded entries whose author is still not valid at their seq under ``roster``."""
+    return {eid for eid in excluded if not roster.valid(by_id[eid].author, by_id[eid].seq)}
+
+
+def _causal_past(
+    order: list[bytes], by_id: dict[bytes, Entry], deps: dict[bytes, list[bytes]]
+) -> dict[bytes, dict[bytes, int]]:
+    """For each roster entry: the highest seq of every author among its ancestors.
+
+    A revocation can never invalidate what its own author had already seen: an
+    admin who revokes a key after reading that key's roster change cannot cut
+    that change off with a lower ``at``.
+    """
+    past: dict[bytes, dict[bytes, int]] = {}
+    for eid in order:
+        mine: dict[bytes, int] = {}
+        for d in deps.get(eid, ()):
+            if d not in past:
+                continue
+            for author, seq in past[d].items():
+                if mine.get(author, 0) < seq:
+                    mine[author] = seq
+            parent = by_id[d]
+            if mine.get(parent.author, 0) < parent.seq:
+                mine[parent.author] = parent.seq
+        past[eid] = mine
+    return past
+
+
+def _pick_genesis(candidates: Iterable[Entry], mesh_id: bytes | None) -> Entry | None:
+    geneses = sorted(
+        (e for e in candidates if e.kind == GENESIS and e.seq == 1 and e.prev is None),
+        key=lambda e: e.id,
+    )
+    if mesh_id is not None:
+        geneses = [g for g in geneses if g.id == mesh_id]
+    return geneses[0] if geneses else None
+
+
+def _dependencies(e: Entry, previous_by_author: bytes | None) -> list[bytes] | None:
+    """Ids this roster entry must come after; None if its references are malformed."""
+    if e.kind == GENESIS:
+        return []
+    after = parse_id_list(e.body.get("after", []))
+    if after is None:
+        return None
+    deps = list(after)
+    if e.kind == ROSTER_APPROVE:
+        change = parse_id_list([e.body.get("change")])
+        if change is None:
+            return None
+        deps += change
+    if previous_by_author is not None:
+        deps.append(previous_by_author)
+    return deps
+
+
+def _linearize(
+    by_id: dict[bytes, Entry], genesis: Entry | None
+) -> tuple[list[bytes], set[bytes], dict[bytes, list[bytes]]]:
+    """Kahn's algorithm over the roster DAG, smallest id first among ready entries."""
+    per_author: dict[bytes, list[Entry]] = {}
+    for e in by_id.values():
+        per_author.setdefault(e.author, []).append(e)
+    deps: dict[bytes, list[bytes]] = {}
+    for feed in per_author.values():
+        feed.sort(key=lambda e: (e.seq, e.id))
+        previous = None
+        for e in feed:
+            d = _dependencies(e, previous) or []  # malformed: reported by _apply
+            if genesis is not None and e.id != genesis.id and e.kind != GENESIS and not d:
+                d = [genesis.id]  # every roster change comes after the genesis
+            deps[e.id] = d
+            previous = e.id
+    present = set(by_id)
+    # Entries with a missing reference wait, and so does everything after them.
+    waiting = {eid for eid, d in deps.items() if any(x not in present for x in d)}
+    if genesis is None:
+        waiting = set(present)
+    children: dict[bytes, list[bytes]] = {}
+    indegree: dict[bytes, int] = {}
+    for eid, d in deps.items():
+        if eid in waiting:
+            continue
+        indegree[eid] = 0
+        for x in set(d):
+            children.setdefault(x, []).append(eid)
+            indegree[eid] += 1
+    ready = [eid for eid, n in indegree.items() if n == 0]
+    heapq.heapify(ready)
+    order: list[bytes] = []
+    while ready:
+        eid = heapq.heappop(ready)
+        order.append(eid)
+        for child in children.get(eid, ()):
+            if child in waiting:
+                continue
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                heapq.heappush(ready, child)
+    # Anything not ordered sits behind a waiting entry or a cycle: it waits too.
+    waiting |= set(indegree) - set(order)
+    return order, waiting, deps
+
+
+class _Fold:
+    """Mutable state of one pass of the fold."""
+
+    def __init__(
+        self, genesis: Entry, forks: Mapping[bytes, int], past: dict[bytes, dict[bytes, int]]
+    ) -> None:
+        self.forks = forks
+        self.past = past
+        body = genesis.body
+        self.roster = Roster(
+            mesh_id=genesis.id,
+            name=str(body.get("name", "")),
+            founder=genesis.author,
+            threshold=_int(body.get("admin_threshold"), 1) or 1,
+        )
+        roles = body.get("roles") or ["admin"]
+        roles = [r for r in ROLES if r in roles] or ["admin"]
+        if "admin" not in roles:
+            roles = ["admin", *roles]
+        self.roster.keys[genesis.author] = KeyInfo(
+            key=genesis.author,
+            member=genesis.author,
+            name=str(body.get("creator", "founder")),
+            roles=[RoleSpan(r, 1) for r in roles],
+            added_in=genesis.id,
+        )
+        for cofounder in body.get("admins") or []:
+            if not isinstance(cofounder, dict) or not _is_key_hex(cofounder.get("key")):
+                continue
+            key = bytes.fromhex(cofounder["key"])
+            if key in self.roster.keys:
+                continue
+            self.roster.keys[key] = KeyInfo(
+                key=key,
+                member=key,
+                name=str(cofounder.get("name") or key.hex()[:12]),
+                roles=[RoleSpan("admin", 1)],
+                added_in=genesis.id,
+                fork_seq=forks.get(key),
+            )
+        self.roster.threshold = max(1, min(self.roster.threshold, len(self.roster.keys)))
+
+    def ignore(self, e: Entry, reason: str) -> None:
+        self.roster.ignored.append(Ignored(e.id, e.author, e.seq, e.kind, reason))
+
+    def step(self, e: Entry) -> None:
+        r = self.roster
+        why = r.authority(e.author, e.seq, "admin")
+        if why is not None:
+            self.ignore(e, f"not applied: {why}")
+            return
+        if e.kind == ROSTER_CHANGE:
+            problem = _check_body(e.body)
+            if problem:
+                self.ignore(e, f"malformed change: {problem}")
+                return
+            change = PendingChange(
+                e.id, e.author, e.seq, e.body, {r.keys[e.author].member: e.author}
+            )
+            r.pending[e.id] = change
+            r.applied.append(e.id)
+            self.maybe_apply(change)
+        elif e.kind == ROSTER_APPROVE:
+            target = bytes.fromhex(e.body["change"])
+            change = r.pending.get(target)
+            if change is None:
+                self.ignore(
+                    e, "approves a change that is not pending (already applied, ignored or unknown)"
+                )
+                return
+            member = r.keys[e.author].member
+            if member in change.approvals:
+                self.ignore(e, "this admin already approved the change")
+                return
+            change.approvals[member] = e.author
+            r.applied.append(e.id)
+            self.maybe_apply(change)
+
+    def maybe_apply(self, change: PendingChange) -> None:
+        r = self.roster
+        if len(change.approvals) < r.threshold:
+            return
+        del r.pending[change.id]
+        problem = self.apply(change)
+        if problem:
+            r.ignored.append(
+                Ignored(
+                    change.id,
+                    change.author,
+                    change.seq,
+                    ROSTER_CHANGE,
+                    f"approved but not applied: {problem}",
+                )
+            )
+        elif change.body.get("op") == "threshold":
+            # A lower threshold may complete other pending changes.
+            for other in sorted(list(r.pending.values()), key=lambda c: c.id):
+                if other.id in r.pending:
+                    self.maybe_apply(other)
+
+    def apply(self, change: PendingChange) -> str | None:
+        r = self.roster
+        b = change.body
+        op = b["op"]
+        if op == "threshold":
+            k = b["k"]
+            if k > len(r.admins()):
+                return f"threshold {k} is more than the {len(r.admins())} active admins"
+            r.threshold = k
+            return None
+        key = bytes.fromhex(b["key"])
+        info = r.keys.get(key)
+        if op == "add":
+            if info is not None:
+                return "key is already in the roster"
+            r.keys[key] = KeyInfo(
+                key=key,
+                member=key,
+                name=b["name"],
+                roles=[RoleSpan(role, 1) for role in ROLES if role in b["roles"]],
+                added_in=change.id,
+                fork_seq=self.forks.get(key),
+            )
+            return None
+        if info is None:
+            return "key is not in the roster"
+        if info.status in (REVOKED, ROTATED):
+            return f"key is already {info.status}"
+        # Never cut below what the change's author had seen of that key.
+        at = max(b.get("at", 0), self.past.get(change.id, {}).get(key, 0))
+        if op == "grant":
+            if info.open_span(b["role"]):
+                return f"already has role {b['role']}"
+            info.roles.append(RoleSpan(b["role"], at + 1))
+            return None
+        if op == "remove_role":
+            span = info.open_span(b["role"])
+            if span is None:
+                return f"does not have role {b['role']}"
+            if b["role"] == "admin" and len(r.admins() - {info.member}) < r.threshold:
+                return "would leave fewer admins than the admin threshold"
+            span.to_seq = max(at, span.from_seq - 1)
+            return None
+        if op == "revoke":
+            if "admin" in info.current_roles and len(r.admins() - {info.member}) < r.threshold:
+                return "would leave fewer admins than the admin threshold"
+            self._close(info, at)
+            info.status = REVOKED
+            info.reason = str(b.get("reason") or "") or None
+            return None
+        if op == "rotate":
+            successor = bytes.fromhex(b["successor"])
+            if successor in r.keys:
+                return "successor key is already in the roster"
+            roles = info.current_roles
+            self._close(info, at)
+            info.status = ROTATED
+            info.successor = successor
+            r.keys[successor] = KeyInfo(
+                key=successor,
+                member=info.member,
+                name=info.name,
+                roles=[RoleSpan(role, 1) for role in roles],
+                predecessor=key,
+                added_in=change.id,
+                fork_seq=self.forks.get(successor),
+            )
+            return None
+        return f"unknown op {op!r}"  # pragma: no cover - _check_body refuses it
+
+    @staticmethod
+    def _close(info: KeyInfo, at: int) -> None:
+        info.last_seq = at if info.last_seq is None else min(info.last_seq, at)
+        for span in info.roles:
+            if span.to_seq is None or span.to_seq > at:
+                span.to_seq = at
+
+
+def _int(value: Any, default: int | None = None) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return default
+
+
+def _is_key_hex(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) != 64:
+        return False
+    try:
+        bytes.fromhex(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_body(b: dict[str, Any]) -> str | None:
+    """Return what is wrong with a roster change body, or None."""
+    op = b.get("op")
+    if op not in OPS:
+        return f"unknown op {op!r}"
+    if op == "threshold":
+        k = _int(b.get("k"))
+        return None if k is not None and k >= 1 else "k must be an integer >= 1"
+    if not _is_key_hex(b.get("key")):
+        return "key must be 64 hex characters"
+    if op == "add":
+        roles = b.get("roles")
+        if not isinstance(roles, list) or not roles or any(r not in ROLES for r in roles):
+            return f"roles must be a non-empty list of {', '.join(ROLES)}"
+        name = b.get("name")
+        if not isinstance(name, str) or not name.strip():
+            return "name must be a non-empty string"
+        return None
+    at = _int(b.get("at"))
+    if at is None or at < 0:
+        return "at must be an integer >= 0 (the key's last seq the admin had seen)"
+    if op in ("grant", "remove_role") and b.get("role") not in ROLES:
+        return f"role must be one of {', '.join(ROLES)}"
+    if op == "rotate" and not _is_key_hex(b.get("successor")):
+        return "successor must be 64 hex characters"
+    return None
+
+
+def _apply(
+    order: list[bytes],
+    by_id: dict[bytes, Entry],
+    genesis: Entry | None,
+    excluded: set[bytes],
+    forks: Mapping[bytes, int],
+    past: dict[bytes, dict[bytes, int]],
+) -> Roster:
+    if genesis is None:
+        return Roster()
+    state = _Fold(genesis, forks, past)
+    founder = state.roster.keys[genesis.author]
+    founder.fork_seq = forks.get(genesis.author)
+    for eid in order:
+        e = by_id[eid]
+        if eid == genesis.id:
+            state.roster.applied.append(eid)
+            continue
+        if e.kind == GENESIS:
+            state.ignore(e, "genesis of another mesh")
+            continue
+        if eid in excluded:
+            reason = state.roster.authority(e.author, e.seq) or "author not valid at this seq"
+            state.ignore(e, f"not applied: {reason}")
+            continue
+        if _dependencies(e, None) is None:
+            state.ignore(e, "malformed references (after/change)")
+            continue
+        state.step(e)
+    for info in state.roster.keys.values():
+        if info.key in forks:
+            info.fork_seq = forks[info.key]
+            if info.status == ACTIVE:
+                info.status = EQUIVOCATED
+    return state.roster

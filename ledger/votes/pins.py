@@ -1,0 +1,70 @@
+"""Entries a sealed vote depends on are kept past their author's roster cut.
+
+A revocation or rotation names the last entry of the key the admin had seen
+(``at``); stores refuse what the key wrote after it, and sync stops there.
+But once a close sheet has its k seals (charters with ``f``), the ballots it
+lists count as listed, whatever later roster changes say: so a laptop must
+still store them, and offer them to its peers. This module says, per author,
+up to which seq a store keeps and offers entries past the cut: the highest seq
+of an entry that a sealed sheet depends on (its charter and roll parts, the
+sheet and its parts, its seals, the ballots it lists), and everything before
+it in that author's chain.
+
+Not past a fork point: a copied key's two chains cannot both be stored (the
+fork proof carries the two entries at the fork point, and the votes view reads
+those).
+
+The store asks only when an entry past a cut shows up, so the common case
+costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ledger.entry import Entry
+from ledger.votes.bodies import VOTE_KINDS
+from ledger.votes.state import FINAL, SEALED, Vote
+from ledger.votes.view import fold
+
+
+def depends_on(vote: Vote) -> set[bytes]:
+    """Ids of the entries a sealed vote depends on (charter, sheet, seals, listed ballots)."""
+    out = {vote.charter.id, *vote.charter.fields.roll_parts}
+    sheet = vote.sheets.get(vote.sealed_sheet or b"")
+    if sheet is not None:
+        out.add(sheet.id)
+        out.update(sheet.parts)
+        out.update(s.id for s in sheet.sealers)
+        out.update(sheet.ballots or ())
+    return out
+
+
+def kept_limits(store: object, extra: Iterable[Entry] = ()) -> dict[bytes, int]:
+    """author -> highest seq kept past its cut, over the store's entries plus ``extra``
+    (entries being ingested). Empty when no sealed vote depends on such an entry."""
+    from ledger.store import Store
+
+    assert isinstance(store, Store)
+    roster = store.roster()
+    entries = {e.id: e for e in store.entries(kind_prefix="vote.")}
+    for e in extra:
+        if e.kind in VOTE_KINDS:
+            entries.setdefault(e.id, e)
+    proofs = [e for p in store.fork_proofs() for e in (p.a, p.b) if e.kind in VOTE_KINDS]
+    votes = fold(list(entries.values()), roster, {}, proofs, count=False)  # no tally needed
+    limits: dict[bytes, int] = {}
+    for vote in votes.votes.values():
+        if vote.charter.fields.rules != 2 or vote.state not in (SEALED, FINAL):
+            continue
+        for eid in depends_on(vote):
+            e = entries.get(eid)
+            if e is None:
+                continue
+            info = roster.keys.get(e.author)
+            if info is None or info.valid_at(e.seq):
+                continue  # within the cut: nothing to extend
+            if info.fork_seq is not None and e.seq >= info.fork_seq:
+                continue  # past a fork point: the other chain holds that seq
+            limits[e.author] = max(limits.get(e.author, 0), e.seq)
+    return limits

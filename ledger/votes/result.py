@@ -1,0 +1,134 @@
+"""The FINAL result of a sealed vote, and the one-slot-per-voter rule it rests on.
+
+Pure functions used by :mod:`ledger.votes.view` (split out to keep that fold short).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ledger import merkle
+from ledger.votes import tally as vote_tally
+from ledger.votes.bodies import QUADRATIC, RANKED, quadratic_swing
+from ledger.votes.state import (
+    BLANK,
+    LATE,
+    NO_QUORUM,
+    NOT_HEARD,
+    SPOILED,
+    VOID,
+    VOTED,
+    Ballot,
+    Result,
+    Slot,
+    Vote,
+)
+
+
+def resolve_slot(member: bytes, weight: int, ballots: list[Ballot]) -> Slot:
+    """One voter's slot from their ballots (rule 2): one head counts, several are void."""
+    if not ballots:
+        return Slot(member, weight, NOT_HEARD)
+    if len(ballots) == 1:
+        head = ballots[0]
+        status = SPOILED if head.spoiled else BLANK if head.blank else VOTED
+        return Slot(member, weight, status, ballot=head)
+    # Replacement is transitive, but only through ballots that are here, and a ballot
+    # that is here already lists what it names: the union of the names is the closure.
+    replaced: set[Any] = set()
+    for b in ballots:
+        try:
+            replaced.update(b.replaces)
+        except TypeError:  # an unhashable item names nothing
+            replaced.update(r for r in b.replaces if type(r) is str)
+    heads = sorted((b for b in ballots if b.key not in replaced), key=lambda b: b.id)
+    older = sorted((b for b in ballots if b.key in replaced), key=lambda b: b.id)
+    if len(heads) > 1:
+        return Slot(member, weight, VOID, conflict=heads, replaced=older)
+    head = heads[0]
+    status = SPOILED if head.spoiled else BLANK if head.blank else VOTED
+    return Slot(member, weight, status, ballot=head, replaced=older)
+
+
+def final_result(
+    vote: Vote,
+    ordered: list[bytes],
+    rejected: dict[bytes, str],
+    count: Callable[[Mapping[bytes, Slot]], vote_tally.Tally],
+) -> Result:
+    """The FINAL result over the sealed sheet's ballots (``ordered``): slots, tally,
+    quorum, "decided regardless", and why each ballot counts or not."""
+    charter = vote.charter
+    f = charter.fields
+    listed = set(ordered)
+    per_member: dict[bytes, list[Ballot]] = {}
+    changed: set[bytes] = set()  # members with a ballot outside the sealed set
+    for bid, b in vote.ballots.items():
+        if bid in listed:
+            per_member.setdefault(b.member, []).append(b)
+        else:
+            changed.add(b.member)
+    slots = {
+        m: resolve_slot(m, w, per_member.get(m, [])) if m in changed else vote.slots[m]
+        for m, w in charter.roll.items()
+    }
+    tally = count(slots)
+    turnout = sum(s.weight for s in slots.values() if s.participated)
+    missing = f.roll_weight - turnout
+    quorum_met = turnout * 100 >= f.quorum_pct * f.roll_weight
+    outcome = tally.outcome if quorum_met else NO_QUORUM
+    winner = charter.option(tally.winner) if outcome == vote_tally.WINNER else None
+    regardless = False
+    if winner is not None:
+        if missing == 0:  # nobody left who could change it
+            regardless = True
+        elif f.method == RANKED:
+            regardless = 2 * tally.first_preferences > f.roll_weight
+        elif f.method == QUADRATIC:
+            regardless = tally.margin > missing * quadratic_swing(f.credits or 0)
+        else:
+            regardless = tally.margin > missing
+    counted: list[Ballot] = []
+    uncounted: list[tuple[bytes, str]] = []
+    for bid, b in vote.ballots.items():  # in id order: entries are folded sorted by id
+        slot = slots[b.member]
+        if bid not in listed:
+            uncounted.append((bid, f"{LATE}: not in the sealed set"))
+        elif slot.status == VOID:
+            uncounted.append((bid, "void: double vote (two ballots that do not name each other)"))
+        elif slot.ballot is not b:
+            uncounted.append((bid, "replaced by a later ballot in the sealed set"))
+        elif b.spoiled:
+            uncounted.append((bid, f"spoiled: {b.spoiled}"))
+        else:
+            counted.append(b)
+    for bid in ordered:
+        if bid in rejected:
+            uncounted.append((bid, f"listed but not counted: {rejected[bid]}"))
+        elif bid not in vote.ballots:
+            uncounted.append((bid, "listed but not a ballot of this vote"))
+    return Result(
+        tally,
+        outcome,
+        winner,
+        f.quorum_pct,
+        quorum_met,
+        turnout,
+        f.roll_weight,
+        missing,
+        regardless,
+        slots,
+        counted,
+        uncounted,
+    )
+
+
+def sheet_problem(listed: list[bytes], count: int, root: bytes) -> str | None:
+    if len(listed) != count:
+        return f"lists {len(listed)} ballots but says {count}"
+    if any(listed[i] >= listed[i + 1] for i in range(len(listed) - 1)):
+        return "ballot ids are not in ascending order without repeats"
+    if merkle.root(listed) != root:
+        return "the Merkle root does not match the listed ballots"
+    return None

@@ -1,0 +1,232 @@
+"""Which seals count, which sheet is sealed, and whether a vote can still be sealed.
+
+Two sets of rules, chosen by the charter (``CharterFields.rules``):
+
+**Rules 2** (charters with ``f``; field_guides/voting.md "What is guaranteed").
+A seal counts if it is signed by a teller's *seat key* (named in the charter)
+and that key had been granted ``teller`` at or before the seal's seq. Later
+roster cuts (revocation, rotation, role removal) and fork proofs never cancel
+a seal. A teller whose seat key has no fork proof counts once, for the sheet
+of its first seal in its feed (feeds arrive in order, so every laptop agrees);
+a second seal on another sheet is flagged and never counts. A teller whose
+seat key has a fork proof (a copied key) counts for every sheet it sealed:
+the threshold ``2k - n >= f + 1`` makes two sheets with k counted seals each
+share ``f + 1`` tellers, so with at most ``f`` copied teller keys at most one
+sheet can ever be sealed, on every laptop together. Counts only grow as
+entries arrive, so a sealed sheet stays sealed.
+
+**Rules 1** (charters without ``f``, from older plurictl): exactly as before,
+so that no announced result changes on upgrade: the first seal of a teller
+member names its sheet, and it counts only if the key held ``teller`` then
+by the current roster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ledger.entry import Entry
+from ledger.roster.view import ACTIVE, Roster
+from ledger.votes.state import (
+    ForkedTeller,
+    Seal,
+    Sheet,
+    Stuck,
+    TellerEquivocation,
+    Vote,
+)
+
+Ignore = Callable[[Entry, str], None]
+
+
+def generation(roster: Roster, key: bytes) -> int:
+    """How many rotations lie behind this key (a member's older keys come first)."""
+    n, seen = 0, {key}
+    info = roster.keys.get(key)
+    while info is not None and info.predecessor is not None and info.predecessor not in seen:
+        seen.add(info.predecessor)
+        n += 1
+        info = roster.keys.get(info.predecessor)
+    return n
+
+
+def granted(roster: Roster, key: bytes, seq: int, roles: tuple[str, ...]) -> bool:
+    """Had ``key`` been granted one of ``roles`` at or before entry ``seq``, whatever cuts
+    came later? (What a sealed sheet's entries are judged by under rules 2.)"""
+    info = roster.keys.get(key)
+    return (
+        info is not None
+        and seq >= 1
+        and any(s.role in roles and s.from_seq <= seq for s in info.roles)
+    )
+
+
+def held_everywhere(roster: Roster, seal: Seal) -> bool:
+    """Does every laptop end up able to hold this entry? Not one made past its key's cut or
+    fork point (stores refuse those), except at the fork point itself (the proof carries it)."""
+    info = roster.keys.get(seal.author)
+    if info is None or roster.valid(seal.author, seal.seq):
+        return True
+    return info.fork_seq == seal.seq
+
+
+def count_v2(
+    vote: Vote, seals: list[Seal], roster: Roster, by_id: dict[bytes, Entry], ignore: Ignore
+) -> dict[tuple[bytes, bytes], list[Seal]]:
+    """Attach counting seals to their sheets; returns seals on sheets this laptop lacks."""
+    by_member: dict[bytes, list[Seal]] = {}
+    for s in seals:
+        by_member.setdefault(s.member, []).append(s)
+    pending: dict[tuple[bytes, bytes], list[Seal]] = {}
+    keys = vote.charter.fields.teller_keys
+    for member in sorted(by_member):
+        mine = sorted(by_member[member], key=lambda s: (s.seq, s.id))
+        info = roster.keys.get(keys.get(member, member))
+        forked = info is not None and info.fork_seq is not None
+        counting: dict[bytes, Seal] = {}
+        named = mine[0].sheet  # a teller's first seal names its only sheet (unless copied)
+        for s in mine:
+            if s.problem is not None:
+                ignore(by_id[s.id], f"seal not counted: {s.problem}")
+            elif s.sheet in counting:
+                ignore(by_id[s.id], "this teller already sealed that sheet (counted once)")
+            elif forked or s.sheet == named:
+                counting[s.sheet] = s
+        first = mine[0]
+        vote.seals[member] = next(iter(counting.values()), first)
+        if not forked:
+            others = [s for s in mine if s.sheet != named]
+            for s in others:
+                if s.problem is None:
+                    ignore(
+                        by_id[s.id],
+                        f"teller equivocation: already sealed sheet {named.hex()[:12]}; "
+                        "a seal on another sheet never counts",
+                    )
+            if others:
+                vote.equivocations.append(TellerEquivocation(member, vote.seals[member], others))
+        for seal in counting.values():
+            _attach(vote, seal, pending, by_id, ignore)
+    for member in vote.charter.tellers:
+        info = roster.keys.get(keys.get(member, member))
+        if info is not None and info.fork_seq is not None:
+            sheets = sorted(s.sheet for s in by_member.get(member, []) if s.problem is None)
+            vote.forked_tellers.append(
+                ForkedTeller(member, info.key, info.fork_seq, sorted(set(sheets)))
+            )
+    return pending
+
+
+def _attach(
+    vote: Vote,
+    seal: Seal,
+    pending: dict[tuple[bytes, bytes], list[Seal]],
+    by_id: dict[bytes, Entry],
+    ignore: Ignore,
+) -> None:
+    sheet = vote.sheets.get(seal.sheet)
+    if sheet is None:
+        pending.setdefault((seal.sheet, seal.root), []).append(seal)
+    elif seal.root != sheet.root:
+        ignore(by_id[seal.id], "seal's root does not match the sheet")
+    else:
+        sheet.sealers.append(seal)
+
+
+def count_v1(
+    vote: Vote, seals: list[Seal], by_id: dict[bytes, Entry], ignore: Ignore
+) -> dict[tuple[bytes, bytes], list[Seal]]:
+    """The rules of charters without ``f``, unchanged: one sheet per teller member, named
+    by its first seal (key generation, seq, id), counted only through a seal made while
+    the key held ``teller`` by the current roster."""
+    by_member: dict[bytes, list[Seal]] = {}
+    for s in seals:
+        by_member.setdefault(s.member, []).append(s)
+    pending: dict[tuple[bytes, bytes], list[Seal]] = {}
+    for member, mine in sorted(by_member.items()):
+        mine.sort(key=lambda s: (s.generation, s.seq, s.id))
+        first = mine[0]
+        same = [s for s in mine if s.sheet == first.sheet]
+        others = [s for s in mine if s.sheet != first.sheet]
+        counting = next((s for s in same if s.problem is None), None)
+        vote.seals[member] = counting or first
+        for s in same:
+            if s is not counting:
+                why = s.problem and f"seal not counted: {s.problem}"
+                ignore(by_id[s.id], why or "this teller already sealed that sheet (counted once)")
+        for s in others:
+            ignore(
+                by_id[s.id],
+                f"teller equivocation: already sealed sheet {first.sheet.hex()[:12]}; "
+                "a seal on another sheet never counts",
+            )
+        if others:
+            vote.equivocations.append(TellerEquivocation(member, first, others))
+        if counting is not None:
+            _attach(vote, counting, pending, by_id, ignore)
+    return pending
+
+
+def sealed(vote: Vote, pending: dict[tuple[bytes, bytes], list[Seal]]) -> list[tuple[bytes, bytes]]:
+    """(sheet id, root) of every sheet with k counted seals (known here or not)."""
+    k = vote.charter.k
+    out = [
+        (s.id, s.root) for s in vote.sheets.values() if s.problem is None and len(s.sealers) >= k
+    ]
+    out += [key for key, ss in pending.items() if len(ss) >= k]
+    return sorted(out)
+
+
+def most_seals(vote: Vote, pending: dict[tuple[bytes, bytes], list[Seal]]) -> int:
+    """The most counted seals on one sheet that can still be sealed: sheets this laptop
+    holds (without a problem) and sheets it has only seen seals of."""
+    known = (len(s.sealers) for s in vote.sheets.values() if s.problem is None)
+    return max([*known, *(len(ss) for ss in pending.values())], default=0)
+
+
+def stuck(vote: Vote, roster: Roster, best: int) -> Stuck | None:
+    """None while some sheet (or a new one) can still get k seals; else why not, and what
+    would unblock the vote. ``best``: :func:`most_seals`, before any seal was set aside
+    (a sheet this laptop lacks, or one that holds only if sealed, may still get there)."""
+    f = vote.charter.fields
+    keys = f.teller_keys
+    able: list[bytes] = []
+    spent: list[bytes] = []
+    gone: list[tuple[bytes, str]] = []
+    for member in f.tellers:
+        info = roster.keys.get(keys.get(member, member))
+        if member in vote.seals:
+            spent.append(member)
+        elif info is None:
+            gone.append((member, "not in the roster"))
+        elif info.status != ACTIVE:
+            gone.append((member, f"seat key {info.status}"))
+        else:
+            able.append(member)
+    if best + len(able) >= f.k:
+        return None
+    advice = (
+        f"no sheet can reach {f.k} seals any more: the best has {best}, and only "
+        f"{len(able)} teller(s) can still seal. Open a new vote (same question and roll) "
+        "with tellers who can seal, and tell the voters to cast again there"
+    )
+    if gone:
+        advice += "; a revoked or rotated teller's seat stays empty on this vote"
+    return Stuck(best, able, spent, gone, advice)
+
+
+def sheets_in_view(
+    vote: Vote, sealed_id: bytes | None, ignore_sheet: Callable[[Sheet], None]
+) -> None:
+    """Rules 2: drop sheets that hold only if sealed and are not; drop the seals on unsealed
+    sheets that not every laptop can hold (so every laptop shows the same counts)."""
+    for sid in sorted(vote.sheets):
+        sheet = vote.sheets[sid]
+        if sid == sealed_id:
+            continue
+        if sheet.conditional:
+            ignore_sheet(sheet)
+            del vote.sheets[sid]
+            continue
+        sheet.set_aside = [s for s in sheet.sealers if s.surplus]
+        sheet.sealers = [s for s in sheet.sealers if not s.surplus]

@@ -1,0 +1,331 @@
+"""Rich output of the vote commands, for a tired operator: state first, then details."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plurictl.render.common import console, hlc_time
+
+STATE_STYLE = {
+    "PROVISIONAL": "yellow",
+    "SEALED": "cyan",
+    "FINAL": "bold green",
+    "CONFLICT": "bold red",
+    "FAILED": "bold red",
+}
+MAX_ROWS = 40
+
+
+def escape(text: str) -> str:
+    """Signed text shown as plain text, never as rich markup (rich loaded only to render)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def state(text: str) -> str:
+    return f"[{STATE_STYLE.get(text, '')}]{text}[/]"
+
+
+def safe(value: Any) -> Any:
+    """``value`` with every string escaped for rich: titles, labels, names, reasons and
+    choices are signed data that anyone on the roster or roll wrote, never markup."""
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, dict):
+        return {k: safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [safe(v) for v in value]
+    return value
+
+
+def render_opened(vote_id: str, body: dict[str, Any], roster: Any) -> None:
+    """What `vote open` prints: the id to read aloud and the rules of this vote."""
+    out = console()
+    short = vote_id[:12]
+    body = safe(body)
+    out.print(f"[green]Vote opened:[/] [bold]{body['title']}[/]")
+    out.print(f"  vote id:  {vote_id}  (short: [bold]{short}[/])")
+    opts = ", ".join(f"{o['id']} ({o['label']})" for o in body["options"])
+    out.print(f"  method:   {body['method']} · options: {opts}")
+    quorum = f"quorum {body['quorum_pct']}%" if body["quorum_pct"] else "no quorum rule"
+    out.print(
+        f"  roll:     {body['roll_size']} voters, weight {body['roll_weight']} "
+        f"({body['roll_source']}) · {quorum}"
+    )
+    tellers = ", ".join(escape(roster.name_of(bytes.fromhex(t))) for t in body["tellers"])
+    out.print(
+        f"  tellers:  {tellers} — sealing needs {body['k']} of {len(body['tellers'])}, "
+        f"tolerates {body['f']} equivocating teller(s)"
+    )
+    out.print(f"Voters run: plurictl vote cast {short} CHOICE...")
+
+
+def render_list(rows: list[dict[str, Any]], waiting: int) -> None:
+    from rich.table import Table
+
+    out = console()
+    if not rows:
+        out.print("No votes on this laptop yet. A coordinator opens one with `plurictl vote open`.")
+        return
+    rows = safe(rows)
+    table = Table(title=f"{len(rows)} vote(s)")
+    table.add_column("vote", no_wrap=True)
+    for col in ("title", "method", "state", "turnout", "seals", "result"):
+        table.add_column(col)
+    for r in rows:
+        result = "-"
+        if r["state"] == "FINAL":
+            result = r["winner"]["label"] if r["winner"] else r["outcome"]
+        elif r["state"] == "FAILED":
+            result = "count failed"
+        elif r["stuck"]:
+            result = "stuck: re-vote"
+        table.add_row(
+            r["id"][:12],
+            r["title"],
+            r["method"],
+            state(r["state"]),
+            f"{r['voted']}/{r['roll_size']}",
+            f"{r['seals']}/{r['k']}",
+            result,
+        )
+    out.print(table)
+    if waiting:
+        out.print(f"[dim]{waiting} vote entries wait for data not synced yet.[/]")
+
+
+def render_status(data: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    out = console()
+    data = safe(data)
+    c = data["charter"]
+    out.print(f"[bold]{c['title']}[/]  ({data['id'][:12]})  {state(data['state'])}")
+    if data["failure"]:
+        out.print(
+            f"[red]{data['failure']}[/]: this vote only; other votes and commands are fine. "
+            "Run `plurictl vote verify` and report it (with the vote id)."
+        )
+    if data["conflict_sheets"]:
+        out.print(
+            f"[red]{len(data['conflict_sheets'])} sheets each have {c['k']} seals[/]: more "
+            f"tellers equivocated than this vote tolerates (f={c['f']}). No result can be "
+            "trusted: open a new vote with other tellers."
+        )
+    if c["text"]:
+        out.print(f"  {c['text']}")
+    opts = ", ".join(f"{o['id']} ({o['label']})" for o in c["options"])
+    extra = f" · {c['credits']} credits each" if c["credits"] else ""
+    out.print(f"  method {c['method']}{extra} · options: {opts}")
+    if c["window_minutes"] is not None:
+        close_ms = (c["opened_hlc"] >> 16) + c["window_minutes"] * 60_000
+        out.print(f"  advisory stop time: {hlc_time(close_ms << 16)} UTC (clocks never decide)")
+    t = data["turnout"]
+    pct = 100 * t["weight"] / t["roll_weight"] if t["roll_weight"] else 0
+    quorum = f" · quorum {t['quorum_pct']}% of the roll" if t["quorum_pct"] else ""
+    out.print(
+        f"  turnout: {t['voters']} of {t['roll_size']} voters, weight {t['weight']} of "
+        f"{t['roll_weight']} ({pct:.0f}%){quorum}"
+    )
+    tellers = []
+    for x in data["tellers_detail"]:
+        mark = "stopped" if x["stopped"] else "open"
+        if x["sealed_sheet"]:
+            mark = f"sealed {x['sealed_sheet'][:8]}"
+        if x["equivocated"]:
+            mark = "[red]EQUIVOCATED[/]"
+        tellers.append(f"{x['name']} ({mark})")
+    tolerates = f" (tolerates {c['f']} equivocating)" if c["f"] is not None else ""
+    out.print(f"  tellers: {', '.join(tellers)} — sealing needs {c['k']}{tolerates}")
+    for t in data["equivocated_tellers"]:
+        out.print(f"[red]{t['message']}[/]")
+    if data["stuck_detail"]:
+        out.print(f"[red]Stuck[/]: {data['stuck_detail']['advice']}.")
+    result = data["result"]
+    if result is not None:
+        outcome = result["winner"]["label"] if result["winner"] else result["outcome"].upper()
+        sure = " (decided regardless)" if result["decided_regardless"] else ""
+        out.print(
+            f"  [bold]result: {outcome}[/]{sure} — details: plurictl vote result {data['id'][:12]}"
+        )
+    if data["state"] == "PROVISIONAL":
+        counts = ", ".join(f"{k} {v}" for k, v in data["provisional_counts"].items())
+        label = "first preferences" if c["method"] == "ranked-choice" else "counts"
+        out.print(f"  provisional {label} (this laptop only, NOT a result): {counts}")
+    if data["sheets"]:
+        table = Table(title="close sheets")
+        for col in ("sheet", "by", "ballots", "seals", "sealed by", "note"):
+            table.add_column(col)
+        for s in data["sheets"]:
+            note = s["problem"] or ("SEALED" if s["sealed"] else "")
+            if s["missing_parts"]:
+                note = f"{len(s['missing_parts'])} part(s) not here yet"
+            table.add_row(
+                s["id"][:12], s["by_name"], str(s["count"]), f"{s['seals']}/{c['k']}",
+                ", ".join(s["sealers"]), note,
+            )  # fmt: skip
+        out.print(table)
+    if data["late_ballots"]:
+        out.print(
+            f"  {len(data['late_ballots'])} ballot(s) here are not on the sealed sheet: uncounted (late)"
+        )
+    if data["missing_ballots"]:
+        out.print(
+            f"[yellow]Sealed, but {len(data['missing_ballots'])} listed ballot(s) are not here yet: sync.[/]"
+        )
+    elif data["unproven_ballots"]:
+        out.print(
+            f"[yellow]Sealed, but this laptop's roster does not show a voter role for "
+            f"{len(data['unproven_ballots'])} listed ballot(s) yet: sync (the roster changes "
+            "that gave them a vote have not arrived).[/]"
+        )
+    for d in data["double_votes"]:
+        ids = " and ".join(b["id"][:12] for b in d["ballots"])
+        out.print(
+            f"[red]Double vote[/]: {d['name']} — ballots {ids} do not name each other; slot void"
+        )
+    for e in data["teller_equivocations"]:
+        out.print(
+            f"[red]Teller equivocation[/]: {e['name']} sealed sheet {e['counted']['sheet'][:12]} "
+            f"and then {', '.join(s['sheet'][:12] for s in e['others'])}; only the first counts"
+        )
+    voters = data["voters"]
+    table = Table(title="voters (last heard = newest entry this laptop has from them)")
+    for col in ("voter", "weight", "ballot", "last heard (UTC)"):
+        table.add_column(col)
+    for v in voters[:MAX_ROWS]:
+        style = {"void": "red", "not heard": "dim", "spoiled": "yellow"}.get(v["status"], "")
+        heard = hlc_time(v["last_heard"]) if v["last_heard"] else "never"
+        table.add_row(v["name"], str(v["weight"]), v["status"], heard, style=style)
+    out.print(table)
+    if len(voters) > MAX_ROWS:
+        out.print(f"[dim]... and {len(voters) - MAX_ROWS} more voters (--json shows all).[/]")
+    if data["ignored"]:
+        out.print(
+            f"[dim]{len(data['ignored'])} entries of this vote are ignored or waiting (see --json).[/]"
+        )
+
+
+def render_result(data: dict[str, Any], vote_state: str, title: str) -> None:
+    from rich.table import Table
+
+    out = console()
+    data, title = safe(data), escape(title)
+    out.print(f"[bold]{title}[/]  {state(vote_state)}")
+    for t in data["equivocated_tellers"]:
+        out.print(f"  [red]{t['message']}[/]")
+    outcome = data["outcome"]
+    if data["winner"]:
+        w = data["winner"]
+        ref = f"  (ref {w['ref']})" if w["ref"] else ""
+        out.print(f"  [bold green]WINNER: {w['label']}[/] [{w['id']}]{ref}")
+    elif outcome == "tie":
+        out.print(
+            f"  [bold yellow]TIE[/] between {', '.join(data['tied'])}: no winner; re-run the vote"
+        )
+    elif outcome == "no quorum":
+        out.print(
+            f"  [bold red]NO QUORUM[/]: {data['quorum_pct']}% of the roll's weight had to vote"
+        )
+    else:
+        out.print("  [bold yellow]NO VOTES[/] for any option")
+    if data["rounds"]:
+        table = Table(title="instant-runoff rounds")
+        table.add_column("round")
+        for oid in data["rounds"][0]["counts"]:
+            table.add_column(oid)
+        table.add_column("exhausted")
+        table.add_column("eliminated")
+        for i, r in enumerate(data["rounds"], 1):
+            cells = [str(r["counts"].get(o, "-")) for o in data["rounds"][0]["counts"]]
+            note = ", ".join(r["eliminated"])
+            if r["tie_break"]:
+                note += f" ({r['tie_break']})"
+            table.add_row(str(i), *cells, str(r["exhausted"]), note)
+        out.print(table)
+    else:
+        table = Table(title="counts (weighted)")
+        table.add_column("option")
+        table.add_column("count", justify="right")
+        for oid, n in sorted(data["counts"].items(), key=lambda kv: -kv[1]):
+            table.add_row(oid, str(n))
+        out.print(table)
+    pct = 100 * data["turnout_weight"] / data["roll_weight"]
+    met = "met" if data["quorum_met"] else "[red]NOT met[/]"
+    out.print(
+        f"  turnout {data['turnout_weight']} of {data['roll_weight']} ({pct:.0f}%) · quorum "
+        f"{data['quorum_pct']}% {met} · margin {data['margin']} · missing {data['missing_weight']}"
+    )
+    if data["decided_regardless"]:
+        out.print(
+            "  [green]Decided regardless:[/] the missing voters could not have changed the winner."
+        )
+    elif data["winner"]:
+        out.print("  Not decided regardless: the missing voters could have changed the winner.")
+    reasons: dict[str, int] = {}
+    for u in data["uncounted"]:
+        key = u["reason"].split(":")[0]
+        reasons[key] = reasons.get(key, 0) + 1
+    out.print(f"  counted ballots: {len(data['counted'])}")
+    for why, n in sorted(reasons.items()):
+        out.print(f"  not counted — {why}: {n}")
+    for v in data["void"]:
+        out.print(
+            f"  [red]void slot[/] {v['name']}: ballots {' and '.join(b['id'][:12] for b in v['ballots'])}"
+        )
+    out.print(f"  sealed sheet {data['sheet'][:12]}, Merkle root {data['root']}")
+
+
+def render_audit(audit: Any, show_all: bool) -> None:
+    """`vote verify`: the verdict, anything bad, then one line per ballot."""
+    from rich.table import Table
+
+    out = console()
+    verdict = "[green]OK[/]" if audit.ok else "[red]PROBLEM[/]"
+    out.print(f"{verdict}: {audit.checked} entries read; roster and vote signatures checked")
+    for p in audit.problems:
+        out.print(f"  [red]{escape(p)}[/]: do not announce a result from this laptop")
+    out.print(
+        f"  recomputed state: {state(audit.vote.state)}; "
+        f"same as this laptop's view: {'yes' if audit.same_as_store else '[red]NO[/]'}"
+    )
+    if audit.sealed_root_ok is not None:
+        ok = "matches" if audit.sealed_root_ok else "[red]DOES NOT MATCH[/]"
+        out.print(f"  sealed sheet's Merkle root recomputed: {ok}")
+    from ledger.votes import as_json as vote_json
+
+    for t in safe(vote_json.equivocated(audit.vote, audit.roster)):
+        out.print(f"  [red]{t['message']}[/]")
+    if audit.vote.failure:
+        out.print(f"  [red]{escape(audit.vote.failure)}[/]")
+    for b in audit.bad:
+        out.print(
+            f"[red]BAD[/] {escape(str(b.kind))} seq {b.seq} ({b.id.hex()[:12]}): {escape(b.reason)}"
+        )
+    rows = audit.ballots if show_all else audit.ballots[:MAX_ROWS]
+    table = Table(title="ballots")
+    for col in ("ballot", "voter", "seq", "choice", "counted", "why"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["ballot"][:12], escape(r["name"]), str(r["seq"]), escape(str(r["choice"])),
+            "yes" if r["counted"] else "no", escape(r["reason"]),
+        )  # fmt: skip
+    out.print(table)
+    if len(rows) < len(audit.ballots):
+        out.print(f"[dim]... {len(audit.ballots) - len(rows)} more (use --all).[/]")
+
+
+def render_receipt(r: Any) -> None:
+    """`vote receipt`: one sentence, then the proof's anchor."""
+    out = console()
+    style = {"in sealed set": "green", "late": "red", "not on roll": "red"}.get(r.status, "yellow")
+    out.print(f"[bold]{escape(r.vote.charter.title)}[/]  {state(r.vote.state)}")
+    out.print(f"  [{style}]{escape(r.message)}[/]")
+    if r.in_set is not None and r.root is not None:
+        out.print(f"  ballot {r.in_set.id.hex()}")
+        out.print(
+            f"  sealed root {r.root.hex()}; proof: {len(r.proof or [])} hashes, "
+            f"checked: {r.proof_ok}"
+        )
