@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from mesh.radio.errors import LinkSpecError, LinkUnavailable
+from mesh.radio.errors import LinkSpecError, LinkUnavailable, RadioExtraMissing
 from mesh.radio.links import LinkSpec, Pacer
 
 PRIVATE_APP = 256
@@ -62,7 +62,7 @@ class MeshtasticLink:
             import meshtastic  # noqa: F401 - checks the install
             from pubsub import pub
         except ImportError as e:
-            raise LinkUnavailable(
+            raise RadioExtraMissing(
                 "the meshtastic package is not installed on this laptop",
                 hint="install it with: pip install 'plurigrid[meshtastic]' (on a connected "
                 "laptop, or from the wheelhouse)",

@@ -235,3 +235,15 @@ def test_up_and_sim_exit_143_on_sigterm_and_130_on_ctrl_c(
                 assert "Traceback" not in (tmp_path / log).read_text()
     finally:
         procs.close()
+
+
+def test_radio_up_without_meshtastic_exits_14_with_the_install_hint(
+    tmp_path: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, _ = two_homes(tmp_path)
+    a.close()
+    monkeypatch.setitem(sys.modules, "meshtastic", None)  # as if it were not installed
+    r = invoke(a.path, "radio", "up", "--link", "meshtastic:/dev/ttyACM0", "--quiet")
+    assert r.exit_code == 14, r.output
+    assert "meshtastic package is not installed" in r.stderr
+    assert "plurigrid[meshtastic]" in r.stderr and "Traceback" not in r.output
