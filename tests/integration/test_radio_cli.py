@@ -190,7 +190,7 @@ def test_the_install_hint_survives_the_terminal(tmp_path: Path, invoke: Invoke) 
     a, _ = two_homes(tmp_path)
     a.close()
     r = invoke(a.path, "radio", "up", "--link", "meshtastic:/dev/ttyACM0")
-    assert r.exit_code == 9
+    assert r.exit_code == 14  # an optional extra is not installed
     assert "pip install 'plurigrid[meshtastic]'" in " ".join(r.output.split())
 
 
