@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mesh.radio.errors import LinkSpecError, LinkUnavailable, RadioExtraMissing
-from mesh.radio.links import LinkSpec, Pacer
+from mesh.radio.links import LinkSpec, Pacer, check_mtu
 
 PRIVATE_APP = 256
 TOPIC = "meshtastic.receive.data.PRIVATE_APP"
@@ -68,7 +68,8 @@ class MeshtasticLink:
                 "laptop, or from the wheelhouse)",
             ) from e
         limit = _payload_limit()
-        mtu = int(spec.number("mtu", minimum=64, maximum=limit)) if spec.option("mtu") else limit
+        mtu = int(spec.number("mtu", minimum=1, maximum=limit)) if spec.option("mtu") else limit
+        check_mtu(mtu, f"--link {spec.text}")
         channel = int(spec.number("channel", minimum=0, maximum=7))
         bitrate = spec.number("bitrate", minimum=10, maximum=1e6)
         tcp = spec.tcp

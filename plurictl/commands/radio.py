@@ -282,7 +282,11 @@ def check(app: AppContext, link_text: str, seconds: float, cleartext: bool, as_j
     "--bitrate", type=click.FloatRange(min=1), default=1200, show_default=True, help="Bit/s."
 )
 @click.option(
-    "--mtu", type=click.IntRange(16, 65535), default=200, show_default=True, help="Largest frame."
+    "--mtu",
+    type=click.IntRange(1, 65535),
+    default=200,
+    show_default=True,
+    help="Largest frame, in bytes (170 at least: hellos and summaries cannot be cut).",
 )
 @click.option(
     "--loss", type=click.FloatRange(0, 99), default=0, show_default=True, help="Percent lost."

@@ -247,3 +247,30 @@ def test_radio_up_without_meshtastic_exits_14_with_the_install_hint(
     assert r.exit_code == 14, r.output
     assert "meshtastic package is not installed" in r.stderr
     assert "plurigrid[meshtastic]" in r.stderr and "Traceback" not in r.output
+
+
+def test_an_mtu_too_small_for_a_hello_is_refused_up_front(tmp_path: Path, invoke: Invoke) -> None:
+    from mesh.radio.wire import HELLO_BYTES, MIN_MTU
+
+    assert MIN_MTU >= HELLO_BYTES
+    guide = (Path(__file__).parents[2] / "field_guides" / "radio.md").read_text()
+    assert f"{MIN_MTU} at least" in guide
+    a, _ = two_homes(tmp_path)
+    a.close()
+    r = invoke(None, "radio", "sim", "tiny", "--mtu", str(MIN_MTU - 1))
+    assert r.exit_code == 5, r.output
+    assert f"smallest MTU that works is {MIN_MTU}" in r.stderr and "Traceback" not in r.output
+    for link in (
+        f"serial:/dev/null?mtu={HELLO_BYTES - 10}",
+        f"kiss:tcp://127.0.0.1:1?callsign=N0CALL&mtu={MIN_MTU - 1}",
+    ):
+        r = invoke(a.path, "radio", "up", "--link", link, "--quiet")
+        assert r.exit_code == 5, r.output
+        assert f"smallest MTU that works is {MIN_MTU}" in r.stderr
+
+
+def test_a_simulator_mtu_that_fits_the_frames_is_accepted() -> None:
+    from mesh.radio.sim import SimParams
+    from mesh.radio.wire import MIN_MTU
+
+    assert SimParams(mtu=MIN_MTU).check().mtu == MIN_MTU
