@@ -71,8 +71,11 @@ class DrillNotRun(PluriError):
 
 class MissingExtra(PluriError):
     exit_code = 14
-    exit_meaning = "an optional extra is not installed (plot: matplotlib)"
-    exit_fix = "install it: `pip install 'plurigrid[plot]'` (offline: from the wheelhouse)"
+    exit_meaning = "an optional extra is not installed (plot: matplotlib; radio: meshtastic)"
+    exit_fix = (
+        "install the extra the message names: `pip install 'plurigrid[plot]'` or "
+        "`'plurigrid[meshtastic]'` (offline: from the wheelhouse)"
+    )
 
 
 class NetworkLabError(DrillNotRun):

@@ -25,9 +25,9 @@ from ledger.errors import NotInitialised, PluriError
 from ledger.home import Home
 from mesh.control import pid_alive
 from mesh.radio.budget import BudgetSpec, parse_budget
-from mesh.radio.errors import BridgeNotRunning, BridgeRunning, LinkUnavailable
+from mesh.radio.errors import BridgeNotRunning, BridgeRunning, LinkSpecError, LinkUnavailable
 from mesh.radio.ledger_port import LocalLedger
-from mesh.radio.links import Link, LinkSpec, open_link
+from mesh.radio.links import Link, LinkSpec, check_mtu, open_link
 from mesh.radio.persist import RadioState
 from mesh.radio.session import SessionConfig
 from mesh.radio.station import Station, StationConfig
@@ -91,6 +91,11 @@ class Bridge:
         identity = self.home.identity
         if self.link is None:
             self.link = open_link(self.spec)
+        try:
+            check_mtu(self.link.mtu, self.link.describe())
+        except LinkSpecError:
+            self.link.close()
+            raise
         self.link_up_since = time.time()
         budget = self.config.budget or parse_budget(DEFAULT_BUDGET[self.spec.scheme])
         station_config = StationConfig(

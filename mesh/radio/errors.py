@@ -7,6 +7,8 @@
         └── RadioError                 exit 9  radio bridge root
             ├── LinkSpecError          exit 5  a --link text that names no usable link
             ├── LinkUnavailable        exit 9  the device, port or simulator is not there (yet)
+            ├── RadioExtraMissing      exit 14 the optional package a link needs is not
+            │                                  installed (meshtastic)
             ├── BridgeRunning          exit 9  a bridge already runs on this home
             └── BridgeNotRunning       exit 9  no bridge runs on this home
 
@@ -29,6 +31,16 @@ class LinkSpecError(RadioError):
 
 class LinkUnavailable(RadioError):
     exit_code = 9
+
+
+class RadioExtraMissing(RadioError):
+    """The optional package a link needs is not installed (``plurigrid[meshtastic]``).
+
+    Exit 14, as ``plurictl.errors.MissingExtra`` (which owns the code: the mesh
+    tree cannot import plurictl); the message carries the install hint.
+    """
+
+    exit_code = 14
 
 
 class BridgeRunning(RadioError):

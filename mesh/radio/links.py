@@ -103,6 +103,20 @@ class LinkSpec:
         return host.strip("[]"), number
 
 
+def check_mtu(mtu: int, where: str) -> int:
+    """``mtu`` if the bridge's frames fit in it; LinkSpecError (exit 5) naming the smallest
+    MTU that works otherwise (a too-small MTU would silently send nothing)."""
+    from mesh.radio.wire import MIN_MTU
+
+    if mtu < MIN_MTU:
+        raise LinkSpecError(
+            f"{where}: an MTU of {mtu} bytes is too small; the smallest MTU that works is "
+            f"{MIN_MTU} (hellos and summaries cannot be cut)",
+            hint=f"use an MTU of {MIN_MTU} bytes or more",
+        )
+    return mtu
+
+
 def parse_link(text: str) -> LinkSpec:
     """Parse a ``--link`` value; LinkSpecError (exit 5) with the accepted forms if it is not one."""
     scheme, sep, rest = text.strip().partition(":")

@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from mesh.radio.errors import LinkSpecError, LinkUnavailable
-from mesh.radio.links import LinkSpec, Pacer
+from mesh.radio.errors import LinkSpecError, LinkUnavailable, RadioExtraMissing
+from mesh.radio.links import LinkSpec, Pacer, check_mtu
 
 PRIVATE_APP = 256
 TOPIC = "meshtastic.receive.data.PRIVATE_APP"
@@ -62,13 +62,14 @@ class MeshtasticLink:
             import meshtastic  # noqa: F401 - checks the install
             from pubsub import pub
         except ImportError as e:
-            raise LinkUnavailable(
+            raise RadioExtraMissing(
                 "the meshtastic package is not installed on this laptop",
                 hint="install it with: pip install 'plurigrid[meshtastic]' (on a connected "
                 "laptop, or from the wheelhouse)",
             ) from e
         limit = _payload_limit()
-        mtu = int(spec.number("mtu", minimum=64, maximum=limit)) if spec.option("mtu") else limit
+        mtu = int(spec.number("mtu", minimum=1, maximum=limit)) if spec.option("mtu") else limit
+        check_mtu(mtu, f"--link {spec.text}")
         channel = int(spec.number("channel", minimum=0, maximum=7))
         bitrate = spec.number("bitrate", minimum=10, maximum=1e6)
         tcp = spec.tcp

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from mesh.radio.errors import LinkSpecError, RadioError
+from mesh.radio.links import check_mtu
 
 #: fate(transmission number, sender, receiver) -> extra delays of the copies delivered
 #: ([] lost, [0.0] on time, [0.0, 0.0] twice, [3.0] late). Tests use it to script losses.
@@ -51,8 +52,9 @@ class SimParams:
     def check(self) -> SimParams:
         if not self.bitrate > 0:
             raise LinkSpecError("simulator bitrate must be more than 0 bit/s")
-        if not 16 <= self.mtu <= 65535:
-            raise LinkSpecError("simulator mtu must be 16 to 65535 bytes")
+        if not self.mtu <= 65535:
+            raise LinkSpecError("simulator mtu must be at most 65535 bytes")
+        check_mtu(self.mtu, "simulator mtu")
         for name in ("loss", "duplicate", "reorder"):
             if not 0 <= getattr(self, name) < 1:
                 raise LinkSpecError(f"simulator {name} is a fraction from 0 to below 1")

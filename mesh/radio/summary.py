@@ -27,7 +27,7 @@ from ledger.store import Head
 from mesh.radio import wire
 
 PREFIX = 4
-MAX_BUCKETS = 64
+MAX_BUCKETS = wire.MAX_SUMMARY_BUCKETS
 #: An id no entry has: "the other side holds something else at this seq".
 OTHER_ID = b"\xff" * 32
 #: An id we cannot know (the other side is ahead of us on that feed).

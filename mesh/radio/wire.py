@@ -42,6 +42,7 @@ DIGEST_BYTES = 6
 R_SUM, R_SUMB, R_ACK, R_SEG = 0x01, 0x02, 0x03, 0x04
 SEG_FIRST, SEG_OPEN = 0x10, 0x20
 ACK_WINDOW = 32
+MAX_SUMMARY_BUCKETS = 64  # the long summary's buckets at most (mesh.radio.summary)
 
 
 class WireError(ValueError):
@@ -244,3 +245,16 @@ def _take(data: bytes, pos: int, n: int) -> bytes:
     if pos + n > len(data):
         raise WireError("record cut short")
     return data[pos : pos + n]
+
+
+def _min_mtu() -> int:
+    """The largest frame that cannot be cut: a hello, or an ACK with the longest summary."""
+    control = [
+        Ack(0xFFFFFFFF, 0xFFFFFFFF),
+        Summary(bytes(DIGEST_BYTES), tuple(bytes(2) for _ in range(MAX_SUMMARY_BUCKETS))),
+    ]
+    return max(HELLO_BYTES, OVERHEAD + len(encode_records(control)))
+
+
+#: The smallest MTU that works: below it some frames could never go out (links refuse it).
+MIN_MTU = _min_mtu()

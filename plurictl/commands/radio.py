@@ -103,11 +103,13 @@ def up(
 
     bridge = Bridge(app.home, spec, config, events=event)
     bridge.start()
+    terminated: list[int] = []
 
-    def stop(*_: object) -> None:
+    def stop(signum: int, _frame: object) -> None:
+        terminated.append(signum)
         bridge.stopping = True
 
-    signal.signal(signal.SIGTERM, stop)
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
         if live_view:
             from rich.live import Live
@@ -127,10 +129,20 @@ def up(
                         last = time.monotonic()
         else:
             bridge.run()
-    except KeyboardInterrupt:
-        pass
     finally:
+        # Ctrl-C (KeyboardInterrupt) goes on to the handler, which exits 130 as for
+        # `radio check`; SIGTERM exits 143 once the bridge has closed (exit-codes.md).
+        signal.signal(signal.SIGTERM, previous)
         bridge.close()
+    if terminated:
+        _exit_on_signal(terminated[0])
+
+
+def _exit_on_signal(signum: int) -> None:
+    """Leave with 128 + the signal, as a shell reports a command that a signal stopped."""
+    from plurictl.lifeline import Terminated
+
+    raise Terminated(128 + signum)
 
 
 @radio.command("status")
@@ -270,7 +282,11 @@ def check(app: AppContext, link_text: str, seconds: float, cleartext: bool, as_j
     "--bitrate", type=click.FloatRange(min=1), default=1200, show_default=True, help="Bit/s."
 )
 @click.option(
-    "--mtu", type=click.IntRange(16, 65535), default=200, show_default=True, help="Largest frame."
+    "--mtu",
+    type=click.IntRange(1, 65535),
+    default=200,
+    show_default=True,
+    help="Largest frame, in bytes (170 at least: hellos and summaries cannot be cut).",
 )
 @click.option(
     "--loss", type=click.FloatRange(0, 99), default=0, show_default=True, help="Percent lost."
@@ -323,7 +339,13 @@ def sim(
         seed=seed,
     )
     hub = SimHub(name, params)
-    signal.signal(signal.SIGTERM, lambda *_: hub.stop())
+    terminated: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        terminated.append(signum)
+        hub.stop()
+
+    previous = signal.signal(signal.SIGTERM, stop)
     err = error_console()
     err.print(
         f"simulated link {name!r}: {bitrate:g} bit/s, MTU {mtu}, loss {loss:g}%, "
@@ -340,6 +362,9 @@ def sim(
         )
 
     try:
-        hub.serve(report)
-    except KeyboardInterrupt:
+        hub.serve(report)  # closes the hub however it ends
+    finally:
+        signal.signal(signal.SIGTERM, previous)
         hub.close()
+    if terminated:
+        _exit_on_signal(terminated[0])

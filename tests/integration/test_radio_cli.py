@@ -124,7 +124,7 @@ def test_the_quick_start_runs_as_written(tmp_path: Path, air: dict[str, str]) ->
         wait_for(delivered, what="the town bridge to report the delivery")
         text = plurictl("--home", "town", "radio", "status").stdout
         assert "link up" in text and "bob" in text
-        assert procs.stop(town) == 0
+        assert procs.stop(town) == 143  # SIGTERM (exit-codes.md)
         r = plurictl("--home", "town", "radio", "status")
         assert r.returncode == 9 and "not running" in r.stderr
         log = (tmp_path / "town.log").read_text()
@@ -190,5 +190,87 @@ def test_the_install_hint_survives_the_terminal(tmp_path: Path, invoke: Invoke) 
     a, _ = two_homes(tmp_path)
     a.close()
     r = invoke(a.path, "radio", "up", "--link", "meshtastic:/dev/ttyACM0")
-    assert r.exit_code == 9
+    assert r.exit_code == 14  # an optional extra is not installed
     assert "pip install 'plurigrid[meshtastic]'" in " ".join(r.output.split())
+
+
+def test_up_and_sim_exit_143_on_sigterm_and_130_on_ctrl_c(
+    tmp_path: Path, air: dict[str, str]
+) -> None:
+    import signal
+
+    from mesh.radio.bridge import read_status
+    from mesh.radio.simhub import sim_socket
+
+    a, _ = two_homes(tmp_path)
+    a.close()
+    procs = Procs(air, tmp_path)
+    try:
+        for sig, code in ((signal.SIGTERM, 143), (signal.SIGINT, 130)):
+            name = f"ch{code}"
+            sim = procs.start("radio", "sim", name, log=f"sim{code}.log")
+            wait_for(lambda n=name: sim_socket(n).exists(), what="the simulated channel")
+            up = procs.start(
+                "--home",
+                str(a.path),
+                "radio",
+                "up",
+                "--link",
+                f"sim:{name}",
+                "--quiet",
+                log=f"up{code}.log",
+            )
+
+            def running(p: subprocess.Popen[bytes] = up) -> bool:
+                st = read_status(a.path)
+                return st is not None and st["pid"] == p.pid and not st.get("stopped")
+
+            wait_for(running, what="the bridge")
+            for proc in (up, sim):
+                proc.send_signal(sig)
+                assert proc.wait(timeout=30) == code
+            assert read_status(a.path)["stopped"]  # type: ignore[index]
+            assert not sim_socket(name).exists()
+            for log in (f"sim{code}.log", f"up{code}.log"):
+                assert "Traceback" not in (tmp_path / log).read_text()
+    finally:
+        procs.close()
+
+
+def test_radio_up_without_meshtastic_exits_14_with_the_install_hint(
+    tmp_path: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, _ = two_homes(tmp_path)
+    a.close()
+    monkeypatch.setitem(sys.modules, "meshtastic", None)  # as if it were not installed
+    r = invoke(a.path, "radio", "up", "--link", "meshtastic:/dev/ttyACM0", "--quiet")
+    assert r.exit_code == 14, r.output
+    assert "meshtastic package is not installed" in r.stderr
+    assert "plurigrid[meshtastic]" in r.stderr and "Traceback" not in r.output
+
+
+def test_an_mtu_too_small_for_a_hello_is_refused_up_front(tmp_path: Path, invoke: Invoke) -> None:
+    from mesh.radio.wire import HELLO_BYTES, MIN_MTU
+
+    assert MIN_MTU >= HELLO_BYTES
+    guide = (Path(__file__).parents[2] / "field_guides" / "radio.md").read_text()
+    assert f"{MIN_MTU} at least" in guide
+    a, _ = two_homes(tmp_path)
+    a.close()
+    r = invoke(None, "radio", "sim", "tiny", "--mtu", str(MIN_MTU - 1))
+    assert r.exit_code == 5, r.output
+    assert f"smallest MTU that works is {MIN_MTU}" in r.stderr and "Traceback" not in r.output
+    for link in (
+        f"serial:/dev/null?mtu={HELLO_BYTES - 10}",
+        f"kiss:tcp://127.0.0.1:1?callsign=N0CALL&mtu={MIN_MTU - 1}",
+    ):
+        r = invoke(a.path, "radio", "up", "--link", link, "--quiet")
+        assert r.exit_code == 5, r.output
+        assert f"smallest MTU that works is {MIN_MTU}" in r.stderr
+
+
+def test_a_simulator_mtu_that_fits_the_frames_is_accepted() -> None:
+    from mesh.radio.sim import SimParams
+    from mesh.radio.wire import MIN_MTU
+
+    assert SimParams(mtu=MIN_MTU).check().mtu == MIN_MTU

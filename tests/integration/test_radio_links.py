@@ -320,7 +320,7 @@ def test_meshtastic_without_the_package_says_how_to_install(
 ) -> None:
     import builtins
 
-    from mesh.radio.errors import LinkUnavailable
+    from mesh.radio.errors import RadioExtraMissing
     from mesh.radio.meshtastic_link import MeshtasticLink
 
     real_import = builtins.__import__
@@ -331,6 +331,7 @@ def test_meshtastic_without_the_package_says_how_to_install(
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_meshtastic)
-    with pytest.raises(LinkUnavailable, match="not installed") as err:
+    with pytest.raises(RadioExtraMissing, match="not installed") as err:
         MeshtasticLink.open(parse_link("meshtastic:/dev/ttyACM0"))
     assert "plurigrid[meshtastic]" in (err.value.hint or "")
+    assert err.value.exit_code == 14  # an optional extra is not installed (exit-codes.md)

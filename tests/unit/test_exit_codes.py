@@ -42,7 +42,13 @@ def test_help_shows_the_table() -> None:
         assert f"{row.code} {row.meaning}" in text
 
 
-ERROR_MODULES = ["ledger/errors.py", "mesh/errors.py", "planner/errors.py", "plurictl/errors.py"]
+ERROR_MODULES = [
+    "ledger/errors.py",
+    "mesh/errors.py",
+    "mesh/radio/errors.py",
+    "planner/errors.py",
+    "plurictl/errors.py",
+]
 
 
 @pytest.mark.parametrize("path", ERROR_MODULES)
