@@ -156,6 +156,7 @@ def status(app: AppContext, as_json: bool) -> None:
     """
     from mesh.radio.bridge import running_status
 
+    app.home.public_key()  # a clear "not initialised" (exit 3) for a home that is not one
     data = running_status(app.home.path)
     if as_json:
         emit_json(data)

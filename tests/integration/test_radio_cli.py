@@ -274,3 +274,11 @@ def test_a_simulator_mtu_that_fits_the_frames_is_accepted() -> None:
     from mesh.radio.wire import MIN_MTU
 
     assert SimParams(mtu=MIN_MTU).check().mtu == MIN_MTU
+
+
+def test_radio_status_on_a_home_that_does_not_exist_says_not_initialised(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    r = invoke(tmp_path / "nowhere", "radio", "status")
+    assert r.exit_code == 3, r.output  # not initialised, not "no bridge has run" (9)
+    assert not (tmp_path / "nowhere").exists()  # and nothing was created
