@@ -45,7 +45,7 @@ def form_fields(c: TestClient) -> dict[str, str]:
     assert page.status_code == 200, page.text
     csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
     assert csrf
-    return {"csrf": csrf.group(1), "site": "bravo", "tank": "main", "litres": "3,900", "note": ""}
+    return {"csrf": csrf.group(1), "site": "bravo", "tank": "main", "litres": "3900", "note": ""}
 
 
 def fuel_entries(home: Path) -> list:
@@ -119,6 +119,41 @@ def test_bad_input_is_named_on_the_form_and_writes_nothing(
     c, _, _ = phone
     before = len(fuel_entries(alice))
     r = c.post("/intake", data={**form_fields(c), **change})
+    assert r.status_code == 400
+    assert message in r.text
+    assert len(fuel_entries(alice)) == before
+
+
+@pytest.mark.parametrize(("typed", "stored"), [("1100,5", 1100.5), ("1,5", 1.5), (" 1100.5 ", 1100.5)])
+def test_a_decimal_comma_is_read_as_the_decimal_point(
+    phone: tuple[TestClient, str, object], alice: Path, typed: str, stored: float
+) -> None:
+    c, _, _ = phone
+    r = c.post("/intake", data={**form_fields(c), "litres": typed})
+    assert r.status_code == 303, r.text
+    newest = max(fuel_entries(alice), key=lambda x: x.hlc)
+    assert newest.body["litres"] == stored
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("1,100", "without thousands separators"),
+        ("3,900", "without thousands separators"),
+        ("1,100.5", "without thousands separators"),
+        ("1.100,5", "without thousands separators"),
+        ("1,100,000", "without thousands separators"),
+        ("1 100", "litres must be a number"),
+        ("1_000", "litres must be a number"),
+        ("1e3", "litres must be a number"),
+    ],
+)
+def test_ambiguous_litres_are_refused_not_guessed(
+    phone: tuple[TestClient, str, object], alice: Path, typed: str, message: str
+) -> None:
+    c, _, _ = phone
+    before = len(fuel_entries(alice))
+    r = c.post("/intake", data={**form_fields(c), "litres": typed})
     assert r.status_code == 400
     assert message in r.text
     assert len(fuel_entries(alice)) == before
