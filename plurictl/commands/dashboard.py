@@ -96,7 +96,9 @@ def _serve(app: AppContext, *, port: int, lan: bool, bind_to: str | None, intake
         raise click.UsageError("no network address found for --lan: is the hotspot on?")
     host = addresses[0] if len(addresses) == 1 else "0.0.0.0"
     token = secrets.token_urlsafe(24) if lan else None
-    access = Access(DeviceBook(home.path), view_token=token, intake=intake)
+    book = DeviceBook(home.path)
+    book.devices()  # a damaged devices file refuses the start (exit 5), as `devices list` does
+    access = Access(book, view_token=token, intake=intake)
     sock = bind(host, port)
     port = sock.getsockname()[1]
     from plurictl.dashboard.server import running_views

@@ -253,3 +253,29 @@ def test_live_updates_over_server_sent_events(alice: Path, invoke: Invoke) -> No
             assert seen < 10  # generous on a loaded machine; the benchmark holds it to 1 s
     finally:
         dash.live.stop()
+
+
+def test_a_damaged_devices_file_refuses_the_start(
+    alice: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plurictl.dashboard import server
+
+    served: list[object] = []
+    monkeypatch.setattr(server, "serve", lambda app, sock: served.append(app))
+    (alice / "dashboard").mkdir(exist_ok=True)
+    (alice / "dashboard" / "devices.json").write_text('{"devices": [{"label": ')
+    listed = invoke(alice, "dashboard", "devices", "list")
+    r = invoke(alice, "dashboard", "--intake", "--port", "0")
+    assert listed.exit_code == 5 and "cannot read" in listed.output
+    assert r.exit_code == 5 and "cannot read" in r.output, r.output
+    assert "Traceback" not in r.output and not served
+
+
+def test_a_devices_file_damaged_while_running_gives_a_clear_page(
+    phone: tuple[TestClient, str, object], alice: Path
+) -> None:
+    c, token, _ = phone
+    (alice / "dashboard" / "devices.json").write_text("not json at all")
+    for r in (c.get(f"/pair?d={token}"), c.get("/intake"), c.get("/")):
+        assert r.status_code == 503, r.text
+        assert "list of phones" in r.text and "Traceback" not in r.text
