@@ -12,13 +12,13 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from plurictl.dashboard import intake
 from plurictl.dashboard.errors import DashboardInputError
+from plurictl.dashboard.formread import read_form
 from plurictl.dashboard.guard import DEVICE_COOKIE
 from plurictl.dashboard.plan_model import adopted_plans
 from plurictl.errors import handled_errors
@@ -111,7 +111,7 @@ def _form(
         "csrf": dash.access.csrf(device),
         "sites": sites,
         "tanks": tanks,
-        "values": values,
+        "values": {k: intake.printable(str(v)) for k, v in values.items()},
         "message": message,
         "error": error,
     }
@@ -134,12 +134,11 @@ async def _post(dash: Dashboard, request: Request, device: Any) -> Response:
             dash, request, device, {}, error="The photo is too large (12 MB at most).", status=413
         )
     try:
-        async with request.form(
-            max_files=1, max_fields=10, max_part_size=intake.MAX_UPLOAD
-        ) as data:
-            values = {k: v for k, v in data.items() if isinstance(v, str)}
-            upload = data.get("photo")
-            photo = await upload.read() if isinstance(upload, UploadFile) else None
+        values, photo = await read_form(
+            request, max_fields=10, max_part_size=intake.MAX_UPLOAD
+        )
+    except DashboardInputError as e:
+        return _form(dash, request, device, {}, error=str(e), status=400)
     except Exception as e:  # malformed multipart: the parser's own errors vary
         return _form(
             dash, request, device, {}, error=f"The form could not be read: {e}", status=400

@@ -51,10 +51,19 @@ def parse(fields: dict[str, Any], photo: bytes | None, sites: list[str]) -> Fuel
     litres = parse_litres(str(fields.get("litres") or ""))
     if not math.isfinite(litres) or not 0 <= litres <= MAX_LITRES:
         raise DashboardInputError(f"litres must be between 0 and {MAX_LITRES:,}")
-    note = str(fields.get("note") or "").strip()
+    note = str(fields.get("note") or "").replace("\r\n", "\n").strip()
     if len(note) > MAX_NOTE:
         raise DashboardInputError(f"the note is longer than {MAX_NOTE} characters")
+    if printable(note) != note:
+        raise DashboardInputError(
+            "the note must be printable characters (no control or text-direction characters)"
+        )
     return FuelForm(site, tank, litres, note, photo or None)
+
+
+def printable(text: str) -> str:
+    """``text`` without control or text-direction characters (to re-show a refused form)."""
+    return "".join(c for c in text if c.isprintable() or c in "\n\t")
 
 
 def parse_litres(raw: str) -> float:

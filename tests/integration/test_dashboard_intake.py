@@ -279,3 +279,62 @@ def test_a_devices_file_damaged_while_running_gives_a_clear_page(
     for r in (c.get(f"/pair?d={token}"), c.get("/intake"), c.get("/")):
         assert r.status_code == 503, r.text
         assert "list of phones" in r.text and "Traceback" not in r.text
+
+
+def multipart_body(fields: dict[str, bytes]) -> tuple[bytes, str]:
+    """A multipart form body written byte by byte (so a field may hold any bytes)."""
+    boundary = "pluriboundary7"
+    parts = [
+        b"--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n"
+        % (boundary.encode(), name.encode(), value)
+        for name, value in fields.items()
+    ]
+    body = b"".join(parts) + b"--%s--\r\n" % boundary.encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.mark.parametrize(
+    "note", ["tank\x00empty", "gauge \x1b[31mred", "ok \u202egnp.exe", "a\u2066b", "bell\x07"]
+)
+def test_control_and_bidi_characters_in_a_note_are_refused(
+    phone: tuple[TestClient, str, object], alice: Path, note: str
+) -> None:
+    c, _, _ = phone
+    before = len(fuel_entries(alice))
+    r = c.post("/intake", data={**form_fields(c), "note": note})
+    assert r.status_code == 400
+    assert "the note must be printable characters" in r.text
+    assert note not in r.text  # the refused text does not reach the page either
+    assert len(fuel_entries(alice)) == before
+
+
+def test_a_note_that_is_not_utf8_is_refused_not_garbled(
+    phone: tuple[TestClient, str, object], alice: Path
+) -> None:
+    c, _, _ = phone
+    before = len(fuel_entries(alice))
+    fields = {k: v.encode() for k, v in form_fields(c).items()}
+    body, kind = multipart_body({**fields, "note": "caf\xe9 au d\xe9p\xf4t".encode("latin-1")})
+    r = c.post("/intake", content=body, headers={"content-type": kind})
+    assert r.status_code == 400 and "is not UTF-8 text" in r.text, r.text
+    urlencoded = "&".join(f"{k}={v}" for k, v in form_fields(c).items() if k != "note")
+    r = c.post(
+        "/intake",
+        content=urlencoded + "&note=caf%E9",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 400 and "is not UTF-8 text" in r.text, r.text
+    assert len(fuel_entries(alice)) == before
+
+
+def test_a_utf8_note_with_lines_is_kept_exactly(
+    phone: tuple[TestClient, str, object], alice: Path
+) -> None:
+    c, _, _ = phone
+    fields = {k: v.encode() for k, v in form_fields(c).items()}
+    note = "café au dépôt, Straße\r\nzweite Zeile ✓"
+    body, kind = multipart_body({**fields, "note": note.encode()})
+    r = c.post("/intake", content=body, headers={"content-type": kind})
+    assert r.status_code == 303, r.text
+    newest = max(fuel_entries(alice), key=lambda x: x.hlc)
+    assert newest.body["note"] == note.replace("\r\n", "\n")
