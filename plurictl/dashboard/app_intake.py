@@ -74,8 +74,16 @@ def intake_routes(dash: Dashboard, named: Callable[..., Route]) -> list[Route]:
                 "`plurictl dashboard --lan --intake`.",
                 False,
             )
-        device = dash.access.devices.match(request.cookies.get(DEVICE_COOKIE))
+        client = request.client.host if request.client else "?"
+        if dash.access.failures.spent(client):
+            return dash.refuse(
+                request, 429, "Too many wrong tokens from here. Wait a minute.", False
+            )
+        presented = request.cookies.get(DEVICE_COOKIE)
+        device = dash.access.devices.match(presented)
         if device is None:
+            if presented:  # a wrong token counts toward the lockout, as on every route
+                dash.access.failures.allow(client)
             return dash.refuse(
                 request,
                 403,

@@ -338,3 +338,18 @@ def test_a_utf8_note_with_lines_is_kept_exactly(
     assert r.status_code == 303, r.text
     newest = max(fuel_entries(alice), key=lambda x: x.hlc)
     assert newest.body["note"] == note.replace("\r\n", "\n")
+
+
+def test_wrong_phone_tokens_on_intake_count_toward_the_lockout(
+    phone: tuple[TestClient, str, object], alice: Path
+) -> None:
+    c, token, _ = phone
+    codes = []
+    c.cookies.clear()
+    for i in range(12):
+        c.cookies.set("pluri_device", f"guess-{i}")
+        codes.append(c.post("/intake", data={"note": "x"}).status_code)
+    assert codes[:10] == [403] * 10 and codes[10:] == [429, 429], codes
+    c.cookies.set("pluri_device", token)  # even the right token waits: the address is locked
+    assert c.get("/intake").status_code == 429
+    assert c.get(f"/pair?d={token}").status_code == 429
