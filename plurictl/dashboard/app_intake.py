@@ -127,6 +127,7 @@ def _form(
 
 
 async def _post(dash: Dashboard, request: Request, device: Any) -> Response:
+    """Record a reading; only an accepted one counts toward the phone's rate limit."""
     if not dash.access.writes.allow(device.label):
         return _form(
             dash,
@@ -136,6 +137,13 @@ async def _post(dash: Dashboard, request: Request, device: Any) -> Response:
             error="Too many readings from this phone: wait a minute.",
             status=429,
         )
+    response = await _record(dash, request, device)
+    if response.status_code != 303:  # refused: nothing written, the reading is not counted
+        dash.access.writes.refund(device.label)
+    return response
+
+
+async def _record(dash: Dashboard, request: Request, device: Any) -> Response:
     length = request.headers.get("content-length")
     if length is None or not length.isdigit() or int(length) > intake.MAX_UPLOAD + 65536:
         return _form(

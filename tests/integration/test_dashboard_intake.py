@@ -353,3 +353,36 @@ def test_wrong_phone_tokens_on_intake_count_toward_the_lockout(
     c.cookies.set("pluri_device", token)  # even the right token waits: the address is locked
     assert c.get("/intake").status_code == 429
     assert c.get(f"/pair?d={token}").status_code == 429
+
+
+def test_refused_readings_do_not_count_toward_the_rate_limit(
+    phone: tuple[TestClient, str, object], alice: Path
+) -> None:
+    c, _, _ = phone
+    fields = form_fields(c)
+    refused = [
+        {**fields, "litres": "lots"},
+        {**fields, "litres": "1,100"},
+        {**fields, "site": "nowhere"},
+        {**fields, "csrf": "0" * 32},
+    ] * 2
+    assert [c.post("/intake", data=f).status_code for f in refused] == [400] * len(refused)
+    before = len(fuel_entries(alice))
+    codes = [
+        c.post("/intake", data={**fields, "litres": str(3000 + i)}).status_code for i in range(7)
+    ]
+    assert codes[:6] == [303] * 6 and codes[6] == 429, codes
+    assert len(fuel_entries(alice)) == before + 6
+
+
+def test_refund_never_exceeds_the_burst() -> None:
+    from plurictl.dashboard.guard import RateLimiter
+
+    now = [0.0]
+    limiter = RateLimiter(6, 2, clock=lambda: now[0])
+    limiter.refund("p")  # nothing taken yet: nothing to give back
+    assert limiter.allow("p") and limiter.allow("p") and not limiter.allow("p")
+    limiter.refund("p")
+    limiter.refund("p")
+    limiter.refund("p")
+    assert limiter.allow("p") and limiter.allow("p") and not limiter.allow("p")
