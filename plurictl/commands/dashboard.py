@@ -9,11 +9,15 @@ from __future__ import annotations
 import secrets
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from plurictl.context import AppContext, pass_app
 from plurictl.render import console, emit_json, json_option
+
+if TYPE_CHECKING:
+    from plurictl.dashboard.devices import DeviceBook
 
 
 @click.group(invoke_without_command=True)
@@ -141,6 +145,15 @@ def _announce(addresses: list[str], port: int, token: str | None, intake: bool, 
 # --- devices ---------------------------------------------------------------------------
 
 
+def _book(app: AppContext) -> DeviceBook:
+    """The phones of this laptop's home; NotInitialised (exit 3) if there is no home or key."""
+    from plurictl.dashboard.devices import DeviceBook
+
+    app.home.store  # noqa: B018 - "no plurigrid home" (exit 3), never a new folder
+    app.home.public_key()  # "no identity" (exit 3): nobody to sign the phones' readings
+    return DeviceBook(app.home.path)
+
+
 @dashboard.group("devices")
 def devices() -> None:
     """Phones allowed to send fuel readings through the dashboard (one token each).
@@ -163,10 +176,9 @@ def add(app: AppContext, label: str, host: str | None, port: int) -> None:
 
     Example: plurictl dashboard devices add "depot phone" --port 8080
     """
-    from plurictl.dashboard.devices import DeviceBook
     from plurictl.dashboard.server import lan_addresses, qr_text
 
-    device, token = DeviceBook(app.home.path).add(label)
+    device, token = _book(app).add(label)
     host = host or next(iter(lan_addresses()), "127.0.0.1")
     url = f"http://{host}:{port}/pair?d={token}"
     out = console()
@@ -192,9 +204,7 @@ def list_(app: AppContext, as_json: bool) -> None:
 
     Example: plurictl dashboard devices list --json
     """
-    from plurictl.dashboard.devices import DeviceBook
-
-    found = DeviceBook(app.home.path).devices()
+    found = _book(app).devices()
     if as_json:
         emit_json([d.to_json() for d in found])
         return
@@ -222,9 +232,7 @@ def revoke(app: AppContext, label: str) -> None:
 
     Example: plurictl dashboard devices revoke "depot phone"
     """
-    from plurictl.dashboard.devices import DeviceBook
-
-    device = DeviceBook(app.home.path).revoke(label)
+    device = _book(app).revoke(label)
     console().print(
         f"Phone {device.label} revoked at {time.strftime('%H:%M')}: its readings are refused from now on."
     )

@@ -386,3 +386,17 @@ def test_refund_never_exceeds_the_burst() -> None:
     limiter.refund("p")
     limiter.refund("p")
     assert limiter.allow("p") and limiter.allow("p") and not limiter.allow("p")
+
+
+@pytest.mark.parametrize("args", [["add", "depot phone"], ["list"], ["list", "--json"]])
+def test_devices_need_a_home(tmp_path: Path, invoke: Invoke, args: list[str]) -> None:
+    missing = tmp_path / "nowhere"
+    r = invoke(missing, "dashboard", "devices", *args)
+    assert r.exit_code == 3 and "no plurigrid home" in r.output, r.output
+    assert "/pair?d=" not in r.output and not missing.exists()
+    keyless = tmp_path / "keyless"
+    (keyless / "dashboard").mkdir(parents=True)
+    (keyless / "ledger.db").write_bytes(b"")
+    r = invoke(keyless, "dashboard", "devices", *args)
+    assert r.exit_code == 3 and "no identity" in r.output, r.output
+    assert not (keyless / "dashboard" / "devices.json").exists()
