@@ -400,3 +400,39 @@ def test_devices_need_a_home(tmp_path: Path, invoke: Invoke, args: list[str]) ->
     r = invoke(keyless, "dashboard", "devices", *args)
     assert r.exit_code == 3 and "no identity" in r.output, r.output
     assert not (keyless / "dashboard" / "devices.json").exists()
+
+
+def _can_mount_read_only() -> bool:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    if sys.platform != "linux" or os.geteuid() != 0 or not shutil.which("unshare"):
+        return False
+    return subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _can_mount_read_only(), reason="needs root and mount namespaces")
+def test_devices_on_a_read_only_home_give_the_read_only_error(alice: Path, invoke: Invoke) -> None:
+    """For real: the home bind-mounted read-only in a private mount namespace, as a stick."""
+    import subprocess
+    import sys
+
+    assert invoke(alice, "dashboard", "devices", "add", "depot phone").exit_code == 0
+    stored = (alice / "dashboard" / "devices.json").read_bytes()
+    plurictl = f"{Path(sys.executable).parent / 'plurictl'} --home {alice}"
+    script = (
+        f"mount --bind {alice} {alice} && mount -o remount,bind,ro {alice} && "
+        f"{{ {plurictl} log append --kind note --body '{{}}'; echo ledger=$?; "
+        f"{plurictl} dashboard devices add 'tank phone'; echo add=$?; "
+        f"{plurictl} dashboard devices revoke 'depot phone'; echo revoke=$?; "
+        f"{plurictl} dashboard devices list --json; echo list=$?; }}"
+    )
+    r = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True)
+    out = r.stdout + r.stderr
+    for code in ("ledger=8", "add=8", "revoke=8", "list=0"):
+        assert code in r.stdout, out
+    assert out.count("is on a read-only file or disk; nothing was changed") == 3, out
+    assert "unexpected" not in out and "Traceback" not in out and "/pair?d=" not in out
+    assert (alice / "dashboard" / "devices.json").read_bytes() == stored
