@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -95,10 +96,7 @@ def _serve(app: AppContext, *, port: int, lan: bool, bind_to: str | None, intake
         raise click.UsageError(
             "--bind needs --lan (without it the dashboard is for this laptop only)"
         )
-    addresses = [bind_to] if bind_to else (lan_addresses() if lan else ["127.0.0.1"])
-    if lan and not addresses:
-        raise click.UsageError("no network address found for --lan: is the hotspot on?")
-    host = addresses[0] if len(addresses) == 1 else "0.0.0.0"
+    host, addresses = _listen_on(lan, bind_to, lan_addresses)
     token = secrets.token_urlsafe(24) if lan else None
     book = DeviceBook(home.path)
     book.devices()  # a damaged devices file refuses the start (exit 5), as `devices list` does
@@ -116,6 +114,31 @@ def _serve(app: AppContext, *, port: int, lan: bool, bind_to: str | None, intake
             serve(web, sock)
         finally:
             dash.stopping.set()
+
+
+def _listen_on(
+    lan: bool, bind_to: str | None, lan_addresses: Callable[[], list[str]]
+) -> tuple[str, list[str]]:
+    """(address to listen on, addresses to print for phones): never 0.0.0.0 in a link."""
+    if not lan:
+        return "127.0.0.1", ["127.0.0.1"]
+    if bind_to and not _unspecified(bind_to):
+        return bind_to, [bind_to]
+    addresses = lan_addresses()
+    if not addresses:
+        raise click.UsageError("no network address found for --lan: is the hotspot on?")
+    host = bind_to or (addresses[0] if len(addresses) == 1 else "0.0.0.0")
+    return host, addresses
+
+
+def _unspecified(address: str) -> bool:
+    """True for 0.0.0.0 (every address): phones cannot open a link to it."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(address).is_unspecified
+    except ValueError:
+        return False
 
 
 def _check_can_report(app: AppContext) -> None:

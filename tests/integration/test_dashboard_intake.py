@@ -436,3 +436,29 @@ def test_devices_on_a_read_only_home_give_the_read_only_error(alice: Path, invok
     assert out.count("is on a read-only file or disk; nothing was changed") == 3, out
     assert "unexpected" not in out and "Traceback" not in out and "/pair?d=" not in out
     assert (alice / "dashboard" / "devices.json").read_bytes() == stored
+
+
+def test_lan_bound_to_every_address_prints_the_real_addresses(
+    alice: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plurictl.dashboard import server
+
+    bound: list[tuple[str, int]] = []
+
+    def serve(app: object, sock: object) -> None:
+        bound.append(sock.getsockname())  # type: ignore[attr-defined]
+        sock.close()  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(server, "serve", serve)
+    real = server.lan_addresses()
+    monkeypatch.setattr(server, "lan_addresses", lambda: ["10.42.0.1", *real])
+    r = invoke(alice, "dashboard", "--lan", "--bind", "0.0.0.0", "--port", "0")
+    assert r.exit_code == 0, r.output
+    assert bound and bound[0][0] == "0.0.0.0"  # listens on every address
+    assert "0.0.0.0" not in r.output  # but no link phones cannot open
+    for address in ("10.42.0.1", *real):
+        assert f"http://{address}:{bound[0][1]}/?t=" in r.output
+    monkeypatch.setattr(server, "lan_addresses", lambda: [])
+    r = invoke(alice, "dashboard", "--lan", "--bind", "0.0.0.0", "--port", "0")
+    assert r.exit_code == 2 and "no network address found" in r.output, r.output
+    assert len(bound) == 1
