@@ -150,9 +150,7 @@ async def _record(dash: Dashboard, request: Request, device: Any) -> Response:
             dash, request, device, {}, error="The photo is too large (12 MB at most).", status=413
         )
     try:
-        values, photo = await read_form(
-            request, max_fields=10, max_part_size=intake.MAX_UPLOAD
-        )
+        values, photo = await read_form(request, max_fields=10, max_part_size=intake.MAX_UPLOAD)
     except DashboardInputError as e:
         return _form(dash, request, device, {}, error=str(e), status=400)
     except Exception as e:  # malformed multipart: the parser's own errors vary

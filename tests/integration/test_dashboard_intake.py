@@ -124,7 +124,9 @@ def test_bad_input_is_named_on_the_form_and_writes_nothing(
     assert len(fuel_entries(alice)) == before
 
 
-@pytest.mark.parametrize(("typed", "stored"), [("1100,5", 1100.5), ("1,5", 1.5), (" 1100.5 ", 1100.5)])
+@pytest.mark.parametrize(
+    ("typed", "stored"), [("1100,5", 1100.5), ("1,5", 1.5), (" 1100.5 ", 1100.5)]
+)
 def test_a_decimal_comma_is_read_as_the_decimal_point(
     phone: tuple[TestClient, str, object], alice: Path, typed: str, stored: float
 ) -> None:
@@ -285,7 +287,7 @@ def multipart_body(fields: dict[str, bytes]) -> tuple[bytes, str]:
     """A multipart form body written byte by byte (so a field may hold any bytes)."""
     boundary = "pluriboundary7"
     parts = [
-        b"--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n"
+        b'--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
         % (boundary.encode(), name.encode(), value)
         for name, value in fields.items()
     ]
