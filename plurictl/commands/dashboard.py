@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from plurictl.context import AppContext, pass_app
 from plurictl.render.common import console, emit_json, json_option
+
+if TYPE_CHECKING:
+    from plurictl.dashboard.devices import DeviceBook
 
 
 @click.group(invoke_without_command=True)
@@ -91,12 +96,11 @@ def _serve(app: AppContext, *, port: int, lan: bool, bind_to: str | None, intake
         raise click.UsageError(
             "--bind needs --lan (without it the dashboard is for this laptop only)"
         )
-    addresses = [bind_to] if bind_to else (lan_addresses() if lan else ["127.0.0.1"])
-    if lan and not addresses:
-        raise click.UsageError("no network address found for --lan: is the hotspot on?")
-    host = addresses[0] if len(addresses) == 1 else "0.0.0.0"
+    host, addresses = _listen_on(lan, bind_to, lan_addresses)
     token = secrets.token_urlsafe(24) if lan else None
-    access = Access(DeviceBook(home.path), view_token=token, intake=intake)
+    book = DeviceBook(home.path)
+    book.devices()  # a damaged devices file refuses the start (exit 5), as `devices list` does
+    access = Access(book, view_token=token, intake=intake)
     sock = bind(host, port)
     port = sock.getsockname()[1]
     from plurictl.dashboard.server import running_views
@@ -110,6 +114,31 @@ def _serve(app: AppContext, *, port: int, lan: bool, bind_to: str | None, intake
             serve(web, sock)
         finally:
             dash.stopping.set()
+
+
+def _listen_on(
+    lan: bool, bind_to: str | None, lan_addresses: Callable[[], list[str]]
+) -> tuple[str, list[str]]:
+    """(address to listen on, addresses to print for phones): never 0.0.0.0 in a link."""
+    if not lan:
+        return "127.0.0.1", ["127.0.0.1"]
+    if bind_to and not _unspecified(bind_to):
+        return bind_to, [bind_to]
+    addresses = lan_addresses()
+    if not addresses:
+        raise click.UsageError("no network address found for --lan: is the hotspot on?")
+    host = bind_to or (addresses[0] if len(addresses) == 1 else "0.0.0.0")
+    return host, addresses
+
+
+def _unspecified(address: str) -> bool:
+    """True for 0.0.0.0 (every address): phones cannot open a link to it."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(address).is_unspecified
+    except ValueError:
+        return False
 
 
 def _check_can_report(app: AppContext) -> None:
@@ -139,6 +168,15 @@ def _announce(addresses: list[str], port: int, token: str | None, intake: bool, 
 # --- devices ---------------------------------------------------------------------------
 
 
+def _book(app: AppContext) -> DeviceBook:
+    """The phones of this laptop's home; NotInitialised (exit 3) if there is no home or key."""
+    from plurictl.dashboard.devices import DeviceBook
+
+    app.home.store  # noqa: B018 - "no plurigrid home" (exit 3), never a new folder
+    app.home.public_key()  # "no identity" (exit 3): nobody to sign the phones' readings
+    return DeviceBook(app.home.path)
+
+
 @dashboard.group("devices")
 def devices() -> None:
     """Phones allowed to send fuel readings through the dashboard (one token each).
@@ -161,10 +199,9 @@ def add(app: AppContext, label: str, host: str | None, port: int) -> None:
 
     Example: plurictl dashboard devices add "depot phone" --port 8080
     """
-    from plurictl.dashboard.devices import DeviceBook
     from plurictl.dashboard.server import lan_addresses, qr_text
 
-    device, token = DeviceBook(app.home.path).add(label)
+    device, token = _book(app).add(label)
     host = host or next(iter(lan_addresses()), "127.0.0.1")
     url = f"http://{host}:{port}/pair?d={token}"
     out = console()
@@ -190,9 +227,7 @@ def list_(app: AppContext, as_json: bool) -> None:
 
     Example: plurictl dashboard devices list --json
     """
-    from plurictl.dashboard.devices import DeviceBook
-
-    found = DeviceBook(app.home.path).devices()
+    found = _book(app).devices()
     if as_json:
         emit_json([d.to_json() for d in found])
         return
@@ -220,9 +255,7 @@ def revoke(app: AppContext, label: str) -> None:
 
     Example: plurictl dashboard devices revoke "depot phone"
     """
-    from plurictl.dashboard.devices import DeviceBook
-
-    device = DeviceBook(app.home.path).revoke(label)
+    device = _book(app).revoke(label)
     console().print(
         f"Phone {device.label} revoked at {time.strftime('%H:%M')}: its readings are refused from now on."
     )

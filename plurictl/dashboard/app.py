@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from plurictl import readouts
 from plurictl.dashboard import intake, model
+from plurictl.dashboard.errors import DashboardInputError
 from plurictl.dashboard.guard import DEVICE_COOKIE, VIEW_COOKIE, Access, Who
 from plurictl.dashboard.live import LiveViews
 from plurictl.dashboard.render import Renderer, asset
@@ -290,6 +291,12 @@ API: dict[str, Callable[[Dashboard, Any, int, dict[str, Any]], Any]] = {
 }
 
 
+DEVICES_DAMAGED = (
+    "This laptop's list of phones (dashboard/devices.json) cannot be read. "
+    "The coordinator runs `plurictl dashboard devices list` to see why."
+)
+
+
 def create_app(dash: Dashboard, *, allowed_hosts: list[str] | None = None) -> Starlette:
     """The Starlette application serving ``dash`` (the caller starts and stops the views)."""
     from starlette.middleware import Middleware
@@ -300,7 +307,10 @@ def create_app(dash: Dashboard, *, allowed_hosts: list[str] | None = None) -> St
     def named(path: str, endpoint: Handler, name: str, methods: list[str] | None = None) -> Route:
         async def handler(request: Request) -> Response:
             request.scope["route_name"] = name
-            return await endpoint(request)
+            try:
+                return await endpoint(request)
+            except DashboardInputError:  # devices.json damaged while running
+                return dash.refuse(request, 503, DEVICES_DAMAGED, False)
 
         return Route(path, handler, name=name, methods=methods or ["GET"])
 

@@ -12,13 +12,13 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from plurictl.dashboard import intake
 from plurictl.dashboard.errors import DashboardInputError
+from plurictl.dashboard.formread import read_form
 from plurictl.dashboard.guard import DEVICE_COOKIE
 from plurictl.dashboard.plan_model import adopted_plans
 from plurictl.errors import handled_errors
@@ -74,8 +74,16 @@ def intake_routes(dash: Dashboard, named: Callable[..., Route]) -> list[Route]:
                 "`plurictl dashboard --lan --intake`.",
                 False,
             )
-        device = dash.access.devices.match(request.cookies.get(DEVICE_COOKIE))
+        client = request.client.host if request.client else "?"
+        if dash.access.failures.spent(client):
+            return dash.refuse(
+                request, 429, "Too many wrong tokens from here. Wait a minute.", False
+            )
+        presented = request.cookies.get(DEVICE_COOKIE)
+        device = dash.access.devices.match(presented)
         if device is None:
+            if presented:  # a wrong token counts toward the lockout, as on every route
+                dash.access.failures.allow(client)
             return dash.refuse(
                 request,
                 403,
@@ -111,7 +119,7 @@ def _form(
         "csrf": dash.access.csrf(device),
         "sites": sites,
         "tanks": tanks,
-        "values": values,
+        "values": {k: intake.printable(str(v)) for k, v in values.items()},
         "message": message,
         "error": error,
     }
@@ -119,6 +127,7 @@ def _form(
 
 
 async def _post(dash: Dashboard, request: Request, device: Any) -> Response:
+    """Record a reading; only an accepted one counts toward the phone's rate limit."""
     if not dash.access.writes.allow(device.label):
         return _form(
             dash,
@@ -128,18 +137,22 @@ async def _post(dash: Dashboard, request: Request, device: Any) -> Response:
             error="Too many readings from this phone: wait a minute.",
             status=429,
         )
+    response = await _record(dash, request, device)
+    if response.status_code != 303:  # refused: nothing written, the reading is not counted
+        dash.access.writes.refund(device.label)
+    return response
+
+
+async def _record(dash: Dashboard, request: Request, device: Any) -> Response:
     length = request.headers.get("content-length")
     if length is None or not length.isdigit() or int(length) > intake.MAX_UPLOAD + 65536:
         return _form(
             dash, request, device, {}, error="The photo is too large (12 MB at most).", status=413
         )
     try:
-        async with request.form(
-            max_files=1, max_fields=10, max_part_size=intake.MAX_UPLOAD
-        ) as data:
-            values = {k: v for k, v in data.items() if isinstance(v, str)}
-            upload = data.get("photo")
-            photo = await upload.read() if isinstance(upload, UploadFile) else None
+        values, photo = await read_form(request, max_fields=10, max_part_size=intake.MAX_UPLOAD)
+    except DashboardInputError as e:
+        return _form(dash, request, device, {}, error=str(e), status=400)
     except Exception as e:  # malformed multipart: the parser's own errors vary
         return _form(
             dash, request, device, {}, error=f"The form could not be read: {e}", status=400

@@ -9,6 +9,7 @@ next request.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import hmac
 import json
@@ -20,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ledger.errors import StoreError
 from plurictl.dashboard.errors import DashboardInputError
 
 FOLDER = "dashboard"
@@ -41,6 +43,15 @@ def check_label(label: str) -> str:
             f"a device label must be 1-{MAX_LABEL} printable characters, e.g. 'depot phone'"
         )
     return text
+
+
+def _describe_write_error(path: Path, e: OSError) -> str:
+    """The ledger's wording for the same failures (see ledger.store.describe_sqlite_error)."""
+    if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"the phones file {path} is on a read-only file or disk; nothing was changed"
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full; nothing was changed"
+    return f"cannot write the phones file {path}: {e.strerror}; nothing was changed"
 
 
 @dataclass
@@ -144,15 +155,22 @@ class DeviceBook:
             return active[0]
 
     def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        """Write the file atomically; StoreError (exit 8) if the disk refuses, file unchanged."""
         tmp = self.path.with_suffix(".tmp")
         data = json.dumps({"devices": [asdict(d) for d in self._devices]}, indent=1)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except OSError as e:
+            self._stamp = None  # re-read the unchanged file next time
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise StoreError(_describe_write_error(self.path, e)) from e
         with contextlib.suppress(OSError):
             st = self.path.stat()
             self._stamp = (st.st_mtime_ns, st.st_size)

@@ -50,6 +50,13 @@ class RateLimiter:
             self._buckets[key] = (tokens - cost, now)
             return True
 
+    def refund(self, key: str, cost: float = 1.0) -> None:
+        """Give back what :meth:`allow` took (for an attempt that did not count)."""
+        with self._lock:
+            if key in self._buckets:
+                tokens, at = self._buckets[key]
+                self._buckets[key] = (min(self.burst, tokens + cost), at)
+
     def spent(self, key: str) -> bool:
         """True if ``key`` has nothing left right now (without spending)."""
         with self._lock:

@@ -12,6 +12,7 @@ import hashlib
 import io
 import math
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ MAX_SIDE = 1280
 MAX_NOTE = 500
 MAX_LITRES = 10_000_000
 _write_lock = threading.Lock()
+_DECIMAL_COMMA = re.compile(r"[+-]?[0-9]+,[0-9]+")
+_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 
 
 @dataclass
@@ -45,17 +48,43 @@ def parse(fields: dict[str, Any], photo: bytes | None, sites: list[str]) -> Fuel
     tank = str(fields.get("tank") or "main").strip() or "main"
     if len(tank) > 64 or not tank.isprintable():
         raise DashboardInputError("the tank name must be at most 64 printable characters")
-    text = str(fields.get("litres") or "").strip().replace(",", "").replace(" ", "")
-    try:
-        litres = float(text)
-    except ValueError:
-        raise DashboardInputError("litres must be a number, e.g. 1200") from None
+    litres = parse_litres(str(fields.get("litres") or ""))
     if not math.isfinite(litres) or not 0 <= litres <= MAX_LITRES:
         raise DashboardInputError(f"litres must be between 0 and {MAX_LITRES:,}")
-    note = str(fields.get("note") or "").strip()
+    note = str(fields.get("note") or "").replace("\r\n", "\n").strip()
     if len(note) > MAX_NOTE:
         raise DashboardInputError(f"the note is longer than {MAX_NOTE} characters")
+    if printable(note) != note:
+        raise DashboardInputError(
+            "the note must be printable characters (no control or text-direction characters)"
+        )
     return FuelForm(site, tank, litres, note, photo or None)
+
+
+def printable(text: str) -> str:
+    """``text`` without control or text-direction characters (to re-show a refused form)."""
+    return "".join(c for c in text if c.isprintable() or c in "\n\t")
+
+
+def parse_litres(raw: str) -> float:
+    """Litres as typed on a phone, read strictly: a comma only as an unambiguous decimal point.
+
+    "1100.5" and "1100,5" are 1100.5 and "1,5" is 1.5; "1,100" (1.1 or 1100?), "1,100.5"
+    and any other thousands separator are refused rather than guessed.
+    """
+    text = raw.strip()
+    if "," in text:
+        whole, _, frac = text.partition(",")
+        if "," in frac or "." in text or len(frac) == 3 or not _DECIMAL_COMMA.fullmatch(text):
+            raise DashboardInputError(
+                f"litres {text!r} is ambiguous: write 1100.5, without thousands separators"
+            )
+        text = f"{whole}.{frac}"
+    if not _NUMBER.fullmatch(text):
+        if text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+            raise DashboardInputError(f"litres must be between 0 and {MAX_LITRES:,}")
+        raise DashboardInputError("litres must be a number, e.g. 1200 or 1100.5")
+    return float(text)
 
 
 def shrink_photo(data: bytes) -> bytes:

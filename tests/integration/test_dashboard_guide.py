@@ -168,3 +168,28 @@ def test_cli_start_does_not_import_the_web_stack() -> None:
         check=True,
     )
     assert probe.stdout.strip() == "False"
+
+
+def test_the_missing_role_row_quotes_the_real_message_and_fix(
+    alice: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plurictl.dashboard import server
+
+    row = next(
+        line
+        for line in GUIDE.read_text(encoding="utf-8").splitlines()
+        if line.startswith("|") and "--intake" in line and "exit 7" in line
+    )
+    quoted, fix = re.findall(r"`([^`]*)`", row)[0], re.findall(r"`(plurictl roster[^`]*)`", row)
+    for role in ("coordinator", "operator"):
+        r = invoke(alice, "roster", "remove-role", "alice", role)
+        assert r.exit_code == 0, r.output
+    r = invoke(alice, "dashboard", "--intake", "--port", "0")
+    assert r.exit_code == 7, r.output
+    assert quoted.removesuffix("...").strip() in " ".join(r.output.split()), (quoted, r.output)
+    assert fix, row
+    args = shlex.split(fix[0].replace("NAME", "alice"))[1:]
+    assert invoke(alice, *args).exit_code == 0
+    monkeypatch.setattr(server, "serve", lambda app, sock: sock.close())
+    r = invoke(alice, "dashboard", "--intake", "--port", "0")
+    assert r.exit_code == 0 and "Phone intake is on" in r.output, r.output

@@ -45,7 +45,7 @@ def form_fields(c: TestClient) -> dict[str, str]:
     assert page.status_code == 200, page.text
     csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
     assert csrf
-    return {"csrf": csrf.group(1), "site": "bravo", "tank": "main", "litres": "3,900", "note": ""}
+    return {"csrf": csrf.group(1), "site": "bravo", "tank": "main", "litres": "3900", "note": ""}
 
 
 def fuel_entries(home: Path) -> list:
@@ -119,6 +119,43 @@ def test_bad_input_is_named_on_the_form_and_writes_nothing(
     c, _, _ = phone
     before = len(fuel_entries(alice))
     r = c.post("/intake", data={**form_fields(c), **change})
+    assert r.status_code == 400
+    assert message in r.text
+    assert len(fuel_entries(alice)) == before
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"), [("1100,5", 1100.5), ("1,5", 1.5), (" 1100.5 ", 1100.5)]
+)
+def test_a_decimal_comma_is_read_as_the_decimal_point(
+    phone: tuple[TestClient, str, object], alice: Path, typed: str, stored: float
+) -> None:
+    c, _, _ = phone
+    r = c.post("/intake", data={**form_fields(c), "litres": typed})
+    assert r.status_code == 303, r.text
+    newest = max(fuel_entries(alice), key=lambda x: x.hlc)
+    assert newest.body["litres"] == stored
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("1,100", "without thousands separators"),
+        ("3,900", "without thousands separators"),
+        ("1,100.5", "without thousands separators"),
+        ("1.100,5", "without thousands separators"),
+        ("1,100,000", "without thousands separators"),
+        ("1 100", "litres must be a number"),
+        ("1_000", "litres must be a number"),
+        ("1e3", "litres must be a number"),
+    ],
+)
+def test_ambiguous_litres_are_refused_not_guessed(
+    phone: tuple[TestClient, str, object], alice: Path, typed: str, message: str
+) -> None:
+    c, _, _ = phone
+    before = len(fuel_entries(alice))
+    r = c.post("/intake", data={**form_fields(c), "litres": typed})
     assert r.status_code == 400
     assert message in r.text
     assert len(fuel_entries(alice)) == before
@@ -218,3 +255,212 @@ def test_live_updates_over_server_sent_events(alice: Path, invoke: Invoke) -> No
             assert seen < 10  # generous on a loaded machine; the benchmark holds it to 1 s
     finally:
         dash.live.stop()
+
+
+def test_a_damaged_devices_file_refuses_the_start(
+    alice: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plurictl.dashboard import server
+
+    served: list[object] = []
+    monkeypatch.setattr(server, "serve", lambda app, sock: served.append(app))
+    (alice / "dashboard").mkdir(exist_ok=True)
+    (alice / "dashboard" / "devices.json").write_text('{"devices": [{"label": ')
+    listed = invoke(alice, "dashboard", "devices", "list")
+    r = invoke(alice, "dashboard", "--intake", "--port", "0")
+    assert listed.exit_code == 5 and "cannot read" in listed.output
+    assert r.exit_code == 5 and "cannot read" in r.output, r.output
+    assert "Traceback" not in r.output and not served
+
+
+def test_a_devices_file_damaged_while_running_gives_a_clear_page(
+    phone: tuple[TestClient, str, object], alice: Path
+) -> None:
+    c, token, _ = phone
+    (alice / "dashboard" / "devices.json").write_text("not json at all")
+    for r in (c.get(f"/pair?d={token}"), c.get("/intake"), c.get("/")):
+        assert r.status_code == 503, r.text
+        assert "list of phones" in r.text and "Traceback" not in r.text
+
+
+def multipart_body(fields: dict[str, bytes]) -> tuple[bytes, str]:
+    """A multipart form body written byte by byte (so a field may hold any bytes)."""
+    boundary = "pluriboundary7"
+    parts = [
+        b'--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
+        % (boundary.encode(), name.encode(), value)
+        for name, value in fields.items()
+    ]
+    body = b"".join(parts) + b"--%s--\r\n" % boundary.encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.mark.parametrize(
+    "note", ["tank\x00empty", "gauge \x1b[31mred", "ok \u202egnp.exe", "a\u2066b", "bell\x07"]
+)
+def test_control_and_bidi_characters_in_a_note_are_refused(
+    phone: tuple[TestClient, str, object], alice: Path, note: str
+) -> None:
+    c, _, _ = phone
+    before = len(fuel_entries(alice))
+    r = c.post("/intake", data={**form_fields(c), "note": note})
+    assert r.status_code == 400
+    assert "the note must be printable characters" in r.text
+    assert note not in r.text  # the refused text does not reach the page either
+    assert len(fuel_entries(alice)) == before
+
+
+def test_a_note_that_is_not_utf8_is_refused_not_garbled(
+    phone: tuple[TestClient, str, object], alice: Path
+) -> None:
+    c, _, _ = phone
+    before = len(fuel_entries(alice))
+    fields = {k: v.encode() for k, v in form_fields(c).items()}
+    body, kind = multipart_body({**fields, "note": "caf\xe9 au d\xe9p\xf4t".encode("latin-1")})
+    r = c.post("/intake", content=body, headers={"content-type": kind})
+    assert r.status_code == 400 and "is not UTF-8 text" in r.text, r.text
+    urlencoded = "&".join(f"{k}={v}" for k, v in form_fields(c).items() if k != "note")
+    r = c.post(
+        "/intake",
+        content=urlencoded + "&note=caf%E9",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 400 and "is not UTF-8 text" in r.text, r.text
+    assert len(fuel_entries(alice)) == before
+
+
+def test_a_utf8_note_with_lines_is_kept_exactly(
+    phone: tuple[TestClient, str, object], alice: Path
+) -> None:
+    c, _, _ = phone
+    fields = {k: v.encode() for k, v in form_fields(c).items()}
+    note = "café au dépôt, Straße\r\nzweite Zeile ✓"
+    body, kind = multipart_body({**fields, "note": note.encode()})
+    r = c.post("/intake", content=body, headers={"content-type": kind})
+    assert r.status_code == 303, r.text
+    newest = max(fuel_entries(alice), key=lambda x: x.hlc)
+    assert newest.body["note"] == note.replace("\r\n", "\n")
+
+
+def test_wrong_phone_tokens_on_intake_count_toward_the_lockout(
+    phone: tuple[TestClient, str, object], alice: Path
+) -> None:
+    c, token, _ = phone
+    codes = []
+    c.cookies.clear()
+    for i in range(12):
+        c.cookies.set("pluri_device", f"guess-{i}")
+        codes.append(c.post("/intake", data={"note": "x"}).status_code)
+    assert codes[:10] == [403] * 10 and codes[10:] == [429, 429], codes
+    c.cookies.set("pluri_device", token)  # even the right token waits: the address is locked
+    assert c.get("/intake").status_code == 429
+    assert c.get(f"/pair?d={token}").status_code == 429
+
+
+def test_refused_readings_do_not_count_toward_the_rate_limit(
+    phone: tuple[TestClient, str, object], alice: Path
+) -> None:
+    c, _, _ = phone
+    fields = form_fields(c)
+    refused = [
+        {**fields, "litres": "lots"},
+        {**fields, "litres": "1,100"},
+        {**fields, "site": "nowhere"},
+        {**fields, "csrf": "0" * 32},
+    ] * 2
+    assert [c.post("/intake", data=f).status_code for f in refused] == [400] * len(refused)
+    before = len(fuel_entries(alice))
+    codes = [
+        c.post("/intake", data={**fields, "litres": str(3000 + i)}).status_code for i in range(7)
+    ]
+    assert codes[:6] == [303] * 6 and codes[6] == 429, codes
+    assert len(fuel_entries(alice)) == before + 6
+
+
+def test_refund_never_exceeds_the_burst() -> None:
+    from plurictl.dashboard.guard import RateLimiter
+
+    now = [0.0]
+    limiter = RateLimiter(6, 2, clock=lambda: now[0])
+    limiter.refund("p")  # nothing taken yet: nothing to give back
+    assert limiter.allow("p") and limiter.allow("p") and not limiter.allow("p")
+    limiter.refund("p")
+    limiter.refund("p")
+    limiter.refund("p")
+    assert limiter.allow("p") and limiter.allow("p") and not limiter.allow("p")
+
+
+@pytest.mark.parametrize("args", [["add", "depot phone"], ["list"], ["list", "--json"]])
+def test_devices_need_a_home(tmp_path: Path, invoke: Invoke, args: list[str]) -> None:
+    missing = tmp_path / "nowhere"
+    r = invoke(missing, "dashboard", "devices", *args)
+    assert r.exit_code == 3 and "no plurigrid home" in r.output, r.output
+    assert "/pair?d=" not in r.output and not missing.exists()
+    keyless = tmp_path / "keyless"
+    (keyless / "dashboard").mkdir(parents=True)
+    (keyless / "ledger.db").write_bytes(b"")
+    r = invoke(keyless, "dashboard", "devices", *args)
+    assert r.exit_code == 3 and "no identity" in r.output, r.output
+    assert not (keyless / "dashboard" / "devices.json").exists()
+
+
+def _can_mount_read_only() -> bool:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    if sys.platform != "linux" or os.geteuid() != 0 or not shutil.which("unshare"):
+        return False
+    return subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _can_mount_read_only(), reason="needs root and mount namespaces")
+def test_devices_on_a_read_only_home_give_the_read_only_error(alice: Path, invoke: Invoke) -> None:
+    """For real: the home bind-mounted read-only in a private mount namespace, as a stick."""
+    import subprocess
+    import sys
+
+    assert invoke(alice, "dashboard", "devices", "add", "depot phone").exit_code == 0
+    stored = (alice / "dashboard" / "devices.json").read_bytes()
+    plurictl = f"{Path(sys.executable).parent / 'plurictl'} --home {alice}"
+    script = (
+        f"mount --bind {alice} {alice} && mount -o remount,bind,ro {alice} && "
+        f"{{ {plurictl} log append --kind note --body '{{}}'; echo ledger=$?; "
+        f"{plurictl} dashboard devices add 'tank phone'; echo add=$?; "
+        f"{plurictl} dashboard devices revoke 'depot phone'; echo revoke=$?; "
+        f"{plurictl} dashboard devices list --json; echo list=$?; }}"
+    )
+    r = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True)
+    out = r.stdout + r.stderr
+    for code in ("ledger=8", "add=8", "revoke=8", "list=0"):
+        assert code in r.stdout, out
+    assert out.count("is on a read-only file or disk; nothing was changed") == 3, out
+    assert "unexpected" not in out and "Traceback" not in out and "/pair?d=" not in out
+    assert (alice / "dashboard" / "devices.json").read_bytes() == stored
+
+
+def test_lan_bound_to_every_address_prints_the_real_addresses(
+    alice: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plurictl.dashboard import server
+
+    bound: list[tuple[str, int]] = []
+
+    def serve(app: object, sock: object) -> None:
+        bound.append(sock.getsockname())  # type: ignore[attr-defined]
+        sock.close()  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(server, "serve", serve)
+    real = server.lan_addresses()
+    monkeypatch.setattr(server, "lan_addresses", lambda: ["10.42.0.1", *real])
+    r = invoke(alice, "dashboard", "--lan", "--bind", "0.0.0.0", "--port", "0")
+    assert r.exit_code == 0, r.output
+    assert bound and bound[0][0] == "0.0.0.0"  # listens on every address
+    assert "0.0.0.0" not in r.output  # but no link phones cannot open
+    for address in ("10.42.0.1", *real):
+        assert f"http://{address}:{bound[0][1]}/?t=" in r.output
+    monkeypatch.setattr(server, "lan_addresses", lambda: [])
+    r = invoke(alice, "dashboard", "--lan", "--bind", "0.0.0.0", "--port", "0")
+    assert r.exit_code == 2 and "no network address found" in r.output, r.output
+    assert len(bound) == 1
