@@ -27,7 +27,7 @@ from typing import Any
 
 from ledger import clock as hlc
 from ledger import ingest as ingest_mod
-from ledger.entry import Entry, Signer, create, decode
+from ledger.entry import Entry, Signer, create
 from ledger.errors import NotInitialised, NotInMesh, StoreError, TrustError, WrongMesh
 from ledger.forks import ForkProof
 from ledger.ingest import IngestReport, Rejection, verify_many
@@ -138,6 +138,7 @@ class Store(QuarantineMixin):
         #: damaged entries met while reading, by (author, seq): left out of every result
         self.damaged: dict[tuple[bytes, int], Damage] = {}
         self.damaged_forks: dict[bytes, str] = {}
+        self._fork_memo: dict[tuple[Any, ...], ForkProof | str] = {}
         with _sqlite_errors():
             self.db, self.read_only = connect(self.path, timeout)
             self._migrate()
@@ -282,8 +283,8 @@ class Store(QuarantineMixin):
     # --- roster and heads ---------------------------------------------------------
 
     def forks_by_author(self) -> dict[bytes, int]:
-        with self._read() as db:
-            return {a: s for a, s in db.execute("SELECT author, seq FROM forks")}
+        """author -> seq of every fork proof that checks out (see :meth:`fork_proofs`)."""
+        return {p.author: p.seq for p in self.fork_proofs()}
 
     def roster(self) -> roster_view.Roster:
         """The roster view over this store (cached until a roster entry or fork arrives).
@@ -581,23 +582,51 @@ class Store(QuarantineMixin):
             last = (rows[-1][0], rows[-1][1])
 
     def fork_proofs(self) -> list[ForkProof]:
-        """Stored fork proofs (both entries decode); ``log verify`` re-checks their signatures."""
+        """The stored fork proofs that check out from their signed bytes.
+
+        A proof counts only if it is two validly signed entries by one author at one
+        seq (both read from the signed bytes, not the columns) with different ids,
+        and its row names that author and seq. Any other row (forged or edited in
+        the file) is left out of every view and noted in :attr:`damaged_forks`;
+        ``log verify`` reports it and ``--repair`` drops it. Each row is checked
+        once per process (forks are few).
+        """
         with self._read() as db:
             rows = db.execute(
                 "SELECT author, seq, raw_a, raw_b FROM forks ORDER BY author"
             ).fetchall()
         out = []
-        for author, seq, raw_a, raw_b in rows:
-            try:
-                proof = ForkProof.stored(decode(raw_a), decode(raw_b))
-            except Exception as err:  # damaged proof: verify reports it, repair drops it
-                self.damaged_forks[author] = f"fork proof unreadable ({err})"
+        for row in rows:
+            checked = self._checked_fork(row)
+            if isinstance(checked, str):
+                self.damaged_forks[row[0]] = checked
                 continue
-            if proof.author != author or proof.seq != seq or proof.a.author != proof.b.author:
-                self.damaged_forks[author] = "fork proof does not match its row"
-                continue
-            out.append(proof)
+            out.append(checked)
         return out
+
+    def _checked_fork(self, row: Any) -> ForkProof | str:
+        """The proof in one ``forks`` row, or why it does not prove a fork."""
+        try:
+            key = tuple(row)
+            hash(key)
+        except TypeError:
+            key = None
+        if key is not None and key in self._fork_memo:
+            return self._fork_memo[key]
+        result: ForkProof | str
+        author, seq, raw_a, raw_b = row
+        try:
+            proof = ForkProof.from_raw(raw_a, raw_b)  # signatures, same author and seq, ids
+        except Exception as err:
+            result = f"fork proof fails its check ({err})"
+        else:
+            if proof.author != author or proof.seq != seq:
+                result = "fork proof does not match its row"
+            else:
+                result = proof
+        if key is not None:
+            self._fork_memo[key] = result
+        return result
 
     # --- writes -----------------------------------------------------------------
 
@@ -744,9 +773,9 @@ class Store(QuarantineMixin):
             "SELECT seq, raw_a, raw_b FROM forks WHERE author=?", (proof.author,)
         ).fetchone()
         if row is not None:
-            existing = ForkProof.stored(decode(row[1]), decode(row[2]))
-            if existing.key() <= proof.key():
-                return False
+            existing = self._checked_fork((proof.author, *row))
+            if isinstance(existing, ForkProof) and existing.key() <= proof.key():
+                return False  # a proof that checks out, as good or better, is kept
         db.execute(
             "INSERT INTO forks(author, seq, raw_a, raw_b, found) VALUES(?,?,?,?,?) "
             "ON CONFLICT(author) DO UPDATE SET seq=excluded.seq, raw_a=excluded.raw_a, "
