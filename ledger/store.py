@@ -109,6 +109,11 @@ def decode_trusted(raw: bytes, entry_id: bytes) -> Entry:
     return e
 
 
+def _own_high_key(author: bytes) -> str:
+    """The meta key of the highest seq this laptop appended for ``author`` (its own key)."""
+    return "own_high:" + author.hex()
+
+
 class Store(QuarantineMixin):
     """One laptop's ledger. Open with :meth:`open`; use as a context manager."""
 
@@ -644,6 +649,7 @@ class Store(QuarantineMixin):
             mesh = self._meta("mesh_id")
             row = db.execute("SELECT seq, id FROM heads WHERE author=?", (author,)).fetchone()
             seq, prev = (row[0], row[1]) if row else (0, mesh)
+            self._check_own_feed(db, author, seq)
             clock = hlc.HybridClock(int(self._meta("hlc", 0)))
             roster = self.roster() if mesh is not None else None
             roster_changed = False
@@ -692,9 +698,33 @@ class Store(QuarantineMixin):
                 (author, seq, prev),
             )
             self._set_meta("hlc", clock.last)
+            self._set_meta(_own_high_key(author), seq)
             if roster_changed:
                 self._bump_generation()
         return out
+
+    def _check_own_feed(self, db: sqlite3.Connection, author: bytes, seq: int) -> None:
+        """Refuse to sign at ``seq + 1`` if this laptop has signed that far before.
+
+        The highest seq this laptop ever recorded for its key (kept in ``meta`` at each
+        append), the heads table and the stored entries must all agree that ``seq`` is
+        the end of the feed, and entry ``seq`` must be here: otherwise entries were lost
+        (a damaged or edited file) and a new entry would fork this laptop's own key.
+        """
+        stored = db.execute("SELECT max(seq) FROM entries WHERE author=?", (author,)).fetchone()
+        high = max(int(self._meta(_own_high_key(author), 0) or 0), int(stored[0] or 0))
+        head_held = seq == 0 or (
+            db.execute("SELECT 1 FROM entries WHERE author=? AND seq=?", (author, seq)).fetchone()
+            is not None
+        )
+        if high > seq or not head_held:
+            raise StoreError(
+                f"this laptop has signed its own feed up to seq {max(high, seq)}, but entries "
+                "of it are missing here; writing now would sign a second entry at a seq it "
+                "already used (a fork of its own key: every peer would freeze its feed)",
+                hint="run `plurictl log verify --repair --peer tcp://HOST:PORT` or "
+                "`plurictl sync --peer ADDR` first, so the missing entries come back from a peer",
+            )
 
     _INSERT = (
         "INSERT INTO entries(author, seq, id, prev, hlc, kind, raw, received) "

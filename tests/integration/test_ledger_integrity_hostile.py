@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ledger.errors import StoreError
 from ledger.forks import ForkProof
 from ledger.store import Store
 from ledger.testing import MeshFixture
@@ -73,3 +74,62 @@ def test_a_real_fork_proof_with_an_edited_seq_is_ignored(tmp_path: Path) -> None
     assert reopened.forks_by_author() == {bob: last.seq}
     reopened.close()
     store.close()
+
+
+# --- 2. a lost own head is never signed again --------------------------------------------------------
+
+
+def test_repair_keeps_the_head_of_a_deleted_own_entry_and_append_refuses(
+    invoke: Invoke, home: Path
+) -> None:
+    top = [note(invoke, home, i) for i in range(4)][-1]
+    sql(home, "DELETE FROM entries WHERE seq=?", top)
+    r = invoke(home, "log", "verify", "--repair")
+    assert r.exit_code == 6, r.output  # the entry is missing until a peer sends it
+    assert "missing" in r.output
+    assert sql(home, "SELECT max(seq) FROM heads") == [(top,)]
+    assert any(s == top for (s,) in sql(home, "SELECT seq FROM quarantine"))
+    r = invoke(home, "log", "append", "--kind", "note", "--body", "{}")
+    assert r.exit_code == 8, r.output
+    assert "--repair --peer" in r.output
+    assert sql(home, "SELECT max(seq) FROM entries") == [(top - 1,)]
+
+
+def test_append_refuses_below_the_highest_seq_ever_recorded(invoke: Invoke, home: Path) -> None:
+    top = [note(invoke, home, i) for i in range(3)][-1]
+    sql(home, "DELETE FROM entries WHERE seq=?", top)
+    sql(
+        home, "UPDATE heads SET seq = seq - 1, id = (SELECT id FROM entries WHERE seq = ?)", top - 1
+    )
+    r = invoke(home, "log", "append", "--kind", "note", "--body", "{}")
+    assert r.exit_code == 8, r.output
+    assert f"seq {top}" in r.output and "sync" in r.output
+
+
+def test_a_deleted_own_head_comes_back_from_a_peer_then_append_goes_on(tmp_path: Path) -> None:
+    from ledger.integrity import repair
+    from mesh.testing import MemoryNetwork
+
+    mesh = MeshFixture.create("alice", {"bob": ["operator"]})
+    a = Store(tmp_path / "a.db", create=True)
+    b = Store(tmp_path / "b.db", create=True)
+    for s in (a, b):
+        assert not s.ingest([e.raw for e in mesh.entries]).rejected
+    bob = mesh.person("bob")
+    mine = [a.append(bob, "note", {"i": i}) for i in range(3)]
+    assert not b.ingest([e.raw for e in mine]).rejected
+    a.db.execute("DELETE FROM entries WHERE author=? AND seq=?", (bob.public, mine[-1].seq))
+    repair(a, a.verify_all())
+    assert a.stored_heads()[bob.public].seq == mine[-1].seq
+    try:
+        a.append(bob, "note", {"i": 9})
+        raise AssertionError("append signed over a missing own entry")
+    except StoreError:
+        pass
+    net = MemoryNetwork()
+    net.add("a", a, mesh.key("alice"))
+    net.add("b", b, bob.public)
+    for _ in range(3):
+        net.round()
+    assert a.verify_all().ok
+    assert a.append(bob, "note", {"i": 9}).seq == mine[-1].seq + 1
