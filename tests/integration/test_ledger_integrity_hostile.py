@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ledger.errors import StoreError
 from ledger.forks import ForkProof
 from ledger.store import Store
@@ -133,3 +135,33 @@ def test_a_deleted_own_head_comes_back_from_a_peer_then_append_goes_on(tmp_path:
         net.round()
     assert a.verify_all().ok
     assert a.append(bob, "note", {"i": 9}).seq == mine[-1].seq + 1
+
+
+# --- 3. a lost ledger file is never silently replaced ------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["truncate", "delete"])
+def test_a_missing_or_empty_ledger_is_an_error(invoke: Invoke, home: Path, how: str) -> None:
+    note(invoke, home, 1)
+    db = home / "ledger.db"
+    for extra in (home / "ledger.db-wal", home / "ledger.db-shm"):
+        extra.unlink(missing_ok=True)
+    if how == "truncate":
+        db.write_bytes(b"")
+    else:
+        db.unlink()
+    for args in (["log", "verify"], ["log", "show"]):
+        r = invoke(home, *args)
+        assert r.exit_code == 8, r.output
+        assert "missing or empty" in r.output
+    assert not db.exists() or db.stat().st_size == 0  # nothing was created
+
+
+def test_a_new_home_still_inits_and_creates_a_mesh(invoke: Invoke, tmp_path: Path) -> None:
+    h = tmp_path / "new"
+    assert invoke(h, "init", "--name", "n").exit_code == 0
+    (h / "ledger.db").unlink()  # not in a mesh yet: nothing to lose
+    assert invoke(h, "log", "verify").exit_code == 0
+    assert invoke(h, "mesh", "create", "m").exit_code == 0
+    assert (h / "ledger.db.mesh").exists()
+    assert note(invoke, h, 1) == 2
