@@ -198,9 +198,7 @@ class IngestState:
         self.heads: dict[bytes, Head] = {
             a: Head(s, i) for a, s, i in db.execute("SELECT author, seq, id FROM heads")
         }
-        self.forks: dict[bytes, int] = {
-            a: s for a, s in db.execute("SELECT author, seq FROM forks")
-        }
+        self.forks: dict[bytes, int] = store.forks_by_author()  # only proofs that check out
         self.touched: set[bytes] = set()
         self.unwritten: list[Entry] = []  # accepted, inserted in one executemany
         self.unwritten_at: dict[tuple[bytes, int], Entry] = {}

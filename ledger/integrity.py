@@ -110,7 +110,8 @@ def verify(store: Store, *, quick: bool = False, progress: Progress | None = Non
             )
     if progress is not None:
         progress(report.checked % 1000)
-    report.heads = _heads_problems(store, last)
+    report.heads, missing = _heads_problems(store, last)
+    report.bad += missing
     report.forks, report.bad_forks = _check_forks(store, quick)
     report.database += _seal_problems(store)
     return report
@@ -204,21 +205,39 @@ class _Chain:
         return Damage(e.author, e.seq, e.id, why) if why else None
 
 
-def _heads_problems(store: Store, last: dict[bytes, tuple[int, bytes | None]]) -> list[str]:
+def _heads_problems(
+    store: Store, last: dict[bytes, tuple[int, bytes | None]]
+) -> tuple[list[str], list[Damage]]:
+    """Heads-table rows that disagree with the entries, and entries missing past the last one.
+
+    A head above the last stored entry is not a wrong head: the entries up to it were
+    stored here once (this laptop's own, maybe) and are missing; the head's id names the
+    last of them, so they are quarantined and fetched by id, and the head is kept.
+    """
     heads = store.stored_heads()
-    out = []
+    out: list[str] = []
+    missing: list[Damage] = []
     for author, (seq, eid) in sorted(last.items()):
         head = heads.get(author)
         if head is None:
             out.append(f"heads table lacks {author.hex()[:12]} (last stored seq {seq})")
+        elif head.seq > seq:
+            missing.append(_missing(author, seq + 1, head))
         elif head.seq != seq or (eid is not None and head.id != eid):
             out.append(
                 f"heads table says {author.hex()[:12]} is at seq {head.seq}; "
                 f"the entries end at seq {seq}"
             )
     for author in sorted(set(heads) - set(last)):
-        out.append(f"heads table names {author.hex()[:12]}, which has no entries")
-    return out
+        missing.append(_missing(author, 1, heads[author]))
+    return out, missing
+
+
+def _missing(author: bytes, first: int, head: Any) -> Damage:
+    span = f"seq {first}" if first == head.seq else f"seqs {first} to {head.seq}"
+    return Damage(
+        author, head.seq, head.id, f"missing from the store ({span}; the heads table had them)"
+    )
 
 
 def _check_forks(store: Store, quick: bool) -> tuple[list[ForkProof], list[Damage]]:
@@ -333,10 +352,20 @@ def _rewrite_columns(store: Store, drifted: list[Damage]) -> None:
 
 
 def _rebuild_heads(store: Store) -> None:
+    """Heads from the entries, but never below what the heads table recorded.
+
+    A head above the last stored entry means entries this laptop held are missing
+    (they are quarantined and fetched by id); lowering the head would let this laptop
+    sign a second entry at a seq it has signed before (a fork of its own key).
+    """
     with store.transaction() as db:
         rows = db.execute("SELECT author, max(seq) FROM entries GROUP BY author").fetchall()
-        db.execute("DELETE FROM heads")
-        for author, seq in rows:
+        recorded = {a: s for a, s in db.execute("SELECT author, seq FROM heads")}
+        for author, seq in rows:  # a head with no entries at all is kept too
+            high = recorded.get(author)
+            if isinstance(high, int) and high > seq:
+                continue  # entries are missing above the last stored one: keep the head
+            db.execute("DELETE FROM heads WHERE author=?", (author,))
             eid = _id_of(store, db, author, seq)
             if eid is not None:
                 db.execute("INSERT INTO heads(author, seq, id) VALUES(?,?,?)", (author, seq, eid))

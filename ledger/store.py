@@ -27,7 +27,7 @@ from typing import Any
 
 from ledger import clock as hlc
 from ledger import ingest as ingest_mod
-from ledger.entry import Entry, Signer, create, decode
+from ledger.entry import Entry, Signer, create
 from ledger.errors import NotInitialised, NotInMesh, StoreError, TrustError, WrongMesh
 from ledger.forks import ForkProof
 from ledger.ingest import IngestReport, Rejection, verify_many
@@ -49,6 +49,8 @@ from ledger.stored import (
 )
 
 DB_FILE = "ledger.db"
+#: beside the ledger file (``ledger.db.mesh``): this home belongs to a mesh
+MARKER_SUFFIX = ".mesh"
 
 
 @dataclass(frozen=True)
@@ -109,11 +111,17 @@ def decode_trusted(raw: bytes, entry_id: bytes) -> Entry:
     return e
 
 
+def _own_high_key(author: bytes) -> str:
+    """The meta key of the highest seq this laptop appended for ``author`` (its own key)."""
+    return "own_high:" + author.hex()
+
+
 class Store(QuarantineMixin):
     """One laptop's ledger. Open with :meth:`open`; use as a context manager."""
 
     def __init__(self, path: Path, *, create: bool = False, timeout: float = 10.0) -> None:
         self.path = Path(path)
+        self._check_not_lost()
         if not self.path.exists():
             if not create:
                 raise NotInitialised(
@@ -138,9 +146,42 @@ class Store(QuarantineMixin):
         #: damaged entries met while reading, by (author, seq): left out of every result
         self.damaged: dict[tuple[bytes, int], Damage] = {}
         self.damaged_forks: dict[bytes, str] = {}
+        self._fork_memo: dict[tuple[Any, ...], ForkProof | str] = {}
         with _sqlite_errors():
             self.db, self.read_only = connect(self.path, timeout)
             self._migrate()
+            if not self.read_only and not self.marker.exists():
+                mesh = self._meta("mesh_id")
+                if mesh is not None:  # a ledger from before markers: mark it now
+                    self._mark(mesh)
+
+    @property
+    def marker(self) -> Path:
+        """Written beside the ledger once it belongs to a mesh: from then on, a missing or
+        empty ledger file is a lost ledger, never a new one."""
+        return self.path.with_name(self.path.name + MARKER_SUFFIX)
+
+    def _mark(self, mesh: bytes) -> None:
+        with contextlib.suppress(OSError):
+            self.marker.write_text(mesh.hex() + "\n")
+
+    def _check_not_lost(self) -> None:
+        if not self.marker.exists():
+            return
+        try:
+            empty = self.path.stat().st_size == 0
+        except FileNotFoundError:
+            empty = True
+        except OSError:
+            return  # unreadable: SQLite says so when it opens it
+        if empty:
+            raise StoreError(
+                f"the ledger file is missing or empty ({self.path}), but this home belongs "
+                "to a mesh: restore it from a backup or sync from a peer with `plurictl "
+                "mesh join` and `plurictl sync --peer ADDR` (after moving "
+                f"{self.marker.name} aside); nothing was created",
+                hint=f"copy {self.path.name} back from a backup of this home",
+            )
 
     @classmethod
     def open(cls, home: Path, *, create: bool = False) -> Store:
@@ -239,6 +280,8 @@ class Store(QuarantineMixin):
         return row[0] if row else default
 
     def _set_meta(self, key: str, value: Any) -> None:
+        if key == "mesh_id" and isinstance(value, bytes):
+            self._mark(value)
         self.db.execute(
             "INSERT INTO meta(key, value) VALUES(?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
@@ -282,8 +325,8 @@ class Store(QuarantineMixin):
     # --- roster and heads ---------------------------------------------------------
 
     def forks_by_author(self) -> dict[bytes, int]:
-        with self._read() as db:
-            return {a: s for a, s in db.execute("SELECT author, seq FROM forks")}
+        """author -> seq of every fork proof that checks out (see :meth:`fork_proofs`)."""
+        return {p.author: p.seq for p in self.fork_proofs()}
 
     def roster(self) -> roster_view.Roster:
         """The roster view over this store (cached until a roster entry or fork arrives).
@@ -581,23 +624,51 @@ class Store(QuarantineMixin):
             last = (rows[-1][0], rows[-1][1])
 
     def fork_proofs(self) -> list[ForkProof]:
-        """Stored fork proofs (both entries decode); ``log verify`` re-checks their signatures."""
+        """The stored fork proofs that check out from their signed bytes.
+
+        A proof counts only if it is two validly signed entries by one author at one
+        seq (both read from the signed bytes, not the columns) with different ids,
+        and its row names that author and seq. Any other row (forged or edited in
+        the file) is left out of every view and noted in :attr:`damaged_forks`;
+        ``log verify`` reports it and ``--repair`` drops it. Each row is checked
+        once per process (forks are few).
+        """
         with self._read() as db:
             rows = db.execute(
                 "SELECT author, seq, raw_a, raw_b FROM forks ORDER BY author"
             ).fetchall()
         out = []
-        for author, seq, raw_a, raw_b in rows:
-            try:
-                proof = ForkProof.stored(decode(raw_a), decode(raw_b))
-            except Exception as err:  # damaged proof: verify reports it, repair drops it
-                self.damaged_forks[author] = f"fork proof unreadable ({err})"
+        for row in rows:
+            checked = self._checked_fork(row)
+            if isinstance(checked, str):
+                self.damaged_forks[row[0]] = checked
                 continue
-            if proof.author != author or proof.seq != seq or proof.a.author != proof.b.author:
-                self.damaged_forks[author] = "fork proof does not match its row"
-                continue
-            out.append(proof)
+            out.append(checked)
         return out
+
+    def _checked_fork(self, row: Any) -> ForkProof | str:
+        """The proof in one ``forks`` row, or why it does not prove a fork."""
+        try:
+            key = tuple(row)
+            hash(key)
+        except TypeError:
+            key = None
+        if key is not None and key in self._fork_memo:
+            return self._fork_memo[key]
+        result: ForkProof | str
+        author, seq, raw_a, raw_b = row
+        try:
+            proof = ForkProof.from_raw(raw_a, raw_b)  # signatures, same author and seq, ids
+        except Exception as err:
+            result = f"fork proof fails its check ({err})"
+        else:
+            if proof.author != author or proof.seq != seq:
+                result = "fork proof does not match its row"
+            else:
+                result = proof
+        if key is not None:
+            self._fork_memo[key] = result
+        return result
 
     # --- writes -----------------------------------------------------------------
 
@@ -615,6 +686,7 @@ class Store(QuarantineMixin):
             mesh = self._meta("mesh_id")
             row = db.execute("SELECT seq, id FROM heads WHERE author=?", (author,)).fetchone()
             seq, prev = (row[0], row[1]) if row else (0, mesh)
+            self._check_own_feed(db, author, seq)
             clock = hlc.HybridClock(int(self._meta("hlc", 0)))
             roster = self.roster() if mesh is not None else None
             roster_changed = False
@@ -663,9 +735,33 @@ class Store(QuarantineMixin):
                 (author, seq, prev),
             )
             self._set_meta("hlc", clock.last)
+            self._set_meta(_own_high_key(author), seq)
             if roster_changed:
                 self._bump_generation()
         return out
+
+    def _check_own_feed(self, db: sqlite3.Connection, author: bytes, seq: int) -> None:
+        """Refuse to sign at ``seq + 1`` if this laptop has signed that far before.
+
+        The highest seq this laptop ever recorded for its key (kept in ``meta`` at each
+        append), the heads table and the stored entries must all agree that ``seq`` is
+        the end of the feed, and entry ``seq`` must be here: otherwise entries were lost
+        (a damaged or edited file) and a new entry would fork this laptop's own key.
+        """
+        stored = db.execute("SELECT max(seq) FROM entries WHERE author=?", (author,)).fetchone()
+        high = max(int(self._meta(_own_high_key(author), 0) or 0), int(stored[0] or 0))
+        head_held = seq == 0 or (
+            db.execute("SELECT 1 FROM entries WHERE author=? AND seq=?", (author, seq)).fetchone()
+            is not None
+        )
+        if high > seq or not head_held:
+            raise StoreError(
+                f"this laptop has signed its own feed up to seq {max(high, seq)}, but entries "
+                "of it are missing here; writing now would sign a second entry at a seq it "
+                "already used (a fork of its own key: every peer would freeze its feed)",
+                hint="run `plurictl log verify --repair --peer tcp://HOST:PORT` or "
+                "`plurictl sync --peer ADDR` first, so the missing entries come back from a peer",
+            )
 
     _INSERT = (
         "INSERT INTO entries(author, seq, id, prev, hlc, kind, raw, received) "
@@ -744,9 +840,9 @@ class Store(QuarantineMixin):
             "SELECT seq, raw_a, raw_b FROM forks WHERE author=?", (proof.author,)
         ).fetchone()
         if row is not None:
-            existing = ForkProof.stored(decode(row[1]), decode(row[2]))
-            if existing.key() <= proof.key():
-                return False
+            existing = self._checked_fork((proof.author, *row))
+            if isinstance(existing, ForkProof) and existing.key() <= proof.key():
+                return False  # a proof that checks out, as good or better, is kept
         db.execute(
             "INSERT INTO forks(author, seq, raw_a, raw_b, found) VALUES(?,?,?,?,?) "
             "ON CONFLICT(author) DO UPDATE SET seq=excluded.seq, raw_a=excluded.raw_a, "
