@@ -60,7 +60,15 @@ def test_a_broken_node_makes_the_checker_fail(tmp_path: Path) -> None:
     assert "b lacks" in missing.detail
 
 
-@pytest.mark.parametrize("name", ["quickstart", "partition-vote", "lost-laptop", "cloned-teller"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "quickstart",
+        pytest.param("partition-vote", marks=pytest.mark.slow),
+        pytest.param("lost-laptop", marks=pytest.mark.slow),
+        "cloned-teller",
+    ],
+)
 def test_shipped_drills_pass(tmp_path: Path, name: str) -> None:
     report = DrillRunner(load(shipped.folder("drills") / f"{name}.toml"), tmp_path).run()
     assert report.passed, json.dumps(report.to_json(), indent=1)[:3000]

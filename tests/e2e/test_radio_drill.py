@@ -47,6 +47,7 @@ def test_a_radio_step_carries_entries_across_a_partition(tmp_path: Path) -> None
     assert "heard b on the air" in log
 
 
+@pytest.mark.slow
 def test_without_the_radio_the_partition_holds(tmp_path: Path) -> None:
     spec = copy.deepcopy(FAST)
     spec["step"] = [s for s in spec["step"] if s["do"] != "radio"]

@@ -79,6 +79,7 @@ def test_a_flood_of_forged_entries_cannot_deny_service(
         atk.close()
 
 
+@pytest.mark.slow
 def test_a_backlog_of_expensive_messages_does_not_make_the_node_deaf(
     cluster: LocalCluster,
 ) -> None:

@@ -133,6 +133,7 @@ def test_the_quick_start_runs_as_written(tmp_path: Path, air: dict[str, str]) ->
         procs.close()
 
 
+@pytest.mark.slow
 def test_radio_check_hears_the_far_station(
     tmp_path: Path, invoke: Invoke, air: dict[str, str]
 ) -> None:

@@ -15,7 +15,14 @@ def _scenario(case: str):  # type: ignore[no-untyped-def]
     )
 
 
-@pytest.mark.parametrize("case", ["case9", "case30", "case118"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "case9",
+        pytest.param("case30", marks=pytest.mark.slow),
+        pytest.param("case118", marks=pytest.mark.slow),
+    ],
+)
 def test_cost_mode_matches_pandapower_rundcopp(case: str) -> None:
     import pandapower as pp
     import pandapower.networks as pn

@@ -117,7 +117,9 @@ def test_validate_counts_declared_loads_that_cannot_be_reached(
     assert "loads no generation can reach" in r.stdout and "clinic" in r.stdout
 
 
-@pytest.mark.parametrize("name", ["island-microgrid", "three-bases", "case118-72h"])
+@pytest.mark.parametrize(
+    "name", ["island-microgrid", "three-bases", pytest.param("case118-72h", marks=pytest.mark.slow)]
+)
 def test_every_load_of_a_shipped_scenario_is_in_its_plan(name: str) -> None:
     from planner.network import load_net
 

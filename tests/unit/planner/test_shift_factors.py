@@ -197,7 +197,9 @@ def test_case89pegase_has_what_the_flow_check_needs() -> None:
     assert {u.element for u in grid.units} >= {"gen", "sgen", "ext_grid"}
 
 
-@pytest.mark.parametrize(("case", "loss"), [("case118", 0.0), ("case89pegase", 0.05)])
+@pytest.mark.parametrize(
+    ("case", "loss"), [("case118", 0.0), pytest.param("case89pegase", 0.05, marks=pytest.mark.slow)]
+)
 @settings(max_examples=10, deadline=None)
 @given(
     scale=st.lists(st.floats(0.0, 1.5), min_size=2, max_size=2),
