@@ -203,23 +203,7 @@ def result(vote: Vote, roster: Roster, *, ballots: bool = True) -> dict[str, Any
         return _summary_result(vote, r, roster)
     names = {b.id: b for b in vote.ballots.values()}
     return {
-        "vote": vote.id.hex(),
-        "sheet": vote.sealed_sheet.hex() if vote.sealed_sheet else None,
-        "root": vote.sealed_root.hex() if vote.sealed_root else None,
-        "method": r.tally.method,
-        "outcome": r.outcome,
-        "winner": r.winner.to_json() if r.winner else None,
-        "tied": r.tally.tied if r.outcome == "tie" else [],
-        "counts": r.tally.counts,
-        "rounds": [x.to_json() for x in r.tally.rounds],
-        "margin": r.tally.margin,
-        "quorum_pct": r.quorum_pct,
-        "quorum_met": r.quorum_met,
-        "turnout_weight": r.turnout_weight,
-        "roll_weight": r.roll_weight,
-        "missing_weight": r.missing_weight,
-        "decided_regardless": r.decided_regardless,
-        "equivocated_tellers": equivocated(vote, roster),
+        **_result_head(vote, r, roster),
         "counted": [b.id.hex() for b in r.counted],
         "uncounted": [
             {
@@ -242,11 +226,8 @@ def result(vote: Vote, roster: Roster, *, ballots: bool = True) -> dict[str, Any
     }
 
 
-def _summary_result(vote: Vote, r: Result, roster: Roster) -> dict[str, Any]:
-    reasons: dict[str, int] = {}
-    for _, why in r.uncounted:
-        head = why.split(":")[0]
-        reasons[head] = reasons.get(head, 0) + 1
+def _result_head(vote: Vote, r: Result, roster: Roster) -> dict[str, Any]:
+    """What a FINAL result says whether or not it lists the ballots."""
     return {
         "vote": vote.id.hex(),
         "sheet": vote.sealed_sheet.hex() if vote.sealed_sheet else None,
@@ -265,6 +246,16 @@ def _summary_result(vote: Vote, r: Result, roster: Roster) -> dict[str, Any]:
         "missing_weight": r.missing_weight,
         "decided_regardless": r.decided_regardless,
         "equivocated_tellers": equivocated(vote, roster),
+    }
+
+
+def _summary_result(vote: Vote, r: Result, roster: Roster) -> dict[str, Any]:
+    reasons: dict[str, int] = {}
+    for _, why in r.uncounted:
+        head = why.split(":")[0]
+        reasons[head] = reasons.get(head, 0) + 1
+    return {
+        **_result_head(vote, r, roster),
         "ballots": {
             "counted": len(r.counted),
             "uncounted": dict(sorted(reasons.items())),
