@@ -73,6 +73,16 @@ class QuarantineMixin:
                     (d.author, d.seq, expected, d.reason, _wall_ms()),
                 )
 
+    def set_quarantine(self, found: Iterable[Damage]) -> None:
+        """The quarantine holds exactly ``found`` (a fresh ``log verify``): entries repaired
+        in place or filled since are taken out of it."""
+        keep = [d for d in found if d.author is not None and d.seq is not None]
+        with self._write() as db:
+            db.execute("DELETE FROM quarantine")
+        for key in [k for k in self.damaged if k not in {d.key() for d in keep}]:
+            del self.damaged[key]
+        self.quarantine(keep)
+
     def quarantined(self) -> list[Damage]:
         """Damaged entries this laptop knows of: recorded by ``log verify`` or met by reads.
 
@@ -88,8 +98,8 @@ class QuarantineMixin:
                 row = db.execute(
                     f"SELECT {ROW_COLUMNS} FROM entries WHERE author=? AND seq=?", key
                 ).fetchone()
-                if row is not None and isinstance(check_row(row), Entry):
-                    del self.damaged[key]
+                if row is None or isinstance(check_row(row), Entry):
+                    del self.damaged[key]  # repaired, or the row moved back to its place
                 else:
                     found[key] = d
         return [found[k] for k in sorted(found)]

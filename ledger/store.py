@@ -41,6 +41,7 @@ from ledger.stored import (
     Damage,
     KindFilter,
     check_row,
+    entry_hash,
     fast_decode,
     gc_paused,
     kind_filter,
@@ -510,10 +511,12 @@ class Store(QuarantineMixin):
                     (author, start, end, limit),
                 ).fetchall()
         out = []
-        for row in rows:
+        for expected, row in enumerate(rows, start=start):
             e = check_row(row)
             if isinstance(e, Damage):
                 self.damaged.setdefault(e.key(), e)
+                break
+            if e.seq != expected:  # a hole (a row lost or moved): what follows would not chain
                 break
             out.append(e.raw)
         return out
@@ -778,8 +781,32 @@ class Store(QuarantineMixin):
             [(e.author, e.seq, e.id, e.prev, e.hlc, e.kind, e.raw, now) for e in entries],
         )
 
+    def received_now(self) -> int:
+        return _wall_ms()
+
+    def _free_id(self, db: sqlite3.Connection, e: Entry) -> None:
+        """Before ``e`` is put at its place: rows elsewhere whose id column holds ``e.id``.
+
+        A stray copy of ``e`` (its author or seq column edited) is dropped; any other row
+        gets the id of its own bytes back (its id column was edited), so that the unique
+        id index never refuses the intact entry.
+        """
+        rows = db.execute(
+            "SELECT author, seq, raw FROM entries WHERE id=? AND NOT (author=? AND seq=?)",
+            (e.id, e.author, e.seq),
+        ).fetchall()
+        for author, seq, raw in rows:
+            own = entry_hash(raw) if isinstance(raw, bytes) else None
+            if own == e.id:
+                db.execute("DELETE FROM entries WHERE author=? AND seq=?", (author, seq))
+                continue
+            if own is None:  # no bytes at all: an id no entry can have, unique to the place
+                own = entry_hash(b"no signed bytes" + bytes(author) + str(seq).encode())
+            db.execute("UPDATE entries SET id=? WHERE author=? AND seq=?", (own, author, seq))
+
     def _replace(self, db: sqlite3.Connection, e: Entry) -> None:
         """Put the intact ``e`` where a damaged copy of it was (every column from ``e``)."""
+        self._free_id(db, e)
         db.execute(
             "UPDATE entries SET id=?, prev=?, hlc=?, kind=?, raw=? WHERE author=? AND seq=?",
             (e.id, e.prev, e.hlc, e.kind, e.raw, e.author, e.seq),

@@ -220,9 +220,12 @@ def verify(
     Example: plurictl log verify --repair --peer tcp://10.0.0.7:7800
     """
     from ledger.errors import VerificationFailed
-    from ledger.integrity import repair as repair_store
+    from ledger.repair import refuse_read_only
+    from ledger.repair import repair as repair_store
     from plurictl.errors import Failed
 
+    if repair:
+        refuse_read_only(app.home.store)  # exit 8 before anything is checked or changed
     report = _verify(app, quick=quick and not repair, as_json=as_json)
     fixed = None
     if repair:
@@ -262,8 +265,6 @@ def _print_report(app: AppContext, report: Any, fixed: Any) -> None:
     if fixed is not None:
         for line in fixed.fixed:
             out.print(f"[green]FIXED[/] {line}")
-        if store.read_only:
-            out.print("[yellow]read-only home: nothing was repaired[/]")
     mode = "quick check: no signatures" if report.quick else "full check"
     if report.ok:
         out.print(f"[green]OK[/]: {report.checked} entries verified ({mode}), no forks.")
