@@ -74,12 +74,12 @@ class VerifyReport:
 
 
 RESTORE_ADVICE = (
-    "the ledger file has damage SQLite cannot read past, beyond what --repair rebuilds "
-    "(it rebuilds indexes, columns and heads). Restore it from a peer or a bundle: stop the "
-    "node; move ledger.db and ledger.db.mesh out of the home folder (keep them for "
-    "investigation); then `plurictl mesh join GENESIS-FILE` and `plurictl sync --peer "
+    "the ledger file has damage SQLite cannot read past (--repair rebuilds indexes, columns "
+    "and heads, not this). Restore it from a peer or a bundle: stop the node; move ledger.db "
+    "out of the home folder (keep it for investigation) and ledger.db.mesh too, noting the "
+    "mesh id written in it; `plurictl mesh join MESH_ID`; then `plurictl sync --peer "
     "tcp://HOST:PORT` against a healthy laptop, or `plurictl bundle import FILE` of a full "
-    "bundle made there with `plurictl bundle export -o FILE` (see field_guides/ledger.md, "
+    "bundle made there with `plurictl bundle export -o FILE` (field_guides/ledger.md, "
     "'When the file itself is damaged')"
 )
 
@@ -140,7 +140,12 @@ def _check_rows(store: Store, report: VerifyReport, progress: Progress | None) -
         # (else the entry after it would be reported missing).
         chained = chain.problem(e) if e is not None else None
         report.bad += [p for p in (damage, chained) if p is not None]
-        if damage is None and chained is None and e is not None and not roster.valid(e.author, e.seq):
+        if (
+            damage is None
+            and chained is None
+            and e is not None
+            and not roster.valid(e.author, e.seq)
+        ):
             why = roster.authority(e.author, e.seq) or "not valid"
             report.ignored.append(
                 Rejection(f"ignored by views: {why}", e.author, e.seq, e.id, e.kind)

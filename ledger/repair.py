@@ -66,6 +66,10 @@ def repair(store: Store, report: VerifyReport) -> RepairReport:
     refuse_read_only(store)
     out = RepairReport()
     out.fixed += rebuild_indexes(store, report.database)
+    if out.fixed:
+        report = verify(store)  # with the indexes back, a true picture of the rest
+    elif report.advice:
+        return out  # pages SQLite cannot read: nothing below could; verify says what to do
     drifted = [d for d in report.bad if d.columns_only]
     if drifted:
         out.fixed += _restore_rows(store, drifted)

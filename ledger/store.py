@@ -36,6 +36,7 @@ from ledger.quarantine import QuarantineMixin
 from ledger.roster import view as roster_view
 from ledger.schema import MIGRATIONS, SCHEMA_VERSION, connect
 from ledger.stored import (
+    HLC_SIGNED_SQL,
     ROW_COLUMNS,
     SCAN_SHARE,
     Damage,
@@ -46,7 +47,7 @@ from ledger.stored import (
     gc_paused,
     kind_filter,
     kind_ok,
-    sort_rows,
+    sort_entries,
 )
 
 DB_FILE = "ledger.db"
@@ -85,7 +86,14 @@ def _sqlite_errors() -> Iterator[None]:
     try:
         yield
     except sqlite3.Error as e:
-        raise StoreError(describe_sqlite_error(e)) from e
+        text = describe_sqlite_error(e)
+        hint = None
+        if "damaged" in text:
+            hint = (
+                "run `plurictl log verify`: it names the damage and what to do "
+                "(field_guides/ledger.md, 'When the file itself is damaged')"
+            )
+        raise StoreError(text, hint=hint) from e
 
 
 def forks_seal(db: sqlite3.Connection) -> bytes:
@@ -272,7 +280,9 @@ class Store(QuarantineMixin):
             try:
                 yield self.db
             finally:
-                self.db.execute("COMMIT")
+                # a generator abandoned half-way may end only after the store was closed
+                with contextlib.suppress(sqlite3.ProgrammingError):
+                    self.db.execute("COMMIT")
 
     # --- meta -------------------------------------------------------------------
 
@@ -539,9 +549,10 @@ class Store(QuarantineMixin):
                     f"SELECT {ROW_COLUMNS} FROM entries NOT INDEXED WHERE {filt.scan}",
                     filt.scan_args,
                 ).fetchall()
-            sort_rows(rows, newest_first)
             with gc_paused():
-                return [e for e in self._checked(rows) if kind_ok(e, kinds, kind_prefix)]
+                found = [e for e in self._checked(rows) if kind_ok(e, kinds, kind_prefix)]
+            sort_entries(found, newest_first)  # by the signed hlc, never the column
+            return found
         with gc_paused():
             return list(
                 self.iter_entries(
@@ -585,7 +596,8 @@ class Store(QuarantineMixin):
         if where:
             sql += " WHERE " + " AND ".join(where)
         direction = "DESC" if newest_first else "ASC"
-        sql += f" ORDER BY hlc {direction}, author {direction}, seq {direction}"
+        # the signed hlc (computed from the bytes), never the editable hlc column
+        sql += f" ORDER BY {HLC_SIGNED_SQL} {direction}, author {direction}, seq {direction}"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)

@@ -126,6 +126,8 @@ class LazyGroup(click.Group):
         except handled_errors() as err:  # type: ignore[misc]
             report_error(err, debug=_debug(ctx))
             ctx.exit(int(getattr(err, "exit_code", PluriError.exit_code)))
+        except BrokenPipeError:
+            _stdout_closed()
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(128 + signal.SIGINT)  # what a shell reports for Ctrl-C
@@ -139,6 +141,25 @@ class LazyGroup(click.Group):
                 debug=debug,
             )
             ctx.exit(PluriError.exit_code)
+
+
+#: Exit code when stdout is closed under us (``| head``): 128 + SIGPIPE, as a shell reports it.
+STDOUT_CLOSED = 141
+
+
+def _stdout_closed() -> None:
+    """stdout's reader went away: say nothing (there is no one to tell), exit 141.
+
+    stdout is pointed at /dev/null first, so that Python's final flush of what is still
+    buffered does not print a BrokenPipeError of its own.
+    """
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    sys.exit(STDOUT_CLOSED)
 
 
 def _debug(ctx: click.Context) -> bool:
@@ -204,4 +225,10 @@ def main(argv: list[str] | None = None) -> None:
     if hasattr(sys.stdout, "reconfigure"):
         with contextlib.suppress(OSError, ValueError):
             sys.stdout.reconfigure(errors="replace")  # type: ignore[union-attr]
-    cli.main(args=argv, prog_name="plurictl")
+    try:
+        try:
+            cli.main(args=argv, prog_name="plurictl")
+        finally:
+            sys.stdout.flush()  # here, where a closed pipe can still be handled
+    except BrokenPipeError:  # help, usage errors, or the last buffered output
+        _stdout_closed()
