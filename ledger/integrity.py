@@ -29,9 +29,10 @@ from typing import Any
 from ledger.entry import Entry, decode, signature_valid
 from ledger.errors import StoreError
 from ledger.forks import ForkProof
+from ledger.forkstore import forks_seal
 from ledger.ingest import Rejection
 from ledger.kinds import GENESIS
-from ledger.store import Store, forks_seal
+from ledger.store import Store
 from ledger.stored import Damage, column_drift, entry_hash, fast_decode
 
 Progress = Callable[[int], None]
