@@ -14,7 +14,6 @@ from typing import Any
 
 from ledger.entry import Entry
 from ledger.stored import (
-    HLC_SIGNED_SQL,
     ROW_COLUMNS,
     SCAN_SHARE,
     Damage,
@@ -187,8 +186,8 @@ class ReadsMixin:
         if where:
             sql += " WHERE " + " AND ".join(where)
         direction = "DESC" if newest_first else "ASC"
-        # the signed hlc (computed from the bytes), never the editable hlc column
-        sql += f" ORDER BY {HLC_SIGNED_SQL} {direction}, author {direction}, seq {direction}"
+        # the signed hlc (generated from the bytes, indexed), never the editable hlc column
+        sql += f" ORDER BY hlc_signed {direction}, author {direction}, seq {direction}"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)

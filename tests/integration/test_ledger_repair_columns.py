@@ -195,7 +195,9 @@ def flip_page_header(home: Path, btree: str, leaf: bool) -> None:
     (home / "ledger.db").write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("index", ["entries_by_id", "entries_by_kind", "entries_by_signed_kind"])
+@pytest.mark.parametrize(
+    "index", ["entries_by_id", "entries_by_kind", "entries_by_signed_kind", "entries_by_signed_hlc"]
+)
 @pytest.mark.parametrize("leaf", [True, False])
 def test_repair_rebuilds_index_pages_reindex_cannot_clear(
     invoke: Invoke, home: Path, index: str, leaf: bool
