@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 PYTEST_ARGS ?=
+# The suites run on every core (pytest-xdist); XDIST= runs them in one process.
+XDIST ?= -n auto
 
 .PHONY: demo test test-slow test-all bench lint format clean wheelhouse
 
@@ -25,13 +27,13 @@ demo: $(VENV)/.stamp-run
 	$(BIN)/plurictl drill run quickstart
 
 test: $(VENV)/.stamp-test
-	$(BIN)/python -m pytest -m "not slow and not bench" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow and not bench" $(XDIST) $(PYTEST_ARGS)
 
 test-slow: $(VENV)/.stamp-test
-	$(BIN)/python -m pytest -m "slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "slow" $(XDIST) $(PYTEST_ARGS)
 
 test-all: $(VENV)/.stamp-test
-	$(BIN)/python -m pytest -m "not bench" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not bench" $(XDIST) $(PYTEST_ARGS)
 
 bench: $(VENV)/.stamp-test
 	$(BIN)/python -m pytest tests/benchmarks -m bench -s -q $(PYTEST_ARGS)
