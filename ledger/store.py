@@ -294,12 +294,14 @@ class Store(QuarantineMixin):
     @property
     def mesh_id(self) -> bytes | None:
         with _sqlite_errors(), self._lock:
-            return self._meta("mesh_id")
+            mesh_id: bytes | None = self._meta("mesh_id")
+            return mesh_id
 
     @property
     def expected_mesh(self) -> bytes | None:
         with _sqlite_errors(), self._lock:
-            return self._meta("expected_mesh")
+            expected: bytes | None = self._meta("expected_mesh")
+            return expected
 
     def pin_mesh(self, mesh_id: bytes) -> None:
         """Remember which mesh this laptop is joining: only that genesis is accepted."""
@@ -570,7 +572,8 @@ class Store(QuarantineMixin):
         batch: int = 2000,
     ) -> Iterator[Entry]:
         """Like :meth:`entries`, streamed in batches (constant memory for any ledger size)."""
-        where, args = [], []  # type: ignore[var-annotated]
+        where: list[str] = []
+        args: list[Any] = []
         if author is not None:
             where.append("author=?")
             args.append(author)

@@ -392,8 +392,14 @@ class _Parser:
             self.lines.of_step(index, "abort_criteria"),
             label,
         )
-        if len(self.problems) > start or sid is None:
-            return None
+        if (
+            len(self.problems) > start
+            or sid is None
+            or not isinstance(title, str)
+            or not isinstance(instructions, str)
+            or not isinstance(role, str)
+        ):
+            return None  # a wrong type above was recorded as a problem
         return Step(
             id=sid,
             title=title.strip(),

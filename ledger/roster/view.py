@@ -459,19 +459,19 @@ class _Fold:
             self.maybe_apply(change)
         elif e.kind == ROSTER_APPROVE:
             target = bytes.fromhex(e.body["change"])
-            change = r.pending.get(target)
-            if change is None:
+            approved = r.pending.get(target)
+            if approved is None:
                 self.ignore(
                     e, "approves a change that is not pending (already applied, ignored or unknown)"
                 )
                 return
             member = r.keys[e.author].member
-            if member in change.approvals:
+            if member in approved.approvals:
                 self.ignore(e, "this admin already approved the change")
                 return
-            change.approvals[member] = e.author
+            approved.approvals[member] = e.author
             r.applied.append(e.id)
-            self.maybe_apply(change)
+            self.maybe_apply(approved)
 
     def maybe_apply(self, change: PendingChange) -> None:
         r = self.roster

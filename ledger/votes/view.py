@@ -177,7 +177,8 @@ def _fold(
             vid = vote_of[text] if isinstance(text, str) and text in vote_of else None
             if vid is None:
                 vid = parse_hex(text, "vote")
-                vote_of[text] = vid
+                if isinstance(text, str):  # always, once it parsed
+                    vote_of[text] = vid
         except Malformed as err:
             out.ignored.append(Ignored(e.id, e.author, e.seq, e.kind, str(err)))
             continue
@@ -391,7 +392,7 @@ class _VoteFold:
                 self.ignore(e, "ballot not counted: the voter is not on this vote's roll")
                 return
             if self.always[(e.author, VOTER_ROLES)]:
-                self.voters[e.author] = member  # type: ignore[assignment]
+                self.voters[e.author] = member
         if type(e.body.get("replaces", [])) is not list:
             self.ignore(e, "malformed ballot: replaces must be a list of ballot ids")
             return
@@ -563,18 +564,26 @@ class _VoteFold:
 
     def first_count(self, slots: Mapping[bytes, Slot]) -> vote_tally.Tally:
         """What PROVISIONAL shows (ranked choice: first preferences only, never rounds)."""
-        pairs = [(s.weight, s.ballot.choice) for _, s in sorted(slots.items()) if s.status == VOTED]
+        pairs = [
+            (s.weight, s.ballot.choice)
+            for _, s in sorted(slots.items())
+            if s.status == VOTED and s.ballot is not None  # a voted slot holds its ballot
+        ]
         f = self.charter.fields
         options = [o.id for o in f.options]
         if f.method == RANKED:
-            return vote_tally.first_preferences(options, pairs)  # type: ignore[arg-type]
-        return vote_tally.count(f.method, options, pairs, self.charter.id)  # type: ignore[arg-type]
+            return vote_tally.first_preferences(options, pairs)
+        return vote_tally.count(f.method, options, pairs, self.charter.id)
 
     def tally(self, slots: Mapping[bytes, Slot]) -> vote_tally.Tally:
-        pairs = [(s.weight, s.ballot.choice) for _, s in sorted(slots.items()) if s.status == VOTED]
+        pairs = [
+            (s.weight, s.ballot.choice)
+            for _, s in sorted(slots.items())
+            if s.status == VOTED and s.ballot is not None  # a voted slot holds its ballot
+        ]
         f = self.charter.fields
         options = [o.id for o in f.options]
-        return vote_tally.count(f.method, options, pairs, self.charter.id, rules=f.rules)  # type: ignore[arg-type]
+        return vote_tally.count(f.method, options, pairs, self.charter.id, rules=f.rules)
 
     def finish(self) -> None:
         vote = self.vote
