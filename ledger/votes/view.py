@@ -136,10 +136,47 @@ def _fold(
     of charters with ``f`` read them too, so a copied teller key's seals count on
     every laptop that has the proof.
     """
+    out = Votes()
+    by_id, from_proofs, seen_hlc = _well_formed(entries, list(proofs), heard is None, out)
+    ordered = sorted(by_id.values(), key=lambda e: e.id)
+    parts = {e.id: e for e in ordered if e.kind == PART}
+    invalid: set[bytes] = set()
+    incomplete: set[bytes] = set()
+    conditional: dict[bytes, str] = {}
+    for e in ordered:
+        if e.kind == CHARTER:
+            _charter(e, roster, parts, out, invalid, incomplete, conditional)
+    grouped = _group_by_vote(ordered, out, invalid, incomplete)
+    heard_map = heard if heard is not None else seen_hlc
+    keys_of: dict[bytes, list[bytes]] = {}
+    for key, info in roster.keys.items():
+        keys_of.setdefault(info.member, []).append(key)
+    for vid, vote in sorted(out.votes.items()):
+        mine = grouped.get(vid, [])
+        if vote.charter.fields.rules == 1:  # older charters never read fork proofs
+            mine = [e for e in mine if e.id not in from_proofs]
+        _fold_one(vote, roster, out, by_id, parts, mine, count)
+        if vid in conditional and vote.sealed_sheet is None and vote.state != CONFLICT:
+            _drop(out, vote, mine, conditional[vid])
+            continue
+        for member in vote.charter.roll:
+            stamps = [heard_map[k] for k in keys_of.get(member, ()) if k in heard_map]
+            if stamps:
+                vote.last_heard[member] = max(stamps)
+    order = lambda i: (i.vote or b"", i.id, i.reason)  # noqa: E731
+    out.ignored.sort(key=order)
+    out.waiting.sort(key=order)
+    return out
+
+
+def _well_formed(
+    entries: Iterable[Entry], proofs: list[Entry], track_heard: bool, out: Votes
+) -> tuple[dict[bytes, Entry], set[bytes], dict[bytes, int]]:
+    """The vote entries whose bodies pass the schema (the rest ignored in ``out``), by id;
+    which of them only fork proofs carry; and, when ``track_heard``, each author's newest
+    HLC over entries and proofs ("last heard", display only)."""
     by_id: dict[bytes, Entry] = {}
     seen_hlc: dict[bytes, int] = {}
-    proofs = list(proofs)
-    out = Votes()
     for e in entries:
         if e.kind in VOTE_KINDS:
             malformed = schemas.problem(e)  # the generic body schema (ledger.schemas)
@@ -147,7 +184,7 @@ def _fold(
                 out.ignored.append(Ignored(e.id, e.author, e.seq, e.kind, malformed))
             else:
                 by_id[e.id] = e
-        if heard is None and seen_hlc.get(e.author, -1) < e.hlc:
+        if track_heard and seen_hlc.get(e.author, -1) < e.hlc:
             seen_hlc[e.author] = e.hlc  # "last heard" (display only)
     from_proofs = {
         e.id
@@ -157,16 +194,16 @@ def _fold(
     for e in proofs:
         if e.id in from_proofs:
             by_id[e.id] = e
-        if heard is None and seen_hlc.get(e.author, -1) < e.hlc:
+        if track_heard and seen_hlc.get(e.author, -1) < e.hlc:
             seen_hlc[e.author] = e.hlc  # both copies' entries, on every laptop alike
-    ordered = sorted(by_id.values(), key=lambda e: e.id)
-    parts = {e.id: e for e in ordered if e.kind == PART}
-    invalid: set[bytes] = set()
-    incomplete: set[bytes] = set()
-    conditional: dict[bytes, str] = {}
-    for e in ordered:
-        if e.kind == CHARTER:
-            _charter(e, roster, parts, out, invalid, incomplete, conditional)
+    return by_id, from_proofs, seen_hlc
+
+
+def _group_by_vote(
+    ordered: list[Entry], out: Votes, invalid: set[bytes], incomplete: set[bytes]
+) -> dict[bytes, list[Entry]]:
+    """Every non-charter entry under the vote it names; those of an invalid charter are
+    ignored, those of a charter not (fully) here wait (both recorded in ``out``)."""
     grouped: dict[bytes, list[Entry]] = {}
     vote_of: dict[str, bytes] = {}  # one hex parse per vote, not per ballot
     for e in ordered:
@@ -191,26 +228,7 @@ def _fold(
         else:
             why = "charter incomplete (roll parts missing)" if vid in incomplete else "charter"
             out.waiting.append(Ignored(e.id, e.author, e.seq, e.kind, f"waiting for {why}", vid))
-    heard_map = heard if heard is not None else seen_hlc
-    keys_of: dict[bytes, list[bytes]] = {}
-    for key, info in roster.keys.items():
-        keys_of.setdefault(info.member, []).append(key)
-    for vid, vote in sorted(out.votes.items()):
-        mine = grouped.get(vid, [])
-        if vote.charter.fields.rules == 1:  # older charters never read fork proofs
-            mine = [e for e in mine if e.id not in from_proofs]
-        _fold_one(vote, roster, out, by_id, parts, mine, count)
-        if vid in conditional and vote.sealed_sheet is None and vote.state != CONFLICT:
-            _drop(out, vote, mine, conditional[vid])
-            continue
-        for member in vote.charter.roll:
-            stamps = [heard_map[k] for k in keys_of.get(member, ()) if k in heard_map]
-            if stamps:
-                vote.last_heard[member] = max(stamps)
-    order = lambda i: (i.vote or b"", i.id, i.reason)  # noqa: E731
-    out.ignored.sort(key=order)
-    out.waiting.sort(key=order)
-    return out
+    return grouped
 
 
 def _fold_one(
