@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import sqlite3
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.forks import ForkProof
 from ledger.roster import view as roster_view
@@ -41,16 +41,14 @@ class ForkStoreMixin:
     damaged_forks: dict[bytes, str]
     _fork_memo: dict[tuple[Any, ...], ForkProof | str]
 
-    def _read(
-        self,
-    ) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...  # pragma: no cover
-    def _write(
-        self,
-    ) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...  # pragma: no cover
-    def _meta(self, key: str, default: Any = None) -> Any: ...  # pragma: no cover
-    def _set_meta(self, key: str, value: Any) -> None: ...  # pragma: no cover
-    def _bump_generation(self) -> None: ...  # pragma: no cover
-    def roster(self) -> roster_view.Roster: ...  # pragma: no cover
+    if TYPE_CHECKING:  # provided by Store
+
+        def _read(self) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...
+        def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...
+        def _meta(self, key: str, default: Any = None) -> Any: ...
+        def _set_meta(self, key: str, value: Any) -> None: ...
+        def _bump_generation(self) -> None: ...
+        def roster(self) -> roster_view.Roster: ...
 
     def forks_by_author(self) -> dict[bytes, int]:
         """author -> seq of every fork proof that checks out (see :meth:`fork_proofs`)."""

@@ -147,8 +147,8 @@ def ingest(
     for e, problem in checked if checked is not None else verify_many(list(items)):
         if problem is not None:
             report.rejected.append(problem)
-        else:
-            batch[e.id] = e  # type: ignore[union-attr]
+        elif e is not None:  # verify_many gives an entry or a problem
+            batch[e.id] = e
     if not batch:
         return report
     kept = store._kept_past_cut(batch.values())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.entry import Entry
 from ledger.stored import ROW_COLUMNS, Damage, check_row
@@ -28,14 +28,12 @@ class QuarantineMixin:
     damaged: dict[tuple[bytes, int], Damage]
     read_only: bool
 
-    def _read(
-        self,
-    ) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...  # pragma: no cover
-    def _write(
-        self,
-    ) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...  # pragma: no cover
-    def get(self, entry_id: bytes) -> Entry | None: ...  # pragma: no cover
-    def iter_rows(self, batch: int = 2000) -> Iterator[tuple[Any, ...]]: ...  # pragma: no cover
+    if TYPE_CHECKING:  # provided by Store
+
+        def _read(self) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...
+        def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...
+        def get(self, entry_id: bytes) -> Entry | None: ...
+        def iter_rows(self, batch: int = 2000) -> Iterator[tuple[Any, ...]]: ...
 
     def expected_id(self, author: bytes, seq: int, stored_id: Any = None) -> bytes | None:
         """The id entry ``seq`` of ``author`` must have, from the best evidence this laptop holds.
@@ -118,7 +116,7 @@ class QuarantineMixin:
         for d in self.quarantined():
             if d.columns_only:
                 continue
-            expected = self.expected_id(d.author, d.seq, d.id) if d.author and d.seq else d.id  # type: ignore[arg-type]
+            expected = self.expected_id(d.author, d.seq, d.id) if d.author and d.seq else d.id
             if expected is not None and expected not in out:
                 out.append(expected)
             if len(out) >= limit:

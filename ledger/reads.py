@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.entry import Entry
 from ledger.stored import (
@@ -31,9 +31,9 @@ class ReadsMixin:
 
     damaged: dict[tuple[bytes, int], Damage]
 
-    def _read(
-        self,
-    ) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...  # pragma: no cover
+    if TYPE_CHECKING:  # provided by Store
+
+        def _read(self) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...
 
     def _checked(self, rows: Iterable[Any]) -> list[Entry]:
         """The intact entries of ``rows``; damaged ones are noted in :attr:`damaged`."""
@@ -174,7 +174,8 @@ class ReadsMixin:
         batch: int = 2000,
     ) -> Iterator[Entry]:
         """Like :meth:`entries`, streamed in batches (constant memory for any ledger size)."""
-        where, args = [], []  # type: ignore[var-annotated]
+        where: list[str] = []
+        args: list[Any] = []
         if author is not None:
             where.append("author=?")
             args.append(author)

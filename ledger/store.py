@@ -285,12 +285,14 @@ class Store(ReadsMixin, ForkStoreMixin, QuarantineMixin):
     @property
     def mesh_id(self) -> bytes | None:
         with _sqlite_errors(), self._lock:
-            return self._meta("mesh_id")
+            value = self._meta("mesh_id")
+        return value if isinstance(value, bytes) else None
 
     @property
     def expected_mesh(self) -> bytes | None:
         with _sqlite_errors(), self._lock:
-            return self._meta("expected_mesh")
+            value = self._meta("expected_mesh")
+        return value if isinstance(value, bytes) else None
 
     def pin_mesh(self, mesh_id: bytes) -> None:
         """Remember which mesh this laptop is joining: only that genesis is accepted."""

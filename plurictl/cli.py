@@ -87,8 +87,8 @@ class LazyGroup(click.Group):
             attach(command, cmd_name)  # shell completion of ids and names
             attach_examples(command, cmd_name)
             return command
-        command = super().get_command(ctx, cmd_name)
-        return guard_commands(command) if command is not None else None
+        found = super().get_command(ctx, cmd_name)
+        return guard_commands(found) if found is not None else None
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         from plurictl.params import check_argv
@@ -123,7 +123,7 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
-        except handled_errors() as err:  # type: ignore[misc]
+        except handled_errors() as err:
             report_error(err, debug=_debug(ctx))
             ctx.exit(int(getattr(err, "exit_code", PluriError.exit_code)))
         except BrokenPipeError:
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     # Windows consoles and odd locales: never die on an unencodable character.
     if hasattr(sys.stdout, "reconfigure"):
         with contextlib.suppress(OSError, ValueError):
-            sys.stdout.reconfigure(errors="replace")  # type: ignore[union-attr]
+            sys.stdout.reconfigure(errors="replace")
     try:
         try:
             cli.main(args=argv, prog_name="plurictl")
