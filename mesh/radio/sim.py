@@ -140,6 +140,11 @@ class SimAir:
         self._seq = 0
         self.log: list[Transmission] = []
 
+    @property
+    def transmissions(self) -> int:
+        """Frames put on the air so far (the ``n`` that :data:`Fate` is called with)."""
+        return self._n
+
     def attach(self, name: str) -> SimEndpoint:
         if name in self.endpoints:
             raise RadioError(f"an endpoint named {name!r} is already on this channel")
