@@ -101,3 +101,36 @@ def test_a_bad_serial_speed_is_refused_by_the_commands(tmp_path: Path, invoke: I
     assert r.exit_code == 5 and "has none" in r.output, r.output
     r = invoke(a.path, "radio", "up", "--link", "kiss:/dev/null?callsign=N0CALL&baud=9601")
     assert r.exit_code == 5 and "not a serial port speed" in r.output, r.output
+
+
+def _guide_links() -> list[str]:
+    import re
+
+    guide = (Path(__file__).parents[2] / "field_guides" / "radio.md").read_text()
+    links = re.findall(r"--link[ =]([a-z]+:[^\s`]+)", guide)
+    links += re.findall(r"`((?:serial|kiss|meshtastic|sim):[^`\s]+)`", guide)
+    return sorted({x for x in links if "LINK" not in x and "NAME" not in x and "..." not in x})
+
+
+def test_every_link_in_the_guide_parses_as_written() -> None:
+    links = _guide_links()
+    assert len(links) >= 6 and any("baud=9600" in x for x in links)
+    for text in links:
+        spec = parse_link(text)
+        if "baud" in spec.options:
+            assert spec.baud in (9600, 1200, 115200)
+
+
+def test_the_guide_s_link_check_runs_as_written(tmp_path: Path, invoke: Invoke) -> None:
+    """`radio check --link serial:/dev/ttyUSB0?baud=9600 --seconds 20` as radio.md shows it:
+    without the device here it must fail only because the port is not there (exit 9)."""
+    import re
+    import shlex
+
+    guide = (Path(__file__).parents[2] / "field_guides" / "radio.md").read_text()
+    (line,) = re.findall(r"^\s*(plurictl radio check --link \S+ --seconds \d+)$", guide, re.M)
+    a, _ = two_homes(tmp_path)
+    a.close()
+    r = invoke(a.path, *shlex.split(line)[1:])
+    assert r.exit_code == 9, r.output  # the device is missing; options and link are fine
+    assert "ttyUSB0" in r.output and "Traceback" not in r.output
