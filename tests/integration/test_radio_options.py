@@ -134,3 +134,15 @@ def test_the_guide_s_link_check_runs_as_written(tmp_path: Path, invoke: Invoke) 
     r = invoke(a.path, *shlex.split(line)[1:])
     assert r.exit_code == 9, r.output  # the device is missing; options and link are fine
     assert "ttyUSB0" in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("setting", ["latency", "reorder-delay", "bitrate", "loss"])
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_a_drill_radio_step_refuses_non_finite_simulator_settings(setting: str, value: str) -> None:
+    """A drill's `radio` step (and the simulator hub) read settings with parse_params: an
+    infinite latency delivered nothing, silently, and nan compared as "not negative"."""
+    from mesh.radio.sim import parse_params
+
+    with pytest.raises(LinkSpecError) as err:
+        parse_params({setting: value})
+    assert err.value.exit_code == 5
