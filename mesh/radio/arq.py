@@ -29,7 +29,7 @@ URGENT_EXTRA = 2
 #: Ask for an ACK every this many frames.
 ACK_EVERY = 4
 MIN_SEGMENT = 12
-#: The retransmission timeout doubles after each timeout, up to this many times the turnaround.
+#: The retransmission timeout doubles after each late answer, up to this many times the turnaround.
 MAX_BACKOFF = 32.0
 #: Frames given up on that are remembered, so that their late ACK still teaches the turnaround.
 KEEP_LOST = 64
@@ -96,9 +96,11 @@ class Outbox:
         #: (half duplex: give the peer the channel to answer before sending more)
         self.awaiting_since: float | None = None
         self.awaiting_counter = -1
-        #: Karn's backoff: doubled by every timeout, back to 1 by an answer in time. Without
-        #: it a turnaround longer than the timeout (the peer busy on the air with a frame of
-        #: its own when our question ended) makes every answer late, forever.
+        #: Doubled by every answer that came after we had given its frame up (a spurious
+        #: timeout: the peer was busy on the air with a frame of its own when our question
+        #: ended), back to 1 by an answer in time. Without it such a turnaround makes every
+        #: answer late and every frame "lost", forever. A frame really lost (no answer at
+        #: all) does not grow it: on a lossy link urgent entries are sent again at once.
         self.backoff = 1.0
         #: counter -> end of transmission, for frames given up on by timeout (late ACKs)
         self.given_up: dict[int, float] = {}
@@ -241,8 +243,8 @@ class Outbox:
 
     def rto(self) -> float:
         """How long after a question left the air to wait before polling (then giving up):
-        as soon as the answer is late (a poll is a 25-byte frame), longer after each
-        answer that came too late."""
+        as soon as the answer is late (a poll is a 25-byte frame), longer after answers
+        that came after we had given up on them."""
         return min(60.0, max(1.0, self.turn()) * self.backoff)
 
     def _sample(self, sample: float) -> None:
@@ -255,6 +257,7 @@ class Outbox:
         late = self.given_up.pop(ack.high, None)
         if late is not None:  # we gave up on it too early: the turnaround is longer
             self._sample(max(0.0, now - late))
+            self.backoff = min(MAX_BACKOFF, self.backoff * 2)
         done: list[Any] = []
         for counter in sorted(self.inflight):
             verdict = ack.covers(counter)
@@ -292,8 +295,6 @@ class Outbox:
                 self._lost(self.inflight.pop(c))
                 self.given_up[c] = f.ends
                 lost += 1
-        if poll or lost:
-            self.backoff = min(MAX_BACKOFF, self.backoff * 2)
         while len(self.given_up) > KEEP_LOST:
             del self.given_up[min(self.given_up)]
         return poll, lost

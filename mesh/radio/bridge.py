@@ -181,8 +181,8 @@ class Bridge:
         raise KeyRetired(
             f"this laptop's key was {status} in the roster: the other stations "
             "no longer hear it, so the radio bridge stops",
-            hint="run `plurictl radio up` on the member's new laptop (its new key); "
-            "see `plurictl roster list --all`",
+            hint="if the member moved to a new laptop, run `plurictl radio up` there (its new "
+            "key); `plurictl roster list --all` shows this key's state",
         )
 
     def _exchange(self, wait: float) -> None:
