@@ -34,7 +34,8 @@ def _stores(root: Path) -> dict[str, Store]:
 
 
 #: Simulated seconds for the scripted part of a run (the script's transmissions used up):
-#: an all-"lost" script of 120 costs at most a hello every 30 s from each side.
+#: something goes on the air at least once a minute (hellos every 30 s while alone,
+#: summaries, retries), so 120 scripted fates fit in 7,200 s of mostly idle simulation.
 SCRIPT_LIMIT = 7200.0
 #: Simulated seconds from a clean link to identical ledgers: 7x the slowest example seen
 #: (57 s over 25 seeds x 25 examples, 31 s over 350 random heavy-loss patterns; about 1 s of
