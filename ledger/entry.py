@@ -222,6 +222,20 @@ def decode(raw: bytes) -> Entry:
     if not isinstance(obj, list) or len(obj) != 8:
         raise EncodingError("an entry is an array of 8 fields")
     v, author, seq, prev, hlc, kind, body, sig = obj
+    _check_fields(v, author, seq, prev, hlc, kind, body, sig)
+    problem = _decoded_problem(body, 0)
+    if problem:
+        raise EncodingError(f"body not canonical: {problem}")
+    unsigned = encode_unsigned(author, seq, prev, hlc, kind, body)
+    if signed_encoding(unsigned, sig) != raw:
+        raise EncodingError("entry bytes are not in canonical form")
+    return Entry(VERSION, author, seq, prev, hlc, kind, body, sig, raw, entry_id(raw))
+
+
+def _check_fields(
+    v: Any, author: Any, seq: Any, prev: Any, hlc: Any, kind: Any, body: Any, sig: Any
+) -> None:
+    """Each decoded field has its type and range; raises :class:`EncodingError` if not."""
     if v != VERSION or isinstance(v, bool):
         raise EncodingError(
             f"unsupported entry version {v!r} (this plurictl reads version {VERSION})"
@@ -242,13 +256,6 @@ def decode(raw: bytes) -> Entry:
         raise EncodingError("body must be a map")
     if not isinstance(sig, bytes) or len(sig) != SIG_BYTES:
         raise EncodingError("sig must be 64 bytes")
-    problem = _decoded_problem(body, 0)
-    if problem:
-        raise EncodingError(f"body not canonical: {problem}")
-    unsigned = encode_unsigned(author, seq, prev, hlc, kind, body)
-    if signed_encoding(unsigned, sig) != raw:
-        raise EncodingError("entry bytes are not in canonical form")
-    return Entry(VERSION, author, seq, prev, hlc, kind, body, sig, raw, entry_id(raw))
 
 
 _PLAIN = (str, int, bytes, bool, type(None))

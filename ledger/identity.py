@@ -16,7 +16,7 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ledger.errors import KeyFileError, NotInitialised, PassphraseError
 
@@ -219,7 +219,7 @@ def _seal(seed: bytes, passphrase: str) -> dict[str, object]:
 
 def is_sealed(home: Path) -> bool:
     doc = _read_doc(key_path(home))
-    return doc["secret"].get("kind") != "plain"
+    return bool(doc["secret"].get("kind") != "plain")
 
 
 def load(home: Path, passphrase: str | PassphraseProvider | None = None) -> Identity:
@@ -295,7 +295,7 @@ def check_permissions(path: Path) -> None:
         )
 
 
-def _read_doc(path: Path) -> dict:  # type: ignore[type-arg]
+def _read_doc(path: Path) -> dict[str, Any]:
     try:
         doc = json.loads(path.read_text())
     except OSError as e:

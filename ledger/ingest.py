@@ -147,8 +147,8 @@ def ingest(
     for e, problem in checked if checked is not None else verify_many(list(items)):
         if problem is not None:
             report.rejected.append(problem)
-        else:
-            batch[e.id] = e  # type: ignore[union-attr]
+        elif e is not None:  # verify_many gives an entry or a problem
+            batch[e.id] = e
     if not batch:
         return report
     kept = store._kept_past_cut(batch.values())
@@ -343,6 +343,7 @@ class IngestState:
         if row is None:  # a hole in the feed (a row lost to damage): fill it if it fits
             if self.store.expected_id(e.author, e.seq) != e.id:
                 return None
+            self.store._free_id(self.db, e)  # a stray copy of it elsewhere (an edited column)
             self.store._insert(self.db, e)
             self.db.execute("DELETE FROM quarantine WHERE author=? AND seq=?", (e.author, e.seq))
             self.store.damaged.pop((e.author, e.seq), None)

@@ -15,28 +15,24 @@ What :func:`verify` checks (``quick`` skips the items marked *full*):
 7. SQLite's own ``PRAGMA integrity_check`` (quick: ``quick_check``): pages,
    b-trees and that every index holds exactly the rows of its table.
 
-What :func:`repair` does, in order: rebuilds the indexes (``REINDEX``) when
-SQLite reports index damage; rewrites columns that disagree with intact,
-validly signed bytes; rebuilds the heads table from the entries; drops fork
-proofs that do not verify (peers send theirs again); and puts every entry
-whose signed bytes are damaged or missing in quarantine, where the node asks
-peers for an intact copy by id (and ``bundle import`` of a full bundle
-replaces it). Nothing is ever replaced by an entry whose id differs from the
-one the damaged copy is known to have had.
+A file SQLite cannot read (page damage) never makes verify fail without a
+finding: the failure is reported under ``database`` with :data:`RESTORE_ADVICE`.
+What ``--repair`` does is in :mod:`ledger.repair`.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.entry import Entry, decode, signature_valid
+from ledger.errors import StoreError
 from ledger.forks import ForkProof
+from ledger.forkstore import forks_seal
 from ledger.ingest import Rejection
 from ledger.kinds import GENESIS
-from ledger.store import Store, forks_seal
+from ledger.store import Store
 from ledger.stored import Damage, column_drift, entry_hash, fast_decode
 
 Progress = Callable[[int], None]
@@ -56,6 +52,8 @@ class VerifyReport:
     database: list[str] = field(default_factory=list)
     #: heads-table rows that disagree with the entries
     heads: list[str] = field(default_factory=list)
+    #: what the operator should do when the file itself is damaged (None: nothing special)
+    advice: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -72,13 +70,48 @@ class VerifyReport:
             "database": self.database,
             "heads": self.heads,
             "ignored": [i.to_json() for i in self.ignored],
+            "advice": self.advice,
         }
+
+
+RESTORE_ADVICE = (
+    "the ledger file has damage SQLite cannot read past (--repair rebuilds indexes, columns "
+    "and heads, not this). Restore it from a peer or a bundle: stop the node; move ledger.db "
+    "out of the home folder (keep it for investigation) and ledger.db.mesh too, noting the "
+    "mesh id written in it; `plurictl mesh join MESH_ID`; then `plurictl sync --peer "
+    "tcp://HOST:PORT` against a healthy laptop, or `plurictl bundle import FILE` of a full "
+    "bundle made there with `plurictl bundle export -o FILE` (field_guides/ledger.md, "
+    "'When the file itself is damaged')"
+)
 
 
 def verify(store: Store, *, quick: bool = False, progress: Progress | None = None) -> VerifyReport:
     """Check the whole store (see the module docstring); never raises for damage."""
     report = VerifyReport(quick=quick)
     report.database = _sqlite_check(store, quick)
+    try:
+        _check_rows(store, report, progress)
+        report.forks, report.bad_forks = _check_forks(store, quick)
+        report.database += _seal_problems(store)
+    except StoreError as err:  # pages SQLite cannot read: report, never stop without findings
+        report.database.append(f"reading the ledger stopped: {err.message}")
+    if _file_damaged(report.database):
+        report.advice = RESTORE_ADVICE
+    return report
+
+
+def _file_damaged(problems: list[str]) -> bool:
+    """Whether SQLite's findings are page damage (not just an index missing rows)."""
+    index_only = ("missing from index", "wrong # of entries in index", "non-unique entry in index")
+    return any(
+        not any(marker in p for marker in index_only)
+        and ("Page " in p or "malformed" in p or "damaged" in p or "reading the ledger" in p)
+        for p in problems
+    )
+
+
+def _check_rows(store: Store, report: VerifyReport, progress: Progress | None) -> None:
+    """Items 1 to 5 of the module docstring, into ``report``."""
     mesh = store.mesh_id
     genesis = _genesis_id(store)
     if genesis is not None and genesis != mesh:
@@ -90,31 +123,54 @@ def verify(store: Store, *, quick: bool = False, progress: Progress | None = Non
     roster = store.roster()
     chain = _Chain(mesh)
     last: dict[bytes, tuple[int, bytes | None]] = {}
+    moved: set[tuple[bytes | None, int | None]] = set()  # true places of rows under edited columns
     for row in store.iter_rows():
         report.checked += 1
         if progress is not None and report.checked % 1000 == 0:
             progress(1000)
-        e, damage = _check_entry(row, quick)
+        e, damage = _check_entry(row, report.quick)
         author, seq = row[0], row[1]
-        if isinstance(author, bytes) and isinstance(seq, int):
+        placed = isinstance(author, bytes) and isinstance(seq, int)
+        if e is None and damage is not None and damage.columns_only:
+            moved.add(_signed_place(row[6]))  # its place's chain and head are left alone
+        elif placed:
             last[author] = (seq, e.id if e is not None else None)
-        if e is None and isinstance(author, bytes) and isinstance(seq, int):
-            chain.skip(author, seq, row[2] if isinstance(row[2], bytes) else None)
-        problem = damage or (chain.problem(e) if e is not None else None)
-        if problem is not None:
-            report.bad.append(problem)
-        elif e is not None and not roster.valid(e.author, e.seq):
+            if e is None:
+                chain.skip(author, seq, row[2] if isinstance(row[2], bytes) else None)
+        # An entry with drifted columns is still its feed's link: the chain goes on through it
+        # (else the entry after it would be reported missing).
+        chained = chain.problem(e) if e is not None else None
+        report.bad += [p for p in (damage, chained) if p is not None]
+        if (
+            damage is None
+            and chained is None
+            and e is not None
+            and not roster.valid(e.author, e.seq)
+        ):
             why = roster.authority(e.author, e.seq) or "not valid"
             report.ignored.append(
                 Rejection(f"ignored by views: {why}", e.author, e.seq, e.id, e.kind)
             )
     if progress is not None:
         progress(report.checked % 1000)
+    # An entry whose author/seq columns were edited is not missing from its place: it is
+    # reported once, as moved, and --repair puts it back.
+    covered = [
+        d
+        for d, first, end in chain.gaps
+        if all((d.author, s) in moved for s in range(first, end + 1))
+    ]
+    report.bad = [d for d in report.bad if not any(d is c for c in covered)]
     report.heads, missing = _heads_problems(store, last)
     report.bad += missing
-    report.forks, report.bad_forks = _check_forks(store, quick)
-    report.database += _seal_problems(store)
-    return report
+
+
+def _signed_place(raw: bytes) -> tuple[bytes | None, int | None]:
+    try:
+        e = decode(raw)
+    except Exception:
+        return (None, None)
+    return (e.author, e.seq)
 
 
 def _genesis_id(store: Store) -> bytes | None:
@@ -158,9 +214,16 @@ def _check_entry(row: Any, quick: bool) -> tuple[Entry | None, Damage | None]:
         except Exception as err:
             return None, Damage(*where, sid, f"unreadable signed bytes: {_short(err)}")
     if e.author != author or e.seq != seq:
-        return None, Damage(
-            *where, sid, f"row holds another place's entry (seq {e.seq} of {e.author.hex()[:12]})"
-        )
+        place = f"seq {e.seq} of {e.author.hex()[:12]}"
+        if entry_hash(raw) == sid if quick else signature_valid(e):
+            # intact, validly signed bytes under edited author/seq columns: repair moves it back
+            return None, Damage(
+                *where,
+                e.id,
+                f"author/seq columns edited: the signed bytes are {place}",
+                columns_only=True,
+            )
+        return None, Damage(*where, sid, f"row holds another place's entry ({place})")
     drift = column_drift(row, e)
     signed = quick or signature_valid(e)
     if drift is None and signed:
@@ -181,6 +244,8 @@ class _Chain:
         self.author: bytes | None = None
         self.seq = 0
         self.prev: bytes | None = mesh
+        #: (damage, first seq, last seq) of every gap reported
+        self.gaps: list[tuple[Damage, int, int]] = []
 
     def skip(self, author: bytes, seq: int, expected: bytes | None) -> None:
         """A damaged row (reported already): the chain goes on from it."""
@@ -195,7 +260,9 @@ class _Chain:
             self.seq, self.prev = e.seq, e.id
             span = f"seq {gap[0]}" if gap[0] == gap[1] else f"seqs {gap[0]} to {gap[1]}"
             # The missing entry just before this one is known by id: this one's prev.
-            return Damage(e.author, e.seq - 1, e.prev, f"missing from the store ({span})")
+            damage = Damage(e.author, e.seq - 1, e.prev, f"missing from the store ({span})")
+            self.gaps.append((damage, *gap))
+            return damage
         if e.kind == GENESIS and e.seq == 1 and e.prev is None:
             if e.id != self.mesh:
                 why = "genesis of another mesh"
@@ -273,109 +340,3 @@ def _sqlite_check(store: Store, quick: bool) -> list[str]:
 def _short(err: BaseException) -> str:
     text = str(err) or type(err).__name__
     return text if len(text) <= 160 else text[:157] + "..."
-
-
-# --- repair ------------------------------------------------------------------------------
-
-
-@dataclass
-class RepairReport:
-    """What ``log verify --repair`` changed, in words, and what is left for peers or bundles."""
-
-    fixed: list[str] = field(default_factory=list)
-    quarantined: list[Damage] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"fixed": self.fixed, "quarantined": [d.to_json() for d in self.quarantined]}
-
-
-def repair(store: Store, report: VerifyReport) -> RepairReport:
-    """Fix locally what ``report`` found; quarantine damaged entries for a copy from peers."""
-    out = RepairReport()
-    if store.read_only:
-        return out
-    if any("index" in p.lower() for p in report.database):
-        with store.transaction() as db:
-            db.execute("REINDEX")
-        out.fixed.append("rebuilt the database indexes (SQLite reported index damage)")
-    drifted = [d for d in report.bad if d.columns_only]
-    if drifted:
-        _rewrite_columns(store, drifted)
-        out.fixed += [f"rewrote columns from the signed bytes: {d.describe()}" for d in drifted]
-    if report.bad_forks:
-        with store.transaction() as db:
-            for d in report.bad_forks:
-                db.execute("DELETE FROM forks WHERE author=?", (d.author,))
-            store.seal_forks(db)
-            store._bump_generation()
-        out.fixed += [f"dropped a damaged fork proof: {d.describe()}" for d in report.bad_forks]
-    genesis = _genesis_id(store)
-    if any("is not the genesis entry's" in p for p in report.database) and genesis:
-        with store.transaction():
-            store._set_meta("mesh_id", genesis)
-            store._bump_generation()
-        out.fixed.append(
-            f"set the store's mesh id back to its genesis entry's ({genesis.hex()[:16]})"
-        )
-    if any("fork proofs table changed" in p for p in report.database):
-        with store.transaction() as db:
-            store.seal_forks(db)
-        out.fixed.append(
-            "accepted the fork proofs table as it is now; a deleted proof comes back "
-            "from peers at the next sync"
-        )
-    broken = [d for d in report.bad if not d.columns_only]
-    if report.heads or broken:
-        _rebuild_heads(store)
-        if report.heads:
-            out.fixed.append("rebuilt the heads table from the entries")
-    if broken:
-        store.quarantine(broken)
-        out.quarantined = store.quarantined()
-    return out
-
-
-def _rewrite_columns(store: Store, drifted: list[Damage]) -> None:
-    with store.transaction() as db:
-        for d in drifted:
-            row = db.execute(
-                "SELECT raw FROM entries WHERE author=? AND seq=?", (d.author, d.seq)
-            ).fetchone()
-            if row is None:
-                continue
-            e = decode(row[0])
-            db.execute(
-                "UPDATE entries SET id=?, prev=?, hlc=?, kind=? WHERE author=? AND seq=?",
-                (e.id, e.prev, e.hlc, e.kind, e.author, e.seq),
-            )
-        store._bump_generation()
-
-
-def _rebuild_heads(store: Store) -> None:
-    """Heads from the entries, but never below what the heads table recorded.
-
-    A head above the last stored entry means entries this laptop held are missing
-    (they are quarantined and fetched by id); lowering the head would let this laptop
-    sign a second entry at a seq it has signed before (a fork of its own key).
-    """
-    with store.transaction() as db:
-        rows = db.execute("SELECT author, max(seq) FROM entries GROUP BY author").fetchall()
-        recorded = {a: s for a, s in db.execute("SELECT author, seq FROM heads")}
-        for author, seq in rows:  # a head with no entries at all is kept too
-            high = recorded.get(author)
-            if isinstance(high, int) and high > seq:
-                continue  # entries are missing above the last stored one: keep the head
-            db.execute("DELETE FROM heads WHERE author=?", (author,))
-            eid = _id_of(store, db, author, seq)
-            if eid is not None:
-                db.execute("INSERT INTO heads(author, seq, id) VALUES(?,?,?)", (author, seq, eid))
-
-
-def _id_of(store: Store, db: sqlite3.Connection, author: bytes, seq: int) -> bytes | None:
-    row = db.execute(
-        "SELECT raw, id FROM entries WHERE author=? AND seq=?", (author, seq)
-    ).fetchone()
-    if row is None:
-        return None
-    e = fast_decode(row[0], row[1]) if isinstance(row[0], bytes) else None
-    return e.id if e is not None else store.expected_id(author, seq, row[1])

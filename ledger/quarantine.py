@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.entry import Entry
 from ledger.stored import ROW_COLUMNS, Damage, check_row
@@ -28,14 +28,12 @@ class QuarantineMixin:
     damaged: dict[tuple[bytes, int], Damage]
     read_only: bool
 
-    def _read(
-        self,
-    ) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...  # pragma: no cover
-    def _write(
-        self,
-    ) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...  # pragma: no cover
-    def get(self, entry_id: bytes) -> Entry | None: ...  # pragma: no cover
-    def iter_rows(self, batch: int = 2000) -> Iterator[tuple[Any, ...]]: ...  # pragma: no cover
+    if TYPE_CHECKING:  # provided by Store
+
+        def _read(self) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...
+        def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...
+        def get(self, entry_id: bytes) -> Entry | None: ...
+        def iter_rows(self, batch: int = 2000) -> Iterator[tuple[Any, ...]]: ...
 
     def expected_id(self, author: bytes, seq: int, stored_id: Any = None) -> bytes | None:
         """The id entry ``seq`` of ``author`` must have, from the best evidence this laptop holds.
@@ -73,6 +71,16 @@ class QuarantineMixin:
                     (d.author, d.seq, expected, d.reason, _wall_ms()),
                 )
 
+    def set_quarantine(self, found: Iterable[Damage]) -> None:
+        """The quarantine holds exactly ``found`` (a fresh ``log verify``): entries repaired
+        in place or filled since are taken out of it."""
+        keep = [d for d in found if d.author is not None and d.seq is not None]
+        with self._write() as db:
+            db.execute("DELETE FROM quarantine")
+        for key in [k for k in self.damaged if k not in {d.key() for d in keep}]:
+            del self.damaged[key]
+        self.quarantine(keep)
+
     def quarantined(self) -> list[Damage]:
         """Damaged entries this laptop knows of: recorded by ``log verify`` or met by reads.
 
@@ -88,8 +96,8 @@ class QuarantineMixin:
                 row = db.execute(
                     f"SELECT {ROW_COLUMNS} FROM entries WHERE author=? AND seq=?", key
                 ).fetchone()
-                if row is not None and isinstance(check_row(row), Entry):
-                    del self.damaged[key]
+                if row is None or isinstance(check_row(row), Entry):
+                    del self.damaged[key]  # repaired, or the row moved back to its place
                 else:
                     found[key] = d
         return [found[k] for k in sorted(found)]
@@ -108,7 +116,7 @@ class QuarantineMixin:
         for d in self.quarantined():
             if d.columns_only:
                 continue
-            expected = self.expected_id(d.author, d.seq, d.id) if d.author and d.seq else d.id  # type: ignore[arg-type]
+            expected = self.expected_id(d.author, d.seq, d.id) if d.author and d.seq else d.id
             if expected is not None and expected not in out:
                 out.append(expected)
             if len(out) >= limit:

@@ -7,6 +7,9 @@ Schema versions (``PRAGMA user_version``):
 3. ``kind_signed``: the kind computed by SQLite from each entry's signed bytes,
    indexed, so that kind-filtered reads never trust an editable column; and
    ``quarantine``: damaged entries found by ``log verify``, waiting for a copy.
+4. ``hlc_signed``: the hlc of each entry's signed bytes (its msgpack encoding, which
+   sorts like the number), indexed with author and seq: reads in ledger order never
+   trust the editable ``hlc`` column, and the newest entries are an index walk.
 
 A home on a write-protected disk is opened read-only: first ``mode=ro`` (it
 reads the write-ahead log when one is there), else ``immutable=1`` (no locks, no
@@ -21,9 +24,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ledger.errors import StoreError
-from ledger.stored import KIND_SIGNED_SQL
+from ledger.stored import HLC_SIGNED_SQL, KIND_SIGNED_SQL
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA_V1 = [
     """CREATE TABLE meta(key TEXT PRIMARY KEY, value ANY) WITHOUT ROWID""",
@@ -81,8 +84,14 @@ _SCHEMA_V3 = [
     ) WITHOUT ROWID""",
 ]
 
+#: v4: the signed hlc as a generated column, indexed in ledger order (hlc, author, seq).
+_SCHEMA_V4 = [
+    f"ALTER TABLE entries ADD COLUMN hlc_signed BLOB GENERATED ALWAYS AS ({HLC_SIGNED_SQL}) VIRTUAL",
+    "CREATE INDEX entries_by_signed_hlc ON entries(hlc_signed, author, seq)",
+]
+
 #: schema version -> statements that bring the previous version up to it.
-MIGRATIONS: dict[int, list[str]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
+MIGRATIONS: dict[int, list[str]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
 
 
 def writable(path: Path) -> bool:

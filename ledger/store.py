@@ -11,6 +11,9 @@
 Heads come in two flavours: *stored* heads (the highest seq kept per author)
 and *effective* heads (cut at a revocation, rotation or fork), which are what
 the mesh advertises so that every laptop converges on the same vector.
+
+Reads are in :mod:`ledger.reads`, fork proofs in :mod:`ledger.forkstore`, damaged
+entries in :mod:`ledger.quarantine` (mixins of :class:`Store`).
 """
 
 from __future__ import annotations
@@ -30,23 +33,14 @@ from ledger import ingest as ingest_mod
 from ledger.entry import Entry, Signer, create
 from ledger.errors import NotInitialised, NotInMesh, StoreError, TrustError, WrongMesh
 from ledger.forks import ForkProof
+from ledger.forkstore import ForkStoreMixin
 from ledger.ingest import IngestReport, Rejection, verify_many
 from ledger.kinds import GENESIS, ROSTER_KINDS
 from ledger.quarantine import QuarantineMixin
+from ledger.reads import ReadsMixin
 from ledger.roster import view as roster_view
 from ledger.schema import MIGRATIONS, SCHEMA_VERSION, connect
-from ledger.stored import (
-    ROW_COLUMNS,
-    SCAN_SHARE,
-    Damage,
-    KindFilter,
-    check_row,
-    fast_decode,
-    gc_paused,
-    kind_filter,
-    kind_ok,
-    sort_rows,
-)
+from ledger.stored import ROW_COLUMNS, Damage, entry_hash, fast_decode
 
 DB_FILE = "ledger.db"
 #: beside the ledger file (``ledger.db.mesh``): this home belongs to a mesh
@@ -84,19 +78,14 @@ def _sqlite_errors() -> Iterator[None]:
     try:
         yield
     except sqlite3.Error as e:
-        raise StoreError(describe_sqlite_error(e)) from e
-
-
-def forks_seal(db: sqlite3.Connection) -> bytes:
-    """Digest of every fork proof row (author, seq, both signed encodings)."""
-    h = hashlib.blake2b(digest_size=32, person=b"plurigrid-forks")
-    for author, seq, raw_a, raw_b in db.execute(
-        "SELECT author, seq, raw_a, raw_b FROM forks ORDER BY author"
-    ):
-        for part in (author, str(seq).encode(), raw_a, raw_b):
-            part = part if isinstance(part, bytes) else str(part).encode()
-            h.update(len(part).to_bytes(4, "big") + part)
-    return h.digest()
+        text = describe_sqlite_error(e)
+        hint = None
+        if "damaged" in text:
+            hint = (
+                "run `plurictl log verify`: it names the damage and what to do "
+                "(field_guides/ledger.md, 'When the file itself is damaged')"
+            )
+        raise StoreError(text, hint=hint) from e
 
 
 def decode_trusted(raw: bytes, entry_id: bytes) -> Entry:
@@ -116,7 +105,7 @@ def _own_high_key(author: bytes) -> str:
     return "own_high:" + author.hex()
 
 
-class Store(QuarantineMixin):
+class Store(ReadsMixin, ForkStoreMixin, QuarantineMixin):
     """One laptop's ledger. Open with :meth:`open`; use as a context manager."""
 
     def __init__(self, path: Path, *, create: bool = False, timeout: float = 10.0) -> None:
@@ -271,7 +260,9 @@ class Store(QuarantineMixin):
             try:
                 yield self.db
             finally:
-                self.db.execute("COMMIT")
+                # a generator abandoned half-way may end only after the store was closed
+                with contextlib.suppress(sqlite3.ProgrammingError):
+                    self.db.execute("COMMIT")
 
     # --- meta -------------------------------------------------------------------
 
@@ -294,12 +285,14 @@ class Store(QuarantineMixin):
     @property
     def mesh_id(self) -> bytes | None:
         with _sqlite_errors(), self._lock:
-            return self._meta("mesh_id")
+            value = self._meta("mesh_id")
+        return value if isinstance(value, bytes) else None
 
     @property
     def expected_mesh(self) -> bytes | None:
         with _sqlite_errors(), self._lock:
-            return self._meta("expected_mesh")
+            value = self._meta("expected_mesh")
+        return value if isinstance(value, bytes) else None
 
     def pin_mesh(self, mesh_id: bytes) -> None:
         """Remember which mesh this laptop is joining: only that genesis is accepted."""
@@ -323,10 +316,6 @@ class Store(QuarantineMixin):
             return int(self._meta("generation", 0))
 
     # --- roster and heads ---------------------------------------------------------
-
-    def forks_by_author(self) -> dict[bytes, int]:
-        """author -> seq of every fork proof that checks out (see :meth:`fork_proofs`)."""
-        return {p.author: p.seq for p in self.fork_proofs()}
 
     def roster(self) -> roster_view.Roster:
         """The roster view over this store (cached until a roster entry or fork arrives).
@@ -431,244 +420,6 @@ class Store(QuarantineMixin):
             limits = {}
         self._kept_cache = (key, limits)
         return limits
-
-    # --- reads: every row checked against its signed bytes ------------------------
-
-    def _checked(self, rows: Iterable[Any]) -> list[Entry]:
-        """The intact entries of ``rows``; damaged ones are noted in :attr:`damaged`."""
-        out = []
-        for row in rows:
-            e = check_row(row)
-            if isinstance(e, Damage):
-                self.damaged.setdefault(e.key(), e)
-            else:
-                out.append(e)
-        return out
-
-    def _one(self, sql: str, args: Sequence[Any]) -> Entry | None:
-        with self._read() as db:
-            row = db.execute(f"SELECT {ROW_COLUMNS} FROM entries WHERE {sql}", args).fetchone()
-        found = self._checked([row]) if row else []
-        return found[0] if found else None
-
-    def count(self) -> int:
-        with self._read() as db:
-            return int(db.execute("SELECT count(*) FROM entries").fetchone()[0])
-
-    def get(self, entry_id: bytes) -> Entry | None:
-        return self._one("id=?", (entry_id,))
-
-    def find(self, prefix: str) -> Entry | None:
-        """An entry by its id or an unambiguous hex prefix (at least 8 characters)."""
-        prefix = prefix.strip().lower()
-        try:
-            bytes.fromhex(prefix if len(prefix) % 2 == 0 else prefix[:-1])
-        except ValueError:
-            return None
-        if len(prefix) == 64:
-            return self.get(bytes.fromhex(prefix))
-        if len(prefix) < 8:
-            return None
-        low = bytes.fromhex(prefix + "0" * (len(prefix) % 2))
-        with self._read() as db:
-            rows = db.execute(
-                f"SELECT {ROW_COLUMNS} FROM entries WHERE id >= ? ORDER BY id LIMIT 2", (low,)
-            ).fetchall()
-        matches = [r for r in rows if isinstance(r[2], bytes) and r[2].hex().startswith(prefix)]
-        found = self._checked(matches) if len(matches) == 1 else []
-        return found[0] if found else None
-
-    def entry_at(self, author: bytes, seq: int) -> Entry | None:
-        return self._one("author=? AND seq=?", (author, seq))
-
-    def id_at(self, author: bytes, seq: int) -> bytes | None:
-        with self._read() as db:
-            row = db.execute(
-                "SELECT id FROM entries WHERE author=? AND seq=?", (author, seq)
-            ).fetchone()
-        return row[0] if row else None
-
-    def range_raw(
-        self, author: bytes, start: int, end: int | None = None, limit: int = 1000
-    ) -> list[bytes]:
-        """Signed encodings of ``author``'s entries with start <= seq <= end, in seq order.
-
-        Stops before the first damaged entry: a peer or a bundle never gets
-        damaged bytes from us (nor the entries after them, which would not chain).
-        """
-        with self._read() as db:
-            if end is None:
-                rows = db.execute(
-                    f"SELECT {ROW_COLUMNS} FROM entries WHERE author=? AND seq>=? "
-                    "ORDER BY seq LIMIT ?",
-                    (author, start, limit),
-                ).fetchall()
-            else:
-                rows = db.execute(
-                    f"SELECT {ROW_COLUMNS} FROM entries WHERE author=? AND seq BETWEEN ? AND ? "
-                    "ORDER BY seq LIMIT ?",
-                    (author, start, end, limit),
-                ).fetchall()
-        out = []
-        for row in rows:
-            e = check_row(row)
-            if isinstance(e, Damage):
-                self.damaged.setdefault(e.key(), e)
-                break
-            out.append(e.raw)
-        return out
-
-    def entries(
-        self,
-        *,
-        author: bytes | None = None,
-        kinds: Sequence[str] | None = None,
-        kind_prefix: str | None = None,
-        limit: int | None = None,
-        newest_first: bool = False,
-    ) -> list[Entry]:
-        """Intact entries filtered by author and signed kind, ordered by (hlc, author, seq)."""
-        filt = kind_filter(tuple(kinds) if kinds else None, kind_prefix)
-        if author is None and limit is None and filt is not None and self._scan(filt):
-            # most of the table: one pass over it, sorted here (no index lookup per row)
-            with self._read() as db:
-                rows = db.execute(
-                    f"SELECT {ROW_COLUMNS} FROM entries NOT INDEXED WHERE {filt.scan}",
-                    filt.scan_args,
-                ).fetchall()
-            sort_rows(rows, newest_first)
-            with gc_paused():
-                return [e for e in self._checked(rows) if kind_ok(e, kinds, kind_prefix)]
-        with gc_paused():
-            return list(
-                self.iter_entries(
-                    author=author,
-                    kinds=kinds,
-                    kind_prefix=kind_prefix,
-                    limit=limit,
-                    newest_first=newest_first,
-                )
-            )
-
-    def _scan(self, filt: KindFilter) -> bool:
-        """Whether the rows ``filt`` selects are enough of the table to read it whole."""
-        with self._read() as db:
-            matching = int(db.execute(filt.count, filt.count_args).fetchone()[0])
-            if matching == 0:
-                return False
-            total = int(db.execute("SELECT count(*) FROM entries").fetchone()[0])
-        return matching * SCAN_SHARE >= total
-
-    def iter_entries(
-        self,
-        *,
-        author: bytes | None = None,
-        kinds: Sequence[str] | None = None,
-        kind_prefix: str | None = None,
-        limit: int | None = None,
-        newest_first: bool = False,
-        batch: int = 2000,
-    ) -> Iterator[Entry]:
-        """Like :meth:`entries`, streamed in batches (constant memory for any ledger size)."""
-        where, args = [], []  # type: ignore[var-annotated]
-        if author is not None:
-            where.append("author=?")
-            args.append(author)
-        filt = kind_filter(tuple(kinds) if kinds else None, kind_prefix)
-        if filt is not None:
-            where.append(filt.indexed)
-            args.extend(filt.args)
-        sql = f"SELECT {ROW_COLUMNS} FROM entries"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        direction = "DESC" if newest_first else "ASC"
-        sql += f" ORDER BY hlc {direction}, author {direction}, seq {direction}"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
-        with self._read() as db:
-            cursor = db.execute(sql, args)
-            rows = cursor.fetchmany(batch)
-            while rows:
-                for e in self._checked(rows):
-                    if kind_ok(e, kinds, kind_prefix):
-                        yield e
-                rows = cursor.fetchmany(batch)
-
-    def ids(self, *, kinds: Sequence[str]) -> list[bytes]:
-        """Ids of the stored entries of these kinds (by the stored kind; nothing decoded)."""
-        with self._read() as db:
-            rows = db.execute(
-                f"SELECT id FROM entries WHERE kind IN ({','.join('?' * len(kinds))})", list(kinds)
-            ).fetchall()
-        return [r[0] for r in rows]
-
-    def iter_raw(self, batch: int = 2000) -> Iterator[tuple[bytes, bytes]]:
-        """Every (raw, id) in (author, seq) order, read in batches (constant memory)."""
-        for row in self.iter_rows(batch):
-            yield row[6], row[2]
-
-    def iter_rows(self, batch: int = 2000) -> Iterator[tuple[Any, ...]]:
-        """Every stored row (``ROW_COLUMNS``), unchecked, in (author, seq) order, in batches."""
-        last: tuple[bytes, int] = (b"", 0)
-        while True:
-            with self._read() as db:
-                rows = db.execute(
-                    f"SELECT {ROW_COLUMNS} FROM entries WHERE (author, seq) > (?, ?) "
-                    "ORDER BY author, seq LIMIT ?",
-                    (*last, batch),
-                ).fetchall()
-            if not rows:
-                return
-            yield from rows
-            last = (rows[-1][0], rows[-1][1])
-
-    def fork_proofs(self) -> list[ForkProof]:
-        """The stored fork proofs that check out from their signed bytes.
-
-        A proof counts only if it is two validly signed entries by one author at one
-        seq (both read from the signed bytes, not the columns) with different ids,
-        and its row names that author and seq. Any other row (forged or edited in
-        the file) is left out of every view and noted in :attr:`damaged_forks`;
-        ``log verify`` reports it and ``--repair`` drops it. Each row is checked
-        once per process (forks are few).
-        """
-        with self._read() as db:
-            rows = db.execute(
-                "SELECT author, seq, raw_a, raw_b FROM forks ORDER BY author"
-            ).fetchall()
-        out = []
-        for row in rows:
-            checked = self._checked_fork(row)
-            if isinstance(checked, str):
-                self.damaged_forks[row[0]] = checked
-                continue
-            out.append(checked)
-        return out
-
-    def _checked_fork(self, row: Any) -> ForkProof | str:
-        """The proof in one ``forks`` row, or why it does not prove a fork."""
-        try:
-            key = tuple(row)
-            hash(key)
-        except TypeError:
-            key = None
-        if key is not None and key in self._fork_memo:
-            return self._fork_memo[key]
-        result: ForkProof | str
-        author, seq, raw_a, raw_b = row
-        try:
-            proof = ForkProof.from_raw(raw_a, raw_b)  # signatures, same author and seq, ids
-        except Exception as err:
-            result = f"fork proof fails its check ({err})"
-        else:
-            if proof.author != author or proof.seq != seq:
-                result = "fork proof does not match its row"
-            else:
-                result = proof
-        if key is not None:
-            self._fork_memo[key] = result
-        return result
 
     # --- writes -----------------------------------------------------------------
 
@@ -778,8 +529,32 @@ class Store(QuarantineMixin):
             [(e.author, e.seq, e.id, e.prev, e.hlc, e.kind, e.raw, now) for e in entries],
         )
 
+    def received_now(self) -> int:
+        return _wall_ms()
+
+    def _free_id(self, db: sqlite3.Connection, e: Entry) -> None:
+        """Before ``e`` is put at its place: rows elsewhere whose id column holds ``e.id``.
+
+        A stray copy of ``e`` (its author or seq column edited) is dropped; any other row
+        gets the id of its own bytes back (its id column was edited), so that the unique
+        id index never refuses the intact entry.
+        """
+        rows = db.execute(
+            "SELECT author, seq, raw FROM entries WHERE id=? AND NOT (author=? AND seq=?)",
+            (e.id, e.author, e.seq),
+        ).fetchall()
+        for author, seq, raw in rows:
+            own = entry_hash(raw) if isinstance(raw, bytes) else None
+            if own == e.id:
+                db.execute("DELETE FROM entries WHERE author=? AND seq=?", (author, seq))
+                continue
+            if own is None:  # no bytes at all: an id no entry can have, unique to the place
+                own = entry_hash(b"no signed bytes" + bytes(author) + str(seq).encode())
+            db.execute("UPDATE entries SET id=? WHERE author=? AND seq=?", (own, author, seq))
+
     def _replace(self, db: sqlite3.Connection, e: Entry) -> None:
         """Put the intact ``e`` where a damaged copy of it was (every column from ``e``)."""
+        self._free_id(db, e)
         db.execute(
             "UPDATE entries SET id=?, prev=?, hlc=?, kind=?, raw=? WHERE author=? AND seq=?",
             (e.id, e.prev, e.hlc, e.kind, e.raw, e.author, e.seq),
@@ -813,48 +588,6 @@ class Store(QuarantineMixin):
         from ledger.integrity import verify
 
         return verify(self, quick=quick, progress=progress)
-
-    def add_fork_proofs(self, proofs: Iterable[ForkProof]) -> list[ForkProof]:
-        """Store fork proofs received from peers or bundles; returns those that were new.
-
-        Only proofs about keys of this mesh's roster are kept: anyone can make two
-        entries with a throwaway key, and such proofs would otherwise pile up and
-        replicate everywhere forever.
-        """
-        added: list[ForkProof] = []
-        with self._write() as db:
-            roster = self.roster()
-            for proof in proofs:
-                if proof.author not in roster.keys:
-                    continue
-                if proof.seq == 1 and self._meta("mesh_id") not in (proof.a.prev, proof.b.prev):
-                    continue  # neither entry hangs off this mesh
-                if self._record_fork(db, proof):
-                    added.append(proof)
-            if added:
-                self._bump_generation()
-        return added
-
-    def _record_fork(self, db: sqlite3.Connection, proof: ForkProof) -> bool:
-        row = db.execute(
-            "SELECT seq, raw_a, raw_b FROM forks WHERE author=?", (proof.author,)
-        ).fetchone()
-        if row is not None:
-            existing = self._checked_fork((proof.author, *row))
-            if isinstance(existing, ForkProof) and existing.key() <= proof.key():
-                return False  # a proof that checks out, as good or better, is kept
-        db.execute(
-            "INSERT INTO forks(author, seq, raw_a, raw_b, found) VALUES(?,?,?,?,?) "
-            "ON CONFLICT(author) DO UPDATE SET seq=excluded.seq, raw_a=excluded.raw_a, "
-            "raw_b=excluded.raw_b, found=excluded.found",
-            (proof.author, proof.seq, proof.a.raw, proof.b.raw, _wall_ms()),
-        )
-        self.seal_forks(db)
-        return True
-
-    def seal_forks(self, db: sqlite3.Connection) -> None:
-        """Record a digest of the fork proofs table: ``log verify`` notices a deleted proof."""
-        self._set_meta("forks_seal", forks_seal(db))
 
 
 __all__ = [

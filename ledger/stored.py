@@ -197,6 +197,19 @@ def _kind_expr() -> str:
 KIND_SIGNED_SQL = _kind_expr()
 
 
+def _hlc_expr() -> str:
+    p_prev = f"(37 + {_int_size('37')})"
+    p_hlc = f"({p_prev} + (CASE substr(raw, {p_prev}, 1) WHEN x'c0' THEN 1 ELSE 34 END))"
+    return f"substr(raw, {p_hlc}, {_int_size(p_hlc)})"
+
+
+#: SQL for the hlc in an entry's signed bytes, as its msgpack encoding: a blob that sorts
+#: like the number (the canonical, shortest encoding of an unsigned integer: fixint
+#: 00-7f < cc xx < cd xxxx < ce … < cf …, each big-endian). Reads order by it, never by
+#: the ``hlc`` column beside the bytes, which anyone with sqlite3 could edit.
+HLC_SIGNED_SQL = _hlc_expr()
+
+
 # --- kind-filtered reads ------------------------------------------------------------------
 
 
@@ -266,19 +279,6 @@ def kind_ok(e: Entry, kinds: Sequence[str] | None, prefix: str | None) -> bool:
     return (not kinds or e.kind in kinds) and (not prefix or e.kind.startswith(prefix))
 
 
-def _sql_rank(v: Any) -> tuple[int, Any]:
-    """SQLite's order across types: NULL, then numbers, then text, then blobs."""
-    if v is None:
-        return (0, 0)
-    return (1 if isinstance(v, int | float) else 2 if isinstance(v, str) else 3, v)
-
-
-def sort_rows(rows: list[Any], newest_first: bool) -> None:
-    """Sort rows by (hlc, author, seq) as SQLite's ORDER BY would, damaged columns too."""
-    try:
-        rows.sort(key=lambda r: (r[4], r[0], r[1]), reverse=newest_first)
-    except TypeError:  # a damaged column holds a value of another type
-        rows.sort(
-            key=lambda r: (_sql_rank(r[4]), _sql_rank(r[0]), _sql_rank(r[1])),
-            reverse=newest_first,
-        )
+def sort_entries(entries: list[Entry], newest_first: bool) -> None:
+    """Sort checked entries by their signed (hlc, author, seq): the order of every read."""
+    entries.sort(key=lambda e: (e.hlc, e.author, e.seq), reverse=newest_first)

@@ -27,7 +27,7 @@ ZAP_BATCH = 64
 class Admission:
     def __init__(
         self,
-        zap: zmq.Socket,
+        zap: zmq.Socket[bytes],
         banned: Callable[[bytes, float], bool],
         events: Callable[[str], None] | None = None,
     ) -> None:

@@ -67,7 +67,7 @@ class ControlClient:
         self.endpoint = str(info.get("control") or control_endpoint(self.home))
         import zmq  # only once a node is known to run: `peers` without one needs no zmq
 
-        self.ctx = zmq.Context.instance()
+        self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         self.sock: Any = None
 
     def __enter__(self) -> ControlClient:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 CONTROL_BATCH = 8
 
 
-def serve(node: Node, sock: zmq.Socket) -> int:
+def serve(node: Node, sock: zmq.Socket[bytes]) -> int:
     """Answer pending control requests (at most CONTROL_BATCH); returns how many."""
     for n in range(CONTROL_BATCH):
         try:

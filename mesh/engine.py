@@ -320,7 +320,8 @@ class SyncEngine:
         if t is None:
             return out
         while len(t.inflight) < self.window and not t.exhausted:
-            batch, size = [], 0
+            batch: list[bytes] = []
+            size = 0
             while t.ranges and len(batch) < self.batch_entries and size < BATCH_BYTES:
                 r = t.ranges[0]
                 start = max(r.start, t.cursor or r.start)

@@ -136,7 +136,7 @@ class Dialer:
 
     def __init__(
         self,
-        ctx: zmq.Context | None,
+        ctx: zmq.Context[zmq.Socket[bytes]] | None,
         keys: CurveKeys,
         heartbeat_s: float,
         heartbeat_timeout_s: float,
@@ -145,10 +145,10 @@ class Dialer:
         self.keys = keys
         self.heartbeat_s = heartbeat_s
         self.heartbeat_timeout_s = heartbeat_timeout_s
-        self.dealers: dict[bytes, zmq.Socket] = {}
+        self.dealers: dict[bytes, zmq.Socket[bytes]] = {}
         self.addr: dict[bytes, str] = {}
-        self.monitors: dict[zmq.Socket, bytes] = {}
-        self._monitor_of: dict[bytes, zmq.Socket] = {}
+        self.monitors: dict[zmq.Socket[bytes], bytes] = {}
+        self._monitor_of: dict[bytes, zmq.Socket[bytes]] = {}
         self.poller: zmq.Poller | None = None
 
     def dial(self, key: bytes, addr: str) -> None:
@@ -187,7 +187,7 @@ class Dialer:
         for key in list(self.dealers):
             self.close(key)
 
-    def event(self, monitor: zmq.Socket) -> tuple[bytes, int] | None:
+    def event(self, monitor: zmq.Socket[bytes]) -> tuple[bytes, int] | None:
         """(key, event) from a monitor socket, or None."""
         key = self.monitors.get(monitor)
         if key is None:

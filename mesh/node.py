@@ -107,7 +107,7 @@ class Node:
         self._ticks = 0
         self._rr = 0
         self._last_priority = 0.0
-        self.ctx: zmq.Context | None = None
+        self.ctx: zmq.Context[zmq.Socket[bytes]] | None = None
         self._name = self.identity.name
         self._dropped: set[bytes] = set()
         self.dialer = Dialer(None, CurveKeys(b"", b""), config.heartbeat, config.heartbeat_timeout)
@@ -139,7 +139,7 @@ class Node:
 
     # Names older code and tests use.
     @property
-    def dealers(self) -> dict[bytes, zmq.Socket]:
+    def dealers(self) -> dict[bytes, zmq.Socket[bytes]]:
         return self.dialer.dealers
 
     @property
@@ -498,7 +498,7 @@ class Node:
         for rec in self.book.records:
             addr = rec.good_addr or rec.addr
             if rec.key in self.active and addr and rec.key not in self.dialer.dealers:
-                self.dial(rec.key, addr)  # type: ignore[arg-type]
+                self.dial(rec.key, addr)
 
     def _cut_off_non_members(self, roster: Any) -> None:
         cut = False

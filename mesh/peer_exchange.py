@@ -145,7 +145,7 @@ class PeerExchange:
 
     # --- outbound link events --------------------------------------------------------------
 
-    def link_event(self, monitor: zmq.Socket) -> None:
+    def link_event(self, monitor: zmq.Socket[bytes]) -> None:
         n = self.node
         got = n.dialer.event(monitor)
         if got is None:

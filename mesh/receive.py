@@ -19,6 +19,7 @@ import zmq
 
 from mesh import faults, protocol
 from mesh.conduct import rejection_category
+from mesh.errors import Malformed, VersionMismatch
 from mesh.links import MAX_INBOUND, PeerLink
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class Receiver:
     def _round_robin(self, deadline: float) -> None:
         n = self.node
         while time.monotonic() < deadline:
-            sources: list[tuple[bytes | None, zmq.Socket]] = [(None, n.router)]
+            sources: list[tuple[bytes | None, zmq.Socket[bytes]]] = [(None, n.router)]
             sources += list(n.dialer.dealers.items())
             start = n._rr % len(sources)
             n._rr += 1
@@ -73,7 +74,7 @@ class Receiver:
             if not progress:
                 return
 
-    def _read_one(self, key: bytes | None, sock: zmq.Socket) -> bool:
+    def _read_one(self, key: bytes | None, sock: zmq.Socket[bytes]) -> bool:
         try:
             frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
         except zmq.Again:
@@ -88,12 +89,12 @@ class Receiver:
             self.node.counters.bad("wrong frame count")
             return True
         try:
-            peer = bytes.fromhex(frames[1].get("User-Id"))
+            peer = bytes.fromhex(str(frames[1].get("User-Id")))  # a text property
         except (zmq.ZMQError, ValueError, TypeError):
             self.node.counters.unauthorised += 1
             return True
         try:
-            address = frames[1].get("Peer-Address")
+            address: str | None = str(frames[1].get("Peer-Address"))  # a text property
         except zmq.ZMQError:
             address = None
         self.deliver(peer, frames[1].bytes, routing_id=frames[0].bytes, peer_address=address)
@@ -145,14 +146,14 @@ class Receiver:
     def _decode(self, link: PeerLink, data: bytes) -> dict[str, Any] | None:
         try:
             return protocol.decode(data)
-        except protocol.VersionMismatch as e:
+        except VersionMismatch as e:
             self.node.counters.bad(e.category)
             link.bad += 1
             if not link.version_refused:  # one clear refusal, not one per message
                 link.version_refused = True
                 self.node.send(link.key, "refuse", {"reason": str(e).split(": ", 1)[-1]})
             self.charge(link, "protocol version")
-        except protocol.Malformed as e:
+        except Malformed as e:
             self.node.counters.bad(e.category)
             link.bad += 1
             self.charge(link, "malformed message")

@@ -11,7 +11,8 @@ not re-sending what is already queued, and progress counts.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from ledger.courier.frontier import Range
 from ledger.courier.frontier import plan as frontier_plan
@@ -32,8 +33,9 @@ def heads_to_wire(heads: Mapping[bytes, Head]) -> list[list[object]]:
     return [[a, h.seq, h.id] for a, h in sorted(heads.items())]
 
 
-def heads_from_wire(rows: Iterable[list[object]]) -> dict[bytes, Head]:
-    return {bytes(r[0]): Head(int(r[1]), bytes(r[2])) for r in rows}  # type: ignore[arg-type, call-overload]
+def heads_from_wire(rows: Iterable[Sequence[Any]]) -> dict[bytes, Head]:
+    """The heads a peer sent (decoded msgpack: the protocol checked the row shapes)."""
+    return {bytes(r[0]): Head(int(r[1]), bytes(r[2])) for r in rows}
 
 
 def missing_ranges(

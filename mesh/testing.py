@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from ledger.store import Store
 from mesh import faults, protocol
@@ -51,10 +52,10 @@ class MemoryNetwork:
         self.messages = 0
         self.down: set[str] = set()
 
-    def add(self, name: str, store: Store, key: bytes, **engine_options: object) -> MemoryNode:
+    def add(self, name: str, store: Store, key: bytes, **engine_options: Any) -> MemoryNode:
         engine = SyncEngine(
             store, key, clock=self.clock, rng=random.Random(self.rng.random()), **engine_options
-        )  # type: ignore[arg-type]
+        )
         node = MemoryNode(name, key, store, engine)
         self.nodes[name] = node
         self.by_key[key] = name

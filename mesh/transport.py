@@ -41,7 +41,7 @@ class CurveKeys:
     secret: bytes  # z85
 
 
-def _bounded(sock: zmq.Socket) -> None:
+def _bounded(sock: zmq.Socket[bytes]) -> None:
     sock.linger = 0
     sock.setsockopt(zmq.MAXMSGSIZE, protocol.MAX_MESSAGE_BYTES)
     sock.rcvhwm = protocol.RECEIVE_QUEUE
@@ -49,7 +49,9 @@ def _bounded(sock: zmq.Socket) -> None:
     sock.setsockopt(zmq.HANDSHAKE_IVL, HANDSHAKE_MS)
 
 
-def bind_router(ctx: zmq.Context, endpoint: str, keys: CurveKeys) -> tuple[zmq.Socket, str]:
+def bind_router(
+    ctx: zmq.Context[zmq.Socket[bytes]], endpoint: str, keys: CurveKeys
+) -> tuple[zmq.Socket[bytes], str]:
     """The node's CurveZMQ server; returns the socket and the endpoint it really listens on."""
     router = ctx.socket(zmq.ROUTER)
     _bounded(router)
@@ -70,14 +72,14 @@ def bind_router(ctx: zmq.Context, endpoint: str, keys: CurveKeys) -> tuple[zmq.S
 
 
 def open_dealer(
-    ctx: zmq.Context,
+    ctx: zmq.Context[zmq.Socket[bytes]],
     server_key: bytes,
     keys: CurveKeys,
     addr: str,
     *,
     heartbeat_s: float,
     heartbeat_timeout_s: float,
-) -> tuple[zmq.Socket, zmq.Socket]:
+) -> tuple[zmq.Socket[bytes], zmq.Socket[bytes]]:
     """A CurveZMQ client dialling ``server_key`` (ed25519) at ``addr``, and its monitor socket."""
     dealer = ctx.socket(zmq.DEALER)
     _bounded(dealer)
@@ -97,7 +99,7 @@ def open_dealer(
     return dealer, monitor
 
 
-def close_dealer(dealer: zmq.Socket, monitor: zmq.Socket | None) -> None:
+def close_dealer(dealer: zmq.Socket[bytes], monitor: zmq.Socket[bytes] | None) -> None:
     with contextlib.suppress(zmq.ZMQError):
         dealer.disable_monitor()
     if monitor is not None:

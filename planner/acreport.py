@@ -50,12 +50,12 @@ def period_report(net: Any, vmin_lim: np.ndarray, vmax_lim: np.ndarray) -> dict[
         limit = np.where(np.isnan(limit), 100.0, limit)
         ok = ~np.isnan(loading)
         if ok.any():
-            j = int(np.nanargmax(np.where(ok, loading, -np.inf)))
+            top = int(np.nanargmax(np.where(ok, loading, -np.inf)))
             key = f"worst_{label}"
-            if key not in worst or loading[j] > worst[key]["loading_pct"]:
+            if key not in worst or loading[top] > worst[key]["loading_pct"]:
                 worst[key] = {
-                    "element": element_name(net, table, net[table].index[j]),
-                    "loading_pct": rnd(loading[j], "pct"),
+                    "element": element_name(net, table, net[table].index[top]),
+                    "loading_pct": rnd(loading[top], "pct"),
                 }
         for j in np.flatnonzero(ok & (loading > limit + 1e-6)):
             violations.append(

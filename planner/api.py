@@ -5,6 +5,7 @@
     scenario_hash(scenario) -> str        plan_hash(plan_json) -> str
     orders(plan_json) -> list[dict]       explain(plan_json, load=..., site=...) -> dict
     shipped_scenarios() -> list[dict]     read_plan(path) -> dict
+    validation_report(scenario, path) -> dict   (what `plan validate` reports)
 
 Everything returns plain data; nothing prints. Infeasible or unsolved plans are
 ``PlanResult`` values with a status and a reason, never exceptions.
@@ -26,6 +27,7 @@ from planner.orders import orders
 from planner.result import FORMAT, PlanResult
 from planner.scenario import Scenario
 from planner.scenario_file import load_scenario, parse_scenario, shipped_scenarios
+from planner.validation import validation_report
 
 __all__ = [
     "PlanResult",
@@ -39,6 +41,7 @@ __all__ = [
     "scenario_hash",
     "shipped_scenarios",
     "solve",
+    "validation_report",
 ]
 
 PLANNER_VERSION = "3"  # 3: islands, leximin, vertex tie-break, batteries, trip minimum

@@ -219,7 +219,7 @@ def _bounds(
     lo, hi = np.zeros(ncol), np.zeros(ncol)
     integ = np.zeros(ncol, dtype=np.uint8)
 
-    def put(name: str, low: np.ndarray, high: np.ndarray) -> None:
+    def put(name: str, low: np.ndarray | float, high: np.ndarray | float) -> None:
         b = blocks[name]
         lo[b.off : b.off + b.size] = low
         hi[b.off : b.off + b.size] = high

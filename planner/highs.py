@@ -14,12 +14,15 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from planner.errors import SolverError
+
+if TYPE_CHECKING:
+    import highspy
 
 _BANNER_DONE = False
 
@@ -40,7 +43,7 @@ def _no_c_stdout() -> Iterator[None]:
         os.close(devnull)
 
 
-def new_highs():  # type: ignore[no-untyped-def]
+def new_highs() -> highspy.Highs:
     """A silent ``highspy.Highs``; ``SolverError`` if highspy is missing."""
     global _BANNER_DONE
     try:
@@ -229,7 +232,9 @@ class Solver:
         """Drop integrality (binaries already fixed by bounds) so an LP/QP can follow."""
         if self.is_mip:
             kinds = [self.hs.HighsVarType.kContinuous] * self.n_col
-            self.h.changeColsIntegrality(self.n_col, np.arange(self.n_col, dtype=np.int32), kinds)
+            cols = np.arange(self.n_col, dtype=np.int32)
+            # highspy takes the list of enum values; its stub asks for a uint8 array
+            self.h.changeColsIntegrality(self.n_col, cols, kinds)  # type: ignore[arg-type]
             self.is_mip = False
             self._options(int(self.option("threads")))
 

@@ -65,7 +65,11 @@ class LazyBranches:
 
     def add(self, solver: Solver, idx: np.ndarray) -> None:
         idx = np.sort(idx)
-        mat = self.shift.rows(idx, self.n_col) if self.shift is not None else self.rows[idx]
+        if self.shift is not None:
+            mat = self.shift.rows(idx, self.n_col)
+        else:
+            assert self.rows is not None  # built whenever there are no shift factors
+            mat = self.rows[idx]
         solver.add_rows(mat, self.lo[idx], self.hi[idx])
         solver.modified = True
         self.added[idx] = True

@@ -174,7 +174,10 @@ def spread(ctx: StageContext, k: int) -> Levels:
         if found.rounds == 1:
             found.objective = f
         last = f >= SPREAD_LOW or found.rounds >= SPREAD_ROUNDS or out.row_dual is None
-        blocked = free if last else free[np.abs(out.row_dual[current[free]]) > DUAL_TOL]
+        if last or out.row_dual is None:  # (a missing dual already made this the last round)
+            blocked = free
+        else:
+            blocked = free[np.abs(out.row_dual[current[free]]) > DUAL_TOL]
         if not len(blocked):
             blocked = free
         _fix_load_hours(ctx, cols[blocked], demand[blocked], floor_fraction(f))

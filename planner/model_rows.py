@@ -144,7 +144,7 @@ def add_on_off(rows: Rows, grid: Grid, data: PeriodData) -> None:
         np.full(n_on * T, -INF),
         np.zeros(n_on * T),
     )
-    msl = np.array([grid.units[i].spec.min_stable_mw for i in on]) / data.base  # type: ignore[union-attr]
+    msl = np.array([grid.units[i].spec.min_stable_mw for i in on]) / data.base
     keep = np.flatnonzero(msl > 0)
     if len(keep):
         m = sp.csr_matrix((-msl[keep], (np.arange(len(keep)), keep)), shape=(len(keep), n_on))

@@ -138,7 +138,7 @@ def store(key: str, grid: Grid, bus_island: dict[int, int], ac_gen_index: dict[s
     try:
         folder.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
-        np.savez(buf, **arrays)
+        np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub: a key might be allow_pickle
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".grid-", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             f.write(buf.getvalue())

@@ -124,7 +124,7 @@ class _quiet:
         self._level = logging.getLogger("pandapower").level
         logging.getLogger("pandapower").setLevel(logging.CRITICAL)
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         logging.getLogger("pandapower").setLevel(self._level)
         self._w.__exit__(*exc)
 
@@ -163,9 +163,9 @@ def build_network(scenario: Scenario, net: Any | None = None) -> NetworkModel:
 
 def prepared_net(
     scenario: Scenario, net: Any | None = None
-) -> tuple[Any, dict[str, int], list[str]]:
+) -> tuple[Any, dict[str, int], dict[int, int], list[str]]:
     """The scenario's net, checked against the scenario, with its units added and one
-    reference per powered island: (net, AC gen rows, notes)."""
+    reference per powered island: (net, AC gen rows, bus -> island, notes)."""
     spec = scenario.network
     base = load_net(spec.case, spec.file) if net is None else copy.deepcopy(net)
     what = spec.case or (spec.file.name if spec.file else "network")
@@ -205,11 +205,11 @@ def check_references(scenario: Scenario, net: Any, what: str) -> None:
             if b not in net.bus.index:
                 raise NetworkError(f"field sites ({s.name}).buses: {what} has no bus {b}")
     storage = net.get("storage")
-    for i, b in enumerate(scenario.batteries):
-        if storage is None or b.index not in storage.index:
+    for i, bat in enumerate(scenario.batteries):
+        if storage is None or bat.index not in storage.index:
             have = 0 if storage is None else len(storage)
             raise NetworkError(
-                f"field storage[{i}].index: {what} has no storage {b.index} (it has {have})"
+                f"field storage[{i}].index: {what} has no storage {bat.index} (it has {have})"
             )
 
 

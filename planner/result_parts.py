@@ -109,7 +109,11 @@ def units(sol: Solution) -> list[dict[str, Any]]:
                 "element": un.element,
                 "index": un.index,
                 "bus": unit_bus,
-                "site": g.site if g is not None and g.site else site_of.get(unit_bus),
+                "site": g.site
+                if g is not None and g.site
+                else site_of.get(unit_bus)
+                if unit_bus is not None
+                else None,
                 "fuel": g.fuel if g is not None else None,
                 "tank": f"{g.site}/{g.tank}" if g is not None and g.fuelled else None,
                 "p_max_mw": rnd(un.p_max_mw, "mw"),

@@ -63,8 +63,8 @@ def parse_scenario(
     root = _Reader(data, "", _Locator(text), name)
 
     meta = root.sub("scenario", root.table("scenario", required=True))
-    sc_name = meta.str("name", required=True)
-    description = meta.str("description") or ""
+    sc_name = meta.text("name", required=True)
+    description = meta.text("description") or ""
     meta.finish()
 
     network = _read_network(root.sub("network", root.table("network", required=True)), base)
@@ -124,14 +124,14 @@ def _unique(root: _Reader, table: str, names: list[str], what: str) -> None:
 
 
 def _read_network(r: _Reader, base: Path) -> NetworkSpec:
-    case = r.str("case")
-    file = r.str("file")
+    case = r.text("case")
+    file = r.text("file")
     if (case is None) == (file is None):
         raise r.fail("case", 'give exactly one of case = "case118" or file = "grid.json"')
     spec = NetworkSpec(
         case=case,
         file=(base / file) if file else None,
-        islanded=r.bool("islanded", False),
+        islanded=r.flag("islanded", False),
         branch_limits=r.choice("branch_limits", LIMIT_MODES, "enforce"),
         transformer_limits=r.choice("transformer_limits", LIMIT_MODES, "enforce"),
         limit_factor=r.num("limit_factor", 1.0, lo=0.0, lo_open=True, hi=10.0),
@@ -143,9 +143,9 @@ def _read_network(r: _Reader, base: Path) -> NetworkSpec:
 
 def _read_horizon(r: _Reader) -> Horizon:
     h = Horizon(
-        periods=r.int("periods", required=True, lo=1, hi=MAX_PERIODS),
+        periods=r.whole("periods", required=True, lo=1, hi=MAX_PERIODS),
         hours_per_period=r.num("hours_per_period", 1.0, lo=0.0, lo_open=True, hi=168.0),
-        start=r.str("start"),
+        start=r.text("start"),
     )
     if h.start is not None:
         from datetime import datetime
@@ -168,17 +168,17 @@ def _read_policy(r: _Reader) -> Policy:
         or any(isinstance(w, bool) or not isinstance(w, int | float) or w <= 0 for w in weights)
     ):
         raise r.fail("tier_weights", "must be three positive numbers, e.g. [100, 10, 1]")
-    tier = r.int("default_tier", 3, lo=1)
+    tier = r.whole("default_tier", 3, lo=1)
     if tier not in TIERS:
         raise r.fail("default_tier", "must be 1, 2 or 3")
     p = Policy(
-        strict_tiers=r.bool("strict_tiers", True),
-        fairness=r.bool("fairness", True),
+        strict_tiers=r.flag("strict_tiers", True),
+        fairness=r.flag("fairness", True),
         fuel_conservation_weight=r.num("fuel_conservation_weight", 0.0, lo=0.0),
         reserve_margin=r.num("reserve_margin", 0.0, lo=0.0, hi=1.0),
         tier_weights=(float(weights[0]), float(weights[1]), float(weights[2])),
         default_tier=tier,
-        default_community=r.str("default_community", "general"),
+        default_community=r.text("default_community", "general"),
     )
     r.finish()
     return p
@@ -193,8 +193,8 @@ def _read_profiles(r: _Reader, base: Path) -> dict[str, tuple[float, ...]]:
             values = v
         elif isinstance(v, dict):
             sub = r.sub(key, v)
-            csv_name = sub.str("csv", required=True)
-            column = sub.str("column", required=True)
+            csv_name = sub.text("csv", required=True)
+            column = sub.text("column", required=True)
             sub.finish()
             values = _read_csv_column(base / csv_name, column, sub)
         else:
@@ -233,13 +233,13 @@ def _read_tank(r: _Reader, site: str) -> Tank:
         raise r.fail("initial_litres", f"{init:g} L is more than capacity_litres {cap:g} L")
     if reserve > cap:
         raise r.fail("reserve_litres", f"{reserve:g} L is more than capacity_litres {cap:g} L")
-    name = r.str("name", "main")
+    name = r.text("name", "main")
     if "/" in name:
         raise r.fail("name", "must not contain '/' (tanks are named site/tank)")
     t = Tank(
         name=name,
         site=site,
-        fuel=r.str("fuel", "diesel"),
+        fuel=r.text("fuel", "diesel"),
         capacity_litres=cap,
         initial_litres=init,
         reserve_litres=reserve,
@@ -249,7 +249,7 @@ def _read_tank(r: _Reader, site: str) -> Tank:
 
 
 def _read_site(r: _Reader) -> Site:
-    name = r.str("name", required=True)
+    name = r.text("name", required=True)
     if "/" in name:
         raise r.fail("name", "must not contain '/' (used in site/tank keys)")
     buses = r.int_or_list("buses") or []
@@ -261,7 +261,7 @@ def _read_site(r: _Reader) -> Site:
 
 
 def _read_depot(r: _Reader) -> Site:
-    name = r.str("name", required=True)
+    name = r.text("name", required=True)
     if "/" in name:
         raise r.fail("name", "must not contain '/' (used in site/tank keys)")
     init = r.num("initial_litres", required=True, lo=0.0)
@@ -278,7 +278,7 @@ def _read_depot(r: _Reader) -> Site:
     tank = Tank(
         name="stock",
         site=name,
-        fuel=r.str("fuel", "diesel"),
+        fuel=r.text("fuel", "diesel"),
         capacity_litres=cap,
         initial_litres=init,
         reserve_litres=r.num("reserve_litres", 0.0, lo=0.0),
@@ -308,14 +308,14 @@ def _resolve_tank(r: _Reader, key: str, site: Site, tank: str | None, fuel: str)
 
 
 def _read_generator(r: _Reader, sites: list[Site], profiles: dict[str, Any]) -> list[Generator]:
-    name = r.str("name", required=True)
+    name = r.text("name", required=True)
     element = r.choice("element", ELEMENTS, "new")
     indices = r.int_or_list("index")
-    bus = r.int("bus")
-    site_name = r.str("site")
-    fuel = r.str("fuel")
-    tank = r.str("tank")
-    profile = r.str("profile")
+    bus = r.whole("bus")
+    site_name = r.text("site")
+    fuel = r.text("fuel")
+    tank = r.text("tank")
+    profile = r.text("profile")
     kw = {
         "no_load_lph": r.num("no_load_lph", 0.0, lo=0.0),
         "lph_per_mw": r.num("lph_per_mw", 0.0, lo=0.0),
@@ -397,12 +397,12 @@ def _fuel_tank(
 def _read_load(r: _Reader, policy: Policy, profiles: dict[str, Any]) -> list[Load]:
     indices = r.int_or_list("index", required=True)
     assert indices is not None
-    name = r.str("name")
-    tier = r.int("tier", policy.default_tier, lo=1)
+    name = r.text("name")
+    tier = r.whole("tier", policy.default_tier, lo=1)
     if tier not in TIERS:
         raise r.fail("tier", f"must be 1 (life safety), 2 (essential) or 3 (general), got {tier}")
-    community = r.str("community", policy.default_community)
-    profile = r.str("profile")
+    community = r.text("community", policy.default_community)
+    profile = r.text("profile")
     if profile is not None and profile not in profiles:
         raise r.fail("profile", f"no profile {profile!r} in [profiles]")
     r.finish()
@@ -419,10 +419,10 @@ def _read_load(r: _Reader, policy: Policy, profiles: dict[str, Any]) -> list[Loa
 
 
 def _read_route(r: _Reader, sites: list[Site]) -> Route:
-    name = r.str("name")
-    source = r.str("from", required=True)
-    target = r.str("to", required=True)
-    fuel = r.str("fuel", "diesel")
+    name = r.text("name")
+    source = r.text("from", required=True)
+    target = r.text("to", required=True)
+    fuel = r.text("fuel", "diesel")
     by_name = {s.name: s for s in sites}
     if source not in by_name:
         raise r.fail("from", f"no site or depot named {source!r}")
@@ -448,9 +448,9 @@ def _read_route(r: _Reader, sites: list[Site]) -> Route:
         fuel=fuel,
         litres_per_trip=per_trip,
         trips_per_period=trips,
-        lead_periods=r.int("lead_periods", 1, lo=0),
-        source_tank=_resolve_tank(r, "from_tank", by_name[source], r.str("from_tank"), fuel),
-        target_tank=_resolve_tank(r, "to_tank", by_name[target], r.str("to_tank"), fuel),
+        lead_periods=r.whole("lead_periods", 1, lo=0),
+        source_tank=_resolve_tank(r, "from_tank", by_name[source], r.text("from_tank"), fuel),
+        target_tank=_resolve_tank(r, "to_tank", by_name[target], r.text("to_tank"), fuel),
         min_litres_per_trip=min_load,
     )
     r.finish()
@@ -488,8 +488,8 @@ def shipped_scenarios(folder: Path) -> list[dict[str, Any]]:
 
 def _read_battery(r: _Reader) -> Battery:
     """A ``[[storage]]`` entry: a ``net.storage`` row and what its table cannot say."""
-    index = r.int("index", required=True, lo=0)
-    name = r.str("name") or f"storage{index}"
+    index = r.whole("index", required=True, lo=0)
+    name = r.text("name") or f"storage{index}"
     b = Battery(
         name=name,
         index=index,

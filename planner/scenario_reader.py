@@ -101,19 +101,19 @@ class _Reader:
             return default
         return self.data[key]
 
-    def str(self, key: str, default: str | None = None, *, required: bool = False) -> Any:
+    def text(self, key: str, default: str | None = None, *, required: bool = False) -> Any:
         v = self._get(key, default, required)
         if v is not None and (not isinstance(v, str) or not v.strip()):
             raise self.fail(key, f"must be a non-empty string, got {v!r}")
         return v
 
     def choice(self, key: str, options: tuple[str, ...], default: str) -> str:
-        v = self.str(key, default)
+        v = self.text(key, default)
         if v not in options:
             raise self.fail(key, f"must be one of {', '.join(options)}, got {v!r}")
         return str(v)
 
-    def bool(self, key: str, default: bool) -> bool:
+    def flag(self, key: str, default: bool) -> bool:
         v = self._get(key, default, False)
         if not isinstance(v, bool):
             raise self.fail(key, f"must be true or false, got {v!r}")
@@ -140,7 +140,7 @@ class _Reader:
             raise self.fail(key, f"must be <= {hi:g}, got {v!r}")
         return float(v)
 
-    def int(
+    def whole(
         self,
         key: str,
         default: int | None = None,

@@ -87,8 +87,8 @@ class LazyGroup(click.Group):
             attach(command, cmd_name)  # shell completion of ids and names
             attach_examples(command, cmd_name)
             return command
-        command = super().get_command(ctx, cmd_name)
-        return guard_commands(command) if command is not None else None
+        found = super().get_command(ctx, cmd_name)
+        return guard_commands(found) if found is not None else None
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         from plurictl.params import check_argv
@@ -123,9 +123,11 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
-        except handled_errors() as err:  # type: ignore[misc]
+        except handled_errors() as err:
             report_error(err, debug=_debug(ctx))
             ctx.exit(int(getattr(err, "exit_code", PluriError.exit_code)))
+        except BrokenPipeError:
+            _stdout_closed()
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(128 + signal.SIGINT)  # what a shell reports for Ctrl-C
@@ -139,6 +141,25 @@ class LazyGroup(click.Group):
                 debug=debug,
             )
             ctx.exit(PluriError.exit_code)
+
+
+#: Exit code when stdout is closed under us (``| head``): 128 + SIGPIPE, as a shell reports it.
+STDOUT_CLOSED = 141
+
+
+def _stdout_closed() -> None:
+    """stdout's reader went away: say nothing (there is no one to tell), exit 141.
+
+    stdout is pointed at /dev/null first, so that Python's final flush of what is still
+    buffered does not print a BrokenPipeError of its own.
+    """
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    sys.exit(STDOUT_CLOSED)
 
 
 def _debug(ctx: click.Context) -> bool:
@@ -203,5 +224,11 @@ def main(argv: list[str] | None = None) -> None:
     # Windows consoles and odd locales: never die on an unencodable character.
     if hasattr(sys.stdout, "reconfigure"):
         with contextlib.suppress(OSError, ValueError):
-            sys.stdout.reconfigure(errors="replace")  # type: ignore[union-attr]
-    cli.main(args=argv, prog_name="plurictl")
+            sys.stdout.reconfigure(errors="replace")
+    try:
+        try:
+            cli.main(args=argv, prog_name="plurictl")
+        finally:
+            sys.stdout.flush()  # here, where a closed pipe can still be handled
+    except BrokenPipeError:  # help, usage errors, or the last buffered output
+        _stdout_closed()

@@ -26,6 +26,13 @@ USAGE = ExitCode(
 )
 SIGNALS = (
     ExitCode(130, "interrupted (Ctrl-C)", "", ""),
+    ExitCode(
+        141,
+        "stdout closed early (a pipe such as `| head` stopped reading): the output was cut "
+        "short, quietly",
+        "read the whole output, or write it to a file first",
+        "",
+    ),
     ExitCode(143, "stopped by SIGTERM (`kill`, a timeout, CI); a drill stops its nodes", "", ""),
 )
 

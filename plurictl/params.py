@@ -123,7 +123,9 @@ def _guarded(callback: Callable[..., Any]) -> Callable[..., Any]:
 class _Bounded(click.ParamType):
     """A number within [low, high], finite, refused with exit 5 and a clipped echo."""
 
-    def __init__(self, kind: type, low: float, high: float, unit: str = "") -> None:
+    def __init__(
+        self, kind: type[int] | type[float], low: float, high: float, unit: str = ""
+    ) -> None:
         self.kind = kind
         self.low = low
         self.high = high

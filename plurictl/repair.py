@@ -1,6 +1,6 @@
 """`log verify --repair`: getting intact copies of damaged entries from peers.
 
-The store has already quarantined them (``ledger.integrity.repair``). A running
+The store has already quarantined them (``ledger.repair.repair``). A running
 node asks its live peers by itself at every gossip round; with ``--peer`` a
 temporary node asks those peers now. Either way an entry is replaced only by
 a validly signed copy with the id the damaged one is known to have had.

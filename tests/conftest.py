@@ -14,6 +14,10 @@ from click.testing import CliRunner, Result
 
 from plurictl.cli import cli
 
+# Output width must not depend on who runs the suite: a terminal's COLUMNS (or the 80 that
+# pytest-xdist workers inherit) would wrap messages the tests read; pipes get 160 columns.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
 # Sealing keys is deliberately slow (argon2id MODERATE); tests use the interactive cost.
 os.environ.setdefault("PLURI_TEST", "1")
 # The planner's network cache: a throw-away folder for this test session, never ~/.cache.

@@ -61,7 +61,7 @@ def encode(ftype: int, payload: bytes) -> bytes:
     return SYNC + tl + struct.pack(">I", zlib.crc32(tl)) + payload + _check(tl, payload)
 
 
-def file_digest() -> hashlib._Hash:  # type: ignore[name-defined]
+def file_digest() -> hashlib.blake2b:
     """The running digest a trailer signs: BLAKE2b-256, no key, no personalisation."""
     return hashlib.blake2b(digest_size=32)
 

@@ -391,8 +391,8 @@ def _ingest_pass(
                 continue
             try:
                 proofs.append(fork_proof(item.payload))
-            except VerificationFailed as e:
-                report.rejected.add(Rejection(f"fork proof at byte {item.offset}: {e.message}"))
+            except VerificationFailed as err:
+                report.rejected.add(Rejection(f"fork proof at byte {item.offset}: {err.message}"))
             continue
         if only is None:
             batch.append(item.payload)

@@ -250,7 +250,9 @@ def _propose(state: PlansState, e: Entry, roster: Roster, parts: dict[Any, Entry
         state.ignored.append(Ignored.of(e, why))
         return
     assert blob is not None
-    horizon = b.get("horizon") if isinstance(b.get("horizon"), dict) else {}
+    horizon_raw, summary_raw = b.get("horizon"), b.get("summary")
+    horizon: dict[str, Any] = horizon_raw if isinstance(horizon_raw, dict) else {}
+    summary: dict[str, Any] = summary_raw if isinstance(summary_raw, dict) else {}
     p = Proposal(
         e.id,
         e.author,
@@ -260,7 +262,7 @@ def _propose(state: PlansState, e: Entry, roster: Roster, parts: dict[Any, Entry
         b["scenario"],
         horizon_key(b["scenario"], horizon),
         str(b.get("status") or "unknown"),
-        b.get("summary") if isinstance(b.get("summary"), dict) else {},
+        summary,
         blob,
     )
     p.content = _content(blob, parts, e.author)
@@ -291,19 +293,20 @@ def _content(
 def _adopt(state: PlansState, e: Entry, roster: Roster) -> None:
     why = roster.authority(e.author, e.seq, "coordinator")
     target = _id(e.body.get("plan"))
-    if why is None and target is None:
-        why = "plan must be a proposal id"
-    if why is None and target not in state.proposals:
-        why = "adopts a plan that is not (yet) on this laptop"
-    if why is None and state.proposals[target].status not in ADOPTABLE:  # type: ignore[index]
-        why = f"that plan was not solved ({state.proposals[target].status})"  # type: ignore[index]
-    if why:
-        state.ignored.append(Ignored.of(e, why))
+    if why is None:
+        if target is None:
+            why = "plan must be a proposal id"
+        elif target not in state.proposals:
+            why = "adopts a plan that is not (yet) on this laptop"
+        elif state.proposals[target].status not in ADOPTABLE:
+            why = f"that plan was not solved ({state.proposals[target].status})"
+    if why or target is None:
+        state.ignored.append(Ignored.of(e, why or "plan must be a proposal id"))
         return
     supersedes = [x for x in (_id(v) for v in e.body.get("supersedes") or []) if x is not None]
     state.adoptions.append(
         Adoption(e.id, target, roster.name_of(e.author), "coordinator", supersedes)
-    )  # type: ignore[arg-type]
+    )
 
 
 def _decide(state: PlansState) -> None:

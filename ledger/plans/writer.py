@@ -45,6 +45,11 @@ def load(store: Store, votes: Any = None) -> view.PlansState:
     return view.fold(store.entries(kinds=list(view.KINDS)), store.roster(), winners)
 
 
+def _dict_or_empty(value: object) -> dict[str, Any]:
+    """A JSON object field, or ``{}`` where it is missing or not an object."""
+    return value if isinstance(value, dict) else {}
+
+
 def summarise(plan: Mapping[str, Any]) -> dict[str, Any]:
     """The few numbers everyone needs to compare plans (kept in the propose entry)."""
     tiers = {
@@ -52,8 +57,8 @@ def summarise(plan: Mapping[str, Any]) -> dict[str, Any]:
         for t in plan.get("tiers") or []
         if isinstance(t, dict)
     }
-    summary = plan.get("summary") if isinstance(plan.get("summary"), dict) else {}
-    ac = plan.get("ac") if isinstance(plan.get("ac"), dict) else {}
+    summary = _dict_or_empty(plan.get("summary"))
+    ac = _dict_or_empty(plan.get("ac"))
     return {
         "served_pct": summary.get("served_pct"),
         "tiers": tiers,
@@ -68,7 +73,7 @@ def propose(
     """Attach a plan (and its orders) to the ledger; returns the propose entry (the plan id)."""
     require_role(store, identity, "operator", "coordinator")
     plan_hash = plan.get("plan_hash")
-    scenario = plan.get("scenario") if isinstance(plan.get("scenario"), dict) else {}
+    scenario = _dict_or_empty(plan.get("scenario"))
     if not isinstance(plan_hash, str) or not scenario.get("name"):
         raise InvalidInput(
             "this is not a plan file (no plan_hash or scenario): run `plurictl plan run --out`"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ledger.playbooks.model import (
@@ -328,20 +328,9 @@ class _Parser:
         def bad(message: str, fld: str) -> None:
             self.problem(message, line=self.lines.of_step(index, fld), step=label, fld=fld)
 
-        if not isinstance(sid, str) or not ID_RE.match(sid):
-            bad(
-                "missing or not a step id: use lower-case letters, digits, '-', '_' or '.'"
-                if sid is None or not isinstance(sid, str)
-                else f"{sid!r}: use lower-case letters, digits, '-', '_' or '.' (at most 64)",
-                "id",
-            )
-            sid = None
-        else:
+        sid = self._step_id(sid, index, seen, bad)
+        if sid is not None:
             label = f"'{sid}'"
-            if sid in seen:
-                bad(f"duplicate step id (also steps[{seen[sid]}])", "id")
-            else:
-                seen[sid] = index
         for key in raw:
             if key not in STEP_FIELDS:
                 bad(
@@ -392,8 +381,14 @@ class _Parser:
             self.lines.of_step(index, "abort_criteria"),
             label,
         )
-        if len(self.problems) > start or sid is None:
-            return None
+        if (
+            len(self.problems) > start
+            or sid is None
+            or not isinstance(title, str)
+            or not isinstance(instructions, str)
+            or not isinstance(role, str)
+        ):
+            return None  # a wrong type above was recorded as a problem
         return Step(
             id=sid,
             title=title.strip(),
@@ -406,6 +401,26 @@ class _Parser:
             checks=tuple(checks),
             abort_criteria=tuple(aborts),
         )
+
+    @staticmethod
+    def _step_id(
+        sid: Any, index: int, seen: dict[str, int], bad: Callable[[str, str], None]
+    ) -> str | None:
+        """The step's id, or None when it is missing or malformed (a problem recorded);
+        a duplicate is recorded as a problem but keeps its id."""
+        if not isinstance(sid, str) or not ID_RE.match(sid):
+            bad(
+                "missing or not a step id: use lower-case letters, digits, '-', '_' or '.'"
+                if sid is None or not isinstance(sid, str)
+                else f"{sid!r}: use lower-case letters, digits, '-', '_' or '.' (at most 64)",
+                "id",
+            )
+            return None
+        if sid in seen:
+            bad(f"duplicate step id (also steps[{seen[sid]}])", "id")
+        else:
+            seen[sid] = index
+        return sid
 
     def _checks(self, index: int, label: str, value: Any) -> list[Check]:
         if not isinstance(value, list) or not all(isinstance(c, dict) for c in value):

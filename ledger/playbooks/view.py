@@ -44,7 +44,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ledger.entry import Entry
-from ledger.folds import well_formed
+from ledger.folds import Ignored, well_formed
 from ledger.playbooks.checks import Facts, NoFacts
 from ledger.playbooks.format import PlaybookInvalid, parse, text_hash
 from ledger.playbooks.judge import RunJudge
@@ -67,7 +67,6 @@ from ledger.playbooks.state import (
     SKIP,
     SKIPPED,
     WAIVE,
-    Ignored,
     Note,
     PlaybooksState,
     Record,

@@ -459,19 +459,19 @@ class _Fold:
             self.maybe_apply(change)
         elif e.kind == ROSTER_APPROVE:
             target = bytes.fromhex(e.body["change"])
-            change = r.pending.get(target)
-            if change is None:
+            approved = r.pending.get(target)
+            if approved is None:
                 self.ignore(
                     e, "approves a change that is not pending (already applied, ignored or unknown)"
                 )
                 return
             member = r.keys[e.author].member
-            if member in change.approvals:
+            if member in approved.approvals:
                 self.ignore(e, "this admin already approved the change")
                 return
-            change.approvals[member] = e.author
+            approved.approvals[member] = e.author
             r.applied.append(e.id)
-            self.maybe_apply(change)
+            self.maybe_apply(approved)
 
     def maybe_apply(self, change: PendingChange) -> None:
         r = self.roster
@@ -496,6 +496,7 @@ class _Fold:
                     self.maybe_apply(other)
 
     def apply(self, change: PendingChange) -> str | None:
+        """Apply an approved change; returns why it cannot apply (then nothing changed)."""
         r = self.roster
         b = change.body
         op = b["op"]
@@ -508,17 +509,7 @@ class _Fold:
         key = bytes.fromhex(b["key"])
         info = r.keys.get(key)
         if op == "add":
-            if info is not None:
-                return "key is already in the roster"
-            r.keys[key] = KeyInfo(
-                key=key,
-                member=key,
-                name=b["name"],
-                roles=[RoleSpan(role, 1) for role in ROLES if role in b["roles"]],
-                added_in=change.id,
-                fork_seq=self.forks.get(key),
-            )
-            return None
+            return self._add(change, key, info)
         if info is None:
             return "key is not in the roster"
         if info.status in (REVOKED, ROTATED):
@@ -531,13 +522,7 @@ class _Fold:
             info.roles.append(RoleSpan(b["role"], at + 1))
             return None
         if op == "remove_role":
-            span = info.open_span(b["role"])
-            if span is None:
-                return f"does not have role {b['role']}"
-            if b["role"] == "admin" and len(r.admins() - {info.member}) < r.threshold:
-                return "would leave fewer admins than the admin threshold"
-            span.to_seq = max(at, span.from_seq - 1)
-            return None
+            return self._remove_role(info, b["role"], at)
         if op == "revoke":
             if "admin" in info.current_roles and len(r.admins() - {info.member}) < r.threshold:
                 return "would leave fewer admins than the admin threshold"
@@ -546,24 +531,52 @@ class _Fold:
             info.reason = str(b.get("reason") or "") or None
             return None
         if op == "rotate":
-            successor = bytes.fromhex(b["successor"])
-            if successor in r.keys:
-                return "successor key is already in the roster"
-            roles = info.current_roles
-            self._close(info, at)
-            info.status = ROTATED
-            info.successor = successor
-            r.keys[successor] = KeyInfo(
-                key=successor,
-                member=info.member,
-                name=info.name,
-                roles=[RoleSpan(role, 1) for role in roles],
-                predecessor=key,
-                added_in=change.id,
-                fork_seq=self.forks.get(successor),
-            )
-            return None
+            return self._rotate(change, key, info, at)
         return f"unknown op {op!r}"  # pragma: no cover - _check_body refuses it
+
+    def _add(self, change: PendingChange, key: bytes, info: KeyInfo | None) -> str | None:
+        if info is not None:
+            return "key is already in the roster"
+        b = change.body
+        self.roster.keys[key] = KeyInfo(
+            key=key,
+            member=key,
+            name=b["name"],
+            roles=[RoleSpan(role, 1) for role in ROLES if role in b["roles"]],
+            added_in=change.id,
+            fork_seq=self.forks.get(key),
+        )
+        return None
+
+    def _remove_role(self, info: KeyInfo, role: str, at: int) -> str | None:
+        r = self.roster
+        span = info.open_span(role)
+        if span is None:
+            return f"does not have role {role}"
+        if role == "admin" and len(r.admins() - {info.member}) < r.threshold:
+            return "would leave fewer admins than the admin threshold"
+        span.to_seq = max(at, span.from_seq - 1)
+        return None
+
+    def _rotate(self, change: PendingChange, key: bytes, info: KeyInfo, at: int) -> str | None:
+        r = self.roster
+        successor = bytes.fromhex(change.body["successor"])
+        if successor in r.keys:
+            return "successor key is already in the roster"
+        roles = info.current_roles
+        self._close(info, at)
+        info.status = ROTATED
+        info.successor = successor
+        r.keys[successor] = KeyInfo(
+            key=successor,
+            member=info.member,
+            name=info.name,
+            roles=[RoleSpan(role, 1) for role in roles],
+            predecessor=key,
+            added_in=change.id,
+            fork_seq=self.forks.get(successor),
+        )
+        return None
 
     @staticmethod
     def _close(info: KeyInfo, at: int) -> None:

@@ -322,25 +322,7 @@ def _check(
         if fine and (method != PLURALITY or len(choice) <= 1):
             return choice, None
     if method == QUADRATIC:
-        if not isinstance(choice, dict):
-            return {}, "a quadratic ballot maps option ids to numbers of votes"
-        out: dict[str, int] = {}
-        for oid, votes in choice.items():
-            if oid not in known:
-                return {}, f"unknown option {oid!r}"
-            if not isinstance(votes, int) or isinstance(votes, bool):
-                return {}, f"votes for {oid} must be a whole number"
-            if abs(votes) > MAX_CREDITS:
-                return {}, f"votes for {oid} are out of range"
-            if votes:
-                out[oid] = votes
-        cost = sum(v * v for v in out.values())
-        if credits is not None and cost > credits:
-            return (
-                out,
-                f"over budget: costs {cost} credits (votes squared), the budget is {credits}",
-            )
-        return out, None
+        return _check_quadratic(known, credits, choice)
     if not isinstance(choice, list) or not all(isinstance(c, str) for c in choice):
         return [], "the choice must be a list of option ids"
     unknown = [c for c in choice if c not in known]
@@ -351,3 +333,28 @@ def _check(
     if method == PLURALITY and len(choice) > 1:
         return [], "plurality: choose one option"
     return list(choice), None
+
+
+def _check_quadratic(
+    known: frozenset[str], credits: int | None, choice: Any
+) -> tuple[dict[str, int], str | None]:
+    """A quadratic ballot: option id -> whole votes (zeros dropped), within the budget."""
+    if not isinstance(choice, dict):
+        return {}, "a quadratic ballot maps option ids to numbers of votes"
+    out: dict[str, int] = {}
+    for oid, votes in choice.items():
+        if oid not in known:
+            return {}, f"unknown option {oid!r}"
+        if not isinstance(votes, int) or isinstance(votes, bool):
+            return {}, f"votes for {oid} must be a whole number"
+        if abs(votes) > MAX_CREDITS:
+            return {}, f"votes for {oid} are out of range"
+        if votes:
+            out[oid] = votes
+    cost = sum(v * v for v in out.values())
+    if credits is not None and cost > credits:
+        return (
+            out,
+            f"over budget: costs {cost} credits (votes squared), the budget is {credits}",
+        )
+    return out, None

@@ -58,13 +58,13 @@ def kept_limits(store: object, extra: Iterable[Entry] = ()) -> dict[bytes, int]:
         if vote.charter.fields.rules != 2 or vote.state not in (SEALED, FINAL):
             continue
         for eid in depends_on(vote):
-            e = entries.get(eid)
-            if e is None:
+            dep = entries.get(eid)
+            if dep is None:
                 continue
-            info = roster.keys.get(e.author)
-            if info is None or info.valid_at(e.seq):
+            info = roster.keys.get(dep.author)
+            if info is None or info.valid_at(dep.seq):
                 continue  # within the cut: nothing to extend
-            if info.fork_seq is not None and e.seq >= info.fork_seq:
+            if info.fork_seq is not None and dep.seq >= info.fork_seq:
                 continue  # past a fork point: the other chain holds that seq
-            limits[e.author] = max(limits.get(e.author, 0), e.seq)
+            limits[dep.author] = max(limits.get(dep.author, 0), dep.seq)
     return limits

@@ -112,6 +112,22 @@ def _load_toml(path: Path) -> dict[str, Any]:
         raise InvalidInput(f"cannot read vote file {path}: {e}") from e
 
 
+def _roll(resolve: Resolve, roll_text: Any) -> tuple[str | None, dict[bytes, int] | None, str]:
+    """The roll given inline: ``role:ROLE``, a TOML table NAME = weight, or a list of
+    names (weight 1). Returns (roll role, roll, source); nothing given is (None, None, "")."""
+    from ledger.errors import InvalidInput
+
+    if isinstance(roll_text, str):
+        if not roll_text.startswith("role:"):
+            raise InvalidInput(f"--roll {roll_text!r}: write role:ROLE, e.g. role:operator")
+        return roll_text.split(":", 1)[1].strip(), None, ""
+    if isinstance(roll_text, dict):  # TOML table: NAME = weight
+        return None, {resolve(n): _weight(str(w), "roll") for n, w in roll_text.items()}, "list"
+    if isinstance(roll_text, list):
+        return None, {resolve(str(n)): 1 for n in roll_text}, "list"
+    return None, None, ""
+
+
 def build_spec(resolve: Resolve, file: str | None, flags: dict[str, Any]) -> Any:
     """Merge FILE.toml and flags (flags win) into a VoteSpec with keys resolved."""
     from ledger.errors import InvalidInput
@@ -148,21 +164,12 @@ def build_spec(resolve: Resolve, file: str | None, flags: dict[str, Any]) -> Any
     if not isinstance(weights_in, dict):
         raise InvalidInput("weights: write NAME=W pairs (or a [weights] table in the file)")
     weights = {resolve(n): _weight(str(w), "--weight") for n, w in weights_in.items()}
-    roll_role, roll, source = None, None, ""
     if roll_file:
         base = Path(file).parent if file and not flags.get("roll_file") else Path(".")
-        roll = read_roll_file(resolve, base / roll_file)
-        source = f"file:{Path(roll_file).name}"
-    elif isinstance(roll_text, str):
-        if not roll_text.startswith("role:"):
-            raise InvalidInput(f"--roll {roll_text!r}: write role:ROLE, e.g. role:operator")
-        roll_role = roll_text.split(":", 1)[1].strip()
-    elif isinstance(roll_text, dict):  # TOML table: NAME = weight
-        roll = {resolve(n): _weight(str(w), "roll") for n, w in roll_text.items()}
-        source = "list"
-    elif isinstance(roll_text, list):
-        roll = {resolve(str(n)): 1 for n in roll_text}
-        source = "list"
+        roll_role, source = None, f"file:{Path(roll_file).name}"
+        roll: dict[bytes, int] | None = read_roll_file(resolve, base / roll_file)
+    else:
+        roll_role, roll, source = _roll(resolve, roll_text)
     if roll is not None and weights:
         strangers = [k for k in weights if k not in roll]
         if strangers:

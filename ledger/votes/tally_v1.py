@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.votes.bodies import RANKED
@@ -27,6 +27,19 @@ class _OldRound:
     tie_break: str | None = None
 
 
+@dataclass
+class _OldTally:
+    """The old count's result, its rounds still in the old shape (one elimination each)."""
+
+    counts: dict[str, int]
+    outcome: str
+    winner: str | None = None
+    tied: list[str] = field(default_factory=list)
+    margin: int = 0
+    rounds: list[_OldRound] = field(default_factory=list)
+    first_preferences: int = 0
+
+
 def lot(charter_id: bytes, option_id: str) -> bytes:
     """The fixed lot of an option: smallest is eliminated first in an unbreakable tie."""
     return hashlib.blake2b(charter_id + option_id.encode(), digest_size=16).digest()
@@ -37,11 +50,20 @@ def instant_runoff(
 ) -> Tally:
     """The old count; may raise where it could not finish (the fold reports that)."""
     t = _runoff_from(list(option_ids), ballots, [], {}, charter_id, [MAX_BRANCHES])
-    t.rounds = [
+    rounds = [
         Round(r.counts, r.exhausted, [r.eliminated] if r.eliminated else [], r.tie_break)
-        for r in t.rounds  # type: ignore[attr-defined]
+        for r in t.rounds
     ]
-    return t
+    return Tally(
+        RANKED,
+        t.counts,
+        t.outcome,
+        winner=t.winner,
+        tied=t.tied,
+        margin=t.margin,
+        rounds=rounds,
+        first_preferences=t.first_preferences,
+    )
 
 
 #: How many alternative elimination orders an unbreakable tie may explore.
@@ -55,7 +77,7 @@ def _runoff_from(
     first: dict[str, int],
     charter_id: bytes,
     budget: list[int],
-) -> Tally:
+) -> _OldTally:
     rounds = list(rounds)
     while True:
         live = set(continuing)
@@ -76,15 +98,14 @@ def _runoff_from(
         if active == 0:
             outcome = NO_VOTES if len(rounds) == 1 else TIE
             tied = [] if outcome == NO_VOTES else sorted(continuing)
-            return Tally(RANKED, first, outcome, tied=tied, rounds=rounds)
+            return _OldTally(first, outcome, tied=tied, rounds=rounds)
         top = max(counts.values())
         leaders = [o for o in continuing if counts[o] == top]
         if 2 * top > active:
             winner = leaders[0]
             others = [c for o, c in counts.items() if o != winner]
             margin = top - max(others) if others else top
-            return Tally(
-                RANKED,
+            return _OldTally(
                 first,
                 WINNER,
                 winner=winner,
@@ -93,7 +114,7 @@ def _runoff_from(
                 first_preferences=first.get(winner, 0),
             )
         if len(leaders) == len(continuing):
-            return Tally(RANKED, first, TIE, tied=sorted(leaders), rounds=rounds)
+            return _OldTally(first, TIE, tied=sorted(leaders), rounds=rounds)
         low = min(counts.values())
         losers = [o for o in continuing if counts[o] == low]
         out, why, by_lot = _break_elimination_tie(losers, rounds[:-1], charter_id)
@@ -114,11 +135,11 @@ def _lot_branches(
     first: dict[str, int],
     charter_id: bytes,
     budget: list[int],
-) -> Tally:
+) -> _OldTally:
     """No lot decides a council vote: follow every possible elimination of the tied
     options; if they all lead to the same winner, that is the winner; otherwise the
     result is a tie between the winners the lot could have produced."""
-    outcomes: dict[str, Tally] = {}
+    outcomes: dict[str, _OldTally] = {}
     tied = sorted(set(losers))
     for out in tied:
         if budget[0] <= 0:
@@ -131,7 +152,7 @@ def _lot_branches(
         outcomes[out] = _runoff_from(
             [c for c in continuing if c != out], ballots, branch_rounds, first, charter_id, budget
         )
-    winners = {t.winner for t in outcomes.values() if t.outcome == WINNER}
+    winners = {t.winner for t in outcomes.values() if t.outcome == WINNER and t.winner is not None}
     undecided = any(t.outcome != WINNER for t in outcomes.values()) or len(outcomes) < len(tied)
     chosen = outcomes.get(drawn) or next(iter(outcomes.values()))
     if len(winners) == 1 and not undecided:
@@ -147,7 +168,7 @@ def _lot_branches(
         "reported as a tie (no lot decides a council vote)"
     )
     possible = sorted(winners | {o for t in outcomes.values() for o in t.tied})
-    return Tally(RANKED, first, TIE, tied=possible, rounds=rounds)
+    return _OldTally(first, TIE, tied=possible, rounds=rounds)
 
 
 def _break_elimination_tie(

@@ -70,7 +70,7 @@ class VoteBook:
             else:
                 opt = {"id": o[0], "label": o[1]}
                 if len(o) > 2:
-                    opt["ref"] = o[2]  # type: ignore[misc]
+                    opt["ref"] = o[2]
                 opts.append(opt)
         teller_ids = sorted(members.get(t) or self.member(t) for t in tellers)
         body: dict[str, Any] = {

@@ -136,29 +136,8 @@ def _fold(
     of charters with ``f`` read them too, so a copied teller key's seals count on
     every laptop that has the proof.
     """
-    by_id: dict[bytes, Entry] = {}
-    seen_hlc: dict[bytes, int] = {}
-    proofs = list(proofs)
     out = Votes()
-    for e in entries:
-        if e.kind in VOTE_KINDS:
-            malformed = schemas.problem(e)  # the generic body schema (ledger.schemas)
-            if malformed:
-                out.ignored.append(Ignored(e.id, e.author, e.seq, e.kind, malformed))
-            else:
-                by_id[e.id] = e
-        if heard is None and seen_hlc.get(e.author, -1) < e.hlc:
-            seen_hlc[e.author] = e.hlc  # "last heard" (display only)
-    from_proofs = {
-        e.id
-        for e in proofs
-        if e.kind in VOTE_KINDS and e.id not in by_id and not schemas.problem(e)
-    }
-    for e in proofs:
-        if e.id in from_proofs:
-            by_id[e.id] = e
-        if heard is None and seen_hlc.get(e.author, -1) < e.hlc:
-            seen_hlc[e.author] = e.hlc  # both copies' entries, on every laptop alike
+    by_id, from_proofs, seen_hlc = _well_formed(entries, list(proofs), heard is None, out)
     ordered = sorted(by_id.values(), key=lambda e: e.id)
     parts = {e.id: e for e in ordered if e.kind == PART}
     invalid: set[bytes] = set()
@@ -167,29 +146,7 @@ def _fold(
     for e in ordered:
         if e.kind == CHARTER:
             _charter(e, roster, parts, out, invalid, incomplete, conditional)
-    grouped: dict[bytes, list[Entry]] = {}
-    vote_of: dict[str, bytes] = {}  # one hex parse per vote, not per ballot
-    for e in ordered:
-        if e.kind in (PART, CHARTER):
-            continue
-        text = e.body.get("vote")
-        try:
-            vid = vote_of[text] if isinstance(text, str) and text in vote_of else None
-            if vid is None:
-                vid = parse_hex(text, "vote")
-                vote_of[text] = vid
-        except Malformed as err:
-            out.ignored.append(Ignored(e.id, e.author, e.seq, e.kind, str(err)))
-            continue
-        if vid in out.votes:
-            grouped.setdefault(vid, []).append(e)
-        elif vid in invalid:
-            out.ignored.append(
-                Ignored(e.id, e.author, e.seq, e.kind, "its charter is invalid", vid)
-            )
-        else:
-            why = "charter incomplete (roll parts missing)" if vid in incomplete else "charter"
-            out.waiting.append(Ignored(e.id, e.author, e.seq, e.kind, f"waiting for {why}", vid))
+    grouped = _group_by_vote(ordered, out, invalid, incomplete)
     heard_map = heard if heard is not None else seen_hlc
     keys_of: dict[bytes, list[bytes]] = {}
     for key, info in roster.keys.items():
@@ -210,6 +167,68 @@ def _fold(
     out.ignored.sort(key=order)
     out.waiting.sort(key=order)
     return out
+
+
+def _well_formed(
+    entries: Iterable[Entry], proofs: list[Entry], track_heard: bool, out: Votes
+) -> tuple[dict[bytes, Entry], set[bytes], dict[bytes, int]]:
+    """The vote entries whose bodies pass the schema (the rest ignored in ``out``), by id;
+    which of them only fork proofs carry; and, when ``track_heard``, each author's newest
+    HLC over entries and proofs ("last heard", display only)."""
+    by_id: dict[bytes, Entry] = {}
+    seen_hlc: dict[bytes, int] = {}
+    for e in entries:
+        if e.kind in VOTE_KINDS:
+            malformed = schemas.problem(e)  # the generic body schema (ledger.schemas)
+            if malformed:
+                out.ignored.append(Ignored(e.id, e.author, e.seq, e.kind, malformed))
+            else:
+                by_id[e.id] = e
+        if track_heard and seen_hlc.get(e.author, -1) < e.hlc:
+            seen_hlc[e.author] = e.hlc  # "last heard" (display only)
+    from_proofs = {
+        e.id
+        for e in proofs
+        if e.kind in VOTE_KINDS and e.id not in by_id and not schemas.problem(e)
+    }
+    for e in proofs:
+        if e.id in from_proofs:
+            by_id[e.id] = e
+        if track_heard and seen_hlc.get(e.author, -1) < e.hlc:
+            seen_hlc[e.author] = e.hlc  # both copies' entries, on every laptop alike
+    return by_id, from_proofs, seen_hlc
+
+
+def _group_by_vote(
+    ordered: list[Entry], out: Votes, invalid: set[bytes], incomplete: set[bytes]
+) -> dict[bytes, list[Entry]]:
+    """Every non-charter entry under the vote it names; those of an invalid charter are
+    ignored, those of a charter not (fully) here wait (both recorded in ``out``)."""
+    grouped: dict[bytes, list[Entry]] = {}
+    vote_of: dict[str, bytes] = {}  # one hex parse per vote, not per ballot
+    for e in ordered:
+        if e.kind in (PART, CHARTER):
+            continue
+        text = e.body.get("vote")
+        try:
+            vid = vote_of[text] if isinstance(text, str) and text in vote_of else None
+            if vid is None:
+                vid = parse_hex(text, "vote")
+                if isinstance(text, str):  # always, once it parsed
+                    vote_of[text] = vid
+        except Malformed as err:
+            out.ignored.append(Ignored(e.id, e.author, e.seq, e.kind, str(err)))
+            continue
+        if vid in out.votes:
+            grouped.setdefault(vid, []).append(e)
+        elif vid in invalid:
+            out.ignored.append(
+                Ignored(e.id, e.author, e.seq, e.kind, "its charter is invalid", vid)
+            )
+        else:
+            why = "charter incomplete (roll parts missing)" if vid in incomplete else "charter"
+            out.waiting.append(Ignored(e.id, e.author, e.seq, e.kind, f"waiting for {why}", vid))
+    return grouped
 
 
 def _fold_one(
@@ -391,7 +410,7 @@ class _VoteFold:
                 self.ignore(e, "ballot not counted: the voter is not on this vote's roll")
                 return
             if self.always[(e.author, VOTER_ROLES)]:
-                self.voters[e.author] = member  # type: ignore[assignment]
+                self.voters[e.author] = member
         if type(e.body.get("replaces", [])) is not list:
             self.ignore(e, "malformed ballot: replaces must be a list of ballot ids")
             return
@@ -563,18 +582,26 @@ class _VoteFold:
 
     def first_count(self, slots: Mapping[bytes, Slot]) -> vote_tally.Tally:
         """What PROVISIONAL shows (ranked choice: first preferences only, never rounds)."""
-        pairs = [(s.weight, s.ballot.choice) for _, s in sorted(slots.items()) if s.status == VOTED]
+        pairs = [
+            (s.weight, s.ballot.choice)
+            for _, s in sorted(slots.items())
+            if s.status == VOTED and s.ballot is not None  # a voted slot holds its ballot
+        ]
         f = self.charter.fields
         options = [o.id for o in f.options]
         if f.method == RANKED:
-            return vote_tally.first_preferences(options, pairs)  # type: ignore[arg-type]
-        return vote_tally.count(f.method, options, pairs, self.charter.id)  # type: ignore[arg-type]
+            return vote_tally.first_preferences(options, pairs)
+        return vote_tally.count(f.method, options, pairs, self.charter.id)
 
     def tally(self, slots: Mapping[bytes, Slot]) -> vote_tally.Tally:
-        pairs = [(s.weight, s.ballot.choice) for _, s in sorted(slots.items()) if s.status == VOTED]
+        pairs = [
+            (s.weight, s.ballot.choice)
+            for _, s in sorted(slots.items())
+            if s.status == VOTED and s.ballot is not None  # a voted slot holds its ballot
+        ]
         f = self.charter.fields
         options = [o.id for o in f.options]
-        return vote_tally.count(f.method, options, pairs, self.charter.id, rules=f.rules)  # type: ignore[arg-type]
+        return vote_tally.count(f.method, options, pairs, self.charter.id, rules=f.rules)
 
     def finish(self) -> None:
         vote = self.vote

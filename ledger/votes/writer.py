@@ -461,7 +461,7 @@ def pick_sheet(vote: Vote, text: str | None) -> Sheet:
             raise InvalidInput(f"no single close sheet of this vote matches {text!r}")
         return found[0]
     if vote.sealed_sheet in vote.sheets:
-        return vote.sheets[vote.sealed_sheet]  # type: ignore[index]
+        return vote.sheets[vote.sealed_sheet]
 
     def rank(s: Sheet) -> tuple[bool, int, int, bytes]:
         listed = set(s.ballots or ())

@@ -118,7 +118,7 @@ class Keyring:
                 body, tag = frame[wire.HEADER_BYTES : -wire.TAG_BYTES], frame[-wire.TAG_BYTES :]
                 dec(tag, head + body, nonce, rx)
                 return body
-            return dec(frame[wire.HEADER_BYTES :], head, nonce, rx)  # type: ignore[no-any-return]
+            return dec(frame[wire.HEADER_BYTES :], head, nonce, rx)
         except nacl.exceptions.CryptoError as e:
             raise AuthFailed("tag does not check") from e
 

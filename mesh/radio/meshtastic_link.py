@@ -163,7 +163,7 @@ def _payload_limit() -> int:
         from meshtastic.protobuf import mesh_pb2  # meshtastic >= 2.3 keeps protobufs here
     except ImportError:
         try:
-            from meshtastic import mesh_pb2  # type: ignore[no-redef]
+            from meshtastic import mesh_pb2
         except ImportError:
             return PAYLOAD_LIMIT
     try:

@@ -18,6 +18,7 @@ peer did not in fact keep shows up as a digest difference and is sent again.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -296,7 +297,7 @@ class PeerSession:
                 continue
             a, b = proof.a.raw, proof.b.raw
             data = bytes([M_FORK]) + wire.put_varint(len(a)) + a + b
-            self.outbox.add(priority.FORKS, ("fork", author), lambda d=data: d)
+            self.outbox.add(priority.FORKS, ("fork", author), functools.partial(bytes, data))
 
     def _on_fork(self, body: bytes) -> None:
         n, pos = wire.get_varint(body, 0)

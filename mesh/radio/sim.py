@@ -185,9 +185,9 @@ class SimAir:
             self._transmit(ep, start, frame)
         while self.deliveries and self.deliveries[0][0] <= now:
             _, _, name, frame = heapq.heappop(self.deliveries)
-            ep = self.endpoints.get(name)
-            if ep is not None:
-                ep.rxq.append(frame)
+            dest = self.endpoints.get(name)
+            if dest is not None:
+                dest.rxq.append(frame)
 
     def _next_sender(self, now: float) -> tuple[SimEndpoint, float] | None:
         best: tuple[float, float, str] | None = None

@@ -90,10 +90,10 @@ class SimNet:
         for node in self._up():
             node.station.tick(now)
             while node.endpoint.ready():
-                frame = node.station.next_frame(now)
-                if frame is None:
+                out = node.station.next_frame(now)
+                if out is None:
                     break
-                node.endpoint.send(frame)
+                node.endpoint.send(out)
 
     def _up(self) -> list[SimNode]:
         """Stations that are on, in turns (no station always gets the channel first)."""

@@ -249,7 +249,7 @@ def _take(data: bytes, pos: int, n: int) -> bytes:
 
 def _min_mtu() -> int:
     """The largest frame that cannot be cut: a hello, or an ACK with the longest summary."""
-    control = [
+    control: list[Record] = [
         Ack(0xFFFFFFFF, 0xFFFFFFFF),
         Summary(bytes(DIGEST_BYTES), tuple(bytes(2) for _ in range(MAX_SUMMARY_BUCKETS))),
     ]

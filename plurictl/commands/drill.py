@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -126,7 +127,7 @@ def list_(as_json: bool) -> None:
     from plurictl import shipped
     from plurictl.drills.model import load
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for path in shipped.files("drills"):
         d = load(path)
         rows.append(

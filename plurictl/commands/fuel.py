@@ -226,6 +226,8 @@ def status(app: AppContext, site: str | None, as_json: bool) -> None:
         tt = Table(title="Transfers")
         for col in ("id", "from", "to", "litres", "state", "by"):
             tt.add_column(col)
-        for tid, t in sorted(state.transfers.items(), key=lambda kv: kv[1].hlc):
-            tt.add_row(tid.hex()[:8], t.source, t.target, f"{t.litres:,.0f}", t.state, t.planned_by)
+        for tid, tr in sorted(state.transfers.items(), key=lambda kv: kv[1].hlc):
+            tt.add_row(
+                tid.hex()[:8], tr.source, tr.target, f"{tr.litres:,.0f}", tr.state, tr.planned_by
+            )
         out.print(tt)

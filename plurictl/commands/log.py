@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -145,14 +147,37 @@ def _stream_json(
     prefix: str | None,
     limit: int | None,
 ) -> None:
-    """One JSON document, written entry by entry (memory does not grow with the ledger)."""
+    """One JSON document, whole or not at all.
+
+    It is written entry by entry into a spooled file (memory up to 8 MiB, then a temporary
+    file: memory does not grow with the ledger), and copied to stdout only once complete:
+    if reading the ledger fails half-way (a damaged file), stdout gets nothing and the
+    error goes to stderr with its exit code.
+    """
+    import tempfile
+
+    with tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", encoding="utf-8") as buf:
+        _write_json(buf, app, author, kinds, prefix, limit)
+        buf.seek(0)
+        while chunk := buf.read(1 << 16):
+            click.echo(chunk, nl=False)
+
+
+def _write_json(
+    out: Any,
+    app: AppContext,
+    author: bytes | None,
+    kinds: list[str] | None,
+    prefix: str | None,
+    limit: int | None,
+) -> None:
     store = app.home.store
     mesh = store.mesh_id
-    click.echo("{")
-    click.echo(
-        f'  "format": "plurigrid-ledger/1",\n  "mesh": {json.dumps(mesh.hex() if mesh else None)},'
+    out.write("{\n")
+    out.write(
+        f'  "format": "plurigrid-ledger/1",\n  "mesh": {json.dumps(mesh.hex() if mesh else None)},\n'
     )
-    click.echo('  "entries": [')
+    out.write('  "entries": [\n')
     if limit is None:
         stream = store.iter_entries(author=author, kinds=kinds, kind_prefix=prefix)
     else:  # the newest LIMIT, oldest first
@@ -166,14 +191,14 @@ def _stream_json(
     first = True
     for e in stream:
         text = json.dumps(e.to_json(typed=True), ensure_ascii=False)
-        click.echo(("    " if first else "   ,") + text)
+        out.write(("    " if first else "   ,") + text + "\n")
         first = False
     forks = [f.to_json(typed=True) for f in store.fork_proofs()]
     damaged = [d.to_json() for d in store.quarantined()]
-    click.echo("  ],")
-    click.echo(f'  "forks": {json.dumps(forks, ensure_ascii=False)},')
-    click.echo(f'  "damaged": {json.dumps(damaged)}')
-    click.echo("}")
+    out.write("  ],\n")
+    out.write(f'  "forks": {json.dumps(forks, ensure_ascii=False)},\n')
+    out.write(f'  "damaged": {json.dumps(damaged)}\n')
+    out.write("}\n")
 
 
 @log.command("verify")
@@ -220,16 +245,21 @@ def verify(
     Example: plurictl log verify --repair --peer tcp://10.0.0.7:7800
     """
     from ledger.errors import VerificationFailed
-    from ledger.integrity import repair as repair_store
+    from ledger.repair import refuse_read_only
+    from ledger.repair import repair as repair_store
     from plurictl.errors import Failed
 
+    if repair:
+        refuse_read_only(app.home.store)  # exit 8 before anything is checked or changed
     report = _verify(app, quick=quick and not repair, as_json=as_json)
     fixed = None
     if repair:
         fixed = repair_store(app.home.store, report)
+        from ledger.errors import StoreError
         from plurictl.repair import fetch_copies
 
-        fixed.fixed += fetch_copies(app.home, peers, timeout)
+        with contextlib.suppress(StoreError):  # a file SQLite cannot read: verify says what to do
+            fixed.fixed += fetch_copies(app.home, peers, timeout)
         report = _verify(app, quick=False, as_json=True)
     app.damage_reported = True
     if as_json:
@@ -244,26 +274,36 @@ def verify(
 
 
 def _verify(app: AppContext, *, quick: bool, as_json: bool) -> Any:
+    from ledger.errors import StoreError
     from plurictl.render.common import progress_bar
 
     store = app.home.store
-    with progress_bar("Verifying entries", store.count(), enabled=not as_json) as advance:
+    try:
+        total: int | None = store.count()
+    except StoreError:  # a damaged file: verify says where, without a total
+        total = None
+    with progress_bar("Verifying entries", total, enabled=not as_json) as advance:
         return store.verify_all(progress=advance, quick=quick)
 
 
-def _print_report(app: AppContext, report: Any, fixed: Any) -> None:
-    store = app.home.store
-    roster = store.roster()
-    out = console()
+def _names(app: AppContext) -> Callable[[bytes | None], str]:
+    """Member names for the report, or short keys when the file is too damaged to read them."""
+    from ledger.errors import StoreError
 
-    def name(key: bytes | None) -> str | None:
-        return roster.name_of(key) if key else None
+    try:
+        roster = app.home.store.roster()
+    except StoreError:
+        return lambda key: key.hex()[:12] if key else "?"
+    return lambda key: roster.name_of(key) if key else "?"
+
+
+def _print_report(app: AppContext, report: Any, fixed: Any) -> None:
+    out = console()
+    name = _names(app)
 
     if fixed is not None:
         for line in fixed.fixed:
             out.print(f"[green]FIXED[/] {line}")
-        if store.read_only:
-            out.print("[yellow]read-only home: nothing was repaired[/]")
     mode = "quick check: no signatures" if report.quick else "full check"
     if report.ok:
         out.print(f"[green]OK[/]: {report.checked} entries verified ({mode}), no forks.")
@@ -276,14 +316,14 @@ def _print_report(app: AppContext, report: Any, fixed: Any) -> None:
     for b in report.bad_forks:
         out.print(f"[red]BAD FORK PROOF[/] {b.describe(name(b.author))}")
     for f in report.forks:
-        out.print(
-            f"[red]FORK[/] {roster.name_of(f.author)} signed two different entries at seq {f.seq}"
-        )
+        out.print(f"[red]FORK[/] {name(f.author)} signed two different entries at seq {f.seq}")
     for i in report.ignored:
-        who = roster.name_of(i.author) if i.author else "?"
+        who = name(i.author)
         ident = i.id.hex()[:16] if i.id else "?"
         out.print(f"[yellow]ignored[/] id {ident}, author {who}, seq {i.seq}: {i.reason}")
-    if not report.ok and fixed is None and report.bad:
+    if report.advice:
+        out.print(f"[yellow]What to do:[/] {report.advice}")
+    elif not report.ok and fixed is None and report.bad:
         out.print(
             "Hint: `plurictl log verify --repair` fixes what it can and fetches the rest from peers."
         )

@@ -128,7 +128,7 @@ def show(app: AppContext, as_json: bool) -> None:
     )
     out.print(
         f"this laptop: {me['name'] or '?'} ({me['status']}; roles: {', '.join(me['roles']) or 'none'})"
-    )  # type: ignore[index]
+    )
     if data["pending_changes"]:
         out.print(
             f"[yellow]{data['pending_changes']} roster change(s) waiting for approvals[/] (`plurictl roster list`)"

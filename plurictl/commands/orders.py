@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from plurictl import readouts
@@ -10,7 +12,7 @@ from plurictl.nudge import nudge_node
 from plurictl.render.common import console, emit_json, json_option
 
 
-def describe(order: dict) -> str:  # type: ignore[type-arg]
+def describe(order: dict[str, Any]) -> str:
     """One order in plain words for the person who has to carry it out: the sentence the
     planner wrote (what, from where, to where, how much, by when), or one composed from
     its fields for orders from older plans."""

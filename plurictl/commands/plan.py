@@ -72,12 +72,11 @@ def validate(file: str, as_json: bool) -> None:
 
     Example: plurictl plan validate three-bases
     """
-    from planner.api import load_scenario
-    from planner.network import build_network
+    from planner.api import load_scenario, validation_report
 
     path = resolve_scenario(file)
     sc = load_scenario(path)
-    report = validation_report(sc, build_network(sc), path)
+    report = validation_report(sc, path)
     if as_json:
         emit_json(report)
         return
@@ -104,39 +103,6 @@ def validate(file: str, as_json: bool) -> None:
         )
     for n in report["notes"]:
         out.print(f"  note: {n}")
-
-
-def validation_report(sc: Scenario, model: Any, file: Path) -> dict[str, Any]:
-    """What ``plan validate`` says about a scenario and its network."""
-    from planner.api import scenario_hash
-
-    grid = model.grid
-    in_service = [ld for ld in grid.loads if ld.in_service]
-    return {
-        "file": str(file),
-        "valid": True,
-        "name": sc.name,
-        "scenario_hash": scenario_hash(sc),
-        "network": sc.network.case or (sc.network.file.name if sc.network.file else None),
-        "buses": grid.n_bus,
-        "branches": len(grid.branch_names),
-        "limited_branches": int(sum(1 for r in grid.branch_rate_mw if r != float("inf"))),
-        "islands": len(grid.ref_buses),
-        "periods": sc.horizon.periods,
-        "hours_per_period": sc.horizon.hours_per_period,
-        "sites": [
-            {"name": s.name, "kind": s.kind, "tanks": [t.key for t in s.tanks]} for s in sc.sites
-        ],
-        "fuel_types": list(sc.fuel_types),
-        "units": sum(1 for u in grid.units if u.element != "storage"),
-        "fuelled_units": sum(1 for u in grid.units if u.spec is not None and u.spec.fuelled),
-        "batteries": len(grid.batteries),
-        "loads": len(grid.loads),
-        "declared_loads_by_tier": {k: sum(1 for ld in sc.loads if ld.tier == k) for k in (1, 2, 3)},
-        "undeclared_loads": len({ld.index for ld in grid.loads} - {ld.index for ld in sc.loads}),
-        "unreachable_loads": [ld.name for ld in in_service if not ld.reachable],
-        "notes": grid.notes,
-    }
 
 
 def run_plan(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,7 +13,7 @@ from plurictl.params import read_json_file
 from plurictl.render.common import console, emit_json, json_option
 
 
-def _read_plan(path: Path) -> dict:  # type: ignore[type-arg]
+def _read_plan(path: Path) -> dict[str, Any]:
     from ledger.errors import InvalidInput
 
     data = read_json_file(path, "plan file")
@@ -129,7 +130,7 @@ def withdraw(app: AppContext, plan_id: str, reason: str) -> None:
     console().print(f"plan {plan_id[:12]} withdrawn")
 
 
-def refuse_partial(plan: dict, allow_partial: bool) -> None:  # type: ignore[type-arg]
+def refuse_partial(plan: dict[str, Any], allow_partial: bool) -> None:
     """A partial plan meets only the stages that finished: proposed only when asked."""
     if plan.get("status") == "partial" and not allow_partial:
         from planner.errors import PartialPlanError

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from plurictl.commands.log import resolve_author
 from plurictl.context import AppContext, pass_app
 from plurictl.render.common import console, emit_json, json_option
 
+if TYPE_CHECKING:
+    from ledger.roster.writer import ChangeResult
+
 ROLE_CHOICE = click.Choice(["admin", "coordinator", "operator", "teller", "observer"])
 
 
-def _report(app: AppContext, result, what: str) -> None:  # type: ignore[no-untyped-def]
+def _report(app: AppContext, result: ChangeResult, what: str) -> None:
     from plurictl.nudge import nudge_node
 
     nudge_node(app.home.path)

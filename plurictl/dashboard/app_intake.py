@@ -167,7 +167,7 @@ async def _record(dash: Dashboard, request: Request, device: Any) -> Response:
         entry = await asyncio.to_thread(intake.submit, dash.writer, reading, device.label)
     except DashboardInputError as e:
         return _form(dash, request, device, values, error=str(e), status=400)
-    except handled_errors() as e:  # type: ignore[misc]  # role, store or key problems
+    except handled_errors() as e:  # role, store or key problems
         message = str(e.args[0]) if e.args else type(e).__name__
         return _form(dash, request, device, values, error=f"Not recorded: {message}", status=400)
     dash.live.poke()

@@ -8,6 +8,7 @@ left, what is due soon, what needs a human now).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Any
 
@@ -33,7 +34,7 @@ _SITE_HISTORY = ByIdentity()
 def reading_history(state: Any) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """site -> tank -> every reading in time order (for the charts and burn estimates)."""
     return {
-        name: _SITE_HISTORY.get(site, lambda site=site: _site_history(site))
+        name: _SITE_HISTORY.get(site, functools.partial(_site_history, site))
         for name, site in sorted(state.sites.items())
     }
 
@@ -75,7 +76,7 @@ def burn_by_site(history: dict[str, Any]) -> dict[str, float]:
     """site -> litres per hour from its readings (up to its newest reading; time-free)."""
     out = {}
     for site, tanks in history.items():
-        rate = _SITE_BURN.get(tanks, lambda tanks=tanks: _site_burn(tanks))
+        rate = _SITE_BURN.get(tanks, functools.partial(_site_burn, tanks))
         if rate:
             out[site] = rate
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from markupsafe import Markup
@@ -21,7 +22,10 @@ def fuel_charts(sites: list[dict[str, Any]], now_ms: int) -> dict[str, Markup]:
 
     A site's chart is redrawn only when its readings changed (same history object).
     """
-    return {s["site"]: _CHARTS.get(s["history"], lambda s=s: _site_chart(s, now_ms)) for s in sites}
+    return {
+        s["site"]: _CHARTS.get(s["history"], functools.partial(_site_chart, s, now_ms))
+        for s in sites
+    }
 
 
 def _site_chart(s: dict[str, Any], now_ms: int) -> Markup:

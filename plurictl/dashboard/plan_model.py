@@ -95,7 +95,7 @@ def tier_stack(plan: dict[str, Any]) -> list[dict[str, Any]]:
         demand = 0.0
         for ld in loads:
             d, s = _at(ld.get("demand_mw"), i), _at(ld.get("served_mw"), i)
-            tier = ld.get("tier") if ld.get("tier") in TIERS else 3
+            tier: int = ld["tier"] if ld.get("tier") in TIERS else 3
             served[tier] += s
             demand += d
         shed = max(0.0, demand - sum(served.values()))

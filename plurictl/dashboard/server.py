@@ -113,7 +113,7 @@ class BackgroundServer:
         self.port = self.sock.getsockname()[1]
         self.url = f"http://{host}:{self.port}"
         self.server = make_server(app, self.sock)
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self.server.install_signal_handlers = lambda: None
         self.thread = threading.Thread(target=self._run, daemon=True, name="dashboard-http")
 
     def _run(self) -> None:

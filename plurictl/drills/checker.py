@@ -50,8 +50,8 @@ class FinalWatch:
     """
 
     def __init__(self) -> None:
-        self.results: dict[str, tuple[str, ...]] = {}
-        self.shown: dict[tuple[str, str], tuple[str, ...]] = {}
+        self.results: dict[str, tuple[str | None, ...]] = {}
+        self.shown: dict[tuple[str, str], tuple[str | None, ...]] = {}
         self.violations: list[str] = []
         self.observations = 0
 
@@ -89,7 +89,7 @@ class FinalWatch:
         node: str,
         vote: str,
         state: str,
-        result: tuple[str, ...] | None,
+        result: tuple[str | None, ...] | None,
         when: str,
     ) -> None:
         """One node's view of one vote at one moment."""

@@ -120,7 +120,10 @@ class NetLab:
         while _ip("link", "show", self.bridge, check=False).returncode == 0:
             self.prefix = f"{PREFIX}{random.randrange(16**4):04x}"  # taken by a parallel run
         OWNERS.mkdir(parents=True, exist_ok=True)
-        (OWNERS / self.prefix).write_text(str(os.getpid()))
+        # written whole, then renamed: a parallel run's clean_stale never reads it half-written
+        partial = OWNERS / f".{self.prefix}.{os.getpid()}"
+        partial.write_text(str(os.getpid()))
+        os.replace(partial, OWNERS / self.prefix)
         try:
             self.subnet = _free_subnet()
             _ip("link", "add", self.bridge, "type", "bridge")
@@ -326,6 +329,8 @@ def clean_stale() -> None:
     if not OWNERS.is_dir():
         return
     for owner in OWNERS.iterdir():
+        if owner.name.startswith("."):
+            continue  # an owner file being written
         try:
             pid = int(owner.read_text())
             os.kill(pid, 0)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -92,7 +94,9 @@ class _NullAdvance:
         return None
 
 
-def progress_bar(description: str, total: int | None, *, enabled: bool = True):  # type: ignore[no-untyped-def]
+def progress_bar(
+    description: str, total: int | None, *, enabled: bool = True
+) -> AbstractContextManager[Callable[..., None]]:
     """Context manager yielding ``advance(n, total=None)``: a rich progress bar on stderr.
 
     ``total`` may be unknown at first (``None``) and given later, when the work
@@ -102,7 +106,7 @@ def progress_bar(description: str, total: int | None, *, enabled: bool = True): 
     import contextlib
 
     @contextlib.contextmanager
-    def manager():  # type: ignore[no-untyped-def]
+    def manager() -> Iterator[Callable[..., None]]:
         con = error_console()
         if not enabled or not con.is_terminal:
             yield _NullAdvance()

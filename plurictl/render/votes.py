@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plurictl.render.common import console, hlc_time
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 STATE_STYLE = {
     "PROVISIONAL": "yellow",
@@ -96,11 +99,28 @@ def render_list(rows: list[dict[str, Any]], waiting: int) -> None:
 
 
 def render_status(data: dict[str, Any]) -> None:
-    from rich.table import Table
-
+    """What `vote status` prints: state and rules, turnout, tellers, result, sheets,
+    warnings, then the voters."""
     out = console()
     data = safe(data)
     c = data["charter"]
+    _status_head(out, data, c)
+    _status_rules(out, c)
+    _status_turnout(out, data["turnout"])
+    _status_tellers(out, data, c)
+    _status_result(out, data, c)
+    if data["sheets"]:
+        _status_sheets(out, data["sheets"], c["k"])
+    _status_warnings(out, data)
+    _status_voters(out, data["voters"])
+    if data["ignored"]:
+        out.print(
+            f"[dim]{len(data['ignored'])} entries of this vote are ignored or waiting (see --json).[/]"
+        )
+
+
+def _status_head(out: Console, data: dict[str, Any], c: dict[str, Any]) -> None:
+    """The title and state, and a failed count or a conflict, which outrank the rest."""
     out.print(f"[bold]{c['title']}[/]  ({data['id'][:12]})  {state(data['state'])}")
     if data["failure"]:
         out.print(
@@ -113,6 +133,10 @@ def render_status(data: dict[str, Any]) -> None:
             f"tellers equivocated than this vote tolerates (f={c['f']}). No result can be "
             "trusted: open a new vote with other tellers."
         )
+
+
+def _status_rules(out: Console, c: dict[str, Any]) -> None:
+    """The charter's text, method, options and advisory stop time."""
     if c["text"]:
         out.print(f"  {c['text']}")
     opts = ", ".join(f"{o['id']} ({o['label']})" for o in c["options"])
@@ -121,25 +145,36 @@ def render_status(data: dict[str, Any]) -> None:
     if c["window_minutes"] is not None:
         close_ms = (c["opened_hlc"] >> 16) + c["window_minutes"] * 60_000
         out.print(f"  advisory stop time: {hlc_time(close_ms << 16)} UTC (clocks never decide)")
-    t = data["turnout"]
+
+
+def _status_turnout(out: Console, t: dict[str, Any]) -> None:
     pct = 100 * t["weight"] / t["roll_weight"] if t["roll_weight"] else 0
     quorum = f" · quorum {t['quorum_pct']}% of the roll" if t["quorum_pct"] else ""
     out.print(
         f"  turnout: {t['voters']} of {t['roll_size']} voters, weight {t['weight']} of "
         f"{t['roll_weight']} ({pct:.0f}%){quorum}"
     )
-    tellers = []
-    for x in data["tellers_detail"]:
-        mark = "stopped" if x["stopped"] else "open"
-        if x["sealed_sheet"]:
-            mark = f"sealed {x['sealed_sheet'][:8]}"
-        if x["equivocated"]:
-            mark = "[red]EQUIVOCATED[/]"
-        tellers.append(f"{x['name']} ({mark})")
+
+
+def _teller_mark(x: dict[str, Any]) -> str:
+    """One teller's state: equivocated outranks sealed, which outranks open/stopped."""
+    if x["equivocated"]:
+        return "[red]EQUIVOCATED[/]"
+    if x["sealed_sheet"]:
+        return f"sealed {x['sealed_sheet'][:8]}"
+    return "stopped" if x["stopped"] else "open"
+
+
+def _status_tellers(out: Console, data: dict[str, Any], c: dict[str, Any]) -> None:
+    tellers = [f"{x['name']} ({_teller_mark(x)})" for x in data["tellers_detail"]]
     tolerates = f" (tolerates {c['f']} equivocating)" if c["f"] is not None else ""
     out.print(f"  tellers: {', '.join(tellers)} — sealing needs {c['k']}{tolerates}")
     for t in data["equivocated_tellers"]:
         out.print(f"[red]{t['message']}[/]")
+
+
+def _status_result(out: Console, data: dict[str, Any], c: dict[str, Any]) -> None:
+    """Stuck advice, the result (if any), and provisional counts (clearly not a result)."""
     if data["stuck_detail"]:
         out.print(f"[red]Stuck[/]: {data['stuck_detail']['advice']}.")
     result = data["result"]
@@ -153,19 +188,27 @@ def render_status(data: dict[str, Any]) -> None:
         counts = ", ".join(f"{k} {v}" for k, v in data["provisional_counts"].items())
         label = "first preferences" if c["method"] == "ranked-choice" else "counts"
         out.print(f"  provisional {label} (this laptop only, NOT a result): {counts}")
-    if data["sheets"]:
-        table = Table(title="close sheets")
-        for col in ("sheet", "by", "ballots", "seals", "sealed by", "note"):
-            table.add_column(col)
-        for s in data["sheets"]:
-            note = s["problem"] or ("SEALED" if s["sealed"] else "")
-            if s["missing_parts"]:
-                note = f"{len(s['missing_parts'])} part(s) not here yet"
-            table.add_row(
-                s["id"][:12], s["by_name"], str(s["count"]), f"{s['seals']}/{c['k']}",
-                ", ".join(s["sealers"]), note,
-            )  # fmt: skip
-        out.print(table)
+
+
+def _status_sheets(out: Console, sheets: list[dict[str, Any]], k: int) -> None:
+    from rich.table import Table
+
+    table = Table(title="close sheets")
+    for col in ("sheet", "by", "ballots", "seals", "sealed by", "note"):
+        table.add_column(col)
+    for s in sheets:
+        note = s["problem"] or ("SEALED" if s["sealed"] else "")
+        if s["missing_parts"]:
+            note = f"{len(s['missing_parts'])} part(s) not here yet"
+        table.add_row(
+            s["id"][:12], s["by_name"], str(s["count"]), f"{s['seals']}/{k}",
+            ", ".join(s["sealers"]), note,
+        )  # fmt: skip
+    out.print(table)
+
+
+def _status_warnings(out: Console, data: dict[str, Any]) -> None:
+    """Ballots late, missing or unproven; double votes; tellers who sealed twice."""
     if data["late_ballots"]:
         out.print(
             f"  {len(data['late_ballots'])} ballot(s) here are not on the sealed sheet: uncounted (late)"
@@ -190,7 +233,11 @@ def render_status(data: dict[str, Any]) -> None:
             f"[red]Teller equivocation[/]: {e['name']} sealed sheet {e['counted']['sheet'][:12]} "
             f"and then {', '.join(s['sheet'][:12] for s in e['others'])}; only the first counts"
         )
-    voters = data["voters"]
+
+
+def _status_voters(out: Console, voters: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
     table = Table(title="voters (last heard = newest entry this laptop has from them)")
     for col in ("voter", "weight", "ballot", "last heard (UTC)"):
         table.add_column(col)
@@ -201,10 +248,6 @@ def render_status(data: dict[str, Any]) -> None:
     out.print(table)
     if len(voters) > MAX_ROWS:
         out.print(f"[dim]... and {len(voters) - MAX_ROWS} more voters (--json shows all).[/]")
-    if data["ignored"]:
-        out.print(
-            f"[dim]{len(data['ignored'])} entries of this vote are ignored or waiting (see --json).[/]"
-        )
 
 
 def render_result(data: dict[str, Any], vote_state: str, title: str) -> None:

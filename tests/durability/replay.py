@@ -64,8 +64,26 @@ def disk_after_cut(
     events: list[Event], cut: int, rng: random.Random | None = None
 ) -> dict[str, bytes]:
     """Path -> bytes on disk if the power went off just before ``events[cut]``."""
+    files = _replay(events[:cut])
+    out = {}
+    for p, f in files.items():
+        if not f.durable_name and not f.linked:
+            continue
+        if not f.durable_name and not _first_created_before_log(p, events):
+            continue
+        image = bytearray(f.synced)
+        if rng is not None and f.linked:
+            for e in f.pending:
+                if rng.random() < 0.5:
+                    _apply(image, e)
+        out[p] = bytes(image)
+    return out
+
+
+def _replay(events: list[Event]) -> dict[str, FileState]:
+    """Each file's synced and current bytes after ``events`` (opens, writes, syncs, unlinks)."""
     files: dict[str, FileState] = {}
-    for e in events[:cut]:
+    for e in events:
         if e.type == "A":
             continue
         if e.type == "D":
@@ -88,19 +106,7 @@ def disk_after_cut(
             f.linked = False
             f.current = bytearray()
             f.pending = []
-    out = {}
-    for p, f in files.items():
-        if not f.durable_name and not f.linked:
-            continue
-        if not f.durable_name and not _first_created_before_log(p, events):
-            continue
-        image = bytearray(f.synced)
-        if rng is not None and f.linked:
-            for e in f.pending:
-                if rng.random() < 0.5:
-                    _apply(image, e)
-        out[p] = bytes(image)
-    return out
+    return files
 
 
 def _first_created_before_log(path: str, events: list[Event]) -> bool:

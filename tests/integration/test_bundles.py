@@ -243,7 +243,7 @@ def test_a_v1_ledger_is_migrated(tmp_path: Path) -> None:
     db.commit()
     db.close()
     with Store(path) as store:
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         assert store.db.execute("SELECT value FROM meta WHERE key='hlc'").fetchone()[0] == 42
         assert fr.known(store) == []
 

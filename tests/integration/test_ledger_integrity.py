@@ -261,7 +261,7 @@ def test_a_missing_row_is_filled_from_a_peer(tmp_path: Path) -> None:
     a.db.execute("DELETE FROM entries WHERE author=? AND seq=3", (bob,))
     report = a.verify_all()
     assert [(d.seq, "missing" in d.reason) for d in report.bad] == [(3, True)]
-    from ledger.integrity import repair
+    from ledger.repair import repair
 
     repair(a, report)
     net = MemoryNetwork()

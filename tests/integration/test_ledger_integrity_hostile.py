@@ -109,7 +109,7 @@ def test_append_refuses_below_the_highest_seq_ever_recorded(invoke: Invoke, home
 
 
 def test_a_deleted_own_head_comes_back_from_a_peer_then_append_goes_on(tmp_path: Path) -> None:
-    from ledger.integrity import repair
+    from ledger.repair import repair
     from mesh.testing import MemoryNetwork
 
     mesh = MeshFixture.create("alice", {"bob": ["operator"]})

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import ledger.store as store_mod
+import ledger.reads as store_mod  # the checked reads of Store (SCAN_SHARE)
 from ledger.home import Home
 from ledger.testing import MeshFixture
 

@@ -97,7 +97,7 @@ def dump(raw: Raw) -> bytes:
     out = ffi.new("unsigned char[33]")
     size = ffi.new("size_t *", 33)
     lib.secp256k1_ec_pubkey_serialize(_CTX, out, size, raw, _COMPRESSED)
-    return ffi.buffer(out, 33)[:]
+    return bytes(ffi.buffer(out, 33))
 
 
 def rmul(k: int, raw: Raw) -> Raw:
@@ -177,7 +177,7 @@ def mul_secret(k: int, point: bytes) -> bytes:
     callback = _copy_point_callback()
     if not lib.secp256k1_ecdh(_CTX, out, raw, k.to_bytes(32, "big"), callback, ffi.NULL):
         raise BallotEncodingError("constant-time multiplication failed")  # not reachable
-    return ffi.buffer(out, 33)[:]
+    return bytes(ffi.buffer(out, 33))
 
 
 # --- bytes layer ---------------------------------------------------------------------

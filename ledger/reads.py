@@ -1,0 +1,230 @@
+"""The store's reads: every row is checked against its signed bytes before anyone sees it.
+
+Part of :class:`ledger.store.Store` (a mixin): rows come from SQL, entries from
+:func:`ledger.stored.check_row`; damaged rows are noted in ``Store.damaged`` and left out.
+Order is always the signed (hlc, author, seq), never the editable ``hlc`` column.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ledger.entry import Entry
+from ledger.stored import (
+    ROW_COLUMNS,
+    SCAN_SHARE,
+    Damage,
+    KindFilter,
+    check_row,
+    gc_paused,
+    kind_filter,
+    kind_ok,
+    sort_entries,
+)
+
+
+class ReadsMixin:
+    """Checked reads of :class:`ledger.store.Store`."""
+
+    damaged: dict[tuple[bytes, int], Damage]
+
+    if TYPE_CHECKING:  # provided by Store
+
+        def _read(self) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...
+
+    def _checked(self, rows: Iterable[Any]) -> list[Entry]:
+        """The intact entries of ``rows``; damaged ones are noted in :attr:`damaged`."""
+        out = []
+        for row in rows:
+            e = check_row(row)
+            if isinstance(e, Damage):
+                self.damaged.setdefault(e.key(), e)
+            else:
+                out.append(e)
+        return out
+
+    def _one(self, sql: str, args: Sequence[Any]) -> Entry | None:
+        with self._read() as db:
+            row = db.execute(f"SELECT {ROW_COLUMNS} FROM entries WHERE {sql}", args).fetchone()
+        found = self._checked([row]) if row else []
+        return found[0] if found else None
+
+    def count(self) -> int:
+        with self._read() as db:
+            return int(db.execute("SELECT count(*) FROM entries").fetchone()[0])
+
+    def get(self, entry_id: bytes) -> Entry | None:
+        return self._one("id=?", (entry_id,))
+
+    def find(self, prefix: str) -> Entry | None:
+        """An entry by its id or an unambiguous hex prefix (at least 8 characters)."""
+        prefix = prefix.strip().lower()
+        try:
+            bytes.fromhex(prefix if len(prefix) % 2 == 0 else prefix[:-1])
+        except ValueError:
+            return None
+        if len(prefix) == 64:
+            return self.get(bytes.fromhex(prefix))
+        if len(prefix) < 8:
+            return None
+        low = bytes.fromhex(prefix + "0" * (len(prefix) % 2))
+        with self._read() as db:
+            rows = db.execute(
+                f"SELECT {ROW_COLUMNS} FROM entries WHERE id >= ? ORDER BY id LIMIT 2", (low,)
+            ).fetchall()
+        matches = [r for r in rows if isinstance(r[2], bytes) and r[2].hex().startswith(prefix)]
+        found = self._checked(matches) if len(matches) == 1 else []
+        return found[0] if found else None
+
+    def entry_at(self, author: bytes, seq: int) -> Entry | None:
+        return self._one("author=? AND seq=?", (author, seq))
+
+    def id_at(self, author: bytes, seq: int) -> bytes | None:
+        with self._read() as db:
+            row = db.execute(
+                "SELECT id FROM entries WHERE author=? AND seq=?", (author, seq)
+            ).fetchone()
+        return row[0] if row else None
+
+    def range_raw(
+        self, author: bytes, start: int, end: int | None = None, limit: int = 1000
+    ) -> list[bytes]:
+        """Signed encodings of ``author``'s entries with start <= seq <= end, in seq order.
+
+        Stops before the first damaged entry: a peer or a bundle never gets
+        damaged bytes from us (nor the entries after them, which would not chain).
+        """
+        with self._read() as db:
+            if end is None:
+                rows = db.execute(
+                    f"SELECT {ROW_COLUMNS} FROM entries WHERE author=? AND seq>=? "
+                    "ORDER BY seq LIMIT ?",
+                    (author, start, limit),
+                ).fetchall()
+            else:
+                rows = db.execute(
+                    f"SELECT {ROW_COLUMNS} FROM entries WHERE author=? AND seq BETWEEN ? AND ? "
+                    "ORDER BY seq LIMIT ?",
+                    (author, start, end, limit),
+                ).fetchall()
+        out = []
+        for expected, row in enumerate(rows, start=start):
+            e = check_row(row)
+            if isinstance(e, Damage):
+                self.damaged.setdefault(e.key(), e)
+                break
+            if e.seq != expected:  # a hole (a row lost or moved): what follows would not chain
+                break
+            out.append(e.raw)
+        return out
+
+    def entries(
+        self,
+        *,
+        author: bytes | None = None,
+        kinds: Sequence[str] | None = None,
+        kind_prefix: str | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Entry]:
+        """Intact entries filtered by author and signed kind, ordered by (hlc, author, seq)."""
+        filt = kind_filter(tuple(kinds) if kinds else None, kind_prefix)
+        if author is None and limit is None and filt is not None and self._scan(filt):
+            # most of the table: one pass over it, sorted here (no index lookup per row)
+            with self._read() as db:
+                rows = db.execute(
+                    f"SELECT {ROW_COLUMNS} FROM entries NOT INDEXED WHERE {filt.scan}",
+                    filt.scan_args,
+                ).fetchall()
+            with gc_paused():
+                found = [e for e in self._checked(rows) if kind_ok(e, kinds, kind_prefix)]
+            sort_entries(found, newest_first)  # by the signed hlc, never the column
+            return found
+        with gc_paused():
+            return list(
+                self.iter_entries(
+                    author=author,
+                    kinds=kinds,
+                    kind_prefix=kind_prefix,
+                    limit=limit,
+                    newest_first=newest_first,
+                )
+            )
+
+    def _scan(self, filt: KindFilter) -> bool:
+        """Whether the rows ``filt`` selects are enough of the table to read it whole."""
+        with self._read() as db:
+            matching = int(db.execute(filt.count, filt.count_args).fetchone()[0])
+            if matching == 0:
+                return False
+            total = int(db.execute("SELECT count(*) FROM entries").fetchone()[0])
+        return matching * SCAN_SHARE >= total
+
+    def iter_entries(
+        self,
+        *,
+        author: bytes | None = None,
+        kinds: Sequence[str] | None = None,
+        kind_prefix: str | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+        batch: int = 2000,
+    ) -> Iterator[Entry]:
+        """Like :meth:`entries`, streamed in batches (constant memory for any ledger size)."""
+        where: list[str] = []
+        args: list[Any] = []
+        if author is not None:
+            where.append("author=?")
+            args.append(author)
+        filt = kind_filter(tuple(kinds) if kinds else None, kind_prefix)
+        if filt is not None:
+            where.append(filt.indexed)
+            args.extend(filt.args)
+        sql = f"SELECT {ROW_COLUMNS} FROM entries"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        direction = "DESC" if newest_first else "ASC"
+        # the signed hlc (generated from the bytes, indexed), never the editable hlc column
+        sql += f" ORDER BY hlc_signed {direction}, author {direction}, seq {direction}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        with self._read() as db:
+            cursor = db.execute(sql, args)
+            rows = cursor.fetchmany(batch)
+            while rows:
+                for e in self._checked(rows):
+                    if kind_ok(e, kinds, kind_prefix):
+                        yield e
+                rows = cursor.fetchmany(batch)
+
+    def ids(self, *, kinds: Sequence[str]) -> list[bytes]:
+        """Ids of the stored entries of these kinds (by the stored kind; nothing decoded)."""
+        with self._read() as db:
+            rows = db.execute(
+                f"SELECT id FROM entries WHERE kind IN ({','.join('?' * len(kinds))})", list(kinds)
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def iter_raw(self, batch: int = 2000) -> Iterator[tuple[bytes, bytes]]:
+        """Every (raw, id) in (author, seq) order, read in batches (constant memory)."""
+        for row in self.iter_rows(batch):
+            yield row[6], row[2]
+
+    def iter_rows(self, batch: int = 2000) -> Iterator[tuple[Any, ...]]:
+        """Every stored row (``ROW_COLUMNS``), unchecked, in (author, seq) order, in batches."""
+        last: tuple[bytes, int] = (b"", 0)
+        while True:
+            with self._read() as db:
+                rows = db.execute(
+                    f"SELECT {ROW_COLUMNS} FROM entries WHERE (author, seq) > (?, ?) "
+                    "ORDER BY author, seq LIMIT ?",
+                    (*last, batch),
+                ).fetchall()
+            if not rows:
+                return
+            yield from rows
+            last = (rows[-1][0], rows[-1][1])
