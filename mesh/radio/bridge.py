@@ -24,7 +24,7 @@ from typing import Any
 from ledger.errors import NotInitialised, PluriError
 from ledger.home import Home
 from mesh.control import pid_alive
-from mesh.radio.budget import BudgetSpec, parse_budget
+from mesh.radio.budget import Budget, BudgetSpec, parse_budget
 from mesh.radio.errors import (
     BridgeNotRunning,
     BridgeRunning,
@@ -101,13 +101,14 @@ class Bridge:
             self._refuse_retired(info.status)  # before keying up with a key nobody hears
         if self.link is None:
             self.link = open_link(self.spec)
+        budget = self.config.budget or parse_budget(DEFAULT_BUDGET[self.spec.scheme])
         try:
             check_mtu(self.link.mtu, self.link.describe())
+            Budget(budget, self.link.airtime, self.link.mtu)  # refuses one that sends nothing
         except LinkSpecError:
             self.link.close()
             raise
         self.link_up_since = time.time()
-        budget = self.config.budget or parse_budget(DEFAULT_BUDGET[self.spec.scheme])
         station_config = StationConfig(
             cleartext=self.config.cleartext,
             budget=budget,

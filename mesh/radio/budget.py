@@ -4,7 +4,8 @@ The budget holds over every sliding window of ``window`` seconds, and the
 window length divides an hour, so it also holds over every hour (an hour is
 a whole number of windows, each within budget). The window is at least a
 minute and long enough for ten full frames, so even a 1 % duty cycle lets a
-frame through. A frame may wait for the channel after the budget let it go;
+frame through. A budget too small to let one full frame through in an hour
+(``1B/h``) is refused instead of silently never sending. A frame may wait for the channel after the budget let it go;
 one frame of headroom keeps that wait from ever pushing the airtime over.
 """
 
@@ -68,6 +69,13 @@ def parse_budget(text: str) -> BudgetSpec:
     )
 
 
+def _least(spec: BudgetSpec, frame_cost: float) -> str:
+    """The smallest budget of this kind that lets a full frame (and its headroom) through."""
+    if spec.bytes_per_hour is not None:
+        return f"{math.ceil(2 * frame_cost):,} bytes per hour"
+    return f"{math.ceil(2 * frame_cost / 3600 * 100 * 1000) / 1000:g}% of airtime"
+
+
 def _window_for(minimum: float) -> float:
     """The shortest divisor of 3600 s at or above ``minimum`` (capped at an hour)."""
     for d in range(60, 3601):
@@ -94,6 +102,12 @@ class Budget:
         else:
             self.window, self.allowance = 60.0, math.inf
         self.headroom = frame_cost if not spec.unlimited else 0.0
+        if self.allowance < self.headroom + frame_cost:
+            raise LinkSpecError(
+                f"budget {spec.describe()} lets no frame on the air: a {max_frame}-byte frame "
+                f"needs at least {_least(spec, frame_cost)}",
+                hint="raise --budget; 100% means no budget",
+            )
         self.log: deque[tuple[float, float]] = deque()
 
     def cost(self, nbytes: int) -> float:

@@ -19,6 +19,7 @@ serial rate), ``callsign``/``dest``/``ax25`` (KISS), ``channel`` (Meshtastic).
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -163,8 +164,8 @@ def parse_link(text: str) -> LinkSpec:
     if not target:
         raise LinkSpecError(f"--link {text}: say which device, address or simulator")
     spec = LinkSpec(scheme, target, options, text.strip())
-    if scheme == "sim" and not spec.target.replace("-", "").replace("_", "").isalnum():
-        raise LinkSpecError(f"--link {text}: a simulator name is letters, digits, - and _")
+    if scheme == "sim":
+        check_sim_name(spec.target, f"--link {text}: ")
     if scheme == "kiss" and "baud" in options and spec.tcp is not None:
         raise LinkSpecError(
             f"--link {text}: baud is the speed of a serial device; a TNC reached over TCP "
@@ -220,3 +221,12 @@ class Pacer:
 
     def sent(self, seconds: float) -> None:
         self.free_at = max(time.monotonic(), self.free_at) + seconds
+
+
+SIM_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+def check_sim_name(name: str, where: str = "") -> None:
+    """A simulator's name becomes a socket file name: short, plain ASCII (a long one has no socket)."""
+    if not SIM_NAME.match(name):
+        raise LinkSpecError(f"{where}a simulator name is letters, digits, - and _ (at most 32)")

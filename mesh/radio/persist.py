@@ -38,7 +38,7 @@ class RadioState:
             if not 0 <= counter <= COUNTER_LIMIT:
                 raise ValueError("counter out of range")
             return counter, rx
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError):
             return secrets.randbelow(2**31), {}
 
     def reserve(self, n: int) -> int:

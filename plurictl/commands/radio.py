@@ -329,12 +329,11 @@ def sim(
     \b
     Example: plurictl radio sim valley --bitrate 1200 --loss 10 --latency 500
     """
-    from mesh.radio.errors import LinkSpecError
+    from mesh.radio.links import check_sim_name
     from mesh.radio.sim import SimParams
     from mesh.radio.simhub import SimHub
 
-    if not name.replace("-", "").replace("_", "").isalnum():
-        raise LinkSpecError("a simulator name is letters, digits, - and _")
+    check_sim_name(name)
     params = SimParams(
         bitrate=bitrate,
         mtu=mtu,
