@@ -99,8 +99,28 @@ def writable(path: Path) -> bool:
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
 
 
+def text_or_bytes(data: bytes) -> str | bytes:
+    """How the ledger reads a TEXT value: a str, or its bytes when they are not UTF-8.
+
+    A blob column edited with sqlite3 can end up holding TEXT (``raw || x'00'`` is TEXT
+    in SQLite). Python's default would raise on reading it, and every command would
+    stop as if the file were damaged; as bytes, the row is checked like any other and
+    quarantined (or repaired) on its own.
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+
+
 def connect(path: Path, timeout: float) -> tuple[sqlite3.Connection, bool]:
     """Open the ledger; returns (connection, read_only)."""
+    db, read_only = _connect(path, timeout)
+    db.text_factory = text_or_bytes
+    return db, read_only
+
+
+def _connect(path: Path, timeout: float) -> tuple[sqlite3.Connection, bool]:
     if writable(path):
         db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
         db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")

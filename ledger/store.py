@@ -40,7 +40,7 @@ from ledger.quarantine import QuarantineMixin
 from ledger.reads import ReadsMixin
 from ledger.roster import view as roster_view
 from ledger.schema import MIGRATIONS, SCHEMA_VERSION, connect
-from ledger.stored import ROW_COLUMNS, Damage, entry_hash, fast_decode
+from ledger.stored import ROW_COLUMNS, Damage, check_row, entry_hash, fast_decode
 
 DB_FILE = "ledger.db"
 #: beside the ledger file (``ledger.db.mesh``): this home belongs to a mesh
@@ -437,7 +437,7 @@ class Store(ReadsMixin, ForkStoreMixin, QuarantineMixin):
             mesh = self._meta("mesh_id")
             row = db.execute("SELECT seq, id FROM heads WHERE author=?", (author,)).fetchone()
             seq, prev = (row[0], row[1]) if row else (0, mesh)
-            self._check_own_feed(db, author, seq)
+            self._check_own_feed(db, author, seq, prev)
             clock = hlc.HybridClock(int(self._meta("hlc", 0)))
             roster = self.roster() if mesh is not None else None
             roster_changed = False
@@ -491,27 +491,42 @@ class Store(ReadsMixin, ForkStoreMixin, QuarantineMixin):
                 self._bump_generation()
         return out
 
-    def _check_own_feed(self, db: sqlite3.Connection, author: bytes, seq: int) -> None:
-        """Refuse to sign at ``seq + 1`` if this laptop has signed that far before.
+    def _check_own_feed(
+        self, db: sqlite3.Connection, author: bytes, seq: int, prev: bytes | None
+    ) -> None:
+        """Refuse to sign at ``seq + 1`` unless ``prev`` is surely the id of entry ``seq``.
 
         The highest seq this laptop ever recorded for its key (kept in ``meta`` at each
         append), the heads table and the stored entries must all agree that ``seq`` is
-        the end of the feed, and entry ``seq`` must be here: otherwise entries were lost
-        (a damaged or edited file) and a new entry would fork this laptop's own key.
+        the end of the feed, and entry ``seq`` must be here, intact, with the id the heads
+        table names: otherwise entries were lost (a new entry would fork this laptop's own
+        key) or the heads table was edited (a new entry would chain to a wrong ``prev``,
+        signed for good: every peer would refuse it and everything after it).
         """
         stored = db.execute("SELECT max(seq) FROM entries WHERE author=?", (author,)).fetchone()
-        high = max(int(self._meta(_own_high_key(author), 0) or 0), int(stored[0] or 0))
-        head_held = seq == 0 or (
-            db.execute("SELECT 1 FROM entries WHERE author=? AND seq=?", (author, seq)).fetchone()
-            is not None
-        )
-        if high > seq or not head_held:
+        top = int(stored[0] or 0)
+        high = max(int(self._meta(_own_high_key(author), 0) or 0), top)
+        held: Entry | Damage | None = None
+        if seq > 0:
+            row = db.execute(
+                f"SELECT {ROW_COLUMNS} FROM entries WHERE author=? AND seq=?", (author, seq)
+            ).fetchone()
+            held = check_row(row) if row is not None else None
+        if high > top or (seq > 0 and held is None) or isinstance(held, Damage):
             raise StoreError(
                 f"this laptop has signed its own feed up to seq {max(high, seq)}, but entries "
-                "of it are missing here; writing now would sign a second entry at a seq it "
-                "already used (a fork of its own key: every peer would freeze its feed)",
+                "of it are missing or damaged here; writing now would sign a second entry at a "
+                "seq it already used (a fork of its own key: every peer would freeze its feed)",
                 hint="run `plurictl log verify --repair --peer tcp://HOST:PORT` or "
                 "`plurictl sync --peer ADDR` first, so the missing entries come back from a peer",
+            )
+        if top > seq or (isinstance(held, Entry) and held.id != prev):
+            raise StoreError(
+                "the heads table disagrees with the stored entries of this laptop's own feed "
+                f"(it says seq {seq}, the entries end at seq {top}); writing now could sign an "
+                "entry chained to the wrong place; nothing was written",
+                hint="run `plurictl log verify --repair`: it rebuilds the heads table from the "
+                "entries (and says if any entry must come back from a peer)",
             )
 
     _INSERT = (
