@@ -347,3 +347,10 @@ def _print_report(app: AppContext, report: Any, fixed: Any) -> None:
         out.print(
             "Hint: `plurictl log verify --repair` fixes what it can and fetches the rest from peers."
         )
+    elif not report.ok and report.bad:
+        out.print(
+            f"Hint: {len(report.bad)} entr{'y is' if len(report.bad) == 1 else 'ies are'} still "
+            "damaged or missing: get intact copies with `plurictl log verify --repair --peer "
+            "tcp://HOST:PORT` or `plurictl sync --peer tcp://HOST:PORT` against a healthy "
+            "laptop, or `plurictl bundle import FILE` of a full bundle made there"
+        )

@@ -105,3 +105,27 @@ def test_a_lost_own_tail_and_a_hole_come_back_by_sync_alone(tmp_path: Path) -> N
     assert a.append(bob, "note", {"i": 9}).seq == mine[-1].seq + 1
     a.close()
     b.close()
+
+
+def test_repair_left_with_damage_says_where_copies_come_from_and_a_bundle_repairs(
+    invoke: Invoke, home: Path, tmp_path: Path
+) -> None:
+    seqs = [note(invoke, home, i) for i in range(3)]
+    bundle = tmp_path / "full.plb"
+    assert invoke(home, "bundle", "export", "-o", str(bundle)).exit_code == 0
+    sql(
+        home,
+        "UPDATE entries SET raw = CAST(substr(raw, 1, 60) || x'00' || substr(raw, 62) AS BLOB) "
+        "WHERE seq=?",
+        seqs[1],
+    )
+    r = invoke(home, "bundle", "export", "-o", str(tmp_path / "x.plb"))
+    assert r.exit_code == 8, r.output  # a store problem, not invalid input
+    assert "log verify --repair" in r.output and not (tmp_path / "x.plb").exists()
+    r = invoke(home, "log", "verify", "--repair")
+    assert r.exit_code == 6, r.output
+    assert "--peer" in r.output and "bundle import" in r.output
+    r = invoke(home, "bundle", "import", str(bundle))
+    assert r.exit_code == 0, r.output
+    assert "repaired 1 damaged" in r.output and "nothing new" not in r.output
+    assert invoke(home, "log", "verify").exit_code == 0
