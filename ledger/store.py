@@ -30,6 +30,7 @@ from typing import Any
 
 from ledger import clock as hlc
 from ledger import ingest as ingest_mod
+from ledger import lostguard
 from ledger.entry import Entry, Signer, create
 from ledger.errors import NotInitialised, NotInMesh, StoreError, TrustError, WrongMesh
 from ledger.forks import ForkProof
@@ -44,7 +45,6 @@ from ledger.stored import ROW_COLUMNS, Damage, check_row, entry_hash, fast_decod
 
 DB_FILE = "ledger.db"
 #: beside the ledger file (``ledger.db.mesh``): this home belongs to a mesh
-MARKER_SUFFIX = ".mesh"
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class Store(ReadsMixin, ForkStoreMixin, QuarantineMixin):
 
     def __init__(self, path: Path, *, create: bool = False, timeout: float = 10.0) -> None:
         self.path = Path(path)
-        self._check_not_lost()
+        lostguard.check_not_lost(self.path)
         if not self.path.exists():
             if not create:
                 raise NotInitialised(
@@ -142,35 +142,12 @@ class Store(ReadsMixin, ForkStoreMixin, QuarantineMixin):
             if not self.read_only and not self.marker.exists():
                 mesh = self._meta("mesh_id")
                 if mesh is not None:  # a ledger from before markers: mark it now
-                    self._mark(mesh)
+                    lostguard.mark(self.path, mesh)
 
     @property
     def marker(self) -> Path:
-        """Written beside the ledger once it belongs to a mesh: from then on, a missing or
-        empty ledger file is a lost ledger, never a new one."""
-        return self.path.with_name(self.path.name + MARKER_SUFFIX)
-
-    def _mark(self, mesh: bytes) -> None:
-        with contextlib.suppress(OSError):
-            self.marker.write_text(mesh.hex() + "\n")
-
-    def _check_not_lost(self) -> None:
-        if not self.marker.exists():
-            return
-        try:
-            empty = self.path.stat().st_size == 0
-        except FileNotFoundError:
-            empty = True
-        except OSError:
-            return  # unreadable: SQLite says so when it opens it
-        if empty:
-            raise StoreError(
-                f"the ledger file is missing or empty ({self.path}), but this home belongs "
-                "to a mesh: restore it from a backup or sync from a peer with `plurictl "
-                "mesh join` and `plurictl sync --peer ADDR` (after moving "
-                f"{self.marker.name} aside); nothing was created",
-                hint=f"copy {self.path.name} back from a backup of this home",
-            )
+        """The marker of a ledger that belongs to a mesh (:mod:`ledger.lostguard`)."""
+        return lostguard.marker_of(self.path)
 
     @classmethod
     def open(cls, home: Path, *, create: bool = False) -> Store:
@@ -272,7 +249,7 @@ class Store(ReadsMixin, ForkStoreMixin, QuarantineMixin):
 
     def _set_meta(self, key: str, value: Any) -> None:
         if key == "mesh_id" and isinstance(value, bytes):
-            self._mark(value)
+            lostguard.mark(self.path, value)
         self.db.execute(
             "INSERT INTO meta(key, value) VALUES(?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value=excluded.value",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import msgpack
@@ -115,3 +116,12 @@ def wait_member_known(cluster: LocalCluster, atk: Member) -> None:
         s.close(linger=0)
         atk.sockets.remove(s)
     raise TimeoutError(f"node a never admitted {key[:12]}")
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    """Poll ``predicate`` until it holds (generous deadlines: CI machines are shared)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)

@@ -331,21 +331,7 @@ class _Parser:
         sid = self._step_id(sid, index, seen, bad)
         if sid is not None:
             label = f"'{sid}'"
-        for key in raw:
-            if key not in STEP_FIELDS:
-                bad(
-                    f"unknown field{_suggest(key, STEP_FIELDS)}; allowed: {', '.join(STEP_FIELDS)}",
-                    key,
-                )
-        title = raw.get("title")
-        if not isinstance(title, str) or not title.strip():
-            bad("missing or empty: a short title for the checklist", "title")
-        instructions = raw.get("instructions")
-        if not isinstance(instructions, str) or not instructions.strip():
-            bad(
-                'missing or empty: what to do, in Markdown (use """ for several lines)',
-                "instructions",
-            )
+        title, instructions = self._step_texts(raw, bad)
         role = raw.get("role")
         if not isinstance(role, str):
             bad(f"missing: who signs this step, one of {', '.join(roles) or 'the roles'}", "role")
@@ -401,6 +387,26 @@ class _Parser:
             checks=tuple(checks),
             abort_criteria=tuple(aborts),
         )
+
+    @staticmethod
+    def _step_texts(raw: dict[str, Any], bad: Callable[[str, str], None]) -> tuple[Any, Any]:
+        """Unknown fields, the title and the instructions of a step (as found, checked)."""
+        for key in raw:
+            if key not in STEP_FIELDS:
+                bad(
+                    f"unknown field{_suggest(key, STEP_FIELDS)}; allowed: {', '.join(STEP_FIELDS)}",
+                    key,
+                )
+        title = raw.get("title")
+        if not isinstance(title, str) or not title.strip():
+            bad("missing or empty: a short title for the checklist", "title")
+        instructions = raw.get("instructions")
+        if not isinstance(instructions, str) or not instructions.strip():
+            bad(
+                'missing or empty: what to do, in Markdown (use """ for several lines)',
+                "instructions",
+            )
+        return title, instructions
 
     @staticmethod
     def _step_id(

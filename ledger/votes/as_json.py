@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.roster.view import Roster
-from ledger.votes.view import FINAL, Ballot, Result, Seal, Slot, Vote, Votes
+from ledger.votes.view import FINAL, Ballot, Result, Seal, Sheet, Slot, Stop, Vote, Votes
 
 
 def equivocated(vote: Vote, roster: Roster) -> list[dict[str, Any]]:
@@ -103,14 +103,13 @@ def _voter(slot: Slot, vote: Vote, roster: Roster) -> dict[str, Any]:
     }
 
 
-def status(vote: Vote, votes: Votes, roster: Roster) -> dict[str, Any]:
-    """Everything this laptop knows about one vote."""
-    c = vote.charter
+def _tellers(vote: Vote, roster: Roster) -> list[dict[str, Any]]:
+    """Each teller: stopped, which sheet it sealed, whether it equivocated."""
     stopped = {s.member for s in vote.stops}
-    tellers = []
-    for t in c.tellers:
+    out = []
+    for t in vote.charter.tellers:
         seal = vote.seals.get(t)
-        tellers.append(
+        out.append(
             {
                 "member": t.hex(),
                 "name": roster.name_of(t),
@@ -120,6 +119,40 @@ def status(vote: Vote, votes: Votes, roster: Roster) -> dict[str, Any]:
                 or any(x.member == t for x in vote.forked_tellers),
             }
         )
+    return out
+
+
+def _stop(s: Stop, roster: Roster) -> dict[str, Any]:
+    return {
+        "id": s.id.hex(),
+        "teller": s.member.hex(),
+        "name": roster.name_of(s.member),
+        "count": s.count,
+        "root": s.root.hex(),
+        "hlc": s.hlc,
+    }
+
+
+def _sheet(sid: bytes, sh: Sheet, vote: Vote, roster: Roster) -> dict[str, Any]:
+    return {
+        "id": sid.hex(),
+        "by": sh.author.hex(),
+        "by_name": roster.name_of(sh.author),
+        "hlc": sh.hlc,
+        "count": sh.count,
+        "root": sh.root.hex(),
+        "seals": len(sh.sealers),
+        "sealers": [roster.name_of(s.member) for s in sh.sealers],
+        "complete": sh.complete,
+        "missing_parts": [p.hex() for p in sh.missing_parts],
+        "problem": sh.problem,
+        "sealed": sid == vote.sealed_sheet,
+    }
+
+
+def status(vote: Vote, votes: Votes, roster: Roster) -> dict[str, Any]:
+    """Everything this laptop knows about one vote."""
+    c = vote.charter
     participated = [s for s in vote.slots.values() if s.participated]
     prov = vote.provisional
     return {
@@ -142,35 +175,9 @@ def status(vote: Vote, votes: Votes, roster: Roster) -> dict[str, Any]:
             }
             for s in vote.double_votes
         ],
-        "tellers_detail": tellers,
-        "stops": [
-            {
-                "id": s.id.hex(),
-                "teller": s.member.hex(),
-                "name": roster.name_of(s.member),
-                "count": s.count,
-                "root": s.root.hex(),
-                "hlc": s.hlc,
-            }
-            for s in sorted(vote.stops, key=lambda s: s.id)
-        ],
-        "sheets": [
-            {
-                "id": sid.hex(),
-                "by": sh.author.hex(),
-                "by_name": roster.name_of(sh.author),
-                "hlc": sh.hlc,
-                "count": sh.count,
-                "root": sh.root.hex(),
-                "seals": len(sh.sealers),
-                "sealers": [roster.name_of(s.member) for s in sh.sealers],
-                "complete": sh.complete,
-                "missing_parts": [p.hex() for p in sh.missing_parts],
-                "problem": sh.problem,
-                "sealed": sid == vote.sealed_sheet,
-            }
-            for sid, sh in sorted(vote.sheets.items())
-        ],
+        "tellers_detail": _tellers(vote, roster),
+        "stops": [_stop(x, roster) for x in sorted(vote.stops, key=lambda x: x.id)],
+        "sheets": [_sheet(sid, sh, vote, roster) for sid, sh in sorted(vote.sheets.items())],
         "teller_equivocations": [
             {
                 "member": e.member.hex(),

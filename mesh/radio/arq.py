@@ -29,6 +29,10 @@ URGENT_EXTRA = 2
 #: Ask for an ACK every this many frames.
 ACK_EVERY = 4
 MIN_SEGMENT = 12
+#: The retransmission timeout doubles after each late answer, up to this many times the turnaround.
+MAX_BACKOFF = 32.0
+#: Frames given up on that are remembered, so that their late ACK still teaches the turnaround.
+KEEP_LOST = 64
 
 
 @dataclass
@@ -92,6 +96,14 @@ class Outbox:
         #: (half duplex: give the peer the channel to answer before sending more)
         self.awaiting_since: float | None = None
         self.awaiting_counter = -1
+        #: Doubled by every answer that came after we had given its frame up (a spurious
+        #: timeout: the peer was busy on the air with a frame of its own when our question
+        #: ended), back to 1 by an answer in time. Without it such a turnaround makes every
+        #: answer late and every frame "lost", forever. A frame really lost (no answer at
+        #: all) does not grow it: on a lossy link urgent entries are sent again at once.
+        self.backoff = 1.0
+        #: counter -> end of transmission, for frames given up on by timeout (late ACKs)
+        self.given_up: dict[int, float] = {}
 
     # --- queueing ----------------------------------------------------------------------
 
@@ -231,13 +243,21 @@ class Outbox:
 
     def rto(self) -> float:
         """How long after a question left the air to wait before polling (then giving up):
-        as soon as the answer is late; a poll is a 25-byte frame."""
-        return min(60.0, max(1.0, self.turn()))
+        as soon as the answer is late (a poll is a 25-byte frame), longer after answers
+        that came after we had given up on them."""
+        return min(60.0, max(1.0, self.turn()) * self.backoff)
+
+    def _sample(self, sample: float) -> None:
+        self.srtt = sample if self.srtt is None else 0.75 * self.srtt + 0.25 * sample
 
     def on_ack(self, ack: wire.Ack, now: float) -> list[Any]:
         """Apply an ACK; returns the tags of messages now fully delivered."""
         if ack.high >= self.awaiting_counter:
             self.awaiting_since = None  # the answer to our last question
+        late = self.given_up.pop(ack.high, None)
+        if late is not None:  # we gave up on it too early: the turnaround is longer
+            self._sample(max(0.0, now - late))
+            self.backoff = min(MAX_BACKOFF, self.backoff * 2)
         done: list[Any] = []
         for counter in sorted(self.inflight):
             verdict = ack.covers(counter)
@@ -246,8 +266,8 @@ class Outbox:
             frame = self.inflight.pop(counter)
             if verdict:
                 if counter == ack.high and frame.asked and not frame.polled:
-                    sample = max(0.0, now - frame.ends)
-                    self.srtt = sample if self.srtt is None else 0.75 * self.srtt + 0.25 * sample
+                    self._sample(max(0.0, now - frame.ends))
+                self.backoff = 1.0  # an answer in time
                 done += self._delivered(frame)
             else:
                 self._lost(frame)
@@ -273,7 +293,10 @@ class Outbox:
                 poll = True
             else:
                 self._lost(self.inflight.pop(c))
+                self.given_up[c] = f.ends
                 lost += 1
+        while len(self.given_up) > KEEP_LOST:
+            del self.given_up[min(self.given_up)]
         return poll, lost
 
     def next_expiry(self) -> float | None:

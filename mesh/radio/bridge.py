@@ -25,7 +25,13 @@ from ledger.errors import NotInitialised, PluriError
 from ledger.home import Home
 from mesh.control import pid_alive
 from mesh.radio.budget import BudgetSpec, parse_budget
-from mesh.radio.errors import BridgeNotRunning, BridgeRunning, LinkSpecError, LinkUnavailable
+from mesh.radio.errors import (
+    BridgeNotRunning,
+    BridgeRunning,
+    KeyRetired,
+    LinkSpecError,
+    LinkUnavailable,
+)
 from mesh.radio.ledger_port import LocalLedger
 from mesh.radio.links import Link, LinkSpec, check_mtu, open_link
 from mesh.radio.persist import RadioState
@@ -89,6 +95,10 @@ class Bridge:
                 "(mesh or courier bundle) before it can use the radio",
             )
         identity = self.home.identity
+        roster = store.roster()
+        info = roster.keys.get(identity.public)
+        if info is not None and identity.public not in roster.connectable_keys():
+            self._refuse_retired(info.status)  # before keying up with a key nobody hears
         if self.link is None:
             self.link = open_link(self.spec)
         try:
@@ -152,6 +162,8 @@ class Bridge:
         if now >= self._next_poll:
             self._next_poll = now + POLL
             self._guarded(self.station.poll_ledger, now)
+        if self.station.retired is not None:
+            self._refuse_retired(self.station.retired)
         self.station.tick(now)
         if self.link is not None:
             self._guarded(self._transmit, now)
@@ -161,6 +173,17 @@ class Bridge:
         if now >= self._next_save:
             self._next_save = now + SAVE_EVERY
             self._guarded(lambda: self.state.save(self.station.rx_floors()))
+
+    def _refuse_retired(self, status: str) -> None:
+        """Our key was rotated or revoked (by the mesh, a bundle or the radio itself): the
+        other stations drop everything it sends, so the bridge stops instead of keying up
+        in vain with a key that identifies nobody any more."""
+        raise KeyRetired(
+            f"this laptop's key was {status} in the roster: the other stations "
+            "no longer hear it, so the radio bridge stops",
+            hint="if the member moved to a new laptop, run `plurictl radio up` there (its new "
+            "key); `plurictl roster list --all` shows this key's state",
+        )
 
     def _exchange(self, wait: float) -> None:
         assert self.link is not None

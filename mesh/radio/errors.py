@@ -10,7 +10,10 @@
             ├── RadioExtraMissing      exit 14 the optional package a link needs is not
             │                                  installed (meshtastic)
             ├── BridgeRunning          exit 9  a bridge already runs on this home
-            └── BridgeNotRunning       exit 9  no bridge runs on this home
+            ├── BridgeNotRunning       exit 9  no bridge runs on this home
+            └── KeyRetired             exit 7  this laptop's key was rotated or revoked in
+                                               the roster: its bridge stops (the other
+                                               stations no longer hear it)
 
 Frames that fail their check, come from non-members or replay old counters
 are not errors: the station drops and counts them (``radio status``).
@@ -49,3 +52,9 @@ class BridgeRunning(RadioError):
 
 class BridgeNotRunning(RadioError):
     exit_code = 9
+
+
+class KeyRetired(RadioError):
+    """This laptop's key is no longer a member (rotated to a new laptop, or revoked)."""
+
+    exit_code = 7

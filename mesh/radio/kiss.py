@@ -292,7 +292,7 @@ def open_stream_link(spec: LinkSpec) -> StreamLink:
     if spec.scheme == "serial":
         if tcp is not None:
             raise LinkSpecError(f"--link {spec.text}: serial links take a device path")
-        baud = int(spec.number("baud", minimum=50, maximum=4_000_000))
+        baud = spec.baud
         bps = spec.number("bitrate", minimum=50, maximum=10e6) if spec.option("bitrate") else baud
         stream: Any = SerialStream(spec.target, baud)
         label = f"serial {spec.target} at {baud} baud"
@@ -306,7 +306,7 @@ def open_stream_link(spec: LinkSpec) -> StreamLink:
         stream = TcpStream(*tcp)
         label = f"KISS TNC at {tcp[0]}:{tcp[1]}"
     else:
-        stream = SerialStream(spec.target, int(spec.number("baud", minimum=50, maximum=4_000_000)))
+        stream = SerialStream(spec.target, spec.baud)
         label = f"KISS TNC on {spec.target}"
     if ax25 is not None:
         label += f" as {ax25.source[0]}-{ax25.source[1]}"

@@ -12,9 +12,9 @@
 ``sim:NAME``                                   the link simulator (``plurictl radio sim NAME``)
 ============================================  =============================================
 
-Options after ``?`` (``&`` between them): ``mtu`` (frame size), ``bitrate``
-(for airtime estimates), ``baud`` (serial), ``callsign``/``dest``/``ax25`` (KISS),
-``channel`` (Meshtastic).
+Options after ``?`` (``&`` between them, each at most once): ``mtu`` (frame
+size), ``bitrate`` (for airtime estimates), ``baud`` (serial devices: a standard
+serial rate), ``callsign``/``dest``/``ax25`` (KISS), ``channel`` (Meshtastic).
 """
 
 from __future__ import annotations
@@ -61,6 +61,14 @@ SCHEMES: dict[str, dict[str, str]] = {
     "sim": {},
 }
 
+#: The serial rates a port can be set to (POSIX termios and pyserial's list): a KISS
+#: TNC or a serial modem runs at one of these, anything else is a typo.
+STANDARD_BAUDS = (
+    50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200, 38400, 57600,
+    115200, 230400, 460800, 500000, 576000, 921600, 1000000, 1152000, 1500000, 2000000,
+    2500000, 3000000, 3500000, 4000000,
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class LinkSpec:
@@ -83,6 +91,18 @@ class LinkSpec:
                 f"--link {self.text}: {name} must be from {minimum:g} to {maximum:g}"
             )
         return value
+
+    @property
+    def baud(self) -> int:
+        """The serial port speed: one of :data:`STANDARD_BAUDS` (LinkSpecError otherwise)."""
+        raw = self.option("baud").strip()
+        if raw.isdigit() and int(raw) in STANDARD_BAUDS:
+            return int(raw)
+        raise LinkSpecError(
+            f"--link {self.text}: baud={raw!r} is not a serial port speed",
+            hint="use the speed set on the radio or TNC, one of the standard rates: "
+            "1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200",
+        )
 
     @property
     def tcp(self) -> tuple[str, int] | None:
@@ -131,7 +151,7 @@ def parse_link(text: str) -> LinkSpec:
         pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
     except ValueError as e:
         raise LinkSpecError(f"--link {text}: options are name=value joined by &") from e
-    options = {k.lower(): v for k, v in pairs}
+    options = _options(text, pairs)
     known = SCHEMES[scheme]
     unknown = sorted(set(options) - set(known))
     if unknown:
@@ -145,7 +165,29 @@ def parse_link(text: str) -> LinkSpec:
     spec = LinkSpec(scheme, target, options, text.strip())
     if scheme == "sim" and not spec.target.replace("-", "").replace("_", "").isalnum():
         raise LinkSpecError(f"--link {text}: a simulator name is letters, digits, - and _")
+    if scheme == "kiss" and "baud" in options and spec.tcp is not None:
+        raise LinkSpecError(
+            f"--link {text}: baud is the speed of a serial device; a TNC reached over TCP "
+            "has none (set the radio's speed with bitrate=)"
+        )
+    if "baud" in known and spec.tcp is None:
+        _ = spec.baud  # checked before any port is opened
     return spec
+
+
+def _options(text: str, pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """The options by (lower-case) name; one given twice is refused, never silently
+    overridden (``?baud=9600&baud=1200``: which one did the operator mean?)."""
+    options: dict[str, str] = {}
+    for key, value in pairs:
+        name = key.lower()
+        if name in options:
+            raise LinkSpecError(
+                f"--link {text}: option {name} is given twice "
+                f"({name}={options[name]} and {name}={value}); give each option once"
+            )
+        options[name] = value
+    return options
 
 
 def open_link(spec: LinkSpec) -> Link:

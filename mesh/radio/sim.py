@@ -20,6 +20,7 @@ The same simulator runs under a fake clock in tests and benchmarks
 from __future__ import annotations
 
 import heapq
+import math
 import random
 from collections import deque
 from collections.abc import Callable
@@ -50,6 +51,10 @@ class SimParams:
         return nbytes * 8 / self.bitrate
 
     def check(self) -> SimParams:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise LinkSpecError(f"simulator {f.name} must be a finite number, not {value}")
         if not self.bitrate > 0:
             raise LinkSpecError("simulator bitrate must be more than 0 bit/s")
         if not self.mtu <= 65535:
@@ -139,6 +144,11 @@ class SimAir:
         self._n = 0
         self._seq = 0
         self.log: list[Transmission] = []
+
+    @property
+    def transmissions(self) -> int:
+        """Frames put on the air so far (the ``n`` that :data:`Fate` is called with)."""
+        return self._n
 
     def attach(self, name: str) -> SimEndpoint:
         if name in self.endpoints:

@@ -97,6 +97,9 @@ class Station:
         self._rr = 0
         #: until measured: a second each way and a short ACK
         self.initial_turn = 2.0 + airtime(48)
+        #: "rotated" or "revoked" once the roster retires our own key: nothing more goes out
+        self.retired: str | None = None
+        self._check_own_key()
 
     # --- counters ----------------------------------------------------------------------
 
@@ -212,8 +215,20 @@ class Station:
         if self.ledger.refresh():
             self.ledger_changed(now)
 
+    def _check_own_key(self) -> None:
+        """A key the roster rotated or revoked is heard by nobody: stop talking with it."""
+        if self.retired is not None or self.me not in self.ledger.known_keys:
+            return  # (a new laptop whose roster has not arrived yet is not retired)
+        if self.me not in self.ledger.members:
+            self.retired = self.ledger.store.roster().keys[self.me].status
+            self.events(
+                f"this laptop's key was {self.retired} in the roster: the other stations no "
+                "longer hear it, nothing more goes on the air"
+            )
+
     def ledger_changed(self, now: float) -> None:
         """Our ledger changed (radio, mesh or a command): tell every peer what it lacks."""
+        self._check_own_key()
         gone = [k for k in self.peers if k not in self.ledger.members]
         for key in gone:
             self.events(f"{self.peers[key].name} is no longer a member: dropped")
@@ -235,6 +250,8 @@ class Station:
 
     def next_frame(self, now: float) -> bytes | None:
         """The next frame to put on the air now, or None (nothing to say, or over budget)."""
+        if self.retired is not None:
+            return None
         if now >= self.next_hello:
             frame = self._hello(now)
             if frame is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 import time
@@ -16,6 +17,17 @@ LINK_HELP = (
     "The radio: serial:/dev/ttyUSB0?baud=9600, kiss:tcp://127.0.0.1:8001?callsign=CALL, "
     "kiss:/dev/ttyUSB0?callsign=CALL, meshtastic:/dev/ttyACM0, meshtastic:tcp://HOST, sim:NAME."
 )
+
+
+class FiniteRange(click.FloatRange):
+    """A FloatRange that also refuses ``nan`` and ``inf`` (exit 2, like a value out of
+    range: click's range check lets ``nan`` through, as every comparison with it is false)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number ({self._describe_range()}).", param, ctx)
+        return number
 
 
 @click.group()
@@ -62,7 +74,7 @@ def _budget(text: str | None) -> Any:
 )
 @click.option(
     "--summary-interval",
-    type=click.FloatRange(min=5, max=3600),
+    type=FiniteRange(min=5, max=3600),
     default=60,
     show_default=True,
     help="Seconds between 'still in sync' summaries to each station heard.",
@@ -227,7 +239,7 @@ def _view(data: dict[str, Any]) -> Any:
 @click.option("--link", "link_text", required=True, metavar="LINK", help=LINK_HELP)
 @click.option(
     "--seconds",
-    type=click.FloatRange(min=1, max=3600),
+    type=FiniteRange(min=1, max=3600),
     default=30,
     show_default=True,
     help="How long to listen.",
@@ -279,9 +291,7 @@ def check(app: AppContext, link_text: str, seconds: float, cleartext: bool, as_j
 
 @radio.command("sim")
 @click.argument("name")
-@click.option(
-    "--bitrate", type=click.FloatRange(min=1), default=1200, show_default=True, help="Bit/s."
-)
+@click.option("--bitrate", type=FiniteRange(min=1), default=1200, show_default=True, help="Bit/s.")
 @click.option(
     "--mtu",
     type=click.IntRange(1, 65535),
@@ -289,20 +299,16 @@ def check(app: AppContext, link_text: str, seconds: float, cleartext: bool, as_j
     show_default=True,
     help="Largest frame, in bytes (170 at least: hellos and summaries cannot be cut).",
 )
-@click.option(
-    "--loss", type=click.FloatRange(0, 99), default=0, show_default=True, help="Percent lost."
-)
+@click.option("--loss", type=FiniteRange(0, 99), default=0, show_default=True, help="Percent lost.")
 @click.option(
     "--latency",
-    type=click.FloatRange(0, 60_000),
+    type=FiniteRange(0, 60_000),
     default=500,
     show_default=True,
     help="Delay after a frame's end, in ms.",
 )
-@click.option(
-    "--duplicate", type=click.FloatRange(0, 99), default=0, help="Percent of frames twice."
-)
-@click.option("--reorder", type=click.FloatRange(0, 99), default=0, help="Percent of frames late.")
+@click.option("--duplicate", type=FiniteRange(0, 99), default=0, help="Percent of frames twice.")
+@click.option("--reorder", type=FiniteRange(0, 99), default=0, help="Percent of frames late.")
 @click.option("--full-duplex", is_flag=True, help="Each station has its own channel.")
 @click.option("--seed", type=int, default=0, help="Seed for the random losses.")
 def sim(

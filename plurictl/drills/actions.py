@@ -178,16 +178,22 @@ def do_revoke(r: DrillRunner, args: dict[str, Any]) -> str:
 
 
 def do_rotate(r: DrillRunner, args: dict[str, Any]) -> str:
-    """Lost laptop: the old one disappears; the member gets a new key on a new laptop."""
+    """Lost laptop: the old one disappears; the member gets a new key on a new laptop
+    (with a radio on the same channel if the old one had one)."""
+    from plurictl.drills.radio import restart_bridge, stop_bridge
+
     name = args["node"]
     by = args.get("by") or r.drill.names[0]
     old_key = r.member_key(name)
+    radio = stop_bridge(r, name)
     r.lose_laptop(name)
     with r.member_home(by) as h:
         res = trust.rotate(h.store, h.identity, old_key, r.member_key(name))
         r.ack(by, res.entry)
     r.pin(name)
     r.cluster.start(name, extra=r.node_extra(name))
+    if radio is not None:
+        restart_bridge(r, name, radio)
     return f"{name} moved to a new key {r.member_key(name).hex()[:12]}"
 
 

@@ -50,21 +50,47 @@ class RadioRig:
     hubs: list[Any] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
     procs: list[tuple[subprocess.Popen[bytes], Any]] = field(default_factory=list)
+    #: node -> (its bridge process, the channel's name, the step's options)
+    bridges: dict[str, tuple[subprocess.Popen[bytes], str, dict[str, Any]]] = field(
+        default_factory=dict
+    )
 
     def stop(self) -> None:
         for proc, log in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            _end(proc)
             log.close()
         for hub in self.hubs:
             hub.stop()
         for t in self.threads:
             t.join(timeout=10)
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def stop_bridge(r: DrillRunner, node: str) -> tuple[str, dict[str, Any]] | None:
+    """The node's laptop is lost: its radio bridge goes with it (else it would keep keying
+    up with a key the roster is about to retire, and write its status into the new home).
+    Returns what :func:`restart_bridge` needs, or None if the node had no radio."""
+    rig = getattr(r, "radio_rig", None)
+    if rig is None or node not in rig.bridges:
+        return None
+    proc, channel, args = rig.bridges.pop(node)
+    _end(proc)
+    return channel, args
+
+
+def restart_bridge(r: DrillRunner, node: str, saved: tuple[str, dict[str, Any]]) -> None:
+    """The node's new laptop (new key) gets a radio on the same channel."""
+    channel, args = saved
+    _start_bridge(r, _rig(r), node, channel, args)
 
 
 def _rig(r: DrillRunner) -> RadioRig:
@@ -126,6 +152,7 @@ def _start_bridge(
     env = {**os.environ, ENV_DIR: str(r.root / "air"), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=env)
     rig.procs.append((proc, log))
+    rig.bridges[node] = (proc, name, args)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         status = read_status(home)

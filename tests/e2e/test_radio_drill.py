@@ -96,3 +96,30 @@ def test_the_shipped_valley_drill_is_valid_and_uses_the_issue_link() -> None:
     assert radio.args["bitrate"] == 1200 and radio.args["mtu"] == 200 and radio.args["loss"] == 0.1
     data = tomllib.loads((SHIPPED / "valley-radio.toml").read_text())
     assert data["drill"]["name"] == "valley-radio"
+
+
+def test_a_rotated_node_keeps_its_radio_on_the_new_laptop(tmp_path: Path) -> None:
+    """`rotate` on a node with a radio: the lost laptop's bridge stops with it (before, it kept
+    running with the old key and wrote its status into the new laptop's home), and the new
+    laptop gets a bridge with its new key, so the node still syncs over the air when cut off."""
+    spec = copy.deepcopy(FAST)
+    spec["step"] = [
+        {"do": "found"},
+        {"do": "start"},
+        {"do": "wait-converged"},
+        {"do": "radio", "nodes": ["b", "c"], "bitrate": 9600, "latency": "200ms"},
+        {"do": "rotate", "node": "c", "by": "a"},
+        {"do": "wait-converged", "label": "the new laptop has the roster"},
+        {"do": "partition", "groups": [["a", "b"], ["c"]]},
+        {"do": "write", "node": "a", "count": 2},
+        {"do": "fuel-report", "node": "c", "site": "hill", "litres": 500},
+        {"do": "wait-converged", "label": "over the new laptop's radio", "timeout": "60s"},
+    ]
+    report = DrillRunner(parse(spec), tmp_path).run()
+    assert report.passed, json.dumps(report.to_json(), indent=1)[:3000]
+    status = json.loads((tmp_path / "nodes" / "c" / "radio.json").read_text())
+    new_key = json.loads((tmp_path / "nodes" / "c" / "identity.json").read_text())
+    assert status["station"]["key"] in json.dumps(new_key)  # the new laptop's own bridge
+    (lost,) = (tmp_path / "nodes").glob("c-lost*")
+    old = json.loads((lost / "radio.json").read_text()) if (lost / "radio.json").exists() else {}
+    assert old.get("stopped", True)

@@ -25,7 +25,7 @@ from mesh.control import ControlClient
 from mesh.errors import NodeNotRunning
 from plurictl.cluster import LocalCluster
 from tests.conftest import Invoke
-from tests.hostile import Member, push, rss_mb, status_latency, wait_member_known
+from tests.hostile import Member, push, rss_mb, status_latency, wait_for, wait_member_known
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -181,14 +181,22 @@ def test_requests_are_rate_limited_and_cannot_slow_gossip(cluster: LocalCluster)
         wait_member_known(cluster, atk)
         digest = bytes.fromhex(cluster.control("a", "heads")["digest"])
         s = atk.connect()
+        in_sync = msgpack.packb({"v": 1, "t": "in_sync", "d": digest})
+        seen = _arrivals(cluster, len(in_sync))
         for _ in range(300):
-            s.send(msgpack.packb({"v": 1, "t": "in_sync", "d": digest}), zmq.NOBLOCK)
-        time.sleep(1.0)
+            s.send(in_sync, zmq.NOBLOCK)
+        # the node has taken in all 300 (read, or dropped for bad conduct) before we look
+        wait_for(lambda: _arrivals(cluster, len(in_sync)) - seen >= 300, what="the 300 in_syncs")
         assert cluster.control("a", "status")["round_interval_s"] == cluster.interval
-        hello = {"v": 1, "t": "hello", "mesh": None, "name": "a", "listen": None}
+        hello = msgpack.packb({"v": 1, "t": "hello", "mesh": None, "name": "a", "listen": None})
+        seen = _arrivals(cluster, len(hello))
         for _ in range(500):
-            s.send(msgpack.packb(hello), zmq.NOBLOCK)
-        time.sleep(1.0)
+            s.send(hello, zmq.NOBLOCK)
+        # all 500 taken in, or mallet cut off for them (what was still in flight is gone)
+        wait_for(
+            lambda: _arrivals(cluster, len(hello)) - seen >= 500 or _penalties(cluster) >= 1,
+            what="the 500 hellos",
+        )
         assert status_latency(cluster) < 2.0
         peers = {p["name"]: p for p in cluster.control("a", "peers")}
         assert peers["mallet"]["penalties"] >= 1
@@ -196,3 +204,16 @@ def test_requests_are_rate_limited_and_cannot_slow_gossip(cluster: LocalCluster)
         assert sent.get("digest", [0])[0] < 100  # not one round per hello
     finally:
         atk.close()
+
+
+def _arrivals(cluster: LocalCluster, size: int) -> float:
+    """Messages of ``size`` bytes node a has taken in from mallet: read, or dropped unread."""
+    traffic = cluster.control("a", "status")["traffic"]
+    peers = {p["name"]: p for p in cluster.control("a", "peers")}
+    read = peers.get("mallet", {}).get("bytes_in", 0) / size
+    return read + traffic["dropped_penalised"] + traffic["dropped_over_limit"]
+
+
+def _penalties(cluster: LocalCluster) -> int:
+    peers = {p["name"]: p for p in cluster.control("a", "peers")}
+    return int(peers.get("mallet", {}).get("penalties", 0))

@@ -300,3 +300,32 @@ def test_entries_that_arrive_another_way_are_not_sent_again(valley: Valley) -> N
     assert later < 10 * 200  # not the ~25 remaining reports (about 5,000 bytes)
     town_view = net.nodes["town"].station.peers[valley.people["bob"].public]
     assert town_view.in_sync and not town_view.outbox.waiting()
+
+
+def test_a_station_whose_own_key_is_rotated_goes_quiet(valley: Valley) -> None:
+    """`roster rotate` moved bob to a new laptop; his old laptop's radio learns it (over the
+    mesh, here by ingest) and stops keying up: nobody hears that key any more, and before
+    the fix it kept sending summaries into the air for ever (dropped as non-member)."""
+    from ledger.roster import writer as trust
+    from ledger.testing import identity_from_seed
+
+    net = valley.net(CLEAN_LINK)
+    settle(net)
+    new_laptop = identity_from_seed("bob-new-laptop")
+    rotation = trust.rotate(
+        valley.town, valley.people["alice"], valley.people["bob"].public, new_laptop.public
+    ).entry
+    valley.valley.ingest([rotation.raw])  # the old laptop hears of it over the mesh
+    old = net.nodes["valley"].station
+    events: list[str] = []
+    old.events = events.append
+    net.run_for(5)
+    sent, non_member = old.sent.frames, net.nodes["town"].station.drops.non_member
+    net.run_for(600)
+    assert old.sent.frames == sent  # silent: no hellos, summaries or ACKs with the old key
+    assert net.nodes["town"].station.drops.non_member == non_member
+    assert getattr(old, "retired", None) == "rotated"
+    assert any("key was rotated" in e for e in events)
+    valley.fuel_reports(1)
+    net.run_for(60)
+    assert old.sent.frames == sent

@@ -82,3 +82,23 @@ def test_every_error_class_lives_in_an_errors_module() -> None:
                     if bases & tree:
                         found.append(f"{path.relative_to(ROOT)}: {node.name}")
     assert found == []
+
+
+PRODUCT = ("ledger", "mesh", "planner", "plurictl")
+
+
+def test_modules_and_functions_stay_small() -> None:
+    """Issue 17: no module over 600 lines and no function over 80 in the product packages."""
+    big_modules, big_functions = [], []
+    for pkg in PRODUCT:
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            name = str(path.relative_to(ROOT))
+            if text.count("\n") > 600:
+                big_modules.append(f"{name}: {text.count(chr(10))} lines")
+            for node in ast.walk(ast.parse(text)):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    length = (node.end_lineno or node.lineno) - node.lineno + 1
+                    if length > 80:
+                        big_functions.append(f"{name}:{node.lineno} {node.name}: {length} lines")
+    assert big_modules == [] and big_functions == []

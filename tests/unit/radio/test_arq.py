@@ -114,6 +114,7 @@ def test_an_unanswered_poll_means_lost() -> None:
     out.sent(2, 4.3, [], urgent=False, asked=True, airtime=0.2)
     assert out.expire(7.8) == (False, 1)
     assert out.waiting()  # its bytes go out again
+    assert out.backoff == 1.0  # lost is lost: no answer came late, the timeout stays
 
 
 def test_our_own_next_frame_does_not_make_the_answer_late() -> None:
@@ -138,3 +139,26 @@ def test_discard_unstarted_keeps_what_is_on_its_way() -> None:
     out.fill(100)  # the first message has started
     assert out.discard_unstarted(lambda t: t[0] == "entry") == [("entry", 2)]
     assert {m.tag for m in out.messages.values()} == {("entry", 1)}
+
+
+def test_answers_later_than_the_timeout_make_it_grow_instead_of_resending_forever() -> None:
+    """The livelock the station property found: with entries going both ways, the peer's ACK
+    waits behind a full frame of its own (half duplex), so it always arrived after our
+    timeout; the frame was given up, sent again, its ACK late again, forever. Now the late
+    ACK of a frame given up on doubles the timeout and teaches the real turnaround."""
+    out = Outbox(initial_turn=1.0)  # a quick first exchange measured a short turnaround
+    out.add(0, "revocation", lambda: b"r" * 150)
+    turnaround = 3.5  # the peer's own 1.33 s frame, then its ACK
+    t, delivered = 0.0, []
+    for counter in range(1, 6):
+        _segs, spans = out.fill(180)
+        out.sent(counter, t, spans, urgent=True, asked=True, airtime=1.33)
+        answer = t + 1.33 + turnaround
+        out.expire(answer - 0.01)
+        delivered = out.on_ack(wire.Ack(counter, 0), answer)
+        t = answer
+        if delivered:
+            break
+    assert delivered == ["revocation"] and counter <= 2, counter
+    assert out.srtt is not None and out.srtt >= 0.25 * turnaround  # learnt from the late ACK
+    assert out.backoff == 1.0  # answered in time: back to the measured turnaround
