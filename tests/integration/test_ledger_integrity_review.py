@@ -43,6 +43,24 @@ def test_a_stale_heads_table_sends_the_operator_to_repair_not_to_peers(
     assert note(invoke, home, 9) == top + 1
 
 
+def test_a_heads_row_raised_above_what_this_laptop_signed_is_repaired(
+    invoke: Invoke, home: Path
+) -> None:
+    """heads.seq edited upwards: no peer can ever supply entries this laptop never signed,
+    so it is the heads row that is wrong (the laptop's own high-water mark says so)."""
+    top = [note(invoke, home, i) for i in range(3)][-1]
+    sql(home, "UPDATE heads SET seq = 50 WHERE seq = ?", top)
+    r = invoke(home, "log", "append", "--kind", "note", "--body", "{}")
+    assert r.exit_code == 8, r.output
+    assert "heads table" in r.output and "log verify --repair" in r.output
+    assert max(own_seqs(home)) == top  # nothing was signed
+    r = invoke(home, "log", "verify", "--repair")
+    assert r.exit_code == 0, r.output
+    assert note(invoke, home, 9) == top + 1
+    r = invoke(home, "log", "verify")
+    assert r.exit_code == 0, r.output
+
+
 def test_a_blob_column_edited_into_text_is_one_damaged_entry(invoke: Invoke, home: Path) -> None:
     seqs = [note(invoke, home, i) for i in range(3)]
     # `||` makes TEXT in SQLite: the row's raw is no longer a blob, and not UTF-8
