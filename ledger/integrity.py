@@ -100,12 +100,19 @@ def verify(store: Store, *, quick: bool = False, progress: Progress | None = Non
     return report
 
 
+def unopenable_report(message: str) -> VerifyReport:
+    """What verify says about a file SQLite cannot even open (truncated, overwritten)."""
+    return VerifyReport(database=[f"opening the ledger failed: {message}"], advice=RESTORE_ADVICE)
+
+
 def _file_damaged(problems: list[str]) -> bool:
     """Whether SQLite's findings are page damage (not just an index missing rows)."""
     index_only = ("missing from index", "wrong # of entries in index", "non-unique entry in index")
     return any(
         not any(marker in p for marker in index_only)
-        and ("Page " in p or "malformed" in p or "damaged" in p or "reading the ledger" in p)
+        and any(
+            m in p for m in ("Page ", "malformed", "damaged", "reading the ledger", "NULL value")
+        )
         for p in problems
     )
 
@@ -333,7 +340,7 @@ def _sqlite_check(store: Store, quick: bool) -> list[str]:
             rows = db.execute(f"PRAGMA {pragma}(100)").fetchall()
     except Exception as err:  # a damaged file may fail the check itself
         return [f"SQLite {pragma} failed: {_short(err)}"]
-    found = [str(r[0]) for r in rows]
+    found = list(dict.fromkeys(str(r[0]) for r in rows))  # once each, in SQLite's order
     return [] if found == ["ok"] else found
 
 

@@ -103,11 +103,32 @@ class QuarantineMixin:
         return [found[k] for k in sorted(found)]
 
     def scan_damage(self) -> list[Damage]:
-        """Check every stored row against its signed bytes (no signatures: fast); note damage."""
+        """Check every stored row against its signed bytes (no signatures: fast); note damage.
+
+        Entries missing from a feed are quarantined too, by the id signed evidence gives
+        them: a hole (the next entry's ``prev``) and a lost tail (the heads table's id, a
+        head is never lowered), so that ``sync`` and the node ask peers for them without
+        a ``log verify --repair`` first.
+        """
+        missing: list[Damage] = []
+        last: dict[bytes, int] = {}
         for row in self.iter_rows():
             e = check_row(row)
             if isinstance(e, Damage):
                 self.damaged.setdefault(e.key(), e)
+                if isinstance(row[0], bytes) and isinstance(row[1], int):
+                    last[row[0]] = row[1]
+                continue
+            if e.seq > last.get(e.author, 0) + 1 and e.prev is not None:
+                missing.append(_missing(e.author, e.seq - 1, e.prev, "a hole in the feed"))
+            last[e.author] = e.seq
+        with self._read() as db:
+            heads = db.execute("SELECT author, seq, id FROM heads").fetchall()
+        for author, seq, head_id in heads:
+            if seq > last.get(author, 0) and isinstance(head_id, bytes):
+                missing.append(_missing(author, seq, head_id, "the heads table had it"))
+        if missing:
+            self.quarantine(missing)
         return self.quarantined()
 
     def wanted_ids(self, limit: int = 256) -> list[bytes]:
@@ -131,3 +152,7 @@ class QuarantineMixin:
             if e is not None and e.id == eid:
                 out.append(e.raw)
         return out
+
+
+def _missing(author: bytes, seq: int, eid: bytes, why: str) -> Damage:
+    return Damage(author, seq, eid, f"missing from the store (seq {seq}: {why})")

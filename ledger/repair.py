@@ -112,7 +112,11 @@ def rebuild_indexes(store: Store, problems: list[str]) -> list[str]:
 
 
 def _sqlite_finding(problem: str) -> bool:
-    return not problem.startswith(("the mesh id recorded", "the fork proofs table"))
+    """A finding of SQLite's own check (not plurictl's, nor a read that stopped: REINDEX
+    cannot help those, and must not report fixing them)."""
+    return not problem.startswith(
+        ("the mesh id recorded", "the fork proofs table", "reading the ledger stopped")
+    )
 
 
 def _tables_readable(store: Store) -> bool:
@@ -254,14 +258,18 @@ def _rebuild_heads(store: Store) -> None:
 
     A head above the last stored entry means entries this laptop held are missing
     (they are quarantined and fetched by id); lowering the head would let this laptop
-    sign a second entry at a seq it has signed before (a fork of its own key).
+    sign a second entry at a seq it has signed before (a fork of its own key). The one
+    exception: this laptop's own feed, when the head is above everything it recorded
+    signing (its high-water mark) — then the heads row itself was edited.
     """
     with store.transaction() as db:
         rows = db.execute("SELECT author, max(seq) FROM entries GROUP BY author").fetchall()
         recorded = {a: s for a, s in db.execute("SELECT author, seq FROM heads")}
         for author, seq in rows:  # a head with no entries at all is kept too
             high = recorded.get(author)
-            if isinstance(high, int) and high > seq:
+            signed = store.own_high_water(author)
+            edited = signed is not None and isinstance(high, int) and high > max(signed, seq)
+            if isinstance(high, int) and high > seq and not edited:
                 continue  # entries are missing above the last stored one: keep the head
             db.execute("DELETE FROM heads WHERE author=?", (author,))
             eid = _id_of(store, db, author, seq)

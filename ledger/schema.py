@@ -18,8 +18,10 @@ log: the ledger as of its last checkpoint, which a cleanly closed ledger is).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -99,8 +101,28 @@ def writable(path: Path) -> bool:
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
 
 
+def text_or_bytes(data: bytes) -> str | bytes:
+    """How the ledger reads a TEXT value: a str, or its bytes when they are not UTF-8.
+
+    A blob column edited with sqlite3 can end up holding TEXT (``raw || x'00'`` is TEXT
+    in SQLite). Python's default would raise on reading it, and every command would
+    stop as if the file were damaged; as bytes, the row is checked like any other and
+    quarantined (or repaired) on its own.
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+
+
 def connect(path: Path, timeout: float) -> tuple[sqlite3.Connection, bool]:
     """Open the ledger; returns (connection, read_only)."""
+    db, read_only = _connect(path, timeout)
+    db.text_factory = text_or_bytes
+    return db, read_only
+
+
+def _connect(path: Path, timeout: float) -> tuple[sqlite3.Connection, bool]:
     if writable(path):
         db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
         db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
@@ -123,3 +145,35 @@ def connect(path: Path, timeout: float) -> tuple[sqlite3.Connection, bool]:
         except sqlite3.Error:
             db.close()
     raise StoreError(f"cannot open the ledger {path} read-only")
+
+
+def describe_sqlite_error(e: sqlite3.Error) -> str:
+    text = str(e)
+    low = text.lower()
+    if "locked" in low or "busy" in low:
+        return "the ledger is busy (another plurictl is writing); nothing was changed, try again"
+    if "readonly" in low or "read-only" in low:
+        return "the ledger is on a read-only file or disk; nothing was changed"
+    if "disk is full" in low or "database or disk is full" in low:
+        return "the disk is full; nothing was changed"
+    if "not a database" in low or "malformed" in low:
+        return "the ledger database file is damaged or is not a ledger"
+    if "unable to open" in low:
+        return "cannot open the ledger database file"
+    return f"ledger database error: {text}"
+
+
+@contextlib.contextmanager
+def sqlite_errors() -> Iterator[None]:
+    """SQLite errors as the store's own errors, in words an operator can act on."""
+    try:
+        yield
+    except sqlite3.Error as e:
+        text = describe_sqlite_error(e)
+        hint = None
+        if "damaged" in text:
+            hint = (
+                "run `plurictl log verify`: it names the damage and what to do "
+                "(field_guides/ledger.md, 'When the file itself is damaged')"
+            )
+        raise StoreError(text, hint=hint) from e

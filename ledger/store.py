@@ -40,8 +40,8 @@ from ledger.kinds import GENESIS, ROSTER_KINDS
 from ledger.quarantine import QuarantineMixin
 from ledger.reads import ReadsMixin
 from ledger.roster import view as roster_view
-from ledger.schema import MIGRATIONS, SCHEMA_VERSION, connect
-from ledger.stored import ROW_COLUMNS, Damage, entry_hash, fast_decode
+from ledger.schema import MIGRATIONS, SCHEMA_VERSION, connect, sqlite_errors
+from ledger.stored import ROW_COLUMNS, Damage, check_row, entry_hash, fast_decode
 
 DB_FILE = "ledger.db"
 #: beside the ledger file (``ledger.db.mesh``): this home belongs to a mesh
@@ -55,37 +55,6 @@ class Head:
 
 def _wall_ms() -> int:
     return hlc.wall_ms()
-
-
-def describe_sqlite_error(e: sqlite3.Error) -> str:
-    text = str(e)
-    low = text.lower()
-    if "locked" in low or "busy" in low:
-        return "the ledger is busy (another plurictl is writing); nothing was changed, try again"
-    if "readonly" in low or "read-only" in low:
-        return "the ledger is on a read-only file or disk; nothing was changed"
-    if "disk is full" in low or "database or disk is full" in low:
-        return "the disk is full; nothing was changed"
-    if "not a database" in low or "malformed" in low:
-        return "the ledger database file is damaged or is not a ledger"
-    if "unable to open" in low:
-        return "cannot open the ledger database file"
-    return f"ledger database error: {text}"
-
-
-@contextlib.contextmanager
-def _sqlite_errors() -> Iterator[None]:
-    try:
-        yield
-    except sqlite3.Error as e:
-        text = describe_sqlite_error(e)
-        hint = None
-        if "damaged" in text:
-            hint = (
-                "run `plurictl log verify`: it names the damage and what to do "
-                "(field_guides/ledger.md, 'When the file itself is damaged')"
-            )
-        raise StoreError(text, hint=hint) from e
 
 
 def decode_trusted(raw: bytes, entry_id: bytes) -> Entry:
@@ -136,7 +105,7 @@ class Store(ReadsMixin, ForkStoreMixin, QuarantineMixin):
         self.damaged: dict[tuple[bytes, int], Damage] = {}
         self.damaged_forks: dict[bytes, str] = {}
         self._fork_memo: dict[tuple[Any, ...], ForkProof | str] = {}
-        with _sqlite_errors():
+        with sqlite_errors():
             self.db, self.read_only = connect(self.path, timeout)
             self._migrate()
             if not self.read_only and not self.marker.exists():
@@ -194,7 +163,7 @@ class Store(ReadsMixin, ForkStoreMixin, QuarantineMixin):
 
         Inside :meth:`transaction` it joins the outer transaction instead.
         """
-        with self._lock, _sqlite_errors():
+        with self._lock, sqlite_errors():
             if self._writing:
                 yield self.db
                 return
@@ -229,7 +198,7 @@ class Store(ReadsMixin, ForkStoreMixin, QuarantineMixin):
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         """A consistent snapshot for several reads."""
-        with self._lock, _sqlite_errors():
+        with self._lock, sqlite_errors():
             if self.db.in_transaction:
                 yield self.db
                 return
@@ -261,13 +230,13 @@ class Store(ReadsMixin, ForkStoreMixin, QuarantineMixin):
 
     @property
     def mesh_id(self) -> bytes | None:
-        with _sqlite_errors(), self._lock:
+        with sqlite_errors(), self._lock:
             value = self._meta("mesh_id")
         return value if isinstance(value, bytes) else None
 
     @property
     def expected_mesh(self) -> bytes | None:
-        with _sqlite_errors(), self._lock:
+        with sqlite_errors(), self._lock:
             value = self._meta("expected_mesh")
         return value if isinstance(value, bytes) else None
 
@@ -284,12 +253,12 @@ class Store(ReadsMixin, ForkStoreMixin, QuarantineMixin):
 
     def data_version(self) -> int:
         """Changes whenever another connection commits (cheap change detection)."""
-        with _sqlite_errors(), self._lock:
+        with sqlite_errors(), self._lock:
             return int(self.db.execute("PRAGMA data_version").fetchone()[0])
 
     def generation(self) -> int:
         """Bumped on every roster entry or fork proof: views derived from them are stale."""
-        with _sqlite_errors(), self._lock:
+        with sqlite_errors(), self._lock:
             return int(self._meta("generation", 0))
 
     # --- roster and heads ---------------------------------------------------------
@@ -414,7 +383,7 @@ class Store(ReadsMixin, ForkStoreMixin, QuarantineMixin):
             mesh = self._meta("mesh_id")
             row = db.execute("SELECT seq, id FROM heads WHERE author=?", (author,)).fetchone()
             seq, prev = (row[0], row[1]) if row else (0, mesh)
-            self._check_own_feed(db, author, seq)
+            self._check_own_feed(db, author, seq, prev)
             clock = hlc.HybridClock(int(self._meta("hlc", 0)))
             roster = self.roster() if mesh is not None else None
             roster_changed = False
@@ -468,28 +437,56 @@ class Store(ReadsMixin, ForkStoreMixin, QuarantineMixin):
                 self._bump_generation()
         return out
 
-    def _check_own_feed(self, db: sqlite3.Connection, author: bytes, seq: int) -> None:
-        """Refuse to sign at ``seq + 1`` if this laptop has signed that far before.
+    def _check_own_feed(
+        self, db: sqlite3.Connection, author: bytes, seq: int, prev: bytes | None
+    ) -> None:
+        """Refuse to sign at ``seq + 1`` unless ``prev`` is surely the id of entry ``seq``.
 
         The highest seq this laptop ever recorded for its key (kept in ``meta`` at each
         append), the heads table and the stored entries must all agree that ``seq`` is
-        the end of the feed, and entry ``seq`` must be here: otherwise entries were lost
-        (a damaged or edited file) and a new entry would fork this laptop's own key.
+        the end of the feed, and entry ``seq`` must be here, intact, with the id the heads
+        table names: otherwise entries were lost (a new entry would fork this laptop's own
+        key) or the heads table was edited (a new entry would chain to a wrong ``prev``,
+        signed for good: every peer would refuse it and everything after it).
         """
         stored = db.execute("SELECT max(seq) FROM entries WHERE author=?", (author,)).fetchone()
-        high = max(int(self._meta(_own_high_key(author), 0) or 0), int(stored[0] or 0))
-        head_held = seq == 0 or (
-            db.execute("SELECT 1 FROM entries WHERE author=? AND seq=?", (author, seq)).fetchone()
-            is not None
-        )
-        if high > seq or not head_held:
+        top = int(stored[0] or 0)
+        signed = self._meta(_own_high_key(author), None)
+        high = max(int(signed or 0), top)
+        if signed is not None and seq > high:
+            raise self._heads_disagree(seq, top)  # a head above anything this laptop signed
+        held: Entry | Damage | None = None
+        if seq > 0:
+            row = db.execute(
+                f"SELECT {ROW_COLUMNS} FROM entries WHERE author=? AND seq=?", (author, seq)
+            ).fetchone()
+            held = check_row(row) if row is not None else None
+        if high > top or (seq > 0 and held is None) or isinstance(held, Damage):
             raise StoreError(
                 f"this laptop has signed its own feed up to seq {max(high, seq)}, but entries "
-                "of it are missing here; writing now would sign a second entry at a seq it "
-                "already used (a fork of its own key: every peer would freeze its feed)",
+                "of it are missing or damaged here; writing now would sign a second entry at a "
+                "seq it already used (a fork of its own key: every peer would freeze its feed)",
                 hint="run `plurictl log verify --repair --peer tcp://HOST:PORT` or "
                 "`plurictl sync --peer ADDR` first, so the missing entries come back from a peer",
             )
+        if top > seq or (isinstance(held, Entry) and held.id != prev):
+            raise self._heads_disagree(seq, top)
+
+    def own_high_water(self, author: bytes) -> int | None:
+        """The highest seq this laptop recorded signing with ``author`` (None: not its key,
+        or a ledger from before the record was kept)."""
+        value = self._meta(_own_high_key(author), None)
+        return int(value) if value is not None else None
+
+    @staticmethod
+    def _heads_disagree(seq: int, top: int) -> StoreError:
+        return StoreError(
+            "the heads table disagrees with the stored entries of this laptop's own feed "
+            f"(it says seq {seq}, the entries end at seq {top}); writing now could sign an "
+            "entry chained to the wrong place; nothing was written",
+            hint="run `plurictl log verify --repair`: it rebuilds the heads table from the "
+            "entries (and says if any entry must come back from a peer)",
+        )
 
     _INSERT = (
         "INSERT INTO entries(author, seq, id, prev, hlc, kind, raw, received) "

@@ -32,7 +32,7 @@ from ledger.courier.receive import (
     inspect_bundle,
 )
 from ledger.entry import Signer
-from ledger.errors import BundleError, NotInitialised, WrongMesh
+from ledger.errors import BundleError, NotInitialised, StoreError, WrongMesh
 from ledger.kinds import ROSTER_KINDS
 from ledger.store import Store
 
@@ -130,12 +130,16 @@ def export_bundle(
                 if not batch:
                     damage = store.damaged.get((author, seq))
                     if damage is not None:
-                        raise BundleError(
+                        raise StoreError(
                             f"this laptop's copy of {damage.describe()}",
                             hint="run `plurictl log verify --repair` (or import a full bundle "
                             "from a healthy laptop), then export again",
                         )
-                    raise BundleError(f"the ledger lacks entries of {author.hex()[:12]}")
+                    raise StoreError(
+                        f"the ledger lacks entries of {author.hex()[:12]} (seq {seq})",
+                        hint="run `plurictl log verify --repair` (or import a full bundle "
+                        "from a healthy laptop), then export again",
+                    )
                 for raw in batch:
                     writer.add_entry(raw)
                 seq += len(batch)

@@ -243,6 +243,8 @@ class ImportReport:
     signer_status: str
     accepted: dict[bytes, int] = field(default_factory=dict)
     duplicates: int = 0
+    #: damaged or missing entries here replaced by the bundle's intact copy
+    repaired: int = 0
     rejected: RejectionLog = field(default_factory=RejectionLog)
     forks_added: list[ForkProof] = field(default_factory=list)
     forks_known: int = 0
@@ -263,6 +265,7 @@ class ImportReport:
             "new_entries": self.new_entries,
             "accepted_per_author": {a.hex(): n for a, n in sorted(self.accepted.items())},
             "duplicates": self.duplicates,
+            "repaired": self.repaired,
             "rejected": self.rejected.to_json(),
             "forks_added": [f.to_json() for f in self.forks_added],
             "forks_already_known": self.forks_known,
@@ -420,6 +423,7 @@ def _offer(
         report.accepted[e.author] = report.accepted.get(e.author, 0) + 1
         retry.pop((e.author, e.seq, e.id), None)
     report.duplicates += result.duplicates
+    report.repaired += len(result.repaired)
     report.forks_added += result.forks
     for r in result.rejected:
         key = (r.author, r.seq, r.id)

@@ -387,10 +387,12 @@ def _render_import(report: ImportReport, store: Store) -> None:
     out = console()
     roster = store.roster()
     read = report.read
-    already = " (nothing new: it was all here already)" if not report.new_entries else ""
+    nothing = not report.new_entries and not report.repaired
+    already = " (nothing new: it was all here already)" if nothing else ""
+    fixed = f", [green]repaired {report.repaired} damaged[/]" if report.repaired else ""
     out.print(
         f"[bold]Imported {report.name}[/]: [green]{report.new_entries} new entries[/], "
-        f"{report.duplicates} already here{already}."
+        f"{report.duplicates} already here{fixed}{already}."
     )
     if report.accepted:
         table = Table()

@@ -249,9 +249,13 @@ def verify(
     from ledger.repair import repair as repair_store
     from plurictl.errors import Failed
 
-    if repair:
+    unopenable = _unopenable(app)
+    if unopenable is not None:  # SQLite cannot even open it: say so, and what to do (exit 6)
+        report, repair = unopenable, False
+    elif repair:
         refuse_read_only(app.home.store)  # exit 8 before anything is checked or changed
-    report = _verify(app, quick=quick and not repair, as_json=as_json)
+    if unopenable is None:
+        report = _verify(app, quick=quick and not repair, as_json=as_json)
     fixed = None
     if repair:
         fixed = repair_store(app.home.store, report)
@@ -271,6 +275,22 @@ def verify(
         _print_report(app, report, fixed)
     if not report.ok:
         raise Failed(VerificationFailed)
+
+
+def _unopenable(app: AppContext) -> Any:
+    """The report for a ledger file SQLite cannot open (a truncated or overwritten file),
+    or None when it opens. A missing or emptied file, a busy or read-only one still stop
+    with their own error (exit 8)."""
+    from ledger.errors import StoreError
+    from ledger.integrity import unopenable_report
+
+    try:
+        app.home.store  # noqa: B018 - opening is the check
+    except StoreError as err:
+        if "damaged or is not a ledger" not in err.message:
+            raise
+        return unopenable_report(err.message)
+    return None
 
 
 def _verify(app: AppContext, *, quick: bool, as_json: bool) -> Any:
@@ -326,4 +346,11 @@ def _print_report(app: AppContext, report: Any, fixed: Any) -> None:
     elif not report.ok and fixed is None and report.bad:
         out.print(
             "Hint: `plurictl log verify --repair` fixes what it can and fetches the rest from peers."
+        )
+    elif not report.ok and report.bad:
+        out.print(
+            f"Hint: {len(report.bad)} entr{'y is' if len(report.bad) == 1 else 'ies are'} still "
+            "damaged or missing: get intact copies with `plurictl log verify --repair --peer "
+            "tcp://HOST:PORT` or `plurictl sync --peer tcp://HOST:PORT` against a healthy "
+            "laptop, or `plurictl bundle import FILE` of a full bundle made there"
         )

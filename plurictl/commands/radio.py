@@ -6,6 +6,7 @@ import math
 import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -121,7 +122,7 @@ def up(
         terminated.append(signum)
         bridge.stopping = True
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = _on_stop_signals(stop)
     try:
         if live_view:
             from rich.live import Live
@@ -142,12 +143,22 @@ def up(
         else:
             bridge.run()
     finally:
-        # Ctrl-C (KeyboardInterrupt) goes on to the handler, which exits 130 as for
-        # `radio check`; SIGTERM exits 143 once the bridge has closed (exit-codes.md).
-        signal.signal(signal.SIGTERM, previous)
+        # Ctrl-C exits 130 and SIGTERM 143, once the bridge has closed (exit-codes.md)
+        _restore(previous)
         bridge.close()
     if terminated:
         _exit_on_signal(terminated[0])
+
+
+def _on_stop_signals(stop: Callable[[int, Any], None]) -> dict[int, Any]:
+    """Ctrl-C and SIGTERM both ask the loop to stop at its next turn, so neither lands
+    in the middle of a frame or a ledger write (a KeyboardInterrupt can land anywhere)."""
+    return {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore(previous: dict[int, Any]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
 
 
 def _exit_on_signal(signum: int) -> None:
@@ -351,7 +362,7 @@ def sim(
         terminated.append(signum)
         hub.stop()
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = _on_stop_signals(stop)
     err = error_console()
     err.print(
         f"simulated link {name!r}: {bitrate:g} bit/s, MTU {mtu}, loss {loss:g}%, "
@@ -370,7 +381,7 @@ def sim(
     try:
         hub.serve(report)  # closes the hub however it ends
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        _restore(previous)
         hub.close()
     if terminated:
         _exit_on_signal(terminated[0])

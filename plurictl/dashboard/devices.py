@@ -46,7 +46,7 @@ def check_label(label: str) -> str:
 
 
 def _describe_write_error(path: Path, e: OSError) -> str:
-    """The ledger's wording for the same failures (see ledger.store.describe_sqlite_error)."""
+    """The ledger's wording for the same failures (see ledger.schema.describe_sqlite_error)."""
     if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return f"the phones file {path} is on a read-only file or disk; nothing was changed"
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
