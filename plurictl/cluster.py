@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -34,18 +35,35 @@ if TYPE_CHECKING:
 
 
 def free_port() -> int:
-    """A port free for both TCP and UDP on 127.0.0.1 (the node uses both)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            try:
-                u.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return int(port)
+    """A port free for both TCP and UDP on 127.0.0.1 (the node uses both).
+
+    Picked at random *below* the kernel's ephemeral range: a port the kernel handed out
+    and took back (the usual bind-to-0 trick) can be handed again to any outgoing
+    connection before the node binds it, which parallel drills and tests do all the time.
+    """
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randrange(max(1024, low - 20000), low)
+        if _bindable(port):
+            return port
     raise RuntimeError("no free port found")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default start
+
+
+def _bindable(port: int) -> bool:
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
 
 
 @dataclass
