@@ -325,13 +325,18 @@ class VoteFold:
 
     # --- state and result ----------------------------------------------------------
 
-    def first_count(self, slots: Mapping[bytes, Slot]) -> vote_tally.Tally:
-        """What PROVISIONAL shows (ranked choice: first preferences only, never rounds)."""
-        pairs = [
+    @staticmethod
+    def voted(slots: Mapping[bytes, Slot]) -> list[tuple[int, Any]]:
+        """(weight, choice) of every voted slot, in member order."""
+        return [
             (s.weight, s.ballot.choice)
             for _, s in sorted(slots.items())
             if s.status == VOTED and s.ballot is not None  # a voted slot holds its ballot
         ]
+
+    def first_count(self, slots: Mapping[bytes, Slot]) -> vote_tally.Tally:
+        """What PROVISIONAL shows (ranked choice: first preferences only, never rounds)."""
+        pairs = self.voted(slots)
         f = self.charter.fields
         options = [o.id for o in f.options]
         if f.method == RANKED:
@@ -339,11 +344,7 @@ class VoteFold:
         return vote_tally.count(f.method, options, pairs, self.charter.id)
 
     def tally(self, slots: Mapping[bytes, Slot]) -> vote_tally.Tally:
-        pairs = [
-            (s.weight, s.ballot.choice)
-            for _, s in sorted(slots.items())
-            if s.status == VOTED and s.ballot is not None  # a voted slot holds its ballot
-        ]
+        pairs = self.voted(slots)
         f = self.charter.fields
         options = [o.id for o in f.options]
         return vote_tally.count(f.method, options, pairs, self.charter.id, rules=f.rules)
