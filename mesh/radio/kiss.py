@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mesh.radio.errors import LinkSpecError, LinkUnavailable
-from mesh.radio.links import LinkSpec, Pacer, check_mtu
+from mesh.radio.links import LinkSpec, Pacer
 
 FEND, FESC, TFEND, TFESC = 0xC0, 0xDB, 0xDC, 0xDD
 _CALL = re.compile(r"^([A-Z0-9]{1,6})(?:-(\d{1,2}))?$")
@@ -287,7 +287,7 @@ class StreamLink:
 
 def open_stream_link(spec: LinkSpec) -> StreamLink:
     """A ``serial:`` or ``kiss:`` link from its spec."""
-    mtu = check_mtu(int(spec.number("mtu", minimum=1, maximum=4096)), f"--link {spec.text}")
+    mtu = spec.mtu()
     tcp = spec.tcp
     if spec.scheme == "serial":
         if tcp is not None:

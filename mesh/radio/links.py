@@ -19,6 +19,7 @@ serial rate), ``callsign``/``dest``/``ax25`` (KISS), ``channel`` (Meshtastic).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 from dataclasses import dataclass, field
@@ -93,6 +94,14 @@ class LinkSpec:
             )
         return value
 
+    def mtu(self, maximum: int | None = None, *, why: str = "") -> int:
+        """The ``mtu`` option, checked against the range the protocol frames
+        (:func:`check_mtu`); ``maximum``: a lower ceiling of this kind of radio."""
+        raw = self.option("mtu").strip()
+        if not raw.isdigit():
+            raise LinkSpecError(f"--link {self.text}: mtu={raw!r} is not a whole number of bytes")
+        return check_mtu(int(raw), f"--link {self.text}", maximum=maximum, why=why)
+
     @property
     def baud(self) -> int:
         """The serial port speed: one of :data:`STANDARD_BAUDS` (LinkSpecError otherwise)."""
@@ -110,10 +119,7 @@ class LinkSpec:
         """(host, port) for ``tcp://HOST:PORT`` targets, else None."""
         if not self.target.startswith("tcp://"):
             return None
-        rest = self.target.removeprefix("tcp://").rstrip("/")
-        host, _, port = rest.rpartition(":") if ":" in rest else (rest, "", "")
-        if not host:
-            raise LinkSpecError(f"--link {self.text}: no host in {self.target}")
+        host, port = _host_port(self.text, self.target.removeprefix("tcp://").rstrip("/"))
         default = {"kiss": 8001, "meshtastic": 4403}.get(self.scheme, 0)
         try:
             number = int(port) if port else default
@@ -121,19 +127,54 @@ class LinkSpec:
             raise LinkSpecError(f"--link {self.text}: port {port!r} is not a number") from e
         if not 0 < number < 65536:
             raise LinkSpecError(f"--link {self.text}: give a TCP port (tcp://HOST:PORT)")
-        return host.strip("[]"), number
+        return host, number
 
 
-def check_mtu(mtu: int, where: str) -> int:
-    """``mtu`` if the bridge's frames fit in it; LinkSpecError (exit 5) naming the smallest
-    MTU that works otherwise (a too-small MTU would silently send nothing)."""
-    from mesh.radio.wire import MIN_MTU
+def _host_port(text: str, rest: str) -> tuple[str, str]:
+    """(host, port text) of ``HOST[:PORT]`` or ``[IPV6][:PORT]``; LinkSpecError (exit 5)
+    for an address that cannot be one (not "cannot connect" later)."""
+    bad = f"--link {text}: {rest!r} is not a valid address"
+    hint = "write tcp://HOST:PORT, an IPv6 address in brackets: tcp://[::1]:8001"
+    if rest.startswith("["):
+        inside, bracket, after = rest[1:].partition("]")
+        if not bracket or (after and not after.startswith(":")):
+            raise LinkSpecError(bad, hint=hint)
+        try:
+            ipaddress.IPv6Address(inside)
+        except ValueError as e:
+            raise LinkSpecError(bad, hint=hint) from e
+        return inside, after[1:]
+    if rest.count(":") > 1:  # an IPv6 address without brackets: where would the port go?
+        raise LinkSpecError(bad, hint=hint)
+    host, _, port = rest.partition(":")
+    if not host:
+        raise LinkSpecError(f"--link {text}: no host in tcp://{rest}", hint=hint)
+    if ":" in port or not _HOST.fullmatch(host):
+        raise LinkSpecError(bad, hint=hint)
+    return host, port
 
+
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
+
+
+def check_mtu(mtu: int, where: str, *, maximum: int | None = None, why: str = "") -> int:
+    """``mtu`` if the bridge's frames fit in it and the protocol can frame it; LinkSpecError
+    (exit 5) naming the range otherwise (a too-small MTU would silently send nothing).
+    ``maximum``/``why``: a lower ceiling of one kind of radio, and its reason."""
+    from mesh.radio.wire import MAX_MTU, MIN_MTU
+
+    top = MAX_MTU if maximum is None else min(maximum, MAX_MTU)
+    span = f"MTUs from {MIN_MTU} to {top} bytes work{why}"
     if mtu < MIN_MTU:
         raise LinkSpecError(
             f"{where}: an MTU of {mtu} bytes is too small; the smallest MTU that works is "
-            f"{MIN_MTU} (hellos and summaries cannot be cut)",
+            f"{MIN_MTU} (hellos and summaries cannot be cut); {span}",
             hint=f"use an MTU of {MIN_MTU} bytes or more",
+        )
+    if mtu > top:
+        raise LinkSpecError(
+            f"{where}: an MTU of {mtu} bytes is too large; {span}",
+            hint=f"use an MTU of at most {top} bytes",
         )
     return mtu
 

@@ -58,6 +58,13 @@ class MeshtasticLink:
 
     @classmethod
     def open(cls, spec: LinkSpec) -> MeshtasticLink:
+        # the options first: a typo is reported as a typo, with or without the package
+        limit = _payload_limit()
+        why = f" (a Meshtastic packet carries at most {limit} bytes)"
+        mtu = spec.mtu(limit, why=why) if spec.option("mtu") else check_mtu(limit, f"--link {spec.text}")
+        channel = int(spec.number("channel", minimum=0, maximum=7))
+        bitrate = spec.number("bitrate", minimum=10, maximum=1e6)
+        tcp = spec.tcp
         try:
             import meshtastic  # noqa: F401 - checks the install
             from pubsub import pub
@@ -67,12 +74,6 @@ class MeshtasticLink:
                 hint="install it with: pip install 'plurigrid[meshtastic]' (on a connected "
                 "laptop, or from the wheelhouse)",
             ) from e
-        limit = _payload_limit()
-        mtu = int(spec.number("mtu", minimum=1, maximum=limit)) if spec.option("mtu") else limit
-        check_mtu(mtu, f"--link {spec.text}")
-        channel = int(spec.number("channel", minimum=0, maximum=7))
-        bitrate = spec.number("bitrate", minimum=10, maximum=1e6)
-        tcp = spec.tcp
         try:
             if tcp is not None:
                 from meshtastic.tcp_interface import TCPInterface

@@ -57,8 +57,6 @@ class SimParams:
                 raise LinkSpecError(f"simulator {f.name} must be a finite number, not {value}")
         if not self.bitrate > 0:
             raise LinkSpecError("simulator bitrate must be more than 0 bit/s")
-        if not self.mtu <= 65535:
-            raise LinkSpecError("simulator mtu must be at most 65535 bytes")
         check_mtu(self.mtu, "simulator mtu")
         for name in ("loss", "duplicate", "reorder"):
             if not 0 <= getattr(self, name) < 1:

@@ -305,10 +305,11 @@ def check(app: AppContext, link_text: str, seconds: float, cleartext: bool, as_j
 @click.option("--bitrate", type=FiniteRange(min=1), default=1200, show_default=True, help="Bit/s.")
 @click.option(
     "--mtu",
-    type=click.IntRange(1, 65535),
+    type=int,
     default=200,
     show_default=True,
-    help="Largest frame, in bytes (170 at least: hellos and summaries cannot be cut).",
+    help="Largest frame, in bytes: 170 at least (hellos and summaries cannot be cut), "
+    "4096 at most (the largest frame the radio protocol reads).",
 )
 @click.option("--loss", type=FiniteRange(0, 99), default=0, show_default=True, help="Percent lost.")
 @click.option(

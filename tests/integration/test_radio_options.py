@@ -146,3 +146,77 @@ def test_a_drill_radio_step_refuses_non_finite_simulator_settings(setting: str, 
     with pytest.raises(LinkSpecError) as err:
         parse_params({setting: value})
     assert err.value.exit_code == 5
+
+
+# --- issue 20, hostile review: option checks in the right order, with the real range --------
+
+
+@pytest.mark.parametrize(
+    ("link", "says"),
+    [
+        ("meshtastic:/dev/ttyACM0?channel=9", "channel must be from 0 to 7"),
+        ("meshtastic:/dev/ttyACM0?mtu=abc", "mtu='abc' is not a whole number"),
+        ("meshtastic:/dev/ttyACM0?mtu=5000", "MTUs from 170 to"),
+        ("meshtastic:tcp://[::1", "is not a valid address"),
+    ],
+)
+def test_a_meshtastic_typo_is_a_typo_even_without_the_package(
+    tmp_path: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch, link: str, says: str
+) -> None:
+    import sys
+
+    a, _ = two_homes(tmp_path)
+    a.close()
+    monkeypatch.setitem(sys.modules, "meshtastic", None)  # as if it were not installed
+    r = invoke(a.path, "radio", "up", "--link", link, "--quiet")
+    assert r.exit_code == 5, r.output  # was 14: "the meshtastic package is not installed"
+    assert says in " ".join(r.stderr.split()) and "not installed" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["tcp://[::1", "tcp://[::1]8001", "tcp://[::g]:8001", "tcp://::1", "tcp://host name:8001"],
+)
+def test_a_bad_address_is_a_bad_address_not_cannot_connect(
+    tmp_path: Path, invoke: Invoke, target: str
+) -> None:
+    a, _ = two_homes(tmp_path)
+    a.close()
+    link = f"kiss:{target}?callsign=N0CALL"
+    with pytest.raises(LinkSpecError, match="is not a valid address"):
+        parse_link(link).tcp  # noqa: B018 - the property parses
+    r = invoke(a.path, "radio", "up", "--link", link, "--quiet")
+    assert r.exit_code == 5, r.output  # was 9: "cannot connect"
+    assert "not a valid address" in r.stderr and "tcp://[::1]:8001" in r.stderr
+
+
+def test_good_addresses_still_parse() -> None:
+    assert parse_link("kiss:tcp://[::1]:8002?callsign=N0CALL").tcp == ("::1", 8002)
+    assert parse_link("kiss:tcp://[fe80::1]?callsign=N0CALL").tcp == ("fe80::1", 8001)
+    assert parse_link("kiss:tcp://127.0.0.1:8001?callsign=N0CALL").tcp == ("127.0.0.1", 8001)
+    assert parse_link("meshtastic:tcp://radio.local").tcp == ("radio.local", 4403)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["up", "--link", "serial:/dev/null?mtu=0"],
+        ["up", "--link", "serial:/dev/null?mtu=5000"],
+        ["up", "--link", "kiss:tcp://127.0.0.1:1?callsign=N0CALL&mtu=99999"],
+        ["sim", "x", "--mtu", "0"],
+        ["sim", "x", "--mtu", "65535"],
+    ],
+)
+def test_an_mtu_out_of_range_names_the_real_range(
+    tmp_path: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    from mesh.radio.wire import MAX_MTU, MIN_MTU
+
+    monkeypatch.setenv("PLURI_RADIO_SIM_DIR", str(tmp_path / "air"))
+    a, _ = two_homes(tmp_path)
+    a.close()
+    r = invoke(a.path, "radio", *args, *(["--quiet"] if args[0] == "up" else []))
+    assert r.exit_code == 5, r.output  # sim --mtu 65535 was accepted; 0 was a usage error (2)
+    text = " ".join(r.stderr.split())
+    assert f"MTUs from {MIN_MTU} to {MAX_MTU} bytes work" in text, text
+    assert "from 1 " not in text and "Traceback" not in r.output
