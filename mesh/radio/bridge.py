@@ -43,7 +43,6 @@ STATUS_FILE = "radio.json"
 DEFAULT_BUDGET = {"serial": "100%", "sim": "100%", "kiss": "50%", "meshtastic": "10%"}
 POLL = 0.25
 STATUS_EVERY = 1.0
-SAVE_EVERY = 30.0
 
 
 @dataclass
@@ -71,7 +70,7 @@ class Bridge:
         self.link_error: str | None = None
         self._retry_at = 0.0
         self._backoff = 1.0
-        self._next_poll = self._next_status = self._next_save = 0.0
+        self._next_poll = self._next_status = 0.0
         self.state = RadioState(self.home.path)
 
     # --- life cycle ----------------------------------------------------------------------
@@ -124,7 +123,6 @@ class Bridge:
             mtu=self.link.mtu,
             airtime=self.link.airtime,
             reserve=self.state.reserve,
-            floors=self.state.rx,
             names=lambda k: store.roster().name_of(k),
             events=self._event,
         )
@@ -138,8 +136,6 @@ class Bridge:
             self.step()
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.state.save(self.station.rx_floors())
         if self.link is not None:
             with contextlib.suppress(Exception):
                 self.link.close()
@@ -171,9 +167,6 @@ class Bridge:
         if now >= self._next_status:
             self._next_status = now + STATUS_EVERY
             self._write_status()
-        if now >= self._next_save:
-            self._next_save = now + SAVE_EVERY
-            self._guarded(lambda: self.state.save(self.station.rx_floors()))
 
     def _refuse_retired(self, status: str) -> None:
         """Our key was rotated or revoked (by the mesh, a bundle or the radio itself): the

@@ -20,7 +20,6 @@ from mesh.control import pid_alive
 from mesh.radio import wire
 from mesh.radio.crypto import AuthFailed, Keyring, key_prefix, read_hello
 from mesh.radio.links import Link, LinkSpec, open_link
-from mesh.radio.persist import RadioState
 
 HELLO_EVERY = 5.0
 
@@ -91,20 +90,19 @@ def check_link(
         raise NotInitialised("this laptop is not in a mesh yet", hint="found or join a mesh first")
     roster = store.roster()
     keyring = Keyring(home.identity.signing_key, mesh)
-    state = RadioState(home.path)
-    counter = state.reserve(64)
     link = link or open_link(spec)
     report = CheckReport(link.describe(), 0.0)
     start = time.monotonic()
     next_hello = start
+    epochs: dict[bytes, set[bytes]] = {}  # members' run epochs, from their hellos
     try:
         while (elapsed := time.monotonic() - start) < seconds:
             if time.monotonic() >= next_hello and link.ready() and report.sent_hellos < 63:
-                link.send(keyring.hello(counter + report.sent_hellos + 1, cleartext=cleartext))
+                link.send(keyring.hello(cleartext=cleartext, boot=report.sent_hellos == 0))
                 report.sent_hellos += 1
                 next_hello = time.monotonic() + HELLO_EVERY
             for frame in link.receive(0.2):
-                _classify(frame, report, keyring, roster, elapsed)
+                _classify(frame, report, keyring, roster, elapsed, epochs)
             if progress is not None:
                 progress(elapsed)
     finally:
@@ -113,7 +111,14 @@ def check_link(
     return report
 
 
-def _classify(frame: bytes, report: CheckReport, keyring: Keyring, roster: Any, t: float) -> None:
+def _classify(
+    frame: bytes,
+    report: CheckReport,
+    keyring: Keyring,
+    roster: Any,
+    t: float,
+    epochs: dict[bytes, set[bytes]],
+) -> None:
     report.bytes_heard += len(frame)
     members = roster.connectable_keys()
     try:
@@ -127,6 +132,7 @@ def _classify(frame: bytes, report: CheckReport, keyring: Keyring, roster: Any, 
             elif hello.key not in members:
                 report.non_member += 1
             else:
+                epochs.setdefault(hello.key, set()).add(hello.epoch)
                 _heard(report, roster.name_of(hello.key), t).hellos += 1
             return
         header = wire.parse_header(frame)
@@ -138,12 +144,13 @@ def _classify(frame: bytes, report: CheckReport, keyring: Keyring, roster: Any, 
         return
     senders = [k for k in members if key_prefix(k) == header.sender and k != keyring.me]
     for key in senders:
-        try:
-            keyring.open(key, frame)
-        except AuthFailed:
-            continue
-        _heard(report, roster.name_of(key), t).frames += 1
-        return
+        for epoch in sorted(epochs.get(key, ())):
+            try:
+                keyring.open(key, epoch, frame)
+            except AuthFailed:
+                continue
+            _heard(report, roster.name_of(key), t).frames += 1
+            return
     report.non_member += 1
 
 

@@ -13,15 +13,15 @@ key, bound to the mesh id. Each direction gets its own key derived from it.
 * hello frames carry the sender's full key and an ed25519 signature, so a
   station can learn who is on the air before any pair key is in use.
 
-Counters are never reused by a sender (reserved in blocks and saved, see
-:mod:`mesh.radio.persist`); a receiver keeps the highest counter seen and a
-64-frame window (:class:`ReplayWindow`), and drops anything older or repeated.
+Counters never repeat within a run; a receiver keeps, per peer epoch, the
+highest counter seen and a 64-frame window (:class:`ReplayWindow`), and drops
+anything older or repeated (:mod:`mesh.radio.epochs` decides which epochs count).
 """
 
 from __future__ import annotations
 
 import hashlib
-import struct
+import os
 from dataclasses import dataclass
 
 import nacl.bindings
@@ -30,9 +30,12 @@ import nacl.signing
 
 from mesh.radio import wire
 
-HELLO_DOMAIN = b"plurigrid/radio-hello/v1\x00"
+HELLO_DOMAIN = b"plurigrid/radio-hello/v2\x00"
 _PERSON = b"pg-radio-pair-v1"
+_RUN_PERSON = b"pg-radio-run-v2"
 MESH_PREFIX = 4
+EPOCH_BYTES = 8
+NO_EPOCH = bytes(EPOCH_BYTES)  # a hello that echoes nobody (the sender knows no peer yet)
 
 
 class AuthFailed(ValueError):
@@ -44,26 +47,40 @@ def key_prefix(key: bytes) -> bytes:
     return key[:2]
 
 
+def new_epoch() -> bytes:
+    """A fresh random run epoch (never all zeros: that means "none")."""
+    while True:
+        epoch = os.urandom(EPOCH_BYTES)
+        if epoch != NO_EPOCH:
+            return epoch
+
+
 @dataclass
 class Hello:
     key: bytes
-    counter: int
+    epoch: bytes  # the sender's run epoch
+    echo: bytes  # the epoch of the station it answers (NO_EPOCH: none)
     mesh_prefix: bytes
     cleartext: bool
     boot: bool  # the first hello since the sender started
+    ask: bool = False  # "I cannot read you: say hello" (answered by every peer)
 
 
 class Keyring:
     """This laptop's keys for the air: pair keys (cached), sealing, hellos."""
 
-    def __init__(self, signing_key: nacl.signing.SigningKey, mesh_id: bytes) -> None:
+    def __init__(
+        self, signing_key: nacl.signing.SigningKey, mesh_id: bytes, epoch: bytes | None = None
+    ) -> None:
         self.signing_key = signing_key
+        self.epoch = epoch or new_epoch()
         self.me = bytes(signing_key.verify_key)
         self.mesh_id = mesh_id
         self._curve_secret = nacl.bindings.crypto_sign_ed25519_sk_to_curve25519(
             signing_key._signing_key
         )
         self._pairs: dict[bytes, tuple[bytes, bytes]] = {}
+        self._runs: dict[tuple[bytes, bytes], tuple[bytes, bytes]] = {}
 
     def pair(self, peer: bytes) -> tuple[bytes, bytes]:
         """(key for frames we send to ``peer``, key for frames ``peer`` sends us)."""
@@ -82,14 +99,32 @@ class Keyring:
             self._pairs[peer] = (tx, rx)
         return self._pairs[peer]
 
+    def run_keys(self, peer: bytes, peer_epoch: bytes) -> tuple[bytes, bytes]:
+        """(send, receive) keys between this run and ``peer``'s run ``peer_epoch``.
+
+        Both epochs go into each key: ours is fresh at every start, so no key outlives
+        the process that used its counters; the peer's is fresh at every start of the
+        peer, so frames recorded before either side restarted open under no key in use.
+        """
+        if (peer, peer_epoch) not in self._runs:
+            tx, rx = self.pair(peer)
+            mine, theirs = self.epoch, peer_epoch
+            send = hashlib.blake2b(b"run" + mine + theirs, key=tx, digest_size=32, person=_RUN_PERSON)
+            recv = hashlib.blake2b(b"run" + theirs + mine, key=rx, digest_size=32, person=_RUN_PERSON)
+            self._runs[(peer, peer_epoch)] = (send.digest(), recv.digest())
+        return self._runs[(peer, peer_epoch)]
+
     def forget(self, peer: bytes) -> None:
         self._pairs.pop(peer, None)
+        for k in [k for k in self._runs if k[0] == peer]:
+            del self._runs[k]
 
     # --- sealed and clear frames ----------------------------------------------------
 
     def seal(
         self,
         peer: bytes,
+        peer_epoch: bytes,
         counter: int,
         plaintext: bytes,
         *,
@@ -99,18 +134,19 @@ class Keyring:
         kind = wire.CLEAR if cleartext else wire.SEALED
         header = wire.Header(kind, key_prefix(self.me), key_prefix(peer), counter, ack_requested)
         head = header.pack()
-        tx, _ = self.pair(peer)
+        tx, _ = self.run_keys(peer, peer_epoch)
         nonce = _nonce(counter)
         enc = nacl.bindings.crypto_aead_chacha20poly1305_ietf_encrypt
         if cleartext:
             return head + plaintext + enc(b"", head + plaintext, nonce, tx)
         return head + enc(plaintext, head, nonce, tx)
 
-    def open(self, peer: bytes, frame: bytes) -> bytes:
-        """The records of a frame from ``peer``; AuthFailed if its tag does not check."""
+    def open(self, peer: bytes, peer_epoch: bytes, frame: bytes) -> bytes:
+        """The records of a frame from ``peer`` in its run ``peer_epoch``; AuthFailed if
+        its tag does not check."""
         header = wire.parse_header(frame)
         head = frame[: wire.HEADER_BYTES]
-        _, rx = self.pair(peer)
+        _, rx = self.run_keys(peer, peer_epoch)
         nonce = _nonce(header.counter)
         dec = nacl.bindings.crypto_aead_chacha20poly1305_ietf_decrypt
         try:
@@ -124,14 +160,18 @@ class Keyring:
 
     # --- hello -------------------------------------------------------------------------
 
-    def hello(self, counter: int, *, cleartext: bool, boot: bool = False) -> bytes:
+    def hello(
+        self, *, cleartext: bool, boot: bool = False, echo: bytes = NO_EPOCH, ask: bool = False
+    ) -> bytes:
         b0 = (wire.VERSION << 4) | wire.HELLO
+        flags = (1 if cleartext else 0) | (2 if boot else 0) | (4 if ask else 0)
         body = (
             bytes([b0])
             + self.me
-            + struct.pack(">I", counter)
+            + self.epoch
+            + echo
             + self.mesh_id[:MESH_PREFIX]
-            + bytes([(1 if cleartext else 0) | (2 if boot else 0)])
+            + bytes([flags])
         )
         sig = self.signing_key.sign(HELLO_DOMAIN + body).signature
         return body + sig
@@ -147,12 +187,14 @@ def read_hello(frame: bytes) -> Hello:
         nacl.bindings.crypto_sign_open(sig + HELLO_DOMAIN + body, key)
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError) as e:
         raise AuthFailed("hello signature does not verify") from e
-    (counter,) = struct.unpack(">I", body[33:37])
-    return Hello(key, counter, body[37:41], bool(body[41] & 1), bool(body[41] & 2))
+    epoch, echo, mesh, flags = body[33:41], body[41:49], body[49:53], body[53]
+    if epoch == NO_EPOCH:
+        raise wire.WireError("hello without an epoch")
+    return Hello(key, epoch, echo, mesh, bool(flags & 1), bool(flags & 2), bool(flags & 4))
 
 
 def _nonce(counter: int) -> bytes:
-    return struct.pack(">Q", counter) + b"\x00\x00\x00\x00"
+    return counter.to_bytes(8, "big") + b"\x00\x00\x00\x00"
 
 
 class ReplayWindow:

@@ -1,14 +1,14 @@
-"""What the radio must remember across restarts: frame counters (``radio-state.json``).
+"""Frame counters across restarts (``radio-state.json``): tidiness, not safety.
 
-A frame counter is also the nonce of the pair key: it must never repeat.
-Counters are reserved in blocks, and a block is saved (fsync) before any of it
-is used, so a crash wastes the rest of a block, never reuses one. If the file
-is lost, the next block starts at a random place in the lower half of the
-32-bit space: the chance of landing on counters already used is the share of
-the space used before (a few millionths for years of traffic).
+A frame counter is the AEAD nonce, but since radio protocol 2 every key is bound
+to a fresh random run epoch of both stations (:mod:`mesh.radio.crypto`), so a
+counter repeated after a restored backup or on a copied home is under a key never
+used before: this file may be old, copied or lost without harm. Counters are
+still reserved in blocks here so that they grow across restarts (readable logs).
 
-The highest counter heard from each peer is saved too (every half minute and
-at exit), so frames recorded before a restart cannot be replayed after it.
+Receive floors (``rx``) written by protocol 1 are read and kept, no longer used:
+frames recorded before a restart were sealed for the old run and open under no
+key of the new one.
 """
 
 from __future__ import annotations

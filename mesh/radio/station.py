@@ -11,7 +11,15 @@ Admission: a frame is read only if its sender's key is in the roster (active,
 or frozen by a fork so that it learns of the fork) and its tag checks with the
 pair key; a hello only if its signature does. Everything else is dropped and
 counted: ``non_member``, ``bad_auth``, ``replayed``, ``garbled``,
-``other_mesh``. Frames addressed to someone else are ``for_others``.
+``other_mesh``, ``stale_epoch`` (a hello of a peer's run that has been replaced),
+``other_version`` (another radio protocol version; reported once). Frames
+addressed to someone else are ``for_others``.
+
+Run epochs (:mod:`mesh.radio.epochs`): a station seals to a peer only once it
+knows the peer's current epoch for sure. A hello that does not prove the sender
+knows our epoch (a boot hello, a new epoch) is answered with a hello echoing
+its epoch; a frame from a member that opens under no epoch we hold makes us ask
+for hellos (at most every :data:`ASK_GAP` seconds).
 """
 
 from __future__ import annotations
@@ -24,12 +32,16 @@ import nacl.signing
 
 from mesh.radio import summary, wire
 from mesh.radio.budget import Budget, BudgetSpec
-from mesh.radio.crypto import AuthFailed, Keyring, ReplayWindow, key_prefix, read_hello
+from mesh.radio.crypto import NO_EPOCH, AuthFailed, Hello, Keyring, key_prefix, read_hello
+from mesh.radio.epochs import PeerEpochs
 from mesh.radio.ledger_port import LocalLedger
 from mesh.radio.session import PeerSession, SessionConfig
 
 HELLO_INTERVAL = 600.0
 HELLO_ALONE = 30.0  # while no peer has been heard
+ANSWER_GAP = 5.0  # at most one answering hello per peer this often
+ASK_GAP = 30.0  # at most one "say hello" this often (frames we cannot open ask for it)
+COUNTER_END = 2**32  # frame counters are 4 bytes on the air
 Reserve = Callable[[int], int]  # (frames wanted) -> first counter of a fresh block
 
 
@@ -48,6 +60,8 @@ class Drops:
     replayed: int = 0
     other_mesh: int = 0
     for_others: int = 0
+    stale_epoch: int = 0
+    other_version: int = 0
 
 
 @dataclass
@@ -68,7 +82,6 @@ class Station:
         mtu: int,
         airtime: Callable[[int], float],
         reserve: Reserve | None = None,
-        floors: dict[bytes, int] | None = None,
         names: Callable[[bytes], str] | None = None,
         events: Callable[[str], None] | None = None,
     ) -> None:
@@ -84,8 +97,10 @@ class Station:
         self.budget = Budget(config.budget, airtime, mtu)
         self._reserve = reserve or _memory_reserve()
         self._counter, self._counter_end = 0, 0
-        self.floors = dict(floors or {})
-        self.replay: dict[bytes, ReplayWindow] = {}
+        self.epochs: dict[bytes, PeerEpochs] = {}
+        self._answers: dict[bytes, bytes] = {}  # peer -> its epoch, to echo in a hello
+        self._answered: dict[bytes, float] = {}
+        self._ask_due, self._ask_after = False, 0.0
         self.peers: dict[bytes, PeerSession] = {}
         self.names = names or (lambda k: k.hex()[:12])
         self.events = events or (lambda _m: None)
@@ -104,8 +119,12 @@ class Station:
     # --- counters ----------------------------------------------------------------------
 
     def _next_counter(self) -> int:
+        """A counter this run has not used. Keys are bound to this run's epoch, so a
+        counter reused from an older run (a restored backup) is under another key."""
         if self._counter >= self._counter_end:
             start = self._reserve(4096)
+            if start < self._counter or start + 4096 > COUNTER_END:
+                raise RuntimeError("frame counters of this run used up: restart the bridge")
             self._counter, self._counter_end = start, start + 4096
         self._counter += 1
         return self._counter
@@ -128,10 +147,14 @@ class Station:
             self.events(f"heard {s.name} on the air")
         return s
 
-    def _window(self, key: bytes) -> ReplayWindow:
-        if key not in self.replay:
-            self.replay[key] = ReplayWindow(self.floors.get(key, 0))
-        return self.replay[key]
+    def _epochs(self, key: bytes) -> PeerEpochs:
+        if key not in self.epochs:
+            self.epochs[key] = PeerEpochs()
+        return self.epochs[key]
+
+    def _sealing_epoch(self, key: bytes) -> bytes | None:
+        eps = self.epochs.get(key)
+        return None if eps is None else eps.current
 
     def _members_with_prefix(self, prefix: bytes) -> list[bytes]:
         return sorted(k for k in self.ledger.members if k[:2] == prefix and k != self.me)
@@ -148,6 +171,11 @@ class Station:
                 self._on_hello(frame, now)
                 return
             header = wire.parse_header(frame)
+        except wire.OtherVersion as e:
+            if not self.drops.other_version:
+                self.events(f"a frame was refused: {e}")
+            self.drops.other_version += 1
+            return
         except wire.WireError:
             self.drops.garbled += 1
             return
@@ -158,16 +186,13 @@ class Station:
         if not candidates:
             self.drops.non_member += 1
             return
-        for key in candidates:
-            try:
-                plaintext = self.keyring.open(key, frame)
-                break
-            except AuthFailed:
-                continue
-        else:
+        opened = self._open(candidates, frame)
+        if opened is None:
             self.drops.bad_auth += 1
+            self._ask_after_failure(now)
             return
-        if not self._window(key).accept(header.counter):
+        key, epoch, plaintext = opened
+        if not self.epochs[key].window(epoch).accept(header.counter):
             self.drops.replayed += 1
             return
         try:
@@ -176,16 +201,40 @@ class Station:
             self.drops.garbled += 1
             return
         s = self.session(key, now)
+        if self.epochs[key].promote(epoch):  # the peer restarted: it holds none of our frames
+            s.restarted(now)
         s.counters.frames_in += 1
         s.counters.bytes_in += len(frame)
         s.receive(records, header, now)
         self._after_ingest(now)
+
+    def _open(self, keys: list[bytes], frame: bytes) -> tuple[bytes, bytes, bytes] | None:
+        """(sender, its epoch, plaintext) of a frame, trying each run of each candidate."""
+        for key in keys:
+            eps = self.epochs.get(key)
+            for epoch in eps.order() if eps is not None else []:
+                try:
+                    return key, epoch, self.keyring.open(key, epoch, frame)
+                except AuthFailed:
+                    continue
+        return None
+
+    def _ask_after_failure(self, now: float) -> None:
+        """A member's frame we cannot open: maybe its hello (a new run) was lost, or it
+        does not know ours. Ask everyone for a hello, at most every ASK_GAP seconds."""
+        if now >= self._ask_after:
+            self._ask_due, self._ask_after = True, now + ASK_GAP
 
     def _on_hello(self, frame: bytes, now: float) -> None:
         try:
             hello = read_hello(frame)
         except AuthFailed:
             self.drops.bad_auth += 1
+            return
+        except wire.OtherVersion as e:
+            if not self.drops.other_version:
+                self.events(f"a hello was refused: {e}")
+            self.drops.other_version += 1
             return
         except wire.WireError:
             self.drops.garbled += 1
@@ -198,18 +247,32 @@ class Station:
         if hello.key not in self.ledger.members:
             self.drops.non_member += 1
             return
-        if not self._window(hello.key).accept(hello.counter):
-            self.drops.replayed += 1
+        eps = self._epochs(hello.key)
+        before = eps.current
+        result = eps.heard_hello(hello.epoch, proven=hello.echo == self.keyring.epoch)
+        if result == "stale":
+            self.drops.stale_epoch += 1
             return
         self.heard.hellos += 1
-        known = hello.key in self.peers
         s = self.session(hello.key, now)
         s.last_heard = now
         s.cleartext_peer = hello.cleartext
-        if known and hello.boot:
+        if before is not None and eps.current != before:
             s.restarted(now)
-        else:  # answer at once: whoever says hello (a new bridge, a link check) hears us
-            s.next_summary = min(s.next_summary, now)
+        self._answer(hello, result, now)
+
+    def _answer(self, hello: Hello, result: str, now: float) -> None:
+        """Whoever says hello (a new bridge, a link check) hears from us at once: a hello
+        echoing its epoch if it may not know ours, else a summary. A hello that answers
+        another station (it echoes that station's epoch) is not answered: with three
+        stations or more, hellos would answer each other forever."""
+        unproven = self.epochs[hello.key].current != hello.epoch
+        if hello.ask or hello.boot or result == "new" or (hello.echo == NO_EPOCH and unproven):
+            if now - self._answered.get(hello.key, -ANSWER_GAP) >= ANSWER_GAP:
+                self._answers[hello.key] = hello.epoch
+                self._answered[hello.key] = now
+        s = self.peers[hello.key]
+        s.next_summary = min(s.next_summary, now)
 
     def _after_ingest(self, now: float) -> None:
         if self.ledger.refresh():
@@ -233,6 +296,8 @@ class Station:
         for key in gone:
             self.events(f"{self.peers[key].name} is no longer a member: dropped")
             del self.peers[key]
+            self.epochs.pop(key, None)
+            self._answers.pop(key, None)
             self.keyring.forget(key)
         for s in self.peers.values():
             s.release()
@@ -252,6 +317,9 @@ class Station:
         """The next frame to put on the air now, or None (nothing to say, or over budget)."""
         if self.retired is not None:
             return None
+        frame = self._owed_hello(now)
+        if frame is not None:
+            return frame
         if now >= self.next_hello:
             frame = self._hello(now)
             if frame is not None:
@@ -273,6 +341,8 @@ class Station:
     def _by_urgency(self, now: float) -> list[PeerSession]:
         ranked = []
         for i, s in enumerate(self.peers.values()):
+            if self._sealing_epoch(s.key) is None:
+                continue  # its run is not proven yet: nothing can be sealed to it
             u = s.urgency(now)
             if u is not None:
                 ranked.append((u, (i - self._rr) % max(1, len(self.peers)), s))
@@ -285,10 +355,12 @@ class Station:
         records, spans, ask, urgent = s.compose(now, room, control_only=control_only)
         if not records and not ask:
             return None  # an empty frame that asks for an ACK is a poll: it goes out
+        epoch = self._sealing_epoch(s.key)
+        assert epoch is not None, "sealing to a peer whose run is not proven"
         counter = self._next_counter()
         plaintext = wire.encode_records(records)
         frame = self.keyring.seal(
-            s.key, counter, plaintext, cleartext=self.config.cleartext, ack_requested=ask
+            s.key, epoch, counter, plaintext, cleartext=self.config.cleartext, ack_requested=ask
         )
         assert len(frame) <= self.mtu, "a frame larger than the link's MTU"
         s.sent(counter, now, spans, urgent=urgent, ask=ask, airtime=self.airtime(len(frame)))
@@ -299,16 +371,41 @@ class Station:
 
     def _hello(self, now: float) -> bytes | None:
         """Say who we are: at start, every 30 s while nobody answers, and every 10 minutes
-        when no station has been heard for that long (peers in touch need no hellos)."""
-        heard = [s.last_heard for s in self.peers.values() if s.last_heard is not None]
-        if self._booted and heard and now - max(heard) < HELLO_INTERVAL:
+        when no station has been heard for that long (peers in touch need no hellos). A
+        peer heard but whose run is not proven is not in touch: while there is one, the
+        hello comes every 30 s and echoes its epoch (which proves ours to it)."""
+        heard = [
+            s.last_heard
+            for s in self.peers.values()
+            if s.last_heard is not None and self._sealing_epoch(s.key) is not None
+        ]
+        unproven = sorted(
+            k for k, e in self.epochs.items() if e.current is None and e.candidates and k in self.peers
+        )
+        if self._booted and heard and not unproven and now - max(heard) < HELLO_INTERVAL:
             self.next_hello = max(heard) + HELLO_INTERVAL
             return None
         if not self.budget.allows(now, wire.HELLO_BYTES):
             return None
-        self.next_hello = now + (HELLO_INTERVAL if heard else HELLO_ALONE)
+        self.next_hello = now + (HELLO_INTERVAL if heard and not unproven else HELLO_ALONE)
+        if not unproven:
+            return self._say_hello(now)
+        peer = unproven[self.sent.hellos % len(unproven)]
+        return self._say_hello(now, echo=self.epochs[peer].candidates[-1])
+
+    def _owed_hello(self, now: float) -> bytes | None:
+        """An answering hello (echoing a peer's epoch) or a request for hellos, if due."""
+        if not (self._answers or self._ask_due) or not self.budget.allows(now, wire.HELLO_BYTES):
+            return None
+        if self._answers:
+            peer = next(iter(self._answers))
+            return self._say_hello(now, echo=self._answers.pop(peer))
+        self._ask_due = False
+        return self._say_hello(now, ask=True)
+
+    def _say_hello(self, now: float, *, echo: bytes = NO_EPOCH, ask: bool = False) -> bytes:
         frame = self.keyring.hello(
-            self._next_counter(), cleartext=self.config.cleartext, boot=not self._booted
+            cleartext=self.config.cleartext, boot=not self._booted, echo=echo, ask=ask
         )
         self._booted = True
         self.sent.hellos += 1
@@ -329,16 +426,17 @@ class Station:
 
     def wakeup(self, now: float) -> float:
         """When :meth:`tick` / :meth:`next_frame` next have something to do."""
-        times = [self.next_hello] + [s.wakeup(now) for s in self.peers.values()]
+        times = [self.next_hello] + [
+            s.wakeup(now) for s in self.peers.values() if self._sealing_epoch(s.key) is not None
+        ]
+        if self._answers or self._ask_due:
+            times.append(now)
         t = min(times)
         if t <= now and not self.budget.allows(now, self.mtu):
             t = self.budget.next_allowed(now, wire.OVERHEAD + 16)
         return t
 
     # --- status ----------------------------------------------------------------------------
-
-    def rx_floors(self) -> dict[bytes, int]:
-        return {k: w.high for k, w in self.replay.items() if w.seen_any}
 
     def status(self, now: float) -> dict[str, Any]:
         peers = []
@@ -361,6 +459,7 @@ class Station:
             )
         return {
             "key": self.me.hex(),
+            "epoch": self.keyring.epoch.hex(),
             "digest": self.ledger.digest.hex(),
             "cleartext": self.config.cleartext,
             "mtu": self.mtu,

@@ -4,11 +4,14 @@ A frame is at most one link MTU. Every frame starts with one byte: the
 protocol version in the high nibble, then the frame kind and flags::
 
     sealed / clear   b0 | from(2) | to(2) | counter(4) | records ... | tag(16)
-    hello            b0 | key(32) | counter(4) | mesh(4) | flags(1) | signature(64)
+    hello            b0 | key(32) | epoch(8) | echo(8) | mesh(4) | flags(1) | signature(64)
 
 ``from`` and ``to`` are the first two bytes of the sender's and recipient's
-public keys; ``counter`` is the sender's frame counter (never reused, it is
-also the AEAD nonce and the replay check). In a sealed frame the records are
+public keys; ``counter`` is the sender's frame counter (never reused within a
+run, it is also the AEAD nonce and the replay check). The key of a sealed or
+clear frame is bound to both stations' run epochs, announced in their hellos
+(:mod:`mesh.radio.crypto`): version 2 costs no byte per frame over version 1,
+whose frames are refused (their keys could repeat a nonce). In a sealed frame the records are
 encrypted; in a clear frame (``--cleartext``, amateur bands) they are readable
 and only authenticated. Both carry a 16-byte Poly1305 tag: the per-frame check.
 
@@ -30,13 +33,13 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-VERSION = 1
+VERSION = 2  # 1: keys without run epochs (refused: a restored backup could reuse a nonce)
 SEALED, CLEAR, HELLO = 0, 1, 2
 ACK_REQUESTED = 0x04
 HEADER_BYTES = 9  # b0 + from + to + counter
 TAG_BYTES = 16
 OVERHEAD = HEADER_BYTES + TAG_BYTES
-HELLO_BYTES = 1 + 32 + 4 + 4 + 1 + 64
+HELLO_BYTES = 1 + 32 + 8 + 8 + 4 + 1 + 64
 DIGEST_BYTES = 6
 
 R_SUM, R_SUMB, R_ACK, R_SEG = 0x01, 0x02, 0x03, 0x04
@@ -47,6 +50,10 @@ MAX_SUMMARY_BUCKETS = 64  # the long summary's buckets at most (mesh.radio.summa
 
 class WireError(ValueError):
     """Bytes that are not a well-formed frame or record (the frame is dropped and counted)."""
+
+
+class OtherVersion(WireError):
+    """A frame of another radio protocol version (dropped, counted and reported once)."""
 
 
 # --- varints ---------------------------------------------------------------------------
@@ -104,8 +111,13 @@ def frame_kind(frame: bytes) -> int:
     """SEALED, CLEAR or HELLO; WireError for another version or kind."""
     if not frame:
         raise WireError("empty frame")
-    if frame[0] >> 4 != VERSION:
-        raise WireError(f"radio protocol version {frame[0] >> 4} (this plurictl speaks {VERSION})")
+    version = frame[0] >> 4
+    if version != VERSION:
+        which = "the laptop that sent it" if version < VERSION else "this laptop"
+        raise OtherVersion(
+            f"radio protocol version {version}, this plurictl speaks {VERSION}: "
+            f"update plurictl on {which}"
+        )
     kind = frame[0] & 0x03
     if kind not in (SEALED, CLEAR, HELLO):
         raise WireError("unknown frame kind")
@@ -258,3 +270,6 @@ def _min_mtu() -> int:
 
 #: The smallest MTU that works: below it some frames could never go out (links refuse it).
 MIN_MTU = _min_mtu()
+#: The largest MTU: what serial and KISS links read as one frame (their decoders stop
+#: there, so a runaway stream cannot fill memory) and far above any narrowband radio.
+MAX_MTU = 4096

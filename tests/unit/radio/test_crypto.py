@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from ledger.testing import identity_from_seed
 from mesh.radio import wire
-from mesh.radio.crypto import AuthFailed, Keyring, ReplayWindow, read_hello
+from mesh.radio.crypto import AuthFailed, Keyring, ReplayWindow, new_epoch, read_hello
 
 MESH_ID = b"\x42" * 32
 A, B, C = (identity_from_seed(n) for n in ("alice", "bob", "carol"))
@@ -29,27 +29,47 @@ def test_both_sides_derive_the_same_pair_keys() -> None:
 def test_seal_and_open(clear: bool) -> None:
     a, b, c = ring(A), ring(B), ring(C)
     text = wire.encode_records([wire.Summary(b"digest")])
-    frame = a.seal(B.public, 7, text, cleartext=clear)
-    assert len(frame) == wire.OVERHEAD + len(text)
-    assert b.open(A.public, frame) == text
+    frame = a.seal(B.public, b.epoch, 7, text, cleartext=clear)
+    assert len(frame) == wire.OVERHEAD + len(text)  # run epochs cost no byte per frame
+    assert b.open(A.public, a.epoch, frame) == text
     assert (text in frame) == clear  # clear frames are readable on the air, sealed ones are not
     with pytest.raises(AuthFailed):
-        c.open(A.public, frame)  # a third member cannot read or forge it
+        c.open(A.public, a.epoch, frame)  # a third member cannot read or forge it
+    with pytest.raises(AuthFailed):
+        b.open(A.public, new_epoch(), frame)  # nor can another run of alice have sent it
+    with pytest.raises(AuthFailed):
+        Keyring(B.signing_key, MESH_ID).open(A.public, a.epoch, frame)  # nor bob's next run
     tampered = bytearray(frame)
     tampered[wire.HEADER_BYTES] ^= 1
     with pytest.raises(AuthFailed):
-        b.open(A.public, bytes(tampered))
+        b.open(A.public, a.epoch, bytes(tampered))
     moved = bytearray(frame)
     moved[8] ^= 1  # another counter: the nonce and the header no longer match
     with pytest.raises(AuthFailed):
-        b.open(A.public, bytes(moved))
+        b.open(A.public, a.epoch, bytes(moved))
+
+
+def test_every_run_seals_under_its_own_key() -> None:
+    """Two runs of alice (a restored backup: the same counter again) never share a key."""
+    b = ring(B)
+    text = wire.encode_records([wire.Summary(b"digest")])
+    first, second = ring(A), ring(A)
+    assert first.epoch != second.epoch
+    f1 = first.seal(B.public, b.epoch, 7, text)
+    f2 = second.seal(B.public, b.epoch, 7, text)
+    assert f1[: wire.HEADER_BYTES] == f2[: wire.HEADER_BYTES]  # the same nonce on the air ...
+    assert f1[wire.HEADER_BYTES :] != f2[wire.HEADER_BYTES :]  # ... under different keys
+    assert first.run_keys(B.public, b.epoch)[0] == b.run_keys(A.public, first.epoch)[1]
 
 
 def test_hello_is_signed() -> None:
-    frame = ring(A).hello(5, cleartext=True, boot=True)
+    a, echo = ring(A), new_epoch()
+    frame = a.hello(cleartext=True, boot=True, echo=echo)
     assert len(frame) == wire.HELLO_BYTES
     hello = read_hello(frame)
-    assert (hello.key, hello.counter, hello.cleartext, hello.boot) == (A.public, 5, True, True)
+    assert (hello.key, hello.epoch, hello.echo) == (A.public, a.epoch, echo)
+    assert (hello.cleartext, hello.boot, hello.ask) == (True, True, False)
+    assert read_hello(a.hello(cleartext=False, ask=True)).ask
     assert hello.mesh_prefix == MESH_ID[:4]
     forged = bytearray(frame)
     forged[34] ^= 1

@@ -200,7 +200,8 @@ def test_garbage_and_damaged_frames_are_dropped_never_raised(
         airtime=lambda n: n / 150,
     )
     ring = Keyring(MESH.person("alice").signing_key, MESH.mesh_id)
-    good = ring.seal(MESH.key("bob"), 5, b"\x01" + bytes(6))
+    station.receive(ring.hello(cleartext=False, echo=station.keyring.epoch), 0.5)  # alice's run
+    good = ring.seal(MESH.key("bob"), station.keyring.epoch, 5, b"\x01" + bytes(6))
     damaged = bytearray(good)
     damaged[where % len(damaged)] ^= flip
     before = store.count()
@@ -209,4 +210,4 @@ def test_garbage_and_damaged_frames_are_dropped_never_raised(
     d = station.drops
     assert d.replayed >= 1  # the second copy of the good frame
     assert store.count() == before
-    assert station.heard.frames == len(junk) + 3
+    assert station.heard.frames == len(junk) + 4
