@@ -109,8 +109,12 @@ class Keyring:
         if (peer, peer_epoch) not in self._runs:
             tx, rx = self.pair(peer)
             mine, theirs = self.epoch, peer_epoch
-            send = hashlib.blake2b(b"run" + mine + theirs, key=tx, digest_size=32, person=_RUN_PERSON)
-            recv = hashlib.blake2b(b"run" + theirs + mine, key=rx, digest_size=32, person=_RUN_PERSON)
+            send = hashlib.blake2b(
+                b"run" + mine + theirs, key=tx, digest_size=32, person=_RUN_PERSON
+            )
+            recv = hashlib.blake2b(
+                b"run" + theirs + mine, key=rx, digest_size=32, person=_RUN_PERSON
+            )
             self._runs[(peer, peer_epoch)] = (send.digest(), recv.digest())
         return self._runs[(peer, peer_epoch)]
 
@@ -166,12 +170,7 @@ class Keyring:
         b0 = (wire.VERSION << 4) | wire.HELLO
         flags = (1 if cleartext else 0) | (2 if boot else 0) | (4 if ask else 0)
         body = (
-            bytes([b0])
-            + self.me
-            + self.epoch
-            + echo
-            + self.mesh_id[:MESH_PREFIX]
-            + bytes([flags])
+            bytes([b0]) + self.me + self.epoch + echo + self.mesh_id[:MESH_PREFIX] + bytes([flags])
         )
         sig = self.signing_key.sign(HELLO_DOMAIN + body).signature
         return body + sig

@@ -38,7 +38,7 @@ class PeerEpochs:
         return head + self.candidates[::-1]
 
     def heard_hello(self, epoch: bytes, *, proven: bool) -> str:
-        """"stale" (a retired epoch), "same", "new" (a candidate now) or "switched"."""
+        """ "stale" (a retired epoch), "same", "new" (a candidate now) or "switched"."""
         if epoch in self.retired:
             return "stale"
         if epoch == self.current:

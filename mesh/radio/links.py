@@ -154,7 +154,9 @@ def _host_port(text: str, rest: str) -> tuple[str, str]:
     return host, port
 
 
-_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
+_HOST = re.compile(
+    r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
+)
 
 
 def check_mtu(mtu: int, where: str, *, maximum: int | None = None, why: str = "") -> int:

@@ -61,7 +61,11 @@ class MeshtasticLink:
         # the options first: a typo is reported as a typo, with or without the package
         limit = _payload_limit()
         why = f" (a Meshtastic packet carries at most {limit} bytes)"
-        mtu = spec.mtu(limit, why=why) if spec.option("mtu") else check_mtu(limit, f"--link {spec.text}")
+        mtu = (
+            spec.mtu(limit, why=why)
+            if spec.option("mtu")
+            else check_mtu(limit, f"--link {spec.text}")
+        )
         channel = int(spec.number("channel", minimum=0, maximum=7))
         bitrate = spec.number("bitrate", minimum=10, maximum=1e6)
         tcp = spec.tcp

@@ -267,10 +267,10 @@ class Station:
         another station (it echoes that station's epoch) is not answered: with three
         stations or more, hellos would answer each other forever."""
         unproven = self.epochs[hello.key].current != hello.epoch
-        if hello.ask or hello.boot or result == "new" or (hello.echo == NO_EPOCH and unproven):
-            if now - self._answered.get(hello.key, -ANSWER_GAP) >= ANSWER_GAP:
-                self._answers[hello.key] = hello.epoch
-                self._answered[hello.key] = now
+        wanted = hello.ask or hello.boot or result == "new" or (hello.echo == NO_EPOCH and unproven)
+        if wanted and now - self._answered.get(hello.key, -ANSWER_GAP) >= ANSWER_GAP:
+            self._answers[hello.key] = hello.epoch
+            self._answered[hello.key] = now
         s = self.peers[hello.key]
         s.next_summary = min(s.next_summary, now)
 
@@ -380,7 +380,9 @@ class Station:
             if s.last_heard is not None and self._sealing_epoch(s.key) is not None
         ]
         unproven = sorted(
-            k for k, e in self.epochs.items() if e.current is None and e.candidates and k in self.peers
+            k
+            for k, e in self.epochs.items()
+            if e.current is None and e.candidates and k in self.peers
         )
         if self._booted and heard and not unproven and now - max(heard) < HELLO_INTERVAL:
             self.next_hello = max(heard) + HELLO_INTERVAL

@@ -77,7 +77,7 @@ def test_header_round_trip_and_version() -> None:
     h = wire.Header(wire.SEALED, b"ab", b"cd", 0xDEADBEEF, ack_requested=True)
     frame = h.pack() + bytes(16)
     assert wire.parse_header(frame) == h
-    with pytest.raises(wire.OtherVersion, match="version 3, .*update plurictl on this laptop"):
+    with pytest.raises(wire.OtherVersion, match=r"version 3, .*update plurictl on this laptop"):
         wire.frame_kind(bytes([0x30]) + frame[1:])
     with pytest.raises(wire.WireError):
         wire.parse_header(h.pack())  # no room for a tag
@@ -87,6 +87,8 @@ def test_header_round_trip_and_version() -> None:
 def test_a_protocol_1_frame_is_refused_with_the_reason(kind: int) -> None:
     """Version 1 keys had no run epochs (a restored backup could reuse a nonce)."""
     frame = bytes([kind]) + bytes(wire.HELLO_BYTES)
-    with pytest.raises(wire.OtherVersion, match="version 1, this plurictl speaks 2: update "
-                       "plurictl on the laptop that sent it"):
+    with pytest.raises(
+        wire.OtherVersion,
+        match="version 1, this plurictl speaks 2: update plurictl on the laptop that sent it",
+    ):
         wire.frame_kind(frame)
