@@ -31,12 +31,18 @@ Check = Callable[[Any, str], str | None]
 BIG = 2**53
 
 
+#: The text checks and their length limit (see :func:`list_of`).
+_TEXT_MAX: dict[Check, int] = {}
+_STR = frozenset({str})
+
+
 def text(max_len: int = 4000) -> Check:
     def check(v: Any, path: str) -> str | None:
         if not isinstance(v, str):
             return f"{path} must be text"
         return f"{path} is longer than {max_len:,} characters" if len(v) > max_len else None
 
+    _TEXT_MAX[check] = max_len  # lets list_of check a list of texts without a call per item
     return check
 
 
@@ -85,6 +91,8 @@ def anything() -> Check:
 
 
 def list_of(item: Check, max_items: int = 10_000) -> Check:
+    text_max = _TEXT_MAX.get(item)
+
     def check(v: Any, path: str) -> str | None:
         if not isinstance(v, list):
             return f"{path} must be a list"
@@ -92,6 +100,12 @@ def list_of(item: Check, max_items: int = 10_000) -> Check:
             return f"{path} has more than {max_items:,} items"
         if item is _anything:
             return None
+        if text_max is not None:
+            for x in v:
+                if not isinstance(x, str) or len(x) > text_max:
+                    break
+            else:
+                return None  # what ``item`` says of each (the common case: ids), without a call
         for i, x in enumerate(v):
             if item(x, path):  # the item's own path is spelled out only for a problem
                 return item(x, f"{path}[{i}]")
@@ -137,11 +151,16 @@ class Schema:
 
     fields: dict[str, Check]
     required: frozenset[str] = field(default_factory=frozenset)
+    _required_order: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
+
+    def __post_init__(self) -> None:
+        # checked in name order (the first missing one is named), sorted once, not per body
+        object.__setattr__(self, "_required_order", tuple(sorted(self.required)))
 
     def __call__(self, body: Any, path: str = "body") -> str | None:
         if not isinstance(body, dict):
             return f"{path} must be a map"
-        for name in sorted(self.required):
+        for name in self._required_order:
             if body.get(name) is None:
                 return f"{path}.{name} is required"
         for name, check in self.fields.items():

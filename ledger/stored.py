@@ -79,20 +79,22 @@ def check_row(row: Row) -> Entry | Damage:
     An entry whose bytes are intact but whose columns disagree is returned
     too (views follow the signed bytes); :func:`column_drift` names the drift.
     """
-    author, seq, stored_id, _prev, _hlc, _kind, raw = row
-    key_author = author if isinstance(author, bytes) else None
-    key_seq = seq if isinstance(seq, int) else None
+    author, seq, stored_id, prev, hlc, kind, raw = row
     stored = stored_id if isinstance(stored_id, bytes) else None
-    if not isinstance(raw, bytes):
-        return Damage(key_author, key_seq, stored, "signed bytes missing or not a blob")
-    fast = fast_decode(raw, stored)
-    if (
+    fast = fast_decode(raw, stored) if isinstance(raw, bytes) else None
+    if (  # column_drift(row, fast) is None, spelled out: this runs for every row read
         fast is not None
         and fast.author == author
         and fast.seq == seq
-        and column_drift(row, fast) is None
+        and fast.prev == prev
+        and fast.hlc == hlc
+        and fast.kind == kind
     ):
         return fast
+    key_author = author if isinstance(author, bytes) else None
+    key_seq = seq if isinstance(seq, int) else None
+    if not isinstance(raw, bytes):
+        return Damage(key_author, key_seq, stored, "signed bytes missing or not a blob")
     try:
         e = decode(raw)
     except Exception as err:  # EncodingError, or anything msgpack raises on damage

@@ -129,14 +129,19 @@ def _fold(
     """
     out = Votes()
     by_id, from_proofs, seen_hlc = _well_formed(entries, list(proofs), heard is None, out)
-    ordered = sorted(by_id.values(), key=lambda e: e.id)
-    parts = {e.id: e for e in ordered if e.kind == PART}
+    ordered = [by_id[i] for i in sorted(by_id)]  # by id (ids are unique: plain bytes order)
+    parts: dict[bytes, Entry] = {}
+    charters: list[Entry] = []
+    for e in ordered:
+        if e.kind == PART:
+            parts[e.id] = e
+        elif e.kind == CHARTER:
+            charters.append(e)
     invalid: set[bytes] = set()
     incomplete: set[bytes] = set()
     conditional: dict[bytes, str] = {}
-    for e in ordered:
-        if e.kind == CHARTER:
-            _charter(e, roster, parts, out, invalid, incomplete, conditional)
+    for e in charters:  # in id order, once every part is known
+        _charter(e, roster, parts, out, invalid, incomplete, conditional)
     grouped = _group_by_vote(ordered, out, invalid, incomplete)
     heard_map = heard if heard is not None else seen_hlc
     keys_of: dict[bytes, list[bytes]] = {}

@@ -24,7 +24,8 @@ def _nudge(app: AppContext) -> None:
 
 
 @click.group()
-def vote() -> None:
+@click.pass_context
+def vote(ctx: click.Context) -> None:
     """Resilient votes: decide safely even while the mesh is split.
 
     A coordinator opens a vote, members on its roll cast ballots, a
@@ -32,6 +33,20 @@ def vote() -> None:
     it; more than half of the tellers must seal the same sheet, so two sides
     of a partition can never both decide. See field_guides/voting.md.
     """
+    _collector_paused(ctx)
+
+
+def _collector_paused(ctx: click.Context) -> None:
+    """Run the vote command with Python's cyclic garbage collector paused, back on when
+    the command ends (however it ends). Reading the votes builds up to a million objects
+    (entries, ballots, slots) and no reference cycles: the collector finds nothing, yet
+    rescans them all a few times, a tenth of `vote result` on 100,000 ballots. Memory is
+    freed as always, by reference counting."""
+    import gc
+
+    if gc.isenabled():
+        gc.disable()
+        ctx.call_on_close(gc.enable)
 
 
 @vote.command("open")
