@@ -51,6 +51,21 @@ def resolve_slot(member: bytes, weight: int, ballots: list[Ballot]) -> Slot:
     return Slot(member, weight, status, ballot=head, replaced=older)
 
 
+def sealed_slots(vote: Vote, listed: set[bytes]) -> dict[bytes, Slot]:
+    """Every roll member's slot over the ballots of one sheet only (``listed``)."""
+    per_member: dict[bytes, list[Ballot]] = {}
+    changed: set[bytes] = set()  # members with a ballot outside the sealed set
+    for bid, b in vote.ballots.items():
+        if bid in listed:
+            per_member.setdefault(b.member, []).append(b)
+        else:
+            changed.add(b.member)
+    return {
+        m: resolve_slot(m, w, per_member.get(m, [])) if m in changed else vote.slots[m]
+        for m, w in vote.charter.roll.items()
+    }
+
+
 def final_result(
     vote: Vote,
     ordered: list[bytes],
@@ -62,17 +77,7 @@ def final_result(
     charter = vote.charter
     f = charter.fields
     listed = set(ordered)
-    per_member: dict[bytes, list[Ballot]] = {}
-    changed: set[bytes] = set()  # members with a ballot outside the sealed set
-    for bid, b in vote.ballots.items():
-        if bid in listed:
-            per_member.setdefault(b.member, []).append(b)
-        else:
-            changed.add(b.member)
-    slots = {
-        m: resolve_slot(m, w, per_member.get(m, [])) if m in changed else vote.slots[m]
-        for m, w in charter.roll.items()
-    }
+    slots = sealed_slots(vote, listed)
     tally = count(slots)
     turnout = sum(s.weight for s in slots.values() if s.participated)
     missing = f.roll_weight - turnout

@@ -48,14 +48,17 @@ from ledger import schemas
 from ledger.entry import Entry
 from ledger.roster.view import Roster
 from ledger.votes.bodies import (
+    CEREMONY_KINDS,
     CHARTER,
     PART,
     VOTE_KINDS,
+    CharterFields,
     Malformed,
     merge_roll,
     parse_charter,
     parse_hex,
 )
+from ledger.votes.ceremonies import Ceremony, charter_problem, fold_ceremonies
 from ledger.votes.result import resolve_slot
 from ledger.votes.seals import granted
 from ledger.votes.state import (
@@ -131,6 +134,9 @@ def _fold(
     by_id, from_proofs, seen_hlc = _well_formed(entries, list(proofs), heard is None, out)
     ordered = sorted(by_id.values(), key=lambda e: e.id)
     parts = {e.id: e for e in ordered if e.kind == PART}
+    out.ceremonies = fold_ceremonies(
+        [e for e in ordered if e.kind in CEREMONY_KINDS], roster, out.ignored
+    )
     invalid: set[bytes] = set()
     incomplete: set[bytes] = set()
     conditional: dict[bytes, str] = {}
@@ -198,7 +204,7 @@ def _group_by_vote(
     grouped: dict[bytes, list[Entry]] = {}
     vote_of: dict[str, bytes] = {}  # one hex parse per vote, not per ballot
     for e in ordered:
-        if e.kind in (PART, CHARTER):
+        if e.kind in (PART, CHARTER) or e.kind in CEREMONY_KINDS:
             continue
         text = e.body.get("vote")
         try:
@@ -251,6 +257,18 @@ def _drop(out: Votes, vote: Vote, entries: list[Entry], why: str) -> None:
         out.ignored.append(Ignored(e.id, e.author, e.seq, e.kind, "its charter is invalid", c.id))
 
 
+class _Waiting(Exception):
+    """A secret charter whose key ceremony (or its dealings) has not arrived yet."""
+
+
+def _secret_charter(ceremony: Ceremony | None, fields: CharterFields) -> None:
+    problem, waiting = charter_problem(ceremony, fields)
+    if problem and waiting:
+        raise _Waiting(problem)
+    if problem:
+        raise Malformed(problem)
+
+
 def _charter(
     e: Entry,
     roster: Roster,
@@ -279,6 +297,12 @@ def _charter(
             )
             return
         roll = merge_roll(fields, [parts[p].body.get("items") for p in fields.roll_parts])
+        if fields.secret is not None:
+            _secret_charter(out.ceremonies.get(fields.secret.ceremony), fields)
+    except _Waiting as wait:
+        incomplete.add(e.id)
+        out.waiting.append(Ignored(e.id, e.author, e.seq, e.kind, str(wait), e.id))
+        return
     except Malformed as err:
         invalid.add(e.id)
         out.ignored.append(Ignored(e.id, e.author, e.seq, e.kind, f"invalid charter: {err}", e.id))

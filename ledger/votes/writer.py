@@ -18,6 +18,7 @@ from ledger.errors import InvalidInput, NotInMesh, TrustError, VerificationFaile
 from ledger.identity import Identity
 from ledger.roster.view import ACTIVE, Roster
 from ledger.store import Store
+from ledger.votes import secret_writer
 from ledger.votes.bodies import (
     BALLOT,
     CHARTER,
@@ -37,6 +38,7 @@ from ledger.votes.bodies import (
     parse_options,
     seal_threshold,
 )
+from ledger.votes.ceremonies import Ceremony
 from ledger.votes.view import PROVISIONAL, Sheet, Vote, Votes, fold
 
 DEFAULT_CREDITS = 100
@@ -84,7 +86,7 @@ def find_vote(votes: Votes, text: str) -> Vote:
     raise InvalidInput(f"no vote matches {text!r}", hint=hint)
 
 
-def _require(store: Store, roster: Roster, identity: Identity, role: str, doing: str) -> bytes:
+def need_role(store: Store, roster: Roster, identity: Identity, role: str, doing: str) -> bytes:
     """This laptop's member id, if its key holds ``role`` for its next entry."""
     guard.require(
         store, roster, identity, role, refusal=lambda why: f"only a {role} can {doing} ({why})"
@@ -95,7 +97,7 @@ def _require(store: Store, roster: Roster, identity: Identity, role: str, doing:
 def _require_teller(
     store: Store, roster: Roster, identity: Identity, vote: Vote, doing: str
 ) -> bytes:
-    member = _require(store, roster, identity, "teller", doing)
+    member = need_role(store, roster, identity, "teller", doing)
     if member not in vote.charter.tellers:
         names = ", ".join(roster.name_of(t) for t in vote.charter.tellers)
         raise TrustError(f"you are not a teller of this vote (its tellers: {names})")
@@ -140,6 +142,8 @@ class VoteSpec:
     window_minutes: int | None = None
     text: str = ""
     roll_source: str = ""
+    #: a secret vote: the key ceremony (id or prefix) whose joint key the ballots use
+    ceremony: str | None = None
 
 
 def _member_with_voice(roster: Roster, key: bytes, what: str) -> bytes:
@@ -223,18 +227,10 @@ def threshold_warnings(k: int, f: int, n: int) -> list[str]:
     ]
 
 
-def charter_body(roster: Roster, spec: VoteSpec) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The charter body and its roll parts, validated exactly as the view will."""
-    if spec.method not in METHODS:
-        raise InvalidInput(f"method must be one of {', '.join(METHODS)}")
-    try:
-        parse_options(spec.options)
-    except Malformed as e:
-        raise InvalidInput(str(e)) from e
-    if spec.method != QUADRATIC and spec.credits is not None:
-        raise InvalidInput("--credits only applies to quadratic votes")
+def resolve_tellers(roster: Roster, keys: Sequence[bytes]) -> list[bytes]:
+    """Teller members from keys: each must hold the teller role now, each named once."""
     tellers: list[bytes] = []
-    for key in spec.tellers:
+    for key in keys:
         info = roster.keys.get(key)
         if info is None or info.status != ACTIVE or "teller" not in info.current_roles:
             who = info.name if info else key.hex()[:16]
@@ -249,6 +245,20 @@ def charter_body(roster: Roster, spec: VoteSpec) -> tuple[dict[str, Any], list[d
         raise InvalidInput(
             "a vote needs tellers", hint="name them with --teller NAME (3 or more is wise)"
         )
+    return tellers
+
+
+def charter_body(roster: Roster, spec: VoteSpec) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The charter body and its roll parts, validated exactly as the view will."""
+    if spec.method not in METHODS:
+        raise InvalidInput(f"method must be one of {', '.join(METHODS)}")
+    try:
+        parse_options(spec.options)
+    except Malformed as e:
+        raise InvalidInput(str(e)) from e
+    if spec.method != QUADRATIC and spec.credits is not None:
+        raise InvalidInput("--credits only applies to quadratic votes")
+    tellers = resolve_tellers(roster, spec.tellers)
     k, f = threshold(len(tellers), spec.k, spec.tolerate)
     roll, source = resolve_roll(roster, spec)
     rows = sorted((m.hex(), w) for m, w in roll.items())
@@ -284,12 +294,48 @@ def charter_body(roster: Roster, spec: VoteSpec) -> tuple[dict[str, Any], list[d
 def open_vote(store: Store, identity: Identity, spec: VoteSpec) -> Entry:
     """Write a charter (after its roll parts, when the roll is long). Returns the charter."""
     roster = store.roster()
-    _require(store, roster, identity, "coordinator", "open a vote")
+    need_role(store, roster, identity, "coordinator", "open a vote")
+    secret = None
+    if spec.ceremony is not None:
+        secret = _secret_spec(store, roster, spec)
     body, parts = charter_body(roster, spec)
+    if secret is not None:
+        body["secret"] = secret_writer.secret_body(secret)
+        if body["tellers"] != [t.hex() for t in secret.tellers] or body["teller_keys"] != {
+            m.hex(): k.hex() for m, k in secret.teller_keys.items()
+        }:
+            raise InvalidInput(
+                "a teller's key changed since the key ceremony: its seat key no longer "
+                "matches; start a new ceremony",
+                hint="plurictl vote ceremony start --teller ...",
+            )
     if parts:
         written = store.append_many(identity, [(PART, p) for p in parts])
         body["roll_parts"] = [e.id.hex() for e in written]
     return store.append(identity, CHARTER, body)
+
+
+def _secret_spec(store: Store, roster: Roster, spec: VoteSpec) -> Ceremony:
+    """Check a secret vote's method and ceremony; its tellers, k and f come from it."""
+    assert spec.ceremony is not None
+    votes, _ = load(store, count=False)
+    c = secret_writer.secret_field(votes, roster, spec.ceremony, spec.method)
+    keys = [c.teller_keys[m] for m in c.tellers]
+    if spec.tellers and {roster.member_of(t) or t for t in spec.tellers} != set(c.tellers):
+        names = ", ".join(roster.name_of(t) for t in c.tellers)
+        raise InvalidInput(
+            f"a secret vote's tellers are its key ceremony's ({names})",
+            hint="leave out --teller with --ceremony",
+        )
+    if (spec.k is not None and spec.k != c.k) or (
+        spec.tolerate is not None and spec.tolerate != c.f
+    ):
+        raise InvalidInput(
+            f"the key ceremony fixed k={c.k} and f={c.f}; leave out --seal-threshold and "
+            "--tolerate with --ceremony"
+        )
+    spec.tellers, spec.k, spec.tolerate = keys, c.k, c.f
+    return c
 
 
 # --- cast --------------------------------------------------------------------------
@@ -364,6 +410,9 @@ def cast(
         heads = slot.conflict or ([slot.ballot] if slot.ballot else [])
         mine = sorted(b.id for b in heads)
     body = {"vote": vote.id.hex(), "choice": normal, "replaces": [i.hex() for i in mine]}
+    if f.secret is not None:  # the choice never leaves this laptop unencrypted
+        del body["choice"]
+        body["sealed"] = secret_writer.sealed_ballot(vote, identity.public, normal)
     entry = store.append(identity, BALLOT, body)
     warnings = []
     stopped = {s.member for s in vote.stops}
@@ -407,7 +456,7 @@ def close(store: Store, identity: Identity, vote_text: str, *, force: bool = Fal
     """Write a close sheet listing every valid ballot this laptop holds for the vote."""
     votes, roster = load(store)
     vote = find_vote(votes, vote_text)
-    _require(store, roster, identity, "coordinator", "close a vote")
+    need_role(store, roster, identity, "coordinator", "close a vote")
     _still_open(vote, "close")
     ids = sorted(vote.ballots)
     root = merkle.root(ids)
@@ -532,7 +581,13 @@ def seal(
             "tellers already sealed other sheets",
             hint="this vote is stuck; the coordinator opens a new one (field_guides/voting.md)",
         )
-    body = {"vote": vote.id.hex(), "sheet": sheet.id.hex(), "root": sheet.root.hex()}
+    body: dict[str, Any] = {
+        "vote": vote.id.hex(),
+        "sheet": sheet.id.hex(),
+        "root": sheet.root.hex(),
+    }
+    if vote.charter.fields.secret is not None:  # sealing is decrypting: the share goes along
+        body["share"] = secret_writer.share_for(votes, vote, sheet, member, identity)
     entry = store.append(identity, SEAL, body)
     after, _ = load(store)
     now = after.votes[vote.id]

@@ -1,0 +1,112 @@
+"""Secret votes end to end on real homes: ceremony -> open -> cast -> close -> seal ->
+result -> verify -> receipt, and the refusals (exit codes) on the way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ledger.store import Store
+from tests.conftest import Invoke, json_out
+from tests.integration import test_vote_cli as base
+
+sync = base.sync
+council_template = base.council_template  # the council's homes (pytest fixtures)
+council = base.council
+
+TELLERS = ("bob", "carol", "dave")
+
+
+def ok(r: object) -> str:
+    assert r.exit_code == 0, r.output  # type: ignore[attr-defined]
+    return r.output  # type: ignore[attr-defined]
+
+
+def ceremony(invoke: Invoke, homes: dict[str, Path], *, deal: tuple[str, ...] = TELLERS) -> str:
+    a = homes["alice"]
+    args = [x for t in TELLERS for x in ("--teller", t)]
+    cid: str = json_out(invoke(a, "vote", "ceremony", "start", *args, "--json"))["ceremony"]
+    sync(*homes.values())
+    for name in deal:
+        ok(invoke(homes[name], "vote", "ceremony", "deal", cid[:12]))
+        sync(*homes.values())
+    for name in deal:  # a second pass writes nothing when every share was good
+        data = json_out(invoke(homes[name], "vote", "ceremony", "deal", cid[:12], "--json"))
+        assert data["written"] == []
+    return cid
+
+
+def open_secret(invoke: Invoke, a: Path, cid: str, *extra: str) -> object:
+    return invoke(
+        a, "vote", "open", "--title", "Who chairs the council?",
+        "--option", "north=North", "--option", "south=South", "--option", "east=East",
+        "--roll", "role:operator", "--secret", "--ceremony", cid[:12], *extra, "--json",
+    )  # fmt: skip
+
+
+def test_secret_vote_from_ceremony_to_receipt(council: dict[str, Path], invoke: Invoke) -> None:
+    a = council["alice"]
+    cid = ceremony(invoke, council)
+    status = json_out(invoke(a, "vote", "ceremony", "status", cid[:12], "--json"))
+    assert status["complete"] and status["awaited"] == [] and status["joint_key"]
+    vid: str = json_out(open_secret(invoke, a, cid))["vote"]
+    sync(*council.values())
+    choices = {"alice": "north", "bob": "south", "carol": "north", "dave": "east", "erin": "north"}
+    for name, choice in choices.items():
+        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
+    ok(invoke(council["erin"], "vote", "cast", vid[:8], "south"))  # a revote: the newest counts
+    sync(*council.values())
+    with Store.open(council["erin"]) as s:
+        ballots = [e for e in s.entries(kind_prefix="vote.ballot")]
+    assert ballots and all("choice" not in e.body for e in ballots)
+    assert all(b"north" not in e.body["sealed"] for e in ballots)
+    st = json_out(invoke(council["dave"], "vote", "status", vid[:8], "--json"))
+    assert st["state"] == "PROVISIONAL" and st["provisional_counts"] is None
+    assert st["secret"]["provisional"].startswith("none")
+    ok(invoke(a, "vote", "close", vid[:8]))
+    sync(*council.values())
+    for teller in ("bob", "dave"):
+        ok(invoke(council[teller], "vote", "seal", vid[:8]))
+        sync(*council.values())
+    res = json_out(invoke(council["erin"], "vote", "result", vid[:8], "--json"))
+    assert res["state"] == "FINAL", res
+    assert res["result"]["counts"] == {"north": 2, "south": 2, "east": 1}
+    assert res["result"]["outcome"] == "tie"
+    audit = invoke(council["carol"], "vote", "verify", vid[:8], "--json")
+    data = json_out(audit)
+    assert audit.exit_code == 0, audit.output
+    assert data["secret"]["counts_check"] is True
+    assert data["secret"]["valid_shares"] == 2 and data["secret"]["ballots_verified"] == 6
+    rec = json_out(invoke(council["erin"], "vote", "receipt", vid[:8], "--json"))
+    assert rec["in_sealed_set"] and len(rec["tracker"]) == 64
+    human = " ".join(ok(invoke(council["erin"], "vote", "receipt", vid[:8])).split())
+    assert "tracker" in human and "is in the sealed set" in human
+
+
+def test_secret_refusals(council: dict[str, Path], invoke: Invoke) -> None:
+    a = council["alice"]
+    args = [x for t in TELLERS for x in ("--teller", t)]
+    cid = json_out(invoke(a, "vote", "ceremony", "start", *args, "--json"))["ceremony"]
+    sync(*council.values())
+    ok(invoke(council["bob"], "vote", "ceremony", "deal", cid[:12]))
+    sync(*council.values())
+    r = open_secret(invoke, a, cid)
+    assert r.exit_code == 5, r.output  # type: ignore[attr-defined]
+    assert "not complete" in r.output and "carol" in r.output and "dave" in r.output  # type: ignore[attr-defined]
+    r = open_secret(invoke, a, cid, "--method", "ranked-choice")
+    assert r.exit_code == 5 and "plurality and approval" in r.output  # type: ignore[attr-defined]
+    r = invoke(a, "vote", "open", "--title", "x", "--option", "a", "--option", "b",
+               "--roll", "role:operator", "--secret", "--method", "quadratic")  # fmt: skip
+    assert r.exit_code == 5 and "plurality and approval" in r.output
+    st = json_out(invoke(a, "vote", "ceremony", "status", cid[:12], "--json"))
+    assert not st["complete"] and sorted(st["awaited"]) == ["carol", "dave"]
+    r = invoke(council["erin"], "vote", "ceremony", "deal", cid[:12])
+    assert r.exit_code == 7, r.output  # not a teller of this ceremony
+    for name in ("carol", "dave"):
+        ok(invoke(council[name], "vote", "ceremony", "deal", cid[:12]))
+    sync(*council.values())
+    vid = json_out(open_secret(invoke, a, cid, "--method", "plurality"))["vote"]
+    sync(*council.values())
+    r = invoke(council["erin"], "vote", "cast", vid[:8], "--blank")
+    assert r.exit_code == 5 and "exactly one" in r.output
+    r = invoke(council["erin"], "vote", "cast", vid[:8], "north", "south")
+    assert r.exit_code == 5
