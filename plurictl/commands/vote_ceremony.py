@@ -29,6 +29,8 @@ def ceremony() -> None:
     2. each teller:  plurictl vote ceremony deal ID      (sync; run again until complete)
     3. anyone:       plurictl vote ceremony status ID    (who is awaited)
     4. coordinator:  plurictl vote open --secret --ceremony ID ...
+
+    Example: plurictl vote ceremony status 3fa2c1d0
     """
 
 
@@ -83,7 +85,10 @@ def start_(
     seal_threshold: int | None,
     as_json: bool,
 ) -> None:
-    """Coordinator: start a key ceremony among the tellers of a coming secret vote."""
+    """Coordinator: start a key ceremony among the tellers of a coming secret vote.
+
+    Example: plurictl vote ceremony start --teller bob --teller carol --teller dave --teller erin
+    """
     from ledger.votes.secret_writer import start
     from plurictl.commands.log import resolve_author
 
@@ -109,7 +114,10 @@ def start_(
 @pass_app
 def deal_(app: AppContext, ceremony_id: str, as_json: bool) -> None:
     """Teller: do this laptop's part now (deal; complain about a bad share; answer a
-    complaint). Safe to run again: it writes only what is missing."""
+    complaint). Safe to run again: it writes only what is missing.
+
+    Example: plurictl vote ceremony deal 3fa2c1d0
+    """
     from ledger.votes.secret_writer import awaited, step
 
     r = step(app.home.store, app.home.identity, ceremony_id)
@@ -127,8 +135,8 @@ def deal_(app: AppContext, ceremony_id: str, as_json: bool) -> None:
         )
         return
     out = console()
-    for _, what in r.written:
-        out.print(f"[green]Written[/]: {what}")
+    for kind, what in r.written:
+        out.print(f"[green]Written[/]: {what}" if kind else f"[red]Problem[/]: {what}")
     if not r.written:
         out.print("Nothing to write: this laptop has done its part for now.")
     done = "[green]complete[/]" if r.ceremony.complete else "[yellow]not complete[/]"
@@ -142,7 +150,10 @@ def deal_(app: AppContext, ceremony_id: str, as_json: bool) -> None:
 @json_option
 @pass_app
 def status_(app: AppContext, ceremony_id: str, as_json: bool) -> None:
-    """Where a key ceremony stands: who has dealt, who is awaited, the joint key when done."""
+    """Where a key ceremony stands: who has dealt, who is awaited, the joint key when done.
+
+    Example: plurictl vote ceremony status 3fa2c1d0 --json
+    """
     from ledger.votes.secret_writer import find_ceremony
     from ledger.votes.writer import load
 
@@ -169,7 +180,10 @@ def status_(app: AppContext, ceremony_id: str, as_json: bool) -> None:
 @json_option
 @pass_app
 def list_(app: AppContext, as_json: bool) -> None:
-    """The key ceremonies this laptop knows."""
+    """The key ceremonies this laptop knows.
+
+    Example: plurictl vote ceremony list
+    """
     from ledger.votes.writer import load
 
     votes, roster = load(app.home.store, count=False)
