@@ -392,6 +392,8 @@ def result_(app: AppContext, vote_id: str, ballots: bool, as_json: bool) -> None
                 f"  {len(v.conflict)} sheets each have {v.charter.k} seals: more tellers "
                 "equivocated than this vote tolerates. No result: open a new vote."
             )
+        elif v.state == "SEALED" and v.secret is not None and v.secret.waiting:
+            out.print(f"  Sealed; waiting for decryption shares: {escape(v.secret.waiting)}.")
         elif v.state == "SEALED":
             out.print(
                 "  Sealed, but this laptop lacks part of the sealed set (or the roster changes "

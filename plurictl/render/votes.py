@@ -358,6 +358,8 @@ def render_audit(audit: Any, show_all: bool) -> None:
         out.print(f"  [red]{t['message']}[/]")
     if audit.vote.failure:
         out.print(f"  [red]{escape(audit.vote.failure)}[/]")
+    if audit.secret is not None:
+        _audit_secret(out, audit.secret)
     for b in audit.bad:
         out.print(
             f"[red]BAD[/] {escape(str(b.kind))} seq {b.seq} ({b.id.hex()[:12]}): {escape(b.reason)}"
@@ -374,6 +376,27 @@ def render_audit(audit: Any, show_all: bool) -> None:
     out.print(table)
     if len(rows) < len(audit.ballots):
         out.print(f"[dim]... {len(audit.ballots) - len(rows)} more (use --all).[/]")
+
+
+def _audit_secret(out: Console, sec: dict[str, Any]) -> None:
+    """`vote verify` of a secret vote: proofs, product, shares, counts."""
+
+    def said(value: bool | None) -> str:
+        return "not yet" if value is None else "checked" if value else "[red]DOES NOT HOLD[/]"
+
+    out.print(
+        f"  secret ballots: {sec['ballots_verified']} with valid proofs, "
+        f"{sec['ballots_rejected']} rejected (spoiled)"
+    )
+    out.print(f"  homomorphic product of the counted ballots: {said(sec['product_check'])}")
+    for s in sec["shares"]:
+        mark = (
+            "valid" if s["valid"] else f"[red]INVALID, not used[/] ({escape(s['problem'] or '')})"
+        )
+        out.print(f"  decryption share of teller {s['teller']}: {mark}")
+    out.print(f"  counts {sec['counts']}: {said(sec['counts_check'])}")
+    if sec["waiting"]:
+        out.print(f"  [yellow]{escape(sec['waiting'])}[/]")
 
 
 def render_receipt(r: Any) -> None:

@@ -62,6 +62,8 @@ def test_secret_vote_from_ceremony_to_receipt(council: dict[str, Path], invoke: 
     st = json_out(invoke(council["dave"], "vote", "status", vid[:8], "--json"))
     assert st["state"] == "PROVISIONAL" and st["provisional_counts"] is None
     assert st["secret"]["provisional"].startswith("none")
+    human = " ".join(ok(invoke(council["dave"], "vote", "status", vid[:8])).split())
+    assert "no counts before k tellers seal it" in human and "provisional counts" not in human
     ok(invoke(a, "vote", "close", vid[:8]))
     sync(*council.values())
     for teller in ("bob", "dave"):
@@ -76,6 +78,11 @@ def test_secret_vote_from_ceremony_to_receipt(council: dict[str, Path], invoke: 
     assert audit.exit_code == 0, audit.output
     assert data["secret"]["counts_check"] is True
     assert data["secret"]["valid_shares"] == 2 and data["secret"]["ballots_verified"] == 6
+    human = " ".join(ok(invoke(council["carol"], "vote", "verify", vid[:8])).split())
+    assert "homomorphic product of the counted ballots: checked" in human
+    assert "'east': 1}: checked" in human
+    human = " ".join(ok(invoke(council["carol"], "vote", "status", vid[:8])).split())
+    assert "secret ballot" in human and "decryption share of teller" in human
     rec = json_out(invoke(council["erin"], "vote", "receipt", vid[:8], "--json"))
     assert rec["in_sealed_set"] and len(rec["tracker"]) == 64
     human = " ".join(ok(invoke(council["erin"], "vote", "receipt", vid[:8])).split())
@@ -110,3 +117,58 @@ def test_secret_refusals(council: dict[str, Path], invoke: Invoke) -> None:
     assert r.exit_code == 5 and "exactly one" in r.output
     r = invoke(council["erin"], "vote", "cast", vid[:8], "north", "south")
     assert r.exit_code == 5
+
+
+def finals(invoke: Invoke, homes: dict[str, Path], vid: str) -> dict[str, object]:
+    """Each laptop's FINAL counts (laptops not FINAL left out)."""
+    out = {}
+    for name, h in homes.items():
+        res = json_out(invoke(h, "vote", "result", vid[:8], "--json"))
+        if res["state"] == "FINAL":
+            out[name] = res["result"]["counts"]
+    return out
+
+
+def test_a_partition_only_the_side_with_k_tellers_decrypts(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    """bob and carol (2 of 3 tellers) with alice on one side, dave and erin on the other:
+    one side seals and decrypts, the other stays PROVISIONAL; after the heal every laptop
+    shows the same FINAL counts, which are the choices the sealed side made."""
+    cid = ceremony(invoke, council)
+    vid: str = json_out(open_secret(invoke, council["alice"], cid))["vote"]
+    sync(*council.values())
+    side_a = {n: council[n] for n in ("alice", "bob", "carol")}
+    side_b = {n: council[n] for n in ("dave", "erin")}
+    made = {"alice": "north", "bob": "south", "carol": "north", "dave": "east", "erin": "east"}
+    for name, choice in made.items():
+        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
+    sync(*side_a.values())
+    sync(*side_b.values())
+    assert finals(invoke, council, vid) == {}
+    r = invoke(council["dave"], "vote", "seal", vid[:8])
+    assert r.exit_code == 5 and "no close sheet" in r.output  # nothing to seal on this side
+    ok(invoke(council["alice"], "vote", "close", vid[:8]))
+    sync(*side_a.values())
+    ok(invoke(council["bob"], "vote", "seal", vid[:8]))
+    sync(*side_a.values())
+    assert finals(invoke, council, vid) == {}  # one seal of two: nobody decrypts yet
+    ok(invoke(council["carol"], "vote", "seal", vid[:8]))
+    sync(*side_a.values())
+    seen = finals(invoke, council, vid)
+    expected = {"north": 2, "south": 1, "east": 0}
+    assert seen == dict.fromkeys(side_a, expected)
+    for name in side_b:
+        st = json_out(invoke(council[name], "vote", "status", vid[:8], "--json"))
+        assert st["state"] == "PROVISIONAL" and st["provisional_counts"] is None
+    sync(*council.values())  # the heal
+    assert finals(invoke, council, vid) == dict.fromkeys(council, expected)
+    res = json_out(invoke(council["erin"], "vote", "result", vid[:8], "--json", "--ballots"))
+    late = [u for u in res["result"]["uncounted"] if u["reason"].startswith("uncounted (late)")]
+    assert sorted(u["name"] for u in late) == ["dave", "erin"]
+    # dave's seal after the heal adds a third share: the same counts
+    ok(invoke(council["dave"], "vote", "seal", vid[:8], "--accept-late"))
+    sync(*council.values())
+    assert finals(invoke, council, vid) == dict.fromkeys(council, expected)
+    audit = json_out(invoke(council["erin"], "vote", "verify", vid[:8], "--json"))
+    assert audit["ok"] and audit["secret"]["valid_shares"] == 3
