@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from ledger.votes import tally as vote_tally
@@ -62,6 +63,14 @@ def check_ballot(ctx: VoteContext, voter: bytes, data: Any) -> tuple[SecretBallo
     voter key; else (None, why)."""
     if not isinstance(data, bytes):
         return None, "a secret vote's ballot carries its encrypted choice in 'sealed' (bytes)"
+    return _checked(ctx, voter, data)
+
+
+@lru_cache(maxsize=20_000)
+def _checked(ctx: VoteContext, voter: bytes, data: bytes) -> tuple[SecretBallot | None, str]:
+    """Checking a ballot is a pure function of (vote context, voter key, bytes): a command
+    that folds the votes twice (seal: before and after writing), or a node folding after
+    every sync, verifies each ballot's proofs once (about 0.35 ms each)."""
     try:
         ballot = SecretBallot.from_bytes(data)
     except BallotEncodingError as e:

@@ -64,10 +64,16 @@ def deal_all(m: MeshFixture, cer: Entry) -> Ceremony:
     return fold(m).ceremonies[cer.id]
 
 
-def open_secret(m: MeshFixture, c: Ceremony, options: int = 3, method: str = "plurality") -> Entry:
+def open_secret(
+    m: MeshFixture,
+    c: Ceremony,
+    options: int = 3,
+    method: str = "plurality",
+    weights: dict[str, int] | None = None,
+) -> Entry:
     roster = m.roster()
-    voters = ["alice", "bob", "carol", "dave", "erin"]
-    rows = sorted(((roster.member_of(m.key(v)) or m.key(v)).hex(), 1) for v in voters)
+    voters = weights or dict.fromkeys(["alice", "bob", "carol", "dave", "erin"], 1)
+    rows = sorted(((roster.member_of(m.key(v)) or m.key(v)).hex(), w) for v, w in voters.items())
     body: dict[str, Any] = {
         "title": "Who chairs?",
         "text": "",
@@ -75,7 +81,7 @@ def open_secret(m: MeshFixture, c: Ceremony, options: int = 3, method: str = "pl
         "method": method,
         "roll": dict(rows),
         "roll_size": len(rows),
-        "roll_weight": len(rows),
+        "roll_weight": sum(w for _, w in rows),
         "roll_source": "test",
         "tellers": [t.hex() for t in c.tellers],
         "teller_keys": {t.hex(): k.hex() for t, k in c.teller_keys.items()},
@@ -301,3 +307,35 @@ def _tally(m: MeshFixture, charter: Entry, sheet: Entry) -> Any:
     assert s.ballots is not None
     ctx = context(charter.id, vote.charter.fields)
     return encrypted_tally(ctx, sealed_slots(vote, set(s.ballots)), vote.encrypted)[0]
+
+
+def test_a_weighted_secret_approval_vote_counts_weights() -> None:
+    m, c = ready()
+    charter = open_secret(m, c, method="approval", weights={"alice": 3, "bob": 1, "carol": 2})
+    ballots = [
+        honest(m, charter, "alice", [1, 1, 0]),
+        honest(m, charter, "bob", [0, 1, 0]),
+        honest(m, charter, "carol", [0, 0, 0]),  # approves nobody: turnout only
+    ]
+    from ledger.votes.testing import VoteBook
+
+    sheet = VoteBook(m).close("alice", charter, ballots)
+    for t in ("bob", "dave"):
+        seal(m, charter, sheet, t, honest_share(m, charter, sheet, t))
+    vote = fold(m).votes[charter.id]
+    assert vote.state == FINAL and vote.result is not None
+    assert vote.result.tally.counts == {"o0": 3, "o1": 4, "o2": 0}
+    assert vote.result.turnout_weight == 6 and vote.result.winner is not None
+    check = secret_audit.check(vote)
+    assert check is not None and check["counts_check"] is True
+
+
+def test_a_secret_plurality_ballot_does_not_count_in_another_open_vote() -> None:
+    """The same ballot bytes, copied into a second secret vote on the same key: spoiled."""
+    m, c = ready()
+    first, second = open_secret(m, c), open_secret(m, c)
+    ballot = honest(m, first, "bob", [0, 1, 0])
+    copy = cast(m, second, "bob", ballot.body["sealed"])
+    votes = fold(m)
+    assert votes.votes[first.id].ballots[ballot.id].spoiled is None
+    assert (votes.votes[second.id].ballots[copy.id].spoiled or "").startswith("encrypted ballot")
