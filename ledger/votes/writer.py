@@ -64,10 +64,12 @@ def heard_map(store: Store) -> dict[bytes, int]:
 def load(store: Store, *, heard: bool = False, count: bool = True) -> tuple[Votes, Roster]:
     """The votes view over this laptop's ledger (``heard``: also per-voter last-heard;
     ``count=False``: no tallies, see :func:`ledger.votes.view.fold`)."""
-    roster = store.roster()
-    entries = store.entries(kind_prefix="vote.")
-    proofs = [e for p in store.fork_proofs() for e in (p.a, p.b) if e.kind.startswith("vote.")]
-    heard_at = heard_map(store) if heard else None
+    with store._read():  # one snapshot: a fork arriving between reads must not tear them
+        roster = store.roster()
+        entries = store.entries(kind_prefix="vote.")
+        forks = store.fork_proofs()
+        heard_at = heard_map(store) if heard else None
+    proofs = [e for p in forks for e in (p.a, p.b) if e.kind.startswith("vote.")]
     return fold(entries, roster, heard_at, proofs, count=count), roster
 
 

@@ -96,7 +96,7 @@ class FinalWatch:
         if state == "CONFLICT":
             self.violations.append(f"{when}: {node} shows vote {vote} in CONFLICT")
         if (node, vote) in self.shown and result is None:
-            self.violations.append(f"{when}: {node} no longer shows vote {vote} FINAL")
+            self.violations.append(f"{when}: {node} no longer shows vote {vote} FINAL ({state})")
         if result is None:
             return
         first = self.results.setdefault(vote, result)
