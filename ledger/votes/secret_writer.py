@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.entry import Entry
 from ledger.errors import InvalidInput, TrustError
@@ -41,6 +41,9 @@ from ledger.votes.secret import (
     teller_secret,
 )
 from ledger.votes.state import Sheet, Vote, Votes
+
+if TYPE_CHECKING:
+    from ledger.votes.writer import VoteSpec
 
 SECRET_METHODS = (PLURALITY, APPROVAL)
 
@@ -172,6 +175,31 @@ def secret_field(votes: Votes, roster: Roster, ceremony_text: str, method: str) 
             hint="each teller runs `plurictl vote ceremony deal "
             f"{c.id.hex()[:12]}` (again after a complaint); then sync",
         )
+    return c
+
+
+def secret_spec(store: Store, roster: Roster, spec: VoteSpec) -> Ceremony:
+    """Check a secret vote's method and ceremony; its tellers, k and f come from it."""
+    from ledger.votes.writer import load
+
+    assert spec.ceremony is not None
+    votes, _ = load(store, count=False)
+    c = secret_field(votes, roster, spec.ceremony, spec.method)
+    keys = [c.teller_keys[m] for m in c.tellers]
+    if spec.tellers and {roster.member_of(t) or t for t in spec.tellers} != set(c.tellers):
+        names = ", ".join(roster.name_of(t) for t in c.tellers)
+        raise InvalidInput(
+            f"a secret vote's tellers are its key ceremony's ({names})",
+            hint="leave out --teller with --ceremony",
+        )
+    if (spec.k is not None and spec.k != c.k) or (
+        spec.tolerate is not None and spec.tolerate != c.f
+    ):
+        raise InvalidInput(
+            f"the key ceremony fixed k={c.k} and f={c.f}; leave out --seal-threshold and "
+            "--tolerate with --ceremony"
+        )
+    spec.tellers, spec.k, spec.tolerate = keys, c.k, c.f
     return c
 
 

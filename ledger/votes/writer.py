@@ -38,7 +38,6 @@ from ledger.votes.bodies import (
     parse_options,
     seal_threshold,
 )
-from ledger.votes.ceremonies import Ceremony
 from ledger.votes.view import PROVISIONAL, Sheet, Vote, Votes, fold
 
 DEFAULT_CREDITS = 100
@@ -299,7 +298,7 @@ def open_vote(store: Store, identity: Identity, spec: VoteSpec) -> Entry:
     need_role(store, roster, identity, "coordinator", "open a vote")
     secret = None
     if spec.ceremony is not None:
-        secret = _secret_spec(store, roster, spec)
+        secret = secret_writer.secret_spec(store, roster, spec)
     body, parts = charter_body(roster, spec)
     if secret is not None:
         body["secret"] = secret_writer.secret_body(secret)
@@ -315,29 +314,6 @@ def open_vote(store: Store, identity: Identity, spec: VoteSpec) -> Entry:
         written = store.append_many(identity, [(PART, p) for p in parts])
         body["roll_parts"] = [e.id.hex() for e in written]
     return store.append(identity, CHARTER, body)
-
-
-def _secret_spec(store: Store, roster: Roster, spec: VoteSpec) -> Ceremony:
-    """Check a secret vote's method and ceremony; its tellers, k and f come from it."""
-    assert spec.ceremony is not None
-    votes, _ = load(store, count=False)
-    c = secret_writer.secret_field(votes, roster, spec.ceremony, spec.method)
-    keys = [c.teller_keys[m] for m in c.tellers]
-    if spec.tellers and {roster.member_of(t) or t for t in spec.tellers} != set(c.tellers):
-        names = ", ".join(roster.name_of(t) for t in c.tellers)
-        raise InvalidInput(
-            f"a secret vote's tellers are its key ceremony's ({names})",
-            hint="leave out --teller with --ceremony",
-        )
-    if (spec.k is not None and spec.k != c.k) or (
-        spec.tolerate is not None and spec.tolerate != c.f
-    ):
-        raise InvalidInput(
-            f"the key ceremony fixed k={c.k} and f={c.f}; leave out --seal-threshold and "
-            "--tolerate with --ceremony"
-        )
-    spec.tellers, spec.k, spec.tolerate = keys, c.k, c.f
-    return c
 
 
 # --- cast --------------------------------------------------------------------------

@@ -172,3 +172,33 @@ def test_a_partition_only_the_side_with_k_tellers_decrypts(
     assert finals(invoke, council, vid) == dict.fromkeys(council, expected)
     audit = json_out(invoke(council["erin"], "vote", "verify", vid[:8], "--json"))
     assert audit["ok"] and audit["secret"]["valid_shares"] == 3
+
+
+def test_ceremony_refusals_have_documented_exit_codes(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    a = council["alice"]
+    r = invoke(a, "vote", "ceremony", "status", "abcdef12")
+    assert r.exit_code == 5 and "no key ceremony matches" in r.output
+    r = invoke(a, "vote", "ceremony", "start", "--teller", "erin", "--teller", "bob")
+    assert r.exit_code == 7 and "erin does not hold the teller role" in r.output
+    r = invoke(council["bob"], "vote", "ceremony", "start", "--teller", "bob")
+    assert r.exit_code == 7 and "only a coordinator" in r.output
+    r = invoke(a, "vote", "ceremony", "start", "--teller", "bob", "--teller", "carol",
+               "--tolerate", "5")  # fmt: skip
+    assert r.exit_code == 5 and "--tolerate 5" in r.output
+    r = invoke(a, "vote", "open", "--title", "x", "--option", "a", "--option", "b",
+               "--roll", "role:operator", "--ceremony", "abcd")  # fmt: skip
+    assert r.exit_code == 5 and "add --secret" in r.output
+    r = invoke(a, "vote", "open", "--title", "x", "--option", "a", "--option", "b",
+               "--roll", "role:operator", "--secret")  # fmt: skip
+    assert r.exit_code == 5 and "--ceremony ID" in r.output
+    with Store.open(a) as s:
+        before = s.count()
+    cid = ceremony(invoke, council)
+    r = open_secret(invoke, a, cid, "--teller", "bob")
+    assert r.exit_code == 5 and "its key ceremony's" in r.output  # type: ignore[attr-defined]
+    r = open_secret(invoke, a, cid, "--seal-threshold", "3")
+    assert r.exit_code == 5 and "fixed k=2" in r.output  # type: ignore[attr-defined]
+    with Store.open(a) as s:
+        assert s.count() == before + 1 + len(TELLERS)  # the ceremony and its dealings only
