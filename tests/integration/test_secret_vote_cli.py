@@ -202,3 +202,58 @@ def test_ceremony_refusals_have_documented_exit_codes(
     assert r.exit_code == 5 and "fixed k=2" in r.output  # type: ignore[attr-defined]
     with Store.open(a) as s:
         assert s.count() == before + 1 + len(TELLERS)  # the ceremony and its dealings only
+
+
+def test_an_independent_verifier_recomputes_the_result_from_the_ledger(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    """Plain Python integers (tests/unit/ballotcrypto/independent.py, no code shared with
+    plurictl) follow field_guides/secret-ballots.md over the raw entries of a real ledger:
+    the ceremony's keys, every ballot's proofs, the product, each seal's share, the counts."""
+    from tests.unit.ballotcrypto import independent as ind
+
+    a = council["alice"]
+    cid = ceremony(invoke, council)
+    vid: str = json_out(open_secret(invoke, a, cid))["vote"]
+    sync(*council.values())
+    for name, choice in {"alice": "east", "bob": "east", "carol": "north", "erin": "south"}.items():
+        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
+    ok(invoke(council["erin"], "vote", "cast", vid[:8], "east"))  # a revote
+    sync(*council.values())
+    ok(invoke(a, "vote", "close", vid[:8]))
+    sync(*council.values())
+    for teller in ("carol", "dave"):
+        ok(invoke(council[teller], "vote", "seal", vid[:8]))
+        sync(*council.values())
+    claimed = json_out(invoke(a, "vote", "result", vid[:8], "--json"))["result"]["counts"]
+    with Store.open(council["erin"]) as s:
+        entries = {e.id: e for e in s.entries(kind_prefix="vote.")}
+    cer = entries[bytes.fromhex(cid)]
+    charter = entries[bytes.fromhex(vid)]
+    tellers = cer.body["tellers"]
+    keys = [bytes.fromhex(cer.body["teller_keys"][t]) for t in tellers]
+    k = cer.body["k"]
+    dealings = [e.body["dealing"] for e in entries.values() if e.kind == "vote.deal"]
+    joint, public = ind.ceremony_keys(bytes.fromhex(cid), k, keys, dealings)
+    assert (k, joint, public) == ind.parse_keyset(charter.body["secret"]["keys"])
+    spec = ind.Spec(3, 1, 1)
+    (sheet,) = [e for e in entries.values() if e.kind == "vote.close"]
+    listed = [entries[bytes.fromhex(b)] for b in sheet.body["ballots"]]
+    replaced = {r for b in listed for r in b.body["replaces"]}
+    counted = [b for b in listed if b.id.hex() not in replaced]  # newest per voter
+    roll = charter.body["roll"]
+    ballots = []
+    for b in counted:
+        cts = ind.verify_ballot(charter.id, joint, spec, b.author, b.body["sealed"])
+        assert cts is not None
+        ballots.append((cts, roll[b.author.hex()]))
+    tally, weight = ind.aggregate(spec, ballots)
+    ctx = ind.context_digest(charter.id, joint, spec)
+    shares = {}
+    for seal in (e for e in entries.values() if e.kind == "vote.seal"):
+        checked = ind.verify_decryption_share(ctx, tally, public, seal.body["share"])
+        assert checked is not None
+        shares[checked[0]] = checked[1]
+    counts = [claimed[o] for o in ("north", "south", "east")]
+    assert counts == [1, 0, 3]
+    assert ind.check_counts(spec, tally, weight, shares, k, counts)
