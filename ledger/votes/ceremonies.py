@@ -75,6 +75,7 @@ class Ceremony:
     justifications: list[Justification] = field(default_factory=list)
     dealt: dict[int, bytes] = field(default_factory=dict)  # teller index -> dealing entry id
     state: CeremonyState | None = None
+    failure: str | None = None  # folding it failed (this ceremony only): never complete
 
     @property
     def params(self) -> CeremonyParams:
@@ -160,7 +161,11 @@ def fold_ceremonies(
         if e.kind != CEREMONY:
             _round_entry(e, out, ignored)
     for c in out.values():
-        c.state = fold_ceremony(c.params, c.dealings, c.complaints, c.justifications)
+        try:
+            c.state = fold_ceremony(c.params, c.dealings, c.complaints, c.justifications)
+        except Exception as err:  # a view fold never raises on signed data: a state instead
+            c.failure = f"{type(err).__name__}: {err}"
+            c.state = CeremonyState((), (), {}, ())
     return out
 
 
@@ -205,6 +210,8 @@ def explain(c: Ceremony, name_of: Any) -> str:
     st = c.state
     if st is None:
         return "not folded"
+    if c.failure:
+        return f"cannot be folded on this laptop ({c.failure}): start a new ceremony"
 
     def who(i: int) -> str:
         return f"{name_of(c.tellers[i - 1])} (teller {i})"

@@ -339,3 +339,19 @@ def test_a_secret_plurality_ballot_does_not_count_in_another_open_vote() -> None
     votes = fold(m)
     assert votes.votes[first.id].ballots[ballot.id].spoiled is None
     assert (votes.votes[second.id].ballots[copy.id].spoiled or "").startswith("encrypted ballot")
+
+
+def test_a_ceremony_whose_fold_fails_is_a_state_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ledger.votes import ceremonies
+
+    m, c = ready()
+
+    def broken(*args: Any) -> Any:
+        raise ValueError("boom")
+
+    monkeypatch.setattr(ceremonies, "fold_ceremony", broken)
+    votes = fold(m)
+    c = votes.ceremonies[c.id]
+    assert not c.complete and "cannot be folded" in secret_writer.awaited(c, m.roster())
