@@ -257,3 +257,33 @@ def test_an_independent_verifier_recomputes_the_result_from_the_ledger(
     counts = [claimed[o] for o in ("north", "south", "east")]
     assert counts == [1, 0, 3]
     assert ind.check_counts(spec, tally, weight, shares, k, counts)
+
+
+def test_a_courier_carries_a_secret_ballot_and_a_teller_seal_across_the_gap(
+    council: dict[str, Path], invoke: Invoke, tmp_path: Path
+) -> None:
+    """No mesh between the sides: a USB bundle carries erin's encrypted ballot to the
+    coordinator and dave's seal (with its decryption share) back: counted, decrypted."""
+    cid = ceremony(invoke, council)
+    a = council["alice"]
+    vid: str = json_out(open_secret(invoke, a, cid))["vote"]
+    sync(*council.values())
+    ok(invoke(council["bob"], "vote", "cast", vid[:8], "south"))
+    ok(invoke(council["erin"], "vote", "cast", vid[:8], "east"))
+    sync(a, council["bob"], council["carol"])  # erin and dave are on the other side
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    ok(invoke(council["erin"], "bundle", "export", "-o", str(stick / "erin.plb")))
+    ok(invoke(a, "bundle", "import", str(stick / "erin.plb")))
+    ok(invoke(a, "vote", "close", vid[:8]))
+    ok(invoke(a, "bundle", "export", "-o", str(stick / "alice.plb")))
+    ok(invoke(council["dave"], "bundle", "import", str(stick / "alice.plb")))
+    ok(invoke(council["dave"], "vote", "seal", vid[:8]))
+    ok(invoke(council["dave"], "bundle", "export", "-o", str(stick / "dave.plb")))
+    sync(a, council["bob"], council["carol"])
+    ok(invoke(council["bob"], "vote", "seal", vid[:8]))
+    ok(invoke(a, "bundle", "import", str(stick / "dave.plb")))
+    sync(a, council["bob"])
+    res = json_out(invoke(a, "vote", "result", vid[:8], "--json"))
+    assert res["state"] == "FINAL"
+    assert res["result"]["counts"] == {"north": 0, "south": 1, "east": 1}
