@@ -292,15 +292,35 @@ _KINDS: dict[str, Check] = {
         k=whole(),
         quorum_pct=number(),
         window_minutes=number(),
+        secret=schema(
+            ["ceremony", "keys", "qualified"],
+            ceremony=ID,
+            keys=binary(33 * 257 + 8),
+            qualified=list_of(whole(1, 255), 255),
+        ),
     ),
     "vote.ballot": schema(
-        ["vote"], vote=ID, choice=either(list_of(anything()), map_of(anything())), replaces=IDS
+        ["vote"],
+        vote=ID,
+        choice=either(list_of(anything()), map_of(anything())),
+        replaces=IDS,
+        sealed=binary(),  # a secret vote's encrypted ballot (field_guides/secret-ballots.md)
     ),
     "vote.stop": schema(["vote"], vote=ID, count=whole(0, BIG), root=text(200)),
     "vote.close": schema(
         ["vote"], vote=ID, count=whole(0, BIG), root=text(200), ballots=IDS, parts=IDS
     ),
-    "vote.seal": schema(["vote", "sheet"], vote=ID, sheet=ID, root=text(200)),
+    "vote.seal": schema(["vote", "sheet"], vote=ID, sheet=ID, root=text(200), share=binary()),
+    "vote.ceremony": schema(
+        ["tellers", "teller_keys", "k", "f"],
+        tellers=list_of(ID, 255),
+        teller_keys=map_of(ID, 255),
+        k=whole(1, 255),
+        f=whole(0, 255),
+    ),
+    "vote.deal": schema(["ceremony", "dealing"], ceremony=ID, dealing=binary()),
+    "vote.complain": schema(["ceremony", "complaint"], ceremony=ID, complaint=binary(16)),
+    "vote.justify": schema(["ceremony", "justification"], ceremony=ID, justification=binary(64)),
     "playbook.run": schema(
         ["playbook", "hash"], playbook=text(64 * 1024), hash=text(200), site=NAME, note=NOTE
     ),

@@ -165,7 +165,8 @@ def status(vote: Vote, votes: Votes, roster: Roster) -> dict[str, Any]:
             "roll_weight": c.roll_weight,
             "quorum_pct": c.fields.quorum_pct,
         },
-        "provisional_counts": prov.counts if prov else {},
+        "provisional_counts": None if c.fields.secret else prov.counts if prov else {},
+        "secret": secret(vote),
         "voters": [_voter(s, vote, roster) for _, s in sorted(vote.slots.items())],
         "double_votes": [
             {
@@ -197,6 +198,20 @@ def status(vote: Vote, votes: Votes, roster: Roster) -> dict[str, Any]:
         "late_ballots": [b.hex() for b in vote.late],
         "result": result(vote, roster),
         "ignored": [i.to_json() for i in votes.ignored_for(vote.id)],
+    }
+
+
+def secret(vote: Vote) -> dict[str, Any] | None:
+    """A secret vote's key and, once sealed, its decryption (None: an open vote)."""
+    s = vote.charter.fields.secret
+    if s is None:
+        return None
+    return {
+        "ceremony": s.ceremony.hex(),
+        "joint_key": s.keys.joint_key.hex(),
+        "provisional": "none: a secret vote has no counts before k tellers seal it "
+        "(sealing decrypts the sum of the sealed ballots, never one ballot)",
+        "decryption": vote.secret.to_json() if vote.secret is not None else None,
     }
 
 
@@ -253,6 +268,7 @@ def _result_head(vote: Vote, r: Result, roster: Roster) -> dict[str, Any]:
         "missing_weight": r.missing_weight,
         "decided_regardless": r.decided_regardless,
         "equivocated_tellers": equivocated(vote, roster),
+        "secret": secret(vote),
     }
 
 

@@ -22,7 +22,9 @@ from ledger.roster import view as roster_view
 from ledger.store import Store, verify_many
 from ledger.stored import gc_paused
 from ledger.votes import as_json as vote_json
+from ledger.votes import secret_audit
 from ledger.votes.bodies import BALLOT, VOTE_KINDS
+from ledger.votes.secret_tally import SEALED_PREFIX
 from ledger.votes.view import (
     CONFLICT,
     FAILED,
@@ -66,7 +68,17 @@ class Receipt:
             "proof": [{"side": s, "hash": h.hex()} for s, h in self.proof or []],
             "proof_ok": self.proof_ok,
             "final_slot": self.slot_status,
+            "tracker": self.tracker,
         }
+
+    @property
+    def tracker(self) -> str | None:
+        """A secret vote: the tracker (hash of the encrypted ballot) of the ballot shown."""
+        b = self.in_set or self.current
+        choice = b.choice if b is not None else None
+        if isinstance(choice, str) and choice.startswith(SEALED_PREFIX) and choice != SEALED_PREFIX:
+            return choice[len(SEALED_PREFIX) :]
+        return None
 
 
 def receipt(store: Store, identity: Identity, vote_text: str) -> Receipt:
@@ -161,6 +173,8 @@ class Audit:
     votes: Votes
     roster: roster_view.Roster
     _status: dict[str, Any] | None = None
+    #: a secret vote: ballots verified, product, shares and counts re-checked
+    secret: dict[str, Any] | None = None
 
     @property
     def status(self) -> dict[str, Any]:
@@ -181,6 +195,8 @@ class Audit:
             out.append("the sealed sheet's Merkle root does not match its ballots")
         if self.vote.state == FAILED:
             out.append(self.vote.failure or "the count failed")
+        if self.secret is not None and self.secret["counts_check"] is False:
+            out.append("the secret vote's counts do not follow from its ballots and shares")
         if self.vote.state == CONFLICT:
             out.append("two sheets are sealed: more tellers equivocated than the vote tolerates")
         f = self.vote.charter.fields.f
@@ -207,6 +223,7 @@ class Audit:
             "bad_entries": [b.to_json() for b in self.bad],
             "same_as_store": self.same_as_store,
             "sealed_root_ok": self.sealed_root_ok,
+            "secret": self.secret,
         }
         if every_ballot:
             return {**out, "ballots": self.ballots, "status": self.status}
@@ -401,4 +418,5 @@ def _verify(store: Store, vote_text: str, progress: Callable[[int], None] | None
         root_ok,
         votes,
         roster,
+        secret=secret_audit.check(vote),
     )

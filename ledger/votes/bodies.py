@@ -12,6 +12,12 @@ Kinds (all under ``vote.``; ids and keys are lowercase hex)::
     vote.close    {"vote", "count", "root", "ballots": [ballot id], "parts": [part id]}
     vote.seal     {"vote", "sheet": close id, "root"} a teller countersigns one sheet
 
+Secret votes (field_guides/secret-ballots.md): the charter adds ``"secret": {"ceremony":
+ceremony id, "keys": key-set bytes}``; a ballot carries ``"sealed": ballot bytes`` instead
+of ``choice``; a seal adds ``"share": decryption-share bytes``. The key ceremony's own
+kinds (``vote.ceremony``, ``vote.deal``, ``vote.complain``, ``vote.justify``) are in
+:mod:`ledger.votes.ceremonies`.
+
 Long lists (a roll of 10,000 members, a sheet of 100,000 ballots) do not fit in
 one 64 KiB entry: they are split into ``vote.part`` entries written first and
 named, in order, by the charter or sheet. A part is content-addressed (its id
@@ -29,13 +35,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ledger.votes.secret.errors import BallotEncodingError
+from ledger.votes.secret.keys import KeySet
+
 PART = "vote.part"
 CHARTER = "vote.charter"
 BALLOT = "vote.ballot"
 STOP = "vote.stop"
 CLOSE = "vote.close"
 SEAL = "vote.seal"
-VOTE_KINDS = frozenset({PART, CHARTER, BALLOT, STOP, CLOSE, SEAL})
+#: secret votes' key ceremonies (:mod:`ledger.votes.ceremonies`)
+CEREMONY, DEAL, COMPLAIN, JUSTIFY = "vote.ceremony", "vote.deal", "vote.complain", "vote.justify"
+CEREMONY_KINDS = frozenset({CEREMONY, DEAL, COMPLAIN, JUSTIFY})
+VOTE_KINDS = frozenset({PART, CHARTER, BALLOT, STOP, CLOSE, SEAL}) | CEREMONY_KINDS
 
 PLURALITY, APPROVAL, RANKED, QUADRATIC = "plurality", "approval", "ranked-choice", "quadratic"
 METHODS = (PLURALITY, APPROVAL, RANKED, QUADRATIC)
@@ -124,6 +136,51 @@ def parse_roll_items(value: Any, what: str = "roll") -> dict[bytes, int]:
 
 
 @dataclass(frozen=True)
+class SecretFields:
+    """What a secret vote's charter records: its key ceremony and the keys it produced."""
+
+    ceremony: bytes
+    keys: KeySet
+    #: the ceremony's qualified dealers (teller indices) whose dealings make ``keys``
+    qualified: tuple[int, ...]
+
+
+def parse_secret(value: Any, method: str, n: int, k: int) -> SecretFields | None:
+    """The charter's ``secret`` field (None: an open vote); Malformed if it cannot be one."""
+    if value is None:
+        return None
+    if method not in (PLURALITY, APPROVAL):
+        raise Malformed(
+            f"a {method} vote cannot be secret: only plurality and approval votes can "
+            "(ranked-choice and quadratic tallies need a mixnet or range proofs)"
+        )
+    if not isinstance(value, dict):
+        raise Malformed("secret must be a map with ceremony and keys")
+    ceremony = parse_hex(value.get("ceremony"), "secret.ceremony")
+    raw = value.get("keys")
+    if not isinstance(raw, bytes):
+        raise Malformed("secret.keys must be bytes (a key set)")
+    try:
+        keys = KeySet.from_bytes(raw)
+    except BallotEncodingError as e:
+        raise Malformed(f"secret.keys: {e}") from e
+    if keys.threshold != k or len(keys.public_shares) != n:
+        raise Malformed(
+            f"secret.keys are for {keys.threshold} of {len(keys.public_shares)}, "
+            f"the charter seals with {k} of {n}"
+        )
+    qualified = value.get("qualified")
+    if (
+        type(qualified) is not list
+        or not all(type(i) is int and 1 <= i <= n for i in qualified)
+        or qualified != sorted(set(qualified))
+        or len(qualified) < k
+    ):
+        raise Malformed(f"secret.qualified must list at least {k} teller indices, ascending")
+    return SecretFields(ceremony, keys, tuple(qualified))
+
+
+@dataclass(frozen=True)
 class CharterFields:
     """A charter body, parsed; the roll may still be spread over parts."""
 
@@ -147,6 +204,8 @@ class CharterFields:
     #: how many equivocating tellers (copied keys) the vote tolerates; None: a charter
     #: written before f existed, folded by the old rules (``rules`` 1)
     f: int | None = None
+    #: a secret vote: its key ceremony and the joint key set (None: an open vote)
+    secret: SecretFields | None = None
 
     @property
     def rules(self) -> int:
@@ -213,6 +272,9 @@ def parse_charter(body: dict[str, Any]) -> CharterFields:
     window = body.get("window_minutes")
     if window is not None:
         window = _int(window, "window_minutes", 0, 10**6)
+    secret = parse_secret(body.get("secret"), method, n, k)
+    if secret is not None and f is None:
+        raise Malformed("a secret vote's charter must carry f")
     return CharterFields(
         title,
         text,
@@ -230,6 +292,7 @@ def parse_charter(body: dict[str, Any]) -> CharterFields:
         window,
         teller_keys,
         f,
+        secret,
     )
 
 

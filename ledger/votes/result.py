@@ -51,7 +51,7 @@ def resolve_slot(member: bytes, weight: int, ballots: list[Ballot]) -> Slot:
     return Slot(member, weight, status, ballot=head, replaced=older)
 
 
-def _sealed_slots(vote: Vote, listed: set[bytes]) -> dict[bytes, Slot]:
+def sealed_slots(vote: Vote, listed: set[bytes]) -> dict[bytes, Slot]:
     """Every roll member's slot over the sealed set only: the slots of members with a
     ballot outside it are resolved again from their listed ballots, the others kept."""
     changed = {b.member for bid, b in vote.ballots.items() if bid not in listed}
@@ -77,7 +77,7 @@ def final_result(
     charter = vote.charter
     f = charter.fields
     listed = set(ordered)
-    slots = _sealed_slots(vote, listed)
+    slots = sealed_slots(vote, listed)
     tally = count(slots)
     turnout = sum(s.weight for s in slots.values() if s.participated)
     missing = f.roll_weight - turnout

@@ -136,7 +136,7 @@ def build_spec(resolve: Resolve, file: str | None, flags: dict[str, Any]) -> Any
     data = _load_toml(Path(file)) if file else {}
     known = {
         "title", "text", "method", "options", "roll", "roll_file", "tellers", "weights",
-        "seal_threshold", "tolerate", "quorum", "credits", "window",
+        "seal_threshold", "tolerate", "quorum", "credits", "window", "secret", "ceremony",
     }  # fmt: skip
     extra = set(data) - known
     if extra:
@@ -181,11 +181,12 @@ def build_spec(resolve: Resolve, file: str | None, flags: dict[str, Any]) -> Any
         for key, w in weights.items():
             roll[key] = w
         weights = {}
+    method = str(pick("method", "plurality"))
     return VoteSpec(
         title=str(title),
         text=str(pick("text", "") or ""),
         options=options,
-        method=str(pick("method", "plurality")),
+        method=method,
         tellers=tellers,
         roll_role=roll_role,
         roll=roll,
@@ -196,4 +197,27 @@ def build_spec(resolve: Resolve, file: str | None, flags: dict[str, Any]) -> Any
         credits=_whole(pick("credits"), "credits"),
         window_minutes=_whole(pick("window"), "window"),
         roll_source=source,
+        ceremony=_secret(bool(pick("secret", False)), pick("ceremony"), method),
     )
+
+
+def _secret(secret: bool, ceremony: Any, method: str) -> str | None:
+    """The key ceremony of a secret vote (``--secret --ceremony ID``), or None: an open vote."""
+    from ledger.errors import InvalidInput
+
+    if not secret:
+        if ceremony:
+            raise InvalidInput("--ceremony is for secret votes: add --secret")
+        return None
+    if method not in ("plurality", "approval"):
+        raise InvalidInput(
+            f"--secret works with plurality and approval votes, not {method}: ranked-choice "
+            "and quadratic tallies would need a mixnet or range proofs (they stay open votes)",
+            hint="drop --secret, or use --method plurality / approval",
+        )
+    if not isinstance(ceremony, str) or not ceremony.strip():
+        raise InvalidInput(
+            "a secret vote needs its tellers' key ceremony: --ceremony ID",
+            hint="a coordinator runs `plurictl vote ceremony start --teller NAME ...` first",
+        )
+    return ceremony

@@ -7,12 +7,16 @@ Plain data (dataclasses); :mod:`ledger.votes.view` builds it and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger import folds as common
 from ledger.roster.view import Roster
 from ledger.votes import tally as vote_tally
 from ledger.votes.bodies import CharterFields, Option
+
+if TYPE_CHECKING:
+    from ledger.votes.ceremonies import Ceremony
+    from ledger.votes.secret_tally import SecretCount
 
 PROVISIONAL, SEALED, FINAL = "PROVISIONAL", "SEALED", "FINAL"
 #: more sheets reached k seals than the charter's f allows (more than f tellers
@@ -172,6 +176,8 @@ class Seal:
     #: made past the point where the roster cut or froze its key: only some laptops
     #: hold it; it counts only when it completes a sealed sheet (rules 2)
     surplus: bool = False
+    #: a secret vote: the decryption share the seal carries (bytes as signed)
+    share: Any = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -293,6 +299,11 @@ class Vote:
     #: FAILED: what went wrong while counting (this vote only)
     failure: str | None = None
     stuck: Stuck | None = None
+    #: a secret vote once sealed: the encrypted tally, each seal's decryption share
+    #: (valid or not) and the decrypted counts (when k valid shares are here)
+    secret: SecretCount | None = None
+    #: a secret vote: each ballot whose proofs verified, parsed, by entry id
+    encrypted: dict[bytes, Any] = field(default_factory=dict)
     last_heard: dict[bytes, int] = field(default_factory=dict)  # member -> hlc
 
     @property
@@ -323,6 +334,8 @@ class Votes:
     votes: dict[bytes, Vote] = field(default_factory=dict)
     ignored: list[Ignored] = field(default_factory=list)
     waiting: list[Ignored] = field(default_factory=list)
+    #: key ceremonies for secret votes, by ceremony id
+    ceremonies: dict[bytes, Ceremony] = field(default_factory=dict)
 
     def find(self, prefix: str) -> list[Vote]:
         """Votes whose id starts with ``prefix`` (hex)."""

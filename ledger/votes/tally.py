@@ -108,6 +108,11 @@ def first_preferences(option_ids: Sequence[str], ballots: Sequence[tuple[int, An
     return Tally(RANKED, counts, NO_VOTES)
 
 
+def from_counts(method: str, counts: dict[str, int]) -> Tally:
+    """A plurality or approval tally from counts alone (a secret vote's decrypted counts)."""
+    return _decide(method, dict(counts), any(counts.values()))
+
+
 def _decide(method: str, counts: dict[str, int], chose: bool) -> Tally:
     if not chose:
         return Tally(method, counts, NO_VOTES)

@@ -48,14 +48,17 @@ from ledger import schemas
 from ledger.entry import Entry
 from ledger.roster.view import Roster
 from ledger.votes.bodies import (
+    CEREMONY_KINDS,
     CHARTER,
     PART,
     VOTE_KINDS,
+    CharterFields,
     Malformed,
     merge_roll,
     parse_charter,
     parse_hex,
 )
+from ledger.votes.ceremonies import Ceremony, charter_problem, fold_ceremonies
 from ledger.votes.result import resolve_slot
 from ledger.votes.seals import granted
 from ledger.votes.state import (
@@ -132,11 +135,15 @@ def _fold(
     ordered = [by_id[i] for i in sorted(by_id)]  # by id (ids are unique: plain bytes order)
     parts: dict[bytes, Entry] = {}
     charters: list[Entry] = []
+    ceremony_entries: list[Entry] = []
     for e in ordered:
         if e.kind == PART:
             parts[e.id] = e
         elif e.kind == CHARTER:
             charters.append(e)
+        elif e.kind in CEREMONY_KINDS:
+            ceremony_entries.append(e)
+    out.ceremonies = fold_ceremonies(ceremony_entries, roster, out.ignored)
     invalid: set[bytes] = set()
     incomplete: set[bytes] = set()
     conditional: dict[bytes, str] = {}
@@ -203,7 +210,7 @@ def _group_by_vote(
     grouped: dict[bytes, list[Entry]] = {}
     vote_of: dict[str, bytes] = {}  # one hex parse per vote, not per ballot
     for e in ordered:
-        if e.kind in (PART, CHARTER):
+        if e.kind in (PART, CHARTER) or e.kind in CEREMONY_KINDS:
             continue
         text = e.body.get("vote")
         try:
@@ -256,6 +263,18 @@ def _drop(out: Votes, vote: Vote, entries: list[Entry], why: str) -> None:
         out.ignored.append(Ignored(e.id, e.author, e.seq, e.kind, "its charter is invalid", c.id))
 
 
+class _Waiting(Exception):
+    """A secret charter whose key ceremony (or its dealings) has not arrived yet."""
+
+
+def _secret_charter(ceremony: Ceremony | None, fields: CharterFields) -> None:
+    problem, waiting = charter_problem(ceremony, fields)
+    if problem and waiting:
+        raise _Waiting(problem)
+    if problem:
+        raise Malformed(problem)
+
+
 def _charter(
     e: Entry,
     roster: Roster,
@@ -284,6 +303,12 @@ def _charter(
             )
             return
         roll = merge_roll(fields, [parts[p].body.get("items") for p in fields.roll_parts])
+        if fields.secret is not None:
+            _secret_charter(out.ceremonies.get(fields.secret.ceremony), fields)
+    except _Waiting as wait:
+        incomplete.add(e.id)
+        out.waiting.append(Ignored(e.id, e.author, e.seq, e.kind, str(wait), e.id))
+        return
     except Malformed as err:
         invalid.add(e.id)
         out.ignored.append(Ignored(e.id, e.author, e.seq, e.kind, f"invalid charter: {err}", e.id))

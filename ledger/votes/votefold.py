@@ -11,6 +11,7 @@ from typing import Any
 from ledger.entry import Entry
 from ledger.roster.view import Roster
 from ledger.votes import seals as vote_seals
+from ledger.votes import secret_tally as secret
 from ledger.votes import tally as vote_tally
 from ledger.votes.bodies import (
     BALLOT,
@@ -25,6 +26,7 @@ from ledger.votes.bodies import (
 )
 from ledger.votes.result import final_result, resolve_slot, sheet_problem
 from ledger.votes.seals import granted
+from ledger.votes.secret import Ballot as SecretBallot
 from ledger.votes.state import (
     CONFLICT,
     FINAL,
@@ -71,6 +73,9 @@ class VoteFold:
         self.check = choice_checker(f.method, f.options, f.credits)
         self.seat_of = {key: member for member, key in f.teller_keys.items()}
         self.best_seals = 0
+        #: a secret vote: its proof context, and each verified ballot by entry id
+        self.ctx = secret.context(vote.id, f) if f.secret is not None else None
+        self.encrypted: dict[bytes, SecretBallot] = vote.encrypted
 
     def authority(self, author: bytes, seq: int, roles: tuple[str, ...]) -> str | None:
         """``roster.authority``, answered once per key when it holds a role for its whole feed."""
@@ -128,7 +133,7 @@ class VoteFold:
             per_member.setdefault(b.member, []).append(b)
         for member, weight in self.charter.roll.items():
             vote.slots[member] = resolve_slot(member, weight, per_member.get(member, []))
-        if self.count:
+        if self.count and self.ctx is None:  # a secret vote has no provisional counts
             vote.provisional = self.first_count(vote.slots)
         self.finish()
         if vote.state == PROVISIONAL:
@@ -163,7 +168,10 @@ class VoteFold:
 
     def make_ballot(self, e: Entry, member: bytes) -> Ballot:
         replaces = e.body.get("replaces", [])
-        choice, spoiled = self.check(e.body.get("choice"))
+        if self.ctx is not None:
+            choice, spoiled = self.secret_choice(e)
+        else:
+            choice, spoiled = self.check(e.body.get("choice"))
         return Ballot(
             e.id,
             e.author,
@@ -176,6 +184,18 @@ class VoteFold:
             spoiled,
             e.id.hex(),
         )
+
+    def secret_choice(self, e: Entry) -> tuple[str, str | None]:
+        """A secret ballot shows its tracker, never a choice; one whose proofs fail is
+        spoiled (counted for turnout only). ``count=False`` folds skip the proofs."""
+        if not self.count:
+            return secret.SEALED_PREFIX, None
+        assert self.ctx is not None
+        ballot, info = secret.check_ballot(self.ctx, e.author, e.body.get("sealed"))
+        if ballot is None:
+            return secret.SEALED_PREFIX, info
+        self.encrypted[e.id] = ballot
+        return secret.SEALED_PREFIX + info, None
 
     def stop(self, e: Entry) -> None:
         member = self.teller(e)
@@ -270,6 +290,7 @@ class VoteFold:
             return None
         gen = vote_seals.generation(self.roster, e.author)
         seal = Seal(e.id, e.author, member, e.seq, e.hlc, sheet, root, e.sig, gen)
+        seal.share = e.body.get("share")
         if self.rules == 1:
             seal.problem = self.authority(e.author, e.seq, ("teller",))
         else:
@@ -344,6 +365,8 @@ class VoteFold:
         return vote_tally.count(f.method, options, pairs, self.charter.id)
 
     def tally(self, slots: Mapping[bytes, Slot]) -> vote_tally.Tally:
+        if self.ctx is not None:
+            return self.secret_tally(slots)
         pairs = self.voted(slots)
         f = self.charter.fields
         options = [o.id for o in f.options]
@@ -370,6 +393,25 @@ class VoteFold:
         vote.unproven_ballots = [b for b in listed if b in self.unproven]
         if vote.unproven_ballots:
             return
-        vote.state = FINAL
         if self.count:
-            vote.result = final_result(vote, listed, self.rejected, self.tally)
+            try:
+                vote.result = final_result(vote, listed, self.rejected, self.tally)
+            except _AwaitingShares:  # decided, but fewer than k valid shares are here
+                return
+        vote.state = FINAL
+
+    def secret_tally(self, slots: Mapping[bytes, Slot]) -> vote_tally.Tally:
+        """Decrypt the sealed set's tally with the shares its seals carry (k valid needed)."""
+        assert self.ctx is not None and self.vote.sealed_sheet is not None
+        f = self.charter.fields
+        sheet = self.vote.sheets[self.vote.sealed_sheet]
+        sealers = {s.member: s for s in [*sheet.set_aside, *sheet.sealers]}
+        enc, n = secret.encrypted_tally(self.ctx, slots, self.encrypted)
+        self.vote.secret = secret.decrypt(self.ctx, f, enc, n, sealers.values())
+        if self.vote.secret.counts is None:
+            raise _AwaitingShares()
+        return secret.tally_of(f, self.vote.secret.counts)
+
+
+class _AwaitingShares(Exception):
+    """A secret vote's sheet is sealed, but fewer than k valid decryption shares are here."""

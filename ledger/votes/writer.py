@@ -18,6 +18,7 @@ from ledger.errors import InvalidInput, NotInMesh, TrustError, VerificationFaile
 from ledger.identity import Identity
 from ledger.roster.view import ACTIVE, Roster
 from ledger.store import Store
+from ledger.votes import secret_writer
 from ledger.votes.bodies import (
     BALLOT,
     CHARTER,
@@ -62,10 +63,12 @@ def heard_map(store: Store) -> dict[bytes, int]:
 def load(store: Store, *, heard: bool = False, count: bool = True) -> tuple[Votes, Roster]:
     """The votes view over this laptop's ledger (``heard``: also per-voter last-heard;
     ``count=False``: no tallies, see :func:`ledger.votes.view.fold`)."""
-    roster = store.roster()
-    entries = store.entries(kind_prefix="vote.")
-    proofs = [e for p in store.fork_proofs() for e in (p.a, p.b) if e.kind.startswith("vote.")]
-    heard_at = heard_map(store) if heard else None
+    with store._read():  # one snapshot: a fork arriving between reads must not tear them
+        roster = store.roster()
+        entries = store.entries(kind_prefix="vote.")
+        forks = store.fork_proofs()
+        heard_at = heard_map(store) if heard else None
+    proofs = [e for p in forks for e in (p.a, p.b) if e.kind.startswith("vote.")]
     return fold(entries, roster, heard_at, proofs, count=count), roster
 
 
@@ -84,7 +87,7 @@ def find_vote(votes: Votes, text: str) -> Vote:
     raise InvalidInput(f"no vote matches {text!r}", hint=hint)
 
 
-def _require(store: Store, roster: Roster, identity: Identity, role: str, doing: str) -> bytes:
+def need_role(store: Store, roster: Roster, identity: Identity, role: str, doing: str) -> bytes:
     """This laptop's member id, if its key holds ``role`` for its next entry."""
     guard.require(
         store, roster, identity, role, refusal=lambda why: f"only a {role} can {doing} ({why})"
@@ -95,7 +98,7 @@ def _require(store: Store, roster: Roster, identity: Identity, role: str, doing:
 def _require_teller(
     store: Store, roster: Roster, identity: Identity, vote: Vote, doing: str
 ) -> bytes:
-    member = _require(store, roster, identity, "teller", doing)
+    member = need_role(store, roster, identity, "teller", doing)
     if member not in vote.charter.tellers:
         names = ", ".join(roster.name_of(t) for t in vote.charter.tellers)
         raise TrustError(f"you are not a teller of this vote (its tellers: {names})")
@@ -140,6 +143,8 @@ class VoteSpec:
     window_minutes: int | None = None
     text: str = ""
     roll_source: str = ""
+    #: a secret vote: the key ceremony (id or prefix) whose joint key the ballots use
+    ceremony: str | None = None
 
 
 def _member_with_voice(roster: Roster, key: bytes, what: str) -> bytes:
@@ -223,18 +228,10 @@ def threshold_warnings(k: int, f: int, n: int) -> list[str]:
     ]
 
 
-def charter_body(roster: Roster, spec: VoteSpec) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The charter body and its roll parts, validated exactly as the view will."""
-    if spec.method not in METHODS:
-        raise InvalidInput(f"method must be one of {', '.join(METHODS)}")
-    try:
-        parse_options(spec.options)
-    except Malformed as e:
-        raise InvalidInput(str(e)) from e
-    if spec.method != QUADRATIC and spec.credits is not None:
-        raise InvalidInput("--credits only applies to quadratic votes")
+def resolve_tellers(roster: Roster, keys: Sequence[bytes]) -> list[bytes]:
+    """Teller members from keys: each must hold the teller role now, each named once."""
     tellers: list[bytes] = []
-    for key in spec.tellers:
+    for key in keys:
         info = roster.keys.get(key)
         if info is None or info.status != ACTIVE or "teller" not in info.current_roles:
             who = info.name if info else key.hex()[:16]
@@ -249,6 +246,20 @@ def charter_body(roster: Roster, spec: VoteSpec) -> tuple[dict[str, Any], list[d
         raise InvalidInput(
             "a vote needs tellers", hint="name them with --teller NAME (3 or more is wise)"
         )
+    return tellers
+
+
+def charter_body(roster: Roster, spec: VoteSpec) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The charter body and its roll parts, validated exactly as the view will."""
+    if spec.method not in METHODS:
+        raise InvalidInput(f"method must be one of {', '.join(METHODS)}")
+    try:
+        parse_options(spec.options)
+    except Malformed as e:
+        raise InvalidInput(str(e)) from e
+    if spec.method != QUADRATIC and spec.credits is not None:
+        raise InvalidInput("--credits only applies to quadratic votes")
+    tellers = resolve_tellers(roster, spec.tellers)
     k, f = threshold(len(tellers), spec.k, spec.tolerate)
     roll, source = resolve_roll(roster, spec)
     rows = sorted((m.hex(), w) for m, w in roll.items())
@@ -284,8 +295,21 @@ def charter_body(roster: Roster, spec: VoteSpec) -> tuple[dict[str, Any], list[d
 def open_vote(store: Store, identity: Identity, spec: VoteSpec) -> Entry:
     """Write a charter (after its roll parts, when the roll is long). Returns the charter."""
     roster = store.roster()
-    _require(store, roster, identity, "coordinator", "open a vote")
+    need_role(store, roster, identity, "coordinator", "open a vote")
+    secret = None
+    if spec.ceremony is not None:
+        secret = secret_writer.secret_spec(store, roster, spec)
     body, parts = charter_body(roster, spec)
+    if secret is not None:
+        body["secret"] = secret_writer.secret_body(secret)
+        if body["tellers"] != [t.hex() for t in secret.tellers] or body["teller_keys"] != {
+            m.hex(): k.hex() for m, k in secret.teller_keys.items()
+        }:
+            raise InvalidInput(
+                "a teller's key changed since the key ceremony: its seat key no longer "
+                "matches; start a new ceremony",
+                hint="plurictl vote ceremony start --teller ...",
+            )
     if parts:
         written = store.append_many(identity, [(PART, p) for p in parts])
         body["roll_parts"] = [e.id.hex() for e in written]
@@ -364,6 +388,9 @@ def cast(
         heads = slot.conflict or ([slot.ballot] if slot.ballot else [])
         mine = sorted(b.id for b in heads)
     body = {"vote": vote.id.hex(), "choice": normal, "replaces": [i.hex() for i in mine]}
+    if f.secret is not None:  # the choice never leaves this laptop unencrypted
+        del body["choice"]
+        body["sealed"] = secret_writer.sealed_ballot(vote, identity.public, normal)
     entry = store.append(identity, BALLOT, body)
     warnings = []
     stopped = {s.member for s in vote.stops}
@@ -407,7 +434,7 @@ def close(store: Store, identity: Identity, vote_text: str, *, force: bool = Fal
     """Write a close sheet listing every valid ballot this laptop holds for the vote."""
     votes, roster = load(store)
     vote = find_vote(votes, vote_text)
-    _require(store, roster, identity, "coordinator", "close a vote")
+    need_role(store, roster, identity, "coordinator", "close a vote")
     _still_open(vote, "close")
     ids = sorted(vote.ballots)
     root = merkle.root(ids)
@@ -532,7 +559,13 @@ def seal(
             "tellers already sealed other sheets",
             hint="this vote is stuck; the coordinator opens a new one (field_guides/voting.md)",
         )
-    body = {"vote": vote.id.hex(), "sheet": sheet.id.hex(), "root": sheet.root.hex()}
+    body: dict[str, Any] = {
+        "vote": vote.id.hex(),
+        "sheet": sheet.id.hex(),
+        "root": sheet.root.hex(),
+    }
+    if vote.charter.fields.secret is not None:  # sealing is decrypting: the share goes along
+        body["share"] = secret_writer.share_for(votes, vote, sheet, member, identity)
     entry = store.append(identity, SEAL, body)
     after, _ = load(store)
     now = after.votes[vote.id]

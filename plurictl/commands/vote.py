@@ -108,6 +108,13 @@ def _collector_paused(ctx: click.Context) -> None:
     type=click.IntRange(min=0),
     help="Advisory: minutes until tellers should stop (clocks never decide).",
 )
+@click.option(
+    "--secret",
+    is_flag=True,
+    default=None,
+    help="Secret ballots (plurality or approval): needs --ceremony. See secret-ballots.md.",
+)
+@click.option("--ceremony", help="Secret votes: the tellers' completed key ceremony (id).")
 @json_option
 @pass_app
 def open_(app: AppContext, file: str | None, as_json: bool, **flags: Any) -> None:
@@ -135,6 +142,11 @@ def open_(app: AppContext, file: str | None, as_json: bool, **flags: Any) -> Non
     show.render_opened(entry.id.hex(), body, app.home.store.roster())
     for w in warnings:
         console().print(f"[yellow]Warning:[/] {w}")
+
+
+from plurictl.commands.vote_ceremony import ceremony  # noqa: E402
+
+vote.add_command(ceremony)
 
 
 @vote.command("list")
@@ -194,6 +206,9 @@ def cast_(
         )
         return
     out = console()
+    if "sealed" in result.entry.body:
+        _secret_cast(result, choice)
+        return
     shown = result.entry.body["choice"]
     if isinstance(shown, dict):
         text = ", ".join(f"{k}={v}" for k, v in shown.items()) or "blank"
@@ -207,6 +222,23 @@ def cast_(
         out.print(
             "  [green]your slot was void (double vote); this ballot names both and restores it[/]"
         )
+    for w in result.warnings:
+        out.print(f"[yellow]Note:[/] {w}")
+
+
+def _secret_cast(result: Any, choice: tuple[str, ...]) -> None:
+    from ledger.votes.secret import Ballot
+
+    out = console()
+    tracker = Ballot.from_bytes(result.entry.body["sealed"]).tracker.hex()
+    out.print(
+        f"[green]Secret ballot cast[/] on [bold]{result.vote.charter.title}[/]: "
+        f"{', '.join(choice)} (encrypted on this laptop; nobody else can see it)"
+    )
+    out.print(f"  ballot id: {result.entry.id.hex()}")
+    out.print(f"  tracker:   {tracker}  (`plurictl vote receipt` finds it on the sealed sheet)")
+    if result.replaced:
+        out.print(f"  replaces your {result.replaced} earlier ballot(s)")
     for w in result.warnings:
         out.print(f"[yellow]Note:[/] {w}")
 
@@ -375,6 +407,8 @@ def result_(app: AppContext, vote_id: str, ballots: bool, as_json: bool) -> None
                 f"  {len(v.conflict)} sheets each have {v.charter.k} seals: more tellers "
                 "equivocated than this vote tolerates. No result: open a new vote."
             )
+        elif v.state == "SEALED" and v.secret is not None and v.secret.waiting:
+            out.print(f"  Sealed; waiting for decryption shares: {escape(v.secret.waiting)}.")
         elif v.state == "SEALED":
             out.print(
                 "  Sealed, but this laptop lacks part of the sealed set (or the roster changes "

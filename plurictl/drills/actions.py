@@ -268,6 +268,12 @@ def do_vote_open(r: DrillRunner, args: dict[str, Any]) -> str:
         quorum_pct=int(args.get("quorum", 0)),
         tolerate=int(args["tolerate"]) if "tolerate" in args else None,
     )
+    if "ceremony" in args:  # a secret vote: tellers, k and f are the ceremony's
+        spec.ceremony, spec.tellers, spec.tolerate = (
+            _named(r, "ceremony", args["ceremony"]),
+            [],
+            None,
+        )
     with r.member_home(node) as h:
         entry = open_vote(h.store, h.identity, spec)
         r.ack(
@@ -277,7 +283,7 @@ def do_vote_open(r: DrillRunner, args: dict[str, Any]) -> str:
             ),
         )
     r.named[f"vote:{args.get('id', args['title'])}"] = entry.id.hex()
-    return f"vote {entry.id.hex()[:12]} opened with {len(tellers)} tellers"
+    return f"vote {entry.id.hex()[:12]} opened with {len(entry.body['tellers'])} tellers"
 
 
 def do_vote_cast(r: DrillRunner, args: dict[str, Any]) -> str:
@@ -289,6 +295,8 @@ def do_vote_cast(r: DrillRunner, args: dict[str, Any]) -> str:
     with r.member_home(node) as h:
         res = cast(h.store, h.identity, _named(r, "vote", args["vote"]), words=words)
     r.ack(node, res.entry)
+    if "sealed" in res.entry.body:  # what the checker compares the decrypted counts with
+        r.named[f"plain:{res.entry.id.hex()}"] = sorted(words)
     return f"{node} voted {' '.join(words)}" + (
         f" (replaces {res.replaced})" if res.replaced else ""
     )
@@ -355,6 +363,31 @@ def do_vote_seal(r: DrillRunner, args: dict[str, Any]) -> str:
         return f"seal refused: {e}"
     r.ack(node, res.entry)
     return f"{res.seals}/{res.k} seals on sheet {res.sheet.id.hex()[:12]} ({res.state})"
+
+
+def do_ceremony_start(r: DrillRunner, args: dict[str, Any]) -> str:
+    from ledger.votes.secret_writer import start
+
+    tellers = [r.member_key(t) for t in args["tellers"]]
+    tolerate = int(args["tolerate"]) if "tolerate" in args else None
+    with r.member_home(args["node"]) as h:
+        entry = start(h.store, h.identity, tellers, None, tolerate)
+    r.ack(args["node"], entry)
+    r.named[f"ceremony:{args['id']}"] = entry.id.hex()
+    return f"key ceremony {entry.id.hex()[:12]} among {len(tellers)} tellers (k={entry.body['k']})"
+
+
+def do_ceremony_deal(r: DrillRunner, args: dict[str, Any]) -> str:
+    from ledger.votes.secret_writer import step
+
+    node = args["node"]
+    with r.member_home(node) as h:
+        res = step(h.store, h.identity, _named(r, "ceremony", args["ceremony"]))
+    for e in res.entries:
+        r.ack(node, e)
+    done = "complete" if res.ceremony.complete else "not complete"
+    wrote = ", ".join(w for _, w in res.written) or "nothing"
+    return f"{node} (teller {res.index}) wrote {wrote}; ceremony {done} here"
 
 
 # --- playbooks ----------------------------------------------------------------------------

@@ -96,7 +96,7 @@ class FinalWatch:
         if state == "CONFLICT":
             self.violations.append(f"{when}: {node} shows vote {vote} in CONFLICT")
         if (node, vote) in self.shown and result is None:
-            self.violations.append(f"{when}: {node} no longer shows vote {vote} FINAL")
+            self.violations.append(f"{when}: {node} no longer shows vote {vote} FINAL ({state})")
         if result is None:
             return
         first = self.results.setdefault(vote, result)
@@ -166,6 +166,7 @@ def _checks(r: DrillRunner) -> list[Callable[[dict[str, Store]], Invariant]]:
         lambda s: identical_views(s),
         lambda s: single_sealed_sheet(s),
         lambda s: forks_everywhere(r, s),
+        lambda s: secret_counts(r, s),
     ]
 
 
@@ -256,3 +257,37 @@ def forks_everywhere(r: DrillRunner, stores: dict[str, Store]) -> Invariant:
         else "; ".join(problems)
     )
     return Invariant("fork proofs everywhere (and only where injected)", not problems, detail)
+
+
+def secret_counts(r: DrillRunner, stores: dict[str, Store]) -> Invariant:
+    """Every FINAL secret vote's decrypted counts are the plaintext choices the drill cast,
+    summed (with roll weights) over the ballots the result counted."""
+    from ledger.votes.writer import load
+
+    problems: list[str] = []
+    checked = 0
+    for name, store in stores.items():
+        votes, _ = load(store)
+        for vid, vote in votes.votes.items():
+            if vote.charter.fields.secret is None or vote.state != "FINAL" or not vote.result:
+                continue
+            want = {o.id: 0 for o in vote.charter.options}
+            for b in vote.result.counted:
+                plain = r.named.get(f"plain:{b.id.hex()}")
+                if plain is None:
+                    problems.append(f"{name}: vote {vid.hex()[:8]} counted a ballot not cast here")
+                    continue
+                for option in plain:
+                    want[option] += vote.charter.roll[b.member]
+            if want != vote.result.tally.counts:
+                problems.append(
+                    f"{name}: vote {vid.hex()[:8]} decrypted {vote.result.tally.counts}, "
+                    f"the drill cast {want}"
+                )
+            checked += 1
+    detail = (
+        f"{checked} secret result(s) match the plaintext choices"
+        if not problems
+        else ("; ".join(problems))
+    )
+    return Invariant("secret votes decrypt to the choices cast", not problems, detail)

@@ -45,8 +45,10 @@ ACTIONS: dict[str, tuple[set[str], set[str]]] = {
     "plan-adopt": ({"node"}, {"plan"}),
     "vote-open": (
         {"node", "title", "options"},
-        {"id", "method", "roll", "tellers", "quorum", "plans", "tolerate"},
+        {"id", "method", "roll", "tellers", "quorum", "plans", "tolerate", "ceremony"},
     ),
+    "ceremony-start": ({"node", "id", "tellers"}, {"tolerate"}),
+    "ceremony-deal": ({"node", "ceremony"}, set()),
     "vote-cast": ({"node", "vote", "choice"}, set()),
     "vote-close": ({"node", "vote"}, set()),
     "vote-seal": ({"node", "vote"}, {"copy"}),

@@ -184,10 +184,26 @@ def _status_result(out: Console, data: dict[str, Any], c: dict[str, Any]) -> Non
         out.print(
             f"  [bold]result: {outcome}[/]{sure} — details: plurictl vote result {data['id'][:12]}"
         )
-    if data["state"] == "PROVISIONAL":
+    if data.get("secret"):
+        _status_secret(out, data)
+    elif data["state"] == "PROVISIONAL":
         counts = ", ".join(f"{k} {v}" for k, v in data["provisional_counts"].items())
         label = "first preferences" if c["method"] == "ranked-choice" else "counts"
         out.print(f"  provisional {label} (this laptop only, NOT a result): {counts}")
+
+
+def _status_secret(out: Console, data: dict[str, Any]) -> None:
+    """A secret vote: never counts before sealing; once sealed, the shares and what waits."""
+    sec = data["secret"]
+    out.print(f"  secret ballot (joint key {sec['joint_key'][:16]}...): {sec['provisional']}")
+    dec = sec["decryption"]
+    if dec is None:
+        return
+    for s in dec["shares"]:
+        mark = "valid" if s["valid"] else f"[red]INVALID, not used[/]: {escape(s['problem'] or '')}"
+        out.print(f"  decryption share of teller {s['teller']}: {mark}")
+    if dec["waiting"]:
+        out.print(f"  [yellow]waiting for decryption shares[/]: {escape(dec['waiting'])}")
 
 
 def _status_sheets(out: Console, sheets: list[dict[str, Any]], k: int) -> None:
@@ -342,6 +358,8 @@ def render_audit(audit: Any, show_all: bool) -> None:
         out.print(f"  [red]{t['message']}[/]")
     if audit.vote.failure:
         out.print(f"  [red]{escape(audit.vote.failure)}[/]")
+    if audit.secret is not None:
+        _audit_secret(out, audit.secret)
     for b in audit.bad:
         out.print(
             f"[red]BAD[/] {escape(str(b.kind))} seq {b.seq} ({b.id.hex()[:12]}): {escape(b.reason)}"
@@ -360,12 +378,35 @@ def render_audit(audit: Any, show_all: bool) -> None:
         out.print(f"[dim]... {len(audit.ballots) - len(rows)} more (use --all).[/]")
 
 
+def _audit_secret(out: Console, sec: dict[str, Any]) -> None:
+    """`vote verify` of a secret vote: proofs, product, shares, counts."""
+
+    def said(value: bool | None) -> str:
+        return "not yet" if value is None else "checked" if value else "[red]DOES NOT HOLD[/]"
+
+    out.print(
+        f"  secret ballots: {sec['ballots_verified']} with valid proofs, "
+        f"{sec['ballots_rejected']} rejected (spoiled)"
+    )
+    out.print(f"  homomorphic product of the counted ballots: {said(sec['product_check'])}")
+    for s in sec["shares"]:
+        mark = (
+            "valid" if s["valid"] else f"[red]INVALID, not used[/] ({escape(s['problem'] or '')})"
+        )
+        out.print(f"  decryption share of teller {s['teller']}: {mark}")
+    out.print(f"  counts {sec['counts']}: {said(sec['counts_check'])}")
+    if sec["waiting"]:
+        out.print(f"  [yellow]{escape(sec['waiting'])}[/]")
+
+
 def render_receipt(r: Any) -> None:
     """`vote receipt`: one sentence, then the proof's anchor."""
     out = console()
     style = {"in sealed set": "green", "late": "red", "not on roll": "red"}.get(r.status, "yellow")
     out.print(f"[bold]{escape(r.vote.charter.title)}[/]  {state(r.vote.state)}")
     out.print(f"  [{style}]{escape(r.message)}[/]")
+    if r.tracker:
+        out.print(f"  tracker {r.tracker} (the hash of your encrypted ballot)")
     if r.in_set is not None and r.root is not None:
         out.print(f"  ballot {r.in_set.id.hex()}")
         out.print(

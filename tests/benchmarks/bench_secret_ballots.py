@@ -201,3 +201,83 @@ def test_secret_ballots(election: dict[str, Any], record: Callable[..., None]) -
     if ristretto_rates is not None:
         ristretto_floor = floor_s(ristretto_rates, BALLOTS)
         record(group_name, "  same floor with ristretto255", ristretto_floor, "s")
+
+
+VIEW_BALLOTS = int(os.environ.get("SECRET_BENCH_VIEW_BALLOTS", "2000"))
+
+
+@pytest.mark.bench
+def test_secret_vote_in_the_ledger_view(record: Callable[..., None]) -> None:
+    """A secret vote through the real ledger: signed entries, the votes view's fold (which
+    verifies every ballot's proofs), sealing with decryption shares, the FINAL count. The
+    fold's time is shown next to verifying the same ballots with the crypto core alone
+    (the ratio is what the ledger adds: entries, slots, sheets, seals), and the real size
+    of a ballot entry replaces the envelope estimate above."""
+    from ledger.testing import MeshFixture
+    from ledger.votes import secret_tally, secret_writer
+    from ledger.votes import view as votes_view
+    from ledger.votes.bodies import BALLOT, CEREMONY, DEAL, SEAL
+    from ledger.votes.secret import verify
+    from ledger.votes.testing import VoteBook, add_many
+
+    names = [f"v{i}" for i in range(VIEW_BALLOTS)]
+    m = MeshFixture.create(
+        "alice", {"bob": ["operator", "teller"], "carol": ["operator", "teller"],
+                  "dave": ["operator", "teller"]},
+    )  # fmt: skip
+    add_many(m, names, ["operator"])
+    roster = m.roster()
+    tellers = [roster.member_of(m.key(t)) or m.key(t) for t in ("bob", "carol", "dave")]
+    cer = m.write("alice", CEREMONY, secret_writer.start_body(roster, tellers, 2, 0))
+    c = votes_view.fold(list(m.entries), roster).ceremonies[cer.id]
+    for t in ("bob", "carol", "dave"):
+        i = c.index_of_key(m.key(t))
+        dealing = deal(c.params, i, m.person(t).signing_key).to_bytes()  # type: ignore[arg-type]
+        m.write(t, DEAL, {"ceremony": cer.id.hex(), "dealing": dealing})
+    c = votes_view.fold(list(m.entries), roster).ceremonies[cer.id]
+    book = VoteBook(m)
+    charter = book.open(
+        "alice", options=("a", "b"), roll=names, tellers=["bob", "carol", "dave"], f=0
+    )
+    m.entries.remove(charter)
+    charter = m.write(
+        "alice", "vote.charter", {**charter.body, "secret": secret_writer.secret_body(c)}
+    )
+    ctx = secret_tally.context(
+        charter.id, votes_view.fold(list(m.entries), roster).votes[charter.id].charter.fields
+    )
+    ballots = []
+    for i, name in enumerate(names):
+        sealed = encrypt(ctx, m.key(name), [1, 0] if i % 3 else [0, 1]).to_bytes()
+        body = {"vote": charter.id.hex(), "sealed": sealed, "replaces": []}
+        ballots.append(m.write(name, BALLOT, body))
+    entry_bytes = len(ballots[0].raw)
+    record("secret ballots", "2-option ballot entry, as signed and stored", entry_bytes, "bytes",
+           f"<= {ENTRY_TARGET_BYTES} B", entry_bytes <= ENTRY_TARGET_BYTES)  # fmt: skip
+    sheet = book.close("alice", charter, ballots)
+    roster = m.roster()
+    secret_tally._checked.cache_clear()
+    _, cpu, votes = timed(lambda: votes_view.fold(list(m.entries), roster))
+    for t in ("bob", "carol"):
+        vote = votes.votes[charter.id]
+        member = roster.member_of(m.key(t)) or m.key(t)
+        share = secret_writer.share_for(votes, vote, vote.sheets[sheet.id], member, m.person(t))
+        m.write(t, SEAL, {"vote": charter.id.hex(), "sheet": sheet.id.hex(),
+                          "root": sheet.body["root"], "share": share})  # fmt: skip
+    secret_tally._checked.cache_clear()
+    _, final_cpu, votes = timed(lambda: votes_view.fold(list(m.entries), roster))
+    vote = votes.votes[charter.id]
+    assert vote.state == "FINAL" and vote.result is not None
+    want_b = sum(1 for i in range(VIEW_BALLOTS) if i % 3 == 0)
+    assert vote.result.tally.counts == {"a": VIEW_BALLOTS - want_b, "b": want_b}
+    pairs = [
+        (m.key(n), Ballot.from_bytes(b.body["sealed"])) for n, b in zip(names, ballots, strict=True)
+    ]
+    _, raw_cpu, _ = timed(lambda: [verify(ctx, v, b) for v, b in pairs])
+    g = "secret ballots"
+    record(
+        g, f"votes view fold with {VIEW_BALLOTS:,} secret ballots, before sealing (CPU)", cpu, "s"
+    )
+    record(g, "  same, sealed: + shares checked, decrypted, FINAL (CPU)", final_cpu, "s")
+    record(g, f"  crypto core alone: verify the same {VIEW_BALLOTS:,} ballots (CPU)", raw_cpu, "s")
+    record(g, "  sealed fold × crypto-core verify", final_cpu / raw_cpu, "x")

@@ -67,6 +67,7 @@ def test_a_broken_node_makes_the_checker_fail(tmp_path: Path) -> None:
         pytest.param("partition-vote", marks=pytest.mark.slow),
         pytest.param("lost-laptop", marks=pytest.mark.slow),
         "cloned-teller",
+        "secret-council",
     ],
 )
 def test_shipped_drills_pass(tmp_path: Path, name: str) -> None:
@@ -221,3 +222,21 @@ def test_real_link_faults_need_the_namespace_network(tmp_path: Path) -> None:
     report = DrillRunner(spec, tmp_path).run()
     assert not report.passed and report.error is not None
     assert "--network netns" in report.error
+
+
+def test_secret_council_drill_decrypts_on_the_side_with_k_tellers(tmp_path: Path) -> None:
+    """The secret drill's checker really compares counts: its invariant ran on every laptop,
+    and the FINAL counts are those of alice's side (ann: alice, carol's revote; ben: bob)."""
+    from ledger.store import Store
+    from ledger.votes.writer import load as load_votes
+
+    report = DrillRunner(load(shipped.folder("drills") / "secret-council.toml"), tmp_path).run()
+    assert report.passed, json.dumps(report.to_json(), indent=1)[:3000]
+    secret = next(
+        i for i in report.invariants if i.name == "secret votes decrypt to the choices cast"
+    )
+    assert secret.detail.startswith("5 secret result(s)")
+    with Store.open(tmp_path / "nodes" / "erin") as s:
+        (vote,) = load_votes(s)[0].votes.values()
+    assert vote.state == "FINAL" and vote.result is not None
+    assert vote.result.tally.counts == {"ann": 2, "ben": 1, "cy": 0}

@@ -23,16 +23,19 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-
-import nacl.bindings as sodium
-import nacl.exceptions
-import nacl.signing
+from typing import TYPE_CHECKING
 
 from . import codec, group, proofs
 from .errors import BallotEncodingError, CeremonyIncomplete, ProofRejected
 from .group import N, Rng
 from .keys import KeySet
 from .proofs import Proof
+
+if TYPE_CHECKING:
+    import nacl.signing
+
+# nacl is imported where boxes are made or opened, not with the module: a read command
+# that folds votes (and so ceremonies) starts without loading libsodium's bindings.
 
 REASON_BOX = 1  # the box for me is missing or does not open
 REASON_SHARE = 2  # the share does not match the dealer's commitments
@@ -136,6 +139,9 @@ class Justification:
 
 def box_public(teller_key: bytes) -> bytes:
     """The Curve25519 key a teller's shares are sealed to (from its ed25519 key)."""
+    import nacl.bindings as sodium
+    import nacl.exceptions
+
     try:
         return sodium.crypto_sign_ed25519_pk_to_curve25519(teller_key)
     except (nacl.exceptions.RuntimeError, nacl.exceptions.TypeError) as e:
@@ -144,6 +150,8 @@ def box_public(teller_key: bytes) -> bytes:
 
 def box_secret(signing_key: nacl.signing.SigningKey) -> bytes:
     """The Curve25519 secret matching ``box_public(verify key)``."""
+    import nacl.bindings as sodium
+
     return sodium.crypto_sign_ed25519_sk_to_curve25519(signing_key._signing_key)
 
 
@@ -157,6 +165,8 @@ def deal(
     params: CeremonyParams, dealer: int, signing_key: nacl.signing.SigningKey, rng: Rng = os.urandom
 ) -> Dealing:
     """Teller ``dealer`` (1-based) makes its dealing: commitments, proof, sealed shares."""
+    import nacl.bindings as sodium
+
     if not 1 <= dealer <= len(params.tellers) or params.tellers[dealer - 1] != bytes(
         signing_key.verify_key
     ):
@@ -210,6 +220,9 @@ def _unseal(
     params: CeremonyParams, dealing: Dealing, recipient: int, signing_key: nacl.signing.SigningKey
 ) -> tuple[int | None, int]:
     """(share, 0) when the share sealed for ``recipient`` opens and matches, else (None, reason)."""
+    import nacl.bindings as sodium
+    import nacl.exceptions
+
     boxes = {j: (nonce, box) for j, nonce, box in dealing.boxes}
     if recipient not in boxes or not 1 <= dealing.dealer <= len(params.tellers):
         return None, REASON_BOX
@@ -252,6 +265,8 @@ def justify(
     dealing: Dealing,
 ) -> Justification:
     """The accused dealer's answer: the accuser's share, in clear (recomputed from its own box)."""
+    import nacl.bindings as sodium
+
     if complaint.accused != dealer or dealing.dealer != dealer:
         raise BallotEncodingError("this complaint is not about this dealer")
     boxes = {j: (nonce, box) for j, nonce, box in dealing.boxes}

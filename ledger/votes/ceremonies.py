@@ -1,0 +1,267 @@
+"""Key ceremonies for secret votes, as signed ledger entries, folded into their state.
+
+Kinds (under ``vote.``, so they travel, sync and pin like every vote entry)::
+
+    vote.ceremony  {"tellers": [member], "teller_keys": {member: key}, "k", "f"}
+                   a coordinator starts a ceremony; its id is the ceremony id
+    vote.deal      {"ceremony": id, "dealing": bytes}         teller i's dealing (round 1)
+    vote.complain  {"ceremony": id, "complaint": bytes}       teller j accuses dealer i
+    vote.justify   {"ceremony": id, "justification": bytes}   dealer i answers j in clear
+
+The byte formats are those of :mod:`ledger.votes.secret` (field_guides/secret-ballots.md).
+Teller i is the i-th member of ``tellers`` (sorted, as in a charter); its entries count
+only when signed by the seat key ``teller_keys[member]`` named by the ceremony, and only
+about itself (a dealing with dealer i, a complaint with accuser i, a justification with
+dealer i). Nothing else about the roster matters after the start, so every laptop holding
+the same entries computes the same state.
+
+The fold never raises on a validly signed entry: a body that does not decode is ignored
+with its reason; a dealing that decodes but fails its checks, a wrong answer, or two
+dealings by one teller become the ceremony's state (that dealer is disqualified).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.entry import Entry
+from ledger.roster.view import Roster
+from ledger.votes.bodies import (
+    CEREMONY,
+    CEREMONY_KINDS,
+    COMPLAIN,
+    DEAL,
+    JUSTIFY,
+    CharterFields,
+    Malformed,
+    check_threshold,
+    parse_hex,
+    parse_ids,
+)
+from ledger.votes.seals import granted
+from ledger.votes.secret import (
+    BallotEncodingError,
+    CeremonyParams,
+    CeremonyState,
+    Complaint,
+    Dealing,
+    Justification,
+    check_dealing,
+)
+from ledger.votes.secret import fold as fold_ceremony
+from ledger.votes.secret.ceremony import key_set
+from ledger.votes.state import Ignored
+
+#: the body field holding each round's bytes, and who (by index) may sign it
+FIELD = {DEAL: "dealing", COMPLAIN: "complaint", JUSTIFY: "justification"}
+
+
+@dataclass
+class Ceremony:
+    """One key ceremony: who takes part, what arrived, and where it stands."""
+
+    id: bytes
+    author: bytes
+    seq: int
+    hlc: int
+    tellers: tuple[bytes, ...]  # members, sorted: teller i is tellers[i - 1]
+    teller_keys: dict[bytes, bytes]  # member -> seat key
+    k: int
+    f: int
+    dealings: list[Dealing] = field(default_factory=list)
+    complaints: list[Complaint] = field(default_factory=list)
+    justifications: list[Justification] = field(default_factory=list)
+    dealt: dict[int, bytes] = field(default_factory=dict)  # teller index -> dealing entry id
+    state: CeremonyState | None = None
+    failure: str | None = None  # folding it failed (this ceremony only): never complete
+
+    @property
+    def params(self) -> CeremonyParams:
+        keys = tuple(self.teller_keys[m] for m in self.tellers)
+        return CeremonyParams(self.id, self.k, keys)
+
+    def index_of_key(self, key: bytes) -> int | None:
+        for i, member in enumerate(self.tellers, start=1):
+            if self.teller_keys[member] == key:
+                return i
+        return None
+
+    @property
+    def complete(self) -> bool:
+        return self.state is not None and self.state.complete
+
+    def awaited(self) -> list[int]:
+        """Teller indices the ceremony waits for: missing dealers, unanswered accused."""
+        if self.state is None:
+            return []
+        return sorted({*self.state.missing, *(accused for accused, _ in self.state.pending)})
+
+
+def parse_start(body: dict[str, Any]) -> tuple[tuple[bytes, ...], dict[bytes, bytes], int, int]:
+    """(tellers, seat keys, k, f) of a ``vote.ceremony`` body; Malformed says why not."""
+    tellers = tuple(parse_ids(body.get("tellers"), "tellers"))
+    n = len(tellers)
+    if not 1 <= n <= 255 or len(set(tellers)) != n or list(tellers) != sorted(tellers):
+        raise Malformed("tellers must name 1 to 255 members, each once, in ascending order")
+    k, f = body.get("k"), body.get("f")
+    if type(k) is not int or not 1 <= k <= n or type(f) is not int or not 0 <= f < n:
+        raise Malformed(f"k must be 1..{n} and f 0..{n - 1}")
+    problem = check_threshold(n, k, f)
+    if problem:
+        raise Malformed(problem)
+    raw = body.get("teller_keys")
+    if not isinstance(raw, dict) or len(raw) != n:
+        raise Malformed("teller_keys must map exactly the tellers to their seat keys")
+    keys = {m: parse_hex(raw.get(m.hex()), "teller_keys") for m in tellers}
+    if len(set(keys.values())) != n:
+        raise Malformed("two tellers cannot share a seat key")
+    return tellers, keys, k, f
+
+
+def _decode(kind: str, data: Any) -> Dealing | Complaint | Justification:
+    if not isinstance(data, bytes):
+        raise BallotEncodingError(f"{FIELD[kind]} must be bytes")
+    if kind == DEAL:
+        return Dealing.from_bytes(data)
+    if kind == COMPLAIN:
+        return Complaint.from_bytes(data)
+    return Justification.from_bytes(data)
+
+
+def _signer_index(item: Dealing | Complaint | Justification) -> int:
+    if isinstance(item, Dealing):
+        return item.dealer
+    if isinstance(item, Complaint):
+        return item.accuser
+    return item.dealer
+
+
+def fold_ceremonies(
+    entries: Iterable[Entry], roster: Roster, ignored: list[Ignored]
+) -> dict[bytes, Ceremony]:
+    """Every ceremony this laptop knows, folded (entries in id order; any arrival order)."""
+    ordered = sorted((e for e in entries if e.kind in CEREMONY_KINDS), key=lambda e: e.id)
+    out: dict[bytes, Ceremony] = {}
+    for e in ordered:
+        if e.kind != CEREMONY:
+            continue
+        why = roster.authority(e.author, e.seq, "coordinator")
+        if why is not None and not granted(roster, e.author, e.seq, ("coordinator",)):
+            ignored.append(Ignored(e.id, e.author, e.seq, e.kind, f"not applied: {why}"))
+            continue
+        try:
+            tellers, keys, k, f = parse_start(e.body)
+        except Malformed as err:
+            ignored.append(Ignored(e.id, e.author, e.seq, e.kind, f"invalid ceremony: {err}"))
+            continue
+        out[e.id] = Ceremony(e.id, e.author, e.seq, e.hlc, tellers, keys, k, f)
+    for e in ordered:
+        if e.kind != CEREMONY:
+            _round_entry(e, out, ignored)
+    for c in out.values():
+        try:
+            c.state = fold_ceremony(c.params, c.dealings, c.complaints, c.justifications)
+        except Exception as err:  # a view fold never raises on signed data: a state instead
+            c.failure = f"{type(err).__name__}: {err}"
+            c.state = CeremonyState((), (), {}, ())
+    return out
+
+
+def _round_entry(e: Entry, out: dict[bytes, Ceremony], ignored: list[Ignored]) -> None:
+    def skip(reason: str) -> None:
+        ignored.append(Ignored(e.id, e.author, e.seq, e.kind, reason))
+
+    try:
+        cid = parse_hex(e.body.get("ceremony"), "ceremony")
+    except Malformed as err:
+        skip(str(err))
+        return
+    c = out.get(cid)
+    if c is None:
+        skip("waiting for its key ceremony (or the ceremony is invalid)")
+        return
+    me = c.index_of_key(e.author)
+    if me is None:
+        skip("not applied: not signed by a teller seat of this ceremony")
+        return
+    try:
+        item = _decode(e.kind, e.body.get(FIELD[e.kind]))
+    except BallotEncodingError as err:
+        skip(f"malformed {FIELD[e.kind]}: {err}")
+        return
+    if _signer_index(item) != me:
+        skip(
+            f"not applied: teller {me} signed an entry in the name of teller {_signer_index(item)}"
+        )
+        return
+    if isinstance(item, Dealing):
+        c.dealings.append(item)
+        c.dealt.setdefault(me, e.id)
+    elif isinstance(item, Complaint):
+        c.complaints.append(item)
+    else:
+        c.justifications.append(item)
+
+
+def explain(c: Ceremony, name_of: Any) -> str:
+    """The ceremony's state in words, with teller names: who is awaited, who is out."""
+    st = c.state
+    if st is None:
+        return "not folded"
+    if c.failure:
+        return f"cannot be folded on this laptop ({c.failure}): start a new ceremony"
+
+    def who(i: int) -> str:
+        return f"{name_of(c.tellers[i - 1])} (teller {i})"
+
+    bits = []
+    if st.missing:
+        bits.append("no dealing yet from " + ", ".join(who(i) for i in st.missing))
+    for accused, accuser in st.pending:
+        bits.append(f"{who(accused)} has not answered the complaint of {who(accuser)}")
+    for i, why in sorted(st.disqualified.items()):
+        bits.append(f"{who(i)} disqualified: {why}")
+    if st.complete:
+        return "complete" + ("; " + "; ".join(bits) if bits else "")
+    if not bits:
+        bits.append(f"only {len(st.qualified)} qualified dealer(s), {c.k} needed")
+    return "; ".join(bits)
+
+
+def qualified_dealings(c: Ceremony, qualified: Iterable[int]) -> dict[int, Dealing] | None:
+    """For each listed dealer, its first dealing (id order) that passes the public checks;
+    None while one of them has none here yet."""
+    out: dict[int, Dealing] = {}
+    params = c.params
+    for i in qualified:
+        good = [d for d in c.dealings if d.dealer == i and check_dealing(params, d) is None]
+        if not good:
+            return None
+        out[i] = good[0]
+    return out
+
+
+def charter_problem(c: Ceremony | None, fields: CharterFields) -> tuple[str | None, bool]:
+    """(why a secret charter does not fit its ceremony, whether it is only waiting).
+
+    Monotonic in the entries held: once the listed dealings are here the answer never
+    changes (a complaint made after the vote opened cannot unmake its key)."""
+    secret = fields.secret
+    assert secret is not None
+    if c is None:
+        return "waiting for its key ceremony", True
+    if (c.tellers, c.teller_keys, c.k, c.f) != (
+        fields.tellers,
+        fields.teller_keys,
+        fields.k,
+        fields.f,
+    ):
+        return "its tellers, seat keys, k or f differ from its key ceremony's", False
+    dealings = qualified_dealings(c, secret.qualified)
+    if dealings is None:
+        return "waiting for the key ceremony's dealings", True
+    if key_set(c.params, [dealings[i] for i in secret.qualified]) != secret.keys:
+        return "its joint key is not the one its key ceremony's dealings make", False
+    return None, False

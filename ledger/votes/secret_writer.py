@@ -1,0 +1,264 @@
+"""Writing secret votes: the key ceremony's entries, the secret charter, encrypted ballots
+and the decryption share each teller's seal carries. Checked before anything is signed;
+the view (:mod:`ledger.votes.view`, :mod:`ledger.votes.ceremonies`) stays the authority.
+
+A teller never stores a secret between steps: its dealing's shares are sealed to the
+other tellers in the ledger, and its key share is re-derived from the ledger with its
+laptop key when it seals (field_guides/secret-ballots.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ledger.entry import Entry
+from ledger.errors import InvalidInput, TrustError
+from ledger.identity import Identity
+from ledger.roster.view import Roster
+from ledger.store import Store
+from ledger.votes import secret_tally
+from ledger.votes.bodies import (
+    APPROVAL,
+    CEREMONY,
+    COMPLAIN,
+    DEAL,
+    JUSTIFY,
+    PLURALITY,
+    Option,
+)
+from ledger.votes.ceremonies import Ceremony, explain, qualified_dealings
+from ledger.votes.result import sealed_slots
+from ledger.votes.secret import (
+    CeremonyState,
+    check_selection,
+    complaint_for,
+    deal,
+    decryption_share,
+    encrypt,
+    justify,
+    teller_secret,
+)
+from ledger.votes.state import Sheet, Vote, Votes
+
+if TYPE_CHECKING:
+    from ledger.votes.writer import VoteSpec
+
+SECRET_METHODS = (PLURALITY, APPROVAL)
+
+
+def find_ceremony(votes: Votes, text: str) -> Ceremony:
+    """A ceremony by its id or an unambiguous prefix (at least 4 hex characters)."""
+    text = text.strip().lower()
+    found = [c for cid, c in sorted(votes.ceremonies.items()) if cid.hex().startswith(text)]
+    if len(text) >= 4 and len(found) == 1:
+        return found[0]
+    if len(text) >= 4 and len(found) > 1:
+        raise InvalidInput(f"{text!r} matches {len(found)} key ceremonies; give more of the id")
+    raise InvalidInput(
+        f"no key ceremony matches {text!r}",
+        hint="sync with the mesh; `plurictl vote ceremony list` shows the ceremonies here",
+    )
+
+
+def awaited(c: Ceremony, roster: Roster) -> str:
+    """The ceremony's state in words, with teller names."""
+    return explain(c, roster.name_of)
+
+
+# --- the ceremony ------------------------------------------------------------------
+
+
+def start_body(roster: Roster, tellers: list[bytes], k: int, f: int) -> dict[str, Any]:
+    """A ``vote.ceremony`` body for teller members (seat keys: their current keys)."""
+    members = sorted(tellers)
+    return {
+        "tellers": [m.hex() for m in members],
+        "teller_keys": {m.hex(): (roster.current_key(m) or m).hex() for m in members},
+        "k": k,
+        "f": f,
+    }
+
+
+def start(
+    store: Store, identity: Identity, tellers: list[bytes], k: int | None, tolerate: int | None
+) -> Entry:
+    """A coordinator starts a key ceremony among ``tellers`` (keys of teller-role holders)."""
+    from ledger.votes.writer import need_role, resolve_tellers, threshold
+
+    roster = store.roster()
+    need_role(store, roster, identity, "coordinator", "start a key ceremony")
+    members = resolve_tellers(roster, tellers)
+    k, f = threshold(len(members), k, tolerate)
+    return store.append(identity, CEREMONY, start_body(roster, members, k, f))
+
+
+@dataclass
+class StepResult:
+    ceremony: Ceremony
+    index: int
+    written: list[tuple[str, str]] = field(default_factory=list)  # (kind, what it says)
+    entries: list[Entry] = field(default_factory=list)
+
+
+def step(store: Store, identity: Identity, ceremony_text: str) -> StepResult:
+    """Do everything this teller's laptop has to do in the ceremony now: deal (once),
+    complain about any share for it that does not open or match, and answer every
+    complaint against it. Safe to run again at any time: it writes only what is missing."""
+    from ledger.votes.writer import load
+
+    votes, roster = load(store, count=False)
+    c = find_ceremony(votes, ceremony_text)
+    me = c.index_of_key(identity.public)
+    if me is None:
+        names = ", ".join(roster.name_of(t) for t in c.tellers)
+        raise TrustError(f"this laptop's key holds no teller seat in this ceremony ({names})")
+    if roster.mesh_id is None:
+        from ledger.errors import NotInMesh
+
+        raise NotInMesh()
+    out = StepResult(c, me)
+    params, key = c.params, identity.signing_key
+    items: list[tuple[str, dict[str, Any]]] = []
+    if me not in c.dealt:
+        dealing = deal(params, me, key)
+        items.append((DEAL, {"ceremony": c.id.hex(), "dealing": dealing.to_bytes()}))
+        out.written.append((DEAL, f"dealing of teller {me}"))
+    made = {(x.accuser, x.accused) for x in c.complaints}
+    for d in c.dealings:
+        if d.dealer == me or (me, d.dealer) in made:
+            continue
+        complaint = complaint_for(params, d, me, key)
+        if complaint is not None:
+            made.add((me, d.dealer))
+            body = {"ceremony": c.id.hex(), "complaint": complaint.to_bytes()}
+            items.append((COMPLAIN, body))
+            out.written.append((COMPLAIN, f"complaint against teller {d.dealer}"))
+    mine = [d for d in c.dealings if d.dealer == me]
+    pending = c.state.pending if c.state is not None else ()
+    for accused, accuser in pending:
+        if accused != me or not mine:
+            continue
+        complaint = next(x for x in c.complaints if (x.accused, x.accuser) == (me, accuser))
+        try:
+            answer = justify(params, me, complaint, key, mine[0])
+        except Exception:
+            out.written.append(
+                ("", f"cannot answer teller {accuser}: this laptop's own dealing does not open")
+            )
+            continue
+        items.append((JUSTIFY, {"ceremony": c.id.hex(), "justification": answer.to_bytes()}))
+        out.written.append((JUSTIFY, f"answer to teller {accuser}'s complaint"))
+    if items:
+        out.entries = store.append_many(identity, items)
+    after, _ = load(store, count=False)
+    out.ceremony = after.ceremonies[c.id]
+    return out
+
+
+# --- the secret charter ------------------------------------------------------------
+
+
+def secret_field(votes: Votes, roster: Roster, ceremony_text: str, method: str) -> Ceremony:
+    """The ceremony a secret vote opens on; refuses a method or a ceremony that cannot."""
+    if method not in SECRET_METHODS:
+        raise InvalidInput(
+            f"--secret works with plurality and approval votes, not {method}: ranked-choice "
+            "and quadratic tallies would need a mixnet or range proofs (they stay open votes)",
+            hint="drop --secret, or use --method plurality / approval",
+        )
+    c = find_ceremony(votes, ceremony_text)
+    if not c.complete:
+        raise InvalidInput(
+            f"the key ceremony {c.id.hex()[:12]} is not complete: {awaited(c, roster)}",
+            hint="each teller runs `plurictl vote ceremony deal "
+            f"{c.id.hex()[:12]}` (again after a complaint); then sync",
+        )
+    return c
+
+
+def secret_spec(store: Store, roster: Roster, spec: VoteSpec) -> Ceremony:
+    """Check a secret vote's method and ceremony; its tellers, k and f come from it."""
+    from ledger.votes.writer import load
+
+    assert spec.ceremony is not None
+    votes, _ = load(store, count=False)
+    c = secret_field(votes, roster, spec.ceremony, spec.method)
+    keys = [c.teller_keys[m] for m in c.tellers]
+    if spec.tellers and {roster.member_of(t) or t for t in spec.tellers} != set(c.tellers):
+        names = ", ".join(roster.name_of(t) for t in c.tellers)
+        raise InvalidInput(
+            f"a secret vote's tellers are its key ceremony's ({names})",
+            hint="leave out --teller with --ceremony",
+        )
+    if (spec.k is not None and spec.k != c.k) or (
+        spec.tolerate is not None and spec.tolerate != c.f
+    ):
+        raise InvalidInput(
+            f"the key ceremony fixed k={c.k} and f={c.f}; leave out --seal-threshold and "
+            "--tolerate with --ceremony"
+        )
+    spec.tellers, spec.k, spec.tolerate = keys, c.k, c.f
+    return c
+
+
+def secret_body(c: Ceremony) -> dict[str, Any]:
+    assert c.state is not None and c.state.keys is not None
+    return {
+        "ceremony": c.id.hex(),
+        "keys": c.state.keys.to_bytes(),
+        "qualified": list(c.state.qualified),
+    }
+
+
+# --- ballots and shares ------------------------------------------------------------
+
+
+def selection(vote: Vote, choice: Sequence[str]) -> list[int]:
+    """A plurality or approval choice (option ids, checked) as the 0/1 vector to encrypt."""
+    f = vote.charter.fields
+    chosen = set(choice)
+    out = [1 if o.id in chosen else 0 for o in f.options]
+    try:
+        check_selection(secret_tally.spec_of(f), out)
+    except Exception as e:
+        raise InvalidInput(
+            "a secret plurality ballot chooses exactly one option (no blank ballot)"
+            if f.method == PLURALITY
+            else f"secret ballot refused: {e}",
+            hint="options: " + ", ".join(o.id for o in f.options),
+        ) from e
+    return out
+
+
+def sealed_ballot(vote: Vote, voter: bytes, choice: Sequence[str]) -> bytes:
+    """The encrypted ballot for ``choice``, proofs bound to this vote and voter key."""
+    ctx = secret_tally.context(vote.id, vote.charter.fields)
+    return encrypt(ctx, voter, selection(vote, choice)).to_bytes()
+
+
+def share_for(votes: Votes, vote: Vote, sheet: Sheet, member: bytes, identity: Identity) -> bytes:
+    """This teller's decryption share of ``sheet``'s encrypted tally (what its seal carries)."""
+    f = vote.charter.fields
+    assert f.secret is not None and sheet.ballots is not None
+    c = votes.ceremonies.get(f.secret.ceremony)
+    dealings = qualified_dealings(c, f.secret.qualified) if c is not None else None
+    if c is None or dealings is None:
+        raise InvalidInput(
+            "this laptop lacks the vote's key ceremony entries: sync first",
+            hint="a teller re-derives its key share from the ceremony's dealings",
+        )
+    me = secret_tally.teller_index(f, member)
+    state = CeremonyState((), (), {}, f.secret.qualified, f.secret.keys)
+    mine = teller_secret(
+        c.params, me, identity.signing_key, dealings.values(), c.justifications, state
+    )
+    ctx = secret_tally.context(vote.id, f)
+    slots = sealed_slots(vote, set(sheet.ballots))
+    tally, _ = secret_tally.encrypted_tally(ctx, slots, vote.encrypted)
+    return decryption_share(ctx, tally, me, mine).to_bytes()
+
+
+def option_ids(options: Sequence[Option]) -> str:
+    return ", ".join(o.id for o in options)
