@@ -90,6 +90,10 @@ def status(node: Node) -> dict[str, Any]:
             "forks": node.engine.stats.forks,
             "transfers_aborted": node.engine.stats.transfers_aborted,
             "batches_dropped_queue_full": node.engine.stats.overflow,
+            "batches_written": node.engine.stats.batches_written,
+            "commits": node.engine.stats.commits,
+            "check_seconds": round(node.engine.stats.check_s, 3),
+            "write_seconds": round(node.engine.stats.write_s, 3),
         },
     }
 

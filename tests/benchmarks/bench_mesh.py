@@ -76,7 +76,7 @@ def test_catch_up_100k(tmp_path: Path, raw_verify_rate_2: float, record: Callabl
     ratio = rate / ((raw_verify_rate_2 + after) / 2)
     record(
         "mesh",
-        "catch-up 100k entries to a fresh node (CURVE, loopback)",
+        "catch-up 100k entries to a fresh node (CURVE, loopback; both nodes share the 2 cores)",
         rate,
         "entries/s",
         ">= 0.8 x raw verify (2 threads)",

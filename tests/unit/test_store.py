@@ -265,3 +265,22 @@ def test_fork_proofs_are_kept_only_for_roster_keys(store: Store, mesh: MeshFixtu
     b = Feed(stranger, seq=0, prev=mesh.mesh_id).write("note", {"n": 2}, 1)
     assert store.add_fork_proofs([ForkProof.of(a, b)]) == []
     assert store.fork_proofs() == []
+
+
+def test_a_writable_ledger_gets_a_page_cache_for_ingest_and_stays_fully_synced(
+    tmp_path: Path,
+) -> None:
+    """Ingest lands entries on random pages of the id index: with SQLite's 2 MiB default
+    those pages are read back again and again during a catch-up. The bigger cache and log
+    change no durability: every commit is still synced (synchronous=FULL, WAL)."""
+    from ledger.schema import CACHE_KIB, CHECKPOINT_PAGES
+
+    store = Store(tmp_path / "l.db", create=True)
+    try:
+        assert store.db.execute("PRAGMA cache_size").fetchone()[0] == -CACHE_KIB
+        assert CACHE_KIB >= 16 * 1024
+        assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == CHECKPOINT_PAGES
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    finally:
+        store.close()
