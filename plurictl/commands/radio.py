@@ -115,14 +115,20 @@ def up(
             err.print(f"{time.strftime('%H:%M:%S')} {msg}", highlight=False, markup=False)
 
     bridge = Bridge(app.home, spec, config, events=event)
-    bridge.start()
     terminated: list[int] = []
 
     def stop(signum: int, _frame: object) -> None:
         terminated.append(signum)
         bridge.stopping = True
 
+    # before start(): its status file tells scripts the bridge runs, so a SIGTERM they send
+    # from then on must find the handler (else the process dies by the signal, not exit 143)
     previous = _on_stop_signals(stop)
+    try:
+        bridge.start()
+    except BaseException:
+        _restore(previous)
+        raise
     try:
         if live_view:
             from rich.live import Live
@@ -356,14 +362,24 @@ def sim(
         half_duplex=not full_duplex,
         seed=seed,
     )
-    hub = SimHub(name, params)
     terminated: list[int] = []
+    hubs: list[SimHub] = []
 
     def stop(signum: int, _frame: object) -> None:
         terminated.append(signum)
-        hub.stop()
+        for hub in hubs:
+            hub.stop()
 
+    # before the socket exists: scripts take the socket as "the simulator runs" (exit 143 on SIGTERM)
     previous = _on_stop_signals(stop)
+    try:
+        hub = SimHub(name, params)
+    except BaseException:
+        _restore(previous)
+        raise
+    hubs.append(hub)
+    if terminated:
+        hub.stop()
     err = error_console()
     err.print(
         f"simulated link {name!r}: {bitrate:g} bit/s, MTU {mtu}, loss {loss:g}%, "

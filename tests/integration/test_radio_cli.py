@@ -283,3 +283,39 @@ def test_radio_status_on_a_home_that_does_not_exist_says_not_initialised(
     r = invoke(tmp_path / "nowhere", "radio", "status")
     assert r.exit_code == 3, r.output  # not initialised, not "no bridge has run" (9)
     assert not (tmp_path / "nowhere").exists()  # and nothing was created
+
+
+def test_stop_signals_are_handled_before_the_bridge_or_simulator_shows_it_runs(
+    tmp_path: Path, air: dict[str, str], invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scripts (and the tests above) take the status file or the simulator's socket as "it
+    runs" and may send SIGTERM at once: the handler must already be in place, else the
+    process dies by the signal (-15) instead of closing and exiting 143. A loaded run
+    hit that window once. Both commands also give the old handlers back when start fails."""
+    import signal
+
+    from mesh.radio import bridge as bridge_mod
+    from mesh.radio import simhub
+    from mesh.radio.errors import RadioError
+
+    seen: dict[str, object] = {}
+
+    def fail(where: str) -> Callable[..., None]:
+        def _start(*_a: object, **_k: object) -> None:
+            seen[where] = signal.getsignal(signal.SIGTERM)
+            raise RadioError(f"{where}: stopped by the test")
+
+        return _start
+
+    a, _ = two_homes(tmp_path)
+    a.close()
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(bridge_mod.Bridge, "start", fail("bridge"))
+    r = invoke(a.path, "radio", "up", "--link", "sim:early")
+    assert "stopped by the test" in r.output
+    monkeypatch.setattr(simhub.SimHub, "__init__", fail("sim"))
+    r = invoke(a.path, "radio", "sim", "early")
+    assert "stopped by the test" in r.output
+    assert seen["bridge"] not in (before, signal.SIG_DFL)
+    assert seen["sim"] not in (before, signal.SIG_DFL)
+    assert signal.getsignal(signal.SIGTERM) == before
