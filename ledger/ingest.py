@@ -16,7 +16,6 @@ import os
 import sqlite3
 from collections import deque
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +28,8 @@ from ledger.roster import view as roster_view
 from ledger.stored import ROW_COLUMNS, Damage, check_row, column_drift
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     from ledger.store import Head, Store
 
 
@@ -108,6 +109,8 @@ def _verify_chunk(chunk: list[bytes | Entry]) -> list[tuple[Entry | None, Reject
     return [_verify_one(item) for item in chunk]
 
 
+# concurrent.futures (and the logging and threading it pulls in) is imported only when a
+# big batch first needs the pool: read commands never verify batches (issue 18 item 9).
 _POOL: ThreadPoolExecutor | None = None
 _PARALLEL_MIN = 128
 
@@ -123,6 +126,8 @@ def verify_many(items: list[bytes | Entry]) -> list[tuple[Entry | None, Rejectio
     if len(items) < _PARALLEL_MIN or workers < 2:
         return _verify_chunk(items)
     if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
         _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify")
     size = (len(items) + workers - 1) // workers
     chunks = [items[i : i + size] for i in range(0, len(items), size)]

@@ -28,8 +28,8 @@ print("@@" + repr(sorted(m for m in sys.modules if m.split(".")[0] in {watch!r})
 """
 
 
-def loaded(home: Path, *argv: str) -> set[str]:
-    watch = SOLVER | {"zmq", "rich", "nacl"}
+def loaded(home: Path, *argv: str, watch: frozenset[str] = frozenset()) -> set[str]:
+    watch = watch or SOLVER | {"zmq", "rich", "nacl"}
     code = PROBE.format(argv=["--home", str(home), *argv], watch=sorted(watch))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return {m.split(".")[0] for m in eval(r.stderr.rsplit("@@", 1)[1])}
@@ -74,3 +74,10 @@ def test_playbook_status_and_whoami(used_home: Path, invoke: Invoke) -> None:
     )
     assert not loaded(used_home, "whoami", "--json") & (SOLVER | {"zmq", "rich"})
     assert json.loads(json.dumps(run))
+
+
+def test_reads_do_not_start_the_verify_pool_machinery(used_home: Path) -> None:
+    # concurrent.futures pulls in logging and threading (~5 ms on a laptop); only a big
+    # batch verify needs it, and a read verifies no batch.
+    for argv in (["fuel", "status", "--json"], ["log", "show", "--json"]):
+        assert not loaded(used_home, *argv, watch=frozenset({"concurrent", "logging"})), argv
