@@ -22,9 +22,7 @@ from ledger.roster import view as roster_view
 from ledger.store import Store, verify_many
 from ledger.stored import gc_paused
 from ledger.votes import as_json as vote_json
-from ledger.votes import secret_audit
-from ledger.votes.bodies import BALLOT, VOTE_KINDS
-from ledger.votes.secret_tally import SEALED_PREFIX
+from ledger.votes.bodies import BALLOT, SEALED_PREFIX, VOTE_KINDS
 from ledger.votes.view import (
     CONFLICT,
     FAILED,
@@ -405,6 +403,8 @@ def _verify(store: Store, vote_text: str, progress: Callable[[int], None] | None
         and signed.listed_roster == {e.id for e in roster_entries}
         and store.forks_by_author() == forks
     )
+    from ledger.votes import secret_audit  # the crypto stack loads only for verify
+
     root_ok = None
     sheet = vote.sheets.get(vote.sealed_sheet) if vote.sealed_sheet else None
     if sheet is not None and sheet.ballots is not None:

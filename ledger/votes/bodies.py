@@ -33,10 +33,12 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.votes.secret.errors import BallotEncodingError
-from ledger.votes.secret.keys import KeySet
+
+if TYPE_CHECKING:
+    from ledger.votes.secret.keys import KeySet
 
 PART = "vote.part"
 CHARTER = "vote.charter"
@@ -46,6 +48,8 @@ CLOSE = "vote.close"
 SEAL = "vote.seal"
 #: secret votes' key ceremonies (:mod:`ledger.votes.ceremonies`)
 CEREMONY, DEAL, COMPLAIN, JUSTIFY = "vote.ceremony", "vote.deal", "vote.complain", "vote.justify"
+#: what a secret ballot's ``choice`` shows: never the choice, only its tracker
+SEALED_PREFIX = "sealed:"
 CEREMONY_KINDS = frozenset({CEREMONY, DEAL, COMPLAIN, JUSTIFY})
 VOTE_KINDS = frozenset({PART, CHARTER, BALLOT, STOP, CLOSE, SEAL}) | CEREMONY_KINDS
 
@@ -160,6 +164,8 @@ def parse_secret(value: Any, method: str, n: int, k: int) -> SecretFields | None
     raw = value.get("keys")
     if not isinstance(raw, bytes):
         raise Malformed("secret.keys must be bytes (a key set)")
+    from ledger.votes.secret.keys import KeySet  # the crypto stack loads only for secret votes
+
     try:
         keys = KeySet.from_bytes(raw)
     except BallotEncodingError as e:

@@ -38,9 +38,6 @@ from ledger.votes.secret import (
 )
 from ledger.votes.state import VOTED, Seal, Slot
 
-#: what a secret ballot's ``choice`` shows: never the choice, only its tracker
-SEALED_PREFIX = "sealed:"
-
 
 def spec_of(fields: CharterFields) -> BallotSpec:
     """Plurality: exactly one option; approval: any number, none included."""

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from ledger import schemas
 from ledger.entry import Entry
@@ -58,7 +59,6 @@ from ledger.votes.bodies import (
     parse_charter,
     parse_hex,
 )
-from ledger.votes.ceremonies import Ceremony, charter_problem, fold_ceremonies
 from ledger.votes.result import resolve_slot
 from ledger.votes.seals import granted
 from ledger.votes.state import (
@@ -89,6 +89,9 @@ from ledger.votes.state import (
     Votes,
 )
 from ledger.votes.votefold import VoteFold
+
+if TYPE_CHECKING:
+    from ledger.votes.ceremonies import Ceremony
 
 # --- the fold ----------------------------------------------------------------------
 
@@ -143,7 +146,10 @@ def _fold(
             charters.append(e)
         elif e.kind in CEREMONY_KINDS:
             ceremony_entries.append(e)
-    out.ceremonies = fold_ceremonies(ceremony_entries, roster, out.ignored)
+    if ceremony_entries:  # the crypto stack loads only where key ceremonies exist
+        from ledger.votes.ceremonies import fold_ceremonies
+
+        out.ceremonies = fold_ceremonies(ceremony_entries, roster, out.ignored)
     invalid: set[bytes] = set()
     incomplete: set[bytes] = set()
     conditional: dict[bytes, str] = {}
@@ -268,6 +274,8 @@ class _Waiting(Exception):
 
 
 def _secret_charter(ceremony: Ceremony | None, fields: CharterFields) -> None:
+    from ledger.votes.ceremonies import charter_problem
+
     problem, waiting = charter_problem(ceremony, fields)
     if problem and waiting:
         raise _Waiting(problem)

@@ -6,18 +6,18 @@ module's docstring and field_guides/voting.md)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.entry import Entry
 from ledger.roster.view import Roster
 from ledger.votes import seals as vote_seals
-from ledger.votes import secret_tally as secret
 from ledger.votes import tally as vote_tally
 from ledger.votes.bodies import (
     BALLOT,
     CLOSE,
     RANKED,
     SEAL,
+    SEALED_PREFIX,
     STOP,
     VOTER_ROLES,
     Malformed,
@@ -26,7 +26,6 @@ from ledger.votes.bodies import (
 )
 from ledger.votes.result import final_result, resolve_slot, sheet_problem
 from ledger.votes.seals import granted
-from ledger.votes.secret import Ballot as SecretBallot
 from ledger.votes.state import (
     CONFLICT,
     FINAL,
@@ -42,6 +41,10 @@ from ledger.votes.state import (
     Vote,
     Votes,
 )
+
+if TYPE_CHECKING:
+    from ledger.votes.secret import Ballot as SecretBallot
+    from ledger.votes.secret import VoteContext
 
 
 class VoteFold:
@@ -74,7 +77,11 @@ class VoteFold:
         self.seat_of = {key: member for member, key in f.teller_keys.items()}
         self.best_seals = 0
         #: a secret vote: its proof context, and each verified ballot by entry id
-        self.ctx = secret.context(vote.id, f) if f.secret is not None else None
+        self.ctx: VoteContext | None = None
+        if f.secret is not None:  # the crypto stack loads only when a secret vote exists
+            from ledger.votes import secret_tally
+
+            self.ctx = secret_tally.context(vote.id, f)
         self.encrypted: dict[bytes, SecretBallot] = vote.encrypted
 
     def authority(self, author: bytes, seq: int, roles: tuple[str, ...]) -> str | None:
@@ -189,13 +196,15 @@ class VoteFold:
         """A secret ballot shows its tracker, never a choice; one whose proofs fail is
         spoiled (counted for turnout only). ``count=False`` folds skip the proofs."""
         if not self.count:
-            return secret.SEALED_PREFIX, None
+            return SEALED_PREFIX, None
+        from ledger.votes import secret_tally as secret
+
         assert self.ctx is not None
         ballot, info = secret.check_ballot(self.ctx, e.author, e.body.get("sealed"))
         if ballot is None:
-            return secret.SEALED_PREFIX, info
+            return SEALED_PREFIX, info
         self.encrypted[e.id] = ballot
-        return secret.SEALED_PREFIX + info, None
+        return SEALED_PREFIX + info, None
 
     def stop(self, e: Entry) -> None:
         member = self.teller(e)
@@ -402,6 +411,8 @@ class VoteFold:
 
     def secret_tally(self, slots: Mapping[bytes, Slot]) -> vote_tally.Tally:
         """Decrypt the sealed set's tally with the shares its seals carry (k valid needed)."""
+        from ledger.votes import secret_tally as secret
+
         assert self.ctx is not None and self.vote.sealed_sheet is not None
         f = self.charter.fields
         sheet = self.vote.sheets[self.vote.sealed_sheet]

@@ -18,7 +18,6 @@ from ledger.errors import InvalidInput, NotInMesh, TrustError, VerificationFaile
 from ledger.identity import Identity
 from ledger.roster.view import ACTIVE, Roster
 from ledger.store import Store
-from ledger.votes import secret_writer
 from ledger.votes.bodies import (
     BALLOT,
     CHARTER,
@@ -298,6 +297,8 @@ def open_vote(store: Store, identity: Identity, spec: VoteSpec) -> Entry:
     need_role(store, roster, identity, "coordinator", "open a vote")
     secret = None
     if spec.ceremony is not None:
+        from ledger.votes import secret_writer  # the crypto stack loads for secret votes only
+
         secret = secret_writer.secret_spec(store, roster, spec)
     body, parts = charter_body(roster, spec)
     if secret is not None:
@@ -389,6 +390,8 @@ def cast(
         mine = sorted(b.id for b in heads)
     body = {"vote": vote.id.hex(), "choice": normal, "replaces": [i.hex() for i in mine]}
     if f.secret is not None:  # the choice never leaves this laptop unencrypted
+        from ledger.votes import secret_writer
+
         del body["choice"]
         body["sealed"] = secret_writer.sealed_ballot(vote, identity.public, normal)
     entry = store.append(identity, BALLOT, body)
@@ -565,6 +568,8 @@ def seal(
         "root": sheet.root.hex(),
     }
     if vote.charter.fields.secret is not None:  # sealing is decrypting: the share goes along
+        from ledger.votes import secret_writer
+
         body["share"] = secret_writer.share_for(votes, vote, sheet, member, identity)
     entry = store.append(identity, SEAL, body)
     after, _ = load(store)

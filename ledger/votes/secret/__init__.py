@@ -20,41 +20,90 @@ Typical flow::
 
 from __future__ import annotations
 
-from .ballot import (
-    Ballot,
-    BallotSpec,
-    VoteContext,
-    all_ciphertexts,
-    check_selection,
-    encrypt,
-    verify,
-)
-from .ceremony import (
-    CeremonyParams,
-    CeremonyState,
-    Complaint,
-    Dealing,
-    Justification,
-    check_dealing,
-    complaint_for,
-    deal,
-    fold,
-    justify,
-    open_share,
-    teller_secret,
-)
-from .errors import BallotEncodingError, CeremonyIncomplete, ProofRejected
-from .keys import KeySet
-from .tally import (
-    DecryptionShare,
-    EncryptedTally,
-    aggregate,
-    combine,
-    decryption_share,
-    small_log,
-    verify_and_aggregate,
-    verify_share,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names below load on first use (PEP 562): secp256k1 costs start-up time
+    from .ballot import (
+        Ballot,
+        BallotSpec,
+        VoteContext,
+        all_ciphertexts,
+        check_selection,
+        encrypt,
+        verify,
+    )
+    from .ceremony import (
+        CeremonyParams,
+        CeremonyState,
+        Complaint,
+        Dealing,
+        Justification,
+        check_dealing,
+        complaint_for,
+        deal,
+        fold,
+        justify,
+        open_share,
+        teller_secret,
+    )
+    from .errors import BallotEncodingError, CeremonyIncomplete, ProofRejected
+    from .keys import KeySet
+    from .tally import (
+        DecryptionShare,
+        EncryptedTally,
+        aggregate,
+        combine,
+        decryption_share,
+        small_log,
+        verify_and_aggregate,
+        verify_share,
+    )
+
+#: name -> the submodule that defines it
+_LAZY = {
+    "Ballot": "ballot",
+    "BallotSpec": "ballot",
+    "VoteContext": "ballot",
+    "all_ciphertexts": "ballot",
+    "check_selection": "ballot",
+    "encrypt": "ballot",
+    "verify": "ballot",
+    "CeremonyParams": "ceremony",
+    "CeremonyState": "ceremony",
+    "Complaint": "ceremony",
+    "Dealing": "ceremony",
+    "Justification": "ceremony",
+    "check_dealing": "ceremony",
+    "complaint_for": "ceremony",
+    "deal": "ceremony",
+    "fold": "ceremony",
+    "justify": "ceremony",
+    "open_share": "ceremony",
+    "teller_secret": "ceremony",
+    "BallotEncodingError": "errors",
+    "CeremonyIncomplete": "errors",
+    "ProofRejected": "errors",
+    "KeySet": "keys",
+    "DecryptionShare": "tally",
+    "EncryptedTally": "tally",
+    "aggregate": "tally",
+    "combine": "tally",
+    "decryption_share": "tally",
+    "small_log": "tally",
+    "verify_and_aggregate": "tally",
+    "verify_share": "tally",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Ballot",
