@@ -100,6 +100,7 @@ class Station:
         self.epochs: dict[bytes, PeerEpochs] = {}
         self._answers: dict[bytes, bytes] = {}  # peer -> its epoch, to echo in a hello
         self._answered: dict[bytes, float] = {}
+        self._nudged: dict[bytes, float] = {}  # peer -> when its hello last brought a summary
         self._ask_due, self._ask_after = False, 0.0
         self.peers: dict[bytes, PeerSession] = {}
         self.names = names or (lambda k: k.hex()[:12])
@@ -271,8 +272,10 @@ class Station:
         if wanted and now - self._answered.get(hello.key, -ANSWER_GAP) >= ANSWER_GAP:
             self._answers[hello.key] = hello.epoch
             self._answered[hello.key] = now
-        s = self.peers[hello.key]
-        s.next_summary = min(s.next_summary, now)
+        if now - self._nudged.get(hello.key, -ANSWER_GAP) >= ANSWER_GAP:
+            self._nudged[hello.key] = now  # a hello played back buys no frame at every copy
+            s = self.peers[hello.key]
+            s.next_summary = min(s.next_summary, now)
 
     def _after_ingest(self, now: float) -> None:
         if self.ledger.refresh():

@@ -107,3 +107,31 @@ def test_a_restart_mid_transfer_on_either_side_ends_in_sync(tmp_path: Path) -> N
                 stores["alice"].append(MESH.person("alice"), "note", {"n": i, "text": "y" * 150})
     net.run_until(net.in_sync, 1800)
     assert stores["alice"].heads() == stores["bob"].heads()
+
+
+def test_a_replayed_hello_of_the_current_run_is_not_answered_at_every_copy(
+    tmp_path: Path,
+) -> None:
+    """One recorded hello played back every second must not buy a frame from the victim
+    each time (it did: every hello forced a summary, with no rate limit at all)."""
+    stores = _stores(tmp_path)
+    net = SimNet(SimParams(bitrate=1200, mtu=200, latency=0.5, half_duplex=False))
+    for name in ("alice", "bob"):
+        net.add(name, stores[name], MESH.person(name).signing_key)
+    recorder = net.air.attach("recorder")
+    stores["alice"].append(MESH.person("alice"), "note", {"text": "in touch"})
+    net.run_until(net.in_sync, 600)
+    alice_key = MESH.key("alice")
+    hellos = [f for f in recorder.receive() if f[0] & 0x0F == 2 and f[1:33] == alice_key]
+    assert hellos  # alice's hello of her current run, recorded off the air
+    bob = net.nodes["bob"].station
+    net.run_for(5)
+    sent, heard = bob.sent.frames, bob.heard.hellos
+    for _ in range(60):  # played back once a second for a minute
+        recorder.send(hellos[-1])
+        net.run_for(1)
+    assert bob.heard.hellos - heard >= 50
+    # at most one answer (a hello or a summary) per 5 s, plus the usual summary a minute
+    assert bob.sent.frames - sent <= 60 / 5 + 2
+    stores["alice"].append(MESH.person("alice"), "note", {"text": "still talking"})
+    net.run_until(net.in_sync, 600)
