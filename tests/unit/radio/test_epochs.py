@@ -7,7 +7,7 @@ from pathlib import Path
 from ledger.store import Store
 from ledger.testing import MeshFixture
 from mesh.radio.crypto import new_epoch
-from mesh.radio.epochs import PeerEpochs
+from mesh.radio.epochs import MAX_CANDIDATES, PeerEpochs
 from mesh.radio.ledger_port import LocalLedger
 from mesh.radio.sim import SimParams
 from mesh.radio.simnet import SimNet
@@ -39,6 +39,20 @@ def test_promotion_retires_older_candidates_and_keeps_newer_ones() -> None:
     assert eps.current == E2 and eps.candidates == [E3] and eps.retired == [E1]
     assert eps.heard_hello(E3, proven=True) == "switched"
     assert eps.current == E3 and eps.retired == [E1, E2]
+
+
+def test_replayed_old_hellos_cannot_push_a_live_run_out_for_good() -> None:
+    """Four hellos of the peer's earlier runs, recorded and played back right after its
+    boot hello, pushed the live run out of the candidates *as retired*: its own hellos
+    and frames were then refused (stale) for the rest of our run."""
+    eps = PeerEpochs(current=E1)
+    assert eps.heard_hello(E2, proven=False) == "new"  # the peer restarts: its boot hello
+    for _ in range(MAX_CANDIDATES):
+        assert eps.heard_hello(new_epoch(), proven=False) == "new"  # old runs, replayed
+    assert E2 not in eps.retired
+    assert eps.heard_hello(E2, proven=False) == "new"  # its next hello is heard again
+    assert eps.heard_hello(E2, proven=True) == "switched"  # and its proof counts
+    assert eps.current == E2 and E1 in eps.retired
 
 
 def _stores(root: Path) -> dict[str, Store]:
