@@ -266,9 +266,12 @@ class Station:
         """Whoever says hello (a new bridge, a link check) hears from us at once: a hello
         echoing its epoch if it may not know ours, else a summary. A hello that answers
         another station (it echoes that station's epoch) is not answered: with three
-        stations or more, hellos would answer each other forever."""
+        stations or more, hellos would answer each other forever. Nor is a boot hello of
+        a run already proven (the peer knows our epoch: it is a copy played back)."""
         unproven = self.epochs[hello.key].current != hello.epoch
-        wanted = hello.ask or hello.boot or result == "new" or (hello.echo == NO_EPOCH and unproven)
+        wanted = (
+            hello.ask or result == "new" or (unproven and (hello.boot or hello.echo == NO_EPOCH))
+        )
         if wanted and now - self._answered.get(hello.key, -ANSWER_GAP) >= ANSWER_GAP:
             self._answers[hello.key] = hello.epoch
             self._answered[hello.key] = now

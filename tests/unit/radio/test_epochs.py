@@ -149,3 +149,28 @@ def test_a_replayed_hello_of_the_current_run_is_not_answered_at_every_copy(
     assert bob.sent.frames - sent <= 60 / 5 + 2
     stores["alice"].append(MESH.person("alice"), "note", {"text": "still talking"})
     net.run_until(net.in_sync, 600)
+
+
+def test_a_replayed_boot_hello_of_a_proven_run_gets_no_answering_hello(tmp_path: Path) -> None:
+    """A boot hello is the first hello of a run; once that run is proven, the peer knows
+    our epoch, so a copy played back needs no answer (it cost one hello every 5 s)."""
+    stores = _stores(tmp_path)
+    net = SimNet(SimParams(bitrate=1200, mtu=200, latency=0.5, half_duplex=False))
+    for name in ("alice", "bob"):
+        net.add(name, stores[name], MESH.person(name).signing_key)
+    recorder = net.air.attach("recorder")
+    stores["alice"].append(MESH.person("alice"), "note", {"text": "in touch"})
+    net.run_until(net.in_sync, 600)
+    alice_key = MESH.key("alice")
+    boots = [f for f in recorder.receive() if f[0] & 0x0F == 2 and f[1:33] == alice_key]
+    boots = [f for f in boots if f[53] & 2]
+    assert boots
+    bob = net.nodes["bob"].station
+    net.run_for(5)
+    hellos = bob.sent.hellos
+    for _ in range(30):
+        recorder.send(boots[0])
+        net.run_for(1)
+    assert bob.sent.hellos == hellos
+    stores["alice"].append(MESH.person("alice"), "note", {"text": "still talking"})
+    net.run_until(net.in_sync, 600)
