@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from mesh.radio.crypto import ReplayWindow
 
-MAX_CANDIDATES = 4  # announced, unproven epochs kept per peer (the oldest goes first)
+MAX_CANDIDATES = 4  # announced, unproven epochs kept per peer (the oldest is forgotten)
 MAX_RETIRED = 64  # retired epochs remembered per peer (a peer restarts rarely)
 
 
@@ -49,8 +49,8 @@ class PeerEpochs:
         if epoch in self.candidates:
             return "same"
         self.candidates.append(epoch)
-        if len(self.candidates) > MAX_CANDIDATES:
-            self._retire(self.candidates.pop(0))
+        if len(self.candidates) > MAX_CANDIDATES:  # forgotten, not retired: replayed hellos
+            self.candidates.pop(0)  # of old runs must not get a live run refused for good
         return "new"
 
     def promote(self, epoch: bytes) -> bool:

@@ -100,6 +100,7 @@ class Station:
         self.epochs: dict[bytes, PeerEpochs] = {}
         self._answers: dict[bytes, bytes] = {}  # peer -> its epoch, to echo in a hello
         self._answered: dict[bytes, float] = {}
+        self._nudged: dict[bytes, float] = {}  # peer -> when its hello last brought a summary
         self._ask_due, self._ask_after = False, 0.0
         self.peers: dict[bytes, PeerSession] = {}
         self.names = names or (lambda k: k.hex()[:12])
@@ -265,14 +266,19 @@ class Station:
         """Whoever says hello (a new bridge, a link check) hears from us at once: a hello
         echoing its epoch if it may not know ours, else a summary. A hello that answers
         another station (it echoes that station's epoch) is not answered: with three
-        stations or more, hellos would answer each other forever."""
+        stations or more, hellos would answer each other forever. Nor is a boot hello of
+        a run already proven (the peer knows our epoch: it is a copy played back)."""
         unproven = self.epochs[hello.key].current != hello.epoch
-        wanted = hello.ask or hello.boot or result == "new" or (hello.echo == NO_EPOCH and unproven)
+        wanted = (
+            hello.ask or result == "new" or (unproven and (hello.boot or hello.echo == NO_EPOCH))
+        )
         if wanted and now - self._answered.get(hello.key, -ANSWER_GAP) >= ANSWER_GAP:
             self._answers[hello.key] = hello.epoch
             self._answered[hello.key] = now
-        s = self.peers[hello.key]
-        s.next_summary = min(s.next_summary, now)
+        if now - self._nudged.get(hello.key, -ANSWER_GAP) >= ANSWER_GAP:
+            self._nudged[hello.key] = now  # a hello played back buys no frame at every copy
+            s = self.peers[hello.key]
+            s.next_summary = min(s.next_summary, now)
 
     def _after_ingest(self, now: float) -> None:
         if self.ledger.refresh():

@@ -7,7 +7,7 @@ from pathlib import Path
 from ledger.store import Store
 from ledger.testing import MeshFixture
 from mesh.radio.crypto import new_epoch
-from mesh.radio.epochs import PeerEpochs
+from mesh.radio.epochs import MAX_CANDIDATES, PeerEpochs
 from mesh.radio.ledger_port import LocalLedger
 from mesh.radio.sim import SimParams
 from mesh.radio.simnet import SimNet
@@ -39,6 +39,20 @@ def test_promotion_retires_older_candidates_and_keeps_newer_ones() -> None:
     assert eps.current == E2 and eps.candidates == [E3] and eps.retired == [E1]
     assert eps.heard_hello(E3, proven=True) == "switched"
     assert eps.current == E3 and eps.retired == [E1, E2]
+
+
+def test_replayed_old_hellos_cannot_push_a_live_run_out_for_good() -> None:
+    """Four hellos of the peer's earlier runs, recorded and played back right after its
+    boot hello, pushed the live run out of the candidates *as retired*: its own hellos
+    and frames were then refused (stale) for the rest of our run."""
+    eps = PeerEpochs(current=E1)
+    assert eps.heard_hello(E2, proven=False) == "new"  # the peer restarts: its boot hello
+    for _ in range(MAX_CANDIDATES):
+        assert eps.heard_hello(new_epoch(), proven=False) == "new"  # old runs, replayed
+    assert E2 not in eps.retired
+    assert eps.heard_hello(E2, proven=False) == "new"  # its next hello is heard again
+    assert eps.heard_hello(E2, proven=True) == "switched"  # and its proof counts
+    assert eps.current == E2 and E1 in eps.retired
 
 
 def _stores(root: Path) -> dict[str, Store]:
@@ -107,3 +121,56 @@ def test_a_restart_mid_transfer_on_either_side_ends_in_sync(tmp_path: Path) -> N
                 stores["alice"].append(MESH.person("alice"), "note", {"n": i, "text": "y" * 150})
     net.run_until(net.in_sync, 1800)
     assert stores["alice"].heads() == stores["bob"].heads()
+
+
+def test_a_replayed_hello_of_the_current_run_is_not_answered_at_every_copy(
+    tmp_path: Path,
+) -> None:
+    """One recorded hello played back every second must not buy a frame from the victim
+    each time (it did: every hello forced a summary, with no rate limit at all)."""
+    stores = _stores(tmp_path)
+    net = SimNet(SimParams(bitrate=1200, mtu=200, latency=0.5, half_duplex=False))
+    for name in ("alice", "bob"):
+        net.add(name, stores[name], MESH.person(name).signing_key)
+    recorder = net.air.attach("recorder")
+    stores["alice"].append(MESH.person("alice"), "note", {"text": "in touch"})
+    net.run_until(net.in_sync, 600)
+    alice_key = MESH.key("alice")
+    hellos = [f for f in recorder.receive() if f[0] & 0x0F == 2 and f[1:33] == alice_key]
+    assert hellos  # alice's hello of her current run, recorded off the air
+    bob = net.nodes["bob"].station
+    net.run_for(5)
+    sent, heard = bob.sent.frames, bob.heard.hellos
+    for _ in range(60):  # played back once a second for a minute
+        recorder.send(hellos[-1])
+        net.run_for(1)
+    assert bob.heard.hellos - heard >= 50
+    # at most one answer (a hello or a summary) per 5 s, plus the usual summary a minute
+    assert bob.sent.frames - sent <= 60 / 5 + 2
+    stores["alice"].append(MESH.person("alice"), "note", {"text": "still talking"})
+    net.run_until(net.in_sync, 600)
+
+
+def test_a_replayed_boot_hello_of_a_proven_run_gets_no_answering_hello(tmp_path: Path) -> None:
+    """A boot hello is the first hello of a run; once that run is proven, the peer knows
+    our epoch, so a copy played back needs no answer (it cost one hello every 5 s)."""
+    stores = _stores(tmp_path)
+    net = SimNet(SimParams(bitrate=1200, mtu=200, latency=0.5, half_duplex=False))
+    for name in ("alice", "bob"):
+        net.add(name, stores[name], MESH.person(name).signing_key)
+    recorder = net.air.attach("recorder")
+    stores["alice"].append(MESH.person("alice"), "note", {"text": "in touch"})
+    net.run_until(net.in_sync, 600)
+    alice_key = MESH.key("alice")
+    boots = [f for f in recorder.receive() if f[0] & 0x0F == 2 and f[1:33] == alice_key]
+    boots = [f for f in boots if f[53] & 2]
+    assert boots
+    bob = net.nodes["bob"].station
+    net.run_for(5)
+    hellos = bob.sent.hellos
+    for _ in range(30):
+        recorder.send(boots[0])
+        net.run_for(1)
+    assert bob.sent.hellos == hellos
+    stores["alice"].append(MESH.person("alice"), "note", {"text": "still talking"})
+    net.run_until(net.in_sync, 600)
