@@ -22,14 +22,16 @@ from dataclasses import dataclass, field
 from mesh.radio.crypto import ReplayWindow
 
 MAX_CANDIDATES = 4  # announced, unproven epochs kept per peer (the oldest is forgotten)
-MAX_RETIRED = 64  # retired epochs remembered per peer (a peer restarts rarely)
 
 
 @dataclass
 class PeerEpochs:
     current: bytes | None = None  # proven: the epoch we seal to
     candidates: list[bytes] = field(default_factory=list)  # announced, oldest first
-    retired: list[bytes] = field(default_factory=list)
+    #: every epoch this peer ran and replaced, for the whole of our run: never capped, or a
+    #: peer's old run could come back (its recorded frames replayed, its live run locked
+    #: out). Only proven switches add to it: a few epochs per real restart, 8 bytes each.
+    retired: set[bytes] = field(default_factory=set)
     windows: dict[bytes, ReplayWindow] = field(default_factory=dict)
 
     def order(self) -> list[bytes]:
@@ -72,5 +74,4 @@ class PeerEpochs:
 
     def _retire(self, epoch: bytes) -> None:
         self.windows.pop(epoch, None)
-        self.retired.append(epoch)
-        del self.retired[:-MAX_RETIRED]
+        self.retired.add(epoch)

@@ -36,9 +36,9 @@ def test_promotion_retires_older_candidates_and_keeps_newer_ones() -> None:
     eps.heard_hello(E2, proven=False)
     eps.heard_hello(E3, proven=False)
     eps.promote(E2)  # a late frame of the run before E3
-    assert eps.current == E2 and eps.candidates == [E3] and eps.retired == [E1]
+    assert eps.current == E2 and eps.candidates == [E3] and eps.retired == {E1}
     assert eps.heard_hello(E3, proven=True) == "switched"
-    assert eps.current == E3 and eps.retired == [E1, E2]
+    assert eps.current == E3 and eps.retired == {E1, E2}
 
 
 def test_replayed_old_hellos_cannot_push_a_live_run_out_for_good() -> None:
@@ -174,3 +174,19 @@ def test_a_replayed_boot_hello_of_a_proven_run_gets_no_answering_hello(tmp_path:
     assert bob.sent.hellos == hellos
     stores["alice"].append(MESH.person("alice"), "note", {"text": "still talking"})
     net.run_until(net.in_sync, 600)
+
+
+def test_a_run_replaced_long_ago_stays_refused_after_many_restarts() -> None:
+    """Retired epochs are never forgotten within our run: with a cap, an attacker who
+    stuffs recorded hellos before each of a peer's real restarts could push an old run
+    out of the list, then replay it (its frames accepted again, the live run locked out)."""
+    eps = PeerEpochs()
+    first = new_epoch()
+    eps.heard_hello(first, proven=True)
+    for _ in range(100):  # real restarts, each after MAX_CANDIDATES stuffed old hellos
+        for _ in range(MAX_CANDIDATES):
+            eps.heard_hello(new_epoch(), proven=False)
+        eps.heard_hello(new_epoch(), proven=True)
+    assert eps.heard_hello(first, proven=False) == "stale"
+    assert eps.heard_hello(first, proven=True) == "stale"
+    assert eps.current != first
