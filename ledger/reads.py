@@ -129,8 +129,13 @@ class ReadsMixin:
         kind_prefix: str | None = None,
         limit: int | None = None,
         newest_first: bool = False,
+        ordered: bool = True,
     ) -> list[Entry]:
-        """Intact entries filtered by author and signed kind, ordered by (hlc, author, seq)."""
+        """Intact entries filtered by author and signed kind, ordered by (hlc, author, seq).
+
+        ``ordered=False``: in no particular order, for a fold that orders them itself (the
+        votes fold sorts by id): a whole-table read then skips a sort by (hlc, author, seq).
+        """
         filt = kind_filter(tuple(kinds) if kinds else None, kind_prefix)
         if author is None and limit is None and filt is not None and self._scan(filt):
             # most of the table: one pass over it, sorted here (no index lookup per row)
@@ -141,7 +146,8 @@ class ReadsMixin:
                 ).fetchall()
             with gc_paused():
                 found = [e for e in self._checked(rows) if kind_ok(e, kinds, kind_prefix)]
-            sort_entries(found, newest_first)  # by the signed hlc, never the column
+            if ordered:
+                sort_entries(found, newest_first)  # by the signed hlc, never the column
             return found
         with gc_paused():
             return list(
