@@ -145,7 +145,11 @@ class ReadsMixin:
                     filt.scan_args,
                 ).fetchall()
             with gc_paused():
-                found = [e for e in self._checked(rows) if kind_ok(e, kinds, kind_prefix)]
+                found = self._checked(rows)
+                if kinds or not kind_prefix:
+                    found = [e for e in found if kind_ok(e, kinds, kind_prefix)]
+                else:  # kind_ok for a prefix alone, in line
+                    found = [e for e in found if e.kind.startswith(kind_prefix)]
             if ordered:
                 sort_entries(found, newest_first)  # by the signed hlc, never the column
             return found

@@ -46,8 +46,12 @@ def resolve_slot(member: bytes, weight: int, ballots: list[Ballot]) -> Slot:
             replaced.update(b.replaces)
         except TypeError:  # an unhashable item names nothing
             replaced.update(r for r in b.replaces if type(r) is str)
-    heads = sorted((b for b in ballots if b.key not in replaced), key=_by_id)
-    older = sorted((b for b in ballots if b.key in replaced), key=_by_id)
+    heads: list[Ballot] = []
+    older: list[Ballot] = []
+    for b in ballots:
+        (older if b.key in replaced else heads).append(b)
+    heads.sort(key=_by_id)
+    older.sort(key=_by_id)
     if len(heads) > 1:
         return Slot(member, weight, VOID, conflict=heads, replaced=older)
     head = heads[0]
