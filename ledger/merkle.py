@@ -52,14 +52,14 @@ def root(items: Sequence[bytes]) -> bytes:
         return EMPTY_ROOT
     # inlined, from copies of hashers already holding the prefix byte (a copy costs half
     # a new hasher's keyword parsing): sheets of 100,000 ballots are hashed on every fold
-    level = []
-    for i in items:
+    level: list[bytes] = []
+    for item in items:
         h = _LEAF.copy()
-        h.update(i)
+        h.update(item)
         level.append(h.digest())
     while len(level) > 1:
         odd = level[-1] if len(level) % 2 else None
-        nodes = []
+        nodes: list[bytes] = []
         for i in range(0, len(level) - 1, 2):
             h = _NODE.copy()
             h.update(level[i])

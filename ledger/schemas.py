@@ -19,7 +19,7 @@ or null. Fields not named are allowed (newer writers may add fields).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +37,8 @@ _STR = frozenset({str})
 #: Checks that pass every value of one of these (type, most items or characters): a
 #: schema tests those in line and calls the check only otherwise (same answers, and the
 #: same message, which only the check itself writes).
-_PASSES: dict[Check, tuple[tuple[type, int], ...]] = {}
+Passes = tuple[tuple[type[Sized], int], ...]
+_PASSES: dict[Check, Passes] = {}
 
 
 def text(max_len: int = 4000) -> Check:
@@ -156,7 +157,7 @@ def either(*checks: Check) -> Check:
     return check
 
 
-def _passes(check: Check) -> tuple[tuple[type, int], ...]:
+def _passes(check: Check) -> Passes:
     """What ``check`` passes for sure (a nested :class:`Schema` is not hashable: nothing)."""
     return () if isinstance(check, Schema) else _PASSES.get(check, ())
 
@@ -168,7 +169,7 @@ class Schema:
     fields: dict[str, Check]
     required: frozenset[str] = field(default_factory=frozenset)
     _required_order: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
-    _plan: tuple[tuple[str, Check, tuple[tuple[type, int], ...]], ...] = field(
+    _plan: tuple[tuple[str, Check, Passes], ...] = field(
         init=False, repr=False, compare=False, default=()
     )
 

@@ -26,7 +26,6 @@ from ledger.votes.state import (
     Vote,
 )
 
-
 _by_id = attrgetter("id")
 
 

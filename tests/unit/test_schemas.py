@@ -28,7 +28,9 @@ def reference(s: Schema, body: Any, path: str = "body") -> str | None:
         value = body.get(name)
         if value is not None:
             sub = f"{path}.{name}" if path != "body" else name
-            problem = reference(check, value, sub) if isinstance(check, Schema) else check(value, sub)
+            problem = (
+                reference(check, value, sub) if isinstance(check, Schema) else check(value, sub)
+            )
             if problem:
                 return problem
     return None
@@ -60,8 +62,9 @@ scalars = (
 )
 values = st.sampled_from(BOUNDARY) | st.recursive(
     scalars,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=3), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=3), children, max_size=3)
+    ),
     max_leaves=6,
 )
 KINDS = sorted(schemas.RESERVED_KINDS)
@@ -72,7 +75,7 @@ def bodies(draw: st.DrawFn) -> tuple[str, Any]:
     kind = draw(st.sampled_from(KINDS))
     check = schemas._REGISTRY[kind]
     assert isinstance(check, Schema)
-    names = list(check.fields) + ["other"]
+    names = [*check.fields, "other"]
     body = draw(st.dictionaries(st.sampled_from(names), values, max_size=len(names)))
     return kind, draw(st.sampled_from([body, body, body, [body], None]))
 
