@@ -129,8 +129,13 @@ class ReadsMixin:
         kind_prefix: str | None = None,
         limit: int | None = None,
         newest_first: bool = False,
+        ordered: bool = True,
     ) -> list[Entry]:
-        """Intact entries filtered by author and signed kind, ordered by (hlc, author, seq)."""
+        """Intact entries filtered by author and signed kind, ordered by (hlc, author, seq).
+
+        ``ordered=False``: in no particular order, for a fold that orders them itself (the
+        votes fold sorts by id): a whole-table read then skips a sort by (hlc, author, seq).
+        """
         filt = kind_filter(tuple(kinds) if kinds else None, kind_prefix)
         if author is None and limit is None and filt is not None and self._scan(filt):
             # most of the table: one pass over it, sorted here (no index lookup per row)
@@ -140,8 +145,13 @@ class ReadsMixin:
                     filt.scan_args,
                 ).fetchall()
             with gc_paused():
-                found = [e for e in self._checked(rows) if kind_ok(e, kinds, kind_prefix)]
-            sort_entries(found, newest_first)  # by the signed hlc, never the column
+                found = self._checked(rows)
+                if kinds or not kind_prefix:
+                    found = [e for e in found if kind_ok(e, kinds, kind_prefix)]
+                else:  # kind_ok for a prefix alone, in line
+                    found = [e for e in found if e.kind.startswith(kind_prefix)]
+            if ordered:
+                sort_entries(found, newest_first)  # by the signed hlc, never the column
             return found
         with gc_paused():
             return list(

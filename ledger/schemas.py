@@ -19,7 +19,7 @@ or null. Fields not named are allowed (newer writers may add fields).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,11 @@ BIG = 2**53
 #: The text checks and their length limit (see :func:`list_of`).
 _TEXT_MAX: dict[Check, int] = {}
 _STR = frozenset({str})
+#: Checks that pass every value of one of these (type, most items or characters): a
+#: schema tests those in line and calls the check only otherwise (same answers, and the
+#: same message, which only the check itself writes).
+Passes = tuple[tuple[type[Sized], int], ...]
+_PASSES: dict[Check, Passes] = {}
 
 
 def text(max_len: int = 4000) -> Check:
@@ -43,6 +48,7 @@ def text(max_len: int = 4000) -> Check:
         return f"{path} is longer than {max_len:,} characters" if len(v) > max_len else None
 
     _TEXT_MAX[check] = max_len  # lets list_of check a list of texts without a call per item
+    _PASSES[check] = ((str, max_len),)
     return check
 
 
@@ -111,6 +117,8 @@ def list_of(item: Check, max_items: int = 10_000) -> Check:
                 return item(x, f"{path}[{i}]")
         return None
 
+    if item is _anything:
+        _PASSES[check] = ((list, max_items),)
     return check
 
 
@@ -129,6 +137,8 @@ def map_of(value: Check, max_items: int = 10_000) -> Check:
                 return value(x, f"{path}.{k}")
         return None
 
+    if value is _anything:
+        _PASSES[check] = ((dict, max_items),)
     return check
 
 
@@ -142,7 +152,14 @@ def either(*checks: Check) -> Check:
             problems.append(problem)
         return problems[0]
 
+    if all(_passes(c) for c in checks):  # passes whatever one of them passes
+        _PASSES[check] = tuple(p for c in checks for p in _passes(c))
     return check
+
+
+def _passes(check: Check) -> Passes:
+    """What ``check`` passes for sure (a nested :class:`Schema` is not hashable: nothing)."""
+    return () if isinstance(check, Schema) else _PASSES.get(check, ())
 
 
 @dataclass(frozen=True)
@@ -152,10 +169,15 @@ class Schema:
     fields: dict[str, Check]
     required: frozenset[str] = field(default_factory=frozenset)
     _required_order: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
+    _plan: tuple[tuple[str, Check, Passes], ...] = field(
+        init=False, repr=False, compare=False, default=()
+    )
 
     def __post_init__(self) -> None:
         # checked in name order (the first missing one is named), sorted once, not per body
         object.__setattr__(self, "_required_order", tuple(sorted(self.required)))
+        plan = tuple((n, c, _passes(c)) for n, c in self.fields.items())
+        object.__setattr__(self, "_plan", plan)
 
     def __call__(self, body: Any, path: str = "body") -> str | None:
         if not isinstance(body, dict):
@@ -163,9 +185,14 @@ class Schema:
         for name in self._required_order:
             if body.get(name) is None:
                 return f"{path}.{name} is required"
-        for name, check in self.fields.items():
+        for name, check, passes in self._plan:
             value = body.get(name)
-            if value is not None:
+            if value is None:
+                continue
+            for kind, most in passes:  # what the check would say, without the call
+                if type(value) is kind and len(value) <= most:
+                    break
+            else:
                 problem = check(value, f"{path}.{name}" if path != "body" else name)
                 if problem:
                     return problem

@@ -47,7 +47,7 @@ def kept_limits(store: object, extra: Iterable[Entry] = ()) -> dict[bytes, int]:
 
     assert isinstance(store, Store)
     roster = store.roster()
-    entries = {e.id: e for e in store.entries(kind_prefix="vote.")}
+    entries = {e.id: e for e in store.entries(kind_prefix="vote.", ordered=False)}
     for e in extra:
         if e.kind in VOTE_KINDS:
             entries.setdefault(e.id, e)

@@ -6,6 +6,7 @@ Pure functions used by :mod:`ledger.votes.view` (split out to keep that fold sho
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from operator import attrgetter
 from typing import Any
 
 from ledger import merkle
@@ -25,6 +26,8 @@ from ledger.votes.state import (
     Vote,
 )
 
+_by_id = attrgetter("id")
+
 
 def resolve_slot(member: bytes, weight: int, ballots: list[Ballot]) -> Slot:
     """One voter's slot from their ballots (rule 2): one head counts, several are void."""
@@ -42,8 +45,12 @@ def resolve_slot(member: bytes, weight: int, ballots: list[Ballot]) -> Slot:
             replaced.update(b.replaces)
         except TypeError:  # an unhashable item names nothing
             replaced.update(r for r in b.replaces if type(r) is str)
-    heads = sorted((b for b in ballots if b.key not in replaced), key=lambda b: b.id)
-    older = sorted((b for b in ballots if b.key in replaced), key=lambda b: b.id)
+    heads: list[Ballot] = []
+    older: list[Ballot] = []
+    for b in ballots:
+        (older if b.key in replaced else heads).append(b)
+    heads.sort(key=_by_id)
+    older.sort(key=_by_id)
     if len(heads) > 1:
         return Slot(member, weight, VOID, conflict=heads, replaced=older)
     head = heads[0]
@@ -54,7 +61,8 @@ def resolve_slot(member: bytes, weight: int, ballots: list[Ballot]) -> Slot:
 def sealed_slots(vote: Vote, listed: set[bytes]) -> dict[bytes, Slot]:
     """Every roll member's slot over the sealed set only: the slots of members with a
     ballot outside it are resolved again from their listed ballots, the others kept."""
-    changed = {b.member for bid, b in vote.ballots.items() if bid not in listed}
+    ballots = vote.ballots
+    changed = {ballots[bid].member for bid in ballots.keys() - listed}
     per_member: dict[bytes, list[Ballot]] = {}
     if changed:
         for bid, b in vote.ballots.items():
@@ -71,12 +79,15 @@ def final_result(
     ordered: list[bytes],
     rejected: dict[bytes, str],
     count: Callable[[Mapping[bytes, Slot]], vote_tally.Tally],
+    listed: set[bytes] | None = None,
 ) -> Result:
-    """The FINAL result over the sealed sheet's ballots (``ordered``): slots, tally,
-    quorum, "decided regardless", and why each ballot counts or not."""
+    """The FINAL result over the sealed sheet's ballots (``ordered``; ``listed``: the same
+    as a set, if the caller has it): slots, tally, quorum, "decided regardless", and why
+    each ballot counts or not."""
     charter = vote.charter
     f = charter.fields
-    listed = set(ordered)
+    if listed is None:
+        listed = set(ordered)
     slots = sealed_slots(vote, listed)
     tally = count(slots)
     turnout = sum(s.weight for s in slots.values() if s.participated)
@@ -96,10 +107,11 @@ def final_result(
             regardless = tally.margin > missing
     counted: list[Ballot] = []
     uncounted: list[tuple[bytes, str]] = []
+    late = f"{LATE}: not in the sealed set"
     for bid, b in vote.ballots.items():  # in id order: entries are folded sorted by id
         slot = slots[b.member]
         if bid not in listed:
-            uncounted.append((bid, f"{LATE}: not in the sealed set"))
+            uncounted.append((bid, late))
         elif slot.status == VOID:
             uncounted.append((bid, "void: double vote (two ballots that do not name each other)"))
         elif slot.ballot is not b:

@@ -219,6 +219,10 @@ def _group_by_vote(
         if e.kind in (PART, CHARTER) or e.kind in CEREMONY_KINDS:
             continue
         text = e.body.get("vote")
+        known = vote_of.get(text) if type(text) is str else None
+        if known is not None and known in grouped:  # the common case: a vote already met
+            grouped[known].append(e)
+            continue
         try:
             vid = vote_of[text] if isinstance(text, str) and text in vote_of else None
             if vid is None:

@@ -168,10 +168,19 @@ class VoteFold:
                 return
             if self.always[(e.author, VOTER_ROLES)]:
                 self.voters[e.author] = member
-        if type(e.body.get("replaces", [])) is not list:
+        body = e.body
+        replaces = body.get("replaces", [])
+        if type(replaces) is not list:
             self.ignore(e, "malformed ballot: replaces must be a list of ballot ids")
             return
-        self.vote.ballots[e.id] = self.make_ballot(e, member)
+        eid = e.id
+        if self.ctx is not None:  # a secret vote: the choice is encrypted
+            self.vote.ballots[eid] = self.make_ballot(e, member)
+            return
+        choice, spoiled = self.check(body.get("choice"))  # make_ballot, in line
+        self.vote.ballots[eid] = Ballot(
+            eid, e.author, member, e.seq, e.hlc, e.sig, choice, tuple(replaces), spoiled, eid.hex()
+        )
 
     def make_ballot(self, e: Entry, member: bytes) -> Ballot:
         replaces = e.body.get("replaces", [])
@@ -393,18 +402,20 @@ class VoteFold:
         listed = sheet.ballots
         # Listed ids this laptop has never seen (a listed entry that is not a valid
         # ballot is reported as uncounted instead).
-        vote.missing_ballots = [b for b in listed if b not in self.by_id]
+        by_id = self.by_id
+        vote.missing_ballots = [b for b in listed if b not in by_id]
         on_sheet = set(listed)
         vote.late = [b for b in vote.ballots if b not in on_sheet]
         if vote.missing_ballots:
             return
         # Counting without them now and with them later would change a FINAL result
-        vote.unproven_ballots = [b for b in listed if b in self.unproven]
+        unproven = self.unproven
+        vote.unproven_ballots = [b for b in listed if b in unproven] if unproven else []
         if vote.unproven_ballots:
             return
         if self.count:
             try:
-                vote.result = final_result(vote, listed, self.rejected, self.tally)
+                vote.result = final_result(vote, listed, self.rejected, self.tally, on_sheet)
             except _AwaitingShares:  # decided, but fewer than k valid shares are here
                 return
         vote.state = FINAL

@@ -64,7 +64,7 @@ def load(store: Store, *, heard: bool = False, count: bool = True) -> tuple[Vote
     ``count=False``: no tallies, see :func:`ledger.votes.view.fold`)."""
     with store._read():  # one snapshot: a fork arriving between reads must not tear them
         roster = store.roster()
-        entries = store.entries(kind_prefix="vote.")
+        entries = store.entries(kind_prefix="vote.", ordered=False)  # the fold sorts by id
         forks = store.fork_proofs()
         heard_at = heard_map(store) if heard else None
     proofs = [e for p in forks for e in (p.a, p.b) if e.kind.startswith("vote.")]

@@ -239,3 +239,22 @@ def test_out_of_range_hlc_and_seq_are_refused_at_decode(signer: Identity) -> Non
             decode(codec.signed_encoding(unsigned, sig))
     with pytest.raises(InvalidInput):
         create(signer, seq=1, prev=None, hlc=2**63, kind="note", body={})
+
+
+@settings(max_examples=50, deadline=None)
+@given(body=st.dictionaries(st.text(max_size=5), st.integers(0, 9) | st.text(max_size=8)))
+def test_the_checked_read_builds_the_entry_strict_decode_builds(body: dict) -> None:
+    """The store's hash-checked read makes its Entry without the named tuple's __new__:
+    equal to the strict decoder's, and as immutable."""
+    from ledger.stored import check_row, fast_decode
+
+    signer = Identity("h", nacl.signing.SigningKey(SEED))
+    e = create(signer, seq=3, prev=bytes(32), hlc=HLC, kind="fuel.report", body=body)
+    fast = fast_decode(e.raw, e.id)
+    assert fast == decode(e.raw) == e and type(fast) is codec.Entry
+    assert fast.to_json() == e.to_json()
+    row = (e.author, e.seq, e.id, e.prev, e.hlc, e.kind, e.raw)
+    assert check_row(row) == e
+    with pytest.raises(AttributeError):
+        fast.body = {}  # type: ignore[misc]
+    assert fast_decode(e.raw, bytes(32)) is None  # bytes that do not hash to the id
