@@ -243,7 +243,7 @@ def share_for(votes: Votes, vote: Vote, sheet: Sheet, member: bytes, identity: I
     f = vote.charter.fields
     assert f.secret is not None and sheet.ballots is not None
     c = votes.ceremonies.get(f.secret.ceremony)
-    dealings = qualified_dealings(c, f.secret.qualified) if c is not None else None
+    dealings = qualified_dealings(c, f.secret.qualified, f.secret.keys) if c is not None else None
     if c is None or dealings is None:
         raise InvalidInput(
             "this laptop lacks the vote's key ceremony entries: sync first",

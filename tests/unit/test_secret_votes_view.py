@@ -355,3 +355,35 @@ def test_a_ceremony_whose_fold_fails_is_a_state_not_a_crash(
     votes = fold(m)
     c = votes.ceremonies[c.id]
     assert not c.complete and "cannot be folded" in secret_writer.awaited(c, m.roster())
+
+
+def test_a_second_dealing_after_the_vote_opened_never_unmakes_its_key() -> None:
+    """A qualified dealer deals again after the vote opened (its new dealing's entry id
+    sorting first): the charter keeps the key its dealings made, a teller who seals later
+    still derives its share, and the FINAL result stays (it used to vanish with the vote)."""
+    m, c = ready()
+    charter = open_secret(m, c)
+    ballots = [
+        honest(m, charter, "alice", [1, 0, 0]),
+        honest(m, charter, "bob", [0, 1, 0]),
+        honest(m, charter, "carol", [1, 0, 0]),
+    ]
+    from ledger.votes.testing import VoteBook
+
+    sheet = VoteBook(m).close("alice", charter, ballots)
+    seal(m, charter, sheet, "bob", honest_share(m, charter, sheet, "bob"))
+    carol = index(c, m, "carol")
+    first, cer = c.dealt[carol], next(e for e in m.entries if e.id == c.id)
+    for _ in range(64):  # entry ids are hashes: about one try in two sorts first
+        again = deal(c.params, carol, m.person("carol").signing_key)
+        if write_dealing(m, cer, "carol", again).id < first:
+            break
+    else:
+        pytest.fail("no second dealing sorted before the first")
+    votes = fold(m)
+    assert "two different dealings" in votes.ceremonies[c.id].state.disqualified[carol]
+    assert charter.id in votes.votes
+    seal(m, charter, sheet, "dave", honest_share(m, charter, sheet, "dave"))
+    vote = fold(m).votes[charter.id]
+    assert vote.state == FINAL and vote.result is not None
+    assert vote.result.tally.counts == {"o0": 2, "o1": 1, "o2": 0}
