@@ -387,3 +387,17 @@ def test_a_second_dealing_after_the_vote_opened_never_unmakes_its_key() -> None:
     vote = fold(m).votes[charter.id]
     assert vote.state == FINAL and vote.result is not None
     assert vote.result.tally.counts == {"o0": 2, "o1": 1, "o2": 0}
+
+
+def test_entries_of_a_charter_waiting_for_dealings_say_so_not_roll_parts() -> None:
+    """A laptop holding a secret charter but not all its dealings: the vote's entries wait
+    for those dealings (the hint `vote status` gives), not for roll parts it holds."""
+    m, c = ready()
+    charter = open_secret(m, c)
+    ballot = honest(m, charter, "bob", [0, 1, 0])
+    dealing = next(e for e in m.entries if e.id == c.dealt[index(c, m, "dave")])
+    m.entries.remove(dealing)
+    votes = fold(m)
+    assert charter.id not in votes.votes
+    why = {w.id: w.reason for w in votes.waiting}
+    assert why[ballot.id] == "waiting for the key ceremony's dealings"
