@@ -91,6 +91,11 @@ def start(
     need_role(store, roster, identity, "coordinator", "start a key ceremony")
     members = resolve_tellers(roster, tellers)
     k, f = threshold(len(members), k, tolerate)
+    if k < 2:  # k shares decrypt: with k = 1 one teller alone could read every ballot
+        raise InvalidInput(
+            f"a key ceremony with k={k} would let one teller alone decrypt every ballot",
+            hint="name at least 2 tellers (4 is the advice: field_guides/voting.md)",
+        )
     return store.append(identity, CEREMONY, start_body(roster, members, k, f))
 
 
