@@ -32,6 +32,7 @@ from ledger.votes.ceremonies import Ceremony, explain, qualified_dealings
 from ledger.votes.result import sealed_slots
 from ledger.votes.secret import (
     CeremonyState,
+    ProofRejected,
     check_selection,
     complaint_for,
     deal,
@@ -256,9 +257,16 @@ def share_for(votes: Votes, vote: Vote, sheet: Sheet, member: bytes, identity: I
         )
     me = secret_tally.teller_index(f, member)
     state = CeremonyState((), (), {}, f.secret.qualified, f.secret.keys)
-    mine = teller_secret(
-        c.params, me, identity.signing_key, dealings.values(), c.justifications, state
-    )
+    try:
+        mine = teller_secret(
+            c.params, me, identity.signing_key, dealings.values(), c.justifications, state
+        )
+    except ProofRejected as e:  # a dealer's share for this teller is bad: nothing signed
+        raise ProofRejected(
+            f"cannot decrypt: {e}; this laptop's key share for the vote is incomplete",
+            hint=f"run `plurictl vote ceremony deal {c.id.hex()[:12]}` (it complains), sync, "
+            "and seal once that dealer has answered; meanwhile other tellers can seal",
+        ) from e
     ctx = secret_tally.context(vote.id, f)
     slots = sealed_slots(vote, set(sheet.ballots))
     tally, _ = secret_tally.encrypted_tally(ctx, slots, vote.encrypted)

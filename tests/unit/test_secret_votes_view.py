@@ -401,3 +401,28 @@ def test_entries_of_a_charter_waiting_for_dealings_say_so_not_roll_parts() -> No
     assert charter.id not in votes.votes
     why = {w.id: w.reason for w in votes.waiting}
     assert why[ballot.id] == "waiting for the key ceremony's dealings"
+
+
+def test_a_teller_whose_share_does_not_open_is_told_to_complain() -> None:
+    """The ceremony completed before carol checked bob's dealing, whose box for her is
+    damaged: her seal cannot carry a share; the error says what to run."""
+    from ledger.votes.secret import ProofRejected
+
+    m, _ = council()
+    cer = start(m)
+    c = fold(m).ceremonies[cer.id]
+    for t in TELLERS:
+        raw = bytearray(deal(c.params, index(c, m, t), m.person(t).signing_key).to_bytes())
+        if t == "bob":  # the last byte of carol's box (boxes follow in teller order)
+            raw[4 + 33 * c.k + 64 + 1 + 73 * index(c, m, "carol") - 1] ^= 1
+        write_dealing(m, cer, t, Dealing.from_bytes(bytes(raw)))
+    c = fold(m).ceremonies[cer.id]
+    assert c.complete
+    charter = open_secret(m, c)
+    from ledger.votes.testing import VoteBook
+
+    sheet = VoteBook(m).close("alice", charter, [honest(m, charter, "alice", [1, 0, 0])])
+    with pytest.raises(ProofRejected) as err:
+        honest_share(m, charter, sheet, "carol")
+    assert "does not open" in str(err.value)
+    assert err.value.hint is not None and "vote ceremony deal" in err.value.hint
