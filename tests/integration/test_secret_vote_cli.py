@@ -300,3 +300,10 @@ def test_a_ceremony_where_one_teller_could_decrypt_alone_is_refused(
     assert r.exit_code == 5 and "one teller alone" in r.output
     with Store.open(a) as s:
         assert s.count() == before
+
+
+def test_deal_says_complete_once(council: dict[str, Path], invoke: Invoke) -> None:
+    """Run again after everyone dealt: 'complete', not 'complete: complete'."""
+    cid = ceremony(invoke, council)
+    text = ok(invoke(council["bob"], "vote", "ceremony", "deal", cid[:12]))
+    assert f"Ceremony {cid[:12]} complete" in text and "complete: complete" not in text
