@@ -22,6 +22,7 @@ dealings by one teller become the ceremony's state (that dealer is disqualified)
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,10 +53,15 @@ from ledger.votes.secret import (
 )
 from ledger.votes.secret import fold as fold_ceremony
 from ledger.votes.secret.ceremony import key_set
+from ledger.votes.secret.keys import KeySet
 from ledger.votes.state import Ignored
 
 #: the body field holding each round's bytes, and who (by index) may sign it
 FIELD = {DEAL: "dealing", COMPLAIN: "complaint", JUSTIFY: "justification"}
+
+#: how many choices of dealings (of dealers who dealt more than once) a charter's key is
+#: looked for among; one dealer dealing m times costs m tries
+MAX_CHOICES = 4096
 
 
 @dataclass
@@ -74,6 +80,7 @@ class Ceremony:
     complaints: list[Complaint] = field(default_factory=list)
     justifications: list[Justification] = field(default_factory=list)
     dealt: dict[int, bytes] = field(default_factory=dict)  # teller index -> dealing entry id
+    dealing_seqs: list[int] = field(default_factory=list)  # each dealing's seq in its feed
     state: CeremonyState | None = None
     failure: str | None = None  # folding it failed (this ceremony only): never complete
 
@@ -198,6 +205,7 @@ def _round_entry(e: Entry, out: dict[bytes, Ceremony], ignored: list[Ignored]) -
         return
     if isinstance(item, Dealing):
         c.dealings.append(item)
+        c.dealing_seqs.append(e.seq)
         c.dealt.setdefault(me, e.id)
     elif isinstance(item, Complaint):
         c.complaints.append(item)
@@ -230,17 +238,36 @@ def explain(c: Ceremony, name_of: Any) -> str:
     return "; ".join(bits)
 
 
-def qualified_dealings(c: Ceremony, qualified: Iterable[int]) -> dict[int, Dealing] | None:
-    """For each listed dealer, its first dealing (id order) that passes the public checks;
-    None while one of them has none here yet."""
-    out: dict[int, Dealing] = {}
+def qualified_dealings(
+    c: Ceremony, qualified: Iterable[int], keys: KeySet | None = None
+) -> dict[int, Dealing] | None:
+    """For each listed dealer, a dealing that passes the public checks (its first, in id
+    order); None while one of them has none here yet.
+
+    With ``keys`` (a charter's), the dealings that make exactly those keys: a dealer who
+    deals again after the vote opened cannot swap the charter's dealing for its new one
+    (whose entry id may sort first), so the charter's key and every teller's share stay
+    what they were. Each dealer's earliest dealing in its feed is tried first (the one the
+    vote was opened on, unless it forked its feed); None when no choice of the held
+    dealings (up to MAX_CHOICES) makes ``keys``."""
     params = c.params
-    for i in qualified:
-        good = [d for d in c.dealings if d.dealer == i and check_dealing(params, d) is None]
+    listed = list(qualified)
+    seqs = c.dealing_seqs if len(c.dealing_seqs) == len(c.dealings) else [0] * len(c.dealings)
+    by_seq = [c.dealings[n] for n in sorted(range(len(seqs)), key=lambda n: (seqs[n], n))]
+    candidates = []
+    for i in listed:
+        mine = by_seq if keys is not None else c.dealings  # a dealer's earliest first
+        good = [d for d in mine if d.dealer == i and check_dealing(params, d) is None]
         if not good:
             return None
-        out[i] = good[0]
-    return out
+        candidates.append(good)
+    if keys is None:
+        return {i: good[0] for i, good in zip(listed, candidates, strict=True)}
+    choices = itertools.islice(itertools.product(*candidates), MAX_CHOICES)
+    for choice in choices:  # only dealers who dealt more than once vary
+        if key_set(params, list(choice)) == keys:
+            return dict(zip(listed, choice, strict=True))
+    return None
 
 
 def charter_problem(c: Ceremony | None, fields: CharterFields) -> tuple[str | None, bool]:
@@ -259,9 +286,8 @@ def charter_problem(c: Ceremony | None, fields: CharterFields) -> tuple[str | No
         fields.f,
     ):
         return "its tellers, seat keys, k or f differ from its key ceremony's", False
-    dealings = qualified_dealings(c, secret.qualified)
-    if dealings is None:
+    if qualified_dealings(c, secret.qualified) is None:
         return "waiting for the key ceremony's dealings", True
-    if key_set(c.params, [dealings[i] for i in secret.qualified]) != secret.keys:
+    if qualified_dealings(c, secret.qualified, secret.keys) is None:
         return "its joint key is not the one its key ceremony's dealings make", False
     return None, False

@@ -32,6 +32,7 @@ from ledger.votes.ceremonies import Ceremony, explain, qualified_dealings
 from ledger.votes.result import sealed_slots
 from ledger.votes.secret import (
     CeremonyState,
+    ProofRejected,
     check_selection,
     complaint_for,
     deal,
@@ -91,6 +92,11 @@ def start(
     need_role(store, roster, identity, "coordinator", "start a key ceremony")
     members = resolve_tellers(roster, tellers)
     k, f = threshold(len(members), k, tolerate)
+    if k < 2:  # k shares decrypt: with k = 1 one teller alone could read every ballot
+        raise InvalidInput(
+            f"a key ceremony with k={k} would let one teller alone decrypt every ballot",
+            hint="name at least 2 tellers (4 is the advice: field_guides/voting.md)",
+        )
     return store.append(identity, CEREMONY, start_body(roster, members, k, f))
 
 
@@ -243,7 +249,7 @@ def share_for(votes: Votes, vote: Vote, sheet: Sheet, member: bytes, identity: I
     f = vote.charter.fields
     assert f.secret is not None and sheet.ballots is not None
     c = votes.ceremonies.get(f.secret.ceremony)
-    dealings = qualified_dealings(c, f.secret.qualified) if c is not None else None
+    dealings = qualified_dealings(c, f.secret.qualified, f.secret.keys) if c is not None else None
     if c is None or dealings is None:
         raise InvalidInput(
             "this laptop lacks the vote's key ceremony entries: sync first",
@@ -251,9 +257,16 @@ def share_for(votes: Votes, vote: Vote, sheet: Sheet, member: bytes, identity: I
         )
     me = secret_tally.teller_index(f, member)
     state = CeremonyState((), (), {}, f.secret.qualified, f.secret.keys)
-    mine = teller_secret(
-        c.params, me, identity.signing_key, dealings.values(), c.justifications, state
-    )
+    try:
+        mine = teller_secret(
+            c.params, me, identity.signing_key, dealings.values(), c.justifications, state
+        )
+    except ProofRejected as e:  # a dealer's share for this teller is bad: nothing signed
+        raise ProofRejected(
+            f"cannot decrypt: {e}; this laptop's key share for the vote is incomplete",
+            hint=f"run `plurictl vote ceremony deal {c.id.hex()[:12]}` (it complains), sync, "
+            "and seal once that dealer has answered; meanwhile other tellers can seal",
+        ) from e
     ctx = secret_tally.context(vote.id, f)
     slots = sealed_slots(vote, set(sheet.ballots))
     tally, _ = secret_tally.encrypted_tally(ctx, slots, vote.encrypted)

@@ -151,7 +151,7 @@ def _fold(
 
         out.ceremonies = fold_ceremonies(ceremony_entries, roster, out.ignored)
     invalid: set[bytes] = set()
-    incomplete: set[bytes] = set()
+    incomplete: dict[bytes, str] = {}  # charter id -> what it waits for (in words)
     conditional: dict[bytes, str] = {}
     for e in charters:  # in id order, once every part is known
         _charter(e, roster, parts, out, invalid, incomplete, conditional)
@@ -209,7 +209,7 @@ def _well_formed(
 
 
 def _group_by_vote(
-    ordered: list[Entry], out: Votes, invalid: set[bytes], incomplete: set[bytes]
+    ordered: list[Entry], out: Votes, invalid: set[bytes], incomplete: dict[bytes, str]
 ) -> dict[bytes, list[Entry]]:
     """Every non-charter entry under the vote it names; those of an invalid charter are
     ignored, those of a charter not (fully) here wait (both recorded in ``out``)."""
@@ -239,7 +239,7 @@ def _group_by_vote(
                 Ignored(e.id, e.author, e.seq, e.kind, "its charter is invalid", vid)
             )
         else:
-            why = "charter incomplete (roll parts missing)" if vid in incomplete else "charter"
+            why = incomplete.get(vid, "charter")
             out.waiting.append(Ignored(e.id, e.author, e.seq, e.kind, f"waiting for {why}", vid))
     return grouped
 
@@ -293,7 +293,7 @@ def _charter(
     parts: dict[bytes, Entry],
     out: Votes,
     invalid: set[bytes],
-    incomplete: set[bytes],
+    incomplete: dict[bytes, str],
     conditional: dict[bytes, str],
 ) -> None:
     why = roster.authority(e.author, e.seq, "coordinator")
@@ -307,7 +307,7 @@ def _charter(
         fields = parse_charter(e.body)
         missing = [p for p in fields.roll_parts if p not in parts]
         if missing:
-            incomplete.add(e.id)
+            incomplete[e.id] = "charter incomplete (roll parts missing)"
             out.waiting.append(
                 Ignored(
                     e.id, e.author, e.seq, e.kind, f"waiting for {len(missing)} roll part(s)", e.id
@@ -318,7 +318,7 @@ def _charter(
         if fields.secret is not None:
             _secret_charter(out.ceremonies.get(fields.secret.ceremony), fields)
     except _Waiting as wait:
-        incomplete.add(e.id)
+        incomplete[e.id] = str(wait).removeprefix("waiting for ")  # what the charter needs
         out.waiting.append(Ignored(e.id, e.author, e.seq, e.kind, str(wait), e.id))
         return
     except Malformed as err:

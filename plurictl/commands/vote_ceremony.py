@@ -139,8 +139,11 @@ def deal_(app: AppContext, ceremony_id: str, as_json: bool) -> None:
         out.print(f"[green]Written[/]: {what}" if kind else f"[red]Problem[/]: {what}")
     if not r.written:
         out.print("Nothing to write: this laptop has done its part for now.")
-    done = "[green]complete[/]" if r.ceremony.complete else "[yellow]not complete[/]"
-    out.print(f"Ceremony {r.ceremony.id.hex()[:12]} {done}: {awaited(r.ceremony, roster)}")
+    cid, why = r.ceremony.id.hex()[:12], awaited(r.ceremony, roster)
+    if r.ceremony.complete:  # "complete", maybe "; teller N disqualified: ..."
+        out.print(f"Ceremony {cid} [green]complete[/]{why.removeprefix('complete')}")
+    else:
+        out.print(f"Ceremony {cid} [yellow]not complete[/]: {why}")
     if not r.ceremony.complete:
         out.print("Sync with the other tellers, then run this again (it answers complaints too).")
 

@@ -362,7 +362,9 @@ def render_audit(audit: Any, show_all: bool) -> None:
         _audit_secret(out, audit.secret)
     for b in audit.bad:
         out.print(
-            f"[red]BAD[/] {escape(str(b.kind))} seq {b.seq} ({b.id.hex()[:12]}): {escape(b.reason)}"
+            f"[red]BAD[/] {escape(b.kind or 'entry')} seq {b.seq}"
+            f"{' of ' + b.author.hex()[:12] if b.author else ''} ({b.id.hex()[:12]}): "
+            f"{escape(b.reason)}"
         )
     rows = audit.ballots if show_all else audit.ballots[:MAX_ROWS]
     table = Table(title="ballots")

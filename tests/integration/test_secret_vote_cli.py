@@ -287,3 +287,23 @@ def test_a_courier_carries_a_secret_ballot_and_a_teller_seal_across_the_gap(
     res = json_out(invoke(a, "vote", "result", vid[:8], "--json"))
     assert res["state"] == "FINAL"
     assert res["result"]["counts"] == {"north": 0, "south": 1, "east": 1}
+
+
+def test_a_ceremony_where_one_teller_could_decrypt_alone_is_refused(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    """k = 1 (a single teller) would let that teller decrypt every ballot by itself."""
+    a = council["alice"]
+    with Store.open(a) as s:
+        before = s.count()
+    r = invoke(a, "vote", "ceremony", "start", "--teller", "bob")
+    assert r.exit_code == 5 and "one teller alone" in r.output
+    with Store.open(a) as s:
+        assert s.count() == before
+
+
+def test_deal_says_complete_once(council: dict[str, Path], invoke: Invoke) -> None:
+    """Run again after everyone dealt: 'complete', not 'complete: complete'."""
+    cid = ceremony(invoke, council)
+    text = ok(invoke(council["bob"], "vote", "ceremony", "deal", cid[:12]))
+    assert f"Ceremony {cid[:12]} complete" in text and "complete: complete" not in text

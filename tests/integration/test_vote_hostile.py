@@ -130,6 +130,33 @@ def test_verify_fails_when_a_teller_seal_was_removed_from_the_store(
     assert any("gap" in b["reason"] for b in json_out_any(audit)["bad_entries"])
 
 
+def test_verify_fails_when_the_last_entry_of_a_feed_was_removed_from_the_store(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    """A deleted seal that was its teller's newest entry leaves no gap: verify said OK (the
+    vote only looked PROVISIONAL) while `log verify` knew from the heads table."""
+    import sqlite3
+
+    m = MeshFixture.create("alice", {t: ["operator", "teller"] for t in TELLERS})
+    vb = VoteBook(m)
+    v = vb.open("alice", roll=TELLERS, tellers=TELLERS, f=1)
+    sheet = vb.close("alice", v, [vb.cast("t1", v, ["a"])])
+    last = [vb.seal(t, v, sheet) for t in TELLERS[:3]][-1]
+    h = laptop(tmp_path, m, "alice")
+    vid = v.id.hex()[:12]
+    assert invoke(h, "vote", "verify", vid).exit_code == 0
+    db = sqlite3.connect(h / "ledger.db")
+    db.execute("DELETE FROM entries WHERE id=?", (last.id,))
+    db.commit()
+    db.close()
+    audit = invoke(h, "vote", "verify", vid, "--json")
+    assert audit.exit_code == 6, audit.output
+    bad = json_out_any(audit)["bad_entries"]
+    assert [b["id"] for b in bad] == [last.id.hex()] and "missing" in bad[0]["reason"]
+    text = invoke(h, "vote", "verify", vid).output
+    assert f"BAD entry seq {last.seq} of {last.author.hex()[:12]}" in text
+
+
 def test_verify_fails_when_the_count_failed(
     tmp_path: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -355,3 +355,74 @@ def test_a_ceremony_whose_fold_fails_is_a_state_not_a_crash(
     votes = fold(m)
     c = votes.ceremonies[c.id]
     assert not c.complete and "cannot be folded" in secret_writer.awaited(c, m.roster())
+
+
+def test_a_second_dealing_after_the_vote_opened_never_unmakes_its_key() -> None:
+    """A qualified dealer deals again after the vote opened (its new dealing's entry id
+    sorting first): the charter keeps the key its dealings made, a teller who seals later
+    still derives its share, and the FINAL result stays (it used to vanish with the vote)."""
+    m, c = ready()
+    charter = open_secret(m, c)
+    ballots = [
+        honest(m, charter, "alice", [1, 0, 0]),
+        honest(m, charter, "bob", [0, 1, 0]),
+        honest(m, charter, "carol", [1, 0, 0]),
+    ]
+    from ledger.votes.testing import VoteBook
+
+    sheet = VoteBook(m).close("alice", charter, ballots)
+    seal(m, charter, sheet, "bob", honest_share(m, charter, sheet, "bob"))
+    carol = index(c, m, "carol")
+    first, cer = c.dealt[carol], next(e for e in m.entries if e.id == c.id)
+    for _ in range(64):  # entry ids are hashes: about one try in two sorts first
+        again = deal(c.params, carol, m.person("carol").signing_key)
+        if write_dealing(m, cer, "carol", again).id < first:
+            break
+    else:
+        pytest.fail("no second dealing sorted before the first")
+    votes = fold(m)
+    assert "two different dealings" in votes.ceremonies[c.id].state.disqualified[carol]
+    assert charter.id in votes.votes
+    seal(m, charter, sheet, "dave", honest_share(m, charter, sheet, "dave"))
+    vote = fold(m).votes[charter.id]
+    assert vote.state == FINAL and vote.result is not None
+    assert vote.result.tally.counts == {"o0": 2, "o1": 1, "o2": 0}
+
+
+def test_entries_of_a_charter_waiting_for_dealings_say_so_not_roll_parts() -> None:
+    """A laptop holding a secret charter but not all its dealings: the vote's entries wait
+    for those dealings (the hint `vote status` gives), not for roll parts it holds."""
+    m, c = ready()
+    charter = open_secret(m, c)
+    ballot = honest(m, charter, "bob", [0, 1, 0])
+    dealing = next(e for e in m.entries if e.id == c.dealt[index(c, m, "dave")])
+    m.entries.remove(dealing)
+    votes = fold(m)
+    assert charter.id not in votes.votes
+    why = {w.id: w.reason for w in votes.waiting}
+    assert why[ballot.id] == "waiting for the key ceremony's dealings"
+
+
+def test_a_teller_whose_share_does_not_open_is_told_to_complain() -> None:
+    """The ceremony completed before carol checked bob's dealing, whose box for her is
+    damaged: her seal cannot carry a share; the error says what to run."""
+    from ledger.votes.secret import ProofRejected
+
+    m, _ = council()
+    cer = start(m)
+    c = fold(m).ceremonies[cer.id]
+    for t in TELLERS:
+        raw = bytearray(deal(c.params, index(c, m, t), m.person(t).signing_key).to_bytes())
+        if t == "bob":  # the last byte of carol's box (boxes follow in teller order)
+            raw[4 + 33 * c.k + 64 + 1 + 73 * index(c, m, "carol") - 1] ^= 1
+        write_dealing(m, cer, t, Dealing.from_bytes(bytes(raw)))
+    c = fold(m).ceremonies[cer.id]
+    assert c.complete
+    charter = open_secret(m, c)
+    from ledger.votes.testing import VoteBook
+
+    sheet = VoteBook(m).close("alice", charter, [honest(m, charter, "alice", [1, 0, 0])])
+    with pytest.raises(ProofRejected) as err:
+        honest_share(m, charter, sheet, "carol")
+    assert "does not open" in str(err.value)
+    assert err.value.hint is not None and "vote ceremony deal" in err.value.hint
