@@ -41,13 +41,13 @@ Rules (DESIGN.md "Votes" 1-6):
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from ledger import schemas
 from ledger.entry import Entry
 from ledger.roster.view import Roster
+from ledger.stored import gc_paused
 from ledger.votes.bodies import (
     CEREMONY_KINDS,
     CHARTER,
@@ -109,13 +109,8 @@ def fold(
     store's pins and the roster's warnings need, quickly, and whatever a count would do."""
     # A fold of 100,000 ballots allocates a few hundred thousand objects and no cycles:
     # the cyclic collector would only rescan them, again and again (about 20% slower).
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _fold(entries, roster, heard, proofs, count)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _fold(
