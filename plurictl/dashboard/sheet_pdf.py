@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 
 from plurictl.dashboard.errors import DashboardError
@@ -29,7 +30,11 @@ def write_sheet(home: Path, target: Path) -> int:
     # The page links its stylesheet by URL; here the styles are handed over directly.
     html = sheet_html(home).replace('<link rel="stylesheet" href="/static/dashboard.css">', "")
     try:
-        import weasyprint
+        with warnings.catch_warnings():
+            # WeasyPrint ≥ 66 warns at import when libharfbuzz-subset is absent; it then
+            # subsets fonts with fontTools, so the sheet is the same. Advice, not an error.
+            warnings.filterwarnings("ignore", "HarfBuzz-Subset", DeprecationWarning)
+            import weasyprint
     except (ImportError, OSError) as e:  # OSError: the Pango library is missing
         raise DashboardError(
             f"cannot make a PDF here ({e})",
