@@ -348,6 +348,7 @@ _KINDS: dict[str, Check] = {
     "vote.deal": schema(["ceremony", "dealing"], ceremony=ID, dealing=binary()),
     "vote.complain": schema(["ceremony", "complaint"], ceremony=ID, complaint=binary(16)),
     "vote.justify": schema(["ceremony", "justification"], ceremony=ID, justification=binary(64)),
+    "vote.checked": schema(["ceremony", "dealings"], ceremony=ID, dealings=list_of(ID, 255)),
     "playbook.run": schema(
         ["playbook", "hash"], playbook=text(64 * 1024), hash=text(200), site=NAME, note=NOTE
     ),

@@ -15,7 +15,8 @@ Kinds (all under ``vote.``; ids and keys are lowercase hex)::
 Secret votes (field_guides/secret-ballots.md): the charter adds ``"secret": {"ceremony":
 ceremony id, "keys": key-set bytes}``; a ballot carries ``"sealed": ballot bytes`` instead
 of ``choice``; a seal adds ``"share": decryption-share bytes``. The key ceremony's own
-kinds (``vote.ceremony``, ``vote.deal``, ``vote.complain``, ``vote.justify``) are in
+kinds (``vote.ceremony``, ``vote.deal``, ``vote.complain``, ``vote.justify``,
+``vote.checked``) are in
 :mod:`ledger.votes.ceremonies`.
 
 Long lists (a roll of 10,000 members, a sheet of 100,000 ballots) do not fit in
@@ -48,9 +49,11 @@ CLOSE = "vote.close"
 SEAL = "vote.seal"
 #: secret votes' key ceremonies (:mod:`ledger.votes.ceremonies`)
 CEREMONY, DEAL, COMPLAIN, JUSTIFY = "vote.ceremony", "vote.deal", "vote.complain", "vote.justify"
+#: teller j confirms the shares sealed for it by these dealings (entry ids) open and match
+CHECKED = "vote.checked"
 #: what a secret ballot's ``choice`` shows: never the choice, only its tracker
 SEALED_PREFIX = "sealed:"
-CEREMONY_KINDS = frozenset({CEREMONY, DEAL, COMPLAIN, JUSTIFY})
+CEREMONY_KINDS = frozenset({CEREMONY, DEAL, COMPLAIN, JUSTIFY, CHECKED})
 VOTE_KINDS = frozenset({PART, CHARTER, BALLOT, STOP, CLOSE, SEAL}) | CEREMONY_KINDS
 
 PLURALITY, APPROVAL, RANKED, QUADRATIC = "plurality", "approval", "ranked-choice", "quadratic"

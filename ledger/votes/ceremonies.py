@@ -7,17 +7,25 @@ Kinds (under ``vote.``, so they travel, sync and pin like every vote entry)::
     vote.deal      {"ceremony": id, "dealing": bytes}         teller i's dealing (round 1)
     vote.complain  {"ceremony": id, "complaint": bytes}       teller j accuses dealer i
     vote.justify   {"ceremony": id, "justification": bytes}   dealer i answers j in clear
+    vote.checked   {"ceremony": id, "dealings": [entry id]}   teller j: my shares from these
+                                                              dealings open and match
 
 The byte formats are those of :mod:`ledger.votes.secret` (field_guides/secret-ballots.md).
 Teller i is the i-th member of ``tellers`` (sorted, as in a charter); its entries count
 only when signed by the seat key ``teller_keys[member]`` named by the ceremony, and only
 about itself (a dealing with dealer i, a complaint with accuser i, a justification with
-dealer i). Nothing else about the roster matters after the start, so every laptop holding
+dealer i, a check by teller i). Nothing else about the roster matters after the start, so every laptop holding
 the same entries computes the same state.
 
 The fold never raises on a validly signed entry: a body that does not decode is ignored
 with its reason; a dealing that decodes but fails its checks, a wrong answer, or two
 dealings by one teller become the ceremony's state (that dealer is disqualified).
+
+A ceremony is COMPLETE only when, besides the dealings and answers, *every* teller has
+signed that the shares sealed for it by every qualified dealing open and match (one or
+more ``vote.checked`` entries). Without that, a dealer could seal bad shares for tellers
+who had not looked yet and never answer their complaints: the vote would open on a key
+that too few tellers can decrypt with, and stay SEALED.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from ledger.roster.view import Roster
 from ledger.votes.bodies import (
     CEREMONY,
     CEREMONY_KINDS,
+    CHECKED,
     COMPLAIN,
     DEAL,
     JUSTIFY,
@@ -57,7 +66,7 @@ from ledger.votes.secret.keys import KeySet
 from ledger.votes.state import Ignored
 
 #: the body field holding each round's bytes, and who (by index) may sign it
-FIELD = {DEAL: "dealing", COMPLAIN: "complaint", JUSTIFY: "justification"}
+FIELD = {DEAL: "dealing", COMPLAIN: "complaint", JUSTIFY: "justification", CHECKED: "dealings"}
 
 #: how many choices of dealings (of dealers who dealt more than once) a charter's key is
 #: looked for among; one dealer dealing m times costs m tries
@@ -81,6 +90,8 @@ class Ceremony:
     justifications: list[Justification] = field(default_factory=list)
     dealt: dict[int, bytes] = field(default_factory=dict)  # teller index -> dealing entry id
     dealing_seqs: list[int] = field(default_factory=list)  # each dealing's seq in its feed
+    dealing_ids: list[bytes] = field(default_factory=list)  # each dealing's entry id
+    checked: dict[int, set[bytes]] = field(default_factory=dict)  # teller -> dealing ids it checked
     state: CeremonyState | None = None
     failure: str | None = None  # folding it failed (this ceremony only): never complete
 
@@ -97,13 +108,25 @@ class Ceremony:
 
     @property
     def complete(self) -> bool:
-        return self.state is not None and self.state.complete
+        """Dealt, answered, and every teller has checked every qualified dealing."""
+        return self.state is not None and self.state.complete and not self.unchecked()
+
+    def unchecked(self) -> list[int]:
+        """Tellers who have not yet signed that their shares from every qualified dealing
+        are good (empty until the dealings and answers are complete)."""
+        if self.state is None or not self.state.complete:
+            return []
+        needed = {self.dealt[i] for i in self.state.qualified if i in self.dealt}
+        n = len(self.tellers)
+        return [j for j in range(1, n + 1) if not needed <= self.checked.get(j, set())]
 
     def awaited(self) -> list[int]:
-        """Teller indices the ceremony waits for: missing dealers, unanswered accused."""
+        """Teller indices the ceremony waits for: missing dealers, unanswered accused,
+        then tellers who have not checked their shares."""
         if self.state is None:
             return []
-        return sorted({*self.state.missing, *(accused for accused, _ in self.state.pending)})
+        dealing = {*self.state.missing, *(accused for accused, _ in self.state.pending)}
+        return sorted(dealing | set(self.unchecked()))
 
 
 def parse_start(body: dict[str, Any]) -> tuple[tuple[bytes, ...], dict[bytes, bytes], int, int]:
@@ -127,7 +150,12 @@ def parse_start(body: dict[str, Any]) -> tuple[tuple[bytes, ...], dict[bytes, by
     return tellers, keys, k, f
 
 
-def _decode(kind: str, data: Any) -> Dealing | Complaint | Justification:
+def _decode(kind: str, data: Any) -> Dealing | Complaint | Justification | list[bytes]:
+    if kind == CHECKED:
+        try:
+            return parse_ids(data, "dealings")
+        except Malformed as err:
+            raise BallotEncodingError(str(err)) from err
     if not isinstance(data, bytes):
         raise BallotEncodingError(f"{FIELD[kind]} must be bytes")
     if kind == DEAL:
@@ -137,7 +165,9 @@ def _decode(kind: str, data: Any) -> Dealing | Complaint | Justification:
     return Justification.from_bytes(data)
 
 
-def _signer_index(item: Dealing | Complaint | Justification) -> int:
+def _signer_index(item: Dealing | Complaint | Justification | list[bytes]) -> int | None:
+    if isinstance(item, list):
+        return None  # a check names no index: it is its signer's
     if isinstance(item, Dealing):
         return item.dealer
     if isinstance(item, Complaint):
@@ -198,14 +228,17 @@ def _round_entry(e: Entry, out: dict[bytes, Ceremony], ignored: list[Ignored]) -
     except BallotEncodingError as err:
         skip(f"malformed {FIELD[e.kind]}: {err}")
         return
-    if _signer_index(item) != me:
+    if _signer_index(item) not in (me, None):
         skip(
             f"not applied: teller {me} signed an entry in the name of teller {_signer_index(item)}"
         )
         return
-    if isinstance(item, Dealing):
+    if isinstance(item, list):
+        c.checked.setdefault(me, set()).update(item)
+    elif isinstance(item, Dealing):
         c.dealings.append(item)
         c.dealing_seqs.append(e.seq)
+        c.dealing_ids.append(e.id)
         c.dealt.setdefault(me, e.id)
     elif isinstance(item, Complaint):
         c.complaints.append(item)
@@ -231,6 +264,12 @@ def explain(c: Ceremony, name_of: Any) -> str:
         bits.append(f"{who(accused)} has not answered the complaint of {who(accuser)}")
     for i, why in sorted(st.disqualified.items()):
         bits.append(f"{who(i)} disqualified: {why}")
+    unchecked = c.unchecked()
+    if unchecked:
+        names = ", ".join(who(j) for j in unchecked)
+        return f"dealt; waiting for {names} to check the shares sealed for them" + "".join(
+            "; " + b for b in bits
+        )
     if st.complete:
         return "complete" + ("; " + "; ".join(bits) if bits else "")
     if not bits:

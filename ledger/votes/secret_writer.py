@@ -22,6 +22,7 @@ from ledger.votes import secret_tally
 from ledger.votes.bodies import (
     APPROVAL,
     CEREMONY,
+    CHECKED,
     COMPLAIN,
     DEAL,
     JUSTIFY,
@@ -39,6 +40,7 @@ from ledger.votes.secret import (
     decryption_share,
     encrypt,
     justify,
+    share_matches,
     teller_secret,
 )
 from ledger.votes.state import Sheet, Vote, Votes
@@ -160,6 +162,33 @@ def step(store: Store, identity: Identity, ceremony_text: str) -> StepResult:
         out.entries = store.append_many(identity, items)
     after, _ = load(store, count=False)
     out.ceremony = after.ceremonies[c.id]
+    st = out.ceremony.state
+    # checks are written once every teller has dealt (one entry each, not one per arrival)
+    checked = checkable(out.ceremony, me, identity) if st and not st.missing else {}
+    if checked:
+        dealers = ", ".join(str(i) for i in sorted(checked.values()))
+        body = {"ceremony": c.id.hex(), "dealings": [i.hex() for i in sorted(checked)]}
+        out.entries += store.append_many(identity, [(CHECKED, body)])
+        out.written.append((CHECKED, f"check: the shares from teller(s) {dealers} are good"))
+        after, _ = load(store, count=False)
+        out.ceremony = after.ceremonies[c.id]
+    return out
+
+
+def checkable(c: Ceremony, me: int, identity: Identity) -> dict[bytes, int]:
+    """Dealing entry id -> dealer, for each dealing not yet confirmed by this teller whose
+    share for it opens and matches (or was answered in clear with a matching share)."""
+    params, key, done = c.params, identity.signing_key, c.checked.get(me, set())
+    answered = [j for j in c.justifications if j.recipient == me]
+    out: dict[bytes, int] = {}
+    for entry_id, d in zip(c.dealing_ids, c.dealings, strict=True):
+        if entry_id in done:
+            continue
+        good = complaint_for(params, d, me, key) is None or any(
+            j.dealer == d.dealer and share_matches(d, me, j.share) for j in answered
+        )
+        if good:
+            out[entry_id] = d.dealer
     return out
 
 
@@ -178,8 +207,8 @@ def secret_field(votes: Votes, roster: Roster, ceremony_text: str, method: str) 
     if not c.complete:
         raise InvalidInput(
             f"the key ceremony {c.id.hex()[:12]} is not complete: {awaited(c, roster)}",
-            hint="each teller runs `plurictl vote ceremony deal "
-            f"{c.id.hex()[:12]}` (again after a complaint); then sync",
+            hint="each teller syncs and runs `plurictl vote ceremony deal "
+            f"{c.id.hex()[:12]}` again, until `vote ceremony status` says COMPLETE",
         )
     return c
 

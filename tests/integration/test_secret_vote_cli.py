@@ -29,7 +29,14 @@ def ceremony(invoke: Invoke, homes: dict[str, Path], *, deal: tuple[str, ...] = 
     for name in deal:
         ok(invoke(homes[name], "vote", "ceremony", "deal", cid[:12]))
         sync(*homes.values())
-    for name in deal:  # a second pass writes nothing when every share was good
+    # every dealing is here now: a second pass checks the shares the others sealed (only
+    # the last dealer had seen them all already); a third pass writes nothing
+    for name in deal:
+        data = json_out(invoke(homes[name], "vote", "ceremony", "deal", cid[:12], "--json"))
+        assert {w["kind"] for w in data["written"]} <= {"vote.checked"}
+        assert bool(data["written"]) == (name != deal[-1])
+    sync(*homes.values())
+    for name in deal:
         data = json_out(invoke(homes[name], "vote", "ceremony", "deal", cid[:12], "--json"))
         assert data["written"] == []
     return cid
@@ -109,6 +116,11 @@ def test_secret_refusals(council: dict[str, Path], invoke: Invoke) -> None:
     r = invoke(council["erin"], "vote", "ceremony", "deal", cid[:12])
     assert r.exit_code == 7, r.output  # not a teller of this ceremony
     for name in ("carol", "dave"):
+        ok(invoke(council[name], "vote", "ceremony", "deal", cid[:12]))
+    sync(*council.values())
+    r = open_secret(invoke, a, cid, "--method", "plurality")  # dealt, but not all checked
+    assert r.exit_code == 5 and "to check the shares" in r.output  # type: ignore[attr-defined]
+    for name in TELLERS:
         ok(invoke(council[name], "vote", "ceremony", "deal", cid[:12]))
     sync(*council.values())
     vid = json_out(open_secret(invoke, a, cid, "--method", "plurality"))["vote"]
@@ -201,7 +213,8 @@ def test_ceremony_refusals_have_documented_exit_codes(
     r = open_secret(invoke, a, cid, "--seal-threshold", "3")
     assert r.exit_code == 5 and "fixed k=2" in r.output  # type: ignore[attr-defined]
     with Store.open(a) as s:
-        assert s.count() == before + 1 + len(TELLERS)  # the ceremony and its dealings only
+        # the ceremony, its dealings and each teller's signed check only
+        assert s.count() == before + 1 + 2 * len(TELLERS)
 
 
 def test_an_independent_verifier_recomputes_the_result_from_the_ledger(

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from ledger.entry import Entry
+from ledger.errors import InvalidInput
 from ledger.testing import MeshFixture
 from ledger.votes import secret_audit, secret_writer
 from ledger.votes import view as votes_view
-from ledger.votes.bodies import BALLOT, CEREMONY, COMPLAIN, DEAL, JUSTIFY, SEAL
+from ledger.votes.bodies import BALLOT, CEREMONY, CHECKED, COMPLAIN, DEAL, JUSTIFY, SEAL
 from ledger.votes.ceremonies import Ceremony
 from ledger.votes.secret import (
     Ballot,
@@ -57,11 +58,21 @@ def write_dealing(m: MeshFixture, cer: Entry, who: str, dealing: Dealing) -> Ent
     return m.write(who, DEAL, {"ceremony": cer.id.hex(), "dealing": dealing.to_bytes()})
 
 
+def check_all(m: MeshFixture, cer: Entry, tellers: list[str] = TELLERS) -> Ceremony:
+    """Each teller signs that the shares sealed for it are good (those that are)."""
+    for t in tellers:
+        c = fold(m).ceremonies[cer.id]
+        good = secret_writer.checkable(c, index(c, m, t), m.person(t))
+        if good:
+            m.write(t, CHECKED, {"ceremony": cer.id.hex(), "dealings": [i.hex() for i in good]})
+    return fold(m).ceremonies[cer.id]
+
+
 def deal_all(m: MeshFixture, cer: Entry) -> Ceremony:
     c = fold(m).ceremonies[cer.id]
     for t in TELLERS:
         write_dealing(m, cer, t, deal(c.params, index(c, m, t), m.person(t).signing_key))
-    return fold(m).ceremonies[cer.id]
+    return check_all(m, cer)
 
 
 def open_secret(
@@ -190,7 +201,7 @@ def test_a_wrong_share_answered_in_clear_disqualifies_its_dealer() -> None:
     mine = next(d for d in fold(m).ceremonies[cer.id].dealings if d.dealer == bob)
     answer = justify(c.params, bob, made, m.person("bob").signing_key, mine)
     m.write("bob", JUSTIFY, {"ceremony": cer.id.hex(), "justification": answer.to_bytes()})
-    c = fold(m).ceremonies[cer.id]
+    c = check_all(m, cer)
     assert c.complete and c.state is not None and bob not in c.state.qualified
     assert "wrong share" in secret_writer.awaited(c, m.roster())
 
@@ -403,9 +414,11 @@ def test_entries_of_a_charter_waiting_for_dealings_say_so_not_roll_parts() -> No
     assert why[ballot.id] == "waiting for the key ceremony's dealings"
 
 
-def test_a_teller_whose_share_does_not_open_is_told_to_complain() -> None:
-    """The ceremony completed before carol checked bob's dealing, whose box for her is
-    damaged: her seal cannot carry a share; the error says what to run."""
+def test_a_dealer_who_seals_a_bad_share_for_an_unchecked_teller_cannot_complete_it() -> None:
+    """Bob seals a damaged share for carol, who has not looked yet, and would never answer
+    her complaint. The ceremony is not COMPLETE until every teller signed that its shares
+    are good, so no vote can open on a key carol could not decrypt with (it used to be
+    COMPLETE as soon as everyone dealt, and such a vote stayed SEALED)."""
     from ledger.votes.secret import ProofRejected
 
     m, _ = council()
@@ -417,7 +430,16 @@ def test_a_teller_whose_share_does_not_open_is_told_to_complain() -> None:
             raw[4 + 33 * c.k + 64 + 1 + 73 * index(c, m, "carol") - 1] ^= 1
         write_dealing(m, cer, t, Dealing.from_bytes(bytes(raw)))
     c = fold(m).ceremonies[cer.id]
-    assert c.complete
+    assert c.state is not None and c.state.complete and not c.complete
+    assert c.awaited() == [1, 2, 3]  # nobody has checked yet
+    c = check_all(m, cer)
+    assert not c.complete and c.awaited() == [index(c, m, "carol")]
+    text = secret_writer.awaited(c, m.roster())
+    assert "waiting for carol" in text and "to check the shares" in text
+    with pytest.raises(InvalidInput, match="not complete"):
+        secret_writer.secret_field(fold(m), m.roster(), cer.id.hex(), "plurality")
+    # A charter written anyway (as on a ledger from before this rule): carol's seal cannot
+    # carry a share, and the error says what to run.
     charter = open_secret(m, c)
     from ledger.votes.testing import VoteBook
 

@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # the names below load on first use (PEP 562): secp256k1 cost
         fold,
         justify,
         open_share,
+        share_matches,
         teller_secret,
     )
     from .errors import BallotEncodingError, CeremonyIncomplete, ProofRejected
@@ -80,6 +81,7 @@ _LAZY = {
     "fold": "ceremony",
     "justify": "ceremony",
     "open_share": "ceremony",
+    "share_matches": "ceremony",
     "teller_secret": "ceremony",
     "BallotEncodingError": "errors",
     "CeremonyIncomplete": "errors",
@@ -132,6 +134,7 @@ __all__ = [
     "fold",
     "justify",
     "open_share",
+    "share_matches",
     "small_log",
     "teller_secret",
     "verify",
