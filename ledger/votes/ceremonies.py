@@ -92,6 +92,7 @@ class Ceremony:
     dealing_seqs: list[int] = field(default_factory=list)  # each dealing's seq in its feed
     dealing_ids: list[bytes] = field(default_factory=list)  # each dealing's entry id
     checked: dict[int, set[bytes]] = field(default_factory=dict)  # teller -> dealing ids it checked
+    copied: dict[int, int] = field(default_factory=dict)  # teller -> seq of its key's fork
     state: CeremonyState | None = None
     failure: str | None = None  # folding it failed (this ceremony only): never complete
 
@@ -118,7 +119,11 @@ class Ceremony:
             return []
         needed = {self.dealt[i] for i in self.state.qualified if i in self.dealt}
         n = len(self.tellers)
-        return [j for j in range(1, n + 1) if not needed <= self.checked.get(j, set())]
+        return [
+            j
+            for j in range(1, n + 1)
+            if j not in self.copied and not needed <= self.checked.get(j, set())
+        ]
 
     def awaited(self) -> list[int]:
         """Teller indices the ceremony waits for: missing dealers, unanswered accused,
@@ -198,11 +203,28 @@ def fold_ceremonies(
         if e.kind != CEREMONY:
             _round_entry(e, out, ignored)
     for c in out.values():
+        c.copied = _copied(c, roster)
+        excluded = {
+            i: f"its key was copied (a fork proof at seq {seq}): laptops may hold different "
+            "dealings from it"
+            for i, seq in c.copied.items()
+        }
         try:
-            c.state = fold_ceremony(c.params, c.dealings, c.complaints, c.justifications)
+            c.state = fold_ceremony(c.params, c.dealings, c.complaints, c.justifications, excluded)
         except Exception as err:  # a view fold never raises on signed data: a state instead
             c.failure = f"{type(err).__name__}: {err}"
             c.state = CeremonyState((), (), {}, ())
+    return out
+
+
+def _copied(c: Ceremony, roster: Roster) -> dict[int, int]:
+    """Tellers whose seat key has a fork proof here -> the fork's seq. Two laptops may hold
+    two different dealings (or answers) from such a key, so it deals for no new vote."""
+    out = {}
+    for i, member in enumerate(c.tellers, start=1):
+        info = roster.keys.get(c.teller_keys[member])
+        if info is not None and info.fork_seq is not None:
+            out[i] = info.fork_seq
     return out
 
 

@@ -23,9 +23,9 @@ def check(vote: Vote) -> dict[str, Any] | None:
     f = vote.charter.fields
     if f.secret is None:
         return None
-    spoiled = sum(
-        1 for b in vote.ballots.values() if b.spoiled and b.spoiled.startswith("encrypted ballot")
-    )
+    # every ballot that does not count as a choice: a proof that fails, and a ballot that
+    # is not encrypted at all (another tool's plain or blank ballot) alike
+    spoiled = sum(1 for b in vote.ballots.values() if b.spoiled)
     out: dict[str, Any] = {
         "ceremony": f.secret.ceremony.hex(),
         "joint_key": f.secret.keys.joint_key.hex(),

@@ -114,9 +114,9 @@ def step(store: Store, identity: Identity, ceremony_text: str) -> StepResult:
     """Do everything this teller's laptop has to do in the ceremony now: deal (once),
     complain about any share for it that does not open or match, and answer every
     complaint against it. Safe to run again at any time: it writes only what is missing."""
-    from ledger.votes.writer import load
+    from ledger.votes.writer import load_ceremonies as load
 
-    votes, roster = load(store, count=False)
+    votes, roster = load(store)
     c = find_ceremony(votes, ceremony_text)
     me = c.index_of_key(identity.public)
     if me is None:
@@ -160,7 +160,7 @@ def step(store: Store, identity: Identity, ceremony_text: str) -> StepResult:
         out.written.append((JUSTIFY, f"answer to teller {accuser}'s complaint"))
     if items:
         out.entries = store.append_many(identity, items)
-    after, _ = load(store, count=False)
+    after, _ = load(store)
     out.ceremony = after.ceremonies[c.id]
     st = out.ceremony.state
     # checks are written once every teller has dealt (one entry each, not one per arrival)
@@ -170,7 +170,7 @@ def step(store: Store, identity: Identity, ceremony_text: str) -> StepResult:
         body = {"ceremony": c.id.hex(), "dealings": [i.hex() for i in sorted(checked)]}
         out.entries += store.append_many(identity, [(CHECKED, body)])
         out.written.append((CHECKED, f"check: the shares from teller(s) {dealers} are good"))
-        after, _ = load(store, count=False)
+        after, _ = load(store)
         out.ceremony = after.ceremonies[c.id]
     return out
 
@@ -215,10 +215,10 @@ def secret_field(votes: Votes, roster: Roster, ceremony_text: str, method: str) 
 
 def secret_spec(store: Store, roster: Roster, spec: VoteSpec) -> Ceremony:
     """Check a secret vote's method and ceremony; its tellers, k and f come from it."""
-    from ledger.votes.writer import load
+    from ledger.votes.writer import load_ceremonies as load
 
     assert spec.ceremony is not None
-    votes, _ = load(store, count=False)
+    votes, _ = load(store)
     c = secret_field(votes, roster, spec.ceremony, spec.method)
     keys = [c.teller_keys[m] for m in c.tellers]
     if spec.tellers and {roster.member_of(t) or t for t in spec.tellers} != set(c.tellers):

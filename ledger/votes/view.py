@@ -106,7 +106,8 @@ def fold(
 ) -> Votes:
     """Fold vote entries into per-vote state (see :func:`_fold`). ``count=False``: states,
     sheets, seals and ballots only, no tally (a FINAL vote then has no result): what the
-    store's pins and the roster's warnings need, quickly, and whatever a count would do."""
+    store's pins and the roster's warnings need, quickly, and whatever a count would do.
+    Secret votes are always counted: whether one is FINAL depends on its decryption shares."""
     # A fold of 100,000 ballots allocates a few hundred thousand objects and no cycles:
     # the cyclic collector would only rescan them, again and again (about 20% slower).
     with gc_paused():

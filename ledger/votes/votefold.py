@@ -60,7 +60,9 @@ class VoteFold:
         count: bool = True,
     ) -> None:
         self.vote, self.roster, self.out, self.by_id, self.parts = vote, roster, out, by_id, parts
-        self.count = count
+        # A secret vote is FINAL only once k decryption shares verify, which only counting
+        # checks: a fold that skips counting would call it FINAL while it waits for shares.
+        self.count = count or vote.charter.fields.secret is not None
         self.charter = vote.charter
         self.rules = vote.charter.fields.rules
         self.rejected: dict[bytes, str] = {}  # ballot id -> why it does not count

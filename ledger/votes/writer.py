@@ -71,6 +71,16 @@ def load(store: Store, *, heard: bool = False, count: bool = True) -> tuple[Vote
     return fold(entries, roster, heard_at, proofs, count=count), roster
 
 
+def load_ceremonies(store: Store) -> tuple[Votes, Roster]:
+    """The votes view of the key ceremonies alone (no votes: nothing is counted)."""
+    from ledger.votes.bodies import CEREMONY_KINDS
+
+    with store._read():
+        roster = store.roster()
+        entries = store.entries(kinds=sorted(CEREMONY_KINDS), ordered=False)
+    return fold(entries, roster), roster
+
+
 def find_vote(votes: Votes, text: str) -> Vote:
     """A vote by its id or an unambiguous prefix (at least 4 hex characters)."""
     text = text.strip().lower()

@@ -158,9 +158,9 @@ def status_(app: AppContext, ceremony_id: str, as_json: bool) -> None:
     Example: plurictl vote ceremony status 3fa2c1d0 --json
     """
     from ledger.votes.secret_writer import find_ceremony
-    from ledger.votes.writer import load
+    from ledger.votes.writer import load_ceremonies as load
 
-    votes, roster = load(app.home.store, count=False)
+    votes, roster = load(app.home.store)
     data = ceremony_json(find_ceremony(votes, ceremony_id), roster)
     if as_json:
         emit_json(data)
@@ -187,9 +187,9 @@ def list_(app: AppContext, as_json: bool) -> None:
 
     Example: plurictl vote ceremony list
     """
-    from ledger.votes.writer import load
+    from ledger.votes.writer import load_ceremonies as load
 
-    votes, roster = load(app.home.store, count=False)
+    votes, roster = load(app.home.store)
     data = [ceremony_json(c, roster) for _, c in sorted(votes.ceremonies.items())]
     if as_json:
         emit_json({"ceremonies": data})

@@ -206,6 +206,26 @@ def test_a_wrong_share_answered_in_clear_disqualifies_its_dealer() -> None:
     assert "wrong share" in secret_writer.awaited(c, m.roster())
 
 
+def test_a_dealer_whose_key_was_copied_is_out_on_every_laptop_that_knows_it() -> None:
+    """Two laptops holding two copies of dave's key may hold two different dealings from
+    him (each copy's chain): where a fork proof of his key is known, he deals for no new
+    vote, nobody waits for him (his dealing, his check), and the others complete."""
+    from ledger.roster import view as roster_view
+
+    m, _ = council()
+    cer = start(m)
+    deal_all(m, cer)
+    dave = m.key("dave")
+    forked = roster_view.fold(m.entries, forks={dave: 1})  # a proof at dave's first seq
+    votes = votes_view.fold(list(m.entries), forked)
+    c = votes.ceremonies[cer.id]
+    d = index(c, m, "dave")
+    assert c.state is not None and d not in c.state.qualified
+    assert "its key was copied" in c.state.disqualified[d]
+    assert c.complete and c.awaited() == []
+    assert "its key was copied" in secret_writer.awaited(c, forked)
+
+
 @pytest.mark.parametrize(
     "kind,body",
     [
@@ -292,6 +312,9 @@ def test_forged_ballots_and_a_bad_share_are_rejected_shown_and_not_counted() -> 
     vote = fold(m).votes[charter.id]
     assert vote.state == SEALED and vote.secret is not None and vote.secret.counts is None
     assert "1 valid decryption share(s) of the 2 needed" in (vote.secret.waiting or "")
+    # a fold that skips counting (store pins, roster warnings) says the same: not FINAL
+    quick = votes_view.fold(list(m.entries), m.roster(), count=False).votes[charter.id]
+    assert quick.state == SEALED
     bad = [s for s in vote.secret.shares if not s.valid]
     assert [s.teller for s in bad] == [index(c, m, "carol")] and bob in [
         s.teller for s in vote.secret.shares if s.valid
@@ -307,6 +330,26 @@ def test_forged_ballots_and_a_bad_share_are_rejected_shown_and_not_counted() -> 
     assert check is not None
     assert check["ballots_rejected"] == 2 and check["ballots_verified"] == 3
     assert check["valid_shares"] == 2 and check["counts_check"] is True
+
+
+def test_an_unencrypted_ballot_is_spoiled_alike_in_result_and_verify() -> None:
+    """A plain blank ballot in a secret vote (written by another tool) is spoiled: `vote
+    result` and `vote verify` agree on it (verify used to say 0 rejected)."""
+    from ledger.votes.testing import VoteBook
+
+    m, c = ready()
+    charter = open_secret(m, c)
+    good = honest(m, charter, "alice", [1, 0, 0])
+    blank = m.write("erin", BALLOT, {"vote": charter.id.hex(), "choice": [], "replaces": []})
+    sheet = VoteBook(m).close("alice", charter, [good, blank])
+    for t in ("bob", "dave"):
+        seal(m, charter, sheet, t, honest_share(m, charter, sheet, t))
+    vote = fold(m).votes[charter.id]
+    assert vote.state == FINAL and vote.result is not None
+    spoiled = [why for _, why in vote.result.uncounted if why.startswith("spoiled")]
+    check = secret_audit.check(vote)
+    assert check is not None and len(spoiled) == 1
+    assert check["ballots_rejected"] == 1 and check["ballots_verified"] == 1
 
 
 def _tally(m: MeshFixture, charter: Entry, sheet: Entry) -> Any:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -312,11 +312,13 @@ def fold(
     dealings: Iterable[Dealing],
     complaints: Iterable[Complaint] = (),
     justifications: Iterable[Justification] = (),
+    excluded: Mapping[int, str] | None = None,
 ) -> CeremonyState:
-    """The ceremony's state from its public entries, in any order."""
+    """The ceremony's state from its public entries, in any order. ``excluded``: dealers
+    out whatever they published (teller -> why), neither awaited nor qualified."""
     n = len(params.tellers)
     by_dealer: dict[int, Dealing] = {}
-    disqualified: dict[int, str] = {}
+    disqualified: dict[int, str] = dict(excluded or {})
     for d in dealings:
         if not 1 <= d.dealer <= n:
             continue
@@ -348,7 +350,7 @@ def fold(
         else:
             pending.append(c)
     pending = [c for c in pending if c[0] not in disqualified]
-    missing = tuple(t for t in range(1, n + 1) if t not in by_dealer)
+    missing = tuple(t for t in range(1, n + 1) if t not in by_dealer and t not in disqualified)
     qualified = tuple(sorted(set(by_dealer) - set(disqualified)))
     state = CeremonyState(missing, tuple(pending), disqualified, qualified)
     if missing or pending or len(qualified) < params.threshold:
