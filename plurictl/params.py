@@ -255,3 +255,20 @@ def text_tree_problem(value: Any, depth: int = 0) -> str | None:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed (use a number or a string)")
+
+
+def threshold_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--tolerate F`` and ``--seal-threshold K``, the same for `vote open` and
+    `vote ceremony start` (a secret vote's k and F are its ceremony's)."""
+    command = click.option(
+        "--seal-threshold",
+        type=click.IntRange(min=1),
+        help="Seals (and, for secret votes, decryption shares) needed: k "
+        "(default: the smallest with 2k - tellers >= F + 1).",
+    )(command)
+    return click.option(
+        "--tolerate",
+        type=click.IntRange(min=0),
+        metavar="F",
+        help="Equivocating tellers (copied keys) tolerated (default 1 with 4+ tellers, else 0).",
+    )(command)

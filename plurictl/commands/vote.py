@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from plurictl.context import AppContext, pass_app
+from plurictl.params import threshold_options
 from plurictl.render import votes as show
 from plurictl.render.common import console, emit_json, json_option
 from plurictl.render.votes import state
@@ -82,17 +83,7 @@ def _collector_paused(ctx: click.Context) -> None:
     help="Give a voter weight W (repeatable).",
 )
 @click.option("--teller", "tellers", multiple=True, help="A teller (name or key; repeatable).")
-@click.option(
-    "--tolerate",
-    type=click.IntRange(min=0),
-    metavar="F",
-    help="Equivocating tellers (copied keys) the vote survives (default 1 with 4+ tellers, else 0).",
-)
-@click.option(
-    "--seal-threshold",
-    type=click.IntRange(min=1),
-    help="Seals needed (default: the smallest k with 2k - tellers >= F + 1).",
-)
+@threshold_options
 @click.option(
     "--quorum",
     type=click.IntRange(0, 100),

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from plurictl.context import AppContext, pass_app
+from plurictl.params import threshold_options
 from plurictl.render.common import console, emit_json, json_option
 
 
@@ -65,17 +66,7 @@ def ceremony_json(c: Any, roster: Any) -> dict[str, Any]:
 
 @ceremony.command("start")
 @click.option("--teller", "tellers", multiple=True, required=True, help="A teller (repeatable).")
-@click.option(
-    "--tolerate",
-    type=click.IntRange(min=0),
-    metavar="F",
-    help="Equivocating tellers tolerated (as for `vote open`; default 1 with 4+ tellers).",
-)
-@click.option(
-    "--seal-threshold",
-    type=click.IntRange(min=1),
-    help="Seals (and decryption shares) needed: k (default: the smallest with 2k - n >= F + 1).",
-)
+@threshold_options
 @json_option
 @pass_app
 def start_(
