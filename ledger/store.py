@@ -77,6 +77,9 @@ def _own_high_key(author: bytes) -> str:
 class Store(ReadsMixin, ForkStoreMixin, QuarantineMixin):
     """One laptop's ledger. Open with :meth:`open`; use as a context manager."""
 
+    def _wall_ms(self) -> int:
+        return hlc.wall_ms() + self.clock_offset_ms
+
     def __init__(self, path: Path, *, create: bool = False, timeout: float = 10.0) -> None:
         self.path = Path(path)
         lostguard.check_not_lost(self.path)
@@ -95,6 +98,8 @@ class Store(ReadsMixin, ForkStoreMixin, QuarantineMixin):
                 raise StoreError(f"cannot create ledger {self.path}: {e.strerror}") from e
         #: Private: only a benchmark switches it off, to measure what the membership gate costs.
         self._membership_checks = True
+        #: how far this laptop's clock is off (ms): drills simulate a wrong clock with it
+        self.clock_offset_ms = 0
         self._lock = threading.RLock()
         self._roster_cache: tuple[int, roster_view.Roster] | None = None
         self._heads_cache: tuple[int, dict[bytes, Head]] | None = None
@@ -384,7 +389,7 @@ class Store(ReadsMixin, ForkStoreMixin, QuarantineMixin):
             row = db.execute("SELECT seq, id FROM heads WHERE author=?", (author,)).fetchone()
             seq, prev = (row[0], row[1]) if row else (0, mesh)
             self._check_own_feed(db, author, seq, prev)
-            clock = hlc.HybridClock(int(self._meta("hlc", 0)))
+            clock = hlc.HybridClock(int(self._meta("hlc", 0)), self._wall_ms)
             roster = self.roster() if mesh is not None else None
             roster_changed = False
             for kind, body in items:

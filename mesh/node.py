@@ -96,6 +96,7 @@ class Node:
         self.active: set[bytes] = set()
         self.delayed: list[tuple[float, int, bytes, bytes]] = []
         self._delay_seq = 0
+        self.rate_cap = faults.RateCap()
         self.stopping = False
         self.started = time.time()
         self.round_every = config.interval
@@ -543,9 +544,10 @@ class Node:
         tally[0] += 1
         tally[1] += len(data)
         expects = msg_type in _EXPECT_REPLY or (msg_type == "heads" and fields.get("reply"))
-        if delay > 0:
+        wait_ms = self.rate_cap.delay(key, len(data), delay, self.policy.rate_kbit)
+        if wait_ms > 0:
             self._delay_seq += 1
-            item = (time.monotonic() + delay / 1000, self._delay_seq, key, data)
+            item = (time.monotonic() + wait_ms / 1000, self._delay_seq, key, data)
             heapq.heappush(self.delayed, item)
             return
         if self.transmit(key, data) and expects and link.unanswered_since is None:

@@ -93,6 +93,10 @@ class LocalCluster:
     net: NetLab | None = None
     #: simulated loss/delay per node while ``net`` shapes real links
     shaping: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: the link policy each node applies itself (mesh.faults), re-applied when it restarts
+    policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: how far each node's clock is off (ms; drills: clocks must never decide anything)
+    clock_offsets: dict[str, int] = field(default_factory=dict)
 
     # --- homes and mesh ----------------------------------------------------------
 
@@ -137,7 +141,11 @@ class LocalCluster:
         return genesis.id
 
     def home(self, name: str) -> Home:
-        return Home(self.nodes[name].home)
+        home = Home(self.nodes[name].home)
+        offset = self.clock_offsets.get(name)
+        if offset:  # what this laptop writes carries its wrong clock, as its node's entries do
+            home.store.clock_offset_ms = offset
+        return home
 
     # --- processes -------------------------------------------------------------------
 
@@ -175,11 +183,21 @@ class LocalCluster:
             stdout=node.log,
             stderr=node.log,
             stdin=subprocess.DEVNULL,
-            env=lifeline.child_env({**os.environ, "PYTHONUNBUFFERED": "1"}),
+            env=lifeline.child_env(
+                {**os.environ, "PYTHONUNBUFFERED": "1", **self._clock_env(name)}
+            ),
             process_group=0,
         )
         node.starts += 1
         self.wait_running(name)
+        if self.policies.get(name):
+            self.control(name, "faults.set", **self.policies[name])
+
+    def _clock_env(self, name: str) -> dict[str, str]:
+        from ledger.clock import OFFSET_ENV
+
+        offset = self.clock_offsets.get(name)
+        return {OFFSET_ENV: str(offset)} if offset else {}
 
     def wait_running(self, name: str, timeout: float = 30.0) -> None:
         from mesh.control import ControlClient
@@ -272,42 +290,78 @@ class LocalCluster:
             with contextlib.suppress(Exception):
                 self.control(name, "nudge")
 
+    def set_policy(self, names: Iterable[str], **fields: Any) -> None:
+        """Update the link policy the named nodes apply themselves (kept across restarts)."""
+        for name in names:
+            self.policies.setdefault(name, {}).update(fields)
+            if self.running(name):
+                self.control(name, "faults.set", **fields)
+
     def partition(self, groups: list[list[str]]) -> None:
         if self.net is not None:
             self.net.partition(groups)
             return
-        for name in self.nodes:
-            if self.running(name):
-                self.control(name, "faults.set", groups=groups)
+        self.set_policy(self.nodes, groups=groups)
+
+    def oneway(self, sender: str, receiver: str) -> None:
+        """``receiver`` stops hearing ``sender`` (the other way still works), on real links
+        too: both nodes drop those messages themselves."""
+        pairs = [
+            p for p in self.policies.get(sender, {}).get("oneway", []) if p != [sender, receiver]
+        ]
+        self.set_policy([sender, receiver], oneway=[*pairs, [sender, receiver]])
+
+    def link(self, name: str, up: bool) -> None:
+        """Take a node's link down or bring it back: its interface with a network lab, else
+        every node drops its traffic (one-way both ways)."""
+        if self.net is not None:
+            (self.net.link_up if up else self.net.link_down)(name)
+            return
+        for other in self.nodes:
+            if other == name:
+                continue
+            pairs = [
+                p
+                for p in self.policies.get(other, {}).get("oneway", [])
+                if p not in ([name, other], [other, name])
+            ]
+            if not up:
+                pairs += [[name, other], [other, name]]
+            self.set_policy([other], oneway=pairs)
 
     def heal(self) -> None:
         if self.net is not None:
             self.net.heal()
             self.shaping.clear()
+        self.policies.clear()
         for name in self.nodes:
             if self.running(name):
                 self.control(name, "faults.clear")
 
     def degrade(
-        self, names: Iterable[str], *, loss: float | None = None, delay_ms: int | None = None
+        self,
+        names: Iterable[str],
+        *,
+        loss: float | None = None,
+        delay_ms: int | None = None,
+        rate_kbit: int | None = None,
     ) -> None:
-        """Loss (0-1) and delay on the named nodes' outgoing traffic: shaped on real links with
-        a network lab, simulated in the nodes otherwise."""
+        """Loss (0-1), delay and a bandwidth cap on the named nodes' outgoing traffic: shaped
+        on real links with a network lab, simulated in the nodes otherwise."""
+        given = {"loss": loss, "delay_ms": delay_ms, "rate_kbit": rate_kbit}
+        changes = {k: v for k, v in given.items() if v is not None}
         for name in names:
-            if self.net is not None:
-                current = self.shaping.setdefault(name, {"loss": 0.0, "delay_ms": 0})
-                if loss is not None:
-                    current["loss"] = loss
-                if delay_ms is not None:
-                    current["delay_ms"] = delay_ms
-                self.net.shape(name, delay_ms=int(current["delay_ms"]), loss=current["loss"])
-            elif self.running(name):
-                args: dict[str, Any] = {}
-                if loss is not None:
-                    args["loss"] = loss
-                if delay_ms is not None:
-                    args["delay_ms"] = delay_ms
-                self.control(name, "faults.set", **args)
+            if self.net is None:
+                self.set_policy([name], **changes)
+                continue
+            current = self.shaping.setdefault(name, {"loss": 0.0, "delay_ms": 0, "rate_kbit": 0})
+            current.update(changes)
+            self.net.shape(
+                name,
+                delay_ms=int(current["delay_ms"]),
+                loss=current["loss"],
+                rate_kbit=int(current["rate_kbit"]),
+            )
 
     def digests(self, names: Iterable[str] | None = None) -> dict[str, str]:
         out = {}

@@ -27,6 +27,11 @@ def vote_winners(store: Store, votes: Any = None) -> dict[bytes, bytes]:
         from ledger.votes.writer import load as load_votes
 
         votes, _ = load_votes(store)
+    return winners_of(votes)
+
+
+def winners_of(votes: Any) -> dict[bytes, bytes]:
+    """vote id -> plan id, for each FINAL vote of ``votes`` (a votes view) won by a plan."""
     out: dict[bytes, bytes] = {}
     for vote_id, vote in votes.votes.items():
         option = vote.winning_option

@@ -167,6 +167,7 @@ def _checks(r: DrillRunner) -> list[Callable[[dict[str, Store]], Invariant]]:
         lambda s: single_sealed_sheet(s),
         lambda s: forks_everywhere(r, s),
         lambda s: secret_counts(r, s),
+        lambda s: clocks_decide_nothing(r, s),
     ]
 
 
@@ -291,3 +292,67 @@ def secret_counts(r: DrillRunner, stores: dict[str, Store]) -> Invariant:
         else ("; ".join(problems))
     )
     return Invariant("secret votes decrypt to the choices cast", not problems, detail)
+
+
+def clocks_decide_nothing(r: DrillRunner, stores: dict[str, Store]) -> Invariant:
+    """No entry ordered by a skewed clock changed a decision: every view, folded from the
+    same entries with the wrong clocks put right, decides the same (display times aside)."""
+    name = "no skewed clock changed a decision"
+    if not r.skews or not stores:
+        return Invariant(name, True, "no clock was set wrong in this drill")
+    store = next(iter(stores.values()))
+    entries = store.entries()
+    fixed = [
+        e._replace(hlc=e.hlc - (r.skews[e.author] << 16)) if e.author in r.skews else e
+        for e in entries
+    ]
+    moved = sum(1 for e in entries if e.author in r.skews)
+    as_written, put_right = decisions(entries), decisions(fixed)
+    differing = [v for v in as_written if _hash(as_written[v]) != _hash(put_right[v])]
+    detail = (
+        f"{moved} entries from {len(r.skews)} wrong clock(s): every view decides the same"
+        if not differing
+        else f"a wrong clock changed: {', '.join(differing)}"
+    )
+    return Invariant(name, not differing, detail)
+
+
+def decisions(entries: list[Any]) -> dict[str, Any]:
+    """Every view folded from ``entries`` alone, without the times it displays."""
+    from ledger.fuel import view as fuel_view
+    from ledger.plans import view as plans_view
+    from ledger.plans.writer import winners_of
+    from ledger.playbooks import view as playbook_view
+    from ledger.roster import view as roster_view
+    from ledger.votes import view as votes_view
+    from ledger.votes.as_json import everything
+
+    roster = roster_view.fold(entries)
+    votes = votes_view.fold(entries, roster)
+    winners = winners_of(votes)
+    return {
+        name: _timeless(value)
+        for name, value in {
+            "roster": roster.to_json(),
+            "votes": everything(votes, roster),
+            "fuel": fuel_view.fold(entries, roster).to_json(),
+            "plans": plans_view.fold(entries, roster, winners).to_json(),
+            "playbooks": playbook_view.fold(entries, roster).to_json(SNAPSHOT_NOW_MS),
+        }.items()
+    }
+
+
+def _timeless(value: Any) -> Any:
+    """The value without display times (keys naming an hlc or a time), lists in a fixed
+    order (an order by time is display, not a decision)."""
+    if isinstance(value, dict):
+        return {
+            k: _timeless(v)
+            for k, v in value.items()
+            if "hlc" not in k and "time" not in k and not k.endswith(("_ms", "_at"))
+        }
+    if isinstance(value, list | tuple):
+        return sorted(
+            (_timeless(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True, default=str)
+        )
+    return value

@@ -57,6 +57,12 @@ ACTIONS: dict[str, tuple[set[str], set[str]]] = {
     "playbook-sign": ({"node", "run", "step"}, {"early"}),
     "playbook-waive": ({"node", "run", "step"}, {"check", "reason"}),
     "radio": ({"nodes"}, set(RADIO_FIELDS)),  # a simulated radio link (drills/radio.py)
+    # fault shapes (drills/shapes.py); flap and courier-every run in the background
+    "one-way": ({"from", "to"}, set()),
+    "bandwidth": ({"kbit"}, {"nodes"}),
+    "flap": ({"node", "duration"}, {"up", "down", "seed"}),
+    "clock": ({"node", "offset"}, set()),
+    "courier-every": ({"from", "to", "every", "duration"}, set()),
 }
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
@@ -171,9 +177,10 @@ def parse(data: dict[str, Any], name: str = "drill") -> Drill:
         if unknown:
             raise InvalidInput(f"{where} ({action}): unknown field(s) {', '.join(sorted(unknown))}")
         _check_names(args, names, where, action)
-        for key in ("timeout", "duration", "seconds"):
+        for key in ("timeout", "duration", "seconds", "every", "up", "down"):
             if key in args:
                 seconds(args[key], f"{where}: {key}")
+        _check_shape(action, args, where)
         steps.append(Step(i, action, args))
     interval = seconds(head.get("interval", 0.3), f"{name}: drill.interval")
     return Drill(
@@ -215,3 +222,21 @@ def _check_names(args: dict[str, Any], names: list[str], where: str, action: str
                 if v in seen:
                     raise InvalidInput(f"{where} (partition): {v} is in two groups")
                 seen.add(v)
+
+
+def _check_shape(action: str, args: dict[str, Any], where: str) -> None:
+    """The fault-shape fields that are not names or durations."""
+    if action == "clock":
+        from plurictl.drills.shapes import clock_offset_ms
+
+        clock_offset_ms(args["offset"], f"{where} (clock): offset")
+    if action == "bandwidth":
+        kbit = args["kbit"]
+        if not isinstance(kbit, int) or isinstance(kbit, bool) or not 0 <= kbit <= 10_000_000:
+            raise InvalidInput(
+                f"{where} (bandwidth): kbit must be a whole number, 0 (no cap) to 10000000"
+            )
+    if action == "one-way" and args["from"] == args["to"]:
+        raise InvalidInput(f"{where} (one-way): from and to must be two different nodes")
+    if action == "flap" and "seed" in args and not isinstance(args["seed"], int):
+        raise InvalidInput(f"{where} (flap): seed must be a whole number")

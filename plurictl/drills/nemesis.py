@@ -1,4 +1,5 @@
-"""Nemesis mode: random partitions, loss, delay and kills, with concurrent writes.
+"""Nemesis mode: random partitions, one-way links, loss, delay, bandwidth caps and kills,
+with concurrent writes.
 
 Reproducible from the seed: the same seed gives the same sequence of faults
 and writes (timings still vary with the machine).
@@ -27,6 +28,8 @@ def run_nemesis(r: DrillRunner, args: dict[str, Any]) -> str:
         "partitions": 0,
         "loss": 0,
         "delay": 0,
+        "one-way": 0,
+        "bandwidth": 0,
         "kills": 0,
         "restarts": 0,
         "heals": 0,
@@ -62,7 +65,19 @@ def _fault(
     counts: dict[str, int],
     allow_kills: bool,
 ) -> None:
-    choice = rng.choice(["partition", "partition", "loss", "delay", "kill", "restart", "heal"])
+    choice = rng.choice(
+        [
+            "partition",
+            "partition",
+            "loss",
+            "delay",
+            "kill",
+            "restart",
+            "heal",
+            "one-way",
+            "bandwidth",
+        ]
+    )
     running = [n for n in names if r.cluster.running(n)]
     if choice == "kill" and allow_kills and len(running) > 2:
         victim = rng.choice(running)
@@ -88,6 +103,13 @@ def _fault(
         ms = rng.choice([50, 100, 200, 300])
         r.cluster.degrade(running, delay_ms=ms)
         counts["delay"] += 1
+    elif choice == "one-way":
+        sender, receiver = rng.sample(names, 2)
+        r.cluster.oneway(sender, receiver)
+        counts["one-way"] += 1
+    elif choice == "bandwidth":
+        r.cluster.degrade(running, rate_kbit=rng.choice([64, 256, 1024]))
+        counts["bandwidth"] += 1
     else:
         r.cluster.heal()
         counts["heals"] += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import random
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from ledger.errors import InvalidInput
 from ledger.home import Home
 from ledger.roster import writer as trust
 from plurictl.cluster import LocalCluster
-from plurictl.drills import actions
+from plurictl.drills import actions, shapes
 from plurictl.drills.checker import FinalWatch, Invariant, check_all
 from plurictl.drills.model import Drill, Step, seconds
 
@@ -29,7 +30,10 @@ Events = Callable[[str], None]
 
 #: steps that cut or kill links: before the first one, every running node must hold the
 #: roster (a laptop cut off before it learnt the roster cannot write anything)
-FAULTS = frozenset({"partition", "loss", "delay", "kill", "stop", "nemesis", "link-down", "unplug"})
+FAULTS = frozenset(
+    {"partition", "loss", "delay", "kill", "stop", "nemesis", "link-down", "unplug"}
+    | {"one-way", "flap", "bandwidth", "courier-every"}
+)
 
 
 @dataclass
@@ -142,6 +146,11 @@ class DrillRunner:
         self.roster_spread = False
         #: called when the drill ends, before the nodes stop (e.g. radio bridges)
         self.cleanups: list[Callable[[], None]] = []
+        #: member key -> how far its laptop's clock is off (ms), set by `clock` steps
+        self.skews: dict[bytes, int] = {}
+        #: faults running while later steps go on (flapping links, courier cadence)
+        self.tasks: list[tuple[str, threading.Thread, list[str]]] = []
+        self.stop_tasks = threading.Event()
 
     # --- bookkeeping ---------------------------------------------------------------
 
@@ -236,6 +245,9 @@ class DrillRunner:
             self.report.error = f"{type(e).__name__}: {e}"
             self.events(f"drill aborted: {self.report.error}")
         finally:
+            self.stop_tasks.set()
+            for _, thread, _ in self.tasks:
+                thread.join(30.0)
             for cleanup in reversed(self.cleanups):
                 with contextlib.suppress(Exception):
                     cleanup()
@@ -250,10 +262,40 @@ class DrillRunner:
     def do(self, step: Step) -> str:
         if step.action in FAULTS:
             self.wait_roster_spread()
-        handler = getattr(actions, "do_" + step.action.replace("-", "_"))
+        name = "do_" + step.action.replace("-", "_")
+        handler = getattr(shapes, name, None) or getattr(actions, name)
         return str(handler(self, step.args) or "")
 
+    def background(self, label: str, fn: Callable[[threading.Event], str]) -> None:
+        """Run ``fn(stop)`` while the next steps go on; the final phase waits for it."""
+        out: list[str] = []
+
+        def run() -> None:
+            try:
+                out.append(fn(self.stop_tasks))
+            except Exception as e:  # reported in the timeline, and the drill fails
+                out.append(f"FAILED: {type(e).__name__}: {e}")
+
+        thread = threading.Thread(target=run, name=label, daemon=True)
+        self.tasks.append((label, thread, out))
+        thread.start()
+
+    def join_tasks(self, timeout: float = 600.0) -> None:
+        """Wait for the background faults to end, and log what each did."""
+        for label, thread, out in self.tasks:
+            t0 = time.monotonic()
+            thread.join(timeout)
+            if thread.is_alive():
+                self.stop_tasks.set()
+                thread.join(30.0)
+            result = out[0] if out else "did not finish"
+            self._log(None, f"{label} (background)", time.monotonic() - t0, result)
+            if result.startswith("FAILED") or not out:
+                raise RuntimeError(f"{label}: {result}")
+        self.tasks.clear()
+
     def final_phase(self) -> None:
+        self.join_tasks()
         t0 = time.monotonic()
         for name in self.cluster.nodes:
             if not self.cluster.running(name):

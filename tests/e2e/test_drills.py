@@ -68,11 +68,54 @@ def test_a_broken_node_makes_the_checker_fail(tmp_path: Path) -> None:
         pytest.param("lost-laptop", marks=pytest.mark.slow),
         "cloned-teller",
         "secret-council",
+        "flood-valley",
+        pytest.param("long-split", marks=pytest.mark.slow),
     ],
 )
 def test_shipped_drills_pass(tmp_path: Path, name: str) -> None:
     report = DrillRunner(load(shipped.folder("drills") / f"{name}.toml"), tmp_path).run()
     assert report.passed, json.dumps(report.to_json(), indent=1)[:3000]
+
+
+def test_a_short_long_split_converges_and_reports_it(tmp_path: Path) -> None:
+    """long-split.toml with 300 entries a side instead of 20,000 (the slow suite runs it whole)."""
+    drill = load(shipped.folder("drills") / "long-split.toml")
+    writes = [s for s in drill.steps if s.action == "write"]
+    assert [s.args["count"] for s in writes] == [20000, 20000]
+    for s in writes:
+        s.args["count"] = 300
+    report = DrillRunner(drill, tmp_path).run()
+    assert report.passed, json.dumps(report.to_json(), indent=1)[:3000]
+    phases = dict(report.convergence)
+    assert "heal after the long split" in phases
+    assert report.acknowledged >= 600
+
+
+def test_the_clock_invariant_fails_when_a_clock_decides(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checker can fail: a view that (wrongly) let the newest stamp decide is caught."""
+    from types import SimpleNamespace
+
+    from ledger.store import Store
+    from ledger.testing import MeshFixture
+    from plurictl.drills import checker
+
+    m = MeshFixture.create("alice", {"bob": ["operator"]})
+    m.write("alice", "note", {"text": "first"})
+    m.write("bob", "note", {"text": "second"})
+
+    class Held:
+        def entries(self) -> list:  # type: ignore[type-arg]
+            return list(m.entries)
+
+    def newest_wins(entries: list) -> dict:  # type: ignore[type-arg]
+        return {"notes": max(entries, key=lambda e: e.hlc).body.get("text")}
+
+    runner = SimpleNamespace(skews={m.key("bob"): 9 * 3600 * 1000})
+    stores: dict[str, Store] = {"alice": Held()}  # type: ignore[dict-item]
+    assert checker.clocks_decide_nothing(runner, stores).ok  # type: ignore[arg-type]
+    monkeypatch.setattr(checker, "decisions", newest_wins)
+    broken = checker.clocks_decide_nothing(runner, stores)  # type: ignore[arg-type]
+    assert not broken.ok and "notes" in broken.detail
 
 
 def test_cloned_teller_drill_keeps_one_result_with_the_revoked_voters_ballot(
@@ -177,6 +220,24 @@ def test_the_guides_example_drill_runs(tmp_path: Path) -> None:
         (
             lambda d: d["step"].append({"do": "write", "node": "a", "colour": "red"}),
             "unknown field(s) colour",
+        ),
+        (
+            lambda d: d["step"].append({"do": "clock", "node": "a", "offset": "tomorrow"}),
+            "'tomorrow' is not a clock offset",
+        ),
+        (
+            lambda d: d["step"].append({"do": "clock", "node": "a", "offset": "-40y"}),
+            "more than 30 years off",
+        ),
+        (lambda d: d["step"].append({"do": "one-way", "from": "a", "to": "a"}), "two different"),
+        (lambda d: d["step"].append({"do": "bandwidth", "kbit": "fast"}), "kbit must be"),
+        (
+            lambda d: d["step"].append({"do": "flap", "node": "b", "duration": "5s", "up": "x"}),
+            "up: 'x' is not a duration",
+        ),
+        (
+            lambda d: d["step"].append({"do": "courier-every", "from": "a", "to": "b"}),
+            "missing duration, every",
         ),
     ],
 )
