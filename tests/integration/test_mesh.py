@@ -398,7 +398,11 @@ def test_cli_against_running_nodes(cluster: LocalCluster, invoke) -> None:  # ty
     assert cluster.control("a", "status")["faults"]["delay_ms"] == 50
     assert invoke(home_a, "node", "heal").exit_code == 0
     assert cluster.control("a", "status")["faults"] == {
-        "groups": [], "loss": 0.0, "delay_ms": 0, "oneway": [], "rate_kbit": 0
+        "groups": [],
+        "loss": 0.0,
+        "delay_ms": 0,
+        "oneway": [],
+        "rate_kbit": 0,
     }
     r = invoke(home_a, "node", "partition", "a,b", "b")
     assert r.exit_code == 5 and "two groups" in r.stderr
