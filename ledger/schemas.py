@@ -363,6 +363,9 @@ for _follow in ("sign", "fail", "skip", "abort", "resume", "waive"):
         seen=anything(),
         note=NOTE,
         reason=NOTE,
+        readings=map_of(anything(), 32),  # the judge checks them against the step's limits
+        override=NOTE,
+        facts=anything(),
     )
 
 for _kind, _check in _KINDS.items():

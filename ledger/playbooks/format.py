@@ -17,6 +17,7 @@ import tomllib
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ledger.playbooks.fields import parse_readings, parse_signers, parse_type
 from ledger.playbooks.model import (
     CHECK_TYPES,
     FACT_CHECKS,
@@ -112,7 +113,7 @@ class _Lines:
         header, keys = self.steps[index]
         if name is None:
             return header
-        return keys.get(name, header)
+        return keys.get(name.split(".")[0], header)
 
     def of_check(self, step_index: int, check_index: int) -> int | None:
         lines = self.checks.get(step_index, [])
@@ -341,8 +342,18 @@ class _Parser:
                 f"{_suggest(role, roles)}",
                 "role",
             )
-        signoffs = raw.get("signoffs", 1)
-        if (
+        kind = parse_type(raw.get("type"), bad)
+        signers = parse_signers(raw.get("signers"), bad)
+        readings = parse_readings(raw.get("readings"), bad)
+        if kind == "release" and role != "coordinator":
+            bad('a release step is signed by a coordinator: role = "coordinator"', "role")
+        signoffs = raw.get("signoffs", len(signers) or 1)
+        if signers and signoffs != len(signers):
+            bad(
+                f"{len(signers)} signers are listed: signoffs must be {len(signers)} or left out",
+                "signoffs",
+            )
+        elif (
             not isinstance(signoffs, int)
             or isinstance(signoffs, bool)
             or not 1 <= signoffs <= MAX_SIGNOFFS
@@ -386,6 +397,9 @@ class _Parser:
             hold=hold,
             checks=tuple(checks),
             abort_criteria=tuple(aborts),
+            type=kind,
+            signers=signers,
+            readings=readings,
         )
 
     @staticmethod

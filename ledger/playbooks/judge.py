@@ -20,6 +20,7 @@ from ledger.playbooks.checks import (
     Facts,
     evaluate_fact,
 )
+from ledger.playbooks.fields import match_signers, readings_problems
 from ledger.playbooks.model import FACT_CHECKS, Step, dependencies, format_duration
 from ledger.playbooks.state import (
     ABORT,
@@ -94,15 +95,24 @@ class _View:
         return self._members[step]
 
     def complete(self, step: str) -> bool:
-        return len(self.signers(step)) >= self.f.run.playbook.by_id[step].signoffs
+        spec = self.f.run.playbook.by_id[step]
+        if spec.signers:
+            return not self.missing_functions(step)
+        return len(self.signers(step)) >= spec.signoffs
+
+    def missing_functions(self, step: str) -> list[str]:
+        """The step's functions no distinct counted signer fills yet."""
+        spec = self.f.run.playbook.by_id[step]
+        people = [(s.id, self.f.held(s)) for s in self.signers(step)]
+        return match_signers(spec.signers, people)[1]
 
     def satisfied(self, step: str) -> bool:
         return self.complete(step) or self.skipped(step) is not None
 
     def completed_hlc(self, step: str) -> int | None:
-        needed = self.f.run.playbook.by_id[step].signoffs
-        signers = self.signers(step)
-        return signers[needed - 1].entry.hlc if len(signers) >= needed else None
+        if not self.complete(step):
+            return None
+        return max(s.entry.hlc for s in self.signers(step))
 
 
 class RunJudge:
@@ -117,6 +127,11 @@ class RunJudge:
         self.all_ids = all_ids
         self.records: dict[bytes, Record] = {e.id: self._record(e) for e in entries}
         self.groups: dict[tuple[str, str | None], list[Record]] = {}
+
+    def held(self, r: Record) -> set[str]:
+        """The roles and functions the signer held when it signed."""
+        info = self.roster.keys.get(r.entry.author)
+        return info.roles_at(r.entry.seq) if info is not None else set()
 
     # --- structure -----------------------------------------------------------------------
 
@@ -279,7 +294,18 @@ class RunJudge:
                         f"{recorded.get(i) or 'not recorded'} when signed, and not waived",
                     )
                 )
+        self._fields(r, step)
         self._hold_flags(r, step, view)
+
+    def _fields(self, r: Record, step: Step) -> None:
+        """Readings within their limits (or an override reason), and a function to fill."""
+        _, problems = readings_problems(
+            step.readings, r.body.get("readings"), r.body.get("override")
+        )
+        r.problems.extend(Note("readings", p) for p in problems)
+        if step.signers and not self.held(r).intersection(step.signers):
+            wanted = ", ".join(f"role:{f}" for f in dict.fromkeys(step.signers))
+            r.problems.append(Note("no_function", f"the step needs {wanted}; the signer held none"))
 
     def _hold_flags(self, r: Record, step: Step, view: _View) -> None:
         if r.body.get("early") is True:
@@ -369,6 +395,7 @@ class RunJudge:
         st.skipped_by = view.skipped(step.id)
         st.waivers = view.ok(WAIVE, step.id)
         st.checks = self._checks(step, view)
+        st.missing_functions = view.missing_functions(step.id) if step.signers else []
         if view.complete(step.id):
             st.state = DONE
         elif st.skipped_by is not None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.errors import PlaybookInvalid as PlaybookInvalid
+from ledger.playbooks.fields import ReadingSpec
 
 FORMAT = 1
 #: Roles a step may require. Observers carry no authority, so they cannot sign.
@@ -44,6 +45,9 @@ STEP_FIELDS = (
     "hold",
     "checks",
     "abort_criteria",
+    "type",
+    "signers",
+    "readings",
 )
 #: check type -> {field: (kind, required)}; every check also takes ``required``.
 CHECK_TYPES: dict[str, dict[str, tuple[str, bool]]] = {
@@ -111,6 +115,9 @@ class Step:
     hold: str | None = None  # as written, e.g. "10m"
     checks: tuple[Check, ...] = ()
     abort_criteria: tuple[str, ...] = ()
+    type: str = "task"  # or "release": a coordinator releases what follows
+    signers: tuple[str, ...] = ()  # functions, one distinct person each (fields.py)
+    readings: tuple[ReadingSpec, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -124,6 +131,9 @@ class Step:
             "hold_s": self.hold_s,
             "checks": [c.to_json() for c in self.checks],
             "abort_criteria": list(self.abort_criteria),
+            "type": self.type,
+            "signers": [f"role:{f}" for f in self.signers],
+            "readings": [r.to_json() for r in self.readings],
         }
 
 

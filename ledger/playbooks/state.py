@@ -145,6 +145,7 @@ class StepState:
     failures: list[Record] = field(default_factory=list)
     skipped_by: Record | None = None
     waivers: list[Record] = field(default_factory=list)
+    missing_functions: list[str] = field(default_factory=list)
 
     @property
     def needed(self) -> int:
@@ -201,6 +202,18 @@ class Run:
             return HOLDING, -(-max(left) // 1000)
         return READY, None
 
+    def release_facts(self) -> dict[str, Any]:
+        """The newest reading of each name entered at the run's counted sign-offs (what a
+        coordinator sees before releasing the next block)."""
+        latest: dict[str, tuple[tuple[int, bytes], dict[str, Any]]] = {}
+        for sid, st in self.steps.items():
+            for r in st.signers:
+                given = r.body.get("readings")
+                for name, value in (given if isinstance(given, dict) else {}).items():
+                    if name not in latest or latest[name][0] < r.order_key():
+                        latest[name] = (r.order_key(), {"value": value, "step": sid, "by": r.name})
+        return {name: fact for name, (_, fact) in sorted(latest.items())}
+
     def summary(self) -> dict[str, Any]:
         """One line of `playbook list`."""
         done, total = self.progress()
@@ -239,9 +252,15 @@ class Run:
                             "entry": r.id.hex(),
                             "hlc": r.entry.hlc,
                             "note": r.text,
+                            **sign_fields(r.body),
                         }
                         for r in st.signers
                     ],
+                    "type": st.step.type,
+                    "signers": [f"role:{f}" for f in st.step.signers],
+                    "missing_functions": [f"role:{f}" for f in st.missing_functions],
+                    "readings": [spec.to_json() for spec in st.step.readings],
+                    "at_release": self.release_facts() if st.step.type == "release" else None,
                     "prerequisites": list(st.step.prerequisites),
                     "blocked_by": st.blocked_by,
                     "checks": [c.to_json() for c in st.checks],
@@ -309,3 +328,13 @@ class PlaybooksState:
             "ignored": [i.to_json() for i in self.ignored],
             "waiting": [w.hex() for w in self.waiting],
         }
+
+
+def sign_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """The readings and override a sign-off recorded (as signed), for status."""
+    readings = body.get("readings")
+    override = body.get("override")
+    return {
+        "readings": dict(readings) if isinstance(readings, dict) else {},
+        "override": override if isinstance(override, str) and override.strip() else None,
+    }

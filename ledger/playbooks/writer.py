@@ -25,6 +25,7 @@ from ledger.identity import Identity
 from ledger.playbooks import view
 from ledger.playbooks.checks import PASS, Facts
 from ledger.playbooks.facts import facts_for
+from ledger.playbooks.fields import out_of_range, readings_problems
 from ledger.playbooks.format import (
     FACT_CHECKS,
     Playbook,
@@ -237,11 +238,14 @@ def prepare_sign(
     note: str | None = None,
     early: bool = False,
     now_ms: int | None = None,
+    readings: dict[str, float] | None = None,
+    override: str | None = None,
 ) -> dict[str, Any]:
     """Body of a sign-off, after every check a careful supervisor would make."""
     st = _step(run, step_id)
     _require(roster, author, seq, f"sign step '{step_id}'", st.step.role)
     _not_aborted(run)
+    fields = _sign_fields(run, st, roster, author, seq, readings, override)
     member = roster.member_of(author)
     mine = [s for s in st.signers if s.member == member]
     if mine:
@@ -285,7 +289,48 @@ def prepare_sign(
         note=note.strip() if note and note.strip() else None,
         checks=checks,
         early=True if shown == view.HOLDING else None,
+        **fields,
     )
+
+
+def _sign_fields(
+    run: view.Run,
+    st: view.StepState,
+    roster: Roster,
+    author: bytes,
+    seq: int,
+    readings: dict[str, float] | None,
+    override: str | None,
+) -> dict[str, Any]:
+    """The readings (checked against the step's limits), the override reason, the function
+    this signer fills, and for a release step the facts shown at release."""
+    step = st.step
+    values, problems = readings_problems(step.readings, readings or {}, override)
+    if problems:
+        ranges = all(p.startswith("out of range") for p in problems)
+        raise PlaybookRefused(
+            f"step '{step.id}': " + "; ".join(problems),
+            hint="check the reading; if it is right and the step must go ahead, sign with "
+            '--override "why" (recorded for the after-action review)'
+            if ranges
+            else "give every reading the step asks for: "
+            + ", ".join(f"--reading {r.name}=VALUE" for r in step.readings),
+        )
+    if step.signers:
+        held = roster.keys[author].roles_at(seq) if author in roster.keys else set()
+        if not held.intersection(st.missing_functions):
+            missing = ", ".join(f"role:{f}" for f in st.missing_functions) or "nothing"
+            raise PlaybookRefused(
+                f"step '{step.id}' still needs {missing}; you hold "
+                + (", ".join(sorted(held)) or "no role"),
+                hint="an admin grants a function: `plurictl roster grant NAME FUNCTION`",
+            )
+    out: dict[str, Any] = {"readings": values or None}
+    if override and override.strip() and out_of_range(step.readings, values):
+        out["override"] = override.strip()
+    if step.type == "release":
+        out["facts"] = run.release_facts() or None
+    return out
 
 
 def prepare_fail(
@@ -437,10 +482,21 @@ def sign(
     early: bool = False,
     facts: Facts | None = None,
     now_ms: int | None = None,
+    readings: dict[str, float] | None = None,
+    override: str | None = None,
 ) -> Written:
     run, roster, seq = _context(store, identity, run_ref, facts)
     body = prepare_sign(
-        run, roster, identity.public, seq, step_id, note=note, early=early, now_ms=now_ms
+        run,
+        roster,
+        identity.public,
+        seq,
+        step_id,
+        note=note,
+        early=early,
+        now_ms=now_ms,
+        readings=readings,
+        override=override,
     )
     return _write(store, identity, view.SIGN, body, facts)
 

@@ -5,12 +5,23 @@ What :func:`ledger.roster.view.fold` builds and every other view asks
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.folds import Ignored
 
 ROLES = ("admin", "coordinator", "operator", "teller", "observer")
+#: Functions an admin may grant besides the roles (e.g. grid-operator, driver): they carry
+#: no authority of their own; playbook steps ask for them (``signers = ["role:driver"]``).
+FUNCTION_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+
+
+def is_role_name(value: object) -> bool:
+    """A role of :data:`ROLES`, or a function name."""
+    return isinstance(value, str) and (value in ROLES or FUNCTION_RE.match(value) is not None)
+
+
 OPS = ("add", "grant", "remove_role", "revoke", "rotate", "threshold")
 
 ACTIVE, REVOKED, ROTATED, EQUIVOCATED = "active", "revoked", "rotated", "equivocated"
@@ -71,7 +82,7 @@ class KeyInfo:
         if self.status in (REVOKED, ROTATED):
             return []
         held = {span.role for span in self.roles if span.to_seq is None}
-        return [r for r in ROLES if r in held]
+        return [r for r in ROLES if r in held] + sorted(held - set(ROLES))
 
     def open_span(self, role: str) -> RoleSpan | None:
         for span in self.roles:

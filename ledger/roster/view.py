@@ -40,6 +40,7 @@ from ledger.roster.model import (
     PendingChange,
     RoleSpan,
     Roster,
+    is_role_name,
 )
 
 # --- the fold ----------------------------------------------------------------------
@@ -433,8 +434,8 @@ def _check_body(b: dict[str, Any]) -> str | None:
     at = _int(b.get("at"))
     if at is None or at < 0:
         return "at must be an integer >= 0 (the key's last seq the admin had seen)"
-    if op in ("grant", "remove_role") and b.get("role") not in ROLES:
-        return f"role must be one of {', '.join(ROLES)}"
+    if op in ("grant", "remove_role") and not is_role_name(b.get("role")):
+        return f"role must be one of {', '.join(ROLES)}, or a function (e.g. grid-operator)"
     if op == "rotate" and not _is_key_hex(b.get("successor")):
         return "successor must be 64 hex characters"
     return None

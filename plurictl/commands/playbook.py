@@ -252,22 +252,78 @@ def status(app: AppContext, run: str, as_json: bool) -> None:
 @click.option(
     "--early", is_flag=True, help="Sign although a hold is still running (flagged in the log)."
 )
+@click.option(
+    "--reading",
+    "readings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A reading the step asks for, e.g. frequency=49.8 (repeatable).",
+)
+@click.option(
+    "--override",
+    metavar="REASON",
+    help="Sign although a reading is out of range: why (recorded in the signed entry).",
+)
 @json_option
 @pass_app
 def sign(
-    app: AppContext, run: str, step: str, note: str | None, early: bool, as_json: bool
+    app: AppContext,
+    run: str,
+    step: str,
+    note: str | None,
+    early: bool,
+    readings: tuple[str, ...],
+    override: str | None,
+    as_json: bool,
 ) -> None:
-    """Sign off STEP of RUN as done by you. Needs the step's role; one sign-off per person."""
+    """Sign off STEP of RUN as done by you. Needs the step's role (and, where the step
+    names functions, one still missing); one sign-off per person. Readings the step asks
+    for go with --reading NAME=VALUE.
+    """
     from ledger.playbooks import writer as playbooks
 
-    written = playbooks.sign(app.home.store, app.home.identity, run, step, note=note, early=early)
+    written = playbooks.sign(
+        app.home.store,
+        app.home.identity,
+        run,
+        step,
+        note=note,
+        early=early,
+        readings=_readings(readings),
+        override=override,
+    )
     st = written.run.steps[step]
     message = f"[green]Signed[/] step '{step}': {len(st.signers)} of {st.needed} sign-offs"
+    if st.missing_functions:
+        message += "; still needs " + ", ".join(f"role:{f}" for f in st.missing_functions)
     if st.state == "done":
         message += " - step DONE"
         if st.step.hold:
             message += f"; hold {st.step.hold} starts now before the next steps"
     _after_write(app, written, message, as_json)
+
+
+def _readings(given: tuple[str, ...]) -> dict[str, float]:
+    """``("frequency=49.8", ...)`` -> ``{"frequency": 49.8}``; exit 5 on a bad one."""
+    import math
+
+    from ledger.errors import InvalidInput
+
+    out: dict[str, float] = {}
+    for item in given:
+        name, sep, text = item.partition("=")
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not sep or not name.strip() or not math.isfinite(value):
+            raise InvalidInput(
+                f"--reading {item!r}: write NAME=NUMBER, e.g. --reading frequency=49.8"
+            )
+        if name.strip() in out:
+            raise InvalidInput(f"--reading {name.strip()} is given twice")
+        out[name.strip()] = value
+    return out
 
 
 @playbook.command("fail")

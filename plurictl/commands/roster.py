@@ -128,26 +128,43 @@ def add(
     _report(app, result, f"Added {name} ({actual}) as {', '.join(roles)}")
 
 
+def _role_name(role: str) -> str:
+    from ledger.errors import InvalidInput
+    from ledger.roster.model import ROLES, is_role_name
+
+    if not is_role_name(role):
+        raise InvalidInput(
+            f"{role!r} is neither a role ({', '.join(ROLES)}) nor a function name",
+            hint="a function is lower-case letters, digits and '-', e.g. grid-operator",
+        )
+    return role
+
+
 @roster.command("grant")
 @click.argument("member")
-@click.argument("role", type=ROLE_CHOICE)
+@click.argument("role")
 @pass_app
 def grant_(app: AppContext, member: str, role: str) -> None:
-    """Give MEMBER (name or key) the ROLE."""
+    """Give MEMBER (name or key) the ROLE: admin, coordinator, operator, teller, observer,
+    or a function that playbook steps ask for (e.g. grid-operator, driver; no authority of
+    its own, e.g. `plurictl roster grant dave grid-operator`).
+    """
     from ledger.roster.writer import grant
 
+    role = _role_name(role)
     key = resolve_author(app, member)
     _report(app, grant(app.home.store, app.home.identity, key, role), f"Granted {role}")
 
 
 @roster.command("remove-role")
 @click.argument("member")
-@click.argument("role", type=ROLE_CHOICE)
+@click.argument("role")
 @pass_app
 def remove_role_(app: AppContext, member: str, role: str) -> None:
     """Take ROLE away from MEMBER (from their next entry on)."""
     from ledger.roster.writer import remove_role
 
+    role = _role_name(role)
     key = resolve_author(app, member)
     _report(app, remove_role(app.home.store, app.home.identity, key, role), f"Removed {role}")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -68,7 +69,40 @@ def _notes(run: view.Run, st: view.StepState, now_ms: int | None) -> str:
         for c in st.checks:
             if c.status in ("waived", "attest"):
                 notes.append(f"check #{c.index}: {c.detail}")
+        if st.missing_functions:
+            notes.append("still needs " + ", ".join(f"role:{f}" for f in st.missing_functions))
+        if st.step.type == "release" and not st.signers:
+            facts = run.release_facts()
+            seen = ", ".join(f"{k}={f['value']} ({f['step']}, {f['by']})" for k, f in facts.items())
+            notes.append(escape("at release: " + (seen or "no readings entered yet")))
+        if st.step.readings and not st.signers:
+            notes.append("readings: " + ", ".join(r.describe() for r in st.step.readings))
+    notes.extend(_signed_readings(st))
     return "\n".join(notes)
+
+
+def _signed_readings(st: view.StepState) -> list[str]:
+    """What each signer read (and any override), as signed."""
+    out = []
+    for r in st.signers:
+        given = r.body.get("readings")
+        if isinstance(given, dict) and given:
+            shown = ", ".join(
+                f"{k}={v:g}" if isinstance(v, int | float) else f"{k}={v}" for k, v in given.items()
+            )
+            out.append(escape(f"{r.name} read {shown}"))
+        why = r.body.get("override")
+        if isinstance(why, str) and why.strip():
+            out.append(f"[yellow]{escape(r.name)} overrode a limit: {escape(why)}[/]")
+        facts = r.body.get("facts") if st.step.type == "release" else None
+        if isinstance(facts, dict) and facts:
+            seen = ", ".join(
+                f"{k}={f.get('value')} ({f.get('step')})"
+                for k, f in facts.items()
+                if isinstance(f, dict)
+            )
+            out.append(escape(f"released by {r.name} having seen {seen}"))
+    return out
 
 
 def status_renderable(run: view.Run, now_ms: int | None) -> Group:
@@ -97,7 +131,8 @@ def status_renderable(run: view.Run, now_ms: int | None) -> Group:
             str(i),
             f"{st.step.id}\n[dim]{st.step.title}[/]",
             _state_text(run, st.step.id, now_ms),
-            f"{len(st.signers)}/{st.needed} {st.step.role}",
+            f"{len(st.signers)}/{st.needed} {st.step.role}"
+            + (" (release)" if st.step.type == "release" else ""),
             ", ".join(s.name for s in st.signers) or "-",
             _notes(run, st, now_ms),
         )
