@@ -12,6 +12,11 @@ Check types (see ``ledger.playbooks.format.CHECK_TYPES``):
 * ``plan_adopted_covers_tier`` {tier} -> ``facts.plan_covers_tier(tier)``; its detail also
   lists the adopted plan's orders at the run's site, as the sentences the planner wrote
   (``facts.orders_for(site)``, optional: providers without it list none)
+* ``fuel_hours_at_least`` {site, hours} -> ``facts.fuel_hours(site)``: hours the fuel on
+  hand lasts at the site's declared burn rate (``fuel consumption``)
+* ``plan_adopted`` {}                -> ``facts.plan_adopted()``: is any plan adopted
+* ``vote_final`` {vote}              -> ``facts.vote_state(vote)``: the vote (title or id
+  prefix) is FINAL
 * ``step_done`` {step}               -> the run's own state (evaluated by the view)
 * ``manual`` {text}                  -> attested by the person signing
 
@@ -54,6 +59,12 @@ class NoFacts:
         return None
 
 
+def ask(facts: Facts, question: str, *args: Any) -> Any:
+    """A fact only some providers know (None: this one cannot answer)."""
+    method = getattr(facts, question, None)
+    return method(*args) if callable(method) else None
+
+
 @dataclass
 class StaticFacts:
     """Facts from plain data (tests, drills, or a provider that already computed them)."""
@@ -61,6 +72,18 @@ class StaticFacts:
     fuel: Mapping[str, float] = field(default_factory=dict)
     plan_tiers: Mapping[int, bool] = field(default_factory=dict)
     orders: Mapping[str, list[str]] = field(default_factory=dict)
+    hours: Mapping[str, float] = field(default_factory=dict)
+    adopted: bool | None = None
+    votes: Mapping[str, str] = field(default_factory=dict)
+
+    def fuel_hours(self, site: str) -> float | None:
+        return self.hours.get(site)
+
+    def plan_adopted(self) -> bool | None:
+        return self.adopted
+
+    def vote_state(self, vote: str) -> str | None:
+        return self.votes.get(vote)
 
     def fuel_litres(self, site: str) -> float | None:
         return self.fuel.get(site)
@@ -93,8 +116,20 @@ class ChainFacts:
         return None
 
     def orders_for(self, site: str) -> list[str] | None:
+        return self._first("orders_for", site)  # type: ignore[no-any-return]
+
+    def fuel_hours(self, site: str) -> float | None:
+        return self._first("fuel_hours", site)  # type: ignore[no-any-return]
+
+    def plan_adopted(self) -> bool | None:
+        return self._first("plan_adopted")  # type: ignore[no-any-return]
+
+    def vote_state(self, vote: str) -> str | None:
+        return self._first("vote_state", vote)  # type: ignore[no-any-return]
+
+    def _first(self, question: str, *args: Any) -> Any:
         for p in self.providers:
-            value = orders_at(p, site)
+            value = ask(p, question, *args)
             if value is not None:
                 return value
         return None
@@ -102,8 +137,7 @@ class ChainFacts:
 
 def orders_at(facts: Facts, site: str) -> list[str] | None:
     """The adopted plan's orders at ``site`` as sentences, if the provider knows them."""
-    ask = getattr(facts, "orders_for", None)
-    return ask(site) if callable(ask) else None
+    return ask(facts, "orders_for", site)  # type: ignore[no-any-return]
 
 
 def _orders_detail(facts: Facts, site: str | None) -> str:
@@ -170,4 +204,32 @@ def evaluate_fact(check: Check, run_site: str | None, facts: Facts) -> tuple[str
         return FAIL, f"the adopted plan does NOT cover all tier {check.tier} load{orders}"
     if check.type == "manual":
         return ATTEST, f"confirmed by whoever signs: {check.text}"
+    return _gate(check, run_site, facts)
+
+
+def _gate(check: Check, run_site: str | None, facts: Facts) -> tuple[str, str]:
+    """The gates on what the views already know, with the live value."""
+    if check.type == "fuel_hours_at_least":
+        site = check.site or run_site
+        need = float(check.hours or 0)
+        if not site:
+            return UNKNOWN, "no site: the check names none and the run was started without --site"
+        have = ask(facts, "fuel_hours", site)
+        if have is None:
+            return UNKNOWN, (
+                f"fuel at {site}: hours unknown (no fuel report, or no burn rate declared: "
+                f"plurictl fuel burn {site} --litres-per-hour N)"
+            )
+        status = PASS if have >= need else FAIL
+        return status, f"fuel at {site} lasts {have:,.1f} h at its burn rate (needs >= {need:g} h)"
+    if check.type == "plan_adopted":
+        adopted = ask(facts, "plan_adopted")
+        if adopted:
+            return PASS, "a plan is adopted"
+        return FAIL, "no plan is adopted yet"
+    if check.type == "vote_final":
+        state = ask(facts, "vote_state", check.vote)
+        if state is None:
+            return UNKNOWN, f"vote {check.vote!r}: not on this laptop (sync)"
+        return (PASS if state == "FINAL" else FAIL), f"vote {check.vote!r} is {state}"
     raise ValueError(f"not a fact check: {check.type}")  # pragma: no cover

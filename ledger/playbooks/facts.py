@@ -10,7 +10,10 @@ checks through the :class:`ledger.playbooks.checks.Facts` protocol:
   priority tier (served 100 %, to the plan's rounding); None when no plan is
   adopted;
 * ``orders_for(site)``: the adopted plans' orders at ``site``, in time order, as the
-  plain sentences the planner wrote; None when no plan is adopted.
+  plain sentences the planner wrote; None when no plan is adopted;
+* ``fuel_hours(site)``: inventory / declared burn rate; None without either;
+* ``plan_adopted()``: whether any plan is adopted;
+* ``vote_state(vote)``: the state of the vote with that title or id prefix.
 
 A check whose fact is unknown blocks its step while it is required, until a
 coordinator waives it (``plurictl playbook waive``).
@@ -35,6 +38,7 @@ class LedgerFacts:
         self.store = store
         self._fuel: Any = fuel
         self._plans: Any = plans
+        self._votes: Any = None
 
     def fuel_litres(self, site: str) -> float | None:
         if self._fuel is None:
@@ -53,6 +57,32 @@ class LedgerFacts:
         if not adopted:
             return None
         return any(p.tier_served[tier - 1] >= self.COVERED_PCT for p in adopted if 1 <= tier <= 3)
+
+    def fuel_hours(self, site: str) -> float | None:
+        """Hours the fuel on hand lasts at the site's declared burn rate."""
+        if self.fuel_litres(site) is None:
+            return None
+        found = self._fuel.sites.get(site)
+        rate = found.burn_rate if found is not None else None
+        return float(found.inventory) / rate if rate else None
+
+    def plan_adopted(self) -> bool:
+        if self._plans is None:
+            from ledger.plans import writer as plans
+
+            self._plans = plans.load(self.store)
+        return bool(self._plans.adopted())
+
+    def vote_state(self, vote: str) -> str | None:
+        """The state of the vote with that title (or id prefix), None if not here."""
+        if self._votes is None:
+            from ledger.votes.writer import load
+
+            self._votes, _ = load(self.store, count=False)  # states only
+        for vid, v in sorted(self._votes.votes.items()):
+            if v.charter.fields.title == vote or (len(vote) >= 4 and vid.hex().startswith(vote)):
+                return str(v.state)
+        return None
 
     def orders_for(self, site: str) -> list[str] | None:
         if self._plans is None:

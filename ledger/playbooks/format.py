@@ -492,7 +492,7 @@ class _Parser:
                 else:
                     args[name] = (
                         float(value_)
-                        if what == "litres"
+                        if what in ("litres", "hours")
                         else value_.strip()
                         if what != "tier"
                         else value_
@@ -586,6 +586,10 @@ def _check_value(what: str, value: Any) -> str | None:
     if what == "litres":
         if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
             return f"must be a number of litres above 0, got {value!r}"
+        return None
+    if what == "hours":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 8760:
+            return f"must be a number of hours above 0 (at most a year), got {value!r}"
         return None
     if what == "tier":
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 9:

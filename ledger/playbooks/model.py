@@ -53,11 +53,22 @@ STEP_FIELDS = (
 CHECK_TYPES: dict[str, dict[str, tuple[str, bool]]] = {
     "fuel_at_least": {"site": ("text", False), "litres": ("litres", True)},
     "plan_adopted_covers_tier": {"tier": ("tier", True)},
+    "fuel_hours_at_least": {"site": ("text", False), "hours": ("hours", True)},
+    "plan_adopted": {},
+    "vote_final": {"vote": ("text", True)},
     "step_done": {"step": ("step", True)},
     "manual": {"text": ("text", True)},
 }
 #: Checks answered by ledger facts (fuel, plans); only these can be waived.
-FACT_CHECKS = frozenset({"fuel_at_least", "plan_adopted_covers_tier"})
+FACT_CHECKS = frozenset(
+    {
+        "fuel_at_least",
+        "plan_adopted_covers_tier",
+        "fuel_hours_at_least",
+        "plan_adopted",
+        "vote_final",
+    }
+)
 
 _DURATION_RE = re.compile(r"^(?:\d+[dhms])+$")
 _DURATION_PART = re.compile(r"(\d+)([dhms])")
@@ -75,9 +86,11 @@ class Check:
     required: bool = True
     site: str | None = None
     litres: float | None = None
+    hours: float | None = None
     tier: int | None = None
     step: str | None = None
     text: str | None = None
+    vote: str | None = None
 
     @property
     def needs_facts(self) -> bool:
@@ -90,13 +103,20 @@ class Check:
             return f"fuel at {site} >= {_num(self.litres)} L"
         if self.type == "plan_adopted_covers_tier":
             return f"adopted plan covers tier {self.tier} load"
+        if self.type == "fuel_hours_at_least":
+            site = self.site or run_site or "(the run's site)"
+            return f"fuel at {site} lasts >= {_num(self.hours)} h at its burn rate"
+        if self.type == "plan_adopted":
+            return "a plan is adopted"
+        if self.type == "vote_final":
+            return f"vote {self.vote!r} is FINAL"
         if self.type == "step_done":
             return f"step {self.step!r} is done"
         return f"confirm: {self.text}"
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type, "required": self.required}
-        for name in ("site", "litres", "tier", "step", "text"):
+        for name in ("site", "litres", "hours", "tier", "step", "text", "vote"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
@@ -163,7 +183,7 @@ class Playbook:
     def needs_site(self) -> bool:
         """True if a required fuel check names no site and so needs the run's ``--site``."""
         return any(
-            c.type == "fuel_at_least" and c.required and not c.site
+            c.type in ("fuel_at_least", "fuel_hours_at_least") and c.required and not c.site
             for s in self.steps
             for c in s.checks
         )
