@@ -338,6 +338,14 @@ def test_field_guide_example_is_a_valid_playbook() -> None:
     from ledger.playbooks.format import parse
 
     text = GUIDE.read_text()
-    block = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in text.split("```toml\n")[1:]]
+    block = next(b for b in blocks if 'id = "small-restart"' in b)
     pb = parse(block, "field guide example")
-    assert pb.steps[1].signoffs == 2 and len(pb.steps[1].checks) == 5
+    assert pb.steps[1].signoffs == 2 and len(pb.steps[1].checks) == 8
+    assert pb.steps[1].readings and pb.steps[2].type == "release"
+    assert pb.steps[3].signers == ("grid-operator", "station-operator")
+    for snippet in blocks:  # the one-line examples of the new fields parse in a step too
+        if "[[steps]]" not in snippet:
+            step = 'id = "x"\ntitle = "x"\nrole = "operator"\ninstructions = "x"\n' + snippet
+            head = 'id = "p"\ntitle = "p"\nversion = "1"\nroles = ["operator"]\n[[steps]]\n'
+            parse(head + step, "field guide snippet")
