@@ -153,7 +153,9 @@ def test_readings_out_of_range_need_an_override_which_is_recorded() -> None:
     r = runner()
     with pytest.raises(writer.PlaybookRefused, match="missing reading voltage"):
         r.act("bob", "sign", "energise", readings={"frequency": 60.0})
-    with pytest.raises(writer.PlaybookRefused, match=r"frequency 58\.9 Hz is below 59\.5 Hz") as err:
+    with pytest.raises(
+        writer.PlaybookRefused, match=r"frequency 58\.9 Hz is below 59\.5 Hz"
+    ) as err:
         r.act("bob", "sign", "energise", readings={"frequency": 58.9, "voltage": 480})
     assert "--override" in (err.value.hint or "")
     with pytest.raises(writer.PlaybookRefused, match="unknown reading 'current'"):
