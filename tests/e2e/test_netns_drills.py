@@ -42,7 +42,7 @@ def test_ten_nodes_back_in_sync_within_seconds_after_a_60_s_cut(tmp_path: Path, 
     assert min(peers_live) >= 1
 
 
-@pytest.mark.parametrize("drill", ["nemesis", "partition-vote"])
+@pytest.mark.parametrize("drill", ["nemesis", "partition-vote", "flood-valley"])
 def test_shipped_drills_pass_on_real_networks(tmp_path: Path, drill: str) -> None:
     spec = load(folder("drills") / f"{drill}.toml")
     report = DrillRunner(spec, tmp_path, network="netns").run()
