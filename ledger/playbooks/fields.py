@@ -73,6 +73,30 @@ def _num(value: float) -> str:
     return f"{value:g}"
 
 
+def parse_step_fields(
+    raw: Mapping[str, Any], role: Any, max_signoffs: int, bad: Bad
+) -> tuple[str, tuple[str, ...], tuple[ReadingSpec, ...], Any]:
+    """(type, signers, readings, signoffs) of a step table; problems through ``bad``."""
+    kind = parse_type(raw.get("type"), bad)
+    signers = parse_signers(raw.get("signers"), bad)
+    readings = parse_readings(raw.get("readings"), bad)
+    if kind == "release" and role != "coordinator":
+        bad('a release step is signed by a coordinator: role = "coordinator"', "role")
+    signoffs = raw.get("signoffs", len(signers) or 1)
+    if signers and signoffs != len(signers):
+        bad(
+            f"{len(signers)} signers are listed: signoffs must be {len(signers)} or left out",
+            "signoffs",
+        )
+    elif (
+        not isinstance(signoffs, int)
+        or isinstance(signoffs, bool)
+        or not 1 <= signoffs <= max_signoffs
+    ):
+        bad(f"must be a whole number from 1 to {max_signoffs}, got {signoffs!r}", "signoffs")
+    return kind, signers, readings, signoffs
+
+
 def parse_type(value: Any, bad: Bad) -> str:
     if value is None:
         return "task"

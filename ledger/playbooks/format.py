@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ledger.playbooks.fields import parse_readings, parse_signers, parse_type
+from ledger.playbooks.fields import parse_step_fields
 from ledger.playbooks.model import (
     CHECK_TYPES,
     FACT_CHECKS,
@@ -342,23 +342,7 @@ class _Parser:
                 f"{_suggest(role, roles)}",
                 "role",
             )
-        kind = parse_type(raw.get("type"), bad)
-        signers = parse_signers(raw.get("signers"), bad)
-        readings = parse_readings(raw.get("readings"), bad)
-        if kind == "release" and role != "coordinator":
-            bad('a release step is signed by a coordinator: role = "coordinator"', "role")
-        signoffs = raw.get("signoffs", len(signers) or 1)
-        if signers and signoffs != len(signers):
-            bad(
-                f"{len(signers)} signers are listed: signoffs must be {len(signers)} or left out",
-                "signoffs",
-            )
-        elif (
-            not isinstance(signoffs, int)
-            or isinstance(signoffs, bool)
-            or not 1 <= signoffs <= MAX_SIGNOFFS
-        ):
-            bad(f"must be a whole number from 1 to {MAX_SIGNOFFS}, got {signoffs!r}", "signoffs")
+        kind, signers, readings, signoffs = parse_step_fields(raw, role, MAX_SIGNOFFS, bad)
         prereqs = raw.get("prerequisites", [])
         if not isinstance(prereqs, list) or not all(isinstance(p, str) for p in prereqs):
             bad('must be a list of step ids, e.g. prerequisites = ["isolate"]', "prerequisites")
