@@ -55,3 +55,20 @@ def test_a_node_with_a_wrong_clock_stamps_its_entries_with_it(cluster: LocalClus
     assert nine_hours - 60_000 < ahead <= nine_hours + 1000
     cluster.nudge("b")
     wait_for(lambda: has(cluster, "a", e.id))
+
+
+def test_clocks_years_off_either_way_still_replicate(cluster: LocalCluster) -> None:
+    """Clocks two years ahead and three years behind: every entry still reaches every
+    laptop (clocks order and display; they never decide what is accepted)."""
+    year = 365 * 86_400_000
+    cluster.clock_offsets.update({"b": 2 * year, "c": -3 * year})
+    for n in "abc":
+        cluster.start(n)
+    cluster.wait_converged(timeout=20)
+    ids = [write(cluster, n, {"clock": n}) for n in "abc"]
+    cluster.wait_converged(timeout=30)
+    assert all(has(cluster, n, i) for n in "abc" for i in ids)
+    with cluster.home("a") as h:
+        stamps = {e.body["clock"]: unpack(e.hlc)[0] for e in h.store.entries(kind_prefix="note")}
+    assert stamps["b"] - wall_ms() > year  # b's entry carries its wrong clock
+    assert stamps["c"] < stamps["a"]  # c's clock is behind everyone's
