@@ -137,6 +137,14 @@ def _role_name(role: str) -> str:
             f"{role!r} is neither a role ({', '.join(ROLES)}) nor a function name",
             hint="a function is lower-case letters, digits and '-', e.g. grid-operator",
         )
+    import difflib
+
+    close = difflib.get_close_matches(role, ROLES, n=1, cutoff=0.75)
+    if role not in ROLES and "-" not in role and close:  # a typo, not a new function
+        raise InvalidInput(
+            f"{role!r} is not a role: did you mean {close[0]!r}?",
+            hint="a function name must not look like a role (it would carry no authority)",
+        )
     return role
 
 

@@ -24,6 +24,8 @@ def test_functions_readings_override_and_release_from_the_cli(
     path.write_text(FIELD)
     r = invoke(a, "roster", "grant", "bob", "grid operator")
     assert r.exit_code == 5 and "neither a role" in r.stderr
+    r = invoke(a, "roster", "grant", "bob", "cordinator")  # a typo, not a new function
+    assert r.exit_code == 5 and "did you mean 'coordinator'" in r.stderr
     for name, function in (("bob", "grid-operator"), ("carol", "station-operator")):
         assert invoke(a, "roster", "grant", name, function).exit_code == 0
     roster = json_out(invoke(a, "roster", "list", "--json"))
