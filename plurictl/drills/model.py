@@ -240,3 +240,6 @@ def _check_shape(action: str, args: dict[str, Any], where: str) -> None:
         raise InvalidInput(f"{where} (one-way): from and to must be two different nodes")
     if action == "flap" and "seed" in args and not isinstance(args["seed"], int):
         raise InvalidInput(f"{where} (flap): seed must be a whole number")
+    for key in ("up", "down", "every"):  # a link flipped or a courier sent in a busy loop
+        if action in ("flap", "courier-every") and key in args and seconds(args[key], key) < 0.1:
+            raise InvalidInput(f"{where} ({action}): {key} must be at least 100ms")

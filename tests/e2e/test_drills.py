@@ -239,6 +239,12 @@ def test_the_guides_example_drill_runs(tmp_path: Path) -> None:
             lambda d: d["step"].append({"do": "courier-every", "from": "a", "to": "b"}),
             "missing duration, every",
         ),
+        (
+            lambda d: d["step"].append(
+                {"do": "flap", "node": "b", "duration": "5s", "up": "0s", "down": "1s"}
+            ),
+            "up must be at least 100ms",
+        ),
     ],
 )
 def test_bad_drill_files_name_the_step_and_field(change, message: str) -> None:  # type: ignore[no-untyped-def]
