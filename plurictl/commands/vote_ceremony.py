@@ -48,6 +48,7 @@ def ceremony_json(c: Any, roster: Any) -> dict[str, Any]:
                 "name": roster.name_of(m),
                 "key": c.teller_keys[m].hex(),
                 "dealt": i in c.dealt,
+                "checked": bool(c.checked.get(i)) and i not in c.unchecked(),
             }
             for i, m in enumerate(c.tellers, start=1)
         ],
@@ -161,6 +162,8 @@ def status_(app: AppContext, ceremony_id: str, as_json: bool) -> None:
     out.print(f"Key ceremony {data['ceremony'][:12]}  {state}  (k={data['k']}, f={data['f']})")
     for t in data["tellers"]:
         mark = "dealt" if t["dealt"] else "no dealing yet"
+        if t["dealt"] and t["checked"]:
+            mark += ", shares checked"
         out.print(f"  {t['index']}. {t['name']}: {mark}")
     out.print(f"  {data['status']}")
     if data["complete"]:
