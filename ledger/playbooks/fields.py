@@ -41,6 +41,9 @@ class ReadingSpec:
     required: bool = True
 
     def describe(self) -> str:
+        return self._limits() + ("" if self.required else " (optional)")
+
+    def _limits(self) -> str:
         unit = f" {self.unit}" if self.unit else ""
         if self.min is not None and self.max is not None:
             return f"{self.name} {_num(self.min)}-{_num(self.max)}{unit}"

@@ -180,6 +180,10 @@ def playbook_renderable(pb: Playbook, header: str | None = None) -> Group:
         parts.extend(Text(f"  - {c}") for c in pb.abort_criteria)
     for i, step in enumerate(pb.steps, start=1):
         who = f"{step.role} x{step.signoffs}" if step.signoffs > 1 else step.role
+        if step.signers:
+            who = f"{step.role}: " + " + ".join(step.signers)
+        if step.type == "release":
+            who = f"release by {step.role}"
         line = Text(f"\n{i}. {step.id}: {step.title}", style="bold")
         line.append(f"  [{who}", style="cyan")
         if step.hold:
@@ -192,6 +196,9 @@ def playbook_renderable(pb: Playbook, header: str | None = None) -> Group:
         for j, c in enumerate(step.checks):
             kind = "required" if c.required else "advisory"
             parts.append(Text(f"   check #{j} ({kind}): {c.describe()}"))
+        if step.readings:
+            read = ", ".join(r.describe() for r in step.readings)
+            parts.append(Text(f"   readings at sign-off: {read}"))
         for a in step.abort_criteria:
             parts.append(Text(f"   abort if: {a}", style="red"))
     if pb.sources:

@@ -31,6 +31,10 @@ def test_functions_readings_override_and_release_from_the_cli(
     roster = json_out(invoke(a, "roster", "list", "--json"))
     roles = {m["name"]: m["roles"] for m in roster["members"]}
     assert roles["bob"] == ["operator", "grid-operator"]
+    shown = invoke(a, "playbook", "show", str(path)).stdout
+    assert "[release by coordinator]" in shown
+    assert "[operator: grid-operator + station-operator]" in shown
+    assert "readings at sign-off: frequency 59.5-60.5 Hz, voltage 456-504 V" in shown
     run = start(invoke, a, path)
     sync(*crew.values())
 
