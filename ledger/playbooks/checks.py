@@ -178,6 +178,10 @@ class CheckResult:
         }
 
 
+#: a fuel check that names no site, in a run started without --site
+NO_SITE = (UNKNOWN, "no site: the check names none and the run was started without --site")
+
+
 def _litres(value: float) -> str:
     return f"{value:,.0f} L" if float(value).is_integer() else f"{value:,.1f} L"
 
@@ -188,7 +192,7 @@ def evaluate_fact(check: Check, run_site: str | None, facts: Facts) -> tuple[str
         site = check.site or run_site
         need = float(check.litres or 0)
         if not site:
-            return UNKNOWN, "no site: the check names none and the run was started without --site"
+            return NO_SITE
         have = facts.fuel_litres(site)
         if have is None:
             return UNKNOWN, f"fuel at {site}: unknown (no fuel report in the ledger)"
@@ -213,7 +217,7 @@ def _gate(check: Check, run_site: str | None, facts: Facts) -> tuple[str, str]:
         site = check.site or run_site
         need = float(check.hours or 0)
         if not site:
-            return UNKNOWN, "no site: the check names none and the run was started without --site"
+            return NO_SITE
         have = ask(facts, "fuel_hours", site)
         if have is None:
             return UNKNOWN, (
