@@ -213,10 +213,16 @@ def register(kind: str, check: Check) -> None:
 
 def problem(e: Entry) -> str | None:
     """Why ``e``'s body does not fit its kind's schema (None: it fits, or the kind has none)."""
-    check = _REGISTRY.get(e.kind)
+    return body_problem(e.kind, e.body)
+
+
+def body_problem(kind: str, body: Any) -> str | None:
+    """Why a body does not fit ``kind``'s schema: a writer asks before signing, since the
+    views ignore an entry that does not fit."""
+    check = _REGISTRY.get(kind)
     if check is None:
         return None
-    found = check(e.body, "body")
+    found = check(body, "body")
     return f"malformed body: {found}" if found else None
 
 

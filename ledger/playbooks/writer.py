@@ -432,6 +432,14 @@ def prepare_waive(
 def _write(
     store: Store, identity: Identity, kind: str, body: dict[str, Any], facts: Facts | None
 ) -> Written:
+    from ledger import schemas
+
+    why = schemas.body_problem(kind, body)
+    if why:  # the views would ignore it: the sign-off (or reason) would silently not count
+        raise InvalidInput(
+            f"not signed: {why.removeprefix('malformed body: ')}",
+            hint="a note, reason or override is at most 8,000 characters",
+        )
     entry = store.append(identity, kind, body)
     state = load_state(store, facts)
     run_id = entry.id if kind == view.RUN else bytes.fromhex(body["run"])

@@ -45,6 +45,11 @@ def test_functions_readings_override_and_release_from_the_cli(
     low = ("--reading", "frequency=58.9", "--reading", "voltage=480")
     r = invoke(bob, "playbook", "sign", run[:8], "energise", *low)
     assert r.exit_code == 5 and "below 59.5 Hz" in r.stderr and "--override" in r.stderr
+    # a reason the views would ignore (too long) is refused before signing, not lost after
+    before = json_out(invoke(bob, "log", "show", "--json", "--limit", "1"))
+    r = invoke(bob, "playbook", "sign", run[:8], "energise", *low, "--override", "x" * 9000)
+    assert r.exit_code == 5 and "longer than 8,000 characters" in r.stderr
+    assert json_out(invoke(bob, "log", "show", "--json", "--limit", "1")) == before
     r = invoke(bob, "playbook", "sign", run[:8], "energise", *low, "--override", "droop test")
     assert r.exit_code == 0, r.output
     sync(*crew.values())
