@@ -57,6 +57,7 @@ def scenario_hash(scenario: Scenario) -> str:
     """blake2b-256 of the scenario's resolved content (not its path): same on every laptop."""
     data = dataclasses.asdict(scenario)
     data.pop("source", None)
+    data.pop("restore", None)  # restoration settings never change an allocation plan
     net = data["network"]
     f = scenario.network.file
     if f is not None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from planner.errors import ScenarioError
+from planner.restore_spec import RestoreSpec
 
 TIERS = (1, 2, 3)
 ELEMENTS = ("gen", "sgen", "ext_grid", "new")
@@ -153,6 +154,7 @@ class Scenario:
     profiles: dict[str, tuple[float, ...]] = field(default_factory=dict)
     source: Path | None = None
     batteries: tuple[Battery, ...] = ()
+    restore: RestoreSpec = field(default_factory=RestoreSpec)  # never part of a plan's hash
 
     # --- listings the ledger side needs -------------------------------------------------
     @property

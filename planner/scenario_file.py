@@ -30,6 +30,7 @@ from planner.scenario import (
     Site,
     Tank,
 )
+from planner.restore_spec import read_restore
 from planner.scenario_reader import _Locator, _Reader
 
 MAX_PERIODS = 10_000  # a year of hours is 8,784: more is a typo, and would not fit in memory
@@ -91,6 +92,7 @@ def parse_scenario(
     ]
     _unique(root, "storage", [b.name for b in batteries], "storage name")
     _unique(root, "storage", [str(b.index) for b in batteries], "storage index")
+    restore = read_restore(root, [g.name for g in generators], [ld.name for ld in loads])
     root.finish()
     return Scenario(
         name=sc_name,
@@ -105,6 +107,7 @@ def parse_scenario(
         profiles=profiles,
         source=source,
         batteries=tuple(batteries),
+        restore=restore,
     )
 
 

@@ -1,4 +1,4 @@
-"""`plurictl plan scenarios|validate|run|explain`: the non-market fuel and generation planner.
+"""`plurictl plan scenarios|validate|run|explain|restore`: the non-market fuel and generation planner.
 
 Thin commands: parse options, call ``planner.api``, render with rich. The planner
 (pandapower, scipy, HiGHS) is imported inside the commands so that
@@ -389,3 +389,8 @@ def explain_cmd(
 from plurictl.commands.plan_ledger import register  # noqa: E402
 
 register(plan)
+
+# Restoration order: plan restore (plurictl/commands/plan_restore.py).
+from plurictl.commands.plan_restore import register as register_restore  # noqa: E402
+
+register_restore(plan)

@@ -1,0 +1,189 @@
+"""``plan restore``: the order in which to bring a dead network back, checked step by step.
+
+Greedy order first (the baseline), then the MILP from it (``planner.restore_milp``: it
+can only serve as much or more), then an AC power flow on every step that changes
+something (``planner.restore_ac``). The result is a plain dict, the same on every
+laptop for the same scenario: its ``id`` is the hash of its content.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from planner.api import scenario_hash
+from planner.canonical import blake_hex, canonical_bytes, rnd
+from planner.errors import ScenarioError
+from planner.restore_case import RestoreCase, build_case
+from planner.restore_greedy import Schedule, block_demand, greedy
+from planner.scenario import Scenario
+
+RESTORE_FORMAT = 1
+Progress = Callable[[str, str, float], None]
+
+
+def restore(
+    scenario: Scenario,
+    *,
+    steps: int | None = None,
+    ac: bool = True,
+    progress: Progress | None = None,
+    model: Any = None,
+) -> dict[str, Any]:
+    """The restoration order of ``scenario`` (see the module text)."""
+    from planner import restore_milp
+    from planner.network import build_network
+
+    say = progress or (lambda stage, msg, frac: None)
+    t0 = time.perf_counter()
+    say("network", "reading the network", 0.0)
+    model = model or build_network(scenario)
+    case = build_case(scenario, model.grid, steps)
+    _check(case)
+    say("greedy", "greedy order (the baseline)", 0.1)
+    base = greedy(case)
+    say("milp", "restoration order (MILP, HiGHS)", 0.2)
+    solved = restore_milp.solve(case, base)
+    sch = solved.schedule
+    acts = action_steps(case, sch)
+    report: dict[int, dict[str, Any]] = {}
+    if ac:
+        from planner.restore_ac import check_steps
+
+        def tick(i: int, n: int) -> None:
+            say("ac", f"AC power flow, step {i} of {n}", 0.6 + 0.4 * i / max(n, 1))
+
+        report = check_steps(model, case, sch, acts, progress=tick)
+    f_hz = float(getattr(model.net, "f_hz", 50.0) or 50.0)
+    out = _result(scenario, case, sch, base, acts, report, solved.proven, f_hz)
+    out["seconds"] = round(time.perf_counter() - t0, 2)
+    say("done", "done", 1.0)
+    return out
+
+
+def _check(case: RestoreCase) -> None:
+    if not any(u.black_start for u in case.units):
+        raise ScenarioError(
+            "restore: no unit can black start, so nothing can be energised",
+            hint='name one in [restore] black_start = ["genset"] (see restoration.md)',
+        )
+    if not case.blocks:
+        raise ScenarioError("restore: no load that generation can reach: nothing to restore")
+
+
+def action_steps(case: RestoreCase, sch: Schedule) -> list[int]:
+    """Steps where something is switched (the rest only wait)."""
+    out = []
+    for s in range(case.steps):
+        prev = [a[s - 1] if s else np.zeros_like(a[0]) for a in (sch.x, sch.z, sch.u, sch.y)]
+        if any(np.any(a[s] & ~p) for a, p in zip((sch.x, sch.z, sch.u, sch.y), prev, strict=True)):
+            out.append(s)
+    return out
+
+
+def _new(arr: np.ndarray, s: int) -> np.ndarray:
+    return np.flatnonzero(arr[s] & ~(arr[s - 1] if s else np.zeros_like(arr[s])))
+
+
+def _step(case: RestoreCase, sch: Schedule, s: int, ac: dict[str, Any] | None) -> dict[str, Any]:
+    started = [case.units[g] for g in _new(sch.u, s)]
+    picked = [case.blocks[j] for j in _new(sch.y, s)]
+    demand = block_demand(case, sch.y, s) + case.fixed_mw * sch.x[s]
+    for g in _new(sch.u, s):
+        if not case.units[g].black_start:
+            demand[case.units[g].bus] += case.units[g].cranking_mw
+    running = [
+        g
+        for g, u in enumerate(case.units)
+        if sch.u[s, g] and (u.black_start or (s and sch.u[s - 1, g]))
+    ]
+    online = sum(case.units[g].p_max_mw for g in running)
+    served = sum(b.p_mw for j, b in enumerate(case.blocks) if sch.y[s, j])
+    return {
+        "step": s + 1,
+        "minute": rnd(s * case.step_minutes, "mw"),
+        "energises": [case.bus_names[b] for b in _new(sch.x, s)],
+        "closes": [case.branch_names[k] for k in _new(sch.z, s)],
+        "starts": [
+            {"unit": u.name, "black_start": u.black_start, "cranking_mw": rnd(u.cranking_mw, "mw")}
+            for u in started
+        ],
+        "picks_up": [
+            {
+                "block": b.name,
+                "loads": list(b.loads),
+                "tier": b.tier,
+                "mw": rnd(b.p_mw, "mw"),
+                "cold_load_mw": rnd(b.p_mw * (b.cold_factor if b.cold_steps else 1.0), "mw"),
+            }
+            for b in picked
+        ],
+        "served_mw": rnd(served, "mw"),
+        "demand_mw": rnd(float(demand.sum()), "mw"),
+        "online_mw": rnd(online, "mw"),
+        "margin_mw": rnd(online - float(demand.sum()), "mw"),
+        "units_mw": {case.units[g].name: rnd(float(sch.p[s, g]), "mw") for g in running},
+        "ac": ac,
+    }
+
+
+def _result(
+    scenario: Scenario,
+    case: RestoreCase,
+    sch: Schedule,
+    base: Schedule,
+    acts: list[int],
+    report: dict[int, dict[str, Any]],
+    proven: bool,
+    f_hz: float,
+) -> dict[str, Any]:
+    steps = [_step(case, sch, s, report.get(s)) for s in acts]
+    served = [
+        rnd(sum(b.p_mw for j, b in enumerate(case.blocks) if sch.y[s, j]), "mw")
+        for s in range(case.steps)
+    ]
+    total = sum(b.p_mw for b in case.blocks)
+    energy, greedy_energy = sch.energy_mwh(case), base.energy_mwh(case)
+    never = [b.name for j, b in enumerate(case.blocks) if not sch.y[-1, j]]
+    body: dict[str, Any] = {
+        "format": RESTORE_FORMAT,
+        "scenario": scenario.name,
+        "scenario_hash": scenario_hash(scenario),
+        "f_hz": f_hz,
+        "step_minutes": case.step_minutes,
+        "hold_minutes": scenario.restore.hold_minutes,
+        "horizon_steps": case.steps,
+        "units": [
+            {
+                "name": u.name,
+                "p_max_mw": rnd(u.p_max_mw, "mw"),
+                "black_start": u.black_start,
+                "step_mw": rnd(u.step_mw, "mw"),
+                "cranking_mw": rnd(u.cranking_mw, "mw"),
+            }
+            for u in case.units
+        ],
+        "steps": steps,
+        "served_mw_by_step": served,
+        "demand_mw": rnd(total, "mw"),
+        "energy_mwh": rnd(energy, "mwh"),
+        "energy_mwh_by_tier": {
+            str(t): rnd(sch.tier_energy(case, t), "mwh")
+            for t in sorted({b.tier for b in case.blocks})
+        },
+        "greedy_energy_mwh": rnd(greedy_energy, "mwh"),
+        "gain_over_greedy_mwh": rnd(energy - greedy_energy, "mwh"),
+        "not_restored": never,
+        "unreachable": case.unreachable_blocks,
+        "idle_units": case.idle_units,
+        "proven_optimal": proven,
+        "ac_violations": sum(len((r or {}).get("violations", [])) for r in report.values()),
+        "ac_failed_steps": [
+            s + 1 for s, r in sorted(report.items()) if r.get("converged") is False
+        ],
+    }
+    body["id"] = "r-" + blake_hex(canonical_bytes(body))[:16]
+    return body

@@ -1,0 +1,199 @@
+"""A restoration problem as plain data: buses, branches, units and load blocks.
+
+Built from the planner's DC arrays (``planner.grid.Grid``), so buses joined by closed
+switches are one bus here as in the plan, and every load and unit of the scenario is
+accounted for: a block or unit no generation can ever reach is listed as such, never
+dropped. Pure: no pandapower, no solver.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from planner.errors import ScenarioError
+from planner.grid import Grid
+from planner.scenario import Scenario
+
+CRANKING_SHARE = 0.05  # default cranking power: 5 % of a unit's rating
+
+
+@dataclass(frozen=True)
+class RUnit:
+    name: str
+    bus: int  # internal bus
+    p_max_mw: float
+    black_start: bool
+    cranking_mw: float
+    step_mw: float  # the largest load step it accepts at once (block loading)
+
+
+@dataclass(frozen=True)
+class RBlock:
+    name: str
+    loads: tuple[str, ...]
+    tier: int
+    demand_mw: dict[int, float]  # internal bus -> MW (at the highest demand of the window)
+    cold_factor: float
+    cold_steps: int
+    classes: tuple[str, ...]
+    rows: tuple[int, ...] = ()  # net.load row of each load
+    load_mw: tuple[float, ...] = ()  # MW of each load (at the highest demand of the window)
+
+    @property
+    def p_mw(self) -> float:
+        return float(sum(self.demand_mw.values()))
+
+
+@dataclass
+class RestoreCase:
+    n_bus: int
+    bus_names: list[str]
+    branch_from: np.ndarray
+    branch_to: np.ndarray
+    branch_rate_mw: np.ndarray  # inf: unlimited
+    branch_names: list[str]
+    fixed_mw: np.ndarray  # per bus, drawn once the bus is live (wards, shunts)
+    units: list[RUnit]
+    blocks: list[RBlock]
+    steps: int
+    step_minutes: float
+    blocks_per_step: int
+    unreachable_blocks: list[str] = field(default_factory=list)
+    idle_units: list[str] = field(default_factory=list)  # cannot take part, and why
+
+    @property
+    def step_hours(self) -> float:
+        return self.step_minutes / 60.0
+
+
+def build_case(scenario: Scenario, grid: Grid, steps: int | None = None) -> RestoreCase:
+    """The restoration problem of ``scenario`` on its DC arrays (``steps`` overrides)."""
+    spec = scenario.restore
+    units, idle = _units(scenario, grid)
+    blocks, unreachable = _blocks(scenario, grid)
+    n = steps or spec.steps or min(200, len(blocks) + len(units) + 2)
+    return RestoreCase(
+        n_bus=grid.n_bus,
+        bus_names=list(grid.bus_names),
+        branch_from=np.asarray(grid.branch_from, dtype=int),
+        branch_to=np.asarray(grid.branch_to, dtype=int),
+        branch_rate_mw=np.asarray(grid.branch_rate_mw, dtype=float),
+        branch_names=list(grid.branch_names),
+        fixed_mw=np.maximum(np.asarray(grid.fixed_demand_mw, dtype=float), 0.0),
+        units=units,
+        blocks=blocks,
+        steps=int(n),
+        step_minutes=spec.step_minutes,
+        blocks_per_step=spec.blocks_per_step,
+        unreachable_blocks=unreachable,
+        idle_units=idle,
+    )
+
+
+def _units(scenario: Scenario, grid: Grid) -> tuple[list[RUnit], list[str]]:
+    spec = scenario.restore
+    named = set(spec.black_start)
+    out: list[RUnit] = []
+    idle: list[str] = []
+    for u in grid.units:
+        if u.role or u.element == "load":
+            continue  # batteries and negative loads rejoin after the island is stable
+        if u.curtailable:
+            idle.append(f"{u.name}: PV/inverter, rejoins once the island is stable")
+            continue
+        if (
+            not u.in_service
+            or not u.reachable
+            or not u.p_max_mw > 0
+            or not math.isfinite(u.p_max_mw)
+        ):
+            idle.append(f"{u.name}: out of service, unreachable or without capacity")
+            continue
+        own = spec.units.get(u.name)
+        if own is not None and own.black_start is not None:
+            black = own.black_start
+        elif named:
+            black = u.name in named
+        else:
+            black = u.element == "ext_grid" or bool(
+                u.spec and (u.spec.fuelled or u.spec.element == "new")
+            )
+        pct = (own.block_load_pct if own and own.block_load_pct else None) or spec.block_load_pct
+        crank = own.cranking_mw if own and own.cranking_mw is not None else None
+        if crank is None:
+            crank = 0.0 if black else CRANKING_SHARE * u.p_max_mw
+        out.append(RUnit(u.name, u.bus, u.p_max_mw, black, crank, pct / 100.0 * u.p_max_mw))
+    out.sort(key=lambda r: r.name)
+    return out, sorted(idle)
+
+
+def _demand_factor(scenario: Scenario, profile: str | None, hours: float) -> float:
+    """The highest profile value over the restoration window (at least its first hour)."""
+    n = max(1, math.ceil(hours / scenario.horizon.hours_per_period))
+    values = scenario.profile_values(profile, min(n, scenario.horizon.periods))
+    return float(max(values)) if len(values) else 1.0
+
+
+def _blocks(scenario: Scenario, grid: Grid) -> tuple[list[RBlock], list[str]]:
+    spec = scenario.restore
+    declared = {ld.index: ld for ld in scenario.loads}
+    window_h = (spec.steps or 24) * spec.step_minutes / 60.0
+    rows: dict[str, tuple[int, float, int, str, int]] = {}  # name -> (bus, MW, tier, class, row)
+    for nl in grid.loads:
+        if not nl.in_service or nl.p_mw <= 0:
+            continue
+        d = declared.get(nl.index)
+        tier = d.tier if d else scenario.policy.default_tier
+        mw = nl.p_mw * _demand_factor(scenario, d.profile if d else None, window_h)
+        rows[nl.name] = (nl.bus, mw, tier, spec.class_of(nl.name, tier), nl.index)
+    groups = [(b.name, b.loads) for b in spec.blocks]
+    grouped = {m for _, members in groups for m in members}
+    groups += [(name, (name,)) for name in sorted(rows) if name not in grouped]
+    blocks: list[RBlock] = []
+    unreachable: list[str] = []
+    for name, members in groups:
+        present = [m for m in members if m in rows]
+        if not present:
+            continue
+        if any(rows[m][0] < 0 for m in present):
+            unreachable.append(name)
+            continue
+        blocks.append(_block(name, present, rows, spec.cold_load, spec.step_minutes))
+    blocks.sort(key=lambda b: (b.tier, b.name))
+    return blocks, sorted(unreachable)
+
+
+def _block(
+    name: str,
+    members: list[str],
+    rows: dict[str, tuple[int, float, int, str, int]],
+    cold: dict[str, tuple[float, float]],
+    step_minutes: float,
+) -> RBlock:
+    demand: dict[int, float] = {}
+    for m in members:
+        bus, mw = rows[m][0], rows[m][1]
+        demand[bus] = demand.get(bus, 0.0) + mw
+    classes = tuple(sorted({rows[m][3] for m in members}))
+    tiers = {rows[m][2] for m in members}
+    if len(tiers) > 1:
+        raise ScenarioError(
+            f"restore block {name!r} mixes tiers {sorted(tiers)}: a block is one tier"
+        )
+    factor = max(cold[c][0] for c in classes)
+    minutes = max(cold[c][1] for c in classes)
+    steps = math.ceil(minutes / step_minutes - 1e-9) if factor > 1.0 else 0
+    return RBlock(
+        name,
+        tuple(members),
+        tiers.pop(),
+        demand,
+        factor,
+        steps,
+        classes,
+        rows=tuple(rows[m][4] for m in members),
+        load_mw=tuple(rows[m][1] for m in members),
+    )

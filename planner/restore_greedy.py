@@ -1,0 +1,213 @@
+"""The greedy restoration order: the baseline the MILP must match or beat.
+
+At each step: start every unit that can start, then close the highest-priority block
+(tier first, biggest first) whose path from the live network, cold-load pickup and
+block-loading limits fit, then energise the path to the next unit waiting for cranking
+power, checked with a one-step transport LP (the same rules as
+the MILP). The result is a full schedule in the MILP's own terms (``Schedule``), so it
+also serves as the MILP's starting solution: the MILP can only do better.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from planner.highs import Solver
+from planner.restore_case import RBlock, RestoreCase
+
+
+@dataclass
+class Schedule:
+    """On/off per step (steps x items) of buses, branches, units and blocks, and unit MW."""
+
+    x: np.ndarray
+    z: np.ndarray
+    u: np.ndarray
+    y: np.ndarray
+    p: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+    def energy_mwh(self, case: RestoreCase) -> float:
+        p = np.array([b.p_mw for b in case.blocks])
+        return float((self.y @ p).sum() * case.step_hours) if len(p) else 0.0
+
+    def tier_energy(self, case: RestoreCase, tier: int) -> float:
+        p = np.array([b.p_mw if b.tier == tier else 0.0 for b in case.blocks])
+        return float((self.y @ p).sum() * case.step_hours) if len(p) else 0.0
+
+
+def block_demand(case: RestoreCase, y: np.ndarray, s: int) -> np.ndarray:
+    """MW per bus drawn at step ``s`` by the blocks closed in ``y`` (with cold-load pickup)."""
+    d = np.zeros(case.n_bus)
+    for j, b in enumerate(case.blocks):
+        if not y[s, j]:
+            continue
+        back = s - b.cold_steps
+        cold = b.cold_steps > 0 and (back < 0 or not y[back, j])
+        factor = b.cold_factor if cold else 1.0
+        for bus, mw in b.demand_mw.items():
+            d[bus] += factor * mw
+    return d
+
+
+def step_dispatch(
+    case: RestoreCase,
+    live: np.ndarray,
+    closed: np.ndarray,
+    can_run: np.ndarray,
+    p_prev: np.ndarray,
+    demand: np.ndarray,
+) -> np.ndarray | None:
+    """Unit MW meeting ``demand`` at one step over the closed branches, or None."""
+    g_bus = np.array([u.bus for u in case.units], dtype=int)
+    cap = np.array([u.p_max_mw for u in case.units]) * can_run
+    step = np.array([u.step_mw for u in case.units])
+    hi_p = np.minimum(cap, p_prev + step)
+    big = float(sum(u.p_max_mw for u in case.units)) + 1.0
+    rate = np.where(np.isfinite(case.branch_rate_mw), case.branch_rate_mw, big) * closed
+    ng, nk, nb = len(case.units), len(rate), case.n_bus
+    rows_g = sp.csr_matrix((np.ones(ng), (g_bus, np.arange(ng))), shape=(nb, ng))
+    inc = sp.csr_matrix(
+        (
+            np.r_[np.ones(nk), -np.ones(nk)],
+            (np.r_[case.branch_to, case.branch_from], np.r_[np.arange(nk), np.arange(nk)]),
+        ),
+        shape=(nb, nk),
+    )
+    a = sp.hstack([rows_g, inc]).tocsc()
+    need = demand + case.fixed_mw * live
+    solver = Solver(a, np.r_[np.zeros(ng), -rate], np.r_[hi_p, rate], need, need)
+    out = solver.solve()
+    if out.status != "optimal" or out.x is None:
+        return None
+    return np.clip(out.x[:ng], 0.0, None)
+
+
+def path_to(case: RestoreCase, live: np.ndarray, targets: list[int]) -> tuple[list[int], list[int]]:
+    """Buses and branches of the shortest paths from the live network to ``targets``
+    (breadth first, lowest index first: the same on every laptop); empty when unreachable."""
+    adj: dict[int, list[tuple[int, int]]] = {}
+    for k, (f, t) in enumerate(zip(case.branch_from, case.branch_to, strict=True)):
+        adj.setdefault(int(f), []).append((int(t), k))
+        adj.setdefault(int(t), []).append((int(f), k))
+    buses: set[int] = set()
+    branches: set[int] = set()
+    for target in targets:
+        if live[target] or target in buses:
+            continue
+        prev: dict[int, tuple[int, int]] = {}
+        seen = {target}
+        queue = deque([target])
+        hit = -1
+        while queue:
+            b = queue.popleft()
+            if live[b] or b in buses:
+                hit = b
+                break
+            for nxt, k in sorted(adj.get(b, [])):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    prev[nxt] = (b, k)
+                    queue.append(nxt)
+        if hit < 0:
+            return [], []
+        node = hit
+        while node != target:
+            back, k = prev[node]
+            branches.add(k)
+            buses.add(back)
+            node = back
+    return sorted(buses), sorted(branches)
+
+
+def greedy(case: RestoreCase) -> Schedule:
+    """The greedy schedule (see the module text)."""
+    S, nb, nk = case.steps, case.n_bus, len(case.branch_from)
+    ng, nl = len(case.units), len(case.blocks)
+    sch = Schedule(
+        np.zeros((S, nb), bool), np.zeros((S, nk), bool), np.zeros((S, ng), bool),
+        np.zeros((S, nl), bool), np.zeros((S, ng)),
+    )  # fmt: skip
+    p_prev = np.zeros(ng)
+    order = sorted(range(nl), key=lambda j: (case.blocks[j].tier, -case.blocks[j].p_mw, j))
+    for s in range(S):
+        if s:
+            for arr in (sch.x, sch.z, sch.u, sch.y):
+                arr[s] = arr[s - 1]
+        p_prev = _step(case, sch, s, order, p_prev)
+    return sch
+
+
+def _step(
+    case: RestoreCase, sch: Schedule, s: int, order: list[int], p_prev: np.ndarray
+) -> np.ndarray:
+    live_before = sch.x[s - 1].copy() if s else np.zeros(case.n_bus, bool)
+    for g, unit in enumerate(case.units):
+        if sch.u[s, g]:
+            continue
+        if unit.black_start:
+            sch.u[s, g] = sch.x[s, unit.bus] = True
+        elif live_before[unit.bus]:
+            sch.u[s, g] = True
+            if _dispatch(case, sch, s, p_prev) is None:
+                sch.u[s, g] = False
+    taken = 0
+    for j in order:
+        if taken >= case.blocks_per_step or sch.y[s, j]:
+            continue
+        if _try_block(case, sch, s, j, p_prev):
+            taken += 1
+    _crank_path(case, sch, s, p_prev)
+    p = _dispatch(case, sch, s, p_prev)
+    p = p if p is not None else np.zeros(len(case.units))
+    sch.p[s] = p
+    return p
+
+
+def _crank_path(case: RestoreCase, sch: Schedule, s: int, p_prev: np.ndarray) -> None:
+    """Energise the path to the first unit that waits for cranking power, if it fits."""
+    for unit in case.units:
+        if unit.black_start or sch.x[s, unit.bus]:
+            continue
+        buses, branches = path_to(case, sch.x[s], [unit.bus])
+        if not branches:
+            continue
+        saved = (sch.x[s].copy(), sch.z[s].copy())
+        sch.x[s, buses] = True
+        sch.z[s, branches] = True
+        if _dispatch(case, sch, s, p_prev) is not None:
+            return
+        sch.x[s], sch.z[s] = saved
+
+
+def _try_block(case: RestoreCase, sch: Schedule, s: int, j: int, p_prev: np.ndarray) -> bool:
+    block: RBlock = case.blocks[j]
+    buses, branches = path_to(case, sch.x[s], sorted(block.demand_mw))
+    if any(not sch.x[s, b] for b in block.demand_mw) and not buses and not branches:
+        return False
+    saved = (sch.x[s].copy(), sch.z[s].copy())
+    sch.x[s, buses] = True
+    sch.x[s, list(block.demand_mw)] = True
+    sch.z[s, branches] = True
+    sch.y[s, j] = True
+    if _dispatch(case, sch, s, p_prev) is not None:
+        return True
+    sch.x[s], sch.z[s] = saved
+    sch.y[s, j] = False
+    return False
+
+
+def _dispatch(case: RestoreCase, sch: Schedule, s: int, p_prev: np.ndarray) -> np.ndarray | None:
+    demand = block_demand(case, sch.y, s)
+    can_run = np.zeros(len(case.units))
+    for g, unit in enumerate(case.units):
+        started = sch.u[s, g] and not (s and sch.u[s - 1, g])
+        if started and not unit.black_start:
+            demand[unit.bus] += unit.cranking_mw  # cranking: draws, cannot yet give
+        else:
+            can_run[g] = 1.0 if sch.u[s, g] else 0.0
+    return step_dispatch(case, sch.x[s], sch.z[s], can_run, p_prev, demand)
