@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import ScenarioError
+from planner.restore_spec import read_restore
 from planner.scenario import (
     ELEMENTS,
     LIMIT_MODES,
@@ -30,7 +31,6 @@ from planner.scenario import (
     Site,
     Tank,
 )
-from planner.restore_spec import read_restore
 from planner.scenario_reader import _Locator, _Reader
 
 MAX_PERIODS = 10_000  # a year of hours is 8,784: more is a typo, and would not fit in memory
