@@ -32,7 +32,7 @@ from planner.restore_case import RestoreCase
 from planner.restore_greedy import Schedule
 
 NODE_LIMIT = 20_000
-REL_GAP = 1e-4  # of each tier's energy: a few kWh on a town, never a block-step
+REL_GAP = 1e-4  # of each tier's energy: a few kWh on a town, never a block step
 
 
 @dataclass
