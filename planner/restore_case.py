@@ -74,7 +74,7 @@ def build_case(scenario: Scenario, grid: Grid, steps: int | None = None) -> Rest
     spec = scenario.restore
     units, idle = _units(scenario, grid)
     blocks, unreachable = _blocks(scenario, grid)
-    n = steps or spec.steps or min(200, len(blocks) + len(units) + 2)
+    n = steps or spec.steps or min(200, math.ceil(len(blocks) / spec.blocks_per_step) + 3)
     return RestoreCase(
         n_bus=grid.n_bus,
         bus_names=list(grid.bus_names),

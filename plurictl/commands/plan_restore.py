@@ -85,6 +85,11 @@ def render_restore(plan: dict[str, Any]) -> None:
         f"(greedy order: {plan['greedy_energy_mwh']:g} MWh, {gain:+g} MWh)"
         + ("" if plan["proven_optimal"] else " [yellow](best found, not proven optimal)[/]")
     )
+    if plan.get("method") == "greedy":
+        out.print(
+            "[yellow]Network too large for the exact order on this laptop: this is the greedy "
+            "order[/] (biggest priority block first that fits), checked the same way."
+        )
     if plan["not_restored"]:
         out.print(f"[yellow]Not restored in this horizon[/]: {', '.join(plan['not_restored'])}")
     if plan["unreachable"]:
