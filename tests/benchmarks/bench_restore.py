@@ -27,9 +27,9 @@ def case118_blocks(blocks: int = 20, black_start: int = 3) -> Any:
     by_tier: dict[int, list[str]] = {}
     for ld in base.loads:
         by_tier.setdefault(ld.tier, []).append(ld.name)
-    extra = "\n[restore]\nblack_start = [%s]\n" % ", ".join(
-        f'"{g.name}"' for g in [g for g in base.generators if g.element == "gen"][:black_start]
-    )
+    units = [g for g in base.generators if g.element == "gen"][:black_start]
+    named = ", ".join(f'"{g.name}"' for g in units)
+    extra = f"\n[restore]\nblack_start = [{named}]\n"
     total = len(base.loads)
     for tier, names in sorted(by_tier.items()):
         size = math.ceil(len(names) / max(1, round(blocks * len(names) / total)))
