@@ -6,6 +6,7 @@ errors that name the step number and the field.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -68,15 +69,24 @@ ACTIONS: dict[str, tuple[set[str], set[str]]] = {
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
 
 
+MAX_DURATION_S = 7 * 24 * 3600  # a drill longer than a week is a typo
+
+
 def seconds(value: Any, where: str) -> float:
-    """'200ms', '5s', '2m' or a number of seconds."""
+    """'200ms', '5s', '2m' or a number of seconds: finite, from 0 to a week."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    m = _DURATION.match(str(value))
-    if not m:
-        raise InvalidInput(f"{where}: {value!r} is not a duration (use e.g. 200ms, 5s, 2m)")
-    n = float(m.group(1))
-    return {"ms": n / 1000, "s": n, "m": n * 60, None: n}[m.group(2)]
+        n = float(value)
+    else:
+        m = _DURATION.match(str(value))
+        if not m:
+            raise InvalidInput(f"{where}: {value!r} is not a duration (use e.g. 200ms, 5s, 2m)")
+        n = float(m.group(1))
+        n = {"ms": n / 1000, "s": n, "m": n * 60, None: n}[m.group(2)]
+    if not math.isfinite(n) or n < 0 or n > MAX_DURATION_S:
+        raise InvalidInput(
+            f"{where}: {value!r} is not a duration from 0 to 7 days (use e.g. 200ms, 5s, 2m)"
+        )
+    return n
 
 
 @dataclass
