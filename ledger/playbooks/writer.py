@@ -25,7 +25,7 @@ from ledger.identity import Identity
 from ledger.playbooks import view
 from ledger.playbooks.checks import PASS, Facts
 from ledger.playbooks.facts import facts_for
-from ledger.playbooks.fields import out_of_range, readings_problems
+from ledger.playbooks.fields import match_signers, out_of_range, readings_problems
 from ledger.playbooks.format import (
     FACT_CHECKS,
     Playbook,
@@ -318,7 +318,7 @@ def _sign_fields(
         )
     if step.signers:
         held = roster.keys[author].roles_at(seq) if author in roster.keys else set()
-        if not held.intersection(st.missing_functions):
+        if not _fills_a_function(st, roster, held):
             missing = ", ".join(f"role:{f}" for f in st.missing_functions) or "nothing"
             raise PlaybookRefused(
                 f"step '{step.id}' still needs {missing}; you hold "
@@ -547,3 +547,17 @@ def waive(
     run, roster, seq = _context(store, identity, run_ref, facts)
     body = prepare_waive(run, roster, identity.public, seq, step_id, check, reason)
     return _write(store, identity, view.WAIVE, body, facts)
+
+
+def _fills_a_function(st: Any, roster: Any, held: set[str]) -> bool:
+    """Whether this signer lets one more of the step's functions be filled, when the
+    signers so far are re-assigned as needed (a maximum matching, as the views count:
+    someone holding two functions may move to the other to make room)."""
+
+    def roles(r: Any) -> set[str]:
+        info = roster.keys.get(r.entry.author)
+        return info.roles_at(r.entry.seq) if info is not None else set()
+
+    people = [(i, roles(r)) for i, r in enumerate(st.signers)] + [(-1, held)]
+    _, missing = match_signers(st.step.signers, people)
+    return len(missing) < len(st.missing_functions)

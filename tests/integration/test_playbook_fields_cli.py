@@ -73,3 +73,31 @@ def test_functions_readings_override_and_release_from_the_cli(
     final = status(invoke, a, run)
     assert final["state"] == "complete"
     assert stable(final) == stable(status(invoke, bob, run))
+
+
+def test_a_signer_holding_both_functions_makes_room_for_the_next(
+    invoke: Invoke, crew: dict[str, Path], tmp_path: Path
+) -> None:
+    """Hostile review of #24 (F4): bob holds both functions and signs first; carol holds
+    grid-operator only. Together they fill both: carol must not be refused."""
+    a, bob, carol = crew["alice"], crew["bob"], crew["carol"]
+    path = tmp_path / "offer.toml"
+    path.write_text(
+        'id = "offer"\ntitle = "Offer"\nversion = "1"\nroles = ["coordinator", "operator"]\n\n'
+        '[[steps]]\nid = "offer"\ntitle = "Offer at the boundary"\nrole = "operator"\n'
+        'signers = ["role:grid-operator", "role:station-operator"]\ninstructions = "Both sign."\n'
+    )
+    for name, function in (
+        ("bob", "grid-operator"),
+        ("bob", "station-operator"),
+        ("carol", "grid-operator"),
+    ):
+        assert invoke(a, "roster", "grant", name, function).exit_code == 0
+    run = start(invoke, a, path)
+    sync(*crew.values())
+    assert invoke(bob, "playbook", "sign", run[:8], "offer").exit_code == 0
+    sync(*crew.values())
+    r = invoke(carol, "playbook", "sign", run[:8], "offer")
+    assert r.exit_code == 0, r.output
+    sync(*crew.values())
+    assert status(invoke, a, run)["state"] == "complete"
