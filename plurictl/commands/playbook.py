@@ -306,16 +306,16 @@ def sign(
 def _readings(given: tuple[str, ...]) -> dict[str, float]:
     """``("frequency=49.8", ...)`` -> ``{"frequency": 49.8}``; exit 5 on a bad one."""
     import math
+    import re
 
     from ledger.errors import InvalidInput
 
     out: dict[str, float] = {}
     for item in given:
         name, sep, text = item.partition("=")
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
+        # plain ASCII decimals only: float() would read "60_1" as 601 and full-width digits
+        plain = re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", text, re.ASCII)
+        value = float(text) if plain else math.nan
         if not sep or not name.strip() or not math.isfinite(value):
             raise InvalidInput(
                 f"--reading {item!r}: write NAME=NUMBER, e.g. --reading frequency=49.8"
