@@ -60,6 +60,14 @@ class Note:
         return {"code": self.code, "text": self.text}
 
 
+def _num(value: Any) -> str:
+    return (
+        f"{value:g}"
+        if isinstance(value, int | float) and not isinstance(value, bool)
+        else str(value)
+    )
+
+
 @dataclass
 class Record:
     """One follow-up entry of a run and what the view made of it."""
@@ -103,6 +111,28 @@ class Record:
         value = self.body.get("note") if self.kind == SIGN else self.body.get("reason")
         return value if isinstance(value, str) else ""
 
+    def details(self) -> list[str]:
+        """What a sign-off recorded besides its note: readings, an override reason, and
+        at a release point the facts the coordinator saw (for the after-action log)."""
+        if self.kind != SIGN:
+            return []
+        out = []
+        given = self.body.get("readings")
+        if isinstance(given, dict) and given:
+            out.append("read " + ", ".join(f"{k}={_num(v)}" for k, v in sorted(given.items())))
+        why = self.body.get("override")
+        if isinstance(why, str) and why.strip():
+            out.append(f"overrode a limit: {why.strip()}")
+        facts = self.body.get("facts")
+        if isinstance(facts, dict) and facts:
+            seen = ", ".join(
+                f"{k}={_num(f.get('value'))} ({f.get('step')}, {f.get('by')})"
+                for k, f in sorted(facts.items())
+                if isinstance(f, dict)
+            )
+            out.append(f"at release: {seen}")
+        return out
+
     def order_key(self) -> tuple[int, bytes]:
         return (self.entry.hlc, self.id)
 
@@ -125,6 +155,11 @@ class Record:
             "problems": [p.to_json() for p in self.problems],
             "flags": [f.to_json() for f in self.flags],
         }
+        if self.kind == SIGN:
+            for key in ("readings", "override", "facts"):
+                if self.body.get(key) is not None:
+                    out[key] = self.body[key]
+            out["details"] = self.details()
         if self.kind == WAIVE:
             out["check"] = self.body.get("check")
         if self.kind == SIGN and isinstance(self.body.get("checks"), list):

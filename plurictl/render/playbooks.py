@@ -226,11 +226,16 @@ def log_table(run: view.Run) -> Table:
             r.name,
             ACTION_WORDS.get(r.kind, r.kind),
             r.step or "-",
-            r.text,
+            _record_text(r),
             _record_status(r, run),
             r.id.hex()[:12],
         )
     return table
+
+
+def _record_text(r: view.Record) -> str:
+    """The note or reason, then what a sign-off recorded (readings, override, release)."""
+    return "; ".join(x for x in [r.text, *r.details()] if x)
 
 
 def _record_status(r: view.Record, run: view.Run) -> str:
@@ -274,7 +279,7 @@ def markdown_log(run: view.Run, now_ms: int | None, exported_at: str) -> str:
     for i, r in enumerate(run.records, start=1):
         out.append(
             f"| {i} | {hlc_time(r.entry.hlc)} | {_md(r.name)} | {ACTION_WORDS.get(r.kind, r.kind)} | "
-            f"{_md(r.step or '-')} | {_md(r.text)} | {_md(_record_status(r, run))} | `{r.id.hex()[:16]}` |"
+            f"{_md(r.step or '-')} | {_md(_record_text(r))} | {_md(_record_status(r, run))} | `{r.id.hex()[:16]}` |"
         )
     out += [
         "",

@@ -74,6 +74,20 @@ def test_functions_readings_override_and_release_from_the_cli(
     assert final["state"] == "complete"
     assert stable(final) == stable(status(invoke, bob, run))
 
+    # the after-action log keeps what was read, the override and what the coordinator saw
+    # (#24 hostile review F8: all three formats dropped them)
+    table = invoke(a, "playbook", "log", run[:8]).stdout
+    assert "droop test" in table and "frequency=58.9" in table and "at release" in table
+    md = tmp_path / "aar.md"
+    assert invoke(a, "playbook", "log", run[:8], "--markdown", "-o", str(md)).exit_code == 0
+    text = md.read_text()
+    assert "overrode a limit: droop test" in text and "read frequency=58.9, voltage=480" in text
+    assert "at release: frequency=58.9" in text
+    records = json_out(invoke(a, "playbook", "log", run[:8], "--json"))["records"]
+    signed = [r for r in records if r.get("override")]
+    assert signed and signed[0]["readings"] == {"frequency": 58.9, "voltage": 480}
+    assert any(r.get("facts") for r in records)
+
 
 def test_a_signer_holding_both_functions_makes_room_for_the_next(
     invoke: Invoke, crew: dict[str, Path], tmp_path: Path
