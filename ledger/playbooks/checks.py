@@ -211,6 +211,22 @@ def evaluate_fact(check: Check, run_site: str | None, facts: Facts) -> tuple[str
     return _gate(check, run_site, facts)
 
 
+def _hours_unknown(site: str, facts: Facts) -> str:
+    """Why the hours of fuel at ``site`` are unknown, in the operator's words."""
+    declare = f"plurictl fuel burn {site} --litres-per-hour N"
+    if ask(facts, "fuel_litres", site) is None:
+        return f"fuel at {site}: hours unknown (no fuel report from {site} yet)"
+    rate = ask(facts, "burn_rate", site)
+    if rate == 0:
+        return (
+            f"fuel at {site}: hours unknown (the burn rate declared is 0 L/h; declare the "
+            f"rate at the present load: {declare})"
+        )
+    if rate is None and hasattr(facts, "burn_rate"):
+        return f"fuel at {site}: hours unknown (no burn rate declared: {declare})"
+    return f"fuel at {site}: hours unknown (no fuel report, or no burn rate declared: {declare})"
+
+
 def _gate(check: Check, run_site: str | None, facts: Facts) -> tuple[str, str]:
     """The gates on what the views already know, with the live value."""
     if check.type == "fuel_hours_at_least":
@@ -220,10 +236,7 @@ def _gate(check: Check, run_site: str | None, facts: Facts) -> tuple[str, str]:
             return NO_SITE
         have = ask(facts, "fuel_hours", site)
         if have is None:
-            return UNKNOWN, (
-                f"fuel at {site}: hours unknown (no fuel report, or no burn rate declared: "
-                f"plurictl fuel burn {site} --litres-per-hour N)"
-            )
+            return UNKNOWN, _hours_unknown(site, facts)
         status = PASS if have >= need else FAIL
         return status, f"fuel at {site} lasts {have:,.1f} h at its burn rate (needs >= {need:g} h)"
     if check.type == "plan_adopted":

@@ -66,6 +66,13 @@ class LedgerFacts:
         rate = found.burn_rate if found is not None else None
         return float(found.inventory) / rate if rate else None
 
+    def burn_rate(self, site: str) -> float | None:
+        """The site's declared burn rate (L/h), None when none is declared."""
+        if self.fuel_litres(site) is None:
+            return None
+        found = self._fuel.sites.get(site)
+        return None if found is None or found.burn_rate is None else float(found.burn_rate)
+
     def plan_adopted(self) -> bool:
         if self._plans is None:
             from ledger.plans import writer as plans

@@ -204,3 +204,27 @@ def test_a_partial_plan_is_proposed_only_with_allow_partial(
     assert r.exit_code == 11 and "partial" in r.stderr and "--allow-partial" in r.stderr
     r = invoke(home, "plan", "propose", str(partial_file), "--allow-partial")
     assert r.exit_code == 0, r.output + r.stderr
+
+
+def test_fuel_hours_say_why_they_are_unknown(home: Path, invoke: Invoke) -> None:
+    """#24 hostile review F9: a declared burn rate of 0 L/h was blamed on a missing report."""
+    from ledger.playbooks.checks import evaluate_fact as evaluate_check
+    from ledger.playbooks.facts import LedgerFacts
+    from ledger.playbooks.model import Check
+
+    with Store.open(home) as store:
+        facts = LedgerFacts(store)
+        check = Check(type="fuel_hours_at_least", site="clinic", hours=96)
+        assert "no fuel report from clinic" in evaluate_check(check, None, facts)[1]
+    assert invoke(home, "fuel", "report", "clinic", "--litres", "1000").exit_code == 0
+    with Store.open(home) as store:
+        said = evaluate_check(check, None, LedgerFacts(store))[1]
+    assert "no burn rate declared" in said and "no fuel report" not in said
+    assert invoke(home, "fuel", "burn", "clinic", "--litres-per-hour", "0").exit_code == 0
+    with Store.open(home) as store:
+        status, said = evaluate_check(check, None, LedgerFacts(store))
+    assert status == "unknown" and "burn rate declared is 0 L/h" in said
+    assert invoke(home, "fuel", "burn", "clinic", "--litres-per-hour", "10").exit_code == 0
+    with Store.open(home) as store:
+        status, said = evaluate_check(check, None, LedgerFacts(store))
+    assert status == "pass" and "lasts 100.0 h" in said
