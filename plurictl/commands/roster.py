@@ -148,11 +148,29 @@ def _role_name(role: str) -> str:
     return role
 
 
+def _new_function(app: AppContext, role: str) -> None:
+    """A function nobody holds yet, one letter from one somebody holds, is a typo."""
+    import difflib
+
+    from ledger.errors import InvalidInput
+    from ledger.roster.model import ROLES
+
+    held = {f for info in app.home.store.roster().keys.values() for f in info.current_roles}
+    held -= set(ROLES)
+    close = difflib.get_close_matches(role, sorted(held), n=1, cutoff=0.85)
+    if role not in ROLES and role not in held and close:
+        raise InvalidInput(
+            f"{role!r} is a new function; did you mean {close[0]!r}, which members hold?",
+            hint="if it really is a new function, add --new-function",
+        )
+
+
 @roster.command("grant")
 @click.argument("member")
 @click.argument("role")
+@click.option("--new-function", is_flag=True, help="ROLE is a new function, though close to one.")
 @pass_app
-def grant_(app: AppContext, member: str, role: str) -> None:
+def grant_(app: AppContext, member: str, role: str, new_function: bool) -> None:
     """Give MEMBER (name or key) the ROLE: admin, coordinator, operator, teller, observer,
     or a function that playbook steps ask for (e.g. grid-operator, driver; no authority of
     its own, e.g. `plurictl roster grant dave grid-operator`).
@@ -160,6 +178,8 @@ def grant_(app: AppContext, member: str, role: str) -> None:
     from ledger.roster.writer import grant
 
     role = _role_name(role)
+    if not new_function:
+        _new_function(app, role)
     key = resolve_author(app, member)
     _report(app, grant(app.home.store, app.home.identity, key, role), f"Granted {role}")
 

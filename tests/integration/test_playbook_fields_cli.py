@@ -115,3 +115,8 @@ def test_a_signer_holding_both_functions_makes_room_for_the_next(
     assert r.exit_code == 0, r.output
     sync(*crew.values())
     assert status(invoke, a, run)["state"] == "complete"
+    # a function one letter from a held one is a typo, unless said new
+    r = invoke(a, "roster", "grant", "olga", "grid-operatr")
+    assert r.exit_code == 5 and "did you mean 'grid-operator'" in r.stderr
+    assert "--new-function" in r.stderr
+    assert invoke(a, "roster", "grant", "olga", "grid-operatr", "--new-function").exit_code == 0
