@@ -57,9 +57,15 @@ class ReadingSpec:
         """Why ``value`` is out of range, or None."""
         unit = f" {self.unit}" if self.unit else ""
         if self.min is not None and value < self.min:
-            return f"{self.name} {_num(value)}{unit} is below {_num(self.min)}{unit}"
+            by = f"{self.min - value:.6g}"
+            return (
+                f"{self.name} {_num(value)}{unit} is below {_num(self.min)}{unit} (by {by}{unit})"
+            )
         if self.max is not None and value > self.max:
-            return f"{self.name} {_num(value)}{unit} is above {_num(self.max)}{unit}"
+            by = f"{value - self.max:.6g}"
+            return (
+                f"{self.name} {_num(value)}{unit} is above {_num(self.max)}{unit} (by {by}{unit})"
+            )
         return None
 
     def to_json(self) -> dict[str, Any]:

@@ -313,8 +313,8 @@ def _sign_fields(
             hint="check the reading; if it is right and the step must go ahead, sign with "
             '--override "why" (recorded for the after-action review)'
             if ranges
-            else "give every reading the step asks for: "
-            + ", ".join(f"--reading {r.name}=VALUE" for r in step.readings),
+            else "give every required reading: "
+            + ", ".join(f"--reading {r.name}=VALUE" for r in step.readings if r.required),
         )
     if step.signers:
         held = roster.keys[author].roles_at(seq) if author in roster.keys else set()

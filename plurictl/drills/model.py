@@ -246,8 +246,8 @@ def _check_shape(action: str, args: dict[str, Any], where: str) -> None:
             raise InvalidInput(
                 f"{where} (bandwidth): kbit must be a whole number, 0 (no cap) to 10000000"
             )
-    if action == "one-way" and args["from"] == args["to"]:
-        raise InvalidInput(f"{where} (one-way): from and to must be two different nodes")
+    if action in ("one-way", "courier-every") and args["from"] == args["to"]:
+        raise InvalidInput(f"{where} ({action}): from and to must be two different nodes")
     if action == "flap" and "seed" in args and not isinstance(args["seed"], int):
         raise InvalidInput(f"{where} (flap): seed must be a whole number")
     for key in ("up", "down", "every"):  # a link flipped or a courier sent in a busy loop

@@ -245,6 +245,16 @@ def test_the_guides_example_drill_runs(tmp_path: Path) -> None:
             ),
             "up must be at least 100ms",
         ),
+        (  # #24 hostile review F6: a courier to itself rehearses nothing
+            lambda d: d["step"].append(
+                {"do": "courier-every", "from": "a", "to": "a", "every": "1s", "duration": "3s"}
+            ),
+            "(courier-every): from and to must be two different nodes",
+        ),
+        (  # F5: nan passed and the drill tested nothing
+            lambda d: d["step"].append({"do": "flap", "node": "b", "duration": float("nan")}),
+            "not a duration from 0 to 7 days",
+        ),
     ],
 )
 def test_bad_drill_files_name_the_step_and_field(change, message: str) -> None:  # type: ignore[no-untyped-def]

@@ -247,3 +247,13 @@ def test_bad_gate_fields_are_refused() -> None:
                 '{ type = "vote_final", vote = "Which plant first?" }', '{ type = "vote_final" }'
             )
         )
+
+
+def test_an_out_of_range_reading_says_by_how_much() -> None:
+    """#24 hostile review F3: playbooks.md promises the distance to the limit."""
+    from ledger.playbooks.fields import ReadingSpec
+
+    spec = ReadingSpec("frequency", min=59.5, max=60.5, unit="Hz")
+    assert spec.problem(58.9) == "frequency 58.9 Hz is below 59.5 Hz (by 0.6 Hz)"
+    assert spec.problem(61) == "frequency 61 Hz is above 60.5 Hz (by 0.5 Hz)"
+    assert spec.problem(60) is None
