@@ -378,4 +378,8 @@ class LocalCluster:
             if len(set(self.digests(names).values())) == 1:
                 return time.monotonic() - start
             time.sleep(0.05)
-        raise TimeoutError(f"not converged within {timeout} s: {self.digests(names)}")
+        groups: dict[str, list[str]] = {}
+        for name, digest in sorted(self.digests(names).items()):
+            groups.setdefault(digest[:8], []).append(name)
+        apart = "; ".join(f"{', '.join(n)} agree (ledger {d})" for d, n in sorted(groups.items()))
+        raise TimeoutError(f"not converged within {timeout:g} s: {apart}")

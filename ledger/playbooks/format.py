@@ -444,6 +444,9 @@ class _Parser:
                 self.problem(message, line=line, step=label, fld=fld)
 
             kind = raw.get("type")
+            if kind is None:
+                bad(f"a check needs a type; types are {', '.join(CHECK_TYPES)}")
+                continue
             if kind not in CHECK_TYPES:
                 bad(
                     f"unknown check type {kind!r}{_suggest(str(kind), CHECK_TYPES)}; "

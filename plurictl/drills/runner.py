@@ -242,7 +242,7 @@ class DrillRunner:
                     self.finals.observe(self, f"after step {step.index} ({step.action})")
             self.final_phase()
         except Exception as e:
-            self.report.error = f"{type(e).__name__}: {e}"
+            self.report.error = _error_text(e)
             self.events(f"drill aborted: {self.report.error}")
         finally:
             self.stop_tasks.set()
@@ -376,3 +376,13 @@ def _lab(network: str) -> Any:
 
 
 __all__ = ["Ack", "DrillReport", "DrillRunner", "trust"]
+
+
+def _error_text(e: Exception) -> str:
+    """What stopped a drill, in words: our own errors and timeouts as their message, an
+    unexpected one with its type (a bug to report)."""
+    from ledger.errors import PluriError
+
+    if isinstance(e, TimeoutError | PluriError) and str(e):
+        return str(e)
+    return f"{type(e).__name__}: {e}"

@@ -33,3 +33,14 @@ def test_nonsense_durations_are_refused(value: object) -> None:
 )
 def test_good_durations(value: object, expected: float) -> None:
     assert seconds(value, "x") == pytest.approx(expected)
+
+
+def test_a_drill_stopped_by_our_own_error_says_it_in_words() -> None:
+    """#24 hostile review F7: "TimeoutError: ... {'a': '4fc0...'}" and "TrustError: ..."."""
+    from ledger.errors import TrustError
+    from plurictl.drills.runner import _error_text
+
+    said = _error_text(TimeoutError("not converged within 5 s: a agree (ledger 4fc0); b agree"))
+    assert said.startswith("not converged within 5 s") and "TimeoutError" not in said
+    assert _error_text(TrustError("only coordinator can sign step 'brief'")).startswith("only")
+    assert _error_text(KeyError("x")) == "KeyError: 'x'"  # a bug: the type helps the report

@@ -257,3 +257,15 @@ def test_an_out_of_range_reading_says_by_how_much() -> None:
     assert spec.problem(58.9) == "frequency 58.9 Hz is below 59.5 Hz (by 0.6 Hz)"
     assert spec.problem(61) == "frequency 61 Hz is above 60.5 Hz (by 0.5 Hz)"
     assert spec.problem(60) is None
+
+
+def test_a_check_without_a_type_says_so() -> None:
+    from ledger.playbooks.format import validate
+
+    text = FIELD.replace(
+        'instructions = "Close section by section."',
+        'instructions = "Close section by section."\nchecks = [{ site = "x" }]',
+    )
+    problems = [str(p) for p in validate(text)]
+    assert any("a check needs a type" in p for p in problems), problems
+    assert not any("None" in p for p in problems), problems
