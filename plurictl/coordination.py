@@ -80,7 +80,9 @@ def ledger_inventory(store: Store, scenario: Any) -> LedgerInventory:
     return out
 
 
-def propose_plan(store: Store, identity: Any, plan_json: dict[str, Any]) -> Any:
+def propose_plan(
+    store: Store, identity: Any, plan_json: dict[str, Any], future: dict[str, str] | None = None
+) -> Any:
     """Check a plan file's own hash, derive its orders, and attach both to the ledger."""
     from ledger.errors import InvalidInput
     from ledger.plans import writer as plans
@@ -95,4 +97,4 @@ def propose_plan(store: Store, identity: Any, plan_json: dict[str, Any]) -> Any:
             "this plan file was changed after it was made (its plan_hash does not match)",
             hint="propose the file exactly as `plurictl plan run --out` wrote it",
         )
-    return plans.propose(store, identity, plan_json, orders(plan_json))
+    return plans.propose(store, identity, plan_json, orders(plan_json), future)

@@ -79,6 +79,14 @@ class Proposal:
         tiers = tiers if isinstance(tiers, dict) else {}
         return (_pct(tiers.get("1")), _pct(tiers.get("2")), _pct(tiers.get("3")))
 
+    @property
+    def future(self) -> dict[str, str] | None:
+        """``{"id", "label"}`` when proposed as one of a set of futures."""
+        f = self.summary.get("future")
+        if isinstance(f, dict) and isinstance(f.get("id"), str) and isinstance(f.get("label"), str):
+            return {"id": f["id"], "label": f["label"]}
+        return None
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id.hex(),

@@ -73,9 +73,16 @@ def summarise(plan: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def propose(
-    store: Store, identity: Identity, plan: dict[str, Any], orders: list[dict[str, Any]]
+    store: Store,
+    identity: Identity,
+    plan: dict[str, Any],
+    orders: list[dict[str, Any]],
+    future: dict[str, str] | None = None,
 ) -> Entry:
-    """Attach a plan (and its orders) to the ledger; returns the propose entry (the plan id)."""
+    """Attach a plan (and its orders) to the ledger; returns the propose entry (the plan id).
+
+    ``future``: ``{"id", "label"}`` when the plan is one of a set of futures
+    (``plan futures --propose``), kept in the proposal's summary."""
     require_role(store, identity, "operator", "coordinator")
     plan_hash = plan.get("plan_hash")
     scenario = _dict_or_empty(plan.get("scenario"))
@@ -101,7 +108,7 @@ def propose(
         "scenario": str(scenario["name"]),
         "horizon": {k: scenario.get(k) for k in ("start", "periods", "hours_per_period")},
         "status": str(plan.get("status") or "unknown"),
-        "summary": summarise(plan),
+        "summary": {**summarise(plan), **({"future": future} if future else {})},
         "recipe": plan.get("recipe") or {},
         "blob": {"hash": digest, "size": len(blob), "count": len(chunks)},
     }
@@ -164,3 +171,47 @@ def acknowledge(
     o = find_order(load(store), prefix)
     kind = view.DEVIATION if deviation else view.ACK
     return store.append(identity, kind, {"order": o.id, "plan": o.plan.hex(), "note": note})
+
+
+def futures_choices(store: Store, prefix: str) -> tuple[str, list[tuple[str, str, str]]]:
+    """The proposed plans of one set of futures (``plan futures --propose``):
+    (the futures id, [(option id, label, plan id hex)]) in proposal order."""
+    key = prefix.strip().lower()
+    if len(key) < 6:
+        raise InvalidInput("give at least 6 characters of the futures id (f-...)")
+    state = load(store)
+    found = [
+        p for p in state.proposals.values()
+        if p.future and p.future["id"].startswith(key) and not p.withdrawn
+    ]  # fmt: skip
+    ids = sorted({p.future["id"] for p in found if p.future})
+    if not ids:
+        raise InvalidInput(
+            f"no proposed futures {prefix!r} on this laptop",
+            hint="propose them with `plurictl plan futures SCENARIO --propose`, or sync",
+        )
+    if len(ids) > 1:
+        raise InvalidInput(f"{prefix!r} matches several sets of futures: {', '.join(ids)}")
+    found.sort(key=lambda p: (p.hlc, p.id))
+    choices = [
+        (
+            _option_id(p.future["label"] if p.future else "", p.id.hex()),
+            _future_label(p),
+            p.id.hex(),
+        )
+        for p in found
+    ]
+    return ids[0], choices
+
+
+def _option_id(label: str, plan_id: str) -> str:
+    import re
+
+    slug = re.sub(r"[^a-z0-9_-]+", "-", label.lower()).strip("-_")[:32].strip("-_")
+    return slug or plan_id[:8]
+
+
+def _future_label(p: view.Proposal) -> str:
+    t1, t2, t3 = p.tier_served
+    name = p.future["label"] if p.future else p.id.hex()[:8]
+    return f"{name}: tiers {t1:g}% / {t2:g}% / {t3:g}% served (plan {p.id.hex()[:8]})"

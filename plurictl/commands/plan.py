@@ -1,4 +1,4 @@
-"""`plurictl plan scenarios|validate|run|explain|restore`: the non-market fuel and generation planner.
+"""`plurictl plan scenarios|validate|run|explain|restore|futures`: the non-market fuel and generation planner.
 
 Thin commands: parse options, call ``planner.api``, render with rich. The planner
 (pandapower, scipy, HiGHS) is imported inside the commands so that
@@ -394,3 +394,8 @@ register(plan)
 from plurictl.commands.plan_restore import register as register_restore  # noqa: E402
 
 register_restore(plan)
+
+# Possible futures: plan futures (plurictl/commands/plan_futures.py).
+from plurictl.commands.plan_futures import register as register_futures  # noqa: E402
+
+register_futures(plan)

@@ -106,6 +106,11 @@ def _collector_paused(ctx: click.Context) -> None:
     help="Secret ballots (plurality or approval): needs --ceremony. See secret-ballots.md.",
 )
 @click.option("--ceremony", help="Secret votes: the tellers' completed key ceremony (id).")
+@click.option(
+    "--from-futures",
+    metavar="FUTURES_ID",
+    help="The options are the plans of `plan futures --propose` (ranked-choice by default).",
+)
 @json_option
 @pass_app
 def open_(app: AppContext, file: str | None, as_json: bool, **flags: Any) -> None:
@@ -116,12 +121,16 @@ def open_(app: AppContext, file: str | None, as_json: bool, **flags: Any) -> Non
     --teller bob --teller carol --teller dave --teller erin --quorum 50
 
     With 4 tellers the vote tolerates one copied teller key and needs 3 seals;
-    see field_guides/voting.md for the table.
+    see field_guides/voting.md for the table. A vote on the futures of `plan futures
+    --propose`: plurictl vote open --from-futures f-2c72 --roll role:operator --teller bob ...
     """
     from ledger.votes.spec import build_spec
     from ledger.votes.writer import open_vote, threshold_warnings
     from plurictl.commands.log import resolve_author
 
+    futures = flags.pop("from_futures", None)
+    if futures:
+        _futures_flags(app, futures, flags)
     spec = build_spec(lambda name: resolve_author(app, name), file, flags)
     entry = open_vote(app.home.store, app.home.identity, spec)
     _nudge(app)
@@ -133,6 +142,20 @@ def open_(app: AppContext, file: str | None, as_json: bool, **flags: Any) -> Non
     show.render_opened(entry.id.hex(), body, app.home.store.roster())
     for w in warnings:
         console().print(f"[yellow]Warning:[/] {w}")
+
+
+def _futures_flags(app: AppContext, futures: str, flags: dict[str, Any]) -> None:
+    """Options (each referring to its plan), a title and ranked-choice from a set of futures."""
+    from ledger.errors import InvalidInput
+    from ledger.plans.writer import futures_choices
+
+    if flags.get("options") or flags.get("refs"):
+        raise InvalidInput("--from-futures gives the options: leave out --option and --ref")
+    fid, choices = futures_choices(app.home.store, futures)
+    flags["options"] = tuple(f"{oid}={label}" for oid, label, _ in choices)
+    flags["refs"] = tuple(f"{oid}={ref}" for oid, _, ref in choices)
+    flags["method"] = flags.get("method") or "ranked-choice"
+    flags["title"] = flags.get("title") or f"Which future do we plan for? ({fid})"
 
 
 from plurictl.commands.vote_ceremony import ceremony  # noqa: E402

@@ -1,0 +1,202 @@
+"""``plan futures``: alternative plans that differ only in policy, side by side.
+
+The physics (network, units, fuel, trucks) is never changed; each future changes one
+policy choice the council may disagree on:
+
+* ``baseline``: the scenario as written;
+* ``reserve-Nh``: keep N hours of each site's tier-1 burn in its tanks (the reserve
+  every tank keeps is raised by that site's share, so it is there at the end);
+* ``max-energy``: no fairness between communities: the most energy in total;
+* ``swap-A-B``: loads A and B exchange their tiers (e.g. hospital and water plant).
+
+Each future is an ordinary plan (its own ``plan_hash``); the set has an id, the hash
+of its futures' labels and plan hashes, the same on every laptop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from planner.canonical import blake_hex, canonical_bytes, rnd
+from planner.errors import ScenarioError
+from planner.scenario import Scenario
+
+Progress = Callable[[str, str, float], None]
+
+
+@dataclasses.dataclass
+class Future:
+    label: str
+    policy: str  # what was varied, in words
+    scenario: Scenario
+    plan: dict[str, Any] | None = None
+    result: Any = None
+
+
+def variants(
+    base: Scenario,
+    baseline_plan: dict[str, Any],
+    reserve_hours: tuple[float, ...] = (24.0, 48.0),
+    max_energy: bool = True,
+    swap: tuple[str, str] | None = None,
+) -> list[Future]:
+    """The futures to compute (the baseline first, already planned)."""
+    out = [Future("baseline", "the scenario as written", base, baseline_plan)]
+    rates = tier1_burn_lph(base, baseline_plan)
+    for h in reserve_hours:
+        out.append(
+            Future(f"reserve-{h:g}h", f"keep {h:g} h of tier-1 burn in every site's tanks",
+                   with_reserve(base, rates, h))
+        )  # fmt: skip
+    if max_energy and base.policy.fairness:
+        policy = dataclasses.replace(base.policy, fairness=False)
+        out.append(
+            Future("max-energy", "no fairness between communities: most energy in total",
+                   dataclasses.replace(base, policy=policy))
+        )  # fmt: skip
+    if swap is not None:
+        out.append(Future(f"swap-{swap[0]}-{swap[1]}"[:48], f"{swap[0]} and {swap[1]} exchange tiers",
+                          swapped(base, *swap)))  # fmt: skip
+    if len(out) > 6:
+        raise ScenarioError(f"{len(out)} futures: at most 6 side by side (fewer --reserve-hours)")
+    return out
+
+
+def tier1_burn_lph(sc: Scenario, plan: dict[str, Any]) -> dict[str, float]:
+    """Litres per hour each site burns to carry its own tier-1 loads (at their mean demand
+    in ``plan``), shared over the site's gensets by rating."""
+    out: dict[str, float] = {}
+    periods = max(1, len(plan.get("periods") or []))
+    for site in sc.sites:
+        if site.kind != "site":
+            continue
+        mw = sum(
+            sum(v or 0.0 for v in ld["demand_mw"]) / periods
+            for ld in plan.get("loads", [])
+            if ld.get("site") == site.name and ld.get("tier") == 1
+        )
+        sets = [g for g in sc.generators if g.site == site.name and g.fuelled]
+        rating = sum(g.p_max_mw or 0.0 for g in sets)
+        if mw <= 0 or rating <= 0:
+            continue
+        out[site.name] = sum(
+            g.no_load_lph + g.lph_per_mw * mw * (g.p_max_mw or 0.0) / rating for g in sets
+        )
+    return out
+
+
+def with_reserve(sc: Scenario, rates: dict[str, float], hours: float) -> Scenario:
+    """Each site's tanks keep ``hours`` of its tier-1 burn more (split by capacity, never
+    more than the tank holds at the start)."""
+    sites = []
+    for site in sc.sites:
+        extra = rates.get(site.name, 0.0) * hours
+        cap = sum(t.capacity_litres for t in site.tanks) or 1.0
+        tanks = tuple(
+            dataclasses.replace(
+                t,
+                reserve_litres=min(
+                    t.initial_litres, t.reserve_litres + extra * t.capacity_litres / cap
+                ),
+            )
+            for t in site.tanks
+        )
+        sites.append(dataclasses.replace(site, tanks=tanks))
+    return dataclasses.replace(sc, sites=tuple(sites))
+
+
+def swapped(sc: Scenario, a: str, b: str) -> Scenario:
+    by_name = {ld.name: ld for ld in sc.loads}
+    for name in (a, b):
+        if name not in by_name:
+            raise ScenarioError(f"--swap: no load named {name!r} in the scenario")
+    ta, tb = by_name[a].tier, by_name[b].tier
+    if ta == tb:
+        raise ScenarioError(f"--swap: {a} and {b} are both tier {ta}: swapping changes nothing")
+    loads = tuple(
+        dataclasses.replace(ld, tier=tb if ld.name == a else ta if ld.name == b else ld.tier)
+        for ld in sc.loads
+    )
+    return dataclasses.replace(sc, loads=loads)
+
+
+def compare(fut: Future, rates: dict[str, float]) -> dict[str, Any]:
+    """The figures shown side by side for one future."""
+    plan = fut.plan or {}
+    sites: dict[str, dict[str, float]] = {}
+    shed_hours: dict[str, set[int]] = {}
+    shed_mwh: dict[str, float] = {}
+    for ld in plan.get("loads", []):
+        s = sites.setdefault(str(ld.get("site")), {"demand": 0.0, "served": 0.0})
+        s["demand"] += ld.get("demand_mwh") or 0.0
+        s["served"] += ld.get("served_mwh") or 0.0
+        community = str(ld.get("community"))
+        shed_hours.setdefault(community, set()).update(ld.get("shed_periods") or [])
+        lost = (ld.get("demand_mwh") or 0.0) - (ld.get("served_mwh") or 0.0)
+        shed_mwh[community] = shed_mwh.get(community, 0.0) + lost
+    hours = float((plan.get("scenario") or {}).get("hours_per_period") or 1.0)
+    fuel_left = {
+        s["name"]: rnd(s["end_litres"] / rates[s["name"]], "pct") if rates.get(s["name"]) else None
+        for s in plan.get("sites", [])
+        if s.get("kind") == "site"
+    }
+    ac = plan.get("ac") or {}
+    return {
+        "label": fut.label,
+        "policy": fut.policy,
+        "status": plan.get("status"),
+        "plan_hash": plan.get("plan_hash"),
+        "served_pct_by_tier": {str(t["tier"]): t["served_pct"] for t in plan.get("tiers", [])},
+        "served_pct_by_site": {
+            k: rnd(100.0 * v["served"] / v["demand"], "pct") if v["demand"] > 0 else None
+            for k, v in sorted(sites.items())
+        },
+        "fuel_hours_left_by_site": fuel_left,
+        "fuel_end_litres": (plan.get("summary") or {}).get("fuel_end_litres"),
+        "truck_trips": sum(int(t.get("trips") or 0) for t in plan.get("transfers", [])),
+        "shed_hours_by_community": {
+            k: rnd(len(v) * hours, "pct") for k, v in sorted(shed_hours.items())
+        },
+        "shed_mwh_by_community": {k: rnd(v, "mwh") for k, v in sorted(shed_mwh.items())},
+        "ac_violations": sum(((ac.get("summary") or {}).get("violations_by_kind") or {}).values())
+        if ac
+        else None,
+    }
+
+
+def futures_id(rows: list[dict[str, Any]]) -> str:
+    return "f-" + blake_hex(canonical_bytes([[r["label"], r["plan_hash"]] for r in rows]))[:16]
+
+
+def run_futures(
+    scenario: Scenario,
+    *,
+    reserve_hours: tuple[float, ...] = (24.0, 48.0),
+    max_energy: bool = True,
+    swap: tuple[str, str] | None = None,
+    ac: bool = True,
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any], list[Future]]:
+    """Plan every future; (the side-by-side comparison, the futures with their results)."""
+    from planner.api import solve
+
+    say = progress or (lambda stage, msg, frac: None)
+    say("baseline", "planning the baseline", 0.0)
+    base = solve(scenario, validate=ac)
+    futures = variants(scenario, base.to_json(), reserve_hours, max_energy, swap)
+    futures[0].result = base
+    rates = tier1_burn_lph(scenario, futures[0].plan or {})
+    for i, fut in enumerate(futures[1:], start=1):
+        say(fut.label, f"planning {fut.label} ({i + 1} of {len(futures)})", i / len(futures))
+        fut.result = solve(fut.scenario, validate=ac)
+        fut.plan = fut.result.to_json()
+    rows = [compare(f, rates) for f in futures]
+    say("done", "done", 1.0)
+    return {
+        "id": futures_id(rows),
+        "scenario": scenario.name,
+        "tier1_burn_lph_by_site": {k: rnd(v, "pct") for k, v in sorted(rates.items())},
+        "futures": rows,
+    }, futures

@@ -1,0 +1,178 @@
+"""`plurictl plan futures`: alternative plans that differ only in policy, side by side,
+and (``--propose``) into the ledger for a council vote (`vote open --from-futures`).
+
+Guide: field_guides/restoration.md ("Possible futures").
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from plurictl.render.common import console, emit_json, error_console, json_option
+
+
+def _compute(scenario: Any, show: bool, **options: Any) -> tuple[dict[str, Any], list[Any]]:
+    from planner.futures import run_futures
+
+    con = error_console()
+    if not show or not con.is_terminal:
+        return run_futures(scenario, **options)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description:<44}"), BarColumn(), TimeElapsedColumn(),
+        console=con, transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("futures", total=100)
+
+        def cb(stage: str, message: str, fraction: float) -> None:
+            progress.update(task, completed=100 * fraction, description=message)
+
+        return run_futures(scenario, progress=cb, **options)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        return "\n".join(f"{k}: {_cell(v)}" for k, v in value.items()) or "-"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+ROWS = (
+    ("what changes", "policy"),
+    ("status", "status"),
+    ("served % by tier", "served_pct_by_tier"),
+    ("served % by site", "served_pct_by_site"),
+    ("hours of tier-1 fuel left, by site", "fuel_hours_left_by_site"),
+    ("fuel left at the end (L)", "fuel_end_litres"),
+    ("truck trips", "truck_trips"),
+    ("hours with a load shed, by community", "shed_hours_by_community"),
+    ("MWh shed, by community", "shed_mwh_by_community"),
+    ("AC violations", "ac_violations"),
+)
+
+
+def render_futures(data: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Futures {data['id']} for {data['scenario']}", show_lines=True)
+    table.add_column("")
+    for row in data["futures"]:
+        table.add_column(row["label"])
+    for title, key in ROWS:
+        table.add_row(title, *[_cell(r[key]) for r in data["futures"]])
+    console().print(table)
+
+
+def _propose_all(app: Any, data: dict[str, Any], futures: list[Any], as_json: bool) -> None:
+    from ledger.plans import writer as plans
+    from plurictl.coordination import propose_plan
+    from plurictl.nudge import nudge_node
+
+    state = plans.load(app.home.store)
+    known = {p.plan_hash: p for p in state.proposals.values()}
+    for row, fut in zip(data["futures"], futures, strict=True):
+        if row["status"] != "solved":
+            row["proposed"] = None  # only solved plans go to the council
+            continue
+        tag = {"id": data["id"], "label": row["label"]}
+        same = known.get(row["plan_hash"])
+        if same is not None and same.future == tag:
+            row["proposed"] = same.id.hex()
+            continue
+        entry = propose_plan(app.home.store, app.home.identity, fut.plan, tag)
+        row["proposed"] = entry.id.hex()
+    nudge_node(app.home.path)
+    if not as_json:
+        error_console().print(
+            f"proposed as futures [bold]{data['id']}[/]: vote on them with "
+            f"`plurictl vote open --from-futures {data['id'][:10]} ...`"
+        )
+
+
+def register(plan: click.Group) -> None:
+    from plurictl.params import output_path
+
+    @plan.command("futures")
+    @click.argument("file")
+    @click.option("--reserve-hours", default="24,48", show_default=True,
+                  help="Futures keeping N hours of tier-1 burn in the tanks (comma-separated; '' for none).")  # fmt: skip
+    @click.option("--no-max-energy", is_flag=True, help="Leave out the 'no fairness' future.")
+    @click.option(
+        "--swap", metavar="LOAD_A,LOAD_B", help="A future where two loads exchange tiers."
+    )
+    @click.option("--no-ac", is_flag=True, help="Skip the AC check of every future (faster).")
+    @click.option(
+        "--out", "out_file", type=output_path(), help="Write the comparison as JSON here."
+    )
+    @click.option("--propose", is_flag=True, help="Put every solved future into the ledger.")
+    @json_option
+    def futures_cmd(
+        file: str, reserve_hours: str, no_max_energy: bool, swap: str | None, no_ac: bool,
+        out_file: Path | None, propose: bool, as_json: bool,
+    ) -> None:  # fmt: skip
+        """Alternative plans that differ only in policy, side by side (3 to 6).
+
+        Varies the fuel kept in reserve, fairness between communities, or the tiers of two
+        loads; never the network or the fuel. --propose puts them in the ledger for a
+        council vote: `plurictl vote open --from-futures ID`.
+
+        Example: plurictl plan futures island-microgrid --swap hospital,water-plant
+        """
+        from planner.api import load_scenario
+        from plurictl.commands.plan import resolve_scenario
+        from plurictl.context import AppContext
+
+        hours = _hours(reserve_hours)
+        pair = _pair(swap) if swap else None
+        scenario = load_scenario(resolve_scenario(file))
+        app = click.get_current_context().find_object(AppContext) if propose else None
+        if propose and app is not None:
+            _ = app.home  # a home is needed: fail before planning, not after
+        data, futures = _compute(
+            scenario, not as_json, reserve_hours=hours, max_energy=not no_max_energy,
+            swap=pair, ac=not no_ac,
+        )  # fmt: skip
+        if propose:
+            _propose_all(app, data, futures, as_json)
+        if out_file is not None:
+            out_file.write_text(json.dumps(data, sort_keys=True, indent=1) + "\n", encoding="utf-8")
+        if as_json:
+            emit_json(data)
+            return
+        render_futures(data)
+        if out_file is not None:
+            console().print(f"comparison written to {out_file}")
+
+
+def _hours(text: str) -> tuple[float, ...]:
+    import math
+
+    from ledger.errors import InvalidInput
+
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            h = float(part)
+        except ValueError:
+            h = math.nan
+        if not math.isfinite(h) or not 0 < h <= 24 * 30:
+            raise InvalidInput(f"--reserve-hours: {part!r} is not a number of hours from 0 to 720")
+        out.append(h)
+    if len(set(out)) != len(out):
+        raise InvalidInput("--reserve-hours: a number is given twice")
+    return tuple(out)
+
+
+def _pair(text: str) -> tuple[str, str]:
+    from ledger.errors import InvalidInput
+
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 2 or not all(parts) or parts[0] == parts[1]:
+        raise InvalidInput("--swap: give two different loads, e.g. --swap hospital,water-plant")
+    return parts[0], parts[1]

@@ -1,0 +1,143 @@
+"""`plurictl plan futures` and `vote open --from-futures` on real homes: futures that differ
+only in the policy varied, proposed, voted on across a split council, and exactly the
+winner adopted on every laptop (issue 22, items 3-4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import Invoke, json_out
+from tests.integration.test_vote_cli import council, council_template, sync
+
+__all__ = ["council", "council_template"]  # fixtures
+
+
+def test_futures_differ_only_in_the_policy_varied(invoke: Invoke, tmp_path: Path) -> None:
+    from planner.futures import variants
+    from planner.scenario_file import load_scenario
+
+    path = Path(__file__).parents[2] / "field_guides" / "scenarios" / "island-microgrid.toml"
+    data = json_out(
+        invoke(
+            None,
+            "plan",
+            "futures",
+            "island-microgrid",
+            "--no-ac",
+            "--swap",
+            "hospital,police-fire",
+            "--json",
+        )
+    )
+    labels = [r["label"] for r in data["futures"]]
+    assert labels == [
+        "baseline",
+        "reserve-24h",
+        "reserve-48h",
+        "max-energy",
+        "swap-hospital-police-fire",
+    ]
+    assert len({r["plan_hash"] for r in data["futures"]}) == 5 and data["id"].startswith("f-")
+    by = {r["label"]: r for r in data["futures"]}
+    # a reserve keeps fuel: more at the end, never more served
+    assert (
+        by["reserve-48h"]["fuel_end_litres"]
+        > by["reserve-24h"]["fuel_end_litres"]
+        > by["baseline"]["fuel_end_litres"]
+    )
+    for site, h in by["reserve-24h"]["fuel_hours_left_by_site"].items():
+        if h is not None:
+            assert h >= 24 - 0.01, (site, h)
+    # the scenarios differ in exactly the field varied, nothing else
+    sc = load_scenario(path)
+    futs = variants(sc, {"loads": [], "periods": [0]}, (24.0,), True, ("hospital", "police-fire"))
+    assert futs[0].scenario is sc
+    base_loads = {ld.name: ld.tier for ld in sc.loads}
+    swapped = {ld.name: ld.tier for ld in futs[-1].scenario.loads}
+    assert {k for k in base_loads if base_loads[k] != swapped[k]} == {"hospital", "police-fire"}
+    assert futs[-1].scenario.sites == sc.sites and futs[-1].scenario.policy == sc.policy
+    assert futs[2].scenario.policy.fairness is False and futs[2].scenario.loads == sc.loads
+    r = invoke(None, "plan", "futures", "island-microgrid", "--swap", "hospital,hospital")
+    assert r.exit_code == 5 and "two different loads" in r.stderr
+    r = invoke(None, "plan", "futures", "island-microgrid", "--swap", "hospital,nobody", "--no-ac")
+    assert r.exit_code == 10 and "no load named 'nobody'" in r.stderr
+    r = invoke(None, "plan", "futures", "island-microgrid", "--reserve-hours", "24,nan")
+    assert r.exit_code == 5 and "--reserve-hours" in r.stderr
+
+
+def test_a_vote_on_futures_adopts_exactly_the_winner_everywhere(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    a = council["alice"]
+    r = invoke(a, "plan", "futures", "island-microgrid", "--no-ac", "--reserve-hours", "24",
+               "--no-max-energy", "--propose", "--json")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    data = json_out(r)
+    proposed = {row["label"]: row["proposed"] for row in data["futures"]}
+    assert set(proposed) == {"baseline", "reserve-24h"} and all(proposed.values())
+    # proposing again finds the same plans, not new ones
+    again = json_out(invoke(a, "plan", "futures", "island-microgrid", "--no-ac", "--reserve-hours",
+                            "24", "--no-max-energy", "--propose", "--json"))  # fmt: skip
+    assert {row["label"]: row["proposed"] for row in again["futures"]} == proposed
+    sync(*council.values())
+    r = invoke(a, "vote", "open", "--from-futures", data["id"][:10], "--roll", "role:operator",
+               "--teller", "bob", "--teller", "carol", "--teller", "dave", "--json")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    opened = json_out(r)
+    charter = opened["charter"]["body"]
+    assert charter["method"] == "ranked-choice"
+    assert {o["id"]: o["ref"] for o in charter["options"]} == proposed
+    short = opened["vote"][:8]
+    sync(*council.values())
+    # the council split in two while voting: each side casts and syncs only within itself
+    west, east = ["alice", "bob", "carol"], ["dave", "erin"]
+    for name in west:
+        assert (
+            invoke(council[name], "vote", "cast", short, "reserve-24h", "baseline").exit_code == 0
+        )
+    for name in east:
+        assert (
+            invoke(council[name], "vote", "cast", short, "baseline", "reserve-24h").exit_code == 0
+        )
+    sync(*(council[n] for n in west))
+    sync(*(council[n] for n in east))
+    sync(*council.values())  # healed
+    assert invoke(council["bob"], "vote", "stop", short).exit_code == 0
+    sync(*council.values())
+    assert invoke(a, "vote", "close", short).exit_code == 0
+    sync(*council.values())
+    for teller in ("bob", "carol"):
+        assert invoke(council[teller], "vote", "seal", short).exit_code == 0
+        sync(*council.values())
+    for name, home in council.items():
+        result = json_out(invoke(home, "vote", "result", short, "--json"))
+        assert result["state"] == "FINAL", name
+        assert result["result"]["winner"]["ref"] == proposed["reserve-24h"]
+        plans = json_out(invoke(home, "plan", "list", "--json"))
+        decided = plans["adopted"]
+        assert [d["plan"] for d in decided] == [proposed["reserve-24h"]], (name, decided)
+        assert decided[0]["adoption"]["via"] == "vote"
+        futures = {p["id"]: p["summary"].get("future") for p in plans["proposals"]}
+        assert futures[proposed["reserve-24h"]] == {"id": data["id"], "label": "reserve-24h"}
+
+
+def test_the_futures_section_of_the_guide_runs_as_written(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    import re
+    import shlex
+
+    guide = (Path(__file__).parents[2] / "field_guides" / "restoration.md").read_text()
+    section = guide.split("## Possible futures", 1)[1].split("\n## ", 1)[0]
+    lines = [
+        ln.strip()
+        for block in re.findall(r"```\n(.*?)```", section, re.S)
+        for ln in block.splitlines()
+        if ln.startswith("plurictl ")
+    ]
+    assert len(lines) == 3
+    for line in lines:
+        r = invoke(council["alice"], *shlex.split(line)[1:])
+        assert r.exit_code == 0, (line, r.output)
+    votes = json_out(invoke(council["alice"], "vote", "list", "--json"))["votes"]
+    assert len(votes) == 1 and votes[0]["method"] == "ranked-choice"
