@@ -110,11 +110,12 @@ def register(plan: click.Group) -> None:
     @click.option(
         "--out", "out_file", type=output_path(), help="Write the comparison as JSON here."
     )
+    @click.option("--plot", "plot_file", type=output_path(), help="Write a PNG comparing them.")
     @click.option("--propose", is_flag=True, help="Put every solved future into the ledger.")
     @json_option
     def futures_cmd(
         file: str, reserve_hours: str, no_max_energy: bool, swap: str | None, no_ac: bool,
-        out_file: Path | None, propose: bool, as_json: bool,
+        out_file: Path | None, plot_file: Path | None, propose: bool, as_json: bool,
     ) -> None:  # fmt: skip
         """Alternative plans that differ only in policy, side by side (3 to 6).
 
@@ -125,9 +126,11 @@ def register(plan: click.Group) -> None:
         Example: plurictl plan futures island-microgrid --swap hospital,water-plant
         """
         from planner.api import load_scenario
-        from plurictl.commands.plan import resolve_scenario
+        from plurictl.commands.plan import require_plotting, resolve_scenario
         from plurictl.context import AppContext
 
+        if plot_file is not None:
+            require_plotting()
         hours = _hours(reserve_hours)
         pair = _pair(swap) if swap else None
         scenario = load_scenario(resolve_scenario(file))
@@ -142,10 +145,16 @@ def register(plan: click.Group) -> None:
             _propose_all(app, data, futures, as_json)
         if out_file is not None:
             out_file.write_text(json.dumps(data, sort_keys=True, indent=1) + "\n", encoding="utf-8")
+        if plot_file is not None:
+            from planner.futures_plot import plot_futures
+
+            plot_futures(data, plot_file)
         if as_json:
             emit_json(data)
             return
         render_futures(data)
+        if plot_file is not None:
+            console().print(f"chart written to {plot_file}")
         if out_file is not None:
             console().print(f"comparison written to {out_file}")
 

@@ -57,6 +57,11 @@ def test_futures_differ_only_in_the_policy_varied(invoke: Invoke, tmp_path: Path
     assert {k for k in base_loads if base_loads[k] != swapped[k]} == {"hospital", "police-fire"}
     assert futs[-1].scenario.sites == sc.sites and futs[-1].scenario.policy == sc.policy
     assert futs[2].scenario.policy.fairness is False and futs[2].scenario.loads == sc.loads
+    png = tmp_path / "futures.png"
+    r = invoke(None, "plan", "futures", "island-microgrid", "--no-ac", "--reserve-hours", "",
+               "--plot", str(png))  # fmt: skip
+    assert r.exit_code == 0 and png.read_bytes()[:4] == b"\x89PNG", r.output
+    assert "reserve" not in r.stdout and "max-energy" in r.stdout
     r = invoke(None, "plan", "futures", "island-microgrid", "--swap", "hospital,hospital")
     assert r.exit_code == 5 and "two different loads" in r.stderr
     r = invoke(None, "plan", "futures", "island-microgrid", "--swap", "hospital,nobody", "--no-ac")
