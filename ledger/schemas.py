@@ -306,6 +306,7 @@ _KINDS: dict[str, Check] = {
         ["blob", "index", "data"], blob=text(200), index=whole(0, 63), data=binary()
     ),
     "plan.adopt": schema(["plan"], plan=ID, supersedes=IDS),
+    "plan.preference": schema(["site", "rank"], site=NAME, rank=list_of(NAME, 200), note=NOTE),
     "plan.supersede": schema(["plan"], plan=ID, reason=NOTE),
     "order.ack": schema(["order"], order=text(200), note=NOTE),
     "order.deviation": schema(["order"], order=text(200), note=NOTE),

@@ -58,6 +58,8 @@ def scenario_hash(scenario: Scenario) -> str:
     data = dataclasses.asdict(scenario)
     data.pop("source", None)
     data.pop("restore", None)  # restoration settings never change an allocation plan
+    if not data.get("preferences"):
+        data.pop("preferences", None)  # plans made before preferences keep their hash
     net = data["network"]
     f = scenario.network.file
     if f is not None:

@@ -92,11 +92,36 @@ def _explain_load(plan: dict[str, Any], name: str) -> dict[str, Any]:
             if "note" in info:
                 text += f" — {info['note']}"
             lines.append(text + ".")
-        if not shed["causes"]:
+        said = _preference_line(plan, ld)
+        if said:
+            lines.append(said)
+        elif not shed["causes"]:
             lines.append(
                 "No single binding limit was found; it is shed to share the shortfall evenly."
             )
     return {"kind": "load", "load": ld, "shed": shed, "lines": lines}
+
+
+def _preference_line(plan: dict[str, Any], ld: dict[str, Any]) -> str | None:
+    """When the site's own preference decided that this load is shed before others."""
+    pref = next((p for p in plan.get("preferences", []) if p["site"] == ld.get("site")), None)
+    if pref is None:
+        return None
+    tier = [x for x in plan["loads"] if x.get("site") == ld.get("site") and x["tier"] == ld["tier"]]
+    named = [n for n in pref["rank"] if any(x["name"] == n for x in tier)]
+    before = named[: named.index(ld["name"])] if ld["name"] in named else named
+    if not before:
+        return None
+    where = (
+        f"ranked {named.index(ld['name']) + 1} of {len(named)}"
+        if ld["name"] in named
+        else "not ranked"
+    )
+    who = f", set by {pref['by']}" if pref.get("by") else ""
+    return (
+        f"Site {pref['site']}'s preference{who} decided it: it is {where} in tier {ld['tier']}, "
+        f"so {', '.join(before)} {'is' if len(before) == 1 else 'are'} served before it."
+    )
 
 
 def _explain_site(plan: dict[str, Any], name: str) -> dict[str, Any]:

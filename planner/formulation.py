@@ -96,6 +96,8 @@ class Problem:
     large: bool = False  # above LARGE_COLS columns in the angle formulation
     fair_rows: dict[int, list[tuple[str, int]]] = field(default_factory=dict)  # tier -> rows
     servable: np.ndarray | None = None  # n_load: some generation can reach it
+    # tier -> per rank position, the loads the sites' preferences put there (see stage_list)
+    pref_ranks: dict[int, list[np.ndarray]] = field(default_factory=dict)
     energy_bound_mwh: float = np.inf  # the most all units can deliver over the horizon
     fixed_energy_mwh: float = 0.0  # shunts and wards over the horizon (never shed)
     loss: float = 0.0  # the scenario's loss allowance
@@ -146,6 +148,7 @@ def build_problem(
             "added to the model only when a stage breaks them"
         )
     energy_weight, communities = _tier_weights(data, blocks["s"], rows.ncol)
+    pref_ranks = _pref_ranks(scenario, grid, data)
     end_fuel = np.zeros(rows.ncol)
     if data.tanks:
         end_fuel[blocks["L"].cols(T - 1)] = 1.0
@@ -180,6 +183,7 @@ def build_problem(
         large=netform.large,
         fair_rows=fair_rows,
         servable=data.servable,
+        pref_ranks=pref_ranks,
         energy_bound_mwh=energy_bound_mwh(scenario, grid, data),
         fixed_energy_mwh=float(np.clip(grid.fixed_demand_mw, 0.0, None).sum()) * T * data.hours,
         loss=data.loss,
@@ -281,3 +285,35 @@ def _tier_weights(
         weights[k] = w
         communities[k] = sorted({data.comm[i] for i in idx_k})
     return weights, communities
+
+
+def _pref_ranks(scenario: Scenario, grid: Grid, data: PeriodData) -> dict[int, list[np.ndarray]]:
+    """Per tier and rank position, the loads the sites' preferences rank there. A load's
+    position counts among the loads of its own tier in its site's order; the site's loads
+    of that tier it did not name come last, together."""
+    index = {ld.name: i for i, ld in enumerate(grid.loads)}
+    buses = {s.name: set(s.buses) for s in scenario.sites}
+    out: dict[int, list[list[int]]] = {}
+
+    def place(k: int, pos: int, i: int) -> None:
+        ranks = out.setdefault(k, [])
+        while len(ranks) <= pos:
+            ranks.append([])
+        ranks[pos].append(i)
+
+    for pref in sorted(scenario.preferences, key=lambda p: p.site):
+        at_site = [
+            i for i, ld in enumerate(grid.loads)
+            if grid.load_bus.get(ld.index) in buses.get(pref.site, set())
+        ]  # fmt: skip
+        named = [index[n] for n in pref.rank if n in index]
+        seen: dict[int, int] = {}
+        for i in named:
+            k = int(data.tier[i])
+            place(k, seen.get(k, 0), i)
+            seen[k] = seen.get(k, 0) + 1
+        for i in at_site:
+            k = int(data.tier[i])
+            if i not in named and k in seen:
+                place(k, seen[k], i)
+    return {k: [np.array(sorted(r), dtype=int) for r in v] for k, v in out.items()}

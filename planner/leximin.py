@@ -164,6 +164,15 @@ def spread(ctx: StageContext, k: int) -> Levels:
     cost = _unit(problem.n_col, int(copies[0]))
     free = np.arange(len(cols))
     current = added[f"spread{k}"].copy()  # each load-hour's row (rows move up on deletes)
+    ranked = [i for r in problem.pref_ranks.get(k, []) for i in r]
+    if ranked:  # a site's preference, not the spread, orders its own loads
+        nl = len(problem.load_tier)
+        mine = np.flatnonzero(np.isin((cols - problem.blocks["s"].off) % nl, ranked))
+        if len(mine):
+            gone = np.sort(current[mine])
+            solver.delete_rows(gone)
+            free = np.setdiff1d(free, mine)
+            current[free] -= np.searchsorted(gone, current[free])
     found = Levels()
     while len(free):
         out = ctx.solve(cost)

@@ -70,4 +70,11 @@ def extract(scenario: Scenario, grid: Grid, problem: Problem, run: StageRun) -> 
         "transfers": parts.transfers(sol),
         "shed": shed_entries(sol, run, load_rows),
         "binding_branches": binding_branches(sol),
-    }
+        **(
+            {"preferences": [
+                {"site": p.site, "rank": list(p.rank), "by": p.by} for p in scenario.preferences
+            ]}
+            if scenario.preferences
+            else {}
+        ),
+    }  # fmt: skip

@@ -141,6 +141,16 @@ class Battery:
 
 
 @dataclass(frozen=True)
+class Preference:
+    """A site's order of its own loads: who is shed last (first named) within a tier,
+    after fairness between communities (``plurictl prefs set``, or ``[[preferences]]``)."""
+
+    site: str
+    rank: tuple[str, ...]
+    by: str = ""  # who set it, when it comes from the ledger
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -155,6 +165,7 @@ class Scenario:
     source: Path | None = None
     batteries: tuple[Battery, ...] = ()
     restore: RestoreSpec = field(default_factory=RestoreSpec)  # never part of a plan's hash
+    preferences: tuple[Preference, ...] = ()
 
     # --- listings the ledger side needs -------------------------------------------------
     @property

@@ -26,6 +26,7 @@ from planner.scenario import (
     Load,
     NetworkSpec,
     Policy,
+    Preference,
     Route,
     Scenario,
     Site,
@@ -93,6 +94,11 @@ def parse_scenario(
     _unique(root, "storage", [b.name for b in batteries], "storage name")
     _unique(root, "storage", [str(b.index) for b in batteries], "storage index")
     restore = read_restore(root, [g.name for g in generators], [ld.name for ld in loads])
+    preferences = [
+        _read_preference(root.sub("preferences", t, i), sites, loads)
+        for i, t in enumerate(root.tables("preferences"))
+    ]
+    _unique(root, "preferences", [p.site for p in preferences], "site (one order per site)")
     root.finish()
     return Scenario(
         name=sc_name,
@@ -108,7 +114,25 @@ def parse_scenario(
         source=source,
         batteries=tuple(batteries),
         restore=restore,
+        preferences=tuple(preferences),
     )
+
+
+def _read_preference(r: _Reader, sites: list[Site], loads: list[Load]) -> Preference:
+    site = r.text("site", required=True)
+    if site not in {s.name for s in sites if s.kind == "site"}:
+        raise r.fail("site", f"no site named {site!r} in [[sites]]")
+    rank = r._get("rank", None, True)
+    names = {ld.name for ld in loads}
+    if not isinstance(rank, list) or not rank or any(not isinstance(x, str) for x in rank):
+        raise r.fail("rank", "must be a list of load names, most important first")
+    for x in rank:
+        if x not in names:
+            raise r.fail("rank", f"no load named {x!r} in [[loads]]")
+    if len(set(rank)) != len(rank):
+        raise r.fail("rank", "names a load twice")
+    r.finish()
+    return Preference(site, tuple(rank))
 
 
 def _read_places(root: _Reader) -> list[Site]:

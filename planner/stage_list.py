@@ -13,7 +13,7 @@ from planner.scenario import Policy
 @dataclass
 class Stage:
     name: str
-    kind: str  # fair | tier | spread | weighted | fuel
+    kind: str  # fair | tier | pref | spread | weighted | fuel
     tier: int  # 0 for stages over every tier
     cost: np.ndarray  # maximised (fair and spread stages set their own)
     fuel_weighted: bool = False  # the lowest tier's stages also value fuel kept
@@ -40,6 +40,7 @@ def stage_list(problem: Problem, policy: Policy, fuel_weight_pu: float) -> list[
                 out += [*fairness, Stage(f"tier {k} served", "tier", k, cost)]
             if k in problem.spread_cols and not problem.large:
                 out.append(Stage(f"tier {k} spread", "spread", k, none))
+            out += _preference_stages(problem, k)
     elif tiers:
         w = policy.tier_weights
         cost = (
@@ -50,4 +51,19 @@ def stage_list(problem: Problem, policy: Policy, fuel_weight_pu: float) -> list[
         out += [Stage(f"tier {k} fairness", "fair", k, none) for k in fair]
     if np.any(problem.end_fuel):
         out.append(Stage("fuel kept", "fuel", 0, problem.end_fuel.copy()))
+    return out
+
+
+def _preference_stages(problem: Problem, k: int) -> list[Stage]:
+    """The sites' preferences in tier k: the loads ranked first at their sites get as much
+    as they can (with the tier's energy and fairness fixed), then those ranked second..."""
+    out = []
+    sb, nl = problem.blocks["s"], len(problem.load_tier)
+    for pos, loads in enumerate(problem.pref_ranks.get(k, [])):
+        if len(loads) == 0:
+            continue
+        cost = np.zeros(problem.n_col)
+        cols = (sb.off + np.arange(problem.T).reshape(-1, 1) * nl + loads.reshape(1, -1)).ravel()
+        cost[cols] = problem.hours
+        out.append(Stage(f"tier {k} preference {pos + 1}", "pref", k, cost))
     return out

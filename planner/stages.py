@@ -197,7 +197,7 @@ def _skip(ctx: StageContext, run: StageRun, stage: Stage, state: _Pass) -> bool:
                 StageLog(stage.name, "skipped (served in full)", run.tier_optimum[k], 0.0, 0)
             )
         return True
-    if stage.kind == "spread":
+    if stage.kind in ("spread", "pref"):
         return k in state.full_tiers or run.tier_optimum.get(k, 1.0) <= 1e-12
     if stage.kind == "tier" and k in state.full_tiers:
         run.tier_optimum[k] = _full(ctx.problem, k)

@@ -34,6 +34,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "peers": ("plurictl.commands.node", "peers", "Peers of the running node: state, lag, traffic."),
     "sync": ("plurictl.commands.node", "sync", "Catch up with one peer now."),
     "fuel": ("plurictl.commands.fuel", "fuel", "Tank readings, transfers, fuel by site."),
+    "prefs": (
+        "plurictl.commands.prefs",
+        "prefs",
+        "A site's order of its own loads: who is shed last.",
+    ),
     "orders": (
         "plurictl.commands.orders",
         "orders",

@@ -215,3 +215,34 @@ def _future_label(p: view.Proposal) -> str:
     t1, t2, t3 = p.tier_served
     name = p.future["label"] if p.future else p.id.hex()[:8]
     return f"{name}: tiers {t1:g}% / {t2:g}% / {t3:g}% served (plan {p.id.hex()[:8]})"
+
+
+def set_preference(
+    store: Store, identity: Identity, site: str, rank: list[str], note: str = ""
+) -> Entry:
+    """Sign a site's order of its loads (an empty ``rank`` clears it)."""
+    from ledger.plans.prefs import MAX_RANK, PREFERENCE
+    from ledger.schemas import body_problem
+
+    require_role(store, identity, "operator", "coordinator")
+    names = [n.strip() for n in rank]
+    if any(not n for n in names):
+        raise InvalidInput("--rank: an empty load name (check the commas)")
+    if len(set(names)) != len(names):
+        raise InvalidInput("--rank names a load twice")
+    if len(names) > MAX_RANK:
+        raise InvalidInput(f"--rank: at most {MAX_RANK} loads")
+    body: dict[str, Any] = {"site": site.strip(), "rank": names}
+    if note.strip():
+        body["note"] = note.strip()
+    problem = body_problem(PREFERENCE, body)
+    if problem:
+        raise InvalidInput(f"preference not written: {problem}")
+    return store.append(identity, PREFERENCE, body)
+
+
+def preferences(store: Store) -> dict[str, Any]:
+    """The standing preference of each site."""
+    from ledger.plans.prefs import KINDS, fold
+
+    return fold(store.entries(kinds=list(KINDS)), store.roster())

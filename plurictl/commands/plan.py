@@ -300,7 +300,34 @@ def _ledger_fuel(app: Any, scenario: Scenario, as_json: bool) -> Scenario:
         out.print(f"[bold red]WARNING:[/] {inventory.alarm}", highlight=False)
     for warning in inventory.warnings:
         out.print(f"[yellow]Warning:[/] {warning}", highlight=False)
-    return scenario.with_inventory(inventory.litres)
+    return _ledger_preferences(app, scenario.with_inventory(inventory.litres))
+
+
+def _ledger_preferences(app: Any, scenario: Scenario) -> Scenario:
+    """The scenario with the sites' signed preferences (`prefs set`) in place of its own."""
+    import dataclasses
+
+    from ledger.plans.writer import preferences
+    from planner.scenario import Preference
+
+    standing = preferences(app.home.store)
+    sites = {s.name for s in scenario.sites if s.kind == "site"}
+    loads = {ld.name for ld in scenario.loads}
+    out = error_console()
+    kept = []
+    for p in standing.values():
+        unknown = [n for n in p.rank if n not in loads]
+        if p.site not in sites or unknown:
+            what = f"site {p.site!r}" if p.site not in sites else f"loads {', '.join(unknown)}"
+            out.print(
+                f"[yellow]Warning:[/] preference of {p.site} not used: no {what} in this scenario"
+            )
+            continue
+        kept.append(Preference(p.site, p.rank, p.by))
+    if not kept:
+        return scenario
+    out.print("preferences from the ledger: " + "; ".join(f"{p.site} ({p.by})" for p in kept))
+    return dataclasses.replace(scenario, preferences=tuple(kept))
 
 
 def _propose(app: Any, result: PlanResult, *, allow_partial: bool, as_json: bool) -> None:
