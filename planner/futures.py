@@ -200,3 +200,15 @@ def run_futures(
         "tier1_burn_lph_by_site": {k: rnd(v, "pct") for k, v in sorted(rates.items())},
         "futures": rows,
     }, futures
+
+
+def tagged(plan: dict[str, Any], futures: str, label: str) -> dict[str, Any]:
+    """The plan as proposed for a set of futures: the set and its label are part of its
+    content (``recipe.future``) and hash, so it never collides with the same plan proposed
+    on its own, and re-proposing the set finds the same plans."""
+    from planner.canonical import plan_hash
+
+    out = dict(plan)
+    out["recipe"] = {**(plan.get("recipe") or {}), "future": {"id": futures, "label": label}}
+    out["plan_hash"] = plan_hash(out)
+    return out

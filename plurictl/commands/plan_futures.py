@@ -71,6 +71,7 @@ def render_futures(data: dict[str, Any]) -> None:
 
 def _propose_all(app: Any, data: dict[str, Any], futures: list[Any], as_json: bool) -> None:
     from ledger.plans import writer as plans
+    from planner.futures import tagged
     from plurictl.coordination import propose_plan
     from plurictl.nudge import nudge_node
 
@@ -81,11 +82,12 @@ def _propose_all(app: Any, data: dict[str, Any], futures: list[Any], as_json: bo
             row["proposed"] = None  # only solved plans go to the council
             continue
         tag = {"id": data["id"], "label": row["label"]}
-        same = known.get(row["plan_hash"])
-        if same is not None and same.future == tag:
+        plan = tagged(fut.plan, data["id"], row["label"])
+        same = known.get(plan["plan_hash"])
+        if same is not None:  # proposed before, as this very future of this set
             row["proposed"] = same.id.hex()
             continue
-        entry = propose_plan(app.home.store, app.home.identity, fut.plan, tag)
+        entry = propose_plan(app.home.store, app.home.identity, plan, tag)
         row["proposed"] = entry.id.hex()
     nudge_node(app.home.path)
     if not as_json:

@@ -501,6 +501,35 @@ def do_plan_run(r: DrillRunner, args: dict[str, Any]) -> str:
     )
 
 
+def do_plan_futures(r: DrillRunner, args: dict[str, Any]) -> str:
+    """Plan the futures of a scenario from the node's ledger fuel and propose them all as
+    one set (no AC check: a drill rehearses people, not power flow); each is named
+    ``ID-LABEL`` for later steps (e.g. ``futures-reserve-24h``)."""
+    from planner.api import load_scenario
+    from planner.futures import run_futures, tagged
+    from plurictl import shipped
+    from plurictl.coordination import ledger_inventory, propose_plan
+
+    node, name = args["node"], str(args.get("id", "futures"))
+    hours = tuple(float(h) for h in args.get("reserve_hours", [24]))
+    with r.member_home(node) as h:
+        scenario = load_scenario(shipped.resolve("scenarios", str(args["scenario"])))
+        scenario = scenario.with_inventory(ledger_inventory(h.store, scenario).litres)
+        data, futures = run_futures(scenario, reserve_hours=hours, max_energy=False, ac=False)
+        for row, fut in zip(data["futures"], futures, strict=True):
+            if row["status"] != "solved":
+                continue
+            plan = tagged(fut.plan, data["id"], row["label"])
+            tag = {"id": data["id"], "label": row["label"]}
+            entry = propose_plan(h.store, h.identity, plan, tag)
+            parts = int(entry.body["blob"]["count"])
+            mine = h.store.entries(author=h.identity.public)
+            r.ack(node, [e for e in mine if entry.seq - parts <= e.seq <= entry.seq])
+            r.named[f"plan:{name}-{row['label']}"] = entry.id.hex()
+    r.named[f"futures:{name}"] = data["id"]
+    return f"futures {data['id']}: " + ", ".join(row["label"] for row in data["futures"])
+
+
 def do_plan_adopt(r: DrillRunner, args: dict[str, Any]) -> str:
     from ledger.plans import writer as plans
 
