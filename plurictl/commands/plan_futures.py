@@ -82,6 +82,8 @@ def _propose_all(app: Any, data: dict[str, Any], futures: list[Any], as_json: bo
             row["proposed"] = None  # only solved plans go to the council
             continue
         tag = {"id": data["id"], "label": row["label"]}
+        if fut.plan is None:
+            continue
         plan = tagged(fut.plan, data["id"], row["label"])
         same = known.get(plan["plan_hash"])
         if same is not None:  # proposed before, as this very future of this set

@@ -519,6 +519,8 @@ def do_plan_futures(r: DrillRunner, args: dict[str, Any]) -> str:
         for row, fut in zip(data["futures"], futures, strict=True):
             if row["status"] != "solved":
                 continue
+            if fut.plan is None:
+                continue
             plan = tagged(fut.plan, data["id"], row["label"])
             tag = {"id": data["id"], "label": row["label"]}
             entry = propose_plan(h.store, h.identity, plan, tag)
