@@ -421,11 +421,23 @@ def do_playbook_sign(r: DrillRunner, args: dict[str, Any]) -> str:
             _named(r, "run", args["run"]),
             str(args["step"]),
             early=bool(args.get("early")),
+            readings=_readings(args.get("readings")),
         )
     r.ack(node, written.entry)
     return f"{node} signed {args['step']}" + (
         f" ({'; '.join(written.warnings)})" if written.warnings else ""
     )
+
+
+def _readings(value: Any) -> dict[str, float] | None:
+    """A drill step's ``readings = { frequency = 50.0, ... }`` (numbers only)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or any(
+        isinstance(v, bool) or not isinstance(v, int | float) for v in value.values()
+    ):
+        raise ValueError("readings must be a table of numbers, e.g. { frequency = 50.0 }")
+    return {str(k): float(v) for k, v in value.items()}
 
 
 def do_playbook_waive(r: DrillRunner, args: dict[str, Any]) -> str:

@@ -56,7 +56,7 @@ ACTIONS: dict[str, tuple[set[str], set[str]]] = {
     "vote-seal": ({"node", "vote"}, {"copy"}),
     "clone": ({"node"}, set()),
     "playbook-start": ({"node", "playbook"}, {"id", "site"}),
-    "playbook-sign": ({"node", "run", "step"}, {"early"}),
+    "playbook-sign": ({"node", "run", "step"}, {"early", "readings"}),
     "playbook-waive": ({"node", "run", "step"}, {"check", "reason"}),
     "radio": ({"nodes"}, set(RADIO_FIELDS)),  # a simulated radio link (drills/radio.py)
     # fault shapes (drills/shapes.py); flap and courier-every run in the background

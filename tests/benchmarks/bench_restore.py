@@ -64,3 +64,27 @@ def test_restore_island_microgrid(record: Callable[..., Any]) -> None:
 @pytest.mark.timeout(1800)
 def test_restore_case118_3_black_start_20_blocks(record: Callable[..., Any]) -> None:
     _bench(record, "case118, 3 black start, 20 blocks", case118_blocks(), 30.0)
+
+
+@pytest.mark.bench
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_futures_case118_72h_against_one_plan_run(record: Callable[..., Any]) -> None:
+    """4 futures (baseline, 24 h and 48 h reserve, max energy) against one `plan run`,
+    both without the AC check, measured in the same process."""
+    from planner.api import solve
+    from planner.futures import run_futures
+
+    sc = load_scenario(SCENARIOS / "case118-72h.toml")
+    solve(sc, validate=False, periods=2)  # the network cache warm for both, as on a laptop
+    c0 = time.process_time()
+    one = solve(sc, validate=False)
+    single = time.process_time() - c0
+    c0 = time.process_time()
+    data, _ = run_futures(sc, reserve_hours=(24.0, 48.0), max_energy=True, ac=False)
+    four = time.process_time() - c0
+    ratio = four / single
+    record("futures", "case118 72h: one plan run (cpu)", single, "s")
+    record("futures", f"case118 72h: {len(data['futures'])} futures (cpu)", four, "s")
+    record("futures", "case118 72h: futures / one plan run", ratio, "x", "<= 4", ratio <= 4.0)
+    assert one.status == "solved" and len(data["futures"]) == 4
