@@ -247,6 +247,9 @@ def _stage(
     if x_prev is not None:
         solver.h.setSolution(solver.n_col, np.arange(solver.n_col, dtype=np.int32), x_prev)
     out = solver.solve()
+    if out.x is None and int(solver.h.getInfo().primal_solution_status) >= 1:
+        # stopped by the node limit (HiGHS says kSolutionLimit): keep its best solution
+        out.x = np.asarray(solver.h.getSolution().col_value, dtype=float)
     if out.x is None:
         if x_prev is not None:
             return x_prev, False
