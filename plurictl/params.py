@@ -161,6 +161,11 @@ def count_type(maximum: int = 10**9, minimum: int = 1) -> click.ParamType:
     return _Bounded(int, minimum, maximum)
 
 
+def litres_type(maximum: float = 10_000_000) -> click.ParamType:
+    """A finite number of litres from 0 to ``maximum`` (nan, inf and -1 alike: exit 5)."""
+    return _Bounded(float, 0.0, maximum, " L")
+
+
 def seconds_type(max_seconds: float = 86_400, min_seconds: float = 0.0) -> click.ParamType:
     """A finite duration in seconds."""
     return _Bounded(float, min_seconds, max_seconds, " s")

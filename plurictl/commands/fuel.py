@@ -8,10 +8,11 @@ import click
 
 from plurictl import readouts
 from plurictl.context import AppContext, pass_app
+from plurictl.params import litres_type
 from plurictl.nudge import nudge_node
 from plurictl.render.common import console, emit_json, hlc_time, json_option
 
-LITRES = click.FloatRange(min=0, max=10_000_000)
+LITRES = litres_type()
 
 
 @click.group()

@@ -61,6 +61,8 @@ def _notes(run: view.Run, st: view.StepState, now_ms: int | None) -> str:
         )
     if st.state == view.BLOCKED:
         notes.extend(st.blocked_by)
+        # the checks that already pass, so each check shows with its number (playbooks.md)
+        notes.extend(f"check #{c.index} pass: {c.detail}" for c in st.checks if c.status == "pass")
     if st.state == view.FAILED:
         notes.extend(f"failed ({f.name}): {f.text}" for f in st.failures)
     if st.state == view.SKIPPED and st.skipped_by is not None:

@@ -131,7 +131,11 @@ def test_fuel_transfers_and_conflicts_via_cli(home: Path, invoke: Invoke) -> Non
     assert sites["depot"]["inventory_litres"] == 8200 and sites["clinic"]["inventory_litres"] == 890
     assert invoke(home, "fuel", "burn", "clinic", "--litres-per-hour", "12").exit_code == 0
     r = invoke(home, "fuel", "report", "x", "--litres", "-5")
-    assert r.exit_code == 2
+    assert r.exit_code == 5 and "out of range (0 to 1e+07 L)" in r.stderr
+    # nan, inf and -1 alike: a bad number is exit 5 (#24 hostile review: inf was exit 2)
+    for bad in ("nan", "inf", "-1", "1e30"):
+        r = invoke(home, "fuel", "burn", "clinic", "--litres-per-hour", bad)
+        assert r.exit_code == 5 and "--litres-per-hour" in r.stderr, bad
     r = invoke(home, "fuel", "transfer", "receive", "ffff", "--litres", "1")
     assert r.exit_code == 5 and "no single transfer" in r.stderr
     assert "clinic" in invoke(home, "fuel", "status").output
@@ -228,3 +232,19 @@ def test_fuel_hours_say_why_they_are_unknown(home: Path, invoke: Invoke) -> None
     with Store.open(home) as store:
         status, said = evaluate_check(check, None, LedgerFacts(store))
     assert status == "pass" and "lasts 100.0 h" in said
+
+
+def test_a_blocked_step_shows_its_passing_checks_too(
+    home: Path, invoke: Invoke, tmp_path: Path
+) -> None:
+    """#24 hostile review F10: a blocked step listed only its failing checks."""
+    assert invoke(home, "fuel", "report", "clinic", "--litres", "500").exit_code == 0
+    pb = tmp_path / "two.toml"
+    pb.write_text(
+        'id = "two"\ntitle = "Two checks"\nversion = "1"\nroles = ["coordinator"]\n\n'
+        '[[steps]]\nid = "go"\ntitle = "Go"\nrole = "coordinator"\ninstructions = "Go."\n'
+        'checks = [{ type = "fuel_at_least", site = "clinic", litres = 100 }, { type = "plan_adopted" }]\n'
+    )
+    run = json_out(invoke(home, "playbook", "start", str(pb), "--json"))["run"]["id"]
+    table = " ".join(invoke(home, "playbook", "status", run[:8]).stdout.split())
+    assert "check #0 pass" in table and "check #1 fail" in table
