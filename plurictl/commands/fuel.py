@@ -8,8 +8,8 @@ import click
 
 from plurictl import readouts
 from plurictl.context import AppContext, pass_app
-from plurictl.params import litres_type
 from plurictl.nudge import nudge_node
+from plurictl.params import litres_type
 from plurictl.render.common import console, emit_json, hlc_time, json_option
 
 LITRES = litres_type()
