@@ -18,6 +18,8 @@ from plurictl.render.common import console, emit_json, hlc_time, json_option
 def prefs() -> None:
     """A site's order of its own loads: who is shed last, within a tier.
 
+    Example: plurictl prefs set north --rank pump,shelter
+
     Guide: field_guides/restoration.md.
     """
 
@@ -36,7 +38,7 @@ def set_(app: AppContext, site: str, rank: str, note: str) -> None:
     Within each tier, after fairness between communities, the loads named first are
     shed last; the site's loads not named come after all named ones.
 
-    Example: plurictl prefs set north --rank water-pump,school-shelter,north-homes-1
+    Example: plurictl prefs set north --rank pump,shelter
     """
     from ledger.plans.writer import set_preference
 
