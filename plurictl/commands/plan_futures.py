@@ -12,26 +12,13 @@ from typing import Any
 
 import click
 
-from plurictl.render.common import console, emit_json, error_console, json_option
+from plurictl.render.common import console, emit_json, error_console, json_option, stage_progress
 
 
 def _compute(scenario: Any, show: bool, **options: Any) -> tuple[dict[str, Any], list[Any]]:
     from planner.futures import run_futures
 
-    con = error_console()
-    if not show or not con.is_terminal:
-        return run_futures(scenario, **options)
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("{task.description:<44}"), BarColumn(), TimeElapsedColumn(),
-        console=con, transient=True,
-    ) as progress:  # fmt: skip
-        task = progress.add_task("futures", total=100)
-
-        def cb(stage: str, message: str, fraction: float) -> None:
-            progress.update(task, completed=100 * fraction, description=message)
-
+    with stage_progress(enabled=show) as cb:
         return run_futures(scenario, progress=cb, **options)
 
 

@@ -13,26 +13,13 @@ from typing import Any
 import click
 
 from plurictl.params import count_type, output_path
-from plurictl.render.common import console, emit_json, error_console, json_option
+from plurictl.render.common import console, emit_json, json_option, stage_progress
 
 
 def _compute(scenario: Any, steps: int | None, ac: bool, show: bool) -> dict[str, Any]:
     from planner.restore import restore
 
-    con = error_console()
-    if not show or not con.is_terminal:
-        return restore(scenario, steps=steps, ac=ac)
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("{task.description:<40}"), BarColumn(), TimeElapsedColumn(),
-        console=con, transient=True,
-    ) as progress:  # fmt: skip
-        task = progress.add_task("restore", total=100)
-
-        def cb(stage: str, message: str, fraction: float) -> None:
-            progress.update(task, completed=100 * fraction, description=message)
-
+    with stage_progress(enabled=show, width=40) as cb:
         return restore(scenario, steps=steps, ac=ac, progress=cb)
 
 

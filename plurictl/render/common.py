@@ -137,3 +137,32 @@ def progress_bar(
             yield advance
 
     return manager()
+
+
+def stage_progress(
+    *, enabled: bool = True, width: int = 44
+) -> AbstractContextManager[Callable[[str, str, float], None] | None]:
+    """Context manager yielding ``cb(stage, message, fraction)`` for work that reports its
+    own fraction done (the planner's callbacks): a transient rich bar on stderr, or None
+    when disabled (--json) or stderr is not a terminal."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def manager() -> Iterator[Callable[[str, str, float], None] | None]:
+        con = error_console()
+        if not enabled or not con.is_terminal:
+            yield None
+            return
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = (TextColumn(f"{{task.description:<{width}}}"), BarColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=con, transient=True) as progress:
+            task = progress.add_task("", total=100)
+
+            def cb(stage: str, message: str, fraction: float) -> None:
+                done = 100 * max(0.0, min(1.0, fraction))
+                progress.update(task, completed=done, description=message)
+
+            yield cb
+
+    return manager()
