@@ -165,6 +165,7 @@ def _result(
         "f_hz": f_hz,
         "step_minutes": case.step_minutes,
         "hold_minutes": scenario.restore.hold_minutes,
+        "reserve_pct": scenario.restore.reserve_pct,
         "horizon_steps": case.steps,
         "units": [
             {

@@ -61,6 +61,7 @@ class RestoreCase:
     steps: int
     step_minutes: float
     blocks_per_step: int
+    reserve: float = 0.0  # share of the demand kept as spinning reserve (0.1 = 10 %)
     unreachable_blocks: list[str] = field(default_factory=list)
     idle_units: list[str] = field(default_factory=list)  # cannot take part, and why
 
@@ -88,6 +89,7 @@ def build_case(scenario: Scenario, grid: Grid, steps: int | None = None) -> Rest
         steps=int(n),
         step_minutes=spec.step_minutes,
         blocks_per_step=spec.blocks_per_step,
+        reserve=spec.reserve_pct / 100.0,
         unreachable_blocks=unreachable,
         idle_units=idle,
     )

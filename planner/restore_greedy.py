@@ -80,6 +80,8 @@ def step_dispatch(
     )
     a = sp.hstack([rows_g, inc]).tocsc()
     need = demand + case.fixed_mw * live
+    if cap.sum() < (1.0 + case.reserve) * need.sum() - 1e-9:
+        return None  # not enough spinning reserve
     solver = Solver(a, np.r_[np.zeros(ng), -rate], np.r_[hi_p, rate], need, need)
     out = solver.solve()
     if out.status != "optimal" or out.x is None:

@@ -11,7 +11,8 @@ a running black-start unit in the same step. Rules:
   starts and gives power only from the next step;
 * a unit takes at most its block-loading step more than the step before;
 * a block draws its cold-load factor times its demand for its first steps;
-* at most ``blocks_per_step`` new blocks per step.
+* at most ``blocks_per_step`` new blocks per step;
+* spinning reserve: the units giving power are rated ``reserve`` above the step's demand.
 
 The objective is priority-weighted energy served, tier by tier (tier 1 is maximised
 first, then fixed; then tier 2; ...; then as few items switched as possible). Limits
@@ -92,6 +93,8 @@ def build(
     _units(case, L, rows, lo, hi)
     _balance(case, L, rows)
     _blocks(case, L, rows)
+    if case.reserve > 0:
+        _reserve(case, L, rows)
     a = sp.csc_matrix((rows.v, (rows.r, rows.c)), shape=(len(rows.lo), L.n))
     return L, a, lo, hi, np.array(rows.lo), np.array(rows.hi), integ
 
@@ -191,6 +194,47 @@ def _balance(case: RestoreCase, L: Layout, rows: _Rows) -> None:
                     cols.append(L.col(3, j, back))
                     vals.append(mw * (block.cold_factor - 1.0))
             rows.add(cols, vals, 0.0, 0.0)
+
+
+def _demand(case: RestoreCase, L: Layout, s: int) -> tuple[list[Any], list[float]]:
+    """Columns and coefficients of everything drawn at step ``s`` (MW): fixed demand of
+    live buses, blocks with their cold-load pickup, cranking of units starting."""
+    cols: list[Any] = [L.col(0, b, s) for b in range(L.nb) if case.fixed_mw[b] > 0]
+    vals = [float(case.fixed_mw[b]) for b in range(L.nb) if case.fixed_mw[b] > 0]
+    for j, block in enumerate(case.blocks):
+        mw = block.p_mw
+        cols.append(L.col(3, j, s))
+        vals.append(mw * (block.cold_factor if block.cold_steps else 1.0))
+        back = s - block.cold_steps
+        if block.cold_steps and back >= 0:
+            cols.append(L.col(3, j, back))
+            vals.append(-mw * (block.cold_factor - 1.0))
+    for g, unit in enumerate(case.units):
+        if not unit.black_start and unit.cranking_mw > 0:
+            cols.append(L.col(2, g, s))
+            vals.append(unit.cranking_mw)
+            if s:
+                cols.append(L.col(2, g, s - 1))
+                vals.append(-unit.cranking_mw)
+    return cols, vals
+
+
+def _reserve(case: RestoreCase, L: Layout, rows: _Rows) -> None:
+    """Spinning reserve: the rating of the units giving power stays ``reserve`` above the
+    demand of the step (a running black-start unit gives from its start step, any other
+    from the step after)."""
+    for s in range(L.S):
+        cols, vals = _demand(case, L, s)
+        vals = [-(1.0 + case.reserve) * v for v in vals]
+        for g, unit in enumerate(case.units):
+            if unit.black_start:
+                cols.append(L.col(2, g, s))
+            elif s:
+                cols.append(L.col(2, g, s - 1))
+            else:
+                continue
+            vals.append(unit.p_max_mw)
+        rows.add(cols, vals, 0.0, np.inf)
 
 
 def _blocks(case: RestoreCase, L: Layout, rows: _Rows) -> None:

@@ -14,6 +14,8 @@ Defaults, with where they come from (``field_guides/restoration.md`` cites them)
   turbocharged diesel);
 * **cranking**: a unit that cannot black start draws ``cranking_mw`` from the live
   network in the step it starts (default 5 % of its rating);
+* **spinning reserve**: the rating of the units running stays ``reserve_pct`` (10 %)
+  above what is drawn at every step, cold-load pickup included;
 * **cold-load pickup**: a returning load draws ``factor`` times its demand for its
   first ``minutes`` (per load class: residential 2.0 x for 30 min, commercial 1.5 x for
   15 min, critical 1.2 x for 10 min).
@@ -55,6 +57,7 @@ class RestoreSpec:
     hold_minutes: float = 5.0
     steps: int | None = None  # None: enough for every block and unit
     blocks_per_step: int = 1
+    reserve_pct: float = 10.0  # online rating kept above what is drawn, % of it
     block_load_pct: float = 25.0
     black_start: tuple[str, ...] = ()
     units: dict[str, UnitRestore] = field(default_factory=dict)
@@ -76,6 +79,7 @@ def read_restore(root: _Reader, units: list[str], loads: list[str]) -> RestoreSp
     hold = r.num("hold_minutes", 5.0, lo=0.0, hi=24 * 60)
     steps = r.whole("steps", None, lo=1, hi=MAX_STEPS)
     per_step = r.whole("blocks_per_step", 1, lo=1, hi=50)
+    reserve = r.num("reserve_pct", 10.0, lo=0.0, hi=100.0)
     pct = r.num("block_load_pct", 25.0, lo=0.0, lo_open=True, hi=100.0)
     black = _names(r, "black_start", units, "unit")
     unit_specs = _units(r, units)
@@ -88,6 +92,7 @@ def read_restore(root: _Reader, units: list[str], loads: list[str]) -> RestoreSp
         hold_minutes=hold,
         steps=steps,
         blocks_per_step=per_step,
+        reserve_pct=reserve,
         block_load_pct=pct,
         black_start=tuple(black),
         units=unit_specs,

@@ -62,6 +62,8 @@ def check_order_and_playbook(invoke: Invoke, home: Path, out: Path, pb: Path) ->
     assert plan["ac_violations"] == 0 and plan["ac_failed_steps"] == []
     assert all(s["ac"]["converged"] for s in plan["steps"])
     assert all(s["margin_mw"] >= -1e-9 for s in plan["steps"])
+    reserve = 1 + plan["reserve_pct"] / 100  # spinning reserve at every step
+    assert all(s["online_mw"] >= reserve * s["demand_mw"] - 1e-6 for s in plan["steps"])
     # every load of the scenario is accounted for: restored, not restored or unreachable
     restored = {ld for s in plan["steps"] for b in s["picks_up"] for ld in b["loads"]}
     assert len(restored) + len(plan["not_restored"]) + len(plan["unreachable"]) == 18

@@ -233,3 +233,21 @@ def test_restore_settings_are_checked_and_named(tmp_path: Path) -> None:
     sc = _scenario(tmp_path, gen, load, "[restore.units.g]\nblack_start = false\n")
     with pytest.raises(ScenarioError, match="no unit can black start"):
         restore(sc, ac=False)
+
+
+def test_spinning_reserve_holds_back_a_block_that_would_leave_too_little(tmp_path: Path) -> None:
+    _net(tmp_path, 2, [(0, 1)], [("big", 1, 0.85)])
+    table = (
+        "[restore]\nblock_load_pct = 100\nreserve_pct = {}\n"
+        '[restore.cold_load]\nflat = {{ factor = 1.0, minutes = 0 }}\n[restore.load_class]\nbig = "flat"\n'
+    )
+    ok = restore(
+        _scenario(tmp_path, _gen("g", 0, 1.0), _load(0, "big", 1), table.format(10)), ac=False
+    )
+    assert ok["not_restored"] == [] and ok["reserve_pct"] == 10
+    assert ok["steps"][0]["online_mw"] >= 1.1 * ok["steps"][0]["demand_mw"] - 1e-9
+    # 0.85 MW + 20 % = 1.02 MW: more than the 1.0 MW genset; the block waits for ever
+    held = restore(
+        _scenario(tmp_path, _gen("g", 0, 1.0), _load(0, "big", 1), table.format(20)), ac=False
+    )
+    assert held["not_restored"] == ["big"]
