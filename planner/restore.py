@@ -188,6 +188,7 @@ def _result(
         "greedy_energy_mwh": rnd(greedy_energy, "mwh"),
         "gain_over_greedy_mwh": rnd(energy - greedy_energy, "mwh"),
         "not_restored": never,
+        "why_not_restored": {name: _why_not(case, name) for name in never},
         "unreachable": case.unreachable_blocks,
         "idle_units": case.idle_units,
         "proven_optimal": proven,
@@ -198,3 +199,40 @@ def _result(
     }
     body["id"] = "r-" + blake_hex(canonical_bytes(body))[:16]
     return body
+
+
+def _why_not(case: RestoreCase, name: str) -> str:
+    """Why a block is not restored, when one reason is clear."""
+    block = next(b for b in case.blocks if b.name == name)
+    surge = block.p_mw * (block.cold_factor if block.cold_steps else 1.0)
+    island = _island_of(case, next(iter(block.demand_mw)))
+    units = [u for u in case.units if u.bus in island]  # only these can reach it
+    step = sum(u.step_mw for u in units)
+    rating = sum(u.p_max_mw for u in units)
+    if surge > step:
+        return (
+            f"its pickup ({surge:g} MW with cold load) is more than the units that can reach it "
+            f"take in one step ({step:g} MW): split it ([[restore.blocks]]) or raise "
+            "block_load_pct"
+        )
+    if surge * (1.0 + case.reserve) > rating:
+        return (
+            f"it needs more than the rating of the units that can reach it ({rating:g} MW) "
+            "with the spinning reserve"
+        )
+    return "what runs cannot carry it beside the blocks restored before it (priority order)"
+
+
+def _island_of(case: RestoreCase, bus: int) -> set[int]:
+    """The buses joined to ``bus`` by branches (closed or not)."""
+    adj: dict[int, set[int]] = {}
+    for f, t in zip(case.branch_from, case.branch_to, strict=True):
+        adj.setdefault(int(f), set()).add(int(t))
+        adj.setdefault(int(t), set()).add(int(f))
+    seen, todo = {bus}, [bus]
+    while todo:
+        for nxt in adj.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen

@@ -79,6 +79,12 @@ def render_restore(plan: dict[str, Any]) -> None:
         )
     if plan["not_restored"]:
         out.print(f"[yellow]Not restored in this horizon[/]: {', '.join(plan['not_restored'])}")
+        reasons: dict[str, list[str]] = {}
+        for name, why in plan["why_not_restored"].items():
+            reasons.setdefault(why, []).append(name)
+        for why, names in reasons.items():
+            shown = f"  {', '.join(names[:8])}{' ...' if len(names) > 8 else ''}: {why}"
+            out.print(shown, markup=False, highlight=False)
     if plan["unreachable"]:
         out.print(f"[yellow]No generation can reach[/]: {', '.join(plan['unreachable'])}")
     if plan["ac_violations"] or plan["ac_failed_steps"]:

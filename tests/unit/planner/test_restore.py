@@ -109,6 +109,7 @@ def test_a_step_above_the_block_limit_is_never_taken(tmp_path: Path) -> None:
     plan = restore(sc, ac=False)
     # big: 0.3 MW x 1.2 cold = 0.36 MW, over the genset's 0.25 MW step: never closed
     assert plan["not_restored"] == ["big"]
+    assert plan["why_not_restored"]["big"].startswith("its pickup (0.36 MW with cold load)")
     picked = [b["block"] for s in plan["steps"] for b in s["picks_up"]]
     assert picked == ["small"]
     assert plan["steps"][0]["picks_up"][0]["cold_load_mw"] == pytest.approx(0.24)
