@@ -124,6 +124,11 @@ def register(plan: click.Group) -> None:
             require_plotting()
         hours = _hours(reserve_hours)
         pair = _pair(swap) if swap else None
+        count = 1 + len(hours) + (not no_max_energy) + (pair is not None)
+        if count > 6:
+            from ledger.errors import InvalidInput
+
+            raise InvalidInput(f"{count} futures: at most 6 side by side (fewer --reserve-hours)")
         scenario = load_scenario(resolve_scenario(file))
         app = click.get_current_context().find_object(AppContext) if propose else None
         if propose and app is not None:
@@ -162,7 +167,9 @@ def _hours(text: str) -> tuple[float, ...]:
         except ValueError:
             h = math.nan
         if not math.isfinite(h) or not 0 < h <= 24 * 30:
-            raise InvalidInput(f"--reserve-hours: {part!r} is not a number of hours from 0 to 720")
+            raise InvalidInput(
+                f"--reserve-hours: {part!r} is not a number of hours above 0, at most 720"
+            )
         out.append(h)
     if len(set(out)) != len(out):
         raise InvalidInput("--reserve-hours: a number is given twice")

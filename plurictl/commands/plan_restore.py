@@ -104,7 +104,7 @@ def register(plan: click.Group) -> None:
     @click.argument("file")
     @click.option(
         "--steps",
-        type=count_type(1, 200),
+        type=count_type(200, 1),
         help="Steps in the horizon (default: enough for every block).",
     )
     @click.option("--no-ac", is_flag=True, help="Skip the AC power flow check of each step.")

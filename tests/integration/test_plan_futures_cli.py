@@ -68,6 +68,8 @@ def test_futures_differ_only_in_the_policy_varied(invoke: Invoke, tmp_path: Path
     assert r.exit_code == 10 and "no load named 'nobody'" in r.stderr
     r = invoke(None, "plan", "futures", "island-microgrid", "--reserve-hours", "24,nan")
     assert r.exit_code == 5 and "--reserve-hours" in r.stderr
+    r = invoke(None, "plan", "futures", "island-microgrid", "--reserve-hours", "1,2,3,4,5")
+    assert r.exit_code == 5 and "7 futures: at most 6" in r.stderr
 
 
 def test_a_vote_on_futures_adopts_exactly_the_winner_everywhere(

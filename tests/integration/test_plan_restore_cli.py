@@ -26,6 +26,10 @@ def test_restore_refuses_what_it_cannot_do(invoke: Invoke, tmp_path: Path) -> No
     assert r.exit_code == 10 and "restore.black_start" in r.stderr and "'nobody'" in r.stderr
     r = invoke(None, "plan", "restore", "island-microgrid", "--steps", "0")
     assert r.exit_code == 5 and "--steps" in r.stderr
+    r = invoke(None, "plan", "restore", "island-microgrid", "--steps", "201")
+    assert r.exit_code == 5 and "(1 to 200)" in r.stderr
+    r = invoke(None, "plan", "restore", "island-microgrid", "--steps", "4", "--no-ac", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["horizon_steps"] == 4
     r = invoke(None, "plan", "restore", "island-microgrid", "--playbook", "/proc/version")
     assert r.exit_code != 0 and "Traceback" not in r.output
 
