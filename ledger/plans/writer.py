@@ -225,6 +225,10 @@ def set_preference(
     from ledger.schemas import body_problem
 
     require_role(store, identity, "operator", "coordinator")
+    if not site.strip():
+        raise InvalidInput("SITE is empty: give the site's name, e.g. north")
+    if not rank and site.strip() not in preferences(store):
+        raise InvalidInput(f"{site.strip()!r} has no preference to clear (plurictl prefs show)")
     names = [n.strip() for n in rank]
     if any(not n for n in names):
         raise InvalidInput("--rank: an empty load name (check the commas)")

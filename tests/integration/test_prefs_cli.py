@@ -55,6 +55,10 @@ def test_prefs_set_show_clear_and_plan_from_ledger(
     for bad in ("a,,b", "a,a", ""):
         r = invoke(home, "prefs", "set", "north", "--rank", bad)
         assert r.exit_code == 5 and "Traceback" not in r.output, (bad, r.output)
+    r = invoke(home, "prefs", "set", " ", "--rank", "a")
+    assert r.exit_code == 5 and "SITE is empty" in r.stderr
+    r = invoke(home, "prefs", "clear", "nowhere")
+    assert r.exit_code == 5 and "has no preference to clear" in r.stderr
     assert invoke(home, "prefs", "clear", "north").exit_code == 0
     assert json_out(invoke(home, "prefs", "show", "--json"))["preferences"] == []
     assert "No site has set a preference" in invoke(home, "prefs", "show").stdout
