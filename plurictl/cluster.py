@@ -157,6 +157,23 @@ class LocalCluster:
             return
         if peers is None:
             peers = [f"{n.key.hex()}@{n.addr}" for other, n in self.nodes.items() if other != name]
+        for attempt in range(3):
+            try:
+                self._launch(node, peers, extra)
+                return
+            except RuntimeError as e:
+                # free_port() probed the port when the cluster was made; a parallel test
+                # can bind it before this node's first start. A new port then (the node
+                # dials its peers itself, so they learn where it is).
+                first = node.starts == 1 and node.host == "127.0.0.1" and not node.wrap
+                if attempt == 2 or not first or "Address already in use" not in str(e):
+                    raise
+                if node.log is not None:
+                    node.log.close()
+                node.port, node.starts, node.proc = free_port(), 0, None
+
+    def _launch(self, node: ClusterNode, peers: list[str], extra: list[str] | None) -> None:
+        name = node.name
         args = [
             *node.wrap,
             sys.executable,

@@ -434,3 +434,20 @@ def test_one_shot_sync_joins_a_newcomer(cluster: LocalCluster, invoke) -> None: 
     assert r.exit_code == 9
     r = invoke(home_b, "sync", "--peer", "nonsense")
     assert r.exit_code == 9 and "not a peer address" in r.stderr
+
+
+def test_a_port_taken_before_the_first_start_is_replaced(cluster: LocalCluster) -> None:
+    """A parallel test can bind a node's port between free_port() and its first start
+    (seen once in CI: "Address already in use"); the node then takes another port."""
+    import socket
+
+    node = cluster.nodes["a"]
+    taken = node.port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as thief:
+        thief.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        thief.bind(("127.0.0.1", taken))
+        thief.listen()
+        cluster.start("a")
+        assert node.port != taken and node.starts == 1
+    cluster.start("b")
+    cluster.wait_converged(["a", "b"], timeout=20)
