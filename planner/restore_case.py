@@ -75,7 +75,7 @@ def build_case(scenario: Scenario, grid: Grid, steps: int | None = None) -> Rest
     spec = scenario.restore
     units, idle = _units(scenario, grid)
     blocks, unreachable = _blocks(scenario, grid)
-    n = steps or spec.steps or min(200, math.ceil(len(blocks) / spec.blocks_per_step) + 3)
+    n = steps or spec.steps or default_steps(len(blocks), spec.blocks_per_step)
     return RestoreCase(
         n_bus=grid.n_bus,
         bus_names=list(grid.bus_names),
@@ -95,9 +95,14 @@ def build_case(scenario: Scenario, grid: Grid, steps: int | None = None) -> Rest
     )
 
 
+def default_steps(n_blocks: int, blocks_per_step: int) -> int:
+    """Enough steps for every block, and three for units and paths."""
+    return min(200, math.ceil(n_blocks / blocks_per_step) + 3)
+
+
 def _units(scenario: Scenario, grid: Grid) -> tuple[list[RUnit], list[str]]:
     spec = scenario.restore
-    named = set(spec.black_start)
+    named = set(spec.black_start or ())
     out: list[RUnit] = []
     idle: list[str] = []
     for u in grid.units:
@@ -117,7 +122,7 @@ def _units(scenario: Scenario, grid: Grid) -> tuple[list[RUnit], list[str]]:
         own = spec.units.get(u.name)
         if own is not None and own.black_start is not None:
             black = own.black_start
-        elif named:
+        elif spec.black_start is not None:  # written, even empty: only those named
             black = u.name in named
         else:
             black = u.element == "ext_grid" or bool(
@@ -127,6 +132,12 @@ def _units(scenario: Scenario, grid: Grid) -> tuple[list[RUnit], list[str]]:
         crank = own.cranking_mw if own and own.cranking_mw is not None else None
         if crank is None:
             crank = 0.0 if black else CRANKING_SHARE * u.p_max_mw
+        elif crank > u.p_max_mw:
+            raise ScenarioError(
+                f"{scenario.name}: field restore.units.{u.name}.cranking_mw: {crank:g} MW is "
+                f"more than the unit's own rating ({u.p_max_mw:g} MW); cranking power is a "
+                "small share of it"
+            )
         out.append(RUnit(u.name, u.bus, u.p_max_mw, black, crank, pct / 100.0 * u.p_max_mw))
     out.sort(key=lambda r: r.name)
     return out, sorted(idle)

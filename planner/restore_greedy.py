@@ -3,8 +3,8 @@
 At each step: start every unit that can start, then close the highest-priority block
 (tier first, biggest first) whose path from the live network, cold-load pickup and
 block-loading limits fit, then energise the path to the next unit waiting for cranking
-power, checked with a one-step transport LP (the same rules as
-the MILP). The result is a full schedule in the MILP's own terms (``Schedule``), so it
+power, checked with a one-step transport LP and the island block-loading check (the
+same rules as the MILP). The result is a full schedule in the MILP's own terms (``Schedule``), so it
 also serves as the MILP's starting solution: the MILP can only do better.
 """
 
@@ -126,22 +126,38 @@ def path_to(case: RestoreCase, live: np.ndarray, targets: list[int]) -> tuple[li
     return sorted(buses), sorted(branches)
 
 
-def greedy(case: RestoreCase) -> Schedule:
-    """The greedy schedule (see the module text)."""
+def greedy(case: RestoreCase, prefix: Schedule | None = None) -> Schedule:
+    """The greedy schedule (see the module text), continuing ``prefix`` when given (its
+    steps are kept as they are)."""
     S, nb, nk = case.steps, case.n_bus, len(case.branch_from)
     ng, nl = len(case.units), len(case.blocks)
     sch = Schedule(
         np.zeros((S, nb), bool), np.zeros((S, nk), bool), np.zeros((S, ng), bool),
         np.zeros((S, nl), bool), np.zeros((S, ng)),
     )  # fmt: skip
+    first = 0
     p_prev = np.zeros(ng)
+    if prefix is not None:
+        first = min(S, len(prefix.x))
+        for mine, theirs in zip(
+            (sch.x, sch.z, sch.u, sch.y, sch.p),
+            (prefix.x, prefix.z, prefix.u, prefix.y, prefix.p),
+            strict=True,
+        ):
+            mine[:first] = theirs[:first]
+        p_prev = sch.p[first - 1].copy() if first else p_prev
     order = sorted(range(nl), key=lambda j: (case.blocks[j].tier, -case.blocks[j].p_mw, j))
-    for s in range(S):
+    for s in range(first, S):
         if s:
             for arr in (sch.x, sch.z, sch.u, sch.y):
                 arr[s] = arr[s - 1]
         p_prev = _step(case, sch, s, order, p_prev)
     return sch
+
+
+def truncated(sch: Schedule, steps: int) -> Schedule:
+    """The first ``steps`` steps of a schedule."""
+    return Schedule(sch.x[:steps], sch.z[:steps], sch.u[:steps], sch.y[:steps], sch.p[:steps])
 
 
 def _step(
@@ -157,6 +173,7 @@ def _step(
             sch.u[s, g] = True
             if _dispatch(case, sch, s, p_prev) is None:
                 sch.u[s, g] = False
+    _join_islands(case, sch, s, p_prev)
     taken = 0
     for j in order:
         if taken >= case.blocks_per_step or sch.y[s, j]:
@@ -168,6 +185,60 @@ def _step(
     p = p if p is not None else np.zeros(len(case.units))
     sch.p[s] = p
     return p
+
+
+def _join_islands(case: RestoreCase, sch: Schedule, s: int, p_prev: np.ndarray) -> None:
+    """Synchronise live islands over the shortest path between them, while one fits: a
+    block too big for one island's units often fits once islands are joined."""
+    tried: set[tuple[int, ...]] = set()
+    while True:
+        path = _join_path(case, sch.x[s], sch.z[s], tried)
+        if path is None:
+            return
+        buses, branches = path
+        tried.add(tuple(branches))
+        saved = (sch.x[s].copy(), sch.z[s].copy())
+        sch.x[s, buses] = True
+        sch.z[s, branches] = True
+        if _dispatch(case, sch, s, p_prev) is None:
+            sch.x[s], sch.z[s] = saved
+
+
+def _join_path(
+    case: RestoreCase, live: np.ndarray, closed: np.ndarray, tried: set[tuple[int, ...]]
+) -> tuple[list[int], list[int]] | None:
+    """Dead buses and open branches of the shortest path joining two live islands (from
+    the island of the lowest bus, breadth first: the same on every laptop), not tried."""
+    isl = islands(case, live, closed)
+    adj: dict[int, list[tuple[int, int]]] = {}
+    for k, (f, t) in enumerate(zip(case.branch_from, case.branch_to, strict=True)):
+        if not closed[k]:
+            adj.setdefault(int(f), []).append((int(t), k))
+            adj.setdefault(int(t), []).append((int(f), k))
+    for home in sorted({int(i) for i in isl if i >= 0}):
+        start = [int(b) for b in np.flatnonzero(isl == home)]
+        prev: dict[int, tuple[int, int]] = {}
+        seen, queue = set(start), deque(start)
+        while queue:
+            b = queue.popleft()
+            for nxt, k in sorted(adj.get(b, [])):
+                if nxt in seen or isl[nxt] == home:
+                    continue
+                seen.add(nxt)
+                prev[nxt] = (b, k)
+                if isl[nxt] < 0:
+                    queue.append(nxt)
+                    continue
+                buses, branches, node = [], [], nxt
+                while node in prev:
+                    back, kk = prev[node]
+                    branches.append(kk)
+                    if isl[back] < 0:
+                        buses.append(back)
+                    node = back
+                if tuple(sorted(branches)) not in tried:
+                    return sorted(buses), sorted(branches)
+    return None
 
 
 def _crank_path(case: RestoreCase, sch: Schedule, s: int, p_prev: np.ndarray) -> None:
@@ -203,7 +274,76 @@ def _try_block(case: RestoreCase, sch: Schedule, s: int, j: int, p_prev: np.ndar
     return False
 
 
+def reach_of(case: RestoreCase, bus: int) -> set[int]:
+    """The buses joined to ``bus`` by branches (closed or not)."""
+    adj: dict[int, set[int]] = {}
+    for f, t in zip(case.branch_from, case.branch_to, strict=True):
+        adj.setdefault(int(f), set()).add(int(t))
+        adj.setdefault(int(t), set()).add(int(f))
+    seen, todo = {bus}, [bus]
+    while todo:
+        for nxt in adj.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def islands(case: RestoreCase, live: np.ndarray, closed: np.ndarray) -> np.ndarray:
+    """Island number per bus over the closed branches (-1: dead bus)."""
+    out = np.full(case.n_bus, -1, dtype=int)
+    adj: dict[int, list[int]] = {}
+    for k in np.flatnonzero(closed):
+        f, t = int(case.branch_from[k]), int(case.branch_to[k])
+        adj.setdefault(f, []).append(t)
+        adj.setdefault(t, []).append(f)
+    for start in np.flatnonzero(live):
+        if out[start] >= 0:
+            continue
+        out[start] = start
+        todo = [int(start)]
+        while todo:
+            for nxt in adj.get(todo.pop(), []):
+                if live[nxt] and out[nxt] < 0:
+                    out[nxt] = start
+                    todo.append(nxt)
+    return out
+
+
+def pickup_short(case: RestoreCase, sch: Schedule, s: int) -> float:
+    """MW by which the pickup of step ``s`` (blocks closing with their cold load, units
+    cranking, buses turning live) exceeds the block-loading steps of the units running in
+    its island, worst island first; 0 when every island carries its pickup."""
+    isl = islands(case, sch.x[s], sch.z[s])
+    need: dict[int, float] = {}
+    room: dict[int, float] = {}
+
+    def add(bus: int, mw: float, into: dict[int, float]) -> None:
+        if isl[bus] >= 0:
+            into[int(isl[bus])] = into.get(int(isl[bus]), 0.0) + mw
+
+    was = (lambda a, i: bool(a[s - 1, i])) if s else (lambda a, i: False)
+    for b in np.flatnonzero(sch.x[s]):
+        if not was(sch.x, b):
+            add(int(b), float(case.fixed_mw[b]), need)
+    for j, block in enumerate(case.blocks):
+        if sch.y[s, j] and not was(sch.y, j):
+            factor = block.cold_factor if block.cold_steps else 1.0
+            for bus, mw in block.demand_mw.items():
+                add(bus, factor * mw, need)
+    for g, unit in enumerate(case.units):
+        if not sch.u[s, g]:
+            continue
+        if unit.black_start or was(sch.u, g):
+            add(unit.bus, unit.step_mw, room)
+        else:
+            add(unit.bus, unit.cranking_mw, need)
+    return max([0.0] + [mw - room.get(i, 0.0) for i, mw in need.items()])
+
+
 def _dispatch(case: RestoreCase, sch: Schedule, s: int, p_prev: np.ndarray) -> np.ndarray | None:
+    if pickup_short(case, sch, s) > 1e-9:
+        return None  # the units of an island cannot take its pickup at once
     demand = block_demand(case, sch.y, s)
     can_run = np.zeros(len(case.units))
     for g, unit in enumerate(case.units):

@@ -10,6 +10,11 @@ a running black-start unit in the same step. Rules:
   once its bus was live the step before, draws its cranking power in the step it
   starts and gives power only from the next step;
 * a unit takes at most its block-loading step more than the step before;
+* block loading at the instant of closing: what is picked up in a step (the new blocks
+  with their cold load, cranking, newly live buses) is carried by the units running in
+  the same island, each taking at most its step (a second transport flow ``e``/``q``
+  over the closed branches): an earlier block's cold load decaying in the same step is
+  never counted as room, because it decays over minutes and the pickup is at once;
 * a block draws its cold-load factor times its demand for its first steps;
 * at most ``blocks_per_step`` new blocks per step;
 * spinning reserve: the units giving power are rated ``reserve`` above the step's demand.
@@ -46,11 +51,12 @@ class Layout:
 
     def __post_init__(self) -> None:
         sizes = [self.nb, self.nk, self.ng, self.nl, self.ng, self.nk, self.nk, self.nb]
+        sizes += [self.nk, self.ng]
         self.off = np.r_[0, np.cumsum(sizes)] * self.S
         self.n = int(self.off[-1])
 
     def col(self, var: int, i: int | np.ndarray, s: int | np.ndarray) -> np.ndarray:
-        """Column of variable ``var`` (0 x, 1 z, 2 u, 3 y, 4 p, 5 f, 6 h, 7 src)."""
+        """Column of variable ``var`` (0 x, 1 z, 2 u, 3 y, 4 p, 5 f, 6 h, 7 src, 8 e, 9 q)."""
         return np.asarray(self.off[var] + np.asarray(i) * self.S + np.asarray(s), dtype=int)
 
 
@@ -93,10 +99,27 @@ def build(
     _units(case, L, rows, lo, hi)
     _balance(case, L, rows)
     _blocks(case, L, rows)
+    for j in never_fit(case):
+        hi[L.col(3, j, np.arange(L.S))] = 0.0
+    _pickup(case, L, rows, lo, hi, sum(u.step_mw for u in case.units))
     if case.reserve > 0:
         _reserve(case, L, rows)
     a = sp.csc_matrix((rows.v, (rows.r, rows.c)), shape=(len(rows.lo), L.n))
     return L, a, lo, hi, np.array(rows.lo), np.array(rows.hi), integ
+
+
+def never_fit(case: RestoreCase) -> list[int]:
+    """Blocks whose pickup (cold load included) is more than the steps of every unit that
+    could ever reach them: no order can close them."""
+    from planner.restore_greedy import reach_of
+
+    out = []
+    for j, block in enumerate(case.blocks):
+        reach = reach_of(case, next(iter(block.demand_mw)))
+        room = sum(u.step_mw for u in case.units if u.bus in reach)
+        if block.p_mw * (block.cold_factor if block.cold_steps else 1.0) > room + 1e-9:
+            out.append(j)
+    return out
 
 
 def _monotone(L: Layout, rows: _Rows) -> None:
@@ -216,6 +239,63 @@ def _demand(case: RestoreCase, L: Layout, s: int) -> tuple[list[Any], list[float
             if s:
                 cols.append(L.col(2, g, s - 1))
                 vals.append(-unit.cranking_mw)
+    return cols, vals
+
+
+def _pickup(
+    case: RestoreCase, L: Layout, rows: _Rows, lo: np.ndarray, hi: np.ndarray, big: float
+) -> None:
+    """What closes in a step is carried at once by the running units of its island
+    (``big``: all the units' steps, the most any branch can carry of it)."""
+    for k in range(L.nk):
+        for s in range(L.S):
+            e, zk = L.col(8, k, s), L.col(1, k, s)
+            lo[e], hi[e] = -big, big
+            rows.add([e, zk], [1.0, -big], -np.inf, 0.0)
+            rows.add([e, zk], [1.0, big], 0.0, np.inf)
+    for g, unit in enumerate(case.units):
+        for s in range(L.S):
+            q = L.col(9, g, s)
+            hi[q] = unit.step_mw
+            if unit.black_start:
+                rows.add([q, L.col(2, g, s)], [1.0, -unit.step_mw], -np.inf, 0.0)
+            elif s == 0:
+                hi[q] = 0.0
+            else:
+                rows.add([q, L.col(2, g, s - 1)], [1.0, -unit.step_mw], -np.inf, 0.0)
+    for b in range(L.nb):
+        for s in range(L.S):
+            cols, vals = _new_at_bus(case, L, b, s)
+            into = np.flatnonzero(case.branch_to == b)
+            out = np.flatnonzero(case.branch_from == b)
+            gens = np.array([g for g, u in enumerate(case.units) if u.bus == b], dtype=int)
+            cols += [*L.col(9, gens, s), *L.col(8, into, s), *L.col(8, out, s)]
+            vals += [1.0] * len(gens) + [1.0] * len(into) + [-1.0] * len(out)
+            rows.add(cols, vals, 0.0, 0.0)
+
+
+def _new_at_bus(case: RestoreCase, L: Layout, b: int, s: int) -> tuple[list[Any], list[float]]:
+    """Minus the MW picked up at bus ``b`` in step ``s``: blocks closing (cold), units
+    cranking, the bus's fixed demand when it turns live."""
+    cols: list[Any] = []
+    vals: list[float] = []
+
+    def new(var: int, i: int, mw: float) -> None:
+        cols.append(L.col(var, i, s))
+        vals.append(-mw)
+        if s:
+            cols.append(L.col(var, i, s - 1))
+            vals.append(mw)
+
+    if case.fixed_mw[b] > 0:
+        new(0, b, float(case.fixed_mw[b]))
+    for j, block in enumerate(case.blocks):
+        mw = block.demand_mw.get(b, 0.0)
+        if mw > 0:
+            new(3, j, mw * (block.cold_factor if block.cold_steps else 1.0))
+    for g, unit in enumerate(case.units):
+        if unit.bus == b and not unit.black_start and unit.cranking_mw > 0:
+            new(2, g, unit.cranking_mw)
     return cols, vals
 
 

@@ -23,6 +23,7 @@ Defaults, with where they come from (``field_guides/restoration.md`` cites them)
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,7 +60,7 @@ class RestoreSpec:
     blocks_per_step: int = 1
     reserve_pct: float = 10.0  # online rating kept above what is drawn, % of it
     block_load_pct: float = 25.0
-    black_start: tuple[str, ...] = ()
+    black_start: tuple[str, ...] | None = None  # None: not written, the default rule
     units: dict[str, UnitRestore] = field(default_factory=dict)
     cold_load: dict[str, tuple[float, float]] = field(
         default_factory=lambda: dict(COLD_LOAD_DEFAULTS)
@@ -72,8 +73,15 @@ class RestoreSpec:
         return self.load_class.get(load, "residential" if tier >= 3 else "commercial")
 
 
-def read_restore(root: _Reader, units: list[str], loads: list[str]) -> RestoreSpec:
-    """Read and check ``[restore]`` (absent: all defaults)."""
+def read_restore(
+    root: _Reader,
+    units: list[str],
+    loads: dict[str, int],
+    others: dict[str, str] | None = None,
+) -> RestoreSpec:
+    """Read and check ``[restore]`` (absent: all defaults). ``others``: generators that
+    take no part in the order, and why (PV and batteries rejoin once the island is
+    stable). ``loads``: each load's tier."""
     r = root.sub("restore", root.table("restore"))
     step = r.num("step_minutes", 10.0, lo=0.0, lo_open=True, hi=24 * 60)
     hold = r.num("hold_minutes", 5.0, lo=0.0, hi=24 * 60)
@@ -81,8 +89,9 @@ def read_restore(root: _Reader, units: list[str], loads: list[str]) -> RestoreSp
     per_step = r.whole("blocks_per_step", 1, lo=1, hi=50)
     reserve = r.num("reserve_pct", 10.0, lo=0.0, hi=100.0)
     pct = r.num("block_load_pct", 25.0, lo=0.0, lo_open=True, hi=100.0)
-    black = _names(r, "black_start", units, "unit")
-    unit_specs = _units(r, units)
+    others = others or {}
+    black = _names(r, "black_start", units, "unit", others) if "black_start" in r.data else None
+    unit_specs = _units(r, units, others)
     cold = _cold_load(r)
     classes = _classes(r, loads, cold)
     blocks = _blocks(r, loads)
@@ -94,7 +103,7 @@ def read_restore(root: _Reader, units: list[str], loads: list[str]) -> RestoreSp
         blocks_per_step=per_step,
         reserve_pct=reserve,
         block_load_pct=pct,
-        black_start=tuple(black),
+        black_start=None if black is None else tuple(black),
         units=unit_specs,
         cold_load=cold,
         load_class=classes,
@@ -102,23 +111,30 @@ def read_restore(root: _Reader, units: list[str], loads: list[str]) -> RestoreSp
     )
 
 
-def _names(r: _Reader, key: str, known: list[str], what: str) -> list[str]:
+def _names(
+    r: _Reader, key: str, known: Collection[str], what: str, others: dict[str, str] | None = None
+) -> list[str]:
     value = r._get(key, [], False)
     if not isinstance(value, list) or any(not isinstance(v, str) for v in value):
         raise r.fail(key, f"must be a list of {what} names, got {value!r}")
     for v in value:
+        if others and v in others:
+            raise r.fail(key, f"{v!r} takes no part in the order: {others[v]}")
         if v not in known:
             raise r.fail(key, f"no {what} named {v!r} in the scenario")
     if len(set(value)) != len(value):
-        raise r.fail(key, "names a unit twice")
+        twice = next(v for v in value if value.count(v) > 1)
+        raise r.fail(key, f"names the {what} {twice!r} twice")
     return list(value)
 
 
-def _units(r: _Reader, known: list[str]) -> dict[str, UnitRestore]:
+def _units(r: _Reader, known: list[str], others: dict[str, str]) -> dict[str, UnitRestore]:
     table = r.table("units")
     sub = r.sub("units", table)
     out: dict[str, UnitRestore] = {}
     for name in sorted(table):
+        if name in others:
+            raise sub.fail(name, f"{name!r} takes no part in the order: {others[name]}")
         if name not in known:
             raise sub.fail(name, "no unit of that name in [[generators]]")
         u = sub.sub(name, sub.table(name))
@@ -144,7 +160,7 @@ def _cold_load(r: _Reader) -> dict[str, tuple[float, float]]:
     return out
 
 
-def _classes(r: _Reader, loads: list[str], cold: dict[str, Any]) -> dict[str, str]:
+def _classes(r: _Reader, loads: dict[str, int], cold: dict[str, Any]) -> dict[str, str]:
     table = r.table("load_class")
     sub = r.sub("load_class", table)
     for name in sorted(table):
@@ -156,7 +172,7 @@ def _classes(r: _Reader, loads: list[str], cold: dict[str, Any]) -> dict[str, st
     return {str(k): str(v) for k, v in table.items()}
 
 
-def _blocks(r: _Reader, loads: list[str]) -> tuple[Block, ...]:
+def _blocks(r: _Reader, loads: dict[str, int]) -> tuple[Block, ...]:
     out: list[Block] = []
     seen: dict[str, str] = {}
     for i, t in enumerate(r.tables("blocks")):
@@ -165,6 +181,9 @@ def _blocks(r: _Reader, loads: list[str]) -> tuple[Block, ...]:
         members = _names(b, "loads", loads, "load")
         if not members:
             raise b.fail("loads", "must name at least one load")
+        tiers = sorted({loads[m] for m in members})
+        if len(tiers) > 1:
+            raise b.fail("loads", f"mixes tiers {tiers}: a block is one tier (split it)")
         b.finish()
         for m in members:
             if m in seen:

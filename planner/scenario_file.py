@@ -76,8 +76,11 @@ def parse_scenario(
 
     sites = _read_places(root)
     generators: list[Generator] = []
+    not_in_order: dict[str, str] = {}  # names [restore.units] cannot take, and why
     for i, t in enumerate(root.tables("generators")):
-        generators.extend(_read_generator(root.sub("generators", t, i), sites, profiles))
+        group = _read_generator(root.sub("generators", t, i), sites, profiles)
+        generators.extend(group)
+        not_in_order.update(_not_in_order(t.get("name"), group))
     _unique(root, "generators", [g.name for g in generators], "generator name")
     loads: list[Load] = []
     for i, t in enumerate(root.tables("loads")):
@@ -93,7 +96,9 @@ def parse_scenario(
     ]
     _unique(root, "storage", [b.name for b in batteries], "storage name")
     _unique(root, "storage", [str(b.index) for b in batteries], "storage index")
-    restore = read_restore(root, [g.name for g in generators], [ld.name for ld in loads])
+    restore = read_restore(
+        root, [g.name for g in generators], {ld.name: ld.tier for ld in loads}, not_in_order
+    )
     preferences = [
         _read_preference(root.sub("preferences", t, i), sites, loads)
         for i, t in enumerate(root.tables("preferences"))
@@ -372,6 +377,19 @@ def _read_generator(r: _Reader, sites: list[Site], profiles: dict[str, Any]) -> 
                 profile=profile,
                 **kw,
             )
+        )
+    return out
+
+
+def _not_in_order(group: Any, gens: list[Generator]) -> dict[str, str]:
+    """Generator names a ``[restore.units]`` entry cannot name, and why."""
+    out: dict[str, str] = {}
+    for g in gens:
+        if g.element == "sgen" and not g.fuelled:
+            out[g.name] = "a PV/inverter unit rejoins once the island is stable, after the order"
+    if len(gens) > 1 and isinstance(group, str):
+        out[group] = out.get(gens[0].name) or (
+            f"it names {len(gens)} generators ({gens[0].name} to {gens[-1].name}): name one of them"
         )
     return out
 

@@ -51,10 +51,17 @@ class _Locator:
                 start, table = hits[pick], full
                 end = self._end_of(start, full, end)
                 continue
+            if not index and self._implicit(full, start, end):
+                table = full  # [a.b.c] written without [a.b]: look further down
+                continue
             # a key (or an inline table, whose fields are on its line), else the parent
             found = None if index else self._key_line(name, start, end)
             return found if found is not None else self._line(start)
         return self._line(start)
+
+    def _implicit(self, full: str, start: int, end: int) -> bool:
+        """A table defined only by the headers of its sub-tables."""
+        return any(start < i < end and name.startswith(full + ".") for i, name, _ in self.headers)
 
     @staticmethod
     def _line(start: int) -> int | None:

@@ -83,6 +83,64 @@ def check_order_and_playbook(invoke: Invoke, home: Path, out: Path, pb: Path) ->
     assert len(releases) == sum(1 for s in plan["steps"] if s["picks_up"])
     for before, after in itertools.pairwise(steps):
         assert after["prerequisites"] == [before["id"]]
-    assert all(s["hold"] == "300s" for s in ops if "Pick up" in s["instructions"])
+    # each step holds the crew until the next step's planned minute (the order counts on
+    # that time: cold-load decay, units coming up), and at least 5 min after a pickup
+    minutes = [s["minute"] for s in plan["steps"]] + [None]
+    for op, step, nxt in zip(ops, plan["steps"], minutes[1:], strict=True):
+        gap = (nxt - step["minute"]) if nxt is not None else 0
+        want = max(gap, 5 if step["picks_up"] else 0)
+        got = int(op.get("hold", "0m").rstrip("m")) if "hold" in op else 0
+        assert got == want, (op["id"], op.get("hold"), want)
+    assert any(int(op["hold"].rstrip("m")) > 10 for op in ops if "hold" in op)
     runs = json_out(invoke(home, "playbook", "list", "--json"))
     assert any(doc["id"] in json.dumps(r) for r in runs.get("runs", runs))
+
+
+def test_a_long_horizon_keeps_tier_one_first_and_gives_true_reasons(invoke: Invoke) -> None:
+    """Review 22 F6/F7: past the exact search's horizon the greedy order used to leave
+    the hospital and the water plant dark while it restored tier-3 homes, and said
+    "what runs cannot carry it" with megawatts to spare."""
+    r = invoke(None, "plan", "restore", "island-microgrid", "--steps", "200", "--no-ac", "--json")
+    assert r.exit_code == 0, r.output
+    plan = json.loads(r.stdout)
+    assert plan["method"] == "milp+greedy" and plan["exact_steps"] == 21
+    picked = [b["block"] for s in plan["steps"] for b in s["picks_up"]]
+    assert {"hospital", "water-plant"} <= set(picked[:2])
+    tiers = [b["tier"] for s in plan["steps"] for b in s["picks_up"]]
+    assert tiers == sorted(tiers)
+    assert plan["energy_mwh"] >= plan["greedy_energy_mwh"]
+    # a 3-step horizon: the blocks left out are left out for the horizon, and say so
+    r = invoke(None, "plan", "restore", "island-microgrid", "--steps", "3", "--no-ac", "--json")
+    why = json.loads(r.stdout)["why_not_restored"]
+    assert "the horizon (3 steps) ended before its turn" in why["clinic"]
+    assert "split it" in why["north-homes-0"]  # 3.75 MW cold, 1.15 MW of steps: never
+
+
+def test_a_large_network_gets_its_order_in_playbook_parts(
+    invoke: Invoke, home: Path, tmp_path: Path
+) -> None:
+    """Review 22 F8: case118's playbook was over the 60,000-byte limit, so nothing was
+    written, not even --out; its greedy order left tier-1 blocks dark."""
+    out, pb = tmp_path / "c118.json", tmp_path / "c118.toml"
+    r = invoke(
+        None, "plan", "restore", "case118-72h", "--no-ac", "--out", str(out),
+        "--playbook", str(pb),
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    plan = json.loads(out.read_text())
+    assert plan["method"] == "greedy" and plan["decisions"] > 6_000
+    assert f"{plan['decisions']:,} on/off decisions" in " ".join(r.stdout.split())
+    tier1 = {b["block"] for s in plan["steps"] for b in s["picks_up"] if b["tier"] == 1}
+    assert tier1 and not [n for n in plan["not_restored"] if n in tier1]
+    parts = sorted(tmp_path.glob("c118-part*.toml"))
+    assert len(parts) >= 2 and not pb.exists() and "run them in order" in r.stdout
+    ops = []
+    for k, part in enumerate(parts, start=1):
+        assert len(part.read_bytes()) <= 60_000
+        v = invoke(None, "playbook", "validate", str(part))
+        assert v.exit_code == 0, v.output
+        doc = tomllib.loads(part.read_text())
+        assert f"part {k} of {len(parts)}" in doc["title"]
+        ops += [s for s in doc["steps"] if s["role"] == "operator"]
+    # every switching step of the order is in exactly one part, in order
+    assert [s["id"] for s in ops] == [f"step-{s['step']}" for s in plan["steps"]]

@@ -96,6 +96,34 @@ def _check_rules(case, sch) -> None:  # type: ignore[no-untyped-def]
             before = sch.p[s - 1, g] if s else 0.0
             assert sch.p[s, g] - before <= unit.step_mw + 1e-6, "block-loading step exceeded"
             assert sch.p[s, g] <= unit.p_max_mw * sch.u[s, g] + 1e-6
+        _check_pickup(case, sch, s)
+
+
+def _check_pickup(case, sch, s: int) -> None:  # type: ignore[no-untyped-def]
+    """What closes at step s, cold load included, fits the steps of its island's running
+    units (walked with networkx, not the planner's own island code)."""
+    import networkx as nx
+
+    g = nx.Graph()
+    g.add_nodes_from(int(b) for b in np.flatnonzero(sch.x[s]))
+    g.add_edges_from(
+        (int(case.branch_from[k]), int(case.branch_to[k])) for k in np.flatnonzero(sch.z[s])
+    )
+    prev = (lambda a: a[s - 1]) if s else (lambda a: np.zeros_like(a[0]))
+    for island in nx.connected_components(g):
+        need = sum(case.fixed_mw[b] for b in island if not prev(sch.x)[b])
+        for j, block in enumerate(case.blocks):
+            if sch.y[s, j] and not prev(sch.y)[j]:
+                f = block.cold_factor if block.cold_steps else 1.0
+                need += sum(f * mw for bus, mw in block.demand_mw.items() if bus in island)
+        room = 0.0
+        for i, unit in enumerate(case.units):
+            if unit.bus in island and sch.u[s, i]:
+                if unit.black_start or prev(sch.u)[i]:
+                    room += unit.step_mw
+                else:
+                    need += unit.cranking_mw
+        assert need <= room + 1e-6, f"step {s}: {need} MW picked up, units take {room} MW"
 
 
 def test_a_step_above_the_block_limit_is_never_taken(tmp_path: Path) -> None:
@@ -121,8 +149,26 @@ def test_a_step_above_the_block_limit_is_never_taken(tmp_path: Path) -> None:
     assert restore(sc, ac=False)["not_restored"] == []
 
 
+def test_a_decaying_cold_load_is_never_counted_as_room_for_a_new_block(tmp_path: Path) -> None:
+    # two sets, steps 0.5 + 0.4 = 0.9 MW. water (0.6 MW x 1.5 cold = 0.9) fits at once;
+    # hospital (0.8 x 1.5 = 1.2 MW) never does, even while water's cold load decays
+    _net(tmp_path, 2, [(0, 1)], [("water", 1, 0.6), ("hospital", 1, 0.8)])
+    sc = _scenario(
+        tmp_path, _gen("a", 0, 2.0) + _gen("b", 0, 1.6),
+        _load(0, "water", 1) + _load(1, "hospital", 1), "[restore]\nsteps = 8\n",
+    )  # fmt: skip
+    case = build_case(sc, build_network(sc).grid)
+    base = greedy(case)
+    _check_rules(case, base)
+    solved = solve(case, base)
+    _check_rules(case, solved.schedule)
+    plan = restore(sc, ac=False)
+    assert plan["not_restored"] == ["hospital"]
+    assert "(0.9 MW)" in plan["why_not_restored"]["hospital"]
+
+
 def test_a_cranking_unit_never_starts_before_its_path_is_live(tmp_path: Path) -> None:
-    _net(tmp_path, 4, [(0, 1), (1, 2), (2, 3)], [("near", 1, 0.2), ("far", 3, 1.2)])
+    _net(tmp_path, 4, [(0, 1), (1, 2), (2, 3)], [("near", 1, 0.2), ("far", 3, 1.1)])
     sc = _scenario(
         tmp_path,
         _gen("bs", 0, 0.5) + _gen("steam", 3, 3.0),
@@ -140,7 +186,7 @@ def test_a_cranking_unit_never_starts_before_its_path_is_live(tmp_path: Path) ->
     # the whole path b0-b1-b2-b3 can be closed in one step; steam starts the step after
     assert sch.u[start, g] and start >= 1
     assert all(sch.x[start - 1, b] for b in range(4)) and not sch.u[start - 1, g]
-    # "far" (1.2 MW) is beyond the black-start set (0.5 MW): it waits for steam
+    # "far" (1.1 MW, 1.65 with cold load) is beyond the black-start set: it waits for steam
     far = [b.name for b in case.blocks].index("far")
     assert int(np.argmax(sch.y[:, far])) > start
     plan = restore(sc, ac=False)
@@ -226,14 +272,27 @@ def test_restore_settings_are_checked_and_named(tmp_path: Path) -> None:
         ("[restore]\nstep_minutes = -1\n", "restore.step_minutes"),
         ('[restore.load_class]\na = "arctic"\n', "unknown class 'arctic'"),
         ("[restore.units.ghost]\ncranking_mw = 1\n", "restore.units.ghost"),
-        ('[[restore.blocks]]\nname = "x"\nloads = ["a", "a"]\n', "names a unit twice"),
+        ('[[restore.blocks]]\nname = "x"\nloads = ["a", "a"]\n', "names the load 'a' twice"),
         ("[restore]\ncolour = 1\n", "unknown field"),
+        # a table written only as [restore.x.y] still names its line
+        ("[restore.units.ghost]\ncranking_mw = 1\n", r"restore.units.ghost \(line \d+\)"),
+        ("[restore.cold_load.residential]\nfactor = 0.5\nminutes = 3\n", r"factor \(line \d+\)"),
+        ("[restore.units.g]\ncranking_mw = 5\n", "more than the unit's own rating"),
     ):
-        with pytest.raises(ScenarioError, match=words.replace("(", r"\(")):
-            _scenario(tmp_path, gen, load, table)
-    sc = _scenario(tmp_path, gen, load, "[restore.units.g]\nblack_start = false\n")
-    with pytest.raises(ScenarioError, match="no unit can black start"):
-        restore(sc, ac=False)
+        with pytest.raises(ScenarioError, match=words):
+            restore(_scenario(tmp_path, gen, load, table), ac=False)
+    for table in ("[restore.units.g]\nblack_start = false\n", "[restore]\nblack_start = []\n"):
+        sc = _scenario(tmp_path, gen, load, table)  # an empty list is "none", not "defaults"
+        with pytest.raises(ScenarioError, match="no unit can black start"):
+            restore(sc, ac=False)
+
+
+def test_a_block_of_two_tiers_is_refused_by_field_and_line(tmp_path: Path) -> None:
+    _net(tmp_path, 2, [(0, 1)], [("a", 1, 0.2), ("b", 1, 0.1)])
+    gen, loads = _gen("g", 0, 1.0), _load(0, "a", 1) + _load(1, "b", 3)
+    table = '\n[[restore.blocks]]\nname = "mix"\nloads = ["a", "b"]\n'
+    with pytest.raises(ScenarioError, match=r"restore.blocks\[0\].loads \(line \d+\): mixes tiers"):
+        _scenario(tmp_path, gen, loads, table)
 
 
 def test_spinning_reserve_holds_back_a_block_that_would_leave_too_little(tmp_path: Path) -> None:
