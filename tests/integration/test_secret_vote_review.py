@@ -1,0 +1,77 @@
+"""Secret ballots after a hostile review (review 21): a sheet that can never be decrypted
+says Stuck, and the CLI tells the truth about revoked tellers and provisional counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ledger.home import Home
+from ledger.store import Store
+from tests.conftest import Invoke, json_out
+from tests.integration import test_secret_vote_cli as secret
+from tests.integration import test_vote_cli as base
+
+sync = base.sync
+council_template = base.council_template  # the council's homes (pytest fixtures)
+council = base.council
+ok = secret.ok
+
+
+def closed_secret_vote(invoke: Invoke, homes: dict[str, Path]) -> str:
+    """A secret vote (k = 2 of bob, carol, dave) with two ballots, closed and synced."""
+    cid = secret.ceremony(invoke, homes)
+    vid: str = json_out(secret.open_secret(invoke, homes["alice"], cid))["vote"]
+    sync(*homes.values())
+    ok(invoke(homes["alice"], "vote", "cast", vid[:8], "north"))
+    ok(invoke(homes["erin"], "vote", "cast", vid[:8], "south"))
+    sync(*homes.values())
+    ok(invoke(homes["alice"], "vote", "close", vid[:8]))
+    sync(*homes.values())
+    return vid
+
+
+def forge_seal(h: Path, copy_of: dict, share: bytes) -> None:
+    """Another tool signs a seal of the same sheet carrying a bad decryption share."""
+    with Home(h) as home:
+        home.append("vote.seal", {**copy_of, "share": share})
+
+
+def test_a_secret_vote_whose_shares_can_never_reach_k_says_stuck(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    vid = closed_secret_vote(invoke, council)
+    ok(invoke(council["bob"], "vote", "seal", vid[:8]))
+    with Store.open(council["bob"]) as s:
+        bobs = next(e for e in s.entries(kind_prefix="vote.seal")).body
+    forge_seal(council["carol"], bobs, bobs["share"])  # a copy of bob's share
+    sync(*council.values())
+    st = json_out(invoke(council["erin"], "vote", "status", vid[:8], "--json"))
+    assert st["state"] == "SEALED" and st["stuck"] is False  # dave can still seal
+    human = " ".join(ok(invoke(council["erin"], "vote", "status", vid[:8])).split())
+    assert "dave can still seal this sheet" in human and "Stuck" not in human
+    forge_seal(council["dave"], bobs, b"\x44\x01")  # a truncated share
+    sync(*council.values())
+    st = json_out(invoke(council["erin"], "vote", "status", vid[:8], "--json"))
+    assert st["state"] == "SEALED" and st["stuck"] is True
+    assert sorted(st["stuck_detail"]["invalid_shares"]) == ["carol", "dave"]
+    human = " ".join(ok(invoke(council["erin"], "vote", "status", vid[:8])).split())
+    assert "Stuck" in human and "never be decrypted" in human and "Open a new vote" in human
+    assert "has not sealed yet can seal" not in human and "a seal adds its share" not in human
+    res = " ".join(ok(invoke(council["erin"], "vote", "result", vid[:8])).split())
+    assert "Stuck" in res and "carol (teller" in res and "dave (teller" in res
+    listed = json_out(invoke(council["erin"], "vote", "list", "--json"))
+    assert [v["stuck"] for v in listed["votes"] if v["id"] == vid] == [True]
+
+
+def test_verify_and_receipt_of_an_unsealed_secret_vote_speak_of_no_provisional_count(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    vid = closed_secret_vote(invoke, council)
+    human = " ".join(ok(invoke(council["erin"], "vote", "verify", vid[:8])).split())
+    assert "None" not in human and "counts: not decrypted yet" in human
+    data = json_out(invoke(council["erin"], "vote", "verify", vid[:8], "--json", "--all"))
+    reasons = {b["reason"] for b in data["ballots"]}
+    assert reasons == {"counts once sealed (a secret ballot has no provisional count)"}
+    rec = " ".join(ok(invoke(council["alice"], "vote", "receipt", vid[:8])).split())
+    assert "not sealed yet" in rec and "provisional count." not in rec
+    assert "a secret vote has no provisional count" in rec
