@@ -202,9 +202,7 @@ def stuck(vote: Vote, roster: Roster, best: int) -> Stuck | None:
     return Stuck(best, able, spent, gone, advice)
 
 
-def seats(
-    vote: Vote, roster: Roster
-) -> tuple[list[bytes], list[bytes], list[tuple[bytes, str]]]:
+def seats(vote: Vote, roster: Roster) -> tuple[list[bytes], list[bytes], list[tuple[bytes, str]]]:
     """The tellers who can still seal, those who sealed (any sheet), and those whose seat
     key cannot write any more (and why)."""
     keys = vote.charter.fields.teller_keys
