@@ -36,7 +36,7 @@ def ceremony() -> None:
 
 
 def ceremony_json(c: Any, roster: Any) -> dict[str, Any]:
-    from ledger.votes.secret_writer import awaited
+    from ledger.votes.secret_writer import awaited, seat_gone
 
     st = c.state
     return {
@@ -49,6 +49,7 @@ def ceremony_json(c: Any, roster: Any) -> dict[str, Any]:
                 "key": c.teller_keys[m].hex(),
                 "dealt": i in c.dealt,
                 "checked": bool(c.checked.get(i)) and i not in c.unchecked(),
+                "seat_gone": seat_gone(c, roster, i),
             }
             for i, m in enumerate(c.tellers, start=1)
         ],
@@ -164,6 +165,8 @@ def status_(app: AppContext, ceremony_id: str, as_json: bool) -> None:
         mark = "dealt" if t["dealt"] else "no dealing yet"
         if t["dealt"] and t["checked"]:
             mark += ", shares checked"
+        if t["seat_gone"]:
+            mark += f" ([red]{t['seat_gone']}[/])"
         out.print(f"  {t['index']}. {t['name']}: {mark}")
     out.print(f"  {data['status']}")
     if data["complete"]:

@@ -157,11 +157,13 @@ def _status_turnout(out: Console, t: dict[str, Any]) -> None:
 
 
 def _teller_mark(x: dict[str, Any]) -> str:
-    """One teller's state: equivocated outranks sealed, which outranks open/stopped."""
+    """One teller's state: equivocated outranks sealed, then an empty seat, then open/stopped."""
     if x["equivocated"]:
         return "[red]EQUIVOCATED[/]"
     if x["sealed_sheet"]:
         return f"sealed {x['sealed_sheet'][:8]}"
+    if x.get("seat_gone"):
+        return f"[red]{x['seat_gone']}: seat empty[/]"
     return "stopped" if x["stopped"] else "open"
 
 

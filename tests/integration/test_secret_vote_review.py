@@ -75,3 +75,48 @@ def test_verify_and_receipt_of_an_unsealed_secret_vote_speak_of_no_provisional_c
     rec = " ".join(ok(invoke(council["alice"], "vote", "receipt", vid[:8])).split())
     assert "not sealed yet" in rec and "provisional count." not in rec
     assert "a secret vote has no provisional count" in rec
+
+
+def feed(h: Path, name: str) -> list[str]:
+    """The kinds of ``name``'s entries held by the home ``h``."""
+    with Store.open(h) as s:
+        key = s.roster().keys
+        mine = {k for k, info in key.items() if info.name == name}
+        return [e.kind for e in s.entries() if e.author in mine]
+
+
+def test_a_revoked_teller_cannot_deal_and_the_ceremony_says_why_it_waits(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    a = council["alice"]
+    args = [x for t in secret.TELLERS for x in ("--teller", t)]
+    cid = json_out(invoke(a, "vote", "ceremony", "start", *args, "--json"))["ceremony"]
+    sync(*council.values())
+    ok(invoke(council["bob"], "vote", "ceremony", "deal", cid[:12]))
+    ok(invoke(a, "roster", "revoke", "carol", "--reason", "lost", "--at", "1"))
+    sync(*council.values())
+    r = invoke(council["carol"], "vote", "ceremony", "deal", cid[:12])
+    assert r.exit_code == 7, r.output
+    assert "revoked" in r.output and "new ceremony" in r.output
+    assert feed(council["carol"], "carol") == []  # nothing written (exit-codes.md)
+    st = json_out(invoke(a, "vote", "ceremony", "status", cid[:12], "--json"))
+    seats = {t["name"]: t["seat_gone"] for t in st["tellers"]}
+    assert seats == {"bob": None, "carol": "seat key revoked", "dave": None}
+    human = " ".join(ok(invoke(a, "vote", "ceremony", "status", cid[:12])).split())
+    assert "carol: no dealing yet (seat key revoked)" in human
+    assert "cannot complete; start a new ceremony without them" in human
+    r = secret.open_secret(invoke, a, cid)
+    assert r.exit_code == 5 and "seat key revoked" in r.output  # type: ignore[attr-defined]
+
+
+def test_vote_status_shows_a_revoked_tellers_seat_empty(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    vid = closed_secret_vote(invoke, council)
+    ok(invoke(council["alice"], "roster", "revoke", "dave", "--reason", "lost"))
+    sync(*council.values())
+    st = json_out(invoke(council["erin"], "vote", "status", vid[:8], "--json"))
+    seats = {t["name"]: t["seat_gone"] for t in st["tellers_detail"]}
+    assert seats == {"bob": None, "carol": None, "dave": "seat key revoked"}
+    human = " ".join(ok(invoke(council["erin"], "vote", "status", vid[:8])).split())
+    assert "dave (seat key revoked: seat empty)" in human and "dave (open)" not in human
