@@ -3,7 +3,12 @@ says Stuck, and the CLI tells the truth about revoked tellers and provisional co
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from ledger.home import Home
 from ledger.store import Store
@@ -120,3 +125,26 @@ def test_vote_status_shows_a_revoked_tellers_seat_empty(
     assert seats == {"bob": None, "carol": None, "dave": "seat key revoked"}
     human = " ".join(ok(invoke(council["erin"], "vote", "status", vid[:8])).split())
     assert "dave (seat key revoked: seat empty)" in human and "dave (open)" not in human
+
+
+def run_into_closed_pipe(*args: str) -> tuple[int, str]:
+    """Run plurictl in a real process whose stdout's reader is already gone."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "plurictl", *args],
+            stdout=write, stderr=subprocess.PIPE, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    return proc.returncode, proc.stderr.decode()
+
+
+@pytest.mark.parametrize("command", ["status", "result", "verify"])
+def test_a_human_read_command_exits_141_quietly_when_stdout_is_closed(
+    council: dict[str, Path], invoke: Invoke, command: str
+) -> None:
+    vid = closed_secret_vote(invoke, council)
+    code, err = run_into_closed_pipe("--home", str(council["erin"]), "vote", command, vid[:8])
+    assert (code, err) == (141, "")
