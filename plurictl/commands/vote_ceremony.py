@@ -89,8 +89,10 @@ def start_(
     entry = start(app.home.store, app.home.identity, keys, seal_threshold, tolerate)
     _nudge(app)
     body = entry.body
+    roster = app.home.store.roster()
+    names = [roster.name_of(bytes.fromhex(m)) for m in body["tellers"]]  # member id order
     if as_json:
-        emit_json({"ceremony": entry.id.hex(), "k": body["k"], "f": body["f"]})
+        emit_json({"ceremony": entry.id.hex(), "k": body["k"], "f": body["f"], "tellers": names})
         return
     out = console()
     out.print(
@@ -98,6 +100,10 @@ def start_(
         f"will be needed to seal and decrypt (tolerates f={body['f']})"
     )
     out.print(f"  ceremony id: {entry.id.hex()}")
+    from rich.markup import escape
+
+    numbered = ", ".join(f"{i}. {escape(n)}" for i, n in enumerate(names, start=1))
+    out.print(f"  tellers, numbered in member id order: {numbered}")
     out.print(f"Each teller syncs, then runs: plurictl vote ceremony deal {entry.id.hex()[:12]}")
 
 

@@ -148,3 +148,15 @@ def test_a_human_read_command_exits_141_quietly_when_stdout_is_closed(
     vid = closed_secret_vote(invoke, council)
     code, err = run_into_closed_pipe("--home", str(council["erin"]), "vote", command, vid[:8])
     assert (code, err) == (141, "")
+
+
+def test_ceremony_start_prints_the_teller_numbers_status_uses(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    a = council["alice"]
+    args = [x for t in ("dave", "bob", "carol") for x in ("--teller", t)]
+    human = ok(invoke(a, "vote", "ceremony", "start", *args))
+    cid = next(w for w in human.split() if len(w) == 64)
+    st = json_out(invoke(a, "vote", "ceremony", "status", cid[:12], "--json"))
+    numbered = ", ".join(f"{t['index']}. {t['name']}" for t in st["tellers"])
+    assert f"tellers, numbered in member id order: {numbered}" in " ".join(human.split())
