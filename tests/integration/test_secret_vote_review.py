@@ -64,6 +64,8 @@ def test_a_secret_vote_whose_shares_can_never_reach_k_says_stuck(
     assert "has not sealed yet can seal" not in human and "a seal adds its share" not in human
     res = " ".join(ok(invoke(council["erin"], "vote", "result", vid[:8])).split())
     assert "Stuck" in res and "carol (teller" in res and "dave (teller" in res
+    audit = " ".join(ok(invoke(council["erin"], "vote", "verify", vid[:8])).split())
+    assert audit.startswith("OK") and "Stuck: this sheet can never be decrypted" in audit
     listed = json_out(invoke(council["erin"], "vote", "list", "--json"))
     assert [v["stuck"] for v in listed["votes"] if v["id"] == vid] == [True]
 
