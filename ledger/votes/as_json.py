@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.roster.view import Roster
+from ledger.votes.seals import seats
 from ledger.votes.view import FINAL, Ballot, Result, Seal, Sheet, Slot, Stop, Vote, Votes
 
 
@@ -51,6 +52,7 @@ def stuck(vote: Vote, roster: Roster) -> dict[str, Any] | None:
         "can_still_seal": [roster.name_of(m) for m in s.able],
         "sealed_another_sheet": [roster.name_of(m) for m in s.spent],
         "cannot_seal": [{"name": roster.name_of(m), "why": why} for m, why in s.gone],
+        "invalid_shares": [roster.name_of(m) for m in s.invalid],
         "advice": s.advice,
     }
 
@@ -104,8 +106,10 @@ def _voter(slot: Slot, vote: Vote, roster: Roster) -> dict[str, Any]:
 
 
 def _tellers(vote: Vote, roster: Roster) -> list[dict[str, Any]]:
-    """Each teller: stopped, which sheet it sealed, whether it equivocated."""
+    """Each teller: stopped, which sheet it sealed, whether it equivocated or its seat
+    key can no longer seal (revoked, rotated: the seat stays empty on this vote)."""
     stopped = {s.member for s in vote.stops}
+    gone = dict(seats(vote, roster)[2])
     out = []
     for t in vote.charter.tellers:
         seal = vote.seals.get(t)
@@ -115,6 +119,7 @@ def _tellers(vote: Vote, roster: Roster) -> list[dict[str, Any]]:
                 "name": roster.name_of(t),
                 "stopped": t in stopped,
                 "sealed_sheet": seal.sheet.hex() if seal else None,
+                "seat_gone": gone.get(t),  # why its seat key can no longer seal
                 "equivocated": any(e.member == t for e in vote.equivocations)
                 or any(x.member == t for x in vote.forked_tellers),
             }

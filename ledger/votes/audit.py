@@ -100,9 +100,14 @@ def receipt(store: Store, identity: Identity, vote_text: str) -> Receipt:
             "Cast again: a new ballot names both and restores your slot."
         )
     if vote.state == PROVISIONAL:
+        counted = (
+            "is here (a secret vote has no provisional count)"
+            if vote.charter.fields.secret is not None
+            else "is in this laptop's provisional count"
+        )
         r.message = r.message or (
-            f"not sealed yet: your ballot {current.id.hex()[:12]} is in this laptop's "  # type: ignore[union-attr]
-            f"provisional count. Ask again once {vote.charter.k} tellers have sealed."
+            f"not sealed yet: your ballot {current.id.hex()[:12]} {counted}. "  # type: ignore[union-attr]
+            f"Ask again once {vote.charter.k} tellers have sealed."
         )
         return r
     sheet = vote.sheets.get(vote.sealed_sheet)  # type: ignore[arg-type]
@@ -262,8 +267,13 @@ def _explain(vote: Vote, roster: roster_view.Roster, ignored: list[Any]) -> list
         else:
             slot = vote.slots[b.member]
             ok = slot.ballot is b and slot.status == "voted"
+            voted = (
+                "counts once sealed (a secret ballot has no provisional count)"
+                if vote.charter.fields.secret is not None
+                else "counts provisionally (not sealed yet)"
+            )
             why = {
-                "voted": "counts provisionally (not sealed yet)",
+                "voted": voted,
                 "blank": "blank ballot (turnout only)",
                 "spoiled": f"spoiled: {b.spoiled}",
                 "void": "void: double vote",

@@ -189,20 +189,7 @@ def stuck(vote: Vote, roster: Roster, best: int) -> Stuck | None:
     would unblock the vote. ``best``: :func:`most_seals`, before any seal was set aside
     (a sheet this laptop lacks, or one that holds only if sealed, may still get there)."""
     f = vote.charter.fields
-    keys = f.teller_keys
-    able: list[bytes] = []
-    spent: list[bytes] = []
-    gone: list[tuple[bytes, str]] = []
-    for member in f.tellers:
-        info = roster.keys.get(keys.get(member, member))
-        if member in vote.seals:
-            spent.append(member)
-        elif info is None:
-            gone.append((member, "not in the roster"))
-        elif info.status != ACTIVE:
-            gone.append((member, f"seat key {info.status}"))
-        else:
-            able.append(member)
+    able, spent, gone = seats(vote, roster)
     if best + len(able) >= f.k:
         return None
     advice = (
@@ -213,6 +200,56 @@ def stuck(vote: Vote, roster: Roster, best: int) -> Stuck | None:
     if gone:
         advice += "; a revoked or rotated teller's seat stays empty on this vote"
     return Stuck(best, able, spent, gone, advice)
+
+
+def seats(vote: Vote, roster: Roster) -> tuple[list[bytes], list[bytes], list[tuple[bytes, str]]]:
+    """The tellers who can still seal, those who sealed (any sheet), and those whose seat
+    key cannot write any more (and why)."""
+    keys = vote.charter.fields.teller_keys
+    able: list[bytes] = []
+    spent: list[bytes] = []
+    gone: list[tuple[bytes, str]] = []
+    for member in vote.charter.fields.tellers:
+        info = roster.keys.get(keys.get(member, member))
+        if member in vote.seals:
+            spent.append(member)
+        elif info is None:
+            gone.append((member, "not in the roster"))
+        elif info.status != ACTIVE:
+            gone.append((member, f"seat key {info.status}"))
+        else:
+            able.append(member)
+    return able, spent, gone
+
+
+def shares_stuck(vote: Vote, roster: Roster) -> Stuck | None:
+    """A secret vote sealed with fewer than k valid decryption shares: None while tellers
+    who have not sealed can still add enough shares (``waiting`` names them); else why its
+    counts can never be decrypted. A teller seals once, so a bad share is never replaced."""
+    sec = vote.secret
+    if sec is None or sec.counts is not None:
+        return None
+    k = vote.charter.k
+    able, spent, gone = seats(vote, roster)
+    valid = sum(s.valid for s in sec.shares)
+    names = ", ".join(roster.name_of(m) for m in able)
+    if valid + len(able) >= k:
+        sec.waiting = f"{sec.waiting}: {names} can still seal this sheet (a seal adds its share)"
+        return None
+    bad = [s for s in sec.shares if not s.valid]
+    sec.waiting = f"{sec.waiting}: too few tellers can still seal this sheet ({names or 'none'})"
+    advice = (
+        f"this sheet can never be decrypted: {valid} valid decryption share(s) of the {k} "
+        f"needed, and {len(able)} teller(s) can still seal it"
+    )
+    if bad:
+        who = ", ".join(f"{roster.name_of(s.member)} (teller {s.teller})" for s in bad)
+        advice += f"; the shares of {who} do not verify, and a teller seals only once"
+    advice += (
+        ". Open a new vote (same question and roll) with tellers who can seal, and tell the "
+        "voters to cast again there"
+    )
+    return Stuck(len(sec.shares), able, spent, gone, advice, [s.member for s in bad])
 
 
 def sheets_in_view(

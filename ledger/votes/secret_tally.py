@@ -8,8 +8,9 @@ at-most-one guarantees); the counts then come from any k *valid* shares among th
 sheet's seals. A seal whose share does not verify still counts as a seal (the sheet
 stays decided), its share is shown as invalid and not used; until k valid shares are
 here the vote stays SEALED ("waiting for decryption shares"), and a teller who has not
-sealed yet can still seal the same sheet, adding its share. Any k valid shares give the
-same counts, so the FINAL result cannot depend on which arrived first.
+sealed yet can still seal the same sheet, adding its share; when too few such tellers are
+left the vote is stuck (:func:`ledger.votes.seals.shares_stuck`). Any k valid shares give
+the same counts, so the FINAL result cannot depend on which arrived first.
 """
 
 from __future__ import annotations
@@ -167,10 +168,7 @@ def decrypt(
             valid.append(share)
         out.shares.append(check)
     if len(valid) < keys.threshold:
-        out.waiting = (
-            f"{len(valid)} valid decryption share(s) of the {keys.threshold} needed: "
-            "a teller who has not sealed yet can seal this sheet"
-        )
+        out.waiting = f"{len(valid)} valid decryption share(s) of the {keys.threshold} needed"
         return out
     try:
         numbers = combine(ctx, tally, valid, keys)

@@ -66,8 +66,29 @@ def find_ceremony(votes: Votes, text: str) -> Ceremony:
 
 
 def awaited(c: Ceremony, roster: Roster) -> str:
-    """The ceremony's state in words, with teller names."""
-    return explain(c, roster.name_of)
+    """The ceremony's state in words, with teller names; a teller it waits for whose seat
+    key can no longer write (revoked, rotated) is named, with the way out."""
+    text = explain(c, roster.name_of)
+    if c.complete:
+        return text
+    gone = [(i, why) for i in c.awaited() if (why := seat_gone(c, roster, i))]
+    if gone:
+        names = ", ".join(
+            f"{roster.name_of(c.tellers[i - 1])} (teller {i}): {why}" for i, why in gone
+        )
+        text += (
+            f"; {names}, so can never write its part: this ceremony cannot complete; "
+            "start a new ceremony without them"
+        )
+    return text
+
+
+def seat_gone(c: Ceremony, roster: Roster, i: int) -> str | None:
+    """Why teller ``i``'s seat key can no longer write (None: it can)."""
+    info = roster.keys.get(c.teller_keys[c.tellers[i - 1]])
+    if info is None:
+        return "seat key not in the roster"
+    return f"seat key {info.status}" if info.limit is not None else None
 
 
 # --- the ceremony ------------------------------------------------------------------
@@ -126,6 +147,14 @@ def step(store: Store, identity: Identity, ceremony_text: str) -> StepResult:
         from ledger.errors import NotInMesh
 
         raise NotInMesh()
+    info = roster.keys.get(identity.public)
+    if info is not None and info.limit is not None:  # refused before anything is written
+        raise TrustError(
+            f"this laptop's key is {info.status}; it can no longer take part in the ceremony "
+            "(a dealing it wrote now could never be checked or used to seal)",
+            hint="the coordinator starts a new ceremony without this teller "
+            "(field_guides/secret-ballots.md)",
+        )
     out = StepResult(c, me)
     params, key = c.params, identity.signing_key
     items: list[tuple[str, dict[str, Any]]] = []

@@ -252,6 +252,7 @@ class Stuck:
     spent: list[bytes]  # tellers who sealed another sheet
     gone: list[tuple[bytes, str]]  # tellers whose seat key cannot write any more, and why
     advice: str
+    invalid: list[bytes] = field(default_factory=list)  # secret: sealers whose share is bad
 
 
 @dataclass

@@ -147,6 +147,8 @@ class VoteFold:
         self.finish()
         if vote.state == PROVISIONAL:
             vote.stuck = vote_seals.stuck(vote, self.roster, self.best_seals)
+        elif vote.state == SEALED:  # a secret vote may lack k valid decryption shares
+            vote.stuck = vote_seals.shares_stuck(vote, self.roster)
 
     # --- entries -------------------------------------------------------------------
 

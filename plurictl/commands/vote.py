@@ -421,6 +421,8 @@ def result_(app: AppContext, vote_id: str, ballots: bool, as_json: bool) -> None
                 f"  {len(v.conflict)} sheets each have {v.charter.k} seals: more tellers "
                 "equivocated than this vote tolerates. No result: open a new vote."
             )
+        elif v.state == "SEALED" and v.stuck is not None:
+            out.print(f"  [red]Stuck[/]: sealed, but {escape(v.stuck.advice)}.")
         elif v.state == "SEALED" and v.secret is not None and v.secret.waiting:
             out.print(f"  Sealed; waiting for decryption shares: {escape(v.secret.waiting)}.")
         elif v.state == "SEALED":

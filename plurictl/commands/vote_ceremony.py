@@ -36,7 +36,7 @@ def ceremony() -> None:
 
 
 def ceremony_json(c: Any, roster: Any) -> dict[str, Any]:
-    from ledger.votes.secret_writer import awaited
+    from ledger.votes.secret_writer import awaited, seat_gone
 
     st = c.state
     return {
@@ -49,6 +49,7 @@ def ceremony_json(c: Any, roster: Any) -> dict[str, Any]:
                 "key": c.teller_keys[m].hex(),
                 "dealt": i in c.dealt,
                 "checked": bool(c.checked.get(i)) and i not in c.unchecked(),
+                "seat_gone": seat_gone(c, roster, i),
             }
             for i, m in enumerate(c.tellers, start=1)
         ],
@@ -88,8 +89,10 @@ def start_(
     entry = start(app.home.store, app.home.identity, keys, seal_threshold, tolerate)
     _nudge(app)
     body = entry.body
+    roster = app.home.store.roster()
+    names = [roster.name_of(bytes.fromhex(m)) for m in body["tellers"]]  # member id order
     if as_json:
-        emit_json({"ceremony": entry.id.hex(), "k": body["k"], "f": body["f"]})
+        emit_json({"ceremony": entry.id.hex(), "k": body["k"], "f": body["f"], "tellers": names})
         return
     out = console()
     out.print(
@@ -97,6 +100,10 @@ def start_(
         f"will be needed to seal and decrypt (tolerates f={body['f']})"
     )
     out.print(f"  ceremony id: {entry.id.hex()}")
+    from rich.markup import escape
+
+    numbered = ", ".join(f"{i}. {escape(n)}" for i, n in enumerate(names, start=1))
+    out.print(f"  tellers, numbered in member id order: {numbered}")
     out.print(f"Each teller syncs, then runs: plurictl vote ceremony deal {entry.id.hex()[:12]}")
 
 
@@ -164,6 +171,8 @@ def status_(app: AppContext, ceremony_id: str, as_json: bool) -> None:
         mark = "dealt" if t["dealt"] else "no dealing yet"
         if t["dealt"] and t["checked"]:
             mark += ", shares checked"
+        if t["seat_gone"]:
+            mark += f" ([red]{t['seat_gone']}[/])"
         out.print(f"  {t['index']}. {t['name']}: {mark}")
     out.print(f"  {data['status']}")
     if data["complete"]:

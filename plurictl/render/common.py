@@ -6,6 +6,7 @@ it with rich. Nothing here touches the store or the network.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -26,10 +27,22 @@ def console() -> Console:
     """The console for normal output (stdout); recreated if click swapped the stream."""
     global _STDOUT
     if _STDOUT is None or _STDOUT.file is not sys.stdout:
-        from rich.console import Console
-
-        _STDOUT = Console(file=sys.stdout, highlight=False, soft_wrap=False, width=_width())
+        _STDOUT = _stdout_class()(file=sys.stdout, highlight=False, soft_wrap=False, width=_width())
     return _STDOUT
+
+
+@functools.cache
+def _stdout_class() -> type[Console]:
+    """rich's Console, except that a closed stdout raises BrokenPipeError (rich itself exits
+    1): the CLI's entry point then exits 141, quietly (field_guides/exit-codes.md)."""
+    from rich.console import Console
+
+    class StdoutConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError(32, "stdout closed")
+
+    return StdoutConsole
 
 
 def _width() -> int | None:

@@ -157,11 +157,13 @@ def _status_turnout(out: Console, t: dict[str, Any]) -> None:
 
 
 def _teller_mark(x: dict[str, Any]) -> str:
-    """One teller's state: equivocated outranks sealed, which outranks open/stopped."""
+    """One teller's state: equivocated outranks sealed, then an empty seat, then open/stopped."""
     if x["equivocated"]:
         return "[red]EQUIVOCATED[/]"
     if x["sealed_sheet"]:
         return f"sealed {x['sealed_sheet'][:8]}"
+    if x.get("seat_gone"):
+        return f"[red]{x['seat_gone']}: seat empty[/]"
     return "stopped" if x["stopped"] else "open"
 
 
@@ -358,6 +360,8 @@ def render_audit(audit: Any, show_all: bool) -> None:
         out.print(f"  [red]{t['message']}[/]")
     if audit.vote.failure:
         out.print(f"  [red]{escape(audit.vote.failure)}[/]")
+    if audit.vote.stuck is not None:
+        out.print(f"  [red]Stuck[/]: {escape(audit.vote.stuck.advice)}.")
     if audit.secret is not None:
         _audit_secret(out, audit.secret)
     for b in audit.bad:
@@ -396,7 +400,10 @@ def _audit_secret(out: Console, sec: dict[str, Any]) -> None:
             "valid" if s["valid"] else f"[red]INVALID, not used[/] ({escape(s['problem'] or '')})"
         )
         out.print(f"  decryption share of teller {s['teller']}: {mark}")
-    out.print(f"  counts {sec['counts']}: {said(sec['counts_check'])}")
+    if sec["counts"] is None:
+        out.print("  counts: not decrypted yet (k valid decryption shares needed)")
+    else:
+        out.print(f"  counts {sec['counts']}: {said(sec['counts_check'])}")
     if sec["waiting"]:
         out.print(f"  [yellow]{escape(sec['waiting'])}[/]")
 

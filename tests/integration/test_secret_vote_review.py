@@ -1,0 +1,164 @@
+"""Secret ballots after a hostile review (review 21): a sheet that can never be decrypted
+says Stuck, and the CLI tells the truth about revoked tellers and provisional counts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ledger.home import Home
+from ledger.store import Store
+from tests.conftest import Invoke, json_out
+from tests.integration import test_secret_vote_cli as secret
+from tests.integration import test_vote_cli as base
+
+sync = base.sync
+council_template = base.council_template  # the council's homes (pytest fixtures)
+council = base.council
+ok = secret.ok
+
+
+def closed_secret_vote(invoke: Invoke, homes: dict[str, Path]) -> str:
+    """A secret vote (k = 2 of bob, carol, dave) with two ballots, closed and synced."""
+    cid = secret.ceremony(invoke, homes)
+    vid: str = json_out(secret.open_secret(invoke, homes["alice"], cid))["vote"]
+    sync(*homes.values())
+    ok(invoke(homes["alice"], "vote", "cast", vid[:8], "north"))
+    ok(invoke(homes["erin"], "vote", "cast", vid[:8], "south"))
+    sync(*homes.values())
+    ok(invoke(homes["alice"], "vote", "close", vid[:8]))
+    sync(*homes.values())
+    return vid
+
+
+def forge_seal(h: Path, copy_of: dict, share: bytes) -> None:
+    """Another tool signs a seal of the same sheet carrying a bad decryption share."""
+    with Home(h) as home:
+        home.append("vote.seal", {**copy_of, "share": share})
+
+
+def test_a_secret_vote_whose_shares_can_never_reach_k_says_stuck(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    vid = closed_secret_vote(invoke, council)
+    ok(invoke(council["bob"], "vote", "seal", vid[:8]))
+    with Store.open(council["bob"]) as s:
+        bobs = next(e for e in s.entries(kind_prefix="vote.seal")).body
+    forge_seal(council["carol"], bobs, bobs["share"])  # a copy of bob's share
+    sync(*council.values())
+    st = json_out(invoke(council["erin"], "vote", "status", vid[:8], "--json"))
+    assert st["state"] == "SEALED" and st["stuck"] is False  # dave can still seal
+    human = " ".join(ok(invoke(council["erin"], "vote", "status", vid[:8])).split())
+    assert "dave can still seal this sheet" in human and "Stuck" not in human
+    forge_seal(council["dave"], bobs, b"\x44\x01")  # a truncated share
+    sync(*council.values())
+    st = json_out(invoke(council["erin"], "vote", "status", vid[:8], "--json"))
+    assert st["state"] == "SEALED" and st["stuck"] is True
+    assert sorted(st["stuck_detail"]["invalid_shares"]) == ["carol", "dave"]
+    human = " ".join(ok(invoke(council["erin"], "vote", "status", vid[:8])).split())
+    assert "Stuck" in human and "never be decrypted" in human and "Open a new vote" in human
+    assert "has not sealed yet can seal" not in human and "a seal adds its share" not in human
+    res = " ".join(ok(invoke(council["erin"], "vote", "result", vid[:8])).split())
+    assert "Stuck" in res and "carol (teller" in res and "dave (teller" in res
+    audit = " ".join(ok(invoke(council["erin"], "vote", "verify", vid[:8])).split())
+    assert audit.startswith("OK") and "Stuck: this sheet can never be decrypted" in audit
+    listed = json_out(invoke(council["erin"], "vote", "list", "--json"))
+    assert [v["stuck"] for v in listed["votes"] if v["id"] == vid] == [True]
+
+
+def test_verify_and_receipt_of_an_unsealed_secret_vote_speak_of_no_provisional_count(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    vid = closed_secret_vote(invoke, council)
+    human = " ".join(ok(invoke(council["erin"], "vote", "verify", vid[:8])).split())
+    assert "None" not in human and "counts: not decrypted yet" in human
+    data = json_out(invoke(council["erin"], "vote", "verify", vid[:8], "--json", "--all"))
+    reasons = {b["reason"] for b in data["ballots"]}
+    assert reasons == {"counts once sealed (a secret ballot has no provisional count)"}
+    rec = " ".join(ok(invoke(council["alice"], "vote", "receipt", vid[:8])).split())
+    assert "not sealed yet" in rec and "provisional count." not in rec
+    assert "a secret vote has no provisional count" in rec
+
+
+def feed(h: Path, name: str) -> list[str]:
+    """The kinds of ``name``'s entries held by the home ``h``."""
+    with Store.open(h) as s:
+        key = s.roster().keys
+        mine = {k for k, info in key.items() if info.name == name}
+        return [e.kind for e in s.entries() if e.author in mine]
+
+
+def test_a_revoked_teller_cannot_deal_and_the_ceremony_says_why_it_waits(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    a = council["alice"]
+    args = [x for t in secret.TELLERS for x in ("--teller", t)]
+    cid = json_out(invoke(a, "vote", "ceremony", "start", *args, "--json"))["ceremony"]
+    sync(*council.values())
+    ok(invoke(council["bob"], "vote", "ceremony", "deal", cid[:12]))
+    ok(invoke(a, "roster", "revoke", "carol", "--reason", "lost", "--at", "1"))
+    sync(*council.values())
+    r = invoke(council["carol"], "vote", "ceremony", "deal", cid[:12])
+    assert r.exit_code == 7, r.output
+    assert "revoked" in r.output and "new ceremony" in r.output
+    assert feed(council["carol"], "carol") == []  # nothing written (exit-codes.md)
+    st = json_out(invoke(a, "vote", "ceremony", "status", cid[:12], "--json"))
+    seats = {t["name"]: t["seat_gone"] for t in st["tellers"]}
+    assert seats == {"bob": None, "carol": "seat key revoked", "dave": None}
+    human = " ".join(ok(invoke(a, "vote", "ceremony", "status", cid[:12])).split())
+    assert "carol: no dealing yet (seat key revoked)" in human
+    assert "cannot complete; start a new ceremony without them" in human
+    r = secret.open_secret(invoke, a, cid)
+    assert r.exit_code == 5 and "seat key revoked" in r.output  # type: ignore[attr-defined]
+
+
+def test_vote_status_shows_a_revoked_tellers_seat_empty(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    vid = closed_secret_vote(invoke, council)
+    ok(invoke(council["alice"], "roster", "revoke", "dave", "--reason", "lost"))
+    sync(*council.values())
+    st = json_out(invoke(council["erin"], "vote", "status", vid[:8], "--json"))
+    seats = {t["name"]: t["seat_gone"] for t in st["tellers_detail"]}
+    assert seats == {"bob": None, "carol": None, "dave": "seat key revoked"}
+    human = " ".join(ok(invoke(council["erin"], "vote", "status", vid[:8])).split())
+    assert "dave (seat key revoked: seat empty)" in human and "dave (open)" not in human
+
+
+def run_into_closed_pipe(*args: str) -> tuple[int, str]:
+    """Run plurictl in a real process whose stdout's reader is already gone."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "plurictl", *args],
+            stdout=write, stderr=subprocess.PIPE, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    return proc.returncode, proc.stderr.decode()
+
+
+@pytest.mark.parametrize("command", ["status", "result", "verify"])
+def test_a_human_read_command_exits_141_quietly_when_stdout_is_closed(
+    council: dict[str, Path], invoke: Invoke, command: str
+) -> None:
+    vid = closed_secret_vote(invoke, council)
+    code, err = run_into_closed_pipe("--home", str(council["erin"]), "vote", command, vid[:8])
+    assert (code, err) == (141, "")
+
+
+def test_ceremony_start_prints_the_teller_numbers_status_uses(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    a = council["alice"]
+    args = [x for t in ("dave", "bob", "carol") for x in ("--teller", t)]
+    human = ok(invoke(a, "vote", "ceremony", "start", *args))
+    cid = next(w for w in human.split() if len(w) == 64)
+    st = json_out(invoke(a, "vote", "ceremony", "status", cid[:12], "--json"))
+    numbered = ", ".join(f"{t['index']}. {t['name']}" for t in st["tellers"])
+    assert f"tellers, numbered in member id order: {numbered}" in " ".join(human.split())

@@ -1,0 +1,82 @@
+"""A secret vote whose sealed sheet can no longer get k valid decryption shares is Stuck
+(review 21, F5): a teller seals once, so a bad share is never replaced, and once every
+teller who could add a share has sealed (or is revoked) the counts can never come."""
+
+from __future__ import annotations
+
+from ledger.testing import MeshFixture
+from ledger.votes import as_json as vote_json
+from ledger.votes import view as votes_view
+from ledger.votes.secret import decryption_share
+from ledger.votes.secret_tally import context
+from ledger.votes.state import SEALED, Vote
+from ledger.votes.testing import VoteBook
+from tests.unit.test_secret_votes_view import (
+    _tally,
+    fold,
+    honest,
+    honest_share,
+    index,
+    open_secret,
+    ready,
+    seal,
+)
+
+
+def sealed_with_one_bad_share() -> tuple[MeshFixture, bytes, bytes, bytes]:
+    """k = 2 of bob, carol, dave: bob seals honestly, carol's share is made with a wrong
+    secret. Returns the mesh, the vote id, the sheet id, and dave's would-be bad share."""
+    m, c = ready()
+    charter = open_secret(m, c)
+    ballots = [honest(m, charter, v, [1, 0, 0]) for v in ("alice", "bob")]
+    sheet = VoteBook(m).close("alice", charter, ballots)
+    ctx = context(charter.id, fold(m).votes[charter.id].charter.fields)
+    tally = _tally(m, charter, sheet)
+    seal(m, charter, sheet, "bob", honest_share(m, charter, sheet, "bob"))
+    wrong = decryption_share(ctx, tally, index(c, m, "carol"), 7).to_bytes()
+    seal(m, charter, sheet, "carol", wrong)
+    dave_wrong = decryption_share(ctx, tally, index(c, m, "dave"), 11).to_bytes()
+    return m, charter.id, sheet.id, dave_wrong
+
+
+def status(m: MeshFixture, vote_id: bytes) -> tuple[Vote, dict]:
+    votes = votes_view.fold(list(m.entries), m.roster())
+    vote = votes.votes[vote_id]
+    return vote, vote_json.status(vote, votes, m.roster())
+
+
+def test_a_secret_vote_waits_while_an_unsealed_teller_can_still_add_its_share() -> None:
+    m, vote_id, _, _ = sealed_with_one_bad_share()
+    vote, data = status(m, vote_id)
+    assert vote.state == SEALED and vote.stuck is None and not data["stuck"]
+    assert vote.secret is not None
+    assert vote.secret.waiting == (
+        "1 valid decryption share(s) of the 2 needed: dave can still seal this sheet "
+        "(a seal adds its share)"
+    )
+
+
+def test_bad_shares_from_every_teller_make_a_secret_vote_stuck_naming_them() -> None:
+    m, vote_id, sheet_id, dave_wrong = sealed_with_one_bad_share()
+    charter = next(e for e in m.entries if e.id == vote_id)
+    sheet = next(e for e in m.entries if e.id == sheet_id)
+    seal(m, charter, sheet, "dave", dave_wrong)
+    vote, data = status(m, vote_id)
+    assert vote.state == SEALED and vote.secret is not None and vote.secret.counts is None
+    assert data["stuck"] is True
+    detail = data["stuck_detail"]
+    assert sorted(detail["invalid_shares"]) == ["carol", "dave"] and detail["can_still_seal"] == []
+    assert "carol (teller" in detail["advice"] and "dave (teller" in detail["advice"]
+    assert "Open a new vote" in detail["advice"]
+    assert "can still seal this sheet (a seal" not in (vote.secret.waiting or "")
+
+
+def test_a_revoked_last_teller_makes_a_secret_vote_with_a_bad_share_stuck() -> None:
+    m, vote_id, _, _ = sealed_with_one_bad_share()
+    m.revoke("dave")
+    vote, data = status(m, vote_id)
+    assert data["stuck"] is True
+    detail = data["stuck_detail"]
+    assert detail["invalid_shares"] == ["carol"]
+    assert detail["cannot_seal"] == [{"name": "dave", "why": "seat key revoked"}]
+    assert vote.secret is not None and "(none)" in (vote.secret.waiting or "")
