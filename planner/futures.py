@@ -46,10 +46,15 @@ def variants(
     out = [Future("baseline", "the scenario as written", base, baseline_plan)]
     rates = tier1_burn_lph(base, baseline_plan)
     for h in reserve_hours:
-        out.append(
-            Future(f"reserve-{h:g}h", f"keep {h:g} h of tier-1 burn in every site's tanks",
-                   with_reserve(base, rates, h))
-        )  # fmt: skip
+        sc, short = with_reserve(base, rates, h)
+        words = f"keep {h:g} h of tier-1 burn in every site's tanks"
+        if short:
+            words += (
+                " (capped: "
+                + "; ".join(f"{site} holds {held:g} h" for site, held in sorted(short.items()))
+                + ")"
+            )
+        out.append(Future(f"reserve-{h:g}h", words, sc))
     if max_energy and base.policy.fairness:
         policy = dataclasses.replace(base.policy, fairness=False)
         out.append(
@@ -87,12 +92,17 @@ def tier1_burn_lph(sc: Scenario, plan: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def with_reserve(sc: Scenario, rates: dict[str, float], hours: float) -> Scenario:
+def with_reserve(
+    sc: Scenario, rates: dict[str, float], hours: float
+) -> tuple[Scenario, dict[str, float]]:
     """Each site's tanks keep ``hours`` of its tier-1 burn more (split by capacity, never
-    more than the tank holds at the start)."""
+    more than the tank holds at the start); and the sites whose fuel cannot keep that
+    much, with the hours it does keep (rounded to 0.1 h)."""
     sites = []
+    short: dict[str, float] = {}
     for site in sc.sites:
-        extra = rates.get(site.name, 0.0) * hours
+        rate = rates.get(site.name, 0.0)
+        extra = rate * hours
         cap = sum(t.capacity_litres for t in site.tanks) or 1.0
         tanks = tuple(
             dataclasses.replace(
@@ -103,8 +113,11 @@ def with_reserve(sc: Scenario, rates: dict[str, float], hours: float) -> Scenari
             )
             for t in site.tanks
         )
+        kept = sum(t.reserve_litres for t in tanks) - sum(t.reserve_litres for t in site.tanks)
+        if rate > 0 and kept < extra - 1e-6:
+            short[site.name] = round(kept / rate, 1)
         sites.append(dataclasses.replace(site, tanks=tanks))
-    return dataclasses.replace(sc, sites=tuple(sites))
+    return dataclasses.replace(sc, sites=tuple(sites)), short
 
 
 def swapped(sc: Scenario, a: str, b: str) -> Scenario:
@@ -166,6 +179,22 @@ def compare(fut: Future, rates: dict[str, float]) -> dict[str, Any]:
     }
 
 
+def _note_tier1_losses(rows: list[dict[str, Any]]) -> None:
+    """Say it when a future serves tier 1 less than the baseline: the price of its policy,
+    in the words the council must weigh."""
+    base = (rows[0]["served_pct_by_tier"] or {}).get("1") if rows else None
+    for row in rows:
+        row["notes"] = []
+        mine = (row["served_pct_by_tier"] or {}).get("1")
+        if row is rows[0] or base is None or mine is None or mine >= base - 1e-6:
+            continue
+        row["notes"].append(
+            f"tier 1 served {mine:g}% against {base:g}% in the baseline: this future sheds "
+            "life-safety loads now"
+            + (" to keep the fuel reserve" if row["label"].startswith("reserve-") else "")
+        )
+
+
 def futures_id(rows: list[dict[str, Any]]) -> str:
     return "f-" + blake_hex(canonical_bytes([[r["label"], r["plan_hash"]] for r in rows]))[:16]
 
@@ -193,6 +222,7 @@ def run_futures(
         fut.result = solve(fut.scenario, validate=ac)
         fut.plan = fut.result.to_json()
     rows = [compare(f, rates) for f in futures]
+    _note_tier1_losses(rows)
     say("done", "done", 1.0)
     return {
         "id": futures_id(rows),

@@ -3,8 +3,9 @@
 The order comes from a transport model (active power and branch limits only). Each step
 is applied to the prepared pandapower net as it would be in the field: open branches out
 of service, closed blocks at their demand of that step (cold-load pickup included, the
-reactive power scaled with it), units off until started, PV and batteries off, every
-running black-start unit a voltage reference (each live island has one). Then a
+reactive power scaled with it), units off until started, PV and batteries off, one
+voltage reference per live island (its largest running black-start unit), every other
+running unit at the MW of the order. Then a
 Newton-Raphson power flow: voltage and loading limits, every violation reported.
 """
 
@@ -99,6 +100,7 @@ def _apply_units(net: Any, model: Any, case: RestoreCase, sch: Schedule, s: int)
     refs = 0
     if len(net.gen):
         net.gen["slack"] = False
+    leaders = _references(case, sch, s)
     for unit in model.grid.units:
         if unit.element not in ("gen", "ext_grid") or not unit.in_service:
             continue
@@ -109,9 +111,28 @@ def _apply_units(net: Any, model: Any, case: RestoreCase, sch: Schedule, s: int)
         if not on:
             continue
         assert g is not None
-        black = case.units[g].black_start
+        lead = g in leaders
         if unit.element == "gen":
             table.at[unit.index, "p_mw"] = float(sch.p[s, g])
-            table.at[unit.index, "slack"] = black
-        refs += int(black)
+            table.at[unit.index, "slack"] = lead
+        refs += int(lead)
     return refs
+
+
+def _references(case: RestoreCase, sch: Schedule, s: int) -> set[int]:
+    """One voltage and frequency reference per live island: its largest running
+    black-start unit (by name on a tie). Every other unit gives the MW of the order, so
+    the power flow carries the flows the crews will see, not an even split between
+    several references."""
+    from planner.restore_greedy import islands
+
+    isl = islands(case, sch.x[s], sch.z[s])
+    best: dict[int, tuple[float, str, int]] = {}
+    for g, unit in enumerate(case.units):
+        if not (sch.u[s, g] and unit.black_start) or isl[unit.bus] < 0:
+            continue
+        key = (-unit.p_max_mw, unit.name, g)
+        island = int(isl[unit.bus])
+        if island not in best or key < best[island]:
+            best[island] = key
+    return {key[2] for key in best.values()}

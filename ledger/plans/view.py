@@ -81,10 +81,14 @@ class Proposal:
 
     @property
     def future(self) -> dict[str, str] | None:
-        """``{"id", "label"}`` when proposed as one of a set of futures."""
+        """``{"id", "label"}`` (and ``policy``, what it changes, in words) when proposed
+        as one of a set of futures."""
         f = self.summary.get("future")
         if isinstance(f, dict) and isinstance(f.get("id"), str) and isinstance(f.get("label"), str):
-            return {"id": f["id"], "label": f["label"]}
+            out = {"id": f["id"], "label": f["label"]}
+            if isinstance(f.get("policy"), str):
+                out["policy"] = f["policy"][:120]
+            return out
         return None
 
     def to_json(self) -> dict[str, Any]:

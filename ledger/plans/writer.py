@@ -68,6 +68,7 @@ def summarise(plan: Mapping[str, Any]) -> dict[str, Any]:
         "served_pct": summary.get("served_pct"),
         "tiers": tiers,
         "fuel": summary.get("fuel") if isinstance(summary.get("fuel"), dict | list) else None,
+        "fuel_end_litres": summary.get("fuel_end_litres"),
         "ac": {k: ac.get(k) for k in ("converged_periods", "periods", "violations") if k in ac},
     }
 
@@ -214,7 +215,17 @@ def _option_id(label: str, plan_id: str) -> str:
 def _future_label(p: view.Proposal) -> str:
     t1, t2, t3 = p.tier_served
     name = p.future["label"] if p.future else p.id.hex()[:8]
-    return f"{name}: tiers {t1:g}% / {t2:g}% / {t3:g}% served (plan {p.id.hex()[:8]})"
+    policy = (p.future or {}).get("policy")
+    what = f" ({policy})" if policy else ""
+    fuel = _fuel_left(p.summary)
+    left = f", {fuel:,.0f} L fuel left" if fuel is not None else ""
+    text = f"{name}{what}: tiers {t1:g}% / {t2:g}% / {t3:g}% served{left} (plan {p.id.hex()[:8]})"
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _fuel_left(summary: dict[str, Any]) -> float | None:
+    value = summary.get("fuel_end_litres")
+    return float(value) if isinstance(value, int | float) and value == value else None
 
 
 def set_preference(

@@ -157,10 +157,20 @@ def run_plan(
         return run(progress=cb)
 
 
-def require_plotting() -> None:
-    """``--plot`` needs the optional ``plot`` extra (matplotlib): say so plainly."""
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def require_plotting(path: Path | None = None) -> None:
+    """``--plot`` needs the optional ``plot`` extra (matplotlib): say so plainly; and a
+    file name matplotlib can write (``.png``, ``.svg`` or ``.pdf``: exit 5 otherwise)."""
+    from ledger.errors import InvalidInput
     from plurictl.errors import MissingExtra
 
+    if path is not None and path.suffix.lower() not in PLOT_SUFFIXES:
+        raise InvalidInput(
+            f"--plot {path}: the chart is written as PNG, SVG or PDF; name the file "
+            "with one of those endings, e.g. chart.png"
+        )
     try:
         import matplotlib  # noqa: F401 - only whether it is there
     except ImportError as e:
@@ -255,7 +265,7 @@ def run(
     from plurictl.context import AppContext
 
     if plot_file is not None:
-        require_plotting()  # before a long solve, not after it
+        require_plotting(plot_file)  # before a long solve, not after it
     scenario = load_scenario(resolve_scenario(file))
     app = click.get_current_context().find_object(AppContext)
     if from_ledger:

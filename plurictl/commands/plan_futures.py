@@ -27,6 +27,8 @@ def _cell(value: Any) -> str:
         return "-"
     if isinstance(value, dict):
         return "\n".join(f"{k}: {_cell(v)}" for k, v in value.items()) or "-"
+    if isinstance(value, list):
+        return "\n".join(str(v) for v in value) or "-"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -41,6 +43,7 @@ ROWS = (
     ("hours with a load shed, by community", "shed_hours_by_community"),
     ("MWh shed, by community", "shed_mwh_by_community"),
     ("AC violations", "ac_violations"),
+    ("notes", "notes"),
 )
 
 
@@ -52,7 +55,7 @@ def render_futures(data: dict[str, Any]) -> None:
     for row in data["futures"]:
         table.add_column(row["label"])
     for title, key in ROWS:
-        table.add_row(title, *[_cell(r[key]) for r in data["futures"]])
+        table.add_row(title, *[_cell(r.get(key)) for r in data["futures"]])
     console().print(table)
 
 
@@ -68,7 +71,7 @@ def _propose_all(app: Any, data: dict[str, Any], futures: list[Any], as_json: bo
         if row["status"] != "solved":
             row["proposed"] = None  # only solved plans go to the council
             continue
-        tag = {"id": data["id"], "label": row["label"]}
+        tag = {"id": data["id"], "label": row["label"], "policy": row["policy"][:120]}
         if fut.plan is None:
             continue
         plan = tagged(fut.plan, data["id"], row["label"])
@@ -108,28 +111,29 @@ def register(plan: click.Group) -> None:
         file: str, reserve_hours: str, no_max_energy: bool, swap: str | None, no_ac: bool,
         out_file: Path | None, plot_file: Path | None, propose: bool, as_json: bool,
     ) -> None:  # fmt: skip
-        """Alternative plans that differ only in policy, side by side (3 to 6).
+        """Alternative plans that differ only in policy, side by side (2 to 6; 4 by default).
 
         Varies the fuel kept in reserve, fairness between communities, or the tiers of two
         loads; never the network or the fuel. --propose puts them in the ledger for a
         council vote: `plurictl vote open --from-futures ID`.
 
-        Example: plurictl plan futures island-microgrid --swap hospital,water-plant
+        Example: plurictl plan futures island-microgrid --swap hospital,police-fire
         """
         from planner.api import load_scenario
         from plurictl.commands.plan import require_plotting, resolve_scenario
         from plurictl.context import AppContext
 
         if plot_file is not None:
-            require_plotting()
+            require_plotting(plot_file)
         hours = _hours(reserve_hours)
-        pair = _pair(swap) if swap else None
+        pair = _pair(swap) if swap is not None else None
         count = 1 + len(hours) + (not no_max_energy) + (pair is not None)
-        if count > 6:
-            from ledger.errors import InvalidInput
-
-            raise InvalidInput(f"{count} futures: at most 6 side by side (fewer --reserve-hours)")
+        _check_count(count)
         scenario = load_scenario(resolve_scenario(file))
+        if pair is not None:
+            _check_swap(scenario, pair)
+        if not no_max_energy and not scenario.policy.fairness:
+            _check_count(count - 1)  # the scenario has no fairness to leave out
         app = click.get_current_context().find_object(AppContext) if propose else None
         if propose and app is not None:
             _ = app.home  # a home is needed: fail before planning, not after
@@ -176,10 +180,48 @@ def _hours(text: str) -> tuple[float, ...]:
     return tuple(out)
 
 
+def _check_count(count: int) -> None:
+    from ledger.errors import InvalidInput
+
+    if count > 6:
+        raise InvalidInput(f"{count} futures: at most 6 side by side (fewer --reserve-hours)")
+    if count < 2:
+        raise InvalidInput(
+            "only the baseline: a comparison needs at least 2 futures "
+            "(give --reserve-hours, --swap, or leave out --no-max-energy)"
+        )
+
+
+def _check_swap(scenario: Any, pair: tuple[str, str]) -> None:
+    """Both loads exist (else the closest names) and are of different tiers (exit 5)."""
+    import difflib
+
+    from ledger.errors import InvalidInput
+
+    tiers = {ld.name: ld.tier for ld in scenario.loads}
+    for name in pair:
+        if name not in tiers:
+            close = difflib.get_close_matches(name, sorted(tiers), n=3)
+            raise InvalidInput(
+                f"--swap: no load named {name!r} in {scenario.name}"
+                + (f"; closest: {', '.join(close)}" if close else ""),
+                hint="the names are those of [[loads]] in the scenario file",
+            )
+    a, b = pair
+    if tiers[a] == tiers[b]:
+        others = sorted(n for n, t in tiers.items() if t != tiers[a])[:4]
+        raise InvalidInput(
+            f"--swap: {a} and {b} are both tier {tiers[a]}: swapping changes nothing",
+            hint=f"swap {a} with a load of another tier, e.g. {', '.join(others)}"
+            if others
+            else None,
+        )
+
+
 def _pair(text: str) -> tuple[str, str]:
     from ledger.errors import InvalidInput
 
     parts = [p.strip() for p in text.split(",")]
     if len(parts) != 2 or not all(parts) or parts[0] == parts[1]:
-        raise InvalidInput("--swap: give two different loads, e.g. --swap hospital,water-plant")
+        raise InvalidInput("--swap: give two different loads, e.g. --swap hospital,police-fire")
     return parts[0], parts[1]

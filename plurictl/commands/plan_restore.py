@@ -180,7 +180,7 @@ def register(plan: click.Group) -> None:
         from plurictl.commands.plan import require_plotting, resolve_scenario
 
         if plot_file is not None:
-            require_plotting()
+            require_plotting(plot_file)
         scenario = load_scenario(resolve_scenario(file))
         result = _compute(scenario, steps, not no_ac, not as_json)
         if out_file is not None:  # first: whatever fails after, the order is kept

@@ -152,10 +152,35 @@ def _futures_flags(app: AppContext, futures: str, flags: dict[str, Any]) -> None
     if flags.get("options") or flags.get("refs"):
         raise InvalidInput("--from-futures gives the options: leave out --option and --ref")
     fid, choices = futures_choices(app.home.store, futures)
+    if len(choices) < 2:
+        raise InvalidInput(
+            f"futures {fid} has {len(choices)} proposed plan: a vote needs at least 2",
+            hint="compute more futures (plan futures without --no-max-energy, "
+            "--reserve-hours '') and --propose them",
+        )
+    _refuse_second_vote(app, fid, {ref for _, _, ref in choices})
     flags["options"] = tuple(f"{oid}={label}" for oid, label, _ in choices)
     flags["refs"] = tuple(f"{oid}={ref}" for oid, _, ref in choices)
     flags["method"] = flags.get("method") or "ranked-choice"
     flags["title"] = flags.get("title") or f"Which future do we plan for? ({fid})"
+
+
+def _refuse_second_vote(app: AppContext, fid: str, refs: set[str]) -> None:
+    """One council question, one vote: a vote on the same futures that is not FINAL yet
+    is refused (two votes could adopt two different plans)."""
+    from ledger.errors import InvalidInput
+    from ledger.votes.state import FINAL
+    from ledger.votes.writer import load
+
+    votes, _ = load(app.home.store, count=False)
+    for vote in votes.votes.values():
+        mine = {o.ref for o in vote.charter.options if o.ref}
+        if mine == refs and vote.state != FINAL:
+            raise InvalidInput(
+                f"vote {vote.charter.id.hex()[:12]} on futures {fid} is already open: "
+                "one question, one vote",
+                hint=f"plurictl vote status {vote.charter.id.hex()[:12]}",
+            )
 
 
 from plurictl.commands.vote_ceremony import ceremony  # noqa: E402

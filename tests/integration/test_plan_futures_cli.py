@@ -64,12 +64,43 @@ def test_futures_differ_only_in_the_policy_varied(invoke: Invoke, tmp_path: Path
     assert "reserve" not in r.stdout and "max-energy" in r.stdout
     r = invoke(None, "plan", "futures", "island-microgrid", "--swap", "hospital,hospital")
     assert r.exit_code == 5 and "two different loads" in r.stderr
-    r = invoke(None, "plan", "futures", "island-microgrid", "--swap", "hospital,nobody", "--no-ac")
-    assert r.exit_code == 10 and "no load named 'nobody'" in r.stderr
+    # review 22 F11: a bad --swap is a bad option (5), before planning, with the names
+    r = invoke(None, "plan", "futures", "island-microgrid", "--swap", "hospital,police-fyre")
+    assert r.exit_code == 5 and "no load named 'police-fyre'" in r.stderr
+    assert "closest: police-fire" in r.stderr
+    r = invoke(None, "plan", "futures", "island-microgrid", "--swap", "hospital,water-plant")
+    assert r.exit_code == 5 and "both tier 1" in r.stderr and "e.g." in r.stderr
+    r = invoke(None, "plan", "futures", "island-microgrid", "--swap", "")
+    assert r.exit_code == 5 and "two different loads" in r.stderr
+    # review 22 F12: a comparison of one is no comparison
+    r = invoke(None, "plan", "futures", "island-microgrid", "--reserve-hours", "",
+               "--no-max-energy")  # fmt: skip
+    assert r.exit_code == 5 and "at least 2 futures" in r.stderr
     r = invoke(None, "plan", "futures", "island-microgrid", "--reserve-hours", "24,nan")
     assert r.exit_code == 5 and "--reserve-hours" in r.stderr
     r = invoke(None, "plan", "futures", "island-microgrid", "--reserve-hours", "1,2,3,4,5")
     assert r.exit_code == 5 and "7 futures: at most 6" in r.stderr
+
+
+def test_a_reserve_the_tanks_cannot_hold_is_capped_and_its_cost_said(invoke: Invoke) -> None:
+    """Review 22 F10: 'keep 720 h' was shown as kept while the tanks held ~80 h, and the
+    tier-1 loads it shed to keep it went unsaid."""
+    data = json_out(
+        invoke(None, "plan", "futures", "island-microgrid", "--no-ac", "--reserve-hours",
+               "24,720", "--no-max-energy", "--json")
+    )  # fmt: skip
+    by = {r["label"]: r for r in data["futures"]}
+    big = by["reserve-720h"]
+    assert "(capped:" in big["policy"] and "reserve-24h" in by
+    assert "(capped" not in by["reserve-24h"]["policy"]
+    for site, held in big["fuel_hours_left_by_site"].items():
+        if held is not None:
+            assert held < 720 and f"{site} holds" in big["policy"]
+    base_t1 = by["baseline"]["served_pct_by_tier"]["1"]
+    for row in data["futures"][1:]:
+        shed = row["served_pct_by_tier"]["1"] < base_t1 - 1e-6
+        assert bool(row["notes"]) == shed, row
+    assert any(r["notes"] for r in data["futures"])  # 720 h cannot be kept without it
 
 
 def test_a_vote_on_futures_adopts_exactly_the_winner_everywhere(
@@ -94,6 +125,17 @@ def test_a_vote_on_futures_adopts_exactly_the_winner_everywhere(
     charter = opened["charter"]["body"]
     assert charter["method"] == "ranked-choice"
     assert {o["id"]: o["ref"] for o in charter["options"]} == proposed
+    # review 22 F13: each option says what it changes; labels never read the same
+    labels = {o["id"]: o["label"] for o in charter["options"]}
+    assert (
+        "(keep 24 h of tier-1 burn" in labels["reserve-24h"]
+        and " L fuel left" in labels["baseline"]
+    )
+    assert len(set(labels.values())) == len(labels)
+    # one question, one vote: a second vote on the same futures is refused while it runs
+    r = invoke(a, "vote", "open", "--from-futures", data["id"][:10], "--roll", "role:operator",
+               "--teller", "bob", "--teller", "carol", "--teller", "dave")  # fmt: skip
+    assert r.exit_code == 5 and "already open" in r.stderr and opened["vote"][:12] in r.stderr
     short = opened["vote"][:8]
     sync(*council.values())
     # the council split in two while voting: each side casts and syncs only within itself
@@ -125,7 +167,9 @@ def test_a_vote_on_futures_adopts_exactly_the_winner_everywhere(
         assert [d["plan"] for d in decided] == [proposed["reserve-24h"]], (name, decided)
         assert decided[0]["adoption"]["via"] == "vote"
         futures = {p["id"]: p["summary"].get("future") for p in plans["proposals"]}
-        assert futures[proposed["reserve-24h"]] == {"id": data["id"], "label": "reserve-24h"}
+        tag = futures[proposed["reserve-24h"]]
+        assert (tag["id"], tag["label"]) == (data["id"], "reserve-24h")
+        assert tag["policy"].startswith("keep 24 h")
 
 
 def test_the_futures_section_of_the_guide_runs_as_written(

@@ -32,6 +32,10 @@ def test_restore_refuses_what_it_cannot_do(invoke: Invoke, tmp_path: Path) -> No
     assert r.exit_code == 0 and json.loads(r.stdout)["horizon_steps"] == 4
     r = invoke(None, "plan", "restore", "island-microgrid", "--playbook", "/proc/version")
     assert r.exit_code != 0 and "Traceback" not in r.output
+    # review 22 F9: a chart file matplotlib cannot write is a bad option, said before work
+    for cmd in (("restore",), ("futures",), ("run",)):
+        r = invoke(None, "plan", *cmd, "island-microgrid", "--plot", str(tmp_path / "r.txt"))
+        assert r.exit_code == 5 and "PNG, SVG or PDF" in r.stderr, (cmd, r.output)
 
 
 def test_the_restoration_guide_runs_as_written(

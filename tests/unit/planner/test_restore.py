@@ -311,3 +311,28 @@ def test_spinning_reserve_holds_back_a_block_that_would_leave_too_little(tmp_pat
         _scenario(tmp_path, _gen("g", 0, 1.0), _load(0, "big", 1), table.format(20)), ac=False
     )
     assert held["not_restored"] == ["big"]
+
+
+def test_the_ac_check_carries_the_orders_own_unit_outputs(tmp_path: Path) -> None:
+    """Review 22 F14: every running black-start set was a reference at angle 0, so the
+    power flow split the load between them and lines showed ~0 % whatever the order
+    said. One reference per island; the other units give the order's MW."""
+    from planner.restore_ac import check_steps
+    from planner.restore_greedy import Schedule
+
+    _net(tmp_path, 2, [(0, 1)], [("town", 1, 0.6)])
+    sc = _scenario(tmp_path, _gen("big", 0, 2.0) + _gen("small", 1, 1.0), _load(0, "town", 1), "")
+    model = build_network(sc)
+    case = build_case(sc, model.grid, 1)
+    units = [u.name for u in case.units]
+    p = np.zeros((1, len(units)))
+    p[0, units.index("big")] = 0.6  # the order: "big" carries the town over the line
+    sch = Schedule(
+        np.ones((1, case.n_bus), bool), np.ones((1, len(case.branch_from)), bool),
+        np.ones((1, len(units)), bool), np.ones((1, len(case.blocks)), bool), p,
+    )  # fmt: skip
+    report = check_steps(model, case, sch, [0])[0]
+    assert report["converged"] is True
+    # 0.6 MW x 1.5 cold load = 0.9 MW over the line from bus 0 to bus 1 (not ~0)
+    assert report["worst_line"]["loading_pct"] > 1.0
+    assert report["losses_mw"] > 0.0
