@@ -45,8 +45,16 @@ def _readings(f_hz: float) -> str:
 def _action_text(step: dict[str, Any], plan: dict[str, Any]) -> str:
     lines = [f"Step {step['step']} of the restore plan {plan['id']} (minute {step['minute']:g})."]
     for u in step["starts"]:
-        how = "black start" if u["black_start"] else f"needs {u['cranking_mw']:g} MW cranking power"
-        lines.append(f"- Start **{u['unit']}** ({how}); synchronise before closing its breaker.")
+        if u["black_start"]:
+            lines.append(
+                f"- Start **{u['unit']}** (black start). Onto a dead bus: close its breaker "
+                "once voltage and frequency are steady. Onto a live bus: synchronise first."
+            )
+        else:
+            lines.append(
+                f"- Start **{u['unit']}** (it draws {u['cranking_mw']:g} MW cranking power "
+                "from the live network); synchronise before closing its breaker."
+            )
     if step["closes"]:
         lines.append("- Close, in this order: " + ", ".join(step["closes"]) + ".")
     if step["energises"]:
