@@ -18,8 +18,8 @@ import numpy as np
 from planner.api import scenario_hash
 from planner.canonical import blake_hex, canonical_bytes, rnd
 from planner.errors import ScenarioError
-from planner.restore_case import RestoreCase, build_case, default_steps
-from planner.restore_greedy import Schedule, block_demand, greedy, reach_of, truncated
+from planner.restore_case import RestoreCase, build_case, reach_of, usual_steps
+from planner.restore_greedy import Schedule, block_demand, greedy, truncated
 from planner.scenario import Scenario
 
 RESTORE_FORMAT = 1
@@ -79,7 +79,7 @@ def _order(
     from planner import restore_milp
 
     per_step = 2 * case.n_bus + len(case.branch_from) + len(case.units) + len(case.blocks)
-    window = min(case.steps, default_steps(len(case.blocks), case.blocks_per_step))
+    window = min(case.steps, usual_steps(case))
     decisions = window * per_step
     if decisions > MILP_MAX_BINARIES:
         return base, False, "greedy", 0, decisions  # measured: case118, 10 steps take 100 s

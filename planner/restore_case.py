@@ -75,8 +75,7 @@ def build_case(scenario: Scenario, grid: Grid, steps: int | None = None) -> Rest
     spec = scenario.restore
     units, idle = _units(scenario, grid)
     blocks, unreachable = _blocks(scenario, grid)
-    n = steps or spec.steps or default_steps(len(blocks), spec.blocks_per_step)
-    return RestoreCase(
+    case = RestoreCase(
         n_bus=grid.n_bus,
         bus_names=list(grid.bus_names),
         branch_from=np.asarray(grid.branch_from, dtype=int),
@@ -86,18 +85,50 @@ def build_case(scenario: Scenario, grid: Grid, steps: int | None = None) -> Rest
         fixed_mw=np.maximum(np.asarray(grid.fixed_demand_mw, dtype=float), 0.0),
         units=units,
         blocks=blocks,
-        steps=int(n),
+        steps=int(steps or spec.steps or 1),
         step_minutes=spec.step_minutes,
         blocks_per_step=spec.blocks_per_step,
         reserve=spec.reserve_pct / 100.0,
         unreachable_blocks=unreachable,
         idle_units=idle,
     )
+    if not (steps or spec.steps):  # one step per block that can ever close, and three
+        case.steps = usual_steps(case)
+    return case
 
 
-def default_steps(n_blocks: int, blocks_per_step: int) -> int:
-    """Enough steps for every block, and three for units and paths."""
-    return min(200, math.ceil(n_blocks / blocks_per_step) + 3)
+def reach_of(case: RestoreCase, bus: int) -> set[int]:
+    """The buses joined to ``bus`` by branches (closed or not)."""
+    adj: dict[int, set[int]] = {}
+    for f, t in zip(case.branch_from, case.branch_to, strict=True):
+        adj.setdefault(int(f), set()).add(int(t))
+        adj.setdefault(int(t), set()).add(int(f))
+    seen, todo = {bus}, [bus]
+    while todo:
+        for nxt in adj.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def never_fit(case: RestoreCase) -> list[int]:
+    """Blocks whose pickup (cold load included) is more than the steps of every unit that
+    could ever reach them: no order can close them."""
+    out = []
+    for j, block in enumerate(case.blocks):
+        reach = reach_of(case, next(iter(block.demand_mw)))
+        room = sum(u.step_mw for u in case.units if u.bus in reach)
+        if block.p_mw * (block.cold_factor if block.cold_steps else 1.0) > room + 1e-9:
+            out.append(j)
+    return out
+
+
+def usual_steps(case: RestoreCase) -> int:
+    """The default horizon: a step for every block that can ever close, and three for
+    units and paths."""
+    n_blocks = len(case.blocks) - len(never_fit(case))
+    return min(200, math.ceil(max(1, n_blocks) / case.blocks_per_step) + 3)
 
 
 def _units(scenario: Scenario, grid: Grid) -> tuple[list[RUnit], list[str]]:

@@ -274,21 +274,6 @@ def _try_block(case: RestoreCase, sch: Schedule, s: int, j: int, p_prev: np.ndar
     return False
 
 
-def reach_of(case: RestoreCase, bus: int) -> set[int]:
-    """The buses joined to ``bus`` by branches (closed or not)."""
-    adj: dict[int, set[int]] = {}
-    for f, t in zip(case.branch_from, case.branch_to, strict=True):
-        adj.setdefault(int(f), set()).add(int(t))
-        adj.setdefault(int(t), set()).add(int(f))
-    seen, todo = {bus}, [bus]
-    while todo:
-        for nxt in adj.get(todo.pop(), ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return seen
-
-
 def islands(case: RestoreCase, live: np.ndarray, closed: np.ndarray) -> np.ndarray:
     """Island number per bus over the closed branches (-1: dead bus)."""
     out = np.full(case.n_bus, -1, dtype=int)

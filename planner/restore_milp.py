@@ -34,7 +34,7 @@ import scipy.sparse as sp
 
 from planner.errors import SolverError
 from planner.highs import Solver
-from planner.restore_case import RestoreCase
+from planner.restore_case import RestoreCase, never_fit
 from planner.restore_greedy import Schedule
 
 NODE_LIMIT = 20_000
@@ -106,20 +106,6 @@ def build(
         _reserve(case, L, rows)
     a = sp.csc_matrix((rows.v, (rows.r, rows.c)), shape=(len(rows.lo), L.n))
     return L, a, lo, hi, np.array(rows.lo), np.array(rows.hi), integ
-
-
-def never_fit(case: RestoreCase) -> list[int]:
-    """Blocks whose pickup (cold load included) is more than the steps of every unit that
-    could ever reach them: no order can close them."""
-    from planner.restore_greedy import reach_of
-
-    out = []
-    for j, block in enumerate(case.blocks):
-        reach = reach_of(case, next(iter(block.demand_mw)))
-        room = sum(u.step_mw for u in case.units if u.bus in reach)
-        if block.p_mw * (block.cold_factor if block.cold_steps else 1.0) > room + 1e-9:
-            out.append(j)
-    return out
 
 
 def _monotone(L: Layout, rows: _Rows) -> None:
