@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from planner.highs import Solver
-from planner.restore_case import RBlock, RestoreCase
+from planner.restore_case import RBlock, RestoreCase, never_fit
 
 
 @dataclass
@@ -146,7 +146,11 @@ def greedy(case: RestoreCase, prefix: Schedule | None = None) -> Schedule:
         ):
             mine[:first] = theirs[:first]
         p_prev = sch.p[first - 1].copy() if first else p_prev
-    order = sorted(range(nl), key=lambda j: (case.blocks[j].tier, -case.blocks[j].p_mw, j))
+    never = set(never_fit(case))  # no order can close them: they never wait in line
+    order = sorted(
+        (j for j in range(nl) if j not in never),
+        key=lambda j: (case.blocks[j].tier, -case.blocks[j].p_mw, j),
+    )
     for s in range(first, S):
         if s:
             for arr in (sch.x, sch.z, sch.u, sch.y):
@@ -173,8 +177,12 @@ def _step(
             sch.u[s, g] = True
             if _dispatch(case, sch, s, p_prev) is None:
                 sch.u[s, g] = False
-    _join_islands(case, sch, s, p_prev)
     taken = 0
+    pending = [j for j in order if not sch.y[s, j]]
+    if pending and _try_block(case, sch, s, pending[0], p_prev):
+        taken = 1
+    elif pending:  # the first in priority does not fit: join its island to another
+        _join_islands(case, sch, s, p_prev, near=next(iter(case.blocks[pending[0]].demand_mw)))
     for j in order:
         if taken >= case.blocks_per_step or sch.y[s, j]:
             continue
@@ -187,12 +195,13 @@ def _step(
     return p
 
 
-def _join_islands(case: RestoreCase, sch: Schedule, s: int, p_prev: np.ndarray) -> None:
-    """Synchronise live islands over the shortest path between them, while one fits: a
-    block too big for one island's units often fits once islands are joined."""
+def _join_islands(case: RestoreCase, sch: Schedule, s: int, p_prev: np.ndarray, near: int) -> None:
+    """Synchronise two live islands over the shortest path between them (one join per
+    step, the island nearest to bus ``near`` first): a block too big for one island's
+    units often fits once islands are joined."""
     tried: set[tuple[int, ...]] = set()
     while True:
-        path = _join_path(case, sch.x[s], sch.z[s], tried)
+        path = _join_path(case, sch.x[s], sch.z[s], tried, _nearest_live(case, sch.x[s], near))
         if path is None:
             return
         buses, branches = path
@@ -200,22 +209,49 @@ def _join_islands(case: RestoreCase, sch: Schedule, s: int, p_prev: np.ndarray) 
         saved = (sch.x[s].copy(), sch.z[s].copy())
         sch.x[s, buses] = True
         sch.z[s, branches] = True
-        if _dispatch(case, sch, s, p_prev) is None:
-            sch.x[s], sch.z[s] = saved
+        if _dispatch(case, sch, s, p_prev) is not None:
+            return
+        sch.x[s], sch.z[s] = saved
+
+
+def _nearest_live(case: RestoreCase, live: np.ndarray, bus: int) -> int:
+    """The live bus nearest to ``bus`` over any branch (breadth first), or -1."""
+    adj: dict[int, list[int]] = {}
+    for f, t in zip(case.branch_from, case.branch_to, strict=True):
+        adj.setdefault(int(f), []).append(int(t))
+        adj.setdefault(int(t), []).append(int(f))
+    seen, queue = {bus}, deque([bus])
+    while queue:
+        b = queue.popleft()
+        if live[b]:
+            return b
+        for nxt in sorted(adj.get(b, [])):
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return -1
 
 
 def _join_path(
-    case: RestoreCase, live: np.ndarray, closed: np.ndarray, tried: set[tuple[int, ...]]
+    case: RestoreCase,
+    live: np.ndarray,
+    closed: np.ndarray,
+    tried: set[tuple[int, ...]],
+    first: int = -1,
 ) -> tuple[list[int], list[int]] | None:
     """Dead buses and open branches of the shortest path joining two live islands (from
-    the island of the lowest bus, breadth first: the same on every laptop), not tried."""
+    the island of bus ``first``, then of the lowest bus, breadth first: the same on
+    every laptop), not tried yet."""
     isl = islands(case, live, closed)
     adj: dict[int, list[tuple[int, int]]] = {}
     for k, (f, t) in enumerate(zip(case.branch_from, case.branch_to, strict=True)):
         if not closed[k]:
             adj.setdefault(int(f), []).append((int(t), k))
             adj.setdefault(int(t), []).append((int(f), k))
-    for home in sorted({int(i) for i in isl if i >= 0}):
+    homes = sorted({int(i) for i in isl if i >= 0})
+    if first >= 0 and isl[first] >= 0:
+        homes = [int(isl[first])] + [h for h in homes if h != isl[first]]
+    for home in homes:
         start = [int(b) for b in np.flatnonzero(isl == home)]
         prev: dict[int, tuple[int, int]] = {}
         seen, queue = set(start), deque(start)

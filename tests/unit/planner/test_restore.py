@@ -336,3 +336,31 @@ def test_the_ac_check_carries_the_orders_own_unit_outputs(tmp_path: Path) -> Non
     # 0.6 MW x 1.5 cold load = 0.9 MW over the line from bus 0 to bus 1 (not ~0)
     assert report["worst_line"]["loading_pct"] > 1.0
     assert report["losses_mw"] > 0.0
+
+
+def test_the_greedy_order_joins_islands_one_at_a_time_and_keeps_every_rule() -> None:
+    """Review 22b N1: on case118 the greedy order started 54 sets and joined them all
+    over 64 branches in its first step (the AC check then failed at 97 steps). Islands
+    are joined one per step, and only when the first block in line needs it."""
+    from planner.restore_greedy import islands
+    from planner.scenario_file import load_scenario
+
+    sc = load_scenario(Path(__file__).parents[3] / "field_guides/scenarios/case118-72h.toml")
+    case = build_case(sc, build_network(sc).grid)
+    sch = greedy(case)
+    _check_rules(case, sch)
+
+    def count(s: int) -> int:
+        return len({int(i) for i in islands(case, sch.x[s], sch.z[s]) if i >= 0})
+
+    for s in range(1, case.steps):
+        new_sources = sum(
+            1
+            for g, u in enumerate(case.units)
+            if u.black_start and sch.u[s, g] and not sch.u[s - 1, g]
+        )
+        assert count(s) >= count(s - 1) + new_sources - 1, f"step {s}: two joins at once"
+    sources = len({u.bus for u in case.units if u.black_start})  # each set its own island
+    assert count(0) >= sources - 1 and sources > 40
+    tier1 = [j for j, b in enumerate(case.blocks) if b.tier == 1]
+    assert all(sch.y[-1, j] for j in tier1)
