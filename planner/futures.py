@@ -33,6 +33,7 @@ class Future:
     scenario: Scenario
     plan: dict[str, Any] | None = None
     result: Any = None
+    same_as: list[str] = dataclasses.field(default_factory=list)  # dropped: the same plan
 
 
 def variants(
@@ -50,8 +51,8 @@ def variants(
         words = f"keep {h:g} h of tier-1 burn in every site's tanks"
         if short:
             words += (
-                " (capped: "
-                + "; ".join(f"{site} holds {held:g} h" for site, held in sorted(short.items()))
+                " (capped: all its fuel keeps only "
+                + "; ".join(f"{site} {held:g} h" for site, held in sorted(short.items()))
                 + ")"
             )
         out.append(Future(f"reserve-{h:g}h", words, sc))
@@ -97,7 +98,8 @@ def with_reserve(
 ) -> tuple[Scenario, dict[str, float]]:
     """Each site's tanks keep ``hours`` of its tier-1 burn more (split by capacity, never
     more than the tank holds at the start); and the sites whose fuel cannot keep that
-    much, with the hours it does keep (rounded to 0.1 h)."""
+    much, with the hours of tier-1 burn their whole reserve then holds (rounded to 0.1 h:
+    what ``fuel_hours_left_by_site`` shows at the end)."""
     sites = []
     short: dict[str, float] = {}
     for site in sc.sites:
@@ -114,8 +116,8 @@ def with_reserve(
             for t in site.tanks
         )
         kept = sum(t.reserve_litres for t in tanks) - sum(t.reserve_litres for t in site.tanks)
-        if rate > 0 and kept < extra - 1e-6:
-            short[site.name] = round(kept / rate, 1)
+        if rate > 0 and kept < extra - 1e-6:  # the whole reserve it keeps, in hours
+            short[site.name] = round(sum(t.reserve_litres for t in tanks) / rate, 1)
         sites.append(dataclasses.replace(site, tanks=tanks))
     return dataclasses.replace(sc, sites=tuple(sites)), short
 
@@ -179,6 +181,23 @@ def compare(fut: Future, rates: dict[str, float]) -> dict[str, Any]:
     }
 
 
+def _distinct(futures: list[Future]) -> list[Future]:
+    """One future per plan: a later future whose plan is the same as an earlier one's
+    (two reserves both capped at all the fuel) is dropped, and the earlier says so;
+    otherwise a vote would offer one plan twice and split its votes."""
+    out: list[Future] = []
+    for fut in futures:
+        same = next(
+            (f for f in out if f.plan and fut.plan and f.plan["plan_hash"] == fut.plan["plan_hash"]),
+            None,
+        )
+        if same is None:
+            out.append(fut)
+        else:
+            same.same_as.append(fut.label)
+    return out
+
+
 def _note_tier1_losses(rows: list[dict[str, Any]]) -> None:
     """Say it when a future serves tier 1 less than the baseline: the price of its policy,
     in the words the council must weigh."""
@@ -221,8 +240,11 @@ def run_futures(
         say(fut.label, f"planning {fut.label} ({i + 1} of {len(futures)})", i / len(futures))
         fut.result = solve(fut.scenario, validate=ac)
         fut.plan = fut.result.to_json()
+    futures = _distinct(futures)
     rows = [compare(f, rates) for f in futures]
     _note_tier1_losses(rows)
+    for row, fut in zip(rows, futures, strict=True):
+        row["notes"] += [f"the same plan as {label}" for label in fut.same_as]
     say("done", "done", 1.0)
     return {
         "id": futures_id(rows),

@@ -87,15 +87,22 @@ def test_a_reserve_the_tanks_cannot_hold_is_capped_and_its_cost_said(invoke: Inv
     tier-1 loads it shed to keep it went unsaid."""
     data = json_out(
         invoke(None, "plan", "futures", "island-microgrid", "--no-ac", "--reserve-hours",
-               "24,720", "--no-max-energy", "--json")
+               "24,300,720", "--no-max-energy", "--json")
     )  # fmt: skip
     by = {r["label"]: r for r in data["futures"]}
-    big = by["reserve-720h"]
-    assert "(capped:" in big["policy"] and "reserve-24h" in by
+    # review 22b N3: 300 h and 720 h are both all the fuel: one plan, shown once
+    assert (
+        "reserve-720h" not in by and "the same plan as reserve-720h" in by["reserve-300h"]["notes"]
+    )
+    big = by["reserve-300h"]
+    assert "(capped: all its fuel keeps only" in big["policy"] and "reserve-24h" in by
     assert "(capped" not in by["reserve-24h"]["policy"]
+    import re
+
+    said = dict(re.findall(r"([a-z-]+) ([0-9.]+) h", big["policy"].split("only", 1)[1]))
     for site, held in big["fuel_hours_left_by_site"].items():
-        if held is not None:
-            assert held < 720 and f"{site} holds" in big["policy"]
+        if held is not None:  # the cap says what is left at the end
+            assert held < 300 and abs(float(said[site]) - held) <= 0.1, (site, held, said)
     base_t1 = by["baseline"]["served_pct_by_tier"]["1"]
     for row in data["futures"][1:]:
         shed = row["served_pct_by_tier"]["1"] < base_t1 - 1e-6
