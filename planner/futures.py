@@ -188,7 +188,11 @@ def _distinct(futures: list[Future]) -> list[Future]:
     out: list[Future] = []
     for fut in futures:
         same = next(
-            (f for f in out if f.plan and fut.plan and f.plan["plan_hash"] == fut.plan["plan_hash"]),
+            (
+                f
+                for f in out
+                if f.plan and fut.plan and f.plan["plan_hash"] == fut.plan["plan_hash"]
+            ),
             None,
         )
         if same is None:
