@@ -19,7 +19,7 @@ from planner.api import scenario_hash
 from planner.canonical import blake_hex, canonical_bytes, rnd
 from planner.errors import ScenarioError
 from planner.restore_case import RestoreCase, build_case, reach_of, usual_steps
-from planner.restore_greedy import Schedule, block_demand, greedy, truncated
+from planner.restore_greedy import Schedule, block_demand, greedy, islands, truncated
 from planner.scenario import Scenario
 
 RESTORE_FORMAT = 1
@@ -159,10 +159,28 @@ def _step(case: RestoreCase, sch: Schedule, s: int, ac: dict[str, Any] | None) -
         "served_mw": rnd(served, "mw"),
         "demand_mw": rnd(float(demand.sum()), "mw"),
         "online_mw": rnd(online, "mw"),
-        "margin_mw": rnd(online - float(demand.sum()), "mw"),
+        "margin_mw": rnd(_island_margin(case, sch, s, running, demand), "mw"),
+        "islands": len({int(i) for i in islands(case, sch.x[s], sch.z[s]) if i >= 0}),
         "units_mw": {case.units[g].name: rnd(float(sch.p[s, g]), "mw") for g in running},
         "ac": ac,
     }
+
+
+def _island_margin(
+    case: RestoreCase, sch: Schedule, s: int, running: list[int], demand: np.ndarray
+) -> float:
+    """The smallest margin of any live island: rating of its running units less what it
+    draws (a spare unit in another island cannot take this island's load)."""
+    isl = islands(case, sch.x[s], sch.z[s])
+    online: dict[int, float] = {}
+    drawn: dict[int, float] = {}
+    for g in running:
+        i = int(isl[case.units[g].bus])
+        online[i] = online.get(i, 0.0) + case.units[g].p_max_mw
+    for b in np.flatnonzero(sch.x[s]):
+        drawn[int(isl[b])] = drawn.get(int(isl[b]), 0.0) + float(demand[b])
+    keys = set(online) | set(drawn)
+    return min((online.get(i, 0.0) - drawn.get(i, 0.0) for i in keys), default=0.0)
 
 
 def _result(

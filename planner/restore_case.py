@@ -92,9 +92,31 @@ def build_case(scenario: Scenario, grid: Grid, steps: int | None = None) -> Rest
         unreachable_blocks=unreachable,
         idle_units=idle,
     )
+    _drop_unpowered(case)
     if not (steps or spec.steps):  # one step per block that can ever close, and three
         case.steps = usual_steps(case)
     return case
+
+
+def _drop_unpowered(case: RestoreCase) -> None:
+    """Units and blocks in a part of the network with no black-start unit: nothing can
+    ever energise them. The blocks are listed as unreachable, the units as idle, with
+    the reason and what to do."""
+    starters = {u.bus for u in case.units if u.black_start}
+    if not starters:
+        return  # nothing at all can start: the caller says so
+    powered = set().union(*(reach_of(case, b) for b in sorted(starters)))
+    for unit in [u for u in case.units if u.bus not in powered]:
+        case.units.remove(unit)
+        case.idle_units.append(
+            f"{unit.name}: cannot start: no black-start unit can energise its bus "
+            "(name one of its part of the network in [restore] black_start)"
+        )
+    for block in [b for b in case.blocks if not set(b.demand_mw) <= powered]:
+        case.blocks.remove(block)
+        case.unreachable_blocks.append(block.name)
+    case.idle_units.sort()
+    case.unreachable_blocks.sort()
 
 
 def reach_of(case: RestoreCase, bus: int) -> set[int]:
@@ -122,6 +144,12 @@ def never_fit(case: RestoreCase) -> list[int]:
         if block.p_mw * (block.cold_factor if block.cold_steps else 1.0) > room + 1e-9:
             out.append(j)
     return out
+
+
+def loading_cap(case: RestoreCase, p_max_mw: float) -> float:
+    """The most a running unit carries: its rating less the spinning reserve, so every
+    island keeps ``reserve`` of what it draws in spare rating."""
+    return p_max_mw / (1.0 + case.reserve)
 
 
 def usual_steps(case: RestoreCase) -> int:

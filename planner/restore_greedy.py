@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from planner.highs import Solver
-from planner.restore_case import RBlock, RestoreCase, never_fit
+from planner.restore_case import RBlock, RestoreCase, loading_cap, never_fit
 
 
 @dataclass
@@ -64,7 +64,7 @@ def step_dispatch(
 ) -> np.ndarray | None:
     """Unit MW meeting ``demand`` at one step over the closed branches, or None."""
     g_bus = np.array([u.bus for u in case.units], dtype=int)
-    cap = np.array([u.p_max_mw for u in case.units]) * can_run
+    cap = np.array([loading_cap(case, u.p_max_mw) for u in case.units]) * can_run
     step = np.array([u.step_mw for u in case.units])
     hi_p = np.minimum(cap, p_prev + step)
     big = float(sum(u.p_max_mw for u in case.units)) + 1.0
@@ -80,8 +80,8 @@ def step_dispatch(
     )
     a = sp.hstack([rows_g, inc]).tocsc()
     need = demand + case.fixed_mw * live
-    if cap.sum() < (1.0 + case.reserve) * need.sum() - 1e-9:
-        return None  # not enough spinning reserve
+    if cap.sum() < need.sum() - 1e-9:
+        return None  # not enough rating, less the spinning reserve
     solver = Solver(a, np.r_[np.zeros(ng), -rate], np.r_[hi_p, rate], need, need)
     out = solver.solve()
     if out.status != "optimal" or out.x is None:

@@ -17,7 +17,9 @@ a running black-start unit in the same step. Rules:
   never counted as room, because it decays over minutes and the pickup is at once;
 * a block draws its cold-load factor times its demand for its first steps;
 * at most ``blocks_per_step`` new blocks per step;
-* spinning reserve: the units giving power are rated ``reserve`` above the step's demand.
+* spinning reserve, in every island: each unit carries at most its rating / (1 +
+  ``reserve``), so the units of an island are rated ``reserve`` above what it draws
+  (a spare unit in another island cannot pick up a trip here).
 
 The objective is priority-weighted energy served, tier by tier (tier 1 is maximised
 first, then fixed; then tier 2; ...; then as few items switched as possible). Limits
@@ -34,7 +36,7 @@ import scipy.sparse as sp
 
 from planner.errors import SolverError
 from planner.highs import Solver
-from planner.restore_case import RestoreCase, never_fit
+from planner.restore_case import RestoreCase, loading_cap, never_fit
 from planner.restore_greedy import Schedule
 
 NODE_LIMIT = 20_000
@@ -155,17 +157,18 @@ def _topology(
 
 def _units(case: RestoreCase, L: Layout, rows: _Rows, lo: np.ndarray, hi: np.ndarray) -> None:
     for g, unit in enumerate(case.units):
+        top = loading_cap(case, unit.p_max_mw)
         for s in range(L.S):
             u, p = L.col(2, g, s), L.col(4, g, s)
-            hi[p] = unit.p_max_mw
+            hi[p] = top
             if unit.black_start:
                 rows.add([u, L.col(0, unit.bus, s)], [1.0, -1.0], -np.inf, 0.0)
-                rows.add([p, u], [1.0, -unit.p_max_mw], -np.inf, 0.0)
+                rows.add([p, u], [1.0, -top], -np.inf, 0.0)
             elif s == 0:
                 hi[u] = hi[p] = 0.0
             else:
                 rows.add([u, L.col(0, unit.bus, s - 1)], [1.0, -1.0], -np.inf, 0.0)
-                rows.add([p, L.col(2, g, s - 1)], [1.0, -unit.p_max_mw], -np.inf, 0.0)
+                rows.add([p, L.col(2, g, s - 1)], [1.0, -top], -np.inf, 0.0)
             if s == 0:
                 hi[p] = min(hi[p], unit.step_mw)
             else:

@@ -88,6 +88,10 @@ def render_restore(plan: dict[str, Any]) -> None:
             out.print(shown, markup=False, highlight=False)
     if plan["unreachable"]:
         out.print(f"[yellow]No generation can reach[/]: {', '.join(plan['unreachable'])}")
+    if plan["idle_units"]:
+        out.print("[yellow]Units that take no part[/]:")
+        for line in plan["idle_units"]:
+            out.print(f"  {line}", markup=False, highlight=False)
     if plan["ac_violations"] or plan["ac_failed_steps"]:
         _ac_note(plan)
 

@@ -124,6 +124,22 @@ def _check_pickup(case, sch, s: int) -> None:  # type: ignore[no-untyped-def]
                 else:
                     need += unit.cranking_mw
         assert need <= room + 1e-6, f"step {s}: {need} MW picked up, units take {room} MW"
+        # spinning reserve in this island: rating of the units giving power vs drawn
+        drawn = sum(case.fixed_mw[b] for b in island)
+        for j, block in enumerate(case.blocks):
+            if sch.y[s, j]:
+                back = s - block.cold_steps
+                cold = block.cold_steps and (back < 0 or not sch.y[back, j])
+                f = block.cold_factor if cold else 1.0
+                drawn += sum(f * mw for bus, mw in block.demand_mw.items() if bus in island)
+        giving = 0.0
+        for i, unit in enumerate(case.units):
+            if unit.bus in island and sch.u[s, i]:
+                if unit.black_start or prev(sch.u)[i]:
+                    giving += unit.p_max_mw
+                else:
+                    drawn += unit.cranking_mw
+        assert giving >= (1 + case.reserve) * drawn - 1e-6, f"step {s}: reserve short"
 
 
 def test_a_step_above_the_block_limit_is_never_taken(tmp_path: Path) -> None:
@@ -364,3 +380,38 @@ def test_the_greedy_order_joins_islands_one_at_a_time_and_keeps_every_rule() -> 
     assert count(0) >= sources - 1 and sources > 40
     tier1 = [j for j, b in enumerate(case.blocks) if b.tier == 1]
     assert all(sch.y[-1, j] for j in tier1)
+
+
+def test_spinning_reserve_holds_in_each_island_not_summed_over_islands(tmp_path: Path) -> None:
+    """Review 22b N4: the reserve was checked on the sum over islands, so a set loaded
+    to 99.8 % passed because a set in another island had room it could never give."""
+    _net(tmp_path, 4, [(0, 1), (2, 3)], [("west", 1, 0.79), ("east", 3, 0.2)])
+    sc = _scenario(
+        tmp_path, _gen("a", 0, 1.0) + _gen("b", 2, 1.0), _load(0, "west", 1) + _load(1, "east", 1),
+        '[restore]\nblock_load_pct = 100\nsteps = 6\n'
+        '[restore.load_class]\nwest = "critical"\neast = "critical"\n',
+    )  # fmt: skip
+    plan = restore(sc, ac=False)
+    # west: 0.79 MW x 1.2 = 0.948 MW on a 1 MW set: only 5 % spare in its island
+    assert plan["not_restored"] == ["west"]
+    assert "with the spinning reserve" in plan["why_not_restored"]["west"]
+    case = build_case(sc, build_network(sc).grid)
+    for sch in (greedy(case), solve(case, greedy(case)).schedule):
+        _check_rules(case, sch)
+        assert not sch.y[-1, [b.name for b in case.blocks].index("west")]
+
+
+def test_units_no_black_start_can_reach_are_named_and_their_loads_unreachable(
+    tmp_path: Path,
+) -> None:
+    """Review 22b N5: a set no black-start unit can energise never started, was named
+    nowhere, and its loads got reasons about reserve and tiers."""
+    _net(tmp_path, 4, [(0, 1), (2, 3)], [("here", 1, 0.2), ("there", 3, 0.2)])
+    sc = _scenario(
+        tmp_path, _gen("bs", 0, 1.0) + _gen("far", 2, 1.0), _load(0, "here", 1) + _load(1, "there", 1),
+        '[restore]\nblack_start = ["bs"]\n',
+    )  # fmt: skip
+    plan = restore(sc, ac=False)
+    assert plan["unreachable"] == ["there"] and "there" not in plan["not_restored"]
+    assert [u.split(":")[0] for u in plan["idle_units"]] == ["far"]
+    assert "no black-start unit can energise its bus" in plan["idle_units"][0]
