@@ -85,6 +85,12 @@ def read_restore(
     r = root.sub("restore", root.table("restore"))
     step = r.num("step_minutes", 10.0, lo=0.0, lo_open=True, hi=24 * 60)
     hold = r.num("hold_minutes", 5.0, lo=0.0, hi=24 * 60)
+    if hold > step:  # the order's minutes assume a step every step_minutes
+        raise r.fail(
+            "hold_minutes",
+            f"{hold:g} min is longer than a step ({step:g} min): the order would not keep "
+            "its own timing; raise step_minutes to at least the hold",
+        )
     steps = r.whole("steps", None, lo=1, hi=MAX_STEPS)
     per_step = r.whole("blocks_per_step", 1, lo=1, hi=50)
     reserve = r.num("reserve_pct", 10.0, lo=0.0, hi=100.0)
