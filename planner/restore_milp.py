@@ -368,6 +368,16 @@ def _stage(
             return x_prev, False
         raise SolverError(f"restoration order: HiGHS stopped ({out.status}: {out.detail})")
     x = np.asarray(out.x, dtype=float)
+    if abs(cost @ x - out.objective) > 1e-6 * max(1.0, abs(out.objective)):
+        # measured (highspy 1.x): when presolve alone solves a model given a start, the
+        # solution it returns can be the start, not the optimum it reports; solve again
+        # without the start
+        solver.h.clearSolver()
+        out = solver.solve()
+        if out.x is not None and abs(cost @ out.x - out.objective) <= 1e-6 * max(
+            1.0, abs(out.objective)
+        ):
+            x = np.asarray(out.x, dtype=float)
     if x_prev is not None and (cost @ x < cost @ x_prev - 1e-9) == maximize:
         x = x_prev  # never worse than where it started
     return x, out.status == "optimal"

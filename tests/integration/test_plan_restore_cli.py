@@ -152,3 +152,25 @@ def test_a_large_network_gets_its_order_in_playbook_parts(
         ops += [s for s in doc["steps"] if s["role"] == "operator"]
     # every switching step of the order is in exactly one part, in order
     assert [s["id"] for s in ops] == [f"step-{s['step']}" for s in plan["steps"]]
+
+
+def test_no_switching_step_serves_nothing(invoke: Invoke, tmp_path: Path) -> None:
+    """Review 22b N6: an order ended with a step closing a normally-open tie onto an
+    internal node ("energise 15") that picked up nothing. HiGHS returned its start
+    instead of the tidy optimum it reported; every step now starts a unit or picks up
+    a block, and closes only what that needs."""
+    src = Path(__file__).parents[2] / "field_guides/scenarios"
+    (tmp_path / "island-microgrid-net.json").symlink_to(src / "island-microgrid-net.json")
+    text = (src / "island-microgrid.toml").read_text().split("# --- restoration order")[0]
+    (tmp_path / "v2.toml").write_text(
+        text + '\n[restore]\nblack_start = ["south-genset"]\n'
+        "[restore.units.north-genset]\nblock_load_pct = 50\ncranking_mw = 0.3\n"
+        "[restore.units.east-genset]\ncranking_mw = 0.35\n"
+    )
+    r = invoke(None, "plan", "restore", str(tmp_path / "v2.toml"), "--no-ac", "--json")
+    assert r.exit_code == 0, r.output
+    plan = json.loads(r.stdout)
+    assert plan["method"] == "milp"
+    for step in plan["steps"]:
+        assert step["starts"] or step["picks_up"], step
+        assert all(not name.isdigit() for name in step["energises"]), step

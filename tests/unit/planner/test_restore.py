@@ -294,7 +294,10 @@ def test_restore_settings_are_checked_and_named(tmp_path: Path) -> None:
         ("[restore.units.ghost]\ncranking_mw = 1\n", r"restore.units.ghost \(line \d+\)"),
         ("[restore.cold_load.residential]\nfactor = 0.5\nminutes = 3\n", r"factor \(line \d+\)"),
         ("[restore.units.g]\ncranking_mw = 5\n", "more than the unit's own rating"),
-        ("[restore]\nhold_minutes = 20\n", r"hold_minutes \(line \d+\): 20 min is longer than a step"),
+        (
+            "[restore]\nhold_minutes = 20\n",
+            r"hold_minutes \(line \d+\): 20 min is longer than a step",
+        ),
     ):
         with pytest.raises(ScenarioError, match=words):
             restore(_scenario(tmp_path, gen, load, table), ac=False)
