@@ -26,6 +26,9 @@ RESTORE_FORMAT = 1
 #: Above this many on/off decisions the exact order would take minutes on a field laptop:
 #: the exact part is shortened, or the greedy order is given, and says so (``method``).
 MILP_MAX_BINARIES = 6_000
+#: Nor on a network over this many decisions per step, however short the horizon:
+#: measured, case118 (575 per step) takes 100-160 s for 10 exact steps.
+MILP_MAX_PER_STEP = 300
 Progress = Callable[[str, str, float], None]
 
 
@@ -81,7 +84,7 @@ def _order(
     per_step = 2 * case.n_bus + len(case.branch_from) + len(case.units) + len(case.blocks)
     window = min(case.steps, usual_steps(case))
     decisions = window * per_step
-    if decisions > MILP_MAX_BINARIES:
+    if decisions > MILP_MAX_BINARIES or per_step > MILP_MAX_PER_STEP:
         return base, False, "greedy", 0, decisions  # measured: case118, 10 steps take 100 s
     say("milp", f"restoration order (MILP, HiGHS, {window} steps)", 0.2)
     solved = restore_milp.solve(replace(case, steps=window), truncated(base, window))

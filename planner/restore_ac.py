@@ -47,10 +47,32 @@ def check_steps(
         if not refs:
             out[s] = {"converged": None, "note": "nothing runs yet: the network is dark"}
         else:
-            out[s] = _run(net, numba, limits, distributed=False)
+            out[s] = _flag_losses(net, _run(net, numba, limits, distributed=False))
         if progress:
             progress(n + 1, len(steps))
     return out
+
+
+#: Losses above this share of the load mean the flow found is not one to switch by (a
+#: real network in restoration loses a few per cent): reported as a violation.
+LOSS_SHARE = 0.10
+
+
+def _flag_losses(net: Any, report: dict[str, Any]) -> dict[str, Any]:
+    if not report.get("converged"):
+        return report
+    drawn = float(net.load.p_mw[net.load.in_service].sum())
+    losses = float(report.get("losses_mw") or 0.0)
+    if drawn > 0 and losses > LOSS_SHARE * drawn:
+        report.setdefault("violations", []).append(
+            {
+                "element": "network",
+                "kind": "losses",
+                "limit": round(LOSS_SHARE * drawn, 4),
+                "value": round(losses, 4),
+            }
+        )
+    return report
 
 
 def _load_blocks(case: RestoreCase) -> dict[int, tuple[int, int]]:

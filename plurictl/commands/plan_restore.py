@@ -104,7 +104,8 @@ def _method_note(plan: dict[str, Any]) -> None:
         out.print(
             f"[yellow]Greedy order[/]: the exact search would need {plan['decisions']:,} "
             "on/off decisions (buses, branches, units and blocks times the steps it "
-            "covers), over the 6,000 a field laptop searches in reasonable time. This "
+            "covers), over what a field laptop searches in reasonable time (6,000, and "
+            "300 a step). This "
             "order takes the highest tier, biggest block first that fits, joining islands "
             "as soon as they can be; it is checked the same way. Grouping loads into "
             + escape("[[restore.blocks]]")
@@ -128,18 +129,22 @@ def _ac_note(plan: dict[str, Any]) -> None:
             if worst is None or gap > worst[0]:
                 text = f"{v['kind']} {v['value']:g} at {v['element']} (step {s['step']})"
                 worst = (gap, text)
-    console().print(
-        f"[red]AC check: {plan['ac_violations']} violation(s) in {bad_steps} step(s)[/]"
-        + (f"; worst: {worst[1]}" if worst else "")
-        + (
-            f"; no convergence at steps {plan['ac_failed_steps']}"
-            if plan["ac_failed_steps"]
-            else ""
+    failed = plan["ac_failed_steps"]
+    if failed:
+        console().print(
+            f"[red]AC check inconclusive at {len(failed)} step(s)[/] (the power flow did "
+            f"not converge: {', '.join(map(str, failed[:12]))}{' ...' if len(failed) > 12 else ''}): "
+            "nothing is known of voltages and loadings there; do not switch those steps "
+            "as computed without a study."
         )
-        + ". The order is computed on active power only: before those steps, check "
-        "voltage support (reactive power, tap changers) or switch differently "
-        "(--json: steps[].ac.violations)."
-    )
+    if plan["ac_violations"]:
+        console().print(
+            f"[red]AC check: {plan['ac_violations']} violation(s) in {bad_steps} step(s)[/]"
+            + (f"; worst: {worst[1]}" if worst else "")
+            + ". The order is computed on active power only: before those steps, check "
+            "voltage support (reactive power, tap changers) or switch differently "
+            "(--json: steps[].ac.violations)."
+        )
 
 
 def register(plan: click.Group) -> None:

@@ -152,6 +152,9 @@ def test_a_large_network_gets_its_order_in_playbook_parts(
         ops += [s for s in doc["steps"] if s["role"] == "operator"]
     # every switching step of the order is in exactly one part, in order
     assert [s["id"] for s in ops] == [f"step-{s['step']}" for s in plan["steps"]]
+    # review 22b: a short horizon on a big network took 157 s of exact search
+    r = invoke(None, "plan", "restore", "case118-72h", "--no-ac", "--steps", "10", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["method"] == "greedy"
 
 
 def test_no_switching_step_serves_nothing(invoke: Invoke, tmp_path: Path) -> None:

@@ -419,3 +419,18 @@ def test_units_no_black_start_can_reach_are_named_and_their_loads_unreachable(
     assert plan["unreachable"] == ["there"] and "there" not in plan["not_restored"]
     assert [u.split(":")[0] for u in plan["idle_units"]] == ["far"]
     assert "no black-start unit can energise its bus" in plan["idle_units"][0]
+
+
+def test_a_power_flow_that_loses_a_tenth_of_the_load_is_flagged(tmp_path: Path) -> None:
+    """Review 22b N1: case118 steps 'converged' losing 27-46 % of what was drawn and the
+    check said 0 violations."""
+    from planner.restore_ac import _flag_losses
+
+    _net(tmp_path, 2, [(0, 1)], [("a", 1, 2.0)])
+    net = pp.from_json(str(tmp_path / "net.json"))
+    bad = _flag_losses(net, {"converged": True, "losses_mw": 0.5, "violations": []})
+    assert [v["kind"] for v in bad["violations"]] == ["losses"] and bad["violations"][0][
+        "limit"
+    ] == 0.2
+    ok = _flag_losses(net, {"converged": True, "losses_mw": 0.05, "violations": []})
+    assert ok["violations"] == []
