@@ -527,7 +527,9 @@ def do_plan_futures(r: DrillRunner, args: dict[str, Any]) -> str:
     with r.member_home(node) as h:
         scenario = load_scenario(shipped.resolve("scenarios", str(args["scenario"])))
         scenario = scenario.with_inventory(ledger_inventory(h.store, scenario).litres)
-        data, futures = run_futures(scenario, reserve_hours=hours, max_energy=False, ac=False)
+        data, futures = run_futures(
+            scenario, reserve_hours=hours, max_energy=bool(args.get("max_energy")), ac=False
+        )
         for row, fut in zip(data["futures"], futures, strict=True):
             if row["status"] != "solved":
                 continue

@@ -44,7 +44,7 @@ ACTIONS: dict[str, tuple[set[str], set[str]]] = {
     "fuel-report": ({"node", "site", "litres"}, {"tank", "fuel"}),
     "plan-run": ({"node", "scenario"}, {"periods", "adopt", "id"}),
     "plan-adopt": ({"node"}, {"plan"}),
-    "plan-futures": ({"node", "scenario"}, {"id", "reserve_hours"}),
+    "plan-futures": ({"node", "scenario"}, {"id", "reserve_hours", "max_energy"}),
     "vote-open": (
         {"node", "title", "options"},
         {"id", "method", "roll", "tellers", "quorum", "plans", "tolerate", "ceremony"},
