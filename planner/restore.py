@@ -144,7 +144,7 @@ def _step(case: RestoreCase, sch: Schedule, s: int, ac: dict[str, Any] | None) -
         "step": s + 1,
         "minute": rnd(s * case.step_minutes, "mw"),
         "energises": [case.bus_names[b] for b in _new(sch.x, s)],
-        "closes": [case.branch_names[k] for k in _new(sch.z, s)],
+        **_switching(case, sch, s),
         "starts": [
             {"unit": u.name, "black_start": u.black_start, "cranking_mw": rnd(u.cranking_mw, "mw")}
             for u in started
@@ -166,6 +166,45 @@ def _step(case: RestoreCase, sch: Schedule, s: int, ac: dict[str, Any] | None) -
         "islands": len({int(i) for i in islands(case, sch.x[s], sch.z[s]) if i >= 0}),
         "units_mw": {case.units[g].name: rnd(float(sch.p[s, g]), "mw") for g in running},
         "ac": ac,
+    }
+
+
+def _switching(case: RestoreCase, sch: Schedule, s: int) -> dict[str, list[str]]:
+    """The branches closed in step ``s`` in an order a crew can follow (each closure
+    energises a dead bus from a live one, then those between live buses), and which of
+    them join two live islands (``joins``: two free-running sets are paralleled there,
+    so only with a synchronism check) or close a loop in one island (``loops``)."""
+    live = set(np.flatnonzero(sch.x[s - 1])) if s else set()
+    live |= {case.units[g].bus for g in _new(sch.u, s) if case.units[g].black_start}
+    parent = list(range(case.n_bus))
+
+    def find(b: int) -> int:
+        while parent[b] != b:
+            parent[b] = parent[parent[b]]
+            b = parent[b]
+        return b
+
+    for k in np.flatnonzero(sch.z[s - 1]) if s else []:
+        parent[find(int(case.branch_from[k]))] = find(int(case.branch_to[k]))
+    pending = [int(k) for k in _new(sch.z, s)]
+    order: list[int] = []
+    joins: list[int] = []
+    loops: list[int] = []
+    while pending:
+        ends = {k: (int(case.branch_from[k]), int(case.branch_to[k])) for k in pending}
+        k = next((k for k in pending if (ends[k][0] in live) != (ends[k][1] in live)), pending[0])
+        f, t = ends[k]
+        if f in live and t in live:
+            (joins if find(f) != find(t) else loops).append(k)
+        live |= {f, t}
+        parent[find(f)] = find(t)
+        order.append(k)
+        pending.remove(k)
+    name = case.branch_names
+    return {
+        "closes": [name[k] for k in order],
+        "joins": [name[k] for k in joins],
+        "loops": [name[k] for k in loops],
     }
 
 

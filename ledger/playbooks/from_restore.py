@@ -57,6 +57,17 @@ def _action_text(step: dict[str, Any], plan: dict[str, Any]) -> str:
             )
     if step["closes"]:
         lines.append("- Close, in this order: " + ", ".join(step["closes"]) + ".")
+    for name in step.get("joins", []):
+        lines.append(
+            f"- **{name} joins two live islands**: two sets run apart until it closes. Close "
+            "it only through a synchronism check (sync-check relay, or frequency, voltage "
+            "and phase angle matched across the breaker)."
+        )
+    for name in step.get("loops", []):
+        lines.append(
+            f"- **{name} closes a loop in a live island**: check the voltage angle across "
+            "the breaker before closing."
+        )
     if step["energises"]:
         lines.append("- This energises: " + ", ".join(step["energises"]) + ".")
     for b in step["picks_up"]:

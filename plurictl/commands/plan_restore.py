@@ -56,7 +56,10 @@ def render_restore(plan: dict[str, Any]) -> None:
     ):
         table.add_column(col)
     for s in plan["steps"]:
-        switch = [u["unit"] for u in s["starts"]] + s["closes"]
+        joins = set(s.get("joins", [])) | set(s.get("loops", []))
+        switch = [u["unit"] for u in s["starts"]] + [
+            f"{c} (sync check)" if c in joins else c for c in s["closes"]
+        ]
         picks = [
             f"{b['block']} (t{b['tier']}, {b['mw']:g}; cold {b['cold_load_mw']:g})"
             for b in s["picks_up"]

@@ -96,6 +96,13 @@ def check_order_and_playbook(invoke: Invoke, home: Path, out: Path, pb: Path) ->
         got = int(op.get("hold", "0m").rstrip("m")) if "hold" in op else 0
         assert got == want, (op["id"], op.get("hold"), want)
     assert any(int(op["hold"].rstrip("m")) > 10 for op in ops if "hold" in op)
+    # review 22b N12: a closure that parallels two live islands says "synchronism check"
+    joins = [(s["step"], j) for s in plan["steps"] for j in s["joins"]]
+    assert joins, "the island order joins its three sets"
+    by_id = {s["id"]: s for s in steps}
+    for n, name in joins:
+        assert f"**{name} joins two live islands**" in by_id[f"step-{n}"]["instructions"]
+        assert "synchronism check" in by_id[f"step-{n}"]["instructions"]
     runs = json_out(invoke(home, "playbook", "list", "--json"))
     assert any(doc["id"] in json.dumps(r) for r in runs.get("runs", runs))
 
