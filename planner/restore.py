@@ -174,7 +174,7 @@ def _switching(case: RestoreCase, sch: Schedule, s: int) -> dict[str, list[str]]
     energises a dead bus from a live one, then those between live buses), and which of
     them join two live islands (``joins``: two free-running sets are paralleled there,
     so only with a synchronism check) or close a loop in one island (``loops``)."""
-    live = set(np.flatnonzero(sch.x[s - 1])) if s else set()
+    live: set[int] = {int(b) for b in np.flatnonzero(sch.x[s - 1])} if s else set()
     live |= {case.units[g].bus for g in _new(sch.u, s) if case.units[g].black_start}
     parent = list(range(case.n_bus))
 
@@ -184,8 +184,8 @@ def _switching(case: RestoreCase, sch: Schedule, s: int) -> dict[str, list[str]]
             b = parent[b]
         return b
 
-    for k in np.flatnonzero(sch.z[s - 1]) if s else []:
-        parent[find(int(case.branch_from[k]))] = find(int(case.branch_to[k]))
+    for kk in np.flatnonzero(sch.z[s - 1]) if s else []:
+        parent[find(int(case.branch_from[kk]))] = find(int(case.branch_to[kk]))
     pending = [int(k) for k in _new(sch.z, s)]
     order: list[int] = []
     joins: list[int] = []
