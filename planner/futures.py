@@ -84,13 +84,25 @@ def tier1_burn_lph(sc: Scenario, plan: dict[str, Any]) -> dict[str, float]:
             if ld.get("site") == site.name and ld.get("tier") == 1
         )
         sets = [g for g in sc.generators if g.site == site.name and g.fuelled]
-        rating = sum(g.p_max_mw or 0.0 for g in sets)
+        rated = {g.name: _rating(g, plan) for g in sets}
+        rating = sum(rated.values())
         if mw <= 0 or rating <= 0:
             continue
         out[site.name] = sum(
-            g.no_load_lph + g.lph_per_mw * mw * (g.p_max_mw or 0.0) / rating for g in sets
+            g.no_load_lph + g.lph_per_mw * mw * rated[g.name] / rating for g in sets
         )
     return out
+
+
+def _rating(g: Any, plan: dict[str, Any]) -> float:
+    """A unit's rating: from the scenario, else as the plan read it from the network (a
+    ``gen`` or ``ext_grid`` takes its rating from the network file)."""
+    if g.p_max_mw:
+        return float(g.p_max_mw)
+    for u in plan.get("units") or []:
+        if u.get("name") == g.name and isinstance(u.get("p_max_mw"), int | float):
+            return float(u["p_max_mw"])
+    return 0.0
 
 
 def with_reserve(
@@ -202,20 +214,41 @@ def _distinct(futures: list[Future]) -> list[Future]:
     return out
 
 
-def _note_tier1_losses(rows: list[dict[str, Any]]) -> None:
-    """Say it when a future serves tier 1 less than the baseline: the price of its policy,
-    in the words the council must weigh."""
-    base = (rows[0]["served_pct_by_tier"] or {}).get("1") if rows else None
-    for row in rows:
+def _note_losses(futures: list[Future], rows: list[dict[str, Any]]) -> None:
+    """Say it when a future serves the scenario's tier-1 (or tier-2) loads less than the
+    baseline: the price of its policy, in the words the council must weigh. The tiers
+    are the scenario's, by load name: a swap that makes the hospital tier 3 still counts
+    the hospital as tier 1 here."""
+    base = (futures[0].plan or {}).get("loads") or []
+    tier_of = {ld.get("name"): ld.get("tier") for ld in base}
+    for fut, row in zip(futures, rows, strict=True):
         row["notes"] = []
-        mine = (row["served_pct_by_tier"] or {}).get("1")
-        if row is rows[0] or base is None or mine is None or mine >= base - 1e-6:
+        if fut is futures[0]:
             continue
-        row["notes"].append(
-            f"tier 1 served {mine:g}% against {base:g}% in the baseline: this future sheds "
-            "life-safety loads now"
-            + (" to keep the fuel reserve" if row["label"].startswith("reserve-") else "")
-        )
+        for tier in (1, 2):
+            was, was_worst = _served(base, tier_of, tier)
+            now, worst = _served((fut.plan or {}).get("loads") or [], tier_of, tier)
+            if was is None or now is None or now >= was - 0.01:
+                continue
+            row["notes"].append(
+                f"the scenario's tier-{tier} loads served {now:g}% against {was:g}% in the "
+                f"baseline (least: {worst})"
+                + (": this future sheds life-safety loads now" if tier == 1 else "")
+                + (" to keep the fuel reserve" if fut.label.startswith("reserve-") else "")
+            )
+
+
+def _served(
+    loads: list[dict[str, Any]], tier_of: dict[Any, Any], tier: int
+) -> tuple[float | None, str]:
+    """Served % of the loads that are ``tier`` in the scenario, and the least served."""
+    mine = [ld for ld in loads if tier_of.get(ld.get("name")) == tier]
+    demand = sum(float(ld.get("demand_mwh") or 0.0) for ld in mine)
+    if demand <= 0:
+        return None, ""
+    served = sum(float(ld.get("served_mwh") or 0.0) for ld in mine)
+    least = min(mine, key=lambda ld: (float(ld.get("served_pct") or 0.0), str(ld.get("name"))))
+    return rnd(100.0 * served / demand, "pct"), f"{least.get('name')} {least.get('served_pct')}%"
 
 
 def futures_id(rows: list[dict[str, Any]]) -> str:
@@ -246,7 +279,7 @@ def run_futures(
         fut.plan = fut.result.to_json()
     futures = _distinct(futures)
     rows = [compare(f, rates) for f in futures]
-    _note_tier1_losses(rows)
+    _note_losses(futures, rows)
     for row, fut in zip(rows, futures, strict=True):
         row["notes"] += [f"the same plan as {label}" for label in fut.same_as]
     say("done", "done", 1.0)

@@ -74,7 +74,7 @@ def build_case(scenario: Scenario, grid: Grid, steps: int | None = None) -> Rest
     """The restoration problem of ``scenario`` on its DC arrays (``steps`` overrides)."""
     spec = scenario.restore
     units, idle = _units(scenario, grid)
-    blocks, unreachable = _blocks(scenario, grid)
+    blocks, unreachable = _blocks(scenario, grid, steps)
     case = RestoreCase(
         n_bus=grid.n_bus,
         bus_names=list(grid.bus_names),
@@ -209,10 +209,15 @@ def _demand_factor(scenario: Scenario, profile: str | None, hours: float) -> flo
     return float(max(values)) if len(values) else 1.0
 
 
-def _blocks(scenario: Scenario, grid: Grid) -> tuple[list[RBlock], list[str]]:
+def _blocks(
+    scenario: Scenario, grid: Grid, steps: int | None = None
+) -> tuple[list[RBlock], list[str]]:
+    """Load blocks at their highest demand over the whole horizon of the order (by
+    default one step per load and three: never shorter than what the order can use)."""
     spec = scenario.restore
     declared = {ld.index: ld for ld in scenario.loads}
-    window_h = (spec.steps or 24) * spec.step_minutes / 60.0
+    horizon = steps or spec.steps or min(200, len(grid.loads) + 3)
+    window_h = horizon * spec.step_minutes / 60.0
     rows: dict[str, tuple[int, float, int, str, int]] = {}  # name -> (bus, MW, tier, class, row)
     for nl in grid.loads:
         if not nl.in_service or nl.p_mw <= 0:

@@ -87,7 +87,7 @@ class Proposal:
         if isinstance(f, dict) and isinstance(f.get("id"), str) and isinstance(f.get("label"), str):
             out = {"id": f["id"], "label": f["label"]}
             if isinstance(f.get("policy"), str):
-                out["policy"] = f["policy"][:120]
+                out["policy"] = f["policy"][:160]
             return out
         return None
 

@@ -71,7 +71,7 @@ def _propose_all(app: Any, data: dict[str, Any], futures: list[Any], as_json: bo
         if row["status"] != "solved":
             row["proposed"] = None  # only solved plans go to the council
             continue
-        tag = {"id": data["id"], "label": row["label"], "policy": row["policy"][:120]}
+        tag = {"id": data["id"], "label": row["label"], "policy": _in_words(row)}
         if fut.plan is None:
             continue
         plan = tagged(fut.plan, data["id"], row["label"])
@@ -87,6 +87,13 @@ def _propose_all(app: Any, data: dict[str, Any], futures: list[Any], as_json: bo
             f"proposed as futures [bold]{data['id']}[/]: vote on them with "
             f"`plurictl vote open --from-futures {data['id'][:10]} ...`"
         )
+
+
+def _in_words(row: dict[str, Any]) -> str:
+    """What a future changes and, first, what it costs (kept with its proposal: the vote
+    option reads it)."""
+    cost = row["notes"][0] if row.get("notes") else ""
+    return (row["policy"] + (f"; {cost}" if cost else ""))[:160]
 
 
 def register(plan: click.Group) -> None:

@@ -536,7 +536,7 @@ def do_plan_futures(r: DrillRunner, args: dict[str, Any]) -> str:
             if fut.plan is None:
                 continue
             plan = tagged(fut.plan, data["id"], row["label"])
-            tag = {"id": data["id"], "label": row["label"], "policy": row["policy"][:120]}
+            tag = {"id": data["id"], "label": row["label"], "policy": row["policy"][:160]}
             entry = propose_plan(h.store, h.identity, plan, tag)
             parts = int(entry.body["blob"]["count"])
             mine = h.store.entries(author=h.identity.public)

@@ -107,7 +107,7 @@ def test_page_apis(client: TestClient) -> None:
     sheet = api(client, "/api/sheet")
     assert sheet["mesh"]["name"] == "quickstart" and sheet["votes"][0]["state"] == "FINAL"
     health = api(client, "/api/health")
-    assert health["entries"] == 29 and health["errors"] == []  # 25 + 2 futures x (part, propose)
+    assert health["entries"] == 31 and health["errors"] == []  # 25 + 3 futures x (part, propose)
 
 
 def test_unknown_ids_are_404_json(client: TestClient) -> None:

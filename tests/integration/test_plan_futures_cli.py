@@ -106,8 +106,24 @@ def test_a_reserve_the_tanks_cannot_hold_is_capped_and_its_cost_said(invoke: Inv
     base_t1 = by["baseline"]["served_pct_by_tier"]["1"]
     for row in data["futures"][1:]:
         shed = row["served_pct_by_tier"]["1"] < base_t1 - 1e-6
-        assert bool(row["notes"]) == shed, row
+        said = any("tier-1 loads served" in n for n in row["notes"])
+        assert said == shed, row
     assert any(r["notes"] for r in data["futures"])  # 720 h cannot be kept without it
+
+
+def test_a_swap_that_darkens_the_hospital_says_so_by_the_scenarios_tiers(invoke: Invoke) -> None:
+    """Review 22b N15: swapping the hospital with a tier-3 load left it dark for 72 h
+    while the future read "tier 1 100 %" with no note."""
+    data = json_out(
+        invoke(None, "plan", "futures", "island-microgrid", "--swap", "hospital,north-homes-0",
+               "--reserve-hours", "", "--no-ac", "--json")
+    )  # fmt: skip
+    swap = data["futures"][-1]
+    assert swap["label"] == "swap-hospital-north-homes-0"
+    assert swap["served_pct_by_tier"]["1"] == 100.0  # by its own tiers...
+    note = next(n for n in swap["notes"] if "tier-1 loads served" in n)
+    assert "(least: hospital 0.0%)" in note and "sheds life-safety loads now" in note
+    assert data["futures"][0]["notes"] == []
 
 
 def test_a_vote_on_futures_adopts_exactly_the_winner_everywhere(

@@ -434,3 +434,26 @@ def test_a_power_flow_that_loses_a_tenth_of_the_load_is_flagged(tmp_path: Path) 
     ] == 0.2
     ok = _flag_losses(net, {"converged": True, "losses_mw": 0.05, "violations": []})
     assert ok["violations"] == []
+
+
+def test_blocks_are_counted_at_their_peak_over_the_whole_order(tmp_path: Path) -> None:
+    """Review 22b N18: demand was taken over 24 steps whatever the horizon; with 2-minute
+    steps and --steps 150 (5 h) the loads rose past it and the gensets were overloaded
+    an hour in while the table showed margin."""
+    import dataclasses
+    import math
+
+    from planner.scenario_file import load_scenario
+
+    sc = load_scenario(Path(__file__).parents[3] / "field_guides/scenarios/island-microgrid.toml")
+    sc = dataclasses.replace(sc, restore=dataclasses.replace(sc.restore, step_minutes=2.0))
+    grid = build_network(sc).grid
+    case = build_case(sc, grid, 150)
+    hours = 150 * 2 / 60
+    periods = max(1, math.ceil(hours / sc.horizon.hours_per_period))
+    by_index = {ld.index: ld for ld in sc.loads}
+    for block in case.blocks:
+        for name, mw in zip(block.loads, block.load_mw, strict=True):
+            nl = next(x for x in grid.loads if x.name == name)
+            peak = max(sc.profile_values(by_index[nl.index].profile, periods))
+            assert mw == pytest.approx(nl.p_mw * peak), name
