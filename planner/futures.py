@@ -226,7 +226,7 @@ def _note_losses(futures: list[Future], rows: list[dict[str, Any]]) -> None:
         if fut is futures[0]:
             continue
         for tier in (1, 2):
-            was, was_worst = _served(base, tier_of, tier)
+            was, _ = _served(base, tier_of, tier)
             now, worst = _served((fut.plan or {}).get("loads") or [], tier_of, tier)
             if was is None or now is None or now >= was - 0.01:
                 continue
