@@ -304,16 +304,22 @@ def stop_(app: AppContext, vote_id: str, as_json: bool) -> None:
     )
 
 
+REVEAL_SMALL = (
+    "Secret votes: go on although only 1 or 2 ballots count, so the result shows who chose what."
+)
+
+
 @vote.command("close")
 @click.argument("vote_id")
 @click.option("--force", is_flag=True, help="Close even if a teller stopped holding more ballots.")
+@click.option("--reveal-small", is_flag=True, help=REVEAL_SMALL)
 @json_option
 @pass_app
-def close_(app: AppContext, vote_id: str, force: bool, as_json: bool) -> None:
+def close_(app: AppContext, vote_id: str, force: bool, reveal_small: bool, as_json: bool) -> None:
     """Coordinator: write the close sheet (every ballot this laptop holds, with its Merkle root)."""
     from ledger.votes.writer import close
 
-    r = close(app.home.store, app.home.identity, vote_id, force=force)
+    r = close(app.home.store, app.home.identity, vote_id, force=force, reveal_small=reveal_small)
     _nudge(app)
     if as_json:
         emit_json(
@@ -345,6 +351,7 @@ def close_(app: AppContext, vote_id: str, force: bool, as_json: bool) -> None:
 @click.option(
     "--accept-late", is_flag=True, help="Seal even though the sheet leaves out ballots you hold."
 )
+@click.option("--reveal-small", is_flag=True, help=REVEAL_SMALL)
 @json_option
 @pass_app
 def seal_(
@@ -352,6 +359,7 @@ def seal_(
     vote_id: str,
     sheet_id: str | None,
     accept_late: bool,
+    reveal_small: bool,
     as_json: bool,
 ) -> None:
     """Teller: countersign a close sheet. A teller seals at most ONE sheet per vote."""
@@ -363,6 +371,7 @@ def seal_(
         vote_id,
         sheet_text=sheet_id,
         accept_late=accept_late,
+        reveal_small=reveal_small,
     )
     _nudge(app)
     if as_json:

@@ -23,12 +23,12 @@ ok = secret.ok
 
 
 def closed_secret_vote(invoke: Invoke, homes: dict[str, Path]) -> str:
-    """A secret vote (k = 2 of bob, carol, dave) with two ballots, closed and synced."""
+    """A secret vote (k = 2 of bob, carol, dave) with three ballots, closed and synced."""
     cid = secret.ceremony(invoke, homes)
     vid: str = json_out(secret.open_secret(invoke, homes["alice"], cid))["vote"]
     sync(*homes.values())
-    ok(invoke(homes["alice"], "vote", "cast", vid[:8], "north"))
-    ok(invoke(homes["erin"], "vote", "cast", vid[:8], "south"))
+    for name, choice in (("alice", "north"), ("erin", "south"), ("carol", "north")):
+        ok(invoke(homes[name], "vote", "cast", vid[:8], choice))
     sync(*homes.values())
     ok(invoke(homes["alice"], "vote", "close", vid[:8]))
     sync(*homes.values())
@@ -162,3 +162,33 @@ def test_ceremony_start_prints_the_teller_numbers_status_uses(
     st = json_out(invoke(a, "vote", "ceremony", "status", cid[:12], "--json"))
     numbered = ", ".join(f"{t['index']}. {t['name']}" for t in st["tellers"])
     assert f"tellers, numbered in member id order: {numbered}" in " ".join(human.split())
+
+
+def test_a_secret_sheet_of_one_or_two_ballots_is_closed_and_sealed_only_on_purpose(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    a = council["alice"]
+    cid = secret.ceremony(invoke, council)
+    vid: str = json_out(secret.open_secret(invoke, a, cid))["vote"]
+    sync(*council.values())
+    ok(invoke(council["erin"], "vote", "cast", vid[:8], "north"))
+    ok(invoke(council["erin"], "vote", "cast", vid[:8], "south"))  # a revote: still one voter
+    ok(invoke(a, "vote", "cast", vid[:8], "east"))
+    sync(*council.values())
+    r = invoke(a, "vote", "close", vid[:8])
+    assert r.exit_code == 5, r.output
+    said = " ".join(r.output.split())
+    assert "only 2 ballot(s) would count" in said and "show who chose what" in said
+    assert "--reveal-small" in said and feed(a, "alice").count("vote.close") == 0
+    ok(invoke(a, "vote", "close", vid[:8], "--reveal-small"))
+    sync(*council.values())
+    r = invoke(council["bob"], "vote", "seal", vid[:8])  # a teller guards the voters too
+    assert r.exit_code == 5 and "show who chose what" in r.output, r.output
+    assert feed(council["bob"], "bob").count("vote.seal") == 0
+    for teller in ("bob", "carol"):
+        ok(invoke(council[teller], "vote", "seal", vid[:8], "--reveal-small"))
+        sync(*council.values())
+    res = json_out(invoke(council["dave"], "vote", "result", vid[:8], "--json"))
+    assert res["state"] == "FINAL" and res["result"]["counts"] == {
+        "north": 0, "south": 1, "east": 1,
+    }  # fmt: skip
