@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ledger.entry import Entry
 from ledger.errors import InvalidInput, TrustError
 from ledger.identity import Identity
-from ledger.roster.view import Roster
+from ledger.roster.view import ROTATED, Roster
 from ledger.store import Store
 from ledger.votes import secret_tally
 from ledger.votes.bodies import (
@@ -70,17 +70,31 @@ def awaited(c: Ceremony, roster: Roster) -> str:
     key can no longer write (revoked, rotated) is named, with the way out."""
     text = explain(c, roster.name_of)
     if c.complete:
-        return text
+        blocked = cannot_open(c, roster)
+        return f"{text}; {blocked}" if blocked else text
     gone = [(i, why) for i in c.awaited() if (why := seat_gone(c, roster, i))]
     if gone:
-        names = ", ".join(
-            f"{roster.name_of(c.tellers[i - 1])} (teller {i}): {why}" for i, why in gone
-        )
         text += (
-            f"; {names}, so can never write its part: this ceremony cannot complete; "
-            "start a new ceremony without them"
+            f"; {_seats(c, roster, gone)}, so can never write its part: this ceremony cannot "
+            "complete; start a new ceremony without them"
         )
     return text
+
+
+def _seats(c: Ceremony, roster: Roster, gone: list[tuple[int, str]]) -> str:
+    return ", ".join(f"{roster.name_of(c.tellers[i - 1])} (teller {i}): {why}" for i, why in gone)
+
+
+def cannot_open(c: Ceremony, roster: Roster) -> str | None:
+    """Why a complete ceremony can no longer open a vote: a teller's seat key was rotated,
+    revoked or copied since (the vote's seat keys are the ceremony's); None when it can."""
+    gone = [(i, why) for i in range(1, len(c.tellers) + 1) if (why := seat_gone(c, roster, i))]
+    if not gone:
+        return None
+    rotated = any(why == f"seat key {ROTATED}" for _, why in gone)
+    what = "key changed since the key ceremony" if rotated else "seat key can no longer write"
+    seats = "; ".join(f"{why}: {roster.name_of(c.tellers[i - 1])}, teller {i}" for i, why in gone)
+    return f"a teller's {what} ({seats}), so it can no longer open a vote; start a new ceremony"
 
 
 def seat_gone(c: Ceremony, roster: Roster, i: int) -> str | None:
@@ -238,6 +252,13 @@ def secret_field(votes: Votes, roster: Roster, ceremony_text: str, method: str) 
             f"the key ceremony {c.id.hex()[:12]} is not complete: {awaited(c, roster)}",
             hint="each teller syncs and runs `plurictl vote ceremony deal "
             f"{c.id.hex()[:12]}` again, until `vote ceremony status` says COMPLETE",
+        )
+    blocked = cannot_open(c, roster)
+    if blocked:
+        raise InvalidInput(
+            f"key ceremony {c.id.hex()[:12]}: {blocked}",
+            hint="plurictl vote ceremony start --teller NAME ... (a name follows its member's "
+            "current key)",
         )
     return c
 

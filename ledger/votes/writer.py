@@ -73,12 +73,12 @@ def load(store: Store, *, heard: bool = False, count: bool = True) -> tuple[Vote
 
 
 def load_ceremonies(store: Store) -> tuple[Votes, Roster]:
-    """The votes view of the key ceremonies alone (no votes: nothing is counted)."""
+    """The votes view of the key ceremonies and the charters (no ballot: nothing counted)."""
     from ledger.votes.bodies import CEREMONY_KINDS
 
     with store._read():
         roster = store.roster()
-        entries = store.entries(kinds=sorted(CEREMONY_KINDS), ordered=False)
+        entries = store.entries(kinds=sorted(CEREMONY_KINDS | {CHARTER, PART}), ordered=False)
     return fold(entries, roster), roster
 
 

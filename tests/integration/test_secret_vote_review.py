@@ -192,3 +192,43 @@ def test_a_secret_sheet_of_one_or_two_ballots_is_closed_and_sealed_only_on_purpo
     assert res["state"] == "FINAL" and res["result"]["counts"] == {
         "north": 0, "south": 1, "east": 1,
     }  # fmt: skip
+
+
+def test_a_ceremony_whose_teller_was_rotated_opens_no_vote_and_says_so(
+    council: dict[str, Path], invoke: Invoke, tmp_path: Path
+) -> None:
+    """After `roster rotate dave NEWKEY`: ceremony status says the ceremony can no longer open
+    a vote (the vote opened on it keeps its key), vote open says why, and "dave" still names
+    dave (his new key) in a new ceremony."""
+    a = council["alice"]
+    cid = secret.ceremony(invoke, council)
+    vid: str = json_out(secret.open_secret(invoke, a, cid))["vote"]
+    before = json_out(invoke(a, "vote", "ceremony", "status", cid[:12], "--json"))
+    assert before["can_open"] and before["votes"] == [
+        {"vote": vid, "title": "Who chairs the council?", "joint_key": before["joint_key"]}
+    ]
+    ok(invoke(tmp_path / "dave2", "init", "--name", "dave-new-laptop"))
+    new = json_out(invoke(tmp_path / "dave2", "whoami", "--json"))["public_key"]
+    ok(invoke(a, "roster", "rotate", "dave", new))
+    st = json_out(invoke(a, "vote", "ceremony", "status", cid[:12], "--json"))
+    assert st["complete"] and not st["can_open"] and st["votes"] == before["votes"]
+    human = " ".join(ok(invoke(a, "vote", "ceremony", "status", cid[:12])).split())
+    assert "seat key rotated" in human
+    d = next(t["index"] for t in st["tellers"] if t["name"] == "dave")
+    assert f"(seat key rotated: dave, teller {d}), so it can no longer open a vote; start" in human
+    assert "open the vote:" not in human
+    assert f"vote {vid[:12]} (Who chairs the council?) was opened on this ceremony" in human
+    assert "keeps the joint key it was opened with" in human
+    listed = " ".join(ok(invoke(a, "vote", "ceremony", "list")).split())
+    assert "can no longer open a vote" in listed and "each keeps its joint key" in listed
+    r = secret.open_secret(invoke, a, cid)
+    said = " ".join(r.output.split())  # type: ignore[attr-defined]
+    assert r.exit_code == 5, said  # type: ignore[attr-defined]
+    assert "a teller's key changed since the key ceremony" in said
+    assert "does not hold the teller role" not in said
+    args = [x for t in secret.TELLERS for x in ("--teller", t)]
+    again = json_out(invoke(a, "vote", "ceremony", "start", *args, "--json"))
+    assert sorted(again["tellers"]) == ["bob", "carol", "dave"]
+    with Store.open(a) as s:
+        body = s.get(bytes.fromhex(again["ceremony"])).body  # type: ignore[union-attr]
+    assert new in body["teller_keys"].values()  # dave's seat: his current key
