@@ -231,7 +231,7 @@ def cast_(
     if blank and choice:
         raise InvalidInput("give either CHOICE or --blank, not both")
     if not blank and not choice:
-        raise InvalidInput("say what you vote for", hint="or cast a blank ballot with --blank")
+        _no_choice(app, vote_id)
     result = cast(app.home.store, app.home.identity, vote_id, words=choice)
     method = result.vote.charter.method
     _nudge(app)
@@ -265,6 +265,19 @@ def cast_(
         out.print(f"[yellow]Note:[/] {w}")
 
 
+def _no_choice(app: AppContext, vote_id: str) -> None:
+    """Refuse a ballot without a choice, naming the options (and --blank where it works)."""
+    from ledger.errors import InvalidInput
+    from ledger.votes.bodies import PLURALITY
+    from ledger.votes.writer import find_vote, load
+
+    c = find_vote(load(app.home.store, count=False)[0], vote_id).charter
+    hint = "options: " + ", ".join(o.id for o in c.fields.options)
+    if not (c.fields.secret is not None and c.fields.method == PLURALITY):
+        hint += "; or cast a blank ballot with --blank"  # a secret plurality ballot has none
+    raise InvalidInput("say what you vote for", hint=hint)
+
+
 def _secret_cast(result: Any, choice: tuple[str, ...]) -> None:
     from ledger.votes.secret import Ballot
 
@@ -272,7 +285,8 @@ def _secret_cast(result: Any, choice: tuple[str, ...]) -> None:
     tracker = Ballot.from_bytes(result.entry.body["sealed"]).tracker.hex()
     out.print(
         f"[green]Secret ballot cast[/] on [bold]{result.vote.charter.title}[/]: "
-        f"{', '.join(choice)} (encrypted on this laptop; nobody else can see it)"
+        f"{', '.join(choice) or 'no option approved'} (encrypted on this laptop; "
+        "nobody else can see it)"
     )
     out.print(f"  ballot id: {result.entry.id.hex()}")
     out.print(f"  tracker:   {tracker}  (`plurictl vote receipt` finds it on the sealed sheet)")

@@ -232,3 +232,23 @@ def test_a_ceremony_whose_teller_was_rotated_opens_no_vote_and_says_so(
     with Store.open(a) as s:
         body = s.get(bytes.fromhex(again["ceremony"])).body  # type: ignore[union-attr]
     assert new in body["teller_keys"].values()  # dave's seat: his current key
+
+
+def test_a_ballot_without_a_choice_is_told_the_options_and_blank_only_where_it_works(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    a, erin = council["alice"], council["erin"]
+    cid = secret.ceremony(invoke, council)
+    plurality = json_out(secret.open_secret(invoke, a, cid))["vote"]
+    approval = json_out(secret.open_secret(invoke, a, cid, "--method", "approval"))["vote"]
+    sync(*council.values())
+    r = invoke(erin, "vote", "cast", plurality[:8])
+    said = " ".join(r.output.split())
+    assert r.exit_code == 5 and "options: north, south, east" in said, said
+    assert "--blank" not in said  # a secret plurality ballot has no blank (it is refused)
+    r = invoke(erin, "vote", "cast", approval[:8])
+    said = " ".join(r.output.split())
+    assert r.exit_code == 5 and "options: north, south, east" in said and "--blank" in said
+    human = ok(invoke(erin, "vote", "cast", approval[:8], "--blank"))
+    assert "Who chairs the council?: no option approved (encrypted" in " ".join(human.split())
+    assert ":  (" not in human
