@@ -69,16 +69,29 @@ def awaited(c: Ceremony, roster: Roster) -> str:
     """The ceremony's state in words, with teller names; a teller it waits for whose seat
     key can no longer write (revoked, rotated) is named, with the way out."""
     text = explain(c, roster.name_of)
-    if c.complete:
-        blocked = cannot_open(c, roster)
-        return f"{text}; {blocked}" if blocked else text
+    why = cannot_open(c, roster) if c.complete else cannot_complete(c, roster)
+    return f"{text}; {why}" if why else text
+
+
+def cannot_complete(c: Ceremony, roster: Roster) -> str | None:
+    """Why a ceremony that is not complete never will (None: it still may): a teller it
+    waits for can no longer write, or too few dealers are left to qualify."""
+    if c.complete or c.state is None:
+        return None
+    parts = []
     gone = [(i, why) for i in c.awaited() if (why := seat_gone(c, roster, i))]
     if gone:
-        text += (
-            f"; {_seats(c, roster, gone)}, so can never write its part: this ceremony cannot "
-            "complete; start a new ceremony without them"
-        )
-    return text
+        parts.append(f"{_seats(c, roster, gone)}, so can never write its part")
+    left = len(c.tellers) - len(c.state.disqualified)
+    if left < c.k:
+        parts.append(f"only {left} dealer(s) can still qualify, {c.k} needed")
+    if not parts:
+        return None
+    return (
+        "; ".join(parts)
+        + ": this ceremony cannot complete; start a new ceremony"
+        + (" without them" if gone else "")
+    )
 
 
 def _seats(c: Ceremony, roster: Roster, gone: list[tuple[int, str]]) -> str:
@@ -250,7 +263,9 @@ def secret_field(votes: Votes, roster: Roster, ceremony_text: str, method: str) 
     if not c.complete:
         raise InvalidInput(
             f"the key ceremony {c.id.hex()[:12]} is not complete: {awaited(c, roster)}",
-            hint="each teller syncs and runs `plurictl vote ceremony deal "
+            hint="plurictl vote ceremony start --teller NAME ..."
+            if c.failure or cannot_complete(c, roster)
+            else "each teller syncs and runs `plurictl vote ceremony deal "
             f"{c.id.hex()[:12]}` again, until `vote ceremony status` says COMPLETE",
         )
     blocked = cannot_open(c, roster)

@@ -47,7 +47,7 @@ def opened_on(c: Any, votes: Any) -> list[dict[str, Any]]:
 
 
 def ceremony_json(c: Any, roster: Any, votes: Any = None) -> dict[str, Any]:
-    from ledger.votes.secret_writer import awaited, cannot_open, seat_gone
+    from ledger.votes.secret_writer import awaited, cannot_complete, cannot_open, seat_gone
 
     st = c.state
     return {
@@ -75,6 +75,7 @@ def ceremony_json(c: Any, roster: Any, votes: Any = None) -> dict[str, Any]:
         "qualified": list(st.qualified) if st else [],
         "joint_key": st.keys.joint_key.hex() if st and st.keys else None,
         "can_open": c.complete and cannot_open(c, roster) is None,
+        "stuck": c.failure is not None or cannot_complete(c, roster) is not None,
         "votes": opened_on(c, votes) if votes is not None else [],
     }
 
