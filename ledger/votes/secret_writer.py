@@ -207,11 +207,12 @@ def step(store: Store, identity: Identity, ceremony_text: str) -> StepResult:
         complaint = next(x for x in c.complaints if (x.accused, x.accuser) == (me, accuser))
         try:
             answer = justify(params, me, complaint, key, mine[0])
-        except Exception:
-            out.written.append(
-                ("", f"cannot answer teller {accuser}: this laptop's own dealing does not open")
-            )
-            continue
+        except Exception as e:  # nothing written: the ceremony can never complete
+            raise ProofRejected(
+                f"cannot answer the complaint of teller {accuser}: this laptop's own dealing "
+                "does not open for it, so this ceremony can never complete",
+                hint="the coordinator starts a new ceremony (field_guides/secret-ballots.md)",
+            ) from e
         items.append((JUSTIFY, {"ceremony": c.id.hex(), "justification": answer.to_bytes()}))
         out.written.append((JUSTIFY, f"answer to teller {accuser}'s complaint"))
     if items:

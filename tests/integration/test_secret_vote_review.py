@@ -252,3 +252,42 @@ def test_a_ballot_without_a_choice_is_told_the_options_and_blank_only_where_it_w
     human = ok(invoke(erin, "vote", "cast", approval[:8], "--blank"))
     assert "Who chairs the council?: no option approved (encrypted" in " ".join(human.split())
     assert ":  (" not in human
+
+
+def test_a_dealer_whose_own_box_does_not_open_says_the_ceremony_can_never_complete(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    """Review 21b N8: dave's dealing carries a box for carol that opens for nobody (another
+    tool); carol complains; dave can never answer: his `deal` says so (exit 6, nothing
+    written) instead of "run this again"."""
+    import dataclasses
+
+    from ledger.votes.secret import deal
+    from ledger.votes.writer import load_ceremonies
+
+    args = [x for t in secret.TELLERS for x in ("--teller", t)]
+    cid = json_out(invoke(council["alice"], "vote", "ceremony", "start", *args, "--json"))
+    cid = cid["ceremony"]
+    sync(*council.values())
+    with Home(council["dave"]) as home:
+        c = load_ceremonies(home.store)[0].ceremonies[bytes.fromhex(cid)]
+        carol = next(
+            i for i, m in enumerate(c.tellers, 1) if home.store.roster().name_of(m) == "carol"
+        )
+        d = deal(c.params, c.index_of_key(home.identity.public), home.identity.signing_key)
+        boxes = tuple((j, n, b"\x00" * 48 if j == carol else b) for j, n, b in d.boxes)
+        home.append(
+            "vote.deal",
+            {"ceremony": cid, "dealing": dataclasses.replace(d, boxes=boxes).to_bytes()},
+        )
+    sync(*council.values())
+    for name in ("bob", "carol"):
+        ok(invoke(council[name], "vote", "ceremony", "deal", cid[:12]))
+    sync(*council.values())
+    before = feed(council["dave"], "dave")
+    r = invoke(council["dave"], "vote", "ceremony", "deal", cid[:12])
+    said = " ".join(r.output.split())
+    assert r.exit_code == 6, said
+    assert f"cannot answer the complaint of teller {carol}" in said
+    assert "can never complete" in said and "new ceremony" in said
+    assert feed(council["dave"], "dave") == before  # nothing written (exit-codes.md)
