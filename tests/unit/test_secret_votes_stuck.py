@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ledger.errors import InvalidInput
+from ledger.roster import view as roster_view
 from ledger.testing import MeshFixture
 from ledger.votes import as_json as vote_json
 from ledger.votes import secret_writer
@@ -105,3 +106,21 @@ def test_a_ceremony_with_too_few_dealers_left_to_qualify_says_it_cannot_complete
     with pytest.raises(InvalidInput) as e:
         secret_writer.secret_field(fold(m), m.roster(), cer.id.hex(), "plurality")
     assert "cannot complete" in str(e.value) and "ceremony start" in (e.value.hint or "")
+
+
+def test_a_complete_ceremony_with_a_copied_teller_key_says_it_opens_no_vote() -> None:
+    """Review 21b N10: dave's key was copied (a fork proof): the ceremony completes without
+    him, but no vote can open on it (his seat key can no longer write): status and
+    `vote open` say so, and advise a new ceremony, instead of "roster grant NAME teller"."""
+    m, c = ready()
+    forked = roster_view.fold(m.entries, forks={m.key("dave"): 1})
+    c = votes_view.fold(list(m.entries), forked).ceremonies[c.id]
+    assert c.complete
+    d = index(c, m, "dave")
+    text = secret_writer.awaited(c, forked)
+    assert f"(seat key equivocated: dave, teller {d}), so it can no longer open a vote" in text
+    with pytest.raises(InvalidInput) as e:
+        secret_writer.secret_field(
+            votes_view.fold(list(m.entries), forked), forked, c.id.hex(), "plurality"
+        )
+    assert "can no longer open a vote; start a new ceremony" in str(e.value)
