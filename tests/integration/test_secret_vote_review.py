@@ -291,3 +291,34 @@ def test_a_dealer_whose_own_box_does_not_open_says_the_ceremony_can_never_comple
     assert f"cannot answer the complaint of teller {carol}" in said
     assert "can never complete" in said and "new ceremony" in said
     assert feed(council["dave"], "dave") == before  # nothing written (exit-codes.md)
+
+
+def test_a_teller_revoked_after_the_vote_opened_does_not_hide_it_from_a_late_laptop(
+    council: dict[str, Path], invoke: Invoke, tmp_path: Path
+) -> None:
+    """Review 21b N9: erin's laptop was away during the ceremony and the opening; then bob
+    (a dealer) is revoked with --at 0. His dealing is still kept and passed on (the charter's
+    keys come from it), so erin's laptop shows the vote, casts, and sees it FINAL."""
+    away = {n: h for n, h in council.items() if n != "erin"}
+    a, erin = council["alice"], council["erin"]
+    cid = secret.ceremony(invoke, away)
+    vid: str = json_out(secret.open_secret(invoke, a, cid))["vote"]
+    sync(*away.values())
+    ok(invoke(a, "roster", "revoke", "bob", "--reason", "stolen", "--at", "0"))
+    ok(invoke(a, "bundle", "export", "-o", str(tmp_path / "alice.plb")))
+    ok(invoke(erin, "bundle", "import", str(tmp_path / "alice.plb")))
+    st = json_out(invoke(erin, "vote", "status", vid[:8], "--json"))
+    assert st["state"] == "PROVISIONAL"
+    ok(invoke(erin, "vote", "cast", vid[:8], "north"))
+    for name in ("alice", "carol"):
+        ok(invoke(council[name], "vote", "cast", vid[:8], "south"))
+    sync(*council.values())
+    ok(invoke(a, "vote", "close", vid[:8]))
+    sync(*council.values())
+    for teller in ("carol", "dave"):
+        ok(invoke(council[teller], "vote", "seal", vid[:8]))
+        sync(*council.values())
+    res = json_out(invoke(erin, "vote", "result", vid[:8], "--json"))
+    assert res["state"] == "FINAL" and res["result"]["counts"] == {
+        "north": 1, "south": 2, "east": 0,
+    }  # fmt: skip
