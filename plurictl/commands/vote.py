@@ -31,8 +31,9 @@ def vote(ctx: click.Context) -> None:
 
     A coordinator opens a vote, members on its roll cast ballots, a
     coordinator closes it (a sheet listing the ballot set) and tellers seal
-    it; more than half of the tellers must seal the same sheet, so two sides
-    of a partition can never both decide. See field_guides/voting.md.
+    it; k tellers must seal the same sheet, with k large enough (2k - n >= F + 1,
+    e.g. 3 of 4) that two sides of a partition can never both decide, even with F
+    copied teller keys. See field_guides/voting.md.
     """
     _collector_paused(ctx)
 

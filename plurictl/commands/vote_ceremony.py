@@ -97,6 +97,7 @@ def start_(
     Example: plurictl vote ceremony start --teller bob --teller carol --teller dave --teller erin
     """
     from ledger.votes.secret_writer import start
+    from ledger.votes.writer import threshold_warnings
     from plurictl.commands.log import resolve_author
 
     keys = [resolve_author(app, t) for t in tellers]
@@ -105,8 +106,20 @@ def start_(
     body = entry.body
     roster = app.home.store.roster()
     names = [roster.name_of(bytes.fromhex(m)) for m in body["tellers"]]  # member id order
+    warnings = [  # said now: mending f=0 at `vote open` would mean a new ceremony
+        w.replace("this vote", "every vote on this ceremony", 1)
+        for w in threshold_warnings(body["k"], body["f"], len(names))
+    ]
     if as_json:
-        emit_json({"ceremony": entry.id.hex(), "k": body["k"], "f": body["f"], "tellers": names})
+        emit_json(
+            {
+                "ceremony": entry.id.hex(),
+                "k": body["k"],
+                "f": body["f"],
+                "tellers": names,
+                "warnings": warnings,
+            }
+        )
         return
     out = console()
     out.print(
@@ -119,6 +132,8 @@ def start_(
     numbered = ", ".join(f"{i}. {escape(n)}" for i, n in enumerate(names, start=1))
     out.print(f"  tellers, numbered in member id order: {numbered}")
     out.print(f"Each teller syncs, then runs: plurictl vote ceremony deal {entry.id.hex()[:12]}")
+    for w in warnings:
+        out.print(f"[yellow]Warning:[/] {w}")
 
 
 @ceremony.command("deal")

@@ -87,9 +87,10 @@ def test_secret_vote_from_ceremony_to_receipt(council: dict[str, Path], invoke: 
     assert data["secret"]["valid_shares"] == 2 and data["secret"]["ballots_verified"] == 6
     human = " ".join(ok(invoke(council["carol"], "vote", "verify", vid[:8])).split())
     assert "homomorphic product of the counted ballots: checked" in human
-    assert "'east': 1}: checked" in human
+    assert "counts (north 2, south 2, east 1): checked" in human
     human = " ".join(ok(invoke(council["carol"], "vote", "status", vid[:8])).split())
     assert "secret ballot" in human and "decryption share of teller" in human
+    assert "): counts decrypted" in human and "no counts before" not in human  # it is FINAL
     rec = json_out(invoke(council["erin"], "vote", "receipt", vid[:8], "--json"))
     assert rec["in_sealed_set"] and len(rec["tracker"]) == 64
     human = " ".join(ok(invoke(council["erin"], "vote", "receipt", vid[:8])).split())

@@ -322,3 +322,25 @@ def test_a_teller_revoked_after_the_vote_opened_does_not_hide_it_from_a_late_lap
     assert res["state"] == "FINAL" and res["result"]["counts"] == {
         "north": 1, "south": 2, "east": 0,
     }  # fmt: skip
+
+
+def test_small_things_read_right(council: dict[str, Path], invoke: Invoke) -> None:
+    """Review 21b N11: f=0 is said at ceremony start (mending it later means a new
+    ceremony); a spoiled secret ballot reads "sealed (no tracker)" in verify; `vote --help`
+    states the real seal rule."""
+    a = council["alice"]
+    args = [x for t in secret.TELLERS for x in ("--teller", t)]
+    human = " ".join(ok(invoke(a, "vote", "ceremony", "start", *args)).split())
+    assert "Warning: every vote on this ceremony tolerates no equivocating teller (f=0" in human
+    data = json_out(invoke(a, "vote", "ceremony", "start", *args, "--json"))
+    assert len(data["warnings"]) == 1 and "f=0" in data["warnings"][0]
+    cid = secret.ceremony(invoke, council)
+    vid: str = json_out(secret.open_secret(invoke, a, cid))["vote"]
+    sync(*council.values())
+    with Home(council["erin"]) as home:  # another tool: bytes that are no ballot
+        home.append("vote.ballot", {"vote": vid, "sealed": b"\x42\x01garbage", "replaces": []})
+    sync(*council.values())
+    audit = " ".join(ok(invoke(a, "vote", "verify", vid[:8], "--all")).split())
+    assert "sealed (no tracker)" in audit and "sealed: " not in audit
+    helped = " ".join(ok(invoke(None, "vote", "--help")).split())
+    assert "more than half" not in helped and "2k - n >= F + 1" in helped
