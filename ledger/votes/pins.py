@@ -8,7 +8,10 @@ still store them, and offer them to its peers. This module says, per author,
 up to which seq a store keeps and offers entries past the cut: the highest seq
 of an entry that a sealed sheet depends on (its charter and roll parts, the
 sheet and its parts, its seals, the ballots it lists), and everything before
-it in that author's chain.
+it in that author's chain. A secret vote, open or sealed, also depends on the
+dealings its charter's keys come from: without them no laptop can check the
+charter, and the vote would never show there (a teller revoked after the vote
+opened must not hide it from laptops that had not yet received its dealing).
 
 Not past a fork point: a copied key's two chains cannot both be stored (the
 fork proof carries the two entries at the fork point, and the votes view reads
@@ -24,7 +27,7 @@ from collections.abc import Iterable
 
 from ledger.entry import Entry
 from ledger.votes.bodies import VOTE_KINDS
-from ledger.votes.state import FINAL, SEALED, Vote
+from ledger.votes.state import FINAL, SEALED, Vote, Votes
 from ledger.votes.view import fold
 
 
@@ -38,6 +41,18 @@ def depends_on(vote: Vote) -> set[bytes]:
         out.update(s.id for s in sheet.sealers)
         out.update(sheet.ballots or ())
     return out
+
+
+def dealings_of(vote: Vote, votes: Votes) -> set[bytes]:
+    """Ids of the dealings a secret vote's charter keys come from (every dealing of its
+    qualified dealers): without them no laptop can check the charter, so the vote would
+    never show there, open or sealed."""
+    secret = vote.charter.fields.secret
+    c = votes.ceremonies.get(secret.ceremony) if secret is not None else None
+    if secret is None or c is None:
+        return set()
+    qualified = set(secret.qualified)
+    return {i for i, d in zip(c.dealing_ids, c.dealings, strict=True) if d.dealer in qualified}
 
 
 def kept_limits(store: object, extra: Iterable[Entry] = ()) -> dict[bytes, int]:
@@ -55,9 +70,10 @@ def kept_limits(store: object, extra: Iterable[Entry] = ()) -> dict[bytes, int]:
     votes = fold(list(entries.values()), roster, {}, proofs, count=False)  # no tally needed
     limits: dict[bytes, int] = {}
     for vote in votes.votes.values():
-        if vote.charter.fields.rules != 2 or vote.state not in (SEALED, FINAL):
-            continue
-        for eid in depends_on(vote):
+        needed = dealings_of(vote, votes)
+        if vote.charter.fields.rules == 2 and vote.state in (SEALED, FINAL):
+            needed |= depends_on(vote)
+        for eid in needed:
             dep = entries.get(eid)
             if dep is None:
                 continue

@@ -5,11 +5,12 @@ Pure functions used by :mod:`ledger.votes.view` (split out to keep that fold sho
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from operator import attrgetter
 from typing import Any
 
 from ledger import merkle
+from ledger.errors import InvalidInput
 from ledger.votes import tally as vote_tally
 from ledger.votes.bodies import QUADRATIC, RANKED, quadratic_swing
 from ledger.votes.state import (
@@ -72,6 +73,27 @@ def sealed_slots(vote: Vote, listed: set[bytes]) -> dict[bytes, Slot]:
         m: resolve_slot(m, w, per_member.get(m, [])) if m in changed else vote.slots[m]
         for m, w in vote.charter.roll.items()
     }
+
+
+#: A secret sheet counting fewer voters than this (but some) shows who chose what.
+SMALL_SHEET = 3
+
+
+def refuse_small(vote: Vote, listed: Iterable[bytes], doing: str, reveal_small: bool) -> None:
+    """A secret sheet with 1 or 2 counted ballots is closed or sealed only on purpose:
+    its decrypted counts show each of those voters' choice (exit 5). No ballot reveals
+    nothing, so an empty sheet may be closed and sealed."""
+    if vote.charter.fields.secret is None or reveal_small:
+        return
+    slots = sealed_slots(vote, set(listed)).values()
+    n = sum(s.status == VOTED and s.ballot is not None for s in slots)
+    if 0 < n < SMALL_SHEET:
+        raise InvalidInput(
+            f"refusing to {doing}: only {n} ballot(s) would count, and with fewer than "
+            f"{SMALL_SHEET} the decrypted counts show who chose what",
+            hint="wait for more ballots (sync first); only if those voters agree that "
+            "their choices become known: --reveal-small",
+        )
 
 
 def final_result(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ledger.entry import Entry
 from ledger.errors import InvalidInput, TrustError
 from ledger.identity import Identity
-from ledger.roster.view import Roster
+from ledger.roster.view import ROTATED, Roster
 from ledger.store import Store
 from ledger.votes import secret_tally
 from ledger.votes.bodies import (
@@ -69,18 +69,45 @@ def awaited(c: Ceremony, roster: Roster) -> str:
     """The ceremony's state in words, with teller names; a teller it waits for whose seat
     key can no longer write (revoked, rotated) is named, with the way out."""
     text = explain(c, roster.name_of)
-    if c.complete:
-        return text
+    why = cannot_open(c, roster) if c.complete else cannot_complete(c, roster)
+    return f"{text}; {why}" if why else text
+
+
+def cannot_complete(c: Ceremony, roster: Roster) -> str | None:
+    """Why a ceremony that is not complete never will (None: it still may): a teller it
+    waits for can no longer write, or too few dealers are left to qualify."""
+    if c.complete or c.state is None:
+        return None
+    parts = []
     gone = [(i, why) for i in c.awaited() if (why := seat_gone(c, roster, i))]
     if gone:
-        names = ", ".join(
-            f"{roster.name_of(c.tellers[i - 1])} (teller {i}): {why}" for i, why in gone
-        )
-        text += (
-            f"; {names}, so can never write its part: this ceremony cannot complete; "
-            "start a new ceremony without them"
-        )
-    return text
+        parts.append(f"{_seats(c, roster, gone)}, so can never write its part")
+    left = len(c.tellers) - len(c.state.disqualified)
+    if left < c.k:
+        parts.append(f"only {left} dealer(s) can still qualify, {c.k} needed")
+    if not parts:
+        return None
+    return (
+        "; ".join(parts)
+        + ": this ceremony cannot complete; start a new ceremony"
+        + (" without them" if gone else "")
+    )
+
+
+def _seats(c: Ceremony, roster: Roster, gone: list[tuple[int, str]]) -> str:
+    return ", ".join(f"{roster.name_of(c.tellers[i - 1])} (teller {i}): {why}" for i, why in gone)
+
+
+def cannot_open(c: Ceremony, roster: Roster) -> str | None:
+    """Why a complete ceremony can no longer open a vote: a teller's seat key was rotated,
+    revoked or copied since (the vote's seat keys are the ceremony's); None when it can."""
+    gone = [(i, why) for i in range(1, len(c.tellers) + 1) if (why := seat_gone(c, roster, i))]
+    if not gone:
+        return None
+    rotated = any(why == f"seat key {ROTATED}" for _, why in gone)
+    what = "key changed since the key ceremony" if rotated else "seat key can no longer write"
+    seats = "; ".join(f"{why}: {roster.name_of(c.tellers[i - 1])}, teller {i}" for i, why in gone)
+    return f"a teller's {what} ({seats}), so it can no longer open a vote; start a new ceremony"
 
 
 def seat_gone(c: Ceremony, roster: Roster, i: int) -> str | None:
@@ -180,11 +207,12 @@ def step(store: Store, identity: Identity, ceremony_text: str) -> StepResult:
         complaint = next(x for x in c.complaints if (x.accused, x.accuser) == (me, accuser))
         try:
             answer = justify(params, me, complaint, key, mine[0])
-        except Exception:
-            out.written.append(
-                ("", f"cannot answer teller {accuser}: this laptop's own dealing does not open")
-            )
-            continue
+        except Exception as e:  # nothing written: the ceremony can never complete
+            raise ProofRejected(
+                f"cannot answer the complaint of teller {accuser}: this laptop's own dealing "
+                "does not open for it, so this ceremony can never complete",
+                hint="the coordinator starts a new ceremony (field_guides/secret-ballots.md)",
+            ) from e
         items.append((JUSTIFY, {"ceremony": c.id.hex(), "justification": answer.to_bytes()}))
         out.written.append((JUSTIFY, f"answer to teller {accuser}'s complaint"))
     if items:
@@ -236,8 +264,17 @@ def secret_field(votes: Votes, roster: Roster, ceremony_text: str, method: str) 
     if not c.complete:
         raise InvalidInput(
             f"the key ceremony {c.id.hex()[:12]} is not complete: {awaited(c, roster)}",
-            hint="each teller syncs and runs `plurictl vote ceremony deal "
+            hint="plurictl vote ceremony start --teller NAME ..."
+            if c.failure or cannot_complete(c, roster)
+            else "each teller syncs and runs `plurictl vote ceremony deal "
             f"{c.id.hex()[:12]}` again, until `vote ceremony status` says COMPLETE",
+        )
+    blocked = cannot_open(c, roster)
+    if blocked:
+        raise InvalidInput(
+            f"key ceremony {c.id.hex()[:12]}: {blocked}",
+            hint="plurictl vote ceremony start --teller NAME ... (a name follows its member's "
+            "current key)",
         )
     return c
 

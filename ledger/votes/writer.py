@@ -37,6 +37,7 @@ from ledger.votes.bodies import (
     parse_options,
     seal_threshold,
 )
+from ledger.votes.result import refuse_small
 from ledger.votes.view import PROVISIONAL, Sheet, Vote, Votes, fold
 
 DEFAULT_CREDITS = 100
@@ -72,12 +73,12 @@ def load(store: Store, *, heard: bool = False, count: bool = True) -> tuple[Vote
 
 
 def load_ceremonies(store: Store) -> tuple[Votes, Roster]:
-    """The votes view of the key ceremonies alone (no votes: nothing is counted)."""
+    """The votes view of the key ceremonies and the charters (no ballot: nothing counted)."""
     from ledger.votes.bodies import CEREMONY_KINDS
 
     with store._read():
         roster = store.roster()
-        entries = store.entries(kinds=sorted(CEREMONY_KINDS), ordered=False)
+        entries = store.entries(kinds=sorted(CEREMONY_KINDS | {CHARTER, PART}), ordered=False)
     return fold(entries, roster), roster
 
 
@@ -443,13 +444,21 @@ class CloseResult:
     warnings: list[str]
 
 
-def close(store: Store, identity: Identity, vote_text: str, *, force: bool = False) -> CloseResult:
+def close(
+    store: Store,
+    identity: Identity,
+    vote_text: str,
+    *,
+    force: bool = False,
+    reveal_small: bool = False,
+) -> CloseResult:
     """Write a close sheet listing every valid ballot this laptop holds for the vote."""
     votes, roster = load(store)
     vote = find_vote(votes, vote_text)
     need_role(store, roster, identity, "coordinator", "close a vote")
     _still_open(vote, "close")
     ids = sorted(vote.ballots)
+    refuse_small(vote, ids, "close this secret vote", reveal_small)
     root = merkle.root(ids)
     latest: dict[bytes, int] = {}
     for s in sorted(vote.stops, key=lambda s: (s.seq, s.id)):
@@ -527,6 +536,7 @@ def seal(
     *,
     sheet_text: str | None = None,
     accept_late: bool = False,
+    reveal_small: bool = False,
 ) -> SealResult:
     """Countersign one close sheet, after checking every ballot it lists."""
     votes, roster = load(store)
@@ -572,6 +582,7 @@ def seal(
             "tellers already sealed other sheets",
             hint="this vote is stuck; the coordinator opens a new one (field_guides/voting.md)",
         )
+    refuse_small(vote, listed, f"seal sheet {sheet.id.hex()[:12]}", reveal_small)
     body: dict[str, Any] = {
         "vote": vote.id.hex(),
         "sheet": sheet.id.hex(),

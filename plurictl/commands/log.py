@@ -35,9 +35,17 @@ def resolve_author(app: AppContext, text: str) -> bytes:
 
     roster = app.home.store.roster()
     text = text.strip()
-    by_name = [k for k, info in roster.keys.items() if info.name == text]
-    if len(by_name) == 1:
-        return by_name[0]
+    # a name is the member's: its rotated predecessor keys never make it ambiguous
+    members = sorted({info.member for info in roster.keys.values() if info.name == text})
+    if len(members) == 1:
+        return roster.current_key(members[0]) or members[0]
+    if len(members) > 1:
+        current = sorted(roster.current_key(m) or m for m in members)
+        raise InvalidInput(
+            f"{len(members)} members are named {text!r}: "
+            + ", ".join(f"{text} ({k.hex()[:8]})" for k in current),
+            hint=f"name the member by key prefix, e.g. {current[0].hex()[:8]}",
+        )
     low = text.lower()
     if len(low) == 64:
         try:

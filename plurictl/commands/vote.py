@@ -31,8 +31,9 @@ def vote(ctx: click.Context) -> None:
 
     A coordinator opens a vote, members on its roll cast ballots, a
     coordinator closes it (a sheet listing the ballot set) and tellers seal
-    it; more than half of the tellers must seal the same sheet, so two sides
-    of a partition can never both decide. See field_guides/voting.md.
+    it; k tellers must seal the same sheet, with k large enough (2k - n >= F + 1,
+    e.g. 3 of 4) that two sides of a partition can never both decide, even with F
+    copied teller keys. See field_guides/voting.md.
     """
     _collector_paused(ctx)
 
@@ -231,7 +232,7 @@ def cast_(
     if blank and choice:
         raise InvalidInput("give either CHOICE or --blank, not both")
     if not blank and not choice:
-        raise InvalidInput("say what you vote for", hint="or cast a blank ballot with --blank")
+        _no_choice(app, vote_id)
     result = cast(app.home.store, app.home.identity, vote_id, words=choice)
     method = result.vote.charter.method
     _nudge(app)
@@ -265,6 +266,19 @@ def cast_(
         out.print(f"[yellow]Note:[/] {w}")
 
 
+def _no_choice(app: AppContext, vote_id: str) -> None:
+    """Refuse a ballot without a choice, naming the options (and --blank where it works)."""
+    from ledger.errors import InvalidInput
+    from ledger.votes.bodies import PLURALITY
+    from ledger.votes.writer import find_vote, load
+
+    c = find_vote(load(app.home.store, count=False)[0], vote_id).charter
+    hint = "options: " + ", ".join(o.id for o in c.fields.options)
+    if not (c.fields.secret is not None and c.fields.method == PLURALITY):
+        hint += "; or cast a blank ballot with --blank"  # a secret plurality ballot has none
+    raise InvalidInput("say what you vote for", hint=hint)
+
+
 def _secret_cast(result: Any, choice: tuple[str, ...]) -> None:
     from ledger.votes.secret import Ballot
 
@@ -272,7 +286,8 @@ def _secret_cast(result: Any, choice: tuple[str, ...]) -> None:
     tracker = Ballot.from_bytes(result.entry.body["sealed"]).tracker.hex()
     out.print(
         f"[green]Secret ballot cast[/] on [bold]{result.vote.charter.title}[/]: "
-        f"{', '.join(choice)} (encrypted on this laptop; nobody else can see it)"
+        f"{', '.join(choice) or 'no option approved'} (encrypted on this laptop; "
+        "nobody else can see it)"
     )
     out.print(f"  ballot id: {result.entry.id.hex()}")
     out.print(f"  tracker:   {tracker}  (`plurictl vote receipt` finds it on the sealed sheet)")
@@ -304,16 +319,22 @@ def stop_(app: AppContext, vote_id: str, as_json: bool) -> None:
     )
 
 
+REVEAL_SMALL = (
+    "Secret votes: go on although only 1 or 2 ballots count, so the result shows who chose what."
+)
+
+
 @vote.command("close")
 @click.argument("vote_id")
 @click.option("--force", is_flag=True, help="Close even if a teller stopped holding more ballots.")
+@click.option("--reveal-small", is_flag=True, help=REVEAL_SMALL)
 @json_option
 @pass_app
-def close_(app: AppContext, vote_id: str, force: bool, as_json: bool) -> None:
+def close_(app: AppContext, vote_id: str, force: bool, reveal_small: bool, as_json: bool) -> None:
     """Coordinator: write the close sheet (every ballot this laptop holds, with its Merkle root)."""
     from ledger.votes.writer import close
 
-    r = close(app.home.store, app.home.identity, vote_id, force=force)
+    r = close(app.home.store, app.home.identity, vote_id, force=force, reveal_small=reveal_small)
     _nudge(app)
     if as_json:
         emit_json(
@@ -345,6 +366,7 @@ def close_(app: AppContext, vote_id: str, force: bool, as_json: bool) -> None:
 @click.option(
     "--accept-late", is_flag=True, help="Seal even though the sheet leaves out ballots you hold."
 )
+@click.option("--reveal-small", is_flag=True, help=REVEAL_SMALL)
 @json_option
 @pass_app
 def seal_(
@@ -352,6 +374,7 @@ def seal_(
     vote_id: str,
     sheet_id: str | None,
     accept_late: bool,
+    reveal_small: bool,
     as_json: bool,
 ) -> None:
     """Teller: countersign a close sheet. A teller seals at most ONE sheet per vote."""
@@ -363,6 +386,7 @@ def seal_(
         vote_id,
         sheet_text=sheet_id,
         accept_late=accept_late,
+        reveal_small=reveal_small,
     )
     _nudge(app)
     if as_json:

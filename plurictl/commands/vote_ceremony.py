@@ -35,8 +35,19 @@ def ceremony() -> None:
     """
 
 
-def ceremony_json(c: Any, roster: Any) -> dict[str, Any]:
-    from ledger.votes.secret_writer import awaited, seat_gone
+def opened_on(c: Any, votes: Any) -> list[dict[str, Any]]:
+    """The votes opened on ceremony ``c``: each keeps the joint key it was opened with."""
+    out = []
+    for vid, v in sorted(votes.votes.items()):
+        secret = v.charter.fields.secret
+        if secret is not None and secret.ceremony == c.id:
+            key = secret.keys.joint_key.hex()
+            out.append({"vote": vid.hex(), "title": v.charter.title, "joint_key": key})
+    return out
+
+
+def ceremony_json(c: Any, roster: Any, votes: Any = None) -> dict[str, Any]:
+    from ledger.votes.secret_writer import awaited, cannot_complete, cannot_open, seat_gone
 
     st = c.state
     return {
@@ -63,6 +74,9 @@ def ceremony_json(c: Any, roster: Any) -> dict[str, Any]:
         "disqualified": {str(i): why for i, why in st.disqualified.items()} if st else {},
         "qualified": list(st.qualified) if st else [],
         "joint_key": st.keys.joint_key.hex() if st and st.keys else None,
+        "can_open": c.complete and cannot_open(c, roster) is None,
+        "stuck": c.failure is not None or cannot_complete(c, roster) is not None,
+        "votes": opened_on(c, votes) if votes is not None else [],
     }
 
 
@@ -83,6 +97,7 @@ def start_(
     Example: plurictl vote ceremony start --teller bob --teller carol --teller dave --teller erin
     """
     from ledger.votes.secret_writer import start
+    from ledger.votes.writer import threshold_warnings
     from plurictl.commands.log import resolve_author
 
     keys = [resolve_author(app, t) for t in tellers]
@@ -91,8 +106,20 @@ def start_(
     body = entry.body
     roster = app.home.store.roster()
     names = [roster.name_of(bytes.fromhex(m)) for m in body["tellers"]]  # member id order
+    warnings = [  # said now: mending f=0 at `vote open` would mean a new ceremony
+        w.replace("this vote", "every vote on this ceremony", 1)
+        for w in threshold_warnings(body["k"], body["f"], len(names))
+    ]
     if as_json:
-        emit_json({"ceremony": entry.id.hex(), "k": body["k"], "f": body["f"], "tellers": names})
+        emit_json(
+            {
+                "ceremony": entry.id.hex(),
+                "k": body["k"],
+                "f": body["f"],
+                "tellers": names,
+                "warnings": warnings,
+            }
+        )
         return
     out = console()
     out.print(
@@ -105,6 +132,8 @@ def start_(
     numbered = ", ".join(f"{i}. {escape(n)}" for i, n in enumerate(names, start=1))
     out.print(f"  tellers, numbered in member id order: {numbered}")
     out.print(f"Each teller syncs, then runs: plurictl vote ceremony deal {entry.id.hex()[:12]}")
+    for w in warnings:
+        out.print(f"[yellow]Warning:[/] {w}")
 
 
 @ceremony.command("deal")
@@ -160,7 +189,7 @@ def status_(app: AppContext, ceremony_id: str, as_json: bool) -> None:
     from ledger.votes.writer import load_ceremonies as load
 
     votes, roster = load(app.home.store)
-    data = ceremony_json(find_ceremony(votes, ceremony_id), roster)
+    data = ceremony_json(find_ceremony(votes, ceremony_id), roster, votes)
     if as_json:
         emit_json(data)
         return
@@ -177,8 +206,21 @@ def status_(app: AppContext, ceremony_id: str, as_json: bool) -> None:
     out.print(f"  {data['status']}")
     if data["complete"]:
         out.print(f"  joint key: {data['joint_key']}")
+    if data["can_open"]:
         out.print(
             f"  open the vote: plurictl vote open --secret --ceremony {data['ceremony'][:12]} ..."
+        )
+    _print_opened(out, data["votes"])
+
+
+def _print_opened(out: Any, opened: list[dict[str, Any]]) -> None:
+    from rich.markup import escape
+
+    for v in opened:
+        out.print(
+            f"  vote {v['vote'][:12]} ({escape(v['title'])}) was opened on this ceremony and "
+            f"keeps the joint key it was opened with ({v['joint_key'][:16]}...): what this "
+            f"ceremony shows now does not change it (see plurictl vote status {v['vote'][:12]})"
         )
 
 
@@ -193,7 +235,7 @@ def list_(app: AppContext, as_json: bool) -> None:
     from ledger.votes.writer import load_ceremonies as load
 
     votes, roster = load(app.home.store)
-    data = [ceremony_json(c, roster) for _, c in sorted(votes.ceremonies.items())]
+    data = [ceremony_json(c, roster, votes) for _, c in sorted(votes.ceremonies.items())]
     if as_json:
         emit_json({"ceremonies": data})
         return
@@ -201,5 +243,13 @@ def list_(app: AppContext, as_json: bool) -> None:
     if not data:
         out.print("No key ceremonies on this laptop.")
     for c in data:
-        state = "complete" if c["complete"] else "waiting: " + c["status"]
+        state = (
+            "complete"
+            if c["can_open"]
+            else c["status"]
+            if c["complete"]
+            else "waiting: " + c["status"]
+        )
+        if c["votes"]:
+            state += f" (opened {len(c['votes'])} vote(s): each keeps its joint key)"
         out.print(f"{c['ceremony'][:12]}  k={c['k']} of {len(c['tellers'])}  {state}")

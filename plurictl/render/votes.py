@@ -197,8 +197,9 @@ def _status_result(out: Console, data: dict[str, Any], c: dict[str, Any]) -> Non
 def _status_secret(out: Console, data: dict[str, Any]) -> None:
     """A secret vote: never counts before sealing; once sealed, the shares and what waits."""
     sec = data["secret"]
-    out.print(f"  secret ballot (joint key {sec['joint_key'][:16]}...): {sec['provisional']}")
     dec = sec["decryption"]
+    said = sec["provisional"] if dec is None or dec["counts"] is None else "counts decrypted"
+    out.print(f"  secret ballot (joint key {sec['joint_key'][:16]}...): {said}")
     if dec is None:
         return
     for s in dec["shares"]:
@@ -375,8 +376,9 @@ def render_audit(audit: Any, show_all: bool) -> None:
     for col in ("ballot", "voter", "seq", "choice", "counted", "why"):
         table.add_column(col)
     for r in rows:
+        choice = "sealed (no tracker)" if r["choice"] == "sealed:" else str(r["choice"])
         table.add_row(
-            r["ballot"][:12], escape(r["name"]), str(r["seq"]), escape(str(r["choice"])),
+            r["ballot"][:12], escape(r["name"]), str(r["seq"]), escape(choice),
             "yes" if r["counted"] else "no", escape(r["reason"]),
         )  # fmt: skip
     out.print(table)
@@ -403,7 +405,8 @@ def _audit_secret(out: Console, sec: dict[str, Any]) -> None:
     if sec["counts"] is None:
         out.print("  counts: not decrypted yet (k valid decryption shares needed)")
     else:
-        out.print(f"  counts {sec['counts']}: {said(sec['counts_check'])}")
+        counts = ", ".join(f"{escape(k)} {v}" for k, v in sec["counts"].items())
+        out.print(f"  counts ({counts}): {said(sec['counts_check'])}")
     if sec["waiting"]:
         out.print(f"  [yellow]{escape(sec['waiting'])}[/]")
 

@@ -109,6 +109,33 @@ def test_roster_lifecycle(home: Path, tmp_path: Path, invoke: Invoke) -> None:
     assert "bob" in invoke(home, "roster", "list", "--all").output
 
 
+def test_a_rotated_members_name_still_names_them(
+    home: Path, tmp_path: Path, invoke: Invoke
+) -> None:
+    _, bkey = new_home(tmp_path, invoke, "bob")
+    _, b2 = new_home(tmp_path, invoke, "bob-new-laptop")
+    assert invoke(home, "roster", "add", bkey, "--name", "bob", "--role", "operator").exit_code == 0
+    assert invoke(home, "roster", "rotate", "bob", b2).exit_code == 0
+    r = invoke(home, "roster", "grant", "bob", "teller")  # the name: the member's current key
+    assert r.exit_code == 0, r.output
+    r = invoke(home, "roster", "revoke", "bob", "--reason", "lost", "--at", "0")
+    assert r.exit_code == 0, r.output
+    by_key = {m["key"]: m for m in json_out(invoke(home, "roster", "list", "--json"))["members"]}
+    assert by_key[b2]["status"] == "revoked" and by_key[bkey]["status"] == "rotated"
+    assert [s["role"] for s in by_key[b2]["role_history"]] == ["operator", "teller"]
+    _, c1 = new_home(tmp_path, invoke, "carl")
+    _, c2 = new_home(tmp_path, invoke, "another-carl")  # a different member, same name
+    assert invoke(home, "roster", "add", c1, "--name", "carl", "--role", "operator").exit_code == 0
+    assert invoke(home, "roster", "revoke", "carl", "--at", "0").exit_code == 0
+    assert invoke(home, "roster", "add", c2, "--name", "carl", "--role", "operator").exit_code == 0
+    r = invoke(home, "roster", "grant", "carl", "teller")
+    assert r.exit_code == 5, r.output
+    said = " ".join(r.stderr.split())
+    first, second = sorted((c1[:8], c2[:8]))
+    assert f"2 members are named 'carl': carl ({first}), carl ({second})" in said
+    assert "key prefix" in said and "members:" not in said
+
+
 def test_threshold_approvals_via_cli(tmp_path: Path, invoke: Invoke) -> None:
     a, _ = new_home(tmp_path, invoke, "a")
     b, bkey = new_home(tmp_path, invoke, "b")

@@ -51,3 +51,11 @@ def test_the_walkthrough_runs_as_written(council: dict[str, Path], invoke: Invok
     assert result["state"] == "FINAL"
     assert result["result"]["counts"] == {"ann": 2, "ben": 1}
     assert result["result"]["winner"]["id"] == "ann"
+
+
+def test_the_guide_promises_no_approval_cap_that_vote_open_cannot_set(invoke: Invoke) -> None:
+    text = " ".join(GUIDE.read_text(encoding="utf-8").split())
+    assert "within the cap" not in text
+    assert "a plurictl charter has no field for a cap and `vote open` no option" in text
+    help_text = invoke(None, "vote", "open", "--help").output
+    assert [o for o in re.findall(r"--[a-z-]+", help_text) if "cap" in o] == [], help_text

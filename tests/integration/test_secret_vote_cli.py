@@ -87,9 +87,10 @@ def test_secret_vote_from_ceremony_to_receipt(council: dict[str, Path], invoke: 
     assert data["secret"]["valid_shares"] == 2 and data["secret"]["ballots_verified"] == 6
     human = " ".join(ok(invoke(council["carol"], "vote", "verify", vid[:8])).split())
     assert "homomorphic product of the counted ballots: checked" in human
-    assert "'east': 1}: checked" in human
+    assert "counts (north 2, south 2, east 1): checked" in human
     human = " ".join(ok(invoke(council["carol"], "vote", "status", vid[:8])).split())
     assert "secret ballot" in human and "decryption share of teller" in human
+    assert "): counts decrypted" in human and "no counts before" not in human  # it is FINAL
     rec = json_out(invoke(council["erin"], "vote", "receipt", vid[:8], "--json"))
     assert rec["in_sealed_set"] and len(rec["tracker"]) == 64
     human = " ".join(ok(invoke(council["erin"], "vote", "receipt", vid[:8])).split())
@@ -283,6 +284,7 @@ def test_a_courier_carries_a_secret_ballot_and_a_teller_seal_across_the_gap(
     sync(*council.values())
     ok(invoke(council["bob"], "vote", "cast", vid[:8], "south"))
     ok(invoke(council["erin"], "vote", "cast", vid[:8], "east"))
+    ok(invoke(council["carol"], "vote", "cast", vid[:8], "north"))
     sync(a, council["bob"], council["carol"])  # erin and dave are on the other side
     stick = tmp_path / "stick"
     stick.mkdir()
@@ -299,7 +301,7 @@ def test_a_courier_carries_a_secret_ballot_and_a_teller_seal_across_the_gap(
     sync(a, council["bob"])
     res = json_out(invoke(a, "vote", "result", vid[:8], "--json"))
     assert res["state"] == "FINAL"
-    assert res["result"]["counts"] == {"north": 0, "south": 1, "east": 1}
+    assert res["result"]["counts"] == {"north": 1, "south": 1, "east": 1}
 
 
 def test_a_ceremony_where_one_teller_could_decrypt_alone_is_refused(

@@ -23,12 +23,12 @@ ok = secret.ok
 
 
 def closed_secret_vote(invoke: Invoke, homes: dict[str, Path]) -> str:
-    """A secret vote (k = 2 of bob, carol, dave) with two ballots, closed and synced."""
+    """A secret vote (k = 2 of bob, carol, dave) with three ballots, closed and synced."""
     cid = secret.ceremony(invoke, homes)
     vid: str = json_out(secret.open_secret(invoke, homes["alice"], cid))["vote"]
     sync(*homes.values())
-    ok(invoke(homes["alice"], "vote", "cast", vid[:8], "north"))
-    ok(invoke(homes["erin"], "vote", "cast", vid[:8], "south"))
+    for name, choice in (("alice", "north"), ("erin", "south"), ("carol", "north")):
+        ok(invoke(homes[name], "vote", "cast", vid[:8], choice))
     sync(*homes.values())
     ok(invoke(homes["alice"], "vote", "close", vid[:8]))
     sync(*homes.values())
@@ -162,3 +162,185 @@ def test_ceremony_start_prints_the_teller_numbers_status_uses(
     st = json_out(invoke(a, "vote", "ceremony", "status", cid[:12], "--json"))
     numbered = ", ".join(f"{t['index']}. {t['name']}" for t in st["tellers"])
     assert f"tellers, numbered in member id order: {numbered}" in " ".join(human.split())
+
+
+def test_a_secret_sheet_of_one_or_two_ballots_is_closed_and_sealed_only_on_purpose(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    a = council["alice"]
+    cid = secret.ceremony(invoke, council)
+    vid: str = json_out(secret.open_secret(invoke, a, cid))["vote"]
+    sync(*council.values())
+    ok(invoke(council["erin"], "vote", "cast", vid[:8], "north"))
+    ok(invoke(council["erin"], "vote", "cast", vid[:8], "south"))  # a revote: still one voter
+    ok(invoke(a, "vote", "cast", vid[:8], "east"))
+    sync(*council.values())
+    r = invoke(a, "vote", "close", vid[:8])
+    assert r.exit_code == 5, r.output
+    said = " ".join(r.output.split())
+    assert "only 2 ballot(s) would count" in said and "show who chose what" in said
+    assert "--reveal-small" in said and feed(a, "alice").count("vote.close") == 0
+    ok(invoke(a, "vote", "close", vid[:8], "--reveal-small"))
+    sync(*council.values())
+    r = invoke(council["bob"], "vote", "seal", vid[:8])  # a teller guards the voters too
+    assert r.exit_code == 5 and "show who chose what" in r.output, r.output
+    assert feed(council["bob"], "bob").count("vote.seal") == 0
+    for teller in ("bob", "carol"):
+        ok(invoke(council[teller], "vote", "seal", vid[:8], "--reveal-small"))
+        sync(*council.values())
+    res = json_out(invoke(council["dave"], "vote", "result", vid[:8], "--json"))
+    assert res["state"] == "FINAL" and res["result"]["counts"] == {
+        "north": 0, "south": 1, "east": 1,
+    }  # fmt: skip
+
+
+def test_a_ceremony_whose_teller_was_rotated_opens_no_vote_and_says_so(
+    council: dict[str, Path], invoke: Invoke, tmp_path: Path
+) -> None:
+    """After `roster rotate dave NEWKEY`: ceremony status says the ceremony can no longer open
+    a vote (the vote opened on it keeps its key), vote open says why, and "dave" still names
+    dave (his new key) in a new ceremony."""
+    a = council["alice"]
+    cid = secret.ceremony(invoke, council)
+    vid: str = json_out(secret.open_secret(invoke, a, cid))["vote"]
+    before = json_out(invoke(a, "vote", "ceremony", "status", cid[:12], "--json"))
+    assert before["can_open"] and before["votes"] == [
+        {"vote": vid, "title": "Who chairs the council?", "joint_key": before["joint_key"]}
+    ]
+    ok(invoke(tmp_path / "dave2", "init", "--name", "dave-new-laptop"))
+    new = json_out(invoke(tmp_path / "dave2", "whoami", "--json"))["public_key"]
+    ok(invoke(a, "roster", "rotate", "dave", new))
+    st = json_out(invoke(a, "vote", "ceremony", "status", cid[:12], "--json"))
+    assert st["complete"] and not st["can_open"] and st["votes"] == before["votes"]
+    human = " ".join(ok(invoke(a, "vote", "ceremony", "status", cid[:12])).split())
+    assert "seat key rotated" in human
+    d = next(t["index"] for t in st["tellers"] if t["name"] == "dave")
+    assert f"(seat key rotated: dave, teller {d}), so it can no longer open a vote; start" in human
+    assert "open the vote:" not in human
+    assert f"vote {vid[:12]} (Who chairs the council?) was opened on this ceremony" in human
+    assert "keeps the joint key it was opened with" in human
+    listed = " ".join(ok(invoke(a, "vote", "ceremony", "list")).split())
+    assert "can no longer open a vote" in listed and "each keeps its joint key" in listed
+    r = secret.open_secret(invoke, a, cid)
+    said = " ".join(r.output.split())  # type: ignore[attr-defined]
+    assert r.exit_code == 5, said  # type: ignore[attr-defined]
+    assert "a teller's key changed since the key ceremony" in said
+    assert "does not hold the teller role" not in said
+    args = [x for t in secret.TELLERS for x in ("--teller", t)]
+    again = json_out(invoke(a, "vote", "ceremony", "start", *args, "--json"))
+    assert sorted(again["tellers"]) == ["bob", "carol", "dave"]
+    with Store.open(a) as s:
+        body = s.get(bytes.fromhex(again["ceremony"])).body  # type: ignore[union-attr]
+    assert new in body["teller_keys"].values()  # dave's seat: his current key
+
+
+def test_a_ballot_without_a_choice_is_told_the_options_and_blank_only_where_it_works(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    a, erin = council["alice"], council["erin"]
+    cid = secret.ceremony(invoke, council)
+    plurality = json_out(secret.open_secret(invoke, a, cid))["vote"]
+    approval = json_out(secret.open_secret(invoke, a, cid, "--method", "approval"))["vote"]
+    sync(*council.values())
+    r = invoke(erin, "vote", "cast", plurality[:8])
+    said = " ".join(r.output.split())
+    assert r.exit_code == 5 and "options: north, south, east" in said, said
+    assert "--blank" not in said  # a secret plurality ballot has no blank (it is refused)
+    r = invoke(erin, "vote", "cast", approval[:8])
+    said = " ".join(r.output.split())
+    assert r.exit_code == 5 and "options: north, south, east" in said and "--blank" in said
+    human = ok(invoke(erin, "vote", "cast", approval[:8], "--blank"))
+    assert "Who chairs the council?: no option approved (encrypted" in " ".join(human.split())
+    assert ":  (" not in human
+
+
+def test_a_dealer_whose_own_box_does_not_open_says_the_ceremony_can_never_complete(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    """Review 21b N8: dave's dealing carries a box for carol that opens for nobody (another
+    tool); carol complains; dave can never answer: his `deal` says so (exit 6, nothing
+    written) instead of "run this again"."""
+    import dataclasses
+
+    from ledger.votes.secret import deal
+    from ledger.votes.writer import load_ceremonies
+
+    args = [x for t in secret.TELLERS for x in ("--teller", t)]
+    cid = json_out(invoke(council["alice"], "vote", "ceremony", "start", *args, "--json"))
+    cid = cid["ceremony"]
+    sync(*council.values())
+    with Home(council["dave"]) as home:
+        c = load_ceremonies(home.store)[0].ceremonies[bytes.fromhex(cid)]
+        carol = next(
+            i for i, m in enumerate(c.tellers, 1) if home.store.roster().name_of(m) == "carol"
+        )
+        d = deal(c.params, c.index_of_key(home.identity.public), home.identity.signing_key)
+        boxes = tuple((j, n, b"\x00" * 48 if j == carol else b) for j, n, b in d.boxes)
+        home.append(
+            "vote.deal",
+            {"ceremony": cid, "dealing": dataclasses.replace(d, boxes=boxes).to_bytes()},
+        )
+    sync(*council.values())
+    for name in ("bob", "carol"):
+        ok(invoke(council[name], "vote", "ceremony", "deal", cid[:12]))
+    sync(*council.values())
+    before = feed(council["dave"], "dave")
+    r = invoke(council["dave"], "vote", "ceremony", "deal", cid[:12])
+    said = " ".join(r.output.split())
+    assert r.exit_code == 6, said
+    assert f"cannot answer the complaint of teller {carol}" in said
+    assert "can never complete" in said and "new ceremony" in said
+    assert feed(council["dave"], "dave") == before  # nothing written (exit-codes.md)
+
+
+def test_a_teller_revoked_after_the_vote_opened_does_not_hide_it_from_a_late_laptop(
+    council: dict[str, Path], invoke: Invoke, tmp_path: Path
+) -> None:
+    """Review 21b N9: erin's laptop was away during the ceremony and the opening; then bob
+    (a dealer) is revoked with --at 0. His dealing is still kept and passed on (the charter's
+    keys come from it), so erin's laptop shows the vote, casts, and sees it FINAL."""
+    away = {n: h for n, h in council.items() if n != "erin"}
+    a, erin = council["alice"], council["erin"]
+    cid = secret.ceremony(invoke, away)
+    vid: str = json_out(secret.open_secret(invoke, a, cid))["vote"]
+    sync(*away.values())
+    ok(invoke(a, "roster", "revoke", "bob", "--reason", "stolen", "--at", "0"))
+    ok(invoke(a, "bundle", "export", "-o", str(tmp_path / "alice.plb")))
+    ok(invoke(erin, "bundle", "import", str(tmp_path / "alice.plb")))
+    st = json_out(invoke(erin, "vote", "status", vid[:8], "--json"))
+    assert st["state"] == "PROVISIONAL"
+    ok(invoke(erin, "vote", "cast", vid[:8], "north"))
+    for name in ("alice", "carol"):
+        ok(invoke(council[name], "vote", "cast", vid[:8], "south"))
+    sync(*council.values())
+    ok(invoke(a, "vote", "close", vid[:8]))
+    sync(*council.values())
+    for teller in ("carol", "dave"):
+        ok(invoke(council[teller], "vote", "seal", vid[:8]))
+        sync(*council.values())
+    res = json_out(invoke(erin, "vote", "result", vid[:8], "--json"))
+    assert res["state"] == "FINAL" and res["result"]["counts"] == {
+        "north": 1, "south": 2, "east": 0,
+    }  # fmt: skip
+
+
+def test_small_things_read_right(council: dict[str, Path], invoke: Invoke) -> None:
+    """Review 21b N11: f=0 is said at ceremony start (mending it later means a new
+    ceremony); a spoiled secret ballot reads "sealed (no tracker)" in verify; `vote --help`
+    states the real seal rule."""
+    a = council["alice"]
+    args = [x for t in secret.TELLERS for x in ("--teller", t)]
+    human = " ".join(ok(invoke(a, "vote", "ceremony", "start", *args)).split())
+    assert "Warning: every vote on this ceremony tolerates no equivocating teller (f=0" in human
+    data = json_out(invoke(a, "vote", "ceremony", "start", *args, "--json"))
+    assert len(data["warnings"]) == 1 and "f=0" in data["warnings"][0]
+    cid = secret.ceremony(invoke, council)
+    vid: str = json_out(secret.open_secret(invoke, a, cid))["vote"]
+    sync(*council.values())
+    with Home(council["erin"]) as home:  # another tool: bytes that are no ballot
+        home.append("vote.ballot", {"vote": vid, "sealed": b"\x42\x01garbage", "replaces": []})
+    sync(*council.values())
+    audit = " ".join(ok(invoke(a, "vote", "verify", vid[:8], "--all")).split())
+    assert "sealed (no tracker)" in audit and "sealed: " not in audit
+    helped = " ".join(ok(invoke(None, "vote", "--help")).split())
+    assert "more than half" not in helped and "2k - n >= F + 1" in helped

@@ -4,10 +4,15 @@ teller who could add a share has sealed (or is revoked) the counts can never com
 
 from __future__ import annotations
 
+import pytest
+
+from ledger.errors import InvalidInput
+from ledger.roster import view as roster_view
 from ledger.testing import MeshFixture
 from ledger.votes import as_json as vote_json
+from ledger.votes import secret_writer
 from ledger.votes import view as votes_view
-from ledger.votes.secret import decryption_share
+from ledger.votes.secret import deal, decryption_share
 from ledger.votes.secret_tally import context
 from ledger.votes.state import SEALED, Vote
 from ledger.votes.testing import VoteBook
@@ -20,6 +25,8 @@ from tests.unit.test_secret_votes_view import (
     open_secret,
     ready,
     seal,
+    start,
+    write_dealing,
 )
 
 
@@ -80,3 +87,40 @@ def test_a_revoked_last_teller_makes_a_secret_vote_with_a_bad_share_stuck() -> N
     assert detail["invalid_shares"] == ["carol"]
     assert detail["cannot_seal"] == [{"name": "dave", "why": "seat key revoked"}]
     assert vote.secret is not None and "(none)" in (vote.secret.waiting or "")
+
+
+def test_a_ceremony_with_too_few_dealers_left_to_qualify_says_it_cannot_complete() -> None:
+    """Review 21b N7: k = 2 of bob, carol, dave; bob and carol each publish a second, valid
+    dealing (both disqualified): one dealer is left, so the ceremony never completes, and
+    status and `vote open` say so instead of "run deal again"."""
+    m, _ = ready()
+    cer = start(m)
+    for _ in range(2):
+        c = fold(m).ceremonies[cer.id]
+        for t in ("bob", "carol"):
+            write_dealing(m, cer, t, deal(c.params, index(c, m, t), m.person(t).signing_key))
+    c = fold(m).ceremonies[cer.id]
+    assert not c.complete
+    text = secret_writer.awaited(c, m.roster())
+    assert "only 1 dealer(s) can still qualify, 2 needed: this ceremony cannot complete" in text
+    with pytest.raises(InvalidInput) as e:
+        secret_writer.secret_field(fold(m), m.roster(), cer.id.hex(), "plurality")
+    assert "cannot complete" in str(e.value) and "ceremony start" in (e.value.hint or "")
+
+
+def test_a_complete_ceremony_with_a_copied_teller_key_says_it_opens_no_vote() -> None:
+    """Review 21b N10: dave's key was copied (a fork proof): the ceremony completes without
+    him, but no vote can open on it (his seat key can no longer write): status and
+    `vote open` say so, and advise a new ceremony, instead of "roster grant NAME teller"."""
+    m, c = ready()
+    forked = roster_view.fold(m.entries, forks={m.key("dave"): 1})
+    c = votes_view.fold(list(m.entries), forked).ceremonies[c.id]
+    assert c.complete
+    d = index(c, m, "dave")
+    text = secret_writer.awaited(c, forked)
+    assert f"(seat key equivocated: dave, teller {d}), so it can no longer open a vote" in text
+    with pytest.raises(InvalidInput) as e:
+        secret_writer.secret_field(
+            votes_view.fold(list(m.entries), forked), forked, c.id.hex(), "plurality"
+        )
+    assert "can no longer open a vote; start a new ceremony" in str(e.value)

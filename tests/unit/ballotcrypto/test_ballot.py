@@ -231,6 +231,7 @@ def test_all_ciphertexts_derives_the_last_option() -> None:
     [
         (BallotSpec.plurality(2), [1, 0], 198),
         (BallotSpec.plurality(3), [1, 0, 0], 520),
+        (BallotSpec.approval(4), [1, 1, 0, 0], 780),
         (BallotSpec.approval(4, 2), [1, 1, 0, 0], 972),
     ],
 )
