@@ -20,6 +20,7 @@ from planner.canonical import blake_hex, canonical_bytes, rnd
 from planner.errors import ScenarioError
 from planner.restore_case import RestoreCase, build_case, reach_of, usual_steps
 from planner.restore_greedy import Schedule, block_demand, greedy, islands, truncated
+from planner.restore_spec import UnitRestore
 from planner.scenario import Scenario
 
 RESTORE_FORMAT = 1
@@ -48,10 +49,16 @@ def restore(
     say("network", "reading the network", 0.0)
     model = model or build_network(scenario)
     case = build_case(scenario, model.grid, steps)
-    _check(case)
+    _check(case, scenario)
     say("greedy", "greedy order (the baseline)", 0.1)
     base = greedy(case)
     sch, proven, method, exact, decisions = _order(case, base, say)
+    if not sch.y[-1].any():  # an order that restores nothing is no order
+        first = case.blocks[0].name  # highest tier first
+        raise ScenarioError(
+            f"restore: no block can be restored in {case.steps} steps; {first}: "
+            + _why_not(case, sch, first)
+        )
     acts = action_steps(case, sch)
     report: dict[int, dict[str, Any]] = {}
     if ac:
@@ -69,6 +76,9 @@ def restore(
     out["seconds"] = round(time.perf_counter() - t0, 2)
     say("done", "done", 1.0)
     return out
+
+
+_NO = UnitRestore()
 
 
 def _order(
@@ -102,10 +112,19 @@ def _tiers(case: RestoreCase, sch: Schedule) -> tuple[float, ...]:
     return tuple(round(sch.tier_energy(case, t), 6) for t in sorted({b.tier for b in case.blocks}))
 
 
-def _check(case: RestoreCase) -> None:
+def _check(case: RestoreCase, scenario: Scenario) -> None:
     if not any(u.black_start for u in case.units):
+        spec = scenario.restore
+        off = [n for n in spec.black_start or () if (spec.units.get(n) or _NO).black_start is False]
+        if spec.black_start == ():
+            why = "[restore] black_start = [] names none"
+        elif off:
+            why = f"[restore.units.{off[0]}] black_start = false overrides [restore] black_start"
+        else:
+            why = "no unit is named in [restore] black_start and no genset qualifies by default"
         raise ScenarioError(
-            "restore: no unit can black start, so nothing can be energised",
+            f"{scenario.name}: restore: no unit can black start ({why}), so nothing can be "
+            "energised",
             hint='name one in [restore] black_start = ["genset"] (see restoration.md)',
         )
     if not case.blocks:

@@ -98,6 +98,26 @@ def build_case(scenario: Scenario, grid: Grid, steps: int | None = None) -> Rest
     return case
 
 
+def _never_cranked(case: RestoreCase) -> list[tuple[RUnit, float]]:
+    """Units that are not black start whose cranking power no units that can start
+    before them take in one step, with that room: they never start."""
+    started = {id(u) for u in case.units if u.black_start}
+    waiting = [u for u in case.units if id(u) not in started]
+    room: dict[int, float] = {}
+    changed = True
+    while changed:
+        changed = False
+        for unit in waiting:
+            reach = reach_of(case, unit.bus)
+            room[id(unit)] = sum(
+                u.step_mw for u in case.units if id(u) in started and u.bus in reach
+            )
+            if id(unit) not in started and unit.cranking_mw <= room[id(unit)] + 1e-9:
+                started.add(id(unit))
+                changed = True
+    return [(u, room[id(u)]) for u in waiting if id(u) not in started]
+
+
 def _drop_unpowered(case: RestoreCase) -> None:
     """Units and blocks in a part of the network with no black-start unit: nothing can
     ever energise them. The blocks are listed as unreachable, the units as idle, with
@@ -111,6 +131,12 @@ def _drop_unpowered(case: RestoreCase) -> None:
         case.idle_units.append(
             f"{unit.name}: cannot start: no black-start unit can energise its bus "
             "(name one of its part of the network in [restore] black_start)"
+        )
+    for unit, room in _never_cranked(case):
+        case.units.remove(unit)
+        case.idle_units.append(
+            f"{unit.name}: cannot start: its cranking power ({unit.cranking_mw:g} MW) is "
+            f"more than the units that can start before it take in one step ({room:g} MW)"
         )
     for block in [b for b in case.blocks if not set(b.demand_mw) <= powered]:
         case.blocks.remove(block)

@@ -23,6 +23,7 @@ Defaults, with where they come from (``field_guides/restoration.md`` cites them)
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -171,7 +172,9 @@ def _classes(r: _Reader, loads: dict[str, int], cold: dict[str, Any]) -> dict[st
     sub = r.sub("load_class", table)
     for name in sorted(table):
         if name not in loads:
-            raise sub.fail(name, "no load of that name in [[loads]]")
+            close = difflib.get_close_matches(name, sorted(loads), n=3)
+            hint = f"; closest: {', '.join(close)}" if close else ""
+            raise sub.fail(name, f"no load of that name in [[loads]]{hint}")
         cls = sub.text(name)
         if cls not in cold:
             raise sub.fail(name, f"unknown class {cls!r}; classes: {', '.join(sorted(cold))}")

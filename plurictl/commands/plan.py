@@ -182,15 +182,22 @@ def require_plotting(path: Path | None = None) -> None:
 
 
 def resolve_scenario(text: str) -> Path:
-    """A scenario file path, or the name of a shipped scenario (`plan scenarios`).
+    """A scenario file path, or a name: ``NAME.toml`` in this folder when there is one
+    (said on stderr: an edited copy must never be silently passed over), else the
+    shipped scenario of that name (`plan scenarios`).
 
     Something that looks like a path is left to the scenario reader, whose errors
     (exit 10) name the file.
     """
     from plurictl import shipped
+    from plurictl.render.common import error_console
 
     if Path(text).suffix or "/" in text:
         return Path(text)
+    here = Path(f"{text}.toml")
+    if here.is_file():  # an edited copy in this folder wins over the shipped file
+        error_console().print(f"scenario: ./{here} (the file in this folder)")
+        return here
     return shipped.resolve("scenarios", text)
 
 

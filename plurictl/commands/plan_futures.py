@@ -148,6 +148,14 @@ def register(plan: click.Group) -> None:
             scenario, not as_json, reserve_hours=hours, max_energy=not no_max_energy,
             swap=pair, ac=not no_ac,
         )  # fmt: skip
+        if propose and len(data["futures"]) < 2:
+            from ledger.errors import InvalidInput
+
+            raise InvalidInput(
+                "nothing to vote on: every future came out as the same plan as the baseline "
+                "(" + "; ".join(data["futures"][0]["notes"]) + "); nothing was proposed",
+                hint="try other futures: --reserve-hours with more hours, --swap A,B",
+            )
         if propose:
             _propose_all(app, data, futures, as_json)
         if out_file is not None:

@@ -107,8 +107,20 @@ def adopt(app: AppContext, plan_id: str, note: str) -> None:
     """
     from ledger.plans import writer as plans
 
-    plans.adopt(app.home.store, app.home.identity, plan_id, note)
+    entry = plans.adopt(app.home.store, app.home.identity, plan_id, note)
     nudge_node(app.home.path)
+    mine = bytes.fromhex(str(entry.body["plan"]))
+    state = plans.load(app.home.store)
+    proposal = state.proposals.get(mine)
+    decided = state.decisions.get(proposal.horizon) if proposal is not None else None
+    if decided is not None and decided.plan != mine:
+        who = "the council's vote" if decided.adoption.via == "vote" else "the adoption rule"
+        console().print(
+            f"[yellow]Recorded, but not adopted:[/] plan {decided.plan.hex()[:12]} stays "
+            f"adopted for this horizon ({who}: {decided.rule}); sites keep its orders "
+            "(fuel-and-plans.md)."
+        )
+        return
     console().print(
         f"plan {plan_id[:12]} adopted; sites see their orders with `plurictl orders --site SITE`"
     )

@@ -191,6 +191,7 @@ def register(plan: click.Group) -> None:
         from planner.api import load_scenario
         from plurictl.commands.plan import require_plotting, resolve_scenario
 
+        _distinct_files(out_file, plot_file, playbook_file)
         if plot_file is not None:
             require_plotting(plot_file)
         scenario = load_scenario(resolve_scenario(file))
@@ -223,6 +224,16 @@ def register(plan: click.Group) -> None:
                 f"the order needs {len(books)} playbooks (one holds at most 200 steps and "
                 f"60,000 bytes); run them in order: {', '.join(str(b) for b in books)}"
             )
+
+
+def _distinct_files(*paths: Path | None) -> None:
+    """--out, --plot and --playbook name three different files (exit 5): one would
+    silently overwrite another, and the order is what must be kept."""
+    from ledger.errors import InvalidInput
+
+    given = [p.resolve() for p in paths if p is not None]
+    if len(set(given)) != len(given):
+        raise InvalidInput("--out, --plot and --playbook must name different files")
 
 
 def _part_paths(path: Path, n: int) -> list[Path]:

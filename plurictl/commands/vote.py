@@ -156,8 +156,8 @@ def _futures_flags(app: AppContext, futures: str, flags: dict[str, Any]) -> None
     if len(choices) < 2:
         raise InvalidInput(
             f"futures {fid} has {len(choices)} proposed plan: a vote needs at least 2",
-            hint="compute more futures (plan futures without --no-max-energy, "
-            "--reserve-hours '') and --propose them",
+            hint="compute futures that differ (plan futures with --reserve-hours, --swap, "
+            "without --no-max-energy) and --propose them",
         )
     _refuse_second_vote(app, fid, {ref for _, _, ref in choices})
     flags["options"] = tuple(f"{oid}={label}" for oid, label, _ in choices)

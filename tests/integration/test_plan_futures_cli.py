@@ -193,6 +193,12 @@ def test_a_vote_on_futures_adopts_exactly_the_winner_everywhere(
         tag = futures[proposed["reserve-24h"]]
         assert (tag["id"], tag["label"]) == (data["id"], "reserve-24h")
         assert tag["policy"].startswith("keep 24 h")
+    # review 22b N10: a coordinator adopting another plan is told it is not adopted
+    r = invoke(a, "plan", "adopt", proposed["baseline"][:12])
+    assert r.exit_code == 0 and "Recorded, but not adopted" in r.stdout, r.output
+    assert proposed["reserve-24h"][:12] in r.stdout and "council's vote" in r.stdout
+    decided = json_out(invoke(a, "plan", "list", "--json"))["adopted"]
+    assert [d["plan"] for d in decided] == [proposed["reserve-24h"]]
 
 
 def test_the_futures_section_of_the_guide_runs_as_written(
@@ -215,3 +221,21 @@ def test_the_futures_section_of_the_guide_runs_as_written(
         assert r.exit_code == 0, (line, r.output)
     votes = json_out(invoke(council["alice"], "vote", "list", "--json"))["votes"]
     assert len(votes) == 1 and votes[0]["method"] == "ranked-choice"
+
+
+def test_futures_that_all_come_out_as_the_baseline_are_not_proposed(
+    council: dict[str, Path], invoke: Invoke, tmp_path: Path, monkeypatch: object
+) -> None:
+    """Review 22b N16: after merging identical plans a one-plan set was still proposed,
+    and the vote then refused it with a hint that did not apply."""
+    src = Path(__file__).parents[2] / "field_guides/scenarios"
+    (tmp_path / "island-microgrid-net.json").symlink_to(src / "island-microgrid-net.json")
+    text = (src / "island-microgrid.toml").read_text().replace("tier = 1\n", "tier = 2\n")
+    (tmp_path / "no-tier1.toml").write_text(text)  # no tier-1 burn: no reserve to keep
+    r = invoke(council["alice"], "plan", "futures", str(tmp_path / "no-tier1.toml"), "--no-ac",
+               "--no-max-energy", "--propose")  # fmt: skip
+    assert r.exit_code == 5, r.output
+    said = " ".join(r.stderr.split())
+    assert "every future came out as the same plan" in said and "nothing was proposed" in said
+    plans = json_out(invoke(council["alice"], "plan", "list", "--json"))
+    assert plans["proposals"] == []

@@ -326,11 +326,11 @@ def test_spinning_reserve_holds_back_a_block_that_would_leave_too_little(tmp_pat
     )
     assert ok["not_restored"] == [] and ok["reserve_pct"] == 10
     assert ok["steps"][0]["online_mw"] >= 1.1 * ok["steps"][0]["demand_mw"] - 1e-9
-    # 0.85 MW + 20 % = 1.02 MW: more than the 1.0 MW genset; the block waits for ever
-    held = restore(
-        _scenario(tmp_path, _gen("g", 0, 1.0), _load(0, "big", 1), table.format(20)), ac=False
-    )
-    assert held["not_restored"] == ["big"]
+    # 0.85 MW + 20 % = 1.02 MW: more than the 1.0 MW genset; the block waits for ever,
+    # and an order that restores nothing is refused with the reason
+    sc = _scenario(tmp_path, _gen("g", 0, 1.0), _load(0, "big", 1), table.format(20))
+    with pytest.raises(ScenarioError, match="no block can be restored.*spinning reserve"):
+        restore(sc, ac=False)
 
 
 def test_the_ac_check_carries_the_orders_own_unit_outputs(tmp_path: Path) -> None:
@@ -410,7 +410,7 @@ def test_units_no_black_start_can_reach_are_named_and_their_loads_unreachable(
 ) -> None:
     """Review 22b N5: a set no black-start unit can energise never started, was named
     nowhere, and its loads got reasons about reserve and tiers."""
-    _net(tmp_path, 4, [(0, 1), (2, 3)], [("here", 1, 0.2), ("there", 3, 0.2)])
+    _net(tmp_path, 4, [(0, 1), (2, 3)], [("here", 1, 0.1), ("there", 3, 0.1)])
     sc = _scenario(
         tmp_path, _gen("bs", 0, 1.0) + _gen("far", 2, 1.0), _load(0, "here", 1) + _load(1, "there", 1),
         '[restore]\nblack_start = ["bs"]\n',
@@ -457,3 +457,22 @@ def test_blocks_are_counted_at_their_peak_over_the_whole_order(tmp_path: Path) -
             nl = next(x for x in grid.loads if x.name == name)
             peak = max(sc.profile_values(by_index[nl.index].profile, periods))
             assert mw == pytest.approx(nl.p_mw * peak), name
+
+
+def test_a_set_whose_cranking_nothing_can_give_is_named_and_an_empty_order_refused(
+    tmp_path: Path,
+) -> None:
+    """Review 22b N11, N19: a set whose cranking power no running set can give never
+    started and was named nowhere; an order restoring nothing ended "network stable"."""
+    _net(tmp_path, 3, [(0, 1), (1, 2)], [("near", 1, 0.1), ("far", 2, 0.1)])
+    sc = _scenario(
+        tmp_path, _gen("bs", 0, 1.0) + _gen("steam", 2, 3.0), _load(0, "near", 1) + _load(1, "far", 1),
+        '[restore]\nblack_start = ["bs"]\n[restore.units.steam]\ncranking_mw = 0.5\n',
+    )  # fmt: skip
+    plan = restore(sc, ac=False)
+    idle = [u for u in plan["idle_units"] if u.startswith("steam")]
+    assert idle and "cranking power (0.5 MW) is more than" in idle[0] and "(0.25 MW)" in idle[0]
+    _net(tmp_path, 2, [(0, 1)], [("huge", 1, 5.0)])
+    sc = _scenario(tmp_path, _gen("bs", 0, 1.0), _load(0, "huge", 1), "")
+    with pytest.raises(ScenarioError, match="no block can be restored"):
+        restore(sc, ac=False)
