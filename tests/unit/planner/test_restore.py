@@ -329,7 +329,7 @@ def test_spinning_reserve_holds_back_a_block_that_would_leave_too_little(tmp_pat
     # 0.85 MW + 20 % = 1.02 MW: more than the 1.0 MW genset; the block waits for ever,
     # and an order that restores nothing is refused with the reason
     sc = _scenario(tmp_path, _gen("g", 0, 1.0), _load(0, "big", 1), table.format(20))
-    with pytest.raises(ScenarioError, match="no block can be restored.*spinning reserve"):
+    with pytest.raises(ScenarioError, match=r"no block can be restored.*spinning reserve"):
         restore(sc, ac=False)
 
 
