@@ -45,14 +45,15 @@ def depends_on(vote: Vote) -> set[bytes]:
 
 def dealings_of(vote: Vote, votes: Votes) -> set[bytes]:
     """Ids of the dealings a secret vote's charter keys come from (every dealing of its
-    qualified dealers): without them no laptop can check the charter, so the vote would
-    never show there, open or sealed."""
+    qualified dealers) and of their ceremony: without them no laptop can check the
+    charter, so the vote would never show there, open or sealed."""
     secret = vote.charter.fields.secret
     c = votes.ceremonies.get(secret.ceremony) if secret is not None else None
     if secret is None or c is None:
         return set()
     qualified = set(secret.qualified)
-    return {i for i, d in zip(c.dealing_ids, c.dealings, strict=True) if d.dealer in qualified}
+    out = {i for i, d in zip(c.dealing_ids, c.dealings, strict=True) if d.dealer in qualified}
+    return out | {secret.ceremony}  # and the ceremony they belong to (its coordinator's)
 
 
 def kept_limits(store: object, extra: Iterable[Entry] = ()) -> dict[bytes, int]:

@@ -80,19 +80,30 @@ SMALL_SHEET = 3
 
 
 def refuse_small(vote: Vote, listed: Iterable[bytes], doing: str, reveal_small: bool) -> None:
-    """A secret sheet with 1 or 2 counted ballots is closed or sealed only on purpose:
-    its decrypted counts show each of those voters' choice (exit 5). No ballot reveals
-    nothing, so an empty sheet may be closed and sealed."""
+    """A secret sheet with 1 or 2 counted ballots, or one whose heaviest voter outweighs
+    all the others together, is closed or sealed only on purpose: its decrypted counts
+    show those voters' choices (exit 5). No ballot reveals nothing, so an empty sheet
+    may be closed and sealed."""
     if vote.charter.fields.secret is None or reveal_small:
         return
     slots = sealed_slots(vote, set(listed)).values()
-    n = sum(s.status == VOTED and s.ballot is not None for s in slots)
+    weights = [s.weight for s in slots if s.status == VOTED and s.ballot is not None]
+    n = len(weights)
+    hint = (
+        "wait for more ballots (sync first); only if those voters agree that their "
+        "choices become known: --reveal-small"
+    )
     if 0 < n < SMALL_SHEET:
         raise InvalidInput(
             f"refusing to {doing}: only {n} ballot(s) would count, and with fewer than "
             f"{SMALL_SHEET} the decrypted counts show who chose what",
-            hint="wait for more ballots (sync first); only if those voters agree that "
-            "their choices become known: --reveal-small",
+            hint=hint,
+        )
+    if n and max(weights) > sum(weights) - max(weights):
+        raise InvalidInput(
+            f"refusing to {doing}: one voter's weight ({max(weights)}) is more than all the "
+            "other counted ballots together, so the decrypted counts show that voter's choice",
+            hint=hint,
         )
 
 

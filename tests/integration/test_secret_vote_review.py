@@ -344,3 +344,25 @@ def test_small_things_read_right(council: dict[str, Path], invoke: Invoke) -> No
     assert "sealed (no tracker)" in audit and "sealed: " not in audit
     helped = " ".join(ok(invoke(None, "vote", "--help")).split())
     assert "more than half" not in helped and "2k - n >= F + 1" in helped
+
+
+def test_a_secret_sheet_whose_heaviest_voter_outweighs_the_rest_is_sealed_only_on_purpose(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    """Review 21b N12: with bob at weight 10 and three others at 1, the counts (b 10+,
+    the rest 3) told everyone what bob chose; nothing warned."""
+    a = council["alice"]
+    cid = secret.ceremony(invoke, council)
+    vid: str = json_out(secret.open_secret(invoke, a, cid, "--weight", "bob=10"))["vote"]
+    sync(*council.values())
+    for name, choice in (("bob", "south"), ("carol", "north"), ("dave", "east"), ("erin", "north")):
+        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
+    sync(*council.values())
+    r = invoke(a, "vote", "close", vid[:8])
+    said = " ".join(r.output.split())
+    assert r.exit_code == 5 and "one voter's weight (10) is more than all the other" in said
+    assert feed(a, "alice").count("vote.close") == 0
+    ok(invoke(a, "vote", "close", vid[:8], "--reveal-small"))
+    sync(*council.values())
+    r = invoke(council["bob"], "vote", "seal", vid[:8])
+    assert r.exit_code == 5 and feed(council["bob"], "bob").count("vote.seal") == 0

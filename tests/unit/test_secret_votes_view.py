@@ -496,3 +496,19 @@ def test_a_dealer_who_seals_a_bad_share_for_an_unchecked_teller_cannot_complete_
         honest_share(m, charter, sheet, "carol")
     assert "does not open" in str(err.value)
     assert err.value.hint is not None and "vote ceremony deal" in err.value.hint
+
+
+def test_a_secret_vote_keeps_its_ceremony_entry_past_a_cut() -> None:
+    """Review 21c N9c: with the coordinator who started the ceremony revoked below that
+    entry, laptops that had not received it never showed the vote, even FINAL. The
+    ceremony entry is kept past the cut with the dealings its keys come from."""
+    from ledger.votes.pins import dealings_of
+
+    m, _ = council()
+    cer = start(m)
+    c = deal_all(m, cer)
+    charter = open_secret(m, c)
+    votes = fold(m)
+    needed = dealings_of(votes.votes[charter.id], votes)
+    assert cer.id in needed
+    assert set(c.dealing_ids) & needed  # and the qualified dealings
