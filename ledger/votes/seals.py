@@ -89,6 +89,8 @@ def count_v2(
             if s.problem is not None:
                 ignore(by_id[s.id], f"seal not counted: {s.problem}")
             elif s.sheet in counting:
+                if forked:  # a copied key's twin seal: its share may be the valid one
+                    vote.twin_seals.append(s)
                 ignore(by_id[s.id], "this teller already sealed that sheet (counted once)")
             elif forked or s.sheet == named:
                 counting[s.sheet] = s
@@ -231,12 +233,13 @@ def shares_stuck(vote: Vote, roster: Roster) -> Stuck | None:
         return None
     k = vote.charter.k
     able, spent, gone = seats(vote, roster)
-    valid = sum(s.valid for s in sec.shares)
+    valid = len({s.member for s in sec.shares if s.valid})  # a copied teller's twins: once
     names = ", ".join(roster.name_of(m) for m in able)
     if valid + len(able) >= k:
         sec.waiting = f"{sec.waiting}: {names} can still seal this sheet (a seal adds its share)"
         return None
-    bad = [s for s in sec.shares if not s.valid]
+    good = {s.member for s in sec.shares if s.valid}
+    bad = [s for s in sec.shares if not s.valid and s.member not in good]
     sec.waiting = f"{sec.waiting}: too few tellers can still seal this sheet ({names or 'none'})"
     advice = (
         f"this sheet can never be decrypted: {valid} valid decryption share(s) of the {k} "

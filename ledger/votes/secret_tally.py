@@ -148,12 +148,14 @@ def decrypt(
     ballots: int,
     sealers: Iterable[Seal],
 ) -> SecretCount:
-    """Check every sealer's share against ``tally``; counts from k valid ones, if here."""
+    """Check every sealer's share against ``tally``; counts from k valid ones (one per
+    teller: a copied teller's twin seals may each carry one), if here."""
     assert fields.secret is not None
     keys = fields.secret.keys
     out = SecretCount(tally, ballots)
     valid: list[DecryptionShare] = []
-    for seal in sorted(sealers, key=lambda s: s.member):
+    # a copied teller's twin seals come in too: the first valid share of each teller serves
+    for seal in sorted(sealers, key=lambda s: (s.member, s.seq, s.id)):
         index = teller_index(fields, seal.member)
         share = parse_share(seal.share)
         check = ShareCheck(seal.member, index, seal.id, False)
@@ -165,7 +167,8 @@ def decrypt(
             check.problem = "the share's proof does not verify for this sheet's encrypted tally"
         else:
             check.valid = True
-            valid.append(share)
+            if all(v.teller != share.teller for v in valid):
+                valid.append(share)
         out.shares.append(check)
     if len(valid) < keys.threshold:
         out.waiting = f"{len(valid)} valid decryption share(s) of the {keys.threshold} needed"

@@ -432,8 +432,9 @@ class VoteFold:
         f = self.charter.fields
         sheet = self.vote.sheets[self.vote.sealed_sheet]
         sealers = {s.member: s for s in [*sheet.set_aside, *sheet.sealers]}
+        twins = [s for s in self.vote.twin_seals if s.sheet == sheet.id and s.member in sealers]
         enc, n = secret.encrypted_tally(self.ctx, slots, self.encrypted)
-        self.vote.secret = secret.decrypt(self.ctx, f, enc, n, sealers.values())
+        self.vote.secret = secret.decrypt(self.ctx, f, enc, n, [*sealers.values(), *twins])
         if self.vote.secret.counts is None:
             raise _AwaitingShares()
         return secret.tally_of(f, self.vote.secret.counts)

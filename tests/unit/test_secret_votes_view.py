@@ -512,3 +512,35 @@ def test_a_secret_vote_keeps_its_ceremony_entry_past_a_cut() -> None:
     needed = dealings_of(votes.votes[charter.id], votes)
     assert cer.id in needed
     assert set(c.dealing_ids) & needed  # and the qualified dealings
+
+
+def test_a_copied_tellers_bogus_twin_seal_never_voids_its_valid_share() -> None:
+    """Review 21c C1: a thief with a copy of carol's key signed a second seal at the same
+    seq, on the same sheet, with a broken share and an id that sorts first. Once the fork
+    proof arrived, the FINAL vote fell back to SEALED: only the twin's (bad) share was
+    used. Every share of a copied teller's seals on the sheet now serves, once."""
+    from ledger.roster import view as rv
+    from ledger.testing import Feed
+    from ledger.votes.testing import VoteBook
+
+    m, c = ready()
+    charter = open_secret(m, c)
+    ctx = context(charter.id, fold(m).votes[charter.id].charter.fields)
+    ballots = [
+        honest(m, charter, "alice", [1, 0, 0]),
+        honest(m, charter, "bob", [0, 1, 0]),
+        honest(m, charter, "carol", [1, 0, 0]),
+    ]
+    sheet = VoteBook(m).close("alice", charter, ballots)
+    before = (m.feeds["carol"].seq, m.feeds["carol"].prev or m.mesh_id)
+    good = seal(m, charter, sheet, "carol", honest_share(m, charter, sheet, "carol"))
+    wrong = decryption_share(ctx, _tally(m, charter, sheet), index(c, m, "carol"), 7).to_bytes()
+    body = {"vote": charter.id.hex(), "sheet": sheet.id.hex(), "root": sheet.body["root"]}
+    bad = good
+    while bad.id >= good.id:  # the thief grinds its entry id until it sorts first
+        bad = Feed(m.people["carol"], *before).write(SEAL, {**body, "share": wrong}, m.tick())
+    seal(m, charter, sheet, "bob", honest_share(m, charter, sheet, "bob"))
+    roster = rv.fold(m.entries, {m.key("carol"): good.seq})
+    vote = votes_view.fold(list(m.entries), roster, proofs=[good, bad]).votes[charter.id]
+    assert vote.state == FINAL and vote.result is not None, vote.secret
+    assert vote.result.tally.counts == {"o0": 2, "o1": 1, "o2": 0}
