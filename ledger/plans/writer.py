@@ -215,12 +215,17 @@ def _option_id(label: str, plan_id: str) -> str:
 def _future_label(p: view.Proposal) -> str:
     t1, t2, t3 = p.tier_served
     name = p.future["label"] if p.future else p.id.hex()[:8]
-    policy = (p.future or {}).get("policy")
-    what = f" ({policy})" if policy else ""
+    policy = (p.future or {}).get("policy") or ""
     fuel = _fuel_left(p.summary)
     left = f", {fuel:,.0f} L fuel left" if fuel is not None else ""
-    text = f"{name}{what}: tiers {t1:g}% / {t2:g}% / {t3:g}% served{left} (plan {p.id.hex()[:8]})"
-    return text if len(text) <= 200 else text[:199] + "…"
+    figures = f": tiers {t1:g}% / {t2:g}% / {t3:g}% served{left} (plan {p.id.hex()[:8]})"
+    room = LABEL_MAX - len(name) - len(figures) - 3  # the figures always show whole
+    what = policy if len(policy) <= room else policy[: max(0, room - 1)] + "…"
+    return f"{name}{f' ({what})' if what else ''}{figures}"
+
+
+#: A vote option's label (the vote's own limit is 300 characters).
+LABEL_MAX = 240
 
 
 def _fuel_left(summary: dict[str, Any]) -> float | None:

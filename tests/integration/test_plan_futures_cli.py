@@ -155,6 +155,8 @@ def test_a_vote_on_futures_adopts_exactly_the_winner_everywhere(
         and " L fuel left" in labels["baseline"]
     )
     assert len(set(labels.values())) == len(labels)
+    # review 22c C1: a long cost note never cuts off the figures
+    assert all(" L fuel left (plan " in text and text.endswith(")") for text in labels.values())
     # one question, one vote: a second vote on the same futures is refused while it runs
     r = invoke(a, "vote", "open", "--from-futures", data["id"][:10], "--roll", "role:operator",
                "--teller", "bob", "--teller", "carol", "--teller", "dave")  # fmt: skip
