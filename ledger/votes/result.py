@@ -107,6 +107,25 @@ def refuse_small(vote: Vote, listed: Iterable[bytes], doing: str, reveal_small: 
         )
 
 
+def refuse_second_sheet(vote: Vote, doing: str, sheet: bytes | None = None) -> None:
+    """A secret vote decrypts one sheet. Once a sheet carries decryption shares (any
+    seal), no other sheet is closed or sealed: with honest shares on two sheets, k - 1
+    tellers could decrypt the one that does not become the result, and the difference
+    between the two shows the ballots only one of them lists (exit 5)."""
+    if vote.charter.fields.secret is None:
+        return
+    shared = sorted(i for i, s in vote.sheets.items() if i != sheet and (s.sealers or s.set_aside))
+    if shared:
+        first = shared[0].hex()[:12]
+        raise InvalidInput(
+            f"refusing to {doing}: sheet {first} of this secret vote already carries "
+            "decryption shares; shares on a second sheet would let k - 1 tellers decrypt one "
+            "of the two and read the ballots only it lists",
+            hint=f"tellers seal sheet {first} (`vote seal VOTE --sheet {first}`; ballots it "
+            "leaves out stay uncounted: --accept-late), or the coordinator opens a new vote",
+        )
+
+
 def final_result(
     vote: Vote,
     ordered: list[bytes],

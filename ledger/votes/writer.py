@@ -37,7 +37,7 @@ from ledger.votes.bodies import (
     parse_options,
     seal_threshold,
 )
-from ledger.votes.result import refuse_small
+from ledger.votes.result import refuse_second_sheet, refuse_small
 from ledger.votes.view import PROVISIONAL, Sheet, Vote, Votes, fold
 
 DEFAULT_CREDITS = 100
@@ -459,6 +459,7 @@ def close(
     _still_open(vote, "close")
     ids = sorted(vote.ballots)
     refuse_small(vote, ids, "close this secret vote", reveal_small)
+    refuse_second_sheet(vote, "close a new sheet")
     root = merkle.root(ids)
     latest: dict[bytes, int] = {}
     for s in sorted(vote.stops, key=lambda s: (s.seq, s.id)):
@@ -571,8 +572,8 @@ def seal(
         raise InvalidInput(
             f"the sheet leaves out {len(omitted)} ballot(s) this laptop holds; sealing it makes "
             "them uncounted (late)",
-            hint="ask the coordinator to close again so a new sheet includes them, "
-            "or seal with --accept-late",
+            hint="ask the coordinator to close again so a new sheet includes them (not for "
+            "a secret vote once a sheet is sealed by anyone), or seal with --accept-late",
         )
     unsealed = [t for t in vote.charter.tellers if t not in vote.seals and t != member]
     reach = len(sheet.sealers) + len(sheet.set_aside) + 1 + len(unsealed)
@@ -582,6 +583,7 @@ def seal(
             "tellers already sealed other sheets",
             hint="this vote is stuck; the coordinator opens a new one (field_guides/voting.md)",
         )
+    refuse_second_sheet(vote, f"seal sheet {sheet.id.hex()[:12]}", sheet.id)
     refuse_small(vote, listed, f"seal sheet {sheet.id.hex()[:12]}", reveal_small)
     body: dict[str, Any] = {
         "vote": vote.id.hex(),

@@ -366,3 +366,38 @@ def test_a_secret_sheet_whose_heaviest_voter_outweighs_the_rest_is_sealed_only_o
     sync(*council.values())
     r = invoke(council["bob"], "vote", "seal", vid[:8])
     assert r.exit_code == 5 and feed(council["bob"], "bob").count("vote.seal") == 0
+
+
+def test_once_a_sheet_carries_shares_no_second_sheet_is_closed_or_sealed(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    """Review 21c C3: with honest shares on two sheets (a second close for a late ballot,
+    as the seal hint advised), k - 1 tellers decrypted the sheet that did not become the
+    result, and the difference showed the late voter's choice."""
+    a = council["alice"]
+    cid = secret.ceremony(invoke, council)
+    vid: str = json_out(secret.open_secret(invoke, a, cid))["vote"]
+    sync(*council.values())
+    for name, choice in (("bob", "north"), ("carol", "south"), ("dave", "east")):
+        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
+    sync(*council.values())
+    first = json_out(invoke(a, "vote", "close", vid[:8], "--json"))
+    ok(invoke(council["erin"], "vote", "cast", vid[:8], "north"))  # a late ballot
+    sync(*council.values())
+    second = json_out(invoke(a, "vote", "close", vid[:8], "--json"))  # no share yet: allowed
+    sheet_a = first["sheet"][:12] if "sheet" in first else first["id"][:12]
+    sheet_b = second["sheet"][:12] if "sheet" in second else second["id"][:12]
+    sync(*council.values())
+    ok(invoke(council["bob"], "vote", "seal", vid[:8], "--sheet", sheet_a, "--accept-late"))
+    sync(*council.values())
+    r = invoke(council["carol"], "vote", "seal", vid[:8], "--sheet", sheet_b)
+    said = " ".join(r.output.split())
+    assert r.exit_code == 5 and f"sheet {sheet_a} of this secret vote already carries" in said
+    assert feed(council["carol"], "carol").count("vote.seal") == 0
+    r = invoke(a, "vote", "close", vid[:8])
+    assert r.exit_code == 5 and "already carries decryption shares" in " ".join(r.output.split())
+    for teller in ("carol", "dave"):  # the way out the hint names: seal the sheet with shares
+        ok(invoke(council[teller], "vote", "seal", vid[:8], "--sheet", sheet_a, "--accept-late"))
+        sync(*council.values())
+    res = json_out(invoke(council["erin"], "vote", "result", vid[:8], "--json"))
+    assert res["state"] == "FINAL"
