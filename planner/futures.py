@@ -230,6 +230,7 @@ def _note_losses(futures: list[Future], rows: list[dict[str, Any]]) -> None:
             now, worst = _served((fut.plan or {}).get("loads") or [], tier_of, tier)
             if was is None or now is None or now >= was - 0.01:
                 continue
+            row.setdefault("cost", f"sheds tier {tier}: {worst} served")
             row["notes"].append(
                 f"the scenario's tier-{tier} loads served {now:g}% against {was:g}% in the "
                 f"baseline (least: {worst})"

@@ -201,6 +201,23 @@ def resolve_scenario(text: str) -> Path:
     return shipped.resolve("scenarios", text)
 
 
+def refuse_inputs(source: Path, scenario: Any, *outputs: Path | None) -> None:
+    """Never write over what the plan was read from: the scenario file or its network
+    file (exit 5, before any work)."""
+    from ledger.errors import InvalidInput
+
+    inputs = {source.resolve()}
+    net = getattr(getattr(scenario, "network", None), "file", None)
+    if net is not None:
+        inputs.add(Path(net).resolve())
+    for out in outputs:
+        if out is not None and out.resolve() in inputs:
+            raise InvalidInput(
+                f"{out} is an input of this run (the scenario or its network file): "
+                "write the output elsewhere"
+            )
+
+
 @plan.command("run")
 @click.argument("file")
 @click.option("--periods", type=count_type(maximum=100_000), help="Plan only the first N periods.")
@@ -273,7 +290,9 @@ def run(
 
     if plot_file is not None:
         require_plotting(plot_file)  # before a long solve, not after it
-    scenario = load_scenario(resolve_scenario(file))
+    source = resolve_scenario(file)
+    scenario = load_scenario(source)
+    refuse_inputs(source, scenario, out_file, plot_file)
     app = click.get_current_context().find_object(AppContext)
     if from_ledger:
         assert app is not None

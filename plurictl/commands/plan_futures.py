@@ -92,8 +92,8 @@ def _propose_all(app: Any, data: dict[str, Any], futures: list[Any], as_json: bo
 def _in_words(row: dict[str, Any]) -> str:
     """What a future changes and, first, what it costs (kept with its proposal: the vote
     option reads it)."""
-    cost = row["notes"][0] if row.get("notes") else ""
-    return (row["policy"] + (f"; {cost}" if cost else ""))[:160]
+    cost = row.get("cost") or ""
+    return ((f"{cost.upper()[:5]}{cost[5:]}; " if cost else "") + row["policy"])[:160]
 
 
 def register(plan: click.Group) -> None:
@@ -127,7 +127,7 @@ def register(plan: click.Group) -> None:
         Example: plurictl plan futures island-microgrid --swap hospital,police-fire
         """
         from planner.api import load_scenario
-        from plurictl.commands.plan import require_plotting, resolve_scenario
+        from plurictl.commands.plan import refuse_inputs, require_plotting, resolve_scenario
         from plurictl.context import AppContext
 
         if plot_file is not None:
@@ -136,7 +136,9 @@ def register(plan: click.Group) -> None:
         pair = _pair(swap) if swap is not None else None
         count = 1 + len(hours) + (not no_max_energy) + (pair is not None)
         _check_count(count)
-        scenario = load_scenario(resolve_scenario(file))
+        source = resolve_scenario(file)
+        scenario = load_scenario(source)
+        refuse_inputs(source, scenario, out_file, plot_file)
         if pair is not None:
             _check_swap(scenario, pair)
         if not no_max_energy and not scenario.policy.fairness:

@@ -85,15 +85,18 @@ def list_(app: AppContext, as_json: bool) -> None:
         )
         if p.content is None:
             st += " [yellow](attachment incomplete: sync)[/]"
-        table.add_row(
-            pid.hex()[:12], p.horizon, p.status, f"{t1:.0f}%", f"{t2:.0f}%", f"{t3:.0f}%", p.by, st
-        )
+        table.add_row(pid.hex()[:12], p.horizon, p.status, _pct(t1), _pct(t2), _pct(t3), p.by, st)
     out.print(table)
     for d in state.decisions.values():
         if d.competing:
             out.print(
                 f"[yellow]{d.horizon}[/]: {len(d.competing) + 1} concurrent adoptions; {d.rule}."
             )
+
+
+def _pct(value: float) -> str:
+    """A served share as people read it: never rounded up to 100 % (99.73 % is not all)."""
+    return "100%" if value >= 100.0 else f"{min(value, 99.99):.2f}".rstrip("0").rstrip(".") + "%"
 
 
 @click.command("adopt")

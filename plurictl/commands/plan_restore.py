@@ -189,12 +189,14 @@ def register(plan: click.Group) -> None:
         """
         from ledger.playbooks.from_restore import restore_playbooks
         from planner.api import load_scenario
-        from plurictl.commands.plan import require_plotting, resolve_scenario
+        from plurictl.commands.plan import refuse_inputs, require_plotting, resolve_scenario
 
         _distinct_files(out_file, plot_file, playbook_file)
         if plot_file is not None:
             require_plotting(plot_file)
-        scenario = load_scenario(resolve_scenario(file))
+        source = resolve_scenario(file)
+        scenario = load_scenario(source)
+        refuse_inputs(source, scenario, out_file, plot_file, playbook_file)
         result = _compute(scenario, steps, not no_ac, not as_json)
         if out_file is not None:  # first: whatever fails after, the order is kept
             out_file.write_text(

@@ -203,3 +203,12 @@ def test_an_edited_copy_here_wins_and_files_never_overwrite_each_other(
     r = invoke(None, "plan", "restore", str(src / "island-microgrid.toml"), "--no-ac",
                "--out", "same.toml", "--playbook", "same.toml")  # fmt: skip
     assert r.exit_code == 5 and "different files" in r.stderr and not Path("same.toml").exists()
+    # review 22c C3: an output never overwrites the scenario or its network file
+    (tmp_path / "mine.toml").write_text(text)
+    for cmd, opt in (("restore", "--playbook"), ("restore", "--out"), ("futures", "--out"),
+                     ("run", "--out")):  # fmt: skip
+        for target in ("mine.toml", "island-microgrid-net.json"):
+            before = Path(target).read_bytes()
+            r = invoke(None, "plan", cmd, "mine.toml", "--no-ac", opt, target)
+            assert r.exit_code == 5 and "is an input of this run" in r.stderr, (cmd, opt, r.output)
+            assert Path(target).read_bytes() == before
