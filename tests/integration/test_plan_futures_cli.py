@@ -151,8 +151,7 @@ def test_a_vote_on_futures_adopts_exactly_the_winner_everywhere(
     # review 22 F13: each option says what it changes; labels never read the same
     labels = {o["id"]: o["label"] for o in charter["options"]}
     assert (
-        "keep 24 h of tier-1 burn" in labels["reserve-24h"]
-        and " L fuel left" in labels["baseline"]
+        "keep 24 h of tier-1 burn" in labels["reserve-24h"] and " L fuel left" in labels["baseline"]
     )
     assert len(set(labels.values())) == len(labels)
     # review 22c C1: a long cost note never cuts off the figures
