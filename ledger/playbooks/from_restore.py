@@ -70,6 +70,13 @@ def _action_text(step: dict[str, Any], plan: dict[str, Any]) -> str:
         )
     if step["energises"]:
         lines.append("- This energises: " + ", ".join(step["energises"]) + ".")
+    if step["picks_up"] and (step["closes"] or step["starts"]):
+        lines.append(
+            "- **Pick up only once every start and closure above is done**: the block's "
+            "cold-load surge needs the units running and the islands joined. If a unit will "
+            "not start or a synchronism check will not close, do not pick up: stop and ask "
+            "the coordinator."
+        )
     for b in step["picks_up"]:
         lines.append(
             f"- Pick up block **{b['block']}** (tier {b['tier']}: {', '.join(b['loads'])}): "

@@ -103,6 +103,11 @@ def check_order_and_playbook(invoke: Invoke, home: Path, out: Path, pb: Path) ->
     for n, name in joins:
         assert f"**{name} joins two live islands**" in by_id[f"step-{n}"]["instructions"]
         assert "synchronism check" in by_id[f"step-{n}"]["instructions"]
+    # review 22c C6: a pickup that needs the joins of its own step waits for them
+    for s in plan["steps"]:
+        text = by_id[f"step-{s['step']}"]["instructions"]
+        needs = bool(s["picks_up"] and (s["closes"] or s["starts"]))
+        assert ("Pick up only once every start and closure above is done" in text) == needs
     runs = json_out(invoke(home, "playbook", "list", "--json"))
     assert any(doc["id"] in json.dumps(r) for r in runs.get("runs", runs))
 
