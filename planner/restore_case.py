@@ -145,15 +145,25 @@ def _drop_unpowered(case: RestoreCase) -> None:
     case.unreachable_blocks.sort()
 
 
+def adjacency(case: RestoreCase, use: np.ndarray | None = None) -> dict[int, list[tuple[int, int]]]:
+    """Bus -> [(neighbour bus, branch)], sorted, over the branches ``use`` marks (all when
+    None): every search in the order walks the same lists, the same on every laptop."""
+    adj: dict[int, list[tuple[int, int]]] = {}
+    for k, (f, t) in enumerate(zip(case.branch_from, case.branch_to, strict=True)):
+        if use is None or use[k]:
+            adj.setdefault(int(f), []).append((int(t), k))
+            adj.setdefault(int(t), []).append((int(f), k))
+    for links in adj.values():
+        links.sort()
+    return adj
+
+
 def reach_of(case: RestoreCase, bus: int) -> set[int]:
     """The buses joined to ``bus`` by branches (closed or not)."""
-    adj: dict[int, set[int]] = {}
-    for f, t in zip(case.branch_from, case.branch_to, strict=True):
-        adj.setdefault(int(f), set()).add(int(t))
-        adj.setdefault(int(t), set()).add(int(f))
+    adj = adjacency(case)
     seen, todo = {bus}, [bus]
     while todo:
-        for nxt in adj.get(todo.pop(), ()):
+        for nxt, _ in adj.get(todo.pop(), ()):
             if nxt not in seen:
                 seen.add(nxt)
                 todo.append(nxt)

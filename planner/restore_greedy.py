@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from planner.highs import Solver
-from planner.restore_case import RBlock, RestoreCase, loading_cap, never_fit
+from planner.restore_case import RBlock, RestoreCase, adjacency, loading_cap, never_fit
 
 
 @dataclass
@@ -92,10 +92,7 @@ def step_dispatch(
 def path_to(case: RestoreCase, live: np.ndarray, targets: list[int]) -> tuple[list[int], list[int]]:
     """Buses and branches of the shortest paths from the live network to ``targets``
     (breadth first, lowest index first: the same on every laptop); empty when unreachable."""
-    adj: dict[int, list[tuple[int, int]]] = {}
-    for k, (f, t) in enumerate(zip(case.branch_from, case.branch_to, strict=True)):
-        adj.setdefault(int(f), []).append((int(t), k))
-        adj.setdefault(int(t), []).append((int(f), k))
+    adj = adjacency(case)
     buses: set[int] = set()
     branches: set[int] = set()
     for target in targets:
@@ -110,7 +107,7 @@ def path_to(case: RestoreCase, live: np.ndarray, targets: list[int]) -> tuple[li
             if live[b] or b in buses:
                 hit = b
                 break
-            for nxt, k in sorted(adj.get(b, [])):
+            for nxt, k in adj.get(b, []):
                 if nxt not in seen:
                     seen.add(nxt)
                     prev[nxt] = (b, k)
@@ -206,26 +203,19 @@ def _join_islands(case: RestoreCase, sch: Schedule, s: int, p_prev: np.ndarray, 
             return
         buses, branches = path
         tried.add(tuple(branches))
-        saved = (sch.x[s].copy(), sch.z[s].copy())
-        sch.x[s, buses] = True
-        sch.z[s, branches] = True
-        if _dispatch(case, sch, s, p_prev) is not None:
+        if _try_path(case, sch, s, p_prev, buses, branches):
             return
-        sch.x[s], sch.z[s] = saved
 
 
 def _nearest_live(case: RestoreCase, live: np.ndarray, bus: int) -> int:
     """The live bus nearest to ``bus`` over any branch (breadth first), or -1."""
-    adj: dict[int, list[int]] = {}
-    for f, t in zip(case.branch_from, case.branch_to, strict=True):
-        adj.setdefault(int(f), []).append(int(t))
-        adj.setdefault(int(t), []).append(int(f))
+    adj = adjacency(case)
     seen, queue = {bus}, deque([bus])
     while queue:
         b = queue.popleft()
         if live[b]:
             return b
-        for nxt in sorted(adj.get(b, [])):
+        for nxt, _ in adj.get(b, []):
             if nxt not in seen:
                 seen.add(nxt)
                 queue.append(nxt)
@@ -243,11 +233,7 @@ def _join_path(
     the island of bus ``first``, then of the lowest bus, breadth first: the same on
     every laptop), not tried yet."""
     isl = islands(case, live, closed)
-    adj: dict[int, list[tuple[int, int]]] = {}
-    for k, (f, t) in enumerate(zip(case.branch_from, case.branch_to, strict=True)):
-        if not closed[k]:
-            adj.setdefault(int(f), []).append((int(t), k))
-            adj.setdefault(int(t), []).append((int(f), k))
+    adj = adjacency(case, ~np.asarray(closed, dtype=bool))
     homes = sorted({int(i) for i in isl if i >= 0})
     if first >= 0 and isl[first] >= 0:
         homes = [int(isl[first])] + [h for h in homes if h != isl[first]]
@@ -257,7 +243,7 @@ def _join_path(
         seen, queue = set(start), deque(start)
         while queue:
             b = queue.popleft()
-            for nxt, k in sorted(adj.get(b, [])):
+            for nxt, k in adj.get(b, []):
                 if nxt in seen or isl[nxt] == home:
                     continue
                 seen.add(nxt)
@@ -285,12 +271,27 @@ def _crank_path(case: RestoreCase, sch: Schedule, s: int, p_prev: np.ndarray) ->
         buses, branches = path_to(case, sch.x[s], [unit.bus])
         if not branches:
             continue
-        saved = (sch.x[s].copy(), sch.z[s].copy())
-        sch.x[s, buses] = True
-        sch.z[s, branches] = True
-        if _dispatch(case, sch, s, p_prev) is not None:
+        if _try_path(case, sch, s, p_prev, buses, branches):
             return
-        sch.x[s], sch.z[s] = saved
+
+
+def _try_path(
+    case: RestoreCase,
+    sch: Schedule,
+    s: int,
+    p_prev: np.ndarray,
+    buses: list[int],
+    branches: list[int],
+) -> bool:
+    """Energise ``buses`` over ``branches`` in step ``s`` if the step still dispatches;
+    else leave the step as it was."""
+    saved = (sch.x[s].copy(), sch.z[s].copy())
+    sch.x[s, buses] = True
+    sch.z[s, branches] = True
+    if _dispatch(case, sch, s, p_prev) is not None:
+        return True
+    sch.x[s], sch.z[s] = saved
+    return False
 
 
 def _try_block(case: RestoreCase, sch: Schedule, s: int, j: int, p_prev: np.ndarray) -> bool:
@@ -313,18 +314,14 @@ def _try_block(case: RestoreCase, sch: Schedule, s: int, j: int, p_prev: np.ndar
 def islands(case: RestoreCase, live: np.ndarray, closed: np.ndarray) -> np.ndarray:
     """Island number per bus over the closed branches (-1: dead bus)."""
     out = np.full(case.n_bus, -1, dtype=int)
-    adj: dict[int, list[int]] = {}
-    for k in np.flatnonzero(closed):
-        f, t = int(case.branch_from[k]), int(case.branch_to[k])
-        adj.setdefault(f, []).append(t)
-        adj.setdefault(t, []).append(f)
+    adj = adjacency(case, np.asarray(closed, dtype=bool))
     for start in np.flatnonzero(live):
         if out[start] >= 0:
             continue
         out[start] = start
         todo = [int(start)]
         while todo:
-            for nxt in adj.get(todo.pop(), []):
+            for nxt, _ in adj.get(todo.pop(), []):
                 if live[nxt] and out[nxt] < 0:
                     out[nxt] = start
                     todo.append(nxt)
