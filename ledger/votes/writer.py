@@ -227,8 +227,8 @@ def threshold(n: int, k: int | None, tolerate: int | None) -> tuple[int, int]:
 
 
 def threshold_warnings(k: int, f: int, n: int) -> list[str]:
-    """What `vote open` says about a threshold that tolerates no equivocating teller."""
-    if f > 0:
+    """What `vote open` says of a threshold that tolerates no copied teller (by k)."""
+    if f > 0 or 2 * k - n >= 2:
         return []
     return [
         f"this vote tolerates no equivocating teller (f=0, {k} of {n}): one teller key "

@@ -390,3 +390,13 @@ def test_revoking_a_voter_with_a_ballot_in_an_open_vote_warns(tmp_path) -> None:
         else:  # frank has no ballot: nothing to say about ballots
             assert not any("ballot" in w for w in result.warnings)
     store.close()
+
+
+def test_the_f0_warning_is_given_only_when_k_tolerates_no_copied_teller() -> None:
+    """Review 21c C4: a 2-of-2 ceremony was warned "tolerates no equivocating teller",
+    though with k = n = 2 (2k - n = 2) one copied key can never seal two sheets."""
+    from ledger.votes.writer import threshold_warnings
+
+    assert threshold_warnings(2, 0, 2) == [] and threshold_warnings(3, 0, 3) == []
+    assert threshold_warnings(2, 0, 3) and threshold_warnings(3, 0, 5)
+    assert threshold_warnings(3, 1, 4) == []
