@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -64,6 +65,11 @@ class RestoreCase:
     reserve: float = 0.0  # share of the demand kept as spinning reserve (0.1 = 10 %)
     unreachable_blocks: list[str] = field(default_factory=list)
     idle_units: list[str] = field(default_factory=list)  # cannot take part, and why
+
+    @cached_property
+    def parts(self) -> np.ndarray:
+        """Part number per bus over every branch (see ``reach_of``)."""
+        return _parts(self)
 
     @property
     def step_hours(self) -> float:
@@ -160,14 +166,25 @@ def adjacency(case: RestoreCase, use: np.ndarray | None = None) -> dict[int, lis
 
 def reach_of(case: RestoreCase, bus: int) -> set[int]:
     """The buses joined to ``bus`` by branches (closed or not)."""
+    part = case.parts
+    return {int(b) for b in np.flatnonzero(part == part[bus])}
+
+
+def _parts(case: RestoreCase) -> np.ndarray:
+    """Part number per bus over every branch (closed or not): the network never changes
+    during an order, so every reach question is a look-up in this."""
+    out = np.full(case.n_bus, -1, dtype=int)
     adj = adjacency(case)
-    seen, todo = {bus}, [bus]
-    while todo:
-        for nxt, _ in adj.get(todo.pop(), ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return seen
+    for start in range(case.n_bus):
+        if out[start] >= 0:
+            continue
+        out[start], todo = start, [start]
+        while todo:
+            for nxt, _ in adj.get(todo.pop(), ()):
+                if out[nxt] < 0:
+                    out[nxt] = start
+                    todo.append(nxt)
+    return out
 
 
 def never_fit(case: RestoreCase) -> list[int]:
