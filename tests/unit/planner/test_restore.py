@@ -116,29 +116,24 @@ def _check_pickup(case, sch, s: int) -> None:  # type: ignore[no-untyped-def]
             if sch.y[s, j] and not prev(sch.y)[j]:
                 f = block.cold_factor if block.cold_steps else 1.0
                 need += sum(f * mw for bus, mw in block.demand_mw.items() if bus in island)
-        room = 0.0
+        # units of this island: giving power (their step and rating), or cranking
+        room = giving = crank = 0.0
         for i, unit in enumerate(case.units):
             if unit.bus in island and sch.u[s, i]:
                 if unit.black_start or prev(sch.u)[i]:
-                    room += unit.step_mw
+                    room, giving = room + unit.step_mw, giving + unit.p_max_mw
                 else:
-                    need += unit.cranking_mw
+                    crank += unit.cranking_mw
+        need += crank
         assert need <= room + 1e-6, f"step {s}: {need} MW picked up, units take {room} MW"
         # spinning reserve in this island: rating of the units giving power vs drawn
-        drawn = sum(case.fixed_mw[b] for b in island)
+        drawn = crank + sum(case.fixed_mw[b] for b in island)
         for j, block in enumerate(case.blocks):
             if sch.y[s, j]:
                 back = s - block.cold_steps
                 cold = block.cold_steps and (back < 0 or not sch.y[back, j])
                 f = block.cold_factor if cold else 1.0
                 drawn += sum(f * mw for bus, mw in block.demand_mw.items() if bus in island)
-        giving = 0.0
-        for i, unit in enumerate(case.units):
-            if unit.bus in island and sch.u[s, i]:
-                if unit.black_start or prev(sch.u)[i]:
-                    giving += unit.p_max_mw
-                else:
-                    drawn += unit.cranking_mw
         assert giving >= (1 + case.reserve) * drawn - 1e-6, f"step {s}: reserve short"
 
 
