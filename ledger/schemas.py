@@ -345,6 +345,9 @@ _KINDS: dict[str, Check] = {
         ["vote"], vote=ID, count=whole(0, BIG), root=text(200), ballots=IDS, parts=IDS
     ),
     "vote.seal": schema(["vote", "sheet"], vote=ID, sheet=ID, root=text(200), share=binary()),
+    "vote.share": schema(
+        ["vote", "sheet", "root", "share"], vote=ID, sheet=ID, root=text(200), share=binary()
+    ),
     "vote.ceremony": schema(
         ["tellers", "teller_keys", "k", "f"],
         tellers=list_of(ID, 255),

@@ -11,10 +11,13 @@ Kinds (all under ``vote.``; ids and keys are lowercase hex)::
     vote.stop     {"vote", "count", "root"}           a teller stops taking ballots
     vote.close    {"vote", "count", "root", "ballots": [ballot id], "parts": [part id]}
     vote.seal     {"vote", "sheet": close id, "root"} a teller countersigns one sheet
+    vote.share    {"vote", "sheet", "root", "share"}  a secret vote's teller adds its
+                  decryption share to the sealed sheet (k seals)
 
 Secret votes (field_guides/secret-ballots.md): the charter adds ``"secret": {"ceremony":
 ceremony id, "keys": key-set bytes}``; a ballot carries ``"sealed": ballot bytes`` instead
-of ``choice``; a seal adds ``"share": decryption-share bytes``. The key ceremony's own
+of ``choice``; a seal adds ``"share": decryption-share bytes`` only when it is (with the
+seals its laptop holds) the sheet's k-th or later; the others come as ``vote.share``. The key ceremony's own
 kinds (``vote.ceremony``, ``vote.deal``, ``vote.complain``, ``vote.justify``,
 ``vote.checked``) are in
 :mod:`ledger.votes.ceremonies`.
@@ -47,6 +50,8 @@ BALLOT = "vote.ballot"
 STOP = "vote.stop"
 CLOSE = "vote.close"
 SEAL = "vote.seal"
+#: a secret vote: a teller's decryption share of the sealed sheet, after sealing
+SHARE = "vote.share"
 #: secret votes' key ceremonies (:mod:`ledger.votes.ceremonies`)
 CEREMONY, DEAL, COMPLAIN, JUSTIFY = "vote.ceremony", "vote.deal", "vote.complain", "vote.justify"
 #: teller j confirms the shares sealed for it by these dealings (entry ids) open and match
@@ -54,7 +59,7 @@ CHECKED = "vote.checked"
 #: what a secret ballot's ``choice`` shows: never the choice, only its tracker
 SEALED_PREFIX = "sealed:"
 CEREMONY_KINDS = frozenset({CEREMONY, DEAL, COMPLAIN, JUSTIFY, CHECKED})
-VOTE_KINDS = frozenset({PART, CHARTER, BALLOT, STOP, CLOSE, SEAL}) | CEREMONY_KINDS
+VOTE_KINDS = frozenset({PART, CHARTER, BALLOT, STOP, CLOSE, SEAL, SHARE}) | CEREMONY_KINDS
 
 PLURALITY, APPROVAL, RANKED, QUADRATIC = "plurality", "approval", "ranked-choice", "quadratic"
 METHODS = (PLURALITY, APPROVAL, RANKED, QUADRATIC)

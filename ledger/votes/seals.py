@@ -206,53 +206,72 @@ def stuck(vote: Vote, roster: Roster, best: int) -> Stuck | None:
 
 def seats(vote: Vote, roster: Roster) -> tuple[list[bytes], list[bytes], list[tuple[bytes, str]]]:
     """The tellers who can still seal, those who sealed (any sheet), and those whose seat
-    key cannot write any more (and why)."""
-    keys = vote.charter.fields.teller_keys
+    key cannot write any more, or whose teller role was removed (and why)."""
     able: list[bytes] = []
     spent: list[bytes] = []
     gone: list[tuple[bytes, str]] = []
     for member in vote.charter.fields.tellers:
-        info = roster.keys.get(keys.get(member, member))
+        why = seat_gone(vote, roster, member)
         if member in vote.seals:
             spent.append(member)
-        elif info is None:
-            gone.append((member, "not in the roster"))
-        elif info.status != ACTIVE:
-            gone.append((member, f"seat key {info.status}"))
+        elif why is not None:
+            gone.append((member, why))
         else:
             able.append(member)
     return able, spent, gone
 
 
+def seat_gone(vote: Vote, roster: Roster, member: bytes) -> str | None:
+    """Why this teller's seat can no longer write a seal or a share (None: it can). A
+    removed teller role empties the seat for honest software; a seal or share its key
+    signs anyway still counts (like a revoked teller's, it is one of the F)."""
+    info = roster.keys.get(vote.charter.fields.teller_keys.get(member, member))
+    if info is None:
+        return "not in the roster"
+    if info.status != ACTIVE:
+        return f"seat key {info.status}"
+    if info.open_span("teller") is None:
+        return "teller role removed"
+    return None
+
+
 def shares_stuck(vote: Vote, roster: Roster) -> Stuck | None:
     """A secret vote sealed with fewer than k valid decryption shares: None while tellers
-    who have not sealed can still add enough shares (``waiting`` names them); else why its
-    counts can never be decrypted. A teller seals once, so a bad share is never replaced."""
+    without a valid share on the sealed sheet can still add enough (``waiting`` names
+    them: they run ``plurictl vote seal VOTE``); else why its counts can never be
+    decrypted. A teller whose share is bad may write another, so it stays able."""
     sec = vote.secret
     if sec is None or sec.counts is not None:
         return None
     k = vote.charter.k
-    able, spent, gone = seats(vote, roster)
-    valid = len({s.member for s in sec.shares if s.valid})  # a copied teller's twins: once
+    good = {s.member for s in sec.shares if s.valid}  # a copied teller's twins: once
+    able, spent, gone = [], [], []
+    for member in vote.charter.fields.tellers:
+        why = seat_gone(vote, roster, member)
+        if member in good:
+            spent.append(member)
+        elif why is not None:
+            gone.append((member, why))
+        else:
+            able.append(member)
     names = ", ".join(roster.name_of(m) for m in able)
-    if valid + len(able) >= k:
-        sec.waiting = f"{sec.waiting}: {names} can still seal this sheet (a seal adds its share)"
+    command = f"`plurictl vote seal {vote.id.hex()[:8]}`"
+    if len(good) + len(able) >= k:
+        sec.waiting = f"{sec.waiting}; waiting for {names} to run {command}"
         return None
-    good = {s.member for s in sec.shares if s.valid}
     bad = [s for s in sec.shares if not s.valid and s.member not in good]
-    sec.waiting = f"{sec.waiting}: too few tellers can still seal this sheet ({names or 'none'})"
+    sec.waiting = f"{sec.waiting}; too few tellers can still add a share ({names or 'none'})"
     advice = (
-        f"this sheet can never be decrypted: {valid} valid decryption share(s) of the {k} "
-        f"needed, and {len(able)} teller(s) can still seal it"
+        f"this sheet can never be decrypted: {len(good)} valid decryption share(s) of the {k} "
+        f"needed, and only {len(able)} teller(s) without one can still add one"
     )
-    if bad:
-        who = ", ".join(f"{roster.name_of(s.member)} (teller {s.teller})" for s in bad)
-        advice += f"; the shares of {who} do not verify, and a teller seals only once"
+    if gone:
+        advice += "; " + ", ".join(f"{roster.name_of(m)}: {why}" for m, why in gone)
     advice += (
         ". Open a new vote (same question and roll) with tellers who can seal, and tell the "
         "voters to cast again there"
     )
-    return Stuck(len(sec.shares), able, spent, gone, advice, [s.member for s in bad])
+    return Stuck(len(sec.shares), able, spent, gone, advice, sorted({s.member for s in bad}))
 
 
 def sheets_in_view(

@@ -1,16 +1,19 @@
 """Secret votes inside the vote fold: ballots checked, the sealed set's encrypted tally, the
-tellers' decryption shares (carried by their seals), and the counts.
+tellers' decryption shares, and the counts.
 
-Sealing and decrypting are one act: a teller's ``vote.seal`` of a secret vote carries its
-decryption share of the encrypted tally of the sheet it seals. Which sheet is sealed is
-decided exactly as for open votes (:mod:`ledger.votes.seals`: same seals, same k, same
-at-most-one guarantees); the counts then come from any k *valid* shares among that
-sheet's seals. A seal whose share does not verify still counts as a seal (the sheet
-stays decided), its share is shown as invalid and not used; until k valid shares are
-here the vote stays SEALED ("waiting for decryption shares"), and a teller who has not
-sealed yet can still seal the same sheet, adding its share; when too few such tellers are
-left the vote is stuck (:func:`ledger.votes.seals.shares_stuck`). Any k valid shares give
-the same counts, so the FINAL result cannot depend on which arrived first.
+Seal, then share: which sheet is sealed is decided exactly as for open votes
+(:mod:`ledger.votes.seals`: same seals, same k, same at-most-one guarantees). Honest
+software releases a teller's decryption share only for a sheet that has k counted seals
+in its laptop's view: the k-th (and any later) seal carries it, and a teller whose seal
+came earlier, or who sealed no sheet or another one, adds it in a ``vote.share`` entry
+(``plurictl vote seal VOTE`` again). The counts come from any k *valid* shares on the
+sealed sheet, one per teller, from its seals and its share entries; a share that does
+not verify is shown as invalid and not used, and the same teller may write another.
+Until k valid shares are here the vote stays SEALED ("decrypting: m of k shares"); when
+too few tellers are left who could add one it is stuck
+(:func:`ledger.votes.seals.shares_stuck`). Any k valid shares give the same counts, so
+the FINAL result cannot depend on which arrived first. Shares on another sheet are never
+used (the fold says why).
 """
 
 from __future__ import annotations
@@ -84,15 +87,17 @@ class ShareCheck:
 
     member: bytes
     teller: int
-    seal: bytes
+    seal: bytes  # the entry id: a seal, or a ``vote.share`` (``kind``)
     valid: bool
     problem: str | None = None
+    kind: str = "vote.seal"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "member": self.member.hex(),
             "teller": self.teller,
             "seal": self.seal.hex(),
+            "kind": self.kind,
             "valid": self.valid,
             "problem": self.problem,
         }
@@ -148,17 +153,20 @@ def decrypt(
     ballots: int,
     sealers: Iterable[Seal],
 ) -> SecretCount:
-    """Check every sealer's share against ``tally``; counts from k valid ones (one per
-    teller: a copied teller's twin seals may each carry one), if here."""
+    """Check every share (of the sheet's seals that carry one, and of its ``vote.share``
+    entries) against ``tally``; counts from k valid ones (one per teller: a copied
+    teller's twin seals, or a bad share and a later good one, may each carry one)."""
     assert fields.secret is not None
     keys = fields.secret.keys
     out = SecretCount(tally, ballots)
     valid: list[DecryptionShare] = []
     # a copied teller's twin seals come in too: the first valid share of each teller serves
     for seal in sorted(sealers, key=lambda s: (s.member, s.seq, s.id)):
+        if seal.share is None:  # held back until the sheet had k seals: a vote.share follows
+            continue
         index = teller_index(fields, seal.member)
         share = parse_share(seal.share)
-        check = ShareCheck(seal.member, index, seal.id, False)
+        check = ShareCheck(seal.member, index, seal.id, False, kind=seal.kind)
         if isinstance(share, str):
             check.problem = share
         elif share.teller != index:
@@ -171,7 +179,7 @@ def decrypt(
                 valid.append(share)
         out.shares.append(check)
     if len(valid) < keys.threshold:
-        out.waiting = f"{len(valid)} valid decryption share(s) of the {keys.threshold} needed"
+        out.waiting = f"sealed; decrypting: {len(valid)} of {keys.threshold} shares"
         return out
     try:
         numbers = combine(ctx, tally, valid, keys)

@@ -178,6 +178,8 @@ class Seal:
     surplus: bool = False
     #: a secret vote: the decryption share the seal carries (bytes as signed)
     share: Any = None
+    #: the entry kind: a seal, or a secret vote's ``vote.share`` (read as a share only)
+    kind: str = "vote.seal"
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -18,6 +18,7 @@ from ledger.votes.bodies import (
     RANKED,
     SEAL,
     SEALED_PREFIX,
+    SHARE,
     STOP,
     VOTER_ROLES,
     Malformed,
@@ -85,6 +86,8 @@ class VoteFold:
 
             self.ctx = secret_tally.context(vote.id, f)
         self.encrypted: dict[bytes, SecretBallot] = vote.encrypted
+        #: a secret vote's ``vote.share`` entries by tellers (as seals: sheet, root, share)
+        self.share_entries: list[Seal] = []
 
     def authority(self, author: bytes, seq: int, roles: tuple[str, ...]) -> str | None:
         """``roster.authority``, answered once per key when it holds a role for its whole feed."""
@@ -123,7 +126,7 @@ class VoteFold:
             self.rejected[e.id] = reason
 
     def run(self, entries: list[Entry]) -> None:
-        handlers = {BALLOT: self.ballot, STOP: self.stop, CLOSE: self.close}
+        handlers = {BALLOT: self.ballot, STOP: self.stop, CLOSE: self.close, SHARE: self.share}
         seals: list[Seal] = []
         for e in entries:
             if e.kind == SEAL:
@@ -145,6 +148,7 @@ class VoteFold:
         if self.count and self.ctx is None:  # a secret vote has no provisional counts
             vote.provisional = self.first_count(vote.slots)
         self.finish()
+        self.unused_shares()
         if vote.state == PROVISIONAL:
             vote.stuck = vote_seals.stuck(vote, self.roster, self.best_seals)
         elif vote.state == SEALED:  # a secret vote may lack k valid decryption shares
@@ -323,6 +327,42 @@ class VoteFold:
             seal.surplus = not vote_seals.held_everywhere(self.roster, seal)
         return seal
 
+    def share(self, e: Entry) -> None:
+        """A teller's decryption share of a secret vote's sheet, written after its seal (or
+        by a teller who sealed none): used only if that sheet is the sealed one."""
+        member = self.seat_of.get(e.author) if self.ctx is not None else None
+        if member is None or member not in self.charter.tellers:
+            why = "not a secret vote" if self.ctx is None else "not a teller's seat key"
+            self.ignore(e, f"share not applied: {why} of this vote")
+            return
+        if not granted(self.roster, e.author, e.seq, ("teller",)):
+            self.ignore(e, f"share not applied: the key had not been granted teller by seq {e.seq}")
+            return
+        try:
+            sheet = parse_hex(e.body.get("sheet"), "sheet")
+            root = parse_hex(e.body.get("root"), "root")
+        except Malformed as err:
+            self.ignore(e, f"malformed share: {err}")
+            return
+        entry = Seal(e.id, e.author, member, e.seq, e.hlc, sheet, root, e.sig, kind=SHARE)
+        entry.share = e.body.get("share")
+        self.share_entries.append(entry)
+
+    def unused_shares(self) -> None:
+        """Share entries on a sheet that is not the sealed one are never decrypted: said
+        why (a share counts only on the sheet with k seals)."""
+        vote = self.vote
+        for s in self.share_entries:
+            if s.sheet != vote.sealed_sheet:
+                what = "no sheet is" if vote.sealed_sheet is None else "that sheet is not"
+                self.ignore(
+                    self.by_id[s.id],
+                    f"share not used: {what} sealed here (a decryption share counts only on "
+                    "the sheet with k seals)",
+                )
+            elif s.root != vote.sealed_root:
+                self.ignore(self.by_id[s.id], "share not used: its root does not match the sheet")
+
     # --- seals ---------------------------------------------------------------------
 
     def count_seals(self, seals: list[Seal]) -> None:
@@ -425,7 +465,8 @@ class VoteFold:
         vote.state = FINAL
 
     def secret_tally(self, slots: Mapping[bytes, Slot]) -> vote_tally.Tally:
-        """Decrypt the sealed set's tally with the shares its seals carry (k valid needed)."""
+        """Decrypt the sealed set's tally with the shares its seals and ``vote.share`` entries
+        carry (k valid, one per teller, needed)."""
         from ledger.votes import secret_tally as secret
 
         assert self.ctx is not None and self.vote.sealed_sheet is not None
@@ -433,8 +474,9 @@ class VoteFold:
         sheet = self.vote.sheets[self.vote.sealed_sheet]
         sealers = {s.member: s for s in [*sheet.set_aside, *sheet.sealers]}
         twins = [s for s in self.vote.twin_seals if s.sheet == sheet.id and s.member in sealers]
+        added = [s for s in self.share_entries if (s.sheet, s.root) == (sheet.id, sheet.root)]
         enc, n = secret.encrypted_tally(self.ctx, slots, self.encrypted)
-        self.vote.secret = secret.decrypt(self.ctx, f, enc, n, [*sealers.values(), *twins])
+        self.vote.secret = secret.decrypt(self.ctx, f, enc, n, [*sealers.values(), *twins, *added])
         if self.vote.secret.counts is None:
             raise _AwaitingShares()
         return secret.tally_of(f, self.vote.secret.counts)

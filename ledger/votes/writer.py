@@ -18,6 +18,7 @@ from ledger.errors import InvalidInput, NotInMesh, TrustError, VerificationFaile
 from ledger.identity import Identity
 from ledger.roster.view import ACTIVE, Roster
 from ledger.store import Store
+from ledger.votes import share_writer
 from ledger.votes.bodies import (
     BALLOT,
     CHARTER,
@@ -38,6 +39,7 @@ from ledger.votes.bodies import (
     seal_threshold,
 )
 from ledger.votes.result import refuse_second_sheet, refuse_small
+from ledger.votes.share_writer import SealResult
 from ledger.votes.view import PROVISIONAL, Sheet, Vote, Votes, fold
 
 DEFAULT_CREDITS = 100
@@ -521,15 +523,6 @@ def pick_sheet(vote: Vote, text: str | None) -> Sheet:
     return sorted(vote.sheets.values(), key=rank)[0]
 
 
-@dataclass
-class SealResult:
-    entry: Entry
-    sheet: Sheet
-    seals: int
-    k: int
-    state: str
-
-
 def seal(
     store: Store,
     identity: Identity,
@@ -544,6 +537,8 @@ def seal(
     vote = find_vote(votes, vote_text)
     member = _require_teller(store, roster, identity, vote, "seal a vote")
     done = vote.seals.get(member)
+    if done is not None and vote.charter.fields.secret is not None:  # seal, then share
+        return share_writer.write_share(store, identity, votes, vote, member, sheet_text)
     if done is not None:
         raise TrustError(
             f"you already sealed sheet {done.sheet.hex()[:12]} of this vote; a teller seals at "
@@ -590,11 +585,11 @@ def seal(
         "sheet": sheet.id.hex(),
         "root": sheet.root.hex(),
     }
-    if vote.charter.fields.secret is not None:  # sealing is decrypting: the share goes along
-        from ledger.votes import secret_writer
-
-        body["share"] = secret_writer.share_for(votes, vote, sheet, member, identity)
+    if vote.charter.fields.secret is not None:  # the share only on a sheet with k seals
+        share = share_writer.seal_share(votes, vote, sheet, member, identity)
+        body.update({"share": share} if share is not None else {})
     entry = store.append(identity, SEAL, body)
-    after, _ = load(store)
-    now = after.votes[vote.id]
-    return SealResult(entry, sheet, len(now.sheets[sheet.id].sealers), vote.charter.k, now.state)
+    now = load(store)[0].votes[vote.id]
+    how = ("carried" if "share" in body else "held") if vote.charter.fields.secret else ""
+    seals = len(now.sheets[sheet.id].sealers)
+    return SealResult(entry, sheet, seals, vote.charter.k, now.state, how)

@@ -392,18 +392,36 @@ def seal_(
     if as_json:
         emit_json(
             {
-                "seal": r.entry.id.hex(),
+                "seal": r.entry.id.hex() if r.entry and r.share != "written" else None,
+                "share_entry": r.entry.id.hex() if r.entry and r.share == "written" else None,
                 "sheet": r.sheet.id.hex(),
                 "seals": r.seals,
                 "k": r.k,
                 "state": r.state,
+                "share": r.share or None,
             }
         )
         return
+    _seal_said(r, vote_id)
+
+
+def _seal_said(r: Any, vote_id: str) -> None:
+    """What `vote seal` did, in words (seal; secret: share carried, held back, written)."""
+    from ledger.votes.share_writer import held_back
+
     out = console()
-    out.print(
-        f"[green]Sealed[/] sheet {r.sheet.id.hex()[:12]} ({r.sheet.count} ballots): {r.seals} of {r.k} seals"
-    )
+    sheet = r.sheet.id.hex()[:12]
+    if r.share.startswith("nothing"):
+        out.print(f"Nothing to write: {r.share.split(': ', 1)[1]} ({sheet}).")
+        return
+    if r.share == "written":
+        out.print(f"[green]Shared[/]: your decryption share of sealed sheet {sheet} is written.")
+    else:
+        out.print(
+            f"[green]Sealed[/] sheet {sheet} ({r.sheet.count} ballots): {r.seals} of {r.k} seals"
+        )
+    if r.share == "held":
+        out.print(f"{held_back(vote_id, r.k, r.sheet.id, r.seals)}.")
     if r.state == "PROVISIONAL":
         out.print(
             f"Waiting for {r.k - r.seals} more teller(s). The vote stays {state('PROVISIONAL')}."
@@ -473,7 +491,7 @@ def result_(app: AppContext, vote_id: str, ballots: bool, as_json: bool) -> None
         elif v.state == "SEALED" and v.stuck is not None:
             out.print(f"  [red]Stuck[/]: sealed, but {escape(v.stuck.advice)}.")
         elif v.state == "SEALED" and v.secret is not None and v.secret.waiting:
-            out.print(f"  Sealed; waiting for decryption shares: {escape(v.secret.waiting)}.")
+            out.print(f"  {escape(v.secret.waiting[:1].upper() + v.secret.waiting[1:])}.")
         elif v.state == "SEALED":
             out.print(
                 "  Sealed, but this laptop lacks part of the sealed set (or the roster changes "

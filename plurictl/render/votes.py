@@ -204,9 +204,10 @@ def _status_secret(out: Console, data: dict[str, Any]) -> None:
         return
     for s in dec["shares"]:
         mark = "valid" if s["valid"] else f"[red]INVALID, not used[/]: {escape(s['problem'] or '')}"
-        out.print(f"  decryption share of teller {s['teller']}: {mark}")
+        via = " (vote.share)" if s.get("kind") == "vote.share" else ""
+        out.print(f"  decryption share of teller {s['teller']}{via}: {mark}")
     if dec["waiting"]:
-        out.print(f"  [yellow]waiting for decryption shares[/]: {escape(dec['waiting'])}")
+        out.print(f"  [yellow]{escape(dec['waiting'])}[/]")
 
 
 def _status_sheets(out: Console, sheets: list[dict[str, Any]], k: int) -> None:

@@ -1,0 +1,120 @@
+"""Seal, then share: when a secret vote's teller releases its decryption share.
+
+A teller's decryption share of a sheet goes into the ledger only once that sheet has k
+counted seals in its laptop's view (it is then THE sealed sheet: at most one sheet can
+ever get k, field_guides/voting.md). So a seal that is not the sheet's k-th or later
+carries no share; the teller runs ``plurictl vote seal VOTE`` again once the vote is
+SEALED, which writes a ``vote.share`` entry for the sealed sheet. A teller who sealed no
+sheet, or another one on the other side of a split, shares on the sealed sheet the same
+way: sharing is what finishes the vote. Checked before anything is signed; the view
+(:mod:`ledger.votes.votefold`) stays the authority.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.entry import Entry
+from ledger.errors import InvalidInput
+from ledger.identity import Identity
+from ledger.store import Store
+from ledger.votes.bodies import SHARE
+from ledger.votes.state import Sheet, Vote, Votes
+
+
+@dataclass
+class SealResult:
+    """What `vote seal` did (:func:`ledger.votes.writer.seal`, :func:`write_share`)."""
+
+    entry: Entry | None  # None: nothing to write
+    sheet: Sheet
+    seals: int
+    k: int
+    state: str
+    share: str = ""  # secret: carried, held (back), written (a vote.share), nothing: why
+
+
+def sealed_by(vote: Vote, sheet: Sheet) -> bool:
+    """Counting one more seal (this teller's), does ``sheet`` have k counted seals here?"""
+    if vote.sealed_sheet is not None:
+        return vote.sealed_sheet == sheet.id
+    return len(sheet.sealers) + len(sheet.set_aside) + 1 >= vote.charter.k
+
+
+def seal_share(
+    votes: Votes, vote: Vote, sheet: Sheet, member: bytes, identity: Identity
+) -> bytes | None:
+    """The decryption share a new seal of ``sheet`` carries: only when, counting it, the
+    sheet is sealed in this laptop's view; else None (the share is held back)."""
+    from ledger.votes.secret_writer import share_for
+
+    if not sealed_by(vote, sheet):
+        return None
+    return share_for(votes, vote, sheet, member, identity)
+
+
+def held_back(vote_text: str, k: int, sheet: bytes, seals: int) -> str:
+    """What a teller is told when its seal (or a second run) carries no share yet."""
+    return (
+        f"sheet {sheet.hex()[:12]} has {seals} of {k} seals. Your decryption share is held "
+        f"back until the sheet is sealed ({k} seals); then run `plurictl vote seal "
+        f"{vote_text}` again"
+    )
+
+
+def write_share(
+    store: Store,
+    identity: Identity,
+    votes: Votes,
+    vote: Vote,
+    member: bytes,
+    sheet_text: str | None = None,
+) -> SealResult:
+    """A teller of a secret vote adds its decryption share to the sealed sheet (a
+    ``vote.share``); nothing when it already has a valid one there or the counts are
+    decrypted. Refused (exit 5) while no sheet is sealed here."""
+    from ledger.votes.secret_writer import share_for
+    from ledger.votes.writer import load, pick_sheet
+
+    mine = vote.seals.get(member)
+    if vote.sealed_sheet is None:
+        sheet = pick_sheet(vote, sheet_text) if mine is None else vote.sheets.get(mine.sheet)
+        seals = len(sheet.sealers) if sheet is not None else 0
+        raise InvalidInput(
+            "no sheet of this vote is sealed on this laptop yet: "
+            + (
+                held_back(vote.id.hex()[:8], vote.charter.k, sheet.id, seals)
+                if sheet is not None
+                else "nothing to share"
+            ),
+            hint="sync; a decryption share goes only to the sheet with k seals "
+            "(`plurictl vote status` says SEALED)",
+        )
+    sheet = vote.sheets.get(vote.sealed_sheet)
+    if sheet_text and not vote.sealed_sheet.hex().startswith(sheet_text.strip().lower()):
+        raise InvalidInput(
+            f"sheet {sheet_text} is not the sealed sheet ({vote.sealed_sheet.hex()[:12]}): a "
+            "decryption share goes only to the sheet with k seals",
+            hint="leave out --sheet: the share goes to the sealed sheet",
+        )
+    if sheet is None or sheet.ballots is None or vote.secret is None:
+        raise InvalidInput(
+            f"this laptop lacks part of the sealed sheet {vote.sealed_sheet.hex()[:12]} or its "
+            "ballots",
+            hint="sync first: a teller's share is computed over the sheet's ballots",
+        )
+    done = [s for s in vote.secret.shares if s.member == member and s.valid]
+    if done or vote.secret.counts is not None:
+        why = "your valid share is on the sealed sheet" if done else "the counts are decrypted"
+        k = vote.charter.k
+        return SealResult(None, sheet, len(sheet.sealers), k, vote.state, f"nothing: {why}")
+    body: dict[str, Any] = {
+        "vote": vote.id.hex(),
+        "sheet": sheet.id.hex(),
+        "root": sheet.root.hex(),
+        "share": share_for(votes, vote, sheet, member, identity),
+    }
+    entry = store.append(identity, SHARE, body)
+    now = load(store)[0].votes[vote.id]
+    return SealResult(entry, sheet, len(sheet.sealers), vote.charter.k, now.state, "written")
