@@ -198,6 +198,8 @@ class Audit:
             out.append("the sealed sheet's Merkle root does not match its ballots")
         if self.vote.state == FAILED:
             out.append(self.vote.failure or "the count failed")
+        if self.secret is not None and self.secret.get("shares_check") is False:
+            out.append("a decryption share the count uses does not verify")
         if self.secret is not None and self.secret["counts_check"] is False:
             out.append("the secret vote's counts do not follow from its ballots and shares")
         if self.vote.state == CONFLICT:

@@ -3,8 +3,8 @@
 Runs on the vote as folded from the raw signed entries (:func:`ledger.votes.audit.verify`
 re-reads and re-checks every signature first). The fold already verified each ballot's
 proofs (a ballot that fails is spoiled); this module recomputes, independently of the
-fold's own bookkeeping, the homomorphic product over the counted ballots, each seal's
-decryption share, and checks the claimed counts by the equation
+fold's own bookkeeping, the homomorphic product over the counted ballots, re-checks each
+valid decryption share (of a seal or a ``vote.share`` entry) against it, and checks the claimed counts by the equation
 ``B*_j - Σ λ_t·D_tj = count_j·G`` (field_guides/secret-ballots.md, "Counts").
 """
 
@@ -36,6 +36,7 @@ def check(vote: Vote) -> dict[str, Any] | None:
         "valid_shares": 0,
         "counts": None,
         "counts_check": None,
+        "shares_check": None,
         "waiting": None,
     }
     sc = vote.secret
@@ -53,8 +54,37 @@ def check(vote: Vote) -> dict[str, Any] | None:
     counted = [(vote.encrypted[b.id], r_weight(vote, b.member)) for b in vote.result.counted]
     product = aggregate(ctx, counted)
     out["product_check"] = product == sc.tally
-    out["counts_check"] = out["product_check"] and _counts_hold(vote, product, sc.counts)
+    out["shares_check"] = _shares_hold(vote, product)
+    out["counts_check"] = (
+        out["product_check"] and out["shares_check"] and _counts_hold(vote, product, sc.counts)
+    )
     return out
+
+
+def _share_bytes(vote: Vote) -> dict[bytes, Any]:
+    """Entry id -> the share bytes it signed: the sealed sheet's seals (and a copied
+    teller's twins) and the ``vote.share`` entries on it."""
+    sheet = vote.sheets[vote.sealed_sheet or b""]
+    carriers = [*sheet.sealers, *sheet.set_aside, *vote.twin_seals, *vote.share_entries]
+    return {s.id: s.share for s in carriers}
+
+
+def _shares_hold(vote: Vote, product: EncryptedTally) -> bool:
+    """Every share the fold calls valid verifies again over the recomputed product (its
+    Chaum-Pedersen proof, for the teller index it is made out for)."""
+    from ledger.votes.secret import DecryptionShare, verify_share
+
+    f = vote.charter.fields
+    assert vote.secret is not None and f.secret is not None
+    ctx = secret_tally.context(vote.id, f)
+    data = _share_bytes(vote)
+    for s in vote.secret.shares:
+        if not s.valid:
+            continue
+        share = DecryptionShare.from_bytes(data[s.seal])
+        if share.teller != s.teller or not verify_share(ctx, product, share, f.secret.keys):
+            return False
+    return True
 
 
 def r_weight(vote: Vote, member: bytes) -> int:
@@ -68,12 +98,15 @@ def _counts_hold(vote: Vote, tally: EncryptedTally, counts: dict[str, int]) -> b
     sc = vote.secret
     f = vote.charter.fields
     assert sc is not None and f.secret is not None
-    seals = {s.id: s for s in vote.sheets[vote.sealed_sheet or b""].sealers}
-    seals.update({s.id: s for s in vote.sheets[vote.sealed_sheet or b""].set_aside})
-    valid = sorted((s.teller, s.seal) for s in sc.shares if s.valid)[: f.secret.keys.threshold]
+    data = _share_bytes(vote)
+    firsts: dict[int, bytes] = {}  # one valid share per teller (its first serves)
+    for s in sc.shares:
+        if s.valid:
+            firsts.setdefault(s.teller, s.seal)
+    valid = sorted(firsts.items())[: f.secret.keys.threshold]
     if len(valid) < f.secret.keys.threshold:
         return False
-    shares = [DecryptionShare.from_bytes(seals[sid].share) for _, sid in valid]
+    shares = [DecryptionShare.from_bytes(data[sid]) for _, sid in valid]
     lambdas = lagrange_at_zero([t for t, _ in valid])
     values = [counts[o.id] for o in f.options]
     for j, (_, b) in enumerate(tally.ciphertexts):

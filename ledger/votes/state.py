@@ -305,6 +305,8 @@ class Vote:
     #: a copied teller's other seals on a sheet it already sealed: counted once, but
     #: their decryption shares may still serve (the thief's twin must not void a valid one)
     twin_seals: list[Seal] = field(default_factory=list)
+    #: a secret vote: its tellers' ``vote.share`` entries (any sheet; used on the sealed one)
+    share_entries: list[Seal] = field(default_factory=list)
     #: a secret vote once sealed: the encrypted tally, each seal's decryption share
     #: (valid or not) and the decrypted counts (when k valid shares are here)
     secret: SecretCount | None = None

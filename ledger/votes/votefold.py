@@ -87,7 +87,7 @@ class VoteFold:
             self.ctx = secret_tally.context(vote.id, f)
         self.encrypted: dict[bytes, SecretBallot] = vote.encrypted
         #: a secret vote's ``vote.share`` entries by tellers (as seals: sheet, root, share)
-        self.share_entries: list[Seal] = []
+        self.share_entries: list[Seal] = vote.share_entries
 
     def authority(self, author: bytes, seq: int, roles: tuple[str, ...]) -> str | None:
         """``roster.authority``, answered once per key when it holds a role for its whole feed."""

@@ -402,7 +402,10 @@ def _audit_secret(out: Console, sec: dict[str, Any]) -> None:
         mark = (
             "valid" if s["valid"] else f"[red]INVALID, not used[/] ({escape(s['problem'] or '')})"
         )
-        out.print(f"  decryption share of teller {s['teller']}: {mark}")
+        via = " (vote.share)" if s.get("kind") == "vote.share" else ""
+        out.print(f"  decryption share of teller {s['teller']}{via}: {mark}")
+    if sec.get("shares_check") is not None:
+        out.print(f"  valid decryption shares, re-checked: {said(sec['shares_check'])}")
     if sec["counts"] is None:
         out.print("  counts: not decrypted yet (k valid decryption shares needed)")
     else:

@@ -73,9 +73,24 @@ def test_secret_vote_from_ceremony_to_receipt(council: dict[str, Path], invoke: 
     assert "no counts before k tellers seal it" in human and "provisional counts" not in human
     ok(invoke(a, "vote", "close", vid[:8]))
     sync(*council.values())
-    for teller in ("bob", "dave"):
-        ok(invoke(council[teller], "vote", "seal", vid[:8]))
-        sync(*council.values())
+    said = " ".join(ok(invoke(council["bob"], "vote", "seal", vid[:8])).split())
+    assert "1 of 2 seals" in said and "share is held back until the sheet is sealed" in said
+    sync(*council.values())
+    said = " ".join(ok(invoke(council["dave"], "vote", "seal", vid[:8])).split())
+    assert "2 of 2 seals" in said and "held back" not in said  # the k-th seal carries it
+    sync(*council.values())
+    res = json_out(invoke(council["erin"], "vote", "result", vid[:8], "--json"))
+    assert res["state"] == "SEALED", res  # one share of two: sealed, not decrypted yet
+    human = " ".join(ok(invoke(council["erin"], "vote", "result", vid[:8])).split())
+    assert "Sealed; decrypting: 1 of 2 shares; waiting for " in human
+    assert f"to run `plurictl vote seal {vid[:8]}`" in human
+    waiting = human.split("waiting for ")[1].split(" to run")[0]
+    assert sorted(waiting.split(", ")) == ["bob", "carol"]  # no valid share yet; dave has one
+    said = " ".join(ok(invoke(council["bob"], "vote", "seal", vid[:8])).split())
+    assert "Shared" in said and "FINAL" in said  # seal, then share: the same command
+    said = " ".join(ok(invoke(council["bob"], "vote", "seal", vid[:8])).split())
+    assert said.startswith("Nothing to write")
+    sync(*council.values())
     res = json_out(invoke(council["erin"], "vote", "result", vid[:8], "--json"))
     assert res["state"] == "FINAL", res
     assert res["result"]["counts"] == {"north": 2, "south": 2, "east": 1}
@@ -166,7 +181,10 @@ def test_a_partition_only_the_side_with_k_tellers_decrypts(
     ok(invoke(council["bob"], "vote", "seal", vid[:8]))
     sync(*side_a.values())
     assert finals(invoke, council, vid) == {}  # one seal of two: nobody decrypts yet
-    ok(invoke(council["carol"], "vote", "seal", vid[:8]))
+    ok(invoke(council["carol"], "vote", "seal", vid[:8]))  # the k-th seal: carol's share
+    sync(*side_a.values())
+    assert finals(invoke, council, vid) == {}  # sealed; bob's share is held back
+    ok(invoke(council["bob"], "vote", "seal", vid[:8]))  # seal, then share
     sync(*side_a.values())
     seen = finals(invoke, council, vid)
     expected = {"north": 2, "south": 1, "east": 0}
@@ -236,7 +254,7 @@ def test_an_independent_verifier_recomputes_the_result_from_the_ledger(
     sync(*council.values())
     ok(invoke(a, "vote", "close", vid[:8]))
     sync(*council.values())
-    for teller in ("carol", "dave"):
+    for teller in ("carol", "dave", "carol"):  # carol's second run adds her share
         ok(invoke(council[teller], "vote", "seal", vid[:8]))
         sync(*council.values())
     claimed = json_out(invoke(a, "vote", "result", vid[:8], "--json"))["result"]["counts"]
@@ -264,8 +282,13 @@ def test_an_independent_verifier_recomputes_the_result_from_the_ledger(
     tally, weight = ind.aggregate(spec, ballots)
     ctx = ind.context_digest(charter.id, joint, spec)
     shares = {}
-    for seal in (e for e in entries.values() if e.kind == "vote.seal"):
-        checked = ind.verify_decryption_share(ctx, tally, public, seal.body["share"])
+    carriers = [e for e in entries.values() if e.kind in ("vote.seal", "vote.share")]
+    assert sorted(e.kind for e in carriers if "share" in e.body) == ["vote.seal", "vote.share"]
+    for e in carriers:
+        if "share" not in e.body:  # a seal before the sheet had k: its share came later
+            continue
+        assert (e.body["sheet"], e.body["root"]) == (sheet.id.hex(), sheet.body["root"])
+        checked = ind.verify_decryption_share(ctx, tally, public, e.body["share"])
         assert checked is not None
         shares[checked[0]] = checked[1]
     counts = [claimed[o] for o in ("north", "south", "east")]
@@ -299,6 +322,14 @@ def test_a_courier_carries_a_secret_ballot_and_a_teller_seal_across_the_gap(
     ok(invoke(council["bob"], "vote", "seal", vid[:8]))
     ok(invoke(a, "bundle", "import", str(stick / "dave.plb")))
     sync(a, council["bob"])
+    # neither seal was a second one where it was made: both shares were held back
+    assert json_out(invoke(a, "vote", "result", vid[:8], "--json"))["state"] == "SEALED"
+    ok(invoke(council["bob"], "vote", "seal", vid[:8]))  # now sealed here: bob's share
+    ok(invoke(council["bob"], "bundle", "export", "-o", str(stick / "bob.plb")))
+    ok(invoke(council["dave"], "bundle", "import", str(stick / "bob.plb")))
+    ok(invoke(council["dave"], "vote", "seal", vid[:8]))  # and dave's, carried back
+    ok(invoke(council["dave"], "bundle", "export", "-o", str(stick / "dave2.plb")))
+    ok(invoke(a, "bundle", "import", str(stick / "dave2.plb")))
     res = json_out(invoke(a, "vote", "result", vid[:8], "--json"))
     assert res["state"] == "FINAL"
     assert res["result"]["counts"] == {"north": 1, "south": 1, "east": 1}
