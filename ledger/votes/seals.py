@@ -267,6 +267,9 @@ def shares_stuck(vote: Vote, roster: Roster) -> Stuck | None:
     )
     if gone:
         advice += "; " + ", ".join(f"{roster.name_of(m)}: {why}" for m, why in gone)
+    if bad:
+        who = ", ".join(f"{roster.name_of(s.member)} (teller {s.teller})" for s in bad)
+        advice += f"; the shares of {who} do not verify"
     advice += (
         ". Open a new vote (same question and roll) with tellers who can seal, and tell the "
         "voters to cast again there"

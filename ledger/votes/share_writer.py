@@ -70,10 +70,12 @@ def write_share(
     vote: Vote,
     member: bytes,
     sheet_text: str | None = None,
+    reveal_small: bool = False,
 ) -> SealResult:
     """A teller of a secret vote adds its decryption share to the sealed sheet (a
     ``vote.share``); nothing when it already has a valid one there or the counts are
     decrypted. Refused (exit 5) while no sheet is sealed here."""
+    from ledger.votes.result import refuse_small
     from ledger.votes.secret_writer import share_for
     from ledger.votes.writer import load, pick_sheet
 
@@ -109,6 +111,7 @@ def write_share(
         why = "your valid share is on the sealed sheet" if done else "the counts are decrypted"
         k = vote.charter.k
         return SealResult(None, sheet, len(sheet.sealers), k, vote.state, f"nothing: {why}")
+    refuse_small(vote, sheet.ballots, f"share on sheet {sheet.id.hex()[:12]}", reveal_small)
     body: dict[str, Any] = {
         "vote": vote.id.hex(),
         "sheet": sheet.id.hex(),

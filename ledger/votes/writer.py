@@ -538,7 +538,9 @@ def seal(
     member = _require_teller(store, roster, identity, vote, "seal a vote")
     done = vote.seals.get(member)
     if done is not None and vote.charter.fields.secret is not None:  # seal, then share
-        return share_writer.write_share(store, identity, votes, vote, member, sheet_text)
+        return share_writer.write_share(
+            store, identity, votes, vote, member, sheet_text, reveal_small
+        )
     if done is not None:
         raise TrustError(
             f"you already sealed sheet {done.sheet.hex()[:12]} of this vote; a teller seals at "

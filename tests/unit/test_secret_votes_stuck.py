@@ -1,6 +1,7 @@
 """A secret vote whose sealed sheet can no longer get k valid decryption shares is Stuck
-(review 21, F5): a teller seals once, so a bad share is never replaced, and once every
-teller who could add a share has sealed (or is revoked) the counts can never come."""
+(review 21, F5). A teller without a valid share on the sealed sheet can still add one
+(seal, then share: a ``vote.share`` entry, also after a bad share), so the vote is stuck
+only once too few such tellers' seats can still write."""
 
 from __future__ import annotations
 
@@ -57,10 +58,11 @@ def test_a_secret_vote_waits_while_an_unsealed_teller_can_still_add_its_share() 
     vote, data = status(m, vote_id)
     assert vote.state == SEALED and vote.stuck is None and not data["stuck"]
     assert vote.secret is not None
-    assert vote.secret.waiting == (
-        "1 valid decryption share(s) of the 2 needed: dave can still seal this sheet "
-        "(a seal adds its share)"
-    )
+    waiting = vote.secret.waiting or ""
+    assert waiting.startswith("sealed; decrypting: 1 of 2 shares; waiting for ")
+    assert waiting.endswith(f" to run `plurictl vote seal {vote_id.hex()[:8]}`")
+    names = waiting.split("waiting for ")[1].split(" to run")[0]
+    assert sorted(names.split(", ")) == ["carol", "dave"]  # carol's share is bad: she may redo
 
 
 def test_bad_shares_from_every_teller_make_a_secret_vote_stuck_naming_them() -> None:
@@ -69,23 +71,30 @@ def test_bad_shares_from_every_teller_make_a_secret_vote_stuck_naming_them() -> 
     sheet = next(e for e in m.entries if e.id == sheet_id)
     seal(m, charter, sheet, "dave", dave_wrong)
     vote, data = status(m, vote_id)
+    assert vote.stuck is None  # carol and dave may each still write a good share
+    for name in ("carol", "dave"):
+        m.revoke(name)
+    vote, data = status(m, vote_id)
     assert vote.state == SEALED and vote.secret is not None and vote.secret.counts is None
     assert data["stuck"] is True
     detail = data["stuck_detail"]
     assert sorted(detail["invalid_shares"]) == ["carol", "dave"] and detail["can_still_seal"] == []
     assert "carol (teller" in detail["advice"] and "dave (teller" in detail["advice"]
     assert "Open a new vote" in detail["advice"]
-    assert "can still seal this sheet (a seal" not in (vote.secret.waiting or "")
+    assert "too few tellers can still add a share (none)" in (vote.secret.waiting or "")
 
 
 def test_a_revoked_last_teller_makes_a_secret_vote_with_a_bad_share_stuck() -> None:
     m, vote_id, _, _ = sealed_with_one_bad_share()
     m.revoke("dave")
     vote, data = status(m, vote_id)
+    assert data["stuck"] is False and "waiting for carol to run" in (vote.secret.waiting or "")
+    m.revoke("carol")  # the last teller who could replace her bad share
+    vote, data = status(m, vote_id)
     assert data["stuck"] is True
     detail = data["stuck_detail"]
     assert detail["invalid_shares"] == ["carol"]
-    assert detail["cannot_seal"] == [{"name": "dave", "why": "seat key revoked"}]
+    assert {"name": "dave", "why": "seat key revoked"} in detail["cannot_seal"]
     assert vote.secret is not None and "(none)" in (vote.secret.waiting or "")
 
 

@@ -311,7 +311,7 @@ def test_forged_ballots_and_a_bad_share_are_rejected_shown_and_not_counted() -> 
     seal(m, charter, sheet, "bob", honest_share(m, charter, sheet, "bob"))
     vote = fold(m).votes[charter.id]
     assert vote.state == SEALED and vote.secret is not None and vote.secret.counts is None
-    assert "1 valid decryption share(s) of the 2 needed" in (vote.secret.waiting or "")
+    assert "sealed; decrypting: 1 of 2 shares" in (vote.secret.waiting or "")
     # a fold that skips counting (store pins, roster warnings) says the same: not FINAL
     quick = votes_view.fold(list(m.entries), m.roster(), count=False).votes[charter.id]
     assert quick.state == SEALED
