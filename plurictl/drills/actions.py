@@ -361,8 +361,13 @@ def do_vote_seal(r: DrillRunner, args: dict[str, Any]) -> str:
             res = seal(h.store, h.identity, _named(r, "vote", args["vote"]), accept_late=True)
     except PluriError as e:  # a refused seal is a legitimate drill outcome
         return f"seal refused: {e}"
+    if res.entry is None:  # a secret vote: this teller's share is already there
+        return f"nothing to write ({res.share})"
     r.ack(node, res.entry)
-    return f"{res.seals}/{res.k} seals on sheet {res.sheet.id.hex()[:12]} ({res.state})"
+    if res.share == "written":
+        return f"decryption share on sealed sheet {res.sheet.id.hex()[:12]} ({res.state})"
+    said = f"{res.seals}/{res.k} seals on sheet {res.sheet.id.hex()[:12]} ({res.state})"
+    return said + ("; share held back" if res.share == "held" else "")
 
 
 def do_ceremony_start(r: DrillRunner, args: dict[str, Any]) -> str:

@@ -167,6 +167,7 @@ def _checks(r: DrillRunner) -> list[Callable[[dict[str, Store]], Invariant]]:
         lambda s: single_sealed_sheet(s),
         lambda s: forks_everywhere(r, s),
         lambda s: secret_counts(r, s),
+        lambda s: shares_only_on_sealed_sheets(s),
         lambda s: clocks_decide_nothing(r, s),
     ]
 
@@ -292,6 +293,34 @@ def secret_counts(r: DrillRunner, stores: dict[str, Store]) -> Invariant:
         else ("; ".join(problems))
     )
     return Invariant("secret votes decrypt to the choices cast", not problems, detail)
+
+
+def shares_only_on_sealed_sheets(stores: dict[str, Store]) -> Invariant:
+    """No decryption share (in a seal or a ``vote.share`` entry) on a sheet that is not
+    the vote's sealed sheet on the laptop holding it: seal, then share (a share on the
+    other side's sheet would let k - 1 tellers decrypt it)."""
+    from ledger.votes.writer import load
+
+    problems: list[str] = []
+    shares = 0
+    for name, store in stores.items():
+        votes, _ = load(store)
+        for e in store.entries(kinds=["vote.seal", "vote.share"]):
+            if "share" not in e.body or not isinstance(e.body.get("vote"), str):
+                continue
+            shares += 1
+            vote = votes.votes.get(bytes.fromhex(e.body["vote"]))
+            sealed = vote.sealed_sheet.hex() if vote and vote.sealed_sheet else None
+            if e.body.get("sheet") != sealed:
+                who = store.roster().name_of(e.author)
+                problems.append(
+                    f"{name}: {who}'s decryption share is on sheet {str(e.body.get('sheet'))[:12]}"
+                    f", not the sealed sheet ({(sealed or 'none')[:12]})"
+                )
+    detail = (
+        f"{shares} share(s) held, all on sealed sheets" if not problems else "; ".join(problems[:5])
+    )
+    return Invariant("decryption shares only on the sealed sheet", not problems, detail)
 
 
 def clocks_decide_nothing(r: DrillRunner, stores: dict[str, Store]) -> Invariant:

@@ -313,7 +313,15 @@ def test_secret_council_drill_decrypts_on_the_side_with_k_tellers(tmp_path: Path
         i for i in report.invariants if i.name == "secret votes decrypt to the choices cast"
     )
     assert secret.detail.startswith("5 secret result(s)")
+    # seal, then share: 3 shares (carol's seal, alice's and bob's vote.share) on 5 laptops
+    shares = next(
+        i for i in report.invariants if i.name == "decryption shares only on the sealed sheet"
+    )
+    assert shares.ok and shares.detail.startswith("15 share(s) held"), shares.detail
     with Store.open(tmp_path / "nodes" / "erin") as s:
         (vote,) = load_votes(s)[0].votes.values()
+        held = [e for e in s.entries(kinds=["vote.seal", "vote.share"]) if "share" in e.body]
     assert vote.state == "FINAL" and vote.result is not None
     assert vote.result.tally.counts == {"ann": 2, "ben": 1, "cy": 0}
+    assert {e.body["sheet"] for e in held} == {vote.sealed_sheet.hex()}  # none on dave's
+    assert sorted(e.kind for e in held) == ["vote.seal", "vote.share", "vote.share"]
