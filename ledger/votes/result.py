@@ -108,15 +108,20 @@ def refuse_small(vote: Vote, listed: Iterable[bytes], doing: str, reveal_small: 
 
 
 def refuse_second_sheet(vote: Vote, doing: str, sheet: bytes | None = None) -> None:
-    """A secret vote decrypts one sheet. Once a sheet carries decryption shares (any
-    seal), no other sheet is closed or sealed: with honest shares on two sheets, k - 1
-    tellers could decrypt the one that does not become the result, and the difference
-    between the two shows the ballots only one of them lists (exit 5)."""
+    """A secret vote decrypts one sheet. Once a sheet carries a decryption share (a seal
+    that carries one, or a ``vote.share``: honest software writes them only on a sheet
+    with k seals), no other sheet is closed or sealed: with honest shares on two sheets,
+    k - 1 tellers could decrypt the one that does not become the result, and the
+    difference between the two shows the ballots only one of them lists (exit 5).
+    Seals without a share (seal, then share) do not block a split's heal."""
     if vote.charter.fields.secret is None:
         return
-    shared = sorted(i for i, s in vote.sheets.items() if i != sheet and (s.sealers or s.set_aside))
-    if shared:
-        first = shared[0].hex()[:12]
+    shared = {s.sheet for s in vote.share_entries}
+    shared |= {i for i, s in vote.sheets.items() if any(x.share is not None for x in s.sealers)}
+    shared |= {i for i, s in vote.sheets.items() if any(x.share is not None for x in s.set_aside)}
+    others = sorted(i for i in shared if i != sheet and i in vote.sheets)
+    if others:
+        first = others[0].hex()[:12]
         raise InvalidInput(
             f"refusing to {doing}: sheet {first} of this secret vote already carries "
             "decryption shares; shares on a second sheet would let k - 1 tellers decrypt one "
