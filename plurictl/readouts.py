@@ -68,6 +68,9 @@ def vote_result(vote: Any, roster: Roster, *, ballots: bool = False) -> dict[str
         "state": vote.state,
         "failure": vote.failure,
         "equivocated_tellers": vote_json.equivocated(vote, roster),  # in every state
+        "sealed_sheet": vote.sealed_sheet.hex() if vote.sealed_sheet else None,
+        # a secret vote sealed but not decrypted yet: how many shares, and who may add one
+        "waiting": vote.secret.waiting if vote.secret is not None and data is None else None,
         "result": data,
     }
 

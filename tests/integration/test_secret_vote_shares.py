@@ -1,0 +1,125 @@
+"""Seal, then share (issue #21, review 21c C3): a teller's decryption share goes out only on
+a sheet with k seals, so during a split no honest share sits on either side's sheet, and
+after the heal the sheet that reaches k is decrypted from share entries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ledger.store import Store
+from tests.conftest import Invoke, json_out
+from tests.integration import test_secret_vote_cli as secret
+from tests.integration import test_vote_cli as base
+
+sync = base.sync
+council_template = base.council_template  # the council's homes (pytest fixtures)
+council = base.council
+ok = secret.ok
+
+
+def carriers(h: Path) -> list[tuple[str, str, str]]:
+    """(kind, signer, sheet) of every entry holding a decryption share, on laptop ``h``."""
+    with Store.open(h) as s:
+        names = {k: info.name for k, info in s.roster().keys.items()}
+        held = s.entries(kinds=["vote.seal", "vote.share"])
+    return sorted((e.kind, names[e.author], e.body["sheet"]) for e in held if "share" in e.body)
+
+
+def said(r: object) -> str:
+    return " ".join(ok(r).split())
+
+
+def test_a_split_puts_no_share_on_either_sheet_and_the_heal_decrypts_from_share_entries(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    """k = 2 of bob, carol, dave. Sheet B (4 ballots) reaches only carol and dave's side;
+    after erin's revote alice closes sheet A on her side. bob seals A and dave seals B, each
+    1 of 2: neither seal carries a share. After the heal carol seals A (its k-th seal
+    carries her share) and dave, who sealed the other sheet, adds his share to A as a
+    ``vote.share``: every laptop shows the same FINAL counts, and no share is on B."""
+    a = council["alice"]
+    cid = secret.ceremony(invoke, council)
+    vid: str = json_out(secret.open_secret(invoke, a, cid))["vote"]
+    sync(*council.values())
+    for name, choice in {
+        "alice": "north",
+        "bob": "south",
+        "carol": "north",
+        "erin": "east",
+    }.items():
+        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
+    sync(*council.values())
+    sheet_b = json_out(invoke(a, "vote", "close", vid[:8], "--json"))["sheet"]
+    side_a = [council[n] for n in ("alice", "bob", "erin")]
+    side_b = [council[n] for n in ("carol", "dave")]
+    sync(a, *side_b)  # sheet B reaches carol and dave; then the mesh splits
+    ok(invoke(council["erin"], "vote", "cast", vid[:8], "south"))  # erin's revote, side A only
+    sync(*side_a)
+    sheet_a = json_out(invoke(a, "vote", "close", vid[:8], "--json"))["sheet"]
+    sync(*side_a)
+    text = said(invoke(council["bob"], "vote", "seal", vid[:8], "--sheet", sheet_a[:12]))
+    assert "1 of 2 seals" in text and "held back" in text
+    text = said(invoke(council["dave"], "vote", "seal", vid[:8], "--sheet", sheet_b[:12]))
+    assert "1 of 2 seals" in text and "held back" in text
+    sync(*side_a)
+    sync(*side_b)
+    for h in council.values():
+        assert carriers(h) == []  # no share on either side's sheet
+    r = invoke(council["dave"], "vote", "seal", vid[:8])  # no sheet sealed: refused
+    assert r.exit_code == 5 and "held back until the sheet is sealed" in " ".join(r.output.split())
+    sync(*council.values())  # the heal
+    assert all(carriers(h) == [] for h in council.values())
+    text = said(invoke(council["carol"], "vote", "seal", vid[:8], "--sheet", sheet_a[:12]))
+    assert "2 of 2 seals" in text and "held back" not in text
+    sync(*council.values())
+    res = json_out(invoke(council["erin"], "vote", "result", vid[:8], "--json"))
+    assert res["state"] == "SEALED" and res["sealed_sheet"] == sheet_a
+    assert res["waiting"].startswith("sealed; decrypting: 1 of 2 shares; waiting for ")
+    r = invoke(council["dave"], "vote", "seal", vid[:8], "--sheet", sheet_b[:12])
+    assert r.exit_code == 5 and "not the sealed sheet" in " ".join(r.output.split())
+    text = said(invoke(council["dave"], "vote", "seal", vid[:8]))  # the other side's teller
+    assert f"share of sealed sheet {sheet_a[:12]}" in text and "FINAL" in text
+    sync(*council.values())
+    expected = {"north": 2, "south": 2, "east": 0}
+    assert secret.finals(invoke, council, vid) == dict.fromkeys(council, expected)
+    for h in council.values():
+        assert carriers(h) == [("vote.seal", "carol", sheet_a), ("vote.share", "dave", sheet_a)]
+    audit = json_out(invoke(council["alice"], "vote", "verify", vid[:8], "--json"))
+    assert audit["ok"] and audit["secret"]["shares_check"] is True
+    assert sorted(s["kind"] for s in audit["secret"]["shares"]) == ["vote.seal", "vote.share"]
+    text = said(invoke(council["bob"], "vote", "seal", vid[:8]))  # decrypted already
+    assert text.startswith("Nothing to write: the counts are decrypted")
+
+
+def test_the_kth_seal_carries_the_share_and_earlier_sealers_share_after(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    a = council["alice"]
+    cid = secret.ceremony(invoke, council)
+    vid: str = json_out(secret.open_secret(invoke, a, cid))["vote"]
+    sync(*council.values())
+    for name, choice in {"alice": "east", "bob": "east", "carol": "north"}.items():
+        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
+    sync(*council.values())
+    sheet = json_out(invoke(a, "vote", "close", vid[:8], "--json"))["sheet"]
+    sync(*council.values())
+    first = json_out(invoke(council["dave"], "vote", "seal", vid[:8], "--json"))
+    assert first["share"] == "held" and first["state"] == "PROVISIONAL"
+    sync(*council.values())
+    kth = json_out(invoke(council["bob"], "vote", "seal", vid[:8], "--json"))
+    assert kth["share"] == "carried" and kth["state"] == "SEALED"
+    sync(*council.values())
+    assert carriers(a) == [("vote.seal", "bob", sheet)]
+    st = json_out(invoke(a, "vote", "status", vid[:8], "--json"))
+    waiting = st["secret"]["decryption"]["waiting"]
+    assert waiting.startswith("sealed; decrypting: 1 of 2 shares; waiting for ")
+    assert "bob" not in waiting and "carol" in waiting and "dave" in waiting
+    again = json_out(invoke(council["dave"], "vote", "seal", vid[:8], "--json"))
+    assert again["share"] == "written" and again["share_entry"] and again["state"] == "FINAL"
+    sync(*council.values())
+    assert carriers(a) == [("vote.seal", "bob", sheet), ("vote.share", "dave", sheet)]
+    res = json_out(invoke(council["erin"], "vote", "result", vid[:8], "--json"))
+    assert res["state"] == "FINAL"
+    assert res["result"]["counts"] == {"north": 1, "south": 0, "east": 2}
+    nothing = json_out(invoke(council["dave"], "vote", "seal", vid[:8], "--json"))
+    assert nothing["share"].startswith("nothing") and nothing["share_entry"] is None
