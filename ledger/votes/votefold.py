@@ -332,8 +332,8 @@ class VoteFold:
         by a teller who sealed none): used only if that sheet is the sealed one."""
         member = self.seat_of.get(e.author) if self.ctx is not None else None
         if member is None or member not in self.charter.tellers:
-            why = "not a secret vote" if self.ctx is None else "not a teller's seat key"
-            self.ignore(e, f"share not applied: {why} of this vote")
+            why = "this vote is not secret" if self.ctx is None else "not by a teller's seat key"
+            self.ignore(e, f"share not applied: {why}")
             return
         if not granted(self.roster, e.author, e.seq, ("teller",)):
             self.ignore(e, f"share not applied: the key had not been granted teller by seq {e.seq}")
