@@ -27,9 +27,10 @@ def vote_warnings(store: Store, roster: Roster, body: dict[str, Any]) -> list[st
         if titles:
             warnings.append(
                 f"{roster.name_of(bytes.fromhex(body['key']))} is a teller of {len(titles)} vote(s) not yet "
-                f"final ({'; '.join(titles[:3])}): their seat on those votes stays empty; a seal "
-                "they already made still counts (on votes opened before f existed, one made "
-                "after the point you cut at stops counting; see voting.md, 'Losing a teller')"
+                f"final ({'; '.join(titles[:3])}): their seat on those votes stays empty for "
+                "plurictl; a seal they already made, or sign anyway with another tool, still "
+                "counts (on votes opened before f existed, one made after the point you cut "
+                "at stops counting; see voting.md, 'Losing a teller')"
             )
         ballots = open_votes_with_ballot(store, member) if member and op != "remove_role" else []
         if ballots:
