@@ -131,6 +131,30 @@ def refuse_second_sheet(vote: Vote, doing: str, sheet: bytes | None = None) -> N
         )
 
 
+def refuse_unseen(vote: Vote, roster: Any, sheet: bytes, unseen: list[bytes], get: Any) -> None:
+    """A sheet listing ballots this laptop does not count is never sealed here (exit 5).
+    One this roster cuts (its voter's key revoked below it) never will be: said, with the
+    way out (review 21c C2); else the ballots may still arrive: sync."""
+    from ledger.votes.bodies import BALLOT, VOTER_ROLES
+
+    for bid in unseen:
+        e = get(bid)
+        why = roster.authority(e.author, e.seq, *VOTER_ROLES) if e and e.kind == BALLOT else None
+        if why is not None and "after seq" in why:
+            raise InvalidInput(
+                f"sheet {sheet.hex()[:12]} lists {roster.name_of(e.author)}'s ballot (seq "
+                f"{e.seq}), which this laptop does not count: {why}, below the ballot (revoked "
+                "or rotated); no laptop holding that roster change seals this sheet",
+                hint="if no other sheet can reach k seals, `plurictl vote status "
+                f"{vote.id.hex()[:8]}` says Stuck: the coordinator opens a new vote (same "
+                "question and roll) and the voters cast again there",
+            )
+    raise InvalidInput(
+        f"the sheet lists {len(unseen)} ballot(s) this laptop does not hold as valid ballots",
+        hint="sync first; if they still do not show up, do not seal (see `plurictl vote verify`)",
+    )
+
+
 def final_result(
     vote: Vote,
     ordered: list[bytes],

@@ -179,29 +179,39 @@ def sealed(vote: Vote, pending: dict[tuple[bytes, bytes], list[Seal]]) -> list[t
     return sorted(out)
 
 
-def most_seals(vote: Vote, pending: dict[tuple[bytes, bytes], list[Seal]]) -> int:
-    """The most counted seals on one sheet that can still be sealed: sheets this laptop
-    holds (without a problem) and sheets it has only seen seals of."""
-    known = (len(s.sealers) for s in vote.sheets.values() if s.problem is None)
-    return max([*known, *(len(ss) for ss in pending.values())], default=0)
+def seal_counts(vote: Vote, pending: dict[tuple[bytes, bytes], list[Seal]]) -> dict[bytes, int]:
+    """Counted seals per sheet that can still be sealed: sheets this laptop holds (without
+    a problem) and sheets it has only seen seals of."""
+    out = {sid: len(s.sealers) for sid, s in vote.sheets.items() if s.problem is None}
+    for (sid, _), ss in pending.items():
+        out[sid] = max(out.get(sid, 0), len(ss))
+    return out
 
 
-def stuck(vote: Vote, roster: Roster, best: int) -> Stuck | None:
+def stuck(
+    vote: Vote, roster: Roster, counts: dict[bytes, int], refused: dict[bytes, str] | None = None
+) -> Stuck | None:
     """None while some sheet (or a new one) can still get k seals; else why not, and what
-    would unblock the vote. ``best``: :func:`most_seals`, before any seal was set aside
-    (a sheet this laptop lacks, or one that holds only if sealed, may still get there)."""
+    would unblock the vote. ``counts``: :func:`seal_counts`, before any seal was set aside
+    (a sheet this laptop lacks, or one that holds only if sealed, may still get there).
+    ``refused``: sheets no teller on a laptop like this one will seal (they list a ballot
+    this roster cuts: a revocation below it), and why; they get no more seals."""
     f = vote.charter.fields
+    refused = refused or {}
     able, spent, gone = seats(vote, roster)
-    if best + len(able) >= f.k:
+    best = max((n for sid, n in counts.items() if sid not in refused), default=0)
+    if best + len(able) >= f.k or any(counts.get(sid, 0) >= f.k for sid in refused):
         return None
     advice = (
         f"no sheet can reach {f.k} seals any more: the best has {best}, and only "
         f"{len(able)} teller(s) can still seal. Open a new vote (same question and roll) "
         "with tellers who can seal, and tell the voters to cast again there"
     )
+    for sid, why in sorted(refused.items()):
+        advice += f"; sheet {sid.hex()[:12]} ({counts.get(sid, 0)} seal(s)) {why}"
     if gone:
-        advice += "; a revoked or rotated teller's seat stays empty on this vote"
-    return Stuck(best, able, spent, gone, advice)
+        advice += "; a revoked or rotated teller's (or removed teller role's) seat stays empty"
+    return Stuck(max([best, *(counts.get(sid, 0) for sid in refused)]), able, spent, gone, advice)
 
 
 def seats(vote: Vote, roster: Roster) -> tuple[list[bytes], list[bytes], list[tuple[bytes, str]]]:

@@ -78,7 +78,7 @@ class VoteFold:
         f = vote.charter.fields
         self.check = choice_checker(f.method, f.options, f.credits)
         self.seat_of = {key: member for member, key in f.teller_keys.items()}
-        self.best_seals = 0
+        self.seal_counts: dict[bytes, int] = {}
         #: a secret vote: its proof context, and each verified ballot by entry id
         self.ctx: VoteContext | None = None
         if f.secret is not None:  # the crypto stack loads only when a secret vote exists
@@ -150,7 +150,7 @@ class VoteFold:
         self.finish()
         self.unused_shares()
         if vote.state == PROVISIONAL:
-            vote.stuck = vote_seals.stuck(vote, self.roster, self.best_seals)
+            vote.stuck = vote_seals.stuck(vote, self.roster, self.seal_counts, self.refused())
         elif vote.state == SEALED:  # a secret vote may lack k valid decryption shares
             vote.stuck = vote_seals.shares_stuck(vote, self.roster)
 
@@ -375,7 +375,7 @@ class VoteFold:
         done = vote_seals.sealed(vote, pending)
         # the most counted seals on one sheet, before seals only some laptops hold and
         # sheets that hold only if sealed are set aside: any of them may still get to k
-        self.best_seals = vote_seals.most_seals(vote, pending)
+        self.seal_counts = vote_seals.seal_counts(vote, pending)
         if len(done) > 1:
             if self.rules == 1:  # disjoint sealer sets of size >= k > n/2: never both
                 raise AssertionError("two sealed sheets: safety violated")
@@ -385,6 +385,22 @@ class VoteFold:
             vote.sealed_sheet, vote.sealed_root = done[0]
         if self.rules == 2:
             vote_seals.sheets_in_view(vote, vote.sealed_sheet, self.drop_sheet)
+
+    def refused(self) -> dict[bytes, str]:
+        """Rules 2, unsealed sheets that list a ballot this roster cuts (its voter's key
+        revoked below it): a teller's laptop holding the revocation refuses to seal them."""
+        out: dict[bytes, str] = {}
+        for sid, sheet in sorted(self.vote.sheets.items()):
+            cut = [self.held[b] for b in sheet.ballots or () if b in self.held]
+            cut = [b for b in cut if b.id not in self.vote.ballots]
+            if cut:
+                b = cut[0]
+                why = self.roster.authority(b.author, b.seq, *VOTER_ROLES) or "cut"
+                out[sid] = (
+                    f"lists {self.roster.name_of(b.author)}'s ballot (seq {b.seq}; {why}): "
+                    "no teller holding that revocation seals it"
+                )
+        return out
 
     def drop_sheet(self, sheet: Sheet) -> None:
         e = self.by_id[sheet.id]

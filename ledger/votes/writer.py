@@ -38,7 +38,7 @@ from ledger.votes.bodies import (
     parse_options,
     seal_threshold,
 )
-from ledger.votes.result import refuse_second_sheet, refuse_small
+from ledger.votes.result import refuse_second_sheet, refuse_small, refuse_unseen
 from ledger.votes.share_writer import SealResult
 from ledger.votes.view import PROVISIONAL, Sheet, Vote, Votes, fold
 
@@ -560,10 +560,7 @@ def seal(
     listed = set(sheet.ballots)
     unseen = [b for b in sheet.ballots if b not in vote.ballots]
     if unseen:
-        raise InvalidInput(
-            f"the sheet lists {len(unseen)} ballot(s) this laptop does not hold as valid ballots",
-            hint="sync first; if they still do not show up, do not seal (see `plurictl vote verify`)",
-        )
+        refuse_unseen(vote, roster, sheet.id, unseen, store.get)
     omitted = [b for b in vote.ballots if b not in listed]
     if omitted and not accept_late:
         raise InvalidInput(
