@@ -32,7 +32,8 @@ from ledger.votes.view import fold
 
 
 def depends_on(vote: Vote) -> set[bytes]:
-    """Ids of the entries a sealed vote depends on (charter, sheet, seals, listed ballots)."""
+    """Ids of the entries a sealed vote depends on (charter, sheet, seals, listed ballots,
+    and a secret vote's ``vote.share`` entries on the sealed sheet)."""
     out = {vote.charter.id, *vote.charter.fields.roll_parts}
     sheet = vote.sheets.get(vote.sealed_sheet or b"")
     if sheet is not None:
@@ -40,6 +41,8 @@ def depends_on(vote: Vote) -> set[bytes]:
         out.update(sheet.parts)
         out.update(s.id for s in sheet.sealers)
         out.update(sheet.ballots or ())
+        # a secret vote's share entries on it: a FINAL seen with them never turns SEALED
+        out.update(s.id for s in vote.share_entries if s.sheet == sheet.id)
     return out
 
 

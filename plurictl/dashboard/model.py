@@ -159,6 +159,14 @@ def vote_rows(snap: Any, me: bytes) -> list[dict[str, Any]]:
             None,
         )
         open_sheets = [s for s in status["sheets"] if not s.get("sealed")]
+        sec = vote.secret  # sealed, not decrypted: a teller without a valid share adds one
+        share_wanted = bool(
+            mine
+            and row["state"] == "SEALED"
+            and sec is not None
+            and sec.counts is None
+            and not any(x.valid and x.member == me_member for x in sec.shares)
+        )
         rows.append(
             {
                 **row,
@@ -171,7 +179,8 @@ def vote_rows(snap: Any, me: bytes) -> list[dict[str, Any]]:
                     and mine["sealed_sheet"] is None
                     and open_sheets
                     and row["state"] not in ("SEALED", "FINAL")
-                ),
+                )
+                or share_wanted,
                 "result": readouts.vote_result(vote, roster)["result"]
                 if row["state"] in ("SEALED", "FINAL")
                 else None,

@@ -146,3 +146,17 @@ def test_the_final_counts_do_not_depend_on_the_arrival_order_of_seals_and_shares
                 finals += 1
         assert vote.state == FINAL
     assert finals > 120
+
+
+def test_the_share_entries_a_sealed_vote_decrypts_with_are_kept_past_a_later_cut() -> None:
+    """A store keeps what a sealed vote depends on even past a later roster cut: that
+    includes its share entries on the sealed sheet (else a FINAL could turn SEALED)."""
+    from ledger.votes.pins import depends_on
+
+    m, charter, sheet = closed()
+    m.write("bob", SEAL, sheet_body(charter, sheet))
+    carol = honest_share(m, charter, sheet, "carol")
+    m.write("carol", SEAL, {**sheet_body(charter, sheet), "share": carol})
+    bob = share_entry(m, charter, sheet, "bob", honest_share(m, charter, sheet, "bob"))
+    vote = fold(m).votes[charter.id]
+    assert vote.state == FINAL and bob.id in depends_on(vote)
