@@ -377,7 +377,11 @@ def seal_(
     reveal_small: bool,
     as_json: bool,
 ) -> None:
-    """Teller: countersign a close sheet. A teller seals at most ONE sheet per vote."""
+    """Teller: countersign a close sheet. A teller seals at most ONE sheet per vote.
+
+    Secret votes: seal, then share. Your decryption share goes out only once the sheet
+    has k seals; run this again when the vote is SEALED to add it (a vote.share entry).
+    """
     from ledger.votes.writer import seal
 
     r = seal(
