@@ -198,7 +198,13 @@ def _status_secret(out: Console, data: dict[str, Any]) -> None:
     """A secret vote: never counts before sealing; once sealed, the shares and what waits."""
     sec = data["secret"]
     dec = sec["decryption"]
-    said = sec["provisional"] if dec is None or dec["counts"] is None else "counts decrypted"
+    said = (
+        sec["provisional"]
+        if dec is None
+        else "counts decrypted"
+        if dec["counts"] is not None
+        else "sealed, counts not decrypted yet (k valid decryption shares needed)"
+    )
     out.print(f"  secret ballot (joint key {sec['joint_key'][:16]}...): {said}")
     if dec is None:
         return
