@@ -1,5 +1,6 @@
 """Writing secret votes: the key ceremony's entries, the secret charter, encrypted ballots
-and the decryption share each teller's seal carries. Checked before anything is signed;
+and a teller's decryption share (when it goes out: :mod:`ledger.votes.share_writer`,
+seal, then share). Checked before anything is signed;
 the view (:mod:`ledger.votes.view`, :mod:`ledger.votes.ceremonies`) stays the authority.
 
 A teller never stores a secret between steps: its dealing's shares are sealed to the
@@ -340,7 +341,8 @@ def sealed_ballot(vote: Vote, voter: bytes, choice: Sequence[str]) -> bytes:
 
 
 def share_for(votes: Votes, vote: Vote, sheet: Sheet, member: bytes, identity: Identity) -> bytes:
-    """This teller's decryption share of ``sheet``'s encrypted tally (what its seal carries)."""
+    """This teller's decryption share of ``sheet``'s encrypted tally (what its k-th seal, or
+    its ``vote.share`` entry, carries)."""
     f = vote.charter.fields
     assert f.secret is not None and sheet.ballots is not None
     c = votes.ceremonies.get(f.secret.ceremony)

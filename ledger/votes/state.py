@@ -307,8 +307,8 @@ class Vote:
     twin_seals: list[Seal] = field(default_factory=list)
     #: a secret vote: its tellers' ``vote.share`` entries (any sheet; used on the sealed one)
     share_entries: list[Seal] = field(default_factory=list)
-    #: a secret vote once sealed: the encrypted tally, each seal's decryption share
-    #: (valid or not) and the decrypted counts (when k valid shares are here)
+    #: a secret vote once sealed: the encrypted tally, each decryption share on the sealed
+    #: sheet (seals and share entries, valid or not) and the counts (k valid shares here)
     secret: SecretCount | None = None
     #: a secret vote: each ballot whose proofs verified, parsed, by entry id
     encrypted: dict[bytes, Any] = field(default_factory=dict)

@@ -390,6 +390,8 @@ class VoteFold:
         """Rules 2, unsealed sheets that list a ballot this roster cuts (its voter's key
         revoked below it): a teller's laptop holding the revocation refuses to seal them."""
         out: dict[bytes, str] = {}
+        if not self.held:  # the common case: no listed ballot is cut
+            return out
         for sid, sheet in sorted(self.vote.sheets.items()):
             cut = [self.held[b] for b in sheet.ballots or () if b in self.held]
             cut = [b for b in cut if b.id not in self.vote.ballots]
