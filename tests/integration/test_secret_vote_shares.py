@@ -123,3 +123,46 @@ def test_the_kth_seal_carries_the_share_and_earlier_sealers_share_after(
     assert res["result"]["counts"] == {"north": 1, "south": 0, "east": 2}
     nothing = json_out(invoke(council["dave"], "vote", "seal", vid[:8], "--json"))
     assert nothing["share"].startswith("nothing") and nothing["share_entry"] is None
+
+
+def test_k_minus_1_colluders_with_a_private_copy_cannot_decrypt_the_earlier_sheet(
+    council: dict[str, Path], invoke: Invoke, tmp_path: Path
+) -> None:
+    """Review 21c C3b, the guide's own "close again" workflow: dave (honest) sealed sheet A
+    before erin's late ballot made alice close sheet B, which bob and carol seal. bob
+    (k - 1 = 1 colluder) had copied his laptop before sealing B and privately seals A:
+    his view now shows A with k seals, but the only share on A is his own (dave's seal
+    carries none), so A's counts, and erin's choice with them, stay secret."""
+    import shutil
+
+    a = council["alice"]
+    cid = secret.ceremony(invoke, council)
+    vid: str = json_out(secret.open_secret(invoke, a, cid))["vote"]
+    sync(*council.values())
+    for name, choice in {"alice": "north", "bob": "south", "carol": "north"}.items():
+        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
+    sync(*council.values())
+    sheet_a = json_out(invoke(a, "vote", "close", vid[:8], "--json"))["sheet"]
+    sync(*council.values())
+    assert json_out(invoke(council["dave"], "vote", "seal", vid[:8], "--json"))["share"] == "held"
+    sync(*council.values())
+    ok(invoke(council["erin"], "vote", "cast", vid[:8], "east"))  # a late ballot
+    sync(*council.values())
+    sheet_b = json_out(invoke(a, "vote", "close", vid[:8], "--json"))["sheet"]
+    sync(*council.values())
+    bob_x = tmp_path / "bob-private"
+    shutil.copytree(council["bob"], bob_x)  # before bob seals B
+    for name in ("bob", "carol", "bob"):  # seal, seal (carol's share), bob's share
+        ok(invoke(council[name], "vote", "seal", vid[:8], "--sheet", sheet_b[:12]))
+        sync(*council.values())
+    res = json_out(invoke(a, "vote", "result", vid[:8], "--json"))
+    assert res["state"] == "FINAL" and res["result"]["counts"]["east"] == 1
+    # bob's private copy seals A (its seal is A's k-th there, so it carries his share)
+    ok(invoke(bob_x, "vote", "seal", vid[:8], "--sheet", sheet_a[:12], "--accept-late"))
+    private = json_out(invoke(bob_x, "vote", "result", vid[:8], "--json"))
+    assert private["state"] == "SEALED" and private["result"] is None
+    assert private["sealed_sheet"] == sheet_a
+    assert private["waiting"].startswith("sealed; decrypting: 1 of 2 shares")
+    assert [c for c in carriers(bob_x) if c[2] == sheet_a] == [("vote.seal", "bob", sheet_a)]
+    for h in council.values():  # no honest share on A anywhere
+        assert all(sheet != sheet_a for _, _, sheet in carriers(h))
