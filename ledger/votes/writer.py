@@ -567,7 +567,7 @@ def seal(
             f"the sheet leaves out {len(omitted)} ballot(s) this laptop holds; sealing it makes "
             "them uncounted (late)",
             hint="ask the coordinator to close again so a new sheet includes them (not for "
-            "a secret vote once a sheet is sealed by anyone), or seal with --accept-late",
+            "a secret vote once a sheet carries a share), or seal with --accept-late",
         )
     unsealed = [t for t in vote.charter.tellers if t not in vote.seals and t != member]
     reach = len(sheet.sealers) + len(sheet.set_aside) + 1 + len(unsealed)
