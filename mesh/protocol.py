@@ -161,7 +161,10 @@ def _forks_ok(m: dict[str, Any]) -> bool:
 
 def _batch_ok(m: dict[str, Any]) -> bool:
     b = m.get("b")
-    return isinstance(b, list) and len(b) <= MAX_BATCH_ENTRIES and all(_is_bytes(x) for x in b)
+    # per entry of a catch-up: the type test in line, not a call per item
+    return (
+        isinstance(b, list) and len(b) <= MAX_BATCH_ENTRIES and all(isinstance(x, bytes) for x in b)
+    )
 
 
 def _peers_ok(m: dict[str, Any]) -> bool:

@@ -67,6 +67,30 @@ def measure_raw_verify_rate(n: int = 4000, threads: int = 1) -> float:
     return best
 
 
+def measure_raw_verify_cpu(n: int = 4000) -> float:
+    """CPU seconds one pynacl verify takes on this machine (one thread, best of 3): unlike a
+    rate, it does not change with what else the shared cores are running."""
+    import nacl.bindings
+    import nacl.signing
+
+    sk = nacl.signing.SigningKey(bytes(range(32)))
+    pk = bytes(sk.verify_key)
+    signed = [sk.sign(os.urandom(180)) for _ in range(n)]
+    best = float("inf")
+    for _ in range(3):
+        t = time.thread_time()
+        for s in signed:
+            nacl.bindings.crypto_sign_open(s, pk)
+        best = min(best, (time.thread_time() - t) / n)
+    return best
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system, every thread) process ``pid`` has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @pytest.fixture(scope="session")
 def raw_verify_rate(record: Callable[..., None]) -> float:
     rate = measure_raw_verify_rate()

@@ -158,6 +158,19 @@ def test_unsorted_map_is_not_canonical(signer: Identity) -> None:
         decode(msgpack.packb(fields, use_bin_type=True))
 
 
+@pytest.mark.parametrize(
+    "version",
+    [b"\xcb?\xf0\x00\x00\x00\x00\x00\x00", b"\xcc\x01", b"\xd0\x01", b"\xc3"],
+    ids=["float 1.0", "uint8 1", "int8 1", "true"],
+)
+def test_the_version_has_one_encoding(signer: Identity, version: bytes) -> None:
+    """The canonical check packs the version as the integer 1, whatever the bytes held."""
+    e = create(signer, seq=1, prev=None, hlc=1, kind="note", body={"x": 1})
+    assert e.raw[1:2] == b"\x01"
+    with pytest.raises(EncodingError):
+        decode(e.raw[:1] + version + e.raw[2:])
+
+
 def test_float32_and_trailing_bytes_are_refused(signer: Identity) -> None:
     e = create(signer, seq=1, prev=None, hlc=1, kind="note", body={"x": 0.5})
     as_f32 = e.raw.replace(b"\xa1x\xcb?\xe0\x00\x00\x00\x00\x00\x00", b"\xa1x\xca?\x00\x00\x00")
