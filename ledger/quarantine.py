@@ -103,7 +103,17 @@ class QuarantineMixin:
         return [found[k] for k in sorted(found)]
 
     def scan_damage(self) -> list[Damage]:
+        """Check every stored row against its signed bytes in one go (see
+        :meth:`scan_damage_steps`); returns what the quarantine holds after."""
+        for _ in self.scan_damage_steps():
+            pass
+        return self.quarantined()
+
+    def scan_damage_steps(self, batch: int = 2000) -> Iterator[int]:
         """Check every stored row against its signed bytes (no signatures: fast); note damage.
+        Yields the rows checked so far after each batch, so that a node can spread the scan
+        over its loop and keep serving peers (a million entries take seconds); each batch is
+        its own read, so no transaction is held between steps.
 
         Entries missing from a feed are quarantined too, by the id signed evidence gives
         them: a hole (the next entry's ``prev``) and a lost tail (the heads table's id, a
@@ -112,7 +122,11 @@ class QuarantineMixin:
         """
         missing: list[Damage] = []
         last: dict[bytes, int] = {}
-        for row in self.iter_rows():
+        done = 0
+        for row in self.iter_rows(batch):
+            if done and done % batch == 0:
+                yield done  # a batch checked: the caller may serve others before the next
+            done += 1
             e = check_row(row)
             if isinstance(e, Damage):
                 self.damaged.setdefault(e.key(), e)
@@ -129,7 +143,7 @@ class QuarantineMixin:
                 missing.append(_missing(author, seq, head_id, "the heads table had it"))
         if missing:
             self.quarantine(missing)
-        return self.quarantined()
+        yield done
 
     def wanted_ids(self, limit: int = 256) -> list[bytes]:
         """Ids of damaged entries to ask peers for (those whose id is known)."""

@@ -26,7 +26,7 @@ import os
 import random
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +49,9 @@ CHECKING = 2
 PEER_QUEUE = 64
 PEER_QUEUE_ENTRIES = 4000
 PEER_QUEUE_BYTES = 4 * 1024 * 1024
+#: Rows the damage scan checks per slice (about 50 ms), and per read from the store.
+SCAN_ROWS_PER_STEP = 10_000
+SCAN_BATCH = 2000
 
 
 @dataclass
@@ -134,7 +137,10 @@ class SyncEngine:
         self.rng = rng or random.Random()
         self.peers: dict[bytes, PeerSync] = {}
         self.stats = EngineStats()
+        #: the damage scan, run a slice at a time (None: not started; see advance_scan)
+        self._scan: Iterator[int] | None = None
         self._scanned = False
+        self._scan_at = 0  # rows checked by the scan so far, at the end of the last slice
         self._pushed_seq = self._own_head()
         #: called with the ingest report of every batch (the node logs / counts)
         self.on_ingest: Callable[[bytes, Any], None] | None = None
@@ -190,17 +196,35 @@ class SyncEngine:
     # --- repair: damaged entries re-requested by id ----------------------------------
 
     def _wanted(self) -> list[bytes]:
-        """Ids of our damaged entries (a full quick scan the first time: damage is
-        invisible to heads and digests, which still match)."""
-        if not self._scanned:
-            self._scanned = True
-            self.store.scan_damage()
+        """Ids of our damaged entries found so far (damage is invisible to heads and
+        digests, which still match: a quick scan of every row finds it, a slice a call)."""
+        self.advance_scan()
         return self.store.wanted_ids(limit=MAX_WANT)
 
+    def advance_scan(self, rows: int | None = None) -> bool:
+        """Check about ``rows`` more stored rows for damage; True once all are checked.
+
+        A slice at a time, so that a node with a million entries keeps answering
+        handshakes and peers while it scans (the node calls this between turns)."""
+        if self._scanned:
+            return True
+        if self._scan is None:
+            self._scan = self.store.scan_damage_steps(SCAN_BATCH)
+        rows = SCAN_ROWS_PER_STEP if rows is None else rows
+        for done in self._scan:
+            if done - self._scan_at >= rows:
+                self._scan_at = done
+                return False
+        self._scanned = True
+        return True
+
     def repair_pending(self, key: bytes) -> bool:
-        """True while we hold damaged entries and ``key`` has not yet answered our request."""
+        """True while we hold damaged entries (or have not checked them all yet) and ``key``
+        has not yet answered our request."""
         p = self.peer(key)
         if p.want_sent is not None:
+            return True
+        if not self.advance_scan():
             return True
         return not p.want_answered and bool(self._wanted())
 

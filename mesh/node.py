@@ -389,8 +389,8 @@ class Node:
         self._check_store()
 
     def _check_store(self) -> None:
-        # The generation changes with every roster entry or fork proof, from any
-        # source (this process's ingest included): cheap to read, so read it always.
+        self.engine.advance_scan()  # a slice of the damage scan between turns (no stall)
+        # Roster generation: changes with any roster entry or fork proof; cheap, read always.
         self._refresh_roster()
         version = self.store.data_version()
         if version != self._data_version:

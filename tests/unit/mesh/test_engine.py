@@ -244,3 +244,41 @@ def test_batches_checked_meanwhile_are_written_in_one_commit(tmp_path: Path) -> 
     finally:
         store.db.set_trace_callback(None)
         engine.close()
+
+
+def test_the_damage_scan_runs_a_slice_at_a_time_and_still_finds_the_damage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node checks every stored row for damage once; at a million entries that takes
+    seconds, so it goes a slice per call (the node calls it between turns) instead of all
+    in the first gossip round, where no handshake or peer was served meanwhile. Until the
+    scan is done a one-shot sync waits for it (repairs may still be needed)."""
+    import sqlite3
+
+    import mesh.engine
+    from mesh.engine import SyncEngine
+
+    monkeypatch.setattr(mesh.engine, "SCAN_BATCH", 50)
+    monkeypatch.setattr(mesh.engine, "SCAN_ROWS_PER_STEP", 100)
+    fixture = MeshFixture.create("alice", {"bob": ["operator"]})
+    db_path = tmp_path / "bob.db"
+    store = Store(db_path, create=True)
+    store.ingest([e.raw for e in fixture.entries])
+    notes = [fixture.write("alice", "note", {"i": i}) for i in range(600)]
+    store.ingest([e.raw for e in notes])
+    last = notes[-1]
+    db = sqlite3.connect(db_path)
+    flipped = last.raw[:-1] + bytes([last.raw[-1] ^ 1])  # one bit of the signature
+    db.execute("UPDATE entries SET raw = ? WHERE id = ?", (flipped, last.id))
+    db.commit()
+    db.close()
+    engine = SyncEngine(store, fixture.key("bob"))
+    peer = fixture.key("alice")
+    slices = 0
+    while not engine.advance_scan():
+        slices += 1
+        assert last.id not in store.wanted_ids(), "the damage at the end was found too early"
+        assert engine.repair_pending(peer) is True  # a one-shot sync waits for the scan
+    assert slices >= 2  # about 600 rows / 100 a slice, never all in one call
+    assert last.id in engine._wanted()
+    assert engine.repair_pending(peer) is True  # our want is not answered yet
