@@ -60,6 +60,12 @@ def find_ceremony(votes: Votes, text: str) -> Ceremony:
         return found[0]
     if len(text) >= 4 and len(found) > 1:
         raise InvalidInput(f"{text!r} matches {len(found)} key ceremonies; give more of the id")
+    if len(text) < 4:
+        raise InvalidInput(
+            f"{text!r} is too short to name a key ceremony: give at least 4 hex characters "
+            "of its id",
+            hint="`plurictl vote ceremony list` shows the ceremonies here",
+        )
     raise InvalidInput(
         f"no key ceremony matches {text!r}",
         hint="sync with the mesh; `plurictl vote ceremony list` shows the ceremonies here",
@@ -159,6 +165,24 @@ class StepResult:
     entries: list[Entry] = field(default_factory=list)
 
 
+def refuse_unusable_keys(c: Ceremony, roster: Roster) -> None:
+    """A seat key that is no ed25519 point (a ceremony written by another tool) can have no
+    share sealed to it: name the teller before anything is written."""
+    from ledger.votes.secret.ceremony import box_public
+    from ledger.votes.secret.errors import BallotEncodingError
+
+    for i, key in enumerate(c.params.tellers, 1):
+        try:
+            box_public(key)
+        except BallotEncodingError:
+            raise InvalidInput(
+                f"the seat key of {roster.name_of(c.tellers[i - 1])} (teller {i}) in this "
+                "ceremony is not a usable ed25519 key: no share can be sealed to it, so this "
+                "ceremony can never complete",
+                hint="the coordinator starts a new ceremony (field_guides/secret-ballots.md)",
+            ) from None
+
+
 def step(store: Store, identity: Identity, ceremony_text: str) -> StepResult:
     """Do everything this teller's laptop has to do in the ceremony now: deal (once),
     complain about any share for it that does not open or match, and answer every
@@ -183,6 +207,7 @@ def step(store: Store, identity: Identity, ceremony_text: str) -> StepResult:
             hint="the coordinator starts a new ceremony without this teller "
             "(field_guides/secret-ballots.md)",
         )
+    refuse_unusable_keys(c, roster)
     out = StepResult(c, me)
     params, key = c.params, identity.signing_key
     items: list[tuple[str, dict[str, Any]]] = []

@@ -10,7 +10,7 @@ from plurictl.context import AppContext, pass_app
 from plurictl.params import threshold_options
 from plurictl.render import votes as show
 from plurictl.render.common import console, emit_json, json_option
-from plurictl.render.votes import state
+from plurictl.render.votes import seals_of, state
 
 METHOD_CHOICE = click.Choice(["plurality", "approval", "ranked-choice", "quadratic"])
 
@@ -422,7 +422,7 @@ def _seal_said(r: Any, vote_id: str) -> None:
         out.print(f"[green]Shared[/]: your decryption share of sealed sheet {sheet} is written.")
     else:
         out.print(
-            f"[green]Sealed[/] sheet {sheet} ({r.sheet.count} ballots): {r.seals} of {r.k} seals"
+            f"[green]Sealed[/] sheet {sheet} ({r.sheet.count} ballots): {seals_of(r.seals, r.k)}"
         )
     if r.share == "held":
         out.print(f"{held_back(vote_id, r.k, r.sheet.id, r.seals)}.")

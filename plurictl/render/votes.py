@@ -435,3 +435,8 @@ def render_receipt(r: Any) -> None:
             f"  sealed root {r.root.hex()}; proof: {len(r.proof or [])} hashes, "
             f"checked: {r.proof_ok}"
         )
+
+
+def seals_of(seals: int, k: int) -> str:
+    """Seals against the threshold: "2 of 3 seals", past it "4 seals (3 needed)"."""
+    return f"{seals} of {k} seals" if seals <= k else f"{seals} seals ({k} needed)"

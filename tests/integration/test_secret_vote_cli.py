@@ -211,6 +211,10 @@ def test_ceremony_refusals_have_documented_exit_codes(
     a = council["alice"]
     r = invoke(a, "vote", "ceremony", "status", "abcdef12")
     assert r.exit_code == 5 and "no key ceremony matches" in r.output
+    cid = ceremony(invoke, council, deal=())
+    r = invoke(a, "vote", "ceremony", "status", cid[:3])  # it does match: too short to say
+    assert r.exit_code == 5 and "give at least 4 hex characters" in r.output, r.output
+    assert "no key ceremony matches" not in r.output
     r = invoke(a, "vote", "ceremony", "start", "--teller", "erin", "--teller", "bob")
     assert r.exit_code == 7 and "erin does not hold the teller role" in r.output
     r = invoke(council["bob"], "vote", "ceremony", "start", "--teller", "bob")
@@ -353,3 +357,29 @@ def test_deal_says_complete_once(council: dict[str, Path], invoke: Invoke) -> No
     cid = ceremony(invoke, council)
     text = ok(invoke(council["bob"], "vote", "ceremony", "deal", cid[:12]))
     assert f"Ceremony {cid[:12]} complete" in text and "complete: complete" not in text
+
+
+def test_a_ceremony_naming_a_key_no_share_can_be_sealed_to_names_that_teller(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    """A ceremony written by another tool whose seat key for carol is no ed25519 point:
+    `deal` names carol and says the ceremony can never complete, before writing anything
+    (it used to say only "teller key is not a usable ed25519 key")."""
+    from ledger.home import Home
+
+    a = council["alice"]
+    cid = ceremony(invoke, council, deal=())
+    with Store.open(a) as s:
+        body = dict(next(e for e in s.entries(kind_prefix="vote.") if e.id.hex() == cid).body)
+    carol = body["tellers"][1]  # TELLERS: bob, carol, dave
+    body["teller_keys"] = {**body["teller_keys"], carol: (bytes([2]) + bytes(31)).hex()}
+    with Home(a) as h:
+        forged = h.append("vote.ceremony", body).id.hex()
+    sync(*council.values())
+    with Store.open(council["bob"]) as s:
+        before = s.count()
+    r = invoke(council["bob"], "vote", "ceremony", "deal", forged[:12])
+    assert r.exit_code == 5, r.output
+    assert "carol (teller 2)" in r.output and "can never complete" in r.output, r.output
+    with Store.open(council["bob"]) as s:
+        assert s.count() == before  # nothing written

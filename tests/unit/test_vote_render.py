@@ -86,3 +86,11 @@ def test_status_of_a_sealed_vote_missing_ballots(capsys: pytest.CaptureFixture[s
     vote_render.render_status(vote_json.status(votes.votes[v.id], votes, m.roster()))
     out = text(capsys)
     assert "SEALED" in out and "1 listed ballot(s) are not here yet" in out
+
+
+def test_seals_past_the_threshold_never_read_four_of_three() -> None:
+    from plurictl.render.votes import seals_of
+
+    assert seals_of(2, 3) == "2 of 3 seals"
+    assert seals_of(3, 3) == "3 of 3 seals"
+    assert seals_of(4, 3) == "4 seals (3 needed)"  # was "4 of 3 seals" (review 21c C4e)
