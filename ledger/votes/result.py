@@ -23,6 +23,7 @@ from ledger.votes.state import (
     VOTED,
     Ballot,
     Result,
+    Sheet,
     Slot,
     Vote,
 )
@@ -107,6 +108,66 @@ def refuse_small(vote: Vote, listed: Iterable[bytes], doing: str, reveal_small: 
         )
 
 
+def refuse_unreachable(vote: Vote, doing: str, sheet: Sheet | None, member: bytes | None) -> None:
+    """A sheet (None: a new one) that can never reach k seals gets no seal and is not
+    closed (exit 5): only tellers who have not sealed yet can add one. Points at a sheet
+    that still can, if any (review 21d D2: "stuck" was said while one could finish)."""
+    k = vote.charter.k
+    unsealed = [t for t in vote.charter.tellers if t not in vote.seals and t != member]
+
+    def reach(s: Sheet | None, me: int) -> int:
+        return (len(s.sealers) + len(s.set_aside) if s else 0) + me + len(unsealed)
+
+    if reach(sheet, 1 if member else 0) >= k:
+        return
+    what = f"sheet {sheet.id.hex()[:12]}" if sheet else "a new sheet"
+    can = sorted(
+        (s for s in vote.sheets.values() if s.problem is None and s is not sheet),
+        key=lambda s: (-len(s.sealers), s.id),
+    )
+    can = [s for s in can if reach(s, 1 if member else 0) >= k]
+    why = (
+        f"refusing to {doing}: {what} can never reach {k} seals (only {len(unsealed)} other "
+        "teller(s) have not sealed yet)"
+    )
+    if not can:
+        raise InvalidInput(
+            why + "; no sheet can: this vote is stuck",
+            hint="the coordinator opens a new vote (same question and roll); "
+            "field_guides/voting.md",
+        )
+    best = can[0].id.hex()[:12]
+    raise InvalidInput(
+        f"{why}; sheet {best} has {len(can[0].sealers)} seal(s) and can still be sealed",
+        hint=f"tellers seal it: plurictl vote seal {vote.id.hex()[:8]} --sheet {best} "
+        "--accept-late (ballots it leaves out stay uncounted)",
+    )
+
+
+def refuse_stuck(vote: Vote, doing: str) -> None:
+    """A vote no sheet can seal any more (``vote.stuck`` while none is sealed: counted seals
+    only grow, a gone seat never comes back) gets no new sheet or seal: say Stuck and the way
+    out instead of "seal it" or "run it again" (exit 5)."""
+    if vote.stuck is None or vote.sealed_sheet is not None:
+        return
+    raise InvalidInput(
+        f"refusing to {doing}: this vote is Stuck: {vote.stuck.advice}",
+        hint=f"`plurictl vote status {vote.id.hex()[:8]}` says why; nothing written",
+    )
+
+
+def shared_sheets(vote: Vote) -> set[bytes]:
+    """The sheets of a secret vote that carry a decryption share (a seal's or a
+    ``vote.share``'s); empty for an open vote."""
+    if vote.charter.fields.secret is None:
+        return set()
+    shared = {s.sheet for s in vote.share_entries}
+    for i, sheet in vote.sheets.items():
+        if any(x.share is not None for x in (*sheet.sealers, *sheet.set_aside)):
+            shared.add(i)
+    return shared
+
+
 def refuse_second_sheet(vote: Vote, doing: str, sheet: bytes | None = None) -> None:
     """A secret vote decrypts one sheet. Once a sheet carries a decryption share (a seal
     that carries one, or a ``vote.share``: honest software writes them only on a sheet
@@ -116,10 +177,7 @@ def refuse_second_sheet(vote: Vote, doing: str, sheet: bytes | None = None) -> N
     Seals without a share (seal, then share) do not block a split's heal."""
     if vote.charter.fields.secret is None:
         return
-    shared = {s.sheet for s in vote.share_entries}
-    shared |= {i for i, s in vote.sheets.items() if any(x.share is not None for x in s.sealers)}
-    shared |= {i for i, s in vote.sheets.items() if any(x.share is not None for x in s.set_aside)}
-    others = sorted(i for i in shared if i != sheet and i in vote.sheets)
+    others = sorted(i for i in shared_sheets(vote) if i != sheet and i in vote.sheets)
     if others:
         first = others[0].hex()[:12]
         raise InvalidInput(

@@ -203,7 +203,7 @@ def stuck(
     if best + len(able) >= f.k or any(counts.get(sid, 0) >= f.k for sid in refused):
         return None
     advice = (
-        f"no sheet can reach {f.k} seals any more: the best has {best}, and only "
+        f"no sheet can reach {f.k} seals any more: the best that can still get seals has {best}, and only "
         f"{len(able)} teller(s) can still seal. Open a new vote (same question and roll) "
         "with tellers who can seal, and tell the voters to cast again there"
     )

@@ -75,11 +75,12 @@ def write_share(
     """A teller of a secret vote adds its decryption share to the sealed sheet (a
     ``vote.share``); nothing when it already has a valid one there or the counts are
     decrypted. Refused (exit 5) while no sheet is sealed here."""
-    from ledger.votes.result import refuse_small
+    from ledger.votes.result import refuse_small, refuse_stuck
     from ledger.votes.secret_writer import share_for
     from ledger.votes.writer import load, pick_sheet
 
     mine = vote.seals.get(member)
+    refuse_stuck(vote, "wait for a share")
     if vote.sealed_sheet is None:
         sheet = pick_sheet(vote, sheet_text) if mine is None else vote.sheets.get(mine.sheet)
         seals = len(sheet.sealers) if sheet is not None else 0
@@ -121,3 +122,32 @@ def write_share(
     entry = store.append(identity, SHARE, body)
     now = load(store)[0].votes[vote.id]
     return SealResult(entry, sheet, len(sheet.sealers), vote.charter.k, now.state, "written")
+
+
+def sealed_already(vote: Vote, member: bytes, sheet_text: str | None) -> SealResult:
+    """An open vote's teller runs `vote seal` again: nothing to write when it names no
+    sheet or the one it sealed (exit 0); another sheet would be teller equivocation."""
+    from ledger.errors import TrustError
+
+    done = vote.seals[member]
+    if sheet_text and not done.sheet.hex().startswith(sheet_text.strip().lower()):
+        raise TrustError(
+            f"you already sealed sheet {done.sheet.hex()[:12]} of this vote; a teller seals at "
+            "most one sheet per vote",
+            hint="a second seal on another sheet is teller equivocation: flagged, never counted",
+        )
+    sheet = vote.sheets.get(done.sheet)
+    if sheet is None:  # sealed a sheet this laptop lacks
+        raise InvalidInput(
+            f"you already sealed sheet {done.sheet.hex()[:12]}, which this laptop lacks",
+            hint="sync with the mesh; a teller seals once",
+        )
+    why = "you already sealed this sheet; a teller seals once"
+    if vote.sealed_sheet is not None and vote.sealed_sheet != done.sheet:
+        why = (
+            f"you sealed sheet {done.sheet.hex()[:12]}; the vote is sealed on sheet "
+            f"{vote.sealed_sheet.hex()[:12]}, and a teller seals once"
+        )
+    return SealResult(
+        None, sheet, len(sheet.sealers), vote.charter.k, vote.state, f"nothing: {why}"
+    )

@@ -38,7 +38,14 @@ from ledger.votes.bodies import (
     parse_options,
     seal_threshold,
 )
-from ledger.votes.result import refuse_second_sheet, refuse_small, refuse_unseen
+from ledger.votes.result import (
+    refuse_second_sheet,
+    refuse_small,
+    refuse_stuck,
+    refuse_unreachable,
+    refuse_unseen,
+    shared_sheets,
+)
 from ledger.votes.share_writer import SealResult
 from ledger.votes.view import PROVISIONAL, Sheet, Vote, Votes, fold
 
@@ -462,6 +469,8 @@ def close(
     ids = sorted(vote.ballots)
     refuse_small(vote, ids, "close this secret vote", reveal_small)
     refuse_second_sheet(vote, "close a new sheet")
+    refuse_stuck(vote, "close a new sheet")
+    refuse_unreachable(vote, "close a new sheet", None, None)
     root = merkle.root(ids)
     latest: dict[bytes, int] = {}
     for s in sorted(vote.stops, key=lambda s: (s.seq, s.id)):
@@ -542,11 +551,8 @@ def seal(
             store, identity, votes, vote, member, sheet_text, reveal_small
         )
     if done is not None:
-        raise TrustError(
-            f"you already sealed sheet {done.sheet.hex()[:12]} of this vote; a teller seals at "
-            "most one sheet per vote",
-            hint="a second seal on another sheet is teller equivocation: flagged, never counted",
-        )
+        return share_writer.sealed_already(vote, member, sheet_text)
+    refuse_stuck(vote, "seal")
     sheet = pick_sheet(vote, sheet_text)
     if vote.sealed_sheet is not None and sheet.id != vote.sealed_sheet:
         raise InvalidInput(f"this vote is already sealed on sheet {vote.sealed_sheet.hex()[:12]}")
@@ -561,21 +567,20 @@ def seal(
     unseen = [b for b in sheet.ballots if b not in vote.ballots]
     if unseen:
         refuse_unseen(vote, roster, sheet.id, unseen, store.get)
+    refuse_unreachable(vote, f"seal sheet {sheet.id.hex()[:12]}", sheet, member)
     omitted = [b for b in vote.ballots if b not in listed]
     if omitted and not accept_late:
+        again = vote.sealed_sheet is None and not shared_sheets(vote)
         raise InvalidInput(
             f"the sheet leaves out {len(omitted)} ballot(s) this laptop holds; sealing it makes "
             "them uncounted (late)",
-            hint="ask the coordinator to close again so a new sheet includes them (not for "
-            "a secret vote once a sheet carries a share), or seal with --accept-late",
-        )
-    unsealed = [t for t in vote.charter.tellers if t not in vote.seals and t != member]
-    reach = len(sheet.sealers) + len(sheet.set_aside) + 1 + len(unsealed)
-    if reach < vote.charter.k:
-        raise InvalidInput(
-            f"sheet {sheet.id.hex()[:12]} can no longer reach {vote.charter.k} seals: too many "
-            "tellers already sealed other sheets",
-            hint="this vote is stuck; the coordinator opens a new one (field_guides/voting.md)",
+            hint=(
+                "ask the coordinator to close again so a new sheet includes them, or "
+                if again
+                else "the vote is sealed on this sheet or carries shares, so a new sheet "
+                "cannot help: "
+            )
+            + "seal with --accept-late",
         )
     refuse_second_sheet(vote, f"seal sheet {sheet.id.hex()[:12]}", sheet.id)
     refuse_small(vote, listed, f"seal sheet {sheet.id.hex()[:12]}", reveal_small)

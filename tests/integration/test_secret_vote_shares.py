@@ -166,3 +166,60 @@ def test_k_minus_1_colluders_with_a_private_copy_cannot_decrypt_the_earlier_shee
     assert [c for c in carriers(bob_x) if c[2] == sheet_a] == [("vote.seal", "bob", sheet_a)]
     for h in council.values():  # no honest share on A anywhere
         assert all(sheet != sheet_a for _, _, sheet in carriers(h))
+
+
+def test_a_stuck_vote_says_stuck_to_the_teller_and_the_coordinator(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    """Review 21d D1: k = 2 of bob, carol, dave; bob seals sheet A, dave sheet B, carol's
+    key is revoked: no sheet can reach 2 seals. `vote seal` and `vote close` said "run it
+    again" and "tellers seal it"; they now say Stuck and the way out, and write nothing."""
+    a = council["alice"]
+    cid = secret.ceremony(invoke, council)
+    vid: str = json_out(secret.open_secret(invoke, a, cid))["vote"]
+    sync(*council.values())
+    for name, choice in {"alice": "north", "bob": "south", "carol": "north"}.items():
+        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
+    sync(*council.values())
+    sheet_b = json_out(invoke(a, "vote", "close", vid[:8], "--json"))["sheet"]
+    ok(invoke(council["erin"], "vote", "cast", vid[:8], "east"))
+    sync(*council.values())
+    sheet_a = json_out(invoke(a, "vote", "close", vid[:8], "--json"))["sheet"]
+    sync(*council.values())
+    ok(invoke(council["bob"], "vote", "seal", vid[:8], "--sheet", sheet_a[:12]))
+    ok(invoke(council["dave"], "vote", "seal", vid[:8], "--sheet", sheet_b[:12], "--accept-late"))
+    ok(invoke(a, "roster", "revoke", "carol", "--reason", "laptop lost", "--at", "0"))
+    sync(*council.values())
+    status = json_out(invoke(a, "vote", "status", vid[:8], "--json"))
+    assert status["stuck"] is True
+    with Store.open(council["bob"]) as s:
+        before = s.count()
+    for home, args in (
+        (council["bob"], ("seal", vid[:8])),
+        (a, ("close", vid[:8])),
+    ):
+        r = invoke(home, "vote", *args)
+        text = " ".join(r.output.split())
+        assert r.exit_code == 5 and "this vote is Stuck" in text, text
+        assert "Open a new vote" in text and "run `plurictl vote seal" not in text, text
+        assert "tellers seal it" not in text
+    with Store.open(council["bob"]) as s:
+        assert s.count() == before
+
+
+def test_a_teller_running_seal_again_on_an_open_vote_has_nothing_to_write(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    """Review 21d (low): a teller's second `vote seal` on the sheet it sealed is nothing to
+    do (exit 0), not a trust refusal (exit 7) about "another sheet"."""
+    a = council["alice"]
+    vid = base.open_vote(invoke, a)
+    sync(*council.values())
+    ok(invoke(council["bob"], "vote", "cast", vid[:8], "north"))
+    sync(*council.values())
+    ok(invoke(a, "vote", "close", vid[:8]))
+    sync(*council.values())
+    ok(invoke(council["bob"], "vote", "seal", vid[:8]))
+    r = invoke(council["bob"], "vote", "seal", vid[:8])
+    text = " ".join(r.output.split())
+    assert r.exit_code == 0 and "Nothing to write: you already sealed this sheet" in text, text

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.errors import InvalidInput
+from ledger.errors import InvalidInput, TrustError
 from ledger.store import Store
 from ledger.testing import MeshFixture
 from ledger.votes import as_json as vote_json
@@ -93,8 +93,10 @@ def test_partition_only_the_teller_majority_finishes(laptops, tmp_path: Path) ->
     assert len(late) == 3  # side B's ballots missed the sealed sheet
     assert r.turnout_weight == 3 and r.roll_weight == 7 and r.quorum_met  # 3 of 7 >= 40%
     # dave's seal is spent on B's sheet; sealing again is refused, and B's sheet is stuck
-    with pytest.raises(Exception, match="already sealed"):
-        votes.seal(b, who("dave"), vid)
+    again = votes.seal(b, who("dave"), vid)  # nothing to do: a teller seals once
+    assert again.entry is None and again.share.startswith("nothing: you sealed sheet")
+    with pytest.raises(TrustError, match="already sealed"):  # another sheet: equivocation
+        votes.seal(b, who("dave"), vid, sheet_text=final.sealed_sheet.hex()[:12])  # type: ignore[union-attr]
     with pytest.raises(InvalidInput, match="already FINAL"):
         votes.close(b, who("cody"), vid)
 

@@ -48,8 +48,8 @@ def test_a_sheet_listing_a_ballot_revoked_below_it_is_refused_and_the_vote_says_
     r = invoke(council["bob"], "vote", "seal", vid[:8])
     said = " ".join(r.output.split())
     assert r.exit_code == 5, said
-    assert f"lists dave's ballot (seq {seq})" in said and "revoked" in said
-    assert "opens a new vote" in said
+    assert f"lists dave's ballot (seq {seq};" in said and "revoked" in said, said
+    assert "this vote is Stuck" in said and "Open a new vote" in said  # review 21d D1
     st = json_out(invoke(a, "vote", "status", vid[:8], "--json"))
     assert st["state"] == "PROVISIONAL" and st["stuck"] is True, st["stuck_detail"]
     advice = st["stuck_detail"]["advice"]
@@ -85,3 +85,50 @@ def test_a_teller_whose_role_was_removed_sits_in_an_empty_seat(
     assert st["stuck"] is True and st["stuck_detail"]["can_still_seal"] == ["bob"]
     gone = {x["name"]: x["why"] for x in st["stuck_detail"]["cannot_seal"]}
     assert gone == {"carol": "teller role removed", "dave": "teller role removed"}
+
+
+def test_a_sheet_that_can_never_be_sealed_is_not_closed_and_points_at_one_that_can(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    """Review 21d D2: k = 2 of bob, carol, dave. bob sealed sheet A, carol sheet B; sheet C
+    (closed where carol's seal had not arrived) can get dave's seal only. `vote seal` on C
+    said "this vote is stuck; open a new one" although A or B can still finish with
+    dave's seal, and `vote close` wrote more sheets no teller could seal. Both now refuse
+    (exit 5, nothing written) and name the sheet that can still be sealed."""
+    a = council["alice"]
+    vid = base.open_vote(invoke, a)
+    sync(*council.values())
+
+    def cast_and_close(name: str, choice: str, *homes: Path) -> str:
+        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
+        sync(*(homes or council.values()))
+        sheet: str = json_out(invoke(a, "vote", "close", vid[:8], "--json"))["sheet"]
+        sync(*(homes or council.values()))
+        return sheet
+
+    ok(invoke(a, "vote", "cast", vid[:8], "north"))
+    cast_and_close("bob", "south")
+    ok(invoke(council["bob"], "vote", "seal", vid[:8]))
+    sync(*council.values())
+    sheet_b = cast_and_close("carol", "north")
+    ok(invoke(council["carol"], "vote", "seal", vid[:8], "--sheet", sheet_b[:12]))
+    others = [council[n] for n in ("alice", "bob", "dave", "erin")]  # carol's seal stays home
+    sheet_c = cast_and_close("dave", "south", *others)
+    sync(*council.values())
+    ok(invoke(council["erin"], "vote", "cast", vid[:8], "north"))
+    sync(*council.values())
+    with Store.open(a) as s:
+        before = s.count()
+    r = invoke(a, "vote", "close", vid[:8])
+    said = " ".join(r.output.split())
+    assert r.exit_code == 5 and "a new sheet can never reach 2 seals" in said, said
+    assert "can still be sealed" in said and "--accept-late" in said
+    with Store.open(a) as s:
+        assert s.count() == before
+    r = invoke(council["dave"], "vote", "seal", vid[:8], "--sheet", sheet_c[:12])
+    said = " ".join(r.output.split())
+    assert r.exit_code == 5 and f"sheet {sheet_c[:12]} can never reach 2 seals" in said, said
+    assert "can still be sealed" in said and "opens a new" not in said
+    text = ok(invoke(council["dave"], "vote", "seal", vid[:8], "--sheet", sheet_b[:12],
+                     "--accept-late"))  # fmt: skip
+    assert "FINAL" in text
