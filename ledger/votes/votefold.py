@@ -48,6 +48,9 @@ if TYPE_CHECKING:
     from ledger.votes.secret import VoteContext
 
 
+_STR, _LEN_64 = frozenset({str}), frozenset({64})
+
+
 class VoteFold:
     """Folds the entries of one vote (already sorted by id)."""
 
@@ -109,7 +112,9 @@ class VoteFold:
     @staticmethod
     def ids(value: Any, what: str) -> list[bytes]:
         """A list of hex ids as bytes, parsed in one go (sheets list up to 100,000)."""
-        if type(value) is not list or not all(type(v) is str and len(v) == 64 for v in value):
+        if type(value) is not list or not (  # every item text of 64 characters, checked in C
+            set(map(type, value)) <= _STR and set(map(len, value)) <= _LEN_64
+        ):
             raise Malformed(f"{what} must be a list of ids (64 lowercase hex characters)")
         joined = "".join(value)
         if joined != joined.lower():
