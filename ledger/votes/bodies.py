@@ -374,6 +374,16 @@ def choice_checker(
     seen: dict[tuple[Any, ...], tuple[Any, str | None]] = {}  # most ballots repeat a choice
 
     def check(choice: Any) -> tuple[Any, str | None]:
+        if method == QUADRATIC and type(choice) is dict:
+            # keyed with the types too: 1, 1.0 and True are equal keys, not equal votes
+            key = (*choice, *map(type, choice), *map(type, choice.values()), *choice.values())
+            try:
+                return seen[key]
+            except KeyError:
+                out = seen[key] = _check(method, known, credits, choice)
+                return out
+            except TypeError:  # unhashable votes: never cached
+                return _check(method, known, credits, choice)
         if type(choice) is not list or method == QUADRATIC:
             return _check(method, known, credits, choice)
         try:

@@ -42,16 +42,15 @@ def resolve_slot(member: bytes, weight: int, ballots: list[Ballot]) -> Slot:
     # Replacement is transitive, but only through ballots that are here, and a ballot
     # that is here already lists what it names: the union of the names is the closure.
     replaced: set[Any] = set()
-    for b in ballots:
-        try:
+    try:
+        for b in ballots:
             replaced.update(b.replaces)
-        except TypeError:  # an unhashable item names nothing
-            replaced.update(r for r in b.replaces if type(r) is str)
-    heads: list[Ballot] = []
-    older: list[Ballot] = []
-    for b in ballots:
-        (older if b.key in replaced else heads).append(b)
-    heads.sort(key=_by_id)
+    except TypeError:  # an unhashable item names nothing (only text names a ballot)
+        replaced = {r for b in ballots for r in b.replaces if type(r) is str}
+    heads = [b for b in ballots if b.key not in replaced]
+    older = [b for b in ballots if b.key in replaced]
+    if len(heads) > 1:
+        heads.sort(key=_by_id)
     older.sort(key=_by_id)
     if len(heads) > 1:
         return Slot(member, weight, VOID, conflict=heads, replaced=older)

@@ -195,11 +195,14 @@ def _well_formed(
     HLC over entries and proofs ("last heard", display only)."""
     by_id: dict[bytes, Entry] = {}
     seen_hlc: dict[bytes, int] = {}
+    checks = schemas.checks(VOTE_KINDS)  # the generic body schemas (ledger.schemas)
     for e in entries:
-        if e.kind in VOTE_KINDS:
-            malformed = schemas.problem(e)  # the generic body schema (ledger.schemas)
-            if malformed:
-                out.ignored.append(Ignored(e.id, e.author, e.seq, e.kind, malformed))
+        kind = e.kind
+        if kind in checks:
+            check = checks[kind]
+            if check is not None and check(e.body, "body") is not None:
+                malformed = schemas.problem(e) or "malformed body"
+                out.ignored.append(Ignored(e.id, e.author, e.seq, kind, malformed))
             else:
                 by_id[e.id] = e
         if track_heard and seen_hlc.get(e.author, -1) < e.hlc:
