@@ -131,15 +131,18 @@ class VoteFold:
             self.rejected[e.id] = reason
 
     def run(self, entries: list[Entry]) -> None:
-        handlers = {BALLOT: self.ballot, STOP: self.stop, CLOSE: self.close, SHARE: self.share}
+        ballot, handlers = self.ballot, {STOP: self.stop, CLOSE: self.close, SHARE: self.share}
         seals: list[Seal] = []
         for e in entries:
-            if e.kind == SEAL:
+            kind = e.kind
+            if kind == BALLOT:  # nearly every entry
+                ballot(e)
+            elif kind == SEAL:
                 seal = self.seal(e)
                 if seal is not None:
                     seals.append(seal)
             else:
-                handlers[e.kind](e)
+                handlers[kind](e)
         self.count_seals(seals)
         vote = self.vote
         if vote.state == CONFLICT:
@@ -192,7 +195,7 @@ class VoteFold:
             return
         choice, spoiled = self.check(body.get("choice"))  # make_ballot, in line
         self.vote.ballots[eid] = Ballot(
-            eid, e.author, member, e.seq, e.hlc, e.sig, choice, tuple(replaces), spoiled, eid.hex()
+            eid, e.author, member, e.seq, e.hlc, e.sig, choice, replaces, spoiled, eid.hex()
         )
 
     def make_ballot(self, e: Entry, member: bytes) -> Ballot:
@@ -209,7 +212,7 @@ class VoteFold:
             e.hlc,
             e.sig,
             choice,
-            tuple(replaces) if type(replaces) is list else (),
+            replaces if type(replaces) is list else (),
             spoiled,
             e.id.hex(),
         )
