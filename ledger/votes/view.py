@@ -171,7 +171,7 @@ def _fold(
         keys_of.setdefault(info.member, []).append(key)
     for vid, vote in sorted(out.votes.items()):
         mine = grouped.get(vid, [])
-        if vote.charter.fields.rules == 1:  # older charters never read fork proofs
+        if from_proofs and vote.charter.fields.rules == 1:  # older charters never read proofs
             mine = [e for e in mine if e.id not in from_proofs]
         _fold_one(vote, roster, out, by_id, parts, mine, count)
         if vid in conditional and vote.sealed_sheet is None and vote.state != CONFLICT:
