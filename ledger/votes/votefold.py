@@ -91,6 +91,7 @@ class VoteFold:
         self.encrypted: dict[bytes, SecretBallot] = vote.encrypted
         #: a secret vote's ``vote.share`` entries by tellers (as seals: sheet, root, share)
         self.share_entries: list[Seal] = vote.share_entries
+        self.ballots = vote.ballots
 
     def authority(self, author: bytes, seq: int, roles: tuple[str, ...]) -> str | None:
         """``roster.authority``, answered once per key when it holds a role for its whole feed."""
@@ -165,7 +166,8 @@ class VoteFold:
     # --- entries -------------------------------------------------------------------
 
     def ballot(self, e: Entry) -> None:
-        member = self.voters.get(e.author)  # keys that may vote at every seq, already checked
+        _v, author, seq, _prev, hlc, _kind, body, sig, _raw, eid = e  # one unpack, not 6 reads
+        member = self.voters.get(author)  # keys that may vote at every seq, already checked
         if member is None:
             member = self.roster.member_of(e.author)
             why = self.authority(e.author, e.seq, VOTER_ROLES)
@@ -184,18 +186,16 @@ class VoteFold:
                 return
             if self.always[(e.author, VOTER_ROLES)]:
                 self.voters[e.author] = member
-        body = e.body
         replaces = body.get("replaces", [])
         if type(replaces) is not list:
             self.ignore(e, "malformed ballot: replaces must be a list of ballot ids")
             return
-        eid = e.id
         if self.ctx is not None:  # a secret vote: the choice is encrypted
             self.vote.ballots[eid] = self.make_ballot(e, member)
             return
         choice, spoiled = self.check(body.get("choice"))  # make_ballot, in line
-        self.vote.ballots[eid] = Ballot(
-            eid, e.author, member, e.seq, e.hlc, e.sig, choice, replaces, spoiled, eid.hex()
+        self.ballots[eid] = Ballot(
+            eid, author, member, seq, hlc, sig, choice, replaces, spoiled, eid.hex()
         )
 
     def make_ballot(self, e: Entry, member: bytes) -> Ballot:
