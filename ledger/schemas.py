@@ -226,6 +226,13 @@ def body_problem(kind: str, body: Any) -> str | None:
     return f"malformed body: {found}" if found else None
 
 
+def checks(kinds: Iterable[str]) -> dict[str, Check | None]:
+    """Each kind's registered schema (None: it has none), looked up once for a fold over
+    many entries; a body passes when ``check(body, "body")`` is None, and
+    :func:`body_problem` then words what it says otherwise."""
+    return {k: _REGISTRY.get(k) for k in kinds}
+
+
 def split(entries: Iterable[Entry]) -> tuple[list[Entry], list[tuple[Entry, str]]]:
     """(entries whose bodies fit, [(entry, reason) for those that do not])."""
     good, bad = [], []

@@ -374,6 +374,21 @@ def choice_checker(
     seen: dict[tuple[Any, ...], tuple[Any, str | None]] = {}  # most ballots repeat a choice
 
     def check(choice: Any) -> tuple[Any, str | None]:
+        if method == QUADRATIC and type(choice) is dict:
+            key = tuple(choice.items())
+            try:
+                hit = seen.get(key)
+            except TypeError:  # unhashable votes: never cached
+                return _check(method, known, credits, choice)
+            # only plain choices are cached, and answered: 1, 1.0 and True are equal keys
+            # but not equal votes
+            plain = _plain(choice)
+            if hit is not None and plain:
+                return hit
+            out = _check(method, known, credits, choice)
+            if plain:
+                seen[key] = out
+            return out
         if type(choice) is not list or method == QUADRATIC:
             return _check(method, known, credits, choice)
         try:
@@ -386,6 +401,14 @@ def choice_checker(
             return _check(method, known, credits, choice)
 
     return check
+
+
+def _plain(choice: dict[Any, Any]) -> bool:
+    """A quadratic choice with text keys and whole-number votes, by exact type."""
+    for oid, votes in choice.items():
+        if type(oid) is not str or type(votes) is not int:
+            return False
+    return True
 
 
 def _check(

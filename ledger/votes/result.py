@@ -6,7 +6,8 @@ Pure functions used by :mod:`ledger.votes.view` (split out to keep that fold sho
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from operator import attrgetter
+from itertools import islice
+from operator import attrgetter, lt
 from typing import Any
 
 from ledger import merkle
@@ -42,16 +43,15 @@ def resolve_slot(member: bytes, weight: int, ballots: list[Ballot]) -> Slot:
     # Replacement is transitive, but only through ballots that are here, and a ballot
     # that is here already lists what it names: the union of the names is the closure.
     replaced: set[Any] = set()
-    for b in ballots:
-        try:
+    try:
+        for b in ballots:
             replaced.update(b.replaces)
-        except TypeError:  # an unhashable item names nothing
-            replaced.update(r for r in b.replaces if type(r) is str)
-    heads: list[Ballot] = []
-    older: list[Ballot] = []
-    for b in ballots:
-        (older if b.key in replaced else heads).append(b)
-    heads.sort(key=_by_id)
+    except TypeError:  # an unhashable item names nothing (only text names a ballot)
+        replaced = {r for b in ballots for r in b.replaces if type(r) is str}
+    heads = [b for b in ballots if b.key not in replaced]
+    older = [b for b in ballots if b.key in replaced]
+    if len(heads) > 1:
+        heads.sort(key=_by_id)
     older.sort(key=_by_id)
     if len(heads) > 1:
         return Slot(member, weight, VOID, conflict=heads, replaced=older)
@@ -66,7 +66,14 @@ def sealed_slots(vote: Vote, listed: set[bytes]) -> dict[bytes, Slot]:
     ballots = vote.ballots
     changed = {ballots[bid].member for bid in ballots.keys() - listed}
     per_member: dict[bytes, list[Ballot]] = {}
-    if changed:
+    slots = vote.slots
+    if changed and all(m in slots for m in changed):
+        # a slot holds every ballot of its member (the one, the heads, the replaced)
+        for m in changed:
+            s = slots[m]
+            mine = [*s.conflict, *s.replaced] if s.ballot is None else [s.ballot, *s.replaced]
+            per_member[m] = [b for b in mine if b.id in listed]
+    elif changed:  # slots not resolved (a vote in conflict): from the ballots
         for bid, b in vote.ballots.items():
             if b.member in changed and bid in listed:
                 per_member.setdefault(b.member, []).append(b)
@@ -247,23 +254,29 @@ def final_result(
     counted: list[Ballot] = []
     uncounted: list[tuple[bytes, str]] = []
     late = f"{LATE}: not in the sealed set"
+    void = "void: double vote (two ballots that do not name each other)"
+    replaced = "replaced by a later ballot in the sealed set"
+    add = uncounted.append
     for bid, b in vote.ballots.items():  # in id order: entries are folded sorted by id
-        slot = slots[b.member]
         if bid not in listed:
-            uncounted.append((bid, late))
-        elif slot.status == VOID:
-            uncounted.append((bid, "void: double vote (two ballots that do not name each other)"))
-        elif slot.ballot is not b:
-            uncounted.append((bid, "replaced by a later ballot in the sealed set"))
+            add((bid, late))
+            continue
+        slot = slots[b.member]
+        if slot.ballot is not b:  # a void slot holds no ballot
+            add((bid, void if slot.status == VOID else replaced))
         elif b.spoiled:
-            uncounted.append((bid, f"spoiled: {b.spoiled}"))
+            add((bid, f"spoiled: {b.spoiled}"))
         else:
             counted.append(b)
-    for bid in ordered:
-        if bid in rejected:
-            uncounted.append((bid, f"listed but not counted: {rejected[bid]}"))
-        elif bid not in vote.ballots:
-            uncounted.append((bid, "listed but not a ballot of this vote"))
+    odd = (listed - vote.ballots.keys()) | (listed & rejected.keys())
+    if odd:  # listed ids that are not counted ballots here (rare): in sheet order
+        for bid in ordered:
+            if bid not in odd:
+                continue
+            if bid in rejected:
+                add((bid, f"listed but not counted: {rejected[bid]}"))
+            else:
+                add((bid, "listed but not a ballot of this vote"))
     return Result(
         tally,
         outcome,
@@ -283,7 +296,7 @@ def final_result(
 def sheet_problem(listed: list[bytes], count: int, root: bytes) -> str | None:
     if len(listed) != count:
         return f"lists {len(listed)} ballots but says {count}"
-    if any(listed[i] >= listed[i + 1] for i in range(len(listed) - 1)):
+    if not all(map(lt, listed, islice(listed, 1, None))):  # pairwise, in C
         return "ballot ids are not in ascending order without repeats"
     if merkle.root(listed) != root:
         return "the Merkle root does not match the listed ballots"

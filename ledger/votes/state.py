@@ -6,6 +6,7 @@ Plain data (dataclasses); :mod:`ledger.votes.view` builds it and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -110,9 +111,9 @@ class Ballot:
     hlc: int
     sig: bytes
     choice: Any
-    replaces: tuple[
-        str, ...
-    ]  # hex ids as written; names that are not this voter's ballots do nothing
+    #: hex ids as written (the body's own list, never changed); names that are not this
+    #: voter's ballots do nothing
+    replaces: Sequence[str]
     spoiled: str | None = None
     key: str = ""  # the id in hex, as other ballots name it
 

@@ -135,13 +135,26 @@ def _fold(
     parts: dict[bytes, Entry] = {}
     charters: list[Entry] = []
     ceremony_entries: list[Entry] = []
+    by_text: dict[str, list[Entry]] = {}  # the other entries, by the vote id as written
+    odd: list[Entry] = []  # ... and those naming it with something else than text
     for e in ordered:
-        if e.kind == PART:
+        kind = e.kind
+        if kind == PART:
             parts[e.id] = e
-        elif e.kind == CHARTER:
+        elif kind == CHARTER:
             charters.append(e)
-        elif e.kind in CEREMONY_KINDS:
+        elif kind in CEREMONY_KINDS:
             ceremony_entries.append(e)
+        else:
+            text = e.body.get("vote")
+            if type(text) is str:
+                group = by_text.get(text)
+                if group is None:
+                    by_text[text] = [e]
+                else:
+                    group.append(e)
+            else:
+                odd.append(e)
     if ceremony_entries:  # the crypto stack loads only where key ceremonies exist
         from ledger.votes.ceremonies import fold_ceremonies
 
@@ -151,14 +164,14 @@ def _fold(
     conditional: dict[bytes, str] = {}
     for e in charters:  # in id order, once every part is known
         _charter(e, roster, parts, out, invalid, incomplete, conditional)
-    grouped = _group_by_vote(ordered, out, invalid, incomplete)
+    grouped = _group_by_vote(by_text, odd, out, invalid, incomplete)
     heard_map = heard if heard is not None else seen_hlc
     keys_of: dict[bytes, list[bytes]] = {}
     for key, info in roster.keys.items():
         keys_of.setdefault(info.member, []).append(key)
     for vid, vote in sorted(out.votes.items()):
         mine = grouped.get(vid, [])
-        if vote.charter.fields.rules == 1:  # older charters never read fork proofs
+        if from_proofs and vote.charter.fields.rules == 1:  # older charters never read proofs
             mine = [e for e in mine if e.id not in from_proofs]
         _fold_one(vote, roster, out, by_id, parts, mine, count)
         if vid in conditional and vote.sealed_sheet is None and vote.state != CONFLICT:
@@ -182,11 +195,14 @@ def _well_formed(
     HLC over entries and proofs ("last heard", display only)."""
     by_id: dict[bytes, Entry] = {}
     seen_hlc: dict[bytes, int] = {}
+    checks = schemas.checks(VOTE_KINDS)  # the generic body schemas (ledger.schemas)
     for e in entries:
-        if e.kind in VOTE_KINDS:
-            malformed = schemas.problem(e)  # the generic body schema (ledger.schemas)
-            if malformed:
-                out.ignored.append(Ignored(e.id, e.author, e.seq, e.kind, malformed))
+        kind = e.kind
+        if kind in checks:
+            check = checks[kind]
+            if check is not None and check(e.body, "body") is not None:
+                malformed = schemas.problem(e) or "malformed body"
+                out.ignored.append(Ignored(e.id, e.author, e.seq, kind, malformed))
             else:
                 by_id[e.id] = e
         if track_heard and seen_hlc.get(e.author, -1) < e.hlc:
@@ -205,38 +221,37 @@ def _well_formed(
 
 
 def _group_by_vote(
-    ordered: list[Entry], out: Votes, invalid: set[bytes], incomplete: dict[bytes, str]
+    by_text: dict[str, list[Entry]],
+    odd: list[Entry],
+    out: Votes,
+    invalid: set[bytes],
+    incomplete: dict[bytes, str],
 ) -> dict[bytes, list[Entry]]:
-    """Every non-charter entry under the vote it names; those of an invalid charter are
-    ignored, those of a charter not (fully) here wait (both recorded in ``out``)."""
+    """Every non-charter entry under the vote it names (``by_text``: grouped by the vote
+    id as written, each group in id order; ``odd``: those naming it with something else
+    than text); those of an invalid charter are ignored, those of a charter not (fully)
+    here wait (both recorded in ``out``). One hex parse per vote, not per entry."""
     grouped: dict[bytes, list[Entry]] = {}
-    vote_of: dict[str, bytes] = {}  # one hex parse per vote, not per ballot
-    for e in ordered:
-        if e.kind in (PART, CHARTER) or e.kind in CEREMONY_KINDS:
-            continue
-        text = e.body.get("vote")
-        known = vote_of.get(text) if type(text) is str else None
-        if known is not None and known in grouped:  # the common case: a vote already met
-            grouped[known].append(e)
-            continue
+    for text, group in [*by_text.items(), *((e.body.get("vote"), [e]) for e in odd)]:
         try:
-            vid = vote_of[text] if isinstance(text, str) and text in vote_of else None
-            if vid is None:
-                vid = parse_hex(text, "vote")
-                if isinstance(text, str):  # always, once it parsed
-                    vote_of[text] = vid
+            vid = parse_hex(text, "vote")
         except Malformed as err:
-            out.ignored.append(Ignored(e.id, e.author, e.seq, e.kind, str(err)))
+            out.ignored.extend(Ignored(e.id, e.author, e.seq, e.kind, str(err)) for e in group)
             continue
         if vid in out.votes:
-            grouped.setdefault(vid, []).append(e)
+            mine = grouped.get(vid)
+            if mine is None:
+                grouped[vid] = group
+            else:  # two spellings of one id (none parse so today): merged, in id order
+                mine.extend(group)
+                mine.sort(key=lambda e: e.id)
         elif vid in invalid:
-            out.ignored.append(
-                Ignored(e.id, e.author, e.seq, e.kind, "its charter is invalid", vid)
+            out.ignored.extend(
+                Ignored(e.id, e.author, e.seq, e.kind, "its charter is invalid", vid) for e in group
             )
         else:
-            why = incomplete.get(vid, "charter")
-            out.waiting.append(Ignored(e.id, e.author, e.seq, e.kind, f"waiting for {why}", vid))
+            why = f"waiting for {incomplete.get(vid, 'charter')}"
+            out.waiting.extend(Ignored(e.id, e.author, e.seq, e.kind, why, vid) for e in group)
     return grouped
 
 

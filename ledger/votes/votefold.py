@@ -48,6 +48,9 @@ if TYPE_CHECKING:
     from ledger.votes.secret import VoteContext
 
 
+_STR, _LEN_64 = frozenset({str}), frozenset({64})
+
+
 class VoteFold:
     """Folds the entries of one vote (already sorted by id)."""
 
@@ -88,6 +91,7 @@ class VoteFold:
         self.encrypted: dict[bytes, SecretBallot] = vote.encrypted
         #: a secret vote's ``vote.share`` entries by tellers (as seals: sheet, root, share)
         self.share_entries: list[Seal] = vote.share_entries
+        self.ballots = vote.ballots
 
     def authority(self, author: bytes, seq: int, roles: tuple[str, ...]) -> str | None:
         """``roster.authority``, answered once per key when it holds a role for its whole feed."""
@@ -109,7 +113,9 @@ class VoteFold:
     @staticmethod
     def ids(value: Any, what: str) -> list[bytes]:
         """A list of hex ids as bytes, parsed in one go (sheets list up to 100,000)."""
-        if type(value) is not list or not all(type(v) is str and len(v) == 64 for v in value):
+        if type(value) is not list or not (  # every item text of 64 characters, checked in C
+            set(map(type, value)) <= _STR and set(map(len, value)) <= _LEN_64
+        ):
             raise Malformed(f"{what} must be a list of ids (64 lowercase hex characters)")
         joined = "".join(value)
         if joined != joined.lower():
@@ -126,15 +132,18 @@ class VoteFold:
             self.rejected[e.id] = reason
 
     def run(self, entries: list[Entry]) -> None:
-        handlers = {BALLOT: self.ballot, STOP: self.stop, CLOSE: self.close, SHARE: self.share}
+        ballot, handlers = self.ballot, {STOP: self.stop, CLOSE: self.close, SHARE: self.share}
         seals: list[Seal] = []
         for e in entries:
-            if e.kind == SEAL:
+            kind = e.kind
+            if kind == BALLOT:  # nearly every entry
+                ballot(e)
+            elif kind == SEAL:
                 seal = self.seal(e)
                 if seal is not None:
                     seals.append(seal)
             else:
-                handlers[e.kind](e)
+                handlers[kind](e)
         self.count_seals(seals)
         vote = self.vote
         if vote.state == CONFLICT:
@@ -157,7 +166,8 @@ class VoteFold:
     # --- entries -------------------------------------------------------------------
 
     def ballot(self, e: Entry) -> None:
-        member = self.voters.get(e.author)  # keys that may vote at every seq, already checked
+        _v, author, seq, _prev, hlc, _kind, body, sig, _raw, eid = e  # one unpack, not 6 reads
+        member = self.voters.get(author)  # keys that may vote at every seq, already checked
         if member is None:
             member = self.roster.member_of(e.author)
             why = self.authority(e.author, e.seq, VOTER_ROLES)
@@ -176,18 +186,16 @@ class VoteFold:
                 return
             if self.always[(e.author, VOTER_ROLES)]:
                 self.voters[e.author] = member
-        body = e.body
         replaces = body.get("replaces", [])
         if type(replaces) is not list:
             self.ignore(e, "malformed ballot: replaces must be a list of ballot ids")
             return
-        eid = e.id
         if self.ctx is not None:  # a secret vote: the choice is encrypted
             self.vote.ballots[eid] = self.make_ballot(e, member)
             return
         choice, spoiled = self.check(body.get("choice"))  # make_ballot, in line
-        self.vote.ballots[eid] = Ballot(
-            eid, e.author, member, e.seq, e.hlc, e.sig, choice, tuple(replaces), spoiled, eid.hex()
+        self.ballots[eid] = Ballot(
+            eid, author, member, seq, hlc, sig, choice, replaces, spoiled, eid.hex()
         )
 
     def make_ballot(self, e: Entry, member: bytes) -> Ballot:
@@ -204,7 +212,7 @@ class VoteFold:
             e.hlc,
             e.sig,
             choice,
-            tuple(replaces) if type(replaces) is list else (),
+            replaces if type(replaces) is list else (),
             spoiled,
             e.id.hex(),
         )
