@@ -33,6 +33,12 @@ class SealResult:
     k: int
     state: str
     share: str = ""  # secret: carried, held (back), written (a vote.share), nothing: why
+    waiting: str = ""  # secret, SEALED: whose shares the counts still wait for
+
+
+def waiting_of(vote: Vote) -> str:
+    """A sealed secret vote's "decrypting: m of k shares; waiting for ..." ("" otherwise)."""
+    return (vote.secret.waiting or "") if vote.secret and vote.state == "SEALED" else ""
 
 
 def sealed_by(vote: Vote, sheet: Sheet) -> bool:
@@ -121,7 +127,8 @@ def write_share(
     }
     entry = store.append(identity, SHARE, body)
     now = load(store)[0].votes[vote.id]
-    return SealResult(entry, sheet, len(sheet.sealers), vote.charter.k, now.state, "written")
+    k = vote.charter.k
+    return SealResult(entry, sheet, len(sheet.sealers), k, now.state, "written", waiting_of(now))
 
 
 def sealed_already(vote: Vote, member: bytes, sheet_text: str | None) -> SealResult:

@@ -596,4 +596,5 @@ def seal(
     now = load(store)[0].votes[vote.id]
     how = ("carried" if "share" in body else "held") if vote.charter.fields.secret else ""
     seals = len(now.sheets[sheet.id].sealers)
-    return SealResult(entry, sheet, seals, vote.charter.k, now.state, how)
+    waits = share_writer.waiting_of(now)
+    return SealResult(entry, sheet, seals, vote.charter.k, now.state, how, waits)

@@ -403,6 +403,7 @@ def seal_(
                 "k": r.k,
                 "state": r.state,
                 "share": r.share or None,
+                "waiting": r.waiting or None,
             }
         )
         return
@@ -432,6 +433,8 @@ def _seal_said(r: Any, vote_id: str) -> None:
         )
     else:
         out.print(f"The vote is now {state(r.state)}. See: plurictl vote result {vote_id}")
+    if r.waiting:  # a sealed secret vote: who still has to add a share
+        out.print(f"Counts not yet decrypted: {r.waiting}.")
 
 
 @vote.command("status")

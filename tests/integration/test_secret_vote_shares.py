@@ -108,6 +108,7 @@ def test_the_kth_seal_carries_the_share_and_earlier_sealers_share_after(
     sync(*council.values())
     kth = json_out(invoke(council["bob"], "vote", "seal", vid[:8], "--json"))
     assert kth["share"] == "carried" and kth["state"] == "SEALED"
+    assert kth["waiting"].startswith("sealed; decrypting: 1 of 2 shares; waiting for ")
     sync(*council.values())
     assert carriers(a) == [("vote.seal", "bob", sheet)]
     st = json_out(invoke(a, "vote", "status", vid[:8], "--json"))
