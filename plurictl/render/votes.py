@@ -203,6 +203,8 @@ def _status_secret(out: Console, data: dict[str, Any]) -> None:
         if dec is None
         else "counts decrypted"
         if dec["counts"] is not None
+        else f"[yellow]{escape(dec['waiting'])}[/]"
+        if dec["waiting"]  # one line: "sealed; decrypting: m of k shares; waiting for ..."
         else "sealed, counts not decrypted yet (k valid decryption shares needed)"
     )
     out.print(f"  secret ballot (joint key {sec['joint_key'][:16]}...): {said}")
@@ -212,8 +214,6 @@ def _status_secret(out: Console, data: dict[str, Any]) -> None:
         mark = "valid" if s["valid"] else f"[red]INVALID, not used[/]: {escape(s['problem'] or '')}"
         via = " (vote.share)" if s.get("kind") == "vote.share" else ""
         out.print(f"  decryption share of teller {s['teller']}{via}: {mark}")
-    if dec["waiting"]:
-        out.print(f"  [yellow]{escape(dec['waiting'])}[/]")
 
 
 def _status_sheets(out: Console, sheets: list[dict[str, Any]], k: int) -> None:

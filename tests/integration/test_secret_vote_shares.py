@@ -115,6 +115,8 @@ def test_the_kth_seal_carries_the_share_and_earlier_sealers_share_after(
     waiting = st["secret"]["decryption"]["waiting"]
     assert waiting.startswith("sealed; decrypting: 1 of 2 shares; waiting for ")
     assert "bob" not in waiting and "carol" in waiting and "dave" in waiting
+    human = ok(invoke(a, "vote", "status", vid[:8]))
+    assert human.count("decrypting:") == 1 and "not decrypted yet" not in human  # 21d L2
     again = json_out(invoke(council["dave"], "vote", "seal", vid[:8], "--json"))
     assert again["share"] == "written" and again["share_entry"] and again["state"] == "FINAL"
     sync(*council.values())
