@@ -44,10 +44,27 @@ def restore(
     """The restoration order of ``scenario`` (see the module text)."""
     from planner.network import build_network
 
+    from planner import restore_worker
+
     say = progress or (lambda stage, msg, frac: None)
     t0 = time.perf_counter()
     say("network", "reading the network", 0.0)
     model = model or build_network(scenario)
+    # the AC check's pandapower import and net reading overlap the MILP in a worker
+    worker = restore_worker.AcWorker(model) if ac and restore_worker.wanted(model) else None
+    try:
+        out = _restore(scenario, model, steps, ac, say, worker)
+    finally:
+        if worker is not None:
+            worker.close()
+    out["seconds"] = round(time.perf_counter() - t0, 2)
+    say("done", "done", 1.0)
+    return out
+
+
+def _restore(
+    scenario: Scenario, model: Any, steps: int | None, ac: bool, say: Progress, worker: Any
+) -> dict[str, Any]:
     case = build_case(scenario, model.grid, steps)
     _check(case, scenario)
     say("greedy", "greedy order (the baseline)", 0.1)
@@ -62,20 +79,31 @@ def restore(
     acts = action_steps(case, sch)
     report: dict[int, dict[str, Any]] = {}
     if ac:
-        from planner.restore_ac import check_steps
-
-        def tick(i: int, n: int) -> None:
-            say("ac", f"AC power flow, step {i} of {n}", 0.6 + 0.4 * i / max(n, 1))
-
-        report = check_steps(model, case, sch, acts, progress=tick)
-    f_hz = float(getattr(model.net, "f_hz", 50.0) or 50.0)
+        report, f_hz = _ac_check(model, case, sch, acts, say, worker)
+    else:
+        f_hz = float(getattr(model.net, "f_hz", 50.0) or 50.0)
     out = _result(scenario, case, sch, base, acts, report, proven, f_hz)
     out["method"] = method
     out["exact_steps"] = exact
     out["decisions"] = decisions
-    out["seconds"] = round(time.perf_counter() - t0, 2)
-    say("done", "done", 1.0)
     return out
+
+
+def _ac_check(
+    model: Any, case: RestoreCase, sch: Schedule, acts: list[int], say: Progress, worker: Any
+) -> tuple[dict[int, dict[str, Any]], float]:
+    """(AC report per step, the net's frequency): from the worker when it has them,
+    else computed here (the same ``Checker``)."""
+    from planner.restore_ac import Checker
+
+    def tick(i: int, n: int) -> None:
+        say("ac", f"AC power flow, step {i} of {n}", 0.6 + 0.4 * i / max(n, 1))
+
+    got = worker.check(case, sch, acts, tick) if worker is not None else None
+    if got is not None:
+        return got
+    checker = Checker(model)
+    return checker.run(case, sch, acts, progress=tick), checker.f_hz
 
 
 _NO = UnitRestore()
