@@ -144,15 +144,17 @@ def _check(case: RestoreCase, scenario: Scenario) -> None:
     if not any(u.black_start for u in case.units):
         spec = scenario.restore
         off = [n for n in spec.black_start or () if (spec.units.get(n) or _NO).black_start is False]
+        where = f"{scenario.name}: restore"
         if spec.black_start == ():
             why = "[restore] black_start = [] names none"
+            where = spec.where.get("black_start", where)
         elif off:
             why = f"[restore.units.{off[0]}] black_start = false overrides [restore] black_start"
+            where = spec.where.get(f"units.{off[0]}.black_start", where)
         else:
             why = "no unit is named in [restore] black_start and no genset qualifies by default"
         raise ScenarioError(
-            f"{scenario.name}: restore: no unit can black start ({why}), so nothing can be "
-            "energised",
+            f"{where}: no unit can black start ({why}), so nothing can be energised",
             hint='name one in [restore] black_start = ["genset"] (see restoration.md)',
         )
     if not case.blocks:

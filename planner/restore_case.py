@@ -15,7 +15,7 @@ from functools import cached_property
 import numpy as np
 
 from planner.errors import ScenarioError
-from planner.grid import Grid
+from planner.grid import Grid, Unit
 from planner.scenario import Scenario
 
 CRANKING_SHARE = 0.05  # default cranking power: 5 % of a unit's rating
@@ -212,8 +212,38 @@ def usual_steps(case: RestoreCase) -> int:
     return min(200, math.ceil(max(1, n_blocks) / case.blocks_per_step) + 3)
 
 
+def _idle_reason(u: Unit) -> str | None:
+    """Why a unit of the network takes no part in the order (None: it does)."""
+    if u.role or u.element == "load":
+        return "a battery or negative load rejoins once the island is stable, after the order"
+    if u.curtailable:
+        return "a PV/inverter unit rejoins once the island is stable, after the order"
+    if not u.in_service:
+        return "it is out of service in the network"
+    if not u.reachable:
+        return "its bus is not connected to the network"
+    if not (u.p_max_mw > 0 and math.isfinite(u.p_max_mw)):
+        return "it has no capacity (p_max_mw)"
+    return None
+
+
+def _resolve(scenario: Scenario, grid: Grid) -> None:
+    """Unit names of ``[restore]`` that are not in [[generators]]: a unit of the network
+    itself may be named (it takes part like any other), unless it cannot take part."""
+    spec = scenario.restore
+    mine = {u.name: u for u in grid.units}
+    for name, key in spec.unresolved:
+        where = spec.where.get(key) or f"{scenario.name}: field restore.{key}"
+        if name not in mine:
+            raise ScenarioError(f"{where}: no unit named {name!r} in the scenario or its network")
+        why = _idle_reason(mine[name])
+        if why:
+            raise ScenarioError(f"{where}: {name!r} takes no part in the order: {why}")
+
+
 def _units(scenario: Scenario, grid: Grid) -> tuple[list[RUnit], list[str]]:
     spec = scenario.restore
+    _resolve(scenario, grid)
     named = set(spec.black_start or ())
     out: list[RUnit] = []
     idle: list[str] = []
@@ -245,8 +275,10 @@ def _units(scenario: Scenario, grid: Grid) -> tuple[list[RUnit], list[str]]:
         if crank is None:
             crank = 0.0 if black else CRANKING_SHARE * u.p_max_mw
         elif crank > u.p_max_mw:
+            key = f"units.{u.name}.cranking_mw"
+            where = spec.where.get(key) or f"{scenario.name}: field restore.{key}"
             raise ScenarioError(
-                f"{scenario.name}: field restore.units.{u.name}.cranking_mw: {crank:g} MW is "
+                f"{where}: {crank:g} MW is "
                 f"more than the unit's own rating ({u.p_max_mw:g} MW); cranking power is a "
                 "small share of it"
             )
