@@ -42,9 +42,8 @@ def restore(
     model: Any = None,
 ) -> dict[str, Any]:
     """The restoration order of ``scenario`` (see the module text)."""
-    from planner.network import build_network
-
     from planner import restore_worker
+    from planner.network import build_network
 
     say = progress or (lambda stage, msg, frac: None)
     t0 = time.perf_counter()

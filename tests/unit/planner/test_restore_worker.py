@@ -28,7 +28,9 @@ def _tiny(tmp: Path) -> Any:
 def _cold(scenario: Any, loader: Any = None) -> NetworkModel:
     """The model as a cold process has it from the network cache: arrays, no net yet."""
     warm = build_network(scenario)
-    return NetworkModel(None, warm.grid, warm.ac_gen_index, warm.bus_island, loader or (lambda: warm.net))
+    return NetworkModel(
+        None, warm.grid, warm.ac_gen_index, warm.bus_island, loader or (lambda: warm.net)
+    )
 
 
 def _workers() -> list[str]:
