@@ -12,12 +12,14 @@ The worker only saves time, it never decides anything: when it cannot be used (n
 raised, it died, a message did not pickle), the check runs in this process, exactly as
 without it: the same reports, and the same clean error when the net itself is bad.
 No orphan: the worker is daemonic, ignores Ctrl-C (this process ends it), is ended in
-``close`` on every path, and exits on its own when its pipe closes (this process gone).
+``close`` on every path, exits when its pipe closes, and on Linux the kernel ends it
+when this process dies however it dies (``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 import signal
 import sys
@@ -47,7 +49,10 @@ class AcWorker:
         ctx = multiprocessing.get_context("fork")
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(
-            target=_serve, args=(model, child, self._conn), name="plurictl-ac", daemon=True
+            target=_serve,
+            args=(model, child, self._conn, os.getpid()),
+            name="plurictl-ac",
+            daemon=True,
         )
         self._proc.start()
         child.close()  # so that the worker dying reads as EOF here
@@ -77,8 +82,22 @@ class AcWorker:
         self._proc.close()
 
 
-def _serve(model: Any, conn: Any, parent_end: Any) -> None:
+def _die_with(parent: int) -> None:
+    """Linux: the kernel ends this process when ``parent`` dies, even killed at once
+    (``PR_SET_PDEATHSIG``), not only when this one next reads its pipe."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before the call
+        os._exit(0)
+
+
+def _serve(model: Any, conn: Any, parent_end: Any, parent: int) -> None:
     """The worker: prepare, wait for the order, check it, send the reports."""
+    _die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent ends the worker
     parent_end.close()
     try:
