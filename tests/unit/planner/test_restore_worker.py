@@ -91,3 +91,44 @@ def test_an_order_refused_before_the_ac_check_ends_the_worker(tmp_path: Path) ->
     with pytest.raises(ScenarioError, match="no block can be restored"):
         restore(sc, model=_cold(sc))
     assert _workers() == []
+
+
+_KILLED_PARENT = """
+import os, sys
+from planner.restore_worker import AcWorker
+
+class Model:  # its net never comes: the worker waits for ever, as while importing pandapower
+    _net = None
+    @property
+    def net(self):
+        os.read(os.pipe()[0], 1)
+
+w = AcWorker(Model())
+print(w._proc.pid, flush=True)
+os.kill(os.getpid(), 9)
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="Linux /proc")
+def test_the_worker_ends_when_plurictl_is_killed_outright() -> None:
+    import subprocess
+    import sys
+    import time
+
+    out = subprocess.run(
+        [sys.executable, "-c", _KILLED_PARENT], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == -9
+    pid = int(out.stdout.split()[0])
+    deadline = time.monotonic() + 20
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling the condition, bounded: the kernel ends it at once
+    assert not _running(pid)
