@@ -18,7 +18,14 @@ import numpy as np
 from planner.api import scenario_hash
 from planner.canonical import blake_hex, canonical_bytes, rnd
 from planner.errors import ScenarioError
-from planner.restore_case import RestoreCase, build_case, reach_of, usual_steps
+from planner.restore_case import (
+    MAX_ANGLE_DEG,
+    RestoreCase,
+    build_case,
+    loading_cap,
+    reach_of,
+    usual_steps,
+)
 from planner.restore_greedy import Schedule, block_demand, greedy, islands, truncated
 from planner.restore_spec import UnitRestore
 from planner.scenario import Scenario
@@ -362,7 +369,23 @@ def _why_not(case: RestoreCase, sch: Schedule, name: str) -> str:
             f"the units running at the end ({online:g} MW) cannot carry it beside the "
             f"{drawn:g} MW restored before it, with the spinning reserve (tiers first)"
         )
+    into = _into_mw(case, block)
+    if surge > into + 1e-9:
+        return (
+            f"the branches to it and the units on its bus carry at most {round(into, 2):g} MW "
+            f"(a branch's rating, or what it carries in AC at {MAX_ANGLE_DEG:g} deg across "
+            "it): it needs a unit nearer to it, or splitting"
+        )
     return (
         f"the horizon ({case.steps} steps) ended before its turn: there was room for it at "
         "the end; a longer horizon (--steps) restores more"
     )
+
+
+def _into_mw(case: RestoreCase, block: Any) -> float:
+    """The most that can reach a block's buses: its own buses' units, and the limits of
+    the branches joining them to the rest."""
+    buses = set(block.demand_mw)
+    local = sum(loading_cap(case, u.p_max_mw) for u in case.units if u.bus in buses)
+    ends = zip(case.branch_from, case.branch_to, case.branch_rate_mw, strict=True)
+    return local + sum(float(r) for f, t, r in ends if (int(f) in buses) != (int(t) in buses))
