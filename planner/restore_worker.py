@@ -34,11 +34,13 @@ Tick = Callable[[int, int], None]
 
 
 def wanted(model: Any) -> bool:
-    """Worth a process: the net is not loaded in this process yet and fork exists."""
+    """Worth a process: the net is not loaded in this process yet, fork exists, and this
+    process may run on two cores (on one, the two would only take turns)."""
     return (
         getattr(model, "_net", None) is None
         and sys.platform.startswith("linux")
         and "fork" in multiprocessing.get_all_start_methods()
+        and len(os.sched_getaffinity(0)) >= 2
     )
 
 

@@ -50,11 +50,21 @@ def test_the_worker_prepares_during_the_milp_and_its_reports_are_the_ones_made_h
         return solve(*args, **kw)
 
     monkeypatch.setattr(restore_milp, "solve", watched)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})  # as on any laptop
     there = restore(sc, model=_cold(sc))
     assert seen == [["plurictl-ac"]]  # the worker was there while the MILP ran
     assert _workers() == []  # and is gone
     here.pop("seconds"), there.pop("seconds")
     assert there == here and there["steps"][0]["ac"]["converged"] is True
+
+
+def test_on_one_core_the_check_runs_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from planner import restore_worker
+
+    sc = _tiny(tmp_path)
+    assert restore_worker.wanted(_cold(sc)) is (len(os.sched_getaffinity(0)) >= 2)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert not restore_worker.wanted(_cold(sc))
 
 
 def test_a_worker_that_fails_changes_nothing(tmp_path: Path) -> None:
