@@ -18,7 +18,14 @@ import numpy as np
 from planner.api import scenario_hash
 from planner.canonical import blake_hex, canonical_bytes, rnd
 from planner.errors import ScenarioError
-from planner.restore_case import RestoreCase, build_case, reach_of, usual_steps
+from planner.restore_case import (
+    MAX_ANGLE_DEG,
+    RestoreCase,
+    build_case,
+    loading_cap,
+    reach_of,
+    usual_steps,
+)
 from planner.restore_greedy import Schedule, block_demand, greedy, islands, truncated
 from planner.restore_spec import UnitRestore
 from planner.scenario import Scenario
@@ -42,12 +49,28 @@ def restore(
     model: Any = None,
 ) -> dict[str, Any]:
     """The restoration order of ``scenario`` (see the module text)."""
+    from planner import restore_worker
     from planner.network import build_network
 
     say = progress or (lambda stage, msg, frac: None)
     t0 = time.perf_counter()
     say("network", "reading the network", 0.0)
     model = model or build_network(scenario)
+    # the AC check's pandapower import and net reading overlap the MILP in a worker
+    worker = restore_worker.AcWorker(model) if ac and restore_worker.wanted(model) else None
+    try:
+        out = _restore(scenario, model, steps, ac, say, worker)
+    finally:
+        if worker is not None:
+            worker.close()
+    out["seconds"] = round(time.perf_counter() - t0, 2)
+    say("done", "done", 1.0)
+    return out
+
+
+def _restore(
+    scenario: Scenario, model: Any, steps: int | None, ac: bool, say: Progress, worker: Any
+) -> dict[str, Any]:
     case = build_case(scenario, model.grid, steps)
     _check(case, scenario)
     say("greedy", "greedy order (the baseline)", 0.1)
@@ -62,20 +85,31 @@ def restore(
     acts = action_steps(case, sch)
     report: dict[int, dict[str, Any]] = {}
     if ac:
-        from planner.restore_ac import check_steps
-
-        def tick(i: int, n: int) -> None:
-            say("ac", f"AC power flow, step {i} of {n}", 0.6 + 0.4 * i / max(n, 1))
-
-        report = check_steps(model, case, sch, acts, progress=tick)
-    f_hz = float(getattr(model.net, "f_hz", 50.0) or 50.0)
+        report, f_hz = _ac_check(model, case, sch, acts, say, worker)
+    else:
+        f_hz = float(getattr(model.net, "f_hz", 50.0) or 50.0)
     out = _result(scenario, case, sch, base, acts, report, proven, f_hz)
     out["method"] = method
     out["exact_steps"] = exact
     out["decisions"] = decisions
-    out["seconds"] = round(time.perf_counter() - t0, 2)
-    say("done", "done", 1.0)
     return out
+
+
+def _ac_check(
+    model: Any, case: RestoreCase, sch: Schedule, acts: list[int], say: Progress, worker: Any
+) -> tuple[dict[int, dict[str, Any]], float]:
+    """(AC report per step, the net's frequency): from the worker when it has them,
+    else computed here (the same ``Checker``)."""
+    from planner.restore_ac import Checker
+
+    def tick(i: int, n: int) -> None:
+        say("ac", f"AC power flow, step {i} of {n}", 0.6 + 0.4 * i / max(n, 1))
+
+    got = worker.check(case, sch, acts, tick) if worker is not None else None
+    if got is not None:
+        return got
+    checker = Checker(model)
+    return checker.run(case, sch, acts, progress=tick), checker.f_hz
 
 
 _NO = UnitRestore()
@@ -116,15 +150,17 @@ def _check(case: RestoreCase, scenario: Scenario) -> None:
     if not any(u.black_start for u in case.units):
         spec = scenario.restore
         off = [n for n in spec.black_start or () if (spec.units.get(n) or _NO).black_start is False]
+        where = f"{scenario.name}: restore"
         if spec.black_start == ():
             why = "[restore] black_start = [] names none"
+            where = spec.where.get("black_start", where)
         elif off:
             why = f"[restore.units.{off[0]}] black_start = false overrides [restore] black_start"
+            where = spec.where.get(f"units.{off[0]}.black_start", where)
         else:
             why = "no unit is named in [restore] black_start and no genset qualifies by default"
         raise ScenarioError(
-            f"{scenario.name}: restore: no unit can black start ({why}), so nothing can be "
-            "energised",
+            f"{where}: no unit can black start ({why}), so nothing can be energised",
             hint='name one in [restore] black_start = ["genset"] (see restoration.md)',
         )
     if not case.blocks:
@@ -333,7 +369,23 @@ def _why_not(case: RestoreCase, sch: Schedule, name: str) -> str:
             f"the units running at the end ({online:g} MW) cannot carry it beside the "
             f"{drawn:g} MW restored before it, with the spinning reserve (tiers first)"
         )
+    into = _into_mw(case, block)
+    if surge > into + 1e-9:
+        return (
+            f"the branches to it and the units on its bus carry at most {round(into, 2):g} MW "
+            f"(a branch's rating, or what it carries in AC at {MAX_ANGLE_DEG:g} deg across "
+            "it): it needs a unit nearer to it, or splitting"
+        )
     return (
         f"the horizon ({case.steps} steps) ended before its turn: there was room for it at "
         "the end; a longer horizon (--steps) restores more"
     )
+
+
+def _into_mw(case: RestoreCase, block: Any) -> float:
+    """The most that can reach a block's buses: its own buses' units, and the limits of
+    the branches joining them to the rest."""
+    buses = set(block.demand_mw)
+    local = sum(loading_cap(case, u.p_max_mw) for u in case.units if u.bus in buses)
+    ends = zip(case.branch_from, case.branch_to, case.branch_rate_mw, strict=True)
+    return local + sum(float(r) for f, t, r in ends if (int(f) in buses) != (int(t) in buses))

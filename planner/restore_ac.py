@@ -31,26 +31,51 @@ def check_steps(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[int, dict[str, Any]]:
     """AC report per step index in ``steps``."""
-    net = copy.deepcopy(model.net)
-    numba = numba_available()
-    limits = (_limits(net, "min_vm_pu", V_MIN_DEFAULT), _limits(net, "max_vm_pu", V_MAX_DEFAULT))
-    base = (net.load.p_mw.to_numpy(copy=True), net.load.q_mvar.to_numpy(copy=True))
-    load_block = _load_blocks(case)
-    for table in ("sgen", "storage"):
-        if table in net and len(net[table]):
-            net[table]["in_service"] = False
-    out: dict[int, dict[str, Any]] = {}
-    for n, s in enumerate(steps):
-        _apply_branches(net, model.grid, sch.z[s])
-        _apply_blocks(net, case, sch, s, base, load_block)
-        refs = _apply_units(net, model, case, sch, s)
-        if not refs:
-            out[s] = {"converged": None, "note": "nothing runs yet: the network is dark"}
-        else:
-            out[s] = _flag_losses(net, _run(net, numba, limits, distributed=False))
-        if progress:
-            progress(n + 1, len(steps))
-    return out
+    return Checker(model).run(case, sch, steps, progress=progress)
+
+
+class Checker:
+    """The net copy the steps are applied to, made ready before the order is known (the
+    worker process of ``planner.restore_worker`` does this while the MILP runs)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.net = net = copy.deepcopy(model.net)
+        self.f_hz = float(getattr(net, "f_hz", 50.0) or 50.0)
+        self.numba = numba_available()
+        self.limits = (
+            _limits(net, "min_vm_pu", V_MIN_DEFAULT),
+            _limits(net, "max_vm_pu", V_MAX_DEFAULT),
+        )
+        self.base = (net.load.p_mw.to_numpy(copy=True), net.load.q_mvar.to_numpy(copy=True))
+        for table in ("sgen", "storage"):
+            if table in net and len(net[table]):
+                net[table]["in_service"] = False
+
+    def run(
+        self,
+        case: RestoreCase,
+        sch: Schedule,
+        steps: list[int],
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[int, dict[str, Any]]:
+        """AC report per step index in ``steps``."""
+        net, model = self.net, self.model
+        load_block = _load_blocks(case)
+        out: dict[int, dict[str, Any]] = {}
+        for n, s in enumerate(steps):
+            _apply_branches(net, model.grid, sch.z[s])
+            _apply_blocks(net, case, sch, s, self.base, load_block)
+            refs = _apply_units(net, model, case, sch, s)
+            if not refs:
+                out[s] = {"converged": None, "note": "nothing runs yet: the network is dark"}
+            else:
+                report = _run(net, self.numba, self.limits, distributed=False)
+                out[s] = _flag_losses(net, report)
+            if progress:
+                progress(n + 1, len(steps))
+        return out
 
 
 #: Losses above this share of the load mean the flow found is not one to switch by (a

@@ -68,6 +68,11 @@ class RestoreSpec:
     )
     load_class: dict[str, str] = field(default_factory=dict)
     blocks: tuple[Block, ...] = ()
+    #: unit names not among [[generators]]: the network's own units (``ext_grid0``, an
+    #: sgen), checked once it is read (``restore_case``), as (name, field)
+    unresolved: tuple[tuple[str, str], ...] = ()
+    #: field (``black_start``, ``units.NAME.cranking_mw``) -> ``FILE: field ... (line N)``
+    where: dict[str, str] = field(default_factory=dict, compare=False)
 
     def class_of(self, load: str, tier: int) -> str:
         """A load's cold-load class: as named, else residential for tier 3, else commercial."""
@@ -97,8 +102,15 @@ def read_restore(
     reserve = r.num("reserve_pct", 10.0, lo=0.0, hi=100.0)
     pct = r.num("block_load_pct", 25.0, lo=0.0, lo_open=True, hi=100.0)
     others = others or {}
-    black = _names(r, "black_start", units, "unit", others) if "black_start" in r.data else None
-    unit_specs = _units(r, units, others)
+    later: list[tuple[str, str]] = []
+    black = None
+    if "black_start" in r.data:
+        black = _names(r, "black_start", units, "unit", others, later)
+    unit_specs = _units(r, units, others, later)
+    where = {key: r.at(key) for key in ["black_start", *(k for _, k in later)]}
+    for name in unit_specs:
+        for key in ("black_start", "cranking_mw"):
+            where[f"units.{name}.{key}"] = r.at(f"units.{name}.{key}")
     cold = _cold_load(r)
     classes = _classes(r, loads, cold)
     blocks = _blocks(r, loads)
@@ -115,19 +127,30 @@ def read_restore(
         cold_load=cold,
         load_class=classes,
         blocks=blocks,
+        unresolved=tuple(later),
+        where=where,
     )
 
 
 def _names(
-    r: _Reader, key: str, known: Collection[str], what: str, others: dict[str, str] | None = None
+    r: _Reader,
+    key: str,
+    known: Collection[str],
+    what: str,
+    others: dict[str, str] | None = None,
+    later: list[tuple[str, str]] | None = None,
 ) -> list[str]:
+    """The names under ``key``; with ``later``, unknown ones are kept there (checked
+    against the network) instead of refused here."""
     value = r._get(key, [], False)
     if not isinstance(value, list) or any(not isinstance(v, str) for v in value):
         raise r.fail(key, f"must be a list of {what} names, got {value!r}")
     for v in value:
         if others and v in others:
             raise r.fail(key, f"{v!r} takes no part in the order: {others[v]}")
-        if v not in known:
+        if v not in known and later is not None:
+            later.append((v, key))
+        elif v not in known:
             raise r.fail(key, f"no {what} named {v!r} in the scenario")
     if len(set(value)) != len(value):
         twice = next(v for v in value if value.count(v) > 1)
@@ -135,7 +158,9 @@ def _names(
     return list(value)
 
 
-def _units(r: _Reader, known: list[str], others: dict[str, str]) -> dict[str, UnitRestore]:
+def _units(
+    r: _Reader, known: list[str], others: dict[str, str], later: list[tuple[str, str]]
+) -> dict[str, UnitRestore]:
     table = r.table("units")
     sub = r.sub("units", table)
     out: dict[str, UnitRestore] = {}
@@ -143,7 +168,7 @@ def _units(r: _Reader, known: list[str], others: dict[str, str]) -> dict[str, Un
         if name in others:
             raise sub.fail(name, f"{name!r} takes no part in the order: {others[name]}")
         if name not in known:
-            raise sub.fail(name, "no unit of that name in [[generators]]")
+            later.append((name, f"units.{name}"))  # perhaps the network's own unit
         u = sub.sub(name, sub.table(name))
         out[name] = UnitRestore(
             black_start=u.flag("black_start", False) if "black_start" in u.data else None,

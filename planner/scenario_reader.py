@@ -95,10 +95,14 @@ class _Reader:
         self.used: set[str] = set()
 
     def fail(self, key: str | None, message: str) -> ScenarioError:
+        return ScenarioError(f"{self.at(key)}: {message}")
+
+    def at(self, key: str | None) -> str:
+        """``FILE: field PATH (line N)`` of ``key``: also kept for checks made later,
+        once the network is read."""
         where = f"{self.path}.{key}" if key and self.path else (key or self.path or "scenario")
         line = self.loc.line_of(where)
-        at = f" (line {line})" if line else ""
-        return ScenarioError(f"{self.file}: field {where}{at}: {message}")
+        return f"{self.file}: field {where}" + (f" (line {line})" if line else "")
 
     def _get(self, key: str, default: Any, required: bool) -> Any:
         self.used.add(key)

