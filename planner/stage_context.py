@@ -26,6 +26,7 @@ from planner.lazyrows import LazyBranches, solve_lazily
 LAZY_MAX_COLS = 200_000
 PRIMAL_WALK = 1  # primal simplex iterations a row before interior point takes a level over
 DEVEX, STEEPEST_EDGE = 1, 2  # HiGHS's dual simplex pricing (simplex_dual_edge_weight_strategy)
+STEEPEST_AFTER_INTERIOR = False
 
 
 @dataclass
@@ -89,7 +90,8 @@ class StageContext:
         out = solver.solve_interior(left)
         out.seconds += walk.seconds
         out.iterations += walk.iterations
-        h.setOptionValue("simplex_dual_edge_weight_strategy", STEEPEST_EDGE)
+        if STEEPEST_AFTER_INTERIOR:
+            h.setOptionValue("simplex_dual_edge_weight_strategy", STEEPEST_EDGE)
         return out
 
 
