@@ -25,8 +25,7 @@ from planner.lazyrows import LazyBranches, solve_lazily
 # 900 s lazy vs 339 s IPM)
 LAZY_MAX_COLS = 200_000
 PRIMAL_WALK = 1  # primal simplex iterations a row before interior point takes a level over
-DEVEX, STEEPEST_EDGE = 1, 2  # HiGHS's dual simplex pricing (simplex_dual_edge_weight_strategy)
-STEEPEST_AFTER_INTERIOR = False
+DEVEX = 1  # HiGHS's dual simplex pricing (simplex_dual_edge_weight_strategy)
 
 
 @dataclass
@@ -53,13 +52,8 @@ class StageContext:
             self.solver.h.clearSolver()
         if not self.primal_stages:
             return solve_lazily(self.solver, self.lazy, self.remaining())
-        h = self.solver.h
-        try:
-            walk = functools.partial(self._primal_walk, cap=level)
-            return solve_lazily(self.solver, self.lazy, self.remaining(), walk)
-        finally:
-            h.setOptionValue("simplex_strategy", 1)
-            h.setOptionValue("simplex_dual_edge_weight_strategy", DEVEX)
+        walk = functools.partial(self._primal_walk, cap=level)
+        return solve_lazily(self.solver, self.lazy, self.remaining(), walk)
 
     def _primal_walk(self, time_left: float | None, *, cap: bool) -> Outcome:
         """The first solve for a new objective on the every-tier path: the last plan is
@@ -70,9 +64,10 @@ class StageContext:
         than ``PRIMAL_WALK`` iterations a row is cut short and interior point with
         crossover solves afresh (case2869pegase 72 h, tiers 1-2 short: tier 2's level
         took primal simplex 74,067 iterations, 88 s; interior point 10 s). Its plan
-        breaks more limits than a walk's: dual steepest-edge pricing repairs that (1,491
-        iterations, 1.6 s; Devex 26,856, 37 s). Not for other stages: on the tie-break's
-        degenerate optimal face interior point was measured to fail."""
+        breaks more limits than a walk's, which dual simplex repairs as usual (Devex, 37 s
+        there; steepest edge took 1.6 s but left a vertex the tie-break then took over
+        130 s from). Not for other stages: on the tie-break's degenerate optimal face
+        interior point was measured to fail."""
         solver, h = self.solver, self.solver.h
         no_limit = solver.option("simplex_iteration_limit")
         h.setOptionValue("simplex_strategy", 4)
@@ -90,8 +85,6 @@ class StageContext:
         out = solver.solve_interior(left)
         out.seconds += walk.seconds
         out.iterations += walk.iterations
-        if STEEPEST_AFTER_INTERIOR:
-            h.setOptionValue("simplex_dual_edge_weight_strategy", STEEPEST_EDGE)
         return out
 
 
