@@ -242,6 +242,17 @@ class Solver:
         self.method = method
         self._options(int(self.option("threads")))
 
+    def solve_interior(self, time_limit: float | None = None) -> Outcome:
+        """Interior point with crossover from a clean start (no basis, no factorisation
+        kept), then simplex again for every later solve, from the vertex it ends at."""
+        self.h.clearSolver()
+        self.h.setOptionValue("solver", "ipx")
+        self.h.setOptionValue("run_crossover", "on")
+        try:
+            return self.solve(time_limit)
+        finally:
+            self._options(int(self.option("threads")))
+
     def solve(self, time_limit: float | None = None) -> Outcome:
         # HiGHS compares its time limit with its run clock, which adds up over every run
         # of this instance (measured, highspy 1.16): the budget starts from where it is

@@ -85,13 +85,11 @@ def solve_lazily(
     solver: Solver,
     lazy: LazyBranches | None,
     time_left: float | None,
-    after_first: Callable[[], None] | None = None,
+    first: Callable[[float | None], Outcome] | None = None,
 ) -> Outcome:
-    """Solve, add broken branch limits, re-solve until none is broken (``after_first``
-    runs between the first solve and the re-solves)."""
-    out = solver.solve(time_left)
-    if after_first is not None:
-        after_first()
+    """Solve, add broken branch limits, re-solve until none is broken (``first`` makes
+    the first solve, given the time left; the re-solves are ``solver.solve``)."""
+    out = first(time_left) if first is not None else solver.solve(time_left)
     if lazy is None:
         return out
     budget = time_left

@@ -71,7 +71,7 @@ def communities(ctx: StageContext, k: int) -> Levels:
     cost = _unit(problem.n_col, z_col)
     while free:
         solver.set_col_bounds(np.array([z_col]), np.array([0.0]), np.array([1.0]))
-        out = ctx.solve(cost)
+        out = ctx.solve(cost, level=True)
         found.count(out)
         if out.status != "optimal" or out.x is None:
             return found

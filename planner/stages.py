@@ -147,7 +147,9 @@ def _every_tier_settings(ctx: StageContext, method: str) -> None:
     without presolve, which on the unpinned model peaks far above the rest
     (case2869pegase, tiers 1-2 short: 72 h 2.4 GB -> 0.8 GB); and primal simplex for a
     new objective, going on from the last plan, which dual simplex from the last basis
-    was measured far slower at there (24 h: 197 s against 60 s, on a loaded machine)."""
+    was measured far slower at there (24 h: 197 s against 60 s, on a loaded machine);
+    a fairness level that walk does not reach soon goes to interior point
+    (``StageContext._primal_walk``)."""
     if ctx.problem.shift is None:
         return
     ctx.solver.h.setOptionValue("presolve", "off")

@@ -8,7 +8,9 @@ raises the next worst-off too: mid and south end equal, at 36.36 % each.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+import numpy as np
 import pytest
 
 from planner.api import Scenario, solve
@@ -110,3 +112,55 @@ def test_a_tier_left_at_almost_nothing_does_not_make_later_stages_infeasible(
     assert sum(ld["demand_mwh"] for ld in plan["loads"]) == pytest.approx(
         plan["summary"]["demand_mwh"], rel=1e-9
     )
+
+
+def _short_shift_model(write_case: Case) -> tuple[Scenario, Any]:
+    """The three communities at tier 2 (a tier-3 load beside them): tier 2 cannot be served
+    in full, so every tier's stages run (the every-tier path), here on shift factors."""
+    from planner.formulation import build_problem
+    from planner.network import build_network
+
+    net = make_net(
+        4,
+        [(0, 1, 1.0), (0, 2, None), (0, 3, None)],
+        [(1, 3.0, 0.0, "north"), (2, 4.0, 0.0, "mid"), (3, 7.0, 0.0, "south"), (3, 1.0, 0.0, "x")],
+    )
+    body = horizon(1) + genset(init=5 * 250, cap=20000)
+    body += load(0, "north", 2, "north") + load(1, "mid", 2, "mid") + load(2, "south", 2, "south")
+    body += load(3, "extra", 3, "south")
+    sc = write_case(net, body)
+    return sc, build_problem(sc, build_network(sc).grid, form="shift")
+
+
+def test_an_interior_point_start_gives_the_walks_leximin_and_plan(
+    write_case: Case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A primal simplex walk cut short (here at once) hands the solve to interior point
+    # with crossover; the leximin levels and the plan are the walk's.
+    import planner.stage_context as stage_context
+    from planner.highs import Solver
+    from planner.stages import run_stages
+
+    sc, problem = _short_shift_model(write_case)
+    walk = run_stages(problem, sc.policy)
+    interior: list[int] = []
+    solve_interior = Solver.solve_interior
+
+    def counted(self: Solver, time_limit: float | None = None) -> Any:
+        interior.append(1)
+        return solve_interior(self, time_limit)
+
+    monkeypatch.setattr(Solver, "solve_interior", counted)
+    monkeypatch.setattr(stage_context, "PRIMAL_WALK", 0)
+    cut = run_stages(problem, sc.policy)
+    assert walk.status == cut.status == "solved"
+    assert interior  # the every-tier path was taken, and each walk was cut
+    for run in (walk, cut):  # the worked example's levels: 1/3, then 4/11 for the others
+        assert run.levels[2]["north"] == pytest.approx(1 / 3, abs=1e-6)
+        assert run.levels[2]["mid"] == run.levels[2]["south"] == pytest.approx(4 / 11, abs=1e-6)
+    assert [s.name for s in walk.log] == [s.name for s in cut.log]
+    for a, b in zip(walk.log, cut.log, strict=True):
+        assert a.objective == pytest.approx(b.objective, rel=1e-6, abs=1e-7), a.name
+    assert walk.x is not None and cut.x is not None
+    # the tie-break's single vertex, to the solver's tolerances (a plan rounds to 0.1 kW)
+    assert np.allclose(walk.x, cut.x, rtol=0, atol=1e-5)
