@@ -96,3 +96,4 @@ class Grid:
     batteries: list[BatteryModel] = field(default_factory=list)
     load_bus: dict[int, int] = field(default_factory=dict)  # net.load row -> pandapower bus
     unit_bus: dict[tuple[str, int], int] = field(default_factory=dict)  # (element, row) -> bus
+    f_hz: float = 50.0  # the network's nominal frequency (what `plan restore` reports)

@@ -116,6 +116,7 @@ def store(key: str, grid: Grid, bus_island: dict[int, int], ac_gen_index: dict[s
     meta = {
         "key": key,
         "base_mva": grid.base_mva,
+        "f_hz": grid.f_hz,
         "n_bus": grid.n_bus,
         "bus_names": grid.bus_names,
         "branch_kind": grid.branch_kind,
@@ -173,6 +174,7 @@ def _grid(z: Any, meta: dict[str, Any]) -> Grid:
     }
     return Grid(
         base_mva=float(meta["base_mva"]),
+        f_hz=float(meta.get("f_hz", 50.0)),
         n_bus=int(meta["n_bus"]),
         bus_names=list(meta["bus_names"]),
         branch_kind=list(meta["branch_kind"]),

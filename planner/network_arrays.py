@@ -80,6 +80,7 @@ def extract_grid(scenario: Scenario, net: Any) -> Grid:
         batteries=batteries,
         load_bus={int(i): int(b) for i, b in zip(net.load.index, net.load.bus, strict=True)},
         unit_bus=_unit_buses(net),
+        f_hz=net_f_hz(net),
     )
     grid.notes = _notes(grid, relaxed)
     return grid
@@ -115,9 +116,15 @@ def _dark_grid(scenario: Scenario, net: Any) -> Grid:
         batteries=batteries,
         load_bus={int(i): int(b) for i, b in zip(net.load.index, net.load.bus, strict=True)},
         unit_bus=_unit_buses(net),
+        f_hz=net_f_hz(net),
     )
     grid.notes = _notes(grid, 0)
     return grid
+
+
+def net_f_hz(net: Any) -> float:
+    """The network's nominal frequency (pandapower's ``f_hz``; 50 Hz when unset)."""
+    return float(getattr(net, "f_hz", 50.0) or 50.0)
 
 
 def _bus_names(work: Any, bus_lookup: np.ndarray, nb: int) -> list[str]:

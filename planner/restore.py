@@ -87,7 +87,7 @@ def _restore(
     if ac:
         report, f_hz = _ac_check(model, case, sch, acts, say, worker)
     else:
-        f_hz = float(getattr(model.net, "f_hz", 50.0) or 50.0)
+        f_hz = model.grid.f_hz  # kept with the arrays: no pandapower for --no-ac
     out = _result(scenario, case, sch, base, acts, report, proven, f_hz)
     out["method"] = method
     out["exact_steps"] = exact

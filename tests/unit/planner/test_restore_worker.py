@@ -142,3 +142,31 @@ def test_the_worker_ends_when_plurictl_is_killed_outright() -> None:
     while _running(pid) and time.monotonic() < deadline:
         time.sleep(0.05)  # polling the condition, bounded: the kernel ends it at once
     assert not _running(pid)
+
+
+def test_no_ac_never_loads_the_net_and_reports_its_frequency_from_the_arrays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`plan restore --no-ac` from the network cache used to import pandapower and read the
+    whole net only for its frequency (2.4 s a run); the frequency is kept with the arrays,
+    through the cache too."""
+    import pandapower as pp
+
+    from planner import netcache
+
+    sc = _tiny(tmp_path)
+    net = pp.from_json(str(tmp_path / "net.json"))
+    net.f_hz = 60.0
+    pp.to_json(net, str(tmp_path / "net.json"))
+    monkeypatch.setenv("PLURI_CACHE_DIR", str(tmp_path / "cache"))
+    warm = build_network(sc)  # builds and stores the arrays
+    key = netcache.cache_key(sc)
+    assert key is not None
+    hit = netcache.load(key)
+    assert hit is not None and warm.grid.f_hz == hit[0].f_hz == 60.0
+
+    def never() -> Any:
+        raise AssertionError("the net was loaded for --no-ac")
+
+    out = restore(sc, ac=False, model=_cold(sc, never))
+    assert out["f_hz"] == 60.0
