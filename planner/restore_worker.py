@@ -30,6 +30,8 @@ from planner.restore_case import RestoreCase
 from planner.restore_greedy import Schedule
 
 Report = dict[int, dict[str, Any]]
+#: Longest the worker may stay silent (it reports each step) before the check runs here.
+SILENT_S = 300.0
 Tick = Callable[[int, int], None]
 
 
@@ -66,6 +68,8 @@ class AcWorker:
         try:
             self._conn.send((case, sch, steps))
             while True:
+                if not self._conn.poll(SILENT_S):  # alive but stuck (never seen): check here
+                    return None
                 msg = self._conn.recv()
                 if msg[0] == "tick":
                     if progress:

@@ -83,6 +83,32 @@ def test_a_worker_that_fails_changes_nothing(tmp_path: Path) -> None:
     assert there == here and _workers() == []
 
 
+def test_a_worker_that_hangs_changes_nothing_and_is_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker stuck for good (never seen; a deadlock after fork is the fear) cannot hang
+    `plan restore`: past SILENT_S without a word the check runs here, the worker is ended."""
+    import threading
+
+    from planner import restore_worker
+
+    sc = _tiny(tmp_path)
+    me = os.getpid()
+    warm = build_network(sc)
+
+    def stuck_there() -> Any:
+        if os.getpid() != me:
+            threading.Event().wait()  # for ever
+        return warm.net
+
+    monkeypatch.setattr(restore_worker, "SILENT_S", 1.0)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})  # as on any laptop
+    here = restore(sc, model=build_network(sc))
+    there = restore(sc, model=_cold(sc, stuck_there))
+    here.pop("seconds"), there.pop("seconds")
+    assert there == here and _workers() == []
+
+
 def test_a_bad_net_is_the_same_clean_error_and_leaves_no_process(tmp_path: Path) -> None:
     sc = _tiny(tmp_path)
 
