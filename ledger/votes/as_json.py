@@ -53,6 +53,7 @@ def stuck(vote: Vote, roster: Roster) -> dict[str, Any] | None:
         "sealed_another_sheet": [roster.name_of(m) for m in s.spent],
         "cannot_seal": [{"name": roster.name_of(m), "why": why} for m, why in s.gone],
         "invalid_shares": [roster.name_of(m) for m in s.invalid],
+        "unless_they_seal": [roster.name_of(m) for m in s.unless],
         "advice": s.advice,
     }
 

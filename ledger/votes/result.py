@@ -118,24 +118,23 @@ def refuse_small(vote: Vote, listed: Iterable[bytes], doing: str, reveal_small: 
 def refuse_unreachable(vote: Vote, doing: str, sheet: Sheet | None, member: bytes | None) -> None:
     """A sheet (None: a new one) that can never reach k seals gets no seal and is not
     closed (exit 5): only tellers who have not sealed yet can add one. Points at a sheet
-    that still can, if any (review 21d D2: "stuck" was said while one could finish)."""
+    that still can, if any, also one this laptop has only seen seals of (review 21d D2,
+    21e E2: "stuck" was said while a sheet could still finish)."""
     k = vote.charter.k
+    me = 1 if member else 0
     unsealed = [t for t in vote.charter.tellers if t not in vote.seals and t != member]
-
-    def reach(s: Sheet | None, me: int) -> int:
-        return (len(s.sealers) + len(s.set_aside) if s else 0) + me + len(unsealed)
-
-    if reach(sheet, 1 if member else 0) >= k:
+    here = len(sheet.sealers) + len(sheet.set_aside) if sheet else 0
+    if here + me + len(unsealed) >= k:
         return
     what = f"sheet {sheet.id.hex()[:12]}" if sheet else "a new sheet"
-    can = sorted(
-        (s for s in vote.sheets.values() if s.problem is None and s is not sheet),
-        key=lambda s: (-len(s.sealers), s.id),
-    )
-    can = [s for s in can if reach(s, 1 if member else 0) >= k]
     why = (
         f"refusing to {doing}: {what} can never reach {k} seals (only {len(unsealed)} other "
         "teller(s) have not sealed yet)"
+    )
+    can = sorted(
+        (-n, sid)
+        for sid, n in vote.seal_counts_seen.items()
+        if (sheet is None or sid != sheet.id) and n + me + len(unsealed) >= k
     )
     if not can:
         raise InvalidInput(
@@ -143,9 +142,16 @@ def refuse_unreachable(vote: Vote, doing: str, sheet: Sheet | None, member: byte
             hint="the coordinator opens a new vote (same question and roll); "
             "field_guides/voting.md",
         )
-    best = can[0].id.hex()[:12]
+    seals, best = -can[0][0], can[0][1].hex()[:12]
+    if can[0][1] not in vote.sheets:
+        raise InvalidInput(
+            f"{why}; tellers sealed sheet {best} ({seals} seal(s)), which this laptop does not "
+            "hold yet",
+            hint=f"sync with the coordinator's laptop, then: plurictl vote seal "
+            f"{vote.id.hex()[:8]} --sheet {best}",
+        )
     raise InvalidInput(
-        f"{why}; sheet {best} has {len(can[0].sealers)} seal(s) and can still be sealed",
+        f"{why}; sheet {best} has {seals} seal(s) and can still be sealed",
         hint=f"tellers seal it: plurictl vote seal {vote.id.hex()[:8]} --sheet {best} "
         "--accept-late (ballots it leaves out stay uncounted)",
     )
@@ -155,8 +161,8 @@ def refuse_stuck(vote: Vote, doing: str) -> None:
     """A vote no sheet can seal any more (``vote.stuck`` while none is sealed: counted seals
     only grow, a gone seat never comes back) gets no new sheet or seal: say Stuck and the way
     out instead of "seal it" or "run it again" (exit 5)."""
-    if vote.stuck is None or vote.sealed_sheet is not None:
-        return
+    if vote.stuck is None or vote.sealed_sheet is not None or vote.stuck.unless:
+        return  # stuck unless a gone teller seals anyway: that seal would still count
     raise InvalidInput(
         f"refusing to {doing}: this vote is Stuck: {vote.stuck.advice}",
         hint=f"`plurictl vote status {vote.id.hex()[:8]}` says why; nothing written",

@@ -37,6 +37,7 @@ from ledger.votes.state import (
 )
 
 Ignore = Callable[[Entry, str], None]
+NOT_IN_ROSTER = "not in the roster"
 
 
 def generation(roster: Roster, key: bytes) -> int:
@@ -202,16 +203,23 @@ def stuck(
     best = max((n for sid, n in counts.items() if sid not in refused), default=0)
     if best + len(able) >= f.k or any(counts.get(sid, 0) >= f.k for sid in refused):
         return None
+    # a cut or a removed role never cancels a seal: signed anyway, it still counts
+    unless = [m for m, why in gone if why != NOT_IN_ROSTER]
     advice = (
-        f"no sheet can reach {f.k} seals any more: the best that can still get seals has {best}, and only "
-        f"{len(able)} teller(s) can still seal. Open a new vote (same question and roll) "
-        "with tellers who can seal, and tell the voters to cast again there"
+        f"no sheet can reach {f.k} seals any more: the best that can still get seals has "
+        f"{best}, and only {len(able)} teller(s) can still seal. Open a new vote (same "
+        "question and roll) with tellers who can seal, and tell the voters to cast again there"
     )
     for sid, why in sorted(refused.items()):
         advice += f"; sheet {sid.hex()[:12]} ({counts.get(sid, 0)} seal(s)) {why}"
-    if gone:
+    most = max(counts.values(), default=0)  # a refused sheet too: they may not hold the cut
+    if most + len(able) + len(unless) < f.k:
+        unless = []  # even their seals could not finish it
+    if unless:
+        advice += _unless(roster, unless, "seal")
+    elif gone:
         advice += "; a revoked or rotated teller's (or removed teller role's) seat stays empty"
-    return Stuck(max([best, *(counts.get(sid, 0) for sid in refused)]), able, spent, gone, advice)
+    return Stuck(max(best, most), able, spent, gone, advice, unless=unless)
 
 
 def seats(vote: Vote, roster: Roster) -> tuple[list[bytes], list[bytes], list[tuple[bytes, str]]]:
@@ -237,12 +245,22 @@ def seat_gone(vote: Vote, roster: Roster, member: bytes) -> str | None:
     signs anyway still counts (like a revoked teller's, it is one of the F)."""
     info = roster.keys.get(vote.charter.fields.teller_keys.get(member, member))
     if info is None:
-        return "not in the roster"
+        return NOT_IN_ROSTER
     if info.status != ACTIVE:
         return f"seat key {info.status}"
     if info.open_span("teller") is None:
         return "teller role removed"
     return None
+
+
+def _unless(roster: Roster, unless: list[bytes], act: str) -> str:
+    """The one way a Stuck vote may still finish: a gone teller who acts anyway."""
+    names = ", ".join(roster.name_of(m) for m in unless)
+    return (
+        f". It can still finish only if {names} {act} anyway: a revoked, rotated or "
+        "role-removed teller's seal or share, signed on a laptop that has not heard of it, "
+        "still counts. If you open a new vote, say that it replaces this one"
+    )
 
 
 def shares_stuck(vote: Vote, roster: Roster) -> Stuck | None:
@@ -284,7 +302,13 @@ def shares_stuck(vote: Vote, roster: Roster) -> Stuck | None:
         ". Open a new vote (same question and roll) with tellers who can seal, and tell the "
         "voters to cast again there"
     )
-    return Stuck(len(sec.shares), able, spent, gone, advice, sorted({s.member for s in bad}))
+    unless = [m for m, why in gone if why != NOT_IN_ROSTER]  # a share signed anyway counts
+    if len(good) + len(able) + len(unless) >= k:
+        advice += _unless(roster, unless, "add a share")
+    else:
+        unless = []
+    invalid = sorted({s.member for s in bad})
+    return Stuck(len(sec.shares), able, spent, gone, advice, invalid, unless)
 
 
 def sheets_in_view(

@@ -256,6 +256,10 @@ class Stuck:
     gone: list[tuple[bytes, str]]  # tellers whose seat key cannot write any more, and why
     advice: str
     invalid: list[bytes] = field(default_factory=list)  # secret: sealers whose share is bad
+    #: tellers whose seat key was revoked or rotated, or whose role was removed, and who have
+    #: not sealed: a seal they sign anyway (a laptop that has not heard) still counts, so the
+    #: vote is stuck only unless they seal (voting.md "Losing a teller")
+    unless: list[bytes] = field(default_factory=list)
 
 
 @dataclass
@@ -303,6 +307,9 @@ class Vote:
     #: FAILED: what went wrong while counting (this vote only)
     failure: str | None = None
     stuck: Stuck | None = None
+    #: counted seals per sheet that can still be sealed, also sheets this laptop has only
+    #: seen seals of (it lacks the sheet): what a new seal or sheet can still join
+    seal_counts_seen: dict[bytes, int] = field(default_factory=dict)
     #: a copied teller's other seals on a sheet it already sealed: counted once, but
     #: their decryption shares may still serve (the thief's twin must not void a valid one)
     twin_seals: list[Seal] = field(default_factory=list)

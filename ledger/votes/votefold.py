@@ -384,6 +384,7 @@ class VoteFold:
         # the most counted seals on one sheet, before seals only some laptops hold and
         # sheets that hold only if sealed are set aside: any of them may still get to k
         self.seal_counts = vote_seals.seal_counts(vote, pending)
+        vote.seal_counts_seen = self.seal_counts
         if len(done) > 1:
             if self.rules == 1:  # disjoint sealer sets of size >= k > n/2: never both
                 raise AssertionError("two sealed sheets: safety violated")

@@ -174,9 +174,10 @@ def test_k_minus_1_colluders_with_a_private_copy_cannot_decrypt_the_earlier_shee
 def test_a_stuck_vote_says_stuck_to_the_teller_and_the_coordinator(
     council: dict[str, Path], invoke: Invoke
 ) -> None:
-    """Review 21d D1: k = 2 of bob, carol, dave; bob seals sheet A, dave sheet B, carol's
-    key is revoked: no sheet can reach 2 seals. `vote seal` and `vote close` said "run it
-    again" and "tellers seal it"; they now say Stuck and the way out, and write nothing."""
+    """Review 21d D1: k = 2 of bob, carol, dave, and each sealed a different sheet (closes
+    crossed seals in flight): no sheet can ever reach 2 seals. `vote seal` and `vote close`
+    said "run it again" and "tellers seal it"; they now say Stuck and the way out, and
+    write nothing."""
     a = council["alice"]
     cid = secret.ceremony(invoke, council)
     vid: str = json_out(secret.open_secret(invoke, a, cid))["vote"]
@@ -184,17 +185,24 @@ def test_a_stuck_vote_says_stuck_to_the_teller_and_the_coordinator(
     for name, choice in {"alice": "north", "bob": "south", "carol": "north"}.items():
         ok(invoke(council[name], "vote", "cast", vid[:8], choice))
     sync(*council.values())
-    sheet_b = json_out(invoke(a, "vote", "close", vid[:8], "--json"))["sheet"]
+    sheets = [json_out(invoke(a, "vote", "close", vid[:8], "--json"))["sheet"]]
+    sync(*council.values())
+    ok(invoke(council["bob"], "vote", "seal", vid[:8]))
     ok(invoke(council["erin"], "vote", "cast", vid[:8], "east"))
     sync(*council.values())
-    sheet_a = json_out(invoke(a, "vote", "close", vid[:8], "--json"))["sheet"]
+    sheets.append(json_out(invoke(a, "vote", "close", vid[:8], "--json"))["sheet"])
     sync(*council.values())
-    ok(invoke(council["bob"], "vote", "seal", vid[:8], "--sheet", sheet_a[:12]))
-    ok(invoke(council["dave"], "vote", "seal", vid[:8], "--sheet", sheet_b[:12], "--accept-late"))
-    ok(invoke(a, "roster", "revoke", "carol", "--reason", "laptop lost", "--at", "0"))
+    ok(invoke(council["carol"], "vote", "seal", vid[:8], "--sheet", sheets[1][:12]))
+    not_carol = [council[n] for n in ("alice", "bob", "dave", "erin")]  # her seal in flight
+    ok(invoke(council["dave"], "vote", "cast", vid[:8], "south"))
+    sync(*not_carol)
+    sheets.append(json_out(invoke(a, "vote", "close", vid[:8], "--json"))["sheet"])
+    sync(*not_carol)
+    ok(invoke(council["dave"], "vote", "seal", vid[:8], "--sheet", sheets[2][:12]))
     sync(*council.values())
     status = json_out(invoke(a, "vote", "status", vid[:8], "--json"))
-    assert status["stuck"] is True
+    assert status["stuck"] is True, status
+    assert status["stuck_detail"]["unless_they_seal"] == []  # nobody left who could
     with Store.open(council["bob"]) as s:
         before = s.count()
     for home, args in (
@@ -208,6 +216,44 @@ def test_a_stuck_vote_says_stuck_to_the_teller_and_the_coordinator(
         assert "tellers seal it" not in text
     with Store.open(council["bob"]) as s:
         assert s.count() == before
+
+
+def test_a_revoked_teller_that_has_not_heard_can_still_finish_a_vote_called_stuck(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    """Review 21e E1: bob sealed sheet A, carol sheet B (k = 2), and dave's key is revoked.
+    His laptop, not yet told, seals A: that seal counts (a cut never cancels a seal), and
+    the vote goes FINAL. So the laptop holding the revocation must not call the vote
+    stuck outright: it says it can still finish only if dave seals anyway, and neither
+    `vote close` nor `vote seal` says "stuck"."""
+    a = council["alice"]
+    vid = base.open_vote(invoke, a)
+    sync(*council.values())
+    for name, choice in {"alice": "north", "bob": "south", "dave": "north"}.items():
+        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
+    sync(*council.values())
+    sheet_a = json_out(invoke(a, "vote", "close", vid[:8], "--json"))["sheet"]
+    sync(*council.values())
+    ok(invoke(council["bob"], "vote", "seal", vid[:8]))
+    ok(invoke(council["erin"], "vote", "cast", vid[:8], "south"))
+    sync(*council.values())
+    sheet_b = json_out(invoke(a, "vote", "close", vid[:8], "--json"))["sheet"]
+    sync(*council.values())
+    ok(invoke(council["carol"], "vote", "seal", vid[:8], "--sheet", sheet_b[:12]))
+    ok(invoke(a, "roster", "revoke", "dave", "--reason", "laptop stolen"))
+    told = [council[n] for n in ("alice", "bob", "carol", "erin")]
+    sync(*told)
+    status = json_out(invoke(a, "vote", "status", vid[:8], "--json"))
+    detail = status["stuck_detail"]
+    assert status["stuck"] is True and detail["unless_they_seal"] == ["dave"], detail
+    assert "It can still finish only if dave seal anyway" in detail["advice"]
+    r = invoke(a, "vote", "close", vid[:8])
+    text = " ".join(r.output.split())
+    assert r.exit_code == 5 and "Stuck" not in text and "can still be sealed" in text, text
+    text = said(invoke(council["dave"], "vote", "seal", vid[:8], "--sheet", sheet_a[:12],
+                       "--accept-late"))  # fmt: skip
+    sync(*council.values())
+    assert json_out(invoke(a, "vote", "status", vid[:8], "--json"))["state"] == "FINAL"
 
 
 def test_a_teller_running_seal_again_on_an_open_vote_has_nothing_to_write(

@@ -48,12 +48,14 @@ def test_a_sheet_listing_a_ballot_revoked_below_it_is_refused_and_the_vote_says_
     r = invoke(council["bob"], "vote", "seal", vid[:8])
     said = " ".join(r.output.split())
     assert r.exit_code == 5, said
-    assert f"lists dave's ballot (seq {seq};" in said and "revoked" in said, said
-    assert "this vote is Stuck" in said and "Open a new vote" in said  # review 21d D1
+    assert f"lists dave's ballot (seq {seq})" in said and "revoked" in said, said
+    assert "opens a new vote" in said
     st = json_out(invoke(a, "vote", "status", vid[:8], "--json"))
     assert st["state"] == "PROVISIONAL" and st["stuck"] is True, st["stuck_detail"]
     advice = st["stuck_detail"]["advice"]
     assert "Open a new vote" in advice and "lists dave's ballot" in advice
+    # dave's own laptop, not yet told of the revocation, could still seal (review 21e E1)
+    assert st["stuck_detail"]["unless_they_seal"] == ["dave"]
     assert {"name": "dave", "why": "seat key revoked"} in st["stuck_detail"]["cannot_seal"]
     human = ok(invoke(a, "vote", "status", vid[:8]))
     assert "Stuck" in human
@@ -131,4 +133,40 @@ def test_a_sheet_that_can_never_be_sealed_is_not_closed_and_points_at_one_that_c
     assert "can still be sealed" in said and "opens a new" not in said
     text = ok(invoke(council["dave"], "vote", "seal", vid[:8], "--sheet", sheet_b[:12],
                      "--accept-late"))  # fmt: skip
+    assert "FINAL" in text
+
+
+def test_seals_on_a_sheet_this_laptop_lacks_send_the_teller_to_sync_not_to_a_new_vote(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    """Review 21e E2: k = 3 of bob, carol, dave. bob and carol sealed sheet B; a courier
+    brought their seals to dave, but not sheet B itself. dave's `vote seal` said "no sheet
+    can: this vote is stuck; open a new vote" although B needs only his seal: it now says
+    B is sealed by others and not here yet, and to sync first."""
+    a = council["alice"]
+    vid = base.open_vote(invoke, a, "--seal-threshold", "3")
+    sync(*council.values())
+    for name, choice in (("alice", "north"), ("bob", "south")):
+        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
+    sync(*council.values())
+    ok(invoke(a, "vote", "close", vid[:8]))
+    sync(*council.values())
+    ok(invoke(council["erin"], "vote", "cast", vid[:8], "north"))
+    sync(*council.values())
+    sheet_b = json_out(invoke(a, "vote", "close", vid[:8], "--json"))["sheet"]
+    sync(a, council["bob"], council["carol"])
+    for teller in ("bob", "carol"):
+        ok(invoke(council[teller], "vote", "seal", vid[:8], "--sheet", sheet_b[:12]))
+    seals = []
+    for teller in ("bob", "carol"):
+        with Store.open(council[teller]) as s:
+            seals += [e.raw for e in s.entries(kinds=["vote.seal"]) if e.body["sheet"] == sheet_b]
+    with Store.open(council["dave"]) as s:  # the courier carried the seals, not the sheet
+        assert not s.ingest(seals).rejected
+    r = invoke(council["dave"], "vote", "seal", vid[:8], "--accept-late")
+    said = " ".join(r.output.split())
+    assert r.exit_code == 5 and f"sealed sheet {sheet_b[:12]} (2 seal(s))" in said, said
+    assert "does not hold yet" in said and "sync" in said and "stuck" not in said.lower()
+    sync(*council.values())
+    text = ok(invoke(council["dave"], "vote", "seal", vid[:8], "--sheet", sheet_b[:12]))
     assert "FINAL" in text
