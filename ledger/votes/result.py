@@ -157,6 +157,16 @@ def refuse_unreachable(vote: Vote, doing: str, sheet: Sheet | None, member: byte
     )
 
 
+def close_again_helps(vote: Vote, member: bytes) -> bool:
+    """Could a new sheet (listing the ballots a sheet leaves out) still be sealed? Not once
+    the vote is sealed or a secret sheet carries shares, nor when the tellers who have not
+    sealed, this one included, are fewer than k."""
+    if vote.sealed_sheet is not None or shared_sheets(vote):
+        return False
+    unsealed = [t for t in vote.charter.tellers if t not in vote.seals and t != member]
+    return 1 + len(unsealed) >= vote.charter.k
+
+
 def refuse_stuck(vote: Vote, doing: str) -> None:
     """A vote no sheet can seal any more (``vote.stuck`` while none is sealed: counted seals
     only grow, a gone seat never comes back) gets no new sheet or seal: say Stuck and the way

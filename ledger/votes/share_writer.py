@@ -80,7 +80,7 @@ def write_share(
 ) -> SealResult:
     """A teller of a secret vote adds its decryption share to the sealed sheet (a
     ``vote.share``); nothing when it already has a valid one there or the counts are
-    decrypted. Refused (exit 5) while no sheet is sealed here."""
+    decrypted, or while the sheet it sealed waits for k seals (its share is held back)."""
     from ledger.votes.result import refuse_small, refuse_stuck
     from ledger.votes.secret_writer import share_for
     from ledger.votes.writer import load, pick_sheet
@@ -90,6 +90,11 @@ def write_share(
     if vote.sealed_sheet is None:
         sheet = pick_sheet(vote, sheet_text) if mine is None else vote.sheets.get(mine.sheet)
         seals = len(sheet.sealers) if sheet is not None else 0
+        if mine is not None and sheet is not None:  # sealed, waiting: nothing wrong (exit 0)
+            why = "your seal is on this sheet; " + held_back(
+                vote.id.hex()[:8], vote.charter.k, sheet.id, seals
+            )
+            return SealResult(None, sheet, seals, vote.charter.k, vote.state, f"nothing: {why}")
         raise InvalidInput(
             "no sheet of this vote is sealed on this laptop yet: "
             + (

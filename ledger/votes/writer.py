@@ -39,12 +39,12 @@ from ledger.votes.bodies import (
     seal_threshold,
 )
 from ledger.votes.result import (
+    close_again_helps,
     refuse_second_sheet,
     refuse_small,
     refuse_stuck,
     refuse_unreachable,
     refuse_unseen,
-    shared_sheets,
 )
 from ledger.votes.share_writer import SealResult
 from ledger.votes.view import PROVISIONAL, Sheet, Vote, Votes, fold
@@ -570,15 +570,15 @@ def seal(
     refuse_unreachable(vote, f"seal sheet {sheet.id.hex()[:12]}", sheet, member)
     omitted = [b for b in vote.ballots if b not in listed]
     if omitted and not accept_late:
-        again = vote.sealed_sheet is None and not shared_sheets(vote)
+        again = close_again_helps(vote, member)
         raise InvalidInput(
             f"the sheet leaves out {len(omitted)} ballot(s) this laptop holds; sealing it makes "
             "them uncounted (late)",
             hint=(
                 "ask the coordinator to close again so a new sheet includes them, or "
                 if again
-                else "the vote is sealed on this sheet or carries shares, so a new sheet "
-                "cannot help: "
+                else "a new sheet could not be sealed (the vote is sealed, carries shares, "
+                "or too few tellers are left): "
             )
             + "seal with --accept-late",
         )

@@ -170,3 +170,29 @@ def test_seals_on_a_sheet_this_laptop_lacks_send_the_teller_to_sync_not_to_a_new
     sync(*council.values())
     text = ok(invoke(council["dave"], "vote", "seal", vid[:8], "--sheet", sheet_b[:12]))
     assert "FINAL" in text
+
+
+def test_a_late_ballot_hint_never_sends_the_teller_to_a_close_that_cannot_help(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    """Review 21e E4: k = 3 of bob, carol, dave; bob and carol sealed sheet A, and a late
+    ballot reached dave. A new sheet could get dave's seal only, so "ask the coordinator
+    to close again" cannot help: the hint says to seal with --accept-late."""
+    a = council["alice"]
+    vid = base.open_vote(invoke, a, "--seal-threshold", "3")
+    sync(*council.values())
+    for name, choice in (("alice", "north"), ("bob", "south")):
+        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
+    sync(*council.values())
+    ok(invoke(a, "vote", "close", vid[:8]))
+    sync(*council.values())
+    for teller in ("bob", "carol"):
+        ok(invoke(council[teller], "vote", "seal", vid[:8]))
+    sync(*council.values())
+    ok(invoke(council["erin"], "vote", "cast", vid[:8], "north"))
+    sync(council["erin"], council["dave"])
+    r = invoke(council["dave"], "vote", "seal", vid[:8])
+    said = " ".join(r.output.split())
+    assert r.exit_code == 5 and "leaves out 1 ballot(s)" in said, said
+    assert "close again" not in said and "a new sheet could not be sealed" in said, said
+    assert "FINAL" in ok(invoke(council["dave"], "vote", "seal", vid[:8], "--accept-late"))
