@@ -196,3 +196,38 @@ def test_a_late_ballot_hint_never_sends_the_teller_to_a_close_that_cannot_help(
     assert r.exit_code == 5 and "leaves out 1 ballot(s)" in said, said
     assert "close again" not in said and "a new sheet could not be sealed" in said, said
     assert "FINAL" in ok(invoke(council["dave"], "vote", "seal", vid[:8], "--accept-late"))
+
+
+def test_a_revoked_tellers_seal_that_completes_the_sheet_finishes_the_vote(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    """Review 21e E3: k = 3 of bob, carol, dave; carol sealed sheet A, dave's key was
+    revoked, and dave's laptop (not yet told) sealed A too. Laptops holding the revocation
+    refuse that seal while it completes nothing; bob's `vote seal` was then refused as
+    "Stuck", so the vote could never finish. bob may seal; dave's seal, arriving again,
+    completes the sheet and is kept: FINAL on every laptop."""
+    a = council["alice"]
+    vid = base.open_vote(invoke, a, "--seal-threshold", "3")
+    sync(*council.values())
+    for name, choice in (("alice", "north"), ("dave", "south")):
+        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
+    sync(*council.values())
+    ok(invoke(a, "vote", "close", vid[:8]))
+    sync(*council.values())
+    ok(invoke(council["carol"], "vote", "seal", vid[:8]))
+    sync(*council.values())
+    ok(invoke(a, "roster", "revoke", "dave", "--reason", "laptop lost"))
+    told = [council[n] for n in ("alice", "bob", "carol", "erin")]
+    sync(*told)
+    ok(invoke(council["dave"], "vote", "seal", vid[:8]))  # dave's laptop has not heard
+    with Store.open(council["dave"]) as s:
+        raws = [raw for raw, _ in s.iter_raw()]
+    with Store.open(council["bob"]) as s:
+        assert s.ingest(raws).rejected  # past the cut, completing nothing: refused
+    st = json_out(invoke(council["bob"], "vote", "status", vid[:8], "--json"))
+    assert st["stuck_detail"]["unless_they_seal"] == ["dave"], st["stuck_detail"]
+    ok(invoke(council["bob"], "vote", "seal", vid[:8]))  # was: "refusing to seal: Stuck"
+    sync(council["dave"], council["bob"])  # dave's seal now completes the sheet: kept
+    sync(*council.values())
+    for home in council.values():
+        assert json_out(invoke(home, "vote", "status", vid[:8], "--json"))["state"] == "FINAL"
