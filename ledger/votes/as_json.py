@@ -215,8 +215,13 @@ def secret(vote: Vote) -> dict[str, Any] | None:
     return {
         "ceremony": s.ceremony.hex(),
         "joint_key": s.keys.joint_key.hex(),
-        "provisional": "none: a secret vote has no counts before k tellers seal it "
-        "(sealing decrypts the sum of the sealed ballots, never one ballot)",
+        "provisional": (
+            f"sealed on sheet {vote.sealed_sheet.hex()[:12]}, which this laptop lacks: sync "
+            "to decrypt the counts"
+            if vote.sealed_sheet is not None and vote.secret is None
+            else "none: a secret vote has no counts before k tellers seal it "
+            "(sealing decrypts the sum of the sealed ballots, never one ballot)"
+        ),
         "decryption": vote.secret.to_json() if vote.secret is not None else None,
     }
 

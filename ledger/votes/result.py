@@ -167,6 +167,21 @@ def close_again_helps(vote: Vote, member: bytes) -> bool:
     return 1 + len(unsealed) >= vote.charter.k
 
 
+def refuse_other_sheet(vote: Vote, sheet: bytes) -> None:
+    """Once a vote is sealed, a seal goes only to the sealed sheet (exit 5); a laptop that
+    lacks that sheet is told to sync (a secret vote still needs shares on it)."""
+    done = vote.sealed_sheet
+    if done is None or sheet == done:
+        return
+    hint = None
+    if done not in vote.sheets:
+        hint = f"this laptop lacks sheet {done.hex()[:12]}: sync, then run `plurictl vote seal "
+        hint += f"{vote.id.hex()[:8]}` again" + (
+            " to add your decryption share" if vote.charter.fields.secret else ""
+        )
+    raise InvalidInput(f"this vote is already sealed on sheet {done.hex()[:12]}", hint=hint)
+
+
 def refuse_stuck(vote: Vote, doing: str) -> None:
     """A vote no sheet can seal any more (``vote.stuck`` while none is sealed: counted seals
     only grow, a gone seat never comes back) gets no new sheet or seal: say Stuck and the way

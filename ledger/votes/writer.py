@@ -40,6 +40,7 @@ from ledger.votes.bodies import (
 )
 from ledger.votes.result import (
     close_again_helps,
+    refuse_other_sheet,
     refuse_second_sheet,
     refuse_small,
     refuse_stuck,
@@ -554,8 +555,7 @@ def seal(
         return share_writer.sealed_already(vote, member, sheet_text)
     refuse_stuck(vote, "seal")
     sheet = pick_sheet(vote, sheet_text)
-    if vote.sealed_sheet is not None and sheet.id != vote.sealed_sheet:
-        raise InvalidInput(f"this vote is already sealed on sheet {vote.sealed_sheet.hex()[:12]}")
+    refuse_other_sheet(vote, sheet.id)
     if sheet.missing_parts or sheet.ballots is None:
         raise InvalidInput(
             f"this laptop lacks {len(sheet.missing_parts)} part(s) of sheet {sheet.id.hex()[:12]}",

@@ -274,3 +274,39 @@ def test_a_teller_running_seal_again_on_an_open_vote_has_nothing_to_write(
     r = invoke(council["bob"], "vote", "seal", vid[:8])
     text = " ".join(r.output.split())
     assert r.exit_code == 0 and "Nothing to write: you already sealed this sheet" in text, text
+
+
+def test_a_laptop_lacking_the_sealed_sheet_is_told_to_sync_to_add_its_share(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    """Review 21e: bob and carol sealed sheet B (k = 2: SEALED); a courier brought their
+    seals to dave, not the sheet. dave's `vote seal` said only "already sealed on sheet B"
+    and status "no counts before k tellers seal it"; both now say this laptop lacks the
+    sealed sheet and to sync (dave's share is still useful)."""
+    a = council["alice"]
+    cid = secret.ceremony(invoke, council)
+    vid: str = json_out(secret.open_secret(invoke, a, cid))["vote"]
+    sync(*council.values())
+    for name, choice in {"alice": "north", "bob": "south", "carol": "north"}.items():
+        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
+    sync(*council.values())
+    ok(invoke(a, "vote", "close", vid[:8]))
+    sync(*council.values())
+    ok(invoke(council["erin"], "vote", "cast", vid[:8], "east"))
+    sync(*council.values())
+    sheet_b = json_out(invoke(a, "vote", "close", vid[:8], "--json"))["sheet"]
+    sync(a, council["bob"], council["carol"])
+    for teller in ("bob", "carol"):
+        ok(invoke(council[teller], "vote", "seal", vid[:8], "--sheet", sheet_b[:12]))
+    seals = []
+    for teller in ("bob", "carol"):
+        with Store.open(council[teller]) as s:
+            seals += [e.raw for e in s.entries(kinds=["vote.seal"]) if e.body["sheet"] == sheet_b]
+    with Store.open(council["dave"]) as s:
+        assert not s.ingest(seals).rejected
+    st = json_out(invoke(council["dave"], "vote", "status", vid[:8], "--json"))
+    assert st["state"] == "SEALED" and "which this laptop lacks" in st["secret"]["provisional"]
+    r = invoke(council["dave"], "vote", "seal", vid[:8])
+    text = " ".join(r.output.split())
+    assert r.exit_code == 5 and f"lacks sheet {sheet_b[:12]}: sync" in text, text
+    assert "to add your decryption share" in text
