@@ -166,10 +166,15 @@ def vote_rows(snap: Any, me: bytes) -> list[dict[str, Any]]:
             and sec is not None
             and sec.counts is None
             and not any(x.valid and x.member == me_member for x in sec.shares)
+            and not (vote.stuck is not None and not vote.stuck.unless)
         )
+        # Stuck for good (no seal could finish it): say so, never ask for a seal the CLI refuses
+        stuck = vote.stuck.advice if vote.stuck is not None else None
+        dead = vote.stuck is not None and not vote.stuck.unless
         rows.append(
             {
                 **row,
+                "stuck_advice": stuck,
                 "quorum_pct": status["turnout"]["quorum_pct"],
                 "turnout": status["turnout"],
                 "sheets": status["sheets"],
@@ -179,6 +184,7 @@ def vote_rows(snap: Any, me: bytes) -> list[dict[str, Any]]:
                     and mine["sealed_sheet"] is None
                     and open_sheets
                     and row["state"] not in ("SEALED", "FINAL")
+                    and not dead
                 )
                 or share_wanted,
                 "result": readouts.vote_result(vote, roster)["result"]

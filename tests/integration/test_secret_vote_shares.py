@@ -218,6 +218,24 @@ def test_a_stuck_vote_says_stuck_to_the_teller_and_the_coordinator(
         assert "tellers seal it" not in text
     with Store.open(council["bob"]) as s:
         assert s.count() == before
+    _dashboard_says_stuck(council["bob"])
+
+
+def _dashboard_says_stuck(home: Path) -> None:
+    """Review 21e E5: bob's dashboard asked for his seal on a Stuck vote the CLI refuses;
+    it shows Stuck with the advice instead."""
+    from starlette.testclient import TestClient
+
+    from tests.dashboard_ledger import dashboard_app
+
+    app, dash = dashboard_app(home)
+    try:
+        with TestClient(app, base_url="http://127.0.0.1") as c:
+            front, votes = c.get("/").text, c.get("/votes").text
+    finally:
+        dash.live.stop()
+    assert "waiting for your seal" not in front and "Waiting for your seal" not in votes
+    assert "Stuck: " in votes and "Open a new vote" in votes
 
 
 def test_a_revoked_teller_that_has_not_heard_can_still_finish_a_vote_called_stuck(
