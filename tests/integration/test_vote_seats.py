@@ -26,6 +26,30 @@ def ballot_seq(h: Path, name: str) -> int:
         return next(e.seq for e in s.entries(kind_prefix="vote.ballot") if e.author in keys)
 
 
+def seals_without_their_sheet(
+    invoke: Invoke, council: dict[str, Path], vid: str, late: str, choice: str
+) -> str:
+    """alice closes sheet A; ``late`` casts ``choice``; alice closes sheet B, which reaches
+    bob and carol only; both seal B, and a courier carries their seals, not sheet B, to
+    dave. Returns B's id."""
+    a = council["alice"]
+    ok(invoke(a, "vote", "close", vid[:8]))
+    sync(*council.values())
+    ok(invoke(council[late], "vote", "cast", vid[:8], choice))
+    sync(*council.values())
+    sheet_b: str = json_out(invoke(a, "vote", "close", vid[:8], "--json"))["sheet"]
+    sync(a, council["bob"], council["carol"])
+    for teller in ("bob", "carol"):
+        ok(invoke(council[teller], "vote", "seal", vid[:8], "--sheet", sheet_b[:12]))
+    seals = []
+    for teller in ("bob", "carol"):
+        with Store.open(council[teller]) as s:
+            seals += [e.raw for e in s.entries(kinds=["vote.seal"]) if e.body["sheet"] == sheet_b]
+    with Store.open(council["dave"]) as s:  # the courier carried the seals, not the sheet
+        assert not s.ingest(seals).rejected
+    return sheet_b
+
+
 def test_a_sheet_listing_a_ballot_revoked_below_it_is_refused_and_the_vote_says_stuck(
     council: dict[str, Path], invoke: Invoke
 ) -> None:
@@ -149,20 +173,7 @@ def test_seals_on_a_sheet_this_laptop_lacks_send_the_teller_to_sync_not_to_a_new
     for name, choice in (("alice", "north"), ("bob", "south")):
         ok(invoke(council[name], "vote", "cast", vid[:8], choice))
     sync(*council.values())
-    ok(invoke(a, "vote", "close", vid[:8]))
-    sync(*council.values())
-    ok(invoke(council["erin"], "vote", "cast", vid[:8], "north"))
-    sync(*council.values())
-    sheet_b = json_out(invoke(a, "vote", "close", vid[:8], "--json"))["sheet"]
-    sync(a, council["bob"], council["carol"])
-    for teller in ("bob", "carol"):
-        ok(invoke(council[teller], "vote", "seal", vid[:8], "--sheet", sheet_b[:12]))
-    seals = []
-    for teller in ("bob", "carol"):
-        with Store.open(council[teller]) as s:
-            seals += [e.raw for e in s.entries(kinds=["vote.seal"]) if e.body["sheet"] == sheet_b]
-    with Store.open(council["dave"]) as s:  # the courier carried the seals, not the sheet
-        assert not s.ingest(seals).rejected
+    sheet_b = seals_without_their_sheet(invoke, council, vid, "erin", "north")
     r = invoke(council["dave"], "vote", "seal", vid[:8], "--accept-late")
     said = " ".join(r.output.split())
     assert r.exit_code == 5 and f"sealed sheet {sheet_b[:12]} (2 seal(s))" in said, said
