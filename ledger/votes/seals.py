@@ -203,8 +203,9 @@ def stuck(
     best = max((n for sid, n in counts.items() if sid not in refused), default=0)
     if best + len(able) >= f.k or any(counts.get(sid, 0) >= f.k for sid in refused):
         return None
-    # a cut or a removed role never cancels a seal: signed anyway, it still counts
-    unless = [m for m, why in gone if why != NOT_IN_ROSTER]
+    # rules 2: a cut or a removed role never cancels a seal: signed anyway, it still counts
+    # (rules 1, charters without f: the current roster judges every seal, so it cannot)
+    unless = [m for m, why in gone if why != NOT_IN_ROSTER and f.f is not None]
     advice = (
         f"no sheet can reach {f.k} seals any more: the best that can still get seals has "
         f"{best}, and only {len(able)} teller(s) can still seal. Open a new vote (same "

@@ -354,6 +354,37 @@ def test_a_stuck_vote_says_so_and_what_would_unblock_it(capsys: pytest.CaptureFi
     assert "Stuck" in out and "Open a new vote" in out
 
 
+@pytest.mark.parametrize("rules", [1, 2])
+def test_a_revoked_teller_leaves_a_vote_stuck_unless_they_seal_only_under_rules_2(
+    rules: int,
+) -> None:
+    """Review 21e E1: under rules 2 a cut never cancels a seal, so a revoked teller's
+    laptop that has not heard can still finish the vote: Stuck says "unless t3 seals" and
+    refuses nothing. Under rules 1 (charters without f) the current roster judges every
+    seal: t3's seal could never count, so the vote is stuck outright."""
+    from ledger.votes import view as vv
+
+    m = council(["t1", "t2", "t3"])
+    vb = VoteBook(m)
+    if rules == 2:
+        charter = open_default(m, ["t1", "t2", "t3"])
+    else:
+        charter = vb.open("alice", options=("north", "south"), roll=["vera", "walt"],
+                          tellers=["t1", "t2", "t3"], k=2)  # fmt: skip
+    a = vb.close("alice", charter, [vb.cast("vera", charter, ["north"])])
+    b = vb.close("cody", charter, [vb.cast("walt", charter, ["south"])])
+    vb.seal("t1", charter, a)
+    vb.seal("t2", charter, b)
+    m.revoke("t3")
+    vote = vv.fold(m.entries, m.roster()).votes[charter.id]
+    assert vote.state == "PROVISIONAL" and vote.stuck is not None
+    if rules == 2:
+        assert vote.stuck.unless == [m.key("t3")]
+        assert "It can still finish only if t3 seal anyway" in vote.stuck.advice
+    else:
+        assert vote.stuck.unless == [] and "unless" not in vote.stuck.advice
+
+
 # --- the threshold, as a property -----------------------------------------------------
 
 
