@@ -217,7 +217,7 @@ def stuck(
     if most + len(able) + len(unless) < f.k:
         unless = []  # even their seals could not finish it
     if unless:
-        advice += _unless(roster, unless, "seal")
+        advice = _unless(roster, unless, "seal", advice)
     elif gone:
         advice += "; a revoked or rotated teller's (or removed teller role's) seat stays empty"
     return Stuck(max(best, most), able, spent, gone, advice, unless=unless)
@@ -254,13 +254,16 @@ def seat_gone(vote: Vote, roster: Roster, member: bytes) -> str | None:
     return None
 
 
-def _unless(roster: Roster, unless: list[bytes], act: str) -> str:
-    """The one way a Stuck vote may still finish: a gone teller who acts anyway."""
+def _unless(roster: Roster, unless: list[bytes], act: str, advice: str) -> str:
+    """The one way a Stuck vote may still finish, said first: a gone teller who acts
+    anyway (``act``: "seal" or "add a share"); then the advice, as the fallback."""
     names = ", ".join(roster.name_of(m) for m in unless)
+    verb = act if len(unless) > 1 else act.replace("seal", "seals").replace("add ", "adds ")
     return (
-        f". It can still finish only if {names} {act} anyway: a revoked, rotated or "
+        f"it can still finish only if {names} {verb} anyway (a revoked, rotated or "
         "role-removed teller's seal or share, signed on a laptop that has not heard of it, "
-        "still counts. If you open a new vote, say that it replaces this one"
+        f"still counts). Otherwise {advice}. If you open a new vote, say that it replaces "
+        "this one"
     )
 
 
@@ -305,7 +308,7 @@ def shares_stuck(vote: Vote, roster: Roster) -> Stuck | None:
     )
     unless = [m for m, why in gone if why != NOT_IN_ROSTER]  # a share signed anyway counts
     if len(good) + len(able) + len(unless) >= k:
-        advice += _unless(roster, unless, "add a share")
+        advice = _unless(roster, unless, "add a share", advice)
     else:
         unless = []
     invalid = sorted({s.member for s in bad})

@@ -64,13 +64,16 @@ def test_a_secret_vote_whose_shares_can_never_reach_k_says_stuck(
     st = json_out(invoke(council["erin"], "vote", "status", vid[:8], "--json"))
     assert st["state"] == "SEALED" and st["stuck"] is True
     assert st["stuck_detail"]["invalid_shares"] == ["dave"]
+    assert sorted(st["stuck_detail"]["unless_they_seal"]) == ["bob", "dave"]
     human = " ".join(ok(invoke(council["erin"], "vote", "status", vid[:8])).split())
     assert "Stuck" in human and "never be decrypted" in human and "Open a new vote" in human
     assert "waiting for" not in human
     res = " ".join(ok(invoke(council["erin"], "vote", "result", vid[:8])).split())
     assert "Stuck" in res and "dave (teller" in res and "seat key revoked" in res
     audit = " ".join(ok(invoke(council["erin"], "vote", "verify", vid[:8])).split())
-    assert audit.startswith("OK") and "Stuck: this sheet can never be decrypted" in audit
+    assert audit.startswith("OK") and "Otherwise this sheet can never be decrypted" in audit
+    # revoked tellers' shares signed anyway still count: said first (review 21e E1)
+    assert "Stuck: it can still finish only if " in audit and "add a share anyway" in audit
     listed = json_out(invoke(council["erin"], "vote", "list", "--json"))
     assert [v["stuck"] for v in listed["votes"] if v["id"] == vid] == [True]
 

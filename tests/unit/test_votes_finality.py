@@ -380,7 +380,7 @@ def test_a_revoked_teller_leaves_a_vote_stuck_unless_they_seal_only_under_rules_
     assert vote.state == "PROVISIONAL" and vote.stuck is not None
     if rules == 2:
         assert vote.stuck.unless == [m.key("t3")]
-        assert "It can still finish only if t3 seal anyway" in vote.stuck.advice
+        assert "it can still finish only if t3 seals anyway" in vote.stuck.advice
     else:
         assert vote.stuck.unless == [] and "unless" not in vote.stuck.advice
 
