@@ -88,6 +88,8 @@ def summary(vote: Vote, roster: Roster) -> dict[str, Any]:
         "winner": winner.to_json() if winner else None,
         "failure": vote.failure,
         "stuck": vote.stuck is not None,
+        # stuck unless these revoked, rotated or role-removed tellers seal anyway (review 21f)
+        "stuck_unless": [roster.name_of(m) for m in vote.stuck.unless] if vote.stuck else [],
         "tellers_equivocated": [roster.name_of(t.member) for t in vote.forked_tellers],
     }
 

@@ -292,7 +292,7 @@ def shares_stuck(vote: Vote, roster: Roster) -> Stuck | None:
         sec.waiting = f"{sec.waiting}; waiting for {names} to run {command}"
         return None
     bad = [s for s in sec.shares if not s.valid and s.member not in good]
-    sec.waiting = f"{sec.waiting}; too few tellers can still add a share ({names or 'none'})"
+    sec.waiting = f"{sec.waiting}; too few tellers can still add a share (only: {names or 'none'})"
     advice = (
         f"this sheet can never be decrypted: {len(good)} valid decryption share(s) of the {k} "
         f"needed, and only {len(able)} teller(s) without one can still add one"

@@ -266,6 +266,8 @@ def test_a_revoked_teller_that_has_not_heard_can_still_finish_a_vote_called_stuc
     status = json_out(invoke(a, "vote", "status", vid[:8], "--json"))
     detail = status["stuck_detail"]
     assert status["stuck"] is True and detail["unless_they_seal"] == ["dave"], detail
+    listed = json_out(invoke(a, "vote", "list", "--json"))["votes"]  # for scripts (21f)
+    assert [v["stuck_unless"] for v in listed if v["id"] == vid] == [["dave"]]
     assert detail["advice"].startswith("it can still finish only if dave seals anyway")
     r = invoke(a, "vote", "close", vid[:8])
     text = " ".join(r.output.split())
