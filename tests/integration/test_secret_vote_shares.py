@@ -25,6 +25,18 @@ def carriers(h: Path) -> list[tuple[str, str, str]]:
     return sorted((e.kind, names[e.author], e.body["sheet"]) for e in held if "share" in e.body)
 
 
+def voted_secret(invoke: Invoke, council: dict[str, Path], choices: dict[str, str]) -> str:
+    """A secret vote on a fresh key ceremony, opened by alice, with ``choices`` cast and
+    every laptop in sync; its id."""
+    cid = secret.ceremony(invoke, council)
+    vid: str = json_out(secret.open_secret(invoke, council["alice"], cid))["vote"]
+    sync(*council.values())
+    for name, choice in choices.items():
+        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
+    sync(*council.values())
+    return vid
+
+
 def said(r: object) -> str:
     return " ".join(ok(r).split())
 
@@ -97,12 +109,7 @@ def test_the_kth_seal_carries_the_share_and_earlier_sealers_share_after(
     council: dict[str, Path], invoke: Invoke
 ) -> None:
     a = council["alice"]
-    cid = secret.ceremony(invoke, council)
-    vid: str = json_out(secret.open_secret(invoke, a, cid))["vote"]
-    sync(*council.values())
-    for name, choice in {"alice": "east", "bob": "east", "carol": "north"}.items():
-        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
-    sync(*council.values())
+    vid = voted_secret(invoke, council, {"alice": "east", "bob": "east", "carol": "north"})
     sheet = json_out(invoke(a, "vote", "close", vid[:8], "--json"))["sheet"]
     sync(*council.values())
     first = json_out(invoke(council["dave"], "vote", "seal", vid[:8], "--json"))
@@ -141,12 +148,7 @@ def test_k_minus_1_colluders_with_a_private_copy_cannot_decrypt_the_earlier_shee
     import shutil
 
     a = council["alice"]
-    cid = secret.ceremony(invoke, council)
-    vid: str = json_out(secret.open_secret(invoke, a, cid))["vote"]
-    sync(*council.values())
-    for name, choice in {"alice": "north", "bob": "south", "carol": "north"}.items():
-        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
-    sync(*council.values())
+    vid = voted_secret(invoke, council, {"alice": "north", "bob": "south", "carol": "north"})
     sheet_a = json_out(invoke(a, "vote", "close", vid[:8], "--json"))["sheet"]
     sync(*council.values())
     assert json_out(invoke(council["dave"], "vote", "seal", vid[:8], "--json"))["share"] == "held"
@@ -181,12 +183,7 @@ def test_a_stuck_vote_says_stuck_to_the_teller_and_the_coordinator(
     said "run it again" and "tellers seal it"; they now say Stuck and the way out, and
     write nothing."""
     a = council["alice"]
-    cid = secret.ceremony(invoke, council)
-    vid: str = json_out(secret.open_secret(invoke, a, cid))["vote"]
-    sync(*council.values())
-    for name, choice in {"alice": "north", "bob": "south", "carol": "north"}.items():
-        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
-    sync(*council.values())
+    vid = voted_secret(invoke, council, {"alice": "north", "bob": "south", "carol": "north"})
     sheets = [json_out(invoke(a, "vote", "close", vid[:8], "--json"))["sheet"]]
     sync(*council.values())
     ok(invoke(council["bob"], "vote", "seal", vid[:8]))
@@ -303,13 +300,7 @@ def test_a_laptop_lacking_the_sealed_sheet_is_told_to_sync_to_add_its_share(
     seals to dave, not the sheet. dave's `vote seal` said only "already sealed on sheet B"
     and status "no counts before k tellers seal it"; both now say this laptop lacks the
     sealed sheet and to sync (dave's share is still useful)."""
-    a = council["alice"]
-    cid = secret.ceremony(invoke, council)
-    vid: str = json_out(secret.open_secret(invoke, a, cid))["vote"]
-    sync(*council.values())
-    for name, choice in {"alice": "north", "bob": "south", "carol": "north"}.items():
-        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
-    sync(*council.values())
+    vid = voted_secret(invoke, council, {"alice": "north", "bob": "south", "carol": "north"})
     from tests.integration.test_vote_seats import seals_without_their_sheet
 
     sheet_b = seals_without_their_sheet(invoke, council, vid, "erin", "east")

@@ -20,6 +20,18 @@ def ok(r: object) -> str:
     return " ".join(r.output.split())  # type: ignore[attr-defined]
 
 
+def voted_open(
+    invoke: Invoke, council: dict[str, Path], choices: dict[str, str], *extra: str
+) -> str:
+    """An open vote by alice (bob, carol, dave tellers) with ``choices`` cast, all in sync."""
+    vid = base.open_vote(invoke, council["alice"], *extra)
+    sync(*council.values())
+    for name, choice in choices.items():
+        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
+    sync(*council.values())
+    return vid
+
+
 def ballot_seq(h: Path, name: str) -> int:
     with Store.open(h) as s:
         keys = {k for k, info in s.roster().keys.items() if info.name == name}
@@ -58,11 +70,7 @@ def test_a_sheet_listing_a_ballot_revoked_below_it_is_refused_and_the_vote_says_
     sheet for ever, dave's seat is empty, so no sheet can reach 2 seals: Stuck, with the
     way out; bob's refusal names dave's ballot and the revocation."""
     a = council["alice"]
-    vid = base.open_vote(invoke, a)
-    sync(*council.values())
-    for name, choice in (("alice", "north"), ("carol", "north"), ("dave", "south")):
-        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
-    sync(*council.values())
+    vid = voted_open(invoke, council, {"alice": "north", "carol": "north", "dave": "south"})
     ok(invoke(a, "vote", "close", vid[:8]))
     sync(*council.values())
     ok(invoke(council["carol"], "vote", "seal", vid[:8]))  # 1 of 2
@@ -89,11 +97,7 @@ def test_a_teller_whose_role_was_removed_sits_in_an_empty_seat(
     council: dict[str, Path], invoke: Invoke
 ) -> None:
     a = council["alice"]
-    vid = base.open_vote(invoke, a)
-    sync(*council.values())
-    for name, choice in (("alice", "north"), ("carol", "north"), ("erin", "south")):
-        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
-    sync(*council.values())
+    vid = voted_open(invoke, council, {"alice": "north", "carol": "north", "erin": "south"})
     ok(invoke(a, "vote", "close", vid[:8]))
     r = invoke(a, "roster", "remove-role", "dave", "teller")
     assert r.exit_code == 0 and "sign anyway with another tool, still counts" in " ".join(
@@ -167,12 +171,7 @@ def test_seals_on_a_sheet_this_laptop_lacks_send_the_teller_to_sync_not_to_a_new
     brought their seals to dave, but not sheet B itself. dave's `vote seal` said "no sheet
     can: this vote is stuck; open a new vote" although B needs only his seal: it now says
     B is sealed by others and not here yet, and to sync first."""
-    a = council["alice"]
-    vid = base.open_vote(invoke, a, "--seal-threshold", "3")
-    sync(*council.values())
-    for name, choice in (("alice", "north"), ("bob", "south")):
-        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
-    sync(*council.values())
+    vid = voted_open(invoke, council, {"alice": "north", "bob": "south"}, "--seal-threshold", "3")
     sheet_b = seals_without_their_sheet(invoke, council, vid, "erin", "north")
     r = invoke(council["dave"], "vote", "seal", vid[:8], "--accept-late")
     said = " ".join(r.output.split())
@@ -190,11 +189,7 @@ def test_a_late_ballot_hint_never_sends_the_teller_to_a_close_that_cannot_help(
     ballot reached dave. A new sheet could get dave's seal only, so "ask the coordinator
     to close again" cannot help: the hint says to seal with --accept-late."""
     a = council["alice"]
-    vid = base.open_vote(invoke, a, "--seal-threshold", "3")
-    sync(*council.values())
-    for name, choice in (("alice", "north"), ("bob", "south")):
-        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
-    sync(*council.values())
+    vid = voted_open(invoke, council, {"alice": "north", "bob": "south"}, "--seal-threshold", "3")
     ok(invoke(a, "vote", "close", vid[:8]))
     sync(*council.values())
     for teller in ("bob", "carol"):
@@ -218,11 +213,7 @@ def test_a_revoked_tellers_seal_that_completes_the_sheet_finishes_the_vote(
     "Stuck", so the vote could never finish. bob may seal; dave's seal, arriving again,
     completes the sheet and is kept: FINAL on every laptop."""
     a = council["alice"]
-    vid = base.open_vote(invoke, a, "--seal-threshold", "3")
-    sync(*council.values())
-    for name, choice in (("alice", "north"), ("dave", "south")):
-        ok(invoke(council[name], "vote", "cast", vid[:8], choice))
-    sync(*council.values())
+    vid = voted_open(invoke, council, {"alice": "north", "dave": "south"}, "--seal-threshold", "3")
     ok(invoke(a, "vote", "close", vid[:8]))
     sync(*council.values())
     ok(invoke(council["carol"], "vote", "seal", vid[:8]))
