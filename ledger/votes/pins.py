@@ -13,6 +13,22 @@ dealings its charter's keys come from: without them no laptop can check the
 charter, and the vote would never show there (a teller revoked after the vote
 opened must not hide it from laptops that had not yet received its dealing).
 
+A vote that is not sealed yet (charters with ``f``) depends on its tellers'
+counting seals too: a teller revoked or rotated while its laptop had not heard
+may still seal, and that seal counts (field_guides/voting.md "Losing a
+teller"). If laptops that heard of the cut dropped it, the other tellers could
+not see which sheet it joined, seal another one, and the vote would never
+finish. So that seal (its one seal on the vote, on a sheet of the vote: never
+an equivocating second seal) is kept too, but only if every entry of the key
+between the cut and the seal is a ballot, seal or share on a vote whose
+charter is here, at most one of each kind per vote
+(:func:`ledger.votes.seals.kept_past_cut`): a store keeps a chain
+contiguously, and this way a thief holding the revoked key can make it keep at
+most three entries per vote, never a flood of ballots or anything else. The
+votes view shows such a kept seal on its sheet (every laptop holds it); the
+rules that say whether a vote is sealed do not change (a seal past the cut
+always counted where it was held).
+
 Not past a fork point: a copied key's two chains cannot both be stored (the
 fork proof carries the two entries at the fork point, and the votes view reads
 those).
@@ -77,6 +93,7 @@ def kept_limits(store: object, extra: Iterable[Entry] = ()) -> dict[bytes, int]:
         needed = dealings_of(vote, votes)
         if vote.charter.fields.rules == 2 and vote.state in (SEALED, FINAL):
             needed |= depends_on(vote)
+        needed.update(s.id for s in vote.kept_seals)  # rules 2, not sealed yet
         for eid in needed:
             dep = entries.get(eid)
             if dep is None:

@@ -23,10 +23,11 @@ by the current roster.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container, Mapping
 
 from ledger.entry import Entry
 from ledger.roster.view import ACTIVE, Roster
+from ledger.votes.bodies import BALLOT, SEAL, SHARE
 from ledger.votes.state import (
     ForkedTeller,
     Seal,
@@ -69,6 +70,38 @@ def held_everywhere(roster: Roster, seal: Seal) -> bool:
     if info is None or roster.valid(seal.author, seal.seq):
         return True
     return info.fork_seq == seal.seq
+
+
+#: what a teller's laptop that has not heard of its cut writes on votes: the only kinds a
+#: seal kept past the cut may have between the cut and itself
+KEPT_KINDS = frozenset({BALLOT, SEAL, SHARE})
+
+
+def kept_past_cut(
+    roster: Roster, seal: Seal, feed: Mapping[int, Entry], charters: Container[str]
+) -> bool:
+    """Rules 2, a vote not sealed yet: is this counting seal, made past its key's cut, one
+    that every store keeps and passes on (:mod:`ledger.votes.pins`)? Stores keep a chain
+    contiguously, so only if every entry of the key from the cut up to the seal (``feed``:
+    the key's vote entries by seq) is a ballot, seal or share on a vote whose charter is
+    here (``charters``: ids, hex), at most one of each kind per vote: a thief holding the
+    revoked key makes stores keep at most three entries per vote, never a flood. Never
+    past a fork point (the other chain holds those seqs)."""
+    info = roster.keys.get(seal.author)
+    if info is None or info.limit is None or seal.seq <= info.limit:
+        return False
+    if info.fork_seq is not None and seal.seq >= info.fork_seq:
+        return False
+    seen: set[tuple[str, str]] = set()
+    for seq in range(info.limit + 1, seal.seq + 1):  # ends within 3 per vote here
+        e = feed.get(seq)
+        vote = e.body.get("vote") if e is not None else None
+        if e is None or e.kind not in KEPT_KINDS or not isinstance(vote, str):
+            return False
+        if vote not in charters or (e.kind, vote) in seen:
+            return False
+        seen.add((e.kind, vote))
+    return True
 
 
 def count_v2(
@@ -316,10 +349,15 @@ def shares_stuck(vote: Vote, roster: Roster) -> Stuck | None:
 
 
 def sheets_in_view(
-    vote: Vote, sealed_id: bytes | None, ignore_sheet: Callable[[Sheet], None]
+    vote: Vote,
+    sealed_id: bytes | None,
+    ignore_sheet: Callable[[Sheet], None],
+    kept: Callable[[Seal], bool],
 ) -> None:
-    """Rules 2: drop sheets that hold only if sealed and are not; drop the seals on unsealed
-    sheets that not every laptop can hold (so every laptop shows the same counts)."""
+    """Rules 2: drop sheets that hold only if sealed and are not; set aside the seals on
+    unsealed sheets that not every laptop can hold (so every laptop shows the same counts).
+    While no sheet is sealed, a seal made past its key's cut that every store keeps
+    (``kept``: :func:`kept_past_cut`) stays, and is listed in ``vote.kept_seals``."""
     for sid in sorted(vote.sheets):
         sheet = vote.sheets[sid]
         if sid == sealed_id:
@@ -328,5 +366,10 @@ def sheets_in_view(
             ignore_sheet(sheet)
             del vote.sheets[sid]
             continue
+        if sealed_id is None and sheet.problem is None:
+            held = [s for s in sheet.sealers if s.surplus and kept(s)]
+            vote.kept_seals += held
+            for s in held:
+                s.surplus = False
         sheet.set_aside = [s for s in sheet.sealers if s.surplus]
         sheet.sealers = [s for s in sheet.sealers if not s.surplus]

@@ -310,6 +310,9 @@ class Vote:
     #: counted seals per sheet that can still be sealed, also sheets this laptop has only
     #: seen seals of (it lacks the sheet): what a new seal or sheet can still join
     seal_counts_seen: dict[bytes, int] = field(default_factory=dict)
+    #: rules 2, no sheet sealed yet: counting seals made past their key's cut that every
+    #: store keeps and passes on (``seals.kept_past_cut``; ``ledger.votes.pins``)
+    kept_seals: list[Seal] = field(default_factory=list)
     #: a copied teller's other seals on a sheet it already sealed: counted once, but
     #: their decryption shares may still serve (the thief's twin must not void a valid one)
     twin_seals: list[Seal] = field(default_factory=list)

@@ -14,6 +14,7 @@ from ledger.votes import seals as vote_seals
 from ledger.votes import tally as vote_tally
 from ledger.votes.bodies import (
     BALLOT,
+    CHARTER,
     CLOSE,
     RANKED,
     SEAL,
@@ -82,6 +83,7 @@ class VoteFold:
         self.check = choice_checker(f.method, f.options, f.credits)
         self.seat_of = {key: member for member, key in f.teller_keys.items()}
         self.seal_counts: dict[bytes, int] = {}
+        self._charters: set[str] | None = None  # charter ids (hex), for kept()
         #: a secret vote: its proof context, and each verified ballot by entry id
         self.ctx: VoteContext | None = None
         if f.secret is not None:  # the crypto stack loads only when a secret vote exists
@@ -393,7 +395,14 @@ class VoteFold:
         if done:
             vote.sealed_sheet, vote.sealed_root = done[0]
         if self.rules == 2:
-            vote_seals.sheets_in_view(vote, vote.sealed_sheet, self.drop_sheet)
+            vote_seals.sheets_in_view(vote, vote.sealed_sheet, self.drop_sheet, self.kept)
+
+    def kept(self, seal: Seal) -> bool:
+        """Is this seal past its key's cut one every store keeps (seals.kept_past_cut)?"""
+        if self._charters is None:  # rare (a revoked teller's seal): built once, here
+            self._charters = {e.id.hex() for e in self.by_id.values() if e.kind == CHARTER}
+        feed = {e.seq: e for e in self.by_id.values() if e.author == seal.author}
+        return vote_seals.kept_past_cut(self.roster, seal, feed, self._charters)
 
     def refused(self) -> dict[bytes, str]:
         """Rules 2, unsealed sheets that list a ballot this roster cuts (its voter's key

@@ -47,6 +47,7 @@ from ledger.votes.result import (
     refuse_unreachable,
     refuse_unseen,
 )
+from ledger.votes.pick import pick_sheet
 from ledger.votes.share_writer import SealResult
 from ledger.votes.view import PROVISIONAL, Sheet, Vote, Votes, fold
 
@@ -506,33 +507,6 @@ def close(
     return CloseResult(entry, vote, len(ids), len(parts), warnings)
 
 
-def pick_sheet(vote: Vote, text: str | None) -> Sheet:
-    """The sheet named by ``text``; else the sealed one; else the best one to seal here.
-
-    Best: leaves out none of the ballots this laptop holds, then most seals,
-    then most ballots, then smallest id (so tellers who agree pick the same).
-    """
-    if not vote.sheets:
-        raise InvalidInput(
-            "there is no close sheet for this vote yet",
-            hint=f"a coordinator runs `plurictl vote close {vote.id.hex()[:12]}`",
-        )
-    if text:
-        found = [s for sid, s in vote.sheets.items() if sid.hex().startswith(text.strip().lower())]
-        if len(found) != 1:
-            raise InvalidInput(f"no single close sheet of this vote matches {text!r}")
-        return found[0]
-    if vote.sealed_sheet in vote.sheets:
-        return vote.sheets[vote.sealed_sheet]
-
-    def rank(s: Sheet) -> tuple[bool, int, int, bytes]:
-        listed = set(s.ballots or ())
-        omits = s.ballots is None or any(b not in listed for b in vote.ballots)
-        return (omits, -len(s.sealers), -s.count, s.id)
-
-    return sorted(vote.sheets.values(), key=rank)[0]
-
-
 def seal(
     store: Store,
     identity: Identity,
@@ -572,8 +546,8 @@ def seal(
     if omitted and not accept_late:
         again = close_again_helps(vote, member)
         raise InvalidInput(
-            f"the sheet leaves out {len(omitted)} ballot(s) this laptop holds; sealing it makes "
-            "them uncounted (late)",
+            f"the sheet leaves out {len(omitted)} ballot(s) this laptop holds; sealing sheet "
+            f"{sheet.id.hex()[:12]} makes them uncounted (late)",
             hint=(
                 "ask the coordinator to close again so a new sheet includes them, or "
                 if again
