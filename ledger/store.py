@@ -483,6 +483,12 @@ class Store(ReadsMixin, ForkStoreMixin, QuarantineMixin):
         value = self._meta(_own_high_key(author), None)
         return int(value) if value is not None else None
 
+    def own_keys(self) -> list[bytes]:
+        """The keys this laptop signed entries with (each has an ``own_high`` record)."""
+        with self._read() as db:
+            rows = db.execute("SELECT key FROM meta WHERE key LIKE 'own_high:%'").fetchall()
+        return [bytes.fromhex(k.split(":", 1)[1]) for (k,) in rows]
+
     @staticmethod
     def _heads_disagree(seq: int, top: int) -> StoreError:
         return StoreError(

@@ -150,6 +150,12 @@ def refuse_unreachable(vote: Vote, doing: str, sheet: Sheet | None, member: byte
             hint=f"sync with the coordinator's laptop, then: plurictl vote seal "
             f"{vote.id.hex()[:8]} --sheet {best}",
         )
+    if vote.stuck is not None:  # only a gone teller's seal could: no "tellers seal it"
+        raise InvalidInput(
+            f"{why}; sheet {best} has {seals} seal(s), and no teller who may seal is left to "
+            f"add one. Stuck: {vote.stuck.advice}",
+            hint=f"`plurictl vote status {vote.id.hex()[:8]}` says why; nothing written",
+        )
     raise InvalidInput(
         f"{why}; sheet {best} has {seals} seal(s) and can still be sealed",
         hint=f"tellers seal it: plurictl vote seal {vote.id.hex()[:8]} --sheet {best} "

@@ -24,6 +24,7 @@ by the current roster.
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Mapping
+from dataclasses import replace
 
 from ledger.entry import Entry
 from ledger.roster.view import ACTIVE, Roster
@@ -35,6 +36,7 @@ from ledger.votes.state import (
     Stuck,
     TellerEquivocation,
     Vote,
+    Votes,
 )
 
 Ignore = Callable[[Entry, str], None]
@@ -247,13 +249,15 @@ def stuck(
     for sid, why in sorted(refused.items()):
         advice += f"; sheet {sid.hex()[:12]} ({counts.get(sid, 0)} seal(s)) {why}"
     most = max(counts.values(), default=0)  # a refused sheet too: they may not hold the cut
-    if most + len(able) + len(unless) < f.k:
+    short = f.k - most - len(able)  # seals only the gone tellers could still add
+    if len(unless) < short:
         unless = []  # even their seals could not finish it
+    base = advice
     if unless:
         advice = _unless(roster, unless, "seal", advice)
     elif gone:
         advice += "; a revoked or rotated teller's (or removed teller role's) seat stays empty"
-    return Stuck(max(best, most), able, spent, gone, advice, unless=unless)
+    return Stuck(max(best, most), able, spent, gone, advice, [], unless, base, "seal", short)
 
 
 def seats(vote: Vote, roster: Roster) -> tuple[list[bytes], list[bytes], list[tuple[bytes, str]]]:
@@ -325,7 +329,8 @@ def shares_stuck(vote: Vote, roster: Roster) -> Stuck | None:
         sec.waiting = f"{sec.waiting}; waiting for {names} to run {command}"
         return None
     bad = [s for s in sec.shares if not s.valid and s.member not in good]
-    sec.waiting = f"{sec.waiting}; too few tellers can still add a share (only: {names or 'none'})"
+    can = f"only {names} can" if able else "none can"
+    sec.waiting = f"{sec.waiting}; too few tellers can still add a share ({can})"
     advice = (
         f"this sheet can never be decrypted: {len(good)} valid decryption share(s) of the {k} "
         f"needed, and only {len(able)} teller(s) without one can still add one"
@@ -340,12 +345,36 @@ def shares_stuck(vote: Vote, roster: Roster) -> Stuck | None:
         "voters to cast again there"
     )
     unless = [m for m, why in gone if why != NOT_IN_ROSTER]  # a share signed anyway counts
-    if len(good) + len(able) + len(unless) >= k:
+    short, base = k - len(good) - len(able), advice
+    if len(unless) >= short:
         advice = _unless(roster, unless, "add a share", advice)
     else:
         unless = []
     invalid = sorted({s.member for s in bad})
-    return Stuck(len(sec.shares), able, spent, gone, advice, invalid, unless)
+    return Stuck(len(sec.shares), able, spent, gone, advice, invalid, unless, base, "add a share", short)
+
+
+def own_seats(votes: Votes, roster: Roster, mine: set[bytes]) -> None:
+    """On a laptop of a teller whose seat is gone (``mine``: the members this laptop signed
+    as) and that has heard of it, Stuck never says "only if <that teller> seals anyway":
+    plurictl does not invite signing around a revocation from an old backup or a copied
+    key. Said unconditionally for that seat; other gone tellers stay named (review 21f F2)."""
+    for vote in votes.votes.values():
+        s = vote.stuck
+        own = [m for m in s.unless if m in mine] if s is not None else []
+        if s is None or not own:
+            continue
+        rest = [m for m in s.unless if m not in mine]
+        why = dict(s.gone)
+        seats = ", ".join(f"{roster.name_of(m)}: {why.get(m, 'seat gone')}" for m in own)
+        base = (
+            f"{s.base}; the seat of this laptop ({seats}) stays empty: this laptop has heard "
+            "of that, and plurictl does not sign around it"
+        )
+        if len(rest) < s.short:
+            rest = []
+        advice = _unless(roster, rest, s.act, base) if rest else base
+        vote.stuck = replace(s, advice=advice, unless=rest, base=base)
 
 
 def sheets_in_view(

@@ -260,6 +260,11 @@ class Stuck:
     #: not sealed: a seal they sign anyway (a laptop that has not heard) still counts, so the
     #: vote is stuck only unless they seal (voting.md "Losing a teller")
     unless: list[bytes] = field(default_factory=list)
+    #: the advice without the "only if ... anyway" way out, what that way out needs
+    #: ("seal" or "add a share") and how many of ``unless`` it needs (seals.own_seats)
+    base: str = ""
+    act: str = "seal"
+    short: int = 0
 
 
 @dataclass

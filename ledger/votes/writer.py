@@ -48,6 +48,7 @@ from ledger.votes.result import (
     refuse_unseen,
 )
 from ledger.votes.pick import pick_sheet
+from ledger.votes.seals import own_seats
 from ledger.votes.share_writer import SealResult
 from ledger.votes.view import PROVISIONAL, Sheet, Vote, Votes, fold
 
@@ -79,8 +80,11 @@ def load(store: Store, *, heard: bool = False, count: bool = True) -> tuple[Vote
         entries = store.entries(kind_prefix="vote.", ordered=False)  # the fold sorts by id
         forks = store.fork_proofs()
         heard_at = heard_map(store) if heard else None
+        mine = {roster.member_of(k) for k in store.own_keys()}
     proofs = [e for p in forks for e in (p.a, p.b) if e.kind.startswith("vote.")]
-    return fold(entries, roster, heard_at, proofs, count=count), roster
+    votes = fold(entries, roster, heard_at, proofs, count=count)
+    own_seats(votes, roster, {m for m in mine if m is not None})
+    return votes, roster
 
 
 def load_ceremonies(store: Store) -> tuple[Votes, Roster]:

@@ -81,7 +81,7 @@ def test_bad_shares_from_every_teller_make_a_secret_vote_stuck_naming_them() -> 
     assert sorted(detail["invalid_shares"]) == ["carol", "dave"] and detail["can_still_seal"] == []
     assert "carol (teller" in detail["advice"] and "dave (teller" in detail["advice"]
     assert "Open a new vote" in detail["advice"]
-    assert "too few tellers can still add a share (only: none)" in (vote.secret.waiting or "")
+    assert "too few tellers can still add a share (none can)" in (vote.secret.waiting or "")
 
 
 def test_a_revoked_last_teller_makes_a_secret_vote_with_a_bad_share_stuck() -> None:
@@ -95,7 +95,7 @@ def test_a_revoked_last_teller_makes_a_secret_vote_with_a_bad_share_stuck() -> N
     detail = data["stuck_detail"]
     assert detail["invalid_shares"] == ["carol"]
     assert {"name": "dave", "why": "seat key revoked"} in detail["cannot_seal"]
-    assert vote.secret is not None and "(only: none)" in (vote.secret.waiting or "")
+    assert vote.secret is not None and "(none can)" in (vote.secret.waiting or "")
 
 
 def test_a_ceremony_with_too_few_dealers_left_to_qualify_says_it_cannot_complete() -> None:
