@@ -115,11 +115,14 @@ def refuse_small(vote: Vote, listed: Iterable[bytes], doing: str, reveal_small: 
         )
 
 
-def refuse_unreachable(vote: Vote, doing: str, sheet: Sheet | None, member: bytes | None) -> None:
+def refuse_unreachable(
+    vote: Vote, doing: str, sheet: Sheet | None, member: bytes | None, roster: Any
+) -> None:
     """A sheet (None: a new one) that can never reach k seals gets no seal and is not
     closed (exit 5): only tellers who have not sealed yet can add one. Points at a sheet
     that still can, if any, also one this laptop has only seen seals of (review 21d D2,
-    21e E2: "stuck" was said while a sheet could still finish)."""
+    21e E2: "stuck" was said while a sheet could still finish), and never at "tellers"
+    when only a gone teller's seal could finish it (review 21f F1)."""
     k = vote.charter.k
     me = 1 if member else 0
     unsealed = [t for t in vote.charter.tellers if t not in vote.seals and t != member]
@@ -151,10 +154,15 @@ def refuse_unreachable(vote: Vote, doing: str, sheet: Sheet | None, member: byte
             f"{vote.id.hex()[:8]} --sheet {best}",
         )
     if vote.stuck is not None:  # only a gone teller's seal could: no "tellers seal it"
+        gone = vote.stuck.unless
+        names = ", ".join(roster.name_of(m) for m in gone)
         raise InvalidInput(
-            f"{why}; sheet {best} has {seals} seal(s), and no teller who may seal is left to "
-            f"add one. Stuck: {vote.stuck.advice}",
-            hint=f"`plurictl vote status {vote.id.hex()[:8]}` says why; nothing written",
+            f"{why}; sheet {best} has {seals} seal(s) and can still be sealed only if {names} "
+            f"{'seal' if len(gone) > 1 else 'seals'} it anyway (a revoked, rotated or "
+            "role-removed teller's seal, signed on a laptop that has not heard of it, still "
+            "counts): no teller who may seal is left to add one",
+            hint="nothing written; if that seal never comes, the coordinator opens a new vote "
+            f"that replaces this one (`plurictl vote status {vote.id.hex()[:8]}`)",
         )
     raise InvalidInput(
         f"{why}; sheet {best} has {seals} seal(s) and can still be sealed",

@@ -476,7 +476,7 @@ def close(
     refuse_small(vote, ids, "close this secret vote", reveal_small)
     refuse_second_sheet(vote, "close a new sheet")
     refuse_stuck(vote, "close a new sheet")
-    refuse_unreachable(vote, "close a new sheet", None, None)
+    refuse_unreachable(vote, "close a new sheet", None, None, roster)
     root = merkle.root(ids)
     latest: dict[bytes, int] = {}
     for s in sorted(vote.stops, key=lambda s: (s.seq, s.id)):
@@ -545,7 +545,7 @@ def seal(
     unseen = [b for b in sheet.ballots if b not in vote.ballots]
     if unseen:
         refuse_unseen(vote, roster, sheet.id, unseen, store.get)
-    refuse_unreachable(vote, f"seal sheet {sheet.id.hex()[:12]}", sheet, member)
+    refuse_unreachable(vote, f"seal sheet {sheet.id.hex()[:12]}", sheet, member, roster)
     omitted = [b for b in vote.ballots if b not in listed]
     if omitted and not accept_late:
         again = close_again_helps(vote, member)
