@@ -351,7 +351,9 @@ def shares_stuck(vote: Vote, roster: Roster) -> Stuck | None:
     else:
         unless = []
     invalid = sorted({s.member for s in bad})
-    return Stuck(len(sec.shares), able, spent, gone, advice, invalid, unless, base, "add a share", short)
+    return Stuck(
+        len(sec.shares), able, spent, gone, advice, invalid, unless, base, "add a share", short
+    )
 
 
 def own_seats(votes: Votes, roster: Roster, mine: set[bytes]) -> None:

@@ -81,9 +81,10 @@ def write_share(
     """A teller of a secret vote adds its decryption share to the sealed sheet (a
     ``vote.share``); nothing when it already has a valid one there or the counts are
     decrypted, or while the sheet it sealed waits for k seals (its share is held back)."""
+    from ledger.votes.pick import pick_sheet
     from ledger.votes.result import refuse_small, refuse_stuck
     from ledger.votes.secret_writer import share_for
-    from ledger.votes.writer import load, pick_sheet
+    from ledger.votes.writer import load
 
     mine = vote.seals.get(member)
     refuse_stuck(vote, "wait for a share")

@@ -38,6 +38,7 @@ from ledger.votes.bodies import (
     parse_options,
     seal_threshold,
 )
+from ledger.votes.pick import pick_sheet
 from ledger.votes.result import (
     close_again_helps,
     refuse_other_sheet,
@@ -47,10 +48,9 @@ from ledger.votes.result import (
     refuse_unreachable,
     refuse_unseen,
 )
-from ledger.votes.pick import pick_sheet
 from ledger.votes.seals import own_seats
 from ledger.votes.share_writer import SealResult
-from ledger.votes.view import PROVISIONAL, Sheet, Vote, Votes, fold
+from ledger.votes.view import PROVISIONAL, Vote, Votes, fold
 
 DEFAULT_CREDITS = 100
 

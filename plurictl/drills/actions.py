@@ -328,7 +328,8 @@ def _copy_seals(r: DrillRunner, name: str, vote: str, side: str) -> str:
     """The restored copy of `name`'s laptop, on `side`'s side of a split, seals the sheet
     that `side`'s laptop would pick: a second entry at the seq the real laptop also uses."""
     from ledger.votes.bodies import SEAL
-    from ledger.votes.writer import find_vote, load, pick_sheet
+    from ledger.votes.pick import pick_sheet
+    from ledger.votes.writer import find_vote, load
 
     if f"clone:{name}" not in r.named:
         raise ValueError(f"no backup of {name} was taken (a `clone` step comes first)")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ledger.store import Store
 from tests.conftest import Invoke, json_out
 from tests.integration import test_vote_cli as base
@@ -139,3 +141,24 @@ def test_the_laptop_of_a_revoked_teller_never_says_only_if_it_seals(
     assert "the seat of this laptop (dave: seat key revoked) stays empty" in detail["advice"]
     human = ok(invoke(council["dave"], "vote", "status", vid[:8]))
     assert "Stuck" in human and "only if dave" not in human
+
+
+@pytest.mark.parametrize("recasts", [1, 2])
+def test_a_revoked_key_keeps_at_most_one_ballot_per_vote_before_its_seal(
+    council: dict[str, Path], invoke: Invoke, recasts: int
+) -> None:
+    """The bound on what a thief holding the revoked key can make stores keep: one ballot,
+    seal and share per vote. dave's laptop recasts once: kept with the seal that follows;
+    twice: nothing past the cut is kept, and A keeps carol's seal only."""
+    vid, sheet_a, _ = split_sheets(invoke, council)
+    dave, carol = council["dave"], council["carol"]
+    for choice in ("south", "north")[:recasts]:
+        ok(invoke(dave, "vote", "cast", vid[:8], choice))
+    ok(invoke(dave, "vote", "seal", vid[:8], "--sheet", sheet_a[:12], "--accept-late"))
+    with Store.open(carol) as s:
+        refused = s.ingest(raws(dave)).rejected
+    seals, _ = seals_on(carol, invoke, vid)
+    if recasts == 1:
+        assert not refused and seals[sheet_a[:12]] == 2, refused
+    else:
+        assert len(refused) == 3 and seals[sheet_a[:12]] == 1  # two ballots and the seal
