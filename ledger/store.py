@@ -341,7 +341,8 @@ class Store(ReadsMixin, ForkStoreMixin, QuarantineMixin):
 
     def _kept_past_cut(self, incoming: Iterable[Entry]) -> dict[bytes, int]:
         """author -> seq up to which entries past the author's revocation or rotation cut
-        are kept, because a sealed vote depends on them (:mod:`ledger.votes.pins`).
+        are kept, because a vote depends on them (a sealed vote's entries, a teller's
+        seal on a vote not sealed yet: :mod:`ledger.votes.pins`).
         Computed only when such an entry is stored or arriving."""
         roster = self.roster()
         incoming = list(incoming)
