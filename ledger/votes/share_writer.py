@@ -20,7 +20,7 @@ from ledger.errors import InvalidInput
 from ledger.identity import Identity
 from ledger.store import Store
 from ledger.votes.bodies import SHARE
-from ledger.votes.state import Sheet, Vote, Votes
+from ledger.votes.state import FINAL, SEALED, Sheet, Vote, Votes
 
 
 @dataclass
@@ -39,6 +39,25 @@ class SealResult:
 def waiting_of(vote: Vote) -> str:
     """A sealed secret vote's "decrypting: m of k shares; waiting for ..." ("" otherwise)."""
     return (vote.secret.waiting or "") if vote.secret and vote.state == "SEALED" else ""
+
+
+def new_key_hint(vote: Vote, member: bytes) -> str:
+    """What a teller is told when its key, rotated since the vote opened, runs `vote seal`:
+    on a sealed vote, that there is nothing to do, or (secret vote, counts not decrypted
+    yet) whether its seat's share is still missing, which only the old key could add."""
+    if vote.sealed_sheet is None or vote.state not in (SEALED, FINAL):
+        return "k of the other tellers can still seal; or the coordinator opens a new vote"
+    done = f"the vote is already {vote.state} on sheet {vote.sealed_sheet.hex()[:12]}"
+    secret = vote.secret
+    if vote.charter.fields.secret is None or (secret is not None and secret.counts is not None):
+        return f"{done}: nothing to do"
+    if secret is not None and any(s.member == member and s.valid for s in secret.shares):
+        return f"{done} and your seat's decryption share is on it: nothing to do"
+    return (
+        f"{done}; its counts wait for {vote.charter.k} decryption shares and your seat's is "
+        "not in: only the key you had when the vote opened could add it, so the other "
+        f"tellers add theirs (`plurictl vote status {vote.id.hex()[:8]}` says whose)"
+    )
 
 
 def sealed_by(vote: Vote, sheet: Sheet) -> bool:

@@ -131,7 +131,7 @@ def _require_teller(
         raise TrustError(
             "your teller seat on this vote belongs to the key you had when the vote opened; "
             "this laptop's key replaced it since, so it cannot seal this vote",
-            hint="k of the other tellers can still seal; or the coordinator opens a new vote",
+            hint=share_writer.new_key_hint(vote, member),
         )
     return member
 
