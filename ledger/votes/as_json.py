@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.roster.view import Roster
-from ledger.votes.seals import seats
+from ledger.votes.seals import seat_gone, seats
 from ledger.votes.view import FINAL, Ballot, Result, Seal, Sheet, Slot, Stop, Vote, Votes
 
 
@@ -123,6 +123,9 @@ def _tellers(vote: Vote, roster: Roster) -> list[dict[str, Any]]:
                 "stopped": t in stopped,
                 "sealed_sheet": seal.sheet.hex() if seal else None,
                 "seat_gone": gone.get(t),  # why its seat key can no longer seal
+                #: sealed, and its seat key was revoked/rotated (or its role removed) since
+                #: the vote opened: the seal still counts (why, else None)
+                "seat_changed": seat_gone(vote, roster, t) if seal else None,
                 "equivocated": any(e.member == t for e in vote.equivocations)
                 or any(x.member == t for x in vote.forked_tellers),
             }

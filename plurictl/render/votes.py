@@ -160,6 +160,9 @@ def _teller_mark(x: dict[str, Any]) -> str:
     """One teller's state: equivocated outranks sealed, then an empty seat, then open/stopped."""
     if x["equivocated"]:
         return "[red]EQUIVOCATED[/]"
+    if x["sealed_sheet"] and x.get("seat_changed"):
+        cut = x["seat_changed"]
+        return f"sealed {x['sealed_sheet'][:8]}; {cut} since the vote opened: the seal still counts"
     if x["sealed_sheet"]:
         return f"sealed {x['sealed_sheet'][:8]}"
     if x.get("seat_gone"):

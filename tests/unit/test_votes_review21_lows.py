@@ -10,10 +10,12 @@ import pytest
 from ledger.errors import TrustError
 from ledger.store import Store
 from ledger.testing import MeshFixture
+from ledger.votes import as_json as vote_json
 from ledger.votes import writer
 from ledger.votes.bodies import SEAL
+from plurictl.render import votes as vote_render
 from tests.unit.test_secret_votes_share import closed, honest_share, share_entry, sheet_body
-from tests.unit.votes_helpers import TELLERS, VOTERS, council
+from tests.unit.votes_helpers import TELLERS, VOTERS, council, fold
 
 
 def rotate(m: MeshFixture, who: str) -> None:
@@ -70,3 +72,25 @@ def test_a_rotated_tellers_new_key_on_a_sealed_secret_vote_is_told_whether_its_s
     share_entry(m, charter, sheet, "bob", honest_share(m, charter, sheet, "bob"))
     hint = new_key_refused(tmp_path / "b", m, charter.id)
     assert hint == f"the vote is already FINAL on sheet {sheet.id.hex()[:12]}: nothing to do"
+
+
+def test_the_tellers_line_says_a_kept_seal_counts_though_the_seat_key_was_revoked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    m, vb = council()
+    v = vb.open("alice", roll=VOTERS, tellers=TELLERS)
+    sheet = vb.close("alice", v, [vb.cast(n, v, ["a"]) for n in ("alice", "bob", "erin")])
+    vb.seal("dave", v, sheet)
+    vb.seal("carol", v, sheet)  # FINAL
+    m.revoke("dave")
+    votes = fold(m)
+    data = vote_json.status(votes.votes[v.id], votes, m.roster())
+    dave = next(t for t in data["tellers_detail"] if t["name"] == "dave")
+    assert dave["seat_changed"] == "seat key revoked" and dave["seat_gone"] is None
+    vote_render.render_status(data)
+    out = " ".join(capsys.readouterr().out.split())
+    assert (
+        f"dave (sealed {sheet.id.hex()[:8]}; seat key revoked since the vote opened: the seal "
+        "still counts)" in out
+    )
+    assert f"carol (sealed {sheet.id.hex()[:8]})" in out
