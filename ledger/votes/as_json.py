@@ -190,6 +190,7 @@ def status(vote: Vote, votes: Votes, roster: Roster) -> dict[str, Any]:
         "tellers_detail": _tellers(vote, roster),
         "stops": [_stop(x, roster) for x in sorted(vote.stops, key=lambda x: x.id)],
         "sheets": [_sheet(sid, sh, vote, roster) for sid, sh in sorted(vote.sheets.items())],
+        "sheets_not_here": sheets_not_here(vote),
         "teller_equivocations": [
             {
                 "member": e.member.hex(),
@@ -210,6 +211,15 @@ def status(vote: Vote, votes: Votes, roster: Roster) -> dict[str, Any]:
         "result": result(vote, roster),
         "ignored": [i.to_json() for i in votes.ignored_for(vote.id)],
     }
+
+
+def sheets_not_here(vote: Vote) -> list[dict[str, Any]]:
+    """Before a sheet is sealed: sheets this laptop knows only by their counted seals (it
+    lacks the sheet itself), most seals first: sync before sealing (`vote seal` says so)."""
+    if vote.sealed_sheet is not None:
+        return []
+    seen = [(-n, sid) for sid, n in vote.seal_counts_seen.items() if sid not in vote.sheets]
+    return [{"id": sid.hex(), "seals": -n} for n, sid in sorted(seen)]
 
 
 def secret(vote: Vote) -> dict[str, Any] | None:

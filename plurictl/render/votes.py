@@ -237,7 +237,13 @@ def _status_sheets(out: Console, sheets: list[dict[str, Any]], k: int) -> None:
 
 
 def _status_warnings(out: Console, data: dict[str, Any]) -> None:
-    """Ballots late, missing or unproven; double votes; tellers who sealed twice."""
+    """Sheets known only by their seals; ballots late, missing or unproven; double votes;
+    tellers who sealed twice."""
+    for sh in data.get("sheets_not_here", []):
+        out.print(
+            f"[yellow]Sheet {sh['id'][:12]} is not on this laptop ({sh['seals']} seal(s) seen "
+            "on it): sync with the coordinator's laptop before sealing.[/]"
+        )
     if data["late_ballots"]:
         out.print(
             f"  {len(data['late_ballots'])} ballot(s) here are not on the sealed sheet: uncounted (late)"

@@ -173,6 +173,10 @@ def test_seals_on_a_sheet_this_laptop_lacks_send_the_teller_to_sync_not_to_a_new
     B is sealed by others and not here yet, and to sync first."""
     vid = voted_open(invoke, council, {"alice": "north", "bob": "south"}, "--seal-threshold", "3")
     sheet_b = seals_without_their_sheet(invoke, council, vid, "erin", "north")
+    text = ok(invoke(council["dave"], "vote", "status", vid[:8]))  # says sync too (21f LOW)
+    assert f"Sheet {sheet_b[:12]} is not on this laptop (2 seal(s) seen on it): sync" in text
+    st = json_out(invoke(council["dave"], "vote", "status", vid[:8], "--json"))
+    assert st["sheets_not_here"] == [{"id": sheet_b, "seals": 2}]
     r = invoke(council["dave"], "vote", "seal", vid[:8], "--accept-late")
     said = " ".join(r.output.split())
     assert r.exit_code == 5 and f"sealed sheet {sheet_b[:12]} (2 seal(s))" in said, said
@@ -180,6 +184,7 @@ def test_seals_on_a_sheet_this_laptop_lacks_send_the_teller_to_sync_not_to_a_new
     sync(*council.values())
     text = ok(invoke(council["dave"], "vote", "seal", vid[:8], "--sheet", sheet_b[:12]))
     assert "FINAL" in text
+    assert "is not on this laptop" not in ok(invoke(council["dave"], "vote", "status", vid[:8]))
 
 
 def test_a_late_ballot_hint_never_sends_the_teller_to_a_close_that_cannot_help(
