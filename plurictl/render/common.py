@@ -6,6 +6,7 @@ it with rich. Nothing here touches the store or the network.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -84,6 +85,25 @@ def dumps(data: Any) -> str:
 def emit_json(data: Any) -> None:
     """Print machine-readable output: one JSON document on stdout."""
     click.echo(dumps(data))
+
+
+@contextlib.contextmanager
+def json_refusal(as_json: bool) -> Iterator[None]:
+    """With ``--json``, a refusal prints one JSON object on stdout instead of the text
+    error: ``{"error": message, "hint": hint or null, "exit_code": code}``; the exit code
+    is the error's own (field_guides/exit-codes.md). Without ``--json``: untouched."""
+    from ledger.errors import PluriError
+    from plurictl.errors import Failed
+
+    try:
+        yield
+    except PluriError as err:
+        if not as_json or isinstance(err, Failed):
+            raise
+        message = str(err.args[0]) if err.args else type(err).__name__
+        code = int(err.exit_code)
+        emit_json({"error": message, "hint": getattr(err, "hint", None), "exit_code": code})
+        raise Failed(type(err)) from err
 
 
 def short(key_hex: str, n: int = 12) -> str:

@@ -237,3 +237,29 @@ def test_a_revoked_tellers_seal_that_completes_the_sheet_finishes_the_vote(
     sync(*council.values())
     for home in council.values():
         assert json_out(invoke(home, "vote", "status", vid[:8], "--json"))["state"] == "FINAL"
+
+
+def test_a_refused_seal_or_close_with_json_prints_one_json_object(
+    council: dict[str, Path], invoke: Invoke
+) -> None:
+    """Review 21e LOW: `vote seal --json` and `vote close --json` refusals printed only the
+    text error. Now one JSON object on stdout: the error, its hint, its exit code (the
+    exit code itself unchanged); without --json the text error as before."""
+    import json
+
+    vid = voted_open(invoke, council, {"alice": "north"})
+    r = invoke(council["erin"], "vote", "seal", vid[:8], "--json")  # erin is no teller
+    assert r.exit_code == 7
+    said = json.loads(r.stdout)
+    assert said["exit_code"] == 7 and said["error"].startswith("only a teller can seal")
+    assert "hint" in said and "Error:" not in r.stdout
+    r = invoke(council["bob"], "vote", "close", vid[:8], "--json")  # bob is no coordinator
+    assert r.exit_code == 7 and json.loads(r.stdout)["exit_code"] == 7
+    ok(invoke(council["alice"], "vote", "close", vid[:8]))
+    sync(*council.values())
+    ok(invoke(council["bob"], "vote", "seal", vid[:8]))
+    r = invoke(council["carol"], "vote", "seal", vid[:8], "--sheet", "ffff", "--json")
+    said = json.loads(r.stdout)
+    assert r.exit_code == 5 == said["exit_code"], r.output
+    r = invoke(council["erin"], "vote", "seal", vid[:8])  # text as before, nothing on stdout
+    assert r.exit_code == 7 and r.stdout == "" and "Error: only a teller" in r.stderr
