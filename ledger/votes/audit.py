@@ -178,6 +178,9 @@ class Audit:
     _status: dict[str, Any] | None = None
     #: a secret vote: ballots verified, product, shares and counts re-checked
     secret: dict[str, Any] | None = None
+    #: this vote's entries other than ballots (sheets, seals, shares, stops) that have no
+    #: effect, and why: a close by a non-coordinator, a seal by a non-teller ...
+    ignored: list[Any] = field(default_factory=list)
 
     @property
     def status(self) -> dict[str, Any]:
@@ -229,6 +232,7 @@ class Audit:
             "same_as_store": self.same_as_store,
             "sealed_root_ok": self.sealed_root_ok,
             "secret": self.secret,
+            "ignored_entries": [i.to_json() for i in self.ignored],
         }
         if every_ballot:
             return {**out, "ballots": self.ballots, "status": self.status}
@@ -448,4 +452,5 @@ def _verify(store: Store, vote_text: str, progress: Callable[[int], None] | None
         votes,
         roster,
         secret=secret_audit.check(vote),
+        ignored=[i for i in votes.ignored_for(vote.id) if i.kind != BALLOT],
     )

@@ -387,6 +387,11 @@ def render_audit(audit: Any, show_all: bool) -> None:
             f"{' of ' + b.author.hex()[:12] if b.author else ''} ({b.id.hex()[:12]}): "
             f"{escape(b.reason)}"
         )
+    for i in audit.ignored:
+        out.print(
+            f"[yellow]IGNORED[/] {escape(i.kind)} seq {i.seq} of "
+            f"{escape(audit.roster.name_of(i.author))} ({i.id.hex()[:12]}): {escape(i.reason)}"
+        )
     rows = audit.ballots if show_all else audit.ballots[:MAX_ROWS]
     table = Table(title="ballots")
     for col in ("ballot", "voter", "seq", "choice", "counted", "why"):

@@ -94,3 +94,29 @@ def test_the_tellers_line_says_a_kept_seal_counts_though_the_seat_key_was_revoke
         "still counts)" in out
     )
     assert f"carol (sealed {sheet.id.hex()[:8]})" in out
+
+
+def test_verify_lists_a_forged_close_as_ignored_with_its_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review 21e LOW: a `vote.close` by a non-coordinator (erin) was ignored silently by
+    `vote verify`; now it is listed with why (the verdict stays OK: nothing is wrong)."""
+    from ledger.votes.audit import verify
+
+    m, vb = council()
+    v = vb.open("alice", roll=VOTERS, tellers=TELLERS)
+    ballots = [vb.cast(n, v, ["a"]) for n in ("alice", "bob")]
+    forged = vb.close("erin", v, ballots)
+    with Store.open(tmp_path, create=True) as store:
+        assert not store.ingest([e.raw for e in m.entries]).rejected
+        audit = verify(store, v.id.hex())
+        data = audit.to_json(every_ballot=False)
+        vote_render.render_audit(audit, show_all=False)
+    assert audit.ok and forged.id not in audit.vote.sheets
+    [row] = data["ignored_entries"]
+    assert row["id"] == forged.id.hex() and row["kind"] == "vote.close"
+    assert row["reason"].startswith("close sheet not applied")
+    out = " ".join(capsys.readouterr().out.split())
+    assert (
+        f"IGNORED vote.close seq {forged.seq} of erin ({forged.id.hex()[:12]}): close sheet" in out
+    )
