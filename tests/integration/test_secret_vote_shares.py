@@ -218,6 +218,22 @@ def test_a_stuck_vote_says_stuck_to_the_teller_and_the_coordinator(
     _dashboard_says_stuck(council["bob"])
 
 
+def _api_votes(home: Path) -> list[dict[str, object]]:
+    """The dashboard's /api/votes rows (review 21f LOW: a script tells "stuck unless a gone
+    teller seals" from stuck for good by ``stuck_unless``, as in `vote list --json`)."""
+    from starlette.testclient import TestClient
+
+    from tests.dashboard_ledger import dashboard_app
+
+    app, dash = dashboard_app(home)
+    try:
+        with TestClient(app, base_url="http://127.0.0.1") as c:
+            rows: list[dict[str, object]] = c.get("/api/votes").json()["votes"]
+    finally:
+        dash.live.stop()
+    return rows
+
+
 def _dashboard_says_stuck(home: Path) -> None:
     """Review 21e E5: bob's dashboard asked for his seal on a Stuck vote the CLI refuses;
     it shows Stuck with the advice instead."""
@@ -265,6 +281,7 @@ def test_a_revoked_teller_that_has_not_heard_can_still_finish_a_vote_called_stuc
     assert status["stuck"] is True and detail["unless_they_seal"] == ["dave"], detail
     listed = json_out(invoke(a, "vote", "list", "--json"))["votes"]  # for scripts (21f)
     assert [v["stuck_unless"] for v in listed if v["id"] == vid] == [["dave"]]
+    assert [v["stuck_unless"] for v in _api_votes(a) if v["id"] == vid] == [["dave"]]
     assert detail["advice"].startswith("it can still finish only if dave seals anyway")
     r = invoke(a, "vote", "close", vid[:8])
     text = " ".join(r.output.split())
