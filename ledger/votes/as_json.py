@@ -50,7 +50,9 @@ def stuck(vote: Vote, roster: Roster) -> dict[str, Any] | None:
         "best_seals": s.best,
         "k": vote.charter.k,
         "can_still_seal": [roster.name_of(m) for m in s.able],
-        "sealed_another_sheet": [roster.name_of(m) for m in s.spent],
+        # tellers whose seal (stuck on seals: on any sheet, the best one too) or, stuck on
+        # decryption, whose valid share is already in: they have nothing more to add
+        "already_in": [roster.name_of(m) for m in s.spent],
         "cannot_seal": [{"name": roster.name_of(m), "why": why} for m, why in s.gone],
         "invalid_shares": [roster.name_of(m) for m in s.invalid],
         "unless_they_seal": [roster.name_of(m) for m in s.unless],

@@ -252,7 +252,9 @@ class Stuck:
 
     best: int  # most counted seals on one sheet
     able: list[bytes]  # teller members who can still seal
-    spent: list[bytes]  # tellers who sealed another sheet
+    #: tellers who already sealed (any sheet, the best one too); stuck on decryption
+    #: (``act`` "add a share"): those whose valid share is in
+    spent: list[bytes]
     gone: list[tuple[bytes, str]]  # tellers whose seat key cannot write any more, and why
     advice: str
     invalid: list[bytes] = field(default_factory=list)  # secret: sealers whose share is bad

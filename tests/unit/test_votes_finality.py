@@ -346,7 +346,7 @@ def test_a_stuck_vote_says_so_and_what_would_unblock_it(capsys: pytest.CaptureFi
     data = vote_json.status(vote, votes_now, roster)
     detail = data["stuck_detail"]
     assert detail["best_seals"] == 1 and detail["k"] == 2 and not detail["can_still_seal"]
-    assert sorted(detail["sealed_another_sheet"]) == ["t1", "t2"]
+    assert sorted(detail["already_in"]) == ["t1", "t2"] and "sealed_another_sheet" not in detail
     assert detail["cannot_seal"] == [{"name": "t3", "why": "seat key revoked"}]
     assert data["stuck"] is True  # `vote list` marks it too
     vote_render.render_status(data)
