@@ -9,7 +9,7 @@ import click
 from plurictl.context import AppContext, pass_app
 from plurictl.params import threshold_options
 from plurictl.render import votes as show
-from plurictl.render.common import console, emit_json, json_option, json_refusal
+from plurictl.render.common import console, emit_json, json_option
 from plurictl.render.votes import seals_of, state
 
 METHOD_CHOICE = click.Choice(["plurality", "approval", "ranked-choice", "quadratic"])
@@ -334,10 +334,7 @@ def close_(app: AppContext, vote_id: str, force: bool, reveal_small: bool, as_js
     """Coordinator: write the close sheet (every ballot this laptop holds, with its Merkle root)."""
     from ledger.votes.writer import close
 
-    with json_refusal(as_json):
-        r = close(
-            app.home.store, app.home.identity, vote_id, force=force, reveal_small=reveal_small
-        )
+    r = close(app.home.store, app.home.identity, vote_id, force=force, reveal_small=reveal_small)
     _nudge(app)
     if as_json:
         emit_json(
@@ -387,15 +384,14 @@ def seal_(
     """
     from ledger.votes.writer import seal
 
-    with json_refusal(as_json):
-        r = seal(
-            app.home.store,
-            app.home.identity,
-            vote_id,
-            sheet_text=sheet_id,
-            accept_late=accept_late,
-            reveal_small=reveal_small,
-        )
+    r = seal(
+        app.home.store,
+        app.home.identity,
+        vote_id,
+        sheet_text=sheet_id,
+        accept_late=accept_late,
+        reveal_small=reveal_small,
+    )
     _nudge(app)
     if as_json:
         emit_json(

@@ -13,9 +13,11 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 if TYPE_CHECKING:  # rich is imported when something is rendered, not for --json
     from rich.console import Console
@@ -93,15 +95,15 @@ def json_refusal(as_json: bool) -> Iterator[None]:
     error: ``{"error": message, "hint": hint or null, "exit_code": code}``; the exit code
     is the error's own (field_guides/exit-codes.md). Without ``--json``: untouched."""
     from ledger.errors import PluriError
-    from plurictl.errors import Failed
+    from plurictl.errors import Failed, handled_errors
 
     try:
         yield
-    except PluriError as err:
-        if not as_json or isinstance(err, Failed):
+    except Exception as err:
+        if not as_json or isinstance(err, Failed) or not isinstance(err, handled_errors()):
             raise
         message = str(err.args[0]) if err.args else type(err).__name__
-        code = int(err.exit_code)
+        code = int(getattr(err, "exit_code", PluriError.exit_code))
         emit_json({"error": message, "hint": getattr(err, "hint", None), "exit_code": code})
         raise Failed(type(err)) from err
 
@@ -117,9 +119,19 @@ def hlc_time(hlc: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-json_option = click.option(
-    "--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of tables."
-)
+def json_option(command: F) -> F:
+    """The ``--json`` flag of a command, and its promise: with it, a refusal prints one
+    JSON object on stdout too (:func:`json_refusal`), so a script always reads JSON."""
+
+    @functools.wraps(command)
+    def refusing_in_json(*args: Any, **kwargs: Any) -> Any:
+        with json_refusal(bool(kwargs.get("as_json"))):
+            return command(*args, **kwargs)
+
+    flag = click.option(
+        "--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of tables."
+    )
+    return cast(F, flag(refusing_in_json))
 
 
 class _NullAdvance:

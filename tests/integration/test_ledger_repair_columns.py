@@ -109,7 +109,7 @@ def test_repair_on_a_read_only_home_exits_8_and_changes_nothing(
     assert r.exit_code == 8, r.output
     assert "read-only" in r.stderr and "nothing was changed" in r.stderr
     r = invoke(home, "log", "verify", "--repair", "--json")
-    assert r.exit_code == 8 and r.stdout == ""
+    assert r.exit_code == 8 and json.loads(r.stdout)["exit_code"] == 8  # a refusal, in JSON
     assert (home / "ledger.db").read_bytes() == before
 
 
@@ -231,8 +231,8 @@ def test_table_page_damage_gives_findings_and_what_to_do(invoke: Invoke, home: P
     assert doc["database"] and "bundle import" in doc["advice"]
     r = invoke(home, "log", "show", "--json")
     assert r.exit_code == 8, r.output
-    assert r.stdout == ""  # nothing, rather than half a document
-    assert "damaged" in r.stderr and "log verify" in r.stderr
+    said = json.loads(r.stdout)  # one whole document, the refusal, rather than half a log
+    assert said["exit_code"] == 8 and "damaged" in said["error"] and "log verify" in said["hint"]
 
 
 # --- 7. a closed stdout ------------------------------------------------------------------------------
