@@ -21,7 +21,6 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -85,12 +84,14 @@ class NetworkModel:
 
 
 def load_net(case: str | None, file: Any = None) -> Any:
-    """A pandapower net from a built-in case name or a pandapower JSON file."""
+    """A pandapower net from a built-in case name or a pandapower JSON file, read as
+    pandapower reads it, without the work that changes nothing (``planner.netread``)."""
+    from planner.netread import EmptyNets, import_pandapower, read_file
+
     import_pandapower()
-    import pandapower as pp
     import pandapower.networks as pn
 
-    with _quiet(), _one_empty_net():
+    with _quiet(), EmptyNets() as empty:
         if file is not None:
             path = Path(file)
             if path.is_dir():
@@ -101,7 +102,7 @@ def load_net(case: str | None, file: Any = None) -> Any:
                     hint="network.file is relative to the scenario file",
                 )
             try:
-                return pp.from_json(str(path))
+                return read_file(path.read_text(encoding="utf-8"), empty)
             except Exception as e:  # pandapower raises many kinds for a bad file
                 raise NetworkError(f"network file {path} is not a pandapower JSON net: {e}") from e
         if case == "cigre_mv":
@@ -114,80 +115,6 @@ def load_net(case: str | None, file: Any = None) -> Any:
                 hint="built-in cases: " + ", ".join(BUILTIN_CASES),
             )
         return getattr(pn, str(case))()
-
-
-def import_pandapower() -> None:
-    """Import pandapower without its plotting back end.
-
-    ``import pandapower`` imports every subpackage, its plotting too, and that imports
-    ``matplotlib.pyplot`` whenever matplotlib is installed (the ``plot`` extra): half a
-    second of a first run's CPU on a field laptop. The planner never plots through
-    pandapower (``planner.plot`` imports matplotlib itself), so while pandapower is
-    imported matplotlib looks absent to it, exactly as on a laptop without the extra;
-    matplotlib stays importable for everything else. Nothing to do when pandapower or
-    matplotlib is already imported.
-    """
-    import sys
-
-    if "pandapower" in sys.modules or "matplotlib" in sys.modules:
-        return
-    with _IMPORT_LOCK:
-        sys.modules["matplotlib"] = None  # type: ignore[assignment]  # "not installed"
-        try:
-            import pandapower  # noqa: F401
-        finally:
-            if sys.modules.get("matplotlib", 0) is None:
-                del sys.modules["matplotlib"]
-
-
-_IMPORT_LOCK = threading.Lock()
-_EMPTY_NET_LOCK = threading.Lock()
-#: The modules of ``pp.from_json`` and ``pp.convert_format`` that build empty nets.
-_EMPTY_NET_USERS = ("pandapower.io_utils", "pandapower.convert_format")
-
-
-class _one_empty_net:
-    """One ``create_empty_network()`` per network read instead of three.
-
-    pandapower builds a fresh empty net (about 90 typed tables, 0.2-0.3 s) to read a
-    JSON net into, and two more when the file is of an older format (every case it ships
-    as JSON is: format 3.1.0 against 3.3.0): one to add missing tables, one to correct
-    dtypes.
-    Inside this block those calls get deep copies of a single empty net, built on the
-    first call; other calls (with arguments) go to pandapower. Nothing outlives the
-    block, so every read still builds its own (no state carried from run to run).
-    tests/unit/planner/test_net_reading.py checks that every built-in case and shipped
-    network reads to the same tables, dtypes and DC arrays either way.
-    """
-
-    def __enter__(self) -> None:
-        import sys
-
-        _EMPTY_NET_LOCK.acquire()
-        self._saved: list[tuple[Any, Any]] = []
-        template: list[Any] = []
-        for name in _EMPTY_NET_USERS:
-            module = sys.modules.get(name)
-            original = getattr(module, "create_empty_network", None)
-            if original is None:
-                continue
-
-            def fresh(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
-                if args or kwargs:
-                    return _original(*args, **kwargs)
-                if not template:
-                    template.append(_original())
-                return copy.deepcopy(template[0])
-
-            self._saved.append((module, original))
-            module.create_empty_network = fresh  # type: ignore[union-attr]
-
-    def __exit__(self, *exc: Any) -> None:
-        try:
-            for module, original in self._saved:
-                module.create_empty_network = original
-        finally:
-            _EMPTY_NET_LOCK.release()
 
 
 class _quiet:

@@ -1,7 +1,8 @@
 """Reading a network the faster way gives the very net pandapower's own reading gives.
 
-``planner.network.load_net`` builds one empty pandapower net per read instead of three
-(``_one_empty_net``) and imports pandapower without its plotting back end. Neither may
+``planner.network.load_net`` reads through ``planner.netread``: pandapower imported
+without its plotting back end, one empty net per read instead of three, and a file's
+empty tables that are exactly the empty net's own left to the empty net. None of it may
 change a single value the planner or the AC check reads: every case the toolkit accepts
 by name and every shipped network file is read both ways and compared table by table
 (values and dtypes), then turned into the DC arrays (``Grid``) both ways.
@@ -9,6 +10,7 @@ by name and every shipped network file is read both ways and compared table by t
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from pathlib import Path
@@ -142,3 +144,36 @@ def test_an_older_format_file_is_read_with_one_empty_net(monkeypatch: pytest.Mon
     made.clear()
     _pandapower_read("case118", None)
     assert len(made) == 3
+
+
+def test_an_empty_net_written_by_pandapower_reads_back_the_same_with_every_table_its_own(
+    tmp_path: Path,
+) -> None:
+    # pandapower's empty net, written by pandapower: every table written with its dtypes
+    # is left to the empty net, and the net read is pandapower's own read of the file
+    import pandapower as pp
+
+    from planner.netread import EmptyNets, _without_plain_empty_tables
+
+    path = tmp_path / "empty.json"
+    pp.to_json(pp.create_empty_network(), str(path))
+    text = path.read_text()
+    with EmptyNets() as empty:
+        left = _without_plain_empty_tables(text, empty)
+        tables = [k for k, v in empty.template().items() if isinstance(v, pd.DataFrame)]
+    assert left is not None
+    written, kept = json.loads(text)["_object"], json.loads(left)["_object"]
+    typed = [k for k in tables if "dtype" in written.get(k, {})]  # a few are written without
+    assert len(typed) >= 70 and [k for k in typed if k in kept] == []
+    _same_net(load_net(None, path), _pandapower_read(None, path))
+
+
+def test_the_island_files_empty_tables_are_not_read() -> None:
+    from planner.netread import EmptyNets, _without_plain_empty_tables
+
+    text = (SCENARIOS / "island-microgrid-net.json").read_text()
+    with EmptyNets() as empty:
+        left = _without_plain_empty_tables(text, empty)
+    assert left is not None
+    before, after = json.loads(text)["_object"], json.loads(left)["_object"]
+    assert len(before) - len(after) >= 70 and {"bus", "line", "load"} <= after.keys()
