@@ -131,7 +131,7 @@ def _without_plain_empty_tables(text: str, empty: EmptyNets) -> str | None:
 def _is_its_empty_table(table: Any, own: Any) -> bool:
     """``table`` (as written by pandapower) is empty, with exactly ``own``'s columns
     and dtypes and nothing else (no index name, no multi-index)."""
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped]
 
     if not isinstance(own, pd.DataFrame) or len(own) or not isinstance(table, dict):
         return False
