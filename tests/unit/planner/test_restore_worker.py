@@ -41,7 +41,7 @@ def test_the_worker_prepares_during_the_milp_and_its_reports_are_the_ones_made_h
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sc = _tiny(tmp_path)
-    here = restore(sc, model=build_network(sc))  # the net loaded: checked in this process
+    here = restore(sc, model=build_network(sc))  # the net loaded here: a first run
     seen: list[list[str]] = []
     solve = restore_milp.solve
 
