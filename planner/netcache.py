@@ -45,7 +45,7 @@ ARRAYS = (
     "branch_to",
     "fixed_demand_mw",
 )
-SOURCES = ("grid.py", "network.py", "network_arrays.py", "netcache.py")
+SOURCES = ("grid.py", "network.py", "netread.py", "network_arrays.py", "netcache.py")
 
 
 def cache_dir() -> Path | None:

@@ -84,11 +84,14 @@ class NetworkModel:
 
 
 def load_net(case: str | None, file: Any = None) -> Any:
-    """A pandapower net from a built-in case name or a pandapower JSON file."""
-    import pandapower as pp
+    """A pandapower net from a built-in case name or a pandapower JSON file, read as
+    pandapower reads it, without the work that changes nothing (``planner.netread``)."""
+    from planner.netread import EmptyNets, import_pandapower, read_file
+
+    import_pandapower()
     import pandapower.networks as pn
 
-    with _quiet():
+    with _quiet(), EmptyNets() as empty:
         if file is not None:
             path = Path(file)
             if path.is_dir():
@@ -99,7 +102,7 @@ def load_net(case: str | None, file: Any = None) -> Any:
                     hint="network.file is relative to the scenario file",
                 )
             try:
-                return pp.from_json(str(path))
+                return read_file(path.read_text(encoding="utf-8"), empty)
             except Exception as e:  # pandapower raises many kinds for a bad file
                 raise NetworkError(f"network file {path} is not a pandapower JSON net: {e}") from e
         if case == "cigre_mv":

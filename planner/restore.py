@@ -56,7 +56,8 @@ def restore(
     t0 = time.perf_counter()
     say("network", "reading the network", 0.0)
     model = model or build_network(scenario)
-    # the AC check's pandapower import and net reading overlap the MILP in a worker
+    # the AC check's pandapower import and net reading overlap the MILP in a worker; on
+    # a first run (the net loaded here) the worker shares the steps with this process
     worker = restore_worker.AcWorker(model) if ac and restore_worker.wanted(model) else None
     try:
         out = _restore(scenario, model, steps, ac, say, worker)
@@ -105,11 +106,44 @@ def _ac_check(
     def tick(i: int, n: int) -> None:
         say("ac", f"AC power flow, step {i} of {n}", 0.6 + 0.4 * i / max(n, 1))
 
+    if worker is not None and worker.shares:
+        return _shared_check(model, case, sch, acts, tick, worker)
     got = worker.check(case, sch, acts, tick) if worker is not None else None
     if got is not None:
         return got
     checker = Checker(model)
     return checker.run(case, sch, acts, progress=tick), checker.f_hz
+
+
+def _shared_check(
+    model: Any,
+    case: RestoreCase,
+    sch: Schedule,
+    acts: list[int],
+    tick: Callable[[int, int], None],
+    worker: Any,
+) -> tuple[dict[int, dict[str, Any]], float]:
+    """Every other step checked by the worker, the rest here, at the same time; the
+    worker's steps are checked here too when it cannot give them. The same reports as
+    one ``Checker`` over every step (each step's report depends on that step alone)."""
+    from planner.restore_ac import Checker
+
+    theirs, mine = acts[1::2], acts[0::2]
+    sent = worker.send(case, sch, theirs)
+    done = [0, 0]
+
+    def count(side: int) -> Callable[[int, int], None]:
+        def one(i: int, n: int) -> None:
+            done[side] = i
+            tick(sum(done), len(acts))
+
+        return one
+
+    checker = Checker(model)
+    reports = checker.run(case, sch, mine, progress=count(0))
+    got = worker.receive(count(1)) if sent else None
+    reports |= got[0] if got is not None else checker.run(case, sch, theirs, progress=count(1))
+    return {s: reports[s] for s in acts}, checker.f_hz
 
 
 _NO = UnitRestore()

@@ -7,8 +7,13 @@ process does. The worker loads the net, makes the copy the steps are applied to
 (``restore_ac.Checker``), then waits for the order, runs the same ``Checker.run`` on it
 and sends back the reports, a tick per step on the way.
 
+On a first run (the network cache cold) the net is already loaded here, the arrays
+needed it: the worker is forked with it, makes its copy while the MILP runs, and then
+checks every other step while this process checks the rest (each step's report depends
+on that step alone: the steps' states are set in full and the power flow starts from DC).
+
 The worker only saves time, it never decides anything: when it cannot be used (no
-``fork`` on this system, the net is already loaded here) or it fails in any way (it
+``fork`` on this system, one core) or it fails in any way (it
 raised, it died, a message did not pickle), the check runs in this process, exactly as
 without it: the same reports, and the same clean error when the net itself is bad.
 No orphan: the worker is daemonic, ignores Ctrl-C (this process ends it), is ended in
@@ -36,11 +41,10 @@ Tick = Callable[[int, int], None]
 
 
 def wanted(model: Any) -> bool:
-    """Worth a process: the net is not loaded in this process yet, fork exists, and this
-    process may run on two cores (on one, the two would only take turns)."""
+    """Worth a process: fork exists and this process may run on two cores (on one, the
+    two would only take turns)."""
     return (
-        getattr(model, "_net", None) is None
-        and sys.platform.startswith("linux")
+        sys.platform.startswith("linux")
         and "fork" in multiprocessing.get_all_start_methods()
         and len(os.sched_getaffinity(0)) >= 2
     )
@@ -60,13 +64,26 @@ class AcWorker:
         )
         self._proc.start()
         child.close()  # so that the worker dying reads as EOF here
+        #: the net was loaded here when it forked (a first run): the steps are shared
+        self.shares = getattr(model, "_net", None) is not None
 
     def check(
         self, case: RestoreCase, sch: Schedule, steps: list[int], progress: Tick | None
     ) -> tuple[Report, float] | None:
         """(reports, f_hz) from the worker; None when it could not give them."""
+        return self.receive(progress) if self.send(case, sch, steps) else None
+
+    def send(self, case: RestoreCase, sch: Schedule, steps: list[int]) -> bool:
+        """Give the worker its steps to check; False when it cannot take them."""
         try:
             self._conn.send((case, sch, steps))
+        except (OSError, pickle.PicklingError, TypeError, AttributeError):
+            return False
+        return True
+
+    def receive(self, progress: Tick | None) -> tuple[Report, float] | None:
+        """(reports, f_hz) of the steps sent; None when the worker could not give them."""
+        try:
             while True:
                 if not self._conn.poll(SILENT_S):  # alive but stuck (never seen): check here
                     return None

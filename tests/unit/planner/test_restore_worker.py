@@ -41,7 +41,7 @@ def test_the_worker_prepares_during_the_milp_and_its_reports_are_the_ones_made_h
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sc = _tiny(tmp_path)
-    here = restore(sc, model=build_network(sc))  # the net loaded: checked in this process
+    here = restore(sc, model=build_network(sc))  # the net loaded here: a first run
     seen: list[list[str]] = []
     solve = restore_milp.solve
 
@@ -56,6 +56,50 @@ def test_the_worker_prepares_during_the_milp_and_its_reports_are_the_ones_made_h
     assert _workers() == []  # and is gone
     here.pop("seconds"), there.pop("seconds")
     assert there == here and there["steps"][0]["ac"]["converged"] is True
+
+
+def test_on_a_first_run_the_worker_checks_every_other_step_and_the_reports_are_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the net is loaded here (the arrays needed it): the worker, forked with it, makes its
+    # copy during the MILP and checks half the steps while this process checks the rest
+    from planner import restore_ac, restore_worker
+
+    monkeypatch.setenv("PLURI_CACHE_DIR", "off")  # a first run: the net is read here
+    sc = _island()
+    here: list[list[int]] = []
+    run = restore_ac.Checker.run
+
+    def watched(self: Any, case: Any, sch: Any, steps: list[int], **kw: Any) -> Any:
+        here.append(list(steps))  # only this process's calls are seen
+        return run(self, case, sch, steps, **kw)
+
+    monkeypatch.setattr(restore_ac.Checker, "run", watched)
+    monkeypatch.setattr(restore_worker, "wanted", lambda model: False)
+    alone = restore(sc, model=build_network(sc))
+    (every,) = here
+    here.clear()
+    monkeypatch.setattr(restore_worker, "wanted", lambda model: True)
+    ticks: list[float] = []
+
+    def progress(stage: str, msg: str, frac: float) -> None:
+        if stage == "ac":
+            ticks.append(frac)
+
+    shared = restore(sc, model=build_network(sc), progress=progress)
+    assert len(every) >= 4 and here == [every[0::2]]  # the rest came from the worker
+    assert len(ticks) == len(every) and ticks == sorted(ticks) and ticks[-1] == 1.0
+    assert _workers() == []
+    alone.pop("seconds"), shared.pop("seconds")
+    assert shared == alone
+
+
+def _island() -> Any:
+    from planner.scenario_file import load_scenario
+
+    return load_scenario(
+        Path(__file__).resolve().parents[3] / "field_guides" / "scenarios" / "island-microgrid.toml"
+    )
 
 
 def test_on_one_core_the_check_runs_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
