@@ -75,7 +75,7 @@ def test_restore_island_microgrid(record: Callable[..., Any], tmp_path: Path) ->
     """Two fresh processes on the same network cache: the first run on a laptop (the cache
     cold: pandapower is imported to build the network) and every run after it (the cache
     warm: pandapower's import and the net's reading overlap the MILP in the AC worker).
-    The target is on the second, the coordinator's re-plan; both are shown."""
+    The target (issue 22: <= 5 s) holds for both: a laptop's first plan counts too."""
     import json
     import os
     import subprocess
@@ -90,10 +90,8 @@ def test_restore_island_microgrid(record: Callable[..., Any], tmp_path: Path) ->
         )
         plan = json.loads(out.stdout)
         b = plan.pop("bench")
-        target = label.startswith("re-plan")
         name = f"island microgrid ({label})"
-        record("restore", f"{name}: wall", b["wall"], "s", "<= 5 s" if target else "",
-               b["wall"] <= 5.0 if target else None)  # fmt: skip
+        record("restore", f"{name}: wall", b["wall"], "s", "<= 5 s", b["wall"] <= 5.0)
         record("restore", f"{name}: cpu, this process", b["cpu"], "s")
         record("restore", f"{name}: cpu, AC worker", b["worker_cpu"], "s")
         plans.append(plan)
