@@ -26,7 +26,10 @@ from planner.network import BUILTIN_CASES, build_network, load_net
 
 SCENARIOS = Path(__file__).resolve().parents[3] / "field_guides" / "scenarios"
 FILES = sorted(SCENARIOS.glob("*-net.json"))
-BIG = ("case1354pegase", "case2869pegase")  # 1-2 s a read: with the slow tests
+#: Read in `make test`: the shipped scenario's case, a transmission case with transformers, a
+#: pegase case and a distribution case. Every other built-in case reads the same way (the same
+#: formats, the same code) and is checked with the slow tests (`make test-slow`).
+QUICK = ("case118", "case14", "case89pegase", "cigre_mv")
 
 
 def _pandapower_read(case: str | None, file: Path | None) -> Any:
@@ -98,7 +101,8 @@ def _scenario(case: str | None, file: Path | None) -> Any:
 
 
 READS = [
-    pytest.param(c, None, id=c, marks=[pytest.mark.slow] if c in BIG else []) for c in BUILTIN_CASES
+    pytest.param(c, None, id=c, marks=[] if c in QUICK else [pytest.mark.slow])
+    for c in BUILTIN_CASES
 ] + [pytest.param(None, f, id=f.name) for f in FILES]
 
 
