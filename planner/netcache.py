@@ -56,13 +56,17 @@ def cache_dir() -> Path | None:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "plurigrid"
 
 
-def cache_key(scenario: Scenario) -> str | None:
-    """Everything the DC arrays depend on, hashed; None when it cannot be known cheaply."""
+def cache_key(scenario: Scenario, data: bytes | None = None) -> str | None:
+    """Everything the DC arrays depend on, hashed; None when it cannot be known cheaply.
+
+    ``data``: the network file's bytes as this run read them (``planner.network.file_bytes``),
+    so that the key names exactly the bytes the arrays are made from, even if the file is
+    rewritten while the plan runs."""
     spec = scenario.network
     try:
         source: Any = {"case": spec.case, "pandapower": metadata.version("pandapower")}
         if spec.file is not None:
-            source = {"file": blake_hex(spec.file.read_bytes())}
+            source = {"file": blake_hex(data if data is not None else spec.file.read_bytes())}
         here = Path(__file__).resolve().parent
         code = blake_hex(b"".join((here / name).read_bytes() for name in SOURCES))
     except (OSError, metadata.PackageNotFoundError):

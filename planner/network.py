@@ -83,9 +83,35 @@ class NetworkModel:
         return self._net
 
 
-def load_net(case: str | None, file: Any = None) -> Any:
-    """A pandapower net from a built-in case name or a pandapower JSON file, read as
-    pandapower reads it, without the work that changes nothing (``planner.netread``)."""
+def file_bytes(file: Path | None) -> bytes | None:
+    """A network file's bytes, read once for a whole run (cache key, DC arrays and the AC
+    net all come from them); None for a built-in case or a file that cannot be read (then
+    ``load_net`` says why)."""
+    if file is None:
+        return None
+    try:
+        return Path(file).read_bytes()
+    except OSError:
+        return None
+
+
+def _read(path: Path) -> bytes:
+    if path.is_dir():
+        raise NetworkError(f"network file {path} is a folder, not a pandapower JSON file")
+    if not path.is_file():
+        raise NetworkError(
+            f"network file {path} not found", hint="network.file is relative to the scenario file"
+        )
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise NetworkError(f"network file {path} cannot be read: {e.strerror or e}") from e
+
+
+def load_net(case: str | None, file: Any = None, data: bytes | None = None) -> Any:
+    """A pandapower net from a built-in case name or a pandapower JSON file (``data``: its
+    bytes, when already read), read as pandapower reads it, without the work that changes
+    nothing (``planner.netread``)."""
     from planner.netread import EmptyNets, import_pandapower, read_file
 
     import_pandapower()
@@ -94,15 +120,9 @@ def load_net(case: str | None, file: Any = None) -> Any:
     with _quiet(), EmptyNets() as empty:
         if file is not None:
             path = Path(file)
-            if path.is_dir():
-                raise NetworkError(f"network file {path} is a folder, not a pandapower JSON file")
-            if not path.is_file():
-                raise NetworkError(
-                    f"network file {path} not found",
-                    hint="network.file is relative to the scenario file",
-                )
+            raw = data if data is not None else _read(path)
             try:
-                return read_file(path.read_text(encoding="utf-8"), empty)
+                return read_file(raw.decode("utf-8"), empty)
             except Exception as e:  # pandapower raises many kinds for a bad file
                 raise NetworkError(f"network file {path} is not a pandapower JSON net: {e}") from e
         if case == "cigre_mv":
@@ -150,13 +170,15 @@ def build_network(scenario: Scenario, net: Any | None = None) -> NetworkModel:
     from planner import netcache
     from planner.network_arrays import extract_grid
 
-    key = netcache.cache_key(scenario) if net is None else None
+    data = file_bytes(scenario.network.file) if net is None else None  # read once per run
+    key = netcache.cache_key(scenario, data) if net is None else None
     hit = netcache.load(key) if key else None
     if hit is not None:
         grid, islands, ac_gen_index = hit
         netcache.attach_specs(grid, scenario)
-        return NetworkModel(None, grid, ac_gen_index, islands, lambda: prepared_net(scenario)[0])
-    prepared, ac_gen_index, islands, notes = prepared_net(scenario, net)
+        loader = lambda: prepared_net(scenario, data=data)[0]  # noqa: E731 - the same bytes
+        return NetworkModel(None, grid, ac_gen_index, islands, loader)
+    prepared, ac_gen_index, islands, notes = prepared_net(scenario, net, data=data)
     grid = extract_grid(scenario, prepared)
     grid.notes = sorted(set(grid.notes + notes))
     if key:
@@ -165,12 +187,13 @@ def build_network(scenario: Scenario, net: Any | None = None) -> NetworkModel:
 
 
 def prepared_net(
-    scenario: Scenario, net: Any | None = None
+    scenario: Scenario, net: Any | None = None, *, data: bytes | None = None
 ) -> tuple[Any, dict[str, int], dict[int, int], list[str]]:
     """The scenario's net, checked against the scenario, with its units added and one
-    reference per powered island: (net, AC gen rows, bus -> island, notes)."""
+    reference per powered island: (net, AC gen rows, bus -> island, notes). ``data``: the
+    network file's bytes when this run has read them already."""
     spec = scenario.network
-    base = load_net(spec.case, spec.file) if net is None else copy.deepcopy(net)
+    base = load_net(spec.case, spec.file, data) if net is None else copy.deepcopy(net)
     what = spec.case or (spec.file.name if spec.file else "network")
     check_references(scenario, base, what)
     prepared, ac_gen_index = prepare(scenario, base)
@@ -179,8 +202,29 @@ def prepared_net(
     return prepared, ac_gen_index, islands, notes
 
 
+#: The tables the planner reads; each must be a table in the net (a file can hold anything).
+TABLES = ("bus", "line", "trafo", "load", "sgen", "gen", "ext_grid", "storage")
+
+
+def check_tables(net: Any, what: str) -> None:
+    """Each table the planner reads is a table: a hand-edited file with ``"bus": null``
+    gets a message naming the table, not an error from deep inside pandas."""
+    import pandas as pd
+
+    for name in TABLES:
+        table = net.get(name) if hasattr(net, "get") else None
+        if name == "bus" and table is None:
+            raise NetworkError(f"{what} has no bus table: not a usable pandapower net")
+        if table is not None and not isinstance(table, pd.DataFrame):
+            raise NetworkError(
+                f"{what}: its {name!r} table is a {type(table).__name__}, not a table "
+                "(the file was edited or written by something else than pandapower)"
+            )
+
+
 def check_references(scenario: Scenario, net: Any, what: str) -> None:
     """Every bus, unit, load and battery the scenario names exists in the net."""
+    check_tables(net, what)
     for i, g in enumerate(scenario.generators):
         if g.element == "new":
             if g.bus not in net.bus.index:

@@ -218,3 +218,45 @@ def test_a_plan_from_the_network_cache_is_the_plan_without_it(
 
     tighter = replace(sc, network=replace(sc.network, limit_factor=0.5))
     assert netcache.cache_key(tighter) != key
+
+
+def test_a_network_file_rewritten_during_a_first_run_never_poisons_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 15r: the cache key hashed the file's bytes, then the net was read from the
+    file again (after pandapower's 1-2 s import). A file saved in between had its arrays
+    stored under the old bytes' key, and every later plan of the old file used them. Now
+    the bytes are read once per run: key, arrays and the AC net all come from them."""
+    import planner.netread
+    from planner.network import build_network
+
+    work = tmp_path / "scenario"
+    shutil.copytree(SCENARIOS, work, ignore=shutil.ignore_patterns("*.py"))
+    net_file = work / "island-microgrid-net.json"
+    a = net_file.read_bytes()
+    doc = json.loads(a)  # B: every load 1.6 times bigger
+    loads = json.loads(doc["_object"]["load"]["_object"])
+    p_mw = loads["columns"].index("p_mw")
+    for row in loads["data"]:
+        row[p_mw] *= 1.6
+    doc["_object"]["load"]["_object"] = json.dumps(loads)
+    b = json.dumps(doc).encode()
+    sc = load_scenario(work / "island-microgrid.toml")
+    monkeypatch.setenv("PLURI_CACHE_DIR", "off")
+    truth_a = build_network(sc).grid
+    real_import = planner.netread.import_pandapower
+
+    def saved_meanwhile() -> None:  # the operator saves B while the first plan starts
+        net_file.write_bytes(b)
+        real_import()
+
+    monkeypatch.setenv("PLURI_CACHE_DIR", str(tmp_path / "cache"))
+    net_file.write_bytes(a)
+    with monkeypatch.context() as m:
+        m.setattr(planner.netread, "import_pandapower", saved_meanwhile)
+        first = build_network(sc)
+    net_file.write_bytes(a)
+    again = build_network(sc)  # a warm run on A
+    for grid in (first.grid, again.grid):
+        assert [ld.p_mw for ld in grid.loads] == [ld.p_mw for ld in truth_a.loads]
+    assert again.net.load.p_mw.tolist() == first.net.load.p_mw.tolist()  # the AC net is A's too

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from planner.api import parse_scenario
+from planner.api import load_scenario, parse_scenario
 from planner.network import BUILTIN_CASES, build_network, load_net
 
 SCENARIOS = Path(__file__).resolve().parents[3] / "field_guides" / "scenarios"
@@ -181,3 +182,23 @@ def test_the_island_files_empty_tables_are_not_read() -> None:
     assert left is not None
     before, after = json.loads(text)["_object"], json.loads(left)["_object"]
     assert len(before) - len(after) >= 70 and {"bus", "line", "load"} <= after.keys()
+
+
+@pytest.mark.parametrize(
+    ("bus", "said"), [(None, "has no bus table"), ("x", "'bus' table is a str")]
+)
+def test_a_net_whose_bus_table_is_not_a_table_is_refused_by_name(
+    tmp_path: Path, bus: object, said: str
+) -> None:
+    """Review 15r: `"bus": null` in a hand-edited file ended in "unexpected AttributeError"
+    (exit 1); now a NetworkError (exit 10) that names the table."""
+    from planner.errors import NetworkError
+
+    source = next(f for f in FILES if f.name == "island-microgrid-net.json")
+    doc = json.loads(source.read_text())
+    doc["_object"]["bus"] = bus
+    (tmp_path / source.name).write_text(json.dumps(doc))
+    sc = load_scenario(source.with_name("island-microgrid.toml"))
+    moved = replace(sc, network=replace(sc.network, file=tmp_path / source.name))
+    with pytest.raises(NetworkError, match=said):
+        build_network(moved)
