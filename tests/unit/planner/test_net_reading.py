@@ -202,3 +202,14 @@ def test_a_net_whose_bus_table_is_not_a_table_is_refused_by_name(
     moved = replace(sc, network=replace(sc.network, file=tmp_path / source.name))
     with pytest.raises(NetworkError, match=said):
         build_network(moved)
+
+
+def test_no_code_plots_through_pandapower() -> None:
+    """pandapower is imported with matplotlib hidden (``netread.import_pandapower``): its
+    plotting and control helpers then believe matplotlib is missing for the whole process.
+    That is safe only while nothing here uses them; plots go through ``planner.plot``."""
+    root = Path(__file__).resolve().parents[3]
+    for package in ("planner", "plurictl", "ledger", "mesh"):
+        for source in (root / package).rglob("*.py"):
+            text = source.read_text(encoding="utf-8")
+            assert "pandapower.plotting" not in text and "pandapower.control" not in text, source
