@@ -209,7 +209,7 @@ TABLES = ("bus", "line", "trafo", "load", "sgen", "gen", "ext_grid", "storage")
 def check_tables(net: Any, what: str) -> None:
     """Each table the planner reads is a table: a hand-edited file with ``"bus": null``
     gets a message naming the table, not an error from deep inside pandas."""
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped]
 
     for name in TABLES:
         table = net.get(name) if hasattr(net, "get") else None

@@ -127,6 +127,7 @@ def _shared_check(
     worker's steps are checked here too when it cannot give them. The same reports as
     one ``Checker`` over every step (each step's report depends on that step alone)."""
     from planner.restore_ac import Checker
+    from planner.restore_worker import FLOOR_S, SLOWER
 
     theirs, mine = acts[1::2], acts[0::2]
     sent = worker.send(case, sch, theirs)
@@ -140,8 +141,10 @@ def _shared_check(
         return one
 
     checker = Checker(model)
+    started = time.perf_counter()
     reports = checker.run(case, sch, mine, progress=count(0))
-    got = worker.receive(count(1)) if sent else None
+    silent = max(FLOOR_S, SLOWER * (time.perf_counter() - started))  # it has the net already
+    got = worker.receive(count(1), silent) if sent else None
     reports |= got[0] if got is not None else checker.run(case, sch, theirs, progress=count(1))
     return {s: reports[s] for s in acts}, checker.f_hz
 

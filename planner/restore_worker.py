@@ -35,8 +35,15 @@ from planner.restore_case import RestoreCase
 from planner.restore_greedy import Schedule
 
 Report = dict[int, dict[str, Any]]
-#: Longest the worker may stay silent (it reports each step) before the check runs here.
+#: Longest the worker may stay silent (it reports each step) before the check runs here,
+#: while it may still be importing pandapower and reading the net (a cache-warm run).
 SILENT_S = 300.0
+#: When it forked with the net already read (a first run) it has nothing to prepare: its
+#: half of the steps takes about as long as this process's half, so a silence longer
+#: than SLOWER times that (and at least FLOOR_S) means it is stuck: the check runs here.
+SLOWER, FLOOR_S = 20.0, 30.0
+#: How long an ended worker gets to go before it is killed.
+END_S = 2.0
 Tick = Callable[[int, int], None]
 
 
@@ -81,11 +88,14 @@ class AcWorker:
             return False
         return True
 
-    def receive(self, progress: Tick | None) -> tuple[Report, float] | None:
-        """(reports, f_hz) of the steps sent; None when the worker could not give them."""
+    def receive(
+        self, progress: Tick | None, silent_s: float | None = None
+    ) -> tuple[Report, float] | None:
+        """(reports, f_hz) of the steps sent; None when the worker could not give them,
+        or said nothing for ``silent_s`` (alive but stuck: the caller checks them)."""
         try:
             while True:
-                if not self._conn.poll(SILENT_S):  # alive but stuck (never seen): check here
+                if not self._conn.poll(SILENT_S if silent_s is None else silent_s):
                     return None
                 msg = self._conn.recv()
                 if msg[0] == "tick":
@@ -101,6 +111,9 @@ class AcWorker:
         self._conn.close()
         if self._proc.is_alive():
             self._proc.terminate()
+            self._proc.join(END_S)
+        if self._proc.is_alive():  # stopped or ignoring SIGTERM: SIGKILL always ends it
+            self._proc.kill()
         self._proc.join()
         self._proc.close()
 

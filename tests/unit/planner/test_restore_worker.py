@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -240,3 +241,41 @@ def test_no_ac_never_loads_the_net_and_reports_its_frequency_from_the_arrays(
 
     out = restore(sc, ac=False, model=_cold(sc, never))
     assert out["f_hz"] == 60.0
+
+
+def test_a_stopped_worker_on_a_first_run_delays_the_check_briefly_and_is_killed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review 15r: a worker that forked with the net (a first run) but then stalls
+    (`kill -STOP`: swap, a lock held at fork) held `plan restore` for SILENT_S = 300 s,
+    and then SIGTERM could not end a stopped process. Now its silence is bounded by how
+    long this process took for its own half, and a worker that will not end is killed."""
+    import signal
+
+    from planner import restore_ac, restore_worker
+
+    monkeypatch.setenv("PLURI_CACHE_DIR", "off")  # a first run: the net is read here
+    monkeypatch.setattr(restore_worker, "wanted", lambda model: False)
+    sc = _island()
+    alone = restore(sc, model=build_network(sc))
+    monkeypatch.setattr(restore_worker, "wanted", lambda model: True)
+    monkeypatch.setattr(restore_worker, "FLOOR_S", 0.5)
+    monkeypatch.setattr(restore_worker, "SLOWER", 1.0)
+    monkeypatch.setattr(restore_worker, "END_S", 0.2)
+    stopped: list[int] = []
+    run = restore_ac.Checker.run
+
+    def stop_it_first(self: Any, *args: Any, **kw: Any) -> Any:
+        for proc in multiprocessing.active_children():
+            if proc.name == "plurictl-ac" and proc.pid and not stopped:
+                os.kill(proc.pid, signal.SIGSTOP)
+                stopped.append(proc.pid)
+        return run(self, *args, **kw)
+
+    monkeypatch.setattr(restore_ac.Checker, "run", stop_it_first)
+    started = time.perf_counter()
+    shared = restore(sc, model=build_network(sc))
+    assert stopped and _workers() == []  # it was stopped, and is gone
+    assert time.perf_counter() - started < restore_worker.SILENT_S / 10
+    alone.pop("seconds"), shared.pop("seconds")
+    assert shared == alone
