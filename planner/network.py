@@ -83,26 +83,28 @@ class NetworkModel:
         return self._net
 
 
+#: Largest network file read (case2869pegase is 5 MB): a device or a wrong file is refused.
+MAX_FILE_BYTES = 1 << 30
+
+
 def file_bytes(file: Path | None) -> bytes | None:
     """A network file's bytes, read once for a whole run (cache key, DC arrays and the AC
-    net all come from them); None for a built-in case or a file that cannot be read (then
-    ``load_net`` says why)."""
-    if file is None:
-        return None
-    try:
-        return Path(file).read_bytes()
-    except OSError:
-        return None
+    net all come from them); None for a built-in case. Errors name the file."""
+    return None if file is None else _read(Path(file))
 
 
 def _read(path: Path) -> bytes:
     if path.is_dir():
         raise NetworkError(f"network file {path} is a folder, not a pandapower JSON file")
-    if not path.is_file():
+    if not path.exists():
         raise NetworkError(
             f"network file {path} not found", hint="network.file is relative to the scenario file"
         )
+    if not path.is_file():  # a pipe or a device: reading it could wait or fill memory
+        raise NetworkError(f"network file {path} is not a regular file")
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise NetworkError(f"network file {path} is over 1 GiB: not a pandapower net")
         return path.read_bytes()
     except OSError as e:
         raise NetworkError(f"network file {path} cannot be read: {e.strerror or e}") from e

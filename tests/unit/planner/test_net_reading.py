@@ -213,3 +213,21 @@ def test_no_code_plots_through_pandapower() -> None:
         for source in (root / package).rglob("*.py"):
             text = source.read_text(encoding="utf-8")
             assert "pandapower.plotting" not in text and "pandapower.control" not in text, source
+
+
+def test_a_network_file_that_is_a_pipe_is_refused_before_anything_reads_it(
+    tmp_path: Path,
+) -> None:
+    """Review 15r: the cache key read `network.file` before anything checked it, so a FIFO
+    hung `plan restore` for ever and /dev/zero filled memory. Now: exit 10, named."""
+    import os
+
+    from planner.errors import NetworkError
+
+    pipe = tmp_path / "net.json"
+    os.mkfifo(pipe)
+    sc = load_scenario(FILES[0].with_name("island-microgrid.toml"))
+    for file in (pipe, Path("/dev/zero")):
+        moved = replace(sc, network=replace(sc.network, file=file))
+        with pytest.raises(NetworkError, match="is not a regular file"):
+            build_network(moved)
