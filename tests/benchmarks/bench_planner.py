@@ -141,32 +141,46 @@ def test_case118_72h_against_72_rundcopp() -> None:
     print(f"\ncase118 72h: {row['total']:.2f} s vs 72 x rundcopp {baseline:.2f} s")
 
 
+#: Runs of each end-to-end variant (and of its baseline): the best is reported, as timeit
+#: does, because on shared cores one run measures the neighbours as much as the planner.
+BEST_OF = 3
+
+
 @pytest.mark.bench
 def test_case118_72h_end_to_end_from_the_cli(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``plurictl plan run case118-72h.toml --no-ac --json`` in this process (pandapower is
-    imported, as for the baseline), network loading included: once with the network
-    cache off, then twice with it (the first fills it, the second is a re-plan)."""
+    imported, as for the baseline), network loading included: with the network cache off,
+    filling an empty cache (a laptop's first plan), and re-planning from it. Each variant
+    and the baseline run BEST_OF times; the best of each is compared."""
     from click.testing import CliRunner
 
     from plurictl.cli import cli
 
     net = _quiet_net("case118")
-    baseline = _rundcopp_loop(net, DAILY, 72)
+    walls, cpus = [], []
+    for _ in range(BEST_OF):
+        walls.append(_rundcopp_loop(net, DAILY, 72))
+        cpus.append(BASELINE_CPU[0])
+    baseline, BASELINE_CPU[0] = min(walls), min(cpus)
     args = ["plan", "run", str(SCENARIOS / "case118-72h.toml"), "--no-ac", "--json"]
     runner = CliRunner()
     runner.invoke(cli, [*args[:3], "--periods", "2", "--no-ac", "--json"])  # warm imports
-    for label, cache in (
-        ("cache off", "off"),
-        ("filling the cache", str(tmp_path)),
-        ("re-plan, cache", str(tmp_path)),
-    ):
-        monkeypatch.setenv("PLURI_CACHE_DIR", cache)
-        t0, c0 = time.perf_counter(), time.process_time()
-        r = runner.invoke(cli, args, catch_exceptions=False)
-        total, cpu = time.perf_counter() - t0, time.process_time() - c0
-        assert r.exit_code == 0, r.output
+    runs: dict[str, list[tuple[float, float]]] = {}
+    for i in range(BEST_OF):
+        for label, cache in (
+            ("cache off", "off"),
+            ("filling the cache", str(tmp_path / f"cache-{i}")),  # empty each time
+            ("re-plan, cache", str(tmp_path / f"cache-{i}")),
+        ):
+            monkeypatch.setenv("PLURI_CACHE_DIR", cache)
+            t0, c0 = time.perf_counter(), time.process_time()
+            r = runner.invoke(cli, args, catch_exceptions=False)
+            runs.setdefault(label, []).append((time.perf_counter() - t0, time.process_time() - c0))
+            assert r.exit_code == 0, r.output
+    for label, timed in runs.items():
+        total, cpu = min(w for w, _ in timed), min(c for _, c in timed)
         ROWS.append(
             {
                 "case": f"case118 72h CLI end to end ({label})",
@@ -175,7 +189,8 @@ def test_case118_72h_end_to_end_from_the_cli(
                 "baseline": baseline,
                 "ratio": total / baseline,
                 "peak_mb": _peak_mb(),
-                "note": "target ratio <= 0.33 (network loading included); "
+                "note": f"target ratio <= 0.33 (network loading included); best of {BEST_OF} "
+                f"(runs {', '.join(f'{w:.2f}' for w, _ in timed)} s); "
                 f"CPU ratio {cpu / BASELINE_CPU[0]:.2f} (baseline CPU {BASELINE_CPU[0]:.2f} s)",
             }
         )
