@@ -66,6 +66,8 @@ def test_a_revoked_tellers_seal_is_kept_and_the_default_seal_finishes_the_vote(
     with Store.open(carol) as s:
         report = s.ingest(raws(dave))
     assert not report.rejected, report.rejected  # was: refused (past the cut)
+    checked = ok(invoke(carol, "log", "verify"))  # says why an entry past a cut is stored
+    assert "kept for the vote it belongs to" in checked and "ignored by views" not in checked
     sync(carol, bob)
     seals, st = seals_on(bob, invoke, vid)
     assert seals == {sheet_a[:12]: 2, sheet_b[:12]: 1}, seals
