@@ -387,7 +387,7 @@ def _render_import(report: ImportReport, store: Store) -> None:
     out = console()
     roster = store.roster()
     read = report.read
-    nothing = not report.new_entries and not report.repaired
+    nothing = not report.new_entries and not report.repaired and not report.rejected.total
     already = " (nothing new: it was all here already)" if nothing else ""
     fixed = f", [green]repaired {report.repaired} damaged[/]" if report.repaired else ""
     out.print(

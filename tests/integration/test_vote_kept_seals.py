@@ -99,6 +99,10 @@ def test_a_revoked_key_that_wrote_something_else_first_keeps_no_seal_past_the_cu
     ok(invoke(dave, "vote", "seal", vid[:8], "--sheet", sheet_a[:12], "--accept-late"))
     with Store.open(carol) as s:
         assert s.ingest(raws(dave)).rejected  # the fuel reading and the seal: past the cut
+    bundle = dave.parent / "dave.plb"  # the same through the CLI: no "all here already"
+    ok(invoke(dave, "bundle", "export", "-o", str(bundle), "--force"))
+    said = " ".join(ok(invoke(carol, "bundle", "import", str(bundle))).split())
+    assert "Refused 2 entries" in said and "all here already" not in said, said
     sync(carol, bob)
     seals, st = seals_on(bob, invoke, vid)
     assert seals[sheet_a[:12]] == 1 and st["stuck_detail"]["unless_they_seal"] == ["dave"]
