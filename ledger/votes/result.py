@@ -171,14 +171,21 @@ def refuse_unreachable(
     )
 
 
-def close_again_helps(vote: Vote, member: bytes) -> bool:
-    """Could a new sheet (listing the ballots a sheet leaves out) still be sealed? Not once
-    the vote is sealed or a secret sheet carries shares, nor when the tellers who have not
-    sealed, this one included, are fewer than k."""
-    if vote.sealed_sheet is not None or shared_sheets(vote):
-        return False
+def no_new_sheet(vote: Vote, member: bytes) -> str | None:
+    """Why a new sheet (listing the ballots a sheet leaves out) could not be sealed, or None
+    when it could: not once the vote is sealed or a secret sheet carries shares, nor when
+    the tellers who have not sealed, this one included, are fewer than k."""
+    if vote.sealed_sheet is not None:
+        return "the vote is sealed"
+    if shared_sheets(vote):
+        return "a sheet already carries decryption shares"
     unsealed = [t for t in vote.charter.tellers if t not in vote.seals and t != member]
-    return 1 + len(unsealed) >= vote.charter.k
+    if 1 + len(unsealed) >= vote.charter.k:
+        return None
+    return (
+        f"only {1 + len(unsealed)} teller(s) who have not sealed are left, you included, "
+        f"and a sheet needs {vote.charter.k}"
+    )
 
 
 def refuse_other_sheet(vote: Vote, sheet: bytes) -> None:

@@ -40,7 +40,7 @@ from ledger.votes.bodies import (
 )
 from ledger.votes.pick import pick_sheet
 from ledger.votes.result import (
-    close_again_helps,
+    no_new_sheet,
     refuse_other_sheet,
     refuse_second_sheet,
     refuse_small,
@@ -548,15 +548,14 @@ def seal(
     refuse_unreachable(vote, f"seal sheet {sheet.id.hex()[:12]}", sheet, member, roster)
     omitted = [b for b in vote.ballots if b not in listed]
     if omitted and not accept_late:
-        again = close_again_helps(vote, member)
+        why = no_new_sheet(vote, member)
         raise InvalidInput(
             f"the sheet leaves out {len(omitted)} ballot(s) this laptop holds; sealing sheet "
             f"{sheet.id.hex()[:12]} makes them uncounted (late)",
             hint=(
                 "ask the coordinator to close again so a new sheet includes them, or "
-                if again
-                else "a new sheet could not be sealed (the vote is sealed, carries shares, "
-                "or too few tellers are left): "
+                if why is None
+                else f"a new sheet could not be sealed ({why}): "
             )
             + "seal with --accept-late",
         )

@@ -77,6 +77,9 @@ def test_a_revoked_tellers_seal_is_kept_and_the_default_seal_finishes_the_vote(
     r = invoke(bob, "vote", "seal", vid[:8])  # the sheet the dashboard's advice seals
     said = " ".join(r.output.split())
     assert r.exit_code == 5 and f"sealing sheet {sheet_a[:12]} makes them" in said, said
+    assert (
+        "only 1 teller(s) who have not sealed are left, you included, and a sheet needs 3" in said
+    )
     text = ok(invoke(bob, "vote", "seal", vid[:8], "--accept-late"))
     assert f"Sealed sheet {sheet_a[:12]}" in text and "FINAL" in text, text
     sync(*council.values())
