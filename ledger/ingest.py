@@ -28,7 +28,7 @@ from ledger.roster import view as roster_view
 from ledger.stored import ROW_COLUMNS, Damage, check_row, column_drift
 
 if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     from ledger.store import Head, Store
 
@@ -95,11 +95,18 @@ ACCEPT, DUPLICATE, REJECT, DEFER, REPAIRED = range(5)
 # --- signatures, outside the write lock --------------------------------------------------
 
 
-def _verify_one(item: bytes | Entry) -> tuple[Entry | None, Rejection | None]:
+def decode_one(item: bytes | Entry) -> tuple[Entry | None, Rejection | None]:
+    """The entry in ``item`` (structure and canonical form checked, not the signature)."""
     try:
-        e = item if isinstance(item, Entry) else decode(item)
+        return (item if isinstance(item, Entry) else decode(item)), None
     except EncodingError as err:
         return None, Rejection(f"unreadable entry: {err}")
+
+
+def _verify_one(item: bytes | Entry) -> tuple[Entry | None, Rejection | None]:
+    e, problem = decode_one(item)
+    if e is None:
+        return None, problem
     if not signature_valid(e):
         return None, Rejection("bad signature (forged or damaged)", e.author, e.seq, e.id, e.kind)
     return e, None
@@ -121,20 +128,41 @@ def verify_many(items: list[bytes | Entry]) -> list[tuple[Entry | None, Rejectio
     libsodium runs without the GIL, so threads verify in parallel while
     another thread decodes: on a 2-core laptop a catch-up is not bound to one core.
     """
-    global _POOL
-    workers = min(4, os.cpu_count() or 1)
+    workers = _workers()
     if len(items) < _PARALLEL_MIN or workers < 2:
         return _verify_chunk(items)
-    if _POOL is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify")
     size = (len(items) + workers - 1) // workers
     chunks = [items[i : i + size] for i in range(0, len(items), size)]
     out: list[tuple[Entry | None, Rejection | None]] = []
-    for part in _POOL.map(_verify_chunk, chunks):
+    for part in _pool().map(_verify_chunk, chunks):
         out.extend(part)
     return out
+
+
+def _workers() -> int:
+    return min(4, os.cpu_count() or 1)
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="verify")
+    return _POOL
+
+
+def _forged(entries: list[Entry]) -> list[Entry]:
+    return [e for e in entries if not signature_valid(e)]
+
+
+def check_signatures(entries: list[Entry]) -> list[Future[list[Entry]]]:
+    """Start checking the signatures of decoded ``entries`` in the background (libsodium
+    runs without the GIL: the caller goes on working meanwhile); each future gives the
+    entries of its share whose signature is not valid."""
+    pool = _pool()
+    size = max(1, (len(entries) + _workers() - 1) // _workers())
+    return [pool.submit(_forged, entries[i : i + size]) for i in range(0, len(entries), size)]
 
 
 # --- the transaction ---------------------------------------------------------------------

@@ -15,7 +15,8 @@ Writing and checking:
 * ``spec``: a vote's specification from operator input (flags or a TOML file, names resolved
   by the caller);
 * ``roster_advice``: what a roster change would do to votes not yet final (warnings);
-* ``audit``: re-checking a vote from its signed entries alone (``vote verify``);
+* ``audit``: re-checking a vote from its signed entries alone (``vote verify``); ``signed``:
+  its pass over every stored row (signatures checked by forked children meanwhile);
 * ``secret``: the secret-ballot cryptographic core (no entries, no folds);
 * ``testing``: helpers that sign vote entries for tests and benchmarks.
 
@@ -32,6 +33,7 @@ __all__ = [
     "result",
     "roster_advice",
     "seals",
+    "signed",
     "secret",
     "spec",
     "state",

@@ -17,12 +17,12 @@ from ledger import merkle
 from ledger.entry import Entry, signature_valid
 from ledger.errors import InvalidInput, TrustError
 from ledger.identity import Identity
-from ledger.kinds import ROSTER_KINDS
 from ledger.roster import view as roster_view
-from ledger.store import Store, verify_many
+from ledger.store import Store
 from ledger.stored import gc_paused
 from ledger.votes import as_json as vote_json
 from ledger.votes.bodies import BALLOT, SEALED_PREFIX, VOTE_KINDS
+from ledger.votes.signed import BadEntry, Signed, read_signed
 from ledger.votes.view import (
     CONFLICT,
     FAILED,
@@ -145,24 +145,6 @@ def receipt(store: Store, identity: Identity, vote_text: str) -> Receipt:
 
 
 # --- verify ------------------------------------------------------------------------
-
-
-@dataclass
-class BadEntry:
-    id: bytes
-    author: bytes | None
-    seq: int | None
-    kind: str | None
-    reason: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id.hex(),
-            "author": self.author.hex() if self.author else None,
-            "seq": self.seq,
-            "kind": self.kind,
-            "reason": self.reason,
-        }
 
 
 @dataclass
@@ -313,91 +295,6 @@ def _explain(vote: Vote, roster: roster_view.Roster, ignored: list[Any]) -> list
     return rows
 
 
-@dataclass
-class _Signed:
-    """What one pass over every stored row gives ``verify``."""
-
-    checked: int = 0
-    bad: list[BadEntry] = field(default_factory=list)
-    roster_entries: list[Entry] = field(default_factory=list)
-    vote_entries: list[Entry] = field(default_factory=list)
-    #: ids of the rows the store lists (by its kind column) as roster / vote entries
-    listed_roster: set[bytes] = field(default_factory=set)
-    listed_votes: set[bytes] = field(default_factory=set)
-
-
-def _read_signed(store: Store, progress: Callable[[int], None] | None) -> _Signed:
-    """Every stored entry decoded from its bytes with its signature checked (in batches,
-    on every core), and what the store's columns list as roster and vote entries."""
-    out = _Signed()
-    bad, roster_entries, vote_entries = out.bad, out.roster_entries, out.vote_entries
-    batch: list[tuple[bytes, bytes]] = []
-    mesh = store.mesh_id
-    last: list[Any] = [None, 0, mesh]  # author, seq and id of the entry read before
-
-    def chained(e: Entry) -> str | None:
-        """Why ``e`` does not follow the entry before it in its author's feed. Feeds are
-        whole on every laptop; which seal of a teller came first rests on it."""
-        if e.author != last[0]:
-            last[:] = [e.author, 0, mesh]
-        expected = last[1] + 1
-        follows = e.prev == last[2] or (e.seq == 1 and e.prev is None and e.id == mesh)
-        last[1:] = [e.seq, e.id]
-        if e.seq != expected:
-            return f"feed has a gap: seq {e.seq} follows seq {expected - 1} on this laptop"
-        return None if follows else "broken chain: prev does not name the entry before it"
-
-    def flush() -> None:
-        for (_raw, stored_id), (e, problem) in zip(
-            batch, verify_many([r for r, _ in batch]), strict=True
-        ):
-            if e is None:
-                why = problem.reason if problem is not None else "unreadable"
-                bad.append(BadEntry(stored_id, None, None, None, why))
-                continue
-            gap = chained(e)
-            if gap is not None:
-                bad.append(BadEntry(e.id, e.author, e.seq, e.kind, gap))
-            if e.kind not in ROSTER_KINDS and e.kind not in VOTE_KINDS:
-                continue
-            if e.id != stored_id:
-                bad.append(BadEntry(stored_id, e.author, e.seq, e.kind, "id does not match bytes"))
-            else:
-                (roster_entries if e.kind in ROSTER_KINDS else vote_entries).append(e)
-        if progress is not None:
-            progress(len(batch))
-        batch.clear()
-
-    tails: dict[bytes, int] = {}  # author -> last seq read (rows come in feed order)
-    for row in store.iter_rows():
-        out.checked += 1
-        tails[row[0]] = row[1]
-        stored_id, kind, raw = row[2], row[5], row[6]
-        if kind in VOTE_KINDS:
-            out.listed_votes.add(stored_id)
-        elif kind in ROSTER_KINDS:
-            out.listed_roster.add(stored_id)
-        batch.append((raw, stored_id))
-        if len(batch) >= 4000:
-            flush()
-    flush()
-    bad.extend(_missing_tails(store, tails))
-    return out
-
-
-def _missing_tails(store: Store, tails: dict[bytes, int]) -> list[BadEntry]:
-    """Entries the heads table says this laptop stored past the last row it holds (a
-    deleted last seal or ballot leaves no gap to see): like ``log verify``, a problem."""
-    out = []
-    for author, head in sorted(store.stored_heads().items()):
-        last = tails.get(author, 0)
-        if head.seq > last:
-            span = f"seq {head.seq}" if head.seq == last + 1 else f"seqs {last + 1}-{head.seq}"
-            why = f"missing from the store ({span}; the heads table had them)"
-            out.append(BadEntry(head.id, author, head.seq, None, why))
-    return out
-
-
 def verify(store: Store, vote_text: str, progress: Callable[[int], None] | None = None) -> Audit:
     """Recompute one vote from raw signed entries and explain every ballot.
 
@@ -410,7 +307,28 @@ def verify(store: Store, vote_text: str, progress: Callable[[int], None] | None 
 
 
 def _verify(store: Store, vote_text: str, progress: Callable[[int], None] | None) -> Audit:
-    signed = _read_signed(store, progress)
+    # The folds run while the signatures are still being checked (on the other cores);
+    # what they made counts only once every signature is known good.
+    signed = read_signed(store, progress)
+    refusal: InvalidInput | TrustError | None = None
+    try:
+        audit: Audit | None = _audit(store, vote_text, signed)
+    except (InvalidInput, TrustError) as err:
+        audit, refusal = None, err
+    except BaseException:
+        signed.close()  # no child outlives the command
+        raise
+    if signed.all_signed():
+        if refusal is not None:
+            raise refusal
+        assert audit is not None
+        return audit
+    # A forged or damaged entry: the pass again, each signature checked before use
+    return _audit(store, vote_text, read_signed(store, None, speculative=False))
+
+
+def _audit(store: Store, vote_text: str, signed: Signed) -> Audit:
+    """The vote recomputed from ``signed`` (see :func:`verify`)."""
     bad, roster_entries, vote_entries = signed.bad, signed.roster_entries, signed.vote_entries
     forks: dict[bytes, int] = {}
     proofs: list[Entry] = []

@@ -95,3 +95,45 @@ def test_verify_explains_each_ballot_and_a_final_tie(world) -> None:  # type: ig
         ("carol", True, "counted"),
         ("erin", False, "uncounted (late)"),
     ]
+
+
+@pytest.mark.parametrize("forge", [False, True], ids=["intact", "forged-signature"])
+def test_verify_beside_its_signature_checks_says_what_checking_first_says(
+    world, monkeypatch: pytest.MonkeyPatch, forge: bool
+) -> None:  # type: ignore[no-untyped-def]
+    """verify folds while forked children check the signatures; its report is the same as
+    checking every signature before use, also when one is forged (then it reads again)."""
+    from ledger import forked
+    from ledger.entry import entry_id
+
+    if not forked.possible():
+        pytest.skip("needs fork and two cores")
+    monkeypatch.setattr(forked, "cores", forked.possible)  # also under pytest-xdist's threads
+    m, store, vid = world
+    for who, choice in (("bob", "a"), ("carol", "b"), ("dave", "a")):
+        votes.cast(store, m.person(who), vid, [choice])
+    votes.close(store, m.person("alice"), vid)
+    for teller in ("bob", "carol"):
+        votes.seal(store, m.person(teller), vid)
+    if forge:  # one bit of a ballot's signature, and the id fixed to match
+        ballot = store.entries(kinds=[BALLOT])[0]
+        forged = ballot.raw[:-1] + bytes([ballot.raw[-1] ^ 1])
+        with store._write() as db:
+            db.execute(
+                "UPDATE entries SET raw=?, id=? WHERE id=?", (forged, entry_id(forged), ballot.id)
+            )
+    forks = []
+    real = forked.Children.__init__
+
+    def counted(self, work, n):  # type: ignore[no-untyped-def]
+        forks.append(n)
+        real(self, work, n)
+
+    monkeypatch.setattr(forked.Children, "__init__", counted)
+    beside = verify(store, vid).to_json()
+    assert forks, "the signatures were not checked by children"
+    monkeypatch.setattr(forked, "cores", lambda: 0)
+    first = verify(store, vid).to_json()
+    assert beside == first
+    reasons = " ".join(b["reason"] for b in beside["bad_entries"])
+    assert ("bad signature" in reasons) is forge

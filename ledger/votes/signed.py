@@ -1,0 +1,182 @@
+"""``vote verify``'s pass over every stored row: decoded from the signed bytes, ids and
+feeds checked, every signature checked.
+
+The signatures (most of the work) are checked by forked children (:mod:`ledger.forked`),
+one share of the entries each, while the caller folds what was decoded. Nothing the fold
+made is used before every signature is known good; if one is not (or a child failed), the
+caller reads again with each signature checked before its entry is used
+(:func:`read_signed` with ``speculative=False``), so a damaged ledger gets exactly the same
+report as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger import forked
+from ledger.entry import Entry, signature_valid
+from ledger.ingest import Rejection, decode_one
+from ledger.kinds import ROSTER_KINDS
+from ledger.store import Store, verify_many
+from ledger.votes.bodies import VOTE_KINDS
+
+Progress = Callable[[int], None] | None
+
+
+@dataclass
+class BadEntry:
+    id: bytes
+    author: bytes | None
+    seq: int | None
+    kind: str | None
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id.hex(),
+            "author": self.author.hex() if self.author else None,
+            "seq": self.seq,
+            "kind": self.kind,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class Signed:
+    """What one pass over every stored row gives ``verify``."""
+
+    checked: int = 0
+    bad: list[BadEntry] = field(default_factory=list)
+    roster_entries: list[Entry] = field(default_factory=list)
+    vote_entries: list[Entry] = field(default_factory=list)
+    #: ids of the rows the store lists (by its kind column) as roster / vote entries
+    listed_roster: set[bytes] = field(default_factory=set)
+    listed_votes: set[bytes] = field(default_factory=set)
+    #: a speculative read: every decoded entry, and the children checking their signatures
+    decoded: list[Entry] = field(default_factory=list)
+    children: forked.Children[bool] | None = None
+
+    def all_signed(self) -> bool:
+        """Whether every decoded entry's signature is valid (wait for the children of a
+        speculative read: its entries may be used only then). False also when a child
+        failed: the caller then checks each signature itself."""
+        if self.children is None:
+            return True
+        answers = self.children.results()
+        self.children = None
+        return answers is not None and all(answers)
+
+    def close(self) -> None:
+        if self.children is not None:
+            self.children.close()
+            self.children = None
+
+
+def read_signed(store: Store, progress: Progress, *, speculative: bool = True) -> Signed:
+    """Every stored entry decoded from its bytes, and what the store's columns list as
+    roster and vote entries. ``speculative`` (where this laptop can fork onto another
+    core): the signatures are checked by children meanwhile (see
+    :meth:`Signed.all_signed`); otherwise each one before its entry is used."""
+    shares = forked.cores() if speculative else 0
+    speculative = shares > 0
+    out = Signed()
+    batch: list[tuple[bytes, bytes]] = []
+    place = _Chain(store.mesh_id)
+
+    def flush() -> None:
+        raws: list[bytes | Entry] = [r for r, _ in batch]
+        if speculative:
+            results = [decode_one(r) for r in raws]
+            out.decoded.extend(e for e, _ in results if e is not None)
+        else:
+            results = verify_many(raws)
+        for (_raw, stored_id), (e, problem) in zip(batch, results, strict=True):
+            _sort(out, place, stored_id, e, problem)
+        if progress is not None:
+            progress(len(batch))
+        batch.clear()
+
+    tails: dict[bytes, int] = {}  # author -> last seq read (rows come in feed order)
+    for row in store.iter_rows():
+        out.checked += 1
+        tails[row[0]] = row[1]
+        stored_id, kind, raw = row[2], row[5], row[6]
+        if kind in VOTE_KINDS:
+            out.listed_votes.add(stored_id)
+        elif kind in ROSTER_KINDS:
+            out.listed_roster.add(stored_id)
+        batch.append((raw, stored_id))
+        if len(batch) >= 4000:
+            flush()
+    flush()
+    out.bad.extend(_missing_tails(store, tails))
+    if speculative:
+        out.children = _check_signatures(out.decoded, shares)
+    return out
+
+
+def _check_signatures(entries: list[Entry], shares: int) -> forked.Children[bool]:
+    """Children checking the signatures of ``entries``, a contiguous share each: each
+    answers whether all of its share are valid."""
+    import nacl.bindings  # noqa: F401  (imported once here, not in each child)
+
+    size = -(-len(entries) // shares)
+
+    def share(i: int) -> bool:
+        return all(signature_valid(e) for e in entries[i * size : (i + 1) * size])
+
+    return forked.Children(share, shares)
+
+
+class _Chain:
+    """Whether each entry follows the one read before it in its author's feed. Feeds are
+    whole on every laptop; which seal of a teller came first rests on it."""
+
+    def __init__(self, mesh: bytes | None) -> None:
+        self.mesh = mesh
+        self.last: list[Any] = [None, 0, mesh]  # author, seq and id of the entry read before
+
+    def problem(self, e: Entry) -> str | None:
+        last = self.last
+        if e.author != last[0]:
+            last[:] = [e.author, 0, self.mesh]
+        expected = last[1] + 1
+        follows = e.prev == last[2] or (e.seq == 1 and e.prev is None and e.id == self.mesh)
+        last[1:] = [e.seq, e.id]
+        if e.seq != expected:
+            return f"feed has a gap: seq {e.seq} follows seq {expected - 1} on this laptop"
+        return None if follows else "broken chain: prev does not name the entry before it"
+
+
+def _sort(
+    out: Signed, place: _Chain, stored_id: bytes, e: Entry | None, problem: Rejection | None
+) -> None:
+    """One decoded row into ``out``: a problem, a roster or vote entry, or nothing."""
+    if e is None:
+        why = problem.reason if problem is not None else "unreadable"
+        out.bad.append(BadEntry(stored_id, None, None, None, why))
+        return
+    gap = place.problem(e)
+    if gap is not None:
+        out.bad.append(BadEntry(e.id, e.author, e.seq, e.kind, gap))
+    if e.kind not in ROSTER_KINDS and e.kind not in VOTE_KINDS:
+        return
+    if e.id != stored_id:
+        out.bad.append(BadEntry(stored_id, e.author, e.seq, e.kind, "id does not match bytes"))
+    else:
+        (out.roster_entries if e.kind in ROSTER_KINDS else out.vote_entries).append(e)
+
+
+def _missing_tails(store: Store, tails: dict[bytes, int]) -> list[BadEntry]:
+    """Entries the heads table says this laptop stored past the last row it holds (a
+    deleted last seal or ballot leaves no gap to see): like ``log verify``, a problem."""
+    out = []
+    for author, head in sorted(store.stored_heads().items()):
+        last = tails.get(author, 0)
+        if head.seq > last:
+            span = f"seq {head.seq}" if head.seq == last + 1 else f"seqs {last + 1}-{head.seq}"
+            why = f"missing from the store ({span}; the heads table had them)"
+            out.append(BadEntry(head.id, author, head.seq, None, why))
+    return out

@@ -1,0 +1,71 @@
+"""Forked children (ledger.forked): answers in order, and None, never a wrong answer or an
+orphan, when a child fails in any way."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from ledger import forked
+
+pytestmark = pytest.mark.skipif(not forked.possible(), reason="needs fork and two cores")
+
+
+def test_each_child_answers_its_share_in_order() -> None:
+    data = list(range(1000))  # held before the fork: the children read it, nothing is sent
+    with forked.Children(lambda i: sum(data[i::3]), 3) as children:
+        assert children.results() == [sum(data[0::3]), sum(data[1::3]), sum(data[2::3])]
+
+
+def test_children_run_in_other_processes() -> None:
+    with forked.Children(lambda i: os.getpid(), 2) as children:
+        pids = children.results()
+    assert pids is not None and len(set(pids)) == 2 and os.getpid() not in pids
+
+
+def test_a_child_that_raises_gives_none() -> None:
+    def work(i: int) -> int:
+        if i == 1:
+            raise ValueError("broken share")
+        return i
+
+    assert forked.Children(work, 2).results() is None
+
+
+def test_a_child_that_dies_gives_none_and_no_orphan() -> None:
+    def work(i: int) -> int:
+        if i == 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return i
+
+    children = forked.Children(work, 2)
+    procs = list(children._procs)
+    assert children.results() is None
+    assert all(p._closed for p in procs)  # joined and closed: nothing left running
+
+
+def test_close_ends_children_that_are_still_working() -> None:
+    import threading
+
+    started = threading.Event()  # in the parent only; the child blocks for ever
+    children = forked.Children(lambda i: started.wait(), 2)
+    pids = [p.pid for p in children._procs]
+    children.close()
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # reaped: no such process
+
+
+def test_no_child_is_forked_from_a_process_running_other_threads() -> None:
+    import threading
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert forked.cores() == 0
+    finally:
+        stop.set()
+        other.join()
