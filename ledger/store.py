@@ -268,28 +268,6 @@ class Store(ReadsMixin, ForkStoreMixin, QuarantineMixin):
 
     # --- roster and heads ---------------------------------------------------------
 
-    def roster(self) -> roster_view.Roster:
-        """The roster view over this store (cached until a roster entry or fork arrives).
-
-        Roster entries are selected by the kind in their signed bytes.
-        """
-        with self._read() as db:
-            gen = int(self._meta("generation", 0))
-            if self._roster_cache is not None and self._roster_cache[0] == gen:
-                return self._roster_cache[1]
-            kinds = tuple(sorted(ROSTER_KINDS))
-            rows = db.execute(
-                f"SELECT {ROW_COLUMNS} FROM entries "
-                "WHERE kind_signed IN (?, ?, ?) OR kind IN (?, ?, ?)",
-                kinds + kinds,
-            ).fetchall()
-            forks = self.forks_by_author()
-            mesh = self._meta("mesh_id")
-            found = [e for e in self._checked(rows) if e.kind in ROSTER_KINDS]
-            result = roster_view.fold(found, forks, mesh_id=mesh)
-            self._roster_cache = (gen, result)
-            return result
-
     def stored_heads(self) -> dict[bytes, Head]:
         with self._read() as db:
             return {a: Head(s, i) for a, s, i in db.execute("SELECT author, seq, id FROM heads")}

@@ -76,8 +76,11 @@ def load(store: Store, *, heard: bool = False, count: bool = True) -> tuple[Vote
     """The votes view over this laptop's ledger (``heard``: also per-voter last-heard;
     ``count=False``: no tallies, see :func:`ledger.votes.view.fold`)."""
     with store._read():  # one snapshot: a fork arriving between reads must not tear them
-        roster = store.roster()
-        entries = store.entries(kind_prefix="vote.", ordered=False)  # the fold sorts by id
+        roster_of = store.roster_beside()  # folded meanwhile on another core, if it can
+        try:
+            entries = store.entries(kind_prefix="vote.", ordered=False)  # the fold sorts by id
+        finally:
+            roster = roster_of()  # waits for the child on every path
         forks = store.fork_proofs()
         heard_at = heard_map(store) if heard else None
         mine = {roster.member_of(k) for k in store.own_keys()}
