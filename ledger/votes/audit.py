@@ -318,7 +318,7 @@ def _verify(store: Store, vote_text: str, progress: Callable[[int], None] | None
     except BaseException:
         signed.close()  # no child outlives the command
         raise
-    if signed.all_signed():
+    if signed.all_signed(progress):
         if refusal is not None:
             raise refusal
         assert audit is not None

@@ -58,7 +58,7 @@ class Signed:
     decoded: list[Entry] = field(default_factory=list)
     children: forked.Children[bool] | None = None
 
-    def all_signed(self) -> bool:
+    def all_signed(self, progress: Progress = None) -> bool:
         """Whether every decoded entry's signature is valid (wait for the children of a
         speculative read: its entries may be used only then). False also when a child
         failed: the caller then checks each signature itself."""
@@ -66,6 +66,8 @@ class Signed:
             return True
         answers = self.children.results()
         self.children = None
+        if progress is not None:
+            progress(self.checked)  # the second half of what read_signed counts
         return answers is not None and all(answers)
 
     def close(self) -> None:
@@ -76,7 +78,8 @@ class Signed:
 
 def read_signed(store: Store, progress: Progress, *, speculative: bool = True) -> Signed:
     """Every stored entry decoded from its bytes, and what the store's columns list as
-    roster and vote entries. ``speculative`` (where this laptop can fork onto another
+    roster and vote entries. ``progress`` counts each row twice (read, then its signature
+    known): a whole pass gives it twice the rows in all. ``speculative`` (where this laptop can fork onto another
     core): the signatures are checked by children meanwhile (see
     :meth:`Signed.all_signed`); otherwise each one before its entry is used."""
     shares = forked.cores() if speculative else 0
@@ -94,8 +97,8 @@ def read_signed(store: Store, progress: Progress, *, speculative: bool = True) -
             results = verify_many(raws)
         for (_raw, stored_id), (e, problem) in zip(batch, results, strict=True):
             _sort(out, place, stored_id, e, problem)
-        if progress is not None:
-            progress(len(batch))
+        if progress is not None:  # a row counts twice: read, then its signature known
+            progress(len(batch) if speculative else 2 * len(batch))
         batch.clear()
 
     tails: dict[bytes, int] = {}  # author -> last seq read (rows come in feed order)

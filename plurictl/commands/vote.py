@@ -535,7 +535,8 @@ def verify_(app: AppContext, vote_id: str, show_all: bool, as_json: bool) -> Non
     from plurictl.render.common import progress_bar
 
     store = app.home.store
-    with progress_bar("Checking signatures", store.count(), enabled=not as_json) as advance:
+    rows = 2 * store.count()  # each row counts twice: read, then its signature checked
+    with progress_bar("Checking entries and signatures", rows, enabled=not as_json) as advance:
         audit = verify(store, vote_id, progress=advance)
     if as_json:
         emit_json(audit.to_json(every_ballot=show_all))

@@ -130,10 +130,13 @@ def test_verify_beside_its_signature_checks_says_what_checking_first_says(
         real(self, work, n)
 
     monkeypatch.setattr(forked.Children, "__init__", counted)
-    beside = verify(store, vid).to_json()
+    ticks: list[int] = []
+    beside = verify(store, vid, progress=ticks.append).to_json()
     assert forks, "the signatures were not checked by children"
+    assert sum(ticks) == 2 * store.count()  # each row: read, then its signature known
     monkeypatch.setattr(forked, "cores", lambda: 0)
-    first = verify(store, vid).to_json()
-    assert beside == first
+    ticks.clear()
+    first = verify(store, vid, progress=ticks.append).to_json()
+    assert beside == first and sum(ticks) == 2 * store.count()
     reasons = " ".join(b["reason"] for b in beside["bad_entries"])
     assert ("bad signature" in reasons) is forge
