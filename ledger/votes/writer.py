@@ -14,7 +14,7 @@ from typing import Any
 
 from ledger import guard, merkle
 from ledger.entry import Entry
-from ledger.errors import InvalidInput, NotInMesh, TrustError, VerificationFailed
+from ledger.errors import InvalidInput, NotInMesh, TrustError
 from ledger.identity import Identity
 from ledger.roster.view import ACTIVE, Roster
 from ledger.store import Store
@@ -38,16 +38,13 @@ from ledger.votes.bodies import (
     parse_options,
     seal_threshold,
 )
-from ledger.votes.pick import pick_sheet
 from ledger.votes.result import (
-    no_new_sheet,
-    refuse_other_sheet,
     refuse_second_sheet,
     refuse_small,
     refuse_stuck,
     refuse_unreachable,
-    refuse_unseen,
 )
+from ledger.votes.seal_checks import seal_checks
 from ledger.votes.seals import own_seats
 from ledger.votes.share_writer import SealResult
 from ledger.votes.view import PROVISIONAL, Vote, Votes, fold
@@ -534,36 +531,7 @@ def seal(
         )
     if done is not None:
         return share_writer.sealed_already(vote, member, sheet_text)
-    refuse_stuck(vote, "seal")
-    sheet = pick_sheet(vote, sheet_text)
-    refuse_other_sheet(vote, sheet.id)
-    if sheet.missing_parts or sheet.ballots is None:
-        raise InvalidInput(
-            f"this laptop lacks {len(sheet.missing_parts)} part(s) of sheet {sheet.id.hex()[:12]}",
-            hint="sync first: a teller vouches only for what it can check",
-        )
-    if sheet.problem:
-        raise VerificationFailed(f"sheet {sheet.id.hex()[:12]} cannot be sealed: {sheet.problem}")
-    listed = set(sheet.ballots)
-    unseen = [b for b in sheet.ballots if b not in vote.ballots]
-    if unseen:
-        refuse_unseen(vote, roster, sheet.id, unseen, store.get)
-    refuse_unreachable(vote, f"seal sheet {sheet.id.hex()[:12]}", sheet, member, roster)
-    omitted = [b for b in vote.ballots if b not in listed]
-    if omitted and not accept_late:
-        why = no_new_sheet(vote, member)
-        raise InvalidInput(
-            f"the sheet leaves out {len(omitted)} ballot(s) this laptop holds; sealing sheet "
-            f"{sheet.id.hex()[:12]} makes them uncounted (late)",
-            hint=(
-                "ask the coordinator to close again so a new sheet includes them, or "
-                if why is None
-                else f"a new sheet could not be sealed ({why}): "
-            )
-            + "seal with --accept-late",
-        )
-    refuse_second_sheet(vote, f"seal sheet {sheet.id.hex()[:12]}", sheet.id)
-    refuse_small(vote, listed, f"seal sheet {sheet.id.hex()[:12]}", reveal_small)
+    sheet = seal_checks(vote, roster, member, store.get, sheet_text, accept_late, reveal_small)
     body: dict[str, Any] = {
         "vote": vote.id.hex(),
         "sheet": sheet.id.hex(),

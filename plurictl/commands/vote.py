@@ -443,11 +443,20 @@ def _seal_said(r: Any, vote_id: str) -> None:
 @pass_app
 def status_(app: AppContext, vote_id: str, as_json: bool) -> None:
     """Where a vote stands on this laptop: state, turnout, tellers, sheets, voters."""
+    import contextlib
+
+    from ledger.errors import PluriError
     from ledger.votes import as_json as vote_json
+    from ledger.votes.seal_checks import next_seal
     from ledger.votes.writer import find_vote, load
 
     votes, roster = load(app.home.store, heard=True)
-    data = vote_json.status(find_vote(votes, vote_id), votes, roster)
+    v = find_vote(votes, vote_id)
+    data = vote_json.status(v, votes, roster)
+    data["next_seal"] = None  # what this laptop's teller seat would seal now (its key's)
+    with contextlib.suppress(PluriError):  # no identity here: no seat either
+        key = app.home.public_key()[1]
+        data["next_seal"] = next_seal(v, roster, key, app.home.store.get)
     if as_json:
         emit_json(data)
         return

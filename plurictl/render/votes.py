@@ -112,6 +112,7 @@ def render_status(data: dict[str, Any]) -> None:
     if data["sheets"]:
         _status_sheets(out, data["sheets"], c["k"])
     _status_warnings(out, data)
+    _status_next_seal(out, data.get("next_seal"))
     _status_voters(out, data["voters"])
     if data["ignored"]:
         out.print(
@@ -268,6 +269,16 @@ def _status_warnings(out: Console, data: dict[str, Any]) -> None:
             f"[red]Teller equivocation[/]: {e['name']} sealed sheet {e['counted']['sheet'][:12]} "
             f"and then {', '.join(s['sheet'][:12] for s in e['others'])}; only the first counts"
         )
+
+
+def _status_next_seal(out: Console, step: dict[str, Any] | None) -> None:
+    """This laptop's teller seat has not sealed: the command that seals now."""
+    if step is None:
+        return
+    if not step["accept_late"]:
+        out.print(f"  Your seal: `{step['command']}` seals sheet {step['sheet'][:8]}.")
+        return
+    out.print(f"  [yellow]Your seal[/]: `{step['command']}`: {step['why']}.")
 
 
 def _status_voters(out: Console, voters: list[dict[str, Any]]) -> None:

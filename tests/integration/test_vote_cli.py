@@ -98,6 +98,14 @@ def test_a_council_vote_from_open_to_receipt(council: dict[str, Path], invoke: I
     r = invoke(a, "vote", "close", short, "--json")
     sheet = json_out(r)["sheet"]
     sync(*council.values())
+    step = json_out(invoke(council["bob"], "vote", "status", short, "--json"))["next_seal"]
+    assert step == {
+        "command": f"plurictl vote seal {short}",
+        "sheet": sheet,
+        "accept_late": False,
+        "why": None,
+    }
+    assert json_out(invoke(a, "vote", "status", short, "--json"))["next_seal"] is None  # no seat
     for teller in ("bob", "dave"):
         r = invoke(council[teller], "vote", "seal", short, "--json")
         assert r.exit_code == 0, r.output

@@ -74,6 +74,13 @@ def test_a_revoked_tellers_seal_is_kept_and_the_default_seal_finishes_the_vote(
     assert st["stuck"] is False and st["state"] == "PROVISIONAL", st["stuck_detail"]
     human = ok(invoke(bob, "vote", "status", vid[:8]))
     assert "only if dave" not in human and "Stuck" not in human
+    # review 21j: status names bob's next step, the only one left (was: no line at all)
+    step = st["next_seal"]
+    assert step is not None and step["accept_late"] and step["sheet"] == sheet_a, step
+    assert step["command"] == f"plurictl vote seal {vid[:8]} --accept-late"
+    assert "it is the only way left" in step["why"] and "leaves out 1 ballot(s)" in step["why"]
+    flat = " ".join(human.split())
+    assert f"Your seal: `plurictl vote seal {vid[:8]} --accept-late`" in flat, flat
     r = invoke(bob, "vote", "seal", vid[:8])  # the sheet the dashboard's advice seals
     said = " ".join(r.output.split())
     assert r.exit_code == 5 and f"sealing sheet {sheet_a[:12]} makes them" in said, said
@@ -86,6 +93,7 @@ def test_a_revoked_tellers_seal_is_kept_and_the_default_seal_finishes_the_vote(
     for name, home in council.items():
         st = json_out(invoke(home, "vote", "status", vid[:8], "--json"))
         assert st["state"] == "FINAL" and st["sealed_sheet"] == sheet_a, name
+        assert st["next_seal"] is None, name  # nothing left to seal anywhere
 
 
 def test_a_revoked_key_that_wrote_something_else_first_keeps_no_seal_past_the_cut(
