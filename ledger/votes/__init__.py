@@ -12,6 +12,7 @@ The fold (pure, same state on every laptop in any arrival order):
 Writing and checking:
 
 * ``writer``: opening a vote, casting, stopping, closing and sealing (pre-checked, then signed);
+  ``seal_checks``: what a seal is checked against first (also ``vote status``'s next seal);
 * ``spec``: a vote's specification from operator input (flags or a TOML file, names resolved
   by the caller);
 * ``roster_advice``: what a roster change would do to votes not yet final (warnings);
@@ -32,6 +33,7 @@ __all__ = [
     "pins",
     "result",
     "roster_advice",
+    "seal_checks",
     "seals",
     "secret",
     "signed",
