@@ -322,12 +322,23 @@ def unsigned_part(entry: Entry) -> bytes:
 
 
 def signature_valid(entry: Entry) -> bool:
+    return _signed(entry.sig, unsigned_part(entry), entry.author)
+
+
+def signature_valid_raw(raw: bytes) -> bool:
+    """``signature_valid(decode(raw))`` for bytes that :func:`decode` accepts, without
+    decoding: in canonical form the author is bytes 4-36 (after ``98 01 c4 20``) and the
+    signature the last 64 (after ``c4 40``). Only for bytes already decoded elsewhere."""
+    return _signed(raw[-SIG_BYTES:], b"\x97" + raw[1 : -(2 + SIG_BYTES)], raw[4:36])
+
+
+def _signed(sig: bytes, unsigned: bytes, author: bytes) -> bool:
     # imported here: reading a ledger (every read command) needs no crypto library
     import nacl.bindings
     import nacl.exceptions
 
     try:
-        nacl.bindings.crypto_sign_open(entry.sig + DOMAIN + unsigned_part(entry), entry.author)
+        nacl.bindings.crypto_sign_open(sig + DOMAIN + unsigned, author)
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError):
         return False
     return True

@@ -19,9 +19,13 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 R = TypeVar("R")
+T = TypeVar("T")
 
 #: How long an ended child gets to go before it is killed.
 END_S = 2.0
@@ -133,3 +137,66 @@ def _serve(work: Callable[[int], Any], i: int, conn: Any, parent_end: Any, paren
     with contextlib.suppress(OSError, EOFError):
         conn.send(msg)
     os._exit(0)  # nothing else: no buffer of the parent's is flushed twice, no exit hook
+
+
+class Pool(Generic[T, R]):
+    """Batches sent to forked workers as this process makes them, answers in order.
+
+    For work on data this process is still building (reading a big table, say): the
+    workers are forked at the first batch, while this process is small, and each batch
+    is sent over (pickled), so neither side copies pages of a big shared memory when it
+    writes. ``work`` must be a module-level function (it is pickled by name).
+    """
+
+    def __init__(self, work: Callable[[T], R], workers: int) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self._work = work
+        self._futures: list[Future[R]] = []
+        for stream in (sys.stdout, sys.stderr):  # what is buffered is written once, here
+            stream.flush()
+        self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_worker_start,
+            initargs=(os.getpid(),),
+        )
+
+    def submit(self, batch: T) -> None:
+        if self._pool is not None:
+            self._futures.append(self._pool.submit(self._work, batch))
+
+    def results(self) -> list[R] | None:
+        """Every batch's answer, in order; None when any could not be had (a worker died
+        or raised): the caller does the work itself."""
+        try:
+            return [f.result() for f in self._futures]
+        except Exception:  # BrokenProcessPool, a pickling error, the work's own error
+            return None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """End the workers (done, or no longer needed) and wait for them."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        for f in self._futures:
+            f.cancel()
+        procs = list(getattr(pool, "_processes", {}).values())  # the executor's own
+        if any(not f.done() for f in self._futures):  # still working: no need to wait
+            for p in procs:
+                p.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Pool[T, R]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _worker_start(parent: int) -> None:
+    die_with(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent ends its workers

@@ -1,10 +1,10 @@
 """``vote verify``'s pass over every stored row: decoded from the signed bytes, ids and
 feeds checked, every signature checked.
 
-The signatures (most of the work) are checked by forked children (:mod:`ledger.forked`),
-one share of the entries each, while the caller folds what was decoded. Nothing the fold
-made is used before every signature is known good; if one is not (or a child failed), the
-caller reads again with each signature checked before its entry is used
+The signatures (most of the work) are checked by forked workers (:mod:`ledger.forked`),
+batch by batch as the rows are read, and on while the caller folds what was decoded.
+Nothing the fold made is used before every signature is known good; if one is not (or a
+worker failed), the caller reads again with each signature checked before its entry is used
 (:func:`read_signed` with ``speculative=False``), so a damaged ledger gets exactly the same
 report as before.
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger import forked
-from ledger.entry import Entry, signature_valid
+from ledger.entry import Entry, signature_valid_raw
 from ledger.ingest import Rejection, decode_one
 from ledger.kinds import ROSTER_KINDS
 from ledger.store import Store, verify_many
@@ -54,33 +54,32 @@ class Signed:
     #: ids of the rows the store lists (by its kind column) as roster / vote entries
     listed_roster: set[bytes] = field(default_factory=set)
     listed_votes: set[bytes] = field(default_factory=set)
-    #: a speculative read: every decoded entry, and the children checking their signatures
-    decoded: list[Entry] = field(default_factory=list)
-    children: forked.Children[bool] | None = None
+    #: a speculative read: the workers checking the signatures of what it decoded
+    pool: forked.Pool[list[bytes], bool] | None = None
 
     def all_signed(self, progress: Progress = None) -> bool:
-        """Whether every decoded entry's signature is valid (wait for the children of a
-        speculative read: its entries may be used only then). False also when a child
+        """Whether every decoded entry's signature is valid (waits for the workers of a
+        speculative read: its entries may be used only then). False also when a worker
         failed: the caller then checks each signature itself."""
-        if self.children is None:
+        if self.pool is None:
             return True
-        answers = self.children.results()
-        self.children = None
+        answers = self.pool.results()
+        self.pool = None
         if progress is not None:
             progress(self.checked)  # the second half of what read_signed counts
         return answers is not None and all(answers)
 
     def close(self) -> None:
-        if self.children is not None:
-            self.children.close()
-            self.children = None
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
 
 
 def read_signed(store: Store, progress: Progress, *, speculative: bool = True) -> Signed:
     """Every stored entry decoded from its bytes, and what the store's columns list as
     roster and vote entries. ``progress`` counts each row twice (read, then its signature
-    known): a whole pass gives it twice the rows in all. ``speculative`` (where this laptop can fork onto another
-    core): the signatures are checked by children meanwhile (see
+    known): a whole pass gives it twice the rows in all. ``speculative`` (where this laptop
+    can fork onto other cores): the signatures are checked by workers meanwhile (see
     :meth:`Signed.all_signed`); otherwise each one before its entry is used."""
     shares = forked.cores() if speculative else 0
     speculative = shares > 0
@@ -92,7 +91,9 @@ def read_signed(store: Store, progress: Progress, *, speculative: bool = True) -
         raws: list[bytes | Entry] = [r for r, _ in batch]
         if speculative:
             results = [decode_one(r) for r in raws]
-            out.decoded.extend(e for e, _ in results if e is not None)
+            if out.pool is None:  # forked now, while this process is small
+                out.pool = forked.Pool(_signed_raws, shares)
+            out.pool.submit([e.raw for e, _ in results if e is not None])
         else:
             results = verify_many(raws)
         for (_raw, stored_id), (e, problem) in zip(batch, results, strict=True):
@@ -115,22 +116,13 @@ def read_signed(store: Store, progress: Progress, *, speculative: bool = True) -
             flush()
     flush()
     out.bad.extend(_missing_tails(store, tails))
-    if speculative:
-        out.children = _check_signatures(out.decoded, shares)
     return out
 
 
-def _check_signatures(entries: list[Entry], shares: int) -> forked.Children[bool]:
-    """Children checking the signatures of ``entries``, a contiguous share each: each
-    answers whether all of its share are valid."""
-    import nacl.bindings  # noqa: F401  (imported once here, not in each child)
-
-    size = -(-len(entries) // shares)
-
-    def share(i: int) -> bool:
-        return all(signature_valid(e) for e in entries[i * size : (i + 1) * size])
-
-    return forked.Children(share, shares)
+def _signed_raws(raws: list[bytes]) -> bool:
+    """A worker's answer: whether every one of ``raws`` (bytes that decoded) is signed by
+    its author."""
+    return all(signature_valid_raw(raw) for raw in raws)
 
 
 class _Chain:

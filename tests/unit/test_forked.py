@@ -69,3 +69,44 @@ def test_no_child_is_forked_from_a_process_running_other_threads() -> None:
     finally:
         stop.set()
         other.join()
+
+
+def _total(batch: list[int]) -> int:
+    return sum(batch)
+
+
+def _die_on_seven(batch: list[int]) -> int:
+    if 7 in batch:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return sum(batch)
+
+
+def _forever(batch: list[int]) -> int:
+    signal.pause()  # never returns by itself
+    return 0
+
+
+def test_a_pool_answers_each_batch_in_order() -> None:
+    with forked.Pool(_total, 2) as pool:
+        for start in range(0, 100, 10):
+            pool.submit(list(range(start, start + 10)))
+        assert pool.results() == [sum(range(s, s + 10)) for s in range(0, 100, 10)]
+
+
+def test_a_pool_whose_worker_dies_gives_none() -> None:
+    pool = forked.Pool(_die_on_seven, 2)
+    pool.submit([1, 2])
+    pool.submit([7])
+    assert pool.results() is None
+
+
+def test_closing_a_pool_ends_workers_still_working() -> None:
+    pool = forked.Pool(_forever, 2)
+    pool.submit([1])
+    pool.submit([2])
+    pids = list(pool._pool._processes) if pool._pool is not None else []  # type: ignore[attr-defined]
+    assert pids
+    pool.close()
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

@@ -123,13 +123,13 @@ def test_verify_beside_its_signature_checks_says_what_checking_first_says(
                 "UPDATE entries SET raw=?, id=? WHERE id=?", (forged, entry_id(forged), ballot.id)
             )
     forks = []
-    real = forked.Children.__init__
+    real = forked.Pool.__init__
 
     def counted(self, work, n):  # type: ignore[no-untyped-def]
         forks.append(n)
         real(self, work, n)
 
-    monkeypatch.setattr(forked.Children, "__init__", counted)
+    monkeypatch.setattr(forked.Pool, "__init__", counted)
     ticks: list[int] = []
     beside = verify(store, vid, progress=ticks.append).to_json()
     assert forks, "the signatures were not checked by children"
