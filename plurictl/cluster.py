@@ -266,14 +266,13 @@ class LocalCluster:
 
     def _end(self, name: str, sig: int, timeout: float) -> None:
         node = self.nodes[name]
-        if node.proc is not None:
-            if node.proc.poll() is None:
-                node.proc.send_signal(sig)
-                try:
-                    node.proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    node.proc.kill()
-                    node.proc.wait()
+        if node.proc is not None and node.proc.poll() is None:
+            node.proc.send_signal(sig)
+            try:
+                node.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                node.proc.kill()
+                node.proc.wait()
         _forget(node)
 
     def running(self, name: str) -> bool:
