@@ -298,7 +298,8 @@ class LocalCluster:
                 node.proc.kill()
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     node.proc.wait(KILL_WAIT_S)
-                remove_stale(node.home)
+                with contextlib.suppress(OSError, ValueError):  # an unreadable file: left
+                    remove_stale(node.home)
         for node in self.nodes.values():
             _forget(node)
 
