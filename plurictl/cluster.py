@@ -33,6 +33,9 @@ from plurictl import lifeline
 if TYPE_CHECKING:
     from plurictl.drills.netns import NetLab
 
+#: how long to wait for a SIGKILLed node to be gone
+KILL_WAIT_S = 5.0
+
 
 def free_port() -> int:
     """A port free for both TCP and UDP on 127.0.0.1 (the node uses both).
@@ -81,6 +84,14 @@ class ClusterNode:
     @property
     def addr(self) -> str:
         return f"tcp://{self.host}:{self.port}"
+
+
+def _forget(node: ClusterNode) -> None:
+    """The node's process is gone (or given up on): drop it and close its log."""
+    node.proc = None
+    if node.log:
+        node.log.close()
+        node.log = None
 
 
 @dataclass
@@ -232,7 +243,7 @@ class LocalCluster:
                     c.call("status")
                     return
             except NodeNotRunning:
-                time.sleep(0.05)
+                lifeline.sleep(0.05)
         raise RuntimeError(f"node {name} did not come up: {self.tail(name)}")
 
     def tail(self, name: str, lines: int = 15) -> str:
@@ -255,36 +266,46 @@ class LocalCluster:
 
     def _end(self, name: str, sig: int, timeout: float) -> None:
         node = self.nodes[name]
-        if node.proc is not None:
-            if node.proc.poll() is None:
-                node.proc.send_signal(sig)
-                try:
-                    node.proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    node.proc.kill()
-                    node.proc.wait()
-            node.proc = None
-        if node.log:
-            node.log.close()
-            node.log = None
+        if node.proc is not None and node.proc.poll() is None:
+            node.proc.send_signal(sig)
+            try:
+                node.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                node.proc.kill()
+                node.proc.wait()
+        _forget(node)
 
     def running(self, name: str) -> bool:
         proc = self.nodes[name].proc
         return proc is not None and proc.poll() is None
 
     def stop_all(self, timeout: float = 10.0) -> None:
-        """SIGTERM every running node at once, then wait (SIGKILL after ``timeout``)."""
-        for node in self.nodes.values():
-            if node.proc is not None and node.proc.poll() is None:
-                with contextlib.suppress(OSError):
-                    node.proc.send_signal(signal.SIGTERM)
-        for name in list(self.nodes):
-            with contextlib.suppress(Exception):
-                self.stop(name, timeout)
+        """SIGTERM every running node at once and wait for them all, ``timeout`` seconds in
+        all (not per node); then SIGKILL those still running and remove their node files
+        (a killed node cannot), so this takes ``timeout`` plus a moment at most."""
+        from mesh.control import remove_stale
 
-    def close(self) -> None:
-        """Stop every node and take the network lab (if any) down."""
-        self.stop_all()
+        running = [n for n in self.nodes.values() if n.proc is not None and n.proc.poll() is None]
+        for node in running:
+            with contextlib.suppress(OSError):
+                node.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+        deadline = time.monotonic() + timeout
+        for node in running:
+            assert node.proc is not None
+            try:
+                node.proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                node.proc.kill()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    node.proc.wait(KILL_WAIT_S)
+                with contextlib.suppress(OSError, ValueError):  # an unreadable file: left
+                    remove_stale(node.home)
+        for node in self.nodes.values():
+            _forget(node)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop every node (``stop_all``) and take the network lab (if any) down."""
+        self.stop_all(timeout)
         if self.net is not None:
             self.net.close()
 
@@ -394,7 +415,7 @@ class LocalCluster:
         while time.monotonic() - start < timeout:
             if len(set(self.digests(names).values())) == 1:
                 return time.monotonic() - start
-            time.sleep(0.05)
+            lifeline.sleep(0.05)  # a SIGTERM to a drill ends the wait
         groups: dict[str, list[str]] = {}
         for name, digest in sorted(self.digests(names).items()):
             groups.setdefault(digest[:8], []).append(name)

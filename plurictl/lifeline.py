@@ -8,7 +8,10 @@ layers, so that no way of ending a drill leaves one behind:
 * each node runs in its own process group, so signals meant for the runner's
   terminal or job reach the runner, which then stops its nodes in order;
 * the runner turns SIGTERM (and SIGHUP) into an ordinary exit (``exits_on_signals``),
-  so its clean-up code runs;
+  so its clean-up code runs. The exception a handler raises can be lost: CPython runs
+  the handler wherever the main thread happens to be, and some C code drops it (seen
+  while importing a module compiled from source). So the handler also records the
+  signal, and long waits and step boundaries call ``checkpoint()``, which raises it again;
 * on Linux the node asks the kernel for a parent-death signal (``prctl`` with
   ``PR_SET_PDEATHSIG``) first thing at start-up, so even a SIGKILL of the runner,
   which runs no code at all, takes the nodes down.
@@ -20,6 +23,7 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from types import FrameType
 
@@ -64,6 +68,28 @@ class Terminated(SystemExit):
     """SIGTERM or SIGHUP arrived: leave through the normal clean-up paths."""
 
 
+#: set by the handler of ``exits_on_signals``: a signal came (even if its exception was lost)
+_stopping = threading.Event()
+_code: list[int] = []  # 128 + the signal
+
+
+def stopping() -> bool:
+    """A SIGTERM or SIGHUP came inside ``exits_on_signals``."""
+    return _stopping.is_set()
+
+
+def checkpoint() -> None:
+    """Raise ``Terminated`` if a signal came: its first exception may have been lost."""
+    if _stopping.is_set():
+        raise Terminated(_code[0])
+
+
+def sleep(seconds: float) -> None:
+    """``time.sleep`` that a SIGTERM or SIGHUP always ends, lost exception or not."""
+    _stopping.wait(seconds)
+    checkpoint()
+
+
 @contextlib.contextmanager
 def exits_on_signals() -> Iterator[None]:
     """Inside: SIGTERM and SIGHUP raise ``Terminated`` (exit 128 + signal), once; a second
@@ -72,16 +98,18 @@ def exits_on_signals() -> Iterator[None]:
     def handler(signum: int, frame: FrameType | None) -> None:
         for s in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(s, signal.SIG_IGN)
+        _code[:] = [128 + signum]
+        _stopping.set()
         raise Terminated(128 + signum)
-
-    import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread can install handlers (and receives the signals)
         return
+    _stopping.clear()
     previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+        _stopping.clear()

@@ -107,6 +107,7 @@ def run(
                     report = DrillRunner(
                         spec, Path(tmp), seed=seed, events=event, nemesis=nemesis, network=network
                     ).run()
+            lifeline.checkpoint()  # a signal whose exception was lost still ends the drill
     except lifeline.Terminated:
         err.print("drill stopped by a signal: its nodes are stopped", highlight=False)
         raise

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ledger.entry import create
 from ledger.errors import InvalidInput, PluriError
 from ledger.roster import writer as trust
+from plurictl import lifeline
 
 if TYPE_CHECKING:
     from plurictl.drills.runner import DrillRunner
@@ -131,7 +132,7 @@ def do_wait_converged(r: DrillRunner, args: dict[str, Any]) -> str:
 
 
 def do_sleep(r: DrillRunner, args: dict[str, Any]) -> str:
-    time.sleep(r.duration(args["seconds"], "seconds"))
+    lifeline.sleep(r.duration(args["seconds"], "seconds"))  # a SIGTERM always ends it
     return ""
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from plurictl import lifeline
+
 if TYPE_CHECKING:
     from plurictl.drills.runner import DrillRunner
 
@@ -46,7 +48,7 @@ def run_nemesis(r: DrillRunner, args: dict[str, Any]) -> str:
             e = h.append("note", {"nemesis": counts["writes"], "by": who})
         r.ack(who, e)
         counts["writes"] += 1
-        time.sleep(1.0 / rate)
+        lifeline.sleep(1.0 / rate)
     for name in killed:
         r.cluster.start(name, extra=r.node_extra(name))
     r.cluster.heal()

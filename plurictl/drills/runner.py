@@ -21,12 +21,21 @@ from ledger.entry import Entry
 from ledger.errors import InvalidInput
 from ledger.home import Home
 from ledger.roster import writer as trust
+from plurictl import lifeline
 from plurictl.cluster import LocalCluster
 from plurictl.drills import actions, shapes
 from plurictl.drills.checker import FinalWatch, Invariant, check_all
 from plurictl.drills.model import Drill, Step, seconds
 
 Events = Callable[[str], None]
+
+#: once a drill ends, at most this long (seconds) for its background faults to stop and its
+#: nodes to shut down cleanly; a node still running then is killed (field_guides/drills.md)
+SHUTDOWN_S = 15.0
+#: of which the background faults (flapping links, courier cadence) and the traffic counts
+#: get at most this long, and the nodes at least NODES_S to stop cleanly
+TASKS_S = 5.0
+NODES_S = 10.0
 
 #: steps that cut or kill links: before the first one, every running node must hold the
 #: roster (a laptop cut off before it learnt the roster cannot write anything)
@@ -177,7 +186,7 @@ class DrillRunner:
         while not self.holds_roster(node):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{node} has not received the roster after {timeout:.0f} s")
-            time.sleep(0.05)
+            lifeline.sleep(0.05)
         return self.cluster.home(node)
 
     def wait_roster_spread(self, timeout: float = 60.0) -> None:
@@ -198,7 +207,7 @@ class DrillRunner:
                     f"{', '.join(waiting)} did not receive the roster within {timeout:.0f} s"
                 )
             if waiting:
-                time.sleep(0.05)
+                lifeline.sleep(0.05)
         self.roster_spread = True
         self.report.convergence.append(("roster on every laptop", time.monotonic() - t0))
 
@@ -240,24 +249,35 @@ class DrillRunner:
                 self._log(step, step.describe(), time.monotonic() - t0, result or "")
                 if step.action != "found":
                     self.finals.observe(self, f"after step {step.index} ({step.action})")
+                lifeline.checkpoint()  # a SIGTERM whose exception was lost mid-step
             self.final_phase()
         except Exception as e:
             self.report.error = _error_text(e)
             self.events(f"drill aborted: {self.report.error}")
         finally:
-            self.stop_tasks.set()
-            for _, thread, _ in self.tasks:
-                thread.join(30.0)
-            for cleanup in reversed(self.cleanups):
-                with contextlib.suppress(Exception):
-                    cleanup()
-            for name in self.cluster.nodes:
-                self.collect_traffic(name)
-            self.cluster.close()
+            self.shut_down()
             self.report.bytes_exchanged = self.bytes_from_stopped
             self.report.acknowledged = len(self.acks)
             self.report.duration = time.monotonic() - self.start_time
         return self.report
+
+    def shut_down(self) -> None:
+        """Stop the background faults, the bridges and every node, in at most about
+        ``SHUTDOWN_S`` seconds however slow or stuck a node is: the nodes stop in parallel
+        and one that has not stopped by then is killed. After a signal nobody reads the
+        traffic counts, so the nodes are not asked for them (they may not answer)."""
+        start = time.monotonic()
+        self.stop_tasks.set()
+        for _, thread, _ in self.tasks:  # daemon threads: one still running dies with us
+            thread.join(left(start + TASKS_S))
+        for cleanup in reversed(self.cleanups):
+            with contextlib.suppress(Exception):
+                cleanup()
+        for name in self.cluster.nodes:
+            if lifeline.stopping() or left(start + TASKS_S) <= 0:
+                break
+            self.collect_traffic(name)
+        self.cluster.close(timeout=max(NODES_S, left(start + SHUTDOWN_S)))
 
     def do(self, step: Step) -> str:
         if step.action in FAULTS:
@@ -362,6 +382,11 @@ class DrillRunner:
 
     def duration(self, value: Any, where: str) -> float:
         return seconds(value, where)
+
+
+def left(deadline: float) -> float:
+    """Seconds until ``deadline`` (a ``time.monotonic()`` value), never below 0."""
+    return max(0.0, deadline - time.monotonic())
 
 
 def _lab(network: str) -> Any:

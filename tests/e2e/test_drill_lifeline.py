@@ -60,16 +60,19 @@ def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyp
         time.sleep(0.1)
 
 
-@pytest.fixture
-def drill(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], list[int]]]:
-    """A drill runner with no terminal, its nodes started (it then sleeps); their pids."""
+@contextlib.contextmanager
+def running_drill(
+    tmp_path: Path, python_args: list[str]
+) -> Iterator[tuple[subprocess.Popen[bytes], list[int]]]:
+    """`python ARGS drill run ...` with no terminal, its nodes started (it then sleeps);
+    the runner and its nodes' pids. Kills whatever is left at the end."""
     path = tmp_path / "long.toml"
     path.write_text(DRILL)
     keep = tmp_path / "keep"
     log = tmp_path / "runner.log"
     with open(log, "wb") as out:
         runner = subprocess.Popen(
-            [sys.executable, "-m", "plurictl", "drill", "run", str(path), "--keep", str(keep)],
+            [sys.executable, *python_args, "drill", "run", str(path), "--keep", str(keep)],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=out,
@@ -94,6 +97,21 @@ def drill(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], list[int]]]
         runner.wait()
 
 
+@pytest.fixture
+def drill(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], list[int]]]:
+    """A drill runner with no terminal, its nodes started (it then sleeps); their pids."""
+    with running_drill(tmp_path, ["-m", "plurictl"]) as started:
+        yield started
+
+
+def assert_stopped_by_the_signal(tmp_path: Path) -> None:
+    log = (tmp_path / "runner.log").read_text()
+    assert "drill stopped by a signal" in log and "Traceback" not in log, log
+    # every node file gone: removed by the node that stopped cleanly, or by the runner
+    # for one it had to kill
+    assert not list((tmp_path / "keep" / "nodes").glob("*/node.json"))
+
+
 def test_sigterm_to_the_runner_stops_every_node(
     tmp_path: Path, drill: tuple[subprocess.Popen[bytes], list[int]]
 ) -> None:
@@ -115,3 +133,55 @@ def test_sigkill_to_the_runner_leaves_no_node_behind(
     runner.send_signal(signal.SIGKILL)
     runner.wait(60)
     wait_for(lambda: not any(alive(p) for p in pids))
+
+
+def test_nodes_that_do_not_answer_are_killed_within_the_bound(
+    tmp_path: Path, drill: tuple[subprocess.Popen[bytes], list[int]]
+) -> None:
+    """Nodes that neither answer nor stop (here: SIGSTOPped, as a node stuck on a loaded
+    machine) do not hold the runner: it exits within its clean-up bound (drills.md:
+    about 15 s), killing them and removing their node files. It used to ask each for its
+    traffic (5 s each) and wait for each in turn (10 s each): 45 s, files left behind."""
+    runner, pids = drill
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    runner.send_signal(signal.SIGTERM)
+    assert runner.wait(35) == 128 + signal.SIGTERM
+    wait_for(lambda: not any(alive(p) for p in pids))
+    assert_stopped_by_the_signal(tmp_path)
+
+
+#: runs the CLI with the drill's FINAL watch swallowing the SIGTERM's exception, as C code
+#: can when the signal lands in it (seen: compiling a module on its first import, which
+#: the watch does right after `start`): the runner must still stop
+SWALLOWING = """
+import os, signal, sys
+from pathlib import Path
+from plurictl.drills import checker
+go, lost = Path(sys.argv.pop(1)), Path(sys.argv.pop(1))
+observe = checker.FinalWatch.observe
+def swallowing(self, r, when):
+    if "(start)" in when:
+        while not go.exists():
+            pass
+        try:
+            signal.raise_signal(signal.SIGTERM)
+            for _ in range(1000):
+                pass
+        except SystemExit:
+            lost.touch()
+    return observe(self, r, when)
+checker.FinalWatch.observe = swallowing
+from plurictl.cli import main
+main()
+"""
+
+
+def test_a_sigterm_whose_exception_is_lost_still_stops_the_drill(tmp_path: Path) -> None:
+    go, lost = tmp_path / "go", tmp_path / "lost"
+    with running_drill(tmp_path, ["-c", SWALLOWING, str(go), str(lost)]) as (runner, pids):
+        go.touch()
+        assert runner.wait(60) == 128 + signal.SIGTERM
+        assert lost.exists()  # the exception really was lost: the runner found the signal
+        wait_for(lambda: not any(alive(p) for p in pids))
+        assert_stopped_by_the_signal(tmp_path)
