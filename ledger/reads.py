@@ -17,10 +17,12 @@ from ledger.entry import Entry
 from ledger.kinds import ROSTER_KINDS
 from ledger.roster import view as roster_view
 from ledger.stored import (
+    KIND_BYTES_COLUMNS,
     ROW_COLUMNS,
     SCAN_SHARE,
     Damage,
     KindFilter,
+    check_kind_bytes_row,
     check_row,
     gc_paused,
     kind_filter,
@@ -48,11 +50,13 @@ class ReadsMixin:
 
         def forks_by_author(self) -> dict[bytes, int]: ...
 
-    def _checked(self, rows: Iterable[Any]) -> list[Entry]:
+    def _checked(
+        self, rows: Iterable[Any], check: Callable[[Any], Entry | Damage] = check_row
+    ) -> list[Entry]:
         """The intact entries of ``rows``; damaged ones are noted in :attr:`damaged`."""
         out = []
         for row in rows:
-            e = check_row(row)
+            e = check(row)
             if isinstance(e, Damage):
                 self.damaged.setdefault(e.key(), e)
             else:
@@ -202,11 +206,11 @@ class ReadsMixin:
             # most of the table: one pass over it, sorted here (no index lookup per row)
             with self._read() as db:
                 rows = db.execute(
-                    f"SELECT {ROW_COLUMNS} FROM entries NOT INDEXED WHERE {filt.scan}",
+                    f"SELECT {KIND_BYTES_COLUMNS} FROM entries NOT INDEXED WHERE {filt.scan}",
                     filt.scan_args,
                 ).fetchall()
             with gc_paused():
-                found = self._checked(rows)
+                found = self._checked(rows, check_kind_bytes_row)
                 if kinds or not kind_prefix:
                     found = [e for e in found if kind_ok(e, kinds, kind_prefix)]
                 else:  # kind_ok for a prefix alone, in line

@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ledger.errors import StoreError
-from ledger.stored import HLC_SIGNED_SQL, KIND_SIGNED_SQL
+from ledger.stored import HLC_SIGNED_SQL, KIND_SIGNED_SQL, text_or_bytes
 
 SCHEMA_VERSION = 4
 
@@ -104,20 +104,6 @@ MIGRATIONS: dict[int, list[str]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3,
 def writable(path: Path) -> bool:
     """Can this process write the ledger file and create its -wal/-shm files beside it?"""
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
-
-
-def text_or_bytes(data: bytes) -> str | bytes:
-    """How the ledger reads a TEXT value: a str, or its bytes when they are not UTF-8.
-
-    A blob column edited with sqlite3 can end up holding TEXT (``raw || x'00'`` is TEXT
-    in SQLite). Python's default would raise on reading it, and every command would
-    stop as if the file were damaged; as bytes, the row is checked like any other and
-    quarantined (or repaired) on its own.
-    """
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data
 
 
 def connect(path: Path, timeout: float) -> tuple[sqlite3.Connection, bool]:

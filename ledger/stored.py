@@ -115,6 +115,45 @@ def check_row(row: Row) -> Entry | Damage:
     return Damage(key_author, key_seq, stored, f"damaged signed bytes ({drift})")
 
 
+#: ``ROW_COLUMNS`` with the kind as its bytes and whether SQLite holds it as TEXT: a big
+#: read then makes no call to the connection's Python text factory for each row.
+KIND_BYTES_COLUMNS = "author, seq, id, prev, hlc, CAST(kind AS BLOB), typeof(kind) = 'text', raw"
+
+
+def check_kind_bytes_row(row: tuple[Any, ...]) -> Entry | Damage:
+    """:func:`check_row` for a row of ``KIND_BYTES_COLUMNS``: the same answer."""
+    author, seq, stored_id, prev, hlc, kind, is_text, raw = row
+    stored = stored_id if isinstance(stored_id, bytes) else None
+    fast = fast_decode(raw, stored) if isinstance(raw, bytes) else None
+    if (
+        fast is not None
+        and is_text
+        and fast.author == author
+        and fast.seq == seq
+        and fast.prev == prev
+        and fast.hlc == hlc
+        and fast.kind.encode() == kind  # a decoded str is always UTF-8 encodable
+    ):
+        return fast
+    if is_text and isinstance(kind, bytes):
+        kind = text_or_bytes(kind)  # as the connection would have read it
+    return check_row((author, seq, stored_id, prev, hlc, kind, raw))
+
+
+def text_or_bytes(data: bytes) -> str | bytes:
+    """How the ledger reads a TEXT value: a str, or its bytes when they are not UTF-8.
+
+    A blob column edited with sqlite3 can end up holding TEXT (``raw || x'00'`` is TEXT
+    in SQLite). Python's default would raise on reading it, and every command would
+    stop as if the file were damaged; as bytes, the row is checked like any other and
+    quarantined (or repaired) on its own.
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+
+
 def fast_decode(raw: bytes, stored_id: bytes | None) -> Entry | None:
     """Decode without the canonical re-encoding when the bytes hash to the stored id.
 
