@@ -70,14 +70,17 @@ def seal_checks(
 
 
 def next_seal(
-    vote: Vote, roster: Roster, key: bytes, get: Callable[[bytes], Entry | None]
+    vote: Vote, roster: Roster, key: bytes, seq: int, get: Callable[[bytes], Entry | None]
 ) -> dict[str, Any] | None:
     """For ``vote status`` on a teller's laptop: the ``vote seal`` command that would seal
-    now, and what it does, when this laptop's key holds a seat that has not sealed a vote
-    still open; None otherwise, or when no plain seal and no seal with ``--accept-late``
-    would pass (``vote seal`` then says why, and Stuck says what unblocks the vote)."""
+    now, and what it does, when this laptop's key (its next entry at ``seq``) holds a seat
+    that has not sealed a vote still open; None otherwise, or when no plain seal and no
+    seal with ``--accept-late`` would pass (``vote seal`` then says why, and Stuck says
+    what unblocks the vote). Every check ``vote seal`` makes is made here, in its order."""
     member = roster.member_of(key)
     f = vote.charter.fields
+    if roster.mesh_id is None or roster.authority(key, seq, "teller") is not None:
+        return None  # the key is revoked, rotated or lost the role: `vote seal` exits 7
     if member is None or member not in vote.charter.tellers or member in vote.seals:
         return None
     if vote.state != PROVISIONAL or f.teller_keys.get(member, member) != key:

@@ -446,6 +446,7 @@ def status_(app: AppContext, vote_id: str, as_json: bool) -> None:
     import contextlib
 
     from ledger.errors import PluriError
+    from ledger.guard import next_seq
     from ledger.votes import as_json as vote_json
     from ledger.votes.seal_checks import next_seal
     from ledger.votes.writer import find_vote, load
@@ -456,7 +457,8 @@ def status_(app: AppContext, vote_id: str, as_json: bool) -> None:
     data["next_seal"] = None  # what this laptop's teller seat would seal now (its key's)
     with contextlib.suppress(PluriError):  # no identity here: no seat either
         key = app.home.public_key()[1]
-        data["next_seal"] = next_seal(v, roster, key, app.home.store.get)
+        seq = next_seq(app.home.store, key)
+        data["next_seal"] = next_seal(v, roster, key, seq, app.home.store.get)
     if as_json:
         emit_json(data)
         return

@@ -112,12 +112,12 @@ def render_status(data: dict[str, Any]) -> None:
     if data["sheets"]:
         _status_sheets(out, data["sheets"], c["k"])
     _status_warnings(out, data)
-    _status_next_seal(out, data.get("next_seal"))
     _status_voters(out, data["voters"])
     if data["ignored"]:
         out.print(
             f"[dim]{len(data['ignored'])} entries of this vote are ignored or waiting (see --json).[/]"
         )
+    _status_next_seal(out, data.get("next_seal"))  # last: what to do now
 
 
 def _status_head(out: Console, data: dict[str, Any], c: dict[str, Any]) -> None:

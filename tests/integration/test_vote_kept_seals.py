@@ -179,3 +179,30 @@ def test_a_revoked_key_keeps_at_most_one_ballot_per_vote_before_its_seal(
         assert not refused and seals[sheet_a[:12]] == 2, refused
     else:
         assert len(refused) == 3 and seals[sheet_a[:12]] == 1  # two ballots and the seal
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ["roster", "revoke", "bob", "--reason", "lost", "--at", "0"],
+        ["roster", "remove-role", "bob", "teller"],
+    ],
+    ids=["revoked", "role-removed"],
+)
+def test_status_never_advises_a_seal_the_key_may_no_longer_make(
+    council: dict[str, Path], invoke: Invoke, change: list[str]
+) -> None:
+    """Review 36 H1: bob's laptop, told that his key was revoked (or lost the teller
+    role), said "Your seal: plurictl vote seal ..." and that seal then exited 7."""
+    a, bob = council["alice"], council["bob"]
+    vid = voted_open(invoke, council, {"alice": "north", "carol": "south"})
+    ok(invoke(a, "vote", "close", vid[:8]))
+    sync(*council.values())
+    step = json_out(invoke(bob, "vote", "status", vid[:8], "--json"))["next_seal"]
+    assert step is not None and step["command"] == f"plurictl vote seal {vid[:8]}"
+    ok(invoke(a, *change))
+    sync(a, bob)
+    st = json_out(invoke(bob, "vote", "status", vid[:8], "--json"))
+    assert st["next_seal"] is None
+    assert "Your seal" not in ok(invoke(bob, "vote", "status", vid[:8]))
+    assert invoke(bob, "vote", "seal", vid[:8]).exit_code == 7  # what the advice would run
