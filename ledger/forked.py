@@ -18,6 +18,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -29,6 +30,9 @@ T = TypeVar("T")
 
 #: How long an ended child gets to go before it is killed.
 END_S = 2.0
+#: Longest this process waits for an answer once it needs it (a child stopped or starved:
+#: then it is ended, and the caller does the work itself). Never for ever.
+SILENT_S = 120.0
 
 
 def possible() -> int:
@@ -92,8 +96,11 @@ class Children(Generic[R]):
     def results(self) -> list[R] | None:
         """Every child's answer, in order; None when any could not give it."""
         out: list[R] = []
+        deadline = time.monotonic() + SILENT_S
         try:
             for conn in self._conns:
+                if not conn.poll(max(0.0, deadline - time.monotonic())):
+                    return None  # silent too long: close() ends it
                 msg = conn.recv()
                 if msg[0] != "done":
                     return None
@@ -154,6 +161,7 @@ class Pool(Generic[T, R]):
 
         self._work = work
         self._futures: list[Future[R]] = []
+        self._broken = False
         for stream in (sys.stdout, sys.stderr):  # what is buffered is written once, here
             stream.flush()
         self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
@@ -164,15 +172,24 @@ class Pool(Generic[T, R]):
         )
 
     def submit(self, batch: T) -> None:
-        if self._pool is not None:
+        """Send ``batch`` to a worker. A pool that can no longer take work (a worker died)
+        takes no more: :meth:`results` then says None."""
+        if self._pool is None or self._broken:
+            return
+        try:
             self._futures.append(self._pool.submit(self._work, batch))
+        except Exception:  # BrokenProcessPool, RuntimeError after a shutdown
+            self._broken = True
 
     def results(self) -> list[R] | None:
-        """Every batch's answer, in order; None when any could not be had (a worker died
-        or raised): the caller does the work itself."""
+        """Every batch's answer, in order; None when any could not be had (a worker died,
+        raised, or was silent for ``SILENT_S``): the caller does the work itself."""
+        deadline = time.monotonic() + SILENT_S
         try:
-            return [f.result() for f in self._futures]
-        except Exception:  # BrokenProcessPool, a pickling error, the work's own error
+            if self._broken:
+                return None
+            return [f.result(max(0.0, deadline - time.monotonic())) for f in self._futures]
+        except Exception:  # BrokenProcessPool, TimeoutError, the work's own error
             return None
         finally:
             self.close()

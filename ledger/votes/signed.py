@@ -103,19 +103,23 @@ def read_signed(store: Store, progress: Progress, *, speculative: bool = True) -
         batch.clear()
 
     tails: dict[bytes, int] = {}  # author -> last seq read (rows come in feed order)
-    for row in store.iter_rows():
-        out.checked += 1
-        tails[row[0]] = row[1]
-        stored_id, kind, raw = row[2], row[5], row[6]
-        if kind in VOTE_KINDS:
-            out.listed_votes.add(stored_id)
-        elif kind in ROSTER_KINDS:
-            out.listed_roster.add(stored_id)
-        batch.append((raw, stored_id))
-        if len(batch) >= 4000:
-            flush()
-    flush()
-    out.bad.extend(_missing_tails(store, tails))
+    try:
+        for row in store.iter_rows():
+            out.checked += 1
+            tails[row[0]] = row[1]
+            stored_id, kind, raw = row[2], row[5], row[6]
+            if kind in VOTE_KINDS:
+                out.listed_votes.add(stored_id)
+            elif kind in ROSTER_KINDS:
+                out.listed_roster.add(stored_id)
+            batch.append((raw, stored_id))
+            if len(batch) >= 4000:
+                flush()
+        flush()
+        out.bad.extend(_missing_tails(store, tails))
+    except BaseException:
+        out.close()  # no worker outlives a read that failed or was interrupted
+        raise
     return out
 
 

@@ -547,7 +547,8 @@ def verify_(app: AppContext, vote_id: str, show_all: bool, as_json: bool) -> Non
 
     store = app.home.store
     rows = 2 * store.count()  # each row counts twice: read, then its signature checked
-    with progress_bar("Checking entries and signatures", rows, enabled=not as_json) as advance:
+    bar = progress_bar("Checking entries and signatures", rows, enabled=not as_json, forks=True)
+    with bar as advance:
         audit = verify(store, vote_id, progress=advance)
     if as_json:
         emit_json(audit.to_json(every_ballot=show_all))

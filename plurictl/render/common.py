@@ -140,13 +140,15 @@ class _NullAdvance:
 
 
 def progress_bar(
-    description: str, total: int | None, *, enabled: bool = True
+    description: str, total: int | None, *, enabled: bool = True, forks: bool = False
 ) -> AbstractContextManager[Callable[..., None]]:
     """Context manager yielding ``advance(n, total=None)``: a rich progress bar on stderr.
 
     ``total`` may be unknown at first (``None``) and given later, when the work
     announces its size (a peer's heads, say). Disabled (a no-op) for --json output
-    or when stderr is not a terminal.
+    or when stderr is not a terminal. ``forks``: the work forks worker processes
+    (:mod:`ledger.forked`), which it does only from a process running one thread: the
+    bar is then redrawn at each advance, without rich's refresh thread.
     """
     import contextlib
 
@@ -171,6 +173,7 @@ def progress_bar(
             TimeElapsedColumn(),
             console=con,
             transient=False,
+            auto_refresh=not forks,
         ) as progress:
             task = progress.add_task(description, total=total)
 
@@ -178,6 +181,8 @@ def progress_bar(
                 if total is not None:
                     progress.update(task, total=total)
                 progress.advance(task, n)
+                if forks:
+                    progress.refresh()
 
             yield advance
 

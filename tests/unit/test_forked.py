@@ -110,3 +110,40 @@ def test_closing_a_pool_ends_workers_still_working() -> None:
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_a_pool_whose_worker_died_early_takes_no_more_work_and_gives_none() -> None:
+    """Review 36 H2: a worker killed while batches were still being sent made submit raise
+    BrokenProcessPool through `vote verify`; now the pool just answers None."""
+    pool = forked.Pool(_die_on_seven, 2)
+    pool.submit([7])
+    assert pool._futures[0].exception(timeout=60) is not None  # the pool is broken now
+    pool.submit([1, 2])  # no exception
+    assert pool.results() is None
+
+
+def _stop_self(i: int) -> int:
+    os.kill(os.getpid(), signal.SIGSTOP)
+    return i
+
+
+def test_a_child_that_stops_answering_gives_none_within_the_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review 36 L3: a stopped child hung `vote status` for ever."""
+    monkeypatch.setattr(forked, "SILENT_S", 0.5)
+    children = forked.Children(_stop_self, 1)
+    pids = [p.pid for p in children._procs]
+    assert children.results() is None
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_a_pool_whose_worker_stops_answering_gives_none_within_the_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(forked, "SILENT_S", 0.5)
+    pool = forked.Pool(_forever, 2)
+    pool.submit([1])
+    assert pool.results() is None

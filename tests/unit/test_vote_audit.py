@@ -140,3 +140,30 @@ def test_verify_beside_its_signature_checks_says_what_checking_first_says(
     assert beside == first and sum(ticks) == 2 * store.count()
     reasons = " ".join(b["reason"] for b in beside["bad_entries"])
     assert ("bad signature" in reasons) is forge
+
+
+def _worker_dies(raws: list[bytes]) -> bool:
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+    return True
+
+
+def test_verify_whose_signature_workers_die_says_what_checking_first_says(
+    world, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Review 36 H2: a worker killed during the read made verify exit 1 (BrokenProcessPool)."""
+    from ledger import forked
+    from ledger.votes import signed
+
+    if not forked.possible():
+        pytest.skip("needs fork and two cores")
+    m, store, vid = world
+    for who, choice in (("bob", "a"), ("carol", "b")):
+        votes.cast(store, m.person(who), vid, [choice])
+    monkeypatch.setattr(forked, "cores", lambda: 0)
+    first = verify(store, vid).to_json()
+    monkeypatch.setattr(forked, "cores", forked.possible)
+    monkeypatch.setattr(signed, "_signed_raws", _worker_dies)
+    assert verify(store, vid).to_json() == first
