@@ -58,6 +58,27 @@ def vote_list(votes: Votes, roster: Roster) -> dict[str, Any]:
     return {"votes": rows, "waiting": [w.to_json() for w in votes.waiting]}
 
 
+def vote_status(
+    vote: Any, votes: Votes, roster: Roster, store: Store, home: Path
+) -> dict[str, Any]:
+    """`plurictl vote status VOTE --json`: where it stands, and ``next_seal``, the seal this
+    laptop's teller seat would make now (None: no seat, sealed, or `vote seal` refuses)."""
+    from ledger.errors import PluriError
+    from ledger.guard import next_seq
+    from ledger.identity import public_name
+    from ledger.votes import as_json as vote_json
+    from ledger.votes.seal_checks import next_seal
+
+    data = vote_json.status(vote, votes, roster)
+    data["next_seal"] = None
+    try:  # no identity here: no seat either
+        key = public_name(home)[1]
+    except PluriError:
+        return data
+    data["next_seal"] = next_seal(vote, roster, key, next_seq(store, key), store.get)
+    return data
+
+
 def vote_result(vote: Any, roster: Roster, *, ballots: bool = False) -> dict[str, Any]:
     """`plurictl vote result VOTE --json`: the result once sealed (``result`` None before)."""
     from ledger.votes import as_json as vote_json

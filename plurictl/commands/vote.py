@@ -443,22 +443,12 @@ def _seal_said(r: Any, vote_id: str) -> None:
 @pass_app
 def status_(app: AppContext, vote_id: str, as_json: bool) -> None:
     """Where a vote stands on this laptop: state, turnout, tellers, sheets, voters."""
-    import contextlib
-
-    from ledger.errors import PluriError
-    from ledger.guard import next_seq
-    from ledger.votes import as_json as vote_json
-    from ledger.votes.seal_checks import next_seal
     from ledger.votes.writer import find_vote, load
+    from plurictl.readouts import vote_status
 
     votes, roster = load(app.home.store, heard=True)
     v = find_vote(votes, vote_id)
-    data = vote_json.status(v, votes, roster)
-    data["next_seal"] = None  # what this laptop's teller seat would seal now (its key's)
-    with contextlib.suppress(PluriError):  # no identity here: no seat either
-        key = app.home.public_key()[1]
-        seq = next_seq(app.home.store, key)
-        data["next_seal"] = next_seal(v, roster, key, seq, app.home.store.get)
+    data = vote_status(v, votes, roster, app.home.store, app.home.path)
     if as_json:
         emit_json(data)
         return

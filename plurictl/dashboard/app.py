@@ -232,7 +232,6 @@ def _find_vote(votes: Any, ref: str) -> Any:
 def _vote_status(d: Dashboard, snap: Any, now: int, params: dict[str, Any]) -> Any:
     """`vote status VOTE --json`, with last-heard (folded at most once per ledger change)."""
     from ledger.store import Store
-    from ledger.votes import as_json as vote_json
     from ledger.votes import writer as votes_writer
 
     def fold() -> Any:
@@ -240,7 +239,9 @@ def _vote_status(d: Dashboard, snap: Any, now: int, params: dict[str, Any]) -> A
             return votes_writer.load(store, heard=True)
 
     votes, roster = snap.cached("any:votes-heard", fold)
-    return vote_json.status(_find_vote(votes, params["vote"]), votes, roster)
+    vote = _find_vote(votes, params["vote"])
+    with Store.open(d.home) as store:  # this laptop's seal, as `vote status` says it
+        return readouts.vote_status(vote, votes, roster, store, d.home)
 
 
 def _run_status(d: Dashboard, snap: Any, now: int, params: dict[str, Any]) -> Any:
