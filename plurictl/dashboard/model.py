@@ -141,6 +141,10 @@ def fuel_page(snap: Any, now_ms: int) -> dict[str, Any]:
 
 # --- votes --------------------------------------------------------------------------
 
+#: A seq past any this laptop's key has written: the roster's answer there is what holds for
+#: the key's next entry (a cut or a role removed applies to every later seq).
+FROM_NOW_ON = 2**62
+
 
 def vote_rows(snap: Any, me: bytes) -> list[dict[str, Any]]:
     """Each vote: state, seals k of n, quorum, my seal if wanted, the result once sealed."""
@@ -159,9 +163,17 @@ def vote_rows(snap: Any, me: bytes) -> list[dict[str, Any]]:
             None,
         )
         open_sheets = [s for s in status["sheets"] if not s.get("sealed")]
+        # `vote seal` refuses a key that is cut (revoked, rotated), lost the teller role, or
+        # does not hold this vote's seat (the seat stays with the key the vote opened with)
+        may_seal = (
+            me_member is not None
+            and roster.authority(me, FROM_NOW_ON, "teller") is None
+            and vote.charter.fields.teller_keys.get(me_member, me_member) == me
+        )
         sec = vote.secret  # sealed, not decrypted: a teller without a valid share adds one
         share_wanted = bool(
             mine
+            and may_seal
             and row["state"] == "SEALED"
             and sec is not None
             and sec.counts is None
@@ -181,6 +193,7 @@ def vote_rows(snap: Any, me: bytes) -> list[dict[str, Any]]:
                 "i_am_teller": mine is not None,
                 "my_seal_wanted": bool(
                     mine
+                    and may_seal
                     and mine["sealed_sheet"] is None
                     and open_sheets
                     and row["state"] not in ("SEALED", "FINAL")

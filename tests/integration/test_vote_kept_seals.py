@@ -200,9 +200,27 @@ def test_status_never_advises_a_seal_the_key_may_no_longer_make(
     sync(*council.values())
     step = json_out(invoke(bob, "vote", "status", vid[:8], "--json"))["next_seal"]
     assert step is not None and step["command"] == f"plurictl vote seal {vid[:8]}"
+    assert _dashboard_wants_a_seal(bob)
     ok(invoke(a, *change))
     sync(a, bob)
     st = json_out(invoke(bob, "vote", "status", vid[:8], "--json"))
     assert st["next_seal"] is None
     assert "Your seal" not in ok(invoke(bob, "vote", "status", vid[:8]))
     assert invoke(bob, "vote", "seal", vid[:8]).exit_code == 7  # what the advice would run
+    assert not _dashboard_wants_a_seal(bob)  # nor does bob's dashboard ask for his seal
+
+
+def _dashboard_wants_a_seal(home: Path) -> bool:
+    from starlette.testclient import TestClient
+
+    from tests.dashboard_ledger import dashboard_app
+
+    app, dash = dashboard_app(home)
+    try:
+        with TestClient(app, base_url="http://127.0.0.1") as c:
+            front, votes = c.get("/").text, c.get("/votes").text
+    finally:
+        dash.live.stop()
+    banner = "waiting for your seal" in front  # the front page's banner
+    assert banner == ("Waiting for your seal" in votes)  # and the votes page's line
+    return banner
