@@ -116,3 +116,15 @@ def dashboard_app(
     access = Access(DeviceBook(home), view_token=view_token, intake=intake)
     dash = Dashboard(live, access, writer=Home(home) if intake else None)
     return create_app(dash, allowed_hosts=["127.0.0.1", "localhost"]), dash
+
+
+def pages(home: Path, *paths: str) -> list[str]:
+    """The text of each dashboard page in ``paths`` over ``home`` (views folded now)."""
+    from starlette.testclient import TestClient
+
+    app, dash = dashboard_app(home)
+    try:
+        with TestClient(app, base_url="http://127.0.0.1") as c:
+            return [c.get(p).text for p in paths]
+    finally:
+        dash.live.stop()

@@ -237,16 +237,9 @@ def _api_votes(home: Path) -> list[dict[str, object]]:
 def _dashboard_says_stuck(home: Path) -> None:
     """Review 21e E5: bob's dashboard asked for his seal on a Stuck vote the CLI refuses;
     it shows Stuck with the advice instead."""
-    from starlette.testclient import TestClient
+    from tests.dashboard_ledger import pages
 
-    from tests.dashboard_ledger import dashboard_app
-
-    app, dash = dashboard_app(home)
-    try:
-        with TestClient(app, base_url="http://127.0.0.1") as c:
-            front, votes = c.get("/").text, c.get("/votes").text
-    finally:
-        dash.live.stop()
+    front, votes = pages(home, "/", "/votes")
     assert "waiting for your seal" not in front and "Waiting for your seal" not in votes
     assert "Stuck: " in votes and "Open a new vote" in votes
 

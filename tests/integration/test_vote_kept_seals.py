@@ -211,16 +211,9 @@ def test_status_never_advises_a_seal_the_key_may_no_longer_make(
 
 
 def _dashboard_wants_a_seal(home: Path) -> bool:
-    from starlette.testclient import TestClient
+    from tests.dashboard_ledger import pages
 
-    from tests.dashboard_ledger import dashboard_app
-
-    app, dash = dashboard_app(home)
-    try:
-        with TestClient(app, base_url="http://127.0.0.1") as c:
-            front, votes = c.get("/").text, c.get("/votes").text
-    finally:
-        dash.live.stop()
+    front, votes = pages(home, "/", "/votes")
     banner = "waiting for your seal" in front  # the front page's banner
     assert banner == ("Waiting for your seal" in votes)  # and the votes page's line
     return banner
