@@ -205,6 +205,10 @@ class Pool(Generic[T, R]):
         if any(not f.done() for f in self._futures):  # still working: no need to wait
             for p in procs:
                 p.terminate()
+            for p in procs:
+                p.join(END_S)
+                if p.is_alive():  # stopped or ignoring SIGTERM: SIGKILL always ends it
+                    p.kill()
         pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> Pool[T, R]:

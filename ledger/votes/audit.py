@@ -323,8 +323,10 @@ def _verify(store: Store, vote_text: str, progress: Callable[[int], None] | None
             raise refusal
         assert audit is not None
         return audit
-    # A forged or damaged entry: the pass again, each signature checked before use
-    return _audit(store, vote_text, read_signed(store, None, speculative=False))
+    # A forged or damaged entry: the pass again, each signature checked before use (it
+    # counts each row twice: half of that is the half of the bar still to fill)
+    half = None if progress is None else (lambda n: progress(n // 2))
+    return _audit(store, vote_text, read_signed(store, half, speculative=False))
 
 
 def _audit(store: Store, vote_text: str, signed: Signed) -> Audit:

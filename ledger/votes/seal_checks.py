@@ -81,11 +81,15 @@ def next_seal(
     f = vote.charter.fields
     if roster.mesh_id is None or roster.authority(key, seq, "teller") is not None:
         return None  # the key is revoked, rotated or lost the role: `vote seal` exits 7
-    if member is None or member not in vote.charter.tellers or member in vote.seals:
+    if member is None or member not in vote.charter.tellers:
         return None
-    if vote.state != PROVISIONAL or f.teller_keys.get(member, member) != key:
+    if f.teller_keys.get(member, member) != key:
         return None
     command = f"plurictl vote seal {vote.id.hex()[:8]}"
+    if member in vote.seals:  # sealed: a secret vote may still want this seat's share
+        return _share_step(vote, member, command)
+    if vote.state != PROVISIONAL:
+        return None
     try:
         sheet = seal_checks(vote, roster, member, get, None, False, False)
         return {"command": command, "sheet": sheet.id.hex(), "accept_late": False, "why": None}
@@ -112,4 +116,29 @@ def next_seal(
                 else "; or ask the coordinator to close again so a new sheet lists them"
             )
         ),
+    }
+
+
+def _share_step(vote: Vote, member: bytes, command: str) -> dict[str, Any] | None:
+    """Seal, then share: on a secret vote sealed on a sheet, ``vote seal`` adds the
+    decryption share of a teller that sealed and has no valid one there yet (the checks
+    of ``share_writer.write_share``, in its order)."""
+    sheet = vote.sheets.get(vote.sealed_sheet) if vote.sealed_sheet is not None else None
+    sec = vote.secret
+    if vote.charter.fields.secret is None or sheet is None or sheet.ballots is None:
+        return None
+    if sec is None or sec.counts is not None:
+        return None
+    if any(s.member == member and s.valid for s in sec.shares):
+        return None
+    try:
+        refuse_stuck(vote, "wait for a share")
+        refuse_small(vote, sheet.ballots, "share", False)
+    except PluriError:
+        return None
+    return {
+        "command": command,
+        "sheet": sheet.id.hex(),
+        "accept_late": False,
+        "why": f"adds your decryption share to the sealed sheet {sheet.id.hex()[:8]}",
     }

@@ -65,9 +65,10 @@ class Signed:
             return True
         answers = self.pool.results()
         self.pool = None
-        if progress is not None:
+        good = answers is not None and all(answers)
+        if good and progress is not None:
             progress(self.checked)  # the second half of what read_signed counts
-        return answers is not None and all(answers)
+        return good
 
     def close(self) -> None:
         if self.pool is not None:

@@ -276,7 +276,8 @@ def _status_next_seal(out: Console, step: dict[str, Any] | None) -> None:
     if step is None:
         return
     if not step["accept_late"]:
-        out.print(f"  Your seal: `{step['command']}` seals sheet {step['sheet'][:8]}.")
+        what = step["why"] or f"seals sheet {step['sheet'][:8]}"
+        out.print(f"  Your seal: `{step['command']}` {what}.")
         return
     out.print(f"  [yellow]Your seal[/]: `{step['command']}`: {step['why']}.")
 

@@ -126,6 +126,13 @@ def test_the_kth_seal_carries_the_share_and_earlier_sealers_share_after(
     assert "bob" not in waiting and "carol" in waiting and "dave" in waiting
     human = ok(invoke(a, "vote", "status", vid[:8]))
     assert human.count("decrypting:") == 1 and "not decrypted yet" not in human  # 21d L2
+    # review 36b M2: dave sealed first (share held back): his status names the step left
+    step = json_out(invoke(council["dave"], "vote", "status", vid[:8], "--json"))["next_seal"]
+    assert step is not None and step["command"] == f"plurictl vote seal {vid[:8]}"
+    assert step["sheet"] == sheet and "adds your decryption share" in step["why"]
+    assert (
+        json_out(invoke(council["bob"], "vote", "status", vid[:8], "--json"))["next_seal"] is None
+    )
     again = json_out(invoke(council["dave"], "vote", "seal", vid[:8], "--json"))
     assert again["share"] == "written" and again["share_entry"] and again["state"] == "FINAL"
     sync(*council.values())
@@ -135,6 +142,9 @@ def test_the_kth_seal_carries_the_share_and_earlier_sealers_share_after(
     assert res["result"]["counts"] == {"north": 1, "south": 0, "east": 2}
     nothing = json_out(invoke(council["dave"], "vote", "seal", vid[:8], "--json"))
     assert nothing["share"].startswith("nothing") and nothing["share_entry"] is None
+    assert (
+        json_out(invoke(council["dave"], "vote", "status", vid[:8], "--json"))["next_seal"] is None
+    )
 
 
 def test_k_minus_1_colluders_with_a_private_copy_cannot_decrypt_the_earlier_sheet(

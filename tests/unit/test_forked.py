@@ -147,3 +147,24 @@ def test_a_pool_whose_worker_stops_answering_gives_none_within_the_bound(
     pool = forked.Pool(_forever, 2)
     pool.submit([1])
     assert pool.results() is None
+
+
+def _stop_worker(batch: list[int]) -> int:
+    os.kill(os.getpid(), signal.SIGSTOP)
+    return 0
+
+
+def test_a_pool_whose_worker_is_stopped_gives_none_and_leaves_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review 36b M1: a SIGSTOPped worker ignores SIGTERM, and close() waited for it for
+    ever (so did `vote verify`)."""
+    monkeypatch.setattr(forked, "SILENT_S", 0.5)
+    monkeypatch.setattr(forked, "END_S", 0.5)
+    pool = forked.Pool(_stop_worker, 2)
+    pool.submit([1])
+    pids = list(pool._pool._processes) if pool._pool is not None else []  # type: ignore[attr-defined]
+    assert pool.results() is None
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

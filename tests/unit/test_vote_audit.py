@@ -131,7 +131,19 @@ def test_verify_beside_its_signature_checks_says_what_checking_first_says(
 
     monkeypatch.setattr(forked.Pool, "__init__", counted)
     ticks: list[int] = []
+    from ledger.votes import audit
+
+    at_fallback: list[int] = []
+    real_read = audit.read_signed
+
+    def read(store, progress, *, speculative=True):  # type: ignore[no-untyped-def]
+        if not speculative:  # the pass again: the bar must not be full yet (review 36b L3)
+            at_fallback.append(sum(ticks))
+        return real_read(store, progress, speculative=speculative)
+
+    monkeypatch.setattr(audit, "read_signed", read)
     beside = verify(store, vid, progress=ticks.append).to_json()
+    assert at_fallback == ([store.count()] if forge else [])
     assert forks, "the signatures were not checked by children"
     assert sum(ticks) == 2 * store.count()  # each row: read, then its signature known
     monkeypatch.setattr(forked, "cores", lambda: 0)
