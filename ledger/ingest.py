@@ -28,7 +28,7 @@ from ledger.roster import view as roster_view
 from ledger.stored import ROW_COLUMNS, Damage, check_row, column_drift
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future, ThreadPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor
 
     from ledger.store import Head, Store
 
@@ -150,19 +150,6 @@ def _pool() -> ThreadPoolExecutor:
 
         _POOL = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="verify")
     return _POOL
-
-
-def _forged(entries: list[Entry]) -> list[Entry]:
-    return [e for e in entries if not signature_valid(e)]
-
-
-def check_signatures(entries: list[Entry]) -> list[Future[list[Entry]]]:
-    """Start checking the signatures of decoded ``entries`` in the background (libsodium
-    runs without the GIL: the caller goes on working meanwhile); each future gives the
-    entries of its share whose signature is not valid."""
-    pool = _pool()
-    size = max(1, (len(entries) + _workers() - 1) // _workers())
-    return [pool.submit(_forged, entries[i : i + size]) for i in range(0, len(entries), size)]
 
 
 # --- the transaction ---------------------------------------------------------------------
